@@ -1,0 +1,9 @@
+/** Tests run from TypeScript sources through ts-jest; `npm test` type-checks the whole tree with tsc first. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/tests'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,49 @@
+/**
+ * One domain error type for the whole product. The `code` comes from a fixed list so that callers
+ * branch on it rather than on message text; HTTP statuses are chosen only at the edge
+ * (functions/), from the code.
+ */
+export type SyncBridgeErrorCode =
+  | 'validation' // the caller sent something malformed; the message names the bad field
+  | 'not_found' // the thing does not exist, or belongs to another tenant
+  | 'conflict' // optimistic concurrency lost, or a state transition that is not allowed now
+  | 'unauthorized' // missing or unknown credentials
+  | 'forbidden' // known credentials without the needed role
+  | 'rate_limited' // a provider asked us to wait; `retryAt` says until when
+  | 'transient' // a failure that may pass: 5xx, timeouts, truncated bodies, resets
+  | 'provider_rejected' // the provider refused the request for good (4xx other than 401/429)
+  | 'auth_failed' // the provider rejected our credentials
+  | 'configuration' // bad options or environment; the message names the option
+  | 'internal';
+
+export interface SyncBridgeErrorOptions {
+  cause?: unknown;
+  /** For `rate_limited`: when the provider's window opens again. */
+  retryAt?: Date;
+  /** For provider errors: the HTTP status the provider answered. */
+  status?: number;
+}
+
+export class SyncBridgeError extends Error {
+  readonly code: SyncBridgeErrorCode;
+  readonly retryAt?: Date;
+  readonly status?: number;
+
+  constructor(code: SyncBridgeErrorCode, message: string, options: SyncBridgeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SyncBridgeError';
+    this.code = code;
+    this.retryAt = options.retryAt;
+    this.status = options.status;
+  }
+}
+
+export function isSyncBridgeError(value: unknown, code?: SyncBridgeErrorCode): value is SyncBridgeError {
+  return value instanceof SyncBridgeError && (code === undefined || value.code === code);
+}
+
+/** Turns anything thrown into an Error, so that handlers can rely on `.message`. */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+}

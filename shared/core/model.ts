@@ -1,0 +1,180 @@
+/**
+ * Document shapes shared by every store implementation (DESIGN.md §5). The same fields are stored
+ * locally (SQLite) and on Azure (Cosmos DB); ports move these shapes, never storage rows.
+ */
+
+export type JsonObject = { [key: string]: unknown };
+
+/** ISO-8601 UTC timestamp with milliseconds, e.g. 2026-11-23T10:00:00.000Z. */
+export type IsoTime = string;
+
+// ---------------------------------------------------------------- tenants and API keys
+
+export type Role = 'admin' | 'operator' | 'viewer';
+
+export interface Tenant {
+  id: string;
+  name: string;
+  /** Maximum number of runs in state running or paused at once; the rest wait as queued. */
+  maxActiveRuns: number;
+  createdAt: IsoTime;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  role: Role;
+  /** SHA-256 of the key, hex. Keys are 256-bit random values, so a fast hash is enough. */
+  keyHash: string;
+  createdAt: IsoTime;
+}
+
+// ---------------------------------------------------------------- connections
+
+export type EntityDirection = 'pull' | 'push' | 'both';
+export type SyncMode = 'full' | 'incremental';
+
+export interface ConnectionEntity {
+  name: string;
+  direction: EntityDirection;
+}
+
+export interface ConnectionSchedule {
+  /** NCRONTAB with six fields (seconds first) or classic five-field cron. */
+  cron: string;
+  /** IANA time zone the cron expression is read in. */
+  timeZone: string;
+  mode: SyncMode;
+  enabled: boolean;
+}
+
+export type ConnectionStatus = 'active' | 'paused' | 'reauthorization_required' | 'error';
+
+/** What the connection remembers per entity between runs. */
+export interface EntitySyncState {
+  /** Highest provider `updated_at` seen by a completed run; the next incremental reads from here. */
+  highWater?: string | null;
+  lastCompletedRunId?: string;
+  lastCompletedAt?: IsoTime;
+  lastFullSyncAt?: IsoTime;
+}
+
+export interface Connection {
+  id: string;
+  tenantId: string;
+  provider: string;
+  displayName?: string;
+  /** Provider settings that are not secret (base URL, page size, …). */
+  config: JsonObject;
+  /** Name of the credential in the secret store; never the credential itself. */
+  credentialRef?: string;
+  entities: ConnectionEntity[];
+  schedule: ConnectionSchedule;
+  status: ConnectionStatus;
+  syncState: Record<string, EntitySyncState>;
+  /** When the scheduler last started (or considered) a scheduled run for this connection. */
+  lastScheduledAt?: IsoTime;
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
+  /** Optimistic-concurrency token; stores bump it on every write. */
+  version: number;
+}
+
+// ---------------------------------------------------------------- records
+
+export type RecordAction = 'added' | 'updated' | 'deleted';
+
+export interface RecordScope {
+  tenantId: string;
+  connectionId: string;
+  entity: string;
+}
+
+export interface SyncRecord extends RecordScope {
+  /** Deterministic id from (tenant, connection, entity, externalId); see recordId(). */
+  id: string;
+  externalId: string;
+  data: JsonObject;
+  /** SHA-256 of the canonical JSON of `data`, hex. */
+  hash: string;
+  /** Starts at 1, +1 on every stored change. */
+  version: number;
+  deleted: boolean;
+  deletedAt?: IsoTime | null;
+  firstSeenAt: IsoTime;
+  lastModifiedAt: IsoTime;
+  lastAction: RecordAction;
+  /** The provider's own last-update time for this record, when it has one. */
+  sourceUpdatedAt?: string | null;
+  /**
+   * The pipeline step that last changed this record. A step replayed after a crash finds its own
+   * stamp and counts the record as it did the first time, which keeps run counters exact.
+   */
+  lastStepId: string;
+}
+
+/** What change detection needs to know of a stored record, without its payload. */
+export type RecordState = Pick<SyncRecord, 'externalId' | 'hash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId'>;
+
+// ---------------------------------------------------------------- runs
+
+export type RunState = 'queued' | 'running' | 'paused' | 'done' | 'partial' | 'failed' | 'cancelled';
+export const ACTIVE_RUN_STATES: readonly RunState[] = ['running', 'paused'];
+export const OPEN_RUN_STATES: readonly RunState[] = ['queued', 'running', 'paused'];
+export const FINAL_RUN_STATES: readonly RunState[] = ['done', 'partial', 'failed', 'cancelled'];
+
+export type RunTrigger = 'schedule' | 'manual' | 'api';
+
+export interface RunCounters {
+  fetched: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  failed: number;
+}
+
+export type EntityRunStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface EntityProgress {
+  entity: string;
+  status: EntityRunStatus;
+  /** Provider cursor for the next page; null when the first page is next or the entity is done. */
+  cursor: string | null;
+  /** Number of pages already applied; the next step fetches page `pages + 1`. */
+  pages: number;
+  /** Incremental runs: the provider `updated_since` this run reads from. */
+  since: string | null;
+  /** Highest provider `updated_at` seen in this run. */
+  highWater: string | null;
+  /** Total records the provider reported for this listing, when it reports one. */
+  total: number | null;
+  counters: RunCounters;
+  /** Consecutive failed attempts of the current page (reset on success). */
+  attempts: number;
+  lastError?: string | null;
+}
+
+export interface Run {
+  id: string;
+  tenantId: string;
+  connectionId: string;
+  kind: SyncMode;
+  trigger: RunTrigger;
+  state: RunState;
+  entities: EntityProgress[];
+  createdAt: IsoTime;
+  startedAt?: IsoTime | null;
+  finishedAt?: IsoTime | null;
+  updatedAt: IsoTime;
+  lastError?: string | null;
+  /** Bumped on every resume, so that resumed step messages get fresh message ids. */
+  resumes: number;
+  /** Optimistic-concurrency token; stores bump it on every write. */
+  version: number;
+}
+
+export function emptyCounters(): RunCounters {
+  return { fetched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0 };
+}

@@ -1,0 +1,24 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Opens the one SQLite file that holds every embedded store and the local queue.
+ *
+ * WAL lets readers (admin API) run beside the writer; synchronous=NORMAL in WAL mode keeps the
+ * database consistent after a crash and loses at most the last transactions on power loss, not on
+ * a process kill (which is what the crash tests exercise). Each store module creates its own
+ * tables with CREATE TABLE IF NOT EXISTS, so stores stay independent of each other.
+ */
+export function openDatabase(path: string): SqliteDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('cache_size = -32000'); // 32 MB page cache: bounded, so RSS stays predictable
+  return db;
+}

@@ -1,0 +1,19 @@
+export type IdempotencyClaim =
+  | { claimed: true }
+  /** Someone claimed the key before; `result` is what they stored with `complete`, if they did. */
+  | { claimed: false; result?: unknown };
+
+/**
+ * Keys that make repeated deliveries harmless (webhook delivery ids, outbound push keys).
+ *
+ * Semantics (tests/conformance/idempotencyStore.conformance.ts):
+ * - The first `claim` of a key within its TTL wins; later claims see `claimed: false`.
+ * - `complete` stores a JSON-serialisable result for later claimers.
+ * - `release` forgets a claim (after a failure, so that a retry can claim again).
+ * - An expired key can be claimed again.
+ */
+export interface IdempotencyStore {
+  claim(key: string, ttlMs: number): Promise<IdempotencyClaim>;
+  complete(key: string, result: unknown): Promise<void>;
+  release(key: string): Promise<void>;
+}

@@ -1,0 +1,11 @@
+export * from './clock';
+export * from './connectionStore';
+export * from './idempotencyStore';
+export * from './leaseStore';
+export * from './queue';
+export * from './recordStore';
+export * from './runStore';
+export * from './secretStore';
+export * from './telemetry';
+export * from './tenantStore';
+export type { Platform } from './platform';

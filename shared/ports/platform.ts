@@ -1,0 +1,28 @@
+import type { Clock } from './clock';
+import type { ConnectionStore } from './connectionStore';
+import type { IdempotencyStore } from './idempotencyStore';
+import type { LeaseStore } from './leaseStore';
+import type { QueueSender } from './queue';
+import type { RecordStore } from './recordStore';
+import type { RunStore } from './runStore';
+import type { SecretStore } from './secretStore';
+import type { Telemetry } from './telemetry';
+import type { TenantStore } from './tenantStore';
+
+/** Everything the product needs from the outside world, built by one factory per platform. */
+export interface Platform {
+  readonly name: 'local' | 'azure';
+  readonly records: RecordStore;
+  readonly runs: RunStore;
+  readonly connections: ConnectionStore;
+  readonly tenants: TenantStore;
+  readonly queue: QueueSender;
+  readonly secrets: SecretStore;
+  readonly leases: LeaseStore;
+  readonly idempotency: IdempotencyStore;
+  readonly telemetry: Telemetry;
+  readonly clock: Clock;
+  /** Checks each dependency; used by /api/health. */
+  checkHealth(): Promise<Record<string, { ok: boolean; detail?: string }>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,48 @@
+import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../core/model';
+
+export interface RecordListQuery {
+  tenantId: string;
+  connectionId: string;
+  entity?: string;
+  /** Only records whose lastModifiedAt is strictly after this time. */
+  modifiedAfter?: IsoTime;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+  /** Page size; implementations cap it at 1,000. */
+  limit: number;
+  /** Include tombstones (deleted records). Default true: consumers need to see deletions. */
+  includeDeleted?: boolean;
+}
+
+export interface RecordPage {
+  records: SyncRecord[];
+  /** Present when more records may follow. Keyset over (lastModifiedAt, id): stable under writes. */
+  nextCursor: string | null;
+}
+
+/**
+ * Canonical records of every connection.
+ *
+ * Semantics every implementation must keep (tests/conformance/recordStore.conformance.ts):
+ * - `write` upserts by `id`; all records of one call become visible together or not at all
+ *   where the backing store can do that (SQLite), and each record at least atomically elsewhere.
+ * - `getStates` reads the change-detection state of many records in one round trip and never
+ *   returns payloads. Missing ids are absent from the map.
+ * - `markSeen`/`sweepUnseen` implement full-sync deletion detection without writing unchanged
+ *   records: the run records which external ids it saw, and the sweep tombstones live records of
+ *   the scope that the run did not see. The sweep stamps what it deletes with `stepId` and returns
+ *   how many live records carry that stamp as deleted, so a replayed sweep returns the same count.
+ * - Reads are always scoped by tenant and connection; a record of another tenant is never returned.
+ */
+export interface RecordStore {
+  getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>>;
+  write(records: readonly SyncRecord[]): Promise<void>;
+  get(scope: RecordScope, externalId: string): Promise<SyncRecord | undefined>;
+  list(query: RecordListQuery): Promise<RecordPage>;
+  /** Number of records in the scope; deleted ones only when asked. */
+  count(scope: RecordScope, options?: { includeDeleted?: boolean }): Promise<number>;
+  markSeen(runId: string, scope: RecordScope, externalIds: readonly string[]): Promise<void>;
+  sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number>;
+  /** Forgets the seen-set of a run (after its sweep, or when it ends without one). */
+  clearSeen(runId: string): Promise<void>;
+}

@@ -1,0 +1,37 @@
+import type { IsoTime } from '../core/model';
+
+export interface SecretSetOptions {
+  contentType?: string;
+  /** When the secret stops being valid (for OAuth tokens, the access token's expiry). */
+  expiresOn?: IsoTime;
+  tags?: Record<string, string>;
+}
+
+export interface SecretValue {
+  name: string;
+  value: string;
+  /** Opaque version id; every `set` creates a new one. */
+  version: string;
+  contentType?: string;
+  expiresOn?: IsoTime;
+  tags: Record<string, string>;
+  createdAt: IsoTime;
+}
+
+/**
+ * Credentials and other secrets, versioned (Key Vault on Azure, an AES-256-GCM encrypted table
+ * locally). Values never leave this port except to the code that uses them: never log them.
+ *
+ * Semantics (tests/conformance/secretStore.conformance.ts):
+ * - `set` creates a new version and returns it; `get` returns the newest version.
+ * - `getVersion` returns an older version while it exists.
+ * - `delete` removes every version; `get` then returns undefined.
+ * - Names are any non-empty string of at most 200 characters.
+ */
+export interface SecretStore {
+  set(name: string, value: string, options?: SecretSetOptions): Promise<SecretValue>;
+  get(name: string): Promise<SecretValue | undefined>;
+  getVersion(name: string, version: string): Promise<SecretValue | undefined>;
+  listVersions(name: string): Promise<string[]>;
+  delete(name: string): Promise<void>;
+}
