@@ -115,7 +115,10 @@ export interface SyncRecord extends RecordScope {
 }
 
 /** What change detection needs to know of a stored record, without its payload. */
-export type RecordState = Pick<SyncRecord, 'externalId' | 'hash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId'>;
+export type RecordState = Pick<
+  SyncRecord,
+  'externalId' | 'hash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt'
+>;
 
 // ---------------------------------------------------------------- runs
 

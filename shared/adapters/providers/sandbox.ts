@@ -1,0 +1,24 @@
+import { defineRestProvider } from '../restAdapter';
+
+/**
+ * The sandbox commerce API (sandbox/). Its canonical mapping is the identity: a record's data is
+ * the record as served. Tombstones come as `{ id, deleted: true, updated_at }` in incremental reads.
+ */
+export const sandboxProvider = defineRestProvider({
+  provider: 'sandbox',
+  displayName: 'Sandbox commerce API',
+  entities: ['customers', 'products', 'orders', 'inventory', 'payments'],
+  maxPageSize: 1000,
+  auth: { kind: 'apiKeyHeader', header: 'x-api-key' },
+  list: {
+    path: '/v1/{entity}',
+    limitParam: 'limit',
+    cursorParam: 'cursor',
+    sinceParam: 'updated_since',
+    dataField: 'data',
+    nextCursorField: 'next_cursor',
+    totalField: 'total',
+  },
+  record: { idField: 'id', updatedAtField: 'updated_at', deletedField: 'deleted' },
+  healthPath: '/v1/customers?limit=1',
+});

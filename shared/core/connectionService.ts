@@ -1,0 +1,86 @@
+import type { Credentials } from '../adapters/adapter';
+import type { AdapterRegistry } from '../adapters/registry';
+import type { Platform } from '../ports/platform';
+import { SyncBridgeError } from './errors';
+import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
+import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
+
+export interface CreateConnectionRequest {
+  tenantId: string;
+  id: string;
+  provider: string;
+  displayName?: string;
+  config: JsonObject;
+  credentials?: Credentials;
+  /** Entity names (direction pull) or full entries; default every entity the provider has. */
+  entities?: Array<string | ConnectionEntity>;
+  schedule?: Partial<ConnectionSchedule>;
+}
+
+const CONNECTION_ID = /^[a-z0-9][a-z0-9-_]{0,62}$/;
+
+/** What an API caller may see of a connection: everything but secrets' names. */
+export type ConnectionView = Omit<Connection, 'credentialRef' | 'version'> & { hasCredentials: boolean };
+
+export function toConnectionView(connection: Connection): ConnectionView {
+  const { credentialRef, version: _version, ...rest } = connection;
+  return { ...rest, hasCredentials: credentialRef !== undefined };
+}
+
+/** Creating connections: validation, credential storage, defaults. */
+export class ConnectionService {
+  constructor(private readonly platform: Platform, private readonly adapters: AdapterRegistry) {}
+
+  async create(request: CreateConnectionRequest): Promise<Connection> {
+    if (!CONNECTION_ID.test(request.id)) {
+      throw new SyncBridgeError('validation', 'id must be 1-63 characters of lowercase letters, digits, "-" and "_", starting with a letter or digit.');
+    }
+    const definition = this.adapters.get(request.provider);
+    const config = definition.validateConfig(request.config ?? {});
+    const entities = (request.entities ?? [...definition.entities]).map((entry): ConnectionEntity => {
+      const entity = typeof entry === 'string' ? { name: entry, direction: 'pull' as const } : entry;
+      if (!definition.entities.includes(entity.name)) {
+        throw new SyncBridgeError('validation', `entities: "${entity.name}" is not an entity of ${definition.provider} (${definition.entities.join(', ')}).`);
+      }
+      return entity;
+    });
+    if (entities.length === 0) throw new SyncBridgeError('validation', 'entities must name at least one entity.');
+    const schedule = validateSchedule({ ...DEFAULT_SCHEDULE, ...request.schedule });
+    if (await this.platform.connections.get(request.id)) {
+      throw new SyncBridgeError('conflict', `A connection with id "${request.id}" exists already.`);
+    }
+
+    let credentialRef: string | undefined;
+    if (request.credentials && request.credentials.type !== 'none') {
+      credentialRef = `connection-${request.id}-credentials`;
+      await this.platform.secrets.set(credentialRef, JSON.stringify(request.credentials), {
+        contentType: 'application/json',
+        tags: { tenantId: request.tenantId, connectionId: request.id, type: request.credentials.type },
+      });
+    }
+    const now = this.platform.clock.now().toISOString();
+    const connection: Connection = {
+      id: request.id,
+      tenantId: request.tenantId,
+      provider: definition.provider,
+      displayName: request.displayName,
+      config,
+      credentialRef,
+      entities,
+      schedule,
+      status: 'active',
+      syncState: {},
+      createdAt: now,
+      updatedAt: now,
+      version: 0,
+    };
+    return this.platform.connections.create(connection);
+  }
+
+  /** A connection as its tenant sees it; another tenant's connection does not exist (404). */
+  async getForTenant(tenantId: string, id: string): Promise<Connection> {
+    const connection = await this.platform.connections.get(id);
+    if (!connection || connection.tenantId !== tenantId) throw new SyncBridgeError('not_found', `Connection ${id} does not exist.`);
+    return connection;
+  }
+}

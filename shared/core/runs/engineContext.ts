@@ -1,0 +1,61 @@
+import type { AdapterRegistry } from '../../adapters/registry';
+import type { Platform } from '../../ports/platform';
+import { SyncBridgeError, isSyncBridgeError } from '../errors';
+import type { Run } from '../model';
+import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retryPolicy';
+
+export interface SyncEngineOptions {
+  /** Runs a tenant may have running or paused at once, when the tenant sets none. Default 5. */
+  maxActiveRunsPerTenant?: number;
+  /** Incremental reads start this many seconds before the stored high-water mark. Default 1. */
+  lookbackSeconds?: number;
+  retry?: RetryPolicyOptions;
+  /** Source of jitter; tests pass a fixed one. Default Math.random. */
+  random?: () => number;
+}
+
+/** Everything the run service and the step runner share, built once per process. */
+export interface EngineContext {
+  platform: Platform;
+  adapters: AdapterRegistry;
+  maxActiveRunsPerTenant: number;
+  lookbackSeconds: number;
+  retry: RetryPolicy;
+  random: () => number;
+}
+
+export function createEngineContext(platform: Platform, adapters: AdapterRegistry, options: SyncEngineOptions = {}): EngineContext {
+  const maxActive = options.maxActiveRunsPerTenant ?? 5;
+  if (!Number.isInteger(maxActive) || maxActive < 1) {
+    throw new SyncBridgeError('configuration', 'maxActiveRunsPerTenant must be a whole number of at least 1.');
+  }
+  const lookbackSeconds = options.lookbackSeconds ?? 1;
+  if (!(lookbackSeconds >= 0)) throw new SyncBridgeError('configuration', 'lookbackSeconds must be zero or more.');
+  return {
+    platform,
+    adapters,
+    maxActiveRunsPerTenant: maxActive,
+    lookbackSeconds,
+    retry: retryPolicy(options.retry),
+    random: options.random ?? Math.random,
+  };
+}
+
+/**
+ * Read-modify-write of a run under optimistic concurrency. `change` returns the new run, or
+ * undefined to leave it alone; it is called again on a fresh copy when another writer won.
+ */
+export async function mutateRun(context: EngineContext, runId: string, change: (run: Run) => Run | undefined): Promise<Run | undefined> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const current = await context.platform.runs.get(runId);
+    if (!current) return undefined;
+    const next = change(structuredClone(current));
+    if (!next) return current;
+    try {
+      return await context.platform.runs.update(next);
+    } catch (error) {
+      if (!isSyncBridgeError(error, 'conflict')) throw error;
+    }
+  }
+  throw new SyncBridgeError('conflict', `Run ${runId} kept changing under us; gave up after 20 attempts.`);
+}

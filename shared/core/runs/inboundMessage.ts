@@ -1,0 +1,38 @@
+import { SyncBridgeError } from '../errors';
+import { finalizeStepId, stepId } from '../ids';
+
+/**
+ * Messages on the `sync-inbound` queue. One message is one bounded step of one run.
+ * `attempt` counts failed tries of this page (transient provider errors); `waits` counts
+ * rate-limit reschedules. Both are part of the message id so that a retry is not dropped as a
+ * duplicate of the try that failed.
+ */
+export type InboundMessage =
+  | { kind: 'page'; runId: string; entity: string; page: number; attempt: number; waits: number; resume?: number }
+  | { kind: 'finalize'; runId: string; attempt: number; resume?: number };
+
+export function inboundMessageId(message: InboundMessage): string {
+  const base = message.kind === 'page' ? stepId(message.runId, message.entity, message.page) : finalizeStepId(message.runId);
+  const parts = [base];
+  if (message.resume) parts.push(`r${message.resume}`);
+  if (message.attempt > 0) parts.push(`a${message.attempt}`);
+  if (message.kind === 'page' && message.waits > 0) parts.push(`w${message.waits}`);
+  return parts.join(':');
+}
+
+function isNonNegativeInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+/** Parses a queue message body; a malformed one is a programming error upstream, so it throws. */
+export function parseInboundMessage(body: unknown): InboundMessage {
+  const value = (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> | null;
+  if (value && typeof value.runId === 'string' && isNonNegativeInt(value.attempt)) {
+    const resume = isNonNegativeInt(value.resume) ? value.resume : undefined;
+    if (value.kind === 'finalize') return { kind: 'finalize', runId: value.runId, attempt: value.attempt, resume };
+    if (value.kind === 'page' && typeof value.entity === 'string' && isNonNegativeInt(value.page) && value.page >= 1 && isNonNegativeInt(value.waits)) {
+      return { kind: 'page', runId: value.runId, entity: value.entity, page: value.page, attempt: value.attempt, waits: value.waits, resume };
+    }
+  }
+  throw new SyncBridgeError('validation', `The inbound queue message is not a sync step: ${JSON.stringify(body).slice(0, 200)}`);
+}

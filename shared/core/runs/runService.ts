@@ -1,0 +1,167 @@
+import { QUEUES } from '../../ports/queue';
+import { SyncBridgeError } from '../errors';
+import { newRunId } from '../ids';
+import { emptyCounters, OPEN_RUN_STATES, type Connection, type EntityProgress, type Run, type RunTrigger, type SyncMode } from '../model';
+import { mutateRun, type EngineContext } from './engineContext';
+import { inboundMessageId, type InboundMessage } from './inboundMessage';
+import { canTransition } from './runStateMachine';
+
+export interface StartRunRequest {
+  connection: Connection;
+  mode: SyncMode;
+  /** Entities to sync; default every pull (or both-ways) entity of the connection. */
+  entities?: string[];
+  trigger: RunTrigger;
+}
+
+/**
+ * Starting and steering runs: the operations behind the admin API and the scheduler.
+ * The per-page work is StepRunner's.
+ */
+export class RunService {
+  constructor(private readonly context: EngineContext) {}
+
+  /**
+   * Creates a run for the connection, queued, and starts it at once when the tenant has room.
+   * Fails with `conflict` while the connection has a queued, running or paused run: one connection
+   * never has two runs at once.
+   */
+  async startRun(request: StartRunRequest): Promise<Run> {
+    const { connection } = request;
+    const { platform } = this.context;
+    const pullable = connection.entities.filter((e) => e.direction !== 'push').map((e) => e.name);
+    const entities = request.entities ?? pullable;
+    if (entities.length === 0) throw new SyncBridgeError('validation', 'entities must name at least one entity.');
+    for (const entity of entities) {
+      if (!pullable.includes(entity)) {
+        throw new SyncBridgeError('validation', `entities: "${entity}" is not a pull entity of connection ${connection.id} (it has ${pullable.join(', ')}).`);
+      }
+    }
+    if (connection.status === 'reauthorization_required') {
+      throw new SyncBridgeError('conflict', `Connection ${connection.id} needs reauthorization before it can sync.`);
+    }
+
+    // The lease makes check-then-create atomic across scheduler ticks, API calls and instances.
+    const lease = await platform.leases.acquire(`run-start:${connection.id}`, 'run-service', 30_000);
+    if (!lease) throw new SyncBridgeError('conflict', `A run is being started for connection ${connection.id} right now.`);
+    let run: Run;
+    try {
+      const open = await platform.runs.listOpenByConnection(connection.id);
+      if (open.length > 0) {
+        throw new SyncBridgeError('conflict', `Connection ${connection.id} already has run ${open[0].id} in state ${open[0].state}.`);
+      }
+      const now = platform.clock.now();
+      const nowIso = now.toISOString();
+      run = await platform.runs.create({
+        id: newRunId(),
+        tenantId: connection.tenantId,
+        connectionId: connection.id,
+        kind: request.mode,
+        trigger: request.trigger,
+        state: 'queued',
+        entities: entities.map((entity) => this.initialProgress(connection, entity, request.mode)),
+        createdAt: nowIso,
+        startedAt: null,
+        finishedAt: null,
+        updatedAt: nowIso,
+        lastError: null,
+        resumes: 0,
+        version: 0,
+      });
+    } finally {
+      await platform.leases.release(lease);
+    }
+    platform.telemetry.event('RunQueued', { runId: run.id, connectionId: connection.id, kind: run.kind, trigger: run.trigger });
+    await this.promoteQueued(connection.tenantId);
+    return (await platform.runs.get(run.id)) ?? run;
+  }
+
+  private initialProgress(connection: Connection, entity: string, mode: SyncMode): EntityProgress {
+    let since: string | null = null;
+    const highWater = connection.syncState[entity]?.highWater;
+    if (mode === 'incremental' && highWater) {
+      since = new Date(Date.parse(highWater) - this.context.lookbackSeconds * 1000).toISOString().replace('.000Z', 'Z');
+    }
+    return { entity, status: 'pending', cursor: null, pages: 0, since, highWater: null, total: null, counters: emptyCounters(), attempts: 0, lastError: null };
+  }
+
+  /** Starts queued runs of the tenant, oldest first, while it has room under its limit. */
+  async promoteQueued(tenantId: string): Promise<Run[]> {
+    const { platform } = this.context;
+    const tenant = await platform.tenants.getTenant(tenantId);
+    const limit = tenant?.maxActiveRuns ?? this.context.maxActiveRunsPerTenant;
+    const started: Run[] = [];
+    for (const queued of await platform.runs.listQueued(tenantId)) {
+      const run = await platform.runs.tryStart(queued.id, limit, platform.clock.now().toISOString());
+      if (!run) {
+        if ((await platform.runs.countActive(tenantId)) >= limit) break;
+        continue; // that run left the queue meanwhile (cancelled); try the next
+      }
+      platform.telemetry.event('RunStarted', { runId: run.id, connectionId: run.connectionId, kind: run.kind });
+      await this.enqueueNext(run);
+      started.push(run);
+    }
+    return started;
+  }
+
+  async pause(runId: string): Promise<Run> {
+    return this.transition(runId, 'paused', (run) => run);
+  }
+
+  async resume(runId: string): Promise<Run> {
+    const run = await this.transition(runId, 'running', (r) => ({ ...r, resumes: r.resumes + 1 }));
+    await this.enqueueNext(run);
+    return run;
+  }
+
+  async cancel(runId: string): Promise<Run> {
+    const run = await this.transition(runId, 'cancelled', (r) => ({ ...r, finishedAt: this.context.platform.clock.now().toISOString() }));
+    await this.context.platform.records.clearSeen(run.id);
+    this.context.platform.telemetry.event('RunFinished', { runId: run.id, connectionId: run.connectionId, state: run.state });
+    await this.promoteQueued(run.tenantId);
+    return run;
+  }
+
+  private async transition(runId: string, to: Run['state'], extra: (run: Run) => Run): Promise<Run> {
+    let refused: string | undefined;
+    const run = await mutateRun(this.context, runId, (current) => {
+      if (!canTransition(current.state, to)) {
+        refused = `Run ${runId} is ${current.state}; it cannot become ${to}.`;
+        return undefined;
+      }
+      refused = undefined;
+      return extra({ ...current, state: to, updatedAt: this.context.platform.clock.now().toISOString() });
+    });
+    if (!run) throw new SyncBridgeError('not_found', `Run ${runId} does not exist.`);
+    if (refused) throw new SyncBridgeError('conflict', refused);
+    return run;
+  }
+
+  /** Enqueues the step that continues a running run from its checkpoint. */
+  async enqueueNext(run: Run, scheduledAt?: Date): Promise<void> {
+    const message = nextMessage(run);
+    if (!message) return;
+    await this.context.platform.queue.send(QUEUES.inbound, {
+      body: message,
+      messageId: inboundMessageId(message),
+      sessionId: run.connectionId,
+      scheduledEnqueueTime: scheduledAt,
+      applicationProperties: { runId: run.id, kind: message.kind },
+    });
+  }
+}
+
+/** The message that continues a run from its checkpoint: the next page, or the finalize step. */
+export function nextMessage(run: Run, retry?: { attempt: number; waits: number }): InboundMessage | undefined {
+  if (run.state !== 'running') return undefined;
+  const resume = run.resumes > 0 ? run.resumes : undefined;
+  const current = run.entities.find((e) => e.status !== 'done');
+  if (current) {
+    return { kind: 'page', runId: run.id, entity: current.entity, page: current.pages + 1, attempt: retry?.attempt ?? 0, waits: retry?.waits ?? 0, resume };
+  }
+  return { kind: 'finalize', runId: run.id, attempt: retry?.attempt ?? 0, resume };
+}
+
+export function isOpen(run: Run): boolean {
+  return OPEN_RUN_STATES.includes(run.state);
+}

@@ -1,0 +1,249 @@
+import type { Credentials, ListPageResult, ProviderAdapter } from '../../adapters/adapter';
+import { applyPage } from '../../pipeline/applyPage';
+import { QUEUES } from '../../ports/queue';
+import { SyncBridgeError, ensureError, isSyncBridgeError } from '../errors';
+import { finalizeStepId, stepId } from '../ids';
+import type { Connection, Run, RunCounters } from '../model';
+import { mutateRun, type EngineContext } from './engineContext';
+import { inboundMessageId, type InboundMessage } from './inboundMessage';
+import { backoffDelayMs } from './retryPolicy';
+import { nextMessage, RunService } from './runService';
+
+export type StepOutcome =
+  | 'applied' // a page was applied and the continuation enqueued
+  | 'finalized' // the run finished
+  | 'skipped' // nothing to do: the run is not running, or the step was applied before
+  | 'rescheduled' // the provider asked us to wait, or failed transiently: a scheduled retry was sent
+  | 'failed'; // the run failed for good
+
+function addCounters(into: RunCounters, delta: RunCounters): void {
+  for (const key of Object.keys(delta) as Array<keyof RunCounters>) into[key] += delta[key];
+}
+
+/**
+ * Executes one inbound message: one page of one entity, or the closing step of a run.
+ * Every path is safe to run twice: a page already applied only re-sends its continuation (whose
+ * deterministic id the broker de-duplicates), and the page pipeline counts its own earlier writes.
+ */
+export class StepRunner {
+  private readonly runs: RunService;
+
+  constructor(private readonly context: EngineContext) {
+    this.runs = new RunService(context);
+  }
+
+  async handle(message: InboundMessage): Promise<StepOutcome> {
+    const run = await this.context.platform.runs.get(message.runId);
+    if (!run || run.state !== 'running') return 'skipped';
+    return message.kind === 'finalize' ? this.finalize(run, message) : this.applyNextPage(run, message);
+  }
+
+  private async applyNextPage(run: Run, message: Extract<InboundMessage, { kind: 'page' }>): Promise<StepOutcome> {
+    const { platform } = this.context;
+    const progress = run.entities.find((e) => e.entity === message.entity);
+    if (!progress) return 'skipped';
+    if (progress.status === 'done' || message.page <= progress.pages) {
+      // Applied before (a duplicate, or a redelivery after the checkpoint): make sure the chain goes on.
+      await this.runs.enqueueNext(run);
+      return 'skipped';
+    }
+    if (message.page !== progress.pages + 1) return 'skipped'; // cannot happen in one session; never skip a page
+
+    const connection = await platform.connections.get(run.connectionId);
+    if (!connection) return this.fail(run, `Connection ${run.connectionId} no longer exists.`);
+    const definition = this.context.adapters.get(connection.provider);
+    const pageSize = typeof connection.config.pageSize === 'number' ? connection.config.pageSize : definition.maxPageSize;
+
+    let page: ListPageResult;
+    try {
+      const adapter = await this.adapterFor(connection);
+      page = await adapter.listPage({ entity: progress.entity, since: progress.since, cursor: progress.cursor, limit: pageSize });
+    } catch (error) {
+      return this.onProviderError(run, message, error);
+    }
+
+    const id = stepId(run.id, progress.entity, message.page);
+    const applied = await applyPage({
+      records: platform.records,
+      scope: { tenantId: run.tenantId, connectionId: run.connectionId, entity: progress.entity },
+      runId: run.id,
+      stepId: id,
+      mode: run.kind,
+      page: page.records,
+      now: platform.clock.now().toISOString(),
+    });
+    for (const rejected of applied.rejected) {
+      platform.telemetry.log('warn', 'Record quarantined: it failed validation.', {
+        runId: run.id, entity: progress.entity, externalId: rejected.externalId, reasons: rejected.reasons.join(' '),
+      });
+    }
+
+    const updated = await mutateRun(this.context, run.id, (current) => {
+      const p = current.entities.find((e) => e.entity === progress.entity)!;
+      if (p.pages >= message.page) return undefined; // someone applied it meanwhile
+      p.pages = message.page;
+      p.cursor = page.nextCursor;
+      p.status = page.nextCursor === null ? 'done' : 'running';
+      p.total = page.total ?? p.total;
+      p.attempts = 0;
+      p.lastError = applied.rejected.length > 0 ? `${applied.rejected.length} record(s) failed validation on page ${message.page}.` : p.lastError;
+      if (applied.highWater && (!p.highWater || Date.parse(applied.highWater) > Date.parse(p.highWater))) p.highWater = applied.highWater;
+      addCounters(p.counters, applied.counters);
+      current.updatedAt = platform.clock.now().toISOString();
+      return current;
+    });
+    platform.telemetry.metric('RecordsSynced', applied.counters.fetched, { connectionId: run.connectionId, entity: progress.entity });
+
+    // Obey the provider's window: when the page used the last request of it, wait for the reset.
+    const rateLimit = page.rateLimit;
+    const waitUntil = rateLimit?.remaining === 0 && rateLimit.resetAt && rateLimit.resetAt > platform.clock.now() ? rateLimit.resetAt : undefined;
+    if (updated) await this.runs.enqueueNext(updated, waitUntil);
+    return 'applied';
+  }
+
+  private async onProviderError(run: Run, message: Extract<InboundMessage, { kind: 'page' }>, error: unknown): Promise<StepOutcome> {
+    const { platform, retry } = this.context;
+    const reason = ensureError(error).message;
+    const now = platform.clock.now();
+    if (isSyncBridgeError(error, 'rate_limited')) {
+      if (message.waits + 1 > retry.maxRateLimitWaits) return this.fail(run, `Gave up after ${retry.maxRateLimitWaits} rate-limit waits: ${reason}`);
+      const at = error.retryAt && error.retryAt > now ? error.retryAt : new Date(now.getTime() + 1000);
+      await this.reschedule(run, { ...message, waits: message.waits + 1 }, at, reason);
+      return 'rescheduled';
+    }
+    if (isSyncBridgeError(error, 'transient')) {
+      const attempt = message.attempt + 1;
+      if (attempt >= retry.maxAttempts) return this.fail(run, `Gave up on ${message.entity} page ${message.page} after ${attempt} attempts: ${reason}`);
+      const at = new Date(now.getTime() + backoffDelayMs(retry, attempt, this.context.random));
+      await this.reschedule(run, { ...message, attempt }, at, reason);
+      return 'rescheduled';
+    }
+    if (isSyncBridgeError(error, 'auth_failed') || isSyncBridgeError(error, 'provider_rejected') || isSyncBridgeError(error, 'configuration') || isSyncBridgeError(error, 'validation')) {
+      return this.fail(run, reason);
+    }
+    throw error; // our own failure (store, bug): let the broker redeliver, then dead-letter
+  }
+
+  private async reschedule(run: Run, message: InboundMessage, at: Date, reason: string): Promise<void> {
+    const { platform } = this.context;
+    if (message.kind === 'page') {
+      await mutateRun(this.context, run.id, (current) => {
+        const p = current.entities.find((e) => e.entity === message.entity);
+        if (!p) return undefined;
+        p.attempts = message.attempt;
+        p.lastError = reason;
+        current.updatedAt = platform.clock.now().toISOString();
+        return current;
+      });
+    }
+    platform.telemetry.log('info', 'Step rescheduled.', { runId: run.id, reason, at: at.toISOString() });
+    await platform.queue.send(QUEUES.inbound, {
+      body: message,
+      messageId: inboundMessageId(message),
+      sessionId: run.connectionId,
+      scheduledEnqueueTime: at,
+      applicationProperties: { runId: run.id, kind: message.kind },
+    });
+  }
+
+  private async finalize(run: Run, message: Extract<InboundMessage, { kind: 'finalize' }>): Promise<StepOutcome> {
+    const { platform } = this.context;
+    if (nextMessage(run)?.kind !== 'finalize') return 'skipped'; // pages remain: a stray message
+    const now = platform.clock.now().toISOString();
+    const anyFailed = run.entities.some((e) => e.counters.failed > 0);
+    const sweeps = new Map<string, number>();
+    // Only a complete, clean full pass may conclude that unseen records are gone.
+    if (run.kind === 'full' && !anyFailed) {
+      for (const p of run.entities) {
+        const scope = { tenantId: run.tenantId, connectionId: run.connectionId, entity: p.entity };
+        sweeps.set(p.entity, await platform.records.sweepUnseen(run.id, scope, `${finalizeStepId(run.id)}:${p.entity}`, now));
+      }
+    }
+    const finished = await mutateRun(this.context, run.id, (current) => {
+      if (current.state !== 'running') return undefined;
+      for (const p of current.entities) p.counters.deleted += sweeps.get(p.entity) ?? 0;
+      current.state = anyFailed ? 'partial' : 'done';
+      current.finishedAt = now;
+      current.updatedAt = now;
+      return current;
+    });
+    if (!finished || finished.finishedAt !== now) return 'skipped';
+    await this.recordSyncState(finished);
+    await platform.records.clearSeen(run.id);
+    this.reportFinished(finished, message);
+    await this.runs.promoteQueued(run.tenantId);
+    return 'finalized';
+  }
+
+  /** Moves the connection's per-entity high-water marks forward after a finished run. */
+  private async recordSyncState(run: Run): Promise<void> {
+    const { platform } = this.context;
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const connection = await platform.connections.get(run.connectionId);
+      if (!connection) return;
+      for (const p of run.entities) {
+        const state = { ...connection.syncState[p.entity] };
+        if (p.highWater && (!state.highWater || Date.parse(p.highWater) > Date.parse(state.highWater))) state.highWater = p.highWater;
+        state.lastCompletedRunId = run.id;
+        state.lastCompletedAt = run.finishedAt ?? undefined;
+        if (run.kind === 'full') state.lastFullSyncAt = run.finishedAt ?? undefined;
+        connection.syncState[p.entity] = state;
+      }
+      connection.updatedAt = platform.clock.now().toISOString();
+      try {
+        await platform.connections.update(connection);
+        return;
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict')) throw error;
+      }
+    }
+  }
+
+  private reportFinished(run: Run, _message: InboundMessage): void {
+    const totals = run.entities.reduce(
+      (sum, p) => {
+        addCounters(sum, p.counters);
+        return sum;
+      },
+      { fetched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0 },
+    );
+    const durationMs = run.startedAt && run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : 0;
+    this.context.platform.telemetry.event('RunFinished', { runId: run.id, connectionId: run.connectionId, state: run.state, kind: run.kind }, { ...totals, durationMs });
+    this.context.platform.telemetry.metric('RunDurationMs', durationMs, { connectionId: run.connectionId, kind: run.kind });
+  }
+
+  private async fail(run: Run, reason: string): Promise<StepOutcome> {
+    const { platform } = this.context;
+    const now = platform.clock.now().toISOString();
+    const failed = await mutateRun(this.context, run.id, (current) => {
+      if (current.state !== 'running' && current.state !== 'paused') return undefined;
+      current.state = 'failed';
+      current.lastError = reason;
+      current.finishedAt = now;
+      current.updatedAt = now;
+      const p = current.entities.find((e) => e.status !== 'done');
+      if (p) {
+        p.status = 'failed';
+        p.lastError = reason;
+      }
+      return current;
+    });
+    await platform.records.clearSeen(run.id);
+    if (failed?.state === 'failed') {
+      platform.telemetry.event('RunFinished', { runId: run.id, connectionId: run.connectionId, state: 'failed', reason });
+      await this.runs.promoteQueued(run.tenantId);
+    }
+    return 'failed';
+  }
+
+  private async adapterFor(connection: Connection): Promise<ProviderAdapter> {
+    const { platform } = this.context;
+    let credentials: Credentials = { type: 'none' };
+    if (connection.credentialRef) {
+      const secret = await platform.secrets.get(connection.credentialRef);
+      if (!secret) throw new SyncBridgeError('configuration', `The credential of connection ${connection.id} is missing from the secret store.`);
+      credentials = JSON.parse(secret.value) as Credentials;
+    }
+    return this.context.adapters.get(connection.provider).create({ connection, credentials, clock: platform.clock, telemetry: platform.telemetry });
+  }
+}

@@ -1,0 +1,113 @@
+import { SyncBridgeError } from '../core/errors';
+import type { Clock } from '../ports/clock';
+import type { Telemetry } from '../ports/telemetry';
+import { parseRateLimit, parseRetryAfter, type RateLimitInfo } from './rateLimit';
+
+export interface ProviderHttpClientOptions {
+  baseUrl: string;
+  /** Sent with every request (auth headers go here; they are never logged). */
+  headers?: Record<string, string>;
+  /** Whole-request budget including reading the body. Default 30,000 ms. */
+  timeoutMs?: number;
+  telemetry?: Telemetry;
+  clock: Clock;
+}
+
+export interface ProviderRequest {
+  method?: string;
+  /** Path below the base URL, e.g. `/v1/customers`. */
+  path: string;
+  query?: Record<string, string | number | undefined | null>;
+  body?: unknown;
+}
+
+export interface ProviderResponse<T> {
+  status: number;
+  body: T;
+  rateLimit?: RateLimitInfo;
+}
+
+/**
+ * One attempt of one provider call. It never sleeps and never retries: a failure is classified
+ * into a SyncBridgeError code and the caller reschedules its step (DESIGN.md §4, serverless-shaped
+ * work). Codes: `rate_limited` (429, with `retryAt`), `auth_failed` (401/403), `transient` (5xx,
+ * network errors, timeouts, bodies that end early or are not JSON), `provider_rejected` (other 4xx).
+ */
+export class ProviderHttpClient {
+  private readonly baseUrl: URL;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: ProviderHttpClientOptions) {
+    try {
+      this.baseUrl = new URL(options.baseUrl);
+    } catch (cause) {
+      throw new SyncBridgeError('configuration', `The provider base URL "${options.baseUrl}" is not a valid URL.`, { cause });
+    }
+    this.headers = { accept: 'application/json', ...options.headers };
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    if (!(this.timeoutMs > 0)) throw new SyncBridgeError('configuration', 'timeoutMs must be a positive number of milliseconds.');
+  }
+
+  async request<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
+    const method = request.method ?? 'GET';
+    const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    const started = Date.now();
+    const operation = `${method} ${url.pathname}`;
+    let status: number | undefined;
+    try {
+      const response = await fetch(url, {
+        method,
+        headers: request.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = response.status;
+      const now = this.options.clock.now();
+      const rateLimit = parseRateLimit(response.headers, now);
+      const text = await response.text();
+      if (status === 429) {
+        throw new SyncBridgeError('rate_limited', `The provider rate-limited ${operation}.`, {
+          status,
+          retryAt: parseRetryAfter(response.headers, now, rateLimit),
+        });
+      }
+      if (status === 401 || status === 403) {
+        throw new SyncBridgeError('auth_failed', `The provider refused our credentials for ${operation} (HTTP ${status}).`, { status });
+      }
+      if (status >= 500) {
+        throw new SyncBridgeError('transient', `The provider failed ${operation} with HTTP ${status}.`, { status });
+      }
+      if (status >= 400) {
+        throw new SyncBridgeError('provider_rejected', `The provider rejected ${operation} with HTTP ${status}: ${text.slice(0, 200)}`, { status });
+      }
+      let body: T;
+      try {
+        body = (text === '' ? undefined : JSON.parse(text)) as T;
+      } catch (cause) {
+        throw new SyncBridgeError('transient', `The provider answered ${operation} with a body that is not complete JSON.`, { cause, status });
+      }
+      return { status, body, rateLimit };
+    } catch (error) {
+      if (error instanceof SyncBridgeError) throw error;
+      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      throw new SyncBridgeError(
+        'transient',
+        timedOut ? `The provider did not answer ${operation} within ${this.timeoutMs} ms.` : `The call ${operation} failed before a complete answer: ${(error as Error).message}.`,
+        { cause: error, status },
+      );
+    } finally {
+      this.options.telemetry?.dependency({
+        type: 'HTTP',
+        target: this.baseUrl.host,
+        name: operation,
+        durationMs: Date.now() - started,
+        success: status !== undefined && status < 400,
+        resultCode: status ?? 'error',
+      });
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { ProviderRecord } from '../adapters/adapter';
+import { contentHash } from '../core/hash';
+import { recordId } from '../core/ids';
+import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
+import type { RecordStore } from '../ports/recordStore';
+import { validateProviderRecord } from './validate';
+
+export interface ApplyPageInput {
+  records: RecordStore;
+  scope: RecordScope;
+  runId: string;
+  /** The step's id; every record this step changes is stamped with it. */
+  stepId: string;
+  mode: SyncMode;
+  page: readonly ProviderRecord[];
+  now: IsoTime;
+}
+
+export interface ApplyPageResult {
+  counters: RunCounters;
+  /** Highest provider update time on the page (ISO), or null. */
+  highWater: string | null;
+  /** Records that failed validation, with their reasons. */
+  rejected: Array<{ externalId: string; reasons: string[] }>;
+  /** How many records were written to the store (unchanged ones cost none). */
+  writes: number;
+}
+
+/** Later of two provider timestamps; both ISO, compared as instants. */
+function laterOf(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Date.parse(b) > Date.parse(a) ? b : a;
+}
+
+/**
+ * The pull pipeline for one page: validate → dedupe within the page → detect change by content
+ * hash → write what changed → remember what a full pass saw.
+ *
+ * Replay safety: a step applied twice (a redelivered message, a crash between this write and the
+ * run checkpoint) finds its own `stepId` on the records it changed the first time and counts them
+ * as it did then, so counters stay exact without a transaction spanning records and runs.
+ */
+export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult> {
+  const { scope, stepId, now } = input;
+  const counters = emptyCounters();
+  counters.fetched = input.page.length;
+  const rejected: ApplyPageResult['rejected'] = [];
+  let highWater: string | null = null;
+
+  // Later occurrences of an id in one page win (a provider may list a record twice mid-update).
+  const latest = new Map<string, ProviderRecord>();
+  for (const record of input.page) {
+    const reasons = validateProviderRecord(record);
+    if (reasons.length > 0) {
+      counters.failed += 1;
+      rejected.push({ externalId: record.externalId, reasons });
+      continue;
+    }
+    if (latest.has(record.externalId)) counters.unchanged += 1; // the earlier copy is superseded
+    latest.set(record.externalId, record);
+    highWater = laterOf(highWater, record.updatedAt);
+  }
+
+  const states = await input.records.getStates(scope, [...latest.keys()]);
+  const writes: SyncRecord[] = [];
+  const seen: string[] = [];
+
+  for (const record of latest.values()) {
+    const state = states.get(record.externalId);
+    if (!record.deleted) seen.push(record.externalId);
+    const hash = record.deleted ? (state?.hash ?? '') : contentHash(record.data);
+    const outcome = decide(record, hash, state, stepId);
+    counters[outcome.counter] += 1;
+    if (!outcome.write) continue;
+    writes.push({
+      ...scope,
+      id: recordId(scope.tenantId, scope.connectionId, scope.entity, record.externalId),
+      externalId: record.externalId,
+      data: record.deleted ? {} : record.data,
+      hash,
+      version: (state?.version ?? 0) + 1,
+      deleted: record.deleted,
+      deletedAt: record.deleted ? now : null,
+      firstSeenAt: state?.firstSeenAt ?? now,
+      lastModifiedAt: now,
+      lastAction: outcome.action!,
+      sourceUpdatedAt: record.updatedAt,
+      lastStepId: stepId,
+    });
+  }
+
+  if (writes.length > 0) await input.records.write(writes);
+  if (input.mode === 'full' && seen.length > 0) await input.records.markSeen(input.runId, scope, seen);
+  return { counters, highWater, rejected, writes: writes.length };
+}
+
+type Decision = { counter: keyof RunCounters; write: boolean; action?: SyncRecord['lastAction'] };
+
+function decide(record: ProviderRecord, hash: string, state: RecordState | undefined, stepId: string): Decision {
+  // This very step changed the record before (replay): count it as the first attempt did.
+  if (state && state.lastStepId === stepId) {
+    const counter = state.lastAction === 'added' ? 'created' : state.lastAction === 'updated' ? 'updated' : 'deleted';
+    return { counter, write: false };
+  }
+  if (record.deleted) {
+    // A tombstone for a record we hold alive deletes it; for one we never had or already deleted, nothing to do.
+    if (state && !state.deleted) return { counter: 'deleted', write: true, action: 'deleted' };
+    return { counter: 'unchanged', write: false };
+  }
+  if (!state || state.deleted) return { counter: 'created', write: true, action: 'added' };
+  if (state.hash === hash) return { counter: 'unchanged', write: false };
+  return { counter: 'updated', write: true, action: 'updated' };
+}
