@@ -1,0 +1,484 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { SyncBridgeError } from '../../core/errors';
+import { systemClock, type Clock } from '../../ports/clock';
+import type { OutgoingMessage, QueueName, QueueSender } from '../../ports/queue';
+import type { SqliteDatabase } from './database';
+import { isOrphanedOwner, newOwnerId, registerLiveOwner, unregisterLiveOwner } from './sqliteQueueOwners';
+import { createQueueTables, type QueueDeadLetterRow, type QueueMessageRow } from './sqliteQueueSchema';
+import {
+  MAX_DELIVERY_COUNT_EXCEEDED,
+  type DeadLetteredMessage,
+  type QueueDepth,
+  type ReceivedMessage,
+  type SessionLock,
+  type SqliteQueueOptions,
+} from './sqliteQueueTypes';
+
+export * from './sqliteQueueTypes';
+
+/**
+ * In-process wake-ups, keyed by database file, so that a receiver wakes the moment any SqliteQueue
+ * of this process on the same file sends. Other processes are seen by polling (local/).
+ */
+const activity = new EventEmitter().setMaxListeners(0);
+
+/** How many sends between purges of expired duplicate-detection entries. */
+const PURGE_EVERY_SENDS = 512;
+
+/**
+ * The local message broker: Service Bus queue semantics in the shared SQLite file.
+ *
+ * Send side: the QueueSender port (durable on return, duplicate detection by message id, scheduled
+ * messages, sessions). Receive side, used only by the local host: peek-lock with complete / abandon
+ * / dead-letter, exclusive FIFO sessions, delivery counts and dead-lettering after
+ * maxDeliveryCount. Every state change is a short IMMEDIATE transaction, so several processes may
+ * share the file; locks carry an expiry and an owner id, so a crashed receiver's work comes back.
+ *
+ * The receive methods are synchronous (better-sqlite3 is); waiting for work is the caller's loop.
+ */
+export class SqliteQueue implements QueueSender {
+  /** Written beside every lock this instance takes. */
+  readonly ownerId: string;
+  readonly lockDurationMs: number;
+  readonly maxDeliveryCount: number;
+  readonly duplicateDetectionWindowMs: number;
+  private readonly clock: Clock;
+  private readonly activityKey: string;
+  private sendsSincePurge = 0;
+  private readonly sql;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    options: SqliteQueueOptions = {},
+  ) {
+    this.duplicateDetectionWindowMs = nonNegativeInteger(options.duplicateDetectionWindowMs ?? 600_000, 'duplicateDetectionWindowMs');
+    this.lockDurationMs = positiveInteger(options.lockDurationMs ?? 60_000, 'lockDurationMs');
+    this.maxDeliveryCount = positiveInteger(options.maxDeliveryCount ?? 10, 'maxDeliveryCount');
+    this.clock = options.clock ?? systemClock;
+    this.ownerId = newOwnerId();
+    this.activityKey = db.memory ? this.ownerId : db.name;
+    createQueueTables(db);
+    this.sql = prepareStatements(db);
+    registerLiveOwner(this.ownerId, () => db.open);
+  }
+
+  // ------------------------------------------------------------------------------ send side
+
+  async send(queue: QueueName | string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
+    const list: readonly OutgoingMessage[] = Array.isArray(messages) ? messages : [messages as OutgoingMessage];
+    if (list.length === 0) return;
+    const rows = list.map((message) => serialise(queue, message));
+    const now = this.nowMs();
+    this.db.transaction(() => {
+      for (const row of rows) {
+        if (this.duplicateDetectionWindowMs > 0) {
+          const fresh = this.sql.rememberMessageId.run(queue, row.messageId, now + this.duplicateDetectionWindowMs, now);
+          if (fresh.changes === 0) continue; // seen inside the window: accepted and dropped
+        }
+        const availableAt = Math.max(now, row.scheduledAtMs ?? now);
+        this.sql.insertMessage.run(queue, row.messageId, row.sessionId, row.body, row.properties, now, availableAt);
+      }
+    }).immediate();
+    this.sendsSincePurge += rows.length;
+    if (this.sendsSincePurge >= PURGE_EVERY_SENDS) {
+      this.sendsSincePurge = 0;
+      this.sql.purgeMessageIds.run(now);
+    }
+    this.notify(queue);
+  }
+
+  // ------------------------------------------------------------------------------ receive side
+
+  /** Locks and returns the next available message without a session (competing consumers). */
+  receive(queue: string): ReceivedMessage | undefined {
+    return this.db
+      .transaction(() => {
+        for (;;) {
+          const now = this.nowMs();
+          const row = this.sql.nextWithoutSession.get(queue, now, now) as QueueMessageRow | undefined;
+          if (row === undefined) return undefined;
+          if (this.deadLetterIfExhausted(row, now)) continue;
+          return this.lock(row, now);
+        }
+      })
+      .immediate();
+  }
+
+  /**
+   * Accepts the session of the earliest available message whose session nobody holds, and locks
+   * the whole session for this receiver. Messages left locked by a previous holder whose session
+   * lock expired become receivable again (their delivery count goes up on the next receive).
+   */
+  acceptSession(queue: string): SessionLock | undefined {
+    return this.db
+      .transaction(() => {
+        const now = this.nowMs();
+        const candidate = this.sql.nextFreeSession.get(queue, now, now) as { session_id: string } | undefined;
+        if (candidate === undefined) return undefined;
+        const lockToken = randomUUID();
+        const lockedUntil = now + this.lockDurationMs;
+        const taken = this.sql.lockSession.run(queue, candidate.session_id, lockToken, this.ownerId, lockedUntil, now);
+        if (taken.changes === 0) return undefined;
+        this.sql.unlockSessionMessages.run(queue, candidate.session_id);
+        return { queue, sessionId: candidate.session_id, lockToken, lockedUntil: new Date(lockedUntil) };
+      })
+      .immediate();
+  }
+
+  /**
+   * The next message of a held session, in order, one at a time: while the head message is locked
+   * (being processed) this returns undefined. Throws `conflict` if the session lock was lost.
+   */
+  receiveFromSession(session: SessionLock): ReceivedMessage | undefined {
+    return this.db
+      .transaction(() => {
+        this.assertSessionHeld(session);
+        for (;;) {
+          const now = this.nowMs();
+          const row = this.sql.headOfSession.get(session.queue, session.sessionId, now) as QueueMessageRow | undefined;
+          if (row === undefined) return undefined;
+          if (row.lock_token !== null && (row.locked_until_ms ?? 0) > now) return undefined;
+          if (this.deadLetterIfExhausted(row, now)) continue;
+          return this.lock(row, now);
+        }
+      })
+      .immediate();
+  }
+
+  /** Extends a session lock by lockDurationMs; throws `conflict` if it was lost. */
+  renewSessionLock(session: SessionLock): Date {
+    const lockedUntil = this.nowMs() + this.lockDurationMs;
+    const renewed = this.sql.renewSession.run(lockedUntil, session.queue, session.sessionId, session.lockToken);
+    if (renewed.changes === 0) throw sessionLockLost(session);
+    session.lockedUntil = new Date(lockedUntil);
+    return session.lockedUntil;
+  }
+
+  /** Gives a session back so that any receiver may accept it again. */
+  releaseSession(session: SessionLock): void {
+    this.sql.releaseSession.run(session.queue, session.sessionId, session.lockToken);
+    this.notify(session.queue);
+  }
+
+  /** Settles a message for good: it is deleted. Throws `conflict` if the lock was lost. */
+  complete(lockToken: string): void {
+    const done = this.sql.deleteLocked.run(lockToken);
+    if (done.changes === 0) throw messageLockLost(lockToken);
+  }
+
+  /**
+   * Gives a message back: it is delivered again, first in its session, with deliveryCount + 1 -
+   * unless it has had maxDeliveryCount deliveries, in which case it is dead-lettered with reason
+   * MaxDeliveryCountExceeded and the error description.
+   */
+  abandon(lockToken: string, errorDescription?: string): void {
+    const queue = this.db
+      .transaction(() => {
+        const row = this.lockedRow(lockToken);
+        const now = this.nowMs();
+        if (row.delivery_count >= this.maxDeliveryCount) {
+          this.moveToDeadLetters(row, MAX_DELIVERY_COUNT_EXCEEDED, errorDescription ?? row.last_error, now);
+        } else {
+          this.sql.unlockMessage.run(errorDescription ?? null, row.sequence_number);
+        }
+        return row.queue;
+      })
+      .immediate();
+    this.notify(queue);
+  }
+
+  /** Moves a locked message to the dead-letter store. */
+  deadLetter(lockToken: string, reason: string, description?: string): void {
+    this.db
+      .transaction(() => this.moveToDeadLetters(this.lockedRow(lockToken), reason, description ?? null, this.nowMs()))
+      .immediate();
+  }
+
+  /** Extends a message lock by lockDurationMs; throws `conflict` if it was lost. */
+  renewMessageLock(lockToken: string): Date {
+    const lockedUntil = this.nowMs() + this.lockDurationMs;
+    const renewed = this.sql.renewMessage.run(lockedUntil, lockToken);
+    if (renewed.changes === 0) throw messageLockLost(lockToken);
+    return new Date(lockedUntil);
+  }
+
+  // ------------------------------------------------------------------------------ crash recovery
+
+  /** Releases every message and session lock whose owner id starts with the prefix. Returns how many. */
+  releaseLocksOf(ownerPrefix: string): number {
+    const released = this.db
+      .transaction(() => {
+        const messages = this.sql.releaseMessagesOf.run(ownerPrefix, ownerPrefix).changes;
+        const sessions = this.sql.releaseSessionsOf.run(ownerPrefix, ownerPrefix).changes;
+        return messages + sessions;
+      })
+      .immediate();
+    if (released > 0) this.notifyAll();
+    return released;
+  }
+
+  /**
+   * Releases the locks of owners that can never settle them: dead processes on this machine and
+   * closed instances in this one. A host calls this at start, so that after a kill -9 the work in
+   * flight resumes at once instead of after lockDurationMs. Returns how many locks were released.
+   */
+  releaseOrphanedLocks(): number {
+    const owners = (this.sql.lockOwners.all() as Array<{ owner: string }>).map((r) => r.owner);
+    let released = 0;
+    for (const owner of owners) {
+      if (owner !== this.ownerId && isOrphanedOwner(owner)) released += this.releaseLocksOf(owner);
+    }
+    return released;
+  }
+
+  // ------------------------------------------------------------------------------ introspection
+
+  depth(queue: string): QueueDepth {
+    const now = this.nowMs();
+    const counts = this.sql.depth.get({ now, queue }) as { active: number | null; locked: number | null; scheduled: number | null };
+    const dead = this.sql.deadLetterCount.get(queue) as { count: number };
+    return { active: counts.active ?? 0, locked: counts.locked ?? 0, scheduled: counts.scheduled ?? 0, deadLettered: dead.count };
+  }
+
+  listDeadLetters(queue: string, limit = 100): DeadLetteredMessage[] {
+    return (this.sql.listDeadLetters.all(queue, limit) as QueueDeadLetterRow[]).map(toDeadLetteredMessage);
+  }
+
+  /** When the earliest scheduled (not yet available) message of the queue becomes available. */
+  nextScheduledAt(queue: string): Date | undefined {
+    const row = this.sql.nextScheduled.get(queue, this.nowMs()) as { at: number | null };
+    return row.at === null ? undefined : new Date(row.at);
+  }
+
+  /** Calls the listener whenever a message of the queue may have become receivable in this process. */
+  onActivity(queue: string, listener: () => void): () => void {
+    const event = `${this.activityKey}\u0000${queue}`;
+    activity.on(event, listener);
+    return () => activity.off(event, listener);
+  }
+
+  /** Forgets this instance as a live lock owner; the database itself belongs to the caller. */
+  close(): void {
+    unregisterLiveOwner(this.ownerId);
+  }
+
+  // ------------------------------------------------------------------------------ internals
+
+  private nowMs(): number {
+    return this.clock.now().getTime();
+  }
+
+  private lock(row: QueueMessageRow, now: number): ReceivedMessage {
+    const lockToken = randomUUID();
+    const lockedUntil = now + this.lockDurationMs;
+    this.sql.lockMessage.run(lockToken, this.ownerId, lockedUntil, row.sequence_number);
+    return {
+      queue: row.queue,
+      messageId: row.message_id,
+      ...(row.session_id === null ? {} : { sessionId: row.session_id }),
+      body: JSON.parse(row.body) as unknown,
+      applicationProperties: parseProperties(row.application_properties),
+      sequenceNumber: row.sequence_number,
+      deliveryCount: row.delivery_count + 1,
+      enqueuedTime: new Date(row.available_at_ms),
+      lockToken,
+      lockedUntil: new Date(lockedUntil),
+    };
+  }
+
+  /** A message whose last allowed delivery ended without settlement (lock expired, crash). */
+  private deadLetterIfExhausted(row: QueueMessageRow, now: number): boolean {
+    if (row.delivery_count < this.maxDeliveryCount) return false;
+    const description = row.last_error ?? `The lock of delivery ${row.delivery_count} expired or its receiver stopped.`;
+    this.moveToDeadLetters(row, MAX_DELIVERY_COUNT_EXCEEDED, description, now);
+    return true;
+  }
+
+  private moveToDeadLetters(row: QueueMessageRow, reason: string, description: string | null, now: number): void {
+    this.sql.insertDeadLetter.run({ sequenceNumber: row.sequence_number, reason, description, now });
+    this.sql.deleteBySequence.run(row.sequence_number);
+  }
+
+  private lockedRow(lockToken: string): QueueMessageRow {
+    const row = this.sql.byLockToken.get(lockToken) as QueueMessageRow | undefined;
+    if (row === undefined) throw messageLockLost(lockToken);
+    return row;
+  }
+
+  private assertSessionHeld(session: SessionLock): void {
+    const row = this.sql.sessionLock.get(session.queue, session.sessionId) as { lock_token: string } | undefined;
+    if (row?.lock_token !== session.lockToken) throw sessionLockLost(session);
+  }
+
+  private notify(queue: string): void {
+    activity.emit(`${this.activityKey}\u0000${queue}`);
+  }
+
+  private notifyAll(): void {
+    for (const event of activity.eventNames()) {
+      if (typeof event === 'string' && event.startsWith(`${this.activityKey}\u0000`)) activity.emit(event);
+    }
+  }
+}
+
+function prepareStatements(db: SqliteDatabase) {
+  const lockIsFree = '(locked_until_ms IS NULL OR locked_until_ms <= ?)';
+  return {
+    rememberMessageId: db.prepare(
+      `INSERT INTO queue_message_ids (queue, message_id, expires_at_ms) VALUES (?, ?, ?)
+       ON CONFLICT (queue, message_id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
+       WHERE queue_message_ids.expires_at_ms <= ?`,
+    ),
+    purgeMessageIds: db.prepare('DELETE FROM queue_message_ids WHERE expires_at_ms <= ?'),
+    insertMessage: db.prepare(
+      `INSERT INTO queue_messages (queue, message_id, session_id, body, application_properties, sent_at_ms, available_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    nextWithoutSession: db.prepare(
+      `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
+       WHERE queue = ? AND session_id IS NULL AND available_at_ms <= ? AND ${lockIsFree}
+       ORDER BY available_at_ms, sequence_number LIMIT 1`,
+    ),
+    nextFreeSession: db.prepare(
+      `SELECT m.session_id FROM queue_messages m INDEXED BY queue_messages_by_available
+       WHERE m.queue = ? AND m.available_at_ms <= ? AND m.session_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM queue_sessions s
+                         WHERE s.queue = m.queue AND s.session_id = m.session_id AND s.locked_until_ms > ?)
+       ORDER BY m.available_at_ms, m.sequence_number LIMIT 1`,
+    ),
+    lockSession: db.prepare(
+      `INSERT INTO queue_sessions (queue, session_id, lock_token, lock_owner, locked_until_ms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (queue, session_id) DO UPDATE SET lock_token = excluded.lock_token,
+         lock_owner = excluded.lock_owner, locked_until_ms = excluded.locked_until_ms
+       WHERE queue_sessions.locked_until_ms <= ?`,
+    ),
+    unlockSessionMessages: db.prepare(
+      `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+       WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL`,
+    ),
+    sessionLock: db.prepare('SELECT lock_token FROM queue_sessions WHERE queue = ? AND session_id = ?'),
+    renewSession: db.prepare(
+      'UPDATE queue_sessions SET locked_until_ms = ? WHERE queue = ? AND session_id = ? AND lock_token = ?',
+    ),
+    releaseSession: db.prepare('DELETE FROM queue_sessions WHERE queue = ? AND session_id = ? AND lock_token = ?'),
+    headOfSession: db.prepare(
+      `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
+       WHERE queue = ? AND session_id = ? AND available_at_ms <= ?
+       ORDER BY available_at_ms, sequence_number LIMIT 1`,
+    ),
+    lockMessage: db.prepare(
+      `UPDATE queue_messages SET delivery_count = delivery_count + 1, lock_token = ?, lock_owner = ?, locked_until_ms = ?
+       WHERE sequence_number = ?`,
+    ),
+    unlockMessage: db.prepare(
+      `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL, last_error = ?
+       WHERE sequence_number = ?`,
+    ),
+    renewMessage: db.prepare('UPDATE queue_messages SET locked_until_ms = ? WHERE lock_token = ?'),
+    byLockToken: db.prepare('SELECT * FROM queue_messages WHERE lock_token = ?'),
+    deleteLocked: db.prepare('DELETE FROM queue_messages WHERE lock_token = ?'),
+    deleteBySequence: db.prepare('DELETE FROM queue_messages WHERE sequence_number = ?'),
+    insertDeadLetter: db.prepare(
+      `INSERT INTO queue_dead_letters (sequence_number, queue, message_id, session_id, body, application_properties,
+         available_at_ms, delivery_count, reason, description, dead_lettered_at_ms)
+       SELECT sequence_number, queue, message_id, session_id, body, application_properties,
+         available_at_ms, delivery_count, @reason, @description, @now
+       FROM queue_messages WHERE sequence_number = @sequenceNumber`,
+    ),
+    releaseMessagesOf: db.prepare(
+      `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+       WHERE lock_owner IS NOT NULL AND substr(lock_owner, 1, length(?)) = ?`,
+    ),
+    releaseSessionsOf: db.prepare('DELETE FROM queue_sessions WHERE substr(lock_owner, 1, length(?)) = ?'),
+    lockOwners: db.prepare(
+      `SELECT lock_owner AS owner FROM queue_messages WHERE lock_owner IS NOT NULL
+       UNION SELECT lock_owner AS owner FROM queue_sessions`,
+    ),
+    depth: db.prepare(
+      `SELECT SUM(available_at_ms <= @now) AS active,
+              SUM(available_at_ms <= @now AND lock_token IS NOT NULL AND locked_until_ms > @now) AS locked,
+              SUM(available_at_ms > @now) AS scheduled
+       FROM queue_messages WHERE queue = @queue`,
+    ),
+    deadLetterCount: db.prepare('SELECT COUNT(*) AS count FROM queue_dead_letters WHERE queue = ?'),
+    listDeadLetters: db.prepare('SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY sequence_number LIMIT ?'),
+    nextScheduled: db.prepare('SELECT MIN(available_at_ms) AS at FROM queue_messages WHERE queue = ? AND available_at_ms > ?'),
+  };
+}
+
+interface SerialisedMessage {
+  messageId: string;
+  sessionId: string | null;
+  body: string;
+  properties: string | null;
+  scheduledAtMs?: number;
+}
+
+function serialise(queue: string, message: OutgoingMessage): SerialisedMessage {
+  if (typeof message.messageId !== 'string' || message.messageId.length === 0) {
+    throw new SyncBridgeError('validation', `A message sent to queue "${queue}" has no messageId; every message needs a deterministic id.`);
+  }
+  if (message.sessionId !== undefined && (typeof message.sessionId !== 'string' || message.sessionId.length === 0)) {
+    throw new SyncBridgeError('validation', `Message "${message.messageId}" has an empty or non-string sessionId.`);
+  }
+  const scheduledAtMs = message.scheduledEnqueueTime?.getTime();
+  if (scheduledAtMs !== undefined && Number.isNaN(scheduledAtMs)) {
+    throw new SyncBridgeError('validation', `Message "${message.messageId}" has an invalid scheduledEnqueueTime.`);
+  }
+  let body: string;
+  try {
+    body = JSON.stringify(message.body === undefined ? null : message.body);
+  } catch (cause) {
+    throw new SyncBridgeError('validation', `The body of message "${message.messageId}" is not JSON-serialisable.`, { cause });
+  }
+  return {
+    messageId: message.messageId,
+    sessionId: message.sessionId ?? null,
+    body,
+    properties: message.applicationProperties === undefined ? null : JSON.stringify(message.applicationProperties),
+    ...(scheduledAtMs === undefined ? {} : { scheduledAtMs }),
+  };
+}
+
+function parseProperties(text: string | null): Record<string, string | number | boolean> {
+  return text === null ? {} : (JSON.parse(text) as Record<string, string | number | boolean>);
+}
+
+function toDeadLetteredMessage(row: QueueDeadLetterRow): DeadLetteredMessage {
+  return {
+    queue: row.queue,
+    messageId: row.message_id,
+    ...(row.session_id === null ? {} : { sessionId: row.session_id }),
+    body: JSON.parse(row.body) as unknown,
+    applicationProperties: parseProperties(row.application_properties),
+    sequenceNumber: row.sequence_number,
+    deliveryCount: row.delivery_count,
+    enqueuedTime: new Date(row.available_at_ms),
+    deadLetterReason: row.reason,
+    ...(row.description === null ? {} : { deadLetterErrorDescription: row.description }),
+    deadLetteredAt: new Date(row.dead_lettered_at_ms),
+  };
+}
+
+function messageLockLost(lockToken: string): SyncBridgeError {
+  return new SyncBridgeError('conflict', `The lock ${lockToken} is no longer held: the message was settled, or its lock expired and another receiver took it.`);
+}
+
+function sessionLockLost(session: SessionLock): SyncBridgeError {
+  return new SyncBridgeError('conflict', `The lock on session "${session.sessionId}" of queue "${session.queue}" is no longer held by this receiver.`);
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new SyncBridgeError('configuration', `SqliteQueueOptions.${name} must be a positive integer; got ${value}.`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new SyncBridgeError('configuration', `SqliteQueueOptions.${name} must be a non-negative integer; got ${value}.`);
+  }
+  return value;
+}

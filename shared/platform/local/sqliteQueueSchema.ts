@@ -1,0 +1,108 @@
+import type { SqliteDatabase } from './database';
+
+/**
+ * Tables of the local message broker. They live in the same SQLite file as every other embedded
+ * store, so a record write and the message it implies can share one transaction, and a crash loses
+ * neither.
+ *
+ * Ordering: a message becomes *available* at max(send time, scheduled time), which is when Service
+ * Bus would put it into the active queue; delivery order is (available_at_ms, sequence_number).
+ * Locks never change that key, so an abandoned message keeps its place at the head of its session.
+ *
+ * Every hot statement is a range over one of the indexes below, never a scan of the table:
+ * - receive (no session):   queue_messages_by_session   (queue, session_id IS NULL, available_at_ms…)
+ * - next message of session: queue_messages_by_session  (queue, session_id = ?, available_at_ms…)
+ * - accept a session:        queue_messages_by_available (queue, available_at_ms…), skipping the few
+ *                            heads of sessions that are locked right now
+ * - complete/abandon:        queue_messages_by_lock      (lock_token)
+ */
+export function createQueueTables(db: SqliteDatabase): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS queue_messages (
+      sequence_number INTEGER PRIMARY KEY AUTOINCREMENT,
+      queue TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      session_id TEXT,
+      body TEXT NOT NULL,
+      application_properties TEXT,
+      sent_at_ms INTEGER NOT NULL,
+      available_at_ms INTEGER NOT NULL,
+      delivery_count INTEGER NOT NULL DEFAULT 0,
+      lock_token TEXT,
+      lock_owner TEXT,
+      locked_until_ms INTEGER,
+      last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS queue_messages_by_session
+      ON queue_messages (queue, session_id, available_at_ms, sequence_number);
+    CREATE INDEX IF NOT EXISTS queue_messages_by_available
+      ON queue_messages (queue, available_at_ms, sequence_number);
+    CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_by_lock
+      ON queue_messages (lock_token) WHERE lock_token IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS queue_messages_by_lock_owner
+      ON queue_messages (lock_owner) WHERE lock_owner IS NOT NULL;
+
+    CREATE TABLE IF NOT EXISTS queue_sessions (
+      queue TEXT NOT NULL,
+      session_id TEXT NOT NULL,
+      lock_token TEXT NOT NULL,
+      lock_owner TEXT NOT NULL,
+      locked_until_ms INTEGER NOT NULL,
+      PRIMARY KEY (queue, session_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE IF NOT EXISTS queue_message_ids (
+      queue TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      expires_at_ms INTEGER NOT NULL,
+      PRIMARY KEY (queue, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS queue_message_ids_by_expiry ON queue_message_ids (expires_at_ms);
+
+    CREATE TABLE IF NOT EXISTS queue_dead_letters (
+      sequence_number INTEGER PRIMARY KEY,
+      queue TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      session_id TEXT,
+      body TEXT NOT NULL,
+      application_properties TEXT,
+      available_at_ms INTEGER NOT NULL,
+      delivery_count INTEGER NOT NULL,
+      reason TEXT NOT NULL,
+      description TEXT,
+      dead_lettered_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS queue_dead_letters_by_queue ON queue_dead_letters (queue, sequence_number);
+  `);
+}
+
+/** One row of queue_messages as better-sqlite3 returns it. */
+export interface QueueMessageRow {
+  sequence_number: number;
+  queue: string;
+  message_id: string;
+  session_id: string | null;
+  body: string;
+  application_properties: string | null;
+  sent_at_ms: number;
+  available_at_ms: number;
+  delivery_count: number;
+  lock_token: string | null;
+  lock_owner: string | null;
+  locked_until_ms: number | null;
+  last_error: string | null;
+}
+
+export interface QueueDeadLetterRow {
+  sequence_number: number;
+  queue: string;
+  message_id: string;
+  session_id: string | null;
+  body: string;
+  application_properties: string | null;
+  available_at_ms: number;
+  delivery_count: number;
+  reason: string;
+  description: string | null;
+  dead_lettered_at_ms: number;
+}

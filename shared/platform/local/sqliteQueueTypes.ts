@@ -1,0 +1,66 @@
+import type { Clock } from '../../ports/clock';
+
+export interface SqliteQueueOptions {
+  /** A message id seen again within this window is accepted and dropped. Default 600_000 (10 min, Service Bus's default). 0 turns detection off. */
+  duplicateDetectionWindowMs?: number;
+  /** How long a received message or an accepted session stays locked without renewal. Default 60_000. */
+  lockDurationMs?: number;
+  /** Deliveries after which a message moves to the dead-letter store. Default 10 (Service Bus's default). */
+  maxDeliveryCount?: number;
+  /** Default: the system clock. */
+  clock?: Clock;
+}
+
+/** A message handed to a receiver under a peek-lock. */
+export interface ReceivedMessage {
+  queue: string;
+  messageId: string;
+  sessionId?: string;
+  body: unknown;
+  applicationProperties: Record<string, string | number | boolean>;
+  /** Assigned at send, increasing per database. */
+  sequenceNumber: number;
+  /** 1 on the first delivery; +1 on every abandon, lock expiry or crash of the receiver. */
+  deliveryCount: number;
+  /** When the message entered the active queue: its scheduled time, or its send time. */
+  enqueuedTime: Date;
+  /** Pass to complete / abandon / deadLetter / renewMessageLock. */
+  lockToken: string;
+  lockedUntil: Date;
+}
+
+/** An exclusive lock on one session of a queue. */
+export interface SessionLock {
+  queue: string;
+  sessionId: string;
+  lockToken: string;
+  lockedUntil: Date;
+}
+
+export interface QueueDepth {
+  /** Messages that can be delivered now or are being processed (locked). */
+  active: number;
+  /** Of `active`, those under a live lock right now. */
+  locked: number;
+  /** Messages waiting for their scheduled enqueue time. */
+  scheduled: number;
+  deadLettered: number;
+}
+
+export interface DeadLetteredMessage {
+  queue: string;
+  messageId: string;
+  sessionId?: string;
+  body: unknown;
+  applicationProperties: Record<string, string | number | boolean>;
+  sequenceNumber: number;
+  deliveryCount: number;
+  enqueuedTime: Date;
+  /** `MaxDeliveryCountExceeded`, or the reason given to deadLetter(). */
+  deadLetterReason: string;
+  deadLetterErrorDescription?: string;
+  deadLetteredAt: Date;
+}
+
+/** Service Bus's reason for a message that failed too often. */
+export const MAX_DELIVERY_COUNT_EXCEEDED = 'MaxDeliveryCountExceeded';
