@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { SyncBridgeError } from '../../shared/core/errors';
+import type { Run } from '../../shared/core/model';
+import { toRunView } from '../../shared/core/runs/runView';
+import { requireRole } from '../../shared/core/tenantService';
+import type { Services } from '../../shared/composition';
+import { json } from '../http/responses';
+import { parseWith, readJsonBody } from '../http/validation';
+import type { AdminRoute } from './router';
+
+const startSyncSchema = z.object({
+  mode: z.enum(['full', 'incremental']).default('incremental'),
+  entities: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const listSchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+
+async function runForTenant(services: Services, tenantId: string, runId: string): Promise<Run> {
+  const run = await services.platform.runs.get(runId);
+  if (!run || run.tenantId !== tenantId) throw new SyncBridgeError('not_found', `Run ${runId} does not exist.`);
+  return run;
+}
+
+function control(action: 'pause' | 'resume' | 'cancel'): AdminRoute {
+  return {
+    method: 'POST',
+    path: `syncs/{runId}/${action}`,
+    async handle({ params, principal, services }) {
+      requireRole(principal, 'operator');
+      await runForTenant(services, principal.tenantId, params.runId);
+      const run = await services.runs[action](params.runId);
+      return json(200, toRunView(run, services.platform.clock.now()));
+    },
+  };
+}
+
+export const syncRoutes: AdminRoute[] = [
+  {
+    method: 'POST',
+    path: 'connections/{id}/syncs',
+    async handle({ request, params, principal, services }) {
+      requireRole(principal, 'operator');
+      const connection = await services.connections.getForTenant(principal.tenantId, params.id);
+      const body = parseWith(startSyncSchema, await readJsonBody(request), 'body');
+      const run = await services.runs.startRun({ connection, mode: body.mode, entities: body.entities, trigger: 'api' });
+      return json(202, { runId: run.id, state: run.state }, { location: `/api/syncs/${run.id}` });
+    },
+  },
+  {
+    method: 'GET',
+    path: 'connections/{id}/syncs',
+    async handle({ request, params, principal, services }) {
+      await services.connections.getForTenant(principal.tenantId, params.id);
+      const { limit } = parseWith(listSchema, Object.fromEntries(request.query.entries()), 'query');
+      const runs = await services.platform.runs.listByConnection(params.id, { limit });
+      const now = services.platform.clock.now();
+      return json(200, { runs: runs.map((run) => toRunView(run, now)) });
+    },
+  },
+  {
+    method: 'GET',
+    path: 'syncs/{runId}',
+    async handle({ params, principal, services }) {
+      const run = await runForTenant(services, principal.tenantId, params.runId);
+      return json(200, toRunView(run, services.platform.clock.now()));
+    },
+  },
+  control('pause'),
+  control('resume'),
+  control('cancel'),
+];

@@ -1,0 +1,35 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { connectionRoutes } from './admin/connectionRoutes';
+import { recordRoutes } from './admin/recordRoutes';
+import { AdminRouter } from './admin/router';
+import { syncRoutes } from './admin/syncRoutes';
+import type { FunctionDefinition } from './definition';
+import { errorResponse, toErrorResponse } from './http/responses';
+import { getServices } from './services';
+
+const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes]);
+
+/**
+ * The admin API: one function with a catch-all route. Routes with literal segments (health,
+ * webhooks/…) take precedence over the catch-all in the Functions host, as in ASP.NET routing.
+ */
+export async function adminApiHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const services = await getServices();
+  try {
+    const path = (request.params.path ?? '').replace(/^\/+|\/+$/g, '');
+    const match = router.match(request.method, path);
+    if (match === undefined) return errorResponse(404, 'not_found', `There is no API route /api/${path}.`);
+    if (match === 'method') return errorResponse(405, 'method_not_allowed', `/api/${path} does not take ${request.method}.`);
+    const principal = await services.tenants.authenticate(request.headers.get('x-api-key'));
+    return await match.route.handle({ request, params: match.params, principal, services });
+  } catch (error) {
+    context.warn?.(`Admin API ${request.method} failed: ${(error as Error).message}`);
+    return toErrorResponse(error, services.platform.telemetry);
+  }
+}
+
+export const adminApi: FunctionDefinition = {
+  kind: 'http',
+  name: 'adminApi',
+  options: { route: '{*path}', methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], authLevel: 'anonymous', handler: adminApiHandler },
+};

@@ -1,0 +1,11 @@
+import { adminApi } from './adminApi';
+import type { FunctionDefinition } from './definition';
+import { health } from './health';
+import { inboundWorker } from './inboundWorker';
+import { outboundWorker } from './outboundWorker';
+import { scheduler } from './scheduler';
+import { tokenRefresher } from './tokenRefresher';
+import { webhookReceiver } from './webhookReceiver';
+
+/** Every function of the app, in one list: the Functions host registers it, local/ runs it. */
+export const allFunctions: readonly FunctionDefinition[] = [scheduler, inboundWorker, outboundWorker, tokenRefresher, webhookReceiver, adminApi, health];

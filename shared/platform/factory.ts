@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import { SyncBridgeError } from '../core/errors';
+import type { Platform } from '../ports/platform';
+import { createLocalPlatform } from './local/localPlatform';
+
+/**
+ * The one place that reads the environment to choose and build the platform
+ * (SYNCBRIDGE_PLATFORM=local|azure, default local). See docs/configuration.md.
+ */
+export async function createPlatformFromEnv(env: NodeJS.ProcessEnv): Promise<Platform> {
+  const name = (env.SYNCBRIDGE_PLATFORM ?? 'local').trim().toLowerCase();
+  if (name === 'local') {
+    return createLocalPlatform({
+      dataDir: resolve(env.SYNCBRIDGE_DATA_DIR ?? '.syncbridge'),
+      secretKey: env.SYNCBRIDGE_SECRET_KEY,
+      logLevel: parseLogLevel(env.SYNCBRIDGE_LOG_LEVEL),
+    });
+  }
+  if (name === 'azure') {
+    throw new SyncBridgeError(
+      'configuration',
+      'SYNCBRIDGE_PLATFORM=azure: the Cosmos DB, Service Bus and Key Vault implementations are not part of this release; use SYNCBRIDGE_PLATFORM=local.',
+    );
+  }
+  throw new SyncBridgeError('configuration', `SYNCBRIDGE_PLATFORM must be "local" or "azure", not "${env.SYNCBRIDGE_PLATFORM}".`);
+}
+
+function parseLogLevel(value: string | undefined): 'debug' | 'info' | 'warn' | 'error' {
+  if (value === undefined || value === '') return 'info';
+  if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
+  throw new SyncBridgeError('configuration', `SYNCBRIDGE_LOG_LEVEL must be debug, info, warn or error, not "${value}".`);
+}

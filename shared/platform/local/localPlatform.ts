@@ -1,0 +1,83 @@
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { systemClock, type Clock } from '../../ports/clock';
+import type { Platform } from '../../ports/platform';
+import type { LogLevel } from '../../ports/telemetry';
+import { openDatabase, type SqliteDatabase } from './database';
+import { JsonLinesTelemetry } from './jsonLinesTelemetry';
+import { resolveSecretKey } from './secretKey';
+import { SqliteConnectionStore } from './sqliteConnectionStore';
+import { SqliteIdempotencyStore } from './sqliteIdempotencyStore';
+import { SqliteLeaseStore } from './sqliteLeaseStore';
+import { SqliteQueue, type SqliteQueueOptions } from './sqliteQueue';
+import { SqliteRecordStore } from './sqliteRecordStore';
+import { SqliteRunStore } from './sqliteRunStore';
+import { SqliteSecretStore } from './sqliteSecretStore';
+import { SqliteTenantStore } from './sqliteTenantStore';
+
+export interface LocalPlatformOptions {
+  /** Folder of the SQLite file, the secret key file and the telemetry log. */
+  dataDir: string;
+  /** SYNCBRIDGE_SECRET_KEY: 64 hex characters or base64 of 32 bytes; default a generated key file. */
+  secretKey?: string;
+  clock?: Clock;
+  /** Where telemetry lines go; default `<dataDir>/telemetry.log`. */
+  telemetrySink?: Writable;
+  logLevel?: LogLevel;
+  queue?: Omit<SqliteQueueOptions, 'clock'>;
+}
+
+/** The embedded platform: every port on one SQLite file, plus the local queue broker. */
+export interface LocalPlatform extends Platform {
+  readonly name: 'local';
+  readonly db: SqliteDatabase;
+  readonly queue: SqliteQueue;
+  readonly telemetry: JsonLinesTelemetry;
+  readonly dataDir: string;
+}
+
+export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatform {
+  const clock = options.clock ?? systemClock;
+  const db = openDatabase(join(options.dataDir, 'syncbridge.db'));
+  const sink = options.telemetrySink ?? createWriteStream(join(options.dataDir, 'telemetry.log'), { flags: 'a' });
+  const telemetry = new JsonLinesTelemetry({ sink, level: options.logLevel ?? 'info', clock });
+  const queue = new SqliteQueue(db, { ...options.queue, clock });
+  const platform: LocalPlatform = {
+    name: 'local',
+    db,
+    dataDir: options.dataDir,
+    records: new SqliteRecordStore(db),
+    runs: new SqliteRunStore(db),
+    connections: new SqliteConnectionStore(db),
+    tenants: new SqliteTenantStore(db),
+    queue,
+    secrets: new SqliteSecretStore(db, resolveSecretKey({ dataDir: options.dataDir, keyFromEnv: options.secretKey })),
+    leases: new SqliteLeaseStore(db, { clock }),
+    idempotency: new SqliteIdempotencyStore(db, { clock }),
+    telemetry,
+    clock,
+    async checkHealth() {
+      const checks: Record<string, { ok: boolean; detail?: string }> = {};
+      try {
+        db.prepare('SELECT 1').get();
+        checks.database = { ok: true };
+      } catch (error) {
+        checks.database = { ok: false, detail: (error as Error).message };
+      }
+      try {
+        const inbound = queue.depth('sync-inbound');
+        checks.queue = { ok: true, detail: `sync-inbound: ${inbound.active} active, ${inbound.scheduled} scheduled, ${inbound.deadLettered} dead-lettered` };
+      } catch (error) {
+        checks.queue = { ok: false, detail: (error as Error).message };
+      }
+      return checks;
+    },
+    async close() {
+      await telemetry.flush();
+      if (options.telemetrySink === undefined) await new Promise<void>((done) => sink.end(done));
+      if (db.open) db.close();
+    },
+  };
+  return platform;
+}
