@@ -1,0 +1,102 @@
+import { SyncBridgeError } from '../shared/core/errors';
+import { SeededRandom, foldSeed } from './random';
+
+/** Fault injection for the provider API (/v1); the control API is never faulted. */
+export interface FaultSettings {
+  /** Share (0..1) of requests answered with a 500, 502 or 503 JSON error. */
+  error5xxRate: number;
+  /** Share (0..1) of requests answered with 429 and Retry-After: 1. */
+  rate429: number;
+  /** Delay before every response, in milliseconds. */
+  slowMs: number;
+  /** Share (0..1) of bodies cut off: full Content-Length sent, part of the body, then the socket destroyed. */
+  truncateRate: number;
+  /** Seed of the PRNG that decides which requests fail; reapplied on every configure. */
+  seed: number;
+}
+
+/** What to do to one request. */
+export interface FaultDecision {
+  error5xxStatus?: 500 | 502 | 503;
+  rate429: boolean;
+  truncate: boolean;
+  slowMs: number;
+}
+
+const RATE_FIELDS = ['error5xxRate', 'rate429', 'truncateRate'] as const;
+const MAX_SLOW_MS = 120_000;
+const SERVER_ERRORS = [500, 502, 503] as const;
+
+export class FaultInjector {
+  private current: FaultSettings;
+  private random: SeededRandom;
+
+  constructor(private readonly defaultSeed: number) {
+    this.current = noFaults(defaultSeed);
+    this.random = new SeededRandom(foldSeed(defaultSeed));
+  }
+
+  settings(): FaultSettings {
+    return { ...this.current };
+  }
+
+  /**
+   * Replaces the settings: fields left out go back to "no fault", so `{}` clears everything.
+   * Throws a validation error naming the bad field.
+   */
+  configure(input: unknown): FaultSettings {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new SyncBridgeError('validation', 'The faults body must be a JSON object.');
+    }
+    const body = input as Record<string, unknown>;
+    const next = noFaults(this.defaultSeed);
+    for (const [name, value] of Object.entries(body)) {
+      if ((RATE_FIELDS as readonly string[]).includes(name)) {
+        if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+          throw new SyncBridgeError('validation', `Fault setting '${name}' must be a number from 0 to 1.`);
+        }
+        next[name as (typeof RATE_FIELDS)[number]] = value;
+      } else if (name === 'slowMs') {
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_SLOW_MS) {
+          throw new SyncBridgeError('validation', `Fault setting 'slowMs' must be an integer from 0 to ${MAX_SLOW_MS}.`);
+        }
+        next.slowMs = value;
+      } else if (name === 'seed') {
+        if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+          throw new SyncBridgeError('validation', "Fault setting 'seed' must be an integer.");
+        }
+        next.seed = value;
+      } else {
+        throw new SyncBridgeError('validation', `Unknown fault setting '${name}'; expected error5xxRate, rate429, slowMs, truncateRate or seed.`);
+      }
+    }
+    this.current = next;
+    this.random = new SeededRandom(foldSeed(next.seed));
+    return this.settings();
+  }
+
+  /**
+   * Decides the faults of the next request. It always draws the same four numbers, whatever the
+   * settings, so the n-th request meets the same fate in every run with the same seed.
+   */
+  decide(): FaultDecision {
+    const errorRoll = this.random.next();
+    const errorKind = this.random.next();
+    const limitRoll = this.random.next();
+    const truncateRoll = this.random.next();
+    return {
+      error5xxStatus: errorRoll < this.current.error5xxRate ? SERVER_ERRORS[Math.floor(errorKind * SERVER_ERRORS.length)] : undefined,
+      rate429: limitRoll < this.current.rate429,
+      truncate: truncateRoll < this.current.truncateRate,
+      slowMs: this.current.slowMs,
+    };
+  }
+
+  clear(): void {
+    this.configure({});
+  }
+}
+
+function noFaults(seed: number): FaultSettings {
+  return { error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, seed };
+}
