@@ -1,0 +1,101 @@
+import { Harness } from '../support/harness';
+
+describe('admin API: keys, roles, tenant isolation and honest errors', () => {
+  let h: Harness;
+  let otherKey: string;
+  let viewerKey: string;
+  let runId: string;
+
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 20 } });
+    await h.services.tenants.ensureTenant('t2', 'Tenant two');
+    otherKey = (await h.services.tenants.issueApiKey('t2', 'admin', 'other')).key;
+    viewerKey = (await h.services.tenants.issueApiKey('t1', 'viewer', 'viewer')).key;
+    runId = await h.startSync('full');
+    await h.waitForRun(runId);
+  });
+  afterAll(async () => h.close());
+
+  test('health answers without a key and reports its dependency checks', async () => {
+    const health = await h.api('GET', '/api/health', undefined, null);
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'ok', platform: 'local', checks: { database: { ok: true }, queue: { ok: true } } });
+  });
+
+  test('no key or an unknown key is 401, and nothing of the data leaks', async () => {
+    const none = await h.api('GET', '/api/connections', undefined, null);
+    expect(none.status).toBe(401);
+    expect(none.body.error.message).toMatch(/x-api-key/);
+    const bad = await h.api('GET', '/api/connections', undefined, 'sbk_not-a-real-key-at-all');
+    expect(bad.status).toBe(401);
+  });
+
+  test('another tenant’s connection, runs and records are 404 to it, as if they did not exist', async () => {
+    expect((await h.api('GET', '/api/connections', undefined, otherKey)).body.connections).toEqual([]);
+    for (const path of ['/api/connections/shop', `/api/syncs/${runId}`, '/api/connections/shop/records?entity=customers', '/api/connections/shop/syncs']) {
+      const response = await h.api('GET', path, undefined, otherKey);
+      expect({ path, status: response.status }).toEqual({ path, status: 404 });
+    }
+    expect((await h.api('POST', '/api/connections/shop/syncs', { mode: 'full' }, otherKey)).status).toBe(404);
+    expect((await h.api('POST', `/api/syncs/${runId}/cancel`, undefined, otherKey)).status).toBe(404);
+  });
+
+  test('a viewer may read but not start, steer or create', async () => {
+    expect((await h.api('GET', '/api/connections/shop', undefined, viewerKey)).status).toBe(200);
+    const start = await h.api('POST', '/api/connections/shop/syncs', { mode: 'full' }, viewerKey);
+    expect(start.status).toBe(403);
+    expect(start.body.error.message).toMatch(/operator/);
+    expect((await h.api('POST', '/api/connections', { id: 'x', provider: 'sandbox', config: { baseUrl: h.sandboxUrl } }, viewerKey)).status).toBe(403);
+  });
+
+  test('bad input is a 400 that names the bad field, never a stack trace', async () => {
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['POST', '/api/connections/shop/syncs', { mode: 'sideways' }, /^mode:/],
+      ['POST', '/api/connections/shop/syncs', { mode: 'full', entities: ['planets'] }, /entities: "planets"/],
+      ['POST', '/api/connections', { id: 'Bad Id!', provider: 'sandbox', config: { baseUrl: h.sandboxUrl } }, /^id must/],
+      ['POST', '/api/connections', { id: 'ok', provider: 'nope', config: {} }, /Unknown provider "nope"/],
+      ['POST', '/api/connections', { id: 'ok', provider: 'sandbox', config: { baseUrl: 'ftp://x' } }, /config.baseUrl/],
+      ['POST', '/api/connections', { id: 'ok', provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, schedule: { cron: '61 * * * * *' } }, /schedule.cron/],
+      ['POST', '/api/connections', { id: 'ok', provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, schedule: { timeZone: 'Mars/Olympus' } }, /schedule.timeZone/],
+      ['POST', '/api/connections', '{"id": "broken', /not valid JSON/],
+      ['GET', '/api/connections/shop/records?limit=0', undefined, /^limit:/],
+      ['GET', '/api/connections/shop/records?modifiedAfter=yesterday', undefined, /^modifiedAfter:/],
+    ];
+    for (const [method, path, body, message] of cases) {
+      const response = await h.api(method, path, body);
+      expect({ path, body, status: response.status }).toEqual({ path, body, status: 400 });
+      expect(response.body.error.message).toMatch(message);
+      expect(JSON.stringify(response.body)).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+
+  test('unknown routes are 404, a wrong method is 405', async () => {
+    expect((await h.api('GET', '/api/nothing/here')).status).toBe(404);
+    expect((await h.api('DELETE', '/api/connections')).status).toBe(405);
+  });
+
+  test('a second run for a connection with an open run is refused with 409', async () => {
+    await h.sandbox('POST', 'faults', { slowMs: 100 });
+    const first = await h.startSync('full');
+    const second = await h.api('POST', '/api/connections/shop/syncs', { mode: 'incremental' });
+    expect(second.status).toBe(409);
+    expect(second.body.error.message).toContain(first);
+    await h.api('POST', `/api/syncs/${first}/cancel`);
+    await h.sandbox('POST', 'faults', { slowMs: 0 });
+  });
+
+  test('the connection view never shows credentials', async () => {
+    const view = await h.api('GET', '/api/connections/shop');
+    expect(view.body.hasCredentials).toBe(true);
+    expect(JSON.stringify(view.body)).not.toContain('sandbox-api-key');
+    expect(view.body.credentialRef).toBeUndefined();
+  });
+
+  test('the webhook route answers 501 honestly until webhook intake exists, and enqueues nothing', async () => {
+    const before = h.platform.queue.depth('sync-inbound');
+    const response = await h.api('POST', '/api/webhooks/sandbox/shop', { id: 'evt_1' }, null);
+    expect(response.status).toBe(501);
+    expect(response.body.error.message).toMatch(/not available/);
+    expect(h.platform.queue.depth('sync-inbound')).toEqual(before);
+  });
+});

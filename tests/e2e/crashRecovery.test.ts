@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { ApiClient } from '../support/apiClient';
+
+const START = resolve(__dirname, '../../dist/local/start.js');
+const ADMIN_KEY = 'crash-test-admin-key-0123456789';
+
+/** Starts `npm start`'s compiled entry as its own process and waits for the URL it prints. */
+function startHost(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [START], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /SyncBridge local host: (http:\/\/127\.0\.0\.1:\d+)\/api/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise({ child, url: match[1], output: () => output });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`host exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+function killHard(child: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    child.once('exit', () => done());
+    child.kill('SIGKILL');
+  });
+}
+
+describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishes exactly', () => {
+  let sandbox: RunningSandbox;
+  let dataDir: string;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(START)) throw new Error(`${START} is missing: run "npm run build" first (npm test does).`);
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 600 });
+    dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-crash-'));
+  });
+  afterAll(async () => {
+    if (child && child.exitCode === null) await killHard(child);
+    await sandbox.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('three SIGKILLs during the first full sync of npm start, then equality and exact counters', async () => {
+    const env = {
+      SYNCBRIDGE_PORT: '0',
+      SYNCBRIDGE_DATA_DIR: dataDir,
+      SANDBOX_URL: sandbox.url,
+      SANDBOX_API_KEY: sandbox.apiKey,
+      SYNCBRIDGE_ADMIN_KEY: ADMIN_KEY,
+    };
+    // Slow pages keep the run in flight long enough to be killed in the middle of it.
+    await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slowMs: 25 }) });
+    let runId: string | undefined;
+    let lastFetched = -1;
+    for (let kill = 1; kill <= 3; kill += 1) {
+      const host = await startHost(env);
+      child = host.child;
+      const api = new ApiClient(host.url, sandbox.url, ADMIN_KEY);
+      runId ??= (await api.waitFor('the first run', async () => (await api.api('GET', '/api/connections/sandbox-crm/syncs')).body.runs?.[0]?.runId)) as string;
+      // Wait until this incarnation has made progress of its own, then kill it without warning.
+      const floor = lastFetched;
+      lastFetched = await api.waitFor('progress', async () => {
+        const f = (await api.run(runId!)).counters.fetched;
+        return f > floor + 100 ? f : undefined;
+      }, 30_000);
+      expect((await api.run(runId)).state).toBe('running');
+      await killHard(host.child);
+    }
+    await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slowMs: 0 }) });
+
+    const host = await startHost(env);
+    child = host.child;
+    const api = new ApiClient(host.url, sandbox.url, ADMIN_KEY);
+    const run = await api.waitForRun(runId!, 60_000);
+    expect(host.output()).toContain(`Resuming run ${runId}`);
+    expect(run.state).toBe('done');
+    expect(run.counters).toEqual({ fetched: 3000, created: 3000, updated: 0, unchanged: 0, deleted: 0, failed: 0 });
+    await api.expectInStep(undefined, 'sandbox-crm');
+  });
+});

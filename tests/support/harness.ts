@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { allFunctions } from '../../functions/all';
+import { useServices } from '../../functions/services';
+import { startLocalHost } from '../../local/host';
+import { startSandbox, type SandboxOptions } from '../../sandbox/server';
+import { createServices, type Services } from '../../shared/composition';
+import type { SyncEngineOptions } from '../../shared/core/runs/engineContext';
+import { ApiClient } from './apiClient';
+import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+
+
+export interface HarnessOptions {
+  sandbox?: SandboxOptions;
+  engine?: SyncEngineOptions;
+  /** Page size of the demo connection. Default 100. */
+  pageSize?: number;
+  /** Skip the scheduler timer (most tests start runs by hand). Default false: timers are off. */
+  timers?: boolean;
+}
+
+
+/**
+ * A real stack on loopback: the sandbox over HTTP, the embedded platform in a temp folder, and the
+ * local Functions host running the app's own function definitions.
+ */
+export { ENTITIES } from './apiClient';
+
+export class Harness extends ApiClient {
+  readonly telemetryLines: string[] = [];
+
+  private constructor(
+    readonly dataDir: string,
+    readonly platform: LocalPlatform,
+    readonly services: Services,
+    sandboxUrl: string,
+    hostUrl: string,
+    apiKey: string,
+    private readonly stopAll: () => Promise<void>,
+  ) {
+    super(hostUrl, sandboxUrl, apiKey);
+  }
+
+  static async start(options: HarnessOptions = {}): Promise<Harness> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-e2e-'));
+    const sandbox = await startSandbox({ port: 0, recordsPerEntity: 200, ...options.sandbox });
+    const sink = new PassThrough();
+    const platform = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'debug' });
+    const services = createServices(platform, {
+      engine: { retry: { initialDelayMs: 20, maxDelayMs: 200, ...options.engine?.retry }, ...options.engine, random: () => 0.5 },
+    });
+    useServices(services);
+    const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: options.timers ?? false });
+    await services.tenants.ensureTenant('t1', 'Tenant one');
+    const { key } = await services.tenants.issueApiKey('t1', 'admin', 'test');
+    const harness = new Harness(dataDir, platform, services, sandbox.url, host.url, key, async () => {
+      await host.stop();
+      await sandbox.close();
+      await platform.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    sink.on('data', (chunk: Buffer) => harness.telemetryLines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    await harness.api('POST', '/api/connections', {
+      id: 'shop',
+      provider: 'sandbox',
+      config: { baseUrl: sandbox.url, pageSize: options.pageSize ?? 100 },
+      credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
+    }).then((r) => {
+      if (r.status !== 201) throw new Error(`creating the test connection failed: ${r.status} ${JSON.stringify(r.body)}`);
+    });
+    return harness;
+  }
+
+  async close(): Promise<void> {
+    await this.stopAll();
+  }
+}

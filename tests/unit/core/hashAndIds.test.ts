@@ -1,0 +1,32 @@
+import { canonicalJson, contentHash } from '../../../shared/core/hash';
+import { recordId } from '../../../shared/core/ids';
+import { inboundMessageId, parseInboundMessage } from '../../../shared/core/runs/inboundMessage';
+
+describe('content hash and ids', () => {
+  test('the hash ignores key order at every level and sees every value', () => {
+    expect(contentHash({ a: 1, b: { c: [1, { d: 2, e: 3 }] } })).toBe(contentHash({ b: { c: [1, { e: 3, d: 2 }] }, a: 1 }));
+    expect(contentHash({ a: 1 })).not.toBe(contentHash({ a: '1' }));
+    expect(canonicalJson({ b: undefined, a: null })).toBe('{"a":null}');
+  });
+
+  test('record ids are deterministic and do not collide when parts shift', () => {
+    expect(recordId('t', 'c', 'e', 'x')).toBe(recordId('t', 'c', 'e', 'x'));
+    expect(recordId('t', 'c', 'e:x', 'y')).not.toBe(recordId('t', 'c', 'e', 'x:y'));
+    expect(recordId('t1', 'c', 'e', 'x')).not.toBe(recordId('t2', 'c', 'e', 'x'));
+  });
+
+  test('step message ids say what the step is, and retries get their own', () => {
+    const page = { kind: 'page' as const, runId: 'run_1', entity: 'orders', page: 3, attempt: 0, waits: 0 };
+    expect(inboundMessageId(page)).toBe('run_1:orders:3');
+    expect(inboundMessageId({ ...page, attempt: 2 })).toBe('run_1:orders:3:a2');
+    expect(inboundMessageId({ ...page, waits: 1, resume: 2 })).toBe('run_1:orders:3:r2:w1');
+    expect(inboundMessageId({ kind: 'finalize', runId: 'run_1', attempt: 0 })).toBe('run_1:finalize');
+  });
+
+  test('malformed queue messages are refused, not guessed at', () => {
+    expect(parseInboundMessage(JSON.stringify({ kind: 'page', runId: 'r', entity: 'e', page: 1, attempt: 0, waits: 0 }))).toMatchObject({ page: 1 });
+    for (const bad of [null, {}, { kind: 'page', runId: 'r', entity: 'e', page: 0, attempt: 0, waits: 0 }, { kind: 'other', runId: 'r', attempt: 0 }]) {
+      expect(() => parseInboundMessage(bad)).toThrow(/not a sync step/);
+    }
+  });
+});
