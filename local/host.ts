@@ -1,0 +1,145 @@
+import type { HttpFunctionOptions, ServiceBusQueueFunctionOptions, TimerFunctionOptions } from '@azure/functions';
+import type { FunctionDefinition } from '../functions/definition';
+import { SyncBridgeError } from '../shared/core/errors';
+import type { SqliteQueue } from '../shared/platform/local/sqliteQueue';
+import { startLocalHttpServer } from './httpServer';
+import { hostLine, InFlightInvocations } from './invocation';
+import { QueueDispatcher } from './queueDispatcher';
+import { TimerScheduler } from './timerScheduler';
+
+export interface LocalHostOptions {
+  /** The same definitions functions/index.ts registers with the Azure Functions host. */
+  functions: readonly FunctionDefinition[];
+  /** The broker the queue triggers consume (and the product sends to). */
+  queue: SqliteQueue;
+  /** Default 7071 like `func start`; 0 picks a free port. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 'api' (host.json extensions.http.routePrefix); '' serves routes at the root. */
+  routePrefix?: string;
+  /** Default 8 (host.json serviceBus.maxConcurrentSessions), per session-enabled function. */
+  maxConcurrentSessions?: number;
+  /** Default 16 (host.json serviceBus.maxConcurrentCalls), per function without sessions. */
+  maxConcurrentCalls?: number;
+  /** Default true. Tests that drive functions by hand turn timers off. */
+  enableTimers?: boolean;
+  /** IANA zone NCRONTAB schedules are read in (WEBSITE_TIME_ZONE on Azure). Default 'UTC'. */
+  timeZone?: string;
+  /** How often receivers look for messages sent by other processes. Default 200. */
+  queuePollIntervalMs?: number;
+  /** How long stop() waits for invocations in flight. Default 10_000. */
+  stopTimeoutMs?: number;
+  /** Requests with a larger body get 413. Default 100 MB, Azure's limit. */
+  maxRequestBodyBytes?: number;
+  /** Every host and function log line. Default: stdout. */
+  log?: (line: string) => void;
+}
+
+export interface RunningLocalHost {
+  /** e.g. http://127.0.0.1:7071 (without the route prefix). */
+  url: string;
+  port: number;
+  /** Stops HTTP, timers and receivers, waits (bounded) for invocations in flight, releases locks. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs function definitions with the Azure Functions host's trigger semantics: HTTP routes under
+ * /api, NCRONTAB timers, and Service Bus queue triggers (peek-lock, sessions, retries, dead
+ * letters) on the SQLite broker. See docs/local-host.md.
+ */
+export async function startLocalHost(options: LocalHostOptions): Promise<RunningLocalHost> {
+  const settings = withDefaults(options);
+  const { log, queue } = settings;
+  const inFlight = new InFlightInvocations();
+  const http = settings.functions.flatMap((f) => (f.kind === 'http' ? [{ name: f.name, options: f.options as HttpFunctionOptions }] : []));
+  const timers = settings.functions.flatMap((f) => (f.kind === 'timer' ? [{ name: f.name, options: f.options as TimerFunctionOptions }] : []));
+  const queues = settings.functions.flatMap((f) =>
+    f.kind === 'serviceBusQueue' ? [{ name: f.name, options: f.options as ServiceBusQueueFunctionOptions }] : [],
+  );
+
+  // Everything that can be misconfigured is checked before anything starts.
+  const scheduler = new TimerScheduler({ timers, log, inFlight, timeZone: settings.timeZone });
+  const dispatcher = new QueueDispatcher({
+    functions: queues,
+    queue,
+    maxConcurrentSessions: settings.maxConcurrentSessions,
+    maxConcurrentCalls: settings.maxConcurrentCalls,
+    pollIntervalMs: settings.queuePollIntervalMs,
+    log,
+    inFlight,
+  });
+  const server = await startLocalHttpServer({
+    routes: http,
+    host: settings.host,
+    port: settings.port,
+    routePrefix: settings.routePrefix,
+    maxRequestBodyBytes: settings.maxRequestBodyBytes,
+    log,
+    inFlight,
+  });
+
+  const recovered = queue.releaseOrphanedLocks();
+  if (recovered > 0) log(hostLine('information', `Released ${recovered} lock(s) left by a stopped or crashed host; that work is delivered again.`));
+  dispatcher.start();
+  if (settings.enableTimers) scheduler.start();
+
+  const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${server.port}`;
+  const prefix = settings.routePrefix === '' ? '' : `/${settings.routePrefix}`;
+  log(hostLine('information', `Functions:`));
+  for (const f of http) log(`  ${f.name}: [${(f.options.methods ?? ['GET', 'POST']).join(',')}] ${url}${prefix}/${f.options.route ?? f.name}`);
+  for (const f of timers) log(`  ${f.name}: timerTrigger (${f.options.schedule})${settings.enableTimers ? '' : ' - disabled'}`);
+  for (const f of queues) log(`  ${f.name}: serviceBusTrigger (${f.options.queueName}${f.options.isSessionsEnabled ? ', sessions' : ''})`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      scheduler.stop();
+      const serverClosed = server.close();
+      await dispatcher.stopReceiving();
+      const drained = await inFlight.drain(settings.stopTimeoutMs);
+      if (!drained) log(hostLine('warning', `${inFlight.count} invocation(s) still running after ${settings.stopTimeoutMs} ms; their messages will be delivered again.`));
+      server.destroyConnections();
+      await serverClosed;
+      dispatcher.releaseLocks();
+    })();
+    return stopping;
+  };
+  return { url, port: server.port, stop };
+}
+
+type LocalHostSettings = Required<Omit<LocalHostOptions, 'functions'>> & { functions: readonly FunctionDefinition[] };
+
+function withDefaults(options: LocalHostOptions): LocalHostSettings {
+  const settings: LocalHostSettings = {
+    functions: options.functions,
+    queue: options.queue,
+    port: options.port ?? 7071,
+    host: options.host ?? '127.0.0.1',
+    routePrefix: (options.routePrefix ?? 'api').replace(/^\/+|\/+$/g, ''),
+    maxConcurrentSessions: options.maxConcurrentSessions ?? 8,
+    maxConcurrentCalls: options.maxConcurrentCalls ?? 16,
+    enableTimers: options.enableTimers ?? true,
+    timeZone: options.timeZone ?? 'UTC',
+    queuePollIntervalMs: options.queuePollIntervalMs ?? 200,
+    stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
+    maxRequestBodyBytes: options.maxRequestBodyBytes ?? 100 * 1024 * 1024,
+    log: options.log ?? ((line: string) => process.stdout.write(`${line}\n`)),
+  };
+  if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65_535) invalid('port', settings.port);
+  for (const name of ['maxConcurrentSessions', 'maxConcurrentCalls', 'queuePollIntervalMs', 'maxRequestBodyBytes'] as const) {
+    if (!Number.isInteger(settings[name]) || settings[name] <= 0) invalid(name, settings[name]);
+  }
+  if (!Number.isInteger(settings.stopTimeoutMs) || settings.stopTimeoutMs < 0) invalid('stopTimeoutMs', settings.stopTimeoutMs);
+  const names = new Set<string>();
+  for (const f of settings.functions) {
+    if (names.has(f.name)) throw new SyncBridgeError('configuration', `Two functions are named "${f.name}"; function names must be unique.`);
+    names.add(f.name);
+  }
+  return settings;
+}
+
+function invalid(option: string, value: unknown): never {
+  throw new SyncBridgeError('configuration', `LocalHostOptions.${option} is invalid: ${String(value)}.`);
+}

@@ -1,0 +1,177 @@
+import { HttpRequest, type HttpFunctionOptions } from '@azure/functions';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SyncBridgeError } from '../shared/core/errors';
+import { writeHttpResponse, writeInternalError } from './httpResponseWriter';
+import { createInvocationContext, describeError, hostLine, type HostLog, type InFlightInvocations } from './invocation';
+import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from './routeTemplate';
+
+export interface HttpFunctionRoute {
+  name: string;
+  options: HttpFunctionOptions;
+}
+
+export interface LocalHttpServerOptions {
+  routes: readonly HttpFunctionRoute[];
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Without slashes; '' serves routes at the root, as host.json's extensions.http.routePrefix. */
+  routePrefix: string;
+  /** Requests with a larger body get 413. Azure's limit is 100 MB. */
+  maxRequestBodyBytes: number;
+  log: HostLog;
+  inFlight: InFlightInvocations;
+}
+
+export interface LocalHttpServer {
+  port: number;
+  /** Stops accepting connections; resolves when the open ones are gone. */
+  close(): Promise<void>;
+  /** Cuts every connection still open (after the drain time ran out). */
+  destroyConnections(): void;
+}
+
+interface CompiledRoute {
+  name: string;
+  options: HttpFunctionOptions;
+  template: RouteTemplate;
+  methods: ReadonlySet<string>;
+}
+
+/**
+ * The HTTP trigger: real HttpRequest objects in, whatever the handler returns written back.
+ * Routing follows the Functions host: `/{routePrefix}/{route}`, route defaulting to the function
+ * name, methods defaulting to GET and POST, and a route whose methods do not include the request's
+ * method is not a match (so the answer is 404, never 405).
+ */
+export async function startLocalHttpServer(options: LocalHttpServerOptions): Promise<LocalHttpServer> {
+  const routes = compileRoutes(options.routes);
+  const server = createServer((req, res) => {
+    void options.inFlight.track(handleRequest(req, res, routes, options));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return { port, close: () => closeServer(server), destroyConnections: () => server.closeAllConnections() };
+}
+
+function compileRoutes(routes: readonly HttpFunctionRoute[]): CompiledRoute[] {
+  const compiled = routes.map(({ name, options }) => ({
+    name,
+    options,
+    template: parseRouteTemplate(options.route ?? name),
+    methods: new Set((options.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase())),
+  }));
+  for (const [i, a] of compiled.entries()) {
+    for (const b of compiled.slice(i + 1)) {
+      const sameTemplate = a.template.text.toLowerCase() === b.template.text.toLowerCase();
+      if (sameTemplate && [...a.methods].some((m) => b.methods.has(m))) {
+        throw new SyncBridgeError('configuration', `HTTP functions "${a.name}" and "${b.name}" both claim route "${a.template.text}" for the same methods.`);
+      }
+    }
+  }
+  return compiled;
+}
+
+async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: readonly CompiledRoute[], options: LocalHttpServerOptions): Promise<void> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${options.host}`}`);
+  const path = stripPrefix(url.pathname, options.routePrefix);
+  const match = path === undefined ? undefined : findRoute(routes, method, path);
+  if (match === undefined) {
+    res.writeHead(404, { 'content-length': 0 });
+    res.end();
+    req.resume();
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, options.maxRequestBodyBytes);
+  } catch (error) {
+    const tooLarge = error instanceof SyncBridgeError;
+    res.writeHead(tooLarge ? 413 : 400, { 'content-length': 0, connection: 'close' });
+    res.end();
+    return;
+  }
+  const request = new HttpRequest({
+    method,
+    url: url.toString(),
+    headers: headerRecord(req),
+    params: match.params,
+    body: { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) },
+  });
+  const context = createInvocationContext(match.route.name, options.log, {
+    ...match.params,
+    Query: Object.fromEntries(url.searchParams),
+    Headers: headerRecord(req),
+  });
+  const startedAt = performance.now();
+  try {
+    const result = await match.route.options.handler(request, context);
+    await writeHttpResponse(res, result, method);
+    options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
+  } catch (error) {
+    options.log(hostLine('error', `${match.route.name} (${context.invocationId}) failed: ${describeError(error)}`));
+    options.log(executedLine(match.route.name, context.invocationId, 'Failed', startedAt));
+    writeInternalError(res, context.invocationId);
+  }
+}
+
+function stripPrefix(pathname: string, routePrefix: string): string | undefined {
+  if (routePrefix === '') return pathname;
+  const prefix = `/${routePrefix}`.toLowerCase();
+  const lower = pathname.toLowerCase();
+  if (lower === prefix) return '';
+  if (lower.startsWith(`${prefix}/`)) return pathname.slice(prefix.length + 1);
+  return undefined;
+}
+
+function findRoute(routes: readonly CompiledRoute[], method: string, path: string) {
+  let best: { route: CompiledRoute; params: Record<string, string> } | undefined;
+  for (const route of routes) {
+    if (!route.methods.has(method)) continue;
+    const params = matchRouteTemplate(route.template, path);
+    if (params === undefined) continue;
+    if (best === undefined || compareRoutePrecedence(route.template, best.route.template) < 0) best = { route, params };
+  }
+  return best;
+}
+
+function headerRecord(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    total += buffer.length;
+    if (total > maxBytes) throw new SyncBridgeError('validation', `The request body is larger than ${maxBytes} bytes.`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function executedLine(name: string, invocationId: string, outcome: 'Succeeded' | 'Failed', startedAt: number): string {
+  const durationMs = Math.round(performance.now() - startedAt);
+  return hostLine(outcome === 'Succeeded' ? 'information' : 'error', `Executed '${name}' (${outcome}, Id=${invocationId}, Duration=${durationMs}ms)`);
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Idle keep-alive sockets would hold close() open; requests in progress finish first.
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import type { Clock } from '../../shared/ports/clock';
+
+/** A fresh directory for one test's SQLite file; remove() deletes it. */
+export function tempDirectory(prefix = 'syncbridge-local-'): { path: string; dbPath: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dbPath: join(path, 'syncbridge.db'), remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function openTempDatabase(): { db: SqliteDatabase; dbPath: string; cleanup(): void } {
+  const dir = tempDirectory();
+  const db = openDatabase(dir.dbPath);
+  return {
+    db,
+    dbPath: dir.dbPath,
+    cleanup: () => {
+      if (db.open) db.close();
+      dir.remove();
+    },
+  };
+}
+
+/** A clock that stands still until moved. */
+export class ManualClock implements Clock {
+  constructor(private current = new Date('2030-01-01T00:00:00.000Z')) {}
+  now(): Date {
+    return new Date(this.current.getTime());
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+/** Polls until the check returns a value other than undefined/false, or fails after timeoutMs. */
+export async function waitFor<T>(check: () => T | undefined | false, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+    await sleep(10);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A promise with its resolve function, for handlers that a test releases by hand. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
