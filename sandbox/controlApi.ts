@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SyncBridgeError } from '../shared/core/errors';
 import { SANDBOX_ENTITIES, SandboxEntity, isSandboxEntity } from './entities';
@@ -157,7 +156,7 @@ async function streamDump(state: SandboxState, res: ServerResponse): Promise<voi
       chunk += (first ? '' : ',') + JSON.stringify(record);
       first = false;
       if (chunk.length >= 64 * 1024) {
-        if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (!res.write(chunk)) await drainedOrClosed(res);
         if (res.destroyed) return;
         chunk = '';
       }
@@ -165,4 +164,17 @@ async function streamDump(state: SandboxState, res: ServerResponse): Promise<voi
     chunk += ']';
   }
   res.end(chunk + '}');
+}
+
+/** Resolves when the response can take more data, or when the client went away. */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -69,19 +69,23 @@ export class SandboxDataset {
     return Math.max(this.clock.nowSecond(), lastSeededSecond(this.currentCount) + 1);
   }
 
-  /** Bulk changes picked by the entity's mutation stream: creates, then updates, then deletes. */
+  /**
+   * Bulk changes picked by the entity's mutation stream: creates, then updates and deletes of
+   * distinct records that were live before this request.
+   */
   mutate(entity: SandboxEntity, counts: MutationCounts): MutationResult {
     const store = this.stores[entity];
     const random = this.mutationRandoms[entity];
     const second = this.mutationSecond();
     const result: MutationResult = { created: [], updated: [], deleted: [] };
     // Checked before anything changes, so a refused request leaves the data as it was.
-    const live = store.liveCount + (counts.create ?? 0);
-    if ((counts.update ?? 0) + (counts.delete ?? 0) > live) {
-      throw new SyncBridgeError('validation', `Cannot update ${counts.update ?? 0} and delete ${counts.delete ?? 0} ${entity}: only ${live} would be live.`);
+    const changes = (counts.update ?? 0) + (counts.delete ?? 0);
+    if (changes > store.liveCount) {
+      throw new SyncBridgeError('validation', `Cannot update ${counts.update ?? 0} and delete ${counts.delete ?? 0} ${entity}: only ${store.liveCount} are live.`);
     }
+    // Picked before the creates, so the three id lists never overlap.
+    const picked = store.pickLive(random, changes);
     for (let i = 0; i < (counts.create ?? 0); i++) result.created.push(store.create({}, second).id);
-    const picked = store.pickLive(random, (counts.update ?? 0) + (counts.delete ?? 0));
     for (const index of picked.slice(0, counts.update ?? 0)) {
       store.touch(index, random, second);
       result.updated.push(recordId(entity, index));

@@ -1,0 +1,67 @@
+import { isSyncBridgeError } from '../../shared/core/errors';
+import { sandboxOptionsFromEnv } from '../../sandbox/env';
+import { startSandbox } from '../../sandbox/server';
+import { resolveSandboxOptions } from '../../sandbox/options';
+
+describe('sandbox options', () => {
+  it('fills in the documented defaults', () => {
+    expect(resolveSandboxOptions()).toEqual({
+      port: 7072,
+      host: '127.0.0.1',
+      recordsPerEntity: 2000,
+      seed: 42,
+      apiKey: 'sandbox-api-key',
+      rateLimit: { requests: 100, windowSeconds: 1 },
+      maxPageSize: 1000,
+    });
+  });
+
+  it.each([
+    [{ port: 70000 }, 'port'],
+    [{ recordsPerEntity: -1 }, 'recordsPerEntity'],
+    [{ recordsPerEntity: 2.5 }, 'recordsPerEntity'],
+    [{ apiKey: '' }, 'apiKey'],
+    [{ rateLimit: { requests: 0, windowSeconds: 1 } }, 'rateLimit.requests'],
+    [{ maxPageSize: 0 }, 'maxPageSize'],
+  ])('rejects %j with a configuration error naming the option', async (options, name) => {
+    await expect(startSandbox({ port: 0, ...options })).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`'${name}'`) });
+  });
+
+  it('reads the environment, defaulting what is unset', () => {
+    expect(sandboxOptionsFromEnv({})).toEqual({ port: 7072, recordsPerEntity: 2000, seed: 42, apiKey: undefined, host: undefined, rateLimit: { requests: 100, windowSeconds: 1 } });
+    expect(sandboxOptionsFromEnv({ SANDBOX_PORT: '0', SANDBOX_RECORDS: '50', SANDBOX_SEED: '-9', SANDBOX_API_KEY: 'k', SANDBOX_RATE_LIMIT: '5' })).toMatchObject({
+      port: 0,
+      recordsPerEntity: 50,
+      seed: -9,
+      apiKey: 'k',
+      rateLimit: { requests: 5, windowSeconds: 1 },
+    });
+  });
+
+  it.each([
+    ['SANDBOX_PORT', 'abc'],
+    ['SANDBOX_PORT', '99999'],
+    ['SANDBOX_RECORDS', '1e3'],
+    ['SANDBOX_SEED', '4.2'],
+    ['SANDBOX_RATE_LIMIT', '0'],
+    ['SANDBOX_API_KEY', '  '],
+  ])('names %s when it holds %j', (name, value) => {
+    let thrown: unknown;
+    try {
+      sandboxOptionsFromEnv({ [name]: value });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isSyncBridgeError(thrown, 'configuration')).toBe(true);
+    expect((thrown as Error).message).toContain(name);
+  });
+
+  it('reports a busy port instead of hanging', async () => {
+    const first = await startSandbox({ port: 0 });
+    try {
+      await expect(startSandbox({ port: first.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await first.close();
+    }
+  });
+});
