@@ -122,9 +122,13 @@ function precedenceOf(segment: Segment): number {
 
 function parseSegment(raw: string, template: string): Segment {
   if (!raw.includes('{')) return { kind: 'literal', text: raw };
-  const whole = /^\{([^{}]+)\}$/.exec(raw);
-  if (whole !== null) return { kind: 'parameter', parameter: parseParameter(whole[1] ?? '', template) };
-  // Complex segment: literal text around several parameters, e.g. {name}.{ext}.
+  // '{{' and '}}' are escaped braces (ASP.NET), e.g. inside a regex constraint: {code:regex(^\\d{{3}}$)}.
+  const inner = raw.slice(1, -1);
+  if (raw.startsWith('{') && raw.endsWith('}') && !/[{}]/.test(inner.replace(/\{\{|\}\}/g, ''))) {
+    return { kind: 'parameter', parameter: parseParameter(inner.replace(/\{\{/g, '{').replace(/\}\}/g, '}'), template) };
+  }
+  // Complex segment: literal text around several parameters, e.g. {name}.{ext}. Greedy captures
+  // give ASP.NET's right-to-left matching: report.final.pdf is name=report.final, ext=pdf.
   const parameters: ParameterPart[] = [];
   let pattern = '^';
   let rest = raw;
@@ -140,7 +144,7 @@ function parseSegment(raw: string, template: string): Segment {
     const parameter = parseParameter(rest.slice(open + 1, close), template);
     if (parameter.catchAll) throw new SyncBridgeError('configuration', `Route "${template}": a catch-all cannot be part of segment "${raw}".`);
     parameters.push(parameter);
-    pattern += parameter.optional ? '(.*?)' : '(.+?)';
+    pattern += parameter.optional ? '(.*)' : '(.+)';
     rest = rest.slice(close + 1);
   }
   return { kind: 'complex', pattern: new RegExp(`${pattern}$`, 'i'), parameters };

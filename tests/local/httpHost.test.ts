@@ -1,0 +1,230 @@
+import { HttpResponse, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { createHash } from 'node:crypto';
+import { ReadableStream } from 'node:stream/web';
+import type { FunctionDefinition } from '../../functions/definition';
+import { startLocalHost, type RunningLocalHost } from '../../local/host';
+import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import { openTempDatabase } from './helpers';
+
+async function echo(request: HttpRequest, context: InvocationContext) {
+  return {
+    jsonBody: {
+      function: context.functionName,
+      method: request.method,
+      params: request.params,
+      query: Object.fromEntries(request.query),
+      tags: request.query.getAll('tag'),
+      header: request.headers.get('x-custom'),
+    },
+  };
+}
+
+const functions: FunctionDefinition[] = [
+  { kind: 'http', name: 'runById', options: { methods: ['GET'], route: 'runs/{id}', handler: echo } },
+  { kind: 'http', name: 'activeRuns', options: { methods: ['GET'], route: 'runs/active', handler: echo } },
+  { kind: 'http', name: 'runByNumber', options: { methods: ['GET'], route: 'runs/{n:int}', handler: echo } },
+  { kind: 'http', name: 'dashboard', options: { methods: ['GET'], route: 'ui/{*path}', handler: echo } },
+  { kind: 'http', name: 'startRun', options: { methods: ['POST'], route: 'runs/{id}', handler: echo } },
+  { kind: 'http', name: 'health', options: { handler: echo } },
+  {
+    kind: 'http',
+    name: 'webhook',
+    options: {
+      methods: ['POST'],
+      route: 'webhooks/{provider}/{connectionId}',
+      handler: async (request) => {
+        const bytes = Buffer.from(await request.arrayBuffer());
+        return { status: 202, headers: { 'x-body-sha256': createHash('sha256').update(bytes).digest('hex') }, body: String(bytes.length) };
+      },
+    },
+  },
+  {
+    kind: 'http',
+    name: 'bodies',
+    options: {
+      methods: ['GET'],
+      route: 'bodies/{kind}',
+      handler: (request): HttpResponseInit | HttpResponse => {
+        switch (request.params.kind) {
+          case 'buffer':
+            return { body: Buffer.from([0, 1, 2, 255]), headers: { 'content-type': 'application/octet-stream' } };
+          case 'uint8array':
+            return { body: new Uint8Array([9, 8, 7]) };
+          case 'stream':
+            return {
+              body: new ReadableStream<Uint8Array>({
+                start(controller) {
+                  controller.enqueue(Buffer.from('chunk-1;'));
+                  controller.enqueue(Buffer.from('chunk-2'));
+                  controller.close();
+                },
+              }),
+            };
+          case 'response':
+            return new HttpResponse({ status: 201, jsonBody: { made: 'by HttpResponse' }, headers: { 'x-kind': 'response' } });
+          case 'cookie':
+            return { cookies: [{ name: 'session', value: 'a b', httpOnly: true, path: '/' }] };
+          default:
+            return {};
+        }
+      },
+    },
+  },
+  {
+    kind: 'http',
+    name: 'broken',
+    options: {
+      methods: ['GET'],
+      handler: (_request, context) => {
+        context.log('about to fail');
+        throw new Error('database password is hunter2');
+      },
+    },
+  },
+];
+
+describe('local host: HTTP trigger', () => {
+  let env: ReturnType<typeof openTempDatabase>;
+  let queue: SqliteQueue;
+  let host: RunningLocalHost;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    env = openTempDatabase();
+    queue = new SqliteQueue(env.db);
+    host = await startLocalHost({ functions, queue, port: 0, log: (line) => lines.push(line) });
+  });
+  afterAll(async () => {
+    await host.stop();
+    queue.close();
+    env.cleanup();
+  });
+
+  const api = (path: string, init?: RequestInit) => fetch(`${host.url}/api/${path}`, init);
+  const echoed = async (res: Response | Promise<Response>) => (await (await res).json()) as { function: string; params: unknown };
+
+  it('listens on a free loopback port and reports its url', () => {
+    expect(host.url).toBe(`http://127.0.0.1:${host.port}`);
+    expect(host.port).toBeGreaterThan(0);
+  });
+
+  it('hands route parameters, query and headers to the handler', async () => {
+    const res = await api('runs/r-1?tag=a&tag=b&limit=5', { headers: { 'x-custom': 'hello' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await res.json()).toEqual({
+      function: 'runById',
+      method: 'GET',
+      params: { id: 'r-1' },
+      query: { tag: 'b', limit: '5' },
+      tags: ['a', 'b'],
+      header: 'hello',
+    });
+  });
+
+  it('prefers a literal segment, then a constrained parameter, over a plain parameter', async () => {
+    expect((await echoed(api('runs/active'))).function).toBe('activeRuns');
+    expect((await echoed(api('runs/42'))).function).toBe('runByNumber');
+    expect((await echoed(api('runs/abc'))).function).toBe('runById');
+  });
+
+  it('matches a catch-all route with the rest of the path', async () => {
+    expect((await echoed(api('ui/assets/app.js'))).params).toEqual({ path: 'assets/app.js' });
+  });
+
+  it('picks the route by method, and answers 404 (not 405) when no route takes the method', async () => {
+    expect((await echoed(api('runs/r-1', { method: 'POST' }))).function).toBe('startRun');
+    const res = await api('runs/active', { method: 'DELETE' });
+    expect(res.status).toBe(404);
+  });
+
+  it('routes a function without a route by its name, for GET and POST only', async () => {
+    expect((await echoed(api('health'))).function).toBe('health');
+    expect((await api('health', { method: 'POST' })).status).toBe(200);
+    expect((await api('health', { method: 'PUT' })).status).toBe(404);
+  });
+
+  it('answers 404 for an unknown route and for paths outside the route prefix', async () => {
+    expect((await api('nothing/here')).status).toBe(404);
+    expect((await fetch(`${host.url}/health`)).status).toBe(404);
+  });
+
+  it('passes the raw request bytes to the handler unchanged', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"a":1}  \r\n'), Buffer.from([0xff, 0xfe, 0x00, 0x80])]);
+    const res = await api('webhooks/acme/c1', { method: 'POST', body: bytes, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('x-body-sha256')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(await res.text()).toBe(String(bytes.length));
+  });
+
+  it('writes Buffer, Uint8Array and streamed bodies byte for byte', async () => {
+    expect(Buffer.from(await (await api('bodies/buffer')).arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(Buffer.from(await (await api('bodies/uint8array')).arrayBuffer())).toEqual(Buffer.from([9, 8, 7]));
+    expect(await (await api('bodies/stream')).text()).toBe('chunk-1;chunk-2');
+  });
+
+  it('writes an HttpResponse with its status, headers and jsonBody', async () => {
+    const res = await api('bodies/response');
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-kind')).toBe('response');
+    expect(await res.json()).toEqual({ made: 'by HttpResponse' });
+  });
+
+  it('answers 200 with an empty body for an empty response, and writes cookies', async () => {
+    const empty = await api('bodies/none');
+    expect(empty.status).toBe(200);
+    expect(await empty.text()).toBe('');
+    const withCookie = await api('bodies/cookie');
+    expect(withCookie.headers.getSetCookie()).toEqual(['session=a%20b; Path=/; HttpOnly']);
+  });
+
+  it('answers 500 with a generic JSON body when the handler throws, and logs the error', async () => {
+    const res = await api('broken');
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ error: 'internal' });
+    expect(text).not.toMatch(/hunter2|at .*\.ts|Error:/);
+    expect(lines.some((l) => l.includes('broken') && l.includes('about to fail'))).toBe(true);
+    expect(lines.some((l) => l.includes('[error]') && l.includes('database password is hunter2'))).toBe(true);
+  });
+});
+
+describe('local host: configuration', () => {
+  it('refuses two functions claiming the same route and method, naming both', async () => {
+    const env = openTempDatabase();
+    const queue = new SqliteQueue(env.db);
+    const handler = () => ({ status: 204 });
+    await expect(
+      startLocalHost({
+        functions: [
+          { kind: 'http', name: 'a', options: { route: 'x/{id}', handler } },
+          { kind: 'http', name: 'b', options: { route: 'X/{id}', methods: ['POST'], handler } },
+        ],
+        queue,
+        port: 0,
+        log: () => undefined,
+      }),
+    ).rejects.toThrow(/"a" and "b".*x\/\{id\}/);
+    queue.close();
+    env.cleanup();
+  });
+
+  it('serves routes at the root with an empty route prefix', async () => {
+    const env = openTempDatabase();
+    const queue = new SqliteQueue(env.db);
+    const host = await startLocalHost({
+      functions: [{ kind: 'http', name: 'ping', options: { methods: ['GET'], handler: () => ({ body: 'pong' }) } }],
+      queue,
+      port: 0,
+      routePrefix: '',
+      log: () => undefined,
+    });
+    try {
+      expect(await (await fetch(`${host.url}/ping`)).text()).toBe('pong');
+    } finally {
+      await host.stop();
+      queue.close();
+      env.cleanup();
+    }
+  });
+});
