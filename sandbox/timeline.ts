@@ -21,8 +21,17 @@ export function lastSeededSecond(count: number): number {
 
 /** `2026-01-01T00:00:07Z`: ISO-8601 UTC at second resolution. */
 export function formatSecond(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');
+  let text = formattedSeconds.get(unixSeconds);
+  if (text === undefined) {
+    text = new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');
+    // Seeded records share a few thousand seconds; a bounded cache keeps pages from re-formatting them.
+    if (formattedSeconds.size >= 50_000) formattedSeconds.clear();
+    formattedSeconds.set(unixSeconds, text);
+  }
+  return text;
 }
+
+const formattedSeconds = new Map<number, string>();
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 

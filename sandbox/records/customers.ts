@@ -1,3 +1,4 @@
+import { recordId } from '../entities';
 import { SeededRandom } from '../random';
 import { EntityRecordSpec, digits, filler } from './recordTypes';
 import { COMPANY_SUFFIXES, COMPANY_WORDS, CUSTOMER_TAGS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES, PLACES, STREET_NAMES } from './vocabulary';
@@ -14,13 +15,14 @@ function address(random: SeededRandom, place: (typeof PLACES)[number]) {
 }
 
 export const customerSpec: EntityRecordSpec = {
-  fields(random, _context, index) {
+  build(random, _context, index) {
     const first = random.pick(FIRST_NAMES);
     const last = random.pick(LAST_NAMES);
     const place = random.pick(PLACES);
     const billing = address(random, place);
     const business = random.chance(0.25);
     return {
+      id: recordId('customers', index),
       first_name: first,
       last_name: last,
       name: `${first} ${last}`,

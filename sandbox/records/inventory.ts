@@ -3,11 +3,12 @@ import { EntityRecordSpec, filler } from './recordTypes';
 import { WAREHOUSES } from './vocabulary';
 
 export const inventorySpec: EntityRecordSpec = {
-  fields(random, context, index) {
+  build(random, context, index) {
     const warehouse = random.pick(WAREHOUSES);
     const onHand = random.int(0, 5000);
     const reserved = random.int(0, Math.min(onHand, 400));
     return {
+      id: recordId('inventory', index),
       // One inventory level per product (wrapping when there are more levels than products).
       product_id: context.seededCount > 0 ? recordId('products', index % context.seededCount) : null,
       warehouse_code: warehouse.code,

@@ -3,7 +3,7 @@ import { EntityRecordSpec, digits, filler } from './recordTypes';
 import { CARRIERS, FULFILLMENT_STATUSES, ORDER_STATUSES, PLACES, SALES_CHANNELS, STREET_NAMES } from './vocabulary';
 
 export const orderSpec: EntityRecordSpec = {
-  fields(random, context, index) {
+  build(random, context, index) {
     const place = random.pick(PLACES);
     const lineCount = random.int(1, 4);
     const lineItems = [];
@@ -25,6 +25,7 @@ export const orderSpec: EntityRecordSpec = {
     const taxCents = Math.round(subtotalCents * 0.2);
     const status = random.pick(ORDER_STATUSES);
     return {
+      id: recordId('orders', index),
       number: `#${100000 + index + 1}`,
       // References only seeded customers, which exist for as long as nobody deletes them.
       customer_id: context.seededCount > 0 ? recordId('customers', random.int(0, context.seededCount - 1)) : null,

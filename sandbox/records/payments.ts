@@ -4,14 +4,15 @@ import { EntityRecordSpec, digits, filler, recordRandom } from './recordTypes';
 import { CARD_BRANDS, PAYMENT_METHODS, PAYMENT_STATUSES } from './vocabulary';
 
 export const paymentSpec: EntityRecordSpec = {
-  fields(random, context, index) {
+  build(random, context, index) {
     // A payment settles the seeded order with the same index, for its exact total and currency.
     const orderIndex = context.seededCount > 0 ? index % context.seededCount : undefined;
-    const order = orderIndex === undefined ? undefined : orderSpec.fields(recordRandom(context, 'orders', orderIndex), context, orderIndex);
+    const order = orderIndex === undefined ? undefined : orderSpec.build(recordRandom(context, 'orders', orderIndex), context, orderIndex);
     const amount = typeof order?.total === 'number' ? order.total : random.money(500, 50_000);
     const method = random.pick(PAYMENT_METHODS);
     const status = random.pick(PAYMENT_STATUSES);
     return {
+      id: recordId('payments', index),
       order_id: orderIndex === undefined ? null : recordId('orders', orderIndex),
       customer_id: order?.customer_id ?? null,
       amount,

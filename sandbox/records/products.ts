@@ -1,11 +1,13 @@
+import { recordId } from '../entities';
 import { EntityRecordSpec, digits, filler } from './recordTypes';
 import { COLORS, PRODUCT_ADJECTIVES, PRODUCT_CATEGORIES, PRODUCT_NOUNS, SIZES } from './vocabulary';
 
 export const productSpec: EntityRecordSpec = {
-  fields(random, _context, index) {
+  build(random, _context, index) {
     const title = `${random.pick(PRODUCT_ADJECTIVES)} ${random.pick(PRODUCT_NOUNS)}`;
     const price = random.money(299, 49_999);
     return {
+      id: recordId('products', index),
       sku: `SKU-${String(index + 1).padStart(7, '0')}-${random.chars('ABCDEFGHJKLMNPQRSTUVWXYZ', 2)}`,
       title,
       handle: `${title.toLowerCase().replace(/ /g, '-')}-${index + 1}`,

@@ -19,12 +19,13 @@ export interface GenerationContext {
 }
 
 /**
- * One entity's data. `fields` builds everything but id and timestamps from the record's own
- * random stream; `update` changes a few fields in place, the way a user editing the record in the
- * provider's UI would, and returns the names of the changed fields.
+ * One entity's data. `build` makes the record without its timestamps (id first, so the served
+ * field order is stable) from the record's own random stream; `update` changes a few fields in
+ * place, the way a user editing the record in the provider's UI would, and returns the names of
+ * the changed fields.
  */
 export interface EntityRecordSpec {
-  fields(random: SeededRandom, context: GenerationContext, index: number): Record<string, unknown>;
+  build(random: SeededRandom, context: GenerationContext, index: number): { id: string; [field: string]: unknown };
   update(record: SandboxRecord, random: SeededRandom): string[];
 }
 
