@@ -65,6 +65,8 @@ export class QueueDispatcher {
 class QueuePump {
   private active = 0;
   private stopped = false;
+  /** Set when the host gave up on invocations still running: their locks are no longer ours. */
+  private locksReleased = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -95,6 +97,7 @@ class QueuePump {
   }
 
   releaseSessions(): void {
+    this.locksReleased = true;
     for (const session of this.heldSessions) this.release(session);
   }
 
@@ -167,7 +170,10 @@ class QueuePump {
     const context = createInvocationContext(this.fn.name, this.options.log, triggerMetadataOf(message));
     const startedAt = performance.now();
     const renewal = setInterval(() => {
-      if (performance.now() - startedAt > MAX_AUTO_LOCK_RENEWAL_MS) return;
+      if (this.locksReleased || performance.now() - startedAt > MAX_AUTO_LOCK_RENEWAL_MS) {
+        clearInterval(renewal);
+        return;
+      }
       try {
         queue.renewMessageLock(message.lockToken);
         if (session !== undefined) queue.renewSessionLock(session);

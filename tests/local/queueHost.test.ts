@@ -1,0 +1,275 @@
+import type { InvocationContext, ServiceBusQueueHandler } from '@azure/functions';
+import type { FunctionDefinition } from '../../functions/definition';
+import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
+import { openDatabase } from '../../shared/platform/local/database';
+import { MAX_DELIVERY_COUNT_EXCEEDED, SqliteQueue, type SqliteQueueOptions } from '../../shared/platform/local/sqliteQueue';
+import { deferred, openTempDatabase, sleep, waitFor } from './helpers';
+
+const Q = 'sync-inbound';
+
+function worker(handler: ServiceBusQueueHandler, isSessionsEnabled = true, queueName = Q): FunctionDefinition {
+  return { kind: 'serviceBusQueue', name: 'worker', options: { connection: 'ServiceBusConnection', queueName, isSessionsEnabled, handler } };
+}
+
+interface Delivery {
+  body: unknown;
+  messageId: string;
+  sessionId?: string;
+  deliveryCount: number;
+  at: number;
+}
+
+function deliveryOf(body: unknown, context: InvocationContext): Delivery {
+  const meta = context.triggerMetadata ?? {};
+  return {
+    body,
+    messageId: meta.messageId as string,
+    ...(typeof meta.sessionId === 'string' ? { sessionId: meta.sessionId } : {}),
+    deliveryCount: meta.deliveryCount as number,
+    at: Date.now(),
+  };
+}
+
+describe('local host: Service Bus queue trigger', () => {
+  let env: ReturnType<typeof openTempDatabase>;
+  let queue: SqliteQueue;
+  let host: RunningLocalHost | undefined;
+  const lines: string[] = [];
+
+  function setUp(options: SqliteQueueOptions = {}) {
+    env = openTempDatabase();
+    queue = new SqliteQueue(env.db, options);
+  }
+  async function start(functions: FunctionDefinition[], options: Partial<LocalHostOptions> = {}) {
+    host = await startLocalHost({ functions, queue, port: 0, log: (line) => lines.push(line), ...options });
+    return host;
+  }
+
+  beforeEach(() => setUp({ maxDeliveryCount: 3 }));
+  afterEach(async () => {
+    await host?.stop();
+    host = undefined;
+    queue.close();
+    env.cleanup();
+    lines.length = 0;
+  });
+
+  it('hands each session its messages in order, one at a time, while sessions run in parallel', async () => {
+    const seen: Delivery[] = [];
+    const runningPerSession = new Map<string, number>();
+    let running = 0;
+    let maxRunning = 0;
+    let maxPerSession = 0;
+    await start([
+      worker(async (body, context) => {
+        const delivery = deliveryOf(body, context);
+        const session = delivery.sessionId!;
+        runningPerSession.set(session, (runningPerSession.get(session) ?? 0) + 1);
+        running += 1;
+        maxPerSession = Math.max(maxPerSession, runningPerSession.get(session)!);
+        maxRunning = Math.max(maxRunning, running);
+        await sleep(20);
+        seen.push(delivery);
+        runningPerSession.set(session, runningPerSession.get(session)! - 1);
+        running -= 1;
+      }),
+    ]);
+    const sessions = ['conn-a', 'conn-b', 'conn-c'];
+    for (let n = 1; n <= 6; n += 1) {
+      await queue.send(Q, sessions.map((s) => ({ body: { n }, messageId: `${s}:${n}`, sessionId: s })));
+    }
+    await waitFor(() => seen.length === 18, 10_000, 'all 18 messages');
+    for (const s of sessions) {
+      expect(seen.filter((d) => d.sessionId === s).map((d) => (d.body as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+    }
+    expect(maxPerSession).toBe(1);
+    expect(maxRunning).toBeGreaterThan(1);
+    expect(queue.depth(Q)).toMatchObject({ active: 0, locked: 0 });
+  });
+
+  it('holds at most maxConcurrentSessions sessions at once', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let done = 0;
+    await start(
+      [
+        worker(async () => {
+          running += 1;
+          maxRunning = Math.max(maxRunning, running);
+          await sleep(30);
+          running -= 1;
+          done += 1;
+        }),
+      ],
+      { maxConcurrentSessions: 2 },
+    );
+    await queue.send(Q, ['a', 'b', 'c', 'd', 'e'].map((s) => ({ body: s, messageId: s, sessionId: s })));
+    await waitFor(() => done === 5, 5_000, 'five sessions');
+    expect(maxRunning).toBe(2);
+  });
+
+  it('runs messages without sessions as competing consumers, up to maxConcurrentCalls', async () => {
+    const seen: string[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    await start(
+      [
+        worker(async (_body, context) => {
+          running += 1;
+          maxRunning = Math.max(maxRunning, running);
+          await sleep(30);
+          seen.push(context.triggerMetadata?.messageId as string);
+          running -= 1;
+        }, false),
+      ],
+      { maxConcurrentCalls: 3 },
+    );
+    await queue.send(Q, Array.from({ length: 9 }, (_, i) => ({ body: i, messageId: `m${i}` })));
+    await waitFor(() => seen.length === 9, 5_000, 'nine messages');
+    expect(new Set(seen).size).toBe(9);
+    expect(maxRunning).toBe(3);
+  });
+
+  it('gives the handler the parsed body and the Service Bus trigger metadata', async () => {
+    const received = deferred<{ body: unknown; meta: Record<string, unknown> }>();
+    await start([worker((body, context) => received.resolve({ body, meta: context.triggerMetadata ?? {} }))]);
+    await queue.send(Q, { body: { runId: 'r1', page: 2 }, messageId: 'r1:contacts:2', sessionId: 'conn-1', applicationProperties: { kind: 'step' } });
+    const { body, meta } = await received.promise;
+    expect(body).toEqual({ runId: 'r1', page: 2 });
+    expect(meta).toMatchObject({
+      messageId: 'r1:contacts:2',
+      sessionId: 'conn-1',
+      deliveryCount: 1,
+      sequenceNumber: expect.any(Number),
+      applicationProperties: { kind: 'step' },
+      lockToken: expect.any(String),
+    });
+    expect(new Date(meta.enqueuedTimeUtc as string).getTime()).toBeGreaterThan(Date.now() - 10_000);
+  });
+
+  it('redelivers after a throw with deliveryCount 2, 3, then dead-letters with the error', async () => {
+    const counts: number[] = [];
+    await start([
+      worker((_body, context) => {
+        counts.push(context.triggerMetadata?.deliveryCount as number);
+        throw new Error(`provider answered 500 on attempt ${counts.length}`);
+      }),
+    ]);
+    await queue.send(Q, { body: 'poison', messageId: 'p1', sessionId: 's1' });
+    await waitFor(() => queue.depth(Q).deadLettered === 1, 5_000, 'the dead letter');
+    expect(counts).toEqual([1, 2, 3]);
+    expect(queue.listDeadLetters(Q)).toEqual([
+      expect.objectContaining({
+        messageId: 'p1',
+        deliveryCount: 3,
+        deadLetterReason: MAX_DELIVERY_COUNT_EXCEEDED,
+        deadLetterErrorDescription: 'Error: provider answered 500 on attempt 3',
+      }),
+    ]);
+    expect(lines.filter((l) => l.includes("Executed 'worker' (Failed"))).toHaveLength(3);
+  });
+
+  it('completes a message whose handler succeeds on a retry, keeping the session order', async () => {
+    const seen: string[] = [];
+    let failuresLeft = 1;
+    await start([
+      worker((body, context) => {
+        if (body === 'first' && failuresLeft-- > 0) throw new Error('transient');
+        seen.push(`${String(body)}#${String(context.triggerMetadata?.deliveryCount)}`);
+      }),
+    ]);
+    await queue.send(Q, [
+      { body: 'first', messageId: 'm1', sessionId: 's' },
+      { body: 'second', messageId: 'm2', sessionId: 's' },
+    ]);
+    await waitFor(() => seen.length === 2, 5_000, 'both messages');
+    expect(seen).toEqual(['first#2', 'second#1']);
+    expect(queue.depth(Q)).toMatchObject({ active: 0, deadLettered: 0 });
+  });
+
+  it('does not deliver a scheduled message before its time', async () => {
+    const delivered = deferred<number>();
+    await start([worker(() => delivered.resolve(Date.now()))]);
+    const at = new Date(Date.now() + 1_200);
+    await queue.send(Q, { body: 'later', messageId: 'm1', sessionId: 's', scheduledEnqueueTime: at });
+    const deliveredAt = await delivered.promise;
+    expect(deliveredAt).toBeGreaterThanOrEqual(at.getTime());
+    expect(deliveredAt - at.getTime()).toBeLessThan(500);
+  });
+
+  it('drops a duplicate message id sent within the window', async () => {
+    const seen: unknown[] = [];
+    await start([worker((body) => void seen.push(body))]);
+    await queue.send(Q, { body: 'original', messageId: 'same', sessionId: 's' });
+    await waitFor(() => seen.length === 1, 2_000, 'the original');
+    await queue.send(Q, { body: 'duplicate', messageId: 'same', sessionId: 's' });
+    await sleep(400);
+    expect(seen).toEqual(['original']);
+  });
+
+  it('wakes at once on an in-process send, without waiting for the poll', async () => {
+    const delivered = deferred<number>();
+    await start([worker(() => delivered.resolve(Date.now()))], { queuePollIntervalMs: 60_000 });
+    await sleep(50);
+    const sentAt = Date.now();
+    await queue.send(Q, { body: 1, messageId: 'm1', sessionId: 's' });
+    expect((await delivered.promise) - sentAt).toBeLessThan(200);
+  });
+
+  it('waits on stop for a handler in flight, then completes its message', async () => {
+    const entered = deferred();
+    const release = deferred();
+    await start([
+      worker(async () => {
+        entered.resolve();
+        await release.promise;
+      }),
+    ]);
+    await queue.send(Q, { body: 1, messageId: 'm1', sessionId: 's' });
+    await entered.promise;
+    let stopped = false;
+    const stopping = host!.stop().then(() => (stopped = true));
+    await sleep(100);
+    expect(stopped).toBe(false);
+    release.resolve();
+    await stopping;
+    expect(queue.depth(Q)).toMatchObject({ active: 0, locked: 0 });
+  });
+
+  it('releases the locks of a handler that outlives the stop timeout, so a new host gets the message again', async () => {
+    const entered = deferred();
+    await start([worker(() => (entered.resolve(), new Promise(() => undefined)))], { stopTimeoutMs: 100 });
+    await queue.send(Q, { body: 'stuck', messageId: 'm1', sessionId: 's' });
+    await entered.promise;
+    await host!.stop();
+    expect(lines.some((l) => l.includes('still running after 100 ms'))).toBe(true);
+
+    const again = deferred<Delivery>();
+    host = await startLocalHost({ functions: [worker((body, context) => again.resolve(deliveryOf(body, context)))], queue, port: 0, log: () => undefined });
+    expect(await again.promise).toMatchObject({ body: 'stuck', deliveryCount: 2 });
+  });
+
+  it('delivers after a crash: messages sent and one in flight survive in the file', async () => {
+    await queue.send(Q, [
+      { body: 'was in flight', messageId: 'm1', sessionId: 's' },
+      { body: 'was waiting', messageId: 'm2', sessionId: 's' },
+    ]);
+    const session = queue.acceptSession(Q)!;
+    queue.receiveFromSession(session);
+    env.db.close(); // the process dies mid-message: nothing is completed or released
+
+    const db = openDatabase(env.dbPath);
+    const reopened = new SqliteQueue(db, { maxDeliveryCount: 3 });
+    const seen: Delivery[] = [];
+    host = await startLocalHost({ functions: [worker((body, context) => void seen.push(deliveryOf(body, context)))], queue: reopened, port: 0, log: () => undefined });
+    await waitFor(() => seen.length === 2, 3_000, 'both messages after the restart');
+    expect(seen.map((d) => [d.body, d.deliveryCount])).toEqual([
+      ['was in flight', 2],
+      ['was waiting', 1],
+    ]);
+    await host.stop();
+    host = undefined;
+    reopened.close();
+    db.close();
+  });
+});
