@@ -282,6 +282,7 @@ export class SqliteQueue implements QueueSender {
       sequenceNumber: row.sequence_number,
       deliveryCount: row.delivery_count + 1,
       enqueuedTime: new Date(row.available_at_ms),
+      ...(row.available_at_ms > row.sent_at_ms ? { scheduledEnqueueTime: new Date(row.available_at_ms) } : {}),
       lockToken,
       lockedUntil: new Date(lockedUntil),
     };

@@ -24,6 +24,8 @@ export interface ReceivedMessage {
   deliveryCount: number;
   /** When the message entered the active queue: its scheduled time, or its send time. */
   enqueuedTime: Date;
+  /** Set when the message was sent with a scheduledEnqueueTime in the future. */
+  scheduledEnqueueTime?: Date;
   /** Pass to complete / abandon / deadLetter / renewMessageLock. */
   lockToken: string;
   lockedUntil: Date;

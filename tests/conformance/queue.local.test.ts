@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../shared/platform/local/database';
+import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import type { QueueName } from '../../shared/ports/queue';
+import { queueConformance, type DrainedMessage } from './queue.conformance';
+
+queueConformance('SqliteQueue', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncbridge-queue-conformance-'));
+  const db = openDatabase(join(dir, 'queue.db'));
+  const queue = new SqliteQueue(db);
+
+  /** Receives like the local host does: every free session in turn, then messages without a session. */
+  async function drain(name: QueueName): Promise<DrainedMessage[]> {
+    const drained: DrainedMessage[] = [];
+    for (let session = queue.acceptSession(name); session !== undefined; session = queue.acceptSession(name)) {
+      for (let message = queue.receiveFromSession(session); message !== undefined; message = queue.receiveFromSession(session)) {
+        drained.push(message);
+        queue.complete(message.lockToken);
+      }
+      queue.releaseSession(session);
+    }
+    for (let message = queue.receive(name); message !== undefined; message = queue.receive(name)) {
+      drained.push(message);
+      queue.complete(message.lockToken);
+    }
+    return drained;
+  }
+
+  return {
+    sender: queue,
+    drain,
+    cleanup: async () => {
+      queue.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
