@@ -1,0 +1,70 @@
+/** What callers may pass as headers: a Node-style record (arrays for repeated headers) or a fetch Headers. */
+export type WebhookHeadersInit = Record<string, string | string[] | undefined> | Headers;
+
+export type HeaderLookup = { ok: true; value: string } | { ok: false; reason: string };
+
+export interface SingleHeaderOptions {
+  /**
+   * Whether a comma may appear in the value. Defaults to false: a fetch `Headers` object (and many
+   * proxies) joins a repeated header with ", ", so for a header whose grammar has no commas a comma
+   * means the header was sent twice, which is a rejection.
+   */
+  allowComma?: boolean;
+}
+
+/**
+ * Case-insensitive, read-only view of a request's headers that refuses ambiguity: a header sent
+ * twice is reported, never silently collapsed to its first or last value.
+ */
+export class WebhookHeaders {
+  private readonly values = new Map<string, string[]>();
+
+  constructor(init: WebhookHeadersInit) {
+    if (typeof Headers !== 'undefined' && init instanceof Headers) {
+      init.forEach((value, name) => this.add(name, value));
+      return;
+    }
+    for (const [name, value] of Object.entries(init as Record<string, unknown>)) {
+      if (value === undefined || value === null) continue;
+      if (Array.isArray(value)) {
+        for (const item of value) this.add(name, String(item));
+      } else {
+        this.add(name, String(value));
+      }
+    }
+  }
+
+  /** Whether the header was sent at all (even empty or repeated). */
+  has(name: string): boolean {
+    return this.values.has(name.toLowerCase());
+  }
+
+  /**
+   * The one value of a header that must appear exactly once. `displayName` is used in reasons, so
+   * pass the provider's spelling (e.g. "X-Hub-Signature-256").
+   */
+  single(displayName: string, options: SingleHeaderOptions = {}): HeaderLookup {
+    const found = this.values.get(displayName.toLowerCase());
+    if (found === undefined || found.length === 0) {
+      return { ok: false, reason: `The ${displayName} header is missing.` };
+    }
+    if (found.length > 1) {
+      return { ok: false, reason: `The ${displayName} header appears more than once.` };
+    }
+    const value = found[0].trim();
+    if (value.length === 0) {
+      return { ok: false, reason: `The ${displayName} header is empty.` };
+    }
+    if (!options.allowComma && value.includes(',')) {
+      return { ok: false, reason: `The ${displayName} header appears more than once (its value holds a comma).` };
+    }
+    return { ok: true, value };
+  }
+
+  private add(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const list = this.values.get(key);
+    if (list) list.push(value);
+    else this.values.set(key, [value]);
+  }
+}

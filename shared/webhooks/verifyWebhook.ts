@@ -1,0 +1,28 @@
+import { webhookVerifierFor } from './registry';
+import { toWebhookRequest } from './request';
+import type { WebhookOptionsByScheme } from './options';
+import type { VerifyWebhookInput, VerifyWebhookResult, WebhookScheme } from './types';
+
+/**
+ * Verifies one incoming webhook against `scheme`, on the raw bytes, in constant time.
+ *
+ * Everything the sender controls (missing, malformed or repeated headers, wrong signatures, stale
+ * or future timestamps, bad tokens) resolves to `{ valid: false, reason }`. Only a configuration
+ * mistake of ours (an unknown scheme, options that do not fit it) rejects, with a
+ * SyncBridgeError('configuration') that names the option; check options up front with
+ * `checkWebhookOptions` when a connection is saved.
+ */
+export async function verifyWebhook<S extends WebhookScheme>(scheme: S, input: VerifyWebhookInput<S>): Promise<VerifyWebhookResult> {
+  const verifier = webhookVerifierFor(scheme);
+  const options = verifier.parseOptions(input.secret);
+  return verifier.verify(toWebhookRequest(input as VerifyWebhookInput), options);
+}
+
+/**
+ * Throws SyncBridgeError('configuration') naming the bad option if `secret` does not fit `scheme`.
+ * Meant for the moment a connection's webhook settings are saved, so that mistakes surface there
+ * rather than as rejected deliveries.
+ */
+export function checkWebhookOptions<S extends WebhookScheme>(scheme: S, secret: string | string[] | WebhookOptionsByScheme[S]): void {
+  webhookVerifierFor(scheme).parseOptions(secret);
+}
