@@ -32,6 +32,8 @@ export interface LocalHostOptions {
   stopTimeoutMs?: number;
   /** Requests with a larger body get 413. Default 100 MB, Azure's limit. */
   maxRequestBodyBytes?: number;
+  /** Also log a line per successful invocation, like `func start`. Default false: failures, context.log and host lines only. */
+  logInvocations?: boolean;
   /** Every host and function log line. Default: stdout. */
   log?: (line: string) => void;
 }
@@ -60,7 +62,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   );
 
   // Everything that can be misconfigured is checked before anything starts.
-  const scheduler = new TimerScheduler({ timers, log, inFlight, timeZone: settings.timeZone });
+  const { logInvocations } = settings;
+  const scheduler = new TimerScheduler({ timers, log, logInvocations, inFlight, timeZone: settings.timeZone });
   const dispatcher = new QueueDispatcher({
     functions: queues,
     queue,
@@ -68,6 +71,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     maxConcurrentCalls: settings.maxConcurrentCalls,
     pollIntervalMs: settings.queuePollIntervalMs,
     log,
+    logInvocations,
     inFlight,
   });
   const server = await startLocalHttpServer({
@@ -77,6 +81,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     routePrefix: settings.routePrefix,
     maxRequestBodyBytes: settings.maxRequestBodyBytes,
     log,
+    logInvocations,
     inFlight,
   });
 
@@ -125,6 +130,7 @@ function withDefaults(options: LocalHostOptions): LocalHostSettings {
     queuePollIntervalMs: options.queuePollIntervalMs ?? 200,
     stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? 100 * 1024 * 1024,
+    logInvocations: options.logInvocations ?? false,
     log: options.log ?? ((line: string) => process.stdout.write(`${line}\n`)),
   };
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65_535) invalid('port', settings.port);

@@ -21,6 +21,8 @@ export interface LocalHttpServerOptions {
   /** Requests with a larger body get 413. Azure's limit is 100 MB. */
   maxRequestBodyBytes: number;
   log: HostLog;
+  /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
+  logInvocations: boolean;
   inFlight: InFlightInvocations;
 }
 
@@ -115,7 +117,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
   try {
     const result = await match.route.options.handler(request, context);
     await writeHttpResponse(res, result, method);
-    options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
+    if (options.logInvocations) options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
   } catch (error) {
     options.log(hostLine('error', `${match.route.name} (${context.invocationId}) failed: ${describeError(error)}`));
     options.log(executedLine(match.route.name, context.invocationId, 'Failed', startedAt));

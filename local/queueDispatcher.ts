@@ -18,6 +18,8 @@ export interface QueueDispatcherOptions {
   /** How often to look for messages sent by other processes; in-process sends wake at once. */
   pollIntervalMs: number;
   log: HostLog;
+  /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
+  logInvocations: boolean;
   inFlight: InFlightInvocations;
 }
 
@@ -200,7 +202,7 @@ class QueuePump {
         queue.abandon(message.lockToken, errorMessage(failure));
       } else {
         queue.complete(message.lockToken);
-        this.options.log(hostLine('information', `Executed ${summary.replace('%s', 'Succeeded')}`));
+        if (this.options.logInvocations) this.options.log(hostLine('information', `Executed ${summary.replace('%s', 'Succeeded')}`));
       }
     } catch (error) {
       // The lock was lost (expired and taken, or released at stop): the message comes back anyway.

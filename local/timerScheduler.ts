@@ -10,6 +10,8 @@ export interface TimerFunction {
 export interface TimerSchedulerOptions {
   timers: readonly TimerFunction[];
   log: HostLog;
+  /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
+  logInvocations: boolean;
   inFlight: InFlightInvocations;
   /** IANA zone NCRONTAB schedules are read in, like WEBSITE_TIME_ZONE. Default 'UTC'. */
   timeZone?: string;
@@ -101,7 +103,7 @@ class TimerRunner {
     const invocation = (async () => {
       try {
         await this.timer.options.handler(myTimer, context);
-        this.options.log(hostLine('information', `Executed '${name}' (Succeeded, Id=${context.invocationId})`));
+        if (this.options.logInvocations) this.options.log(hostLine('information', `Executed '${name}' (Succeeded, Id=${context.invocationId})`));
       } catch (error) {
         this.options.log(hostLine('error', `Executed '${name}' (Failed, Id=${context.invocationId}): ${describeError(error)}`));
       } finally {

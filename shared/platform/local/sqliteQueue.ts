@@ -78,6 +78,7 @@ export class SqliteQueue implements QueueSender {
         }
         const availableAt = Math.max(now, row.scheduledAtMs ?? now);
         this.sql.insertMessage.run(queue, row.messageId, row.sessionId, row.body, row.properties, now, availableAt);
+        if (row.sessionId !== null) this.sql.advanceSessionHead.run({ queue, sessionId: row.sessionId, availableAt });
       }
     }).immediate();
     this.sendsSincePurge += rows.length;
@@ -114,11 +115,11 @@ export class SqliteQueue implements QueueSender {
     return this.db
       .transaction(() => {
         const now = this.nowMs();
-        const candidate = this.sql.nextFreeSession.get(queue, now, now) as { session_id: string } | undefined;
+        const candidate = this.sql.nextFreeSession.get({ queue, now }) as { session_id: string } | undefined;
         if (candidate === undefined) return undefined;
         const lockToken = randomUUID();
         const lockedUntil = now + this.lockDurationMs;
-        const taken = this.sql.lockSession.run(queue, candidate.session_id, lockToken, this.ownerId, lockedUntil, now);
+        const taken = this.sql.lockSession.run({ queue, sessionId: candidate.session_id, lockToken, owner: this.ownerId, lockedUntil, now });
         if (taken.changes === 0) return undefined;
         this.sql.unlockSessionMessages.run(queue, candidate.session_id);
         return { queue, sessionId: candidate.session_id, lockToken, lockedUntil: new Date(lockedUntil) };
@@ -157,14 +158,24 @@ export class SqliteQueue implements QueueSender {
 
   /** Gives a session back so that any receiver may accept it again. */
   releaseSession(session: SessionLock): void {
-    this.sql.releaseSession.run(session.queue, session.sessionId, session.lockToken);
+    this.db
+      .transaction(() => {
+        this.sql.releaseSession.run(session.queue, session.sessionId, session.lockToken);
+        this.sql.forgetEmptySession.run({ queue: session.queue, sessionId: session.sessionId });
+      })
+      .immediate();
     this.notify(session.queue);
   }
 
   /** Settles a message for good: it is deleted. Throws `conflict` if the lock was lost. */
   complete(lockToken: string): void {
-    const done = this.sql.deleteLocked.run(lockToken);
-    if (done.changes === 0) throw messageLockLost(lockToken);
+    this.db
+      .transaction(() => {
+        const row = this.sql.deleteLocked.get(lockToken) as Pick<QueueMessageRow, 'queue' | 'session_id'> | undefined;
+        if (row === undefined) throw messageLockLost(lockToken);
+        this.refreshSessionHead(row);
+      })
+      .immediate();
   }
 
   /**
@@ -211,6 +222,7 @@ export class SqliteQueue implements QueueSender {
       .transaction(() => {
         const messages = this.sql.releaseMessagesOf.run(ownerPrefix, ownerPrefix).changes;
         const sessions = this.sql.releaseSessionsOf.run(ownerPrefix, ownerPrefix).changes;
+        this.sql.forgetAllEmptySessions.run();
         return messages + sessions;
       })
       .immediate();
@@ -299,6 +311,15 @@ export class SqliteQueue implements QueueSender {
   private moveToDeadLetters(row: QueueMessageRow, reason: string, description: string | null, now: number): void {
     this.sql.insertDeadLetter.run({ sequenceNumber: row.sequence_number, reason, description, now });
     this.sql.deleteBySequence.run(row.sequence_number);
+    this.refreshSessionHead(row);
+  }
+
+  /** After a message of a session left the queue, the session's head is the next one (or none). */
+  private refreshSessionHead(row: Pick<QueueMessageRow, 'queue' | 'session_id'>): void {
+    if (row.session_id === null) return;
+    const key = { queue: row.queue, sessionId: row.session_id };
+    this.sql.refreshSessionHead.run(key);
+    this.sql.forgetEmptySession.run(key);
   }
 
   private lockedRow(lockToken: string): QueueMessageRow {
@@ -308,7 +329,7 @@ export class SqliteQueue implements QueueSender {
   }
 
   private assertSessionHeld(session: SessionLock): void {
-    const row = this.sql.sessionLock.get(session.queue, session.sessionId) as { lock_token: string } | undefined;
+    const row = this.sql.sessionLock.get(session.queue, session.sessionId) as { lock_token: string | null } | undefined;
     if (row?.lock_token !== session.lockToken) throw sessionLockLost(session);
   }
 
@@ -341,28 +362,43 @@ function prepareStatements(db: SqliteDatabase) {
        WHERE queue = ? AND session_id IS NULL AND available_at_ms <= ? AND ${lockIsFree}
        ORDER BY available_at_ms, sequence_number LIMIT 1`,
     ),
+    advanceSessionHead: db.prepare(
+      `INSERT INTO queue_active_sessions (queue, session_id, head_available_at_ms) VALUES (@queue, @sessionId, @availableAt)
+       ON CONFLICT (queue, session_id) DO UPDATE
+       SET head_available_at_ms = MIN(COALESCE(head_available_at_ms, excluded.head_available_at_ms), excluded.head_available_at_ms)`,
+    ),
+    refreshSessionHead: db.prepare(
+      `UPDATE queue_active_sessions SET head_available_at_ms =
+         (SELECT MIN(available_at_ms) FROM queue_messages INDEXED BY queue_messages_by_session
+          WHERE queue = @queue AND session_id = @sessionId)
+       WHERE queue = @queue AND session_id = @sessionId`,
+    ),
+    forgetEmptySession: db.prepare(
+      `DELETE FROM queue_active_sessions
+       WHERE queue = @queue AND session_id = @sessionId AND head_available_at_ms IS NULL AND lock_token IS NULL`,
+    ),
+    forgetAllEmptySessions: db.prepare('DELETE FROM queue_active_sessions WHERE head_available_at_ms IS NULL AND lock_token IS NULL'),
     nextFreeSession: db.prepare(
-      `SELECT m.session_id FROM queue_messages m INDEXED BY queue_messages_by_available
-       WHERE m.queue = ? AND m.available_at_ms <= ? AND m.session_id IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM queue_sessions s
-                         WHERE s.queue = m.queue AND s.session_id = m.session_id AND s.locked_until_ms > ?)
-       ORDER BY m.available_at_ms, m.sequence_number LIMIT 1`,
+      `SELECT session_id FROM queue_active_sessions INDEXED BY queue_active_sessions_by_head
+       WHERE queue = @queue AND head_available_at_ms <= @now AND (locked_until_ms IS NULL OR locked_until_ms <= @now)
+       ORDER BY head_available_at_ms LIMIT 1`,
     ),
     lockSession: db.prepare(
-      `INSERT INTO queue_sessions (queue, session_id, lock_token, lock_owner, locked_until_ms) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (queue, session_id) DO UPDATE SET lock_token = excluded.lock_token,
-         lock_owner = excluded.lock_owner, locked_until_ms = excluded.locked_until_ms
-       WHERE queue_sessions.locked_until_ms <= ?`,
+      `UPDATE queue_active_sessions SET lock_token = @lockToken, lock_owner = @owner, locked_until_ms = @lockedUntil
+       WHERE queue = @queue AND session_id = @sessionId AND (locked_until_ms IS NULL OR locked_until_ms <= @now)`,
     ),
     unlockSessionMessages: db.prepare(
       `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
        WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL`,
     ),
-    sessionLock: db.prepare('SELECT lock_token FROM queue_sessions WHERE queue = ? AND session_id = ?'),
+    sessionLock: db.prepare('SELECT lock_token FROM queue_active_sessions WHERE queue = ? AND session_id = ?'),
     renewSession: db.prepare(
-      'UPDATE queue_sessions SET locked_until_ms = ? WHERE queue = ? AND session_id = ? AND lock_token = ?',
+      'UPDATE queue_active_sessions SET locked_until_ms = ? WHERE queue = ? AND session_id = ? AND lock_token = ?',
     ),
-    releaseSession: db.prepare('DELETE FROM queue_sessions WHERE queue = ? AND session_id = ? AND lock_token = ?'),
+    releaseSession: db.prepare(
+      `UPDATE queue_active_sessions SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+       WHERE queue = ? AND session_id = ? AND lock_token = ?`,
+    ),
     headOfSession: db.prepare(
       `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
        WHERE queue = ? AND session_id = ? AND available_at_ms <= ?
@@ -378,7 +414,7 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     renewMessage: db.prepare('UPDATE queue_messages SET locked_until_ms = ? WHERE lock_token = ?'),
     byLockToken: db.prepare('SELECT * FROM queue_messages WHERE lock_token = ?'),
-    deleteLocked: db.prepare('DELETE FROM queue_messages WHERE lock_token = ?'),
+    deleteLocked: db.prepare('DELETE FROM queue_messages WHERE lock_token = ? RETURNING queue, session_id'),
     deleteBySequence: db.prepare('DELETE FROM queue_messages WHERE sequence_number = ?'),
     insertDeadLetter: db.prepare(
       `INSERT INTO queue_dead_letters (sequence_number, queue, message_id, session_id, body, application_properties,
@@ -391,10 +427,13 @@ function prepareStatements(db: SqliteDatabase) {
       `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
        WHERE lock_owner IS NOT NULL AND substr(lock_owner, 1, length(?)) = ?`,
     ),
-    releaseSessionsOf: db.prepare('DELETE FROM queue_sessions WHERE substr(lock_owner, 1, length(?)) = ?'),
+    releaseSessionsOf: db.prepare(
+      `UPDATE queue_active_sessions SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+       WHERE lock_owner IS NOT NULL AND substr(lock_owner, 1, length(?)) = ?`,
+    ),
     lockOwners: db.prepare(
       `SELECT lock_owner AS owner FROM queue_messages WHERE lock_owner IS NOT NULL
-       UNION SELECT lock_owner AS owner FROM queue_sessions`,
+       UNION SELECT lock_owner AS owner FROM queue_active_sessions WHERE lock_owner IS NOT NULL`,
     ),
     depth: db.prepare(
       `SELECT SUM(available_at_ms <= @now) AS active,

@@ -12,8 +12,8 @@ import type { SqliteDatabase } from './database';
  * Every hot statement is a range over one of the indexes below, never a scan of the table:
  * - receive (no session):   queue_messages_by_session   (queue, session_id IS NULL, available_at_ms…)
  * - next message of session: queue_messages_by_session  (queue, session_id = ?, available_at_ms…)
- * - accept a session:        queue_messages_by_available (queue, available_at_ms…), skipping the few
- *                            heads of sessions that are locked right now
+ * - accept a session:        queue_active_sessions_by_head (queue, head_available_at_ms), skipping
+ *                            only the sessions held right now
  * - complete/abandon:        queue_messages_by_lock      (lock_token)
  */
 export function createQueueTables(db: SqliteDatabase): void {
@@ -42,14 +42,21 @@ export function createQueueTables(db: SqliteDatabase): void {
     CREATE INDEX IF NOT EXISTS queue_messages_by_lock_owner
       ON queue_messages (lock_owner) WHERE lock_owner IS NOT NULL;
 
-    CREATE TABLE IF NOT EXISTS queue_sessions (
+    -- One row per session that has messages or a holder: where its head message stands in the
+    -- delivery order, and who holds it. Accepting a session reads this small table instead of
+    -- walking the messages of sessions that are held. (queue_sessions was its first shape.)
+    DROP TABLE IF EXISTS queue_sessions;
+    CREATE TABLE IF NOT EXISTS queue_active_sessions (
       queue TEXT NOT NULL,
       session_id TEXT NOT NULL,
-      lock_token TEXT NOT NULL,
-      lock_owner TEXT NOT NULL,
-      locked_until_ms INTEGER NOT NULL,
+      head_available_at_ms INTEGER,
+      lock_token TEXT,
+      lock_owner TEXT,
+      locked_until_ms INTEGER,
       PRIMARY KEY (queue, session_id)
     ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS queue_active_sessions_by_head
+      ON queue_active_sessions (queue, head_available_at_ms);
 
     CREATE TABLE IF NOT EXISTS queue_message_ids (
       queue TEXT NOT NULL,
