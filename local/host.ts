@@ -74,6 +74,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     logInvocations,
     inFlight,
   });
+  // Free the work a crashed host left locked before anything can receive.
+  const recovered = queue.releaseOrphanedLocks();
+  if (recovered > 0) log(hostLine('information', `Released ${recovered} lock(s) left by a stopped or crashed host; that work is delivered again.`));
+
   const server = await startLocalHttpServer({
     routes: http,
     host: settings.host,
@@ -85,8 +89,6 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     inFlight,
   });
 
-  const recovered = queue.releaseOrphanedLocks();
-  if (recovered > 0) log(hostLine('information', `Released ${recovered} lock(s) left by a stopped or crashed host; that work is delivered again.`));
   dispatcher.start();
   if (settings.enableTimers) scheduler.start();
 

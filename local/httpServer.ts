@@ -50,7 +50,13 @@ interface CompiledRoute {
 export async function startLocalHttpServer(options: LocalHttpServerOptions): Promise<LocalHttpServer> {
   const routes = compileRoutes(options.routes);
   const server = createServer((req, res) => {
-    void options.inFlight.track(handleRequest(req, res, routes, options));
+    const handled = handleRequest(req, res, routes, options).catch((error: unknown) => {
+      // Only the host's own code gets here (handler errors are answered inside): still answer.
+      options.log(hostLine('error', `Handling ${req.method ?? '?'} ${req.url ?? '?'} failed: ${describeError(error)}`));
+      if (!res.headersSent) res.writeHead(400, { 'content-length': 0 });
+      res.end();
+    });
+    void options.inFlight.track(handled);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -83,7 +89,7 @@ function compileRoutes(routes: readonly HttpFunctionRoute[]): CompiledRoute[] {
 
 async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: readonly CompiledRoute[], options: LocalHttpServerOptions): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
-  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${options.host}`}`);
+  const url = requestUrl(req, options.host);
   const path = stripPrefix(url.pathname, options.routePrefix);
   const match = path === undefined ? undefined : findRoute(routes, method, path);
   if (match === undefined) {
@@ -122,6 +128,16 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
     options.log(hostLine('error', `${match.route.name} (${context.invocationId}) failed: ${describeError(error)}`));
     options.log(executedLine(match.route.name, context.invocationId, 'Failed', startedAt));
     writeInternalError(res, context.invocationId);
+  }
+}
+
+/** The URL the client asked for; a missing or malformed Host header falls back to the listen address. */
+function requestUrl(req: IncomingMessage, listenHost: string): URL {
+  const path = req.url ?? '/';
+  try {
+    return new URL(path, `http://${req.headers.host ?? listenHost}`);
+  } catch {
+    return new URL(path.startsWith('/') ? path : `/${path}`, `http://${listenHost}`);
   }
 }
 

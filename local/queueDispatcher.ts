@@ -109,13 +109,16 @@ class QueuePump {
         await this.sleep(this.options.pollIntervalMs);
         continue;
       }
-      let started = false;
+      let waitMs: number | undefined;
       try {
-        started = this.sessions ? this.startSession() : this.startMessage();
+        const started = this.sessions ? this.startSession() : this.startMessage();
+        if (!started) waitMs = Math.max(1, this.idleWaitMs());
       } catch (error) {
+        // A locked or unreadable database must not kill the pump: log, back off, try again.
         this.options.log(hostLine('error', `Receiving from queue '${this.queueName}' for '${this.fn.name}' failed: ${describeError(error)}`));
+        waitMs = this.options.pollIntervalMs;
       }
-      if (!started) await this.sleep(this.idleWaitMs());
+      if (waitMs !== undefined) await this.sleep(waitMs);
     }
   }
 

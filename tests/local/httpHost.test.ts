@@ -1,5 +1,6 @@
 import { HttpResponse, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { ReadableStream } from 'node:stream/web';
 import type { FunctionDefinition } from '../../functions/definition';
 import { startLocalHost, type RunningLocalHost } from '../../local/host';
@@ -178,6 +179,18 @@ describe('local host: HTTP trigger', () => {
     expect(withCookie.headers.getSetCookie()).toEqual(['session=a%20b; Path=/; HttpOnly']);
   });
 
+  it('serves a request whose Host header is not a valid host', async () => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: host.port, path: '/api/health', headers: { host: 'not a host' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+  });
+
   it('answers 500 with a generic JSON body when the handler throws, and logs the error', async () => {
     const res = await api('broken');
     expect(res.status).toBe(500);
@@ -207,6 +220,27 @@ describe('local host: configuration', () => {
     ).rejects.toThrow(/"a" and "b".*x\/\{id\}/);
     queue.close();
     env.cleanup();
+  });
+
+  it('logs an Executed line per successful invocation only when asked to', async () => {
+    const env = openTempDatabase();
+    const queue = new SqliteQueue(env.db);
+    const functions: FunctionDefinition[] = [{ kind: 'http', name: 'ping', options: { methods: ['GET'], handler: () => ({ body: 'pong' }) } }];
+    const quiet: string[] = [];
+    const chatty: string[] = [];
+    const quietHost = await startLocalHost({ functions, queue, port: 0, log: (l) => quiet.push(l) });
+    const chattyHost = await startLocalHost({ functions, queue, port: 0, logInvocations: true, log: (l) => chatty.push(l) });
+    try {
+      await (await fetch(`${quietHost.url}/api/ping`)).text();
+      await (await fetch(`${chattyHost.url}/api/ping`)).text();
+      expect(quiet.filter((l) => l.includes("Executed 'ping'"))).toHaveLength(0);
+      expect(chatty.filter((l) => l.includes("Executed 'ping' (Succeeded"))).toHaveLength(1);
+    } finally {
+      await quietHost.stop();
+      await chattyHost.stop();
+      queue.close();
+      env.cleanup();
+    }
   });
 
   it('serves routes at the root with an empty route prefix', async () => {
