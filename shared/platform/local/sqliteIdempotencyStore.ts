@@ -1,0 +1,91 @@
+import { SyncBridgeError } from '../../core/errors';
+import { systemClock, type Clock } from '../../ports/clock';
+import type { IdempotencyClaim, IdempotencyStore } from '../../ports/idempotencyStore';
+import type { SqliteDatabase } from './database';
+
+export interface SqliteIdempotencyStoreOptions {
+  /** Decides when claims expire. Default the system clock; tests pass a ManualClock. */
+  clock?: Clock;
+  /** Expired keys are purged after every this many claims, so the table stays bounded. Default 1,000. */
+  purgeEveryClaims?: number;
+}
+
+/**
+ * `result` holds the JSON of what `complete` stored; NULL means "claimed, no result (yet)".
+ * The index on expiry serves the periodic purge only.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  key TEXT PRIMARY KEY,
+  result TEXT,
+  expires_at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at_ms);
+`;
+
+/** IdempotencyStore on SQLite; claims expire by the injected clock. */
+export class SqliteIdempotencyStore implements IdempotencyStore {
+  private readonly clock: Clock;
+  private readonly purgeEveryClaims: number;
+  private claimsSincePurge = 0;
+  private readonly take;
+  private readonly selectResult;
+  private readonly storeResult;
+  private readonly forget;
+  private readonly purge;
+
+  constructor(db: SqliteDatabase, options: SqliteIdempotencyStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.purgeEveryClaims = options.purgeEveryClaims ?? 1000;
+    if (!Number.isInteger(this.purgeEveryClaims) || this.purgeEveryClaims < 1) {
+      throw new SyncBridgeError('configuration', `purgeEveryClaims must be a whole number of at least 1, got ${options.purgeEveryClaims}.`);
+    }
+    db.exec(SCHEMA);
+    // One statement decides the claim: a fresh key inserts, an expired one is taken over (and its
+    // old result dropped), a live one is left alone and reports changes = 0.
+    this.take = db.prepare<[string, number, number]>(`
+      INSERT INTO idempotency_keys (key, result, expires_at_ms) VALUES (?1, NULL, ?2)
+      ON CONFLICT (key) DO UPDATE SET result = NULL, expires_at_ms = excluded.expires_at_ms
+      WHERE idempotency_keys.expires_at_ms <= ?3`);
+    this.selectResult = db.prepare<[string], { result: string | null }>('SELECT result FROM idempotency_keys WHERE key = ?');
+    this.storeResult = db.prepare<[string, string]>('UPDATE idempotency_keys SET result = ? WHERE key = ?');
+    this.forget = db.prepare<[string]>('DELETE FROM idempotency_keys WHERE key = ?');
+    this.purge = db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at_ms <= ?');
+  }
+
+  async claim(key: string, ttlMs: number): Promise<IdempotencyClaim> {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new SyncBridgeError('validation', `ttlMs must be a positive number of milliseconds, got ${ttlMs}.`);
+    const now = this.clock.now().getTime();
+    this.purgeNowAndThen(now);
+    if (this.take.run(key, now + ttlMs, now).changes === 1) return { claimed: true };
+    const row = this.selectResult.get(key);
+    // The row can vanish between the two statements only through release(): then nobody holds it,
+    // but this caller lost the race it saw; reporting "claimed before" is the safe answer.
+    if (!row || row.result === null) return { claimed: false };
+    return { claimed: false, result: JSON.parse(row.result) as unknown };
+  }
+
+  async complete(key: string, result: unknown): Promise<void> {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(result);
+    } catch (error) {
+      throw new SyncBridgeError('validation', `The result for idempotency key ${key} is not JSON-serialisable.`, { cause: error });
+    }
+    // undefined serialises to nothing; store JSON null so that "completed" is still recorded.
+    if (this.storeResult.run(json ?? 'null', key).changes === 0) {
+      throw new SyncBridgeError('not_found', `Idempotency key ${key} is not claimed; claim it before completing it.`);
+    }
+  }
+
+  async release(key: string): Promise<void> {
+    this.forget.run(key);
+  }
+
+  private purgeNowAndThen(now: number): void {
+    this.claimsSincePurge += 1;
+    if (this.claimsSincePurge < this.purgeEveryClaims) return;
+    this.claimsSincePurge = 0;
+    this.purge.run(now);
+  }
+}

@@ -1,0 +1,305 @@
+import { SyncBridgeError } from '../../core/errors';
+import type { IsoTime, RecordAction, RecordScope, RecordState, SyncRecord } from '../../core/model';
+import type { RecordListQuery, RecordPage, RecordStore } from '../../ports/recordStore';
+import type { SqliteDatabase } from './database';
+import { decodeRecordCursor, encodeRecordCursor } from './recordCursor';
+import { RecordScopeKeys } from './recordScopeKeys';
+
+/** The port caps pages at 1,000 records. */
+const MAX_LIST_LIMIT = 1000;
+
+/**
+ * Records live in an ordinary rowid table (rows of ~1 KB are too wide for WITHOUT ROWID to pay),
+ * keyed by small integers for their scope and connection (see RecordScopeKeys). Three indexes,
+ * each for one read path and nothing more:
+ * - records_by_external_id (scope_key, external_id): upsert target, getStates, get, count, sweep;
+ * - records_by_connection_modified (connection_key, last_modified_at): list of a whole connection;
+ * - records_by_scope_modified (scope_key, last_modified_at): list of one entity.
+ * Every index entry ends in the row key, so the list keyset (last_modified_at, row_key) is served
+ * by these indexes without a sort. row_key is declared INTEGER PRIMARY KEY so that VACUUM cannot
+ * renumber it, and an upsert keeps it: a record's place in the keyset moves only with its
+ * lastModifiedAt.
+ * The seen-set of a full run is a narrow WITHOUT ROWID table, so the sweep's NOT EXISTS probe is
+ * one b-tree lookup per record.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+  row_key INTEGER PRIMARY KEY,
+  scope_key INTEGER NOT NULL,
+  connection_key INTEGER NOT NULL,
+  external_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  deleted_at TEXT,
+  first_seen_at TEXT NOT NULL,
+  last_modified_at TEXT NOT NULL,
+  last_action TEXT NOT NULL,
+  source_updated_at TEXT,
+  last_step_id TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS records_by_external_id ON records (scope_key, external_id);
+CREATE INDEX IF NOT EXISTS records_by_connection_modified ON records (connection_key, last_modified_at);
+CREATE INDEX IF NOT EXISTS records_by_scope_modified ON records (scope_key, last_modified_at);
+CREATE TABLE IF NOT EXISTS record_seen (
+  run_id TEXT NOT NULL,
+  scope_key INTEGER NOT NULL,
+  external_id TEXT NOT NULL,
+  PRIMARY KEY (run_id, scope_key, external_id)
+) WITHOUT ROWID;
+`;
+
+interface RecordRow {
+  row_key: number;
+  scope_key: number;
+  external_id: string;
+  id: string;
+  hash: string;
+  version: number;
+  deleted: number;
+  deleted_at: string | null;
+  first_seen_at: string;
+  last_modified_at: string;
+  last_action: RecordAction;
+  source_updated_at: string | null;
+  last_step_id: string;
+  data: string;
+}
+
+type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at'>;
+
+type Statement = ReturnType<SqliteDatabase['prepare']>;
+
+/** RecordStore on SQLite: the hot path of a sync, so every statement is prepared once. */
+export class SqliteRecordStore implements RecordStore {
+  private readonly scopes: RecordScopeKeys;
+  private readonly upsert;
+  private readonly selectStates;
+  private readonly selectOne;
+  private readonly countAll;
+  private readonly countLive;
+  private readonly insertSeen;
+  private readonly deleteSeen;
+  private readonly writeRows: (rows: readonly UpsertParams[]) => void;
+  private readonly sweepAndCount: (params: Record<string, unknown>) => number;
+  private readonly listStatements = new Map<string, Statement>();
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.scopes = new RecordScopeKeys(db);
+    db.exec(SCHEMA);
+    // Positional parameters: binding an array is measurably cheaper than a named object per row.
+    this.upsert = db.prepare<UpsertParams>(`
+      INSERT INTO records (scope_key, connection_key, external_id, id, hash, version, deleted, deleted_at,
+        first_seen_at, last_modified_at, last_action, source_updated_at, last_step_id, data)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (scope_key, external_id) DO UPDATE SET
+        id = excluded.id, hash = excluded.hash, version = excluded.version, deleted = excluded.deleted,
+        deleted_at = excluded.deleted_at, first_seen_at = excluded.first_seen_at,
+        last_modified_at = excluded.last_modified_at, last_action = excluded.last_action,
+        source_updated_at = excluded.source_updated_at, last_step_id = excluded.last_step_id, data = excluded.data`);
+    this.selectStates = db.prepare<[number, string], StateRow>(`
+      SELECT external_id, hash, version, deleted, last_action, last_step_id, first_seen_at FROM records
+      WHERE scope_key = ? AND external_id IN (SELECT value FROM json_each(?))`);
+    this.selectOne = db.prepare<[number, string], RecordRow>('SELECT * FROM records WHERE scope_key = ? AND external_id = ?');
+    this.countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ?');
+    this.countLive = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ? AND deleted = 0');
+    this.insertSeen = db.prepare<[string, number, string]>(
+      'INSERT OR IGNORE INTO record_seen (run_id, scope_key, external_id) SELECT ?, ?, value FROM json_each(?)',
+    );
+    this.deleteSeen = db.prepare<[string]>('DELETE FROM record_seen WHERE run_id = ?');
+    const sweep = db.prepare(`
+      UPDATE records SET deleted = 1, deleted_at = @at, last_modified_at = @at, last_action = 'deleted',
+        version = version + 1, last_step_id = @stepId
+      WHERE scope_key = @scopeKey AND deleted = 0 AND NOT EXISTS (
+        SELECT 1 FROM record_seen s WHERE s.run_id = @runId AND s.scope_key = @scopeKey AND s.external_id = records.external_id)`);
+    const countSwept = db.prepare<Record<string, unknown>, { n: number }>(
+      'SELECT count(*) AS n FROM records WHERE scope_key = @scopeKey AND deleted = 1 AND last_step_id = @stepId',
+    );
+
+    this.writeRows = db.transaction((rows: readonly UpsertParams[]) => {
+      for (const row of rows) this.upsert.run(...row);
+    });
+    // Sweep and count in one transaction, so the count is exactly what carries the stamp after
+    // this sweep: the first run and any replay of it return the same number.
+    this.sweepAndCount = db.transaction((params: Record<string, unknown>) => {
+      sweep.run(params);
+      return countSwept.get(params)!.n;
+    });
+  }
+
+  async getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>> {
+    const states = new Map<string, RecordState>();
+    const keys = externalIds.length === 0 ? undefined : this.scopes.find(scope);
+    if (!keys) return states;
+    for (const row of this.selectStates.all(keys.scopeKey, JSON.stringify(externalIds))) {
+      states.set(row.external_id, {
+        externalId: row.external_id,
+        hash: row.hash,
+        version: row.version,
+        deleted: row.deleted === 1,
+        lastAction: row.last_action,
+        lastStepId: row.last_step_id,
+        firstSeenAt: row.first_seen_at,
+      });
+    }
+    return states;
+  }
+
+  async write(records: readonly SyncRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    // Scope keys are resolved (and created) before the records' transaction; see RecordScopeKeys.
+    const rows: UpsertParams[] = new Array(records.length);
+    let lastScope: RecordScope | undefined;
+    let lastKeys = { scopeKey: 0, connectionKey: 0 };
+    for (let i = 0; i < records.length; i += 1) {
+      const record = records[i];
+      if (!lastScope || !sameScope(lastScope, record)) {
+        lastScope = record;
+        lastKeys = this.scopes.ensure(record);
+      }
+      rows[i] = toRow(record, lastKeys.scopeKey, lastKeys.connectionKey);
+    }
+    this.writeRows(rows);
+  }
+
+  async get(scope: RecordScope, externalId: string): Promise<SyncRecord | undefined> {
+    const keys = this.scopes.find(scope);
+    const row = keys && this.selectOne.get(keys.scopeKey, externalId);
+    return row ? this.fromRow(row) : undefined;
+  }
+
+  async list(query: RecordListQuery): Promise<RecordPage> {
+    if (!Number.isInteger(query.limit) || query.limit < 1) {
+      throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${query.limit}.`);
+    }
+    const limit = Math.min(query.limit, MAX_LIST_LIMIT);
+    // Decode first: a malformed cursor is the caller's mistake even when the scope is empty.
+    const after = query.cursor === undefined ? undefined : decodeRecordCursor(query.cursor);
+    const byEntity = query.entity !== undefined;
+    const key = byEntity
+      ? this.scopes.find({ tenantId: query.tenantId, connectionId: query.connectionId, entity: query.entity! })?.scopeKey
+      : this.scopes.findConnection(query.tenantId, query.connectionId);
+    if (key === undefined) return { records: [], nextCursor: null };
+
+    const statement = this.listStatement(byEntity, query.modifiedAfter !== undefined, after !== undefined, query.includeDeleted ?? true);
+    // better-sqlite3 ignores named parameters a statement does not use, so one bundle fits every shape.
+    const rows = statement.all({
+      key,
+      modifiedAfter: query.modifiedAfter,
+      cursorModifiedAt: after?.lastModifiedAt,
+      cursorRowKey: after?.rowKey,
+      take: limit + 1, // one more than asked tells whether another page follows
+    }) as RecordRow[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      records: page.map((row) => this.fromRow(row)),
+      nextCursor: rows.length > limit ? encodeRecordCursor({ lastModifiedAt: last.last_modified_at, rowKey: last.row_key }) : null,
+    };
+  }
+
+  async count(scope: RecordScope, options: { includeDeleted?: boolean } = {}): Promise<number> {
+    const keys = this.scopes.find(scope);
+    if (!keys) return 0;
+    return (options.includeDeleted ? this.countAll : this.countLive).get(keys.scopeKey)!.n;
+  }
+
+  async markSeen(runId: string, scope: RecordScope, externalIds: readonly string[]): Promise<void> {
+    if (externalIds.length === 0) return;
+    // The scope may have no records yet (a page of only rejected records); the seen-set still counts.
+    const keys = this.scopes.ensure(scope);
+    this.insertSeen.run(runId, keys.scopeKey, JSON.stringify(externalIds));
+  }
+
+  async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number> {
+    const keys = this.scopes.find(scope);
+    if (!keys) return 0; // no record was ever written in this scope: nothing to delete
+    return this.sweepAndCount({ runId, scopeKey: keys.scopeKey, stepId, at });
+  }
+
+  async clearSeen(runId: string): Promise<void> {
+    this.deleteSeen.run(runId);
+  }
+
+  /**
+   * The list query has sixteen shapes (entity or not, modifiedAfter or not, cursor or not,
+   * tombstones or not); each is prepared on first use and kept, so the planner picks the right
+   * index once and no page pays for SQL compilation again.
+   */
+  private listStatement(byEntity: boolean, modifiedAfter: boolean, afterCursor: boolean, includeDeleted: boolean): Statement {
+    const cacheKey = `${byEntity}/${modifiedAfter}/${afterCursor}/${includeDeleted}`;
+    let statement = this.listStatements.get(cacheKey);
+    if (!statement) {
+      const where = [byEntity ? 'scope_key = @key' : 'connection_key = @key'];
+      if (modifiedAfter) where.push('last_modified_at > @modifiedAfter');
+      if (afterCursor) where.push('(last_modified_at, row_key) > (@cursorModifiedAt, @cursorRowKey)');
+      if (!includeDeleted) where.push('deleted = 0');
+      statement = this.db.prepare(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY last_modified_at, row_key LIMIT @take`);
+      this.listStatements.set(cacheKey, statement);
+    }
+    return statement;
+  }
+
+  private fromRow(row: RecordRow): SyncRecord {
+    const scope = this.scopes.describe(row.scope_key);
+    return {
+      id: row.id,
+      tenantId: scope.tenantId,
+      connectionId: scope.connectionId,
+      entity: scope.entity,
+      externalId: row.external_id,
+      data: JSON.parse(row.data) as SyncRecord['data'],
+      hash: row.hash,
+      version: row.version,
+      deleted: row.deleted === 1,
+      deletedAt: row.deleted_at,
+      firstSeenAt: row.first_seen_at,
+      lastModifiedAt: row.last_modified_at,
+      lastAction: row.last_action,
+      sourceUpdatedAt: row.source_updated_at,
+      lastStepId: row.last_step_id,
+    };
+  }
+}
+
+function sameScope(a: RecordScope, b: RecordScope): boolean {
+  return a.tenantId === b.tenantId && a.connectionId === b.connectionId && a.entity === b.entity;
+}
+
+type UpsertParams = [
+  scopeKey: number,
+  connectionKey: number,
+  externalId: string,
+  id: string,
+  hash: string,
+  version: number,
+  deleted: number,
+  deletedAt: string | null,
+  firstSeenAt: string,
+  lastModifiedAt: string,
+  lastAction: string,
+  sourceUpdatedAt: string | null,
+  lastStepId: string,
+  data: string,
+];
+
+function toRow(record: SyncRecord, scopeKey: number, connectionKey: number): UpsertParams {
+  return [
+    scopeKey,
+    connectionKey,
+    record.externalId,
+    record.id,
+    record.hash,
+    record.version,
+    record.deleted ? 1 : 0,
+    record.deletedAt ?? null,
+    record.firstSeenAt,
+    record.lastModifiedAt,
+    record.lastAction,
+    record.sourceUpdatedAt ?? null,
+    record.lastStepId,
+    JSON.stringify(record.data),
+  ];
+}
