@@ -194,7 +194,7 @@ describe('local host: Service Bus queue trigger', () => {
     await queue.send(Q, { body: 'later', messageId: 'm1', sessionId: 's', scheduledEnqueueTime: at });
     const deliveredAt = await delivered.promise;
     expect(deliveredAt).toBeGreaterThanOrEqual(at.getTime());
-    expect(deliveredAt - at.getTime()).toBeLessThan(500);
+    expect(deliveredAt - at.getTime()).toBeLessThan(2_000);
   });
 
   it('drops a duplicate message id sent within the window', async () => {
@@ -213,7 +213,7 @@ describe('local host: Service Bus queue trigger', () => {
     await sleep(50);
     const sentAt = Date.now();
     await queue.send(Q, { body: 1, messageId: 'm1', sessionId: 's' });
-    expect((await delivered.promise) - sentAt).toBeLessThan(200);
+    expect((await delivered.promise) - sentAt).toBeLessThan(1_000); // the poll is 60 s away
   });
 
   it('waits on stop for a handler in flight, then completes its message', async () => {

@@ -55,7 +55,7 @@ describe('local host: timer trigger', () => {
     await start([{ kind: 'timer', name: 'tick', options: { schedule: '* * * * * *', handler: (timer) => void calls.push({ at: Date.now(), timer }) } }]);
     await waitFor(() => calls.length >= 2, 4_000, 'two ticks');
     const [first, second] = calls;
-    expect(second!.at - first!.at).toBeGreaterThanOrEqual(900);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(500); // one occurrence apart, minus scheduling jitter
     expect(second!.timer).toMatchObject({ isPastDue: false, schedule: { adjustForDST: true } });
     const status = second!.timer.scheduleStatus;
     expect(new Date(status.next).getTime() - new Date(status.last).getTime()).toBe(2_000);

@@ -5,7 +5,9 @@ import { systemClock, type Clock } from '../../ports/clock';
 import type { OutgoingMessage, QueueName, QueueSender } from '../../ports/queue';
 import type { SqliteDatabase } from './database';
 import { isOrphanedOwner, newOwnerId, registerLiveOwner, unregisterLiveOwner } from './sqliteQueueOwners';
+import { parseProperties, serialiseMessage, toDeadLetteredMessage } from './sqliteQueueCodec';
 import { createQueueTables, type QueueDeadLetterRow, type QueueMessageRow } from './sqliteQueueSchema';
+import { prepareQueueStatements, type QueueStatements } from './sqliteQueueStatements';
 import {
   MAX_DELIVERY_COUNT_EXCEEDED,
   type DeadLetteredMessage,
@@ -46,7 +48,7 @@ export class SqliteQueue implements QueueSender {
   private readonly clock: Clock;
   private readonly activityKey: string;
   private sendsSincePurge = 0;
-  private readonly sql;
+  private readonly sql: QueueStatements;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -59,7 +61,7 @@ export class SqliteQueue implements QueueSender {
     this.ownerId = newOwnerId();
     this.activityKey = db.memory ? this.ownerId : db.name;
     createQueueTables(db);
-    this.sql = prepareStatements(db);
+    this.sql = prepareQueueStatements(db);
     registerLiveOwner(this.ownerId, () => db.open);
   }
 
@@ -68,7 +70,7 @@ export class SqliteQueue implements QueueSender {
   async send(queue: QueueName | string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
     const list: readonly OutgoingMessage[] = Array.isArray(messages) ? messages : [messages as OutgoingMessage];
     if (list.length === 0) return;
-    const rows = list.map((message) => serialise(queue, message));
+    const rows = list.map((message) => serialiseMessage(queue, message));
     const now = this.nowMs();
     this.db.transaction(() => {
       for (const row of rows) {
@@ -344,162 +346,6 @@ export class SqliteQueue implements QueueSender {
   }
 }
 
-function prepareStatements(db: SqliteDatabase) {
-  const lockIsFree = '(locked_until_ms IS NULL OR locked_until_ms <= ?)';
-  return {
-    rememberMessageId: db.prepare(
-      `INSERT INTO queue_message_ids (queue, message_id, expires_at_ms) VALUES (?, ?, ?)
-       ON CONFLICT (queue, message_id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
-       WHERE queue_message_ids.expires_at_ms <= ?`,
-    ),
-    purgeMessageIds: db.prepare('DELETE FROM queue_message_ids WHERE expires_at_ms <= ?'),
-    insertMessage: db.prepare(
-      `INSERT INTO queue_messages (queue, message_id, session_id, body, application_properties, sent_at_ms, available_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    nextWithoutSession: db.prepare(
-      `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
-       WHERE queue = ? AND session_id IS NULL AND available_at_ms <= ? AND ${lockIsFree}
-       ORDER BY available_at_ms, sequence_number LIMIT 1`,
-    ),
-    advanceSessionHead: db.prepare(
-      `INSERT INTO queue_active_sessions (queue, session_id, head_available_at_ms) VALUES (@queue, @sessionId, @availableAt)
-       ON CONFLICT (queue, session_id) DO UPDATE
-       SET head_available_at_ms = MIN(COALESCE(head_available_at_ms, excluded.head_available_at_ms), excluded.head_available_at_ms)`,
-    ),
-    refreshSessionHead: db.prepare(
-      `UPDATE queue_active_sessions SET head_available_at_ms =
-         (SELECT MIN(available_at_ms) FROM queue_messages INDEXED BY queue_messages_by_session
-          WHERE queue = @queue AND session_id = @sessionId)
-       WHERE queue = @queue AND session_id = @sessionId`,
-    ),
-    forgetEmptySession: db.prepare(
-      `DELETE FROM queue_active_sessions
-       WHERE queue = @queue AND session_id = @sessionId AND head_available_at_ms IS NULL AND lock_token IS NULL`,
-    ),
-    forgetAllEmptySessions: db.prepare('DELETE FROM queue_active_sessions WHERE head_available_at_ms IS NULL AND lock_token IS NULL'),
-    nextFreeSession: db.prepare(
-      `SELECT session_id FROM queue_active_sessions INDEXED BY queue_active_sessions_by_head
-       WHERE queue = @queue AND head_available_at_ms <= @now AND (locked_until_ms IS NULL OR locked_until_ms <= @now)
-       ORDER BY head_available_at_ms LIMIT 1`,
-    ),
-    lockSession: db.prepare(
-      `UPDATE queue_active_sessions SET lock_token = @lockToken, lock_owner = @owner, locked_until_ms = @lockedUntil
-       WHERE queue = @queue AND session_id = @sessionId AND (locked_until_ms IS NULL OR locked_until_ms <= @now)`,
-    ),
-    unlockSessionMessages: db.prepare(
-      `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
-       WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL`,
-    ),
-    sessionLock: db.prepare('SELECT lock_token FROM queue_active_sessions WHERE queue = ? AND session_id = ?'),
-    renewSession: db.prepare(
-      'UPDATE queue_active_sessions SET locked_until_ms = ? WHERE queue = ? AND session_id = ? AND lock_token = ?',
-    ),
-    releaseSession: db.prepare(
-      `UPDATE queue_active_sessions SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
-       WHERE queue = ? AND session_id = ? AND lock_token = ?`,
-    ),
-    headOfSession: db.prepare(
-      `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
-       WHERE queue = ? AND session_id = ? AND available_at_ms <= ?
-       ORDER BY available_at_ms, sequence_number LIMIT 1`,
-    ),
-    lockMessage: db.prepare(
-      `UPDATE queue_messages SET delivery_count = delivery_count + 1, lock_token = ?, lock_owner = ?, locked_until_ms = ?
-       WHERE sequence_number = ?`,
-    ),
-    unlockMessage: db.prepare(
-      `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL, last_error = ?
-       WHERE sequence_number = ?`,
-    ),
-    renewMessage: db.prepare('UPDATE queue_messages SET locked_until_ms = ? WHERE lock_token = ?'),
-    byLockToken: db.prepare('SELECT * FROM queue_messages WHERE lock_token = ?'),
-    deleteLocked: db.prepare('DELETE FROM queue_messages WHERE lock_token = ? RETURNING queue, session_id'),
-    deleteBySequence: db.prepare('DELETE FROM queue_messages WHERE sequence_number = ?'),
-    insertDeadLetter: db.prepare(
-      `INSERT INTO queue_dead_letters (sequence_number, queue, message_id, session_id, body, application_properties,
-         available_at_ms, delivery_count, reason, description, dead_lettered_at_ms)
-       SELECT sequence_number, queue, message_id, session_id, body, application_properties,
-         available_at_ms, delivery_count, @reason, @description, @now
-       FROM queue_messages WHERE sequence_number = @sequenceNumber`,
-    ),
-    releaseMessagesOf: db.prepare(
-      `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
-       WHERE lock_owner IS NOT NULL AND substr(lock_owner, 1, length(?)) = ?`,
-    ),
-    releaseSessionsOf: db.prepare(
-      `UPDATE queue_active_sessions SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
-       WHERE lock_owner IS NOT NULL AND substr(lock_owner, 1, length(?)) = ?`,
-    ),
-    lockOwners: db.prepare(
-      `SELECT lock_owner AS owner FROM queue_messages WHERE lock_owner IS NOT NULL
-       UNION SELECT lock_owner AS owner FROM queue_active_sessions WHERE lock_owner IS NOT NULL`,
-    ),
-    depth: db.prepare(
-      `SELECT SUM(available_at_ms <= @now) AS active,
-              SUM(available_at_ms <= @now AND lock_token IS NOT NULL AND locked_until_ms > @now) AS locked,
-              SUM(available_at_ms > @now) AS scheduled
-       FROM queue_messages WHERE queue = @queue`,
-    ),
-    deadLetterCount: db.prepare('SELECT COUNT(*) AS count FROM queue_dead_letters WHERE queue = ?'),
-    listDeadLetters: db.prepare('SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY sequence_number LIMIT ?'),
-    nextScheduled: db.prepare('SELECT MIN(available_at_ms) AS at FROM queue_messages WHERE queue = ? AND available_at_ms > ?'),
-  };
-}
-
-interface SerialisedMessage {
-  messageId: string;
-  sessionId: string | null;
-  body: string;
-  properties: string | null;
-  scheduledAtMs?: number;
-}
-
-function serialise(queue: string, message: OutgoingMessage): SerialisedMessage {
-  if (typeof message.messageId !== 'string' || message.messageId.length === 0) {
-    throw new SyncBridgeError('validation', `A message sent to queue "${queue}" has no messageId; every message needs a deterministic id.`);
-  }
-  if (message.sessionId !== undefined && (typeof message.sessionId !== 'string' || message.sessionId.length === 0)) {
-    throw new SyncBridgeError('validation', `Message "${message.messageId}" has an empty or non-string sessionId.`);
-  }
-  const scheduledAtMs = message.scheduledEnqueueTime?.getTime();
-  if (scheduledAtMs !== undefined && Number.isNaN(scheduledAtMs)) {
-    throw new SyncBridgeError('validation', `Message "${message.messageId}" has an invalid scheduledEnqueueTime.`);
-  }
-  let body: string;
-  try {
-    body = JSON.stringify(message.body === undefined ? null : message.body);
-  } catch (cause) {
-    throw new SyncBridgeError('validation', `The body of message "${message.messageId}" is not JSON-serialisable.`, { cause });
-  }
-  return {
-    messageId: message.messageId,
-    sessionId: message.sessionId ?? null,
-    body,
-    properties: message.applicationProperties === undefined ? null : JSON.stringify(message.applicationProperties),
-    ...(scheduledAtMs === undefined ? {} : { scheduledAtMs }),
-  };
-}
-
-function parseProperties(text: string | null): Record<string, string | number | boolean> {
-  return text === null ? {} : (JSON.parse(text) as Record<string, string | number | boolean>);
-}
-
-function toDeadLetteredMessage(row: QueueDeadLetterRow): DeadLetteredMessage {
-  return {
-    queue: row.queue,
-    messageId: row.message_id,
-    ...(row.session_id === null ? {} : { sessionId: row.session_id }),
-    body: JSON.parse(row.body) as unknown,
-    applicationProperties: parseProperties(row.application_properties),
-    sequenceNumber: row.sequence_number,
-    deliveryCount: row.delivery_count,
-    enqueuedTime: new Date(row.available_at_ms),
-    deadLetterReason: row.reason,
-    ...(row.description === null ? {} : { deadLetterErrorDescription: row.description }),
-    deadLetteredAt: new Date(row.dead_lettered_at_ms),
-  };
-}
 
 function messageLockLost(lockToken: string): SyncBridgeError {
   return new SyncBridgeError('conflict', `The lock ${lockToken} is no longer held: the message was settled, or its lock expired and another receiver took it.`);

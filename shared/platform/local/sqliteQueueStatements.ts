@@ -1,0 +1,78 @@
+import type { Statement } from 'better-sqlite3';
+import type { SqliteDatabase } from './database';
+
+const lockIsFree = '(locked_until_ms IS NULL OR locked_until_ms <= ?)';
+
+/**
+ * Every statement of SqliteQueue. Hot paths name their index (INDEXED BY) so that the planner can
+ * never fall back to a scan as the tables grow; see sqliteQueueSchema.ts.
+ */
+const QUEUE_SQL = {
+  rememberMessageId: `INSERT INTO queue_message_ids (queue, message_id, expires_at_ms) VALUES (?, ?, ?)
+     ON CONFLICT (queue, message_id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
+     WHERE queue_message_ids.expires_at_ms <= ?`,
+  purgeMessageIds: 'DELETE FROM queue_message_ids WHERE expires_at_ms <= ?',
+  insertMessage: `INSERT INTO queue_messages (queue, message_id, session_id, body, application_properties, sent_at_ms, available_at_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  nextWithoutSession: `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
+     WHERE queue = ? AND session_id IS NULL AND available_at_ms <= ? AND ${lockIsFree}
+     ORDER BY available_at_ms, sequence_number LIMIT 1`,
+  advanceSessionHead: `INSERT INTO queue_active_sessions (queue, session_id, head_available_at_ms) VALUES (@queue, @sessionId, @availableAt)
+     ON CONFLICT (queue, session_id) DO UPDATE
+     SET head_available_at_ms = MIN(COALESCE(head_available_at_ms, excluded.head_available_at_ms), excluded.head_available_at_ms)`,
+  refreshSessionHead: `UPDATE queue_active_sessions SET head_available_at_ms =
+       (SELECT MIN(available_at_ms) FROM queue_messages INDEXED BY queue_messages_by_session
+        WHERE queue = @queue AND session_id = @sessionId)
+     WHERE queue = @queue AND session_id = @sessionId`,
+  forgetEmptySession: `DELETE FROM queue_active_sessions
+     WHERE queue = @queue AND session_id = @sessionId AND head_available_at_ms IS NULL AND lock_token IS NULL`,
+  forgetAllEmptySessions: 'DELETE FROM queue_active_sessions WHERE head_available_at_ms IS NULL AND lock_token IS NULL',
+  nextFreeSession: `SELECT session_id FROM queue_active_sessions INDEXED BY queue_active_sessions_by_head
+     WHERE queue = @queue AND head_available_at_ms <= @now AND (locked_until_ms IS NULL OR locked_until_ms <= @now)
+     ORDER BY head_available_at_ms LIMIT 1`,
+  lockSession: `UPDATE queue_active_sessions SET lock_token = @lockToken, lock_owner = @owner, locked_until_ms = @lockedUntil
+     WHERE queue = @queue AND session_id = @sessionId AND (locked_until_ms IS NULL OR locked_until_ms <= @now)`,
+  unlockSessionMessages: `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+     WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL`,
+  sessionLock: 'SELECT lock_token FROM queue_active_sessions WHERE queue = ? AND session_id = ?',
+  renewSession: 'UPDATE queue_active_sessions SET locked_until_ms = ? WHERE queue = ? AND session_id = ? AND lock_token = ?',
+  releaseSession: `UPDATE queue_active_sessions SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+     WHERE queue = ? AND session_id = ? AND lock_token = ?`,
+  headOfSession: `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
+     WHERE queue = ? AND session_id = ? AND available_at_ms <= ?
+     ORDER BY available_at_ms, sequence_number LIMIT 1`,
+  lockMessage: `UPDATE queue_messages SET delivery_count = delivery_count + 1, lock_token = ?, lock_owner = ?, locked_until_ms = ?
+     WHERE sequence_number = ?`,
+  unlockMessage: `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL, last_error = ?
+     WHERE sequence_number = ?`,
+  renewMessage: 'UPDATE queue_messages SET locked_until_ms = ? WHERE lock_token = ?',
+  byLockToken: 'SELECT * FROM queue_messages WHERE lock_token = ?',
+  deleteLocked: 'DELETE FROM queue_messages WHERE lock_token = ? RETURNING queue, session_id',
+  deleteBySequence: 'DELETE FROM queue_messages WHERE sequence_number = ?',
+  insertDeadLetter: `INSERT INTO queue_dead_letters (sequence_number, queue, message_id, session_id, body, application_properties,
+       available_at_ms, delivery_count, reason, description, dead_lettered_at_ms)
+     SELECT sequence_number, queue, message_id, session_id, body, application_properties,
+       available_at_ms, delivery_count, @reason, @description, @now
+     FROM queue_messages WHERE sequence_number = @sequenceNumber`,
+  releaseMessagesOf: `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+     WHERE lock_owner IS NOT NULL AND substr(lock_owner, 1, length(?)) = ?`,
+  releaseSessionsOf: `UPDATE queue_active_sessions SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
+     WHERE lock_owner IS NOT NULL AND substr(lock_owner, 1, length(?)) = ?`,
+  lockOwners: `SELECT lock_owner AS owner FROM queue_messages WHERE lock_owner IS NOT NULL
+     UNION SELECT lock_owner AS owner FROM queue_active_sessions WHERE lock_owner IS NOT NULL`,
+  depth: `SELECT SUM(available_at_ms <= @now) AS active,
+            SUM(available_at_ms <= @now AND lock_token IS NOT NULL AND locked_until_ms > @now) AS locked,
+            SUM(available_at_ms > @now) AS scheduled
+     FROM queue_messages WHERE queue = @queue`,
+  deadLetterCount: 'SELECT COUNT(*) AS count FROM queue_dead_letters WHERE queue = ?',
+  listDeadLetters: 'SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY sequence_number LIMIT ?',
+  nextScheduled: 'SELECT MIN(available_at_ms) AS at FROM queue_messages WHERE queue = ? AND available_at_ms > ?',
+};
+
+export type QueueStatements = Record<keyof typeof QUEUE_SQL, Statement>;
+
+/** Prepares every statement once, at construction, so a typo fails there and not mid-delivery. */
+export function prepareQueueStatements(db: SqliteDatabase): QueueStatements {
+  const entries = Object.entries(QUEUE_SQL).map(([name, sql]) => [name, db.prepare(sql)] as const);
+  return Object.fromEntries(entries) as QueueStatements;
+}
