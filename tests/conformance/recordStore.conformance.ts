@@ -1,0 +1,378 @@
+import { contentHash } from '../../shared/core/hash';
+import { recordId } from '../../shared/core/ids';
+import type { JsonObject, RecordScope, SyncRecord } from '../../shared/core/model';
+import type { RecordStore } from '../../shared/ports/recordStore';
+import { expectSyncBridgeError, uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
+
+const T0 = Date.parse('2026-03-01T09:00:00.000Z');
+
+/** An ISO time `seconds` after the suite's origin; every record time in the suite comes from here. */
+function at(seconds: number): string {
+  return new Date(T0 + seconds * 1000).toISOString();
+}
+
+function makeRecord(scope: RecordScope, externalId: string, overrides: Partial<SyncRecord> = {}): SyncRecord {
+  const data: JsonObject = overrides.data ?? { name: `Customer ${externalId}`, tags: ['a', 'b'], address: { city: 'Lyon', zip: null } };
+  return {
+    ...scope,
+    id: recordId(scope.tenantId, scope.connectionId, scope.entity, externalId),
+    externalId,
+    data,
+    hash: contentHash(data),
+    version: 1,
+    deleted: false,
+    deletedAt: null,
+    firstSeenAt: at(0),
+    lastModifiedAt: at(0),
+    lastAction: 'added',
+    sourceUpdatedAt: null,
+    lastStepId: 'run_1:customers:1',
+    ...overrides,
+  };
+}
+
+/** Every record of a listing, page by page, following nextCursor. */
+async function listAll(store: RecordStore, query: Omit<Parameters<RecordStore['list']>[0], 'cursor'>): Promise<SyncRecord[]> {
+  const all: SyncRecord[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 10_000; pages += 1) {
+    const page = await store.list({ ...query, cursor });
+    all.push(...page.records);
+    if (!page.nextCursor) return all;
+    cursor = page.nextCursor;
+  }
+  throw new Error('list never ended');
+}
+
+/**
+ * The RecordStore port's semantics (shared/ports/recordStore.ts), run against every implementation.
+ */
+export function recordStoreConformance(name: string, factory: StoreFactory<RecordStore>): void {
+  describe(`RecordStore conformance: ${name}`, () => {
+    let fixture: StoreFixture<RecordStore>;
+    let store: RecordStore;
+    let scope: RecordScope;
+
+    beforeEach(async () => {
+      fixture = await factory();
+      store = fixture.store;
+      scope = { tenantId: uniqueId('ten'), connectionId: uniqueId('con'), entity: 'customers' };
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    describe('write and get', () => {
+      it('returns a written record field for field, payload included', async () => {
+        const record = makeRecord(scope, 'c1', { sourceUpdatedAt: '2026-02-28T10:00:00Z', data: { name: 'Ada', n: 3, nested: { list: [1, { x: true }] } } });
+        await store.write([record]);
+        expect(await store.get(scope, 'c1')).toEqual(record);
+      });
+
+      it('returns undefined for an external id it never stored', async () => {
+        await store.write([makeRecord(scope, 'c1')]);
+        expect(await store.get(scope, 'c2')).toBeUndefined();
+      });
+
+      it('upserts by id: a second write replaces the record instead of adding one', async () => {
+        await store.write([makeRecord(scope, 'c1')]);
+        const changed = makeRecord(scope, 'c1', { data: { name: 'Renamed' }, hash: contentHash({ name: 'Renamed' }), version: 2, lastAction: 'updated', lastModifiedAt: at(60) });
+        await store.write([changed]);
+        expect(await store.get(scope, 'c1')).toEqual(changed);
+        expect(await store.count(scope)).toBe(1);
+      });
+
+      it('stores a tombstone with its deletion time', async () => {
+        const tombstone = makeRecord(scope, 'c1', { deleted: true, deletedAt: at(5), lastAction: 'deleted', version: 2, data: {} });
+        await store.write([tombstone]);
+        expect(await store.get(scope, 'c1')).toEqual(tombstone);
+      });
+
+      it('writes a batch of 1,000 records in one call', async () => {
+        const batch = Array.from({ length: 1000 }, (_, i) => makeRecord(scope, `c${i}`));
+        await store.write(batch);
+        expect(await store.count(scope)).toBe(1000);
+        expect(await store.get(scope, 'c999')).toEqual(batch[999]);
+      });
+
+      it('accepts an empty batch', async () => {
+        await store.write([]);
+        expect(await store.count(scope)).toBe(0);
+      });
+    });
+
+    describe('getStates', () => {
+      it('returns the change-detection state of stored records and leaves missing ids out', async () => {
+        const a = makeRecord(scope, 'a', { version: 3, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100) });
+        const b = makeRecord(scope, 'b', { deleted: true, deletedAt: at(1), lastAction: 'deleted', version: 2 });
+        await store.write([a, b]);
+        const states = await store.getStates(scope, ['a', 'b', 'missing']);
+        expect([...states.keys()].sort()).toEqual(['a', 'b']);
+        expect(states.get('a')).toEqual({ externalId: 'a', hash: a.hash, version: 3, deleted: false, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100) });
+        expect(states.get('b')).toMatchObject({ externalId: 'b', deleted: true, lastAction: 'deleted', version: 2 });
+      });
+
+      it('never returns payloads', async () => {
+        await store.write([makeRecord(scope, 'a')]);
+        const state = (await store.getStates(scope, ['a'])).get('a') as unknown as Record<string, unknown>;
+        expect(state).toBeDefined();
+        expect(state).not.toHaveProperty('data');
+      });
+
+      it('reads 1,000 ids in one call', async () => {
+        await store.write(Array.from({ length: 1000 }, (_, i) => makeRecord(scope, `c${i}`)));
+        const ids = Array.from({ length: 1000 }, (_, i) => `c${i}`);
+        const states = await store.getStates(scope, ids);
+        expect(states.size).toBe(1000);
+        expect(states.get('c500')?.externalId).toBe('c500');
+      });
+
+      it('returns an empty map for no ids', async () => {
+        await store.write([makeRecord(scope, 'a')]);
+        expect((await store.getStates(scope, [])).size).toBe(0);
+      });
+
+      it('treats external ids as exact strings (case, quotes, unicode)', async () => {
+        const ids = ['Abc', 'abc', 'a"b', "it's", 'zé-✓', 'with space'];
+        await store.write(ids.map((id) => makeRecord(scope, id)));
+        const states = await store.getStates(scope, ['ABC', ...ids]);
+        expect([...states.keys()].sort()).toEqual([...ids].sort());
+      });
+    });
+
+    describe('tenant and scope isolation', () => {
+      it('never shows a record to another tenant, connection or entity with the same external id', async () => {
+        const record = makeRecord(scope, 'shared-id');
+        await store.write([record]);
+        const others: RecordScope[] = [
+          { ...scope, tenantId: uniqueId('other-ten') },
+          { ...scope, connectionId: uniqueId('other-con') },
+          { ...scope, entity: 'orders' },
+        ];
+        for (const other of others) {
+          expect(await store.get(other, 'shared-id')).toBeUndefined();
+          expect((await store.getStates(other, ['shared-id'])).size).toBe(0);
+          expect(await store.count(other, { includeDeleted: true })).toBe(0);
+          expect((await store.list({ tenantId: other.tenantId, connectionId: other.connectionId, entity: other.entity, limit: 10 })).records).toEqual([]);
+        }
+        // A connection-wide listing under another tenant sees nothing either.
+        const foreign = await store.list({ tenantId: others[0].tenantId, connectionId: scope.connectionId, limit: 10 });
+        expect(foreign.records).toEqual([]);
+      });
+
+      it('keeps same-id records of two tenants apart on write', async () => {
+        const otherScope = { ...scope, tenantId: uniqueId('other-ten') };
+        await store.write([makeRecord(scope, 'x', { data: { owner: 'first' } }), makeRecord(otherScope, 'x', { data: { owner: 'second' } })]);
+        expect((await store.get(scope, 'x'))?.data).toEqual({ owner: 'first' });
+        expect((await store.get(otherScope, 'x'))?.data).toEqual({ owner: 'second' });
+      });
+    });
+
+    describe('list', () => {
+      it('pages through every record exactly once, ordered by lastModifiedAt', async () => {
+        const records = Array.from({ length: 25 }, (_, i) => makeRecord(scope, `c${i}`, { lastModifiedAt: at((i * 7) % 25) }));
+        await store.write(records);
+        const pageSizes: number[] = [];
+        let cursor: string | undefined;
+        const seen: SyncRecord[] = [];
+        do {
+          const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, entity: 'customers', limit: 10, cursor });
+          pageSizes.push(page.records.length);
+          seen.push(...page.records);
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(pageSizes).toEqual([10, 10, 5]);
+        expect(seen.map((r) => r.externalId).sort()).toEqual(records.map((r) => r.externalId).sort());
+        const times = seen.map((r) => r.lastModifiedAt);
+        expect(times).toEqual([...times].sort());
+        expect(seen.find((r) => r.externalId === 'c3')).toEqual(records[3]);
+      });
+
+      it('gives no cursor when the page is the last one, even when it is exactly full', async () => {
+        await store.write(Array.from({ length: 10 }, (_, i) => makeRecord(scope, `c${i}`)));
+        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
+        expect(page.records).toHaveLength(10);
+        expect(page.nextCursor).toBeNull();
+      });
+
+      it('pages records that share one lastModifiedAt without losing or repeating any', async () => {
+        await store.write(Array.from({ length: 30 }, (_, i) => makeRecord(scope, `same-${i}`, { lastModifiedAt: at(1) })));
+        const all = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 7 });
+        expect(all).toHaveLength(30);
+        expect(new Set(all.map((r) => r.externalId)).size).toBe(30);
+      });
+
+      it('lists every entity of the connection when no entity is given, and one entity when it is', async () => {
+        const orders = { ...scope, entity: 'orders' };
+        await store.write([makeRecord(scope, 'c1', { lastModifiedAt: at(1) }), makeRecord(orders, 'o1', { lastModifiedAt: at(2) }), makeRecord(scope, 'c2', { lastModifiedAt: at(3) })]);
+        const everything = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 2 });
+        expect(everything.map((r) => `${r.entity}/${r.externalId}`)).toEqual(['customers/c1', 'orders/o1', 'customers/c2']);
+        const onlyOrders = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, entity: 'orders', limit: 2 });
+        expect(onlyOrders.map((r) => r.externalId)).toEqual(['o1']);
+      });
+
+      it('returns only records modified strictly after modifiedAfter', async () => {
+        await store.write([1, 2, 3, 4].map((s) => makeRecord(scope, `c${s}`, { lastModifiedAt: at(s) })));
+        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: at(2), limit: 10 });
+        expect(page.records.map((r) => r.externalId)).toEqual(['c3', 'c4']);
+      });
+
+      it('includes tombstones by default and leaves them out when asked', async () => {
+        await store.write([makeRecord(scope, 'alive'), makeRecord(scope, 'gone', { deleted: true, deletedAt: at(1), lastAction: 'deleted' })]);
+        const withDeleted = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
+        expect(withDeleted.records.map((r) => r.externalId).sort()).toEqual(['alive', 'gone']);
+        const live = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10, includeDeleted: false });
+        expect(live.records.map((r) => r.externalId)).toEqual(['alive']);
+      });
+
+      it('caps a page at 1,000 records', async () => {
+        await store.write(Array.from({ length: 1000 }, (_, i) => makeRecord(scope, `a${i}`)));
+        await store.write(Array.from({ length: 5 }, (_, i) => makeRecord(scope, `b${i}`)));
+        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 5000 });
+        expect(page.records).toHaveLength(1000);
+        expect(page.nextCursor).not.toBeNull();
+        const rest = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 5000, cursor: page.nextCursor! });
+        expect(rest.records).toHaveLength(5);
+        expect(rest.nextCursor).toBeNull();
+      });
+
+      it('keeps the cursor stable under writes: nothing unmodified is skipped or repeated, changes show up after', async () => {
+        const records = Array.from({ length: 30 }, (_, i) => makeRecord(scope, `c${String(i).padStart(2, '0')}`, { lastModifiedAt: at(i) }));
+        await store.write(records);
+        const query = { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 };
+        const first = await store.list(query);
+        expect(first.records.map((r) => r.externalId)).toEqual(records.slice(0, 10).map((r) => r.externalId));
+
+        // Between pages: one already-read record and one not-yet-read record change, one record is new,
+        // and one not-yet-read record is deleted (a tombstone is a change too).
+        await store.write([
+          makeRecord(scope, 'c03', { version: 2, lastAction: 'updated', data: { v: 2 }, lastModifiedAt: at(100) }),
+          makeRecord(scope, 'c20', { version: 2, lastAction: 'updated', data: { v: 2 }, lastModifiedAt: at(101) }),
+          makeRecord(scope, 'new', { lastModifiedAt: at(102) }),
+          makeRecord(scope, 'c15', { version: 2, deleted: true, deletedAt: at(103), lastAction: 'deleted', lastModifiedAt: at(103) }),
+        ]);
+        const fresh = await listAll(store, { ...query });
+        const afterFirst: SyncRecord[] = [];
+        let cursor: string | null = first.nextCursor;
+        while (cursor) {
+          const page = await store.list({ ...query, cursor });
+          afterFirst.push(...page.records);
+          cursor = page.nextCursor;
+        }
+        const ids = afterFirst.map((r) => r.externalId);
+        const untouched = records.slice(10).map((r) => r.externalId).filter((id) => id !== 'c20' && id !== 'c15');
+        expect(ids.slice(0, untouched.length)).toEqual(untouched);
+        expect(ids.slice(untouched.length)).toEqual(['c03', 'c20', 'new', 'c15']);
+        expect(afterFirst.find((r) => r.externalId === 'c03')?.version).toBe(2);
+        expect(fresh).toHaveLength(31); // a listing started afresh sees everything once
+      });
+
+      it('rejects a cursor it did not issue with a validation error', async () => {
+        await store.write([makeRecord(scope, 'c1')]);
+        await expectSyncBridgeError(store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10, cursor: 'not-a-cursor' }), 'validation');
+      });
+
+      it('rejects a page size below 1 with a validation error', async () => {
+        await expectSyncBridgeError(store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 0 }), 'validation');
+      });
+
+      it('returns an empty last page for a connection with no records', async () => {
+        expect(await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 })).toEqual({ records: [], nextCursor: null });
+      });
+    });
+
+    describe('count', () => {
+      it('counts live records, and tombstones only when asked', async () => {
+        await store.write([makeRecord(scope, 'a'), makeRecord(scope, 'b'), makeRecord(scope, 'gone', { deleted: true, deletedAt: at(1), lastAction: 'deleted' })]);
+        expect(await store.count(scope)).toBe(2);
+        expect(await store.count(scope, { includeDeleted: true })).toBe(3);
+        expect(await store.count({ ...scope, entity: 'orders' })).toBe(0);
+      });
+    });
+
+    describe('markSeen and sweepUnseen', () => {
+      const runId = 'run_full_1';
+      const stepId = 'run_full_1:finalize:customers';
+
+      async function seedFive(): Promise<SyncRecord[]> {
+        const records = ['a', 'b', 'c', 'd', 'e'].map((id) => makeRecord(scope, id, { version: 2 }));
+        await store.write(records);
+        return records;
+      }
+
+      it('tombstones the live records of the scope that the run did not see, and counts them', async () => {
+        await seedFive();
+        await store.markSeen(runId, scope, ['a', 'b']);
+        await store.markSeen(runId, scope, ['b', 'c']); // seen twice: no harm
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(2);
+
+        for (const id of ['d', 'e']) {
+          expect(await store.get(scope, id)).toMatchObject({ deleted: true, deletedAt: at(500), lastModifiedAt: at(500), lastAction: 'deleted', lastStepId: stepId, version: 3 });
+        }
+        for (const id of ['a', 'b', 'c']) {
+          expect(await store.get(scope, id)).toMatchObject({ deleted: false, version: 2, lastAction: 'added', lastModifiedAt: at(0) });
+        }
+        expect(await store.count(scope)).toBe(3);
+      });
+
+      it('returns the same count when the sweep is replayed, and changes nothing the second time', async () => {
+        await seedFive();
+        await store.markSeen(runId, scope, ['a', 'b', 'c']);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(2);
+        const before = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
+        expect(await store.sweepUnseen(runId, scope, stepId, at(600))).toBe(2);
+        const after = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
+        expect(after).toEqual(before);
+      });
+
+      it('leaves records that were already tombstones alone and does not count them', async () => {
+        await store.write([makeRecord(scope, 'a'), makeRecord(scope, 'old', { deleted: true, deletedAt: at(1), lastAction: 'deleted', version: 4, lastStepId: 'earlier' })]);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(1);
+        expect(await store.get(scope, 'old')).toMatchObject({ version: 4, lastStepId: 'earlier', deletedAt: at(1) });
+      });
+
+      it('sweeps everything live when the run saw nothing', async () => {
+        await seedFive();
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(5);
+        expect(await store.count(scope)).toBe(0);
+      });
+
+      it('touches only its own scope: other entities, connections and tenants keep their records', async () => {
+        await seedFive();
+        const neighbours: RecordScope[] = [
+          { ...scope, entity: 'orders' },
+          { ...scope, connectionId: uniqueId('other-con') },
+          { ...scope, tenantId: uniqueId('other-ten') },
+        ];
+        for (const neighbour of neighbours) await store.write([makeRecord(neighbour, 'z')]);
+        await store.markSeen(runId, scope, ['a']);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(4);
+        for (const neighbour of neighbours) expect(await store.get(neighbour, 'z')).toMatchObject({ deleted: false, version: 1 });
+      });
+
+      it('keeps seen-sets apart per run and per scope', async () => {
+        await seedFive();
+        await store.markSeen('run_other', scope, ['a', 'b', 'c', 'd', 'e']);
+        await store.markSeen(runId, { ...scope, entity: 'orders' }, ['a', 'b', 'c', 'd', 'e']);
+        await store.markSeen(runId, scope, ['a']);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(4);
+      });
+
+      it('forgets a run\'s seen-set on clearSeen, and clearing an unknown run is harmless', async () => {
+        await seedFive();
+        await store.markSeen(runId, scope, ['a', 'b', 'c', 'd', 'e']);
+        await store.clearSeen(runId);
+        await store.clearSeen('run_that_never_was');
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(5);
+      });
+
+      it('sweeps a large scope in one call', async () => {
+        const ids = Array.from({ length: 3000 }, (_, i) => `c${i}`);
+        for (let i = 0; i < ids.length; i += 1000) await store.write(ids.slice(i, i + 1000).map((id) => makeRecord(scope, id)));
+        for (let i = 0; i < ids.length; i += 1000) await store.markSeen(runId, scope, ids.slice(i, i + 1000).filter((_, k) => k % 10 !== 0));
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(300);
+        expect(await store.count(scope)).toBe(2700);
+      });
+    });
+  });
+}
