@@ -25,6 +25,19 @@ export * from './sqliteQueueTypes';
  */
 const activity = new EventEmitter().setMaxListeners(0);
 
+/** In-memory databases have no file name; each handle gets its own key. */
+const memoryDatabaseKeys = new WeakMap<SqliteDatabase, string>();
+
+function activityKeyOf(db: SqliteDatabase): string {
+  if (!db.memory) return db.name;
+  let key = memoryDatabaseKeys.get(db);
+  if (key === undefined) {
+    key = `:memory:${randomUUID()}`;
+    memoryDatabaseKeys.set(db, key);
+  }
+  return key;
+}
+
 /** How many sends between purges of expired duplicate-detection entries. */
 const PURGE_EVERY_SENDS = 512;
 
@@ -59,7 +72,7 @@ export class SqliteQueue implements QueueSender {
     this.maxDeliveryCount = positiveInteger(options.maxDeliveryCount ?? 10, 'maxDeliveryCount');
     this.clock = options.clock ?? systemClock;
     this.ownerId = newOwnerId();
-    this.activityKey = db.memory ? this.ownerId : db.name;
+    this.activityKey = activityKeyOf(db);
     createQueueTables(db);
     this.sql = prepareQueueStatements(db);
     registerLiveOwner(this.ownerId, () => db.open);
