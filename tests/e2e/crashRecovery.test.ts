@@ -50,8 +50,8 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
   });
   afterAll(async () => {
     if (child && child.exitCode === null) await killHard(child);
-    await sandbox.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await sandbox?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('three SIGKILLs during the first full sync of npm start, then equality and exact counters', async () => {

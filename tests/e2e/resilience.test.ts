@@ -17,10 +17,10 @@ describe('a pull sync survives what real providers and real hosts do', () => {
     await h.sandbox('POST', 'faults', { error5xxRate: 0, rate429: 0, truncateRate: 0, slowMs: 0 });
     await h.expectInStep();
     const stats = await h.sandbox('GET', 'stats');
-    const text = JSON.stringify(stats);
     // The faults really happened: the sandbox answered errors that the engine then retried.
-    expect(text).toMatch(/"5\d\d"\s*:\s*[1-9]/);
-    expect(text).toMatch(/"429"\s*:\s*[1-9]/);
+    expect(stats.injected.error5xx).toBeGreaterThan(0);
+    expect(stats.injected.rate429).toBeGreaterThan(0);
+    expect(stats.injected.truncated).toBeGreaterThan(0);
   });
 
   test('rate limits are obeyed from the headers, not discovered by 429s', async () => {
@@ -32,7 +32,8 @@ describe('a pull sync survives what real providers and real hosts do', () => {
     // 5 entities × 9 requests (8 full pages and an empty last one) = 45 requests at 8 per second.
     expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
     const stats = await h.sandbox('GET', 'stats');
-    expect(JSON.stringify(stats)).not.toMatch(/"429"\s*:\s*[1-9]/);
+    expect(stats.injected.rateLimited).toBe(0);
+    expect(stats.byStatus['429'] ?? 0).toBe(0);
     await h.expectInStep();
   });
 

@@ -12,7 +12,7 @@ describe('scheduler: own cron per connection, one run per connection, a per-tena
       credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' }, schedule: { cron: '* * * * * *', timeZone: 'Europe/Berlin', mode: 'full' },
     });
     await new Promise((r) => setTimeout(r, 1100)); // let the schedule fire once after creation
-    await h.sandbox('POST', 'faults', { slowMs: 50 });
+    await h.sandbox('POST', 'faults', { slowMs: 200 }); // 20 pages: the run stays open for seconds
     const first = await h.services.scheduler.tick();
     expect(first.started).toHaveLength(1);
     const again = await h.services.scheduler.tick();

@@ -30,6 +30,8 @@ export { ENTITIES } from './apiClient';
 
 export class Harness extends ApiClient {
   readonly telemetryLines: string[] = [];
+  /** What the local host logged (invocations, failures): for debugging a failed test. */
+  hostLines: string[] = [];
 
   private constructor(
     readonly dataDir: string,
@@ -52,7 +54,8 @@ export class Harness extends ApiClient {
       engine: { retry: { initialDelayMs: 20, maxDelayMs: 200, ...options.engine?.retry }, ...options.engine, random: () => 0.5 },
     });
     useServices(services);
-    const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: options.timers ?? false });
+    const hostLines: string[] = [];
+    const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: options.timers ?? false, log: (line) => hostLines.push(line) });
     await services.tenants.ensureTenant('t1', 'Tenant one');
     const { key } = await services.tenants.issueApiKey('t1', 'admin', 'test');
     const harness = new Harness(dataDir, platform, services, sandbox.url, host.url, key, async () => {
@@ -61,6 +64,7 @@ export class Harness extends ApiClient {
       await platform.close();
       rmSync(dataDir, { recursive: true, force: true });
     });
+    harness.hostLines = hostLines;
     sink.on('data', (chunk: Buffer) => harness.telemetryLines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
     await harness.api('POST', '/api/connections', {
       id: 'shop',

@@ -44,9 +44,9 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     // One statement decides the claim: a fresh key inserts, an expired one is taken over (and its
     // old result dropped), a live one is left alone and reports changes = 0.
     this.take = db.prepare<[string, number, number]>(`
-      INSERT INTO idempotency_keys (key, result, expires_at_ms) VALUES (?1, NULL, ?2)
+      INSERT INTO idempotency_keys (key, result, expires_at_ms) VALUES (?, NULL, ?)
       ON CONFLICT (key) DO UPDATE SET result = NULL, expires_at_ms = excluded.expires_at_ms
-      WHERE idempotency_keys.expires_at_ms <= ?3`);
+      WHERE idempotency_keys.expires_at_ms <= ?`);
     this.selectResult = db.prepare<[string], { result: string | null }>('SELECT result FROM idempotency_keys WHERE key = ?');
     this.storeResult = db.prepare<[string, string]>('UPDATE idempotency_keys SET result = ? WHERE key = ?');
     this.forget = db.prepare<[string]>('DELETE FROM idempotency_keys WHERE key = ?');

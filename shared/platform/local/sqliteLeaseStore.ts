@@ -37,9 +37,9 @@ export class SqliteLeaseStore implements LeaseStore {
     this.clock = options.clock ?? systemClock;
     db.exec(SCHEMA);
     this.take = db.prepare<[string, string, string, number, number]>(`
-      INSERT INTO leases (name, owner, token, expires_at_ms) VALUES (?1, ?2, ?3, ?4)
+      INSERT INTO leases (name, owner, token, expires_at_ms) VALUES (?, ?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at_ms = excluded.expires_at_ms
-      WHERE leases.expires_at_ms <= ?5`);
+      WHERE leases.expires_at_ms <= ?`);
     this.extend = db.prepare<[number, string, string, number]>(
       'UPDATE leases SET expires_at_ms = ? WHERE name = ? AND token = ? AND expires_at_ms > ?',
     );
