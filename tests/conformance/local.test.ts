@@ -1,11 +1,27 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { ManualClock } from '../../shared/core/manualClock';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import { JsonLinesTelemetry } from '../../shared/platform/local/jsonLinesTelemetry';
+import { SqliteConnectionStore } from '../../shared/platform/local/sqliteConnectionStore';
+import { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
+import { SqliteLeaseStore } from '../../shared/platform/local/sqliteLeaseStore';
 import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
+import { SqliteRunStore } from '../../shared/platform/local/sqliteRunStore';
+import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore';
+import { SqliteTenantStore } from '../../shared/platform/local/sqliteTenantStore';
+import { connectionStoreConformance } from './connectionStore.conformance';
 import type { StoreFixture } from './fixtures';
+import { idempotencyStoreConformance } from './idempotencyStore.conformance';
+import { leaseStoreConformance } from './leaseStore.conformance';
 import { recordStoreConformance } from './recordStore.conformance';
+import { runStoreConformance } from './runStore.conformance';
+import { secretStoreConformance } from './secretStore.conformance';
+import { telemetryConformance } from './telemetry.conformance';
+import { tenantStoreConformance } from './tenantStore.conformance';
 
 /**
  * Every port suite against the embedded (SQLite) implementations, each test on a fresh database
@@ -28,3 +44,27 @@ function sqliteFixture<S>(build: (db: SqliteDatabase, clock: ManualClock, dir: s
 }
 
 recordStoreConformance('SqliteRecordStore', sqliteFixture((db) => new SqliteRecordStore(db)));
+runStoreConformance('SqliteRunStore', sqliteFixture((db) => new SqliteRunStore(db)));
+connectionStoreConformance('SqliteConnectionStore', sqliteFixture((db) => new SqliteConnectionStore(db)));
+tenantStoreConformance('SqliteTenantStore', sqliteFixture((db) => new SqliteTenantStore(db)));
+secretStoreConformance('SqliteSecretStore', sqliteFixture((db, clock) => new SqliteSecretStore(db, randomBytes(32), { clock })));
+leaseStoreConformance('SqliteLeaseStore', sqliteFixture((db, clock) => new SqliteLeaseStore(db, { clock })));
+idempotencyStoreConformance('SqliteIdempotencyStore', sqliteFixture((db, clock) => new SqliteIdempotencyStore(db, { clock })));
+
+telemetryConformance('JsonLinesTelemetry', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const telemetry = new JsonLinesTelemetry({ sink, level: 'debug', clock: new ManualClock() });
+  return {
+    telemetry,
+    readEmitted: async () => lines.join(''),
+    cleanup: async () => {
+      sink.destroy();
+    },
+  };
+});

@@ -1,0 +1,69 @@
+import type { IdempotencyStore } from '../../shared/ports/idempotencyStore';
+import { passTime, uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
+
+/**
+ * The IdempotencyStore port's semantics (shared/ports/idempotencyStore.ts), run against every
+ * implementation. With a ManualClock the suite moves time; on real time it waits short TTLs out.
+ */
+export function idempotencyStoreConformance(name: string, factory: StoreFactory<IdempotencyStore>): void {
+  describe(`IdempotencyStore conformance: ${name}`, () => {
+    let fixture: StoreFixture<IdempotencyStore>;
+    let store: IdempotencyStore;
+    let key: string;
+    let ttlMs: number;
+
+    beforeEach(async () => {
+      fixture = await factory();
+      store = fixture.store;
+      key = uniqueId('webhook-delivery');
+      ttlMs = fixture.clock ? 60_000 : 1_500;
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    it('lets the first claim win and tells later claimers it was claimed before', async () => {
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: true });
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: false });
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: false });
+    });
+
+    it('gives a key to exactly one of many concurrent claimers', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.claim(key, ttlMs)));
+      expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    });
+
+    it('hands the completed result to later claimers', async () => {
+      await store.claim(key, ttlMs);
+      const result = { status: 201, externalId: 'cus_42', tags: ['a'], nested: { ok: true } };
+      await store.complete(key, result);
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: false, result });
+    });
+
+    it('keeps keys independent', async () => {
+      await store.claim(key, ttlMs);
+      expect(await store.claim(`${key}-other`, ttlMs)).toEqual({ claimed: true });
+    });
+
+    it('lets a released key be claimed again', async () => {
+      await store.claim(key, ttlMs);
+      await store.release(key);
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: true });
+    });
+
+    it('releasing a key nobody claimed is harmless', async () => {
+      await store.release(key);
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: true });
+    });
+
+    it('holds a claim until its TTL passes, then lets it be claimed again without the old result', async () => {
+      await store.claim(key, ttlMs);
+      await store.complete(key, { done: 1 });
+      await passTime(fixture, ttlMs / 2);
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: false, result: { done: 1 } });
+      await passTime(fixture, ttlMs / 2 + 100);
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: true });
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: false });
+    });
+  });
+}

@@ -1,0 +1,123 @@
+import { SyncBridgeError } from '../../shared/core/errors';
+import type { Telemetry } from '../../shared/ports/telemetry';
+
+/** A Telemetry plus the masking of values that have no tell-tale key (every implementation offers it). */
+export interface MaskingTelemetry extends Telemetry {
+  registerSecretValue(value: string): void;
+}
+
+export interface TelemetryFixture {
+  telemetry: MaskingTelemetry;
+  /** Everything the implementation sent out of the process so far, as text (after flush()). */
+  readEmitted(): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * The Telemetry port's semantics (shared/ports/telemetry.ts), run against every implementation:
+ * secrets never leave the process, and telemetry never throws into its caller. Each test first
+ * shows that the thing it masks is emitted at all, so that "nothing was written" cannot pass for
+ * "the secret was masked".
+ */
+export function telemetryConformance(name: string, factory: () => Promise<TelemetryFixture>): void {
+  describe(`Telemetry conformance: ${name}`, () => {
+    let fixture: TelemetryFixture;
+    let telemetry: MaskingTelemetry;
+
+    beforeEach(async () => {
+      fixture = await factory();
+      telemetry = fixture.telemetry;
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    async function emitted(): Promise<string> {
+      await telemetry.flush();
+      return fixture.readEmitted();
+    }
+
+    it('replaces the values of secret-named properties with *** and keeps the others', async () => {
+      const secrets: Record<string, string> = {
+        password: 'pw-0001-hunter2',
+        clientSecret: 'cs-0002-very-secret',
+        access_token: 'at-0003-bearer',
+        refreshToken: 'rt-0004-refresh',
+        apiKey: 'ak-0005-key',
+        api_key: 'ak-0006-key',
+        'X-Api-Key': 'ak-0007-header',
+        Authorization: 'Bearer az-0008-header',
+        credentials: 'cr-0009-basic',
+        Cookie: 'session=ck-0010',
+        webhookSignature: 'sig-0011-hmac',
+        PASSWORD: 'pw-0012-shouting',
+      };
+      telemetry.log('info', 'provider call', { ...secrets, connectionId: 'con-visible-42', attempt: 3 });
+      telemetry.event('TokenRefreshed', { refresh_token: 'rt-0013-event', provider: 'sandbox-visible' });
+      telemetry.metric('records.synced', 12, { apiKey: 'ak-0014-metric', entity: 'customers-visible' });
+      telemetry.exception(new Error('refresh failed'), { token: 'tk-0015-exception' });
+      telemetry.dependency({ type: 'HTTP', target: 'crm.example', name: 'POST /oauth/token', durationMs: 12, success: true, properties: { client_secret: 'cs-0016-dependency' } });
+      const text = await emitted();
+      for (const visible of ['con-visible-42', 'sandbox-visible', 'customers-visible', 'TokenRefreshed', 'records.synced', 'refresh failed', 'POST /oauth/token']) {
+        expect(text).toContain(visible);
+      }
+      for (const value of [...Object.values(secrets), 'rt-0013-event', 'ak-0014-metric', 'tk-0015-exception', 'cs-0016-dependency', 'hunter2', 'az-0008']) {
+        expect(text).not.toContain(value);
+      }
+      expect(text).toContain('***');
+    });
+
+    it('masks a registered secret value wherever it appears: messages, names, properties, errors, targets', async () => {
+      const secret = 'sk_live_7f3a9c1e5b2d';
+      telemetry.registerSecretValue(secret);
+      telemetry.log('warn', `calling https://crm.example/v1?key=${secret} failed`, { url: `https://crm.example/v1?key=${secret}`, note: 'visible-note' });
+      telemetry.event(`event-${secret}`, { detail: `x${secret}y` });
+      telemetry.metric('latency', 5, { label: secret });
+      telemetry.exception(new SyncBridgeError('auth_failed', `The provider rejected key ${secret}.`), { phase: 'refresh' });
+      telemetry.exception(`a thrown string with ${secret}`);
+      telemetry.dependency({ type: 'HTTP', target: `${secret}.crm.example`, name: `GET /v1/${secret}`, durationMs: 3, success: false, resultCode: 401 });
+      const text = await emitted();
+      expect(text).toContain('visible-note');
+      expect(text).toContain('The provider rejected key');
+      expect(text).toContain('calling https://crm.example/v1?key=');
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain('7f3a9c1e5b2d');
+    });
+
+    it('masks a secret that contains another registered secret as a whole', async () => {
+      telemetry.registerSecretValue('abc123');
+      telemetry.registerSecretValue('abc123-extended-tail');
+      telemetry.log('info', 'value is abc123-extended-tail here');
+      const text = await emitted();
+      expect(text).toContain('value is');
+      expect(text).not.toContain('abc123');
+      expect(text).not.toContain('extended-tail');
+    });
+
+    it('does not mask anything for an empty registered value', async () => {
+      telemetry.registerSecretValue('');
+      telemetry.log('info', 'an ordinary message stays readable');
+      expect(await emitted()).toContain('an ordinary message stays readable');
+    });
+
+    it('never throws into the caller, whatever it is given', async () => {
+      const circular: Record<string, unknown> = { name: 'loop' };
+      circular.self = circular;
+      const weird = new Error('with a circular cause', { cause: circular });
+      expect(() => {
+        telemetry.exception(weird);
+        telemetry.exception(undefined);
+        telemetry.exception(null);
+        telemetry.exception(circular);
+        telemetry.exception(Object.create(null));
+        telemetry.metric('nan', Number.NaN);
+        telemetry.metric('infinite', Number.POSITIVE_INFINITY, { unit: undefined });
+        telemetry.log('info', 'props with gaps', { a: undefined, b: null, c: true });
+        telemetry.event('measured', undefined, { count: 1 });
+        telemetry.log('nonsense' as never, 'unknown level');
+      }).not.toThrow();
+      await expect(telemetry.flush()).resolves.toBeUndefined();
+      expect(await fixture.readEmitted()).toContain('props with gaps');
+    });
+  });
+}
