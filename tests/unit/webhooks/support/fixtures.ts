@@ -165,6 +165,17 @@ export const fixtures: SchemeFixture[] = [
   },
 ];
 
+/**
+ * A secret no fixture uses. Appending text to a whsec_ secret is no good: Node's base64 decoder
+ * skips characters it does not know, so "whsec_…!" would decode to the very same key.
+ */
+export function wrongSecretFor(fixture: SchemeFixture): string {
+  const [active] = fixture.secrets;
+  if (active.startsWith('whsec_')) return newWhsec(`${active}-wrong`);
+  if (fixture.scheme === 'basic') return 'hook:wrong-password';
+  return `${active}-wrong`;
+}
+
 /** Returns the header map with `name` (any case) removed. */
 export function withoutHeader(headers: Record<string, string>, name: string): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([key]) => key.toLowerCase() !== name.toLowerCase()));
