@@ -160,8 +160,9 @@ const KNOWN_HEADERS = [
   'webhook-id', 'webhook-timestamp', 'webhook-signature', 'svix-id', 'svix-timestamp', 'svix-signature', 'X-Notion-Signature',
   'x-zm-signature', 'x-zm-request-timestamp', 'X-Twilio-Signature', 'x-sfmc-ens-signature', 'Authorization', 'X-Custom-Signature', 'X-Custom-Timestamp',
 ];
-const hex = (bytes: number) => randomBytes(bytes + 1).subarray(0, bytes).toString('hex').padEnd(bytes * 2, '0');
-const b64 = (bytes: number) => Buffer.alloc(bytes, int(256)).map(() => int(256)).toString('base64');
+const exactBytes = (length: number) => Buffer.from(Array.from({ length }, () => int(256)));
+const hex = (bytes: number) => exactBytes(bytes).toString('hex');
+const b64 = (bytes: number) => exactBytes(bytes).toString('base64');
 const plausibleValue = (): string =>
   pick([
     () => `sha256=${hex(32)}`,
