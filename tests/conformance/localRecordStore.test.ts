@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { contentHash } from '../../shared/core/hash';
+import { recordId } from '../../shared/core/ids';
+import type { RecordScope, SyncRecord } from '../../shared/core/model';
+import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
+
+const scope: RecordScope = { tenantId: 'ten_local', connectionId: 'con_local', entity: 'customers' };
+
+function makeRecord(externalId: string, overrides: Partial<SyncRecord> = {}): SyncRecord {
+  const data = { name: `Customer ${externalId}`, notes: 'n'.repeat(800) };
+  return {
+    ...scope,
+    id: recordId(scope.tenantId, scope.connectionId, scope.entity, externalId),
+    externalId,
+    data,
+    hash: contentHash(data),
+    version: 1,
+    deleted: false,
+    deletedAt: null,
+    firstSeenAt: '2026-03-01T09:00:00.000Z',
+    lastModifiedAt: '2026-03-01T09:00:00.000Z',
+    lastAction: 'added',
+    sourceUpdatedAt: null,
+    lastStepId: 'run_1:customers:1',
+    ...overrides,
+  };
+}
+
+/** Behaviour only the embedded store promises: one transaction per batch, durability, query plans. */
+describe('SqliteRecordStore (local guarantees)', () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  let store: SqliteRecordStore;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'syncbridge-records-'));
+    db = openDatabase(join(dir, 'syncbridge.db'));
+    store = new SqliteRecordStore(db);
+  });
+  afterEach(() => {
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes a batch all or nothing: one bad record leaves none of the batch behind', async () => {
+    await store.write([makeRecord('kept')]);
+    const batch = [makeRecord('a'), makeRecord('b'), makeRecord('broken', { lastModifiedAt: null as unknown as string }), makeRecord('c')];
+    await expect(store.write(batch)).rejects.toThrow();
+    expect(await store.count(scope, { includeDeleted: true })).toBe(1);
+    expect(await store.get(scope, 'a')).toBeUndefined();
+  });
+
+  it('keeps records, tombstones and seen-sets across a close and reopen of the file', async () => {
+    await store.write([makeRecord('a'), makeRecord('b'), makeRecord('c')]);
+    await store.markSeen('run_2', scope, ['a']);
+    db.close();
+    db = openDatabase(join(dir, 'syncbridge.db'));
+    const reopened = new SqliteRecordStore(db);
+    expect(await reopened.get(scope, 'b')).toEqual(makeRecord('b'));
+    expect(await reopened.sweepUnseen('run_2', scope, 'run_2:finalize:customers', '2026-03-02T00:00:00.000Z')).toBe(2);
+    expect(await reopened.count(scope)).toBe(1);
+  });
+
+  it('shares one file between two store instances (as two processes would) without mixing scopes', async () => {
+    const secondHandle = openDatabase(join(dir, 'syncbridge.db'));
+    const other = new SqliteRecordStore(secondHandle);
+    const orders = { ...scope, entity: 'orders' };
+    await other.write([{ ...makeRecord('o1'), ...orders, id: recordId(orders.tenantId, orders.connectionId, 'orders', 'o1') }]);
+    await store.write([makeRecord('c1')]);
+    expect((await store.get(orders, 'o1'))?.entity).toBe('orders');
+    expect((await other.get(scope, 'c1'))?.entity).toBe('customers');
+    const all = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
+    expect(all.records.map((r) => `${r.entity}/${r.externalId}`).sort()).toEqual(['customers/c1', 'orders/o1']);
+    secondHandle.close();
+  });
+
+  it('serves every read path from an index, never a table scan or a sort', () => {
+    // The same statement shapes the store prepares (sqliteRecordStore.ts), with literals for parameters.
+    const plans = [
+      'SELECT external_id, hash FROM records WHERE scope_key = 1 AND external_id IN (SELECT value FROM json_each(\'["a"]\'))',
+      'SELECT * FROM records WHERE scope_key = 1 AND (last_modified_at, row_key) > (\'x\', 1) ORDER BY last_modified_at, row_key LIMIT 10',
+      'SELECT * FROM records WHERE connection_key = 1 AND last_modified_at > \'x\' AND deleted = 0 ORDER BY last_modified_at, row_key LIMIT 10',
+      `UPDATE records SET deleted = 1 WHERE scope_key = 1 AND deleted = 0 AND NOT EXISTS (
+         SELECT 1 FROM record_seen s WHERE s.run_id = 'r' AND s.scope_key = 1 AND s.external_id = records.external_id)`,
+      "DELETE FROM record_seen WHERE run_id = 'r'",
+    ].map((sql) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((row) => row.detail).join(' | '));
+    for (const plan of plans) {
+      expect(plan).not.toMatch(/SCAN records|SCAN record_seen|TEMP B-TREE/);
+      expect(plan).toMatch(/USING (COVERING |PRIMARY KEY|INDEX)|USING INDEX/);
+    }
+  });
+
+  it('writes and re-reads the change state of 20,000 ~1 KB records fast (a floor far below the benchmark target)', async () => {
+    const total = 20_000;
+    const started = process.hrtime.bigint();
+    for (let page = 0; page < total / 1000; page += 1) {
+      const records = Array.from({ length: 1000 }, (_, i) => makeRecord(`c${page * 1000 + i}`));
+      const states = await store.getStates(scope, records.map((r) => r.externalId));
+      expect(states.size).toBe(0);
+      await store.write(records);
+      await store.markSeen('run_1', scope, records.map((r) => r.externalId));
+    }
+    const firstSyncMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const resyncStarted = process.hrtime.bigint();
+    for (let page = 0; page < total / 1000; page += 1) {
+      const ids = Array.from({ length: 1000 }, (_, i) => `c${page * 1000 + i}`);
+      expect((await store.getStates(scope, ids)).size).toBe(1000);
+      await store.markSeen('run_2', scope, ids);
+    }
+    const resyncMs = Number(process.hrtime.bigint() - resyncStarted) / 1e6;
+    // Measured around 50,000/s (first sync) and 200,000/s (re-sync) on a loaded two-core machine;
+    // the floors leave room for slow CI while still catching a lost index or a per-row transaction.
+    expect(total / (firstSyncMs / 1000)).toBeGreaterThan(8_000);
+    expect(total / (resyncMs / 1000)).toBeGreaterThan(20_000);
+    expect(await store.sweepUnseen('run_2', scope, 'run_2:finalize:customers', '2026-03-02T00:00:00.000Z')).toBe(0);
+  });
+});
