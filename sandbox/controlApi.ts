@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SyncBridgeError } from '../shared/core/errors';
 import { SANDBOX_ENTITIES, SandboxEntity, isSandboxEntity } from './entities';
 import { pathSegments, readJsonObject, sendError, sendJson, sendNoContent } from './httpIo';
+import { handleOAuthControl } from './oauth/oauthControl';
 import { MAX_RECORDS_PER_ENTITY } from './options';
 import { SandboxState } from './sandboxState';
 import { formatSecond, parseIsoMs } from './timeline';
+import { handleWebhookControl } from './webhooks/webhookControl';
 
 /** Largest count one /mutate request may ask for per kind; keeps a single request bounded. */
 const MAX_MUTATIONS_PER_REQUEST = 100_000;
@@ -17,6 +19,8 @@ export async function handleControlRequest(state: SandboxState, req: IncomingMes
   const [, resource, entity, id, ...rest] = pathSegments(url);
   const method = req.method ?? 'GET';
   try {
+    if (resource === 'webhooks') return await handleWebhookControl(state.webhooks, req, res, url, pathSegments(url).slice(2));
+    if (resource === 'oauth') return await handleOAuthControl(state.oauth, req, res, url, pathSegments(url).slice(2));
     if (rest.length > 0) throw notFound(url);
     switch (`${method} ${resource ?? ''}`) {
       case 'GET info':
@@ -90,6 +94,8 @@ function info(state: SandboxState) {
     live,
     maxPageSize: state.options.maxPageSize,
     rateLimit: state.options.rateLimit,
+    oauth: state.oauth ? { clientId: state.oauth.options.clientId, accessTokenTtlSeconds: state.oauth.options.accessTokenTtlSeconds, scopes: state.oauth.options.scopes } : null,
+    webhookTargets: state.webhooks.list().length,
     clock: clockView(state),
   };
 }
@@ -128,7 +134,7 @@ function reseed(state: SandboxState, body: Record<string, unknown>): void {
   const seed = body.seed ?? state.dataset.seed;
   requireCount('records', records, MAX_RECORDS_PER_ENTITY);
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new SyncBridgeError('validation', "Field 'seed' must be an integer.");
-  state.dataset.reseed(records as number, seed);
+  state.reseed(records as number, seed);
 }
 
 function requireCount(name: string, value: unknown, max: number): void {

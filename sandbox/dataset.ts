@@ -2,6 +2,7 @@ import { SyncBridgeError } from '../shared/core/errors';
 import { SANDBOX_ENTITIES, SandboxEntity, recordId } from './entities';
 import { EntityStore } from './entityStore';
 import { SeededRandom, foldSeed, hashIntegers, hashString } from './random';
+import { RecordChangeListener } from './recordChanges';
 import { SandboxClock } from './sandboxClock';
 import { lastSeededSecond } from './timeline';
 
@@ -31,6 +32,8 @@ export class SandboxDataset {
     recordsPerEntity: number,
     seed: number,
     readonly clock: SandboxClock,
+    /** Told about every change of every store, including changes after a re-seed. */
+    private readonly onChange?: RecordChangeListener,
   ) {
     this.reseed(recordsPerEntity, seed);
   }
@@ -50,7 +53,7 @@ export class SandboxDataset {
     this.stores = {} as Record<SandboxEntity, EntityStore>;
     this.mutationRandoms = {} as Record<SandboxEntity, SeededRandom>;
     for (const entity of SANDBOX_ENTITIES) {
-      this.stores[entity] = new EntityStore(entity, context);
+      this.stores[entity] = new EntityStore(entity, context, this.onChange);
       // A stream per entity that only /mutate draws from, so bulk mutations are reproducible.
       this.mutationRandoms[entity] = new SeededRandom(hashIntegers(context.seed, hashString(`mutations:${entity}`)));
     }

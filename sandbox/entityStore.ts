@@ -4,14 +4,10 @@ import { ListingKey, compareKeys } from './listingKey';
 import { SeededRandom } from './random';
 import { ENTITY_SPECS, buildRecord } from './records/buildRecord';
 import { GenerationContext, SandboxRecord } from './records/recordTypes';
+import { RecordChangeKind, RecordChangeListener, Tombstone } from './recordChanges';
 import { formatSecond, seededUpdatedSecond } from './timeline';
 
-/** What a listing serves for a record deleted since `updated_since`. */
-export interface Tombstone {
-  id: string;
-  deleted: true;
-  updated_at: string;
-}
+export type { Tombstone } from './recordChanges';
 
 export interface ListQuery {
   /** Inclusive lower bound on the updated_at second; when set, tombstones are served too. */
@@ -34,7 +30,12 @@ interface OverlayEntry {
   index: number;
   second: number;
   record: SandboxRecord | null;
+  /** Bumped by every change; a seeded record that was never changed is version 1. */
+  version: number;
 }
+
+/** The version of a seeded record nobody has changed yet. */
+const SEEDED_VERSION = 1;
 
 /** Fields a caller may not set: the sandbox owns identity and time. */
 const RESERVED_FIELDS = ['id', 'created_at', 'updated_at'];
@@ -56,6 +57,7 @@ export class EntityStore {
   constructor(
     readonly entity: SandboxEntity,
     private readonly context: GenerationContext,
+    private readonly onChange?: RecordChangeListener,
   ) {
     this.nextIndex = context.seededCount;
   }
@@ -68,6 +70,13 @@ export class EntityStore {
     const index = parseRecordId(this.entity, id);
     if (index === undefined) return undefined;
     return this.recordAt(index);
+  }
+
+  /** The version of a live record (for ETag / If-Match), or undefined if it is not live. */
+  version(id: string): number | undefined {
+    const index = parseRecordId(this.entity, id);
+    if (index === undefined || !this.recordAt(index)) return undefined;
+    return this.overlay.get(index)?.version ?? SEEDED_VERSION;
   }
 
   list(query: ListQuery): ListPage {
@@ -121,7 +130,32 @@ export class EntityStore {
     const index = this.nextIndex++;
     const generated = buildRecord(this.context, this.entity, index, second);
     const record = withTimestampsLast({ ...generated, ...fields }, generated.created_at, generated.updated_at);
-    this.put({ index, second, record });
+    this.put(index, second, record);
+    return record;
+  }
+
+  /**
+   * A new record holding exactly `fields` plus id and timestamps, as a provider stores what a
+   * client POSTed; unlike `create`, nothing is generated, so reading it back echoes the write.
+   */
+  insert(fields: Record<string, unknown>, second: number): SandboxRecord {
+    assertNoReservedFields(fields);
+    if (this.nextIndex > MAX_RECORD_INDEX) throw new SyncBridgeError('conflict', `The ${this.entity} id space is full.`);
+    const index = this.nextIndex++;
+    const stamp = formatSecond(second);
+    const record: SandboxRecord = { id: recordId(this.entity, index), ...structuredClone(fields), created_at: stamp, updated_at: stamp };
+    this.put(index, second, record);
+    return record;
+  }
+
+  /** Replaces every field of a live record with `fields` (id and created_at kept); undefined if it is not live. */
+  replace(id: string, fields: Record<string, unknown>, second: number): SandboxRecord | undefined {
+    assertNoReservedFields(fields);
+    const index = parseRecordId(this.entity, id);
+    const current = index === undefined ? undefined : this.recordAt(index);
+    if (index === undefined || !current) return undefined;
+    const record: SandboxRecord = { id: current.id, ...structuredClone(fields), created_at: current.created_at, updated_at: formatSecond(second) };
+    this.put(index, second, record);
     return record;
   }
 
@@ -132,7 +166,7 @@ export class EntityStore {
     const current = index === undefined ? undefined : this.recordAt(index);
     if (index === undefined || !current) return undefined;
     const record = withTimestampsLast({ ...structuredClone(current), ...fields }, current.created_at, formatSecond(second));
-    this.put({ index, second, record });
+    this.put(index, second, record);
     return record;
   }
 
@@ -143,7 +177,7 @@ export class EntityStore {
     const record = structuredClone(current);
     ENTITY_SPECS[this.entity].update(record, random);
     record.updated_at = formatSecond(second);
-    this.put({ index, second, record });
+    this.put(index, second, record);
     return record;
   }
 
@@ -151,7 +185,7 @@ export class EntityStore {
   delete(id: string, second: number): boolean {
     const index = parseRecordId(this.entity, id);
     if (index === undefined || !this.recordAt(index)) return false;
-    this.put({ index, second, record: null });
+    this.put(index, second, null);
     return true;
   }
 
@@ -181,17 +215,25 @@ export class EntityStore {
     return index < this.context.seededCount ? buildRecord(this.context, this.entity, index) : undefined;
   }
 
-  private put(entry: OverlayEntry): void {
-    const previous = this.overlay.get(entry.index);
+  /** Stores a change (its version is assigned here) and tells the listener about it. */
+  private put(index: number, second: number, record: SandboxRecord | null): void {
+    const previous = this.overlay.get(index);
+    const seeded = index < this.context.seededCount;
+    const wasLive = previous ? previous.record !== null : seeded;
+    const entry: OverlayEntry = { index, second, record, version: (previous?.version ?? (seeded ? SEEDED_VERSION : 0)) + 1 };
     if (previous) {
       this.ordered.splice(lowerBound(this.ordered, previous), 1);
       if (previous.record) this.overlayLive--;
-    } else if (entry.index < this.context.seededCount) {
+    } else if (seeded) {
       this.shadowedSeeded++;
     }
     this.overlay.set(entry.index, entry);
     this.ordered.splice(lowerBound(this.ordered, entry), 0, entry);
     if (entry.record) this.overlayLive++;
+    if (this.onChange) {
+      const kind: RecordChangeKind = entry.record === null ? 'deleted' : wasLive ? 'updated' : 'created';
+      this.onChange({ entity: this.entity, kind, id: recordId(this.entity, entry.index), second: entry.second, version: entry.version, record: entry.record ?? this.tombstone(entry) });
+    }
   }
 
   private tombstone(entry: OverlayEntry): Tombstone {

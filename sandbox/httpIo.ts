@@ -57,8 +57,8 @@ export function sendError(res: ServerResponse, error: unknown, headers: Outgoing
   return status;
 }
 
-/** Reads a JSON body; an empty body is `undefined`. Malformed JSON is a validation error. */
-export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+/** Reads the whole body as UTF-8, refusing more than 1 MB. */
+export async function readBodyText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -66,7 +66,12 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new SyncBridgeError('validation', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads a JSON body; an empty body is `undefined`. Malformed JSON is a validation error. */
+export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const text = (await readBodyText(req)).trim();
   if (text === '') return undefined;
   try {
     return JSON.parse(text);

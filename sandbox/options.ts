@@ -1,4 +1,7 @@
 import { SyncBridgeError } from '../shared/core/errors';
+import { ResolvedOAuthOptions, SandboxOAuthOptions, resolveOAuthOptions } from './oauth/oauthOptions';
+
+export type { SandboxOAuthOptions } from './oauth/oauthOptions';
 
 export interface SandboxOptions {
   /** TCP port; default 7072; 0 picks any free port. */
@@ -15,9 +18,13 @@ export interface SandboxOptions {
   rateLimit?: { requests: number; windowSeconds: number };
   /** Largest `limit` a listing accepts; default 1000. */
   maxPageSize?: number;
+  /** Turns on /oauth/authorize, /oauth/token and Bearer tokens on /v1; off (X-Api-Key only) by default. */
+  oauth?: SandboxOAuthOptions;
+  /** How long a write's Idempotency-Key is remembered; default 86,400 (24 hours, as Stripe does). */
+  idempotencyKeyTtlSeconds?: number;
 }
 
-export type ResolvedSandboxOptions = Required<SandboxOptions>;
+export type ResolvedSandboxOptions = Required<Omit<SandboxOptions, 'oauth'>> & { oauth?: ResolvedOAuthOptions };
 
 /** One million per entity keeps ids seven digits wide even after many creates. */
 export const MAX_RECORDS_PER_ENTITY = 1_000_000;
@@ -32,6 +39,7 @@ export function resolveSandboxOptions(options: SandboxOptions = {}): ResolvedSan
     apiKey: options.apiKey ?? 'sandbox-api-key',
     rateLimit: options.rateLimit ?? { requests: 100, windowSeconds: 1 },
     maxPageSize: options.maxPageSize ?? 1000,
+    idempotencyKeyTtlSeconds: options.idempotencyKeyTtlSeconds ?? 86_400,
   };
   requireInteger('port', resolved.port, 0, 65535);
   if (typeof resolved.host !== 'string' || resolved.host === '') fail('host', 'must be a non-empty string');
@@ -41,7 +49,9 @@ export function resolveSandboxOptions(options: SandboxOptions = {}): ResolvedSan
   requireInteger('rateLimit.requests', resolved.rateLimit.requests, 1, Number.MAX_SAFE_INTEGER);
   requireInteger('rateLimit.windowSeconds', resolved.rateLimit.windowSeconds, 1, 86_400);
   requireInteger('maxPageSize', resolved.maxPageSize, 1, 100_000);
-  return { ...resolved, rateLimit: { ...resolved.rateLimit } };
+  requireInteger('idempotencyKeyTtlSeconds', resolved.idempotencyKeyTtlSeconds, 1, 30 * 86_400);
+  const oauth = options.oauth === undefined ? undefined : resolveOAuthOptions(options.oauth);
+  return { ...resolved, rateLimit: { ...resolved.rateLimit }, ...(oauth ? { oauth } : {}) };
 }
 
 function requireInteger(name: string, value: unknown, min: number, max: number): void {

@@ -1,34 +1,36 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { SyncBridgeError } from '../shared/core/errors';
 import { isSandboxEntity } from './entities';
 import { encodeCursor } from './listingKey';
 import { parseListingQuery } from './listingQuery';
 import { pathSegments, sendError, sendJson, sendTruncatedJson } from './httpIo';
+import { authenticateProviderRequest, forbidsWrites, rateLimitKey } from './providerAuth';
+import { ProviderResult } from './providerResult';
 import { PathKind } from './requestStats';
 import { SandboxState } from './sandboxState';
+import { etagFor } from './writes/preconditions';
+import { WriteMethod, handleWrite } from './writes/writeApi';
 
 /** Waits `ms`, or less if the sandbox closes first; closing must not wait for slow responses. */
 export type Delay = (ms: number) => Promise<void>;
 
-interface ProviderResult {
-  status: number;
-  body: unknown;
-  headers?: OutgoingHttpHeaders;
-}
+const COLLECTION_METHODS = 'GET, POST';
+const RECORD_METHODS = 'GET, PUT, PATCH, DELETE';
 
 /**
  * The simulated provider API under /v1. Per request, in this order: the rate-limit window is
- * charged (by the presented key, so even rejected keys are limited), the fault decision is drawn,
- * the slow-down applied, then a limit or injected fault answers, or the request is authenticated
- * and routed. Every response carries the X-RateLimit-* headers.
+ * charged (by the presented credential, so even rejected keys are limited), the fault decision
+ * is drawn, the slow-down applied, then a limit or injected fault answers, or the request is
+ * authenticated and routed. Every response carries the X-RateLimit-* headers. An injected 5xx
+ * comes before the write (nothing changes); a truncated response comes after it (the write
+ * happened, the client cannot tell), which is the case Idempotency-Key exists for.
  */
 export async function handleProviderRequest(state: SandboxState, req: IncomingMessage, res: ServerResponse, url: URL, delay: Delay): Promise<void> {
   const segments = pathSegments(url);
-  const kind: PathKind = segments.length === 2 ? 'list' : segments.length === 3 ? 'record' : 'unknown';
-  const presentedKey = headerValue(req, 'x-api-key');
+  const method = req.method ?? 'GET';
+  const kind: PathKind = segments.length < 2 || segments.length > 3 ? 'unknown' : method !== 'GET' ? 'write' : segments.length === 2 ? 'list' : 'record';
 
-  const limit = state.limiter.take(presentedKey ?? '');
+  const limit = state.limiter.take(rateLimitKey(state, req));
   const headers: OutgoingHttpHeaders = {
     'X-RateLimit-Limit': String(limit.limit),
     'X-RateLimit-Remaining': String(limit.remaining),
@@ -56,10 +58,13 @@ export async function handleProviderRequest(state: SandboxState, req: IncomingMe
     sendJson(res, status, { error: 'Injected fault: too many requests; retry after 1 s.' }, { ...headers, 'Retry-After': '1' });
   } else {
     try {
-      const result = route(state, req, segments, url, presentedKey);
+      const result = await route(state, req, method, segments, url);
       status = result.status;
       const responseHeaders = { ...headers, ...result.headers };
-      if (faults.truncate) {
+      if (status === 204) {
+        res.writeHead(204, responseHeaders);
+        res.end();
+      } else if (faults.truncate) {
         state.stats.injected('truncated');
         sendTruncatedJson(res, status, result.body, responseHeaders);
       } else {
@@ -72,22 +77,27 @@ export async function handleProviderRequest(state: SandboxState, req: IncomingMe
   state.stats.record(kind, status);
 }
 
-function route(state: SandboxState, req: IncomingMessage, segments: string[], url: URL, presentedKey: string | undefined): ProviderResult {
-  if (!keyMatches(presentedKey, state.options.apiKey)) {
-    throw new SyncBridgeError('unauthorized', presentedKey === undefined ? 'Missing X-Api-Key header.' : 'The X-Api-Key header does not hold a valid API key.');
-  }
-  if (req.method !== 'GET') {
-    return { status: 405, body: { error: `Method ${req.method} is not allowed: the provider API is read-only.` }, headers: { Allow: 'GET' } };
-  }
+async function route(state: SandboxState, req: IncomingMessage, method: string, segments: string[], url: URL): Promise<ProviderResult> {
+  const authentication = authenticateProviderRequest(state, req);
+  if (!authentication.ok) return authentication.result;
   const [, entity, id] = segments;
   if (segments.length < 2 || segments.length > 3 || !isSandboxEntity(entity)) {
     throw new SyncBridgeError('not_found', `No such resource: ${url.pathname}. Entities are /v1/customers, /v1/products, /v1/orders, /v1/inventory and /v1/payments.`);
+  }
+  const allowed = id === undefined ? COLLECTION_METHODS : RECORD_METHODS;
+  if (!allowed.split(', ').includes(method)) {
+    return { status: 405, body: { error: `Method ${method} is not allowed on ${url.pathname}; use ${allowed}.` }, headers: { Allow: allowed } };
+  }
+  if (method !== 'GET') {
+    const forbidden = forbidsWrites(authentication.principal);
+    if (forbidden) return forbidden;
+    return handleWrite(state, req, method as WriteMethod, { entity, id });
   }
   const store = state.dataset.store(entity);
   if (id !== undefined) {
     const record = store.get(id);
     if (!record) throw new SyncBridgeError('not_found', `No ${entity} record with id '${id}'.`);
-    return { status: 200, body: record };
+    return { status: 200, body: record, headers: { ETag: etagFor(store.version(id)!) } };
   }
   const query = parseListingQuery(entity, url.searchParams, state.options.maxPageSize);
   const page = store.list(query);
@@ -95,17 +105,4 @@ function route(state: SandboxState, req: IncomingMessage, segments: string[], ur
     status: 200,
     body: { data: page.items, next_cursor: page.nextKey ? encodeCursor(entity, page.nextKey) : null, total: page.total },
   };
-}
-
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Constant-time comparison over digests, so neither content nor length leaks through timing. */
-function keyMatches(presented: string | undefined, expected: string): boolean {
-  if (presented === undefined) return false;
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }

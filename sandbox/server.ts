@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleControlRequest } from './controlApi';
 import { sendError, sendJson } from './httpIo';
+import { handleOAuthRequest, isOAuthPath } from './oauth/oauthApi';
 import { resolveSandboxOptions } from './options';
 import { handleProviderRequest } from './providerApi';
 import { SandboxState } from './sandboxState';
@@ -9,7 +10,7 @@ import type { SandboxOptions } from './options';
 
 export { SANDBOX_ENTITIES } from './entities';
 export type { SandboxEntity } from './entities';
-export type { SandboxOptions } from './options';
+export type { SandboxOptions, SandboxOAuthOptions } from './options';
 
 export interface RunningSandbox {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:7072. */
@@ -46,9 +47,11 @@ export async function startSandbox(options?: SandboxOptions): Promise<RunningSan
     const handled =
       url.pathname === '/v1' || url.pathname.startsWith('/v1/')
         ? handleProviderRequest(state, req, res, url, delay)
-        : url.pathname.startsWith('/_sandbox/')
-          ? handleControlRequest(state, req, res, url)
-          : Promise.resolve(sendJson(res, 404, { error: `No route ${url.pathname}; the provider API is under /v1, the control API under /_sandbox.` }));
+        : isOAuthPath(url.pathname)
+          ? handleOAuthRequest(state.oauth, req, res, url)
+          : url.pathname.startsWith('/_sandbox/')
+            ? handleControlRequest(state, req, res, url)
+            : Promise.resolve(sendJson(res, 404, { error: `No route ${url.pathname}; the provider API is under /v1, OAuth under /oauth, the control API under /_sandbox.` }));
     handled.catch((error: unknown) => {
       if (!res.headersSent) sendError(res, error);
       else res.destroy();
@@ -74,6 +77,7 @@ export async function startSandbox(options?: SandboxOptions): Promise<RunningSan
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
+        state.close();
         for (const release of [...pendingDelays]) release();
         server.closeAllConnections();
       });

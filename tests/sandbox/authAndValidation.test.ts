@@ -57,9 +57,17 @@ describe('sandbox provider API authentication and validation', () => {
     await expectError(await providerGet(sandbox, '/nowhere'), 404, '/nowhere');
   });
 
-  it('answers 405 to writes on the read-only provider API', async () => {
-    const response = await fetch(`${sandbox.url}/v1/customers`, { method: 'POST', headers: { 'X-Api-Key': 'test-key-1' }, body: '{}' });
-    expect(response.status).toBe(405);
-    expect(response.headers.get('allow')).toBe('GET');
+  it('answers 405 naming the allowed methods for a method the path does not take', async () => {
+    const onCollection = await fetch(`${sandbox.url}/v1/customers`, { method: 'PATCH', headers: { 'X-Api-Key': 'test-key-1' }, body: '{}' });
+    expect(onCollection.status).toBe(405);
+    expect(onCollection.headers.get('allow')).toBe('GET, POST');
+    const onRecord = await fetch(`${sandbox.url}/v1/customers/cus_0000001`, { method: 'POST', headers: { 'X-Api-Key': 'test-key-1' }, body: '{}' });
+    expect(onRecord.status).toBe(405);
+    expect(onRecord.headers.get('allow')).toBe('GET, PUT, PATCH, DELETE');
+  });
+
+  it('authenticates writes like reads', async () => {
+    const response = await fetch(`${sandbox.url}/v1/customers`, { method: 'POST', headers: { 'X-Api-Key': 'wrong' }, body: '{"email":"a@example.com"}' });
+    expect(response.status).toBe(401);
   });
 });

@@ -13,6 +13,7 @@ describe('sandbox options', () => {
       apiKey: 'sandbox-api-key',
       rateLimit: { requests: 100, windowSeconds: 1 },
       maxPageSize: 1000,
+      idempotencyKeyTtlSeconds: 86_400,
     });
   });
 
@@ -23,6 +24,12 @@ describe('sandbox options', () => {
     [{ apiKey: '' }, 'apiKey'],
     [{ rateLimit: { requests: 0, windowSeconds: 1 } }, 'rateLimit.requests'],
     [{ maxPageSize: 0 }, 'maxPageSize'],
+    [{ idempotencyKeyTtlSeconds: 0 }, 'idempotencyKeyTtlSeconds'],
+    [{ oauth: { clientId: '', clientSecret: 's' } }, 'oauth.clientId'],
+    [{ oauth: { clientId: 'c', clientSecret: '' } }, 'oauth.clientSecret'],
+    [{ oauth: { clientId: 'c', clientSecret: 's', accessTokenTtlSeconds: 0 } }, 'oauth.accessTokenTtlSeconds'],
+    [{ oauth: { clientId: 'c', clientSecret: 's', redirectUris: ['/relative'] } }, 'oauth.redirectUris'],
+    [{ oauth: { clientId: 'c', clientSecret: 's', scopes: ['bad scope'] } }, 'oauth.scopes'],
   ])('rejects %j with a configuration error naming the option', async (options, name) => {
     await expect(startSandbox({ port: 0, ...options })).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`'${name}'`) });
   });

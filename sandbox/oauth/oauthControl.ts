@@ -1,0 +1,28 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SyncBridgeError } from '../../shared/core/errors';
+import { readJsonObject, sendJson } from '../httpIo';
+import { OAuthTokenStore } from './tokenStore';
+
+/**
+ * /_sandbox/oauth: counters (GET), and two levers for tests: revoke a refresh token's family or
+ * every family (the next refresh is invalid_grant, the family's access tokens stop working), and
+ * expire access tokens now (the next /v1 call is a 401 invalid_token) without waiting for the TTL.
+ */
+export async function handleOAuthControl(store: OAuthTokenStore | undefined, req: IncomingMessage, res: ServerResponse, url: URL, rest: string[]): Promise<void> {
+  const action = `${req.method ?? 'GET'} ${rest.join('/')}`;
+  if (action === 'GET ') return sendJson(res, 200, store ? store.stats() : { enabled: false });
+  if (action !== 'POST revoke' && action !== 'POST expire') throw new SyncBridgeError('not_found', `No control endpoint ${req.method} ${url.pathname}; see docs/sandbox.md.`);
+  if (!store) throw new SyncBridgeError('not_found', 'OAuth is not enabled on this sandbox; start it with the oauth option.');
+  const body = await readJsonObject(req);
+  const field = action === 'POST revoke' ? 'refreshToken' : 'accessToken';
+  const unknown = Object.keys(body).find((name) => name !== field && name !== 'all');
+  if (unknown) throw new SyncBridgeError('validation', `Unknown field '${unknown}'; send { "${field}": "..." } or { "all": true }.`);
+  let target: { all: true } | { token: string };
+  if (body.all === true && body[field] === undefined) target = { all: true };
+  else if (typeof body[field] === 'string' && body[field] !== '' && body.all === undefined) target = { token: body[field] as string };
+  else throw new SyncBridgeError('validation', `Send either { "${field}": "<token>" } or { "all": true }.`);
+  if (action === 'POST revoke') {
+    return sendJson(res, 200, { revokedFamilies: store.revoke('all' in target ? target : { refreshToken: target.token }) });
+  }
+  sendJson(res, 200, { expiredAccessTokens: store.expire('all' in target ? target : { accessToken: target.token }) });
+}
