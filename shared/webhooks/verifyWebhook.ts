@@ -1,7 +1,11 @@
+import { SyncBridgeError } from '../core/errors';
 import { webhookVerifierFor } from './registry';
 import { toWebhookRequest } from './request';
 import type { WebhookOptionsByScheme } from './options';
 import type { VerifyWebhookInput, VerifyWebhookResult, WebhookScheme } from './types';
+
+/** Year 5138 in seconds; anything larger is a millisecond timestamp passed as seconds. */
+const MAX_UNIX_SECONDS = 1e11;
 
 /**
  * Verifies one incoming webhook against `scheme`, on the raw bytes, in constant time.
@@ -15,6 +19,10 @@ import type { VerifyWebhookInput, VerifyWebhookResult, WebhookScheme } from './t
 export async function verifyWebhook<S extends WebhookScheme>(scheme: S, input: VerifyWebhookInput<S>): Promise<VerifyWebhookResult> {
   const verifier = webhookVerifierFor(scheme);
   const options = verifier.parseOptions(input.secret);
+  // Date.now() passed by mistake would silently reject every timestamped webhook as "in the future".
+  if (input.now !== undefined && !(Number.isFinite(input.now) && input.now >= 0 && input.now < MAX_UNIX_SECONDS)) {
+    throw new SyncBridgeError('configuration', `The webhook input "now" must be unix seconds; got ${String(input.now)}.`);
+  }
   return verifier.verify(toWebhookRequest(input as VerifyWebhookInput), options);
 }
 

@@ -1,0 +1,73 @@
+import { isSyncBridgeError } from '../../../shared/core/errors';
+import { verifyWebhook } from '../../../shared/webhooks';
+import { constantTimeEqual, constantTimeEqualSecret, indexOfMatch } from '../../../shared/webhooks/support/constantTime';
+import { decodeBase64, decodeHex } from '../../../shared/webhooks/support/encoding';
+import { WebhookHeaders } from '../../../shared/webhooks/support/headers';
+import { toleranceViolation } from '../../../shared/webhooks/support/timestamps';
+
+describe('WebhookHeaders', () => {
+  it('finds headers whatever their case, from a record or a fetch Headers', () => {
+    expect(new WebhookHeaders({ 'x-a': 'v' }).single('X-A')).toEqual({ ok: true, value: 'v' });
+    expect(new WebhookHeaders(new Headers({ 'X-A': 'v' })).single('x-a')).toEqual({ ok: true, value: 'v' });
+  });
+
+  it('treats a one-element array as the header sent once, and undefined as absent', () => {
+    expect(new WebhookHeaders({ 'x-a': ['v'] }).single('x-a')).toEqual({ ok: true, value: 'v' });
+    expect(new WebhookHeaders({ 'x-a': undefined }).single('X-A')).toEqual({ ok: false, reason: 'The X-A header is missing.' });
+    expect(new WebhookHeaders({ 'x-a': [] }).single('X-A')).toEqual({ ok: false, reason: 'The X-A header is missing.' });
+  });
+
+  it('reports the same header under two spellings as sent twice', () => {
+    expect(new WebhookHeaders({ 'x-a': 'v', 'X-A': 'v' }).single('X-A')).toEqual({ ok: false, reason: 'The X-A header appears more than once.' });
+  });
+
+  it('reports a comma as a joined duplicate unless the header allows commas', () => {
+    const headers = new WebhookHeaders({ 'x-a': 'v, w' });
+    expect(headers.single('X-A')).toEqual({ ok: false, reason: 'The X-A header appears more than once (its value holds a comma).' });
+    expect(headers.single('X-A', { allowComma: true })).toEqual({ ok: true, value: 'v, w' });
+  });
+});
+
+describe('constant-time comparison', () => {
+  it('compares bytes, and rejects different lengths without throwing', () => {
+    expect(constantTimeEqual(Buffer.from('abc'), Buffer.from('abc'))).toBe(true);
+    expect(constantTimeEqual(Buffer.from('abc'), Buffer.from('abd'))).toBe(false);
+    expect(constantTimeEqual(Buffer.from('abc'), Buffer.from('abcd'))).toBe(false);
+    expect(constantTimeEqualSecret('token', 'token')).toBe(true);
+    expect(constantTimeEqualSecret('token', 'token2')).toBe(false);
+  });
+
+  it('reports which expected value matched any provided one', () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => Buffer.from(x));
+    expect(indexOfMatch([a, b], [c, b])).toBe(1);
+    expect(indexOfMatch([a, b], [c])).toBe(-1);
+    expect(indexOfMatch([], [a])).toBe(-1);
+  });
+});
+
+describe('strict decoding', () => {
+  it('refuses what Buffer.from would silently repair', () => {
+    expect(decodeHex('abz1')).toBeUndefined();
+    expect(decodeHex('abc')).toBeUndefined();
+    expect(decodeHex('ab', 2)).toBeUndefined();
+    expect(decodeBase64('YWJj!')).toBeUndefined();
+    expect(decodeBase64('YWJ')).toBeUndefined();
+    expect(decodeBase64('YW Jj')).toBeUndefined();
+    expect(decodeBase64('YWJj')?.toString()).toBe('abc');
+  });
+});
+
+describe('timestamp tolerance', () => {
+  it('accepts the boundary and names the header beyond it, both ways', () => {
+    expect(toleranceViolation('T', 1000, 1300, 300)).toBeUndefined();
+    expect(toleranceViolation('T', 1000, 700, 300)).toBeUndefined();
+    expect(toleranceViolation('T', 1000, 1301, 300)).toBe('The T header is 301 seconds in the past, outside the 300-second tolerance.');
+    expect(toleranceViolation('T', 1000, 699, 300)).toBe('The T header is 301 seconds in the future, outside the 300-second tolerance.');
+  });
+
+  it('refuses a `now` in milliseconds as a configuration mistake of the caller', async () => {
+    const error = await verifyWebhook('github', { secret: 's', method: 'POST', url: '/', headers: {}, rawBody: '', now: Date.now() }).catch((caught: unknown) => caught);
+    expect(isSyncBridgeError(error, 'configuration')).toBe(true);
+    expect((error as Error).message).toContain('"now" must be unix seconds');
+  });
+});
