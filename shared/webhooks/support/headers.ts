@@ -20,7 +20,7 @@ export class WebhookHeaders {
   private readonly values = new Map<string, string[]>();
 
   constructor(init: WebhookHeadersInit) {
-    if (typeof Headers !== 'undefined' && init instanceof Headers) {
+    if (isHeadersLike(init)) {
       init.forEach((value, name) => this.add(name, value));
       return;
     }
@@ -67,4 +67,14 @@ export class WebhookHeaders {
     if (list) list.push(value);
     else this.values.set(key, [value]);
   }
+}
+
+/**
+ * Any fetch-style Headers (global, undici, a polyfill or another realm): checked by shape, because
+ * reading one as a plain record would find no headers at all and reject every request.
+ */
+function isHeadersLike(init: unknown): init is Pick<Headers, 'forEach'> {
+  if (typeof Headers !== 'undefined' && init instanceof Headers) return true;
+  const candidate = init as { forEach?: unknown; get?: unknown } | null;
+  return typeof candidate?.forEach === 'function' && typeof candidate.get === 'function' && !Array.isArray(init);
 }

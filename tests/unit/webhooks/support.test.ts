@@ -11,6 +11,19 @@ describe('WebhookHeaders', () => {
     expect(new WebhookHeaders(new Headers({ 'X-A': 'v' })).single('x-a')).toEqual({ ok: true, value: 'v' });
   });
 
+  it('reads any Headers-like object, not only the global class', () => {
+    class OtherHeaders {
+      private readonly inner = new Map([['x-a', 'v']]);
+      get(name: string) {
+        return this.inner.get(name.toLowerCase()) ?? null;
+      }
+      forEach(callback: (value: string, name: string) => void) {
+        this.inner.forEach((value, name) => callback(value, name));
+      }
+    }
+    expect(new WebhookHeaders(new OtherHeaders() as unknown as Headers).single('X-A')).toEqual({ ok: true, value: 'v' });
+  });
+
   it('treats a one-element array as the header sent once, and undefined as absent', () => {
     expect(new WebhookHeaders({ 'x-a': ['v'] }).single('x-a')).toEqual({ ok: true, value: 'v' });
     expect(new WebhookHeaders({ 'x-a': undefined }).single('X-A')).toEqual({ ok: false, reason: 'The X-A header is missing.' });
