@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const platform = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'warn' });
   const services = createServices(platform);
   useServices(services);
-  const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: false });
+  const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: false, log: () => undefined });
   await services.tenants.ensureTenant('bench', 'Bench');
   const connection = await services.connections.create({
     tenantId: 'bench', id: 'bench', provider: 'sandbox', config: { baseUrl: sandboxUrl, pageSize: 1000 },

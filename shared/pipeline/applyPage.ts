@@ -73,8 +73,11 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
     const outcome = decide(record, hash, state, stepId);
     counters[outcome.counter] += 1;
     if (!outcome.write) continue;
+    // Fields spelled out rather than spread from `scope`: this literal runs once per changed record.
     writes.push({
-      ...scope,
+      tenantId: scope.tenantId,
+      connectionId: scope.connectionId,
+      entity: scope.entity,
       id: recordId(scope.tenantId, scope.connectionId, scope.entity, record.externalId),
       externalId: record.externalId,
       data: record.deleted ? {} : record.data,

@@ -2,6 +2,7 @@ import type { AdapterRegistry } from '../../adapters/registry';
 import type { Platform } from '../../ports/platform';
 import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import type { Run } from '../model';
+import { PagePrefetcher } from './pagePrefetcher';
 import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retryPolicy';
 
 export interface SyncEngineOptions {
@@ -12,6 +13,8 @@ export interface SyncEngineOptions {
   retry?: RetryPolicyOptions;
   /** Source of jitter; tests pass a fixed one. Default Math.random. */
   random?: () => number;
+  /** Fetch the next page while the current one is processed. Default true. */
+  prefetch?: boolean;
 }
 
 /** Everything the run service and the step runner share, built once per process. */
@@ -22,6 +25,8 @@ export interface EngineContext {
   lookbackSeconds: number;
   retry: RetryPolicy;
   random: () => number;
+  /** Read-ahead of next pages; undefined when switched off. */
+  prefetcher?: PagePrefetcher;
 }
 
 export function createEngineContext(platform: Platform, adapters: AdapterRegistry, options: SyncEngineOptions = {}): EngineContext {
@@ -38,6 +43,7 @@ export function createEngineContext(platform: Platform, adapters: AdapterRegistr
     lookbackSeconds,
     retry: retryPolicy(options.retry),
     random: options.random ?? Math.random,
+    prefetcher: options.prefetch === false ? undefined : new PagePrefetcher(),
   };
 }
 

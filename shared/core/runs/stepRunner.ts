@@ -6,6 +6,7 @@ import { finalizeStepId, stepId } from '../ids';
 import type { Connection, Run, RunCounters } from '../model';
 import { mutateRun, type EngineContext } from './engineContext';
 import { inboundMessageId, type InboundMessage } from './inboundMessage';
+import { PagePrefetcher } from './pagePrefetcher';
 import { backoffDelayMs } from './retryPolicy';
 import { nextMessage, RunService } from './runService';
 
@@ -55,11 +56,19 @@ export class StepRunner {
     const pageSize = typeof connection.config.pageSize === 'number' ? connection.config.pageSize : definition.maxPageSize;
 
     let page: ListPageResult;
+    const request = { entity: progress.entity, since: progress.since, cursor: progress.cursor, limit: pageSize };
+    const { prefetcher } = this.context;
+    let adapter: ProviderAdapter;
     try {
-      const adapter = await this.adapterFor(connection);
-      page = await adapter.listPage({ entity: progress.entity, since: progress.since, cursor: progress.cursor, limit: pageSize });
+      adapter = await this.adapterFor(connection);
+      page = (await prefetcher?.take(PagePrefetcher.key(connection.id, request))) ?? (await adapter.listPage(request));
     } catch (error) {
       return this.onProviderError(run, message, error);
+    }
+    // Read ahead while this page is processed, unless the provider's window has no room left.
+    if (prefetcher && page.nextCursor !== null && page.rateLimit?.remaining !== 0) {
+      const next = { ...request, cursor: page.nextCursor };
+      prefetcher.prefetch(PagePrefetcher.key(connection.id, next), () => adapter.listPage(next));
     }
 
     const id = stepId(run.id, progress.entity, message.page);
