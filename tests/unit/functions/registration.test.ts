@@ -1,0 +1,51 @@
+import { app } from '@azure/functions';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The package's main entry must register every function with the v4 programming model. Outside the
+ * Functions host the library skips registration, so the test records the calls it receives.
+ */
+describe('functions/index.ts registers every function with the Functions host', () => {
+  const calls: Array<{ kind: string; name: string; options: any }> = [];
+
+  beforeAll(() => {
+    jest.spyOn(app, 'http').mockImplementation((name: string, options: any) => void calls.push({ kind: 'http', name, options }));
+    jest.spyOn(app, 'timer').mockImplementation((name: string, options: any) => void calls.push({ kind: 'timer', name, options }));
+    jest.spyOn(app, 'serviceBusQueue').mockImplementation((name: string, options: any) => void calls.push({ kind: 'serviceBusQueue', name, options }));
+    require('../../../functions/index');
+  });
+
+  test('all seven functions, each with its trigger kind', () => {
+    expect(calls.map((c) => `${c.kind}:${c.name}`).sort()).toEqual([
+      'http:adminApi', 'http:health', 'http:webhookReceiver',
+      'serviceBusQueue:inboundWorker', 'serviceBusQueue:outboundWorker',
+      'timer:scheduler', 'timer:tokenRefresher',
+    ]);
+    for (const call of calls) expect(typeof call.options.handler).toBe('function');
+  });
+
+  test('queue triggers use sessions on the queues the code sends to, through one connection setting', () => {
+    const queues = calls.filter((c) => c.kind === 'serviceBusQueue');
+    expect(queues.map((q) => [q.name, q.options.queueName, q.options.isSessionsEnabled, q.options.connection])).toEqual([
+      ['inboundWorker', 'sync-inbound', true, 'ServiceBusConnection'],
+      ['outboundWorker', 'sync-outbound', true, 'ServiceBusConnection'],
+    ]);
+  });
+
+  test('timers are six-field NCRONTAB; HTTP routes are the documented ones', () => {
+    for (const timer of calls.filter((c) => c.kind === 'timer')) expect(timer.options.schedule.split(' ')).toHaveLength(6);
+    const routes = Object.fromEntries(calls.filter((c) => c.kind === 'http').map((c) => [c.name, c.options.route]));
+    expect(routes).toEqual({ adminApi: '{*path}', health: 'health', webhookReceiver: 'webhooks/{provider}/{connectionId}' });
+  });
+
+  test('package.json main is the compiled registration entry, and host.json pins the v4 bundle', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
+    expect(pkg.main).toBe('dist/functions/index.js');
+    const host = JSON.parse(readFileSync(join(__dirname, '../../../host.json'), 'utf8'));
+    expect(host.version).toBe('2.0');
+    expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
+    expect(host.extensions.serviceBus).toMatchObject({ autoCompleteMessages: true, maxConcurrentSessions: 8 });
+    expect(host.extensions.serviceBus.maxAutoLockRenewalDuration).toBe('00:05:00');
+  });
+});
