@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SyncBridgeError } from '../shared/core/errors';
 import { writeHttpResponse, writeInternalError } from './httpResponseWriter';
 import { createInvocationContext, describeError, hostLine, type HostLog, type InFlightInvocations } from './invocation';
-import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from './routeTemplate';
+import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../shared/http/routeTemplate';
 
 export interface HttpFunctionRoute {
   name: string;

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Services } from '../../shared/composition';
 import type { ApiPrincipal } from '../../shared/core/tenantService';
+import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../../shared/http/routeTemplate';
 
 export interface AdminRequest {
   request: HttpRequest;
@@ -11,51 +12,33 @@ export interface AdminRequest {
 
 export interface AdminRoute {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  /** Path below /api with `{name}` parameters, e.g. `connections/{id}/syncs`. */
+  /** Path below /api in the Functions route-template syntax, e.g. `connections/{id}/syncs`. */
   path: string;
   handle(request: AdminRequest): Promise<HttpResponseInit>;
 }
 
-interface CompiledRoute extends AdminRoute {
-  pattern: RegExp;
-  names: string[];
-}
-
-/** Matches admin paths to handlers. Parameters match one path segment each and are URL-decoded. */
+/**
+ * Matches admin paths to handlers with the same route templates and precedence rules as the
+ * Functions host (shared/http/routeTemplate.ts), so `syncs/{runId}/pause` and friends behave the
+ * same whether a route is a function of its own or one of the admin API's.
+ */
 export class AdminRouter {
-  private readonly routes: CompiledRoute[];
+  private readonly routes: Array<AdminRoute & { template: RouteTemplate }>;
 
   constructor(routes: readonly AdminRoute[]) {
-    this.routes = routes.map((route) => {
-      const names: string[] = [];
-      const source = route.path
-        .split('/')
-        .map((segment) => {
-          const param = /^\{(\w+)\}$/.exec(segment);
-          if (!param) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-          names.push(param[1]);
-          return '([^/]+)';
-        })
-        .join('/');
-      return { ...route, pattern: new RegExp(`^${source}/?$`), names };
-    });
+    this.routes = routes
+      .map((route) => ({ ...route, template: parseRouteTemplate(route.path) }))
+      .sort((a, b) => compareRoutePrecedence(a.template, b.template));
   }
 
   /** The route for a path: `{ route, params }`, `'method'` when only the method differs, or undefined. */
   match(method: string, path: string): { route: AdminRoute; params: Record<string, string> } | 'method' | undefined {
     let methodMismatch = false;
     for (const route of this.routes) {
-      const found = route.pattern.exec(path);
-      if (!found) continue;
-      if (route.method !== method.toUpperCase()) {
-        methodMismatch = true;
-        continue;
-      }
-      const params: Record<string, string> = {};
-      route.names.forEach((name, i) => {
-        params[name] = decodeURIComponent(found[i + 1]);
-      });
-      return { route, params };
+      const params = matchRouteTemplate(route.template, path);
+      if (!params) continue;
+      if (route.method === method.toUpperCase()) return { route, params };
+      methodMismatch = true;
     }
     return methodMismatch ? 'method' : undefined;
   }

@@ -1,4 +1,4 @@
-import { SyncBridgeError } from '../shared/core/errors';
+import { SyncBridgeError } from '../core/errors';
 
 /**
  * Azure Functions route templates (ASP.NET Core routing syntax):

@@ -1,4 +1,4 @@
-import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate } from '../../local/routeTemplate';
+import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate } from '../../shared/http/routeTemplate';
 
 function match(template: string, path: string) {
   return matchRouteTemplate(parseRouteTemplate(template), path);
