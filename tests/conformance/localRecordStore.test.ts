@@ -77,6 +77,27 @@ describe('SqliteRecordStore (local guarantees)', () => {
     secondHandle.close();
   });
 
+  it('does not trust scope keys created inside a caller\'s transaction that rolled back', async () => {
+    const orders: RecordScope = { ...scope, entity: 'orders' };
+    const order = { ...makeRecord('o1'), ...orders, id: recordId(orders.tenantId, orders.connectionId, 'orders', 'o1') };
+    // An outbox-style caller wraps the write in its own transaction, which then fails.
+    expect(() =>
+      db.transaction(() => {
+        void store.write([order]);
+        throw new Error('outbox insert failed');
+      })(),
+    ).toThrow('outbox insert failed');
+    // Another process now creates a different scope, which may get the key that was rolled back.
+    const secondHandle = openDatabase(join(dir, 'syncbridge.db'));
+    const invoices: RecordScope = { ...scope, entity: 'invoices' };
+    await new SqliteRecordStore(secondHandle).write([{ ...makeRecord('i1'), ...invoices, id: recordId(invoices.tenantId, invoices.connectionId, 'invoices', 'i1') }]);
+    secondHandle.close();
+    await store.write([order]);
+    expect((await store.get(orders, 'o1'))?.entity).toBe('orders');
+    expect((await store.getStates(invoices, ['o1'])).size).toBe(0);
+    expect(await store.count(invoices)).toBe(1);
+  });
+
   it('serves every read path from an index, never a table scan or a sort', () => {
     // The same statement shapes the store prepares (sqliteRecordStore.ts), with literals for parameters.
     const plans = [

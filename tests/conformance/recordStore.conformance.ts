@@ -217,6 +217,16 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(page.records.map((r) => r.externalId)).toEqual(['c3', 'c4']);
       });
 
+      it('compares modifiedAfter as an instant, whatever its ISO precision', async () => {
+        await store.write([makeRecord(scope, 'early', { lastModifiedAt: '2026-03-01T09:00:02.000Z' }), makeRecord(scope, 'late', { lastModifiedAt: '2026-03-01T09:00:02.500Z' })]);
+        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: '2026-03-01T09:00:02Z', limit: 10 });
+        expect(page.records.map((r) => r.externalId)).toEqual(['late']);
+      });
+
+      it('rejects a modifiedAfter that is not a time with a validation error', async () => {
+        await expectSyncBridgeError(store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: 'yesterday', limit: 10 }), 'validation');
+      });
+
       it('includes tombstones by default and leaves them out when asked', async () => {
         await store.write([makeRecord(scope, 'alive'), makeRecord(scope, 'gone', { deleted: true, deletedAt: at(1), lastAction: 'deleted' })]);
         const withDeleted = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });

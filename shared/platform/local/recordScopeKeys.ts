@@ -14,7 +14,10 @@ export interface RecordScopeKey {
  *
  * Keys are created once and never change or disappear, so they are cached for the life of the
  * store. They are created in their own small transaction before the records that use them, and
- * cached only after they are committed: a cached key always names a row that exists.
+ * cached only after they are committed: a cached key always names a row that exists. When a
+ * caller runs the store inside its own transaction (an outbox write, say), nothing read or
+ * created there is cached, because that transaction may still roll back and another process
+ * could then reuse the key for a different scope.
  */
 export class RecordScopeKeys {
   private readonly byScope = new Map<string, RecordScopeKey>();
@@ -59,7 +62,7 @@ export class RecordScopeKeys {
     const cached = this.connectionKeys.get(cacheKey);
     if (cached !== undefined) return cached;
     const row = this.selectConnection.get(tenantId, connectionId);
-    if (row) this.connectionKeys.set(cacheKey, row.connection_key);
+    if (row && !this.db.inTransaction) this.connectionKeys.set(cacheKey, row.connection_key);
     return row?.connection_key;
   }
 
@@ -99,6 +102,7 @@ export class RecordScopeKeys {
   }
 
   private remember(cacheKey: string, key: RecordScopeKey, scope: RecordScope): RecordScopeKey {
+    if (this.db.inTransaction) return key; // possibly uncommitted: see the class comment
     this.byScope.set(cacheKey, key);
     this.byKey.set(key.scopeKey, { tenantId: scope.tenantId, connectionId: scope.connectionId, entity: scope.entity });
     return key;

@@ -177,17 +177,18 @@ export class SqliteRecordStore implements RecordStore {
     const limit = Math.min(query.limit, MAX_LIST_LIMIT);
     // Decode first: a malformed cursor is the caller's mistake even when the scope is empty.
     const after = query.cursor === undefined ? undefined : decodeRecordCursor(query.cursor);
+    const modifiedAfter = query.modifiedAfter === undefined ? undefined : normaliseTime(query.modifiedAfter, 'modifiedAfter');
     const byEntity = query.entity !== undefined;
     const key = byEntity
       ? this.scopes.find({ tenantId: query.tenantId, connectionId: query.connectionId, entity: query.entity! })?.scopeKey
       : this.scopes.findConnection(query.tenantId, query.connectionId);
     if (key === undefined) return { records: [], nextCursor: null };
 
-    const statement = this.listStatement(byEntity, query.modifiedAfter !== undefined, after !== undefined, query.includeDeleted ?? true);
+    const statement = this.listStatement(byEntity, modifiedAfter !== undefined, after !== undefined, query.includeDeleted ?? true);
     // better-sqlite3 ignores named parameters a statement does not use, so one bundle fits every shape.
     const rows = statement.all({
       key,
-      modifiedAfter: query.modifiedAfter,
+      modifiedAfter,
       cursorModifiedAt: after?.lastModifiedAt,
       cursorRowKey: after?.rowKey,
       take: limit + 1, // one more than asked tells whether another page follows
@@ -262,6 +263,17 @@ export class SqliteRecordStore implements RecordStore {
       lastStepId: row.last_step_id,
     };
   }
+}
+
+/**
+ * Stored times are toISOString() output (milliseconds, Z) and compare as text; a caller's
+ * '2026-03-01T09:00:00Z' would compare wrongly against '2026-03-01T09:00:00.500Z', so query
+ * times are brought to the same form first.
+ */
+function normaliseTime(value: string, name: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new SyncBridgeError('validation', `${name} must be an ISO-8601 time, got ${JSON.stringify(value)}.`);
+  return new Date(ms).toISOString();
 }
 
 function sameScope(a: RecordScope, b: RecordScope): boolean {
