@@ -1,5 +1,5 @@
 import { configurationError } from '../support/secrets';
-import { importJwks } from './jwks';
+import { localKeySet } from './localJwks';
 import { isAllowedJwksUri } from './remoteJwks';
 import type { JwtKeySource } from './verifyJwt';
 
@@ -9,9 +9,9 @@ import type { JwtKeySource } from './verifyJwt';
  */
 export function readKeySource(scheme: string, options: Record<string, unknown>, defaultJwksUri?: string): JwtKeySource {
   if (options.jwks !== undefined) {
-    const keys = importJwks(options.jwks);
-    if (keys.length === 0) throw configurationError(scheme, 'jwks', 'holds no usable public signing keys');
-    return { keys };
+    const keySet = localKeySet(options.jwks);
+    if (!keySet) throw configurationError(scheme, 'jwks', 'holds no usable public signing keys');
+    return { keySet };
   }
   const uri = options.jwksUri ?? defaultJwksUri;
   if (uri === undefined) return {};

@@ -1,16 +1,16 @@
-import { parseCompactJwt } from './compactJwt';
-import { selectKeys, type VerificationKey } from './jwks';
-import { ASYMMETRIC_ALGORITHMS, SYMMETRIC_ALGORITHMS, verifyAsymmetric, verifySymmetric } from './jwsAlgorithms';
-import { isAllowedJwksUri, sharedRemoteJwksCache } from './remoteJwks';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, type KeyLike } from 'jose';
+import { isSymmetricAlgorithm } from './algorithms';
+import { reasonForJoseError } from './joseErrorReasons';
+import { sharedRemoteJwksCache } from './remoteJwks';
 
 /** Where the keys for a token come from. */
 export interface JwtKeySource {
-  /** Keys given inline (a JWKS passed in options). */
-  keys?: readonly VerificationKey[];
+  /** jose's key set for keys given inline (a JWKS passed in options). */
+  keySet?: JWTVerifyGetKey;
   /** A jwks_uri fetched and cached when no inline keys are given. */
   jwksUri?: string;
-  /** Shared secrets for HS256/384/512. */
-  sharedSecrets?: readonly Buffer[];
+  /** Shared secrets for HS256/384/512, as bytes; any one verifies (rotation). */
+  sharedSecrets?: readonly Uint8Array[];
 }
 
 export interface VerifyJwtOptions {
@@ -21,99 +21,101 @@ export interface VerifyJwtOptions {
   algorithms: readonly string[];
   issuers?: readonly string[];
   audiences?: readonly string[];
-  /** Unix seconds. */
+  /** Unix seconds; jose's `currentDate`. */
   now: number;
   clockToleranceSeconds: number;
   requireExpiration: boolean;
 }
 
-export type VerifyJwtResult = { ok: true; claims: Record<string, unknown> } | { ok: false; reason: string };
+export type VerifyJwtResult = { ok: true; claims: JWTPayload } | { ok: false; reason: string };
 
 /**
- * Verifies a compact JWT: algorithm allow-list, signature against the configured keys, then the
- * registered claims exp / nbf / iat / iss / aud (RFC 7519 §4.1). Expected failures come back as a
- * reason, never as a throw.
+ * RFC 7515 §7.1: three base64url parts without padding. jose's Node decoder is lenient (Buffer skips
+ * characters outside the alphabet and ignores "="), so "<token>=" or "<token>!" would verify as the
+ * token itself; the fuzz tests found that, and a token must have exactly one spelling.
+ */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+type Attempt = { ok: true; claims: JWTPayload } | { ok: false; error: unknown };
+
+/**
+ * Verifies a compact JWT with jose: algorithm allow-list, signature against the configured secrets
+ * or key set, then exp / nbf / iss / aud (RFC 7519 §4.1) at `now`. Expected failures come back as a
+ * short reason, never as a throw.
  */
 export async function verifyJwt(token: string, options: VerifyJwtOptions): Promise<VerifyJwtResult> {
-  const parsed = parseCompactJwt(token, options.where);
-  if (typeof parsed === 'string') return { ok: false, reason: parsed };
-  const { header, payload, signingInput, signature } = parsed;
+  let header: ReturnType<typeof decodeProtectedHeader> | undefined;
+  try {
+    header = COMPACT_JWS.test(token) ? decodeProtectedHeader(token) : undefined;
+  } catch {
+    header = undefined;
+  }
+  if (!header) return { ok: false, reason: `The token in ${options.where} is not a compact JWT (three base64url parts).` };
   const alg = header.alg;
-  if (typeof alg !== 'string' || !options.algorithms.includes(alg)) {
-    return { ok: false, reason: `The token in ${options.where} uses algorithm ${JSON.stringify(alg)}, which is not accepted.` };
-  }
-  if (header.crit !== undefined) {
-    return { ok: false, reason: `The token in ${options.where} has critical header extensions, which are not supported.` };
-  }
   const kid = typeof header.kid === 'string' ? header.kid : undefined;
-  const signatureOk = await checkSignature(alg, kid, signingInput, signature, options);
-  if (signatureOk !== true) return { ok: false, reason: signatureOk };
-  const claimsProblem = checkClaims(payload, options);
-  return claimsProblem === undefined ? { ok: true, claims: payload } : { ok: false, reason: claimsProblem };
-}
-
-async function checkSignature(
-  alg: string,
-  kid: string | undefined,
-  signingInput: Buffer,
-  signature: Buffer,
-  options: VerifyJwtOptions,
-): Promise<true | string> {
-  const { source, where } = options;
-  if ((SYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) {
-    const secrets = source.sharedSecrets ?? [];
-    // Check every secret (rotation) without stopping early.
-    let matched = false;
-    for (const secret of secrets) matched = verifySymmetric(alg, secret, signingInput, signature) || matched;
-    return matched ? true : `The token in ${where} is not signed by any configured secret.`;
+  // jose enforces the allow-list itself; `alg` is read here only to pick secrets or key set, and the
+  // list handed to jose holds only that family, so a key can never be read as the other kind.
+  if (typeof alg !== 'string' || !options.algorithms.includes(alg)) {
+    return { ok: false, reason: `The token in ${options.where} uses algorithm ${JSON.stringify(alg ?? null)}, which is not accepted.` };
   }
-  if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) {
-    return `The token in ${where} uses algorithm ${alg}, which is not accepted.`;
-  }
-  let candidates: VerificationKey[];
-  if (source.keys !== undefined) {
-    candidates = selectKeys(source.keys, kid, alg);
-  } else if (source.jwksUri !== undefined && isAllowedJwksUri(source.jwksUri)) {
-    const fetched = await sharedRemoteJwksCache.keysFor(source.jwksUri, kid, alg);
-    if (!fetched.ok) return fetched.reason;
-    candidates = fetched.keys;
-  } else {
-    return `No signing keys are configured to verify the token in ${where}.`;
-  }
-  if (candidates.length === 0) {
-    return `The token in ${where} names key ${JSON.stringify(kid ?? null)}, which is not among the signing keys.`;
-  }
-  return candidates.some((candidate) => verifyAsymmetric(alg, candidate.key, signingInput, signature))
-    ? true
-    : `The token in ${where} has a signature that does not verify.`;
-}
-
-function checkClaims(claims: Record<string, unknown>, options: VerifyJwtOptions): string | undefined {
-  const { now, clockToleranceSeconds: tolerance, where } = options;
-  const numeric = (name: string): number | undefined | null => {
-    const value = claims[name];
-    if (value === undefined) return undefined;
-    return typeof value === 'number' && Number.isFinite(value) ? value : null;
+  const symmetric = isSymmetricAlgorithm(alg);
+  const joseOptions: JWTVerifyOptions = {
+    algorithms: options.algorithms.filter((allowed) => isSymmetricAlgorithm(allowed) === symmetric),
+    issuer: options.issuers as string[] | undefined,
+    audience: options.audiences as string[] | undefined,
+    clockTolerance: options.clockToleranceSeconds,
+    currentDate: new Date(options.now * 1000),
+    requiredClaims: options.requireExpiration ? ['exp'] : [],
   };
-  const exp = numeric('exp');
-  const nbf = numeric('nbf');
-  const iat = numeric('iat');
-  if (exp === null || nbf === null || iat === null) return `The token in ${where} has a malformed exp, nbf or iat claim.`;
-  if (exp === undefined && options.requireExpiration) return `The token in ${where} has no exp claim.`;
-  if (exp !== undefined && now >= exp + tolerance) return `The token in ${where} expired ${Math.round(now - exp)} seconds ago.`;
-  if (nbf !== undefined && now + tolerance < nbf) return `The token in ${where} is not valid for another ${Math.round(nbf - now)} seconds.`;
-  if (iat !== undefined && now + tolerance < iat) return `The token in ${where} was issued ${Math.round(iat - now)} seconds in the future.`;
-  if (options.issuers !== undefined) {
-    if (typeof claims.iss !== 'string' || !options.issuers.includes(claims.iss)) {
-      return `The token in ${where} has issuer ${JSON.stringify(claims.iss ?? null)}, which is not accepted.`;
+  const keySet = symmetric ? undefined : keySetOf(options.source);
+  if (!symmetric && !keySet) return { ok: false, reason: `No signing keys are configured to verify the token in ${options.where}.` };
+  const attempt = symmetric
+    ? await verifyWithSecrets(token, options.source.sharedSecrets ?? [], joseOptions)
+    : await verifyWithKeySet(token, keySet!, joseOptions);
+  if (!attempt.ok) {
+    return { ok: false, reason: reasonForJoseError(attempt.error, { where: options.where, alg, kid, symmetric, now: options.now }) };
+  }
+  // jose checks iat only against a maximum age, which webhooks do not set; a token issued in the
+  // future still means a sender clock or a forger we do not trust.
+  const { iat } = attempt.claims;
+  if (typeof iat === 'number' && options.now + options.clockToleranceSeconds < iat) {
+    return { ok: false, reason: `The token in ${options.where} was issued ${Math.round(iat - options.now)} seconds in the future.` };
+  }
+  return attempt;
+}
+
+function keySetOf(source: JwtKeySource): JWTVerifyGetKey | undefined {
+  if (source.keySet) return source.keySet;
+  return source.jwksUri === undefined ? undefined : sharedRemoteJwksCache.keySetFor(source.jwksUri);
+}
+
+/** Tries every active secret; only a signature mismatch moves on to the next one. */
+async function verifyWithSecrets(token: string, secrets: readonly Uint8Array[], options: JWTVerifyOptions): Promise<Attempt> {
+  for (const secret of secrets) {
+    try {
+      return { ok: true, claims: (await jwtVerify(token, secret, options)).payload };
+    } catch (error) {
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) return { ok: false, error };
     }
   }
-  if (options.audiences !== undefined) {
-    const audience = claims.aud;
-    const given = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? audience : [];
-    if (!given.some((item) => typeof item === 'string' && options.audiences!.includes(item))) {
-      return `The token in ${where} has audience ${JSON.stringify(audience ?? null)}, which is not accepted.`;
+  return { ok: false, error: new errors.JWSSignatureVerificationFailed() };
+}
+
+async function verifyWithKeySet(token: string, keySet: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<Attempt> {
+  try {
+    return { ok: true, claims: (await jwtVerify(token, keySet, options)).payload };
+  } catch (error) {
+    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) return { ok: false, error };
+    // Several keys fit the header (no kid, or a kid shared by a rotated key): jose hands them over
+    // as an async iterable to try in turn.
+    for await (const key of error as unknown as AsyncIterable<KeyLike>) {
+      try {
+        return { ok: true, claims: (await jwtVerify(token, key, options)).payload };
+      } catch (attemptError) {
+        const wrongKey = attemptError instanceof errors.JWSSignatureVerificationFailed || attemptError instanceof TypeError;
+        if (!wrongKey) return { ok: false, error: attemptError };
+      }
     }
+    return { ok: false, error: new errors.JWSSignatureVerificationFailed() };
   }
-  return undefined;
 }

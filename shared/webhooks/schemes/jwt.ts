@@ -1,6 +1,6 @@
 import { defineVerifier } from '../verifier';
 import { readKeySource } from '../jwt/keySourceOptions';
-import { ASYMMETRIC_ALGORITHMS, SYMMETRIC_ALGORITHMS } from '../jwt/jwsAlgorithms';
+import { ASYMMETRIC_ALGORITHMS, SYMMETRIC_ALGORITHMS } from '../jwt/algorithms';
 import { verifyJwt, type JwtKeySource } from '../jwt/verifyJwt';
 import { readCredential } from '../support/credentialHeader';
 import { accepted, rejected } from '../support/results';
@@ -33,15 +33,15 @@ export const jwtVerifier = defineVerifier({
   scheme: 'jwt',
   parseOptions(secret: unknown): JwtOptions {
     const options = requireOptionsObject('jwt', secret);
-    const sharedSecrets = collectSecrets('jwt', secret, { allowEmpty: true }).map((value) => Buffer.from(value, 'utf8'));
+    const sharedSecrets = collectSecrets('jwt', secret, { allowEmpty: true }).map((value) => new TextEncoder().encode(value));
     const keySource = readKeySource('jwt', options);
-    if (sharedSecrets.length === 0 && !keySource.keys && !keySource.jwksUri) {
+    if (sharedSecrets.length === 0 && !keySource.keySet && !keySource.jwksUri) {
       throw configurationError('jwt', 'secret', 'must hold a shared secret, or jwks / jwksUri must be set');
     }
     const header = optionalString('jwt', options, 'header') ?? 'Authorization';
     const authScheme = options.authScheme ?? (header.toLowerCase() === 'authorization' ? 'Bearer' : '');
     if (typeof authScheme !== 'string') throw configurationError('jwt', 'authScheme', 'must be a string');
-    const defaults = [...(sharedSecrets.length > 0 ? SYMMETRIC_ALGORITHMS : []), ...(keySource.keys || keySource.jwksUri ? ASYMMETRIC_ALGORITHMS : [])];
+    const defaults = [...(sharedSecrets.length > 0 ? SYMMETRIC_ALGORITHMS : []), ...(keySource.keySet || keySource.jwksUri ? ASYMMETRIC_ALGORITHMS : [])];
     const algorithms = optionalStringList('jwt', options, 'algorithms') ?? defaults;
     if (algorithms.some((alg) => !(defaults as string[]).includes(alg))) {
       throw configurationError('jwt', 'algorithms', `may only name algorithms the configured keys support (${defaults.join(', ')})`);
