@@ -215,9 +215,8 @@ export class WebhookDispatcher {
       // Read to the end so the connection can be reused; the content does not matter.
       await response.arrayBuffer().catch(() => undefined);
       if (status < 200 || status > 299) error = `The receiver answered ${status}.`;
-    } catch (cause) {
-      const failure = ensureError(cause);
-      error = failure.name === 'TimeoutError' ? `No answer within ${target.settings.timeoutMs} ms.` : `The request failed: ${describe(failure)}`;
+    } catch (failure) {
+      error = errorName(failure) === 'TimeoutError' ? `No answer within ${target.settings.timeoutMs} ms.` : `The request failed: ${describe(failure)}`;
     }
     if (target.closed) return false;
     const ok = error === undefined;
@@ -245,10 +244,21 @@ function stop(target: Target): void {
   target.abort.abort();
 }
 
-/** fetch wraps the socket error in `cause`; the code (ECONNREFUSED, …) is what a reader wants. */
-function describe(error: Error): string {
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  return cause?.code ?? cause?.message ?? error.message;
+/**
+ * fetch wraps the socket error in `cause`; the code (ECONNREFUSED, …) is what a reader wants.
+ * Read by shape, not instanceof: errors from Node's fetch may come from another realm (e.g. under jest).
+ */
+function describe(failure: unknown): string {
+  const cause = (failure as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  const message = (failure as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : ensureError(failure).message;
+}
+
+function errorName(failure: unknown): string | undefined {
+  const name = (failure as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 function view(target: Target): WebhookTargetView {

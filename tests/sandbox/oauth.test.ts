@@ -211,17 +211,17 @@ describe('sandbox OAuth: client credentials and client authentication', () => {
 describe('sandbox OAuth: expiry, rotation and reuse detection', () => {
   let sandbox: RunningSandbox;
   beforeEach(async () => {
-    sandbox = await startTestSandbox({ recordsPerEntity: 20, oauth: { ...oauthOptions, accessTokenTtlSeconds: 1, authorizationCodeTtlSeconds: 1 } });
+    sandbox = await startTestSandbox({ recordsPerEntity: 20, oauth: { ...oauthOptions, accessTokenTtlSeconds: 2, authorizationCodeTtlSeconds: 1 } });
   });
   afterEach(() => sandbox.close());
 
   it('expires access tokens and codes after their TTL', async () => {
     const tokens = await authorizeAndExchange(sandbox);
-    expect(tokens.expires_in).toBe(1);
+    expect(tokens.expires_in).toBe(2);
     const { verifier, challenge } = newPkce();
     const code = await obtainCode(sandbox, challenge);
     expect((await bearerGet(sandbox, '/v1/orders?limit=1', tokens.access_token!)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     const expired = await bearerGet(sandbox, '/v1/orders?limit=1', tokens.access_token!);
     expect(expired.status).toBe(401);
     expect(expired.headers.get('www-authenticate')).toContain('error="invalid_token"');
