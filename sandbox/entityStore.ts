@@ -123,6 +123,16 @@ export class EntityStore {
     }
   }
 
+  /** Live records that mutations created or changed (the overlay), in listing order. */
+  *changedLiveRecords(): Generator<SandboxRecord> {
+    for (const entry of this.ordered) if (entry.record) yield entry.record;
+  }
+
+  /** Whether a seeded record is still as generated (never changed or deleted). */
+  isUntouchedSeeded(index: number): boolean {
+    return index >= 0 && index < this.context.seededCount && !this.overlay.has(index);
+  }
+
   /** A new record: generated fields for its index, overridden by `fields`, stamped `second`. */
   create(fields: Record<string, unknown>, second: number): SandboxRecord {
     assertNoReservedFields(fields);

@@ -15,9 +15,29 @@ export function sandboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): San
   };
   const requestsPerSecond = integerVar(env, 'SANDBOX_RATE_LIMIT', 100, 1, 1_000_000_000);
   options.rateLimit = { requests: requestsPerSecond, windowSeconds: 1 };
+  options.oauth = oauthFromEnv(env);
   // Validated here too, so an out-of-range value is reported before anything listens.
   resolveSandboxOptions(options);
   return options;
+}
+
+/**
+ * OAuth is on when SANDBOX_OAUTH_CLIENT_ID is set; then SANDBOX_OAUTH_CLIENT_SECRET is required,
+ * SANDBOX_OAUTH_TOKEN_TTL (seconds) and SANDBOX_OAUTH_REDIRECT_URIS (comma-separated) are optional.
+ */
+function oauthFromEnv(env: NodeJS.ProcessEnv): SandboxOptions['oauth'] {
+  if (env.SANDBOX_OAUTH_CLIENT_ID === undefined) {
+    const stray = ['SANDBOX_OAUTH_CLIENT_SECRET', 'SANDBOX_OAUTH_TOKEN_TTL', 'SANDBOX_OAUTH_REDIRECT_URIS'].find((name) => env[name] !== undefined);
+    if (stray) throw new SyncBridgeError('configuration', `Environment variable ${stray} needs SANDBOX_OAUTH_CLIENT_ID, which turns OAuth on.`);
+    return undefined;
+  }
+  const redirectUris = env.SANDBOX_OAUTH_REDIRECT_URIS?.split(',').map((uri) => uri.trim()).filter((uri) => uri !== '');
+  return {
+    clientId: nonEmpty(env, 'SANDBOX_OAUTH_CLIENT_ID'),
+    clientSecret: nonEmpty(env, 'SANDBOX_OAUTH_CLIENT_SECRET'),
+    accessTokenTtlSeconds: integerVar(env, 'SANDBOX_OAUTH_TOKEN_TTL', 3600, 1, 30 * 86_400),
+    ...(redirectUris && redirectUris.length > 0 ? { redirectUris } : {}),
+  };
 }
 
 function integerVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

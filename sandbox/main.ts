@@ -1,7 +1,8 @@
 /**
  * `npm run sandbox`: runs the simulated commerce provider until SIGINT or SIGTERM.
  * Environment: SANDBOX_PORT (7072), SANDBOX_RECORDS (2000 per entity), SANDBOX_SEED (42),
- * SANDBOX_API_KEY (sandbox-api-key), SANDBOX_RATE_LIMIT (100 requests per second), SANDBOX_HOST.
+ * SANDBOX_API_KEY (sandbox-api-key), SANDBOX_RATE_LIMIT (100 requests per second), SANDBOX_HOST;
+ * OAuth with SANDBOX_OAUTH_CLIENT_ID, SANDBOX_OAUTH_CLIENT_SECRET, SANDBOX_OAUTH_TOKEN_TTL, SANDBOX_OAUTH_REDIRECT_URIS.
  */
 import { ensureError } from '../shared/core/errors';
 import { sandboxOptionsFromEnv } from './env';
@@ -12,6 +13,10 @@ async function main(): Promise<void> {
   const sandbox = await startSandbox(options);
   console.log(`SyncBridge sandbox provider listening on ${sandbox.url}`);
   console.log(`  provider API: ${sandbox.url}/v1/{customers|products|orders|inventory|payments}  (header X-Api-Key: ${sandbox.apiKey})`);
+  if (options.oauth) {
+    console.log(`  OAuth 2:      ${sandbox.url}/oauth/authorize, ${sandbox.url}/oauth/token  (client ${options.oauth.clientId}, tokens live ${options.oauth.accessTokenTtlSeconds} s)`);
+  }
+  console.log(`  webhooks:     register with POST ${sandbox.url}/_sandbox/webhooks`);
   console.log(`  control API:  ${sandbox.url}/_sandbox/info`);
   console.log(`  ${options.recordsPerEntity} records per entity, seed ${options.seed}, ${options.rateLimit?.requests} requests per second per key`);
 

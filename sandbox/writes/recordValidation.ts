@@ -1,5 +1,5 @@
 import { SandboxDataset } from '../dataset';
-import { SandboxEntity } from '../entities';
+import { SandboxEntity, recordId } from '../entities';
 
 /** One problem with one field of a write, as the 422 body lists it. */
 export interface FieldError {
@@ -64,8 +64,11 @@ const RULES: Record<SandboxEntity, FieldRule[]> = {
   payments: [reference('order_id', 'orders'), amount('amount'), currency],
 };
 
-/** Every problem with the fields of a write, in rule order; empty when the write may go ahead. */
-export function validateRecordFields(dataset: SandboxDataset, entity: SandboxEntity, fields: Record<string, unknown>, mode: WriteMode): FieldError[] {
+/**
+ * Every problem with the fields of a write, in rule order; empty when the write may go ahead.
+ * `selfId` is the record a PUT or PATCH writes, which may keep its own email.
+ */
+export function validateRecordFields(dataset: SandboxDataset, entity: SandboxEntity, fields: Record<string, unknown>, mode: WriteMode, selfId?: string): FieldError[] {
   const errors: FieldError[] = [];
   for (const field of READ_ONLY_FIELDS) {
     if (field in fields) errors.push({ field, code: 'read_only', message: `Field '${field}' is assigned by the provider and cannot be written.` });
@@ -78,5 +81,33 @@ export function validateRecordFields(dataset: SandboxDataset, entity: SandboxEnt
     const problem = rule.check(fields[rule.field], dataset);
     if (problem) errors.push({ field: rule.field, ...problem });
   }
+  if (entity === 'customers' && typeof fields.email === 'string' && errors.length === 0) {
+    const holder = customerWithEmail(dataset, fields.email);
+    if (holder !== undefined && holder !== selfId) {
+      errors.push({ field: 'email', code: 'taken', message: `Field 'email' is already used by customer '${holder}'; emails are unique, as shop providers insist.` });
+    }
+  }
   return errors;
+}
+
+/**
+ * The live customer holding `email` (case-insensitive), without scanning the seeded records:
+ * a seeded email carries its record's number (`ada.chen.17@…`), so only that record can hold it
+ * unchanged; every other holder is in the overlay of changed records.
+ */
+function customerWithEmail(dataset: SandboxDataset, email: string): string | undefined {
+  const wanted = email.toLowerCase();
+  const store = dataset.store('customers');
+  const number = /\.(\d+)@/.exec(wanted)?.[1];
+  if (number !== undefined) {
+    const index = Number(number) - 1;
+    if (store.isUntouchedSeeded(index)) {
+      const seeded = store.get(recordId('customers', index));
+      if (typeof seeded?.email === 'string' && seeded.email.toLowerCase() === wanted) return seeded.id;
+    }
+  }
+  for (const record of store.changedLiveRecords()) {
+    if (typeof record.email === 'string' && record.email.toLowerCase() === wanted) return record.id;
+  }
+  return undefined;
 }

@@ -89,7 +89,7 @@ function executeWrite(state: SandboxState, method: WriteMethod, target: WriteTar
     return { status: 204, body: undefined };
   }
   const mode: WriteMode = method === 'PUT' ? 'replace' : 'patch';
-  const errors = validateRecordFields(state.dataset, entity, fields, mode);
+  const errors = validateRecordFields(state.dataset, entity, fields, mode, id);
   if (errors.length > 0) return invalid(state, entity, errors);
   const record = mode === 'replace' ? store.replace(id, fields, second)! : store.patch(id, fields, second)!;
   state.stats.write(mode === 'replace' ? 'replaced' : 'updated');

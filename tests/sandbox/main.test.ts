@@ -53,7 +53,7 @@ describe('sandbox/main.ts (npm run sandbox)', () => {
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it('starts from the environment, prints URL and key, serves, and exits 0 on SIGTERM', async () => {
-    const proc = run(mainJs, { SANDBOX_PORT: '0', SANDBOX_RECORDS: '30', SANDBOX_API_KEY: 'main-test-key', SANDBOX_RATE_LIMIT: '7' });
+    const proc = run(mainJs, { SANDBOX_PORT: '0', SANDBOX_RECORDS: '30', SANDBOX_API_KEY: 'main-test-key', SANDBOX_RATE_LIMIT: '7', SANDBOX_OAUTH_CLIENT_ID: 'main-client', SANDBOX_OAUTH_CLIENT_SECRET: 'main-secret' });
     try {
       const url = await waitFor(() => /listening on (http:\/\/\S+)/.exec(proc.output())?.[1], 10_000);
       expect(proc.output()).toContain('main-test-key');
@@ -61,6 +61,13 @@ describe('sandbox/main.ts (npm run sandbox)', () => {
       expect(response.status).toBe(200);
       expect(response.headers.get('x-ratelimit-limit')).toBe('7');
       expect(((await response.json()) as { total: number }).total).toBe(30);
+      expect(proc.output()).toContain('/oauth/token');
+      const token = await fetch(`${url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&client_id=main-client&client_secret=main-secret',
+      });
+      expect(token.status).toBe(200);
       proc.child.kill('SIGTERM');
       expect(await proc.exited).toBe(0);
       expect(proc.output()).toContain('SIGTERM');

@@ -45,6 +45,21 @@ describe('sandbox options', () => {
     });
   });
 
+  it('turns OAuth on from the environment', () => {
+    expect(sandboxOptionsFromEnv({}).oauth).toBeUndefined();
+    expect(
+      sandboxOptionsFromEnv({ SANDBOX_OAUTH_CLIENT_ID: 'demo', SANDBOX_OAUTH_CLIENT_SECRET: 'shh', SANDBOX_OAUTH_TOKEN_TTL: '60', SANDBOX_OAUTH_REDIRECT_URIS: 'http://a.test/cb, http://b.test/cb' }).oauth,
+    ).toEqual({ clientId: 'demo', clientSecret: 'shh', accessTokenTtlSeconds: 60, redirectUris: ['http://a.test/cb', 'http://b.test/cb'] });
+  });
+
+  it.each([
+    ['SANDBOX_OAUTH_CLIENT_SECRET', { SANDBOX_OAUTH_CLIENT_SECRET: 'alone' }],
+    ['SANDBOX_OAUTH_CLIENT_SECRET', { SANDBOX_OAUTH_CLIENT_ID: 'demo' }],
+    ['SANDBOX_OAUTH_TOKEN_TTL', { SANDBOX_OAUTH_CLIENT_ID: 'demo', SANDBOX_OAUTH_CLIENT_SECRET: 'shh', SANDBOX_OAUTH_TOKEN_TTL: 'soon' }],
+  ])('names %s when the OAuth variables do not fit together', (name, env) => {
+    expect(() => sandboxOptionsFromEnv(env)).toThrow(name);
+  });
+
   it.each([
     ['SANDBOX_PORT', 'abc'],
     ['SANDBOX_PORT', '99999'],

@@ -162,6 +162,22 @@ describe('sandbox /v1 writes', () => {
     expect((await listAll(sandbox, entity, { updated_since: '2026-05-01T09:00:00Z' })).items).toEqual([]);
   });
 
+  it('keeps customer emails unique: 422 taken for another customer\'s email, fine for the record\'s own', async () => {
+    const seeded = await providerJson<ListedItem>(sandbox, '/v1/customers/cus_0000012');
+    const clash = await write(sandbox, 'POST', '/v1/customers', { email: String(seeded.email).toUpperCase() });
+    expect(clash.status).toBe(422);
+    expect(clash.body?.errors).toEqual([{ field: 'email', code: 'taken', message: expect.stringContaining('cus_0000012') }]);
+    expect((await write(sandbox, 'PATCH', '/v1/customers/cus_0000012', { email: seeded.email, notes: 'same email' })).status).toBe(200);
+
+    const created = await write(sandbox, 'POST', '/v1/customers', { email: 'unique@example.com' });
+    const second = await write(sandbox, 'PATCH', '/v1/customers/cus_0000013', { email: 'Unique@Example.com' });
+    expect(second.status).toBe(422);
+    expect(second.body?.errors?.[0]).toMatchObject({ code: 'taken', message: expect.stringContaining(created.body!.id) });
+    // Once the holder changes its email, the old one is free again.
+    await write(sandbox, 'PATCH', `/v1/customers/${created.body!.id}`, { email: 'renamed@example.com' });
+    expect((await write(sandbox, 'PATCH', '/v1/customers/cus_0000013', { email: 'unique@example.com' })).status).toBe(200);
+  });
+
   it('answers 404 for a write to a missing record and 400 for a malformed body or key', async () => {
     expect((await write(sandbox, 'PATCH', '/v1/customers/cus_0009999', { notes: 'x' })).status).toBe(404);
     const malformed = await fetch(`${sandbox.url}/v1/customers`, { method: 'POST', headers: { 'X-Api-Key': sandbox.apiKey }, body: '{"email":' });
