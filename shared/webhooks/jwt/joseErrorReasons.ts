@@ -30,6 +30,7 @@ export function reasonForJoseError(error: unknown, context: JoseErrorContext): s
   if (error instanceof errors.JWTExpired) return `${token} expired ${Math.round(context.now - Number(error.payload.exp))} seconds ago.`;
   if (error instanceof errors.JWTClaimValidationFailed) return claimReason(token, error, context.now);
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return `${token} is not a well-formed JWT: ${sentence(error)}.`;
+  if (error instanceof errors.JOSENotSupported) return `${token} uses something that is not supported: ${sentence(error)}.`;
   // A key set the provider could not serve (SyncBridgeError 'transient' from RemoteJwksCache).
   if (isSyncBridgeError(error)) return error.message;
   // jose throws TypeError for a key that cannot check this algorithm, e.g. an RSA key under 2048 bits.

@@ -2,8 +2,10 @@ import { createHmac, createSign, generateKeyPairSync, sign, type KeyObject } fro
 import type { JSONWebKeySet } from '../../../../shared/webhooks';
 
 /**
- * Minimal JWT signing for tests, written from RFC 7515/7519 with node:crypto. (jose 6 is ESM-only
- * and does not load under this repository's ts-jest CommonJS setup, so tests sign by hand.)
+ * Minimal synchronous JWT signing for tests, from RFC 7515/7519 with node:crypto. The verifier uses
+ * jose; signing these tokens without it means the tests also prove that jose accepts tokens from an
+ * independent signer, and being synchronous lets fixtures be built at module load (the fuzz pools).
+ * Tokens for the wider algorithm set are signed with jose's SignJWT in jwtAlgorithms.test.ts.
  */
 
 export interface TestSigningKey {
