@@ -55,7 +55,9 @@ describe('sandbox/main.ts (npm run sandbox)', () => {
   it('starts from the environment, prints URL and key, serves, and exits 0 on SIGTERM', async () => {
     const proc = run(mainJs, { SANDBOX_PORT: '0', SANDBOX_RECORDS: '30', SANDBOX_API_KEY: 'main-test-key', SANDBOX_RATE_LIMIT: '7', SANDBOX_OAUTH_CLIENT_ID: 'main-client', SANDBOX_OAUTH_CLIENT_SECRET: 'main-secret' });
     try {
-      const url = await waitFor(() => /listening on (http:\/\/\S+)/.exec(proc.output())?.[1], 10_000);
+      // The banner is several console.log calls that may arrive in separate chunks: wait for its last line.
+      await waitFor(() => (proc.output().includes('control API:') ? true : undefined), 10_000);
+      const url = /listening on (http:\/\/\S+)/.exec(proc.output())![1];
       expect(proc.output()).toContain('main-test-key');
       const response = await fetch(`${url}/v1/customers`, { headers: { 'X-Api-Key': 'main-test-key' } });
       expect(response.status).toBe(200);
