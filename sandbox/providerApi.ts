@@ -28,7 +28,8 @@ const RECORD_METHODS = 'GET, PUT, PATCH, DELETE';
 export async function handleProviderRequest(state: SandboxState, req: IncomingMessage, res: ServerResponse, url: URL, delay: Delay): Promise<void> {
   const segments = pathSegments(url);
   const method = req.method ?? 'GET';
-  const kind: PathKind = segments.length < 2 || segments.length > 3 ? 'unknown' : method !== 'GET' ? 'write' : segments.length === 2 ? 'list' : 'record';
+  const isWrite = method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE';
+  const kind: PathKind = segments.length < 2 || segments.length > 3 ? 'unknown' : isWrite ? 'write' : segments.length === 2 ? 'list' : 'record';
 
   const limit = state.limiter.take(rateLimitKey(state, req));
   const headers: OutgoingHttpHeaders = {
