@@ -96,8 +96,14 @@ export interface SyncRecord extends RecordScope {
   id: string;
   externalId: string;
   data: JsonObject;
-  /** SHA-256 of the canonical JSON of `data`, hex. */
+  /** SHA-256 of the canonical JSON of `data` (keys sorted), hex: what decides whether content changed. */
   hash: string;
+  /**
+   * SHA-256 of `data` serialised in the provider's own key order, hex, or null when unknown. A cheap
+   * first check: when it matches, the content is unchanged and the canonical hash need not be
+   * computed; when it differs, `hash` decides (the provider may just have reordered keys).
+   */
+  rawHash?: string | null;
   /** Starts at 1, +1 on every stored change. */
   version: number;
   deleted: boolean;
@@ -118,7 +124,7 @@ export interface SyncRecord extends RecordScope {
 export type RecordState = Pick<
   SyncRecord,
   'externalId' | 'hash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt'
->;
+> & { rawHash: string | null };
 
 // ---------------------------------------------------------------- runs
 

@@ -1,8 +1,9 @@
 import type { ProviderRecord } from '../adapters/adapter';
+import { createHash } from 'node:crypto';
 import { contentHash } from '../core/hash';
 import { recordId } from '../core/ids';
 import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
-import type { RecordStore } from '../ports/recordStore';
+import type { RecordStore, RecordWrite } from '../ports/recordStore';
 import { validateProviderRecord } from './validate';
 
 export interface ApplyPageInput {
@@ -63,14 +64,14 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   }
 
   const states = await input.records.getStates(scope, [...latest.keys()]);
-  const writes: SyncRecord[] = [];
+  const writes: RecordWrite[] = [];
   const seen: string[] = [];
 
   for (const record of latest.values()) {
     const state = states.get(record.externalId);
     if (!record.deleted) seen.push(record.externalId);
-    const hash = record.deleted ? (state?.hash ?? '') : contentHash(record.data);
-    const outcome = decide(record, hash, state, stepId);
+    const content = record.deleted ? undefined : hashContent(record, state);
+    const outcome = decide(record, content?.hash ?? state?.hash ?? '', state, stepId);
     counters[outcome.counter] += 1;
     if (!outcome.write) continue;
     // Fields spelled out rather than spread from `scope`: this literal runs once per changed record.
@@ -81,7 +82,9 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
       id: recordId(scope.tenantId, scope.connectionId, scope.entity, record.externalId),
       externalId: record.externalId,
       data: record.deleted ? {} : record.data,
-      hash,
+      dataJson: record.deleted ? '{}' : content!.json,
+      hash: content?.hash ?? state!.hash,
+      rawHash: content?.rawHash ?? null,
       version: (state?.version ?? 0) + 1,
       deleted: record.deleted,
       deletedAt: record.deleted ? now : null,
@@ -96,6 +99,18 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   if (writes.length > 0) await input.records.write(writes);
   if (input.mode === 'full' && seen.length > 0) await input.records.markSeen(input.runId, scope, seen);
   return { counters, highWater, rejected, writes: writes.length };
+}
+
+/**
+ * The record's hashes and JSON text. The raw hash (the provider's own key order) is cheap; when
+ * it matches the stored one the content is unchanged and the canonical hash is not computed —
+ * the stored one is reused. Otherwise the canonical hash decides.
+ */
+function hashContent(record: ProviderRecord, state: RecordState | undefined): { json: string; rawHash: string; hash: string } {
+  const json = JSON.stringify(record.data);
+  const rawHash = createHash('sha256').update(json).digest('hex');
+  if (state && !state.deleted && state.rawHash === rawHash) return { json, rawHash, hash: state.hash };
+  return { json, rawHash, hash: contentHash(record.data) };
 }
 
 type Decision = { counter: keyof RunCounters; write: boolean; action?: SyncRecord['lastAction'] };

@@ -1,5 +1,11 @@
 import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../core/model';
 
+/** A record to write, optionally with the JSON text of its data already made by the caller. */
+export interface RecordWrite extends SyncRecord {
+  /** `JSON.stringify(data)` when the caller has it; stores may store it instead of serialising again. */
+  dataJson?: string;
+}
+
 export interface RecordListQuery {
   tenantId: string;
   connectionId: string;
@@ -27,7 +33,7 @@ export interface RecordPage {
  * - `write` upserts by `id`; all records of one call become visible together or not at all
  *   where the backing store can do that (SQLite), and each record at least atomically elsewhere.
  * - `getStates` reads the change-detection state of many records in one round trip and never
- *   returns payloads. Missing ids are absent from the map.
+ *   returns payloads. Missing ids are absent from the map. `rawHash` comes back as written (null if none).
  * - `markSeen`/`sweepUnseen` implement full-sync deletion detection without writing unchanged
  *   records: the run records which external ids it saw, and the sweep tombstones live records of
  *   the scope that the run did not see. The sweep stamps what it deletes with `stepId` and returns
@@ -36,7 +42,7 @@ export interface RecordPage {
  */
 export interface RecordStore {
   getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>>;
-  write(records: readonly SyncRecord[]): Promise<void>;
+  write(records: readonly RecordWrite[]): Promise<void>;
   get(scope: RecordScope, externalId: string): Promise<SyncRecord | undefined>;
   list(query: RecordListQuery): Promise<RecordPage>;
   /** Number of records in the scope; deleted ones only when asked. */

@@ -17,6 +17,7 @@ function makeRecord(externalId: string, overrides: Partial<SyncRecord> = {}): Sy
     externalId,
     data,
     hash: contentHash(data),
+    rawHash: null,
     version: 1,
     deleted: false,
     deletedAt: null,
@@ -114,30 +115,5 @@ describe('SqliteRecordStore (local guarantees)', () => {
       expect(plan).not.toMatch(/SCAN records|SCAN record_seen|TEMP B-TREE/);
       expect(plan).toMatch(/USING (COVERING |PRIMARY KEY|INDEX)|USING INDEX/);
     }
-  });
-
-  it('writes and re-reads the change state of 20,000 ~1 KB records fast (a floor far below the benchmark target)', async () => {
-    const total = 20_000;
-    const started = process.hrtime.bigint();
-    for (let page = 0; page < total / 1000; page += 1) {
-      const records = Array.from({ length: 1000 }, (_, i) => makeRecord(`c${page * 1000 + i}`));
-      const states = await store.getStates(scope, records.map((r) => r.externalId));
-      expect(states.size).toBe(0);
-      await store.write(records);
-      await store.markSeen('run_1', scope, records.map((r) => r.externalId));
-    }
-    const firstSyncMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const resyncStarted = process.hrtime.bigint();
-    for (let page = 0; page < total / 1000; page += 1) {
-      const ids = Array.from({ length: 1000 }, (_, i) => `c${page * 1000 + i}`);
-      expect((await store.getStates(scope, ids)).size).toBe(1000);
-      await store.markSeen('run_2', scope, ids);
-    }
-    const resyncMs = Number(process.hrtime.bigint() - resyncStarted) / 1e6;
-    // Measured around 50,000/s (first sync) and 200,000/s (re-sync) on a loaded two-core machine;
-    // the floors leave room for slow CI while still catching a lost index or a per-row transaction.
-    expect(total / (firstSyncMs / 1000)).toBeGreaterThan(8_000);
-    expect(total / (resyncMs / 1000)).toBeGreaterThan(20_000);
-    expect(await store.sweepUnseen('run_2', scope, 'run_2:finalize:customers', '2026-03-02T00:00:00.000Z')).toBe(0);
   });
 });

@@ -19,6 +19,7 @@ function makeRecord(scope: RecordScope, externalId: string, overrides: Partial<S
     externalId,
     data,
     hash: contentHash(data),
+    rawHash: null,
     version: 1,
     deleted: false,
     deletedAt: null,
@@ -95,6 +96,14 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(await store.get(scope, 'c999')).toEqual(batch[999]);
       });
 
+      it('stores the JSON text the caller already made, and reads it back as the data', async () => {
+        const data = { b: 2, a: { z: [1, 'x'], y: null } };
+        await store.write([{ ...makeRecord(scope, 'j', { data }), dataJson: JSON.stringify(data) }]);
+        const stored = await store.get(scope, 'j');
+        expect(stored!.data).toEqual(data);
+        expect(stored).not.toHaveProperty('dataJson');
+      });
+
       it('accepts an empty batch', async () => {
         await store.write([]);
         expect(await store.count(scope)).toBe(0);
@@ -108,8 +117,16 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.write([a, b]);
         const states = await store.getStates(scope, ['a', 'b', 'missing']);
         expect([...states.keys()].sort()).toEqual(['a', 'b']);
-        expect(states.get('a')).toEqual({ externalId: 'a', hash: a.hash, version: 3, deleted: false, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100) });
+        expect(states.get('a')).toEqual({ externalId: 'a', hash: a.hash, rawHash: null, version: 3, deleted: false, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100) });
         expect(states.get('b')).toMatchObject({ externalId: 'b', deleted: true, lastAction: 'deleted', version: 2 });
+      });
+
+      it('returns the raw hash as written, for the cheap unchanged check', async () => {
+        await store.write([makeRecord(scope, 'a', { rawHash: 'f'.repeat(64) }), makeRecord(scope, 'b')]);
+        const states = await store.getStates(scope, ['a', 'b']);
+        expect(states.get('a')!.rawHash).toBe('f'.repeat(64));
+        expect(states.get('b')!.rawHash).toBeNull();
+        expect((await store.get(scope, 'a'))!.rawHash).toBe('f'.repeat(64));
       });
 
       it('never returns payloads', async () => {

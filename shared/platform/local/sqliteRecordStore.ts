@@ -1,6 +1,6 @@
 import { SyncBridgeError } from '../../core/errors';
 import type { IsoTime, RecordAction, RecordScope, RecordState, SyncRecord } from '../../core/model';
-import type { RecordListQuery, RecordPage, RecordStore } from '../../ports/recordStore';
+import type { RecordListQuery, RecordPage, RecordStore, RecordWrite } from '../../ports/recordStore';
 import type { SqliteDatabase } from './database';
 import { decodeRecordCursor, encodeRecordCursor } from './recordCursor';
 import { RecordScopeKeys } from './recordScopeKeys';
@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS records (
   external_id TEXT NOT NULL,
   id TEXT NOT NULL,
   hash TEXT NOT NULL,
+  raw_hash TEXT,
   version INTEGER NOT NULL,
   deleted INTEGER NOT NULL,
   deleted_at TEXT,
@@ -57,6 +58,7 @@ interface RecordRow {
   external_id: string;
   id: string;
   hash: string;
+  raw_hash: string | null;
   version: number;
   deleted: number;
   deleted_at: string | null;
@@ -68,7 +70,7 @@ interface RecordRow {
   data: string;
 }
 
-type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at'>;
+type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at'>;
 
 type Statement = ReturnType<SqliteDatabase['prepare']>;
 
@@ -91,16 +93,16 @@ export class SqliteRecordStore implements RecordStore {
     db.exec(SCHEMA);
     // Positional parameters: binding an array is measurably cheaper than a named object per row.
     this.upsert = db.prepare<UpsertParams>(`
-      INSERT INTO records (scope_key, connection_key, external_id, id, hash, version, deleted, deleted_at,
+      INSERT INTO records (scope_key, connection_key, external_id, id, hash, raw_hash, version, deleted, deleted_at,
         first_seen_at, last_modified_at, last_action, source_updated_at, last_step_id, data)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (scope_key, external_id) DO UPDATE SET
-        id = excluded.id, hash = excluded.hash, version = excluded.version, deleted = excluded.deleted,
+        id = excluded.id, hash = excluded.hash, raw_hash = excluded.raw_hash, version = excluded.version, deleted = excluded.deleted,
         deleted_at = excluded.deleted_at, first_seen_at = excluded.first_seen_at,
         last_modified_at = excluded.last_modified_at, last_action = excluded.last_action,
         source_updated_at = excluded.source_updated_at, last_step_id = excluded.last_step_id, data = excluded.data`);
     this.selectStates = db.prepare<[number, string], StateRow>(`
-      SELECT external_id, hash, version, deleted, last_action, last_step_id, first_seen_at FROM records
+      SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at FROM records
       WHERE scope_key = ? AND external_id IN (SELECT value FROM json_each(?))`);
     this.selectOne = db.prepare<[number, string], RecordRow>('SELECT * FROM records WHERE scope_key = ? AND external_id = ?');
     this.countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ?');
@@ -137,6 +139,7 @@ export class SqliteRecordStore implements RecordStore {
       states.set(row.external_id, {
         externalId: row.external_id,
         hash: row.hash,
+        rawHash: row.raw_hash,
         version: row.version,
         deleted: row.deleted === 1,
         lastAction: row.last_action,
@@ -147,7 +150,7 @@ export class SqliteRecordStore implements RecordStore {
     return states;
   }
 
-  async write(records: readonly SyncRecord[]): Promise<void> {
+  async write(records: readonly RecordWrite[]): Promise<void> {
     if (records.length === 0) return;
     // Scope keys are resolved (and created) before the records' transaction; see RecordScopeKeys.
     const rows: UpsertParams[] = new Array(records.length);
@@ -253,6 +256,7 @@ export class SqliteRecordStore implements RecordStore {
       externalId: row.external_id,
       data: JSON.parse(row.data) as SyncRecord['data'],
       hash: row.hash,
+      rawHash: row.raw_hash,
       version: row.version,
       deleted: row.deleted === 1,
       deletedAt: row.deleted_at,
@@ -286,6 +290,7 @@ type UpsertParams = [
   externalId: string,
   id: string,
   hash: string,
+  rawHash: string | null,
   version: number,
   deleted: number,
   deletedAt: string | null,
@@ -297,13 +302,14 @@ type UpsertParams = [
   data: string,
 ];
 
-function toRow(record: SyncRecord, scopeKey: number, connectionKey: number): UpsertParams {
+function toRow(record: RecordWrite, scopeKey: number, connectionKey: number): UpsertParams {
   return [
     scopeKey,
     connectionKey,
     record.externalId,
     record.id,
     record.hash,
+    record.rawHash ?? null,
     record.version,
     record.deleted ? 1 : 0,
     record.deletedAt ?? null,
@@ -312,6 +318,6 @@ function toRow(record: SyncRecord, scopeKey: number, connectionKey: number): Ups
     record.lastAction,
     record.sourceUpdatedAt ?? null,
     record.lastStepId,
-    JSON.stringify(record.data),
+    record.dataJson ?? JSON.stringify(record.data),
   ];
 }
