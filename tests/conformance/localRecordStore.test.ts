@@ -5,6 +5,7 @@ import { contentHash } from '../../shared/core/hash';
 import { recordId } from '../../shared/core/ids';
 import type { RecordScope, SyncRecord } from '../../shared/core/model';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import { SqliteSeenSets } from '../../shared/platform/local/sqliteSeenSets';
 import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
 
 const scope: RecordScope = { tenantId: 'ten_local', connectionId: 'con_local', entity: 'customers' };
@@ -101,15 +102,16 @@ describe('SqliteRecordStore (local guarantees)', () => {
     expect(await store.count(invoices)).toBe(1);
   });
 
-  it('serves every read path from an index, never a table scan or a sort', () => {
+  it('serves every read path from an index, never a table scan or a sort', async () => {
+    await store.markSeen('r', scope, ['a']); // creates run r's seen table
+    const seen = SqliteSeenSets.tableName('r');
     // The same statement shapes the store prepares (sqliteRecordStore.ts), with literals for parameters.
     const plans = [
       'SELECT external_id, hash FROM records WHERE scope_key = 1 AND external_id IN (SELECT value FROM json_each(\'["a"]\'))',
       'SELECT * FROM records WHERE scope_key = 1 AND (last_modified_at, row_key) > (\'x\', 1) ORDER BY last_modified_at, row_key LIMIT 10',
       'SELECT * FROM records WHERE connection_key = 1 AND last_modified_at > \'x\' AND deleted = 0 ORDER BY last_modified_at, row_key LIMIT 10',
       `UPDATE records SET deleted = 1 WHERE scope_key = 1 AND deleted = 0 AND NOT EXISTS (
-         SELECT 1 FROM record_seen s WHERE s.run_id = 'r' AND s.scope_key = 1 AND s.external_id = records.external_id)`,
-      "DELETE FROM record_seen WHERE run_id = 'r'",
+         SELECT 1 FROM ${seen} s WHERE s.scope_key = 1 AND s.external_id = records.external_id)`,
     ].map((sql) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((row) => row.detail).join(' | '));
     for (const plan of plans) {
       expect(plan).not.toMatch(/SCAN records|SCAN record_seen|TEMP B-TREE/);

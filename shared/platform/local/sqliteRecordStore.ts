@@ -4,6 +4,7 @@ import type { RecordListQuery, RecordPage, RecordStore, RecordWrite } from '../.
 import type { SqliteDatabase } from './database';
 import { decodeRecordCursor, encodeRecordCursor } from './recordCursor';
 import { RecordScopeKeys } from './recordScopeKeys';
+import { SqliteSeenSets } from './sqliteSeenSets';
 
 /** The port caps pages at 1,000 records. */
 const MAX_LIST_LIMIT = 1000;
@@ -19,8 +20,8 @@ const MAX_LIST_LIMIT = 1000;
  * by these indexes without a sort. row_key is declared INTEGER PRIMARY KEY so that VACUUM cannot
  * renumber it, and an upsert keeps it: a record's place in the keyset moves only with its
  * lastModifiedAt.
- * The seen-set of a full run is a narrow WITHOUT ROWID table, so the sweep's NOT EXISTS probe is
- * one b-tree lookup per record.
+ * The seen-set of a full run is a narrow WITHOUT ROWID table of its own (SqliteSeenSets), so the
+ * sweep's NOT EXISTS probe is one b-tree lookup per record and clearing it is one DROP TABLE.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
@@ -44,12 +45,6 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE UNIQUE INDEX IF NOT EXISTS records_by_external_id ON records (scope_key, external_id);
 CREATE INDEX IF NOT EXISTS records_by_connection_modified ON records (connection_key, last_modified_at);
 CREATE INDEX IF NOT EXISTS records_by_scope_modified ON records (scope_key, last_modified_at);
-CREATE TABLE IF NOT EXISTS record_seen (
-  run_id TEXT NOT NULL,
-  scope_key INTEGER NOT NULL,
-  external_id TEXT NOT NULL,
-  PRIMARY KEY (run_id, scope_key, external_id)
-) WITHOUT ROWID;
 `;
 
 interface RecordRow {
@@ -82,10 +77,9 @@ export class SqliteRecordStore implements RecordStore {
   private readonly selectOne;
   private readonly countAll;
   private readonly countLive;
-  private readonly insertSeen;
-  private readonly deleteSeen;
+  private readonly seenSets: SqliteSeenSets;
   private readonly writeRows: (rows: readonly UpsertParams[]) => void;
-  private readonly sweepAndCount: (params: Record<string, unknown>) => number;
+  private readonly sweepAndCount: (table: string, params: Record<string, unknown>) => number;
   private readonly listStatements = new Map<string, Statement>();
 
   constructor(private readonly db: SqliteDatabase) {
@@ -107,15 +101,13 @@ export class SqliteRecordStore implements RecordStore {
     this.selectOne = db.prepare<[number, string], RecordRow>('SELECT * FROM records WHERE scope_key = ? AND external_id = ?');
     this.countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ?');
     this.countLive = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ? AND deleted = 0');
-    this.insertSeen = db.prepare<[string, number, string]>(
-      'INSERT OR IGNORE INTO record_seen (run_id, scope_key, external_id) SELECT ?, ?, value FROM json_each(?)',
-    );
-    this.deleteSeen = db.prepare<[string]>('DELETE FROM record_seen WHERE run_id = ?');
-    const sweep = db.prepare(`
+    this.seenSets = new SqliteSeenSets(db);
+    // The sweep names the run's own seen table, so it is prepared per sweep (once per entity per run).
+    const sweepSql = (table: string) => `
       UPDATE records SET deleted = 1, deleted_at = @at, last_modified_at = @at, last_action = 'deleted',
         version = version + 1, last_step_id = @stepId
       WHERE scope_key = @scopeKey AND deleted = 0 AND NOT EXISTS (
-        SELECT 1 FROM record_seen s WHERE s.run_id = @runId AND s.scope_key = @scopeKey AND s.external_id = records.external_id)`);
+        SELECT 1 FROM ${table} s WHERE s.scope_key = @scopeKey AND s.external_id = records.external_id)`;
     const countSwept = db.prepare<Record<string, unknown>, { n: number }>(
       'SELECT count(*) AS n FROM records WHERE scope_key = @scopeKey AND deleted = 1 AND last_step_id = @stepId',
     );
@@ -125,8 +117,8 @@ export class SqliteRecordStore implements RecordStore {
     });
     // Sweep and count in one transaction, so the count is exactly what carries the stamp after
     // this sweep: the first run and any replay of it return the same number.
-    this.sweepAndCount = db.transaction((params: Record<string, unknown>) => {
-      sweep.run(params);
+    this.sweepAndCount = db.transaction((table: string, params: Record<string, unknown>) => {
+      db.prepare(sweepSql(table)).run(params);
       return countSwept.get(params)!.n;
     });
   }
@@ -214,17 +206,17 @@ export class SqliteRecordStore implements RecordStore {
     if (externalIds.length === 0) return;
     // The scope may have no records yet (a page of only rejected records); the seen-set still counts.
     const keys = this.scopes.ensure(scope);
-    this.insertSeen.run(runId, keys.scopeKey, JSON.stringify(externalIds));
+    this.seenSets.mark(runId, keys.scopeKey, JSON.stringify(externalIds));
   }
 
   async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number> {
     const keys = this.scopes.find(scope);
     if (!keys) return 0; // no record was ever written in this scope: nothing to delete
-    return this.sweepAndCount({ runId, scopeKey: keys.scopeKey, stepId, at });
+    return this.sweepAndCount(this.seenSets.ensure(runId), { scopeKey: keys.scopeKey, stepId, at });
   }
 
   async clearSeen(runId: string): Promise<void> {
-    this.deleteSeen.run(runId);
+    this.seenSets.drop(runId);
   }
 
   /**
