@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 function isSorted(keys: string[]): boolean {
   for (let i = 1; i < keys.length; i += 1) if (keys[i - 1] > keys[i]) return false;
@@ -53,5 +53,5 @@ export function canonicalJson(value: unknown): string {
 
 /** Content hash of a record's canonical data: SHA-256, hex. */
 export function contentHash(data: unknown): string {
-  return createHash('sha256').update(canonicalJson(data)).digest('hex');
+  return hash('sha256', canonicalJson(data), 'hex');
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 
 /**
  * Deterministic ids: things are keyed by what they are (DESIGN.md §4), so a message or a write
@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 
 function digest(parts: readonly string[]): string {
   // A separator that cannot occur inside a part keeps ('a|b','c') and ('a','b|c') apart.
-  return createHash('sha256').update(parts.map((p) => p.replace(/\u0000/g, '')).join('\u0000')).digest('base64url');
+  return hash('sha256', parts.map((p) => p.replace(/\u0000/g, '')).join('\u0000'), 'base64url');
 }
 
 /** Record id from (tenant, connection, entity, externalId). */

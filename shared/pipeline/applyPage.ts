@@ -1,5 +1,5 @@
 import type { ProviderRecord } from '../adapters/adapter';
-import { createHash } from 'node:crypto';
+import { hash as sha } from 'node:crypto';
 import { contentHash } from '../core/hash';
 import { recordId } from '../core/ids';
 import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
@@ -108,7 +108,7 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
  */
 function hashContent(record: ProviderRecord, state: RecordState | undefined): { json: string; rawHash: string; hash: string } {
   const json = JSON.stringify(record.data);
-  const rawHash = createHash('sha256').update(json).digest('hex');
+  const rawHash = sha('sha256', json, 'hex');
   if (state && !state.deleted && state.rawHash === rawHash) return { json, rawHash, hash: state.hash };
   return { json, rawHash, hash: contentHash(record.data) };
 }

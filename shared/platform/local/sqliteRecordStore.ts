@@ -11,11 +11,13 @@ const MAX_LIST_LIMIT = 1000;
 
 /**
  * Records live in an ordinary rowid table (rows of ~1 KB are too wide for WITHOUT ROWID to pay),
- * keyed by small integers for their scope and connection (see RecordScopeKeys). Three indexes,
+ * keyed by small integers for their scope and connection (see RecordScopeKeys). Four indexes,
  * each for one read path and nothing more:
  * - records_by_external_id (scope_key, external_id): upsert target, getStates, get, count, sweep;
  * - records_by_connection_modified (connection_key, last_modified_at): list of a whole connection;
- * - records_by_scope_modified (scope_key, last_modified_at): list of one entity.
+ * - records_by_scope_modified (scope_key, last_modified_at): list of one entity;
+ * - records_live_by_external_id (scope_key, external_id) WHERE deleted = 0: the deletion sweep walks
+ *   this small covering index instead of every ~1 KB row of the scope.
  * Every index entry ends in the row key, so the list keyset (last_modified_at, row_key) is served
  * by these indexes without a sort. row_key is declared INTEGER PRIMARY KEY so that VACUUM cannot
  * renumber it, and an upsert keeps it: a record's place in the keyset moves only with its
@@ -45,6 +47,13 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE UNIQUE INDEX IF NOT EXISTS records_by_external_id ON records (scope_key, external_id);
 CREATE INDEX IF NOT EXISTS records_by_connection_modified ON records (connection_key, last_modified_at);
 CREATE INDEX IF NOT EXISTS records_by_scope_modified ON records (scope_key, last_modified_at);
+CREATE INDEX IF NOT EXISTS records_live_by_external_id ON records (scope_key, external_id) WHERE deleted = 0;
+CREATE TABLE IF NOT EXISTS record_sweeps (
+  run_id TEXT NOT NULL,
+  step_id TEXT NOT NULL,
+  swept INTEGER NOT NULL,
+  PRIMARY KEY (run_id, step_id)
+) WITHOUT ROWID;
 `;
 
 interface RecordRow {
@@ -79,7 +88,8 @@ export class SqliteRecordStore implements RecordStore {
   private readonly countLive;
   private readonly seenSets: SqliteSeenSets;
   private readonly writeRows: (rows: readonly UpsertParams[]) => void;
-  private readonly sweepAndCount: (table: string, params: Record<string, unknown>) => number;
+  private readonly sweepAndCount: (runId: string, table: string, params: Record<string, unknown>) => number;
+  private readonly forgetSweeps;
   private readonly listStatements = new Map<string, Statement>();
 
   constructor(private readonly db: SqliteDatabase) {
@@ -108,18 +118,22 @@ export class SqliteRecordStore implements RecordStore {
         version = version + 1, last_step_id = @stepId
       WHERE scope_key = @scopeKey AND deleted = 0 AND NOT EXISTS (
         SELECT 1 FROM ${table} s WHERE s.scope_key = @scopeKey AND s.external_id = records.external_id)`;
-    const countSwept = db.prepare<Record<string, unknown>, { n: number }>(
-      'SELECT count(*) AS n FROM records WHERE scope_key = @scopeKey AND deleted = 1 AND last_step_id = @stepId',
-    );
+    const sweptBefore = db.prepare<[string, string], { swept: number }>('SELECT swept FROM record_sweeps WHERE run_id = ? AND step_id = ?');
+    const rememberSweep = db.prepare<[string, string, number]>('INSERT INTO record_sweeps (run_id, step_id, swept) VALUES (?, ?, ?)');
+    this.forgetSweeps = db.prepare<[string]>('DELETE FROM record_sweeps WHERE run_id = ?');
 
     this.writeRows = db.transaction((rows: readonly UpsertParams[]) => {
       for (const row of rows) this.upsert.run(...row);
     });
-    // Sweep and count in one transaction, so the count is exactly what carries the stamp after
-    // this sweep: the first run and any replay of it return the same number.
-    this.sweepAndCount = db.transaction((table: string, params: Record<string, unknown>) => {
-      db.prepare(sweepSql(table)).run(params);
-      return countSwept.get(params)!.n;
+    // The sweep and the record of its count commit together: a replay finds the count and
+    // returns it without sweeping again, so the first run and any replay return the same number.
+    // (Counting the stamped rows instead read every row of the scope: ~1.7 s per 500,000 records.)
+    this.sweepAndCount = db.transaction((runId: string, table: string, params: Record<string, unknown>) => {
+      const before = sweptBefore.get(runId, params.stepId as string);
+      if (before) return before.swept;
+      const swept = db.prepare(sweepSql(table)).run(params).changes;
+      rememberSweep.run(runId, params.stepId as string, swept);
+      return swept;
     });
   }
 
@@ -212,11 +226,12 @@ export class SqliteRecordStore implements RecordStore {
   async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number> {
     const keys = this.scopes.find(scope);
     if (!keys) return 0; // no record was ever written in this scope: nothing to delete
-    return this.sweepAndCount(this.seenSets.ensure(runId), { scopeKey: keys.scopeKey, stepId, at });
+    return this.sweepAndCount(runId, this.seenSets.ensure(runId), { scopeKey: keys.scopeKey, stepId, at });
   }
 
   async clearSeen(runId: string): Promise<void> {
     this.seenSets.drop(runId);
+    this.forgetSweeps.run(runId);
   }
 
   /**
