@@ -33,11 +33,41 @@ export interface ListPageResult {
 }
 
 /** Decrypted credential material, as stored (JSON) in the secret store. */
-export type Credentials = { type: 'apiKey'; apiKey: string } | { type: 'bearer'; token: string } | { type: 'none' };
+export type Credentials =
+  | { type: 'apiKey'; apiKey: string }
+  | { type: 'bearer'; token: string }
+  | {
+      type: 'oauth2';
+      accessToken: string;
+      refreshToken?: string;
+      /** ISO time the access token expires. */
+      expiresAt?: string;
+      tokenUrl: string;
+      clientId: string;
+      clientSecret?: string;
+      scope?: string;
+    }
+  | { type: 'none' };
+
+/**
+ * Authenticates provider requests. Static credentials give the same headers every time; OAuth
+ * credentials give the current access token and can refresh it after a 401.
+ */
+export interface RequestAuthorizer {
+  /** Headers that authenticate one request, read fresh for every request. */
+  headers(): Promise<Record<string, string>>;
+  /**
+   * Called once after a 401. Returns true when the credentials were refreshed, so that the request
+   * is worth one more try; false (or absent) makes the 401 final.
+   */
+  refreshAfterUnauthorized?(): Promise<boolean>;
+}
 
 export interface AdapterContext {
   connection: Connection;
   credentials: Credentials;
+  /** When given, authenticates requests instead of the static `credentials`. */
+  authorizer?: RequestAuthorizer;
   clock: Clock;
   telemetry?: Telemetry;
 }
@@ -50,6 +80,8 @@ export interface AdapterContext {
 export interface ProviderAdapter {
   readonly provider: string;
   listPage(request: ListPageRequest): Promise<ListPageResult>;
+  /** One record by id (for webhook events that carry only an id); null when the provider has none. */
+  getRecord(entity: string, externalId: string): Promise<ProviderRecord | null>;
   /** A cheap authenticated call that proves the credentials and the base URL work. */
   checkHealth(): Promise<{ ok: boolean; detail?: string }>;
 }

@@ -1,7 +1,7 @@
 import { SyncBridgeError } from '../core/errors';
 import type { JsonObject } from '../core/model';
 import { ProviderHttpClient } from '../http/providerHttpClient';
-import type { AdapterContext, AdapterDefinition, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord } from './adapter';
+import type { AdapterContext, AdapterDefinition, Credentials, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord } from './adapter';
 
 /**
  * A REST provider described by data rather than code: where lists live, how they page, which
@@ -13,7 +13,11 @@ export interface RestProviderSpec {
   displayName: string;
   entities: readonly string[];
   maxPageSize: number;
-  auth: { kind: 'apiKeyHeader'; header: string } | { kind: 'bearer' } | { kind: 'none' };
+  /**
+   * How requests authenticate. `apiKeyHeader` takes an apiKey credential; `bearer` takes a bearer
+   * token or OAuth 2 credentials; `apiKeyOrBearer` takes either (the sandbox accepts both).
+   */
+  auth: { kind: 'apiKeyHeader'; header: string } | { kind: 'bearer' } | { kind: 'apiKeyOrBearer'; header: string } | { kind: 'none' };
   list: {
     /** Path template; `{entity}` is replaced by the entity name. */
     path: string;
@@ -26,6 +30,8 @@ export interface RestProviderSpec {
     totalField?: string;
   };
   record: { idField: string; updatedAtField: string; deletedField?: string };
+  /** Path template of one record; `{entity}` and `{id}` are replaced. */
+  recordPath: string;
   /** Path of a cheap authenticated call for health checks. */
   healthPath: string;
   timeoutMs?: number;
@@ -51,18 +57,10 @@ class RestAdapter implements ProviderAdapter {
 
   constructor(private readonly spec: RestProviderSpec, context: AdapterContext) {
     this.provider = spec.provider;
-    const headers: Record<string, string> = {};
-    const { credentials } = context;
-    if (spec.auth.kind === 'apiKeyHeader') {
-      if (credentials.type !== 'apiKey') throw new SyncBridgeError('configuration', `Provider ${spec.provider} needs an apiKey credential.`);
-      headers[spec.auth.header] = credentials.apiKey;
-    } else if (spec.auth.kind === 'bearer') {
-      if (credentials.type !== 'bearer') throw new SyncBridgeError('configuration', `Provider ${spec.provider} needs a bearer credential.`);
-      headers.authorization = `Bearer ${credentials.token}`;
-    }
     this.client = new ProviderHttpClient({
       baseUrl: readConfigUrl(context.connection.config),
-      headers,
+      headers: context.authorizer ? {} : staticAuthHeaders(spec, context.credentials),
+      authorizer: context.authorizer,
       timeoutMs: typeof context.connection.config.timeoutMs === 'number' ? context.connection.config.timeoutMs : spec.timeoutMs,
       telemetry: context.telemetry,
       clock: context.clock,
@@ -80,12 +78,7 @@ class RestAdapter implements ProviderAdapter {
     if (!Array.isArray(items)) {
       throw new SyncBridgeError('transient', `The provider's list answer for ${request.entity} has no "${list.dataField}" array.`);
     }
-    const records: ProviderRecord[] = items.map((item: JsonObject) => ({
-      externalId: item?.[record.idField] === undefined || item?.[record.idField] === null ? '' : String(item[record.idField]),
-      updatedAt: typeof item?.[record.updatedAtField] === 'string' ? (item[record.updatedAtField] as string) : null,
-      deleted: record.deletedField !== undefined && item?.[record.deletedField] === true,
-      data: item,
-    }));
+    const records: ProviderRecord[] = items.map((item: JsonObject) => toProviderRecord(item, record));
     const next = body[list.nextCursorField];
     const total = list.totalField === undefined ? undefined : body[list.totalField];
     return {
@@ -96,6 +89,18 @@ class RestAdapter implements ProviderAdapter {
     };
   }
 
+  async getRecord(entity: string, externalId: string): Promise<ProviderRecord | null> {
+    const { record } = this.spec;
+    const path = this.spec.recordPath.replace('{entity}', encodeURIComponent(entity)).replace('{id}', encodeURIComponent(externalId));
+    try {
+      const response = await this.client.request<JsonObject>({ path });
+      return toProviderRecord(response.body, record);
+    } catch (error) {
+      if (error instanceof SyncBridgeError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
   async checkHealth(): Promise<{ ok: boolean; detail?: string }> {
     try {
       await this.client.request({ path: this.spec.healthPath });
@@ -104,6 +109,29 @@ class RestAdapter implements ProviderAdapter {
       return { ok: false, detail: (error as Error).message };
     }
   }
+}
+
+function toProviderRecord(item: JsonObject, fields: RestProviderSpec['record']): ProviderRecord {
+  const id = item?.[fields.idField];
+  return {
+    externalId: id === undefined || id === null ? '' : String(id),
+    updatedAt: typeof item?.[fields.updatedAtField] === 'string' ? (item[fields.updatedAtField] as string) : null,
+    deleted: fields.deletedField !== undefined && item?.[fields.deletedField] === true,
+    data: item,
+  };
+}
+
+/** Headers for credentials that do not change between requests. */
+function staticAuthHeaders(spec: RestProviderSpec, credentials: Credentials): Record<string, string> {
+  const { auth } = spec;
+  if (auth.kind === 'none') return {};
+  if ((auth.kind === 'apiKeyHeader' || auth.kind === 'apiKeyOrBearer') && credentials.type === 'apiKey') return { [auth.header]: credentials.apiKey };
+  if (auth.kind !== 'apiKeyHeader') {
+    if (credentials.type === 'bearer') return { authorization: `Bearer ${credentials.token}` };
+    if (credentials.type === 'oauth2') return { authorization: `Bearer ${credentials.accessToken}` };
+  }
+  const wanted = auth.kind === 'apiKeyHeader' ? 'an apiKey' : auth.kind === 'bearer' ? 'a bearer or oauth2' : 'an apiKey, bearer or oauth2';
+  throw new SyncBridgeError('configuration', `Provider ${spec.provider} needs ${wanted} credential, not ${credentials.type}.`);
 }
 
 export function defineRestProvider(spec: RestProviderSpec): AdapterDefinition {

@@ -1,12 +1,15 @@
 import { SyncBridgeError } from '../core/errors';
+import type { RequestAuthorizer } from '../adapters/adapter';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
 import { parseRateLimit, parseRetryAfter, type RateLimitInfo } from './rateLimit';
 
 export interface ProviderHttpClientOptions {
   baseUrl: string;
-  /** Sent with every request (auth headers go here; they are never logged). */
+  /** Sent with every request (static auth headers go here; they are never logged). */
   headers?: Record<string, string>;
+  /** Adds auth headers per request and may refresh credentials once after a 401. */
+  authorizer?: RequestAuthorizer;
   /** Whole-request budget including reading the body. Default 30,000 ms. */
   timeoutMs?: number;
   telemetry?: Telemetry;
@@ -50,6 +53,19 @@ export class ProviderHttpClient {
   }
 
   async request<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
+    try {
+      return await this.attempt<T>(request);
+    } catch (error) {
+      // One retry after a 401, only when the authorizer actually refreshed the credentials.
+      const refresh = this.options.authorizer?.refreshAfterUnauthorized;
+      if (error instanceof SyncBridgeError && error.code === 'auth_failed' && error.status === 401 && refresh) {
+        if (await refresh.call(this.options.authorizer)) return this.attempt<T>(request);
+      }
+      throw error;
+    }
+  }
+
+  private async attempt<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
     const method = request.method ?? 'GET';
     const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
     for (const [key, value] of Object.entries(request.query ?? {})) {
@@ -59,9 +75,11 @@ export class ProviderHttpClient {
     const operation = `${method} ${url.pathname}`;
     let status: number | undefined;
     try {
+      const authHeaders = this.options.authorizer ? await this.options.authorizer.headers() : undefined;
+      const headers = authHeaders ? { ...this.headers, ...authHeaders } : this.headers;
       const response = await fetch(url, {
         method,
-        headers: request.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+        headers: request.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

@@ -9,7 +9,7 @@ export const sandboxProvider = defineRestProvider({
   displayName: 'Sandbox commerce API',
   entities: ['customers', 'products', 'orders', 'inventory', 'payments'],
   maxPageSize: 1000,
-  auth: { kind: 'apiKeyHeader', header: 'x-api-key' },
+  auth: { kind: 'apiKeyOrBearer', header: 'x-api-key' },
   list: {
     path: '/v1/{entity}',
     limitParam: 'limit',
@@ -20,5 +20,6 @@ export const sandboxProvider = defineRestProvider({
     totalField: 'total',
   },
   record: { idField: 'id', updatedAtField: 'updated_at', deletedField: 'deleted' },
+  recordPath: '/v1/{entity}/{id}',
   healthPath: '/v1/customers?limit=1',
 });
