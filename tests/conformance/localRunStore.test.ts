@@ -8,7 +8,7 @@ import { SqliteRunStore } from '../../shared/platform/local/sqliteRunStore';
 
 function runChild(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', join(__dirname, 'support', 'registerTypeScript.js'), join(__dirname, 'support', 'tryStartChild.ts'), ...args], {
+    const child = spawn(process.execPath, ['-r', join(__dirname, '../support/registerTypeScript.js'), join(__dirname, 'support', 'tryStartChild.ts'), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

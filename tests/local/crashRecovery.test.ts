@@ -11,7 +11,7 @@ const fixtures = join(__dirname, 'fixtures');
 
 /** Runs the child script in a plain node process and resolves with its first stdout line. */
 function runChild(args: string[]): { child: ChildProcess; firstLine: Promise<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['-r', join(fixtures, 'registerTypeScript.js'), join(fixtures, 'queueChildProcess.ts'), ...args], {
+  const child = spawn(process.execPath, ['-r', join(__dirname, '../support/registerTypeScript.js'), join(fixtures, 'queueChildProcess.ts'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
