@@ -6,7 +6,8 @@ import type { Connection } from '../core/model';
  * Semantics (tests/conformance/connectionStore.conformance.ts):
  * - Connection ids are unique across tenants (they are Service Bus session ids); `create` of an
  *   existing id fails with SyncBridgeError('conflict').
- * - `update` is optimistic like RunStore.update: stale version → SyncBridgeError('conflict').
+ * - `create` stores version 1; `update` is optimistic like RunStore.update: stale version →
+ *   SyncBridgeError('conflict'), unknown id → SyncBridgeError('not_found').
  * - `listByTenant` returns only that tenant's connections, ordered by id.
  * - `listAll` pages through every connection (for the scheduler), ordered by id, after `afterId`.
  */

@@ -11,7 +11,8 @@ export interface Lease {
  *
  * Semantics (tests/conformance/leaseStore.conformance.ts):
  * - `acquire` returns a lease when nobody holds an unexpired one, else undefined.
- * - `renew` extends a lease still held by that token and returns it, else undefined.
+ * - `renew` extends a lease still held by that token and not yet expired, and returns it; else
+ *   undefined (an expired lease cannot be renewed, even when nobody has taken it since).
  * - `release` frees the lease if the token still holds it; releasing twice is harmless.
  */
 export interface LeaseStore {

@@ -4,9 +4,11 @@ import type { Run } from '../core/model';
  * Sync runs and their per-entity checkpoints.
  *
  * Semantics (tests/conformance/runStore.conformance.ts):
- * - `create` fails with SyncBridgeError('conflict') when the id exists.
+ * - `create` stores the run with version 1 (whatever version it is given) and returns it; it fails
+ *   with SyncBridgeError('conflict') when the id exists.
  * - `update(run)` succeeds only when the stored version equals `run.version`; it stores the run
- *   with `version + 1` and returns that. A stale version fails with SyncBridgeError('conflict').
+ *   with `version + 1` and returns that. A stale version fails with SyncBridgeError('conflict'),
+ *   an unknown id with SyncBridgeError('not_found').
  * - `tryStart` moves a queued run to running only while the tenant has fewer than
  *   `maxActivePerTenant` runs in state running or paused, atomically with respect to other
  *   `tryStart` calls; it returns the started run, or undefined when the run must keep waiting

@@ -24,7 +24,8 @@ export interface SecretValue {
  *
  * Semantics (tests/conformance/secretStore.conformance.ts):
  * - `set` creates a new version and returns it; `get` returns the newest version.
- * - `getVersion` returns an older version while it exists.
+ * - `getVersion` returns an older version while it exists; `listVersions` lists version ids
+ *   (the order is the implementation's: newest first locally).
  * - `delete` removes every version; `get` then returns undefined.
  * - Names are any non-empty string of at most 200 characters.
  */
