@@ -1,0 +1,3 @@
+export * from './types';
+export { CustomMergeRules, assertMergePolicy, policyFor } from './policy';
+export { threeWayMerge, differingFields } from './threeWayMerge';
