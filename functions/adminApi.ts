@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { connectionRoutes } from './admin/connectionRoutes';
+import { deliveryRoutes } from './admin/deliveryRoutes';
 import { recordRoutes } from './admin/recordRoutes';
 import { AdminRouter } from './admin/router';
 import { syncRoutes } from './admin/syncRoutes';
@@ -7,7 +8,7 @@ import type { FunctionDefinition } from './definition';
 import { errorResponse, toErrorResponse } from './http/responses';
 import { getServices } from './services';
 
-const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes]);
+const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes, ...deliveryRoutes]);
 
 /**
  * The admin API: one function with a catch-all route. Routes with literal segments (health,

@@ -1,18 +1,20 @@
 import type { InvocationContext } from '@azure/functions';
-import { parseInboundMessage } from '../shared/core/runs/inboundMessage';
+import { parseInboundQueueMessage } from '../shared/core/runs/inboundMessage';
+import { webhookIntakeFor } from '../shared/core/webhookIntake';
 import { QUEUES } from '../shared/ports/queue';
 import type { FunctionDefinition } from './definition';
 import { getServices } from './services';
 
 /**
- * One message = one bounded step of a run (a page of one entity, or the run's closing step).
- * A throw leaves the message to the broker: redelivered, then dead-lettered after
- * maxDeliveryCount (host.json / queue settings).
+ * One message = one bounded step of a run (a page of one entity, or the run's closing step), or
+ * one received webhook delivery to apply. A throw leaves the message to the broker: redelivered,
+ * then dead-lettered after maxDeliveryCount (host.json / queue settings).
  */
 export async function inboundWorkerHandler(message: unknown, context: InvocationContext): Promise<void> {
-  const { steps } = await getServices();
-  const outcome = await steps.handle(parseInboundMessage(message));
-  context.debug(`Inbound step ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
+  const services = await getServices();
+  const parsed = parseInboundQueueMessage(message);
+  const outcome = parsed.kind === 'webhook' ? await webhookIntakeFor(services).applier.apply(parsed) : await services.steps.handle(parsed);
+  context.debug(`Inbound ${parsed.kind} ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
 }
 
 export const inboundWorker: FunctionDefinition = {

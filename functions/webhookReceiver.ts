@@ -1,17 +1,30 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { webhookIntakeFor } from '../shared/core/webhookIntake';
 import type { FunctionDefinition } from './definition';
-import { errorResponse } from './http/responses';
+import { errorResponse, json, toErrorResponse } from './http/responses';
+import { getServices } from './services';
 
 /**
- * Webhook intake comes with the two-way sync release. Until then the route answers 501 and stores
- * or enqueues nothing, so that a provider's delivery log shows the failure instead of a false 2xx.
+ * Webhook intake (docs/webhook-intake.md): verify, de-duplicate, log, enqueue, answer 202. The
+ * work of applying the event happens on sync-inbound, so the provider gets its answer fast.
  */
-export async function webhookReceiverHandler(request: HttpRequest): Promise<HttpResponseInit> {
-  return errorResponse(
-    501,
-    'not_available',
-    `Webhook intake for provider "${request.params.provider}" is not available in this release; the event was not accepted. Use scheduled or manual syncs.`,
-  );
+export async function webhookReceiverHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const services = await getServices();
+  try {
+    const result = await webhookIntakeFor(services).receiver.receive({
+      provider: request.params.provider ?? '',
+      connectionId: request.params.connectionId ?? '',
+      method: request.method,
+      url: request.url,
+      headers: request.headers as unknown as Headers,
+      readBody: async () => Buffer.from(await request.arrayBuffer()),
+    });
+    if (result.status >= 400) return errorResponse(result.status, result.code, result.message);
+    return json(result.status, { deliveryId: result.deliveryId, duplicate: result.code === 'duplicate' });
+  } catch (error) {
+    context.warn?.(`Webhook intake failed: ${(error as Error).message}`);
+    return toErrorResponse(error, services.platform.telemetry);
+  }
 }
 
 export const webhookReceiver: FunctionDefinition = {

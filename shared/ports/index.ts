@@ -1,5 +1,6 @@
 export * from './clock';
 export * from './connectionStore';
+export * from './deliveryStore';
 export * from './idempotencyStore';
 export * from './leaseStore';
 export * from './queue';

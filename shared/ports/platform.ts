@@ -1,5 +1,6 @@
 import type { Clock } from './clock';
 import type { ConnectionStore } from './connectionStore';
+import type { DeliveryStore } from './deliveryStore';
 import type { IdempotencyStore } from './idempotencyStore';
 import type { LeaseStore } from './leaseStore';
 import type { QueueSender } from './queue';
@@ -20,6 +21,7 @@ export interface Platform {
   readonly secrets: SecretStore;
   readonly leases: LeaseStore;
   readonly idempotency: IdempotencyStore;
+  readonly deliveries: DeliveryStore;
   readonly telemetry: Telemetry;
   readonly clock: Clock;
   /** Checks each dependency; used by /api/health. */

@@ -24,6 +24,34 @@ function isNonNegativeInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
 }
 
+/**
+ * A received webhook delivery to apply (shared/core/webhookIntake). `replay` counts hand replays,
+ * so that a replay is a new message and not a duplicate the broker drops.
+ */
+export interface WebhookInboundMessage {
+  kind: 'webhook';
+  connectionId: string;
+  deliveryId: string;
+  replay?: number;
+}
+
+/** Everything the `sync-inbound` queue carries: run steps and webhook deliveries. */
+export type InboundQueueMessage = InboundMessage | WebhookInboundMessage;
+
+export function webhookMessageId(message: WebhookInboundMessage): string {
+  return message.replay ? `${message.deliveryId}:r${message.replay}` : message.deliveryId;
+}
+
+/** Parses any `sync-inbound` body; run steps go through parseInboundMessage. */
+export function parseInboundQueueMessage(body: unknown): InboundQueueMessage {
+  const value = (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> | null;
+  if (value?.kind !== 'webhook') return parseInboundMessage(value);
+  if (typeof value.connectionId === 'string' && typeof value.deliveryId === 'string' && (value.replay === undefined || isNonNegativeInt(value.replay))) {
+    return { kind: 'webhook', connectionId: value.connectionId, deliveryId: value.deliveryId, replay: value.replay as number | undefined };
+  }
+  throw new SyncBridgeError('validation', `The inbound queue message is not a webhook delivery: ${JSON.stringify(body).slice(0, 200)}`);
+}
+
 /** Parses a queue message body; a malformed one is a programming error upstream, so it throws. */
 export function parseInboundMessage(body: unknown): InboundMessage {
   const value = (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> | null;

@@ -8,6 +8,7 @@ import { openDatabase, type SqliteDatabase } from './database';
 import { JsonLinesTelemetry } from './jsonLinesTelemetry';
 import { resolveSecretKey } from './secretKey';
 import { SqliteConnectionStore } from './sqliteConnectionStore';
+import { SqliteDeliveryStore } from './sqliteDeliveryStore';
 import { SqliteIdempotencyStore } from './sqliteIdempotencyStore';
 import { SqliteLeaseStore } from './sqliteLeaseStore';
 import { SqliteQueue, type SqliteQueueOptions } from './sqliteQueue';
@@ -55,6 +56,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     secrets: new SqliteSecretStore(db, resolveSecretKey({ dataDir: options.dataDir, keyFromEnv: options.secretKey })),
     leases: new SqliteLeaseStore(db, { clock }),
     idempotency: new SqliteIdempotencyStore(db, { clock }),
+    deliveries: new SqliteDeliveryStore(db),
     telemetry,
     clock,
     async checkHealth() {

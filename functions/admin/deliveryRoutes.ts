@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { requireRole } from '../../shared/core/tenantService';
+import { webhookIntakeFor } from '../../shared/core/webhookIntake';
+import type { Delivery } from '../../shared/ports/deliveryStore';
+import { json } from '../http/responses';
+import { parseWith, readJsonBody } from '../http/validation';
+import type { AdminRoute } from './router';
+
+const listSchema = z.object({
+  cursor: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const secretsSchema = z.object({ secrets: z.array(z.string().min(1)).min(1).max(5) });
+
+/** The log entry as the API shows it: no body (it can be a megabyte; replay uses it server-side). */
+function toDeliveryView(delivery: Delivery) {
+  const { body: _body, ...view } = delivery;
+  return { ...view, detail: view.detail ?? null, eventType: view.eventType ?? null };
+}
+
+export const deliveryRoutes: AdminRoute[] = [
+  {
+    method: 'GET',
+    path: 'connections/{id}/deliveries',
+    async handle({ request, params, principal, services }) {
+      const query = parseWith(listSchema, Object.fromEntries(request.query.entries()), 'query');
+      const page = await webhookIntakeFor(services).list(principal.tenantId, params.id, query.cursor, query.limit);
+      return json(200, { deliveries: page.deliveries.map(toDeliveryView), nextCursor: page.nextCursor });
+    },
+  },
+  {
+    method: 'POST',
+    path: 'deliveries/{id}/replay',
+    async handle({ params, principal, services }) {
+      requireRole(principal, 'admin');
+      return json(202, await webhookIntakeFor(services).replay(principal.tenantId, params.id));
+    },
+  },
+  {
+    // The webhook settings: which secrets are active (never their values) and the health counters.
+    method: 'GET',
+    path: 'connections/{id}/webhook',
+    async handle({ params, principal, services }) {
+      return json(200, await webhookIntakeFor(services).status(principal.tenantId, params.id));
+    },
+  },
+  {
+    // Sets or rotates the secrets: send [new, old] while the provider switches, then [new].
+    method: 'PUT',
+    path: 'connections/{id}/webhook',
+    async handle({ request, params, principal, services }) {
+      requireRole(principal, 'admin');
+      const body = parseWith(secretsSchema, await readJsonBody(request), 'body');
+      const intake = webhookIntakeFor(services);
+      await intake.setSecrets(principal.tenantId, params.id, body.secrets);
+      return json(200, await intake.status(principal.tenantId, params.id));
+    },
+  },
+];

@@ -1,0 +1,127 @@
+import type { Credentials, ProviderRecord } from '../../adapters/adapter';
+import type { AdapterRegistry } from '../../adapters/registry';
+import { applyPage } from '../../pipeline/applyPage';
+import type { Delivery } from '../../ports/deliveryStore';
+import type { Platform } from '../../ports/platform';
+import { SyncBridgeError, ensureError, isSyncBridgeError } from '../errors';
+import type { Connection, JsonObject } from '../model';
+import type { WebhookInboundMessage } from '../runs/inboundMessage';
+
+export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped';
+
+const EVENT_TYPE = /^([A-Za-z0-9_-]+)\.(created|updated|deleted)$/;
+
+/** The sandbox scheme's record fields (as in shared/adapters/providers/sandbox.ts). */
+function toProviderRecord(item: JsonObject, deletedByType: boolean): ProviderRecord {
+  const deleted = deletedByType || item.deleted === true;
+  return {
+    externalId: String(item.id),
+    updatedAt: typeof item.updated_at === 'string' ? item.updated_at : null,
+    deleted,
+    data: deleted ? {} : item,
+  };
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Applies one received delivery to the record store through the pull pipeline (a one-record page),
+ * so hashing, change detection, counters and tombstones are exactly those of a sync run.
+ * The step id is derived from the delivery (and replay number): a redelivered message finds its own
+ * write and does nothing twice.
+ */
+export class WebhookApplier {
+  constructor(private readonly platform: Platform, private readonly adapters: AdapterRegistry) {}
+
+  async apply(message: WebhookInboundMessage): Promise<ApplyOutcome> {
+    const { platform } = this;
+    const delivery = await platform.deliveries.get(message.deliveryId);
+    if (!delivery) return 'skipped'; // the log was cleared: nothing to apply
+    const connection = await platform.connections.get(delivery.connectionId);
+    if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
+
+    const event = JSON.parse(delivery.body) as unknown;
+    const data = isObject(event) ? event.data : undefined;
+    const match = isObject(event) && typeof event.type === 'string' ? EVENT_TYPE.exec(event.type) : null;
+    if (!match || !isObject(data)) return this.finish(delivery, 'ignored', 'Not a record event (<entity>.created|updated|deleted with data).');
+    const entity = match[1];
+    if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
+    const configured = connection.entities.find((e) => e.name === entity);
+    if (!configured || configured.direction === 'push') return this.finish(delivery, 'ignored', `The connection does not pull ${entity}.`);
+
+    let record: ProviderRecord;
+    try {
+      record = await this.recordOf(connection, entity, data, match[2] === 'deleted');
+    } catch (error) {
+      return this.fail(delivery, error);
+    }
+    if (record.externalId === '' || record.externalId === 'undefined') {
+      return this.finish(delivery, 'ignored', 'The event names no record id.');
+    }
+
+    const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
+    // Deliveries of one connection are applied in order (session), but a replay or a late retry may
+    // carry an older state than the store has: never let it roll a record back.
+    const stored = await platform.records.get(scope, record.externalId);
+    if (stored?.sourceUpdatedAt && record.updatedAt && Date.parse(record.updatedAt) < Date.parse(stored.sourceUpdatedAt)) {
+      return this.finish(delivery, 'ignored', `Stale: the store holds a newer state (${stored.sourceUpdatedAt}).`);
+    }
+    const stepId = `webhook:${delivery.id}${message.replay ? `:r${message.replay}` : ''}`;
+    const result = await applyPage({
+      records: platform.records,
+      scope,
+      runId: stepId,
+      stepId,
+      mode: 'incremental',
+      page: [record],
+      now: platform.clock.now().toISOString(),
+    });
+    if (result.rejected.length > 0) return this.finish(delivery, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
+    platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
+    return this.finish(delivery, 'applied', undefined);
+  }
+
+  /** The event's record, or for id-only events the provider's current one (gone → a tombstone). */
+  private async recordOf(connection: Connection, entity: string, data: JsonObject, deleted: boolean): Promise<ProviderRecord> {
+    if (isObject(data.record)) return toProviderRecord(data.record, deleted);
+    if (typeof data.id !== 'string' && typeof data.id !== 'number') return { externalId: '', updatedAt: null, deleted: false, data: {} };
+    const id = String(data.id);
+    const adapter = await this.adapterFor(connection);
+    const fetched = await adapter.getRecord(entity, id);
+    return fetched ?? { externalId: id, updatedAt: null, deleted: true, data: {} };
+  }
+
+  private async adapterFor(connection: Connection) {
+    const { platform } = this;
+    let credentials: Credentials = { type: 'none' };
+    if (connection.credentialRef) {
+      const secret = await platform.secrets.get(connection.credentialRef);
+      if (!secret) throw new SyncBridgeError('configuration', `The credential of connection ${connection.id} is missing from the secret store.`);
+      credentials = JSON.parse(secret.value) as Credentials;
+    }
+    return this.adapters.get(connection.provider).create({ connection, credentials, clock: platform.clock, telemetry: platform.telemetry });
+  }
+
+  /**
+   * A provider failure while fetching: logged as failed and counted; transient ones are thrown so
+   * the broker redelivers (then dead-letters), the rest are final until someone replays.
+   */
+  private async fail(delivery: Delivery, error: unknown): Promise<ApplyOutcome> {
+    const reason = ensureError(error).message;
+    await this.finish(delivery, 'failed', reason);
+    if (isSyncBridgeError(error, 'transient') || isSyncBridgeError(error, 'rate_limited') || !isSyncBridgeError(error)) throw error;
+    return 'failed';
+  }
+
+  private async finish(delivery: Delivery, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {
+    const now = this.platform.clock.now().toISOString();
+    await this.platform.deliveries.update(delivery.id, { status, detail }, now);
+    if (status === 'failed') {
+      await this.platform.deliveries.recordHealth(delivery.connectionId, 'failed', now, detail);
+      this.platform.telemetry.log('warn', 'Webhook delivery failed.', { deliveryId: delivery.id, connectionId: delivery.connectionId, reason: detail ?? '' });
+    }
+    return status;
+  }
+}

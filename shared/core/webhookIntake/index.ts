@@ -1,0 +1,80 @@
+import type { Services } from '../../composition';
+import type { DeliveryPage, WebhookHealth } from '../../ports/deliveryStore';
+import { QUEUES } from '../../ports/queue';
+import { SyncBridgeError } from '../errors';
+import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
+import { WebhookApplier } from './applier';
+import { WebhookReceiver, type ReceiverOptions } from './receiver';
+import { WebhookSecrets } from './secrets';
+
+export { deliveryIdFor, type IncomingWebhook, type ReceiveResult } from './receiver';
+export { webhookSecretName } from './secrets';
+
+/** Webhook intake for one set of services: receive, apply, replay, and the operator's views. */
+export class WebhookIntake {
+  readonly secrets: WebhookSecrets;
+  readonly receiver: WebhookReceiver;
+  readonly applier: WebhookApplier;
+
+  constructor(private readonly services: Services, options: ReceiverOptions = receiverOptionsFromEnv(process.env)) {
+    this.secrets = new WebhookSecrets(services.platform);
+    this.receiver = new WebhookReceiver(services.platform, this.secrets, options);
+    this.applier = new WebhookApplier(services.platform, services.adapters);
+  }
+
+  async setSecrets(tenantId: string, connectionId: string, secrets: readonly string[]): Promise<void> {
+    await this.services.connections.getForTenant(tenantId, connectionId);
+    await this.secrets.set(tenantId, connectionId, secrets);
+  }
+
+  async status(tenantId: string, connectionId: string): Promise<{ configured: boolean; secretCount: number; health: WebhookHealth }> {
+    await this.services.connections.getForTenant(tenantId, connectionId);
+    const secretCount = await this.secrets.count(connectionId);
+    return { configured: secretCount > 0, secretCount, health: await this.services.platform.deliveries.health(connectionId) };
+  }
+
+  async list(tenantId: string, connectionId: string, cursor: string | undefined, limit: number): Promise<DeliveryPage> {
+    await this.services.connections.getForTenant(tenantId, connectionId);
+    return this.services.platform.deliveries.list({ tenantId, connectionId, cursor, limit });
+  }
+
+  /** Sends a stored delivery through the worker again, under a new message id. */
+  async replay(tenantId: string, deliveryId: string): Promise<{ deliveryId: string; replay: number }> {
+    const { platform } = this.services;
+    const delivery = await platform.deliveries.get(deliveryId);
+    if (!delivery || delivery.tenantId !== tenantId) throw new SyncBridgeError('not_found', `Delivery ${deliveryId} does not exist.`);
+    const replay = delivery.replays + 1;
+    await platform.deliveries.update(delivery.id, { replays: replay, status: 'received', detail: undefined }, platform.clock.now().toISOString());
+    const message: WebhookInboundMessage = { kind: 'webhook', connectionId: delivery.connectionId, deliveryId: delivery.id, replay };
+    await platform.queue.send(QUEUES.inbound, {
+      body: message,
+      messageId: webhookMessageId(message),
+      sessionId: delivery.connectionId,
+      applicationProperties: { kind: 'webhook', deliveryId: delivery.id },
+    });
+    return { deliveryId: delivery.id, replay };
+  }
+}
+
+export function receiverOptionsFromEnv(env: NodeJS.ProcessEnv): ReceiverOptions {
+  const number = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const value = Number(raw);
+    if (!(value > 0)) throw new SyncBridgeError('configuration', `${name} must be a positive number; got '${raw}'.`);
+    return value;
+  };
+  return { maxBodyBytes: number('SYNCBRIDGE_WEBHOOK_MAX_BODY_BYTES'), toleranceSeconds: number('SYNCBRIDGE_WEBHOOK_TOLERANCE_SECONDS') };
+}
+
+const byServices = new WeakMap<Services, WebhookIntake>();
+
+/** One intake per services object (its secret cache is per process, like the services). */
+export function webhookIntakeFor(services: Services): WebhookIntake {
+  let intake = byServices.get(services);
+  if (!intake) {
+    intake = new WebhookIntake(services);
+    byServices.set(services, intake);
+  }
+  return intake;
+}

@@ -1,0 +1,131 @@
+import { SyncBridgeError } from '../../core/errors';
+import type { IsoTime } from '../../core/model';
+import type { Delivery, DeliveryListQuery, DeliveryPage, DeliveryStore, WebhookHealth, WebhookHealthEvent } from '../../ports/deliveryStore';
+import type { SqliteDatabase } from './database';
+
+/**
+ * `seq` (the rowid) orders the log: newest first is `seq DESC`, and the cursor is the last seq
+ * served, so paging is an index range scan however long the log grows. The body lives in its own
+ * column so that listing pages can leave it out of the JSON it parses.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  tenant_id TEXT NOT NULL,
+  connection_id TEXT NOT NULL,
+  doc TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_connection ON webhook_deliveries (tenant_id, connection_id, seq);
+CREATE TABLE IF NOT EXISTS webhook_health (
+  connection_id TEXT PRIMARY KEY,
+  received INTEGER NOT NULL DEFAULT 0,
+  rejected INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  last_received_at TEXT,
+  last_rejected_at TEXT,
+  last_failure_at TEXT,
+  last_error TEXT
+);
+`;
+
+type Row = { seq: number; doc: string; body: string };
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`d:${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^d:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new SyncBridgeError('validation', 'cursor is not one this API handed out.');
+  return Number(match[1]);
+}
+
+/** DeliveryStore on SQLite: the delivery log and per-connection webhook health. */
+export class SqliteDeliveryStore implements DeliveryStore {
+  private readonly insertRow;
+  private readonly countReceived;
+  private readonly selectById;
+  private readonly selectPage;
+  private readonly updateDoc;
+  private readonly bump: Record<WebhookHealthEvent, { run(connectionId: string, at: string, detail: string | null): unknown }>;
+  private readonly selectHealth;
+  private readonly insertTx;
+
+  constructor(db: SqliteDatabase) {
+    db.exec(SCHEMA);
+    this.insertRow = db.prepare<[string, string, string, string, string]>(
+      'INSERT INTO webhook_deliveries (id, tenant_id, connection_id, doc, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+    );
+    const upsert = (column: 'received' | 'rejected' | 'failures', at: string, withError: boolean) =>
+      db.prepare<[string, string, string | null]>(`
+        INSERT INTO webhook_health (connection_id, ${column}, ${at}, last_error) VALUES (?, 1, ?, ?)
+        ON CONFLICT (connection_id) DO UPDATE SET ${column} = ${column} + 1, ${at} = excluded.${at}${withError ? ', last_error = excluded.last_error' : ''}`);
+    this.countReceived = upsert('received', 'last_received_at', false);
+    this.bump = {
+      received: this.countReceived,
+      rejected: upsert('rejected', 'last_rejected_at', true),
+      failed: upsert('failures', 'last_failure_at', true),
+    };
+    this.selectById = db.prepare<[string], Row>('SELECT seq, doc, body FROM webhook_deliveries WHERE id = ?');
+    this.selectPage = db.prepare<[string, string, number, number], Row>(
+      'SELECT seq, doc, \'\' AS body FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    );
+    this.updateDoc = db.prepare<[string, string]>('UPDATE webhook_deliveries SET doc = ? WHERE id = ?');
+    this.selectHealth = db.prepare<[string], Record<string, unknown>>('SELECT * FROM webhook_health WHERE connection_id = ?');
+    // The row and its health count commit together: one fsync-free WAL append per delivery.
+    this.insertTx = db.transaction((delivery: Delivery): boolean => {
+      const { body, ...doc } = delivery;
+      const inserted = this.insertRow.run(delivery.id, delivery.tenantId, delivery.connectionId, JSON.stringify(doc), body).changes === 1;
+      if (inserted) this.countReceived.run(delivery.connectionId, delivery.receivedAt, null);
+      return inserted;
+    });
+  }
+
+  async insert(delivery: Delivery): Promise<boolean> {
+    return this.insertTx(delivery);
+  }
+
+  async get(id: string): Promise<Delivery | undefined> {
+    const row = this.selectById.get(id);
+    return row ? { ...(JSON.parse(row.doc) as Omit<Delivery, 'body'>), body: row.body } : undefined;
+  }
+
+  /** Pages carry no bodies (they may be a megabyte each); `get` returns one with its body. */
+  async list(query: DeliveryListQuery): Promise<DeliveryPage> {
+    if (!Number.isInteger(query.limit) || query.limit < 1) throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${query.limit}.`);
+    const before = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(query.cursor);
+    const rows = this.selectPage.all(query.tenantId, query.connectionId, before, query.limit + 1);
+    const page = rows.slice(0, query.limit);
+    return {
+      deliveries: page.map((row) => ({ ...(JSON.parse(row.doc) as Omit<Delivery, 'body'>), body: '' })),
+      nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1].seq) : null,
+    };
+  }
+
+  async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean> {
+    const row = this.selectById.get(id);
+    if (!row) return false;
+    const doc = { ...(JSON.parse(row.doc) as Omit<Delivery, 'body'>), ...change, updatedAt: at };
+    return this.updateDoc.run(JSON.stringify(doc), id).changes === 1;
+  }
+
+  async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void> {
+    this.bump[event].run(connectionId, at, detail ?? null);
+  }
+
+  async health(connectionId: string): Promise<WebhookHealth> {
+    const row = this.selectHealth.get(connectionId);
+    return {
+      connectionId,
+      received: Number(row?.received ?? 0),
+      rejected: Number(row?.rejected ?? 0),
+      failures: Number(row?.failures ?? 0),
+      lastReceivedAt: (row?.last_received_at as string | null | undefined) ?? null,
+      lastRejectedAt: (row?.last_rejected_at as string | null | undefined) ?? null,
+      lastFailureAt: (row?.last_failure_at as string | null | undefined) ?? null,
+      lastError: (row?.last_error as string | null | undefined) ?? null,
+    };
+  }
+}

@@ -1,0 +1,77 @@
+import type { IsoTime } from '../core/model';
+
+/** received → applied | ignored | failed; a failed delivery may still become applied (broker retry, replay). */
+export type DeliveryStatus = 'received' | 'applied' | 'ignored' | 'failed';
+
+/** One accepted webhook delivery, kept so that it can be listed, diagnosed and replayed. */
+export interface Delivery {
+  /** Ours, derived from (connection, provider's delivery id): a retried intake finds the same row. */
+  id: string;
+  tenantId: string;
+  connectionId: string;
+  provider: string;
+  /** The provider's delivery id (`webhook-id`). */
+  webhookId: string;
+  receivedAt: IsoTime;
+  status: DeliveryStatus;
+  /** The event's `type` when the body names one. */
+  eventType?: string;
+  /** Why it was ignored or failed; never holds secrets. */
+  detail?: string;
+  /** Non-secret request headers (id, timestamp, content type, user agent); never the signature. */
+  headers: Record<string, string>;
+  /** The raw body as received (UTF-8), for replay; the intake's size limit caps it. */
+  body: string;
+  /** How many times it was replayed by hand. */
+  replays: number;
+  updatedAt: IsoTime;
+}
+
+export interface DeliveryListQuery {
+  tenantId: string;
+  connectionId: string;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface DeliveryPage {
+  deliveries: Delivery[];
+  nextCursor: string | null;
+}
+
+/** Per-connection webhook health: what was received, rejected and failed, and when. */
+export interface WebhookHealth {
+  connectionId: string;
+  received: number;
+  rejected: number;
+  failures: number;
+  lastReceivedAt: IsoTime | null;
+  lastRejectedAt: IsoTime | null;
+  lastFailureAt: IsoTime | null;
+  /** The last rejection or failure reason; never holds secrets. */
+  lastError: string | null;
+}
+
+export type WebhookHealthEvent = 'received' | 'rejected' | 'failed';
+
+/**
+ * The webhook delivery log and webhook health counters.
+ *
+ * Semantics (tests/conformance/deliveryStore.conformance.ts):
+ * - `insert` stores a delivery and counts it as received in its connection's health, in one write;
+ *   an id that exists already leaves the first one (and the counters) alone and returns false
+ *   (a retried intake of the same provider delivery).
+ * - `get` returns a delivery by id, or undefined.
+ * - `list` is scoped to tenant and connection, newest first (insertion order), paged by cursor.
+ * - `update` changes status, detail, eventType and replays of an existing delivery; unknown id → false.
+ * - `recordHealth` counts one event for a connection; `health` reads the counters (zeros when none).
+ */
+export interface DeliveryStore {
+  insert(delivery: Delivery): Promise<boolean>;
+  get(id: string): Promise<Delivery | undefined>;
+  list(query: DeliveryListQuery): Promise<DeliveryPage>;
+  update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean>;
+  recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void>;
+  health(connectionId: string): Promise<WebhookHealth>;
+}
