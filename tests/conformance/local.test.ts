@@ -7,6 +7,7 @@ import { ManualClock } from '../../shared/core/manualClock';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
 import { JsonLinesTelemetry } from '../../shared/platform/local/jsonLinesTelemetry';
 import { SqliteConnectionStore } from '../../shared/platform/local/sqliteConnectionStore';
+import { SqliteDeliveryStore } from '../../shared/platform/local/sqliteDeliveryStore';
 import { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
 import { SqliteLeaseStore } from '../../shared/platform/local/sqliteLeaseStore';
 import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
@@ -14,6 +15,7 @@ import { SqliteRunStore } from '../../shared/platform/local/sqliteRunStore';
 import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore';
 import { SqliteTenantStore } from '../../shared/platform/local/sqliteTenantStore';
 import { connectionStoreConformance } from './connectionStore.conformance';
+import { deliveryStoreConformance } from './deliveryStore.conformance';
 import type { StoreFixture } from './fixtures';
 import { idempotencyStoreConformance } from './idempotencyStore.conformance';
 import { leaseStoreConformance } from './leaseStore.conformance';
@@ -50,6 +52,7 @@ tenantStoreConformance('SqliteTenantStore', sqliteFixture((db) => new SqliteTena
 secretStoreConformance('SqliteSecretStore', sqliteFixture((db, clock) => new SqliteSecretStore(db, randomBytes(32), { clock })));
 leaseStoreConformance('SqliteLeaseStore', sqliteFixture((db, clock) => new SqliteLeaseStore(db, { clock })));
 idempotencyStoreConformance('SqliteIdempotencyStore', sqliteFixture((db, clock) => new SqliteIdempotencyStore(db, { clock })));
+deliveryStoreConformance('SqliteDeliveryStore', sqliteFixture((db) => new SqliteDeliveryStore(db)));
 
 telemetryConformance('JsonLinesTelemetry', async () => {
   const lines: string[] = [];

@@ -1,0 +1,99 @@
+import type { Delivery, DeliveryStore } from '../../shared/ports/deliveryStore';
+import { uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
+
+/** The DeliveryStore port's semantics (shared/ports/deliveryStore.ts), run against every implementation. */
+export function deliveryStoreConformance(name: string, factory: StoreFactory<DeliveryStore>): void {
+  describe(`DeliveryStore conformance: ${name}`, () => {
+    let fixture: StoreFixture<DeliveryStore>;
+    let store: DeliveryStore;
+    let tenantId: string;
+    let connectionId: string;
+
+    const delivery = (n: number, overrides: Partial<Delivery> = {}): Delivery => ({
+      id: `${connectionId}-dlv-${n}`,
+      tenantId,
+      connectionId,
+      provider: 'sandbox',
+      webhookId: `evt_${n}`,
+      receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+      status: 'received',
+      eventType: 'customers.updated',
+      headers: { 'webhook-id': `evt_${n}` },
+      body: JSON.stringify({ n, text: 'é ✓' }),
+      replays: 0,
+      updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+      ...overrides,
+    });
+
+    beforeEach(async () => {
+      fixture = await factory();
+      store = fixture.store;
+      tenantId = uniqueId('tenant');
+      connectionId = uniqueId('conn');
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    it('stores a delivery with its body and returns it by id', async () => {
+      expect(await store.insert(delivery(1))).toBe(true);
+      expect(await store.get(delivery(1).id)).toEqual(delivery(1));
+      expect(await store.get('nope')).toBeUndefined();
+    });
+
+    it('leaves the first copy alone when an id is inserted again, and counts it once', async () => {
+      await store.insert(delivery(1));
+      expect(await store.insert(delivery(1, { body: 'other', status: 'failed' }))).toBe(false);
+      expect(await store.get(delivery(1).id)).toEqual(delivery(1));
+      expect((await store.health(connectionId)).received).toBe(1);
+    });
+
+    it('lists newest first, paged by cursor, scoped to tenant and connection', async () => {
+      for (let n = 1; n <= 5; n += 1) await store.insert(delivery(n));
+      const other = connectionId;
+      connectionId = uniqueId('conn');
+      await store.insert(delivery(9));
+      connectionId = other;
+      const first = await store.list({ tenantId, connectionId, limit: 2 });
+      expect(first.deliveries.map((d) => d.webhookId)).toEqual(['evt_5', 'evt_4']);
+      const second = await store.list({ tenantId, connectionId, limit: 2, cursor: first.nextCursor! });
+      expect(second.deliveries.map((d) => d.webhookId)).toEqual(['evt_3', 'evt_2']);
+      const third = await store.list({ tenantId, connectionId, limit: 2, cursor: second.nextCursor! });
+      expect(third.deliveries.map((d) => d.webhookId)).toEqual(['evt_1']);
+      expect(third.nextCursor).toBeNull();
+      expect((await store.list({ tenantId: uniqueId('tenant'), connectionId, limit: 10 })).deliveries).toEqual([]);
+    });
+
+    it('rejects a cursor it did not hand out', async () => {
+      await expect(store.list({ tenantId, connectionId, limit: 2, cursor: 'garbage' })).rejects.toMatchObject({ code: 'validation' });
+    });
+
+    it('updates status, detail and replays; an unknown id reports false', async () => {
+      await store.insert(delivery(1));
+      expect(await store.update(delivery(1).id, { status: 'failed', detail: 'provider down', replays: 1 }, '2026-02-01T00:00:00.000Z')).toBe(true);
+      expect(await store.get(delivery(1).id)).toEqual({ ...delivery(1), status: 'failed', detail: 'provider down', replays: 1, updatedAt: '2026-02-01T00:00:00.000Z' });
+      expect(await store.update('nope', { status: 'applied' }, '2026-02-01T00:00:00.000Z')).toBe(false);
+    });
+
+    it('counts health per connection, zeros when none', async () => {
+      expect(await store.health(connectionId)).toEqual({
+        connectionId, received: 0, rejected: 0, failures: 0, lastReceivedAt: null, lastRejectedAt: null, lastFailureAt: null, lastError: null,
+      });
+      await store.insert(delivery(1));
+      await store.recordHealth(connectionId, 'rejected', '2026-03-01T00:00:00.000Z', '401: bad signature');
+      await store.recordHealth(connectionId, 'failed', '2026-03-02T00:00:00.000Z', 'provider down');
+      await store.recordHealth(connectionId, 'failed', '2026-03-03T00:00:00.000Z', 'provider still down');
+      expect(await store.health(connectionId)).toEqual({
+        connectionId,
+        received: 1,
+        rejected: 1,
+        failures: 2,
+        lastReceivedAt: delivery(1).receivedAt,
+        lastRejectedAt: '2026-03-01T00:00:00.000Z',
+        lastFailureAt: '2026-03-03T00:00:00.000Z',
+        lastError: 'provider still down',
+      });
+      expect((await store.health(uniqueId('conn'))).received).toBe(0);
+    });
+  });
+}
