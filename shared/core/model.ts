@@ -118,13 +118,45 @@ export interface SyncRecord extends RecordScope {
    * stamp and counts the record as it did the first time, which keeps run counters exact.
    */
   lastStepId: string;
+  /**
+   * Two-way sync: the last version of `data` both sides agreed on (the base of a three-way merge).
+   * Absent (or null) means `data` itself is agreed: a pulled record, or one whose push succeeded.
+   */
+  base?: JsonObject | null;
+  /** Two-way sync: when each field last changed and which system changed it. Absent: none known. */
+  fieldClock?: FieldClocks | null;
+  /** Two-way sync: the local change waiting to be pushed to the provider. Absent: nothing pending. */
+  pendingPush?: PendingPush | null;
+}
+
+/** When a field last changed and which system changed it ('syncbridge' or the provider's name). */
+export interface FieldClock {
+  timestamp: IsoTime;
+  origin: string;
+}
+
+export type FieldClocks = Record<string, FieldClock>;
+
+export type PushOperation = 'create' | 'update' | 'delete';
+
+/** A local change not yet accepted by the provider; `version` is the record version that made it. */
+export interface PendingPush {
+  op: PushOperation;
+  version: number;
+  /** The outbox entry that carries it (see OutboxStore). */
+  outboxId: string;
+  since: IsoTime;
 }
 
 /** What change detection needs to know of a stored record, without its payload. */
 export type RecordState = Pick<
   SyncRecord,
   'externalId' | 'hash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt'
-> & { rawHash: string | null };
+> & {
+  rawHash: string | null;
+  /** True when the record holds a local change not yet pushed (a pull must merge, not overwrite). */
+  pendingPush?: boolean;
+};
 
 // ---------------------------------------------------------------- runs
 

@@ -39,6 +39,9 @@ export interface RecordPage {
  *   the scope that the run did not see. The sweep stamps what it deletes with `stepId` and returns
  *   how many live records carry that stamp as deleted, so a replayed sweep returns the same count.
  * - Reads are always scoped by tenant and connection; a record of another tenant is never returned.
+ * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
+ *   absent are the same and read back absent. A write replaces the whole record, these included.
+ *   `getStates` sets `pendingPush: true` on records that hold one (and leaves it out otherwise).
  */
 export interface RecordStore {
   getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>>;

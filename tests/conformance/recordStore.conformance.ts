@@ -401,5 +401,41 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(await store.count(scope)).toBe(2700);
       });
     });
+
+    describe('two-way sync fields', () => {
+      const twoWay: Partial<SyncRecord> = {
+        data: { name: 'Local edit', phone: '2' },
+        hash: contentHash({ name: 'Local edit', phone: '2' }),
+        base: { name: 'Agreed', phone: '1' },
+        fieldClock: { name: { timestamp: at(30), origin: 'syncbridge' }, phone: { timestamp: at(10), origin: 'sandbox' } },
+        pendingPush: { op: 'update', version: 2, outboxId: 'out_1', since: at(30) },
+        version: 2,
+      };
+
+      it('keeps base, field clocks and the pending push as written', async () => {
+        const record = makeRecord(scope, 'c1', twoWay);
+        await store.write([record]);
+        expect(await store.get(scope, 'c1')).toEqual(record);
+        const listed = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
+        expect(listed.records[0].pendingPush).toEqual(twoWay.pendingPush);
+      });
+
+      it('tells change detection which records hold an unpushed local change', async () => {
+        await store.write([makeRecord(scope, 'pending', twoWay), makeRecord(scope, 'agreed')]);
+        const states = await store.getStates(scope, ['pending', 'agreed']);
+        expect(states.get('pending')?.pendingPush).toBe(true);
+        expect(states.get('agreed')?.pendingPush ?? false).toBe(false);
+      });
+
+      it('a write without the fields clears them: a write replaces the whole record', async () => {
+        await store.write([makeRecord(scope, 'c1', twoWay)]);
+        await store.write([makeRecord(scope, 'c1', { version: 3, pendingPush: null, base: null })]);
+        const back = await store.get(scope, 'c1');
+        expect(back?.pendingPush ?? null).toBeNull();
+        expect(back?.base ?? null).toBeNull();
+        expect(back?.fieldClock ?? null).toBeNull();
+        expect((await store.getStates(scope, ['c1'])).get('c1')?.pendingPush ?? false).toBe(false);
+      });
+    });
   });
 }

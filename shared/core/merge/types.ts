@@ -1,4 +1,6 @@
-import type { IsoTime, JsonObject } from '../model';
+import type { FieldClock, FieldClocks, IsoTime, JsonObject } from '../model';
+
+export type { FieldClock, FieldClocks };
 
 /**
  * The two sides of a two-way sync. `local` is SyncBridge's copy (what the admin API edits); `remote`
@@ -6,15 +8,6 @@ import type { IsoTime, JsonObject } from '../model';
  * in a pull: source-wins = remote wins, target-wins = local wins.
  */
 export type MergeSide = 'local' | 'remote';
-
-/** When a field last changed and which system changed it (e.g. 'syncbridge' or a provider name). */
-export interface FieldClock {
-  timestamp: IsoTime;
-  origin: string;
-}
-
-/** Per-field clocks of one record; a field without an entry falls back to the side's `updatedAt`. */
-export type FieldClocks = Record<string, FieldClock>;
 
 /** How a field changed on both sides since the base is settled. */
 export type ConflictPolicy =

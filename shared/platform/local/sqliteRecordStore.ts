@@ -42,7 +42,10 @@ CREATE TABLE IF NOT EXISTS records (
   last_action TEXT NOT NULL,
   source_updated_at TEXT,
   last_step_id TEXT NOT NULL,
-  data TEXT NOT NULL
+  data TEXT NOT NULL,
+  base TEXT,
+  field_clock TEXT,
+  pending_push TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS records_by_external_id ON records (scope_key, external_id);
 CREATE INDEX IF NOT EXISTS records_by_connection_modified ON records (connection_key, last_modified_at);
@@ -72,9 +75,22 @@ interface RecordRow {
   source_updated_at: string | null;
   last_step_id: string;
   data: string;
+  base: string | null;
+  field_clock: string | null;
+  pending_push: string | null;
 }
 
-type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at'>;
+type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at'> & {
+  pending: number;
+};
+
+/** Two-way sync columns, added to databases made before they existed. */
+const TWO_WAY_COLUMNS = ['base', 'field_clock', 'pending_push'] as const;
+
+function addMissingColumns(db: SqliteDatabase): void {
+  const present = new Set((db.prepare('PRAGMA table_info(records)').all() as { name: string }[]).map((c) => c.name));
+  for (const column of TWO_WAY_COLUMNS) if (!present.has(column)) db.exec(`ALTER TABLE records ADD COLUMN ${column} TEXT`);
+}
 
 type Statement = ReturnType<SqliteDatabase['prepare']>;
 
@@ -95,18 +111,21 @@ export class SqliteRecordStore implements RecordStore {
   constructor(private readonly db: SqliteDatabase) {
     this.scopes = new RecordScopeKeys(db);
     db.exec(SCHEMA);
+    addMissingColumns(db);
     // Positional parameters: binding an array is measurably cheaper than a named object per row.
     this.upsert = db.prepare<UpsertParams>(`
       INSERT INTO records (scope_key, connection_key, external_id, id, hash, raw_hash, version, deleted, deleted_at,
-        first_seen_at, last_modified_at, last_action, source_updated_at, last_step_id, data)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        first_seen_at, last_modified_at, last_action, source_updated_at, last_step_id, data, base, field_clock, pending_push)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (scope_key, external_id) DO UPDATE SET
         id = excluded.id, hash = excluded.hash, raw_hash = excluded.raw_hash, version = excluded.version, deleted = excluded.deleted,
         deleted_at = excluded.deleted_at, first_seen_at = excluded.first_seen_at,
         last_modified_at = excluded.last_modified_at, last_action = excluded.last_action,
-        source_updated_at = excluded.source_updated_at, last_step_id = excluded.last_step_id, data = excluded.data`);
+        source_updated_at = excluded.source_updated_at, last_step_id = excluded.last_step_id, data = excluded.data,
+        base = excluded.base, field_clock = excluded.field_clock, pending_push = excluded.pending_push`);
     this.selectStates = db.prepare<[number, string], StateRow>(`
-      SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at FROM records
+      SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at,
+        pending_push IS NOT NULL AS pending FROM records
       WHERE scope_key = ? AND external_id IN (SELECT value FROM json_each(?))`);
     this.selectOne = db.prepare<[number, string], RecordRow>('SELECT * FROM records WHERE scope_key = ? AND external_id = ?');
     this.countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ?');
@@ -137,26 +156,11 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
-  async getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>> {
-    const states = new Map<string, RecordState>();
-    const keys = externalIds.length === 0 ? undefined : this.scopes.find(scope);
-    if (!keys) return states;
-    for (const row of this.selectStates.all(keys.scopeKey, JSON.stringify(externalIds))) {
-      states.set(row.external_id, {
-        externalId: row.external_id,
-        hash: row.hash,
-        rawHash: row.raw_hash,
-        version: row.version,
-        deleted: row.deleted === 1,
-        lastAction: row.last_action,
-        lastStepId: row.last_step_id,
-        firstSeenAt: row.first_seen_at,
-      });
-    }
-    return states;
-  }
-
-  async write(records: readonly RecordWrite[]): Promise<void> {
+  /**
+   * The synchronous body of `write`, for a caller that must commit records together with rows of
+   * its own in one SQLite transaction (the outbox: a local change and its pending push).
+   */
+  writeNow(records: readonly RecordWrite[]): void {
     if (records.length === 0) return;
     // Scope keys are resolved (and created) before the records' transaction; see RecordScopeKeys.
     const rows: UpsertParams[] = new Array(records.length);
@@ -171,6 +175,30 @@ export class SqliteRecordStore implements RecordStore {
       rows[i] = toRow(record, lastKeys.scopeKey, lastKeys.connectionKey);
     }
     this.writeRows(rows);
+  }
+
+  async getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>> {
+    const states = new Map<string, RecordState>();
+    const keys = externalIds.length === 0 ? undefined : this.scopes.find(scope);
+    if (!keys) return states;
+    for (const row of this.selectStates.all(keys.scopeKey, JSON.stringify(externalIds))) {
+      states.set(row.external_id, {
+        externalId: row.external_id,
+        hash: row.hash,
+        rawHash: row.raw_hash,
+        version: row.version,
+        deleted: row.deleted === 1,
+        lastAction: row.last_action,
+        lastStepId: row.last_step_id,
+        firstSeenAt: row.first_seen_at,
+        ...(row.pending === 1 ? { pendingPush: true } : {}),
+      });
+    }
+    return states;
+  }
+
+  async write(records: readonly RecordWrite[]): Promise<void> {
+    this.writeNow(records);
   }
 
   async get(scope: RecordScope, externalId: string): Promise<SyncRecord | undefined> {
@@ -272,6 +300,10 @@ export class SqliteRecordStore implements RecordStore {
       lastAction: row.last_action,
       sourceUpdatedAt: row.source_updated_at,
       lastStepId: row.last_step_id,
+      // Null columns are left out: absent and null mean the same (see SyncRecord).
+      ...(row.base === null ? {} : { base: JSON.parse(row.base) as SyncRecord['base'] }),
+      ...(row.field_clock === null ? {} : { fieldClock: JSON.parse(row.field_clock) as SyncRecord['fieldClock'] }),
+      ...(row.pending_push === null ? {} : { pendingPush: JSON.parse(row.pending_push) as SyncRecord['pendingPush'] }),
     };
   }
 }
@@ -307,6 +339,9 @@ type UpsertParams = [
   sourceUpdatedAt: string | null,
   lastStepId: string,
   data: string,
+  base: string | null,
+  fieldClock: string | null,
+  pendingPush: string | null,
 ];
 
 function toRow(record: RecordWrite, scopeKey: number, connectionKey: number): UpsertParams {
@@ -326,5 +361,8 @@ function toRow(record: RecordWrite, scopeKey: number, connectionKey: number): Up
     record.sourceUpdatedAt ?? null,
     record.lastStepId,
     record.dataJson ?? JSON.stringify(record.data),
+    record.base == null ? null : JSON.stringify(record.base),
+    record.fieldClock == null ? null : JSON.stringify(record.fieldClock),
+    record.pendingPush == null ? null : JSON.stringify(record.pendingPush),
   ];
 }
