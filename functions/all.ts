@@ -1,4 +1,5 @@
 import { adminApi } from './adminApi';
+import { connect } from './connect';
 import type { FunctionDefinition } from './definition';
 import { health } from './health';
 import { inboundWorker } from './inboundWorker';
@@ -8,4 +9,4 @@ import { tokenRefresher } from './tokenRefresher';
 import { webhookReceiver } from './webhookReceiver';
 
 /** Every function of the app, in one list: the Functions host registers it, local/ runs it. */
-export const allFunctions: readonly FunctionDefinition[] = [scheduler, inboundWorker, outboundWorker, tokenRefresher, webhookReceiver, adminApi, health];
+export const allFunctions: readonly FunctionDefinition[] = [scheduler, inboundWorker, outboundWorker, tokenRefresher, webhookReceiver, adminApi, connect, health];

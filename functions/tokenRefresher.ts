@@ -1,23 +1,31 @@
 import type { InvocationContext, Timer } from '@azure/functions';
+import { credentialServiceFor } from '../shared/core/credentials/registry';
+import { SyncBridgeError } from '../shared/core/errors';
 import type { FunctionDefinition } from './definition';
 import { getServices } from './services';
 
+const DEFAULT_WINDOW_SECONDS = 600;
+
 /**
- * Every five minutes: refresh OAuth credentials that expire soon. This release supports only
- * API-key and bearer credentials, which do not expire, so the tick reports how many connections it
- * checked and that none needed a refresh.
+ * Every five minutes: refresh OAuth 2 credentials that expire within the window
+ * (SYNCBRIDGE_TOKEN_REFRESH_WINDOW_SECONDS, default 600), through the same single-flight path the
+ * workers use, so a timer and a worker never spend one refresh token twice.
  */
 export async function tokenRefresherHandler(_timer: Timer, context: InvocationContext): Promise<void> {
   const { platform } = await getServices();
-  let checked = 0;
-  let afterId: string | undefined;
-  for (;;) {
-    const page = await platform.connections.listAll({ afterId, limit: 200 });
-    if (page.length === 0) break;
-    checked += page.length;
-    afterId = page[page.length - 1].id;
+  const windowSeconds = refreshWindowSeconds(process.env);
+  const { checked, refreshed, failed } = await credentialServiceFor(platform).refreshExpiring(windowSeconds * 1000);
+  context.log(`Token refresher: ${checked} connection(s) with credentials checked, ${refreshed} refreshed, ${failed} failed.`);
+}
+
+export function refreshWindowSeconds(env: NodeJS.ProcessEnv): number {
+  const raw = env.SYNCBRIDGE_TOKEN_REFRESH_WINDOW_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_WINDOW_SECONDS;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new SyncBridgeError('configuration', `SYNCBRIDGE_TOKEN_REFRESH_WINDOW_SECONDS must be a non-negative number of seconds; got '${raw}'.`);
   }
-  context.log(`Token refresher: ${checked} connections checked; none holds an expiring OAuth credential in this release.`);
+  return value;
 }
 
 export const tokenRefresher: FunctionDefinition = {

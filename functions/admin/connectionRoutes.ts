@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { toConnectionView } from '../../shared/core/connectionService';
+import { credentialStatus } from '../../shared/core/credentials/credentialStatus';
+import { oauthClientSecretName } from '../../shared/core/credentials/credentialService';
 import { requireRole } from '../../shared/core/tenantService';
 import { json } from '../http/responses';
 import { parseWith, readJsonBody } from '../http/validation';
@@ -8,6 +10,17 @@ import type { AdminRoute } from './router';
 const credentialsSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('apiKey'), apiKey: z.string().min(1) }),
   z.object({ type: z.literal('bearer'), token: z.string().min(1) }),
+  // OAuth 2 tokens obtained elsewhere; the usual way in is the connect flow (docs/oauth.md).
+  z.object({
+    type: z.literal('oauth2'),
+    accessToken: z.string().min(1),
+    refreshToken: z.string().min(1).optional(),
+    expiresAt: z.string().datetime({ offset: true }).optional(),
+    tokenUrl: z.string().url(),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1).optional(),
+    scope: z.string().optional(),
+  }),
   z.object({ type: z.literal('none') }),
 ]);
 
@@ -30,6 +43,8 @@ const createConnectionSchema = z.object({
     })
     .optional(),
 });
+
+const oauthClientSecretSchema = z.object({ clientSecret: z.string().min(1) });
 
 export const connectionRoutes: AdminRoute[] = [
   {
@@ -55,6 +70,28 @@ export const connectionRoutes: AdminRoute[] = [
     path: 'connections/{id}',
     async handle({ params, principal, services }) {
       return json(200, toConnectionView(await services.connections.getForTenant(principal.tenantId, params.id)));
+    },
+  },
+  {
+    method: 'GET',
+    path: 'connections/{id}/credentials',
+    async handle({ params, principal, services }) {
+      const connection = await services.connections.getForTenant(principal.tenantId, params.id);
+      return json(200, await credentialStatus(services.platform, connection));
+    },
+  },
+  {
+    method: 'PUT',
+    path: 'connections/{id}/oauth-client-secret',
+    async handle({ request, params, principal, services }) {
+      requireRole(principal, 'admin');
+      const connection = await services.connections.getForTenant(principal.tenantId, params.id);
+      const body = parseWith(oauthClientSecretSchema, await readJsonBody(request), 'body');
+      await services.platform.secrets.set(oauthClientSecretName(connection.id), body.clientSecret, {
+        contentType: 'text/plain',
+        tags: { tenantId: connection.tenantId, connectionId: connection.id, type: 'oauthClientSecret' },
+      });
+      return { status: 204, headers: { 'cache-control': 'no-store' } };
     },
   },
 ];

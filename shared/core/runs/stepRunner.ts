@@ -1,7 +1,8 @@
-import type { Credentials, ListPageResult, ProviderAdapter } from '../../adapters/adapter';
+import type { ListPageResult, ProviderAdapter } from '../../adapters/adapter';
 import { applyPage } from '../../pipeline/applyPage';
+import { credentialServiceFor } from '../credentials/registry';
 import { QUEUES } from '../../ports/queue';
-import { SyncBridgeError, ensureError, isSyncBridgeError } from '../errors';
+import { ensureError, isSyncBridgeError } from '../errors';
 import { finalizeStepId, stepId } from '../ids';
 import type { Connection, Run, RunCounters } from '../model';
 import { mutateRun, type EngineContext } from './engineContext';
@@ -247,12 +248,8 @@ export class StepRunner {
 
   private async adapterFor(connection: Connection): Promise<ProviderAdapter> {
     const { platform } = this.context;
-    let credentials: Credentials = { type: 'none' };
-    if (connection.credentialRef) {
-      const secret = await platform.secrets.get(connection.credentialRef);
-      if (!secret) throw new SyncBridgeError('configuration', `The credential of connection ${connection.id} is missing from the secret store.`);
-      credentials = JSON.parse(secret.value) as Credentials;
-    }
-    return this.context.adapters.get(connection.provider).create({ connection, credentials, clock: platform.clock, telemetry: platform.telemetry });
+    // OAuth 2 credentials come with an authorizer that refreshes through the single-flight path.
+    const { credentials, authorizer } = await credentialServiceFor(platform).forAdapter(connection);
+    return this.context.adapters.get(connection.provider).create({ connection, credentials, authorizer, clock: platform.clock, telemetry: platform.telemetry });
   }
 }

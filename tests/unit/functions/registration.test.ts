@@ -16,9 +16,9 @@ describe('functions/index.ts registers every function with the Functions host', 
     require('../../../functions/index');
   });
 
-  test('all seven functions, each with its trigger kind', () => {
+  test('all eight functions, each with its trigger kind', () => {
     expect(calls.map((c) => `${c.kind}:${c.name}`).sort()).toEqual([
-      'http:adminApi', 'http:health', 'http:webhookReceiver',
+      'http:adminApi', 'http:connect', 'http:health', 'http:webhookReceiver',
       'serviceBusQueue:inboundWorker', 'serviceBusQueue:outboundWorker',
       'timer:scheduler', 'timer:tokenRefresher',
     ]);
@@ -36,7 +36,7 @@ describe('functions/index.ts registers every function with the Functions host', 
   test('timers are six-field NCRONTAB; HTTP routes are the documented ones', () => {
     for (const timer of calls.filter((c) => c.kind === 'timer')) expect(timer.options.schedule.split(' ')).toHaveLength(6);
     const routes = Object.fromEntries(calls.filter((c) => c.kind === 'http').map((c) => [c.name, c.options.route]));
-    expect(routes).toEqual({ adminApi: '{*path}', health: 'health', webhookReceiver: 'webhooks/{provider}/{connectionId}' });
+    expect(routes).toEqual({ adminApi: '{*path}', connect: 'connect/{*path}', health: 'health', webhookReceiver: 'webhooks/{provider}/{connectionId}' });
   });
 
   test('package.json main is the compiled registration entry, and host.json pins the v4 bundle', () => {

@@ -1,0 +1,281 @@
+import { hostname } from 'node:os';
+import type { Credentials, RequestAuthorizer } from '../../adapters/adapter';
+import type { Platform } from '../../ports/platform';
+import type { SecretValue } from '../../ports/secretStore';
+import { SyncBridgeError, isSyncBridgeError } from '../errors';
+import type { Connection } from '../model';
+import { OAuth2Authorizer } from './oauth2Authorizer';
+import { OAuthClient, OAuthGrantError, isInvalidGrant } from './oauthClient';
+import { randomUrlSafe } from './pkce';
+
+export type OAuth2Credentials = Extract<Credentials, { type: 'oauth2' }>;
+
+/** An OAuth 2 credential as read from the secret store, with when this version was written. */
+export interface LoadedOAuth2 {
+  credentials: OAuth2Credentials;
+  /** When the secret version was created: about when the access token was issued. */
+  obtainedAtMs: number;
+}
+
+/**
+ * What a caller needs of the access token. `staleAccessToken`: the provider refused this one (a
+ * 401), so any other token will do. `minValidityMs`: it must stay valid at least this long.
+ */
+export interface FreshnessNeed {
+  staleAccessToken?: string;
+  minValidityMs?: number;
+}
+
+export interface CredentialServiceOptions {
+  /** Refresh ahead of expiry by this much (capped at a quarter of the token's lifetime). Default 60,000 ms. */
+  refreshMarginMs?: number;
+  /** Lease `token-refresh:<connectionId>` lifetime; must exceed the token call's timeout. Default 30,000 ms. */
+  leaseTtlMs?: number;
+  /** How long a caller waits for another instance's refresh before giving up (transient). Default 15,000 ms. */
+  leaseWaitMs?: number;
+  /** Token endpoint client; its timeout (default 10 s) must stay below leaseTtlMs. */
+  oauthClient?: OAuthClient;
+}
+
+/** Name of a connection's credential in the secret store. */
+export function credentialSecretName(connectionId: string): string {
+  return `connection-${connectionId}-credentials`;
+}
+
+/** Name of the OAuth client secret the connect flow uses (set with PUT /api/connections/{id}/oauth-client-secret). */
+export function oauthClientSecretName(connectionId: string): string {
+  return `connection-${connectionId}-oauth-client-secret`;
+}
+
+/**
+ * Credentials of connections: reads and writes them in the secret store (every write a new
+ * version, tagged with the expiry), hands out request authorizers, and owns the ONE refresh path.
+ *
+ * Refresh-token rotation makes a refresh token single-use: sending a spent one revokes the whole
+ * token family at providers such as Salesforce, Okta, Auth0 (and the sandbox). So every refresh,
+ * whether from the timer, a worker ahead of expiry or a worker after a 401, goes through
+ * `ensureFresh`: one promise per connection in this process, and across processes the lease
+ * `token-refresh:<connectionId>`, after which the secret is read again, because the holder before
+ * us may have rotated it already. A caller that finds the lease taken waits for that holder's
+ * result instead of refreshing itself.
+ */
+export class CredentialService {
+  private readonly inFlight = new Map<string, Promise<LoadedOAuth2>>();
+  private readonly owner = `${hostname()}:${process.pid}:${randomUrlSafe(6)}`;
+  private readonly refreshMarginMs: number;
+  private readonly leaseTtlMs: number;
+  private readonly leaseWaitMs: number;
+  readonly oauth: OAuthClient;
+
+  constructor(private readonly platform: Platform, options: CredentialServiceOptions = {}) {
+    this.refreshMarginMs = options.refreshMarginMs ?? 60_000;
+    this.leaseTtlMs = options.leaseTtlMs ?? 30_000;
+    this.leaseWaitMs = options.leaseWaitMs ?? 15_000;
+    this.oauth = options.oauthClient ?? new OAuthClient();
+    for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs })) {
+      if (!(value >= 0) || !Number.isFinite(value)) throw new SyncBridgeError('configuration', `${name} must be a non-negative number of milliseconds, got ${value}.`);
+    }
+  }
+
+  /**
+   * The credentials an adapter needs for a connection, and for OAuth 2 an authorizer that keeps the
+   * access token fresh. Connections without a credential get `{ type: 'none' }`.
+   */
+  async forAdapter(connection: Connection): Promise<{ credentials: Credentials; authorizer?: RequestAuthorizer }> {
+    if (!connection.credentialRef) return { credentials: { type: 'none' } };
+    const secret = await this.readSecret(connection);
+    const credentials = parseCredentials(secret, connection.id);
+    this.registerSecrets(credentials);
+    if (credentials.type !== 'oauth2') return { credentials };
+    const loaded = { credentials, obtainedAtMs: Date.parse(secret.createdAt) };
+    return { credentials, authorizer: new OAuth2Authorizer(this, connection.id, loaded) };
+  }
+
+  /** Stores a new version of the connection's credential (tagged with its expiry) and returns it. */
+  async store(connection: Connection, credentials: Credentials): Promise<SecretValue> {
+    this.registerSecrets(credentials);
+    const expiresAt = credentials.type === 'oauth2' ? credentials.expiresAt : undefined;
+    return this.platform.secrets.set(connection.credentialRef ?? credentialSecretName(connection.id), JSON.stringify(credentials), {
+      contentType: 'application/json',
+      expiresOn: expiresAt,
+      tags: { tenantId: connection.tenantId, connectionId: connection.id, type: credentials.type, ...(expiresAt ? { expiresAt } : {}) },
+    });
+  }
+
+  /** How long before expiry an access token counts as expiring: the margin, at most a quarter of its lifetime. */
+  marginFor(loaded: LoadedOAuth2): number {
+    const expiresAtMs = loaded.credentials.expiresAt ? Date.parse(loaded.credentials.expiresAt) : NaN;
+    if (!Number.isFinite(expiresAtMs) || !Number.isFinite(loaded.obtainedAtMs)) return this.refreshMarginMs;
+    return Math.min(this.refreshMarginMs, Math.max(0, (expiresAtMs - loaded.obtainedAtMs) / 4));
+  }
+
+  satisfies(loaded: LoadedOAuth2, need: FreshnessNeed): boolean {
+    const { accessToken, expiresAt } = loaded.credentials;
+    if (need.staleAccessToken !== undefined && accessToken === need.staleAccessToken) return false;
+    if (!expiresAt) return true; // the provider gave no lifetime: only a 401 tells
+    return Date.parse(expiresAt) - this.platform.clock.now().getTime() > (need.minValidityMs ?? 0);
+  }
+
+  /**
+   * An access token that meets `need`, refreshing through the single-flight path when the stored
+   * one does not. Throws `auth_failed` when the provider refuses the grant (after `invalid_grant`
+   * the connection is parked as reauthorization_required), `transient` when the token endpoint or
+   * another instance's refresh does not answer in time.
+   */
+  ensureFresh(connectionId: string, need: FreshnessNeed): Promise<LoadedOAuth2> {
+    const running = this.inFlight.get(connectionId);
+    // Joining a refresh that is under way is always right: it ends with a token newer than ours.
+    if (running) return running;
+    const started = this.refreshAcrossInstances(connectionId, need).finally(() => this.inFlight.delete(connectionId));
+    this.inFlight.set(connectionId, started);
+    return started;
+  }
+
+  /**
+   * The token refresher's sweep: refreshes every active connection's OAuth 2 credential that
+   * expires within `windowMs`. One connection's failure does not stop the others.
+   */
+  async refreshExpiring(windowMs: number): Promise<{ checked: number; refreshed: number; failed: number }> {
+    let checked = 0;
+    let refreshed = 0;
+    let failed = 0;
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.platform.connections.listAll({ afterId, limit: 200 });
+      if (page.length === 0) break;
+      afterId = page[page.length - 1].id;
+      for (const connection of page) {
+        if (connection.status !== 'active' || !connection.credentialRef) continue;
+        checked += 1;
+        try {
+          const loaded = await this.loadOAuth2(connection);
+          if (!loaded || this.satisfies(loaded, { minValidityMs: windowMs })) continue;
+          await this.ensureFresh(connection.id, { minValidityMs: windowMs });
+          refreshed += 1;
+        } catch (error) {
+          failed += 1;
+          this.platform.telemetry.log('warn', 'Token refresh failed.', { connectionId: connection.id, code: isSyncBridgeError(error) ? error.code : 'internal', reason: (error as Error).message });
+        }
+      }
+    }
+    return { checked, refreshed, failed };
+  }
+
+  private async refreshAcrossInstances(connectionId: string, need: FreshnessNeed): Promise<LoadedOAuth2> {
+    const { leases } = this.platform;
+    const deadline = Date.now() + this.leaseWaitMs;
+    for (;;) {
+      const connection = await this.platform.connections.get(connectionId);
+      if (!connection) throw new SyncBridgeError('not_found', `Connection ${connectionId} does not exist.`);
+      if (connection.status === 'reauthorization_required') throw needsReauthorization(connectionId);
+      const lease = await leases.acquire(`token-refresh:${connectionId}`, this.owner, this.leaseTtlMs);
+      if (lease) {
+        try {
+          return await this.refreshHoldingLease(connection, need);
+        } finally {
+          await leases.release(lease);
+        }
+      }
+      // Another instance is refreshing: wait for its new token rather than spending the same refresh token.
+      const loaded = await this.loadOAuth2(connection);
+      if (loaded && this.satisfies(loaded, need)) return loaded;
+      if (Date.now() > deadline) {
+        throw new SyncBridgeError('transient', `Another instance has been refreshing the token of connection ${connectionId} for over ${this.leaseWaitMs} ms.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async refreshHoldingLease(connection: Connection, need: FreshnessNeed): Promise<LoadedOAuth2> {
+    // Read again under the lease: the previous holder may have rotated the refresh token already.
+    const loaded = await this.loadOAuth2(connection);
+    if (!loaded) throw new SyncBridgeError('configuration', `Connection ${connection.id} has no OAuth 2 credential to refresh.`);
+    if (this.satisfies(loaded, need)) return loaded;
+    const current = loaded.credentials;
+    const client = { tokenUrl: current.tokenUrl, clientId: current.clientId, clientSecret: current.clientSecret };
+    let response;
+    try {
+      if (current.refreshToken) response = await this.oauth.refresh(client, current.refreshToken);
+      else if (current.clientSecret) response = await this.oauth.clientCredentials(client, current.scope); // a client-credentials grant has no refresh token
+      else throw new OAuthGrantError('invalid_grant', `Connection ${connection.id} holds an access token without a refresh token or client secret.`, 400);
+    } catch (error) {
+      if (isInvalidGrant(error)) {
+        await this.parkForReauthorization(connection.id, error.message);
+        throw needsReauthorization(connection.id, error);
+      }
+      throw error;
+    }
+    const now = this.platform.clock.now().getTime();
+    const next: OAuth2Credentials = {
+      ...current,
+      accessToken: response.accessToken,
+      // Rotation: keep the new refresh token when the provider sent one; else the old one stays valid.
+      refreshToken: response.refreshToken ?? current.refreshToken,
+      expiresAt: response.expiresInSeconds ? new Date(now + response.expiresInSeconds * 1000).toISOString() : undefined,
+      scope: response.scope ?? current.scope,
+    };
+    const secret = await this.store(connection, next);
+    this.platform.telemetry.event('CredentialRefreshed', { connectionId: connection.id, tenantId: connection.tenantId, rotated: response.refreshToken !== undefined, expiresAt: next.expiresAt ?? null });
+    return { credentials: next, obtainedAtMs: Date.parse(secret.createdAt) };
+  }
+
+  /** Marks the connection reauthorization_required (the scheduler skips it, new runs are refused). */
+  private async parkForReauthorization(connectionId: string, reason: string): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const connection = await this.platform.connections.get(connectionId);
+      if (!connection || connection.status === 'reauthorization_required') return;
+      try {
+        await this.platform.connections.update({ ...connection, status: 'reauthorization_required', updatedAt: this.platform.clock.now().toISOString() });
+        this.platform.telemetry.event('ConnectionReauthorizationRequired', { connectionId, tenantId: connection.tenantId, reason });
+        return;
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict')) throw error;
+      }
+    }
+    throw new SyncBridgeError('conflict', `Could not mark connection ${connectionId} as reauthorization_required: it kept changing.`);
+  }
+
+  private async loadOAuth2(connection: Connection): Promise<LoadedOAuth2 | undefined> {
+    if (!connection.credentialRef) return undefined;
+    const secret = await this.readSecret(connection);
+    const credentials = parseCredentials(secret, connection.id);
+    if (credentials.type !== 'oauth2') return undefined;
+    this.registerSecrets(credentials);
+    return { credentials, obtainedAtMs: Date.parse(secret.createdAt) };
+  }
+
+  private async readSecret(connection: Connection): Promise<SecretValue> {
+    const secret = await this.platform.secrets.get(connection.credentialRef ?? credentialSecretName(connection.id));
+    if (!secret) throw new SyncBridgeError('configuration', `The credential of connection ${connection.id} is missing from the secret store.`);
+    return secret;
+  }
+
+  /** Defence in depth: telemetry that can mask known values (JsonLinesTelemetry) learns every token we hold. */
+  private registerSecrets(credentials: Credentials): void {
+    const telemetry = this.platform.telemetry as { registerSecretValue?: (value: string) => void };
+    if (typeof telemetry.registerSecretValue !== 'function') return;
+    const values =
+      credentials.type === 'oauth2' ? [credentials.accessToken, credentials.refreshToken, credentials.clientSecret]
+      : credentials.type === 'apiKey' ? [credentials.apiKey]
+      : credentials.type === 'bearer' ? [credentials.token]
+      : [];
+    for (const value of values) if (value) telemetry.registerSecretValue(value);
+  }
+}
+
+function needsReauthorization(connectionId: string, cause?: unknown): SyncBridgeError {
+  return new SyncBridgeError('auth_failed', `Connection ${connectionId} needs reauthorization: the provider refused its refresh token (invalid_grant). Connect it again through /api/connect.`, { cause });
+}
+
+function parseCredentials(secret: SecretValue, connectionId: string): Credentials {
+  let value: unknown;
+  try {
+    value = JSON.parse(secret.value);
+  } catch {
+    value = undefined; // never echo the text: it is a secret
+  }
+  if (value === null || typeof value !== 'object' || typeof (value as { type?: unknown }).type !== 'string') {
+    throw new SyncBridgeError('configuration', `The credential of connection ${connectionId} is not a valid credential document.`);
+  }
+  return value as Credentials;
+}

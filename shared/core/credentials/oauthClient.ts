@@ -1,0 +1,136 @@
+import { SyncBridgeError } from '../errors';
+
+/** What a token endpoint answered (RFC 6749 §5.1), reduced to what we keep. */
+export interface TokenResponse {
+  accessToken: string;
+  /** Present when the provider issued (or rotated) a refresh token. */
+  refreshToken?: string;
+  /** Lifetime of the access token in seconds, when the provider says. */
+  expiresInSeconds?: number;
+  scope?: string;
+}
+
+export interface OAuthClientIdentity {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret?: string;
+}
+
+export interface OAuthClientOptions {
+  /** Budget for one token request, including the body. Default 10,000 ms: well below the refresh lease. */
+  timeoutMs?: number;
+}
+
+/**
+ * The token endpoint refused the grant (RFC 6749 §5.2): `oauthError` is the provider's error code
+ * (`invalid_grant`, `invalid_client`, …). `invalid_grant` means the refresh token or code is dead
+ * for good: retrying cannot help, a person has to reauthorize.
+ */
+export class OAuthGrantError extends SyncBridgeError {
+  constructor(readonly oauthError: string, message: string, status: number) {
+    super('auth_failed', message, { status });
+  }
+}
+
+export function isInvalidGrant(error: unknown): error is OAuthGrantError {
+  return error instanceof OAuthGrantError && error.oauthError === 'invalid_grant';
+}
+
+/**
+ * A small OAuth 2 client for token endpoints (RFC 6749 §4.1.3, §4.4, §6): form-encoded bodies,
+ * client authentication by HTTP Basic with form-encoded id and secret (§2.3.1). One attempt per
+ * call; no retries here (the callers decide, and a refresh must never be sent twice blindly).
+ * Error messages never contain the tokens, the code or the secret.
+ */
+export class OAuthClient {
+  private readonly timeoutMs: number;
+
+  constructor(options: OAuthClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    if (!(this.timeoutMs > 0)) throw new SyncBridgeError('configuration', 'timeoutMs must be a positive number of milliseconds.');
+  }
+
+  exchangeCode(client: OAuthClientIdentity, grant: { code: string; redirectUri: string; codeVerifier: string }): Promise<TokenResponse> {
+    return this.request(client, { grant_type: 'authorization_code', code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.codeVerifier });
+  }
+
+  refresh(client: OAuthClientIdentity, refreshToken: string, scope?: string): Promise<TokenResponse> {
+    return this.request(client, { grant_type: 'refresh_token', refresh_token: refreshToken, ...(scope ? { scope } : {}) });
+  }
+
+  clientCredentials(client: OAuthClientIdentity, scope?: string): Promise<TokenResponse> {
+    return this.request(client, { grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
+  }
+
+  private async request(client: OAuthClientIdentity, params: Record<string, string>): Promise<TokenResponse> {
+    const grant = params.grant_type;
+    const url = parseTokenUrl(client.tokenUrl);
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const body = new URLSearchParams(params);
+    if (client.clientSecret !== undefined) {
+      // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined and base64-encoded.
+      const basic = Buffer.from(`${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`).toString('base64');
+      headers.authorization = `Basic ${basic}`;
+    } else {
+      body.set('client_id', client.clientId); // a public client identifies itself in the body
+    }
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+      text = await response.text();
+    } catch (cause) {
+      // By name, not instanceof: the abort reason is a DOMException, which may come from another realm.
+      const name = (cause as { name?: unknown } | null)?.name;
+      const timedOut = name === 'TimeoutError' || name === 'AbortError';
+      throw new SyncBridgeError('transient', timedOut ? `The token endpoint ${url.host} did not answer the ${grant} grant within ${this.timeoutMs} ms.` : `The ${grant} request to ${url.host} failed before an answer.`, { cause });
+    }
+    const parsed = parseJsonObject(text);
+    if (response.status >= 500) throw new SyncBridgeError('transient', `The token endpoint ${url.host} failed the ${grant} grant with HTTP ${response.status}.`, { status: response.status });
+    if (!response.ok) {
+      const code = typeof parsed?.error === 'string' ? parsed.error : 'invalid_response';
+      // error_description is the provider's text about the request, not an echo of the secret values.
+      const description = typeof parsed?.error_description === 'string' ? `: ${parsed.error_description.slice(0, 200)}` : '';
+      throw new OAuthGrantError(code, `The token endpoint ${url.host} refused the ${grant} grant with ${code} (HTTP ${response.status})${description}.`, response.status);
+    }
+    const accessToken = parsed?.access_token;
+    if (typeof accessToken !== 'string' || accessToken === '') {
+      throw new SyncBridgeError('transient', `The token endpoint ${url.host} answered the ${grant} grant without an access_token.`, { status: response.status });
+    }
+    const tokenType = parsed?.token_type;
+    if (typeof tokenType === 'string' && tokenType.toLowerCase() !== 'bearer') {
+      throw new SyncBridgeError('provider_rejected', `The token endpoint ${url.host} issued a ${tokenType} token; only Bearer tokens are supported.`);
+    }
+    const expiresIn = parsed?.expires_in;
+    return {
+      accessToken,
+      refreshToken: typeof parsed?.refresh_token === 'string' && parsed.refresh_token !== '' ? parsed.refresh_token : undefined,
+      expiresInSeconds: typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : typeof expiresIn === 'string' && Number(expiresIn) > 0 ? Number(expiresIn) : undefined,
+      scope: typeof parsed?.scope === 'string' ? parsed.scope : undefined,
+    };
+  }
+}
+
+function parseTokenUrl(tokenUrl: string): URL {
+  try {
+    const url = new URL(tokenUrl);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return url;
+  } catch {
+    // fall through
+  }
+  throw new SyncBridgeError('configuration', `The OAuth token URL "${tokenUrl}" is not an http(s) URL.`);
+}
+
+/** application/x-www-form-urlencoded of one value (spaces as +), as RFC 6749 Appendix B asks. */
+function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
