@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Services } from '../shared/composition';
+import { SyncBridgeError } from '../shared/core/errors';
+import { webhookIntakeFor } from '../shared/core/webhookIntake';
 import type { Connection } from '../shared/core/model';
 
 export const DEMO_TENANT_ID = 'demo';
@@ -46,4 +49,34 @@ export async function ensureDemo(services: Services, options: DemoSetupOptions):
     connection = await platform.connections.update({ ...connection, config: { ...connection.config, baseUrl: options.sandboxUrl }, updatedAt: platform.clock.now().toISOString() });
   }
   return { connection, newAdminKey, adminKeyFromEnv: Boolean(options.adminKey) };
+}
+
+/**
+ * Registers the demo connection's webhook with the sandbox, so that a change made there reaches
+ * the records API within a second or two without a sync run. The secret is generated once and kept
+ * in the secret store (it survives restarts); the sandbox forgets its targets when it restarts, so
+ * the target is registered on every start, replacing one left for the same URL.
+ */
+export async function registerDemoWebhook(services: Services, options: { sandboxUrl: string; hostUrl: string }): Promise<{ url: string }> {
+  const intake = webhookIntakeFor(services);
+  let secrets = await intake.secrets.get(DEMO_CONNECTION_ID);
+  if (!secrets) {
+    secrets = [`whsec_${randomBytes(32).toString('base64')}`];
+    await intake.setSecrets(DEMO_TENANT_ID, DEMO_CONNECTION_ID, secrets);
+  }
+  const url = `${options.hostUrl}/api/webhooks/sandbox/${DEMO_CONNECTION_ID}`;
+  const control = `${options.sandboxUrl}/_sandbox/webhooks`;
+  const listed = await fetch(control);
+  if (!listed.ok) throw new SyncBridgeError('configuration', `The sandbox at ${options.sandboxUrl} did not list its webhook targets (${listed.status}).`);
+  const { targets } = (await listed.json()) as { targets: Array<{ id: string; url: string }> };
+  for (const target of targets.filter((t) => t.url === url)) await fetch(`${control}/${target.id}`, { method: 'DELETE' });
+  const registered = await fetch(control, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url, secrets, initialRetryMs: 500 }),
+  });
+  // The sandbox's answer never echoes secrets; only its status is reported.
+  if (!registered.ok) throw new SyncBridgeError('configuration', `The sandbox refused the demo webhook target (${registered.status}).`);
+  await registered.arrayBuffer();
+  return { url };
 }

@@ -6,7 +6,7 @@ import { createServices } from '../shared/composition';
 import { SyncBridgeError } from '../shared/core/errors';
 import { toRunView } from '../shared/core/runs/runView';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
-import { DEMO_CONNECTION_ID, ensureDemo } from './demoSetup';
+import { DEMO_CONNECTION_ID, ensureDemo, registerDemoWebhook } from './demoSetup';
 import { startLocalHost } from './host';
 
 /**
@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   const demo = await ensureDemo(services, { sandboxUrl: sandbox.url, sandboxApiKey, adminKey: process.env.SYNCBRIDGE_ADMIN_KEY });
   const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port, log: (line) => platform.telemetry.log('info', line) });
 
+  const webhook = await registerDemoWebhook(services, { sandboxUrl: sandbox.url, hostUrl: host.url });
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
 
   console.log(`SyncBridge local host: ${host.url}/api   (data in ${dataDir})`);
   console.log(`Sandbox provider:      ${sandbox.url}`);
+  console.log(`Webhooks:              the sandbox sends every change to ${webhook.url} (signed); changes show up in the records API within a second or two, no sync run needed.`);
   if (demo.newAdminKey) console.log(`Admin API key for tenant "demo" (shown once, keep it): ${demo.newAdminKey}`);
   else if (demo.adminKeyFromEnv) console.log('Admin API key: the value of SYNCBRIDGE_ADMIN_KEY.');
   else console.log('Admin API key: the one printed at the first start (or set SYNCBRIDGE_ADMIN_KEY).');
