@@ -3,6 +3,7 @@ import type { ConnectionStore } from './connectionStore';
 import type { DeliveryStore } from './deliveryStore';
 import type { IdempotencyStore } from './idempotencyStore';
 import type { LeaseStore } from './leaseStore';
+import type { OutboxStore } from './outboxStore';
 import type { QueueSender } from './queue';
 import type { RecordStore } from './recordStore';
 import type { RunStore } from './runStore';
@@ -14,6 +15,7 @@ import type { TenantStore } from './tenantStore';
 export interface Platform {
   readonly name: 'local' | 'azure';
   readonly records: RecordStore;
+  readonly outbox: OutboxStore;
   readonly runs: RunStore;
   readonly connections: ConnectionStore;
   readonly tenants: TenantStore;

@@ -10,6 +10,7 @@ import { SqliteConnectionStore } from '../../shared/platform/local/sqliteConnect
 import { SqliteDeliveryStore } from '../../shared/platform/local/sqliteDeliveryStore';
 import { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
 import { SqliteLeaseStore } from '../../shared/platform/local/sqliteLeaseStore';
+import { SqliteOutboxStore } from '../../shared/platform/local/sqliteOutboxStore';
 import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
 import { SqliteRunStore } from '../../shared/platform/local/sqliteRunStore';
 import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore';
@@ -19,6 +20,7 @@ import { deliveryStoreConformance } from './deliveryStore.conformance';
 import type { StoreFixture } from './fixtures';
 import { idempotencyStoreConformance } from './idempotencyStore.conformance';
 import { leaseStoreConformance } from './leaseStore.conformance';
+import { outboxStoreConformance } from './outboxStore.conformance';
 import { recordStoreConformance } from './recordStore.conformance';
 import { runStoreConformance } from './runStore.conformance';
 import { secretStoreConformance } from './secretStore.conformance';
@@ -46,6 +48,13 @@ function sqliteFixture<S>(build: (db: SqliteDatabase, clock: ManualClock, dir: s
 }
 
 recordStoreConformance('SqliteRecordStore', sqliteFixture((db) => new SqliteRecordStore(db)));
+outboxStoreConformance(
+  'SqliteOutboxStore',
+  sqliteFixture((db) => {
+    const records = new SqliteRecordStore(db);
+    return { records, outbox: new SqliteOutboxStore(db, records) };
+  }),
+);
 runStoreConformance('SqliteRunStore', sqliteFixture((db) => new SqliteRunStore(db)));
 connectionStoreConformance('SqliteConnectionStore', sqliteFixture((db) => new SqliteConnectionStore(db)));
 tenantStoreConformance('SqliteTenantStore', sqliteFixture((db) => new SqliteTenantStore(db)));

@@ -11,6 +11,7 @@ import { SqliteConnectionStore } from './sqliteConnectionStore';
 import { SqliteDeliveryStore } from './sqliteDeliveryStore';
 import { SqliteIdempotencyStore } from './sqliteIdempotencyStore';
 import { SqliteLeaseStore } from './sqliteLeaseStore';
+import { SqliteOutboxStore } from './sqliteOutboxStore';
 import { SqliteQueue, type SqliteQueueOptions } from './sqliteQueue';
 import { SqliteRecordStore } from './sqliteRecordStore';
 import { SqliteRunStore } from './sqliteRunStore';
@@ -49,6 +50,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     db,
     dataDir: options.dataDir,
     records: new SqliteRecordStore(db),
+    outbox: new SqliteOutboxStore(db),
     runs: new SqliteRunStore(db),
     connections: new SqliteConnectionStore(db),
     tenants: new SqliteTenantStore(db),

@@ -1,0 +1,85 @@
+import { SyncBridgeError } from '../../core/errors';
+import type { IsoTime } from '../../core/model';
+import type { OutboxEntry, OutboxStore, OutboxUpdate } from '../../ports/outboxStore';
+import type { RecordWrite } from '../../ports/recordStore';
+import type { SqliteDatabase } from './database';
+import { isUniqueViolation } from './sqliteConstraint';
+import { SqliteRecordStore } from './sqliteRecordStore';
+
+/** The entry is one JSON document; state and connection are columns for the pending scan. */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  connection_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, connection_id, seq);
+`;
+
+/**
+ * OutboxStore on the same SQLite file as the records, so that a record and its entry commit in
+ * one transaction (SqliteRecordStore.writeNow runs inside it as a savepoint). Its record writer
+ * may be a second SqliteRecordStore on the same file: scope keys are rows, cached only once
+ * committed, so two instances never disagree about them.
+ */
+export class SqliteOutboxStore implements OutboxStore {
+  private readonly insert;
+  private readonly selectOne;
+  private readonly commit: (record: RecordWrite, entry: OutboxEntry) => void;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    records: SqliteRecordStore = new SqliteRecordStore(db),
+  ) {
+    db.exec(SCHEMA);
+    this.insert = db.prepare<[string, string, string, string]>('INSERT INTO outbox (id, connection_id, state, doc) VALUES (?, ?, ?, ?)');
+    this.selectOne = db.prepare<[string], { doc: string }>('SELECT doc FROM outbox WHERE id = ?');
+    // The entry goes first: if its id is taken, the transaction ends before the record is touched.
+    this.commit = db.transaction((record: RecordWrite, entry: OutboxEntry) => {
+      this.insert.run(entry.id, entry.connectionId, entry.state, JSON.stringify(entry));
+      records.writeNow([record]);
+    });
+  }
+
+  async commitLocalChange(record: RecordWrite, entry: OutboxEntry): Promise<void> {
+    try {
+      this.commit(record, entry);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new SyncBridgeError('conflict', `Outbox entry ${entry.id} exists already: record version ${entry.version} was taken by another change.`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<OutboxEntry | undefined> {
+    const row = this.selectOne.get(id);
+    return row ? (JSON.parse(row.doc) as OutboxEntry) : undefined;
+  }
+
+  async listPending(options: { connectionId?: string; limit: number }): Promise<OutboxEntry[]> {
+    const rows =
+      options.connectionId === undefined
+        ? this.db.prepare<[number], { doc: string }>("SELECT doc FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?").all(options.limit)
+        : this.db
+            .prepare<[string, number], { doc: string }>("SELECT doc FROM outbox WHERE state = 'pending' AND connection_id = ? ORDER BY seq LIMIT ?")
+            .all(options.connectionId, options.limit);
+    return rows.map((row) => JSON.parse(row.doc) as OutboxEntry);
+  }
+
+  async update(id: string, update: OutboxUpdate, at: IsoTime): Promise<OutboxEntry> {
+    const current = await this.get(id);
+    if (!current) throw new SyncBridgeError('not_found', `Outbox entry ${id} does not exist.`);
+    const next: OutboxEntry = {
+      ...current,
+      state: update.state,
+      attempts: update.attempts ?? current.attempts,
+      lastError: update.lastError === undefined ? current.lastError : update.lastError,
+      updatedAt: at,
+    };
+    this.db.prepare<[string, string, string]>('UPDATE outbox SET state = ?, doc = ? WHERE id = ?').run(next.state, JSON.stringify(next), id);
+    return next;
+  }
+}

@@ -1,0 +1,56 @@
+import type { IsoTime, JsonObject, PushOperation } from '../core/model';
+import type { RecordWrite } from './recordStore';
+
+/**
+ * pending: waits for (or is in) the outbound worker; done: the provider accepted it; parked: a
+ * conflict waits for a person (see ConflictStore); dead: retries ran out or the provider refused.
+ */
+export type OutboxState = 'pending' | 'done' | 'parked' | 'dead';
+
+/** One local change to push to the provider (the transactional outbox pattern). */
+export interface OutboxEntry {
+  /** Deterministic from (record id, version) — see outboxId(); also the queue message id. */
+  id: string;
+  tenantId: string;
+  connectionId: string;
+  entity: string;
+  externalId: string;
+  recordId: string;
+  /** The record version this change produced; the provider's Idempotency-Key derives from it. */
+  version: number;
+  op: PushOperation;
+  /** The record's data after the change; null for a delete. */
+  data: JsonObject | null;
+  /** The fields the change touched (all of them for a create or a full replace). */
+  changedFields: string[];
+  state: OutboxState;
+  attempts: number;
+  lastError?: string | null;
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
+}
+
+export interface OutboxUpdate {
+  state: OutboxState;
+  attempts?: number;
+  lastError?: string | null;
+}
+
+/**
+ * Local changes waiting to be pushed.
+ *
+ * Semantics (tests/conformance/outboxStore.conformance.ts):
+ * - `commitLocalChange` writes the record and its entry atomically: both or neither. This is
+ *   what makes a crash between an API write and its push harmless — the entry survives, and
+ *   `listPending` finds it for the relay that re-sends it.
+ * - An entry id is used once: committing an id that exists fails with `conflict` and writes
+ *   nothing (the version was taken by a concurrent change).
+ * - `listPending` returns pending entries oldest first, optionally of one connection.
+ * - `update` of an unknown id fails with `not_found`.
+ */
+export interface OutboxStore {
+  commitLocalChange(record: RecordWrite, entry: OutboxEntry): Promise<void>;
+  get(id: string): Promise<OutboxEntry | undefined>;
+  listPending(options: { connectionId?: string; limit: number }): Promise<OutboxEntry[]>;
+  update(id: string, update: OutboxUpdate, at: IsoTime): Promise<OutboxEntry>;
+}

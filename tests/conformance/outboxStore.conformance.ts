@@ -1,0 +1,107 @@
+import { contentHash } from '../../shared/core/hash';
+import { recordId } from '../../shared/core/ids';
+import { outboxId } from '../../shared/core/outbound/outboxId';
+import type { JsonObject, RecordScope, SyncRecord } from '../../shared/core/model';
+import type { OutboxEntry, OutboxStore } from '../../shared/ports/outboxStore';
+import type { RecordStore } from '../../shared/ports/recordStore';
+import { expectSyncBridgeError, uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
+
+const T = '2026-03-01T09:00:00.000Z';
+
+/** The outbox commits with records, so its suite gets both stores of one backend. */
+export interface OutboxStores {
+  outbox: OutboxStore;
+  records: RecordStore;
+}
+
+function change(scope: RecordScope, externalId: string, version: number, data: JsonObject): { record: SyncRecord; entry: OutboxEntry } {
+  const id = recordId(scope.tenantId, scope.connectionId, scope.entity, externalId);
+  const entryId = outboxId(id, version);
+  const record: SyncRecord = {
+    ...scope,
+    id,
+    externalId,
+    data,
+    hash: contentHash(data),
+    rawHash: null,
+    version,
+    deleted: false,
+    deletedAt: null,
+    sourceUpdatedAt: null,
+    firstSeenAt: T,
+    lastModifiedAt: T,
+    lastAction: 'updated',
+    lastStepId: `local:${entryId}`,
+    base: { name: 'before' },
+    pendingPush: { op: 'update', version, outboxId: entryId, since: T },
+  };
+  const entry: OutboxEntry = {
+    id: entryId,
+    ...scope,
+    externalId,
+    recordId: id,
+    version,
+    op: 'update',
+    data,
+    changedFields: Object.keys(data),
+    state: 'pending',
+    attempts: 0,
+    createdAt: T,
+    updatedAt: T,
+  };
+  return { record, entry };
+}
+
+/** The OutboxStore port's semantics (shared/ports/outboxStore.ts), run against every implementation. */
+export function outboxStoreConformance(name: string, factory: StoreFactory<OutboxStores>): void {
+  describe(`OutboxStore conformance: ${name}`, () => {
+    let fixture: StoreFixture<OutboxStores>;
+    let scope: RecordScope;
+
+    beforeEach(async () => {
+      fixture = await factory();
+      scope = { tenantId: uniqueId('ten'), connectionId: uniqueId('con'), entity: 'customers' };
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    it('commits the record and its entry together', async () => {
+      const { record, entry } = change(scope, 'c1', 2, { name: 'after' });
+      await fixture.store.outbox.commitLocalChange(record, entry);
+      expect(await fixture.store.records.get(scope, 'c1')).toEqual(record);
+      expect(await fixture.store.outbox.get(entry.id)).toEqual(entry);
+      expect(await fixture.store.outbox.listPending({ connectionId: scope.connectionId, limit: 10 })).toEqual([entry]);
+    });
+
+    it('refuses an entry id that exists and then writes neither the record nor the entry', async () => {
+      const first = change(scope, 'c1', 2, { name: 'first' });
+      await fixture.store.outbox.commitLocalChange(first.record, first.entry);
+      const second = change(scope, 'c1', 2, { name: 'second' });
+      await expectSyncBridgeError(fixture.store.outbox.commitLocalChange(second.record, second.entry), 'conflict');
+      expect((await fixture.store.records.get(scope, 'c1'))?.data).toEqual({ name: 'first' });
+      expect((await fixture.store.outbox.get(first.entry.id))?.data).toEqual({ name: 'first' });
+    });
+
+    it('lists pending entries oldest first, per connection, and forgets them once done', async () => {
+      const other = { ...scope, connectionId: uniqueId('con') };
+      const a = change(scope, 'a', 2, { name: 'a' });
+      const b = change(scope, 'b', 2, { name: 'b' });
+      const c = change(other, 'c', 2, { name: 'c' });
+      for (const x of [a, b, c]) await fixture.store.outbox.commitLocalChange(x.record, x.entry);
+      expect((await fixture.store.outbox.listPending({ connectionId: scope.connectionId, limit: 10 })).map((e) => e.externalId)).toEqual(['a', 'b']);
+      expect((await fixture.store.outbox.listPending({ limit: 1 })).length).toBe(1);
+      const done = await fixture.store.outbox.update(a.entry.id, { state: 'done', attempts: 1 }, '2026-03-01T09:01:00.000Z');
+      expect(done).toMatchObject({ state: 'done', attempts: 1, updatedAt: '2026-03-01T09:01:00.000Z' });
+      expect((await fixture.store.outbox.listPending({ connectionId: scope.connectionId, limit: 10 })).map((e) => e.externalId)).toEqual(['b']);
+    });
+
+    it('keeps the last error on update and fails for an unknown id', async () => {
+      const a = change(scope, 'a', 2, { name: 'a' });
+      await fixture.store.outbox.commitLocalChange(a.record, a.entry);
+      await fixture.store.outbox.update(a.entry.id, { state: 'dead', lastError: 'Retries ran out.' }, T);
+      expect(await fixture.store.outbox.get(a.entry.id)).toMatchObject({ state: 'dead', lastError: 'Retries ran out.', attempts: 0 });
+      await expectSyncBridgeError(fixture.store.outbox.update('out_missing', { state: 'done' }, T), 'not_found');
+    });
+  });
+}
