@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { CredentialService, type OAuth2Credentials } from '../../../shared/core/credentials/credentialService';
+import type { Connection } from '../../../shared/core/model';
+import { createLocalPlatform, type LocalPlatform } from '../../../shared/platform/local/localPlatform';
+import { startSandbox, type RunningSandbox } from '../../../sandbox/server';
+
+const CLIENT = { clientId: 'unit-client', clientSecret: 'unit-secret-q9w8e7' };
+
+/** CredentialService on the embedded platform against the sandbox's token endpoint (tokens live 60 s). */
+describe('CredentialService refresh path', () => {
+  let sandbox: RunningSandbox;
+  let platform: LocalPlatform;
+  let dataDir: string;
+  let tokenUrl: string;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 1, oauth: { ...CLIENT, accessTokenTtlSeconds: 60 } });
+    tokenUrl = `${sandbox.url}/oauth/token`;
+    dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-credentials-'));
+    platform = createLocalPlatform({ dataDir, telemetrySink: new PassThrough() });
+  });
+  afterAll(async () => {
+    await platform.close();
+    await sandbox.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function stats(): Promise<{ refreshed: number; refreshReuse: number; clientCredentials: number }> {
+    return (await fetch(`${sandbox.url}/_sandbox/oauth`)).json() as never;
+  }
+
+  /** A connection holding a real token pair, obtained with the client-credentials grant or a code. */
+  async function connection(id: string, credentials: Partial<OAuth2Credentials> = {}): Promise<Connection> {
+    const now = new Date().toISOString();
+    const created = await platform.connections.create({
+      id, tenantId: 't1', provider: 'sandbox', config: { baseUrl: sandbox.url }, credentialRef: `connection-${id}-credentials`,
+      entities: [{ name: 'customers', direction: 'pull' }], schedule: { cron: '0 0 * * * *', timeZone: 'UTC', mode: 'full', enabled: false },
+      status: 'active', syncState: {}, createdAt: now, updatedAt: now, version: 0,
+    });
+    const service = new CredentialService(platform);
+    const tokens = await service.oauth.clientCredentials({ tokenUrl, ...CLIENT });
+    await service.store(created, {
+      type: 'oauth2', accessToken: tokens.accessToken, expiresAt: new Date(Date.now() + 60_000).toISOString(), tokenUrl, ...CLIENT, ...credentials,
+    });
+    return created;
+  }
+
+  test('without a refresh token, a client-credentials credential is renewed with that grant', async () => {
+    await connection('cc');
+    const service = new CredentialService(platform);
+    const before = await stats();
+    const fresh = await service.ensureFresh('cc', { minValidityMs: 120_000 }); // 60 s tokens never satisfy 120 s
+    expect((await stats()).clientCredentials).toBe(before.clientCredentials + 1);
+    expect(await platform.secrets.listVersions('connection-cc-credentials')).toHaveLength(2);
+    expect(fresh.credentials.refreshToken).toBeUndefined();
+    // A token that meets the need is not refreshed again.
+    await service.ensureFresh('cc', { minValidityMs: 1000 });
+    expect((await stats()).clientCredentials).toBe(before.clientCredentials + 1);
+  });
+
+  test('a caller that finds the lease taken waits for the holder and takes its token, without calling the provider', async () => {
+    const conn = await connection('held');
+    const service = new CredentialService(platform, { leaseWaitMs: 5000 });
+    const lease = await platform.leases.acquire('token-refresh:held', 'other-instance', 30_000);
+    const before = await stats();
+    const stale = (JSON.parse((await platform.secrets.get('connection-held-credentials'))!.value) as OAuth2Credentials).accessToken;
+    const waiting = service.ensureFresh('held', { staleAccessToken: stale });
+    await new Promise((r) => setTimeout(r, 150));
+    // The "other instance" finishes its refresh: a new version, then it lets go.
+    await service.store(conn, { type: 'oauth2', accessToken: 'from-the-other-instance', expiresAt: new Date(Date.now() + 60_000).toISOString(), tokenUrl, ...CLIENT });
+    await platform.leases.release(lease!);
+    expect((await waiting).credentials.accessToken).toBe('from-the-other-instance');
+    expect(await stats()).toEqual(before);
+  });
+
+  test('a lease held past leaseWaitMs is a transient failure, not an endless wait', async () => {
+    await connection('stuck');
+    await platform.leases.acquire('token-refresh:stuck', 'other-instance', 30_000);
+    const service = new CredentialService(platform, { leaseWaitMs: 200 });
+    await expect(service.ensureFresh('stuck', { minValidityMs: 120_000 })).rejects.toMatchObject({ code: 'transient', message: expect.stringMatching(/for over 200 ms/) });
+  });
+
+  test('a token endpoint that is down fails transiently and leaves the connection active', async () => {
+    const conn = await connection('down', { tokenUrl: 'http://127.0.0.1:1/oauth/token' });
+    const service = new CredentialService(platform);
+    await expect(service.ensureFresh('down', { minValidityMs: 120_000 })).rejects.toMatchObject({ code: 'transient' });
+    expect((await platform.connections.get(conn.id))!.status).toBe('active');
+    expect(await platform.leases.acquire('token-refresh:down', 'probe', 1000)).toBeDefined(); // the lease was released
+  });
+
+  test('invalid_grant parks the connection once; later calls refuse without asking the provider', async () => {
+    await connection('dead', { refreshToken: 'sbx_rt_not_a_real_token' });
+    const service = new CredentialService(platform);
+    await expect(service.ensureFresh('dead', { minValidityMs: 120_000 })).rejects.toMatchObject({ code: 'auth_failed', message: expect.stringMatching(/needs reauthorization/) });
+    expect((await platform.connections.get('dead'))!.status).toBe('reauthorization_required');
+    const errors = ((await stats()) as unknown as { errors: Record<string, number> }).errors.invalid_grant;
+    await expect(service.ensureFresh('dead', { minValidityMs: 120_000 })).rejects.toMatchObject({ code: 'auth_failed' });
+    expect(((await stats()) as unknown as { errors: Record<string, number> }).errors.invalid_grant).toBe(errors);
+  });
+
+  test('a credential that is not JSON is a configuration error that does not echo the value', async () => {
+    const conn = await connection('garbled');
+    await platform.secrets.set('connection-garbled-credentials', 'garbled-secret-text');
+    const error = await new CredentialService(platform).forAdapter(conn).catch((e) => e);
+    expect(error).toMatchObject({ code: 'configuration' });
+    expect(error.message).not.toContain('garbled-secret-text');
+  });
+
+  test('bad options fail at construction, naming the option', () => {
+    expect(() => new CredentialService(platform, { leaseTtlMs: -1 })).toThrow(/leaseTtlMs/);
+    expect(() => new CredentialService(platform, { refreshMarginMs: Number.NaN })).toThrow(/refreshMarginMs/);
+  });
+});
