@@ -1,4 +1,6 @@
+import { InvocationContext, type Timer } from '@azure/functions';
 import { PassThrough } from 'node:stream';
+import { tokenRefresherHandler } from '../../functions/tokenRefresher';
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { CredentialService, type OAuth2Credentials } from '../../shared/core/credentials/credentialService';
 import { createLocalPlatform } from '../../shared/platform/local/localPlatform';
@@ -123,8 +125,23 @@ describe('OAuth 2 credentials: connect flow, refresh with rotation, reauthorizat
     const first = await storedCredential('oauth-sync');
     const before = await oauthStats();
     await h.sandbox('POST', 'faults', { slowMs: 300 });
+    const timerLog: string[] = [];
+    const context = new InvocationContext({ functionName: 'tokenRefresher', logHandler: (_level, ...args) => timerLog.push(args.join(' ')) });
     try {
-      const run = await h.waitForRun(await h.startSync('full', 'oauth-sync'), 60_000);
+      const runId = await h.startSync('full', 'oauth-sync');
+      // The timer fires again and again while the workers refresh on their own: one path for both.
+      let timerTicks = 0;
+      const timer = (async () => {
+        while (!(await h.run(runId)).finishedAt) {
+          await tokenRefresherHandler({} as Timer, context);
+          timerTicks += 1;
+          await new Promise((r) => setTimeout(r, 400));
+        }
+      })();
+      const run = await h.waitForRun(runId, 60_000);
+      await timer;
+      expect(timerTicks).toBeGreaterThan(3);
+      expect(timerLog.at(-1)).toMatch(/connection\(s\) with credentials checked, \d+ refreshed, 0 failed/);
       expect(run.state).toBe('done');
       expect(run.counters).toMatchObject({ fetched: 200, created: 200, failed: 0 });
     } finally {
