@@ -52,7 +52,7 @@ describe('OAuth 2 credentials: connect flow, refresh with rotation, reauthorizat
     return response;
   }
 
-  async function oauthStats(): Promise<{ refreshed: number; refreshReuse: number; codeReuse: number; revokedFamilies: number; errors: Record<string, number> }> {
+  async function oauthStats(): Promise<{ refreshed: number; refreshReuse: number; codeReuse: number; bearer: { accepted: number; rejected: number }; revokedFamilies: number; errors: Record<string, number> }> {
     return h.sandbox('GET', 'oauth');
   }
 
@@ -156,6 +156,38 @@ describe('OAuth 2 credentials: connect flow, refresh with rotation, reauthorizat
     expect((await h.platform.secrets.listVersions('connection-oauth-sync-credentials')).length).toBeGreaterThanOrEqual(3);
     const secret = await h.platform.secrets.get('connection-oauth-sync-credentials');
     expect(secret!.expiresOn).toBe(latest.expiresAt); // tagged with the expiry
+  });
+
+  test('a token the provider ends early gets a 401; the worker refreshes once through the same path and the run completes', async () => {
+    await createOAuthConnection('oauth-401');
+    expect((await connect('oauth-401')).status).toBe(200);
+    const before = await oauthStats();
+    await h.sandbox('POST', 'faults', { slowMs: 100 });
+    try {
+      const runId = await h.startSync('full', 'oauth-401');
+      await h.waitFor('the first page', async () => ((await h.run(runId)).counters.fetched >= 10 ? true : undefined));
+      const expired = await h.sandbox<{ expiredAccessTokens: number }>('POST', 'oauth/expire', { all: true });
+      expect(expired.expiredAccessTokens).toBeGreaterThan(0);
+      const run = await h.waitForRun(runId, 60_000);
+      expect(run.state).toBe('done');
+      expect(run.counters.fetched).toBe(200);
+    } finally {
+      await h.sandbox('POST', 'faults', { slowMs: 0 });
+    }
+    const after = await oauthStats();
+    expect(after.bearer.rejected).toBeGreaterThan(before.bearer.rejected); // the 401 happened
+    expect(after.refreshed).toBeGreaterThan(before.refreshed);
+    expect(after.refreshReuse).toBe(0);
+  });
+
+  test('a provider that refuses the authorization (error= on the redirect) ends in a 400 and stores nothing', async () => {
+    await createOAuthConnection('oauth-scope');
+    const connection = await h.platform.connections.get('oauth-scope');
+    await h.platform.connections.update({ ...connection!, config: { ...connection!.config, oauth: { ...(connection!.config.oauth as object), scopes: ['admin'] } } });
+    const refused = await connect('oauth-scope');
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as any).error.message).toMatch(/did not authorize connection oauth-scope: invalid_scope/);
+    expect((await api('GET', '/api/connections/oauth-scope/credentials')).body).toMatchObject({ type: null, versions: 0 });
   });
 
   test('concurrent refreshers (timer, workers, a second instance on the same data) never send a spent refresh token', async () => {
