@@ -100,6 +100,16 @@ describe('OAuth 2 credentials: connect flow, refresh with rotation, reauthorizat
     expect((await fetch(`${h.hostUrl}/api/connect/sandbox?connection=nope`, { headers: { 'x-api-key': h.apiKey }, redirect: 'manual' })).status).toBe(404);
     expect((await fetch(`${h.hostUrl}/api/connect/other?connection=oauth-a`, { headers: { 'x-api-key': h.apiKey }, redirect: 'manual' })).status).toBe(400);
     expect((await fetch(`${h.hostUrl}/api/connect/sandbox`, { headers: { 'x-api-key': h.apiKey }, redirect: 'manual' })).status).toBe(400);
+    // Another tenant cannot connect, read or configure t1's connection; a viewer cannot connect or set secrets.
+    await h.services.tenants.ensureTenant('t2', 'Tenant two');
+    const foreign = (await h.services.tenants.issueApiKey('t2', 'admin', 'other')).key;
+    const viewer = (await h.services.tenants.issueApiKey('t1', 'viewer', 'viewer')).key;
+    expect((await fetch(`${h.hostUrl}/api/connect/sandbox?connection=oauth-a`, { headers: { 'x-api-key': foreign }, redirect: 'manual' })).status).toBe(404);
+    expect((await fetch(`${h.hostUrl}/api/connect/sandbox?connection=oauth-a`, { headers: { 'x-api-key': viewer }, redirect: 'manual' })).status).toBe(403);
+    expect((await h.api('GET', '/api/connections/oauth-a/credentials', undefined, foreign)).status).toBe(404);
+    expect((await h.api('PUT', '/api/connections/oauth-a/oauth-client-secret', { clientSecret: 'x' }, viewer)).status).toBe(403);
+    expect((await h.api('PUT', '/api/connections/oauth-a/oauth-client-secret', { clientSecret: 'x' }, foreign)).status).toBe(404);
+    expect((await h.api('PUT', '/api/connections/oauth-a/oauth-client-secret', {})).status).toBe(400);
     // shop has no config.oauth
     const noOAuth = await fetch(`${h.hostUrl}/api/connect/sandbox?connection=shop`, { headers: { 'x-api-key': h.apiKey, accept: 'application/json' }, redirect: 'manual' });
     expect(noOAuth.status).toBe(400);

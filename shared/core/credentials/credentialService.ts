@@ -122,10 +122,15 @@ export class CredentialService {
    * the connection is parked as reauthorization_required), `transient` when the token endpoint or
    * another instance's refresh does not answer in time.
    */
-  ensureFresh(connectionId: string, need: FreshnessNeed): Promise<LoadedOAuth2> {
-    const running = this.inFlight.get(connectionId);
-    // Joining a refresh that is under way is always right: it ends with a token newer than ours.
-    if (running) return running;
+  async ensureFresh(connectionId: string, need: FreshnessNeed): Promise<LoadedOAuth2> {
+    // Join a refresh under way: it usually ends with a token newer than ours. It may have been
+    // started for a weaker need (and found the stored token good enough); then go again, at most twice.
+    for (let joined = 0; ; joined += 1) {
+      const running = this.inFlight.get(connectionId);
+      if (!running) break;
+      const result = await running;
+      if (joined >= 1 || this.satisfies(result, need)) return result;
+    }
     const started = this.refreshAcrossInstances(connectionId, need).finally(() => this.inFlight.delete(connectionId));
     this.inFlight.set(connectionId, started);
     return started;

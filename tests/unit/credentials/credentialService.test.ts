@@ -61,6 +61,18 @@ describe('CredentialService refresh path', () => {
     expect((await stats()).clientCredentials).toBe(before.clientCredentials + 1);
   });
 
+  test('a caller refused with a 401 that joins a refresh started for a weaker need still gets a new token', async () => {
+    await connection('join');
+    const service = new CredentialService(platform);
+    const stale = (JSON.parse((await platform.secrets.get('connection-join-credentials'))!.value) as OAuth2Credentials).accessToken;
+    const [ahead, after401] = await Promise.all([
+      service.ensureFresh('join', { minValidityMs: 1000 }), // the stored token is good enough for this one
+      service.ensureFresh('join', { staleAccessToken: stale }),
+    ]);
+    expect(ahead.credentials.accessToken).toBe(stale);
+    expect(after401.credentials.accessToken).not.toBe(stale);
+  });
+
   test('a caller that finds the lease taken waits for the holder and takes its token, without calling the provider', async () => {
     const conn = await connection('held');
     const service = new CredentialService(platform, { leaseWaitMs: 5000 });
