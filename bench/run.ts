@@ -72,9 +72,24 @@ async function main(): Promise<void> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
     }
+    await printWebhookIngest();
   } finally {
     sandbox.stop();
   }
+}
+
+/** Webhook ingest beside a bare node:http server, both measured now (bench/webhookIngest.ts). */
+async function printWebhookIngest(): Promise<void> {
+  const { benchWebhookIngest } = await import('./webhookIngest');
+  const w = await benchWebhookIngest();
+  const ms = (n: number) => `${n.toFixed(1)} ms`;
+  console.log('\nWebhook ingest, 50 concurrent keep-alive clients, ~1 KB signed events:');
+  console.log([
+    row('ceiling: bare node:http, read body + 202 (req/s)', fmt(w.bare.perSecond), `p50 ${ms(w.bare.p50Ms)}, p99 ${ms(w.bare.p99Ms)}`),
+    row('webhooks verified + durably enqueued (req/s)', fmt(w.host.perSecond), `${(w.host.perSecond / w.bare.perSecond).toFixed(2)}× bare; target ≥ 5,000; ${fmt(w.host.other)} non-202`),
+    row('webhook receipt latency p50 / p99', `${ms(w.host.p50Ms)} / ${ms(w.host.p99Ms)}`, 'target p99 < 20 ms'),
+    row('receipt-to-stored latency p50 / p99', `${ms(w.receiptToStored.p50Ms)} / ${ms(w.receiptToStored.p99Ms)}`, `target p99 < 1 s; ${fmt(w.receiptToStored.count)} records`),
+  ].join('\n'));
 }
 
 main().catch((error) => {

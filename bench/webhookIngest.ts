@@ -1,0 +1,204 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request, Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+
+/**
+ * Webhook ingest: signed deliveries POSTed by 50 concurrent keep-alive clients, each to its own
+ * connection (so its own session on sync-inbound), against (a) a bare node:http server that reads
+ * the body and answers 202, and (b) the local host, where every 202 means verified, de-duplicated,
+ * logged and durably enqueued. The server runs in a child process so that the load generator does
+ * not share its event loop. Receipt-to-stored is measured afterwards from the store: each record's
+ * lastModifiedAt minus its delivery's receivedAt (both stamped by the host's clock).
+ */
+
+export interface WebhookIngestResult {
+  bare: LoadResult;
+  host: LoadResult;
+  receiptToStored: { count: number; p50Ms: number; p99Ms: number };
+}
+
+export interface LoadResult {
+  accepted: number;
+  other: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const CONNECTIONS = 50;
+const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+const KEY = Buffer.alloc(32, 9);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** A ~1 KB customers.updated event for record n, signed like the sandbox signs. */
+function signedDelivery(n: number, connection: number): { headers: Record<string, string>; body: string } {
+  const id = `msg_${n}`;
+  const timestamp = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({
+    id,
+    type: 'customers.updated',
+    data: { entity: 'customers', record: { id: `cus_b${n}`, connection, name: `Customer ${n}`, notes: 'x'.repeat(850), updated_at: '2026-06-01T00:00:00Z' } },
+  });
+  const signature = createHmac('sha256', KEY).update(`${id}.${timestamp}.${body}`).digest('base64');
+  return {
+    headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}` },
+    body,
+  };
+}
+
+async function load(port: number, path: (connection: number) => string, seconds: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const latencies: number[] = [];
+  let accepted = 0;
+  let other = 0;
+  let next = Number.parseInt(randomBytes(4).toString('hex'), 16) * 1000; // unique ids per phase
+  const deadline = Date.now() + seconds * 1000;
+  const started = process.hrtime.bigint();
+  const worker = async (connection: number) => {
+    while (Date.now() < deadline) {
+      const { headers, body } = signedDelivery(next++, connection);
+      const t0 = process.hrtime.bigint();
+      const status = await new Promise<number>((done, fail) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: path(connection), headers, agent }, (res) => {
+          res.resume();
+          res.on('end', () => done(res.statusCode ?? 0));
+        });
+        req.on('error', fail);
+        req.end(body);
+      });
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (status === 202) accepted += 1;
+      else other += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => worker(i)));
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { accepted, other, perSecond: accepted / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+}
+
+/** Talks to the child server: `ask` sends a command and resolves with its answer. */
+function startChild(mode: 'bare' | 'host'): Promise<{ child: ChildProcess; port: number; ask: (cmd: string) => Promise<any> }> {
+  const child = fork(__filename, ['--serve', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const pending: Array<(value: any) => void> = [];
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`webhook bench server (${mode}) exited with ${code}`)));
+    child.on('message', (message: any) => {
+      if (message.port !== undefined) resolve({ child, port: message.port, ask: (cmd) => new Promise((done) => { pending.push(done); child.send({ cmd }); }) });
+      else pending.shift()?.(message);
+    });
+  });
+}
+
+export async function benchWebhookIngest(options: { seconds?: number } = {}): Promise<WebhookIngestResult> {
+  const seconds = options.seconds ?? Number(process.env.BENCH_WEBHOOK_SECONDS ?? 5);
+  const bareServer = await startChild('bare');
+  const bare = await load(bareServer.port, () => '/hook', seconds);
+  bareServer.child.kill('SIGTERM');
+  const hostServer = await startChild('host');
+  try {
+    const host = await load(hostServer.port, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+    const receiptToStored = await hostServer.ask('stats');
+    return { bare, host, receiptToStored };
+  } finally {
+    await hostServer.ask('stop');
+  }
+}
+
+// ------------------------------------------------------------------ the child: one server
+
+async function serveBare(): Promise<void> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      Buffer.concat(chunks);
+      res.writeHead(202, { 'content-type': 'application/json' });
+      res.end('{"accepted":true}');
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  process.send!({ port: (server.address() as { port: number }).port });
+}
+
+async function serveHost(): Promise<void> {
+  const { allFunctions } = await import('../functions/all');
+  const { useServices } = await import('../functions/services');
+  const { startLocalHost } = await import('../local/host');
+  const { createServices } = await import('../shared/composition');
+  const { webhookIntakeFor } = await import('../shared/core/webhookIntake');
+  const { createLocalPlatform } = await import('../shared/platform/local/localPlatform');
+  const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-webhooks-'));
+  const platform = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), logLevel: 'warn' });
+  const services = createServices(platform);
+  useServices(services);
+  await services.tenants.ensureTenant('bench', 'Bench');
+  for (let c = 0; c < CONNECTIONS; c += 1) {
+    // The provider is never called: events carry their records. The base URL only has to be valid.
+    await services.connections.create({ tenantId: 'bench', id: `bench-${c}`, provider: 'sandbox', config: { baseUrl: 'http://127.0.0.1:9' }, entities: ['customers'] });
+    await webhookIntakeFor(services).setSecrets('bench', `bench-${c}`, [SECRET]);
+  }
+  const functions = process.env.BENCH_NO_WORKER ? allFunctions.filter((f) => f.name !== 'inboundWorker') : allFunctions;
+  const host = await startLocalHost({ functions, queue: platform.queue, port: 0, enableTimers: false, maxConcurrentSessions: CONNECTIONS, log: () => {} });
+  process.on('message', async (message: { cmd: string }) => {
+    if (message.cmd === 'stats') process.send!(await receiptToStored(platform, services));
+    if (message.cmd === 'stop') {
+      await host.stop();
+      await platform.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      process.send!({ stopped: true });
+      process.exit(0);
+    }
+  });
+  process.send!({ port: Number(new URL(host.url).port) });
+}
+
+/** Waits until every enqueued delivery was applied, then joins deliveries to records by number. */
+async function receiptToStored(platform: import('../shared/platform/local/localPlatform').LocalPlatform, _services: unknown) {
+  const deadline = Date.now() + 120_000;
+  while (platform.queue.depth('sync-inbound').active > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const received = new Map<string, number>();
+  const stored = new Map<string, number>();
+  for (let c = 0; c < CONNECTIONS; c += 1) {
+    let cursor: string | undefined;
+    do {
+      const page = await platform.deliveries.list({ tenantId: 'bench', connectionId: `bench-${c}`, cursor, limit: 1000 });
+      for (const d of page.deliveries) received.set(d.webhookId.slice('msg_'.length), Date.parse(d.receivedAt));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    let recordCursor: string | undefined;
+    do {
+      const page = await platform.records.list({ tenantId: 'bench', connectionId: `bench-${c}`, entity: 'customers', cursor: recordCursor, limit: 1000 });
+      for (const r of page.records) stored.set(r.externalId.slice('cus_b'.length), Date.parse(r.lastModifiedAt));
+      recordCursor = page.nextCursor ?? undefined;
+    } while (recordCursor);
+  }
+  const latencies: number[] = [];
+  for (const [n, at] of received) {
+    const storedAt = stored.get(n);
+    if (storedAt !== undefined) latencies.push(storedAt - at);
+  }
+  latencies.sort((a, b) => a - b);
+  return { count: latencies.length, missing: received.size - latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+}
+
+if (process.argv[2] === '--serve') {
+  (process.argv[3] === 'bare' ? serveBare() : serveHost()).catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  benchWebhookIngest().then((result) => console.log(JSON.stringify(result, null, 2)));
+}
