@@ -2,13 +2,14 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { connectionRoutes } from './admin/connectionRoutes';
 import { deliveryRoutes } from './admin/deliveryRoutes';
 import { recordRoutes } from './admin/recordRoutes';
+import { recordWriteRoutes } from './admin/recordWriteRoutes';
 import { AdminRouter } from './admin/router';
 import { syncRoutes } from './admin/syncRoutes';
 import type { FunctionDefinition } from './definition';
 import { errorResponse, toErrorResponse } from './http/responses';
 import { getServices } from './services';
 
-const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes, ...deliveryRoutes]);
+const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes, ...recordWriteRoutes, ...deliveryRoutes]);
 
 /**
  * The admin API: one function with a catch-all route. Routes with literal segments (health,

@@ -1,18 +1,26 @@
 import type { InvocationContext } from '@azure/functions';
 import { SyncBridgeError } from '../shared/core/errors';
+import type { OutboundMessage } from '../shared/core/outbound/localChanges';
+import { twoWayFor } from '../shared/core/outbound/registry';
 import { QUEUES } from '../shared/ports/queue';
 import type { FunctionDefinition } from './definition';
+import { getServices } from './services';
+
+function parseOutboundMessage(message: unknown): OutboundMessage {
+  const id = (message as { outboxId?: unknown } | null)?.outboxId;
+  if (typeof id !== 'string' || id === '') throw new SyncBridgeError('validation', 'An outbound message needs an "outboxId" string.');
+  return { outboxId: id };
+}
 
 /**
- * Pushes of local changes to providers belong to two-way sync, which this release does not have:
- * nothing in this release enqueues to sync-outbound. Should a message arrive anyway, it is refused
- * loudly so that the broker keeps it (and finally dead-letters it) instead of it being dropped.
+ * One message = one outbox entry to push (session = connection, so one connection's pushes go
+ * out in order). Provider failures are handled inside (retries are scheduled messages, refusals
+ * park the entry); a throw means our own failure, and the broker redelivers.
  */
-export async function outboundWorkerHandler(_message: unknown, context: InvocationContext): Promise<void> {
-  throw new SyncBridgeError(
-    'configuration',
-    `Outbound pushes are not available in this release; message ${String(context.triggerMetadata?.messageId ?? '')} stays on ${QUEUES.outbound} for dead-lettering.`,
-  );
+export async function outboundWorkerHandler(message: unknown, context: InvocationContext): Promise<void> {
+  const services = await getServices();
+  const outcome = await twoWayFor(services).outbound.handle(parseOutboundMessage(message));
+  context.debug(`Outbound ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
 }
 
 export const outboundWorker: FunctionDefinition = {

@@ -1,4 +1,4 @@
-import type { Connection, JsonObject } from '../core/model';
+import type { Connection, JsonObject, PushOperation } from '../core/model';
 import type { RateLimitInfo } from '../http/rateLimit';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
@@ -84,6 +84,30 @@ export interface ProviderAdapter {
   getRecord(entity: string, externalId: string): Promise<ProviderRecord | null>;
   /** A cheap authenticated call that proves the credentials and the base URL work. */
   checkHealth(): Promise<{ ok: boolean; detail?: string }>;
+  /**
+   * Two-way sync: writes one local change to the provider (absent: the provider is read-only).
+   * One attempt; failures throw like reads (provider_rejected with `status` 412 when `ifMatch`
+   * no longer holds, 422 when the provider refuses the fields).
+   */
+  push?(request: PushRequest): Promise<PushResult>;
+}
+
+export interface PushRequest {
+  entity: string;
+  op: PushOperation;
+  /** The provider's id; null for a create. */
+  externalId: string | null;
+  /** Fields to write: all of them for a create, the changed ones for an update, null for a delete. */
+  data: JsonObject | null;
+  /** Sent as Idempotency-Key: a repeated push with the same key writes once. */
+  idempotencyKey: string;
+  /** Optimistic check: the provider's version (or update time) the change was based on. */
+  ifMatch?: string;
+}
+
+export interface PushResult {
+  /** The record as the provider now holds it; null after a delete. */
+  record: ProviderRecord | null;
 }
 
 /** A provider the registry knows: its entities, defaults and how to build an adapter. */

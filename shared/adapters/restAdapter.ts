@@ -1,7 +1,7 @@
 import { SyncBridgeError } from '../core/errors';
 import type { JsonObject } from '../core/model';
 import { ProviderHttpClient } from '../http/providerHttpClient';
-import type { AdapterContext, AdapterDefinition, Credentials, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord } from './adapter';
+import type { AdapterContext, AdapterDefinition, Credentials, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord, PushRequest, PushResult } from './adapter';
 
 /**
  * A REST provider described by data rather than code: where lists live, how they page, which
@@ -34,6 +34,11 @@ export interface RestProviderSpec {
   recordPath: string;
   /** Path of a cheap authenticated call for health checks. */
   healthPath: string;
+  /**
+   * Two-way sync; absent: read-only. Creates POST to the list path, updates go to the record path
+   * with `updateMethod`, deletes DELETE it. Read-only fields are never sent (the provider owns them).
+   */
+  write?: { updateMethod: 'PATCH' | 'PUT'; readOnlyFields: readonly string[] };
   timeoutMs?: number;
 }
 
@@ -101,6 +106,26 @@ class RestAdapter implements ProviderAdapter {
     }
   }
 
+  async push(request: PushRequest): Promise<PushResult> {
+    const write = this.spec.write;
+    if (!write) throw new SyncBridgeError('configuration', `Provider ${this.spec.provider} is read-only: it takes no pushes.`);
+    const headers: Record<string, string> = { 'idempotency-key': request.idempotencyKey };
+    if (request.ifMatch !== undefined) headers['if-match'] = request.ifMatch;
+    const body = request.data === null ? undefined : withoutFields(request.data, write.readOnlyFields);
+    if (request.op === 'create') {
+      const response = await this.client.request<JsonObject>({ method: 'POST', path: this.spec.list.path.replace('{entity}', encodeURIComponent(request.entity)), body, headers });
+      return { record: toProviderRecord(response.body, this.spec.record) };
+    }
+    if (request.externalId === null) throw new SyncBridgeError('validation', `A ${request.op} push needs the provider's record id.`);
+    const path = this.spec.recordPath.replace('{entity}', encodeURIComponent(request.entity)).replace('{id}', encodeURIComponent(request.externalId));
+    if (request.op === 'delete') {
+      await this.client.request({ method: 'DELETE', path, headers });
+      return { record: null };
+    }
+    const response = await this.client.request<JsonObject>({ method: write.updateMethod, path, body, headers });
+    return { record: toProviderRecord(response.body, this.spec.record) };
+  }
+
   async checkHealth(): Promise<{ ok: boolean; detail?: string }> {
     try {
       await this.client.request({ path: this.spec.healthPath });
@@ -109,6 +134,12 @@ class RestAdapter implements ProviderAdapter {
       return { ok: false, detail: (error as Error).message };
     }
   }
+}
+
+function withoutFields(data: JsonObject, fields: readonly string[]): JsonObject {
+  const copy: JsonObject = { ...data };
+  for (const field of fields) delete copy[field];
+  return copy;
 }
 
 function toProviderRecord(item: JsonObject, fields: RestProviderSpec['record']): ProviderRecord {

@@ -22,6 +22,8 @@ export interface ProviderRequest {
   path: string;
   query?: Record<string, string | number | undefined | null>;
   body?: unknown;
+  /** Per-request headers (Idempotency-Key, If-Match); auth headers still come from the options. */
+  headers?: Record<string, string>;
 }
 
 export interface ProviderResponse<T> {
@@ -76,7 +78,8 @@ export class ProviderHttpClient {
     let status: number | undefined;
     try {
       const authHeaders = this.options.authorizer ? await this.options.authorizer.headers() : undefined;
-      const headers = authHeaders ? { ...this.headers, ...authHeaders } : this.headers;
+      const base = request.headers ? { ...this.headers, ...request.headers } : this.headers;
+      const headers = authHeaders ? { ...base, ...authHeaders } : base;
       const response = await fetch(url, {
         method,
         headers: request.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },

@@ -22,4 +22,7 @@ export const sandboxProvider = defineRestProvider({
   record: { idField: 'id', updatedAtField: 'updated_at', deletedField: 'deleted' },
   recordPath: '/v1/{entity}/{id}',
   healthPath: '/v1/customers?limit=1',
+  // PATCH merges top-level fields, so a push sends only what changed locally and cannot undo a
+  // concurrent remote change to another field. id and the timestamps are the sandbox's (422 read_only).
+  write: { updateMethod: 'PATCH', readOnlyFields: ['id', 'created_at', 'updated_at', 'deleted'] },
 });

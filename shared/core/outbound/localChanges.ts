@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { SyncBridgeError } from '../errors';
+import { canonicalJson, contentHash } from '../hash';
+import { recordId } from '../ids';
+import type { FieldClocks, IsoTime, JsonObject, PushOperation, RecordScope, SyncRecord } from '../model';
+import type { OutboxEntry } from '../../ports/outboxStore';
+import type { Platform } from '../../ports/platform';
+import { QUEUES, type OutgoingMessage } from '../../ports/queue';
+import { outboxId } from './outboxId';
+
+/** The origin SyncBridge stamps on field clocks of changes made through its API. */
+export const LOCAL_ORIGIN = 'syncbridge';
+
+/** Prefix of the temporary external id of a record created locally, until the provider assigns one. */
+export const LOCAL_ID_PREFIX = 'local-';
+
+export interface OutboundMessage {
+  outboxId: string;
+}
+
+/** The queue message that carries one outbox entry (session = connection, id = entry id). */
+export function outboundMessage(entry: Pick<OutboxEntry, 'id' | 'connectionId'>, options: { messageId?: string; at?: Date } = {}): OutgoingMessage<OutboundMessage> {
+  return {
+    body: { outboxId: entry.id },
+    messageId: options.messageId ?? entry.id,
+    sessionId: entry.connectionId,
+    scheduledEnqueueTime: options.at,
+  };
+}
+
+/**
+ * Local changes made through the admin API. Each writes the record and its outbox entry in one
+ * transaction (OutboxStore.commitLocalChange), then sends the queue message. A crash between the
+ * two leaves a pending entry that `relayPending` sends again; the message id is the entry id, so
+ * a second send of a message that did go out is dropped by the broker.
+ */
+export class LocalChangeService {
+  constructor(private readonly platform: Platform) {}
+
+  async create(scope: RecordScope, data: JsonObject): Promise<SyncRecord> {
+    const externalId = `${LOCAL_ID_PREFIX}${randomUUID()}`;
+    const now = this.now();
+    const record: SyncRecord = {
+      ...scope,
+      id: recordId(scope.tenantId, scope.connectionId, scope.entity, externalId),
+      externalId,
+      data,
+      hash: contentHash(data),
+      rawHash: null,
+      version: 1,
+      deleted: false,
+      deletedAt: null,
+      firstSeenAt: now,
+      lastModifiedAt: now,
+      lastAction: 'added',
+      sourceUpdatedAt: null,
+      lastStepId: '',
+      base: null,
+      fieldClock: stamp({}, Object.keys(data), now),
+    };
+    return this.commit(record, 'create', Object.keys(data));
+  }
+
+  /** Partial update: the given top-level fields replace the stored ones; the others stay. */
+  async update(scope: RecordScope, externalId: string, fields: JsonObject): Promise<{ record: SyncRecord; changed: boolean }> {
+    const current = await this.live(scope, externalId);
+    const data = { ...current.data, ...fields };
+    const changedFields = Object.keys(fields).filter((f) => canonicalJson(fields[f]) !== canonicalJson(current.data[f]));
+    if (changedFields.length === 0) return { record: current, changed: false };
+    const now = this.now();
+    const record: SyncRecord = {
+      ...current,
+      data,
+      hash: contentHash(data),
+      rawHash: null,
+      version: current.version + 1,
+      lastModifiedAt: now,
+      lastAction: 'updated',
+      // The base stays the last agreed version while changes pile up before a push.
+      base: current.base ?? (current.pendingPush ? null : current.data),
+      fieldClock: stamp(current.fieldClock ?? {}, changedFields, now),
+    };
+    const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
+    return { record: await this.commit(record, op, op === 'create' ? Object.keys(data) : changedFields), changed: true };
+  }
+
+  async remove(scope: RecordScope, externalId: string): Promise<SyncRecord> {
+    const current = await this.live(scope, externalId);
+    const now = this.now();
+    const record: SyncRecord = {
+      ...current,
+      version: current.version + 1,
+      deleted: true,
+      deletedAt: now,
+      lastModifiedAt: now,
+      lastAction: 'deleted',
+      base: current.base ?? (current.pendingPush ? null : current.data),
+    };
+    return this.commit(record, 'delete', []);
+  }
+
+  /** Sends the messages of pending entries again (after a crash between commit and send). */
+  async relayPending(connectionId?: string): Promise<number> {
+    const pending = await this.platform.outbox.listPending({ connectionId, limit: 1000 });
+    if (pending.length > 0) await this.platform.queue.send(QUEUES.outbound, pending.map((entry) => outboundMessage(entry)));
+    return pending.length;
+  }
+
+  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[]): Promise<SyncRecord> {
+    const id = outboxId(record.id, record.version);
+    const now = record.lastModifiedAt;
+    const stored: SyncRecord = { ...record, lastStepId: `local:${id}`, pendingPush: { op, version: record.version, outboxId: id, since: now } };
+    const entry: OutboxEntry = {
+      id,
+      tenantId: record.tenantId,
+      connectionId: record.connectionId,
+      entity: record.entity,
+      externalId: record.externalId,
+      recordId: record.id,
+      version: record.version,
+      op,
+      data: op === 'delete' ? null : record.data,
+      changedFields,
+      state: 'pending',
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.platform.outbox.commitLocalChange(stored, entry);
+    await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry));
+    return stored;
+  }
+
+  private async live(scope: RecordScope, externalId: string): Promise<SyncRecord> {
+    const record = await this.platform.records.get(scope, externalId);
+    if (!record || record.deleted) {
+      throw new SyncBridgeError('not_found', `There is no live ${scope.entity} record "${externalId}" in connection ${scope.connectionId}.`);
+    }
+    return record;
+  }
+
+  private now(): IsoTime {
+    return this.platform.clock.now().toISOString();
+  }
+}
+
+function stamp(clock: FieldClocks, fields: readonly string[], at: IsoTime): FieldClocks {
+  const next = { ...clock };
+  for (const field of fields) next[field] = { timestamp: at, origin: LOCAL_ORIGIN };
+  return next;
+}

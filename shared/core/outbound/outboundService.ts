@@ -1,0 +1,225 @@
+import { hash } from 'node:crypto';
+import type { AdapterRegistry } from '../../adapters/registry';
+import type { ProviderAdapter, ProviderRecord, PushRequest } from '../../adapters/adapter';
+import type { OutboxEntry } from '../../ports/outboxStore';
+import type { Platform } from '../../ports/platform';
+import { QUEUES } from '../../ports/queue';
+import { credentialServiceFor } from '../credentials/registry';
+import { isSyncBridgeError, SyncBridgeError } from '../errors';
+import { canonicalJson, contentHash } from '../hash';
+import { recordId } from '../ids';
+import { CustomMergeRules, threeWayMerge, type EntityMergePolicy } from '../merge';
+import type { Connection, JsonObject, SyncRecord } from '../model';
+import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
+import { LOCAL_ID_PREFIX, outboundMessage, type OutboundMessage } from './localChanges';
+
+export type PushOutcome = 'pushed' | 'merged' | 'superseded' | 'skipped' | 'retry_scheduled' | 'parked' | 'dead';
+
+export interface OutboundServiceOptions {
+  retry?: PushRetryOptions;
+  customRules?: CustomMergeRules;
+  random?: () => number;
+}
+
+/** Policy used when a connection names none for an entity: nobody's change is dropped silently. */
+const DEFAULT_POLICY: EntityMergePolicy = { default: { kind: 'manual' } };
+
+/**
+ * Pushes one outbox entry to its provider (the outbound worker's logic). Provider failures are
+ * classified once, here: 412 → fetch, merge, push again; 422 → parked (validation); 401/403 →
+ * dead (auth); 5xx/429/network → a scheduled retry with backoff, dead when retries run out.
+ */
+export class OutboundService {
+  private readonly retry: ResolvedPushRetryOptions;
+  private readonly rules: CustomMergeRules;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly adapters: AdapterRegistry,
+    private readonly options: OutboundServiceOptions = {},
+  ) {
+    this.retry = resolveBackoff(options.retry);
+    this.rules = options.customRules ?? new CustomMergeRules();
+  }
+
+  async handle(message: OutboundMessage): Promise<PushOutcome> {
+    const entry = await this.platform.outbox.get(message.outboxId);
+    if (!entry || entry.state !== 'pending') return 'skipped';
+    const scope = { tenantId: entry.tenantId, connectionId: entry.connectionId, entity: entry.entity };
+    const record = await this.platform.records.get(scope, entry.externalId);
+    // A later change of the record has its own entry, which pushes everything since the base.
+    if (!record || record.pendingPush?.outboxId !== entry.id) {
+      await this.finish(entry, 'done', 'Superseded by a later change of the record.');
+      return 'superseded';
+    }
+    if (entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
+      // Created and deleted before its create was pushed: the provider never had it.
+      await this.platform.records.write([{ ...record, pendingPush: null }]);
+      await this.finish(entry, 'done', null);
+      return 'pushed';
+    }
+    const connection = await this.platform.connections.get(entry.connectionId);
+    if (!connection) {
+      await this.finish(entry, 'dead', `Connection ${entry.connectionId} no longer exists.`);
+      return 'dead';
+    }
+    try {
+      const adapter = await this.adapterFor(connection);
+      return await this.push(adapter, connection, entry, record);
+    } catch (error) {
+      return this.onFailure(entry, error);
+    }
+  }
+
+  private async push(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
+    if (!adapter.push) throw new SyncBridgeError('configuration', `Provider ${connection.provider} is read-only: it takes no pushes.`);
+    if (entry.op === 'update' && record.base) {
+      // If-Match on an update time has one-second resolution (and listings carry no ETag), so the
+      // remote is read first: a change since the base goes through the merge, not over it.
+      const remote = await adapter.getRecord(entry.entity, entry.externalId);
+      if (!remote || remote.deleted || canonicalJson(remote.data) !== canonicalJson(record.base)) return this.mergeAndPush(adapter, connection, entry, record, remote);
+    }
+    try {
+      const result = await adapter.push(pushRequestFor(entry, record));
+      await this.agree(entry, record, result.record);
+      return 'pushed';
+    } catch (error) {
+      if (!(isSyncBridgeError(error, 'provider_rejected') && error.status === 412)) throw error;
+    }
+    return this.mergeAndPush(adapter, connection, entry, record, await adapter.getRecord(entry.entity, entry.externalId));
+  }
+
+  /** The remote changed since the base: three-way merge, then push the merged fields. */
+  private async mergeAndPush(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord, remote: ProviderRecord | null): Promise<PushOutcome> {
+    if (!remote || remote.deleted) {
+      await this.finish(entry, 'parked', 'The provider deleted the record while it had a local change.');
+      return 'parked';
+    }
+    const merge = threeWayMerge(
+      {
+        entity: entry.entity,
+        base: record.base ?? null,
+        local: { data: record.data, clock: record.fieldClock ?? undefined, updatedAt: record.lastModifiedAt },
+        remote: { data: remote.data, updatedAt: remote.updatedAt },
+        policy: policyOf(connection, entry.entity),
+      },
+      this.rules,
+    );
+    if (merge.manualFields.length > 0) {
+      await this.finish(entry, 'parked', `Fields changed on both sides need a decision: ${merge.manualFields.join(', ')}.`);
+      return 'parked';
+    }
+    if (!merge.pushNeeded) {
+      await this.agree(entry, record, remote);
+      return 'merged';
+    }
+    const changed = changedFields(remote.data, merge.merged);
+    const result = await adapter.push!({
+      entity: entry.entity,
+      op: 'update',
+      externalId: entry.externalId,
+      data: pick(merge.merged, changed),
+      // A merged push has other content than the first attempt, so it needs a key of its own.
+      idempotencyKey: `${entry.id}.m${hash('sha256', canonicalJson(remote.data), 'hex').slice(0, 12)}`,
+      ifMatch: remote.updatedAt ?? undefined,
+    });
+    await this.agree(entry, record, result.record);
+    return 'merged';
+  }
+
+  /** After the provider accepted the change: the record's base is what the provider now holds. */
+  private async agree(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null): Promise<void> {
+    const now = this.platform.clock.now().toISOString();
+    const current = (await this.platform.records.get(pushed, pushed.externalId)) ?? pushed;
+    const newer = current.version !== pushed.version;
+    if (entry.op === 'create' && remote) {
+      // The provider assigned the id: the record moves to it, the temporary one becomes a tombstone.
+      const data = newer ? current.data : remote.data;
+      const moved: SyncRecord = {
+        ...current,
+        id: recordId(current.tenantId, current.connectionId, current.entity, remote.externalId),
+        externalId: remote.externalId,
+        data,
+        hash: contentHash(data),
+        rawHash: null,
+        version: 1,
+        lastModifiedAt: now,
+        lastAction: 'added',
+        firstSeenAt: now,
+        sourceUpdatedAt: remote.updatedAt,
+        lastStepId: `push:${entry.id}`,
+        base: newer ? remote.data : null,
+        pendingPush: null,
+      };
+      const tombstone: SyncRecord = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}` };
+      await this.platform.records.write([moved, tombstone]);
+    } else if (!newer) {
+      const data = remote ? remote.data : current.data;
+      await this.platform.records.write([
+        { ...current, data, hash: contentHash(data), rawHash: null, sourceUpdatedAt: remote?.updatedAt ?? current.sourceUpdatedAt, base: null, pendingPush: null, lastStepId: `push:${entry.id}` },
+      ]);
+    } else if (remote) {
+      // A newer local change waits for its own push; it is now based on what the provider holds.
+      await this.platform.records.write([{ ...current, base: remote.data, sourceUpdatedAt: remote.updatedAt }]);
+    }
+    await this.finish(entry, 'done', null);
+  }
+
+  private async onFailure(entry: OutboxEntry, error: unknown): Promise<PushOutcome> {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (isSyncBridgeError(error, 'transient') || isSyncBridgeError(error, 'rate_limited')) {
+      const attempts = entry.attempts + 1;
+      if (attempts >= this.retry.maxAttempts) {
+        await this.finish(entry, 'dead', `Retries exhausted after ${attempts} attempts: ${reason}`, attempts);
+        return 'dead';
+      }
+      const delay = backoffDelayMs(attempts, this.retry, this.options.random);
+      const now = this.platform.clock.now().getTime();
+      const at = new Date(Math.max(now + delay, (error as SyncBridgeError).retryAt?.getTime() ?? 0));
+      await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason }, new Date(now).toISOString());
+      await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId: `${entry.id}.r${attempts}`, at }));
+      return 'retry_scheduled';
+    }
+    if (isSyncBridgeError(error, 'provider_rejected') && error.status === 422) {
+      await this.finish(entry, 'parked', `The provider refused the fields: ${reason}`);
+      return 'parked';
+    }
+    await this.finish(entry, 'dead', reason);
+    return 'dead';
+  }
+
+  private async finish(entry: OutboxEntry, state: OutboxEntry['state'], lastError: string | null, attempts?: number): Promise<void> {
+    await this.platform.outbox.update(entry.id, { state, lastError, attempts: attempts ?? entry.attempts + 1 }, this.platform.clock.now().toISOString());
+  }
+
+  private async adapterFor(connection: Connection): Promise<ProviderAdapter> {
+    const { credentials, authorizer } = await credentialServiceFor(this.platform).forAdapter(connection);
+    return this.adapters.get(connection.provider).create({ connection, credentials, authorizer, clock: this.platform.clock, telemetry: this.platform.telemetry });
+  }
+}
+
+function policyOf(connection: Connection, entity: string): EntityMergePolicy {
+  const policies = connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined;
+  return policies?.[entity] ?? DEFAULT_POLICY;
+}
+
+/** Top-level fields whose values differ; a field only in `from` is sent as null (PATCH cannot remove). */
+function changedFields(from: JsonObject, to: JsonObject): string[] {
+  const fields = new Set([...Object.keys(from), ...Object.keys(to)]);
+  return [...fields].filter((f) => canonicalJson(from[f]) !== canonicalJson(to[f]));
+}
+
+function pick(data: JsonObject, fields: readonly string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const field of fields) out[field] = data[field] === undefined ? null : data[field];
+  return out;
+}
+
+/** The first push of an entry: everything that differs from the base, keyed by the entry id. */
+function pushRequestFor(entry: OutboxEntry, record: SyncRecord): PushRequest {
+  const ifMatch = record.sourceUpdatedAt ?? undefined;
+  if (entry.op === 'create') return { entity: entry.entity, op: 'create', externalId: null, data: record.data, idempotencyKey: entry.id };
+  if (entry.op === 'delete') return { entity: entry.entity, op: 'delete', externalId: entry.externalId, data: null, idempotencyKey: entry.id, ifMatch };
+  const base = record.base ?? {};
+  return { entity: entry.entity, op: 'update', externalId: entry.externalId, data: pick(record.data, changedFields(base, record.data)), idempotencyKey: entry.id, ifMatch };
+}
