@@ -91,11 +91,11 @@ describe('admin API: keys, roles, tenant isolation and honest errors', () => {
     expect(view.body.credentialRef).toBeUndefined();
   });
 
-  test('the webhook route answers 501 honestly until webhook intake exists, and enqueues nothing', async () => {
+  test('the webhook route answers 404 for a connection without webhook secrets, and enqueues nothing', async () => {
     const before = h.platform.queue.depth('sync-inbound');
     const response = await h.api('POST', '/api/webhooks/sandbox/shop', { id: 'evt_1' }, null);
-    expect(response.status).toBe(501);
-    expect(response.body.error.message).toMatch(/not available/);
+    expect(response.status).toBe(404); // docs/webhook-intake.md; the full matrix is tests/e2e/webhookIntake.test.ts
+    expect(response.body.error.code).toBe('not_found');
     expect(h.platform.queue.depth('sync-inbound')).toEqual(before);
   });
 });
