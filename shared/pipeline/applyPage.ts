@@ -4,6 +4,8 @@ import { contentHash } from '../core/hash';
 import { recordId } from '../core/ids';
 import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
 import type { RecordStore, RecordWrite } from '../ports/recordStore';
+import type { CustomMergeRules, EntityMergePolicy } from '../core/merge';
+import { mergePulled } from './mergePulled';
 import { validateProviderRecord } from './validate';
 
 export interface ApplyPageInput {
@@ -15,6 +17,9 @@ export interface ApplyPageInput {
   mode: SyncMode;
   page: readonly ProviderRecord[];
   now: IsoTime;
+  /** Two-way sync: how records with an unpushed local change merge (default: manual). */
+  mergePolicy?: EntityMergePolicy;
+  customRules?: CustomMergeRules;
 }
 
 export interface ApplyPageResult {
@@ -66,10 +71,16 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   const states = await input.records.getStates(scope, [...latest.keys()]);
   const writes: RecordWrite[] = [];
   const seen: string[] = [];
+  const toMerge: ProviderRecord[] = [];
 
   for (const record of latest.values()) {
     const state = states.get(record.externalId);
     if (!record.deleted) seen.push(record.externalId);
+    // A local change not yet pushed: merge below instead of overwriting it (a replay counts as before).
+    if (state?.pendingPush && state.lastStepId !== stepId) {
+      toMerge.push(record);
+      continue;
+    }
     const content = record.deleted ? undefined : hashContent(record, state);
     const outcome = decide(record, content?.hash ?? state?.hash ?? '', state, stepId);
     counters[outcome.counter] += 1;
@@ -94,6 +105,14 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
       sourceUpdatedAt: record.updatedAt,
       lastStepId: stepId,
     });
+  }
+
+  for (const record of toMerge) {
+    const local = await input.records.get(scope, record.externalId);
+    if (!local) continue;
+    const merged = mergePulled(local, record, { policy: input.mergePolicy, customRules: input.customRules, stepId, now });
+    counters[merged.counter] += 1;
+    if (merged.write) writes.push(merged.write);
   }
 
   if (writes.length > 0) await input.records.write(writes);

@@ -1,0 +1,54 @@
+import type { ProviderRecord } from '../adapters/adapter';
+import { canonicalJson, contentHash } from '../core/hash';
+import { CustomMergeRules, threeWayMerge, type EntityMergePolicy } from '../core/merge';
+import type { IsoTime, SyncRecord } from '../core/model';
+import type { RecordWrite } from '../ports/recordStore';
+
+/** Without a policy every field changed on both sides waits for a person: nothing is lost silently. */
+const MANUAL: EntityMergePolicy = { default: { kind: 'manual' } };
+
+export interface PulledMergeOptions {
+  policy?: EntityMergePolicy;
+  customRules?: CustomMergeRules;
+  stepId: string;
+  now: IsoTime;
+}
+
+export type PulledMergeOutcome = { write: RecordWrite | null; counter: 'updated' | 'unchanged' };
+
+/**
+ * A pulled record whose local copy holds an unpushed change: merge instead of overwrite.
+ *
+ * - The remote equals the base: nothing changed there (or a pull re-read it); keep the local change.
+ * - The remote equals the local data: the provider already has our change (an echo of our own
+ *   push read back before the worker settled it): the record is agreed, the push is no longer pending.
+ * - Otherwise a three-way merge. Settled completely: local data = merged, base = the remote (the
+ *   pending push then sends exactly the local side's fields). Fields left to a person: the merged
+ *   data is kept but the base stays, so the outbound worker meets the same conflict and parks it.
+ * - A remote tombstone is left to the outbound worker, which parks the change (it cannot push).
+ */
+export function mergePulled(local: SyncRecord, pulled: ProviderRecord, options: PulledMergeOptions): PulledMergeOutcome {
+  if (pulled.deleted) return { write: null, counter: 'unchanged' };
+  const remoteJson = canonicalJson(pulled.data);
+  const base = local.base ?? null;
+  if (base && remoteJson === canonicalJson(base)) return { write: null, counter: 'unchanged' };
+  const stamp = { lastModifiedAt: options.now, lastStepId: options.stepId, version: local.version + 1, lastAction: 'updated' as const };
+  if (remoteJson === canonicalJson(local.data)) {
+    return { write: { ...local, ...stamp, sourceUpdatedAt: pulled.updatedAt, base: null, pendingPush: null }, counter: 'unchanged' };
+  }
+  const merge = threeWayMerge(
+    {
+      entity: local.entity,
+      base,
+      local: { data: local.data, clock: local.fieldClock ?? undefined, updatedAt: local.lastModifiedAt },
+      remote: { data: pulled.data, updatedAt: pulled.updatedAt },
+      policy: options.policy ?? MANUAL,
+    },
+    options.customRules,
+  );
+  const data = merge.merged;
+  const record: SyncRecord = { ...local, ...stamp, data, hash: contentHash(data), rawHash: null, fieldClock: merge.clock };
+  if (merge.manualFields.length > 0) return { write: record, counter: 'updated' };
+  if (!merge.pushNeeded) return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: null, pendingPush: null }, counter: 'updated' };
+  return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: pulled.data }, counter: 'updated' };
+}

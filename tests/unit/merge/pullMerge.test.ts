@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ProviderRecord } from '../../../shared/adapters/adapter';
+import { contentHash } from '../../../shared/core/hash';
+import { recordId } from '../../../shared/core/ids';
+import type { EntityMergePolicy } from '../../../shared/core/merge';
+import type { JsonObject, SyncRecord } from '../../../shared/core/model';
+import { applyPage } from '../../../shared/pipeline/applyPage';
+import { openDatabase, type SqliteDatabase } from '../../../shared/platform/local/database';
+import { SqliteRecordStore } from '../../../shared/platform/local/sqliteRecordStore';
+
+const scope = { tenantId: 't1', connectionId: 'c1', entity: 'customers' };
+const T0 = '2026-11-23T10:00:00.000Z';
+const base: JsonObject = { id: 'cus_1', name: 'Ada', phone: '1', updated_at: '2026-11-23T09:00:00Z' };
+
+/** The pull pipeline against a real SQLite store holding one record with an unpushed local change. */
+describe('applyPage merges pulled records that hold an unpushed local change', () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  let store: SqliteRecordStore;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'syncbridge-pullmerge-'));
+    db = openDatabase(join(dir, 'db.sqlite'));
+    store = new SqliteRecordStore(db);
+    const data = { ...base, name: 'Ada Local' };
+    const record: SyncRecord = {
+      ...scope,
+      id: recordId(scope.tenantId, scope.connectionId, scope.entity, 'cus_1'),
+      externalId: 'cus_1',
+      data,
+      hash: contentHash(data),
+      rawHash: null,
+      version: 2,
+      deleted: false,
+      firstSeenAt: T0,
+      lastModifiedAt: T0,
+      lastAction: 'updated',
+      sourceUpdatedAt: '2026-11-23T09:00:00Z',
+      lastStepId: 'local:out_1',
+      base,
+      fieldClock: { name: { timestamp: T0, origin: 'syncbridge' } },
+      pendingPush: { op: 'update', version: 2, outboxId: 'out_1', since: T0 },
+    };
+    await store.write([record]);
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function pull(data: JsonObject, stepId = 'run_1:customers:1', mergePolicy?: EntityMergePolicy, deleted = false) {
+    const page: ProviderRecord[] = [{ externalId: 'cus_1', updatedAt: String(data.updated_at), deleted, data }];
+    const result = await applyPage({ records: store, scope, runId: 'run_1', stepId, mode: 'incremental', page, now: '2026-11-23T10:05:00.000Z', mergePolicy });
+    return { result, record: (await store.get(scope, 'cus_1'))! };
+  }
+
+  it('keeps the local change when the remote still equals the base', async () => {
+    const { result, record } = await pull(base);
+    expect(result.counters).toMatchObject({ unchanged: 1, updated: 0 });
+    expect(record.data.name).toBe('Ada Local');
+    expect(record.pendingPush?.outboxId).toBe('out_1');
+  });
+
+  it('folds a remote change of another field in, keeps the push pending, and rebases on the remote', async () => {
+    const remote = { ...base, phone: '2', updated_at: '2026-11-23T09:30:00Z' };
+    const { result, record } = await pull(remote);
+    expect(result.counters.updated).toBe(1);
+    expect(record.data).toEqual({ ...remote, name: 'Ada Local' });
+    expect(record.base).toEqual(remote);
+    expect(record.pendingPush?.outboxId).toBe('out_1');
+  });
+
+  it('settles the same field by the policy: source-wins drops the local change and the pending push', async () => {
+    const remote = { ...base, name: 'Ada Remote', updated_at: '2026-11-23T09:30:00Z' };
+    const { record } = await pull(remote, 'run_1:customers:1', { default: { kind: 'source-wins' } });
+    expect(record.data).toEqual(remote);
+    expect(record.pendingPush ?? null).toBeNull();
+    expect(record.base ?? null).toBeNull();
+  });
+
+  it('without a policy the same field is left to a person: local value kept, base kept for the worker to park', async () => {
+    const remote = { ...base, name: 'Ada Remote', phone: '3', updated_at: '2026-11-23T09:30:00Z' };
+    const { record } = await pull(remote);
+    expect(record.data).toMatchObject({ name: 'Ada Local', phone: '3' });
+    expect(record.base).toEqual(base);
+    expect(record.pendingPush?.outboxId).toBe('out_1');
+  });
+
+  it('reading back our own change (an echo) settles the record without a new push or a conflict', async () => {
+    const { result, record } = await pull({ ...base, name: 'Ada Local' });
+    expect(result.counters).toMatchObject({ unchanged: 1, updated: 0 });
+    expect(record.pendingPush ?? null).toBeNull();
+    expect(record.base ?? null).toBeNull();
+    expect(record.data.name).toBe('Ada Local');
+  });
+
+  it('a remote tombstone does not delete a record with a local change', async () => {
+    const { record } = await pull({ ...base, updated_at: '2026-11-23T09:30:00Z' }, 'run_1:customers:1', undefined, true);
+    expect(record.deleted).toBe(false);
+    expect(record.data.name).toBe('Ada Local');
+  });
+
+  it('a replayed step counts the merged record as it did the first time', async () => {
+    const remote = { ...base, phone: '2', updated_at: '2026-11-23T09:30:00Z' };
+    await pull(remote);
+    const again = await pull(remote);
+    expect(again.result.counters).toMatchObject({ updated: 1, unchanged: 0 });
+  });
+});
