@@ -64,6 +64,8 @@ export type WebhookHealthEvent = 'received' | 'rejected' | 'failed';
  *   (a retried intake of the same provider delivery).
  * - `get` returns a delivery by id, or undefined.
  * - `list` is scoped to tenant and connection, newest first (insertion order), paged by cursor.
+ * - An implementation may keep only the newest deliveries of a connection (a documented retention,
+ *   at least thousands); within it, nothing is lost.
  * - `update` changes status, detail, eventType and replays of an existing delivery; unknown id → false.
  * - `recordHealth` counts one event for a connection; `health` reads the counters (zeros when none).
  */

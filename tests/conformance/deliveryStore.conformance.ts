@@ -2,7 +2,13 @@ import type { Delivery, DeliveryStore } from '../../shared/ports/deliveryStore';
 import { uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
 
 /** The DeliveryStore port's semantics (shared/ports/deliveryStore.ts), run against every implementation. */
-export function deliveryStoreConformance(name: string, factory: StoreFactory<DeliveryStore>): void {
+export interface DeliveryRetentionFixture {
+  /** A store that keeps `keep` deliveries per connection (purging as it goes). */
+  factory: StoreFactory<DeliveryStore>;
+  keep: number;
+}
+
+export function deliveryStoreConformance(name: string, factory: StoreFactory<DeliveryStore>, retention?: DeliveryRetentionFixture): void {
   describe(`DeliveryStore conformance: ${name}`, () => {
     let fixture: StoreFixture<DeliveryStore>;
     let store: DeliveryStore;
@@ -94,6 +100,25 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
         lastError: 'provider still down',
       });
       expect((await store.health(uniqueId('conn'))).received).toBe(0);
+    });
+
+    (retention ? it : it.skip)('keeps the newest deliveries of a connection within its retention, and others\' untouched', async () => {
+      const small = await retention!.factory();
+      try {
+        const other = uniqueId('conn');
+        await small.store.insert({ ...delivery(100), id: `${other}-keep`, connectionId: other });
+        const total = retention!.keep * 3 + 1;
+        for (let n = 1; n <= total; n += 1) await small.store.insert(delivery(n));
+        const page = await small.store.list({ tenantId, connectionId, limit: total });
+        expect(page.deliveries.length).toBeGreaterThanOrEqual(retention!.keep);
+        expect(page.deliveries.length).toBeLessThan(total);
+        // The newest are the ones kept, with nothing missing between them.
+        expect(page.deliveries.map((d) => d.webhookId)).toEqual(Array.from({ length: page.deliveries.length }, (_, i) => `evt_${total - i}`));
+        expect(await small.store.get(`${other}-keep`)).toBeDefined();
+        expect((await small.store.health(connectionId)).received).toBe(total); // health counts everything ever received
+      } finally {
+        await small.cleanup();
+      }
     });
   });
 }

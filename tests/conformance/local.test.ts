@@ -61,7 +61,7 @@ tenantStoreConformance('SqliteTenantStore', sqliteFixture((db) => new SqliteTena
 secretStoreConformance('SqliteSecretStore', sqliteFixture((db, clock) => new SqliteSecretStore(db, randomBytes(32), { clock })));
 leaseStoreConformance('SqliteLeaseStore', sqliteFixture((db, clock) => new SqliteLeaseStore(db, { clock })));
 idempotencyStoreConformance('SqliteIdempotencyStore', sqliteFixture((db, clock) => new SqliteIdempotencyStore(db, { clock })));
-deliveryStoreConformance('SqliteDeliveryStore', sqliteFixture((db) => new SqliteDeliveryStore(db)));
+deliveryStoreConformance('SqliteDeliveryStore', sqliteFixture((db) => new SqliteDeliveryStore(db)), { keep: 5, factory: sqliteFixture((db) => new SqliteDeliveryStore(db, { retainPerConnection: 5, purgeEveryInserts: 2 })) });
 
 telemetryConformance('JsonLinesTelemetry', async () => {
   const lines: string[] = [];

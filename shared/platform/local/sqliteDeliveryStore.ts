@@ -42,8 +42,22 @@ function decodeCursor(cursor: string): number {
   return Number(match[1]);
 }
 
+export interface SqliteDeliveryStoreOptions {
+  /**
+   * Deliveries kept per connection; older ones are purged (bodies are up to the intake's size
+   * limit, so an unbounded log would fill the disk). Default 10,000.
+   */
+  retainPerConnection?: number;
+  /** The purge runs for a connection after every this many of its inserts. Default 100. */
+  purgeEveryInserts?: number;
+}
+
 /** DeliveryStore on SQLite: the delivery log and per-connection webhook health. */
 export class SqliteDeliveryStore implements DeliveryStore {
+  private readonly retain: number;
+  private readonly purgeEvery: number;
+  private readonly insertsSincePurge = new Map<string, number>();
+  private readonly purgeOld;
   private readonly insertRow;
   private readonly countReceived;
   private readonly selectById;
@@ -53,8 +67,17 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private readonly selectHealth;
   private readonly insertTx;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, options: SqliteDeliveryStoreOptions = {}) {
+    this.retain = options.retainPerConnection ?? 10_000;
+    this.purgeEvery = options.purgeEveryInserts ?? 100;
+    for (const [name, value] of [['retainPerConnection', this.retain], ['purgeEveryInserts', this.purgeEvery]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new SyncBridgeError('configuration', `${name} must be a whole number of at least 1, got ${value}.`);
+    }
     db.exec(SCHEMA);
+    // Everything at or below the seq of the (retain+1)-th newest row goes; the index serves both halves.
+    this.purgeOld = db.prepare<[string, string, string, string, number]>(`
+      DELETE FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND seq <= (
+        SELECT seq FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
     this.insertRow = db.prepare<[string, string, string, string, string]>(
       'INSERT INTO webhook_deliveries (id, tenant_id, connection_id, doc, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     );
@@ -84,7 +107,13 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   async insert(delivery: Delivery): Promise<boolean> {
-    return this.insertTx(delivery);
+    const inserted = this.insertTx(delivery);
+    if (inserted) {
+      const count = (this.insertsSincePurge.get(delivery.connectionId) ?? 0) + 1;
+      this.insertsSincePurge.set(delivery.connectionId, count % this.purgeEvery);
+      if (count >= this.purgeEvery) this.purgeOld.run(delivery.tenantId, delivery.connectionId, delivery.tenantId, delivery.connectionId, this.retain);
+    }
+    return inserted;
   }
 
   async get(id: string): Promise<Delivery | undefined> {
