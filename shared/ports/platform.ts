@@ -1,4 +1,5 @@
 import type { Clock } from './clock';
+import type { ConflictStore } from './conflictStore';
 import type { ConnectionStore } from './connectionStore';
 import type { DeliveryStore } from './deliveryStore';
 import type { IdempotencyStore } from './idempotencyStore';
@@ -16,6 +17,7 @@ export interface Platform {
   readonly name: 'local' | 'azure';
   readonly records: RecordStore;
   readonly outbox: OutboxStore;
+  readonly conflicts: ConflictStore;
   readonly runs: RunStore;
   readonly connections: ConnectionStore;
   readonly tenants: TenantStore;

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { ManualClock } from '../../shared/core/manualClock';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
 import { JsonLinesTelemetry } from '../../shared/platform/local/jsonLinesTelemetry';
+import { SqliteConflictStore } from '../../shared/platform/local/sqliteConflictStore';
 import { SqliteConnectionStore } from '../../shared/platform/local/sqliteConnectionStore';
 import { SqliteDeliveryStore } from '../../shared/platform/local/sqliteDeliveryStore';
 import { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
@@ -15,6 +16,7 @@ import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore
 import { SqliteRunStore } from '../../shared/platform/local/sqliteRunStore';
 import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore';
 import { SqliteTenantStore } from '../../shared/platform/local/sqliteTenantStore';
+import { conflictStoreConformance } from './conflictStore.conformance';
 import { connectionStoreConformance } from './connectionStore.conformance';
 import { deliveryStoreConformance } from './deliveryStore.conformance';
 import type { StoreFixture } from './fixtures';
@@ -48,6 +50,7 @@ function sqliteFixture<S>(build: (db: SqliteDatabase, clock: ManualClock, dir: s
 }
 
 recordStoreConformance('SqliteRecordStore', sqliteFixture((db) => new SqliteRecordStore(db)));
+conflictStoreConformance('SqliteConflictStore', sqliteFixture((db) => new SqliteConflictStore(db)));
 outboxStoreConformance(
   'SqliteOutboxStore',
   sqliteFixture((db) => {

@@ -7,6 +7,7 @@ import type { LogLevel } from '../../ports/telemetry';
 import { openDatabase, type SqliteDatabase } from './database';
 import { JsonLinesTelemetry } from './jsonLinesTelemetry';
 import { resolveSecretKey } from './secretKey';
+import { SqliteConflictStore } from './sqliteConflictStore';
 import { SqliteConnectionStore } from './sqliteConnectionStore';
 import { SqliteDeliveryStore } from './sqliteDeliveryStore';
 import { SqliteIdempotencyStore } from './sqliteIdempotencyStore';
@@ -51,6 +52,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     dataDir: options.dataDir,
     records: new SqliteRecordStore(db),
     outbox: new SqliteOutboxStore(db),
+    conflicts: new SqliteConflictStore(db),
     runs: new SqliteRunStore(db),
     connections: new SqliteConnectionStore(db),
     tenants: new SqliteTenantStore(db),

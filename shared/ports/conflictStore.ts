@@ -1,0 +1,73 @@
+import type { IsoTime, JsonObject } from '../core/model';
+
+/**
+ * data_mismatch: a field changed on both sides that the policy leaves to a person (or a change to a
+ * record the provider deleted); duplicate_key: the provider refused a value another record holds;
+ * validation_error: the provider refused the fields (422); auth_error: the provider refused our
+ * credentials; retry_exhausted: the provider kept failing until the retries ran out.
+ */
+export type ConflictKind = 'data_mismatch' | 'duplicate_key' | 'validation_error' | 'auth_error' | 'retry_exhausted';
+export const CONFLICT_KINDS: readonly ConflictKind[] = ['data_mismatch', 'duplicate_key', 'validation_error', 'auth_error', 'retry_exhausted'];
+
+export type ConflictState = 'open' | 'resolved';
+export type ConflictResolution = 'local' | 'remote' | 'custom' | 'replayed';
+
+export interface Conflict {
+  /** Deterministic from the outbox entry (see conflictIdFor): one conflict per parked push. */
+  id: string;
+  tenantId: string;
+  connectionId: string;
+  entity: string;
+  externalId: string;
+  outboxId: string;
+  kind: ConflictKind;
+  state: ConflictState;
+  /** Why, in a sentence (never a credential). */
+  reason: string;
+  /** The three versions side by side; null where a side has none (a create has no base). */
+  base: JsonObject | null;
+  local: JsonObject | null;
+  remote: JsonObject | null;
+  /** The fields where base, local and remote do not all agree (the manual ones for data_mismatch). */
+  fields: string[];
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
+  resolution?: ConflictResolution | null;
+  resolvedAt?: IsoTime | null;
+}
+
+export interface ConflictListQuery {
+  tenantId: string;
+  state?: ConflictState;
+  connectionId?: string;
+  /** Page size; implementations cap it at 500. */
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface ConflictStats {
+  connectionId: string;
+  kind: ConflictKind;
+  open: number;
+  resolved: number;
+}
+
+/**
+ * Conflicts of two-way sync, parked for a person or a replay.
+ *
+ * Semantics (tests/conformance/conflictStore.conformance.ts):
+ * - `open` is idempotent by id: a second call returns the stored conflict unchanged (a redelivered
+ *   push parks once).
+ * - `get`, `list` and `stats` are scoped by tenant; another tenant's conflict is never returned.
+ * - `list` is oldest first, keyset-paged (stable under inserts).
+ * - `resolve` moves an open conflict to resolved; resolving one that is not open fails with
+ *   `conflict`, an unknown id with `not_found`.
+ */
+export interface ConflictStore {
+  open(conflict: Conflict): Promise<Conflict>;
+  get(tenantId: string, id: string): Promise<Conflict | undefined>;
+  list(query: ConflictListQuery): Promise<{ conflicts: Conflict[]; nextCursor: string | null }>;
+  resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime): Promise<Conflict>;
+  stats(tenantId: string): Promise<ConflictStats[]>;
+}
