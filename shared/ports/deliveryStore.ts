@@ -71,6 +71,8 @@ export type WebhookHealthEvent = 'received' | 'rejected' | 'failed';
  */
 export interface DeliveryStore {
   insert(delivery: Delivery): Promise<boolean>;
+  /** `insert` for several at once, in one write where the store can (the intake's group commit). */
+  insertMany(deliveries: readonly Delivery[]): Promise<boolean[]>;
   get(id: string): Promise<Delivery | undefined>;
   list(query: DeliveryListQuery): Promise<DeliveryPage>;
   update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean>;

@@ -54,6 +54,15 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
       expect((await store.health(connectionId)).received).toBe(1);
     });
 
+    it('inserts several at once, reporting per delivery whether it was new', async () => {
+      await store.insert(delivery(2));
+      expect(await store.insertMany([delivery(1), delivery(2, { body: 'other' }), delivery(3)])).toEqual([true, false, true]);
+      expect(await store.get(delivery(2).id)).toEqual(delivery(2));
+      expect((await store.list({ tenantId, connectionId, limit: 10 })).deliveries.map((d) => d.webhookId)).toEqual(['evt_3', 'evt_1', 'evt_2']);
+      expect((await store.health(connectionId)).received).toBe(3);
+      expect(await store.insertMany([])).toEqual([]);
+    });
+
     it('lists newest first, paged by cursor, scoped to tenant and connection', async () => {
       for (let n = 1; n <= 5; n += 1) await store.insert(delivery(n));
       const other = connectionId;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
-import { QUEUES } from '../../ports/queue';
 import { verifyWebhook } from '../../webhooks/verifyWebhook';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
+import { IntakeGroupCommit } from './groupCommit';
 import type { WebhookSecrets } from './secrets';
 
 export interface ReceiverOptions {
@@ -50,11 +50,13 @@ export class WebhookReceiver {
   private readonly maxBodyBytes: number;
   private readonly toleranceSeconds: number;
   private readonly dedupeTtlMs: number;
+  private readonly commit: IntakeGroupCommit;
 
   constructor(private readonly platform: Platform, private readonly secrets: WebhookSecrets, options: ReceiverOptions = {}) {
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 3600 * 1000;
+    this.commit = new IntakeGroupCommit(platform);
   }
 
   async receive(incoming: IncomingWebhook): Promise<ReceiveResult> {
@@ -115,9 +117,8 @@ export class WebhookReceiver {
         replays: 0,
         updatedAt: now,
       };
-      await platform.deliveries.insert(delivery);
       const message: WebhookInboundMessage = { kind: 'webhook', connectionId: connection.id, deliveryId };
-      await platform.queue.send(QUEUES.inbound, {
+      await this.commit.write(delivery, {
         body: message,
         messageId: webhookMessageId(message),
         sessionId: connection.id,

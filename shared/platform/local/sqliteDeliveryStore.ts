@@ -65,7 +65,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private readonly updateDoc;
   private readonly bump: Record<WebhookHealthEvent, { run(connectionId: string, at: string, detail: string | null): unknown }>;
   private readonly selectHealth;
-  private readonly insertTx;
+  private readonly insertManyTx;
 
   constructor(db: SqliteDatabase, options: SqliteDeliveryStoreOptions = {}) {
     this.retain = options.retainPerConnection ?? 10_000;
@@ -97,23 +97,30 @@ export class SqliteDeliveryStore implements DeliveryStore {
     );
     this.updateDoc = db.prepare<[string, string]>('UPDATE webhook_deliveries SET doc = ? WHERE id = ?');
     this.selectHealth = db.prepare<[string], Record<string, unknown>>('SELECT * FROM webhook_health WHERE connection_id = ?');
-    // The row and its health count commit together: one fsync-free WAL append per delivery.
-    this.insertTx = db.transaction((delivery: Delivery): boolean => {
-      const { body, ...doc } = delivery;
-      const inserted = this.insertRow.run(delivery.id, delivery.tenantId, delivery.connectionId, JSON.stringify(doc), body).changes === 1;
-      if (inserted) this.countReceived.run(delivery.connectionId, delivery.receivedAt, null);
-      return inserted;
-    });
+    // Rows and their health counts commit together: one WAL append per batch.
+    this.insertManyTx = db.transaction((deliveries: readonly Delivery[]): boolean[] =>
+      deliveries.map((delivery) => {
+        const { body, ...doc } = delivery;
+        const inserted = this.insertRow.run(delivery.id, delivery.tenantId, delivery.connectionId, JSON.stringify(doc), body).changes === 1;
+        if (inserted) this.countReceived.run(delivery.connectionId, delivery.receivedAt, null);
+        return inserted;
+      }),
+    );
   }
 
   async insert(delivery: Delivery): Promise<boolean> {
-    const inserted = this.insertTx(delivery);
-    if (inserted) {
+    return (await this.insertMany([delivery]))[0];
+  }
+
+  async insertMany(deliveries: readonly Delivery[]): Promise<boolean[]> {
+    const results = this.insertManyTx(deliveries);
+    deliveries.forEach((delivery, i) => {
+      if (!results[i]) return;
       const count = (this.insertsSincePurge.get(delivery.connectionId) ?? 0) + 1;
       this.insertsSincePurge.set(delivery.connectionId, count % this.purgeEvery);
       if (count >= this.purgeEvery) this.purgeOld.run(delivery.tenantId, delivery.connectionId, delivery.tenantId, delivery.connectionId, this.retain);
-    }
-    return inserted;
+    });
+    return results;
   }
 
   async get(id: string): Promise<Delivery | undefined> {
