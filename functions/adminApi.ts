@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { conflictRoutes } from './admin/conflictRoutes';
 import { connectionRoutes } from './admin/connectionRoutes';
 import { deliveryRoutes } from './admin/deliveryRoutes';
 import { recordRoutes } from './admin/recordRoutes';
@@ -9,7 +10,7 @@ import type { FunctionDefinition } from './definition';
 import { errorResponse, toErrorResponse } from './http/responses';
 import { getServices } from './services';
 
-const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes, ...recordWriteRoutes, ...deliveryRoutes]);
+const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes, ...recordWriteRoutes, ...conflictRoutes, ...deliveryRoutes]);
 
 /**
  * The admin API: one function with a catch-all route. Routes with literal segments (health,

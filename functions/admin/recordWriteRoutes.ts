@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SyncBridgeError } from '../../shared/core/errors';
 import type { JsonObject, SyncRecord } from '../../shared/core/model';
 import { twoWayFor } from '../../shared/core/outbound/registry';
+import { requireRole } from '../../shared/core/tenantService';
 import { json } from '../http/responses';
 import { parseWith } from '../http/validation';
 import type { AdminRequest, AdminRoute } from './router';
@@ -26,6 +27,7 @@ async function readFields(request: AdminRequest['request']): Promise<JsonObject>
 
 /** The connection must exist for the caller's tenant and sync the entity both ways. */
 async function scopeOf({ params, principal, services }: AdminRequest) {
+  requireRole(principal, 'operator');
   const connection = await services.connections.getForTenant(principal.tenantId, params.id);
   const entity = connection.entities.find((e) => e.name === params.entity);
   if (!entity) throw new SyncBridgeError('not_found', `Connection ${connection.id} has no entity "${params.entity}".`);

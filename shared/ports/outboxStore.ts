@@ -25,6 +25,8 @@ export interface OutboxEntry {
   changedFields: string[];
   state: OutboxState;
   attempts: number;
+  /** How often a dead entry was replayed (POST /api/deadletters/{id}/replay). */
+  replays?: number;
   lastError?: string | null;
   createdAt: IsoTime;
   updatedAt: IsoTime;
@@ -33,6 +35,7 @@ export interface OutboxEntry {
 export interface OutboxUpdate {
   state: OutboxState;
   attempts?: number;
+  replays?: number;
   lastError?: string | null;
 }
 

@@ -99,6 +99,28 @@ export class LocalChangeService {
     return this.commit(record, 'delete', []);
   }
 
+  /**
+   * A resolved conflict: the record takes `data` as a new local change based on `base` (what the
+   * provider holds), so that the push sends exactly what differs from it.
+   */
+  async rebase(current: SyncRecord, data: JsonObject, base: JsonObject | null): Promise<SyncRecord> {
+    const now = this.now();
+    const changedFields = Object.keys({ ...data, ...(base ?? {}) }).filter((f) => canonicalJson(data[f]) !== canonicalJson(base?.[f]));
+    const record: SyncRecord = {
+      ...current,
+      data,
+      hash: contentHash(data),
+      rawHash: null,
+      version: current.version + 1,
+      lastModifiedAt: now,
+      lastAction: 'updated',
+      base,
+      fieldClock: stamp(current.fieldClock ?? {}, changedFields, now),
+    };
+    const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
+    return this.commit(record, op, changedFields);
+  }
+
   /** Sends the messages of pending entries again (after a crash between commit and send). */
   async relayPending(connectionId?: string): Promise<number> {
     const pending = await this.platform.outbox.listPending({ connectionId, limit: 1000 });

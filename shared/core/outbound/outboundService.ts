@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { AdapterRegistry } from '../../adapters/registry';
 import type { ProviderAdapter, ProviderRecord, PushRequest } from '../../adapters/adapter';
+import type { ConflictKind } from '../../ports/conflictStore';
 import type { OutboxEntry } from '../../ports/outboxStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
@@ -8,7 +9,7 @@ import { credentialServiceFor } from '../credentials/registry';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { recordId } from '../ids';
-import { CustomMergeRules, threeWayMerge, type EntityMergePolicy } from '../merge';
+import { CustomMergeRules, differingFields, threeWayMerge, type EntityMergePolicy } from '../merge';
 import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
 import { LOCAL_ID_PREFIX, outboundMessage, type OutboundMessage } from './localChanges';
@@ -67,7 +68,7 @@ export class OutboundService {
       const adapter = await this.adapterFor(connection);
       return await this.push(adapter, connection, entry, record);
     } catch (error) {
-      return this.onFailure(entry, error);
+      return this.onFailure(entry, record, error);
     }
   }
 
@@ -92,7 +93,7 @@ export class OutboundService {
   /** The remote changed since the base: three-way merge, then push the merged fields. */
   private async mergeAndPush(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord, remote: ProviderRecord | null): Promise<PushOutcome> {
     if (!remote || remote.deleted) {
-      await this.finish(entry, 'parked', 'The provider deleted the record while it had a local change.');
+      await this.park(entry, record, 'data_mismatch', 'The provider deleted the record while it had a local change.', null);
       return 'parked';
     }
     const merge = threeWayMerge(
@@ -106,7 +107,7 @@ export class OutboundService {
       this.rules,
     );
     if (merge.manualFields.length > 0) {
-      await this.finish(entry, 'parked', `Fields changed on both sides need a decision: ${merge.manualFields.join(', ')}.`);
+      await this.park(entry, record, 'data_mismatch', `Fields changed on both sides need a decision: ${merge.manualFields.join(', ')}.`, remote.data, merge.manualFields);
       return 'parked';
     }
     if (!merge.pushNeeded) {
@@ -165,12 +166,12 @@ export class OutboundService {
     await this.finish(entry, 'done', null);
   }
 
-  private async onFailure(entry: OutboxEntry, error: unknown): Promise<PushOutcome> {
+  private async onFailure(entry: OutboxEntry, record: SyncRecord, error: unknown): Promise<PushOutcome> {
     const reason = error instanceof Error ? error.message : String(error);
     if (isSyncBridgeError(error, 'transient') || isSyncBridgeError(error, 'rate_limited')) {
       const attempts = entry.attempts + 1;
       if (attempts >= this.retry.maxAttempts) {
-        await this.finish(entry, 'dead', `Retries exhausted after ${attempts} attempts: ${reason}`, attempts);
+        await this.park(entry, record, 'retry_exhausted', `Retries exhausted after ${attempts} attempts: ${reason}`, null, [], attempts);
         return 'dead';
       }
       const delay = backoffDelayMs(attempts, this.retry, this.options.random);
@@ -181,11 +182,42 @@ export class OutboundService {
       return 'retry_scheduled';
     }
     if (isSyncBridgeError(error, 'provider_rejected') && error.status === 422) {
-      await this.finish(entry, 'parked', `The provider refused the fields: ${reason}`);
+      // The sandbox (like many CRMs) names a unique-value clash with the code "taken".
+      const kind: ConflictKind = /"taken"/.test(reason) ? 'duplicate_key' : 'validation_error';
+      await this.park(entry, record, kind, `The provider refused the fields: ${reason}`, null, entry.changedFields);
       return 'parked';
     }
-    await this.finish(entry, 'dead', reason);
+    await this.park(entry, record, isSyncBridgeError(error, 'auth_failed') ? 'auth_error' : 'retry_exhausted', reason, null);
     return 'dead';
+  }
+
+  /**
+   * Parks the entry and opens its conflict. Data conflicts wait for a resolution (state parked);
+   * auth and exhausted retries are dead letters (state dead) that a replay sends again.
+   */
+  private async park(entry: OutboxEntry, record: SyncRecord, kind: ConflictKind, reason: string, remote: JsonObject | null, fields?: string[], attempts?: number): Promise<void> {
+    const dead = kind === 'auth_error' || kind === 'retry_exhausted';
+    const now = this.platform.clock.now().toISOString();
+    const base = record.base ?? null;
+    const local = entry.op === 'delete' ? null : record.data;
+    await this.platform.conflicts.open({
+      id: conflictIdFor(entry),
+      tenantId: entry.tenantId,
+      connectionId: entry.connectionId,
+      entity: entry.entity,
+      externalId: entry.externalId,
+      outboxId: entry.id,
+      kind,
+      state: 'open',
+      reason,
+      base,
+      local,
+      remote,
+      fields: fields && fields.length > 0 ? fields : differingFields(base, local ?? {}, remote ?? base ?? {}),
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.finish(entry, dead ? 'dead' : 'parked', reason, attempts);
   }
 
   private async finish(entry: OutboxEntry, state: OutboxEntry['state'], lastError: string | null, attempts?: number): Promise<void> {
@@ -196,6 +228,11 @@ export class OutboundService {
     const { credentials, authorizer } = await credentialServiceFor(this.platform).forAdapter(connection);
     return this.adapters.get(connection.provider).create({ connection, credentials, authorizer, clock: this.platform.clock, telemetry: this.platform.telemetry });
   }
+}
+
+/** One conflict per parked entry and replay, so that a redelivered push parks once. */
+export function conflictIdFor(entry: Pick<OutboxEntry, 'id' | 'replays'>): string {
+  return `cfl_${entry.id.replace(/^out_/, '')}${entry.replays ? `_r${entry.replays}` : ''}`;
 }
 
 function policyOf(connection: Connection, entity: string): EntityMergePolicy {

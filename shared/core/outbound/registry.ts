@@ -1,10 +1,12 @@
 import type { Services } from '../../composition';
+import { ConflictResolver } from './conflictResolution';
 import { LocalChangeService } from './localChanges';
 import { OutboundService, type OutboundServiceOptions } from './outboundService';
 
 export interface TwoWaySync {
   changes: LocalChangeService;
   outbound: OutboundService;
+  conflicts: ConflictResolver;
 }
 
 const byServices = new WeakMap<Services, TwoWaySync>();
@@ -17,7 +19,8 @@ const byServices = new WeakMap<Services, TwoWaySync>();
 export function twoWayFor(services: Services, options?: OutboundServiceOptions): TwoWaySync {
   let found = byServices.get(services);
   if (!found) {
-    found = { changes: new LocalChangeService(services.platform), outbound: new OutboundService(services.platform, services.adapters, options) };
+    const changes = new LocalChangeService(services.platform);
+    found = { changes, outbound: new OutboundService(services.platform, services.adapters, options), conflicts: new ConflictResolver(services.platform, changes) };
     byServices.set(services, found);
   }
   return found;

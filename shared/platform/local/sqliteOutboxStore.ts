@@ -76,6 +76,7 @@ export class SqliteOutboxStore implements OutboxStore {
       ...current,
       state: update.state,
       attempts: update.attempts ?? current.attempts,
+      ...(update.replays === undefined ? {} : { replays: update.replays }),
       lastError: update.lastError === undefined ? current.lastError : update.lastError,
       updatedAt: at,
     };

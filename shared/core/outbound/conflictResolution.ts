@@ -1,0 +1,70 @@
+import { SyncBridgeError } from '../errors';
+import { contentHash } from '../hash';
+import type { JsonObject, SyncRecord } from '../model';
+import type { Conflict } from '../../ports/conflictStore';
+import type { Platform } from '../../ports/platform';
+import { QUEUES } from '../../ports/queue';
+import { outboundMessage, type LocalChangeService } from './localChanges';
+
+export interface ResolveRequest {
+  resolution: 'local' | 'remote' | 'custom';
+  /** For `custom`: the fields to set on top of the local record. */
+  data?: JsonObject;
+}
+
+/**
+ * Settles parked conflicts and replays dead letters. A resolution that keeps local data becomes a
+ * new local change (record + outbox entry in one transaction), based on the remote version the
+ * conflict showed, so the push sends exactly what differs from the provider's copy.
+ */
+export class ConflictResolver {
+  constructor(
+    private readonly platform: Platform,
+    private readonly changes: LocalChangeService,
+  ) {}
+
+  async resolve(tenantId: string, id: string, request: ResolveRequest): Promise<{ conflict: Conflict; record: SyncRecord | null }> {
+    const conflict = await this.platform.conflicts.get(tenantId, id);
+    if (!conflict) throw new SyncBridgeError('not_found', `There is no conflict ${id}.`);
+    if (conflict.state !== 'open') throw new SyncBridgeError('conflict', `Conflict ${id} is ${conflict.state} already; only open conflicts can be resolved.`);
+    if (conflict.kind === 'auth_error' || conflict.kind === 'retry_exhausted') {
+      throw new SyncBridgeError('validation', `Conflict ${id} is a ${conflict.kind}: replay it with POST /api/deadletters/${conflict.outboxId}/replay.`);
+    }
+    if (request.resolution === 'custom' && (request.data === undefined || Object.keys(request.data).length === 0)) {
+      throw new SyncBridgeError('validation', 'A custom resolution needs "data": the fields to set.');
+    }
+    const scope = { tenantId, connectionId: conflict.connectionId, entity: conflict.entity };
+    const current = await this.platform.records.get(scope, conflict.externalId);
+    if (!current) throw new SyncBridgeError('not_found', `The record ${conflict.externalId} of conflict ${id} no longer exists.`);
+    // The provider's copy as the conflict saw it; validation errors did not read it, so the base stands in.
+    const remote = conflict.remote ?? current.base ?? null;
+    let record: SyncRecord | null;
+    if (request.resolution === 'remote') {
+      if (!remote) throw new SyncBridgeError('validation', `Conflict ${id} has no remote version to keep; resolve it as "local" or "custom".`);
+      record = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', base: null, pendingPush: null };
+      await this.platform.records.write([record]);
+    } else {
+      const data = request.resolution === 'custom' ? { ...current.data, ...request.data } : current.data;
+      record = await this.changes.rebase(current, data, remote);
+    }
+    const resolved = await this.platform.conflicts.resolve(tenantId, id, request.resolution, this.now());
+    return { conflict: resolved, record };
+  }
+
+  /** Sends a dead outbox entry again, from a fresh retry budget; its open conflicts close as replayed. */
+  async replay(tenantId: string, outboxId: string): Promise<{ outboxId: string; replays: number }> {
+    const entry = await this.platform.outbox.get(outboxId);
+    if (!entry || entry.tenantId !== tenantId) throw new SyncBridgeError('not_found', `There is no dead letter ${outboxId}.`);
+    if (entry.state !== 'dead') throw new SyncBridgeError('conflict', `Outbox entry ${outboxId} is ${entry.state}, not dead: only dead letters can be replayed.`);
+    const replays = (entry.replays ?? 0) + 1;
+    const open = await this.platform.conflicts.list({ tenantId, connectionId: entry.connectionId, state: 'open', limit: 500 });
+    for (const conflict of open.conflicts.filter((c) => c.outboxId === outboxId)) await this.platform.conflicts.resolve(tenantId, conflict.id, 'replayed', this.now());
+    await this.platform.outbox.update(outboxId, { state: 'pending', attempts: 0, replays, lastError: null }, this.now());
+    await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId: `${outboxId}.replay${replays}` }));
+    return { outboxId, replays };
+  }
+
+  private now(): string {
+    return this.platform.clock.now().toISOString();
+  }
+}

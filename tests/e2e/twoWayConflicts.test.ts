@@ -1,0 +1,148 @@
+import type { EntityMergePolicy } from '../../shared/core/merge';
+import { twoWayFor } from '../../shared/core/outbound/registry';
+import type { OutboxEntry } from '../../shared/ports/outboxStore';
+import { Harness } from '../support/harness';
+
+/** Conflicts of two-way sync through the admin API, on the real stack with the sandbox. */
+describe('two-way sync conflicts (parked, shown side by side, resolved through the API)', () => {
+  let h: Harness;
+  let connections = 0;
+  const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
+
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 20 } });
+    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 2 }, random: () => 0.5 });
+  });
+  afterAll(async () => h.close());
+  afterEach(async () => {
+    await h.sandbox('POST', 'faults', { error5xxRate: 0 });
+  });
+
+  async function connection(mergePolicy: EntityMergePolicy = { default: { kind: 'manual' } }): Promise<string> {
+    const id = `cfl${(connections += 1)}`;
+    const created = await h.api('POST', '/api/connections', {
+      id,
+      provider: 'sandbox',
+      config: { baseUrl: h.sandboxUrl, mergePolicy: { customers: mergePolicy } },
+      credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
+      entities: [{ name: 'customers', direction: 'both' }],
+    });
+    expect(created.status).toBe(201);
+    expect((await h.waitForRun(await h.startSync('full', id))).state).toBe('done');
+    return id;
+  }
+
+  async function settled(outboxId: string): Promise<OutboxEntry> {
+    return h.waitFor(`outbox entry ${outboxId} to settle`, async () => {
+      const entry = await h.platform.outbox.get(outboxId);
+      return entry && entry.state !== 'pending' ? entry : undefined;
+    });
+  }
+
+  /** Both sides change `name` of one customer; under the manual policy the push parks. */
+  async function parkedConflict(con: string, n: number) {
+    await h.sandbox('PATCH', `records/customers/${cus(n)}`, { name: `Remote ${con}` });
+    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(n)}`, { name: `Local ${con}` });
+    expect((await settled(written.body.pendingPush.outboxId)).state).toBe('parked');
+    const open = await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`);
+    expect(open.status).toBe(200);
+    expect(open.body.conflicts).toHaveLength(1);
+    return open.body.conflicts[0];
+  }
+
+  const remoteName = async (n: number) => (await h.sandbox('GET', `records/customers/${cus(n)}`)).name;
+
+  test('a manual conflict shows base, local and remote side by side, and "local" reaches the sandbox', async () => {
+    const con = await connection();
+    const conflict = await parkedConflict(con, 1);
+    expect(conflict).toMatchObject({ kind: 'data_mismatch', state: 'open', externalId: cus(1), fields: ['name'] });
+    const detail = await h.api('GET', `/api/conflicts/${conflict.id}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body.sideBySide).toEqual([{ field: 'name', base: expect.any(String), local: `Local ${con}`, remote: `Remote ${con}` }]);
+    expect(detail.body.sideBySide[0].base).not.toMatch(/Local|Remote/);
+
+    const resolved = await h.api('POST', `/api/conflicts/${conflict.id}/resolve`, { resolution: 'local' });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body.conflict).toMatchObject({ state: 'resolved', resolution: 'local' });
+    expect((await settled(resolved.body.pendingPush.outboxId)).state).toBe('done');
+    expect(await remoteName(1)).toBe(`Local ${con}`);
+    expect((await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts).toEqual([]);
+    expect((await h.api('POST', `/api/conflicts/${conflict.id}/resolve`, { resolution: 'local' })).status).toBe(409);
+  });
+
+  test('"custom" pushes the given value; "remote" keeps the provider\'s and pushes nothing', async () => {
+    const con = await connection();
+    const first = await parkedConflict(con, 2);
+    const custom = await h.api('POST', `/api/conflicts/${first.id}/resolve`, { resolution: 'custom', data: { name: 'Agreed Name' } });
+    expect(custom.status).toBe(200);
+    expect((await settled(custom.body.pendingPush.outboxId)).state).toBe('done');
+    expect(await remoteName(2)).toBe('Agreed Name');
+
+    const second = await parkedConflict(con, 3);
+    const writesBefore = (await h.sandbox('GET', 'stats')).writes.updated;
+    const remote = await h.api('POST', `/api/conflicts/${second.id}/resolve`, { resolution: 'remote' });
+    expect(remote.body.pendingPush).toBeNull();
+    expect(await remoteName(3)).toBe(`Remote ${con}`);
+    const local = await h.platform.records.get({ tenantId: 't1', connectionId: con, entity: 'customers' }, cus(3));
+    expect(local?.data.name).toBe(`Remote ${con}`);
+    expect((await h.sandbox('GET', 'stats')).writes.updated).toBe(writesBefore);
+  });
+
+  test('a refused value is a validation_error, a taken one a duplicate_key; a custom fix goes through', async () => {
+    const con = await connection();
+    const bad = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(4)}`, { email: 'not-an-email' });
+    expect((await settled(bad.body.pendingPush.outboxId)).state).toBe('parked');
+    const taken = (await h.sandbox('GET', `records/customers/${cus(5)}`)).email;
+    const dup = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(6)}`, { email: taken });
+    expect((await settled(dup.body.pendingPush.outboxId)).state).toBe('parked');
+    const open = (await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts;
+    expect(open.map((c: { kind: string; externalId: string }) => [c.kind, c.externalId])).toEqual([
+      ['validation_error', cus(4)],
+      ['duplicate_key', cus(6)],
+    ]);
+    const fixed = await h.api('POST', `/api/conflicts/${open[0].id}/resolve`, { resolution: 'custom', data: { email: 'fixed@example.com' } });
+    expect((await settled(fixed.body.pendingPush.outboxId)).state).toBe('done');
+    expect((await h.sandbox('GET', `records/customers/${cus(4)}`)).email).toBe('fixed@example.com');
+  });
+
+  test('exhausted retries dead-letter with the reason; a replay pushes once the provider is back', async () => {
+    const con = await connection();
+    await h.sandbox('POST', 'faults', { error5xxRate: 1 });
+    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(7)}`, { name: 'Replayed' });
+    const dead = await settled(written.body.pendingPush.outboxId);
+    expect(dead).toMatchObject({ state: 'dead' });
+    const [conflict] = (await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts;
+    expect(conflict).toMatchObject({ kind: 'retry_exhausted', outboxId: dead.id });
+    expect(conflict.reason).toMatch(/Retries exhausted after 2 attempts/);
+    expect((await h.api('POST', `/api/conflicts/${conflict.id}/resolve`, { resolution: 'local' })).status).toBe(400);
+
+    await h.sandbox('POST', 'faults', { error5xxRate: 0 });
+    const replay = await h.api('POST', `/api/deadletters/${dead.id}/replay`);
+    expect(replay.status).toBe(202);
+    expect((await settled(dead.id)).state).toBe('done');
+    expect(await remoteName(7)).toBe('Replayed');
+    expect((await h.api('GET', `/api/conflicts/${conflict.id}`)).body).toMatchObject({ state: 'resolved', resolution: 'replayed' });
+    expect((await h.api('POST', `/api/deadletters/${dead.id}/replay`)).status).toBe(409);
+  });
+
+  test('statistics per connection and kind; bad requests get their status', async () => {
+    const stats = await h.api('GET', '/api/conflicts/stats');
+    expect(stats.status).toBe(200);
+    expect(stats.body.stats).toEqual(
+      expect.arrayContaining([
+        { connectionId: 'cfl1', kind: 'data_mismatch', open: 0, resolved: 1 },
+        { connectionId: 'cfl3', kind: 'duplicate_key', open: 1, resolved: 0 },
+        { connectionId: 'cfl3', kind: 'validation_error', open: 0, resolved: 1 },
+        { connectionId: 'cfl4', kind: 'retry_exhausted', open: 0, resolved: 1 },
+      ]),
+    );
+    expect((await h.api('GET', '/api/conflicts/cfl_nope')).status).toBe(404);
+    expect((await h.api('POST', '/api/conflicts/cfl_nope/resolve', { resolution: 'sideways' })).status).toBe(400);
+    expect((await h.api('POST', '/api/conflicts/cfl_nope/resolve', { resolution: 'local' })).status).toBe(404);
+    expect((await h.api('POST', '/api/deadletters/out_nope/replay')).status).toBe(404);
+    expect((await h.api('GET', '/api/conflicts?state=maybe')).status).toBe(400);
+    const { key } = await h.services.tenants.issueApiKey('t1', 'viewer', 'read only');
+    expect((await h.api('POST', '/api/conflicts/cfl_nope/resolve', { resolution: 'local' }, key)).status).toBe(403);
+    expect((await h.api('GET', '/api/conflicts', undefined, key)).status).toBe(200);
+  });
+});
