@@ -91,4 +91,28 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
     expect(run.counters).toEqual({ fetched: 3000, created: 3000, updated: 0, unchanged: 0, deleted: 0, failed: 0 });
     await api.expectInStep(undefined, 'sandbox-crm');
   });
+
+  test('Ctrl-C (SIGINT) stops npm start cleanly, and the next start finds its data without a new full sync', async () => {
+    const env = {
+      SYNCBRIDGE_PORT: '0',
+      SYNCBRIDGE_DATA_DIR: dataDir,
+      SANDBOX_URL: sandbox.url,
+      SANDBOX_API_KEY: sandbox.apiKey,
+      SYNCBRIDGE_ADMIN_KEY: ADMIN_KEY,
+    };
+    const first = await startHost(env);
+    child = first.child;
+    const exited = new Promise<number | null>((done) => first.child.once('exit', (code) => done(code)));
+    first.child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(first.output()).toContain('Stopped.');
+
+    const second = await startHost(env);
+    child = second.child;
+    const api = new ApiClient(second.url, sandbox.url, ADMIN_KEY);
+    const runs = (await api.api('GET', '/api/connections/sandbox-crm/syncs')).body.runs;
+    expect(runs).toHaveLength(1); // the finished run of the first test; no second full sync started
+    expect(second.output()).not.toContain('Started full sync');
+    expect((await api.api('GET', '/api/health', undefined, null)).status).toBe(200);
+  });
 });
