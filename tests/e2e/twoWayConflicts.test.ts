@@ -1,4 +1,5 @@
 import type { EntityMergePolicy } from '../../shared/core/merge';
+import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { twoWayFor } from '../../shared/core/outbound/registry';
 import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
@@ -123,6 +124,25 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
     expect(await remoteName(7)).toBe('Replayed');
     expect((await h.api('GET', `/api/conflicts/${conflict.id}`)).body).toMatchObject({ state: 'resolved', resolution: 'replayed' });
     expect((await h.api('POST', `/api/deadletters/${dead.id}/replay`)).status).toBe(409);
+  });
+
+  test('refused credentials are an auth_error dead letter, never retried; replay after the fix pushes', async () => {
+    const con = await connection();
+    const connectionDoc = (await h.platform.connections.get(con))!;
+    await credentialServiceFor(h.platform).store(connectionDoc, { type: 'apiKey', apiKey: 'wrong-key-for-the-test' });
+    const before = (await h.sandbox('GET', 'stats')).byStatus['401'] ?? 0;
+    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(8)}`, { name: 'After Reauth' });
+    const dead = await settled(written.body.pendingPush.outboxId);
+    expect(dead.state).toBe('dead');
+    expect((await h.sandbox('GET', 'stats')).byStatus['401'] - before).toBe(1);
+    const [conflict] = (await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts;
+    expect(conflict).toMatchObject({ kind: 'auth_error', outboxId: dead.id });
+    expect(JSON.stringify(conflict)).not.toContain('wrong-key-for-the-test');
+
+    await credentialServiceFor(h.platform).store(connectionDoc, { type: 'apiKey', apiKey: 'sandbox-api-key' });
+    expect((await h.api('POST', `/api/deadletters/${dead.id}/replay`)).status).toBe(202);
+    expect((await settled(dead.id)).state).toBe('done');
+    expect(await remoteName(8)).toBe('After Reauth');
   });
 
   test('statistics per connection and kind; bad requests get their status', async () => {
