@@ -1,5 +1,5 @@
 import { contentHash } from '../../shared/core/hash';
-import type { EntityMergePolicy } from '../../shared/core/merge';
+import { CustomMergeRules, type EntityMergePolicy } from '../../shared/core/merge';
 import { twoWayFor } from '../../shared/core/outbound/registry';
 import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
@@ -15,7 +15,9 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
   beforeAll(async () => {
     h = await Harness.start({ sandbox: { recordsPerEntity: 20 } });
     // Short backoff for the retry tests; options count on the first use only.
-    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, random: () => 0.5 });
+    // A custom rule registered in code: the two names joined, so the test sees both sides were read.
+    const customRules = new CustomMergeRules().register('join-names', (c) => ({ value: `${String(c.remote)} & ${String(c.local)}` }));
+    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, random: () => 0.5, customRules });
   });
   afterAll(async () => h.close());
   afterEach(async () => {
@@ -102,6 +104,40 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
     expect(await settled(written.body.pendingPush.outboxId)).toMatchObject({ state: 'done' });
     expect((await remote(cus(3))).name).toBe(values[winner]);
     expect((await local(con, cus(3)))?.data.name).toBe(values[winner]);
+  });
+
+  test('the same field changed on both sides under a custom rule registered in code', async () => {
+    const con = await connection({ default: { kind: 'custom', name: 'join-names' } });
+    await h.sandbox('PATCH', `records/customers/${cus(10)}`, { name: 'Remote' });
+    const written = await patch(con, cus(10), { name: 'Local' });
+    expect(await settled(written.body.pendingPush.outboxId)).toMatchObject({ state: 'done' });
+    expect((await remote(cus(10))).name).toBe('Remote & Local');
+    expect((await local(con, cus(10)))?.data.name).toBe('Remote & Local');
+  });
+
+  test('a pull meeting an unpushed local change merges it in, and the push then sends both', async () => {
+    const con = await connection();
+    const scope = { tenantId: 't1', connectionId: con, entity: 'customers' };
+    const current = (await local(con, cus(11)))!;
+    const data = { ...current.data, name: 'Local While Pulling' };
+    const id = `out_pull_${con}`;
+    // The change is committed but not yet pushed (its message is sent below, after the pull).
+    await h.platform.outbox.commitLocalChange(
+      { ...current, data, hash: contentHash(data), version: current.version + 1, base: current.data, pendingPush: { op: 'update', version: current.version + 1, outboxId: id, since: new Date().toISOString() } },
+      { id, ...scope, externalId: cus(11), recordId: current.id, version: current.version + 1, op: 'update', data, changedFields: ['name'], state: 'pending', attempts: 0, createdAt: '', updatedAt: '' },
+    );
+    await h.sandbox('PATCH', `records/customers/${cus(11)}`, { phone: '+44 20 0000 0011' });
+    const run = await h.waitForRun(await h.startSync('incremental', con));
+    expect(run.entities[0].counters).toMatchObject({ updated: 1, failed: 0 });
+    const merged = (await local(con, cus(11)))!;
+    expect(merged.data).toMatchObject({ name: 'Local While Pulling', phone: '+44 20 0000 0011' });
+    expect(merged.pendingPush?.outboxId).toBe(id);
+
+    expect(await twoWayFor(h.services).changes.relayPending(con)).toBe(1);
+    expect(await settled(id)).toMatchObject({ state: 'done' });
+    expect(await remote(cus(11))).toMatchObject({ name: 'Local While Pulling', phone: '+44 20 0000 0011' });
+    const again = await h.waitForRun(await h.startSync('incremental', con));
+    expect(again.entities[0].counters).toMatchObject({ updated: 0, failed: 0 });
   });
 
   test('under a manual policy the change is parked and the sandbox keeps its value', async () => {
