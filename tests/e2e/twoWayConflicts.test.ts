@@ -145,6 +145,34 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
     expect(await remoteName(8)).toBe('After Reauth');
   });
 
+  test('a record deleted here but changed there is a conflict: "remote" keeps it, "local" deletes it there', async () => {
+    const con = await connection();
+    const scope = { tenantId: 't1', connectionId: con, entity: 'customers' };
+    const conflicts = [];
+    for (const n of [12, 13]) {
+      await h.sandbox('PATCH', `records/customers/${cus(n)}`, { name: `Changed There ${n}` });
+      const removed = await h.api('DELETE', `/api/connections/${con}/records/customers/${cus(n)}`);
+      expect(removed.status).toBe(202);
+      expect((await settled(removed.body.pendingPush.outboxId)).state).toBe('parked');
+    }
+    conflicts.push(...(await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts);
+    expect(conflicts.map((c) => [c.kind, c.externalId, c.local])).toEqual([
+      ['data_mismatch', cus(12), null],
+      ['data_mismatch', cus(13), null],
+    ]);
+    expect((await h.api('POST', `/api/conflicts/${conflicts[0].id}/resolve`, { resolution: 'custom', data: { name: 'x' } })).status).toBe(400);
+
+    await h.api('POST', `/api/conflicts/${conflicts[0].id}/resolve`, { resolution: 'remote' });
+    const kept = await h.platform.records.get(scope, cus(12));
+    expect(kept).toMatchObject({ deleted: false, data: { name: 'Changed There 12' } });
+    expect(await remoteName(12)).toBe('Changed There 12');
+
+    const local = await h.api('POST', `/api/conflicts/${conflicts[1].id}/resolve`, { resolution: 'local' });
+    expect((await settled(local.body.pendingPush.outboxId)).state).toBe('done');
+    expect((await h.sandbox('GET', 'dump')).customers.some((c: { id: string }) => c.id === cus(13))).toBe(false);
+    expect((await h.platform.records.get(scope, cus(13)))?.deleted).toBe(true);
+  });
+
   test('statistics per connection and kind; bad requests get their status', async () => {
     const stats = await h.api('GET', '/api/conflicts/stats');
     expect(stats.status).toBe(200);

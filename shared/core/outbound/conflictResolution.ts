@@ -41,8 +41,12 @@ export class ConflictResolver {
     let record: SyncRecord | null;
     if (request.resolution === 'remote') {
       if (!remote) throw new SyncBridgeError('validation', `Conflict ${id} has no remote version to keep; resolve it as "local" or "custom".`);
-      record = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', base: null, pendingPush: null };
+      // Keeping the provider's copy also undoes a local delete.
+      record = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', deleted: false, deletedAt: null, base: null, pendingPush: null };
       await this.platform.records.write([record]);
+    } else if (current.deleted) {
+      if (request.resolution === 'custom') throw new SyncBridgeError('validation', `The record of conflict ${id} was deleted here: resolve it as "local" (delete there too) or "remote" (keep it).`);
+      record = await this.changes.redelete(current, remote);
     } else {
       const data = request.resolution === 'custom' ? { ...current.data, ...request.data } : current.data;
       record = await this.changes.rebase(current, data, remote);

@@ -121,6 +121,12 @@ export class LocalChangeService {
     return this.commit(record, op, changedFields);
   }
 
+  /** A resolved conflict that keeps a local delete: delete again, based on the provider's copy. */
+  async redelete(current: SyncRecord, base: JsonObject | null): Promise<SyncRecord> {
+    const now = this.now();
+    return this.commit({ ...current, version: current.version + 1, lastModifiedAt: now, deletedAt: now, base }, 'delete', []);
+  }
+
   /** Sends the messages of pending entries again (after a crash between commit and send). */
   async relayPending(connectionId?: string): Promise<number> {
     const pending = await this.platform.outbox.listPending({ connectionId, limit: 1000 });

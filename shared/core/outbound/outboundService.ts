@@ -74,20 +74,45 @@ export class OutboundService {
 
   private async push(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
     if (!adapter.push) throw new SyncBridgeError('configuration', `Provider ${connection.provider} is read-only: it takes no pushes.`);
+    if (entry.op === 'delete') return this.pushDelete(adapter, entry, record);
+    // The remote's update time once it was read and found equal to the base: a fresher If-Match.
+    let checked: string | null = null;
     if (entry.op === 'update' && record.base) {
       // If-Match on an update time has one-second resolution (and listings carry no ETag), so the
       // remote is read first: a change since the base goes through the merge, not over it.
       const remote = await adapter.getRecord(entry.entity, entry.externalId);
       if (!remote || remote.deleted || canonicalJson(remote.data) !== canonicalJson(record.base)) return this.mergeAndPush(adapter, connection, entry, record, remote);
+      checked = remote.updatedAt;
     }
     try {
-      const result = await adapter.push(pushRequestFor(entry, record));
+      const result = await adapter.push(pushRequestFor(entry, record, checked));
       await this.agree(entry, record, result.record);
       return 'pushed';
     } catch (error) {
       if (!(isSyncBridgeError(error, 'provider_rejected') && error.status === 412)) throw error;
     }
     return this.mergeAndPush(adapter, connection, entry, record, await adapter.getRecord(entry.entity, entry.externalId));
+  }
+
+  /**
+   * A local delete removes the provider's copy only if nobody changed it since the base: a
+   * record edited there and deleted here is a data_mismatch for a person. Already gone is done.
+   */
+  private async pushDelete(adapter: ProviderAdapter, entry: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
+    const remote = await adapter.getRecord(entry.entity, entry.externalId);
+    if (remote && !remote.deleted && record.base && canonicalJson(remote.data) !== canonicalJson(record.base)) {
+      await this.park(entry, record, 'data_mismatch', 'The provider changed the record after it was deleted here.', remote.data);
+      return 'parked';
+    }
+    if (remote && !remote.deleted) {
+      try {
+        await adapter.push!(pushRequestFor(entry, record, remote.updatedAt));
+      } catch (error) {
+        if (!(isSyncBridgeError(error, 'provider_rejected') && error.status === 404)) throw error;
+      }
+    }
+    await this.agree(entry, record, null);
+    return 'pushed';
   }
 
   /** The remote changed since the base: three-way merge, then push the merged fields. */
@@ -253,8 +278,8 @@ function pick(data: JsonObject, fields: readonly string[]): JsonObject {
 }
 
 /** The first push of an entry: everything that differs from the base, keyed by the entry id. */
-function pushRequestFor(entry: OutboxEntry, record: SyncRecord): PushRequest {
-  const ifMatch = record.sourceUpdatedAt ?? undefined;
+function pushRequestFor(entry: OutboxEntry, record: SyncRecord, checkedUpdatedAt: string | null = null): PushRequest {
+  const ifMatch = checkedUpdatedAt ?? record.sourceUpdatedAt ?? undefined;
   if (entry.op === 'create') return { entity: entry.entity, op: 'create', externalId: null, data: record.data, idempotencyKey: entry.id };
   if (entry.op === 'delete') return { entity: entry.entity, op: 'delete', externalId: entry.externalId, data: null, idempotencyKey: entry.id, ifMatch };
   const base = record.base ?? {};
