@@ -40,7 +40,7 @@ export function mergePulled(local: SyncRecord, pulled: ProviderRecord, options: 
     {
       entity: local.entity,
       base,
-      local: { data: local.data, clock: local.fieldClock ?? undefined, updatedAt: local.lastModifiedAt },
+      local: { data: local.data, clock: local.fieldClock ?? undefined, updatedAt: local.lastModifiedAt, origin: 'syncbridge' },
       remote: { data: pulled.data, updatedAt: pulled.updatedAt },
       policy: options.policy ?? MANUAL,
     },

@@ -24,7 +24,7 @@ function same(a: unknown, b: unknown): boolean {
 function clockOf(side: MergeSideInput, field: string): FieldClock | undefined {
   const entry = side.clock?.[field];
   if (entry) return entry;
-  return side.updatedAt ? { timestamp: side.updatedAt, origin: '' } : undefined;
+  return side.updatedAt ? { timestamp: side.updatedAt, origin: side.origin ?? '' } : undefined;
 }
 
 /**
@@ -39,6 +39,7 @@ function clockOf(side: MergeSideInput, field: string): FieldClock | undefined {
  * Pure: no I/O, no clock reads; the same input always gives the same result.
  */
 export function threeWayMerge(input: MergeInput, rules: CustomMergeRules = EMPTY_RULES): MergeResult {
+  input = { ...input, local: { origin: 'local', ...input.local }, remote: { origin: 'remote', ...input.remote } };
   const base = input.base ?? {};
   const local = input.local.data;
   const remote = input.remote.data;

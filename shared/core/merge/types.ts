@@ -34,6 +34,8 @@ export interface MergeSideInput {
   clock?: FieldClocks;
   /** Fallback timestamp for fields without a clock entry (e.g. the provider's updated_at). */
   updatedAt?: IsoTime | null;
+  /** The system this side is, for fallback clocks (e.g. 'syncbridge', 'sandbox'). Default: the side's name. */
+  origin?: string;
 }
 
 /** What a custom rule sees for one field changed on both sides. `undefined` means "field absent". */

@@ -12,7 +12,7 @@ import { recordId } from '../ids';
 import { CustomMergeRules, differingFields, threeWayMerge, type EntityMergePolicy } from '../merge';
 import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
-import { LOCAL_ID_PREFIX, outboundMessage, type OutboundMessage } from './localChanges';
+import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, outboundMessage, type OutboundMessage } from './localChanges';
 
 export type PushOutcome = 'pushed' | 'merged' | 'superseded' | 'skipped' | 'retry_scheduled' | 'parked' | 'dead';
 
@@ -125,8 +125,8 @@ export class OutboundService {
       {
         entity: entry.entity,
         base: record.base ?? null,
-        local: { data: record.data, clock: record.fieldClock ?? undefined, updatedAt: record.lastModifiedAt },
-        remote: { data: remote.data, updatedAt: remote.updatedAt },
+        local: { data: record.data, clock: record.fieldClock ?? undefined, updatedAt: record.lastModifiedAt, origin: LOCAL_ORIGIN },
+        remote: { data: remote.data, updatedAt: remote.updatedAt, origin: connection.provider },
         policy: policyOf(connection, entry.entity),
       },
       this.rules,

@@ -115,6 +115,14 @@ describe('threeWayMerge: the same field changed on both sides, under each policy
     expect(r.clock.name).toEqual({ timestamp: '2026-11-23T11:00:00.000Z', origin: 'syncbridge' });
   });
 
+  it('fields without a clock entry take the side\'s update time and origin', () => {
+    const i = input(base, local, remote, { default: { kind: 'latest-timestamp' } }, { local: T1, remote: T2 });
+    i.remote.origin = 'sandbox';
+    const r = threeWayMerge(i);
+    expect(r.clock.name).toEqual({ timestamp: T2, origin: 'sandbox' });
+    expect(r.clock.email).toEqual({ timestamp: T1, origin: 'local' });
+  });
+
   it('latest-timestamp gives a tie to the source', () => {
     const r = threeWayMerge(input(base, local, remote, { default: { kind: 'latest-timestamp' } }, { local: T1, remote: T1 }));
     expect(r.merged.name).toBe('Remote');
