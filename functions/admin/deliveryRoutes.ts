@@ -11,7 +11,12 @@ const listSchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-const secretsSchema = z.object({ secrets: z.array(z.string().min(1)).min(1).max(5) });
+/** Secrets alone keep the sandbox's scheme; otherwise a scheme with secrets and/or its options object. */
+const webhookSchema = z.object({
+  scheme: z.string().min(1).optional(),
+  secrets: z.array(z.string().min(1)).max(5).optional(),
+  options: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** The log entry as the API shows it: no body (it can be a megabyte; replay uses it server-side). */
 function toDeliveryView(delivery: Delivery) {
@@ -46,14 +51,14 @@ export const deliveryRoutes: AdminRoute[] = [
     },
   },
   {
-    // Sets or rotates the secrets: send [new, old] while the provider switches, then [new].
+    // Sets the scheme or rotates the secrets: send [new, old] while the provider switches, then [new].
     method: 'PUT',
     path: 'connections/{id}/webhook',
     async handle({ request, params, principal, services }) {
       requireRole(principal, 'admin');
-      const body = parseWith(secretsSchema, await readJsonBody(request), 'body');
+      const body = parseWith(webhookSchema, await readJsonBody(request), 'body');
       const intake = webhookIntakeFor(services);
-      await intake.setSecrets(principal.tenantId, params.id, body.secrets);
+      await intake.setWebhook(principal.tenantId, params.id, body);
       return json(200, await intake.status(principal.tenantId, params.id));
     },
   },

@@ -41,6 +41,10 @@ export class WebhookApplier {
     if (!delivery) return 'skipped'; // the log was cleared: nothing to apply
     const connection = await platform.connections.get(delivery.connectionId);
     if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
+    // Signed by another provider's scheme (github, stripe…): acknowledged and logged until an adapter parses its events.
+    if (delivery.provider !== connection.provider || !this.adapters.names().includes(delivery.provider)) {
+      return this.finish(delivery, 'ignored', `SyncBridge has no adapter for ${delivery.provider} events.`);
+    }
 
     const event = JSON.parse(delivery.body) as unknown;
     const data = isObject(event) ? event.data : undefined;

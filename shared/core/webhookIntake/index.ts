@@ -5,10 +5,10 @@ import { SyncBridgeError } from '../errors';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import { WebhookApplier } from './applier';
 import { WebhookReceiver, type ReceiverOptions } from './receiver';
-import { WebhookSecrets } from './secrets';
+import { WebhookSecrets, secretCountOf, type WebhookSettingsInput } from './secrets';
 
 export { deliveryIdFor, type IncomingWebhook, type ReceiveResult } from './receiver';
-export { webhookSecretName } from './secrets';
+export { webhookSecretName, type WebhookSettingsInput } from './secrets';
 
 /** Webhook intake for one set of services: receive, apply, replay, and the operator's views. */
 export class WebhookIntake {
@@ -22,15 +22,27 @@ export class WebhookIntake {
     this.applier = new WebhookApplier(services.platform, services.adapters);
   }
 
+  /** The sandbox's scheme with these secrets (local/demoSetup.ts, bench/webhookIngest.ts). */
   async setSecrets(tenantId: string, connectionId: string, secrets: readonly string[]): Promise<void> {
-    await this.services.connections.getForTenant(tenantId, connectionId);
-    await this.secrets.set(tenantId, connectionId, secrets);
+    await this.setWebhook(tenantId, connectionId, { secrets: [...secrets] });
   }
 
-  async status(tenantId: string, connectionId: string): Promise<{ configured: boolean; secretCount: number; health: WebhookHealth }> {
+  /** Sets or rotates the scheme and its options (validated; stored in the secret store only). */
+  async setWebhook(tenantId: string, connectionId: string, input: WebhookSettingsInput): Promise<void> {
     await this.services.connections.getForTenant(tenantId, connectionId);
-    const secretCount = await this.secrets.count(connectionId);
-    return { configured: secretCount > 0, secretCount, health: await this.services.platform.deliveries.health(connectionId) };
+    await this.secrets.set(tenantId, connectionId, input);
+  }
+
+  /** The settings as the API may show them: the scheme and how many secrets, never their values. */
+  async status(tenantId: string, connectionId: string): Promise<{ configured: boolean; scheme: string | null; secretCount: number; health: WebhookHealth }> {
+    await this.services.connections.getForTenant(tenantId, connectionId);
+    const settings = await this.secrets.settings(connectionId);
+    return {
+      configured: settings !== null,
+      scheme: settings?.scheme ?? null,
+      secretCount: settings ? secretCountOf(settings) : 0,
+      health: await this.services.platform.deliveries.health(connectionId),
+    };
   }
 
   async list(tenantId: string, connectionId: string, cursor: string | undefined, limit: number): Promise<DeliveryPage> {
@@ -64,7 +76,15 @@ export function receiverOptionsFromEnv(env: NodeJS.ProcessEnv): ReceiverOptions 
     if (!(value > 0)) throw new SyncBridgeError('configuration', `${name} must be a positive number; got '${raw}'.`);
     return value;
   };
-  return { maxBodyBytes: number('SYNCBRIDGE_WEBHOOK_MAX_BODY_BYTES'), toleranceSeconds: number('SYNCBRIDGE_WEBHOOK_TOLERANCE_SECONDS') };
+  const publicBaseUrl = env.SYNCBRIDGE_PUBLIC_BASE_URL || undefined;
+  if (publicBaseUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicBaseUrl)) {
+    throw new SyncBridgeError('configuration', 'SYNCBRIDGE_PUBLIC_BASE_URL must be an absolute http(s) URL.');
+  }
+  return {
+    maxBodyBytes: number('SYNCBRIDGE_WEBHOOK_MAX_BODY_BYTES'),
+    toleranceSeconds: number('SYNCBRIDGE_WEBHOOK_TOLERANCE_SECONDS'),
+    publicBaseUrl,
+  };
 }
 
 const byServices = new WeakMap<Services, WebhookIntake>();

@@ -3,8 +3,10 @@ import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { verifyWebhook } from '../../webhooks/verifyWebhook';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
+import type { WebhookScheme } from '../../webhooks/types';
 import { IntakeGroupCommit } from './groupCommit';
-import type { WebhookSecrets } from './secrets';
+import { KEPT_HEADERS, eventTypeOf, providerDeliveryId } from './schemeEvents';
+import { DEFAULT_WEBHOOK_SCHEME, type WebhookSecrets } from './secrets';
 
 export interface ReceiverOptions {
   /** Larger bodies get 413. Default 1 MB. */
@@ -13,7 +15,18 @@ export interface ReceiverOptions {
   toleranceSeconds?: number;
   /** How long a delivery id is remembered for dropping duplicates. Default 24 h. */
   dedupeTtlMs?: number;
+  /**
+   * The public base URL providers call (e.g. https://syncbridge.example.com), behind a proxy or a
+   * tunnel: Twilio signs the exact URL it called, so the receiver rebuilds it from this base plus the
+   * request's path and query. Default: the request URL as received.
+   */
+  publicBaseUrl?: string;
 }
+
+/** Schemes that carry a signed timestamp and take `toleranceSeconds`. */
+const TIMESTAMPED: readonly WebhookScheme[] = ['standard-webhooks', 'svix', 'slack', 'stripe', 'zoom', 'hmac'];
+/** Schemes whose bodies are not JSON: Twilio posts forms, Salesforce Outbound Messages are SOAP. */
+const NON_JSON: readonly WebhookScheme[] = ['twilio', 'salesforce'];
 
 export interface IncomingWebhook {
   provider: string;
@@ -28,13 +41,12 @@ export interface IncomingWebhook {
 /** What to answer: 202 accepted, 200 a duplicate, anything else a rejection with a safe message. */
 export interface ReceiveResult {
   status: number;
-  code: 'accepted' | 'duplicate' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'validation';
+  code: 'accepted' | 'duplicate' | 'handshake' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'validation';
   message: string;
   deliveryId?: string;
+  /** For `handshake`: the exact answer the provider expects (status, headers, body). */
+  handshake?: { status: number; headers: Record<string, string>; body: string };
 }
-
-/** Headers worth keeping for diagnosis; the signature is left out (it is useless without the secret, but no need to keep it). */
-const KEPT_HEADERS = ['webhook-id', 'webhook-timestamp', 'content-type', 'user-agent', 'content-length'];
 
 /** Ours, stable per (connection, provider delivery id): a retried intake lands on the same row and message id. */
 export function deliveryIdFor(connectionId: string, webhookId: string): string {
@@ -57,6 +69,16 @@ export class WebhookReceiver {
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 3600 * 1000;
     this.commit = new IntakeGroupCommit(platform);
+    this.publicBaseUrl = options.publicBaseUrl?.replace(/\/+$/, '');
+  }
+
+  private readonly publicBaseUrl: string | undefined;
+
+  /** The URL the provider called: the request's path and query on the public base when one is set. */
+  private publicUrl(url: string): string {
+    if (!this.publicBaseUrl) return url;
+    const parsed = new URL(url);
+    return `${this.publicBaseUrl}${parsed.pathname}${parsed.search}`;
   }
 
   async receive(incoming: IncomingWebhook): Promise<ReceiveResult> {
@@ -65,21 +87,30 @@ export class WebhookReceiver {
     if (declared > this.maxBodyBytes) return this.reject(incoming.connectionId, 413, 'payload_too_large', `The body is larger than ${this.maxBodyBytes} bytes.`);
 
     const connection = await platform.connections.get(incoming.connectionId);
-    const secrets = connection && connection.provider === incoming.provider ? await this.secrets.get(connection.id) : null;
+    const settings = connection ? await this.secrets.settings(connection.id) : null;
+    // The path names the connection's provider, or the scheme's (e.g. /webhooks/github/{id}).
+    const pathFits = connection && settings && (connection.provider === incoming.provider || settings.scheme === incoming.provider);
     // A connection that takes no webhooks looks the same as none: nothing to learn by probing.
-    if (!connection || !secrets) return { status: 404, code: 'not_found', message: 'There is no webhook endpoint here.' };
+    if (!connection || !settings || !pathFits) return { status: 404, code: 'not_found', message: 'There is no webhook endpoint here.' };
 
     const body = await incoming.readBody();
     if (body.length > this.maxBodyBytes) return this.reject(connection.id, 413, 'payload_too_large', `The body is larger than ${this.maxBodyBytes} bytes.`);
 
-    const verdict = await verifyWebhook('standard-webhooks', {
-      secret: { secrets, toleranceSeconds: this.toleranceSeconds },
+    const scheme = settings.scheme;
+    const secret = TIMESTAMPED.includes(scheme) && settings.options.toleranceSeconds === undefined
+      ? { ...settings.options, toleranceSeconds: this.toleranceSeconds }
+      : settings.options;
+    const verdict = await verifyWebhook(scheme, {
+      secret: secret as never,
       method: incoming.method,
-      url: incoming.url,
+      url: this.publicUrl(incoming.url),
       headers: incoming.headers,
       rawBody: body,
       now: platform.clock.now().getTime() / 1000,
     });
+    // A provider's endpoint check (Slack challenge, Graph validationToken, Notion token, Zoom
+    // url_validation): answered as the provider expects, never logged or enqueued.
+    if (verdict.handshake) return { status: verdict.handshake.status, code: 'handshake', message: 'Handshake.', handshake: verdict.handshake };
     // The reason (stale timestamp, no matching signature…) goes to health for the operator, never to the caller.
     if (!verdict.valid) return this.reject(connection.id, 401, 'unauthorized', 'The webhook signature could not be verified.', verdict.reason);
 
@@ -87,9 +118,10 @@ export class WebhookReceiver {
     try {
       event = JSON.parse(body.toString('utf8'));
     } catch {
-      return this.reject(connection.id, 400, 'validation', 'The body is not valid JSON.');
+      if (!NON_JSON.includes(scheme)) return this.reject(connection.id, 400, 'validation', 'The body is not valid JSON.');
+      event = undefined;
     }
-    const webhookId = incoming.headers.get('webhook-id')!; // the verifier required exactly one
+    const webhookId = providerDeliveryId(scheme, incoming.headers, event, body);
     const deliveryId = deliveryIdFor(connection.id, webhookId);
 
     const claim = await platform.idempotency.claim(`webhook:${connection.id}:${webhookId}`, this.dedupeTtlMs);
@@ -102,16 +134,17 @@ export class WebhookReceiver {
         const value = incoming.headers.get(name);
         if (value !== null) headers[name] = value;
       }
-      const type = (event as { type?: unknown } | null)?.type;
       const delivery: Delivery = {
         id: deliveryId,
         tenantId: connection.tenantId,
         connectionId: connection.id,
-        provider: connection.provider,
+        // The sandbox's own scheme carries the connection's provider; any other scheme names the
+        // provider that signed it (github, stripe…), which the applier looks up among the adapters.
+        provider: scheme === DEFAULT_WEBHOOK_SCHEME ? connection.provider : scheme,
         webhookId,
         receivedAt: now,
         status: 'received',
-        eventType: typeof type === 'string' ? type.slice(0, 200) : undefined,
+        eventType: eventTypeOf(scheme, incoming.headers, event),
         headers,
         body: body.toString('utf8'),
         replays: 0,

@@ -1,57 +1,123 @@
 import type { Platform } from '../../ports/platform';
 import { checkWebhookOptions } from '../../webhooks/verifyWebhook';
-import { SyncBridgeError } from '../errors';
+import type { WebhookScheme } from '../../webhooks/types';
+import { SyncBridgeError, isSyncBridgeError } from '../errors';
 
 /** Standard Webhooks allows several signatures per delivery; the sandbox takes up to 5 secrets. */
 export const MAX_WEBHOOK_SECRETS = 5;
+
+export const WEBHOOK_SCHEMES: readonly WebhookScheme[] = [
+  'github', 'slack', 'stripe', 'shopify', 'standard-webhooks', 'svix', 'notion', 'zoom', 'twilio',
+  'salesforce', 'google-pubsub', 'msgraph', 'hmac', 'jwt', 'bearer', 'basic',
+];
+
+/** The sandbox's scheme, and the default when a connection's settings name none. */
+export const DEFAULT_WEBHOOK_SCHEME: WebhookScheme = 'standard-webhooks';
+
+/**
+ * A connection's webhook settings: the provider's signature scheme and that scheme's options
+ * (docs/webhooks.md), always in object form (`{ secrets: [...] , ...}`) once stored.
+ */
+export interface WebhookSettings {
+  scheme: WebhookScheme;
+  options: Record<string, unknown>;
+}
+
+/** What an operator sends: secrets alone (the sandbox scheme), or a scheme with secrets and/or options. */
+export interface WebhookSettingsInput {
+  scheme?: string;
+  secrets?: string[];
+  options?: Record<string, unknown>;
+}
 
 export function webhookSecretName(connectionId: string): string {
   return `connection-${connectionId}-webhook-secrets`;
 }
 
+/** How many secrets the options hold (shown by the API instead of the secrets themselves). */
+export function secretCountOf(settings: WebhookSettings): number {
+  const o = settings.options;
+  const lists = ['secrets', 'signatureKeys', 'clientStates', 'credentials', 'publicKeys'].map((k) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length : 0));
+  return lists.reduce((a, b) => a + b, 0) + (typeof o.secret === 'string' ? 1 : 0) + (typeof o.password === 'string' ? 1 : 0);
+}
+
+/** Validates what an operator sent and turns it into stored settings; messages name fields, never values. */
+export function toWebhookSettings(input: WebhookSettingsInput): WebhookSettings {
+  const scheme = (input.scheme ?? DEFAULT_WEBHOOK_SCHEME) as WebhookScheme;
+  if (!WEBHOOK_SCHEMES.includes(scheme)) throw new SyncBridgeError('validation', `webhook.scheme must be one of ${WEBHOOK_SCHEMES.join(', ')}.`);
+  if (input.secrets === undefined && input.options === undefined) throw new SyncBridgeError('validation', 'webhook: send secrets and/or options.');
+  if (input.secrets !== undefined && (!Array.isArray(input.secrets) || input.secrets.length > MAX_WEBHOOK_SECRETS)) {
+    throw new SyncBridgeError('validation', `webhook.secrets must hold at most ${MAX_WEBHOOK_SECRETS} secrets.`);
+  }
+  const options: Record<string, unknown> = { ...(input.options ?? {}) };
+  if (input.secrets !== undefined) options.secrets = [...input.secrets];
+  if (scheme === DEFAULT_WEBHOOK_SCHEME && input.options === undefined) {
+    // The sandbox's form, as before schemes existed: 1–5 whsec_ values.
+    const secrets = input.secrets ?? [];
+    if (secrets.length === 0 || !secrets.every((s) => typeof s === 'string' && s.startsWith('whsec_'))) {
+      throw new SyncBridgeError('validation', 'webhook.secrets: every secret must be a whsec_<base64> string.');
+    }
+  }
+  try {
+    checkWebhookOptions(scheme, options as never);
+  } catch (error) {
+    // The checker names the option and the problem, never a value (shared/webhooks/support/secrets.ts).
+    if (isSyncBridgeError(error, 'configuration')) throw new SyncBridgeError('validation', `webhook.options: ${error.message}`);
+    throw error;
+  }
+  return { scheme, options };
+}
+
 /**
- * A connection's active webhook secrets, kept in the secret store as one JSON array (a new version
- * per rotation). Reads are cached briefly because every delivery needs them: a rotation made
- * through this object is seen at once; one made by another instance within `cacheMs`.
+ * A connection's webhook settings, kept in the secret store as one JSON document (a new version
+ * per change; the whole document is secret because options hold the scheme's keys). Reads are
+ * cached briefly because every delivery needs them: a rotation made through this object is seen
+ * at once; one made by another instance within `cacheMs`.
  */
 export class WebhookSecrets {
-  private readonly cache = new Map<string, { secrets: string[] | null; until: number }>();
+  private readonly cache = new Map<string, { settings: WebhookSettings | null; until: number }>();
 
   constructor(private readonly platform: Platform, private readonly cacheMs = 1000) {}
 
-  /** Replaces the active set (rotation: send the new secret beside the old one, later drop the old). */
-  async set(tenantId: string, connectionId: string, secrets: readonly string[]): Promise<void> {
-    if (!Array.isArray(secrets) || secrets.length === 0 || secrets.length > MAX_WEBHOOK_SECRETS) {
-      throw new SyncBridgeError('validation', `webhook.secrets must hold 1 to ${MAX_WEBHOOK_SECRETS} secrets.`);
-    }
-    for (const secret of secrets) {
-      if (typeof secret !== 'string' || !secret.startsWith('whsec_')) throw new SyncBridgeError('validation', 'webhook.secrets: every secret must be a whsec_<base64> string.');
-    }
-    try {
-      checkWebhookOptions('standard-webhooks', { secrets: [...secrets] });
-    } catch {
-      // The checker's message is safe, but ours must not depend on that: name the field only.
-      throw new SyncBridgeError('validation', 'webhook.secrets: every secret must be whsec_ followed by base64.');
-    }
-    await this.platform.secrets.set(webhookSecretName(connectionId), JSON.stringify(secrets), {
+  /** Replaces the settings (rotation: send the new secret beside the old one, later drop the old). */
+  async set(tenantId: string, connectionId: string, input: WebhookSettingsInput): Promise<WebhookSettings> {
+    const settings = toWebhookSettings(input);
+    await this.platform.secrets.set(webhookSecretName(connectionId), JSON.stringify(settings), {
       contentType: 'application/json',
-      tags: { tenantId, connectionId, type: 'webhook' },
+      tags: { tenantId, connectionId, type: 'webhook', scheme: settings.scheme },
     });
     this.cache.delete(connectionId);
+    return settings;
   }
 
-  /** The active secrets, or null when the connection takes no webhooks. */
+  /**
+   * The plain secrets (`options.secrets`), or null when the connection takes no webhooks: what
+   * callers that only know the sandbox's scheme need (local/demoSetup.ts registers them with the sandbox).
+   */
   async get(connectionId: string): Promise<string[] | null> {
+    const settings = await this.settings(connectionId);
+    if (!settings) return null;
+    return Array.isArray(settings.options.secrets) ? (settings.options.secrets as string[]) : [];
+  }
+
+  /** The settings, or null when the connection takes no webhooks. */
+  async settings(connectionId: string): Promise<WebhookSettings | null> {
     const now = Date.now();
     const cached = this.cache.get(connectionId);
-    if (cached && cached.until > now) return cached.secrets;
+    if (cached && cached.until > now) return cached.settings;
     const stored = await this.platform.secrets.get(webhookSecretName(connectionId));
-    const secrets = stored ? (JSON.parse(stored.value) as string[]) : null;
-    this.cache.set(connectionId, { secrets, until: now + this.cacheMs });
-    return secrets;
+    let settings: WebhookSettings | null = null;
+    if (stored) {
+      const parsed = JSON.parse(stored.value) as unknown;
+      // Stored before schemes existed: a bare array of Standard Webhooks secrets.
+      settings = Array.isArray(parsed) ? { scheme: DEFAULT_WEBHOOK_SCHEME, options: { secrets: parsed } } : (parsed as WebhookSettings);
+    }
+    this.cache.set(connectionId, { settings, until: now + this.cacheMs });
+    return settings;
   }
 
   async count(connectionId: string): Promise<number> {
-    return (await this.get(connectionId))?.length ?? 0;
+    const settings = await this.settings(connectionId);
+    return settings ? secretCountOf(settings) : 0;
   }
 }
