@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { allFunctions } from '../functions/all';
 import { engineOptionsFromEnv, useServices } from '../functions/services';
 import { createServices } from '../shared/composition';
+import { twoWayFor } from '../shared/core/outbound/registry';
 import { SyncBridgeError } from '../shared/core/errors';
 import { toRunView } from '../shared/core/runs/runView';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
@@ -71,6 +72,10 @@ async function main(): Promise<void> {
   const demo = await ensureDemo(services, { sandboxUrl: sandbox.url, sandboxApiKey, adminKey: process.env.SYNCBRIDGE_ADMIN_KEY });
   const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port, log: (line) => platform.telemetry.log('info', line) });
 
+  // Pushes whose queue message was lost in a crash (committed, never sent) go out again now; the
+  // broker's duplicate detection drops the ones that were in fact sent.
+  const relayed = await twoWayFor(services).changes.relayPending();
+  if (relayed > 0) console.log(`Re-sent ${relayed} pending push(es) left by the last run.`);
   const webhook = await registerDemoWebhook(services, { sandboxUrl: sandbox.url, hostUrl: host.url });
 
   let stopping = false;

@@ -140,6 +140,23 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
     expect(again.entities[0].counters).toMatchObject({ updated: 0, failed: 0 });
   });
 
+  test('a pull meeting an unpushed change to the same field settles it by the connection\'s policy (source-wins)', async () => {
+    const con = await connection({ default: { kind: 'source-wins' } });
+    const scope = { tenantId: 't1', connectionId: con, entity: 'customers' };
+    const current = (await local(con, cus(12)))!;
+    const data = { ...current.data, name: 'Local Name' };
+    const id = `out_policy_${con}`;
+    await h.platform.outbox.commitLocalChange(
+      { ...current, data, hash: contentHash(data), version: current.version + 1, base: current.data, pendingPush: { op: 'update', version: current.version + 1, outboxId: id, since: new Date().toISOString() } },
+      { id, ...scope, externalId: cus(12), recordId: current.id, version: current.version + 1, op: 'update', data, changedFields: ['name'], state: 'pending', attempts: 0, createdAt: '', updatedAt: '' },
+    );
+    await h.sandbox('PATCH', `records/customers/${cus(12)}`, { name: 'Remote Name' });
+    const run = await h.waitForRun(await h.startSync('incremental', con));
+    expect(run.entities[0].counters.failed).toBe(0);
+    // The pull read the policy from config.mergePolicy: the provider (source) wins the field.
+    expect((await local(con, cus(12)))!.data.name).toBe('Remote Name');
+  });
+
   test('under a manual policy the change is parked and the sandbox keeps its value', async () => {
     const con = await connection({ default: { kind: 'manual' } });
     await h.sandbox('PATCH', `records/customers/${cus(4)}`, { name: 'Remote' });

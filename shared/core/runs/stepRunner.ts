@@ -1,5 +1,6 @@
 import type { ListPageResult, ProviderAdapter } from '../../adapters/adapter';
 import { applyPage } from '../../pipeline/applyPage';
+import type { EntityMergePolicy } from '../merge';
 import { credentialServiceFor } from '../credentials/registry';
 import { QUEUES } from '../../ports/queue';
 import { ensureError, isSyncBridgeError } from '../errors';
@@ -81,6 +82,8 @@ export class StepRunner {
       mode: run.kind,
       page: page.records,
       now: platform.clock.now().toISOString(),
+      // Pulls meeting an unpushed local change merge under the connection's policy for the entity.
+      mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[progress.entity],
     });
     for (const rejected of applied.rejected) {
       platform.telemetry.log('warn', 'Record quarantined: it failed validation.', {
