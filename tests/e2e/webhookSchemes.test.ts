@@ -236,6 +236,7 @@ describe('webhook schemes of the real providers (local host)', () => {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(response.text).toBe('Validation: Testing client application');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     });
 
     it('notion verification_token (unsigned) → 200 empty', async () => {
@@ -320,6 +321,23 @@ describe('webhook schemes of the real providers (local host)', () => {
       // The rejected settings changed nothing: the hmac connection still verifies with its secret.
       const signed = CASES[9].sign(secrets.get('hmac')!, json({ still: 'ok' }), '');
       expect((await post('hmac', signed)).status).toBe(202);
+    });
+
+    it('settings stored by the first release (a bare array of whsec_ secrets) still verify as Standard Webhooks', async () => {
+      const legacy = `whsec_${randomBytes(24).toString('base64')}`;
+      await h.platform.secrets.set('connection-shop-webhook-secrets', JSON.stringify([legacy]), { contentType: 'application/json' });
+      await new Promise((r) => setTimeout(r, 1_100)); // the receiver caches settings for 1 s
+      expect((await h.api('GET', '/api/connections/shop/webhook')).body).toMatchObject({ configured: true, scheme: 'standard-webhooks', secretCount: 1 });
+      const id = `msg_${randomBytes(6).toString('hex')}`;
+      const ts = String(now());
+      const body = json({ id, type: 'endpoint.ping', data: {} });
+      const signature = `v1,${hmac('sha256', Buffer.from(legacy.slice(6), 'base64'), `${id}.${ts}.${body}`, 'base64')}`;
+      const response = await fetch(`${h.hostUrl}/api/webhooks/sandbox/shop`, { method: 'POST', headers: { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': signature }, body });
+      expect(response.status).toBe(202);
+      const entry = await h.waitFor('applied', async () => (await h.api('GET', '/api/connections/shop/deliveries')).body.deliveries.find((d: any) => d.webhookId === id && d.status !== 'received'));
+      // The sandbox's own events reach the applier (an unknown type here), not the no-adapter path.
+      expect(entry).toMatchObject({ provider: 'sandbox', status: 'ignored' });
+      expect(entry.detail).toContain('Not a record event');
     });
 
     it('the path must name the connection\'s provider or its scheme', async () => {
