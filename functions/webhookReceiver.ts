@@ -19,8 +19,9 @@ export async function webhookReceiverHandler(request: HttpRequest, context: Invo
       headers: request.headers as unknown as Headers,
       readBody: async () => Buffer.from(await request.arrayBuffer()),
     });
-    // A provider's endpoint check gets exactly the answer it expects (e.g. Graph's text/plain echo).
-    if (result.handshake) return { status: result.handshake.status, headers: result.handshake.headers, body: result.handshake.body };
+    // A provider's endpoint check, or a provider that wants its own acknowledgement (Salesforce's
+    // SOAP Ack), gets exactly the answer it expects (e.g. Graph's text/plain echo).
+    if (result.reply) return { status: result.reply.status, headers: result.reply.headers, body: result.reply.body };
     if (result.status >= 400) return errorResponse(result.status, result.code, result.message);
     return json(result.status, { deliveryId: result.deliveryId, duplicate: result.code === 'duplicate' });
   } catch (error) {

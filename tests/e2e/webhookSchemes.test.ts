@@ -256,6 +256,41 @@ describe('webhook schemes of the real providers (local host)', () => {
     });
   });
 
+  describe('salesforce outbound messages (unsigned SOAP, checked by organization id)', () => {
+    const ORG = '00D5e000000AbCdEAF';
+    const soap = (org: string, id: string) =>
+      '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>' +
+      `<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>${org}</OrganizationId><ActionId>04k5e000000AbCd</ActionId>` +
+      `<Notification><Id>${id}</Id><sObject xsi:type="sf:Account" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>0015e00000AbCdE</sf:Id></sObject></Notification>` +
+      '</notifications></soapenv:Body></soapenv:Envelope>';
+    const send = (body: string) => fetch(`${h.hostUrl}${path('salesforce')}`, { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, body });
+
+    beforeAll(async () => {
+      expect((await h.api('POST', '/api/connections', { id: 'wh-salesforce', provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, credentials: { type: 'none' } })).status).toBe(201);
+      expect((await h.api('PUT', '/api/connections/wh-salesforce/webhook', { scheme: 'salesforce', options: { organizationIds: [ORG] } })).status).toBe(200);
+    });
+
+    it('our organization → 200 with the SOAP Ack Salesforce waits for, logged once, a resend acknowledged again', async () => {
+      const body = soap(ORG, `04l5e00000${randomBytes(4).toString('hex')}`);
+      const response = await send(body);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/xml/);
+      expect(await response.text()).toContain('<Ack>true</Ack>');
+      const again = await expectNothingStored('salesforce', () => send(body));
+      expect(again.status).toBe(200);
+      expect(await again.text()).toContain('<Ack>true</Ack>');
+      const entry = await h.waitFor('logged', async () => (await deliveries('salesforce')).find((d) => d.status !== 'received'));
+      expect(entry).toMatchObject({ provider: 'salesforce', status: 'ignored' });
+      expect(await deliveries('salesforce')).toHaveLength(1);
+    });
+
+    it('another organization → 401 without an Ack, nothing stored', async () => {
+      const response = await expectNothingStored('salesforce', () => send(soap('00D000000000001AAA', '04l5e0000000001')));
+      expect(response.status).toBe(401);
+      expect(await response.text()).not.toContain('<Ack>');
+    });
+  });
+
   describe('duplicates are dropped by each provider\'s own delivery id', () => {
     const resend = async (scheme: string, signed: Signed) => {
       const first = await post(scheme, signed);

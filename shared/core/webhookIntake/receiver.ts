@@ -28,6 +28,19 @@ const TIMESTAMPED: readonly WebhookScheme[] = ['standard-webhooks', 'svix', 'sla
 /** Schemes whose bodies are not JSON: Twilio posts forms, Salesforce Outbound Messages are SOAP. */
 const NON_JSON: readonly WebhookScheme[] = ['twilio', 'salesforce'];
 
+/**
+ * Salesforce retries an Outbound Message until it gets this SOAP answer (200 with Ack true); our
+ * 202 JSON would look like a failure to it.
+ */
+const SALESFORCE_ACK = {
+  status: 200,
+  headers: { 'content-type': 'text/xml; charset=utf-8' },
+  body:
+    '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">' +
+    '<soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>' +
+    '</soapenv:Body></soapenv:Envelope>',
+};
+
 export interface IncomingWebhook {
   provider: string;
   connectionId: string;
@@ -44,8 +57,11 @@ export interface ReceiveResult {
   code: 'accepted' | 'duplicate' | 'handshake' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'validation';
   message: string;
   deliveryId?: string;
-  /** For `handshake`: the exact answer the provider expects (status, headers, body). */
-  handshake?: { status: number; headers: Record<string, string>; body: string };
+  /**
+   * The exact answer the provider expects, when it is not our JSON: a handshake's, or the SOAP
+   * acknowledgement of a Salesforce Outbound Message (accepted or duplicate).
+   */
+  reply?: { status: number; headers: Record<string, string>; body: string };
 }
 
 /** Ours, stable per (connection, provider delivery id): a retried intake lands on the same row and message id. */
@@ -110,7 +126,7 @@ export class WebhookReceiver {
     });
     // A provider's endpoint check (Slack challenge, Graph validationToken, Notion token, Zoom
     // url_validation): answered as the provider expects, never logged or enqueued.
-    if (verdict.handshake) return { status: verdict.handshake.status, code: 'handshake', message: 'Handshake.', handshake: verdict.handshake };
+    if (verdict.handshake) return { status: verdict.handshake.status, code: 'handshake', message: 'Handshake.', reply: verdict.handshake };
     // The reason (stale timestamp, no matching signature…) goes to health for the operator, never to the caller.
     if (!verdict.valid) return this.reject(connection.id, 401, 'unauthorized', 'The webhook signature could not be verified.', verdict.reason);
 
@@ -124,8 +140,9 @@ export class WebhookReceiver {
     const webhookId = providerDeliveryId(scheme, incoming.headers, event, body);
     const deliveryId = deliveryIdFor(connection.id, webhookId);
 
+    const reply = scheme === 'salesforce' && event === undefined ? SALESFORCE_ACK : undefined;
     const claim = await platform.idempotency.claim(`webhook:${connection.id}:${webhookId}`, this.dedupeTtlMs);
-    if (!claim.claimed) return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId };
+    if (!claim.claimed) return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId, reply };
 
     try {
       const now = platform.clock.now().toISOString();
@@ -162,7 +179,7 @@ export class WebhookReceiver {
       await platform.idempotency.release(`webhook:${connection.id}:${webhookId}`);
       throw error;
     }
-    return { status: 202, code: 'accepted', message: 'Accepted.', deliveryId };
+    return { status: 202, code: 'accepted', message: 'Accepted.', deliveryId, reply };
   }
 
   private async reject(connectionId: string, status: number, code: ReceiveResult['code'], message: string, reason?: string): Promise<ReceiveResult> {
