@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
 
@@ -288,6 +289,58 @@ describe('webhook schemes of the real providers (local host)', () => {
       const response = await expectNothingStored('salesforce', () => send(soap('00D000000000001AAA', '04l5e0000000001')));
       expect(response.status).toBe(401);
       expect(await response.text()).not.toContain('<Ack>');
+    });
+  });
+
+  describe('google-pubsub push (OIDC JWT against the options\' JWKS, audience and email)', () => {
+    const EMAIL = 'push@project.iam.gserviceaccount.com';
+    const audience = `${PUBLIC_BASE}${path('google-pubsub')}`;
+    let keys: { privateKey: any; other: any };
+
+    const jwt = (claims: Record<string, unknown>, options: { key?: any; kid?: string; exp?: string } = {}) =>
+      new SignJWT({ email: EMAIL, email_verified: true, ...claims })
+        .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? 'k1' })
+        .setIssuer('https://accounts.google.com')
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime(options.exp ?? '5m')
+        .sign(options.key ?? keys.privateKey);
+    const push = (token: string, messageId = String(Date.now()) + randomBytes(2).toString('hex')) =>
+      post('google-pubsub', {
+        body: json({ message: { data: Buffer.from('{"kind":"calendar#event"}').toString('base64'), messageId, publishTime: new Date().toISOString() }, subscription: 'projects/p/subscriptions/s' }),
+        headers: { authorization: `Bearer ${token}` },
+      });
+
+    beforeAll(async () => {
+      const pair = await generateKeyPair('RS256');
+      keys = { privateKey: pair.privateKey, other: (await generateKeyPair('RS256')).privateKey };
+      const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+      expect((await h.api('POST', '/api/connections', { id: 'wh-google-pubsub', provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, credentials: { type: 'none' } })).status).toBe(201);
+      const set = await h.api('PUT', '/api/connections/wh-google-pubsub/webhook', { scheme: 'google-pubsub', options: { jwks: { keys: [jwk] }, audience, email: EMAIL } });
+      expect(set.status).toBe(200);
+      expect(set.body).toMatchObject({ configured: true, scheme: 'google-pubsub' });
+      expect((await h.api('PUT', '/api/connections/wh-google-pubsub/webhook', { scheme: 'google-pubsub', options: { jwks: { keys: [jwk] } } })).status).toBe(400); // audience is required
+    });
+
+    it('a token signed by the configured key is 202; the same messageId again is a duplicate', async () => {
+      const first = await push(await jwt({}), 'pubsub-msg-1');
+      expect(first.status).toBe(202);
+      const again = await push(await jwt({}), 'pubsub-msg-1');
+      expect(again.body).toEqual({ deliveryId: first.body.deliveryId, duplicate: true });
+      const entry = await h.waitFor('logged', async () => (await deliveries('google-pubsub')).find((d) => d.id === first.body.deliveryId && d.status !== 'received'));
+      expect(entry).toMatchObject({ webhookId: 'pubsub-msg-1', status: 'ignored' });
+    });
+
+    it.each([
+      ['another key', async () => jwt({}, { key: keys.other })],
+      ['another service account', async () => jwt({ email: 'evil@attacker.iam.gserviceaccount.com' })],
+      ['an unverified email', async () => jwt({ email_verified: false })],
+      ['an expired token', async () => jwt({}, { exp: '-1m' })],
+      ['an unknown key id', async () => jwt({}, { kid: 'k2' })],
+    ])('%s → 401, nothing stored', async (_name, token) => {
+      const t = await token();
+      const response = await expectNothingStored('google-pubsub', () => push(t));
+      expect(response.status).toBe(401);
     });
   });
 
