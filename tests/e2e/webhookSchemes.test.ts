@@ -257,6 +257,40 @@ describe('webhook schemes of the real providers (local host)', () => {
     });
   });
 
+  describe('notion: a subscription waiting for its first handshake', () => {
+    it('keeps the verification token in the secret store (never in the API or logs) until the operator sets it as the secret', async () => {
+      expect((await h.api('POST', '/api/connections', { id: 'wh-notion-new', provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, credentials: { type: 'none' } })).status).toBe(201);
+      const set = await h.api('PUT', '/api/connections/wh-notion-new/webhook', { scheme: 'notion', secrets: [] });
+      expect(set.status).toBe(200);
+      expect(set.body).toMatchObject({ configured: true, scheme: 'notion', secretCount: 0, notionVerificationTokenReceived: false });
+
+      const verificationToken = token('secret_');
+      const send = (signed: Signed) => fetch(`${h.hostUrl}/api/webhooks/notion/wh-notion-new`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed.headers }, body: signed.body });
+      const handshake = await send({ body: json({ verification_token: verificationToken }), headers: {} });
+      expect(handshake.status).toBe(200);
+      expect(await handshake.text()).toBe('');
+      expect((await h.platform.secrets.get('connection-wh-notion-new-webhook-notion-verification-token'))?.value).toBe(verificationToken);
+      const view = await h.api('GET', '/api/connections/wh-notion-new/webhook');
+      expect(view.body).toMatchObject({ secretCount: 0, notionVerificationTokenReceived: true });
+      expect(JSON.stringify(view.body)).not.toContain(verificationToken);
+      expect((await h.api('GET', '/api/connections/wh-notion-new/deliveries')).body.deliveries).toHaveLength(0);
+
+      // Until the operator sets it, signed events are refused; afterwards they verify.
+      const event = json({ id: randomUUID(), type: 'page.content_updated', entity: { id: 'p1', type: 'page' } });
+      const signed = CASES[5].sign(verificationToken, event, '');
+      expect((await send(signed)).status).toBe(401);
+      expect((await h.api('PUT', '/api/connections/wh-notion-new/webhook', { scheme: 'notion', secrets: [verificationToken] })).status).toBe(200);
+      expect((await send(signed)).status).toBe(202);
+
+      // Once a secret is set, an (unsigned) handshake writes nothing more.
+      const version = (await h.platform.secrets.get('connection-wh-notion-new-webhook-notion-verification-token'))!.version;
+      expect((await send({ body: json({ verification_token: token('secret_') }), headers: {} })).status).toBe(200);
+      expect((await h.platform.secrets.get('connection-wh-notion-new-webhook-notion-verification-token'))!.version).toBe(version);
+      const logs = [...h.telemetryLines, ...h.hostLines].join('\n');
+      expect(logs).not.toContain(verificationToken);
+    });
+  });
+
   describe('salesforce outbound messages (unsigned SOAP, checked by organization id)', () => {
     const ORG = '00D5e000000AbCdEAF';
     const soap = (org: string, id: string) =>

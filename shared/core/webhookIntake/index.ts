@@ -8,7 +8,16 @@ import { WebhookReceiver, type ReceiverOptions } from './receiver';
 import { WebhookSecrets, secretCountOf, type WebhookSettingsInput } from './secrets';
 
 export { deliveryIdFor, type IncomingWebhook, type ReceiveResult } from './receiver';
-export { webhookSecretName, type WebhookSettingsInput } from './secrets';
+export { notionVerificationTokenName, webhookSecretName, type WebhookSettingsInput } from './secrets';
+
+export interface WebhookStatus {
+  configured: boolean;
+  scheme: string | null;
+  secretCount: number;
+  /** Notion, before its first secret: whether a handshake's token waits in the secret store. */
+  notionVerificationTokenReceived?: boolean;
+  health: WebhookHealth;
+}
 
 /** Webhook intake for one set of services: receive, apply, replay, and the operator's views. */
 export class WebhookIntake {
@@ -34,13 +43,17 @@ export class WebhookIntake {
   }
 
   /** The settings as the API may show them: the scheme and how many secrets, never their values. */
-  async status(tenantId: string, connectionId: string): Promise<{ configured: boolean; scheme: string | null; secretCount: number; health: WebhookHealth }> {
+  async status(tenantId: string, connectionId: string): Promise<WebhookStatus> {
     await this.services.connections.getForTenant(tenantId, connectionId);
     const settings = await this.secrets.settings(connectionId);
+    const secretCount = settings ? secretCountOf(settings) : 0;
     return {
       configured: settings !== null,
       scheme: settings?.scheme ?? null,
-      secretCount: settings ? secretCountOf(settings) : 0,
+      secretCount,
+      ...(settings?.scheme === 'notion' && secretCount === 0
+        ? { notionVerificationTokenReceived: await this.secrets.hasNotionVerificationToken(connectionId) }
+        : {}),
       health: await this.services.platform.deliveries.health(connectionId),
     };
   }

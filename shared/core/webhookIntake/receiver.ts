@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
+import { readNotionVerificationToken } from '../../webhooks/schemes/notion';
 import { verifyWebhook } from '../../webhooks/verifyWebhook';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import type { WebhookScheme } from '../../webhooks/types';
@@ -126,7 +127,13 @@ export class WebhookReceiver {
     });
     // A provider's endpoint check (Slack challenge, Graph validationToken, Notion token, Zoom
     // url_validation): answered as the provider expects, never logged or enqueued.
-    if (verdict.handshake) return { status: verdict.handshake.status, code: 'handshake', message: 'Handshake.', reply: verdict.handshake };
+    if (verdict.handshake) {
+      if (scheme === 'notion') {
+        const token = readNotionVerificationToken(body);
+        if (token) await this.secrets.recordNotionVerificationToken(connection.tenantId, connection.id, settings, token);
+      }
+      return { status: verdict.handshake.status, code: 'handshake', message: 'Handshake.', reply: verdict.handshake };
+    }
     // The reason (stale timestamp, no matching signature…) goes to health for the operator, never to the caller.
     if (!verdict.valid) return this.reject(connection.id, 401, 'unauthorized', 'The webhook signature could not be verified.', verdict.reason);
 

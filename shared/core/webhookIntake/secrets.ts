@@ -34,6 +34,15 @@ export function webhookSecretName(connectionId: string): string {
   return `connection-${connectionId}-webhook-secrets`;
 }
 
+/**
+ * Where the receiver keeps the verification_token of Notion's (unsigned) subscription handshake for
+ * the operator, who reads it from the secret store, pastes it into Notion, and sets it as the
+ * connection's secret. It is never adopted automatically: anyone can send that handshake.
+ */
+export function notionVerificationTokenName(connectionId: string): string {
+  return `connection-${connectionId}-webhook-notion-verification-token`;
+}
+
 /** How many secrets the options hold (shown by the API instead of the secrets themselves). */
 export function secretCountOf(settings: WebhookSettings): number {
   const o = settings.options;
@@ -114,6 +123,21 @@ export class WebhookSecrets {
     }
     this.cache.set(connectionId, { settings, until: now + this.cacheMs });
     return settings;
+  }
+
+  /**
+   * Keeps a Notion handshake's token while the connection waits for its first one (no secret yet);
+   * once a secret is set, handshakes store nothing, so unsigned requests cannot write to the store.
+   */
+  async recordNotionVerificationToken(tenantId: string, connectionId: string, settings: WebhookSettings, token: string): Promise<void> {
+    if (settings.scheme !== 'notion' || secretCountOf(settings) > 0) return;
+    const name = notionVerificationTokenName(connectionId);
+    if ((await this.platform.secrets.get(name))?.value === token) return;
+    await this.platform.secrets.set(name, token, { contentType: 'text/plain', tags: { tenantId, connectionId, type: 'webhook-notion-verification' } });
+  }
+
+  async hasNotionVerificationToken(connectionId: string): Promise<boolean> {
+    return (await this.platform.secrets.get(notionVerificationTokenName(connectionId))) !== undefined;
   }
 
   async count(connectionId: string): Promise<number> {
