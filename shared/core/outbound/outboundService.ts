@@ -1,11 +1,11 @@
 import { hash } from 'node:crypto';
+import { adapterFor } from '../credentials/adapterFor';
 import type { AdapterRegistry } from '../../adapters/registry';
 import type { ProviderAdapter, ProviderRecord, PushRequest } from '../../adapters/adapter';
 import type { ConflictKind } from '../../ports/conflictStore';
 import type { OutboxEntry } from '../../ports/outboxStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
-import { credentialServiceFor } from '../credentials/registry';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { recordId } from '../ids';
@@ -249,9 +249,8 @@ export class OutboundService {
     await this.platform.outbox.update(entry.id, { state, lastError, attempts: attempts ?? entry.attempts + 1 }, this.platform.clock.now().toISOString());
   }
 
-  private async adapterFor(connection: Connection): Promise<ProviderAdapter> {
-    const { credentials, authorizer } = await credentialServiceFor(this.platform).forAdapter(connection);
-    return this.adapters.get(connection.provider).create({ connection, credentials, authorizer, clock: this.platform.clock, telemetry: this.platform.telemetry });
+  private adapterFor(connection: Connection): Promise<ProviderAdapter> {
+    return adapterFor(this.platform, this.adapters, connection);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { ListPageResult, ProviderAdapter } from '../../adapters/adapter';
+import { adapterFor } from '../credentials/adapterFor';
 import { applyPage } from '../../pipeline/applyPage';
 import type { EntityMergePolicy } from '../merge';
-import { credentialServiceFor } from '../credentials/registry';
 import { QUEUES } from '../../ports/queue';
 import { ensureError, isSyncBridgeError } from '../errors';
 import { finalizeStepId, stepId } from '../ids';
@@ -249,10 +249,7 @@ export class StepRunner {
     return 'failed';
   }
 
-  private async adapterFor(connection: Connection): Promise<ProviderAdapter> {
-    const { platform } = this.context;
-    // OAuth 2 credentials come with an authorizer that refreshes through the single-flight path.
-    const { credentials, authorizer } = await credentialServiceFor(platform).forAdapter(connection);
-    return this.context.adapters.get(connection.provider).create({ connection, credentials, authorizer, clock: platform.clock, telemetry: platform.telemetry });
+  private adapterFor(connection: Connection): Promise<ProviderAdapter> {
+    return adapterFor(this.context.platform, this.context.adapters, connection);
   }
 }

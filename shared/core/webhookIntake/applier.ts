@@ -1,9 +1,10 @@
-import type { Credentials, ProviderRecord } from '../../adapters/adapter';
+import type { ProviderRecord } from '../../adapters/adapter';
+import { adapterFor } from '../credentials/adapterFor';
 import type { AdapterRegistry } from '../../adapters/registry';
 import { applyPage } from '../../pipeline/applyPage';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
-import { SyncBridgeError, ensureError, isSyncBridgeError } from '../errors';
+import { ensureError, isSyncBridgeError } from '../errors';
 import type { Connection, JsonObject } from '../model';
 import type { WebhookInboundMessage } from '../runs/inboundMessage';
 
@@ -97,15 +98,8 @@ export class WebhookApplier {
     return fetched ?? { externalId: id, updatedAt: null, deleted: true, data: {} };
   }
 
-  private async adapterFor(connection: Connection) {
-    const { platform } = this;
-    let credentials: Credentials = { type: 'none' };
-    if (connection.credentialRef) {
-      const secret = await platform.secrets.get(connection.credentialRef);
-      if (!secret) throw new SyncBridgeError('configuration', `The credential of connection ${connection.id} is missing from the secret store.`);
-      credentials = JSON.parse(secret.value) as Credentials;
-    }
-    return this.adapters.get(connection.provider).create({ connection, credentials, clock: platform.clock, telemetry: platform.telemetry });
+  private adapterFor(connection: Connection) {
+    return adapterFor(this.platform, this.adapters, connection);
   }
 
   /**
