@@ -1,42 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
+import { assertBuilt, killHard, startNpmStart } from '../support/npmStart';
 
-const START = resolve(__dirname, '../../dist/local/start.js');
 const ADMIN_KEY = 'crash-test-admin-key-0123456789';
-
-/** Starts `npm start`'s compiled entry as its own process and waits for the URL it prints. */
-function startHost(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [START], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /SyncBridge local host: (http:\/\/127\.0\.0\.1:\d+)\/api/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise({ child, url: match[1], output: () => output });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`host exited with ${code}:\n${output}`));
-    });
-  });
-}
-
-function killHard(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    child.once('exit', () => done());
-    child.kill('SIGKILL');
-  });
-}
 
 describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishes exactly', () => {
   let sandbox: RunningSandbox;
@@ -44,30 +14,33 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(START)) throw new Error(`${START} is missing: run "npm run build" first (npm test does).`);
+    assertBuilt();
     sandbox = await startSandbox({ port: 0, recordsPerEntity: 600 });
     dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-crash-'));
   });
+  /** The contract `npm start` reads: a free port, our data dir, the test's sandbox and admin key. */
+  const npmStartEnv = () => ({
+    SYNCBRIDGE_PORT: '0',
+    SYNCBRIDGE_DATA_DIR: dataDir,
+    SANDBOX_URL: sandbox.url,
+    SANDBOX_API_KEY: sandbox.apiKey,
+    SYNCBRIDGE_ADMIN_KEY: ADMIN_KEY,
+  });
+
   afterAll(async () => {
-    if (child && child.exitCode === null) await killHard(child);
+    if (child) await killHard(child);
     await sandbox?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('three SIGKILLs during the first full sync of npm start, then equality and exact counters', async () => {
-    const env = {
-      SYNCBRIDGE_PORT: '0',
-      SYNCBRIDGE_DATA_DIR: dataDir,
-      SANDBOX_URL: sandbox.url,
-      SANDBOX_API_KEY: sandbox.apiKey,
-      SYNCBRIDGE_ADMIN_KEY: ADMIN_KEY,
-    };
+    const env = npmStartEnv();
     // Slow pages keep the run in flight long enough to be killed in the middle of it.
     await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slowMs: 25 }) });
     let runId: string | undefined;
     let lastFetched = -1;
     for (let kill = 1; kill <= 3; kill += 1) {
-      const host = await startHost(env);
+      const host = await startNpmStart(env);
       child = host.child;
       const api = new ApiClient(host.url, sandbox.url, ADMIN_KEY);
       runId ??= (await api.waitFor('the first run', async () => (await api.api('GET', '/api/connections/sandbox-crm/syncs')).body.runs?.[0]?.runId)) as string;
@@ -82,7 +55,7 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
     }
     await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slowMs: 0 }) });
 
-    const host = await startHost(env);
+    const host = await startNpmStart(env);
     child = host.child;
     const api = new ApiClient(host.url, sandbox.url, ADMIN_KEY);
     const run = await api.waitForRun(runId!, 60_000);
@@ -93,21 +66,15 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
   });
 
   test('Ctrl-C (SIGINT) stops npm start cleanly, and the next start finds its data without a new full sync', async () => {
-    const env = {
-      SYNCBRIDGE_PORT: '0',
-      SYNCBRIDGE_DATA_DIR: dataDir,
-      SANDBOX_URL: sandbox.url,
-      SANDBOX_API_KEY: sandbox.apiKey,
-      SYNCBRIDGE_ADMIN_KEY: ADMIN_KEY,
-    };
-    const first = await startHost(env);
+    const env = npmStartEnv();
+    const first = await startNpmStart(env);
     child = first.child;
     const exited = new Promise<number | null>((done) => first.child.once('exit', (code) => done(code)));
     first.child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(first.output()).toContain('Stopped.');
 
-    const second = await startHost(env);
+    const second = await startNpmStart(env);
     child = second.child;
     const api = new ApiClient(second.url, sandbox.url, ADMIN_KEY);
     const runs = (await api.api('GET', '/api/connections/sandbox-crm/syncs')).body.runs;

@@ -1,35 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
+import { assertBuilt, killHard, startNpmStart } from '../support/npmStart';
 
-const START = resolve(__dirname, '../../dist/local/start.js');
 const ADMIN_KEY = 'webhook-demo-admin-key-0123456789';
-
-/** `npm start` as its own process: the banner names the host URL and the webhook URL. */
-function startHost(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [START], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /SyncBridge local host: (http:\/\/127\.0\.0\.1:\d+)\/api/.exec(output);
-      if (match && output.includes('Webhooks:')) {
-        clearTimeout(timer);
-        resolvePromise({ child, url: match[1], output: () => output });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`host exited with ${code}:\n${output}`));
-    });
-  });
-}
 
 describe('npm start registers the demo webhook with the sandbox', () => {
   let sandbox: RunningSandbox;
@@ -37,23 +14,19 @@ describe('npm start registers the demo webhook with the sandbox', () => {
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(START)) throw new Error(`${START} is missing: run "npm run build" first (npm test does).`);
+    assertBuilt();
     sandbox = await startSandbox({ port: 0, recordsPerEntity: 50 });
     dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-webhook-demo-'));
   });
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((done) => child!.once('exit', done));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    if (child) await killHard(child);
     await sandbox?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('a change made in the sandbox shows up in the records API within two seconds, with no new sync run', async () => {
     const env = { SYNCBRIDGE_PORT: '0', SYNCBRIDGE_DATA_DIR: dataDir, SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: sandbox.apiKey, SYNCBRIDGE_ADMIN_KEY: ADMIN_KEY };
-    const host = await startHost(env);
+    const host = await startNpmStart(env);
     child = host.child;
     const api = new ApiClient(host.url, sandbox.url, ADMIN_KEY);
     expect(host.output()).toContain(`/api/webhooks/sandbox/sandbox-crm`);
