@@ -67,19 +67,8 @@ export class LocalChangeService {
     const data = { ...current.data, ...fields };
     const changedFields = Object.keys(fields).filter((f) => canonicalJson(fields[f]) !== canonicalJson(current.data[f]));
     if (changedFields.length === 0) return { record: current, changed: false };
-    const now = this.now();
-    const record: SyncRecord = {
-      ...current,
-      data,
-      hash: contentHash(data),
-      rawHash: null,
-      version: current.version + 1,
-      lastModifiedAt: now,
-      lastAction: 'updated',
-      // The base stays the last agreed version while changes pile up before a push.
-      base: current.base ?? (current.pendingPush ? null : current.data),
-      fieldClock: stamp(current.fieldClock ?? {}, changedFields, now),
-    };
+    // The base stays the last agreed version while changes pile up before a push.
+    const record = this.changed(current, data, current.base ?? (current.pendingPush ? null : current.data), changedFields);
     const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
     return { record: await this.commit(record, op, op === 'create' ? Object.keys(data) : changedFields), changed: true };
   }
@@ -104,19 +93,8 @@ export class LocalChangeService {
    * provider holds), so that the push sends exactly what differs from it.
    */
   async rebase(current: SyncRecord, data: JsonObject, base: JsonObject | null): Promise<SyncRecord> {
-    const now = this.now();
     const changedFields = Object.keys({ ...data, ...(base ?? {}) }).filter((f) => canonicalJson(data[f]) !== canonicalJson(base?.[f]));
-    const record: SyncRecord = {
-      ...current,
-      data,
-      hash: contentHash(data),
-      rawHash: null,
-      version: current.version + 1,
-      lastModifiedAt: now,
-      lastAction: 'updated',
-      base,
-      fieldClock: stamp(current.fieldClock ?? {}, changedFields, now),
-    };
+    const record = this.changed(current, data, base, changedFields);
     const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
     return this.commit(record, op, changedFields);
   }
@@ -132,6 +110,22 @@ export class LocalChangeService {
     const pending = await this.platform.outbox.listPending({ connectionId, limit: 1000 });
     if (pending.length > 0) await this.platform.queue.send(QUEUES.outbound, pending.map((entry) => outboundMessage(entry)));
     return pending.length;
+  }
+
+  /** The next version of a record whose data changed locally, with the changed fields' clocks stamped. */
+  private changed(current: SyncRecord, data: JsonObject, base: JsonObject | null, changedFields: string[]): SyncRecord {
+    const now = this.now();
+    return {
+      ...current,
+      data,
+      hash: contentHash(data),
+      rawHash: null,
+      version: current.version + 1,
+      lastModifiedAt: now,
+      lastAction: 'updated',
+      base,
+      fieldClock: stamp(current.fieldClock ?? {}, changedFields, now),
+    };
   }
 
   private async commit(record: SyncRecord, op: PushOperation, changedFields: string[]): Promise<SyncRecord> {
