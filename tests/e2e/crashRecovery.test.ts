@@ -11,7 +11,8 @@ const ADMIN_KEY = 'crash-test-admin-key-0123456789';
 describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishes exactly', () => {
   let sandbox: RunningSandbox;
   let dataDir: string;
-  let child: ChildProcess | undefined;
+  /** Every host this file started; each test stops its own, afterAll stops whatever is left. */
+  const children: ChildProcess[] = [];
 
   beforeAll(async () => {
     assertBuilt();
@@ -28,7 +29,7 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
   });
 
   afterAll(async () => {
-    if (child) await killHard(child);
+    await Promise.all(children.map(killHard));
     await sandbox?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -41,7 +42,7 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
     let lastFetched = -1;
     for (let kill = 1; kill <= 3; kill += 1) {
       const host = await startNpmStart(env);
-      child = host.child;
+      children.push(host.child);
       const api = new ApiClient(host.url, sandbox.url, ADMIN_KEY);
       runId ??= (await api.waitFor('the first run', async () => (await api.api('GET', '/api/connections/sandbox-crm/syncs')).body.runs?.[0]?.runId)) as string;
       // Wait until this incarnation has made progress of its own, then kill it without warning.
@@ -56,26 +57,27 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
     await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slowMs: 0 }) });
 
     const host = await startNpmStart(env);
-    child = host.child;
+    children.push(host.child);
     const api = new ApiClient(host.url, sandbox.url, ADMIN_KEY);
     const run = await api.waitForRun(runId!, 60_000);
     expect(host.output()).toContain(`Resuming run ${runId}`);
     expect(run.state).toBe('done');
     expect(run.counters).toEqual({ fetched: 3000, created: 3000, updated: 0, unchanged: 0, deleted: 0, failed: 0 });
     await api.expectInStep(undefined, 'sandbox-crm');
+    await killHard(host.child); // the next test starts its own host on this data
   });
 
   test('Ctrl-C (SIGINT) stops npm start cleanly, and the next start finds its data without a new full sync', async () => {
     const env = npmStartEnv();
     const first = await startNpmStart(env);
-    child = first.child;
+    children.push(first.child);
     const exited = new Promise<number | null>((done) => first.child.once('exit', (code) => done(code)));
     first.child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(first.output()).toContain('Stopped.');
 
     const second = await startNpmStart(env);
-    child = second.child;
+    children.push(second.child);
     const api = new ApiClient(second.url, sandbox.url, ADMIN_KEY);
     const runs = (await api.api('GET', '/api/connections/sandbox-crm/syncs')).body.runs;
     expect(runs).toHaveLength(1); // the finished run of the first test; no second full sync started
