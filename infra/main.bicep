@@ -19,14 +19,14 @@ var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var deploymentContainerName = 'app-package-${take(token, 7)}'
 
-resource resourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
   location: location
   tags: tags
 }
 
 module identity 'modules/identity.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'identity'
   params: {
     name: 'id-syncbridge-${token}'
@@ -36,7 +36,7 @@ module identity 'modules/identity.bicep' = {
 }
 
 module monitoring 'modules/monitoring.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'monitoring'
   params: {
     logAnalyticsName: 'log-syncbridge-${token}'
@@ -47,7 +47,7 @@ module monitoring 'modules/monitoring.bicep' = {
 }
 
 module storage 'modules/storage.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'storage'
   params: {
     name: 'stsyncbridge${take(token, 11)}'
@@ -58,7 +58,7 @@ module storage 'modules/storage.bicep' = {
 }
 
 module cosmos 'modules/cosmos.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'cosmos'
   params: {
     accountName: 'cosmos-syncbridge-${token}'
@@ -68,7 +68,7 @@ module cosmos 'modules/cosmos.bicep' = {
 }
 
 module serviceBus 'modules/serviceBus.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'serviceBus'
   params: {
     name: 'sb-syncbridge-${token}'
@@ -78,7 +78,7 @@ module serviceBus 'modules/serviceBus.bicep' = {
 }
 
 module keyVault 'modules/keyVault.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'keyVault'
   params: {
     name: 'kv-sb-${take(token, 13)}'
@@ -88,7 +88,7 @@ module keyVault 'modules/keyVault.bicep' = {
 }
 
 module roleAssignments 'modules/roleAssignments.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'roleAssignments'
   params: {
     principalId: identity.outputs.principalId
@@ -102,7 +102,7 @@ module roleAssignments 'modules/roleAssignments.bicep' = {
 }
 
 module functionApp 'modules/functionApp.bicep' = {
-  scope: resourceGroup
+  scope: rg
   name: 'functionApp'
   // The host reads its storage and queues at start: grant access first.
   dependsOn: [roleAssignments]
@@ -124,7 +124,7 @@ module functionApp 'modules/functionApp.bicep' = {
 }
 
 output AZURE_LOCATION string = location
-output AZURE_RESOURCE_GROUP string = resourceGroup.name
+output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SYNCBRIDGE_API_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
 output COSMOS__accountEndpoint string = cosmos.outputs.endpoint

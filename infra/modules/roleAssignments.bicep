@@ -19,7 +19,7 @@ var roles = {
 // Cosmos DB's data plane has its own RBAC: "Cosmos DB Built-in Data Contributor".
 var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 
-resource serviceBus 'Microsoft.ServiceBus/namespaces@2021-11-01' existing = {
+resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: serviceBusNamespaceName
 }
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {

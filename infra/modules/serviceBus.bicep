@@ -12,7 +12,7 @@ var queueNames = [
   'sync-outbound'
 ]
 
-resource namespace 'Microsoft.ServiceBus/namespaces@2021-11-01' = {
+resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
   location: location
   tags: tags
@@ -26,7 +26,7 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2021-11-01' = {
   }
 }
 
-resource queues 'Microsoft.ServiceBus/namespaces/queues@2021-11-01' = [
+resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
   for queueName in queueNames: {
     parent: namespace
     name: queueName
