@@ -105,7 +105,8 @@ describe('Service Bus queues in infra/ match the code', () => {
     expect(queueFunctions.length).toBeGreaterThan(0);
     for (const { name, options } of queueFunctions) {
       expect({ name, queue: queueNamesDeclared().includes(options.queueName) }).toEqual({ name, queue: true });
-      expect(appSettingNames()).toContain(`${options.connection}__fullyQualifiedNamespace`);
+      // Identity-based trigger connection with a user-assigned identity: namespace, credential and client id.
+      for (const suffix of ['fullyQualifiedNamespace', 'credential', 'clientId']) expect(appSettingNames()).toContain(`${options.connection}__${suffix}`);
     }
   });
 
