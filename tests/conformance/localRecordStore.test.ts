@@ -7,28 +7,14 @@ import type { RecordScope, SyncRecord } from '../../shared/core/model';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
 import { SqliteSeenSets } from '../../shared/platform/local/sqliteSeenSets';
 import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
+import { makeRecord as makeConformanceRecord } from './recordStore.conformance';
 
 const scope: RecordScope = { tenantId: 'ten_local', connectionId: 'con_local', entity: 'customers' };
 
+/** Records of ~1 KB, as the store's size assumptions are about. */
 function makeRecord(externalId: string, overrides: Partial<SyncRecord> = {}): SyncRecord {
   const data = { name: `Customer ${externalId}`, notes: 'n'.repeat(800) };
-  return {
-    ...scope,
-    id: recordId(scope.tenantId, scope.connectionId, scope.entity, externalId),
-    externalId,
-    data,
-    hash: contentHash(data),
-    rawHash: null,
-    version: 1,
-    deleted: false,
-    deletedAt: null,
-    firstSeenAt: '2026-03-01T09:00:00.000Z',
-    lastModifiedAt: '2026-03-01T09:00:00.000Z',
-    lastAction: 'added',
-    sourceUpdatedAt: null,
-    lastStepId: 'run_1:customers:1',
-    ...overrides,
-  };
+  return makeConformanceRecord(scope, externalId, { data, hash: contentHash(data), ...overrides });
 }
 
 /** Behaviour only the embedded store promises: one transaction per batch, durability, query plans. */

@@ -11,7 +11,8 @@ function at(seconds: number): string {
   return new Date(T0 + seconds * 1000).toISOString();
 }
 
-function makeRecord(scope: RecordScope, externalId: string, overrides: Partial<SyncRecord> = {}): SyncRecord {
+/** A complete stored record of the scope, with fields to override; shared with the local store's own tests. */
+export function makeRecord(scope: RecordScope, externalId: string, overrides: Partial<SyncRecord> = {}): SyncRecord {
   const data: JsonObject = overrides.data ?? { name: `Customer ${externalId}`, tags: ['a', 'b'], address: { city: 'Lyon', zip: null } };
   return {
     ...scope,

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../../ports/clock';
 import type { OutgoingMessage, QueueName, QueueSender } from '../../ports/queue';
 import type { SqliteDatabase } from './database';
 import { isOrphanedOwner, newOwnerId, registerLiveOwner, unregisterLiveOwner } from './sqliteQueueOwners';
-import { parseProperties, serialiseMessage, toDeadLetteredMessage } from './sqliteQueueCodec';
+import { messageFields, serialiseMessage, toDeadLetteredMessage } from './sqliteQueueCodec';
 import { createQueueTables, type QueueDeadLetterRow, type QueueMessageRow } from './sqliteQueueSchema';
 import { prepareQueueStatements, type QueueStatements } from './sqliteQueueStatements';
 import {
@@ -301,14 +301,8 @@ export class SqliteQueue implements QueueSender {
     const lockedUntil = now + this.lockDurationMs;
     this.sql.lockMessage.run(lockToken, this.ownerId, lockedUntil, row.sequence_number);
     return {
-      queue: row.queue,
-      messageId: row.message_id,
-      ...(row.session_id === null ? {} : { sessionId: row.session_id }),
-      body: JSON.parse(row.body) as unknown,
-      applicationProperties: parseProperties(row.application_properties),
-      sequenceNumber: row.sequence_number,
+      ...messageFields(row),
       deliveryCount: row.delivery_count + 1,
-      enqueuedTime: new Date(row.available_at_ms),
       ...(row.available_at_ms > row.sent_at_ms ? { scheduledEnqueueTime: new Date(row.available_at_ms) } : {}),
       lockToken,
       lockedUntil: new Date(lockedUntil),

@@ -1,6 +1,6 @@
 import { SyncBridgeError } from '../../core/errors';
 import type { OutgoingMessage } from '../../ports/queue';
-import type { QueueDeadLetterRow } from './sqliteQueueSchema';
+import type { QueueDeadLetterRow, QueueMessageRow } from './sqliteQueueSchema';
 import type { DeadLetteredMessage } from './sqliteQueueTypes';
 
 /** Messages to and from their rows: bodies and properties are stored as JSON text. */
@@ -43,7 +43,8 @@ export function parseProperties(text: string | null): Record<string, string | nu
   return text === null ? {} : (JSON.parse(text) as Record<string, string | number | boolean>);
 }
 
-export function toDeadLetteredMessage(row: QueueDeadLetterRow): DeadLetteredMessage {
+/** The fields a stored message row and a dead-lettered row share, decoded once for both. */
+export function messageFields(row: QueueMessageRow | QueueDeadLetterRow) {
   return {
     queue: row.queue,
     messageId: row.message_id,
@@ -51,8 +52,14 @@ export function toDeadLetteredMessage(row: QueueDeadLetterRow): DeadLetteredMess
     body: JSON.parse(row.body) as unknown,
     applicationProperties: parseProperties(row.application_properties),
     sequenceNumber: row.sequence_number,
-    deliveryCount: row.delivery_count,
     enqueuedTime: new Date(row.available_at_ms),
+  };
+}
+
+export function toDeadLetteredMessage(row: QueueDeadLetterRow): DeadLetteredMessage {
+  return {
+    ...messageFields(row),
+    deliveryCount: row.delivery_count,
     deadLetterReason: row.reason,
     ...(row.description === null ? {} : { deadLetterErrorDescription: row.description }),
     deadLetteredAt: new Date(row.dead_lettered_at_ms),
