@@ -70,6 +70,9 @@ async function main(): Promise<void> {
   const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
   useServices(services);
   const demo = await ensureDemo(services, { sandboxUrl: sandbox.url, sandboxApiKey, adminKey: process.env.SYNCBRIDGE_ADMIN_KEY });
+  // Read the open run before the host starts: once it dispatches, the queued steps of a run left by
+  // the last process may finish before this start gets to say it is resuming them.
+  const open = await platform.runs.listOpenByConnection(DEMO_CONNECTION_ID);
   const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port, log: (line) => platform.telemetry.log('info', line) });
 
   // Pushes whose queue message was lost in a crash (committed, never sent) go out again now; the
@@ -100,7 +103,6 @@ async function main(): Promise<void> {
   else console.log('Admin API key: the one printed at the first start (or set SYNCBRIDGE_ADMIN_KEY).');
 
   // First start: a full sync. Later starts: an in-flight run resumes from the queue by itself.
-  const open = await platform.runs.listOpenByConnection(DEMO_CONNECTION_ID);
   let runId = open[0]?.id;
   const connection = await platform.connections.get(DEMO_CONNECTION_ID);
   const everSynced = Object.values(connection?.syncState ?? {}).some((s) => s.lastFullSyncAt);
