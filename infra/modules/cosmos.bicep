@@ -1,6 +1,6 @@
 // Cosmos DB for NoSQL: the account (keys off, Entra ID only), the database and every container
 // the ports use. Partition keys, TTLs and excluded index paths are explained in docs/deploy.md;
-// tests/infra/drift.test.ts reads the `containers` list below.
+// tests/infra/drift.test.ts compares the `containers` list below with shared/platform/azure/cosmos/containers.ts.
 param accountName string
 param location string
 param tags object = {}
@@ -13,7 +13,8 @@ var containers = [
   {
     name: 'records'
     partitionKeyPaths: ['/tenantId', '/connectionId']
-    excludedPaths: ['/data/*', '/base/*', '/fieldClock/*', '/relationships/*']
+    // Also holds the connection's outbox entries and run seen-sets (one partition, one batch).
+    excludedPaths: ['/data/*', '/base/*', '/fieldClock/*', '/relationships/*', '/payload/*', '/externalIds/*']
   }
   {
     name: 'runs'
@@ -48,11 +49,6 @@ var containers = [
     excludedPaths: ['/body/*', '/headers/*']
     // The webhook log is kept 30 days for replay.
     defaultTtlSeconds: 2592000
-  }
-  {
-    name: 'outbox'
-    partitionKeyPaths: ['/tenantId', '/connectionId']
-    excludedPaths: ['/payload/*']
   }
   {
     name: 'conflicts'

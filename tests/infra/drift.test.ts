@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { allFunctions } from '../../functions/all';
+import { COSMOS_CONTAINERS } from '../../shared/platform/azure/cosmos/containers';
 import { openDatabase } from '../../shared/platform/local/database';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
 import { QUEUES } from '../../shared/ports/queue';
@@ -164,16 +165,14 @@ describe('Cosmos containers in infra/ match docs/deploy.md', () => {
 
   it('declares every container the ports need, each documented with its partition key', () => {
     const declared = containersDeclared();
-    expect(declared.map((c) => c.name).sort()).toEqual(
-      ['conflicts', 'connections', 'deliveries', 'idempotency', 'leases', 'outbox', 'records', 'runs', 'tenants'].sort(),
-    );
+    expect(declared.map((c) => c.name).sort()).toEqual(COSMOS_CONTAINERS.map((c) => c.name).sort());
     expect(documented.map(({ name, partitionKeyPaths }) => ({ name, partitionKeyPaths })).sort((a, b) => a.name.localeCompare(b.name))).toEqual(
       declared.map(({ name, partitionKeyPaths }) => ({ name, partitionKeyPaths })).sort((a, b) => a.name.localeCompare(b.name)),
     );
   });
 
   it('partitions per-connection data by /tenantId then /connectionId', () => {
-    for (const name of ['records', 'runs', 'deliveries', 'outbox', 'conflicts']) {
+    for (const name of ['records', 'runs', 'deliveries', 'conflicts']) {
       expect({ name, paths: containersDeclared().find((c) => c.name === name)?.partitionKeyPaths }).toEqual({ name, paths: ['/tenantId', '/connectionId'] });
     }
   });
@@ -185,6 +184,12 @@ describe('Cosmos containers in infra/ match docs/deploy.md', () => {
       expect(container.defaultTtlSeconds).toBeGreaterThan(0);
       expect(documented.find((d) => d.name === container.name)?.ttl).toContain(`${container.defaultTtlSeconds} s`);
     }
+  });
+
+  it('declares exactly what the code creates and reads (partition keys, TTLs, excluded paths)', () => {
+    const fromCode = COSMOS_CONTAINERS.map((c) => ({ name: c.name, partitionKeyPaths: [...c.partitionKeyPaths], defaultTtlSeconds: c.defaultTtlSeconds, excludedPaths: [...c.excludedPaths] }));
+    const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+    expect(containersDeclared().sort(byName)).toEqual(fromCode.sort(byName));
   });
 
   it('keeps record payloads out of the index', () => {
