@@ -105,11 +105,19 @@ export class LocalChangeService {
     return this.commit({ ...current, version: current.version + 1, lastModifiedAt: now, deletedAt: now, base }, 'delete', []);
   }
 
-  /** Sends the messages of pending entries again (after a crash between commit and send). */
-  async relayPending(connectionId?: string): Promise<number> {
+  /**
+   * Sends the messages of pending entries again (after a crash between commit and send). With
+   * `idleForMs`, only entries nobody has touched for that long: an entry the outbound worker is
+   * retrying is updated on every attempt (backoff tops out at 30 s), so an idle one has lost its
+   * message. A re-sent message that still exists is dropped by the broker's duplicate detection
+   * (the message id is the entry id); one that gets through finds the entry done and is skipped.
+   */
+  async relayPending(connectionId?: string, options: { idleForMs?: number } = {}): Promise<number> {
     const pending = await this.platform.outbox.listPending({ connectionId, limit: 1000 });
-    if (pending.length > 0) await this.platform.queue.send(QUEUES.outbound, pending.map((entry) => outboundMessage(entry)));
-    return pending.length;
+    const idleSince = this.platform.clock.now().getTime() - (options.idleForMs ?? 0);
+    const lost = options.idleForMs === undefined ? pending : pending.filter((entry) => !(Date.parse(entry.updatedAt) > idleSince));
+    if (lost.length > 0) await this.platform.queue.send(QUEUES.outbound, lost.map((entry) => outboundMessage(entry)));
+    return lost.length;
   }
 
   /** The next version of a record whose data changed locally, with the changed fields' clocks stamped. */

@@ -16,11 +16,11 @@ describe('functions/index.ts registers every function with the Functions host', 
     require('../../../functions/index');
   });
 
-  test('all eight functions, each with its trigger kind', () => {
+  test('all nine functions, each with its trigger kind', () => {
     expect(calls.map((c) => `${c.kind}:${c.name}`).sort()).toEqual([
       'http:adminApi', 'http:connect', 'http:health', 'http:webhookReceiver',
       'serviceBusQueue:inboundWorker', 'serviceBusQueue:outboundWorker',
-      'timer:scheduler', 'timer:tokenRefresher',
+      'timer:outboxRelay', 'timer:scheduler', 'timer:tokenRefresher',
     ]);
     for (const call of calls) expect(typeof call.options.handler).toBe('function');
   });
