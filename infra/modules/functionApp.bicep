@@ -13,6 +13,7 @@ param storageBlobEndpoint string
 param deploymentContainerName string
 param applicationInsightsConnectionString string
 param cosmosEndpoint string
+param cosmosDatabaseName string
 param serviceBusFullyQualifiedNamespace string
 param keyVaultUri string
 @description('Upper bound of instances the plan scales out to.')
@@ -25,6 +26,7 @@ var appSettings = {
   // DefaultAzureCredential in the SDK clients picks the user-assigned identity by this id.
   AZURE_CLIENT_ID: identityClientId
   COSMOS__accountEndpoint: cosmosEndpoint
+  COSMOS__databaseName: cosmosDatabaseName
   // Read by the queue triggers (connection: 'ServiceBusConnection' in functions/*Worker.ts).
   ServiceBusConnection__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
   ServiceBusConnection__credential: 'managedidentity'

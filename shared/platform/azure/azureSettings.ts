@@ -15,15 +15,16 @@ export interface AzureSettings {
 }
 
 export function readAzureSettings(env: NodeJS.ProcessEnv): AzureSettings {
-  const cosmosEndpoint = required(env, 'COSMOS__accountEndpoint');
+  // Each setting is read as `env.NAME` so that tests/infra/drift.test.ts finds it in the Bicep.
+  const cosmosEndpoint = required('COSMOS__accountEndpoint', env.COSMOS__accountEndpoint);
   assertUrl('COSMOS__accountEndpoint', cosmosEndpoint, ['https:']);
-  const cosmosKey = optional(env, 'COSMOS__key');
+  const cosmosKey = optional(env.COSMOS__key);
   if (cosmosKey !== undefined && !isLoopback(cosmosEndpoint)) {
     throw new SyncBridgeError('configuration', 'COSMOS__key is for a local emulator only (the endpoint must be localhost/127.0.0.1); in Azure, Cosmos DB is reached with the managed identity.');
   }
 
-  const namespace = optional(env, 'ServiceBusConnection__fullyQualifiedNamespace');
-  const connectionString = optional(env, 'ServiceBusConnection');
+  const namespace = optional(env.ServiceBusConnection__fullyQualifiedNamespace);
+  const connectionString = optional(env.ServiceBusConnection);
   let serviceBus: AzureSettings['serviceBus'];
   if (namespace !== undefined) {
     if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(namespace)) {
@@ -39,25 +40,25 @@ export function readAzureSettings(env: NodeJS.ProcessEnv): AzureSettings {
     throw new SyncBridgeError('configuration', 'ServiceBusConnection__fullyQualifiedNamespace is not set (SYNCBRIDGE_PLATFORM=azure needs it).');
   }
 
-  const keyVaultUri = required(env, 'KEYVAULT_URI');
+  const keyVaultUri = required('KEYVAULT_URI', env.KEYVAULT_URI);
   assertUrl('KEYVAULT_URI', keyVaultUri, ['https:']);
 
   return {
-    cosmos: { endpoint: cosmosEndpoint, databaseName: optional(env, 'COSMOS__databaseName') ?? 'syncbridge', ...(cosmosKey ? { key: cosmosKey } : {}) },
+    cosmos: { endpoint: cosmosEndpoint, databaseName: optional(env.COSMOS__databaseName) ?? 'syncbridge', ...(cosmosKey ? { key: cosmosKey } : {}) },
     serviceBus,
     keyVaultUri,
-    applicationInsightsConnectionString: optional(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
-    managedIdentityClientId: optional(env, 'AZURE_CLIENT_ID'),
+    applicationInsightsConnectionString: optional(env.APPLICATIONINSIGHTS_CONNECTION_STRING),
+    managedIdentityClientId: optional(env.AZURE_CLIENT_ID),
   };
 }
 
-function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const value = env[name]?.trim();
+function optional(raw: string | undefined): string | undefined {
+  const value = raw?.trim();
   return value ? value : undefined;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = optional(env, name);
+function required(name: string, raw: string | undefined): string {
+  const value = optional(raw);
   if (value === undefined) throw new SyncBridgeError('configuration', `${name} is not set (SYNCBRIDGE_PLATFORM=azure needs it).`);
   return value;
 }
