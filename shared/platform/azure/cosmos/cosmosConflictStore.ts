@@ -1,0 +1,120 @@
+import type { JSONObject, OperationInput } from '@azure/cosmos';
+import { SyncBridgeError } from '../../../core/errors';
+import type { IsoTime } from '../../../core/model';
+import type { Conflict, ConflictListQuery, ConflictResolution, ConflictStats, ConflictStore } from '../../../ports/conflictStore';
+import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
+import type { CosmosDatabase } from './cosmosDatabase';
+import { cosmosStatus, toSyncBridgeError } from './cosmosErrors';
+import { nextOrderKey } from './orderKey';
+
+const MAX_LIMIT = 500;
+
+type ConflictDoc = Conflict & { orderKey: string; _etag?: string };
+
+function fromDoc(doc: ConflictDoc): Conflict {
+  const { orderKey: _order, ...conflict } = withoutSystemFields(doc);
+  return conflict;
+}
+
+function encodeCursor(orderKey: string): string {
+  return Buffer.from(`k:${orderKey}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!text.startsWith('k:') || text.length < 4) throw new SyncBridgeError('validation', 'cursor is not a cursor this API returned.');
+  return text.slice(2);
+}
+
+/**
+ * Conflicts on Cosmos DB, container `conflicts` keyed [tenantId, connectionId]. Tenant-wide reads
+ * (the API's list, get and stats) name the tenant as a partition-key prefix, so they reach that
+ * tenant's partitions only. Resolving replaces the document under If-Match: two operators resolving
+ * the same conflict at once cannot both win.
+ */
+export class CosmosConflictStore implements ConflictStore {
+  private readonly container;
+  private readonly charges;
+
+  constructor(db: CosmosDatabase) {
+    this.container = db.container('conflicts');
+    this.charges = db.charges;
+  }
+
+  async open(conflict: Conflict): Promise<Conflict> {
+    try {
+      const response = await this.container.items.create<ConflictDoc>({ ...conflict, orderKey: nextOrderKey() });
+      this.charges.add('conflicts.open', response.requestCharge);
+    } catch (error) {
+      if (cosmosStatus(error) !== 409) throw toSyncBridgeError(error, 'conflicts.open');
+    }
+    return (await this.get(conflict.tenantId, conflict.id))!;
+  }
+
+  async get(tenantId: string, id: string): Promise<Conflict | undefined> {
+    const doc = await this.find(tenantId, id);
+    return doc && fromDoc(doc);
+  }
+
+  async list(query: ConflictListQuery): Promise<{ conflicts: Conflict[]; nextCursor: string | null }> {
+    if (!Number.isInteger(query.limit) || query.limit < 1) throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${query.limit}.`);
+    const limit = Math.min(query.limit, MAX_LIMIT);
+    const where = ['c.tenantId = @tenantId'];
+    const parameters = [{ name: '@tenantId', value: query.tenantId }];
+    if (query.cursor !== undefined) {
+      where.push('c.orderKey > @after');
+      parameters.push({ name: '@after', value: decodeCursor(query.cursor) });
+    }
+    if (query.state) {
+      where.push('c.state = @state');
+      parameters.push({ name: '@state', value: query.state });
+    }
+    if (query.connectionId) {
+      where.push('c.connectionId = @connectionId');
+      parameters.push({ name: '@connectionId', value: query.connectionId });
+    }
+    const docs = await queryAll<ConflictDoc>(
+      this.container, this.charges, 'conflicts.list',
+      `SELECT TOP ${limit + 1} * FROM c WHERE ${where.join(' AND ')} ORDER BY c.orderKey`,
+      parameters,
+      query.connectionId ? [query.tenantId, query.connectionId] : [query.tenantId],
+    );
+    const page = docs.slice(0, limit);
+    return { conflicts: page.map(fromDoc), nextCursor: docs.length > limit ? encodeCursor(page[page.length - 1].orderKey) : null };
+  }
+
+  async resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime): Promise<Conflict> {
+    const current = await this.find(tenantId, id);
+    if (!current) throw new SyncBridgeError('not_found', `There is no conflict ${id}.`);
+    if (current.state !== 'open') throw new SyncBridgeError('conflict', `Conflict ${id} is ${current.state} already; only open conflicts can be resolved.`);
+    const next: ConflictDoc = { ...withoutSystemFields(current), state: 'resolved', resolution, resolvedAt: at, updatedAt: at };
+    await executeBatch(this.container, this.charges, 'conflicts.resolve', [tenantId, current.connectionId], [
+      { operationType: 'Replace', id, ifMatch: current._etag, resourceBody: next as unknown as JSONObject } as OperationInput,
+    ]);
+    return fromDoc(next);
+  }
+
+  async stats(tenantId: string): Promise<ConflictStats[]> {
+    const rows = await queryAll<{ connectionId: string; kind: Conflict['kind']; state: Conflict['state'] }>(
+      this.container, this.charges, 'conflicts.stats',
+      'SELECT c.connectionId, c.kind, c.state FROM c WHERE c.tenantId = @tenantId',
+      [{ name: '@tenantId', value: tenantId }],
+      [tenantId],
+    );
+    const counts = new Map<string, ConflictStats>();
+    for (const row of rows) {
+      const key = `${row.connectionId}\u0000${row.kind}`;
+      let entry = counts.get(key);
+      if (!entry) counts.set(key, (entry = { connectionId: row.connectionId, kind: row.kind, open: 0, resolved: 0 }));
+      if (row.state === 'open') entry.open += 1;
+      else if (row.state === 'resolved') entry.resolved += 1;
+    }
+    const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return [...counts.values()].sort((a, b) => byText(a.connectionId, b.connectionId) || byText(a.kind, b.kind));
+  }
+
+  private async find(tenantId: string, id: string): Promise<ConflictDoc | undefined> {
+    const [doc] = await queryAll<ConflictDoc>(this.container, this.charges, 'conflicts.get', 'SELECT * FROM c WHERE c.id = @id AND c.tenantId = @tenantId', [{ name: '@id', value: id }, { name: '@tenantId', value: tenantId }], [tenantId]);
+    return doc;
+  }
+}

@@ -1,0 +1,96 @@
+import type { JSONObject, OperationInput } from '@azure/cosmos';
+import { SyncBridgeError, isSyncBridgeError } from '../../../core/errors';
+import type { IsoTime } from '../../../core/model';
+import type { OutboxEntry, OutboxStore, OutboxUpdate } from '../../../ports/outboxStore';
+import type { RecordWrite } from '../../../ports/recordStore';
+import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
+import type { CosmosDatabase } from './cosmosDatabase';
+import { toRecordDoc } from './cosmosRecordDocs';
+import { partitionOf } from './cosmosRecordStore';
+import { nextOrderKey } from './orderKey';
+
+type OutboxDoc = OutboxEntry & { docType: 'outbox'; orderKey: string; _etag?: string };
+
+function fromDoc(doc: OutboxDoc): OutboxEntry {
+  const { docType: _type, orderKey: _order, ...entry } = withoutSystemFields(doc);
+  return entry;
+}
+
+/**
+ * The transactional outbox on Cosmos DB. An entry is a document in the `records` container, in its
+ * record's partition, so `commitLocalChange` is ONE transactional batch: create the entry, upsert
+ * the record. Cosmos commits both or neither; an entry id that exists fails the create (409) and
+ * with it the batch. Chosen over the change feed (docs/cosmos.md): the feed would need a lease
+ * container and a Cosmos-triggered function, and cannot say which fields a change touched.
+ * `get`/`update` take only the entry id, so they query across partitions by id (an index lookup
+ * per physical partition): they run once per push, not per record of a sync.
+ */
+export class CosmosOutboxStore implements OutboxStore {
+  private readonly container;
+  private readonly charges;
+
+  constructor(db: CosmosDatabase) {
+    this.container = db.container('records');
+    this.charges = db.charges;
+  }
+
+  async commitLocalChange(record: RecordWrite, entry: OutboxEntry): Promise<void> {
+    if (record.tenantId !== entry.tenantId || record.connectionId !== entry.connectionId) {
+      throw new SyncBridgeError('internal', 'An outbox entry must belong to the connection of its record.');
+    }
+    const doc: OutboxDoc = { ...entry, docType: 'outbox', orderKey: nextOrderKey() };
+    try {
+      // The entry goes first: if its id is taken, the record is not touched (also on the test server,
+      // which applies a batch's operations one by one until one fails).
+      await executeBatch(this.container, this.charges, 'outbox.commit', partitionOf(entry), [
+        { operationType: 'Create', resourceBody: doc as unknown as JSONObject } as OperationInput,
+        { operationType: 'Upsert', resourceBody: toRecordDoc(record) as unknown as JSONObject } as OperationInput,
+      ]);
+    } catch (error) {
+      if (isSyncBridgeError(error, 'conflict')) {
+        throw new SyncBridgeError('conflict', `Outbox entry ${entry.id} exists already: record version ${entry.version} was taken by another change.`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<OutboxEntry | undefined> {
+    const doc = await this.find(id);
+    return doc && fromDoc(doc);
+  }
+
+  async listPending(options: { connectionId?: string; limit: number }): Promise<OutboxEntry[]> {
+    const limit = Math.max(1, Math.min(Math.floor(options.limit), 1000));
+    const byConnection = options.connectionId !== undefined;
+    const docs = await queryAll<OutboxDoc>(
+      this.container,
+      this.charges,
+      'outbox.listPending',
+      `SELECT TOP ${limit} * FROM c WHERE c.docType = 'outbox' AND c.state = 'pending'${byConnection ? ' AND c.connectionId = @connectionId' : ''} ORDER BY c.orderKey`,
+      byConnection ? [{ name: '@connectionId', value: options.connectionId! }] : [],
+    );
+    return docs.map(fromDoc);
+  }
+
+  async update(id: string, update: OutboxUpdate, at: IsoTime): Promise<OutboxEntry> {
+    const current = await this.find(id);
+    if (!current) throw new SyncBridgeError('not_found', `Outbox entry ${id} does not exist.`);
+    const next: OutboxDoc = {
+      ...withoutSystemFields(current),
+      state: update.state,
+      attempts: update.attempts ?? current.attempts,
+      ...(update.replays === undefined ? {} : { replays: update.replays }),
+      lastError: update.lastError === undefined ? current.lastError : update.lastError,
+      updatedAt: at,
+    };
+    await executeBatch(this.container, this.charges, 'outbox.update', partitionOf(current), [
+      { operationType: 'Replace', id, ifMatch: current._etag, resourceBody: next as unknown as JSONObject } as OperationInput,
+    ]);
+    return fromDoc(next);
+  }
+
+  private async find(id: string): Promise<OutboxDoc | undefined> {
+    const [doc] = await queryAll<OutboxDoc>(this.container, this.charges, 'outbox.get', "SELECT * FROM c WHERE c.id = @id AND c.docType = 'outbox'", [{ name: '@id', value: id }]);
+    return doc;
+  }
+}

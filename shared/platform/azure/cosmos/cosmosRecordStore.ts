@@ -1,0 +1,219 @@
+import type { JSONObject, OperationInput, PartitionKey } from '@azure/cosmos';
+import { SyncBridgeError } from '../../../core/errors';
+import { recordId } from '../../../core/ids';
+import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../../../core/model';
+import type { RecordListQuery, RecordPage, RecordStore, RecordWrite } from '../../../ports/recordStore';
+import { executeBatch, queryAll, readItem } from './cosmosCalls';
+import type { CosmosDatabase } from './cosmosDatabase';
+import { toSyncBridgeError } from './cosmosErrors';
+import { decodeListCursor, derivedId, encodeListCursor, fromRecordDoc, normaliseTime, sortKeyOf, toRecordDoc, type RecordDoc } from './cosmosRecordDocs';
+
+const MAX_LIST_LIMIT = 1000;
+/** Cosmos DB's limit of operations per transactional batch. */
+const BATCH_SIZE = 100;
+/** How many id-array entries one query carries (keeps query text far below the 256 KB limit). */
+const IDS_PER_QUERY = 1000;
+
+type StateRow = Pick<RecordDoc, 'externalId' | 'hash' | 'rawHash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt'> & { pending: boolean };
+
+export function partitionOf(scope: { tenantId: string; connectionId: string }): PartitionKey {
+  return [scope.tenantId, scope.connectionId];
+}
+
+/**
+ * RecordStore on Cosmos DB: a connection's records are one logical partition of `records`
+ * ([tenantId, connectionId]), so every read of the pipeline is a single-partition query:
+ * - `getStates` of a page: ONE query projecting the change-detection fields (never payloads);
+ * - `write` of a page: transactional batches of up to 100 upserts per partition (the pipeline
+ *   writes only created/changed records, so an unchanged page costs no write at all);
+ * - full-sync deletion detection writes a small `seen` document per page instead of touching
+ *   every unchanged record, and the sweep tombstones only what the run did not see.
+ * Request charges are added to the database's meter per operation (docs/cosmos.md).
+ */
+export class CosmosRecordStore implements RecordStore {
+  private readonly container;
+  private readonly charges;
+
+  constructor(db: CosmosDatabase) {
+    this.container = db.container('records');
+    this.charges = db.charges;
+  }
+
+  async getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>> {
+    const states = new Map<string, RecordState>();
+    for (let i = 0; i < externalIds.length; i += IDS_PER_QUERY) {
+      const rows = await queryAll<StateRow>(
+        this.container,
+        this.charges,
+        'records.getStates',
+        `SELECT c.externalId, c.hash, c.rawHash, c.version, c.deleted, c.lastAction, c.lastStepId, c.firstSeenAt, IS_DEFINED(c.pendingPush) AS pending
+         FROM c WHERE c.docType = 'record' AND c.entity = @entity AND ARRAY_CONTAINS(@ids, c.externalId)`,
+        [{ name: '@entity', value: scope.entity }, { name: '@ids', value: externalIds.slice(i, i + IDS_PER_QUERY) as string[] }],
+        partitionOf(scope),
+      );
+      for (const row of rows) {
+        states.set(row.externalId, {
+          externalId: row.externalId,
+          hash: row.hash,
+          rawHash: row.rawHash ?? null,
+          version: row.version,
+          deleted: row.deleted,
+          lastAction: row.lastAction,
+          lastStepId: row.lastStepId,
+          firstSeenAt: row.firstSeenAt,
+          ...(row.pending ? { pendingPush: true } : {}),
+        });
+      }
+    }
+    return states;
+  }
+
+  async write(records: readonly RecordWrite[]): Promise<void> {
+    const byPartition = new Map<string, { key: PartitionKey; docs: RecordDoc[] }>();
+    for (const record of records) {
+      const name = `${record.tenantId}\u0000${record.connectionId}`;
+      let group = byPartition.get(name);
+      if (!group) byPartition.set(name, (group = { key: partitionOf(record), docs: [] }));
+      group.docs.push(toRecordDoc(record));
+    }
+    for (const { key, docs } of byPartition.values()) {
+      const batches: Promise<void>[] = [];
+      for (let i = 0; i < docs.length; i += BATCH_SIZE) {
+        const operations = docs.slice(i, i + BATCH_SIZE).map((doc): OperationInput => ({ operationType: 'Upsert', resourceBody: doc as unknown as JSONObject }) as OperationInput);
+        batches.push(executeBatch(this.container, this.charges, 'records.write', key, operations));
+      }
+      await Promise.all(batches);
+    }
+  }
+
+  async get(scope: RecordScope, externalId: string): Promise<SyncRecord | undefined> {
+    const doc = await readItem<RecordDoc>(this.container, this.charges, 'records.get', recordId(scope.tenantId, scope.connectionId, scope.entity, externalId), partitionOf(scope));
+    return doc && doc.docType === 'record' ? fromRecordDoc(doc) : undefined;
+  }
+
+  async list(query: RecordListQuery): Promise<RecordPage> {
+    if (!Number.isInteger(query.limit) || query.limit < 1) {
+      throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${query.limit}.`);
+    }
+    const limit = Math.min(query.limit, MAX_LIST_LIMIT);
+    const where = ["c.docType = 'record'"];
+    const parameters = [];
+    if (query.entity !== undefined) {
+      where.push('c.entity = @entity');
+      parameters.push({ name: '@entity', value: query.entity });
+    }
+    if (query.modifiedAfter !== undefined) {
+      // Every sortKey of a record modified at or before the instant sorts below `<instant>|~`.
+      where.push('c.sortKey > @modifiedAfter');
+      parameters.push({ name: '@modifiedAfter', value: `${normaliseTime(query.modifiedAfter, 'modifiedAfter')}|~` });
+    }
+    if (query.cursor !== undefined) {
+      where.push('c.sortKey > @after');
+      parameters.push({ name: '@after', value: decodeListCursor(query.cursor) });
+    }
+    if (query.includeDeleted === false) where.push('c.deleted = false');
+    const docs = await queryAll<RecordDoc>(
+      this.container,
+      this.charges,
+      'records.list',
+      `SELECT TOP ${limit + 1} * FROM c WHERE ${where.join(' AND ')} ORDER BY c.sortKey`,
+      parameters,
+      partitionOf(query),
+    );
+    const page = docs.slice(0, limit);
+    return {
+      records: page.map(fromRecordDoc),
+      nextCursor: docs.length > limit ? encodeListCursor(page[page.length - 1].sortKey) : null,
+    };
+  }
+
+  async count(scope: RecordScope, options: { includeDeleted?: boolean } = {}): Promise<number> {
+    const [n] = await queryAll<number>(
+      this.container,
+      this.charges,
+      'records.count',
+      `SELECT VALUE COUNT(1) FROM c WHERE c.docType = 'record' AND c.entity = @entity${options.includeDeleted ? '' : ' AND c.deleted = false'}`,
+      [{ name: '@entity', value: scope.entity }],
+      partitionOf(scope),
+    );
+    return n ?? 0;
+  }
+
+  async markSeen(runId: string, scope: RecordScope, externalIds: readonly string[]): Promise<void> {
+    if (externalIds.length === 0) return;
+    // Deterministic id: a replayed step writes the same document again instead of a second one.
+    const doc = { id: derivedId('seen', runId, scope.entity, ...externalIds), docType: 'seen', tenantId: scope.tenantId, connectionId: scope.connectionId, runId, entity: scope.entity, externalIds };
+    try {
+      const response = await this.container.items.upsert(doc);
+      this.charges.add('records.markSeen', response.requestCharge);
+    } catch (error) {
+      throw toSyncBridgeError(error, 'records.markSeen');
+    }
+  }
+
+  async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number> {
+    const key = partitionOf(scope);
+    const memoId = derivedId('sweep', runId, scope.entity, stepId);
+    const memo = await readItem<{ swept: number }>(this.container, this.charges, 'records.sweep', memoId, key);
+    if (memo) return memo.swept;
+
+    const seen = new Set<string>();
+    const seenDocs = await queryAll<{ externalIds: string[] }>(
+      this.container, this.charges, 'records.sweep',
+      "SELECT c.externalIds FROM c WHERE c.docType = 'seen' AND c.runId = @runId AND c.entity = @entity",
+      [{ name: '@runId', value: runId }, { name: '@entity', value: scope.entity }], key,
+    );
+    for (const doc of seenDocs) for (const id of doc.externalIds) seen.add(id);
+    const live = await queryAll<{ id: string; externalId: string }>(
+      this.container, this.charges, 'records.sweep',
+      "SELECT c.id, c.externalId FROM c WHERE c.docType = 'record' AND c.entity = @entity AND c.deleted = false",
+      [{ name: '@entity', value: scope.entity }], key,
+    );
+    const unseen = live.filter((row) => !seen.has(row.externalId)).map((row) => row.id);
+    for (let i = 0; i < unseen.length; i += BATCH_SIZE) {
+      const docs = await queryAll<RecordDoc & { _etag: string }>(
+        this.container, this.charges, 'records.sweep',
+        "SELECT * FROM c WHERE c.docType = 'record' AND ARRAY_CONTAINS(@ids, c.id) AND c.deleted = false",
+        [{ name: '@ids', value: unseen.slice(i, i + BATCH_SIZE) }], key,
+      );
+      const operations = docs.map((doc): OperationInput => {
+        const tombstone: RecordDoc = { ...doc, deleted: true, deletedAt: at, lastModifiedAt: at, lastAction: 'deleted', version: doc.version + 1, lastStepId: stepId, sortKey: sortKeyOf(at, doc.id) };
+        // If-Match: a record changed since it was read (a webhook, a local write) is not swept blindly.
+        return { operationType: 'Replace', id: doc.id, ifMatch: doc._etag, resourceBody: tombstone as unknown as JSONObject } as OperationInput;
+      });
+      await executeBatch(this.container, this.charges, 'records.sweep', key, operations);
+    }
+    // The count is read back by the step's stamp, so a sweep that crashed before its memo was
+    // written counts what it tombstoned the first time when it is replayed.
+    const [swept] = await queryAll<number>(
+      this.container, this.charges, 'records.sweep',
+      "SELECT VALUE COUNT(1) FROM c WHERE c.docType = 'record' AND c.entity = @entity AND c.deleted = true AND c.lastStepId = @stepId",
+      [{ name: '@entity', value: scope.entity }, { name: '@stepId', value: stepId }], key,
+    );
+    await executeBatch(this.container, this.charges, 'records.sweep', key, [
+      { operationType: 'Upsert', resourceBody: { id: memoId, docType: 'sweep', tenantId: scope.tenantId, connectionId: scope.connectionId, runId, entity: scope.entity, stepId, swept: swept ?? 0 } } as OperationInput,
+    ]);
+    return swept ?? 0;
+  }
+
+  async clearSeen(runId: string): Promise<void> {
+    // The run's seen sets and sweep memos, wherever they are (runs are few; this is off the hot path).
+    const docs = await queryAll<{ id: string; tenantId: string; connectionId: string }>(
+      this.container, this.charges, 'records.clearSeen',
+      "SELECT c.id, c.tenantId, c.connectionId FROM c WHERE (c.docType = 'seen' OR c.docType = 'sweep') AND c.runId = @runId",
+      [{ name: '@runId', value: runId }],
+    );
+    const byPartition = new Map<string, { key: PartitionKey; ids: string[] }>();
+    for (const doc of docs) {
+      const name = `${doc.tenantId}\u0000${doc.connectionId}`;
+      let group = byPartition.get(name);
+      if (!group) byPartition.set(name, (group = { key: partitionOf(doc), ids: [] }));
+      group.ids.push(doc.id);
+    }
+    for (const { key, ids } of byPartition.values()) {
+      for (let i = 0; i < ids.length; i += BATCH_SIZE) {
+        await executeBatch(this.container, this.charges, 'records.clearSeen', key, ids.slice(i, i + BATCH_SIZE).map((id) => ({ operationType: 'Delete', id }) as OperationInput));
+      }
+    }
+  }
+}
