@@ -40,7 +40,7 @@ export async function queryAll<T>(
  * would see other tenants' documents.
  */
 function withPartitionFilter(query: string, parameters: SqlParameter[], partitionKey: PartitionKey): { query: string; parameters: SqlParameter[] } {
-  const [tenantId, connectionId] = partitionKey as [string, string?];
+  const [tenantId, connectionId] = (Array.isArray(partitionKey) ? partitionKey : [partitionKey]) as [string, string?];
   const where = query.indexOf(' WHERE ');
   if (where < 0) throw new Error(`A partition-scoped query needs a WHERE clause: ${query}`);
   const filter = connectionId === undefined ? 'c.tenantId = @pkTenantId AND ' : 'c.tenantId = @pkTenantId AND c.connectionId = @pkConnectionId AND ';

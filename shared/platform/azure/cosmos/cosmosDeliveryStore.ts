@@ -1,0 +1,130 @@
+import { SyncBridgeError } from '../../../core/errors';
+import type { IsoTime } from '../../../core/model';
+import type { Delivery, DeliveryListQuery, DeliveryPage, DeliveryStore, WebhookHealth, WebhookHealthEvent } from '../../../ports/deliveryStore';
+import { queryAll, readItem, withoutSystemFields } from './cosmosCalls';
+import type { CosmosDatabase } from './cosmosDatabase';
+import { createIfAbsent, replaceIfMatch } from './cosmosDocs';
+import { nextOrderKey } from './orderKey';
+import { safeDocId } from './safeId';
+
+type DeliveryDoc = Delivery & { docType: 'delivery'; orderKey: string; _etag?: string };
+type HealthDoc = Omit<WebhookHealth, 'connectionId'> & { id: string; docType: 'health'; tenantId: string; connectionId: string; _etag?: string };
+
+/** Health counters live beside the log, in a partition of their own per connection. */
+const HEALTH_TENANT = '~health';
+const MAX_HEALTH_ATTEMPTS = 20;
+
+function fromDoc(doc: DeliveryDoc, withBody: boolean): Delivery {
+  const { docType: _type, orderKey: _order, ...delivery } = withoutSystemFields(doc);
+  return withBody ? delivery : { ...delivery, body: '' };
+}
+
+function encodeCursor(orderKey: string): string {
+  return Buffer.from(`d:${orderKey}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!text.startsWith('d:') || text.length < 4) throw new SyncBridgeError('validation', 'cursor is not one this API handed out.');
+  return text.slice(2);
+}
+
+/**
+ * The webhook delivery log in `deliveries` (key [tenantId, connectionId]); retention is the
+ * container's TTL (30 days, infra/modules/cosmos.bicep), not a count. Health counters are one
+ * document per connection, incremented with read + replace If-Match (retried on a lost race), so
+ * concurrent receivers never lose a count. Insert and its "received" count are two writes: a crash
+ * between them can undercount by one, never double-count.
+ */
+export class CosmosDeliveryStore implements DeliveryStore {
+  private readonly container;
+  private readonly charges;
+
+  constructor(db: CosmosDatabase) {
+    this.container = db.container('deliveries');
+    this.charges = db.charges;
+  }
+
+  async insert(delivery: Delivery): Promise<boolean> {
+    const doc: DeliveryDoc = { ...delivery, docType: 'delivery', orderKey: nextOrderKey() };
+    if (await this.find(delivery.id)) return false;
+    if (!(await createIfAbsent(this.container, this.charges, 'deliveries.insert', doc))) return false;
+    await this.recordHealth(delivery.connectionId, 'received', delivery.receivedAt);
+    return true;
+  }
+
+  async insertMany(deliveries: readonly Delivery[]): Promise<boolean[]> {
+    return Promise.all(deliveries.map((d) => this.insert(d)));
+  }
+
+  async get(id: string): Promise<Delivery | undefined> {
+    const doc = await this.find(id);
+    return doc && fromDoc(doc, true);
+  }
+
+  async list(query: DeliveryListQuery): Promise<DeliveryPage> {
+    if (!Number.isInteger(query.limit) || query.limit < 1) throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${query.limit}.`);
+    const limit = Math.min(query.limit, 1000);
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const docs = await queryAll<DeliveryDoc>(
+      this.container, this.charges, 'deliveries.list',
+      `SELECT TOP ${limit + 1} * FROM c WHERE c.docType = 'delivery'${before === undefined ? '' : ' AND c.orderKey < @before'} ORDER BY c.orderKey DESC`,
+      before === undefined ? [] : [{ name: '@before', value: before }],
+      [query.tenantId, query.connectionId],
+    );
+    const page = docs.slice(0, limit);
+    return { deliveries: page.map((d) => fromDoc(d, false)), nextCursor: docs.length > limit ? encodeCursor(page[page.length - 1].orderKey) : null };
+  }
+
+  async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean> {
+    for (let attempt = 0; attempt < MAX_HEALTH_ATTEMPTS; attempt += 1) {
+      const current = await this.find(id);
+      if (!current) return false;
+      const next = { ...withoutSystemFields(current), ...change, updatedAt: at };
+      if (await replaceIfMatch(this.container, this.charges, 'deliveries.update', next, [current.tenantId, current.connectionId], current._etag!)) return true;
+    }
+    throw new SyncBridgeError('transient', `Delivery ${id} kept changing while it was being updated.`);
+  }
+
+  async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void> {
+    const id = safeDocId('health', connectionId);
+    const key = [HEALTH_TENANT, connectionId];
+    for (let attempt = 0; attempt < MAX_HEALTH_ATTEMPTS; attempt += 1) {
+      const current = await readItem<HealthDoc>(this.container, this.charges, 'deliveries.health', id, key);
+      const base: HealthDoc = current
+        ? withoutSystemFields(current)
+        : { id, docType: 'health', tenantId: HEALTH_TENANT, connectionId, received: 0, rejected: 0, failures: 0, lastReceivedAt: null, lastRejectedAt: null, lastFailureAt: null, lastError: null };
+      const next: HealthDoc =
+        event === 'received'
+          ? { ...base, received: base.received + 1, lastReceivedAt: at }
+          : event === 'rejected'
+            ? { ...base, rejected: base.rejected + 1, lastRejectedAt: at, lastError: detail ?? null }
+            : { ...base, failures: base.failures + 1, lastFailureAt: at, lastError: detail ?? null };
+      const written = current
+        ? await replaceIfMatch(this.container, this.charges, 'deliveries.health', next, key, current._etag!)
+        : await createIfAbsent(this.container, this.charges, 'deliveries.health', next);
+      if (written) return;
+    }
+    throw new SyncBridgeError('transient', `Webhook health of ${connectionId} kept changing while it was being counted.`);
+  }
+
+  async health(connectionId: string): Promise<WebhookHealth> {
+    const doc = await readItem<HealthDoc>(this.container, this.charges, 'deliveries.health', safeDocId('health', connectionId), [HEALTH_TENANT, connectionId]);
+    return {
+      connectionId,
+      received: doc?.received ?? 0,
+      rejected: doc?.rejected ?? 0,
+      failures: doc?.failures ?? 0,
+      lastReceivedAt: doc?.lastReceivedAt ?? null,
+      lastRejectedAt: doc?.lastRejectedAt ?? null,
+      lastFailureAt: doc?.lastFailureAt ?? null,
+      lastError: doc?.lastError ?? null,
+    };
+  }
+
+  /** By id across partitions: the applier and replay know a delivery only by its id. */
+  private async find(id: string): Promise<DeliveryDoc | undefined> {
+    const [doc] = await queryAll<DeliveryDoc>(this.container, this.charges, 'deliveries.get', "SELECT * FROM c WHERE c.id = @id AND c.docType = 'delivery'", [{ name: '@id', value: id }]);
+    return doc;
+  }
+}
