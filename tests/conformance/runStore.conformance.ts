@@ -8,7 +8,7 @@ function at(seconds: number): string {
   return new Date(T0 + seconds * 1000).toISOString();
 }
 
-function makeRun(tenantId: string, connectionId: string, overrides: Partial<Run> = {}): Run {
+export function makeRun(tenantId: string, connectionId: string, overrides: Partial<Run> = {}): Run {
   return {
     id: uniqueId('run'),
     tenantId,
