@@ -1,0 +1,106 @@
+import { SecretClient } from '@azure/keyvault-secrets';
+import { isSyncBridgeError } from '../../shared/core/errors';
+import { ManualClock } from '../../shared/core/manualClock';
+import { toKeyVaultName } from '../../shared/platform/azure/keyVaultSecretNames';
+import { KeyVaultSecretStore } from '../../shared/platform/azure/keyVaultSecretStore';
+import { startKeyVaultTestServer, type KeyVaultTestServer } from '../support/keyVaultTestServer';
+import { uniqueId } from './fixtures';
+import { secretStoreConformance } from './secretStore.conformance';
+
+/**
+ * The SecretStore on Key Vault: the real @azure/keyvault-secrets SDK over HTTPS to a loopback
+ * vault (tests/support/keyVaultTestServer.ts), through the bearer challenge.
+ */
+let vault: KeyVaultTestServer;
+beforeAll(async () => {
+  vault = await startKeyVaultTestServer();
+});
+afterAll(async () => vault?.close());
+
+function clientFor(server: KeyVaultTestServer): SecretClient {
+  return new SecretClient(server.vaultUri, server.credential, {
+    tlsOptions: { ca: server.ca },
+    // The challenge names resource https://vault.azure.net; the SDK checks that the vault's host is
+    // under that domain, which 127.0.0.1 is not. Only the test turns the check off.
+    disableChallengeResourceVerification: true,
+    retryOptions: { maxRetries: 3, retryDelayInMs: 10, maxRetryDelayInMs: 100 },
+  });
+}
+
+secretStoreConformance('KeyVaultSecretStore', async () => ({ store: new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 }), cleanup: async () => undefined }));
+
+describe('KeyVaultSecretStore against the loopback vault', () => {
+  it('answers the bearer challenge with the vault scope, then sends the token', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault));
+    await store.set(uniqueId('challenge'), 'v');
+    expect(vault.requests.find((r) => !r.authorized)?.status).toBe(401);
+    expect(vault.credential.scopesAsked).toContainEqual(['https://vault.azure.net/.default']);
+  });
+
+  it('stores content type, expiry and tags on the version, and the original name in a tag', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault));
+    const name = `connection-${uniqueId('Shop')}-credentials`;
+    await store.set(name, '{"accessToken":"a"}', { contentType: 'application/json', expiresOn: '2030-01-01T00:00:00.000Z', tags: { tenantId: 't1' } });
+    const [stored] = vault.versionsOf(toKeyVaultName(name));
+    expect(stored).toMatchObject({ contentType: 'application/json', exp: Date.parse('2030-01-01T00:00:00Z') / 1000, tags: { tenantId: 't1', 'syncbridge-name': name } });
+  });
+
+  it('serves reads from memory within the TTL, and a write invalidates at once', async () => {
+    const clock = new ManualClock();
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 60_000, clock });
+    const name = uniqueId('cached');
+    await store.set(name, 'one');
+    const gets = () => vault.requests.filter((r) => r.method === 'GET' && r.path.includes(`/secrets/${toKeyVaultName(name)}`) && r.authorized).length;
+    const before = gets();
+    for (let i = 0; i < 5; i += 1) expect((await store.get(name))?.value).toBe('one');
+    expect(gets()).toBe(before); // the set filled the cache
+    clock.advance(61_000);
+    expect((await store.get(name))?.value).toBe('one');
+    expect(gets()).toBe(before + 1);
+    await store.set(name, 'two');
+    expect((await store.get(name))?.value).toBe('two');
+    const other = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 60_000, clock });
+    await other.delete(name);
+    await store.delete(name);
+    expect(await store.get(name)).toBeUndefined();
+  });
+
+  it('backs off on 429 and succeeds once the vault lets it through', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = uniqueId('throttled');
+    await store.set(name, 'v');
+    vault.throttleNext(2, 0);
+    const throttledBefore = vault.requests.filter((r) => r.status === 429).length;
+    expect((await store.get(name))?.value).toBe('v');
+    expect(vault.requests.filter((r) => r.status === 429).length).toBe(throttledBefore + 2);
+  });
+
+  it('reports throttling that outlasts the retries as rate_limited, without the secret value', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = uniqueId('throttled');
+    vault.throttleNext(50, 0);
+    const failure = await store.set(name, 'super-secret-value-123').then(() => undefined, (e: unknown) => e);
+    vault.throttleNext(0);
+    expect(isSyncBridgeError(failure, 'rate_limited')).toBe(true);
+    expect(String((failure as Error).message)).not.toContain('super-secret-value-123');
+  });
+
+  it('re-sets a deleted name by recovering it first (soft delete with purge protection)', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = uniqueId('recreated');
+    await store.set(name, 'first');
+    await store.delete(name);
+    expect(await store.get(name)).toBeUndefined();
+    const again = await store.set(name, 'second');
+    expect((await store.get(name))?.value).toBe('second');
+    expect(again.version).not.toBe('');
+  });
+
+  it('maps long names to hashed vault names and reads them back by the tag', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = `${uniqueId('long')}-${'Ü'.repeat(80)}`;
+    await store.set(name, 'long-name-value');
+    expect(toKeyVaultName(name)).toMatch(/^h--[0-9a-f]{64}$/);
+    expect((await store.get(name))?.value).toBe('long-name-value');
+  });
+});
