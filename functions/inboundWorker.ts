@@ -3,6 +3,7 @@ import { parseInboundQueueMessage } from '../shared/core/runs/inboundMessage';
 import { webhookIntakeFor } from '../shared/core/webhookIntake';
 import { QUEUES } from '../shared/ports/queue';
 import type { FunctionDefinition } from './definition';
+import { inMessageTrace } from './queueTrace';
 import { getServices } from './services';
 
 /**
@@ -13,7 +14,9 @@ import { getServices } from './services';
 export async function inboundWorkerHandler(message: unknown, context: InvocationContext): Promise<void> {
   const services = await getServices();
   const parsed = parseInboundQueueMessage(message);
-  const outcome = parsed.kind === 'webhook' ? await webhookIntakeFor(services).applier.apply(parsed) : await services.steps.handle(parsed);
+  const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, () =>
+    parsed.kind === 'webhook' ? webhookIntakeFor(services).applier.apply(parsed) : services.steps.handle(parsed),
+  );
   context.debug(`Inbound ${parsed.kind} ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
 }
 

@@ -4,6 +4,7 @@ import type { OutboundMessage } from '../shared/core/outbound/localChanges';
 import { twoWayFor } from '../shared/core/outbound/registry';
 import { QUEUES } from '../shared/ports/queue';
 import type { FunctionDefinition } from './definition';
+import { inMessageTrace } from './queueTrace';
 import { getServices } from './services';
 
 function parseOutboundMessage(message: unknown): OutboundMessage {
@@ -19,7 +20,8 @@ function parseOutboundMessage(message: unknown): OutboundMessage {
  */
 export async function outboundWorkerHandler(message: unknown, context: InvocationContext): Promise<void> {
   const services = await getServices();
-  const outcome = await twoWayFor(services).outbound.handle(parseOutboundMessage(message));
+  const parsed = parseOutboundMessage(message);
+  const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.outbound, () => twoWayFor(services).outbound.handle(parsed));
   context.debug(`Outbound ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
 }
 

@@ -6,6 +6,7 @@ import { Scheduler } from './core/runs/scheduler';
 import { StepRunner } from './core/runs/stepRunner';
 import { TenantService } from './core/tenantService';
 import type { Platform } from './ports/platform';
+import { TracingQueueSender } from './core/tracingQueueSender';
 
 /** The product's services wired to one platform: what every function handler works with. */
 export interface Services {
@@ -24,7 +25,9 @@ export interface ServicesOptions {
   engine?: SyncEngineOptions;
 }
 
-export function createServices(platform: Platform, options: ServicesOptions = {}): Services {
+export function createServices(platformIn: Platform, options: ServicesOptions = {}): Services {
+  // Every message the product sends carries the current trace and its send time.
+  const platform = withTracingQueue(platformIn);
   const adapters = options.adapters ?? defaultAdapterRegistry();
   const engine = createEngineContext(platform, adapters, options.engine);
   return {
@@ -37,4 +40,11 @@ export function createServices(platform: Platform, options: ServicesOptions = {}
     connections: new ConnectionService(platform, adapters),
     tenants: new TenantService(platform),
   };
+}
+
+/** The same platform, its queue wrapped by TracingQueueSender (the platform's other members unchanged). */
+function withTracingQueue(platform: Platform): Platform {
+  if (platform.queue instanceof TracingQueueSender) return platform;
+  const queue = new TracingQueueSender(platform.queue);
+  return new Proxy(platform, { get: (target, key, receiver) => (key === 'queue' ? queue : Reflect.get(target, key, receiver)) });
 }

@@ -1,12 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import { selfSignedCertificate } from './selfSignedCertificate';
 
 /**
  * The Key Vault secrets REST calls the @azure/keyvault-secrets SDK makes, over HTTPS on loopback
@@ -52,11 +49,7 @@ interface Version {
 }
 
 export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'kv-test-cert-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-  const key = readFileSync(join(dir, 'key.pem'));
-  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  rmSync(dir, { recursive: true, force: true });
+  const { key, cert } = selfSignedCertificate();
 
   const credential = new TestTokenCredential();
   const secrets = new Map<string, Version[]>();

@@ -5,6 +5,7 @@ import { emptyCounters, OPEN_RUN_STATES, type Connection, type EntityProgress, t
 import { mutateRun, type EngineContext } from './engineContext';
 import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { canTransition } from './runStateMachine';
+import { runTraceparent } from '../traceContext';
 
 export interface StartRunRequest {
   connection: Connection;
@@ -146,7 +147,7 @@ export class RunService {
       messageId: inboundMessageId(message),
       sessionId: run.connectionId,
       scheduledEnqueueTime: scheduledAt,
-      applicationProperties: { runId: run.id, kind: message.kind },
+      applicationProperties: { runId: run.id, kind: message.kind, traceparent: runTraceparent(run.id) },
     });
   }
 }

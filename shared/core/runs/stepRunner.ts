@@ -11,6 +11,7 @@ import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { PagePrefetcher } from './pagePrefetcher';
 import { backoffDelayMs } from './retryPolicy';
 import { nextMessage, RunService } from './runService';
+import { runTraceparent } from '../traceContext';
 
 export type StepOutcome =
   | 'applied' // a page was applied and the continuation enqueued
@@ -155,7 +156,7 @@ export class StepRunner {
       messageId: inboundMessageId(message),
       sessionId: run.connectionId,
       scheduledEnqueueTime: at,
-      applicationProperties: { runId: run.id, kind: message.kind },
+      applicationProperties: { runId: run.id, kind: message.kind, traceparent: runTraceparent(run.id) },
     });
   }
 

@@ -1,4 +1,5 @@
 import { maskProperties, maskText } from '../../core/masking';
+import { currentTrace } from '../../core/traceContext';
 import { SyncBridgeError } from '../../core/errors';
 import { systemClock, type Clock } from '../../ports/clock';
 import type { DependencyTelemetry, LogLevel, Telemetry, TelemetryProperties } from '../../ports/telemetry';
@@ -114,8 +115,10 @@ export class JsonLinesTelemetry implements Telemetry {
     }
   }
 
+  /** Every line carries the trace it was emitted in (shared/core/traceContext.ts), when there is one. */
   private head(type: string, level: LogLevel): Line {
-    return { time: this.clock.now().toISOString(), type, level };
+    const trace = currentTrace();
+    return { time: this.clock.now().toISOString(), type, level, ...(trace ? { traceId: trace.traceId, spanId: trace.spanId } : {}) };
   }
 
   private props(properties: TelemetryProperties | undefined): { properties?: TelemetryProperties } {

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { Harness } from '../support/harness';
+
+/**
+ * One run = one trace across its queue hops: every step (a separate queue message and invocation)
+ * runs in the trace derived from the run id, and telemetry emitted inside carries it.
+ */
+describe('trace context across the queue hops of a run', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 120 }, pageSize: 50 });
+  });
+  afterAll(async () => h.close());
+
+  const lines = () => h.telemetryLines.map((line) => JSON.parse(line) as { type: string; name?: string; message?: string; traceId?: string; spanId?: string; properties?: Record<string, unknown> });
+
+  test('every page step of a run logs under the run trace, each invocation in a span of its own', async () => {
+    const runId = await h.startSync('full');
+    const run = await h.waitForRun(runId);
+    expect(run.state).toBe('done');
+    const expectedTraceId = createHash('sha256').update(`syncbridge-run:${runId}`).digest('hex').slice(0, 32);
+
+    const pageMetrics = lines().filter((l) => l.type === 'metric' && l.name === 'RecordsSynced' && l.properties?.connectionId === 'shop');
+    // 5 entities × 3 pages of 50 (120 records each).
+    expect(pageMetrics.length).toBeGreaterThanOrEqual(15);
+    expect(new Set(pageMetrics.map((l) => l.traceId))).toEqual(new Set([expectedTraceId]));
+    expect(new Set(pageMetrics.map((l) => l.spanId)).size).toBe(pageMetrics.length);
+
+    const finished = lines().filter((l) => l.type === 'event' && l.name === 'RunFinished' && l.properties?.runId === runId);
+    expect(finished.map((l) => l.traceId)).toEqual([expectedTraceId]);
+
+    const lag = lines().filter((l) => l.type === 'metric' && l.name === 'QueueLagMs' && l.traceId === expectedTraceId);
+    expect(lag.length).toBeGreaterThanOrEqual(pageMetrics.length);
+  });
+
+  test('two runs are two traces', async () => {
+    const first = await h.startSync('incremental');
+    await h.waitForRun(first);
+    const second = await h.startSync('incremental');
+    await h.waitForRun(second);
+    const traceOf = (runId: string) => lines().find((l) => l.type === 'event' && l.name === 'RunFinished' && l.properties?.runId === runId)?.traceId;
+    expect(traceOf(first)).toMatch(/^[0-9a-f]{32}$/);
+    expect(traceOf(second)).toMatch(/^[0-9a-f]{32}$/);
+    expect(traceOf(first)).not.toBe(traceOf(second));
+  });
+});
