@@ -1,0 +1,191 @@
+import { context as otelContext, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Histogram } from '@opentelemetry/api';
+import { logs, SeverityNumber } from '@opentelemetry/api-logs';
+import { flushAzureMonitor, shutdownAzureMonitor, useAzureMonitor } from 'applicationinsights';
+import { maskProperties, maskText } from '../../core/masking';
+import { currentTrace } from '../../core/traceContext';
+import type { DependencyTelemetry, LogLevel, Telemetry, TelemetryProperties } from '../../ports/telemetry';
+
+export interface AppInsightsTelemetryOptions {
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING */
+  connectionString: string;
+  /** Lowest level of `log` sent. Default info. */
+  level?: LogLevel;
+  /** Fraction of traces kept (host.json samples the host's own telemetry separately). Default 1. */
+  samplingRatio?: number;
+  /** Extra CA certificate for the ingestion endpoint (a local collector in tests). */
+  ingestionCa?: string;
+}
+
+const SEVERITY: Record<LogLevel, SeverityNumber> = { debug: SeverityNumber.DEBUG, info: SeverityNumber.INFO, warn: SeverityNumber.WARN, error: SeverityNumber.ERROR };
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** The exporter turns a log record with this attribute into a customEvent. */
+const CUSTOM_EVENT = 'microsoft.custom_event.name';
+
+let started = false;
+
+/**
+ * The Telemetry port on Application Insights through Microsoft's OpenTelemetry distribution
+ * (`applicationinsights` 3.x, `useAzureMonitor`): logs become traces, `event` customEvents, `metric`
+ * customMetrics (histograms, exported every minute and on flush), `exception` exceptions, and
+ * `dependency` a client span (a remoteDependency). The distro also instruments outgoing HTTP and the
+ * Azure SDKs, so provider calls, Cosmos DB, Service Bus and Key Vault show as dependencies by
+ * themselves. Everything emitted inside a SyncBridge trace (shared/core/traceContext.ts) carries
+ * its trace id as operation id, so one run is one end-to-end transaction. Property values under
+ * secret-like names and registered secret values are masked before they leave the process; nothing
+ * here throws into the caller. One per process: the distro installs global OpenTelemetry providers.
+ */
+export class AppInsightsTelemetry implements Telemetry {
+  private readonly secretValues = new Set<string>();
+  private readonly histograms = new Map<string, Histogram>();
+  private readonly level: LogLevel;
+  private readonly logger;
+  private readonly meter;
+  private readonly tracer;
+
+  constructor(options: AppInsightsTelemetryOptions) {
+    if (started) throw new Error('AppInsightsTelemetry: one per process (the distro installs global providers); shut the first down before starting another.');
+    useAzureMonitor({
+      azureMonitorExporterOptions: {
+        connectionString: options.connectionString,
+        ...(options.ingestionCa ? { tlsOptions: { ca: options.ingestionCa } } : {}),
+      },
+      samplingRatio: options.samplingRatio ?? 1,
+      // Sample by ratio, not by a per-second cap, so that a run's trace is kept or dropped whole.
+      tracesPerSecond: 0,
+      enableLiveMetrics: false,
+    } as Parameters<typeof useAzureMonitor>[0]);
+    started = true;
+    this.level = options.level ?? 'info';
+    this.logger = logs.getLogger('syncbridge');
+    this.meter = metrics.getMeter('syncbridge');
+    this.tracer = trace.getTracer('syncbridge');
+  }
+
+  registerSecretValue(value: string): void {
+    if (typeof value === 'string' && value.length > 0) this.secretValues.add(value);
+  }
+
+  log(level: LogLevel, message: string, properties?: TelemetryProperties): void {
+    if ((RANK[level] ?? 1) < RANK[this.level]) return;
+    this.safely(() => this.logger.emit({ severityNumber: SEVERITY[level] ?? SeverityNumber.INFO, severityText: level, body: this.text(message), attributes: this.attributes(properties), context: this.traceContext() }));
+  }
+
+  event(name: string, properties?: TelemetryProperties, measurements?: Record<string, number>): void {
+    this.safely(() => {
+      const masked = this.text(name);
+      this.logger.emit({ body: masked, attributes: { ...this.attributes(properties), ...numeric(measurements), [CUSTOM_EVENT]: masked }, context: this.traceContext() });
+    });
+  }
+
+  metric(name: string, value: number, properties?: TelemetryProperties): void {
+    this.safely(() => {
+      if (!Number.isFinite(value)) return;
+      const key = this.text(name);
+      let histogram = this.histograms.get(key);
+      if (!histogram) this.histograms.set(key, (histogram = this.meter.createHistogram(key)));
+      histogram.record(value, this.attributes(properties));
+    });
+  }
+
+  exception(error: unknown, properties?: TelemetryProperties): void {
+    this.safely(() => {
+      const err = error instanceof Error ? error : undefined;
+      const message = this.text(err ? err.message : describe(error));
+      this.logger.emit({
+        severityNumber: SeverityNumber.ERROR,
+        body: message,
+        attributes: {
+          ...this.attributes(properties),
+          'exception.type': err?.name ?? 'NonError',
+          'exception.message': message,
+          'exception.stacktrace': this.text(err?.stack ?? message),
+        },
+        context: this.traceContext(),
+      });
+    });
+  }
+
+  dependency(dependency: DependencyTelemetry): void {
+    this.safely(() => {
+      const end = Date.now();
+      const span = this.tracer.startSpan(
+        this.text(dependency.name),
+        {
+          kind: SpanKind.CLIENT,
+          startTime: end - Math.max(0, dependency.durationMs),
+          attributes: {
+            ...this.attributes(dependency.properties),
+            'peer.service': this.text(dependency.target),
+            'server.address': this.text(dependency.target),
+            ...(dependency.type.toUpperCase() === 'HTTP' ? { 'http.request.method': this.text(dependency.name).split(' ')[0] } : { 'db.system': dependency.type }),
+            ...(dependency.resultCode !== undefined ? { 'http.response.status_code': Number(dependency.resultCode) || 0 } : {}),
+          },
+        },
+        this.traceContext(),
+      );
+      span.setStatus({ code: dependency.success ? SpanStatusCode.OK : SpanStatusCode.ERROR });
+      span.end(end);
+    });
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await flushAzureMonitor();
+    } catch {
+      // never into the caller
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    try {
+      await shutdownAzureMonitor();
+    } finally {
+      started = false;
+    }
+  }
+
+  /** The current SyncBridge trace as an OpenTelemetry context, so envelopes get its operation id. */
+  private traceContext(): Context {
+    const current = currentTrace();
+    if (!current) return otelContext.active();
+    return trace.setSpanContext(otelContext.active(), { traceId: current.traceId, spanId: current.spanId, traceFlags: current.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true });
+  }
+
+  private text(value: string): string {
+    return maskText(String(value), this.secretValues);
+  }
+
+  private attributes(properties: TelemetryProperties | undefined): Record<string, string | number | boolean> {
+    if (!properties) return {};
+    const masked = maskProperties(properties as Record<string, unknown>, this.secretValues);
+    const out: Record<string, string | number | boolean> = {};
+    for (const [key, value] of Object.entries(masked)) {
+      if (value === null || value === undefined) continue;
+      out[key] = typeof value === 'number' || typeof value === 'boolean' ? value : this.text(String(value));
+    }
+    return out;
+  }
+
+  private safely(work: () => void): void {
+    try {
+      work();
+    } catch {
+      // Telemetry never throws into the product.
+    }
+  }
+}
+
+function numeric(measurements: Record<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(measurements ?? {})) if (Number.isFinite(value)) out[key] = value;
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
