@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { SyncBridgeError } from '../core/errors';
 import type { Platform } from '../ports/platform';
+import { createAzurePlatformFromEnv } from './azure/azurePlatform';
 import { createLocalPlatform } from './local/localPlatform';
 
 /**
@@ -16,12 +17,7 @@ export async function createPlatformFromEnv(env: NodeJS.ProcessEnv): Promise<Pla
       logLevel: parseLogLevel(env.SYNCBRIDGE_LOG_LEVEL),
     });
   }
-  if (name === 'azure') {
-    throw new SyncBridgeError(
-      'configuration',
-      'SYNCBRIDGE_PLATFORM=azure: the Cosmos DB, Service Bus and Key Vault implementations are not part of this release; use SYNCBRIDGE_PLATFORM=local.',
-    );
-  }
+  if (name === 'azure') return createAzurePlatformFromEnv(env);
   throw new SyncBridgeError('configuration', `SYNCBRIDGE_PLATFORM must be "local" or "azure", not "${env.SYNCBRIDGE_PLATFORM}".`);
 }
 

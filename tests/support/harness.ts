@@ -9,7 +9,11 @@ import { startSandbox, type SandboxOptions } from '../../sandbox/server';
 import { createServices, type Services } from '../../shared/composition';
 import type { SyncEngineOptions } from '../../shared/core/runs/engineContext';
 import { ApiClient } from './apiClient';
-import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { createLocalPlatform } from '../../shared/platform/local/localPlatform';
+import type { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import type { Platform } from '../../shared/ports/platform';
+import type { Telemetry } from '../../shared/ports/telemetry';
+import { startAzureTestPlatform } from './azureTestPlatform';
 
 
 export interface HarnessOptions {
@@ -19,7 +23,16 @@ export interface HarnessOptions {
   pageSize?: number;
   /** Skip the scheduler timer (most tests start runs by hand). Default false: timers are off. */
   timers?: boolean;
+  /**
+   * `azure`: the Azure implementations of the ports on loopback endpoints (Cosmos DB, Key Vault,
+   * Application Insights; tests/support/azureTestPlatform.ts), with the local broker as the queue
+   * the local host receives from. Default `local`: everything on SQLite.
+   */
+  platform?: 'local' | 'azure';
 }
+
+/** What tests reach through `h.platform`: any platform, with the local broker the host receives from. */
+export type HarnessPlatform = Platform & { queue: SqliteQueue; telemetry: Telemetry & { registerSecretValue(value: string): void } };
 
 
 /**
@@ -35,7 +48,7 @@ export class Harness extends ApiClient {
 
   private constructor(
     readonly dataDir: string,
-    readonly platform: LocalPlatform,
+    readonly platform: HarnessPlatform,
     readonly services: Services,
     sandboxUrl: string,
     hostUrl: string,
@@ -49,7 +62,9 @@ export class Harness extends ApiClient {
     const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-e2e-'));
     const sandbox = await startSandbox({ port: 0, recordsPerEntity: 200, ...options.sandbox });
     const sink = new PassThrough();
-    const platform = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'debug' });
+    const local = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'debug' });
+    const azure = options.platform === 'azure' ? await startAzureTestPlatform(local.queue) : undefined;
+    const platform: HarnessPlatform = azure?.platform ?? local;
     const services = createServices(platform, {
       engine: { retry: { initialDelayMs: 20, maxDelayMs: 200, ...options.engine?.retry }, ...options.engine, random: () => 0.5 },
     });
@@ -61,7 +76,8 @@ export class Harness extends ApiClient {
     const harness = new Harness(dataDir, platform, services, sandbox.url, host.url, key, async () => {
       await host.stop();
       await sandbox.close();
-      await platform.close();
+      await azure?.stop();
+      await local.close();
       rmSync(dataDir, { recursive: true, force: true });
     });
     harness.hostLines = hostLines;

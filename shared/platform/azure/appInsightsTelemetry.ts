@@ -1,5 +1,6 @@
 import { context as otelContext, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Histogram } from '@opentelemetry/api';
 import { logs, SeverityNumber } from '@opentelemetry/api-logs';
+import { setLogLevel } from '@azure/logger';
 import { flushAzureMonitor, shutdownAzureMonitor, useAzureMonitor } from 'applicationinsights';
 import { maskProperties, maskText } from '../../core/masking';
 import { currentTrace } from '../../core/traceContext';
@@ -55,6 +56,9 @@ export class AppInsightsTelemetry implements Telemetry {
       enableLiveMetrics: false,
     } as Parameters<typeof useAzureMonitor>[0]);
     started = true;
+    // The distro turns the Azure SDKs' own logging up to "warning", which prints every expected 404
+    // of a point read (a record not stored yet) to the console; their failures reach us as errors.
+    setLogLevel('error');
     this.level = options.level ?? 'info';
     this.logger = logs.getLogger('syncbridge');
     this.meter = metrics.getMeter('syncbridge');

@@ -1,0 +1,100 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { systemClock, type Clock } from '../../ports/clock';
+import type { Platform } from '../../ports/platform';
+import type { QueueSender } from '../../ports/queue';
+import type { SecretStore } from '../../ports/secretStore';
+import type { Telemetry } from '../../ports/telemetry';
+import { JsonLinesTelemetry } from '../local/jsonLinesTelemetry';
+import { AppInsightsTelemetry } from './appInsightsTelemetry';
+import { readAzureSettings } from './azureSettings';
+import { CosmosConflictStore } from './cosmos/cosmosConflictStore';
+import { CosmosConnectionStore } from './cosmos/cosmosConnectionStore';
+import { openCosmosDatabase, type CosmosDatabase } from './cosmos/cosmosDatabase';
+import { CosmosDeliveryStore } from './cosmos/cosmosDeliveryStore';
+import { CosmosIdempotencyStore } from './cosmos/cosmosIdempotencyStore';
+import { CosmosLeaseStore } from './cosmos/cosmosLeaseStore';
+import { CosmosOutboxStore } from './cosmos/cosmosOutboxStore';
+import { CosmosRecordStore } from './cosmos/cosmosRecordStore';
+import { CosmosRunStore } from './cosmos/cosmosRunStore';
+import { CosmosTenantStore } from './cosmos/cosmosTenantStore';
+import { KeyVaultSecretStore } from './keyVaultSecretStore';
+import { ServiceBusQueueSender } from './serviceBusQueueSender';
+
+type Closable = { close?(): unknown };
+type Shuttable = { shutdown?(): Promise<void> };
+
+/** The Azure services a platform is made of (built from settings, or handed in by tests). */
+export interface AzurePlatformParts<Q extends QueueSender = QueueSender, T extends Telemetry = Telemetry> {
+  cosmos: CosmosDatabase;
+  queue: Q & Closable;
+  secrets: SecretStore;
+  telemetry: T & Shuttable;
+  clock?: Clock;
+}
+
+export interface AzurePlatform<Q extends QueueSender = QueueSender, T extends Telemetry = Telemetry> extends Platform {
+  readonly name: 'azure';
+  readonly queue: Q;
+  readonly telemetry: T;
+  readonly cosmos: CosmosDatabase;
+}
+
+/** Every port on its Azure service: Cosmos DB stores, the Service Bus sender, Key Vault, Application Insights. */
+export function createAzurePlatform<Q extends QueueSender, T extends Telemetry>(parts: AzurePlatformParts<Q, T>): AzurePlatform<Q, T> {
+  const clock = parts.clock ?? systemClock;
+  const { cosmos } = parts;
+  return {
+    name: 'azure',
+    cosmos,
+    records: new CosmosRecordStore(cosmos),
+    outbox: new CosmosOutboxStore(cosmos),
+    conflicts: new CosmosConflictStore(cosmos),
+    runs: new CosmosRunStore(cosmos),
+    connections: new CosmosConnectionStore(cosmos),
+    tenants: new CosmosTenantStore(cosmos),
+    queue: parts.queue,
+    secrets: parts.secrets,
+    leases: new CosmosLeaseStore(cosmos, { clock }),
+    idempotency: new CosmosIdempotencyStore(cosmos, { clock }),
+    deliveries: new CosmosDeliveryStore(cosmos),
+    telemetry: parts.telemetry,
+    clock,
+    async checkHealth() {
+      const checks: Record<string, { ok: boolean; detail?: string }> = {};
+      try {
+        await cosmos.database.read();
+        checks.cosmos = { ok: true, detail: cosmos.database.id };
+      } catch (error) {
+        checks.cosmos = { ok: false, detail: (error as Error).message.split('\n')[0] };
+      }
+      return checks;
+    },
+    async close() {
+      await parts.telemetry.flush();
+      await parts.queue.close?.();
+      await parts.telemetry.shutdown?.();
+      cosmos.dispose();
+    },
+  };
+}
+
+/**
+ * SYNCBRIDGE_PLATFORM=azure: the settings of docs/configuration.md, every service reached with the
+ * app's managed identity (DefaultAzureCredential, AZURE_CLIENT_ID choosing the user-assigned one).
+ * Without APPLICATIONINSIGHTS_CONNECTION_STRING, telemetry goes to stdout as JSON lines.
+ */
+export async function createAzurePlatformFromEnv(env: NodeJS.ProcessEnv): Promise<AzurePlatform> {
+  const settings = readAzureSettings(env);
+  const credential = new DefaultAzureCredential(settings.managedIdentityClientId ? { managedIdentityClientId: settings.managedIdentityClientId } : {});
+  const cosmos = await openCosmosDatabase({
+    endpoint: settings.cosmos.endpoint,
+    databaseName: settings.cosmos.databaseName,
+    ...(settings.cosmos.key ? { key: settings.cosmos.key, createIfMissing: true } : { credential }),
+  });
+  const queue = ServiceBusQueueSender.fromSettings('connectionString' in settings.serviceBus ? settings.serviceBus : { ...settings.serviceBus, credential });
+  const secrets = KeyVaultSecretStore.fromSettings(settings.keyVaultUri, credential);
+  const telemetry: Telemetry & Shuttable = settings.applicationInsightsConnectionString
+    ? new AppInsightsTelemetry({ connectionString: settings.applicationInsightsConnectionString })
+    : new JsonLinesTelemetry({ sink: process.stdout, level: 'info' });
+  return createAzurePlatform({ cosmos, queue, secrets, telemetry });
+}
