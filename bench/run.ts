@@ -10,21 +10,38 @@ import { measureCeilings } from './ceilings';
 const ENTITIES = ['customers', 'products', 'orders', 'inventory', 'payments'];
 const API_KEY = 'sandbox-api-key';
 
-async function startSandbox(records: number): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [resolve(__dirname, '../sandbox/main.js')], {
-    env: { ...process.env, SANDBOX_PORT: '0', SANDBOX_RECORDS: String(records), SANDBOX_RATE_LIMIT: '1000000', SANDBOX_API_KEY: API_KEY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** A child process that prints `listening on <url>`; resolves with the URL. */
+async function startListening(script: string, env: NodeJS.ProcessEnv): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [resolve(__dirname, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((done, fail) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /listening on (http:\/\/[^\s]+)/.exec(out);
+      const match = /listening on (https?:\/\/[^\s]+)/.exec(out);
       if (match) done(match[1]);
     });
-    child.once('exit', (code) => fail(new Error(`sandbox exited with ${code}: ${out}`)));
+    child.once('exit', (code) => fail(new Error(`${script} exited with ${code}: ${out}`)));
   });
   return { url, stop: () => child.kill('SIGTERM') };
+}
+
+function startSandbox(records: number): Promise<{ url: string; stop: () => void }> {
+  return startListening('../sandbox/main.js', { SANDBOX_PORT: '0', SANDBOX_RECORDS: String(records), SANDBOX_RATE_LIMIT: '1000000', SANDBOX_API_KEY: API_KEY });
+}
+
+type Charges = Record<string, { requests: number; ru: number }>;
+interface SyncPhaseResult {
+  full: { state: string; seconds: number; counters: Record<string, number> };
+  resync: { state: string; seconds: number; counters: Record<string, number> };
+  resyncRecordWrites: number;
+  peakRssBytes: number;
+  cosmos?: { full: Charges; resync: Charges };
+}
+
+/** bench/syncPhase.ts in its own process (its peak RSS is SyncBridge's alone). */
+async function runSyncPhase(env: NodeJS.ProcessEnv): Promise<SyncPhaseResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, [resolve(__dirname, 'syncPhase.js')], { env: { ...process.env, ...env }, maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as SyncPhaseResult;
 }
 
 function row(name: string, value: string, note = ''): string {
@@ -34,22 +51,15 @@ function row(name: string, value: string, note = ''): string {
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
+  // BENCH_ONLY=azure: just the Azure-vs-embedded comparison (minutes instead of the whole run).
+  if (process.env.BENCH_ONLY === 'azure') return printAzureComparison();
   const perEntity = Number(process.env.BENCH_RECORDS ?? 100_000);
   const total = perEntity * ENTITIES.length;
   console.log(`SyncBridge benchmark: ${fmt(perEntity)} records per entity × ${ENTITIES.length} entities = ${fmt(total)} records (~1 KB each); node ${process.version}, ${require('node:os').cpus().length} cores\n`);
   const sandbox = await startSandbox(perEntity);
   try {
     const ceilings = await measureCeilings(sandbox.url, API_KEY, ENTITIES);
-    const { stdout } = await promisify(execFile)(process.execPath, [resolve(__dirname, 'syncPhase.js')], {
-      env: { ...process.env, SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY },
-      maxBuffer: 1 << 20,
-    });
-    const sync = JSON.parse(stdout.trim().split('\n').pop()!) as {
-      full: { state: string; seconds: number; counters: Record<string, number> };
-      resync: { state: string; seconds: number; counters: Record<string, number> };
-      resyncRecordWrites: number;
-      peakRssBytes: number;
-    };
+    const sync = await runSyncPhase({ SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY });
     const fullRate = sync.full.counters.fetched / sync.full.seconds;
     const resyncRate = sync.resync.counters.fetched / sync.resync.seconds;
     const ceiling = Math.min(ceilings.fetchPerSecond, ceilings.upsertPerSecond);
@@ -75,6 +85,44 @@ async function main(): Promise<void> {
     await printWebhookIngest();
   } finally {
     sandbox.stop();
+  }
+  await printAzureComparison();
+}
+
+/**
+ * The same full sync and unchanged re-sync on the Azure implementations of the stores (Cosmos DB
+ * through the real SDK to the loopback server, in its own process) beside the embedded platform, on
+ * a smaller data set: the loopback server keeps documents in memory and scans them for queries.
+ * Request counts per record come from the SDK's responses; the loopback server reports 1 RU for
+ * every request, so RU figures for Azure are estimates (docs/cosmos.md), not measurements.
+ */
+async function printAzureComparison(): Promise<void> {
+  const perEntity = Number(process.env.BENCH_AZURE_RECORDS ?? 2_000);
+  const total = perEntity * ENTITIES.length;
+  const sandbox = await startSandbox(perEntity);
+  const cosmosServer = await startListening('cosmosServerMain.js', {});
+  try {
+    const embedded = await runSyncPhase({ SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY });
+    const azure = await runSyncPhase({ SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY, BENCH_COSMOS_URL: cosmosServer.url });
+    const rate = (r: SyncPhaseResult['full']) => r.counters.fetched / r.seconds;
+    console.log(`\nAzure implementations (Cosmos DB stores via @azure/cosmos → loopback server) vs embedded, ${fmt(total)} records:`);
+    console.log([
+      row('embedded full sync (records/s)', fmt(rate(embedded.full)), `${embedded.full.state}`),
+      row('Cosmos full sync (records/s)', fmt(rate(azure.full)), `${(rate(azure.full) / rate(embedded.full)).toFixed(2)}× embedded; ${azure.full.state}, ${fmt(azure.full.counters.created)} created`),
+      row('embedded unchanged re-sync (records/s)', fmt(rate(embedded.resync)), ''),
+      row('Cosmos unchanged re-sync (records/s)', fmt(rate(azure.resync)), `${(rate(azure.resync) / rate(embedded.resync)).toFixed(2)}× embedded; ${fmt(azure.resyncRecordWrites)} record writes`),
+    ].join('\n'));
+    for (const [phase, charges] of [['full sync (new records)', azure.cosmos!.full], ['unchanged re-sync', azure.cosmos!.resync]] as const) {
+      const records = phase.startsWith('full') ? azure.full.counters.fetched : azure.resync.counters.fetched;
+      const requests = Object.values(charges).reduce((n, c) => n + c.requests, 0);
+      console.log(`  Cosmos requests in the ${phase}: ${fmt(requests)} (${(requests / records).toFixed(4)} per record)`);
+      for (const [operation, c] of Object.entries(charges).sort((a, b) => b[1].requests - a[1].requests)) {
+        console.log(`    ${operation.padEnd(24)} ${fmt(c.requests).padStart(8)} requests  ${(c.requests / records).toFixed(4)} per record`);
+      }
+    }
+  } finally {
+    sandbox.stop();
+    cosmosServer.stop();
   }
 }
 

@@ -6,7 +6,11 @@ import { allFunctions } from '../functions/all';
 import { useServices } from '../functions/services';
 import { startLocalHost } from '../local/host';
 import { createServices } from '../shared/composition';
+import { Agent } from 'node:https';
+import { createAzurePlatform } from '../shared/platform/azure/azurePlatform';
+import { openCosmosDatabase, type CosmosDatabase } from '../shared/platform/azure/cosmos/cosmosDatabase';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
+import type { Platform } from '../shared/ports/platform';
 
 /**
  * One benchmark phase in its own process, so that its peak RSS is SyncBridge's alone: the local
@@ -18,10 +22,18 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-'));
   const sink = new PassThrough();
   sink.resume(); // telemetry is not the subject here; drain it
-  const platform = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'warn' });
+  const local = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'warn' });
+  // BENCH_COSMOS_URL: the stores on Cosmos DB (the loopback server of bench/cosmosServerMain.ts);
+  // the local host still receives from the local broker, and secrets and telemetry stay local.
+  let cosmos: CosmosDatabase | undefined;
+  let platform: Platform = local;
+  if (process.env.BENCH_COSMOS_URL) {
+    cosmos = await openCosmosDatabase({ endpoint: process.env.BENCH_COSMOS_URL, key: 'bench-key', agent: new Agent({ rejectUnauthorized: false, keepAlive: true }), createIfMissing: true, databaseName: 'bench' });
+    platform = createAzurePlatform({ cosmos, queue: local.queue, secrets: local.secrets, telemetry: local.telemetry });
+  }
   const services = createServices(platform);
   useServices(services);
-  const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: false, log: () => undefined });
+  const host = await startLocalHost({ functions: allFunctions, queue: local.queue, port: 0, enableTimers: false, log: () => undefined });
   await services.tenants.ensureTenant('bench', 'Bench');
   const connection = await services.connections.create({
     tenantId: 'bench', id: 'bench', provider: 'sandbox', config: { baseUrl: sandboxUrl, pageSize: 1000 },
@@ -33,10 +45,18 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 50);
 
+  // The benchmark's own progress polls are run reads too: counted, and taken out of the charges.
+  let benchPolls = 0;
+  const ownReadsRemoved = (charges: ReturnType<CosmosDatabase['charges']['snapshot']> | undefined) => {
+    if (charges?.['runs.get']) charges['runs.get'].requests -= benchPolls;
+    benchPolls = 0;
+    return charges;
+  };
   const syncOnce = async () => {
     const started = process.hrtime.bigint();
     const run = await services.runs.startRun({ connection, mode: 'full', trigger: 'manual' });
     for (;;) {
+      benchPolls += 1;
       const current = await platform.runs.get(run.id);
       if (current?.finishedAt) {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -50,9 +70,13 @@ async function main(): Promise<void> {
     }
   };
 
+  cosmos?.charges.reset();
   const full = await syncOnce();
+  const fullCharges = ownReadsRemoved(cosmos?.charges.snapshot());
+  cosmos?.charges.reset();
   const resyncStartedAt = platform.clock.now().toISOString();
   const resync = await syncOnce();
+  const resyncCharges = ownReadsRemoved(cosmos?.charges.snapshot());
   // Record writes during the re-sync, read from the store itself rather than from the counters.
   let writes = 0;
   for (const entity of connection.entities) {
@@ -62,9 +86,10 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
   await host.stop();
-  await platform.close();
+  cosmos?.dispose();
+  await local.close();
   rmSync(dataDir, { recursive: true, force: true });
-  process.stdout.write(`${JSON.stringify({ full, resync, resyncRecordWrites: writes, peakRssBytes: peakRss })}\n`);
+  process.stdout.write(`${JSON.stringify({ full, resync, resyncRecordWrites: writes, peakRssBytes: peakRss, cosmos: cosmos ? { full: fullCharges, resync: resyncCharges } : undefined })}\n`);
 }
 
 main().catch((error) => {
