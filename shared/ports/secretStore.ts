@@ -31,7 +31,11 @@ export interface SecretValue {
  */
 export interface SecretStore {
   set(name: string, value: string, options?: SecretSetOptions): Promise<SecretValue>;
-  get(name: string): Promise<SecretValue | undefined>;
+  /**
+   * The newest version. An implementation may serve it from a cache; `fresh: true` reads the store
+   * itself (the token refresher does, under its lease, before it spends a rotating refresh token).
+   */
+  get(name: string, options?: { fresh?: boolean }): Promise<SecretValue | undefined>;
   getVersion(name: string, version: string): Promise<SecretValue | undefined>;
   listVersions(name: string): Promise<string[]>;
   delete(name: string): Promise<void>;

@@ -59,6 +59,11 @@ describe('KeyVaultSecretStore against the loopback vault', () => {
     expect(gets()).toBe(before + 1);
     await store.set(name, 'two');
     expect((await store.get(name))?.value).toBe('two');
+    // Another instance's write is not seen through the cache, except by a fresh read.
+    const other0 = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 60_000, clock });
+    await other0.set(name, 'three');
+    expect((await store.get(name))?.value).toBe('two');
+    expect((await store.get(name, { fresh: true }))?.value).toBe('three');
     const other = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 60_000, clock });
     await other.delete(name);
     await store.delete(name);

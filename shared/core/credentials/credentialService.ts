@@ -192,8 +192,9 @@ export class CredentialService {
   }
 
   private async refreshHoldingLease(connection: Connection, need: FreshnessNeed): Promise<LoadedOAuth2> {
-    // Read again under the lease: the previous holder may have rotated the refresh token already.
-    const loaded = await this.loadOAuth2(connection);
+    // Read again under the lease, past any cache: the previous holder (maybe another instance) may
+    // have rotated the refresh token already, and spending the old one would look like token theft.
+    const loaded = await this.loadOAuth2(connection, { fresh: true });
     if (!loaded) throw new SyncBridgeError('configuration', `Connection ${connection.id} has no OAuth 2 credential to refresh.`);
     if (this.satisfies(loaded, need)) return loaded;
     const current = loaded.credentials;
@@ -240,17 +241,18 @@ export class CredentialService {
     throw new SyncBridgeError('conflict', `Could not mark connection ${connectionId} as reauthorization_required: it kept changing.`);
   }
 
-  private async loadOAuth2(connection: Connection): Promise<LoadedOAuth2 | undefined> {
+  /** `fresh`: past any cache of the secret store, for the read under the refresh lease. */
+  private async loadOAuth2(connection: Connection, options: { fresh?: boolean } = {}): Promise<LoadedOAuth2 | undefined> {
     if (!connection.credentialRef) return undefined;
-    const secret = await this.readSecret(connection);
+    const secret = await this.readSecret(connection, options);
     const credentials = parseCredentials(secret, connection.id);
     if (credentials.type !== 'oauth2') return undefined;
     this.registerSecrets(credentials);
     return { credentials, obtainedAtMs: Date.parse(secret.createdAt) };
   }
 
-  private async readSecret(connection: Connection): Promise<SecretValue> {
-    const secret = await this.platform.secrets.get(connection.credentialRef ?? credentialSecretName(connection.id));
+  private async readSecret(connection: Connection, options: { fresh?: boolean } = {}): Promise<SecretValue> {
+    const secret = await this.platform.secrets.get(connection.credentialRef ?? credentialSecretName(connection.id), options);
     if (!secret) throw new SyncBridgeError('configuration', `The credential of connection ${connection.id} is missing from the secret store.`);
     return secret;
   }

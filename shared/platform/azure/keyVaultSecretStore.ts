@@ -65,8 +65,8 @@ export class KeyVaultSecretStore implements SecretStore {
     return stored;
   }
 
-  async get(name: string): Promise<SecretValue | undefined> {
-    const cached = this.cache.get(name);
+  async get(name: string, options: { fresh?: boolean } = {}): Promise<SecretValue | undefined> {
+    const cached = options.fresh ? undefined : this.cache.get(name);
     if (cached && this.clock.now().getTime() - cached.at < this.cacheTtlMs) return cached.value;
     const found = await this.read(name);
     if (found) this.cache.set(name, { value: found, at: this.clock.now().getTime() });
