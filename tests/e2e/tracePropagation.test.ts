@@ -31,6 +31,11 @@ describe('trace context across the queue hops of a run', () => {
 
     const lag = lines().filter((l) => l.type === 'metric' && l.name === 'QueueLagMs' && l.traceId === expectedTraceId);
     expect(lag.length).toBeGreaterThanOrEqual(pageMetrics.length);
+
+    // Records synced by outcome: the 600 records of the first full run were all created.
+    const byOutcome = lines().filter((l) => l.type === 'metric' && l.name === 'RecordsSyncedByOutcome' && l.traceId === expectedTraceId) as Array<{ value?: number; properties?: Record<string, unknown> }>;
+    expect(new Set(byOutcome.map((l) => l.properties?.outcome))).toEqual(new Set(['created']));
+    expect(byOutcome.reduce((sum, l) => sum + Number(l.value), 0)).toBe(600);
   });
 
   test('two runs are two traces', async () => {

@@ -57,6 +57,8 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
     const con = await connection();
     const conflict = await parkedConflict(con, 1);
     expect(conflict).toMatchObject({ kind: 'data_mismatch', state: 'open', externalId: cus(1), fields: ['name'] });
+    const opened = h.telemetryLines.map((l) => JSON.parse(l)).filter((l) => l.type === 'metric' && l.name === 'ConflictsOpened' && l.properties?.connectionId === con);
+    expect(opened.map((l) => [l.value, l.properties.kind])).toEqual([[1, 'data_mismatch']]);
     const detail = await h.api('GET', `/api/conflicts/${conflict.id}`);
     expect(detail.status).toBe(200);
     expect(detail.body.sideBySide).toEqual([{ field: 'name', base: expect.any(String), local: `Local ${con}`, remote: `Remote ${con}` }]);

@@ -78,6 +78,10 @@ describe('webhook intake (sandbox → local host)', () => {
     expect(record.data).toEqual(expected);
     expect(record.metadata.lastAction).toBe('updated');
     expect((await h.api('GET', '/api/connections/shop/syncs')).body).toEqual(runsBefore);
+    // Receipt-to-enqueued latency is reported per accepted delivery.
+    const latencies = h.telemetryLines.map((l) => JSON.parse(l)).filter((l) => l.type === 'metric' && l.name === 'WebhookLatencyMs' && l.properties?.connectionId === 'shop');
+    expect(latencies.length).toBeGreaterThan(0);
+    expect(latencies.every((l) => typeof l.value === 'number' && l.value >= 0)).toBe(true);
   });
 
   it('applies creates and deletes, and fetches id-only entities from the provider', async () => {

@@ -242,6 +242,7 @@ export class OutboundService {
       createdAt: now,
       updatedAt: now,
     });
+    this.platform.telemetry.metric('ConflictsOpened', 1, { connectionId: entry.connectionId, entity: entry.entity, kind });
     await this.finish(entry, dead ? 'dead' : 'parked', reason, attempts);
   }
 

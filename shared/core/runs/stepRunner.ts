@@ -107,6 +107,10 @@ export class StepRunner {
       return current;
     });
     platform.telemetry.metric('RecordsSynced', applied.counters.fetched, { connectionId: run.connectionId, entity: progress.entity });
+    // The same page by outcome, one metric per non-zero outcome (a chart splits by `outcome`).
+    for (const outcome of ['created', 'updated', 'unchanged', 'deleted', 'failed'] as const) {
+      if (applied.counters[outcome] > 0) platform.telemetry.metric('RecordsSyncedByOutcome', applied.counters[outcome], { connectionId: run.connectionId, entity: progress.entity, outcome });
+    }
 
     // Obey the provider's window: when the page used the last request of it, wait for the reset.
     const rateLimit = page.rateLimit;

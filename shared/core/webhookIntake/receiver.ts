@@ -100,6 +100,7 @@ export class WebhookReceiver {
 
   async receive(incoming: IncomingWebhook): Promise<ReceiveResult> {
     const { platform } = this;
+    const receivedAtMs = Date.now();
     const declared = Number(incoming.headers.get('content-length') ?? '0');
     if (declared > this.maxBodyBytes) return this.reject(incoming.connectionId, 413, 'payload_too_large', `The body is larger than ${this.maxBodyBytes} bytes.`);
 
@@ -186,6 +187,8 @@ export class WebhookReceiver {
       await platform.idempotency.release(`webhook:${connection.id}:${webhookId}`);
       throw error;
     }
+    // Receipt to durably logged and enqueued: what the provider waits for before it sees 202.
+    platform.telemetry.metric('WebhookLatencyMs', Date.now() - receivedAtMs, { connectionId: connection.id, scheme });
     return { status: 202, code: 'accepted', message: 'Accepted.', deliveryId, reply };
   }
 
