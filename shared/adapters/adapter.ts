@@ -119,5 +119,7 @@ export interface AdapterDefinition {
   maxPageSize: number;
   /** Validates provider config (base URL, …); throws SyncBridgeError('validation') naming the field. */
   validateConfig(config: JsonObject): JsonObject;
+  /** Records arrive only by webhook (no pull client): no scheduled or manual runs. */
+  webhookOnly?: boolean;
   create(context: AdapterContext): ProviderAdapter;
 }

@@ -1,6 +1,7 @@
 import { SyncBridgeError } from '../core/errors';
 import type { AdapterDefinition } from './adapter';
 import { sandboxProvider } from './providers/sandbox';
+import { webhookOnlyProviders } from './providers/webhookOnly';
 
 /** Every provider SyncBridge can connect to, by name. */
 export class AdapterRegistry {
@@ -31,5 +32,5 @@ export class AdapterRegistry {
 }
 
 export function defaultAdapterRegistry(): AdapterRegistry {
-  return new AdapterRegistry([sandboxProvider]);
+  return new AdapterRegistry([sandboxProvider, ...webhookOnlyProviders]);
 }

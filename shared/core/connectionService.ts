@@ -45,7 +45,10 @@ export class ConnectionService {
       return entity;
     });
     if (entities.length === 0) throw new SyncBridgeError('validation', 'entities must name at least one entity.');
-    const schedule = validateSchedule({ ...DEFAULT_SCHEDULE, ...request.schedule });
+    if (definition.webhookOnly && request.schedule?.enabled === true) {
+      throw new SyncBridgeError('validation', `schedule.enabled: ${definition.provider} connections receive their records by webhook only and cannot be scheduled.`);
+    }
+    const schedule = validateSchedule({ ...DEFAULT_SCHEDULE, ...(definition.webhookOnly ? { enabled: false } : {}), ...request.schedule });
     if (await this.platform.connections.get(request.id)) {
       throw new SyncBridgeError('conflict', `A connection with id "${request.id}" exists already.`);
     }

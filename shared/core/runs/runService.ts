@@ -38,6 +38,9 @@ export class RunService {
         throw new SyncBridgeError('validation', `entities: "${entity}" is not a pull entity of connection ${connection.id} (it has ${pullable.join(', ')}).`);
       }
     }
+    if (this.context.adapters.get(connection.provider).webhookOnly) {
+      throw new SyncBridgeError('validation', `${connection.provider} connections receive their records by webhook only; there is nothing to sync.`);
+    }
     if (connection.status === 'reauthorization_required') {
       throw new SyncBridgeError('conflict', `Connection ${connection.id} needs reauthorization before it can sync.`);
     }

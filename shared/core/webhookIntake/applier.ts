@@ -7,6 +7,8 @@ import type { Platform } from '../../ports/platform';
 import { ensureError, isSyncBridgeError } from '../errors';
 import type { Connection, JsonObject } from '../model';
 import type { WebhookInboundMessage } from '../runs/inboundMessage';
+import type { EntityMergePolicy } from '../merge';
+import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 
 export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped';
 
@@ -42,10 +44,13 @@ export class WebhookApplier {
     if (!delivery) return 'skipped'; // the log was cleared: nothing to apply
     const connection = await platform.connections.get(delivery.connectionId);
     if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
-    // Signed by another provider's scheme (github, stripe…): acknowledged and logged until an adapter parses its events.
+    // Signed by another provider's scheme than the connection's: acknowledged and logged, not applied.
     if (delivery.provider !== connection.provider || !this.adapters.names().includes(delivery.provider)) {
-      return this.finish(delivery, 'ignored', `SyncBridge has no adapter for ${delivery.provider} events.`);
+      return this.finish(delivery, 'ignored', `${connection.id} is a ${connection.provider} connection: SyncBridge has no adapter for ${delivery.provider} events on it.`);
     }
+    // The real providers' events (GitHub, Stripe, Shopify, Slack, Notion, Google, Microsoft 365, Salesforce).
+    const parser = providerEventParser(delivery.provider);
+    if (parser) return this.applyProviderEvent(delivery, connection, parser, message);
 
     const event = JSON.parse(delivery.body) as unknown;
     const data = isObject(event) ? event.data : undefined;
@@ -82,10 +87,74 @@ export class WebhookApplier {
       mode: 'incremental',
       page: [record],
       now: platform.clock.now().toISOString(),
+      mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
     });
     if (result.rejected.length > 0) return this.finish(delivery, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
     platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
     return this.finish(delivery, 'applied', undefined);
+  }
+
+  /**
+   * A real provider's event: its record changes, applied per entity through the pipeline. Entities
+   * the connection does not pull, stale states and id-only events that cannot be fetched are noted
+   * in the delivery log; a delivery none of whose changes apply is `ignored` with those notes.
+   */
+  private async applyProviderEvent(delivery: Delivery, connection: Connection, parser: ProviderEventParser, message: WebhookInboundMessage): Promise<ApplyOutcome> {
+    const parsed = parser({ headers: new Headers(delivery.headers), body: delivery.body });
+    if ('ignored' in parsed) return this.finish(delivery, 'ignored', parsed.ignored);
+    const notes: string[] = [];
+    const byEntity = new Map<string, RecordChange[]>();
+    for (const change of parsed.changes) byEntity.set(change.entity, [...(byEntity.get(change.entity) ?? []), change]);
+    const webhookOnly = this.adapters.get(connection.provider).webhookOnly === true;
+    let applied = 0;
+    for (const [entity, changes] of byEntity) {
+      const configured = connection.entities.find((e) => e.name === entity);
+      if (!configured || configured.direction === 'push') {
+        notes.push(`The connection does not pull ${entity}.`);
+        continue;
+      }
+      const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
+      const page = new Map<string, ProviderRecord>();
+      for (const change of changes) {
+        let record: ProviderRecord | null;
+        if (change.kind === 'fetch') {
+          if (webhookOnly) {
+            notes.push(`${entity} ${change.externalId}: the event carries no content, and fetching it needs a ${connection.provider} pull client, which SyncBridge does not have yet.`);
+            continue;
+          }
+          try {
+            record = (await (await this.adapterFor(connection)).getRecord(entity, change.externalId)) ?? { externalId: change.externalId, updatedAt: null, deleted: true, data: {} };
+          } catch (error) {
+            return this.fail(delivery, error);
+          }
+        } else {
+          record = { externalId: change.externalId, updatedAt: change.updatedAt, deleted: change.kind === 'delete', data: change.kind === 'upsert' ? change.data : {} };
+        }
+        const stored = await this.platform.records.get(scope, record.externalId);
+        if (stored?.sourceUpdatedAt && record.updatedAt && Date.parse(record.updatedAt) < Date.parse(stored.sourceUpdatedAt)) {
+          notes.push(`${entity} ${record.externalId}: stale, the store holds a newer state (${stored.sourceUpdatedAt}).`);
+          continue;
+        }
+        page.set(record.externalId, record); // the last change of a record in one delivery wins
+      }
+      if (page.size === 0) continue;
+      const stepId = `webhook:${delivery.id}:${entity}${message.replay ? `:r${message.replay}` : ''}`;
+      const result = await applyPage({
+        records: this.platform.records,
+        scope,
+        runId: stepId,
+        stepId,
+        mode: 'incremental',
+        page: [...page.values()],
+        now: this.platform.clock.now().toISOString(),
+        mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
+      });
+      for (const rejected of result.rejected) notes.push(`${entity} ${rejected.externalId} failed validation: ${rejected.reasons.join(' ')}`);
+      applied += page.size - result.rejected.length;
+      this.platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
+    }
+    if (applied === 0) return this.finish(delivery, 'ignored', notes.join(' ') || 'Nothing to apply.');
+    return this.finish(delivery, 'applied', notes.length > 0 ? notes.join(' ') : undefined);
   }
 
   /** The event's record, or for id-only events the provider's current one (gone → a tombstone). */
