@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from 'jose';
 import { Harness } from '../support/harness';
 
 /**
@@ -16,15 +16,15 @@ const TENANT = randomUUID();
 describe('JWT webhook schemes through the receiver', () => {
   let h: Harness;
   const shared = randomBytes(32).toString('base64url');
-  let graphKey: CryptoKey;
-  let otherKey: CryptoKey;
+  let graphKey: KeyLike;
+  let otherKey: KeyLike;
   const clientState = randomBytes(16).toString('hex');
 
   beforeAll(async () => {
     h = await Harness.start({ sandbox: { recordsPerEntity: 2 } });
     const pair = await generateKeyPair('RS256', { extractable: true });
-    graphKey = pair.privateKey as CryptoKey;
-    otherKey = (await generateKeyPair('RS256')).privateKey as CryptoKey;
+    graphKey = pair.privateKey as KeyLike;
+    otherKey = (await generateKeyPair('RS256')).privateKey as KeyLike;
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'graph-test-key', alg: 'RS256', use: 'sig' };
     for (const id of ['jw-custom', 'jw-graph']) {
       expect((await h.api('POST', '/api/connections', { id, provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, credentials: { type: 'none' } })).status).toBe(201);
@@ -66,7 +66,7 @@ describe('JWT webhook schemes through the receiver', () => {
   });
 
   describe('msgraph rich notifications (validationTokens)', () => {
-    const validationToken = (claims: Record<string, unknown>, key: CryptoKey = graphKey) =>
+    const validationToken = (claims: Record<string, unknown>, key: KeyLike = graphKey) =>
       new SignJWT({ aud: APP_ID, iss: `https://login.microsoftonline.com/${TENANT}/v2.0`, appid: GRAPH_CHANGE_TRACKING, ...claims })
         .setProtectedHeader({ alg: 'RS256', kid: 'graph-test-key' })
         .setIssuedAt()
