@@ -6,6 +6,7 @@ import { Scheduler } from './core/runs/scheduler';
 import { StepRunner } from './core/runs/stepRunner';
 import { TenantService } from './core/tenantService';
 import type { Platform } from './ports/platform';
+import { CustomMergeRules } from './core/merge';
 import { TracingQueueSender } from './core/tracingQueueSender';
 
 /** The product's services wired to one platform: what every function handler works with. */
@@ -18,10 +19,13 @@ export interface Services {
   scheduler: Scheduler;
   connections: ConnectionService;
   tenants: TenantService;
+  /** Custom merge rules, registered in code; connection merge policies name them (checked at save). */
+  customRules: CustomMergeRules;
 }
 
 export interface ServicesOptions {
   adapters?: AdapterRegistry;
+  customRules?: CustomMergeRules;
   engine?: SyncEngineOptions;
 }
 
@@ -29,7 +33,8 @@ export function createServices(platformIn: Platform, options: ServicesOptions = 
   // Every message the product sends carries the current trace and its send time.
   const platform = withTracingQueue(platformIn);
   const adapters = options.adapters ?? defaultAdapterRegistry();
-  const engine = createEngineContext(platform, adapters, options.engine);
+  const customRules = options.customRules ?? new CustomMergeRules();
+  const engine = createEngineContext(platform, adapters, options.engine, customRules);
   return {
     platform,
     adapters,
@@ -37,8 +42,9 @@ export function createServices(platformIn: Platform, options: ServicesOptions = 
     runs: new RunService(engine),
     steps: new StepRunner(engine),
     scheduler: new Scheduler(engine),
-    connections: new ConnectionService(platform, adapters),
+    connections: new ConnectionService(platform, adapters, customRules),
     tenants: new TenantService(platform),
+    customRules,
   };
 }
 

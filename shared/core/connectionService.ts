@@ -4,6 +4,7 @@ import type { Platform } from '../ports/platform';
 import { SyncBridgeError } from './errors';
 import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
 import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
+import { assertMergePolicy, CustomMergeRules } from './merge';
 
 export interface CreateConnectionRequest {
   tenantId: string;
@@ -29,7 +30,11 @@ export function toConnectionView(connection: Connection): ConnectionView {
 
 /** Creating connections: validation, credential storage, defaults. */
 export class ConnectionService {
-  constructor(private readonly platform: Platform, private readonly adapters: AdapterRegistry) {}
+  constructor(
+    private readonly platform: Platform,
+    private readonly adapters: AdapterRegistry,
+    private readonly customRules: CustomMergeRules = new CustomMergeRules(),
+  ) {}
 
   async create(request: CreateConnectionRequest): Promise<Connection> {
     if (!CONNECTION_ID.test(request.id)) {
@@ -45,6 +50,7 @@ export class ConnectionService {
       return entity;
     });
     if (entities.length === 0) throw new SyncBridgeError('validation', 'entities must name at least one entity.');
+    checkMergePolicies(config.mergePolicy, entities.map((e) => e.name), this.customRules);
     if (definition.webhookOnly && request.schedule?.enabled === true) {
       throw new SyncBridgeError('validation', `schedule.enabled: ${definition.provider} connections receive their records by webhook only and cannot be scheduled.`);
     }
@@ -85,5 +91,20 @@ export class ConnectionService {
     const connection = await this.platform.connections.get(id);
     if (!connection || connection.tenantId !== tenantId) throw new SyncBridgeError('not_found', `Connection ${id} does not exist.`);
     return connection;
+  }
+}
+
+/**
+ * `config.mergePolicy`: entity name → merge policy (two-way sync). Checked at save, so that a typo
+ * or an unregistered custom rule is a 400 now rather than a failed merge later.
+ */
+function checkMergePolicies(value: unknown, entities: readonly string[], rules: CustomMergeRules): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SyncBridgeError('validation', 'config.mergePolicy must be an object of entity name to merge policy.');
+  }
+  for (const [entity, policy] of Object.entries(value)) {
+    if (!entities.includes(entity)) throw new SyncBridgeError('validation', `config.mergePolicy.${entity}: the connection has no entity "${entity}".`);
+    assertMergePolicy(policy, rules, `config.mergePolicy.${entity}`);
   }
 }

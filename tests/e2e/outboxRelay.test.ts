@@ -15,7 +15,6 @@ describe('outboxRelay timer: lost push messages are re-sent on a host that never
 
   beforeAll(async () => {
     h = await Harness.start({ sandbox: { recordsPerEntity: 10 } });
-    await h.api('PATCH', `/api/connections/${con}`, { entities: [{ name: 'customers', direction: 'both' }] });
     expect((await h.waitForRun(await h.startSync('full', con))).state).toBe('done');
   });
   afterAll(async () => h.close());

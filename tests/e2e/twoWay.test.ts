@@ -1,5 +1,5 @@
 import { contentHash } from '../../shared/core/hash';
-import { CustomMergeRules, type EntityMergePolicy } from '../../shared/core/merge';
+import type { EntityMergePolicy } from '../../shared/core/merge';
 import { twoWayFor } from '../../shared/core/outbound/registry';
 import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
@@ -16,8 +16,9 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
     h = await Harness.start({ sandbox: { recordsPerEntity: 20 } });
     // Short backoff for the retry tests; options count on the first use only.
     // A custom rule registered in code: the two names joined, so the test sees both sides were read.
-    const customRules = new CustomMergeRules().register('join-names', (c) => ({ value: `${String(c.remote)} & ${String(c.local)}` }));
-    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, random: () => 0.5, customRules });
+    // Registered on the composition, so that connections naming it pass validation at save.
+    h.services.customRules.register('join-names', (c) => ({ value: `${String(c.remote)} & ${String(c.local)}` }));
+    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, random: () => 0.5 });
   });
   afterAll(async () => h.close());
   afterEach(async () => {
@@ -250,5 +251,20 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
     expect((await h.api('PATCH', `/api/connections/${con}/records/orders/${cus(1)}`, { name: 'x' })).status).toBe(404);
     expect((await h.api('PATCH', `/api/connections/shop/records/customers/${cus(1)}`, { name: 'x' })).status).toBe(400); // pull-only
     expect(await h.platform.outbox.listPending({ connectionId: con, limit: 10 })).toEqual([]);
+  });
+
+  test('a merge policy is checked when the connection is saved: unknown kinds, entities and custom rules are 400s', async () => {
+    const create = (id: string, mergePolicy: unknown) =>
+      h.api('POST', '/api/connections', { id, provider: 'sandbox', config: { baseUrl: h.sandboxUrl, mergePolicy }, credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' }, entities: [{ name: 'customers', direction: 'both' }] });
+    const unregistered = await create('mp-bad-rule', { customers: { default: { kind: 'custom', name: 'no-such-rule' } } });
+    expect(unregistered.status).toBe(400);
+    expect(JSON.stringify(unregistered.body)).toContain('config.mergePolicy.customers.default.name');
+    const badKind = await create('mp-bad-kind', { customers: { default: { kind: 'newest-wins' } } });
+    expect(badKind.status).toBe(400);
+    expect(JSON.stringify(badKind.body)).toContain('config.mergePolicy.customers.default.kind');
+    const badEntity = await create('mp-bad-entity', { orders: { default: { kind: 'source-wins' } } });
+    expect(badEntity.status).toBe(400);
+    expect(badEntity.body.error.message).toContain('no entity "orders"');
+    expect((await create('mp-good', { customers: { default: { kind: 'manual' }, fields: { name: { kind: 'custom', name: 'join-names' } } } })).status).toBe(201);
   });
 });

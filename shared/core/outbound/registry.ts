@@ -20,7 +20,7 @@ export function twoWayFor(services: Services, options?: OutboundServiceOptions):
   let found = byServices.get(services);
   if (!found) {
     const changes = new LocalChangeService(services.platform);
-    found = { changes, outbound: new OutboundService(services.platform, services.adapters, options), conflicts: new ConflictResolver(services.platform, changes) };
+    found = { changes, outbound: new OutboundService(services.platform, services.adapters, { ...options, customRules: options?.customRules ?? services.customRules }), conflicts: new ConflictResolver(services.platform, changes) };
     byServices.set(services, found);
   }
   return found;

@@ -4,6 +4,7 @@ import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import type { Run } from '../model';
 import { PagePrefetcher } from './pagePrefetcher';
 import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retryPolicy';
+import { CustomMergeRules } from '../merge';
 
 export interface SyncEngineOptions {
   /** Runs a tenant may have running or paused at once, when the tenant sets none. Default 5. */
@@ -27,9 +28,11 @@ export interface EngineContext {
   random: () => number;
   /** Read-ahead of next pages; undefined when switched off. */
   prefetcher?: PagePrefetcher;
+  /** Custom merge rules named by connections' merge policies (pull-side merges use them too). */
+  customRules: CustomMergeRules;
 }
 
-export function createEngineContext(platform: Platform, adapters: AdapterRegistry, options: SyncEngineOptions = {}): EngineContext {
+export function createEngineContext(platform: Platform, adapters: AdapterRegistry, options: SyncEngineOptions = {}, customRules: CustomMergeRules = new CustomMergeRules()): EngineContext {
   const maxActive = options.maxActiveRunsPerTenant ?? 5;
   if (!Number.isInteger(maxActive) || maxActive < 1) {
     throw new SyncBridgeError('configuration', 'maxActiveRunsPerTenant must be a whole number of at least 1.');
@@ -43,6 +46,7 @@ export function createEngineContext(platform: Platform, adapters: AdapterRegistr
     lookbackSeconds,
     retry: retryPolicy(options.retry),
     random: options.random ?? Math.random,
+    customRules,
     prefetcher: options.prefetch === false ? undefined : new PagePrefetcher(),
   };
 }

@@ -85,6 +85,7 @@ export class StepRunner {
       now: platform.clock.now().toISOString(),
       // Pulls meeting an unpushed local change merge under the connection's policy for the entity.
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[progress.entity],
+      customRules: this.context.customRules,
     });
     for (const rejected of applied.rejected) {
       platform.telemetry.log('warn', 'Record quarantined: it failed validation.', {
