@@ -7,7 +7,7 @@ import type { Platform } from '../../ports/platform';
 import { ensureError, isSyncBridgeError } from '../errors';
 import type { Connection, JsonObject } from '../model';
 import type { WebhookInboundMessage } from '../runs/inboundMessage';
-import type { EntityMergePolicy } from '../merge';
+import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 
 export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped';
@@ -36,7 +36,11 @@ function isObject(value: unknown): value is JsonObject {
  * write and does nothing twice.
  */
 export class WebhookApplier {
-  constructor(private readonly platform: Platform, private readonly adapters: AdapterRegistry) {}
+  constructor(
+    private readonly platform: Platform,
+    private readonly adapters: AdapterRegistry,
+    private readonly customRules: CustomMergeRules = new CustomMergeRules(),
+  ) {}
 
   async apply(message: WebhookInboundMessage): Promise<ApplyOutcome> {
     const { platform } = this;
@@ -88,6 +92,7 @@ export class WebhookApplier {
       page: [record],
       now: platform.clock.now().toISOString(),
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
+      customRules: this.customRules,
     });
     if (result.rejected.length > 0) return this.finish(delivery, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
     platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
@@ -148,6 +153,8 @@ export class WebhookApplier {
         page: [...page.values()],
         now: this.platform.clock.now().toISOString(),
         mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
+        customRules: this.customRules,
+      customRules: this.customRules,
       });
       for (const rejected of result.rejected) notes.push(`${entity} ${rejected.externalId} failed validation: ${rejected.reasons.join(' ')}`);
       applied += page.size - result.rejected.length;
