@@ -154,7 +154,6 @@ export class WebhookApplier {
         now: this.platform.clock.now().toISOString(),
         mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
         customRules: this.customRules,
-      customRules: this.customRules,
       });
       for (const rejected of result.rejected) notes.push(`${entity} ${rejected.externalId} failed validation: ${rejected.reasons.join(' ')}`);
       applied += page.size - result.rejected.length;
