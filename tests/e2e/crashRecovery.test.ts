@@ -36,8 +36,8 @@ describe('crash recovery: a host killed with SIGKILL mid-run resumes and finishe
 
   test('three SIGKILLs during the first full sync of npm start, then equality and exact counters', async () => {
     const env = npmStartEnv();
-    // Slow pages keep the run in flight long enough to be killed in the middle of it.
-    await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slowMs: 25 }) });
+    // Slow pages (150 ms each, 30 pages) keep the run in flight long enough to be killed three times in the middle of it.
+    await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slowMs: 150 }) });
     let runId: string | undefined;
     let lastFetched = -1;
     for (let kill = 1; kill <= 3; kill += 1) {
