@@ -7,8 +7,7 @@ import { useServices } from '../functions/services';
 import { startLocalHost } from '../local/host';
 import { createServices } from '../shared/composition';
 import { Agent } from 'node:https';
-import { createAzurePlatform } from '../shared/platform/azure/azurePlatform';
-import { openCosmosDatabase, type CosmosDatabase } from '../shared/platform/azure/cosmos/cosmosDatabase';
+import type { CosmosDatabase } from '../shared/platform/azure/cosmos/cosmosDatabase';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
 import type { Platform } from '../shared/ports/platform';
 
@@ -28,6 +27,9 @@ async function main(): Promise<void> {
   let cosmos: CosmosDatabase | undefined;
   let platform: Platform = local;
   if (process.env.BENCH_COSMOS_URL) {
+    // Imported only for this phase, so the embedded phase's peak RSS carries no Azure SDK.
+    const { createAzurePlatform } = await import('../shared/platform/azure/azurePlatform');
+    const { openCosmosDatabase } = await import('../shared/platform/azure/cosmos/cosmosDatabase');
     cosmos = await openCosmosDatabase({ endpoint: process.env.BENCH_COSMOS_URL, key: 'bench-key', agent: new Agent({ rejectUnauthorized: false, keepAlive: true }), createIfMissing: true, databaseName: 'bench' });
     platform = createAzurePlatform({ cosmos, queue: local.queue, secrets: local.secrets, telemetry: local.telemetry });
   }

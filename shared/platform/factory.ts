@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { SyncBridgeError } from '../core/errors';
 import type { Platform } from '../ports/platform';
-import { createAzurePlatformFromEnv } from './azure/azurePlatform';
 import { createLocalPlatform } from './local/localPlatform';
 
 /**
@@ -17,7 +16,12 @@ export async function createPlatformFromEnv(env: NodeJS.ProcessEnv): Promise<Pla
       logLevel: parseLogLevel(env.SYNCBRIDGE_LOG_LEVEL),
     });
   }
-  if (name === 'azure') return createAzurePlatformFromEnv(env);
+  if (name === 'azure') {
+    // Loaded only when chosen: the Azure SDKs and the telemetry distro cost tens of MB of memory
+    // that a local host never needs.
+    const { createAzurePlatformFromEnv } = await import('./azure/azurePlatform');
+    return createAzurePlatformFromEnv(env);
+  }
   throw new SyncBridgeError('configuration', `SYNCBRIDGE_PLATFORM must be "local" or "azure", not "${env.SYNCBRIDGE_PLATFORM}".`);
 }
 

@@ -14,6 +14,7 @@ import type { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
 import type { Platform } from '../../shared/ports/platform';
 import type { Telemetry } from '../../shared/ports/telemetry';
 import { startAzureTestPlatform } from './azureTestPlatform';
+import type { IngestionCollector } from './ingestionCollector';
 
 
 export interface HarnessOptions {
@@ -43,6 +44,8 @@ export { ENTITIES } from './apiClient';
 
 export class Harness extends ApiClient {
   readonly telemetryLines: string[] = [];
+  /** With `platform: 'azure'`: the envelopes Application Insights received (a local collector). */
+  appInsights?: IngestionCollector;
   /** What the local host logged (invocations, failures): for debugging a failed test. */
   hostLines: string[] = [];
 
@@ -81,6 +84,7 @@ export class Harness extends ApiClient {
       rmSync(dataDir, { recursive: true, force: true });
     });
     harness.hostLines = hostLines;
+    harness.appInsights = azure?.collector;
     sink.on('data', (chunk: Buffer) => harness.telemetryLines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
     await harness.api('POST', '/api/connections', {
       id: 'shop',
