@@ -88,7 +88,7 @@ async function load(port: number, path: (connection: number) => string, seconds:
 
 /** Talks to the child server: `ask` sends a command and resolves with its answer. */
 function startChild(mode: 'bare' | 'host'): Promise<{ child: ChildProcess; port: number; ask: (cmd: string) => Promise<any> }> {
-  const child = fork(__filename, ['--serve', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, ['--serve', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CHILD_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROFILE}`] : [] });
   const pending: Array<(value: any) => void> = [];
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`webhook bench server (${mode}) exited with ${code}`)));
