@@ -2,6 +2,7 @@ import { SyncBridgeError } from '../../core/errors';
 import { systemClock, type Clock } from '../../ports/clock';
 import type { IdempotencyClaim, IdempotencyStore } from '../../ports/idempotencyStore';
 import type { SqliteDatabase } from './database';
+import { idempotencyResultJson } from '../idempotencyResult';
 
 export interface SqliteIdempotencyStoreOptions {
   /** Decides when claims expire. Default the system clock; tests pass a ManualClock. */
@@ -66,14 +67,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   async complete(key: string, result: unknown): Promise<void> {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(result);
-    } catch (error) {
-      throw new SyncBridgeError('validation', `The result for idempotency key ${key} is not JSON-serialisable.`, { cause: error });
-    }
-    // undefined serialises to nothing; store JSON null so that "completed" is still recorded.
-    if (this.storeResult.run(json ?? 'null', key).changes === 0) {
+    if (this.storeResult.run(idempotencyResultJson(key, result), key).changes === 0) {
       throw new SyncBridgeError('not_found', `Idempotency key ${key} is not claimed; claim it before completing it.`);
     }
   }

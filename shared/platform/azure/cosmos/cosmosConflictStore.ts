@@ -6,6 +6,7 @@ import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { cosmosStatus, toSyncBridgeError } from './cosmosErrors';
 import { nextOrderKey } from './orderKey';
+import { decodeOrderKeyCursor, encodeOrderKeyCursor } from './orderKeyCursor';
 
 const MAX_LIMIT = 500;
 
@@ -14,16 +15,6 @@ type ConflictDoc = Conflict & { orderKey: string; _etag?: string };
 function fromDoc(doc: ConflictDoc): Conflict {
   const { orderKey: _order, ...conflict } = withoutSystemFields(doc);
   return conflict;
-}
-
-function encodeCursor(orderKey: string): string {
-  return Buffer.from(`k:${orderKey}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!text.startsWith('k:') || text.length < 4) throw new SyncBridgeError('validation', 'cursor is not a cursor this API returned.');
-  return text.slice(2);
 }
 
 /**
@@ -63,7 +54,7 @@ export class CosmosConflictStore implements ConflictStore {
     const parameters = [{ name: '@tenantId', value: query.tenantId }];
     if (query.cursor !== undefined) {
       where.push('c.orderKey > @after');
-      parameters.push({ name: '@after', value: decodeCursor(query.cursor) });
+      parameters.push({ name: '@after', value: decodeOrderKeyCursor('k', query.cursor) });
     }
     if (query.state) {
       where.push('c.state = @state');
@@ -80,7 +71,7 @@ export class CosmosConflictStore implements ConflictStore {
       query.connectionId ? [query.tenantId, query.connectionId] : [query.tenantId],
     );
     const page = docs.slice(0, limit);
-    return { conflicts: page.map(fromDoc), nextCursor: docs.length > limit ? encodeCursor(page[page.length - 1].orderKey) : null };
+    return { conflicts: page.map(fromDoc), nextCursor: docs.length > limit ? encodeOrderKeyCursor('k', page[page.length - 1].orderKey) : null };
   }
 
   async resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime): Promise<Conflict> {

@@ -5,6 +5,7 @@ import { queryAll, readItem, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { createIfAbsent, replaceIfMatch } from './cosmosDocs';
 import { nextOrderKey } from './orderKey';
+import { decodeOrderKeyCursor, encodeOrderKeyCursor } from './orderKeyCursor';
 import { safeDocId } from './safeId';
 
 type DeliveryDoc = Delivery & { docType: 'delivery'; orderKey: string; _etag?: string };
@@ -17,16 +18,6 @@ const MAX_HEALTH_ATTEMPTS = 20;
 function fromDoc(doc: DeliveryDoc, withBody: boolean): Delivery {
   const { docType: _type, orderKey: _order, ...delivery } = withoutSystemFields(doc);
   return withBody ? delivery : { ...delivery, body: '' };
-}
-
-function encodeCursor(orderKey: string): string {
-  return Buffer.from(`d:${orderKey}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!text.startsWith('d:') || text.length < 4) throw new SyncBridgeError('validation', 'cursor is not one this API handed out.');
-  return text.slice(2);
 }
 
 /**
@@ -65,7 +56,7 @@ export class CosmosDeliveryStore implements DeliveryStore {
   async list(query: DeliveryListQuery): Promise<DeliveryPage> {
     if (!Number.isInteger(query.limit) || query.limit < 1) throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${query.limit}.`);
     const limit = Math.min(query.limit, 1000);
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const before = query.cursor === undefined ? undefined : decodeOrderKeyCursor('d', query.cursor);
     const docs = await queryAll<DeliveryDoc>(
       this.container, this.charges, 'deliveries.list',
       `SELECT TOP ${limit + 1} * FROM c WHERE c.docType = 'delivery'${before === undefined ? '' : ' AND c.orderKey < @before'} ORDER BY c.orderKey DESC`,
@@ -73,7 +64,7 @@ export class CosmosDeliveryStore implements DeliveryStore {
       [query.tenantId, query.connectionId],
     );
     const page = docs.slice(0, limit);
-    return { deliveries: page.map((d) => fromDoc(d, false)), nextCursor: docs.length > limit ? encodeCursor(page[page.length - 1].orderKey) : null };
+    return { deliveries: page.map((d) => fromDoc(d, false)), nextCursor: docs.length > limit ? encodeOrderKeyCursor('d', page[page.length - 1].orderKey) : null };
   }
 
   async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean> {

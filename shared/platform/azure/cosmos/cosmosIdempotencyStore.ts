@@ -1,6 +1,7 @@
 import { SyncBridgeError } from '../../../core/errors';
 import { systemClock, type Clock } from '../../../ports/clock';
 import type { IdempotencyClaim, IdempotencyStore } from '../../../ports/idempotencyStore';
+import { idempotencyResultJson } from '../../idempotencyResult';
 import { readItem } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { createIfAbsent, deleteItem, replaceIfMatch } from './cosmosDocs';
@@ -37,16 +38,11 @@ export class CosmosIdempotencyStore implements IdempotencyStore {
   }
 
   async complete(key: string, result: unknown): Promise<void> {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(result);
-    } catch (error) {
-      throw new SyncBridgeError('validation', `The result for idempotency key ${key} is not JSON-serialisable.`, { cause: error });
-    }
+    const json = idempotencyResultJson(key, result);
     const id = safeDocId('key', key);
     const current = await readItem<KeyDoc>(this.container, this.charges, 'idempotency.complete', id, id);
     if (!current) throw new SyncBridgeError('not_found', `Idempotency key ${key} is not claimed; claim it before completing it.`);
-    const next: KeyDoc = { ...current, completed: true, result: json === undefined ? null : (JSON.parse(json) as unknown) };
+    const next: KeyDoc = { ...current, completed: true, result: JSON.parse(json) as unknown };
     delete next._etag;
     if (!(await replaceIfMatch(this.container, this.charges, 'idempotency.complete', next, id, current._etag!))) {
       throw new SyncBridgeError('conflict', `Idempotency key ${key} changed while it was being completed.`);
