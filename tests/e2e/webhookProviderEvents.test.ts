@@ -126,6 +126,22 @@ describe('provider webhook events become records', () => {
     expect(await lastDelivery('notion')).toMatchObject({ status: 'ignored', detail: expect.stringContaining('pages 153104cd-477e-809d-8dc4-ff2d96ae3090') });
   });
 
+  it('Salesforce: an Outbound Message from our organization stores its Account and gets the SOAP Ack', async () => {
+    const org = '00D5e000000AbCdEAF';
+    expect((await h.api('POST', '/api/connections', { id: 'ev-salesforce', provider: 'salesforce', config: {}, credentials: { type: 'none' } })).status).toBe(201);
+    expect((await h.api('PUT', '/api/connections/ev-salesforce/webhook', { scheme: 'salesforce', options: { organizationIds: [org] } })).status).toBe(200);
+    const soap =
+      '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>' +
+      `<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>${org}</OrganizationId><ActionId>04k5e000000AbCd</ActionId>` +
+      `<Notification><Id>04l5e00000${randomBytes(4).toString('hex')}</Id><sObject xsi:type="sf:Account" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">` +
+      '<sf:Id>0015e00000AbCdE</sf:Id><sf:Name>Acme &amp; Co</sf:Name><sf:LastModifiedDate>2026-11-23T10:00:00.000Z</sf:LastModifiedDate></sObject></Notification>' +
+      '</notifications></soapenv:Body></soapenv:Envelope>';
+    const response = await fetch(`${h.hostUrl}/api/webhooks/salesforce/ev-salesforce`, { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, body: soap });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('<Ack>true</Ack>');
+    expect((await record('salesforce', 'accounts', '0015e00000AbCdE')).data).toMatchObject({ Id: '0015e00000AbCdE', Name: 'Acme & Co' });
+  });
+
   it('webhook-only connections refuse sync runs and schedules', async () => {
     expect((await h.api('POST', '/api/connections/ev-github/syncs', { mode: 'full' })).status).toBe(400);
     const scheduled = await h.api('POST', '/api/connections', { id: 'ev-github-2', provider: 'github', config: {}, credentials: { type: 'none' }, schedule: { enabled: true } });
