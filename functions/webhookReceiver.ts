@@ -3,6 +3,7 @@ import { webhookIntakeFor } from '../shared/core/webhookIntake';
 import type { FunctionDefinition } from './definition';
 import { errorResponse, json, toErrorResponse } from './http/responses';
 import { getServices } from './services';
+import { runInTrace } from '../shared/core/traceContext';
 
 /**
  * Webhook intake (docs/webhook-intake.md): verify, de-duplicate, log, enqueue, answer 202. The
@@ -11,14 +12,18 @@ import { getServices } from './services';
 export async function webhookReceiverHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const services = await getServices();
   try {
-    const result = await webhookIntakeFor(services).receiver.receive({
-      provider: request.params.provider ?? '',
-      connectionId: request.params.connectionId ?? '',
-      method: request.method,
-      url: request.url,
-      headers: request.headers as unknown as Headers,
-      readBody: async () => Buffer.from(await request.arrayBuffer()),
-    });
+    // Each receipt is a trace (continuing the sender's `traceparent` when it sends one); the queue
+    // message carries it, so the worker that applies the delivery logs under the same trace.
+    const result = await runInTrace(request.headers.get('traceparent') ?? undefined, () =>
+      webhookIntakeFor(services).receiver.receive({
+        provider: request.params.provider ?? '',
+        connectionId: request.params.connectionId ?? '',
+        method: request.method,
+        url: request.url,
+        headers: request.headers as unknown as Headers,
+        readBody: async () => Buffer.from(await request.arrayBuffer()),
+      }),
+    );
     // A provider's endpoint check, or a provider that wants its own acknowledgement (Salesforce's
     // SOAP Ack), gets exactly the answer it expects (e.g. Graph's text/plain echo).
     if (result.reply) return { status: result.reply.status, headers: result.reply.headers, body: result.reply.body };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Harness } from '../support/harness';
 
 /**
@@ -47,5 +47,24 @@ describe('trace context across the queue hops of a run', () => {
     expect(traceOf(first)).toMatch(/^[0-9a-f]{32}$/);
     expect(traceOf(second)).toMatch(/^[0-9a-f]{32}$/);
     expect(traceOf(first)).not.toBe(traceOf(second));
+  });
+
+  test('a webhook delivery continues the sender\'s trace into the worker that applies it', async () => {
+    const key = randomBytes(32);
+    expect((await h.api('PUT', '/api/connections/shop/webhook', { scheme: 'standard-webhooks', secrets: [`whsec_${key.toString('base64')}`] })).status).toBe(200);
+    const traceId = randomBytes(16).toString('hex');
+    const id = `msg_${randomBytes(6).toString('hex')}`;
+    const ts = String(Math.floor(Date.now() / 1000));
+    const body = JSON.stringify({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_traced', name: 'Traced', updated_at: new Date().toISOString() } } });
+    const signature = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64');
+    const response = await fetch(`${h.hostUrl}/api/webhooks/sandbox/shop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `v1,${signature}`, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+      body,
+    });
+    expect(response.status).toBe(202);
+    const applied = await h.waitFor('the applied delivery', async () => lines().find((l) => l.type === 'metric' && l.name === 'WebhookRecordsApplied' && l.traceId === traceId));
+    expect(applied.properties).toMatchObject({ connectionId: 'shop', entity: 'customers' });
+    expect(lines().some((l) => l.type === 'metric' && l.name === 'WebhookLatencyMs' && l.traceId === traceId)).toBe(true);
   });
 });

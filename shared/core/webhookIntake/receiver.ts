@@ -8,6 +8,7 @@ import type { WebhookScheme } from '../../webhooks/types';
 import { IntakeGroupCommit } from './groupCommit';
 import { KEPT_HEADERS, eventTypeOf, providerDeliveryId } from './schemeEvents';
 import { DEFAULT_WEBHOOK_SCHEME, type WebhookSecrets } from './secrets';
+import { currentTraceparent } from '../traceContext';
 
 export interface ReceiverOptions {
   /** Larger bodies get 413. Default 1 MB. */
@@ -176,11 +177,13 @@ export class WebhookReceiver {
         updatedAt: now,
       };
       const message: WebhookInboundMessage = { kind: 'webhook', connectionId: connection.id, deliveryId };
+      const traceparent = currentTraceparent();
       await this.commit.write(delivery, {
         body: message,
         messageId: webhookMessageId(message),
         sessionId: connection.id,
-        applicationProperties: { kind: 'webhook', deliveryId },
+        // Set here, per delivery: the group commit sends a batch outside each request's own context.
+        applicationProperties: { kind: 'webhook', deliveryId, ...(traceparent ? { traceparent } : {}) },
       });
     } catch (error) {
       // Not enqueued: forget the claim so that the provider's retry is accepted, not dropped.
