@@ -101,6 +101,16 @@ describe('KeyVaultSecretStore against the loopback vault', () => {
     expect(again.version).not.toBe('');
   });
 
+  it('lists every version across the vault\'s pages (nextLink)', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = uniqueId('paged');
+    const written: string[] = [];
+    for (let i = 0; i < 30; i += 1) written.push((await store.set(name, `v${i}`)).version);
+    const pagesBefore = vault.requests.filter((r) => r.path.endsWith('/versions')).length;
+    expect((await store.listVersions(name)).sort()).toEqual(written.sort());
+    expect(vault.requests.filter((r) => r.path.endsWith('/versions')).length - pagesBefore).toBeGreaterThanOrEqual(2);
+  });
+
   it('maps long names to hashed vault names and reads them back by the tag', async () => {
     const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
     const name = `${uniqueId('long')}-${'Ü'.repeat(80)}`;

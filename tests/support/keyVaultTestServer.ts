@@ -99,7 +99,12 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
       const versions = secrets.get(name);
       if (req.method === 'GET' && parts[2] === 'versions') {
         if (!versions) return notFound('Secret');
-        return [200, { value: versions.map((v) => bundle(name, v, false)), nextLink: null }];
+        // Paged like the vault: at most `maxresults` (default 25) per page, then a nextLink.
+        const size = Math.min(25, Number(url.searchParams.get('maxresults') ?? 25) || 25);
+        const skip = Number(url.searchParams.get('$skiptoken') ?? 0);
+        const page = versions.slice(skip, skip + size);
+        const next = skip + size < versions.length ? `${base}/secrets/${name}/versions?api-version=${url.searchParams.get('api-version')}&maxresults=${size}&$skiptoken=${skip + size}` : null;
+        return [200, { value: page.map((v) => bundle(name, v, false)), nextLink: next }];
       }
       if (req.method === 'GET') {
         if (!versions) return notFound('Secret');
