@@ -21,7 +21,7 @@ describe('Cosmos stores: request pattern and concurrency', () => {
   });
   afterAll(async () => server?.close());
 
-  it('reads the change-detection state of a 1,000-record page in one request and writes it in 10 batches', async () => {
+  it('reads the change-detection state of a 1,000-record page in one request, without payloads, and writes it in 10 batches', async () => {
     const records = new CosmosRecordStore(db);
     const scope = { tenantId: uniqueId('ten'), connectionId: uniqueId('con'), entity: 'customers' };
     const page = Array.from({ length: 1000 }, (_, i) => makeRecord(scope, `c${i}`));
@@ -32,6 +32,8 @@ describe('Cosmos stores: request pattern and concurrency', () => {
     const states = await records.getStates(scope, page.map((r) => r.externalId));
     expect(states.size).toBe(1000);
     expect(db.charges.snapshot()).toEqual({ 'records.getStates': { requests: 1, ru: expect.any(Number) } });
+    // State only: the projection never carries the payload.
+    for (const state of states.values()) expect(state).not.toHaveProperty('data');
   });
 
   it('lets exactly one of two writers with the same run version win', async () => {
