@@ -1,7 +1,8 @@
-import { HttpRequest, type HttpFunctionOptions } from '@azure/functions';
+import type { HttpFunctionOptions } from '@azure/functions';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SyncBridgeError } from '../shared/core/errors';
+import { bufferedHttpRequest } from './bufferedRequest';
 import { writeHttpResponse, writeInternalError } from './httpResponseWriter';
 import { createInvocationContext, describeError, hostLine, type HostLog, type InFlightInvocations } from './invocation';
 import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../shared/http/routeTemplate';
@@ -42,7 +43,7 @@ interface CompiledRoute {
 }
 
 /**
- * The HTTP trigger: real HttpRequest objects in, whatever the handler returns written back.
+ * The HTTP trigger: real HttpRequest objects in (over the bytes already read: bufferedRequest.ts), whatever the handler returns written back.
  * Routing follows the Functions host: `/{routePrefix}/{route}`, route defaulting to the function
  * name, methods defaulting to GET and POST, and a route whose methods do not include the request's
  * method is not a match (so the answer is 404, never 405).
@@ -107,17 +108,12 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
     res.end();
     return;
   }
-  const request = new HttpRequest({
-    method,
-    url: url.toString(),
-    headers: headerRecord(req),
-    params: match.params,
-    body: { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) },
-  });
+  const headers = headerRecord(req);
+  const request = bufferedHttpRequest({ method, url: url.toString(), headers, params: match.params, body });
   const context = createInvocationContext(match.route.name, options.log, {
     ...match.params,
     Query: Object.fromEntries(url.searchParams),
-    Headers: headerRecord(req),
+    Headers: headers,
   });
   const startedAt = performance.now();
   try {

@@ -17,6 +17,12 @@ export interface QueueDispatcherOptions {
   maxConcurrentCalls: number;
   /** How often to look for messages sent by other processes; in-process sends wake at once. */
   pollIntervalMs: number;
+  /**
+   * How long a held session with nothing to deliver waits for its next message before it is given
+   * back (the Service Bus extension's sessionIdleTimeout). 0 gives it back at once. It is given
+   * back at once, too, when the pump is full and another session waits for a receiver.
+   */
+  sessionIdleMs: number;
   log: HostLog;
   /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
   logInvocations: boolean;
@@ -30,7 +36,9 @@ const MAX_AUTO_LOCK_RENEWAL_MS = 5 * 60_000;
  * The Service Bus queue trigger on SqliteQueue: one pump per function. Without sessions the pump
  * keeps up to maxConcurrentCalls messages in flight (competing consumers); with sessions it holds
  * up to maxConcurrentSessions sessions, and each session hands its messages to the handler one at
- * a time, in order, releasing the session when it has nothing more to deliver.
+ * a time, in order, releasing the session when it has had nothing more to deliver for
+ * sessionIdleMs (at once if other sessions wait for a slot). After a success, the message is
+ * completed and the session's next one locked in one step.
  *
  * Settlement is the extension's autoComplete: the handler returns → complete; it throws →
  * abandon, so the message comes back with deliveryCount + 1 and is dead-lettered after the
@@ -73,6 +81,8 @@ class QueuePump {
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly heldSessions = new Set<SessionLock>();
+  /** Wakes every session waiting for its next message (at stop). */
+  private readonly idleWaiters = new Set<() => void>();
   private readonly queueName: string;
   private readonly sessions: boolean;
   private readonly limit: number;
@@ -95,6 +105,7 @@ class QueuePump {
     this.stopped = true;
     this.unsubscribe?.();
     this.poke();
+    for (const wake of [...this.idleWaiters]) wake();
     await this.loop;
   }
 
@@ -137,7 +148,7 @@ class QueuePump {
     return true;
   }
 
-  private begin(work: Promise<void>): void {
+  private begin(work: Promise<unknown>): void {
     this.active += 1;
     void this.options.inFlight.track(
       work.finally(() => {
@@ -148,17 +159,64 @@ class QueuePump {
   }
 
   private async drainSession(session: SessionLock): Promise<void> {
+    const queue = this.options.queue;
     try {
+      let message = queue.receiveFromSession(session);
       while (!this.stopped) {
-        const message = this.options.queue.receiveFromSession(session);
-        if (message === undefined) break;
-        await this.invoke(message, session);
+        if (message === undefined) {
+          if (!(await this.awaitSessionActivity(session))) break;
+          message = queue.receiveFromSession(session);
+          continue;
+        }
+        const succeeded = await this.invoke(message, session);
+        message = succeeded ? this.completeAndReceiveNext(message, session) : queue.receiveFromSession(session);
       }
     } catch (error) {
       this.options.log(hostLine('warning', `Session '${session.sessionId}' of queue '${this.queueName}' ended: ${errorMessage(error)}`));
     } finally {
       this.release(session);
     }
+  }
+
+  /** Completes a handled message and locks the session's next one; a lost message lock is logged. */
+  private completeAndReceiveNext(message: ReceivedMessage, session: SessionLock): ReceivedMessage | undefined {
+    try {
+      const next = this.options.queue.completeAndReceiveNext(message.lockToken, session);
+      this.logSucceeded(message);
+      return next;
+    } catch (error) {
+      // The lock was lost (expired and taken, or released at stop): the message comes back anyway.
+      this.options.log(hostLine('warning', `Settling message '${message.messageId}' failed: ${errorMessage(error)}`));
+      return this.options.queue.receiveFromSession(session); // throws if the session itself was lost
+    }
+  }
+
+  /**
+   * Waits up to sessionIdleMs for a message of this session sent in this process. False (give the
+   * session back) at once when idling is off, the host stops, or the pump is full and another
+   * session waits for a receiver.
+   */
+  private awaitSessionActivity(session: SessionLock): Promise<boolean> {
+    const { queue, sessionIdleMs: idleMs } = this.options;
+    if (idleMs <= 0 || this.stopped || this.locksReleased) return Promise.resolve(false);
+    if (this.active >= this.limit && queue.hasWaitingSession(this.queueName)) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (more: boolean) => {
+        clearTimeout(timer);
+        offSession();
+        offQueue();
+        this.idleWaiters.delete(stop);
+        resolve(more && !this.stopped);
+      };
+      const stop = () => finish(false);
+      const timer = setTimeout(() => finish(false), idleMs);
+      const offSession = queue.onSessionActivity(this.queueName, session.sessionId, () => finish(true));
+      // Another session's message while the pump is full: make room for it.
+      const offQueue = queue.onActivity(this.queueName, () => {
+        if (this.active >= this.limit && queue.hasWaitingSession(this.queueName)) finish(false);
+      });
+      this.idleWaiters.add(stop);
+    });
   }
 
   private release(session: SessionLock): void {
@@ -170,7 +228,12 @@ class QueuePump {
     }
   }
 
-  private async invoke(message: ReceivedMessage, session?: SessionLock): Promise<void> {
+  /**
+   * Runs the handler. A failure is settled here (abandon); a success is completed here too, except
+   * in a session, whose drain loop completes it together with receiving the next message.
+   * Resolves whether the handler succeeded.
+   */
+  private async invoke(message: ReceivedMessage, session?: SessionLock): Promise<boolean> {
     const queue = this.options.queue;
     const context = createInvocationContext(this.fn.name, this.options.log, triggerMetadataOf(message));
     const startedAt = performance.now();
@@ -198,20 +261,30 @@ class QueuePump {
       clearInterval(renewal);
     }
     const durationMs = Math.round(performance.now() - startedAt);
-    const summary = `'${this.fn.name}' (%s, Id=${context.invocationId}, MessageId=${message.messageId}, DeliveryCount=${message.deliveryCount}, Duration=${durationMs}ms)`;
+    this.summaries.set(message, `'${this.fn.name}' (%s, Id=${context.invocationId}, MessageId=${message.messageId}, DeliveryCount=${message.deliveryCount}, Duration=${durationMs}ms)`);
+    if (!failed && session !== undefined) return true;
     try {
       if (failed) {
-        this.options.log(hostLine('error', `Executed ${summary.replace('%s', 'Failed')}: ${describeError(failure)}`));
+        this.options.log(hostLine('error', `Executed ${this.summaries.get(message)!.replace('%s', 'Failed')}: ${describeError(failure)}`));
         queue.abandon(message.lockToken, errorMessage(failure));
       } else {
         queue.complete(message.lockToken);
-        if (this.options.logInvocations) this.options.log(hostLine('information', `Executed ${summary.replace('%s', 'Succeeded')}`));
+        this.logSucceeded(message);
       }
     } catch (error) {
       // The lock was lost (expired and taken, or released at stop): the message comes back anyway.
       this.options.log(hostLine('warning', `Settling message '${message.messageId}' failed: ${errorMessage(error)}`));
     }
+    return !failed;
   }
+
+  /** The "Executed … Succeeded" line (when asked for), once the message is completed. */
+  private logSucceeded(message: ReceivedMessage): void {
+    const summary = this.summaries.get(message);
+    if (summary !== undefined && this.options.logInvocations) this.options.log(hostLine('information', `Executed ${summary.replace('%s', 'Succeeded')}`));
+  }
+
+  private readonly summaries = new WeakMap<ReceivedMessage, string>();
 
   private idleWaitMs(): number {
     const next = this.options.queue.nextScheduledAt(this.queueName);

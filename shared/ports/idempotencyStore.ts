@@ -8,12 +8,19 @@ export type IdempotencyClaim =
  *
  * Semantics (tests/conformance/idempotencyStore.conformance.ts):
  * - The first `claim` of a key within its TTL wins; later claims see `claimed: false`.
+ * - `claimMany` answers as that many `claim` calls in order would.
  * - `complete` stores a JSON-serialisable result for later claimers.
  * - `release` forgets a claim (after a failure, so that a retry can claim again).
  * - An expired key can be claimed again.
  */
 export interface IdempotencyStore {
   claim(key: string, ttlMs: number): Promise<IdempotencyClaim>;
+  /**
+   * `claim` for many keys in one call (webhook intake claims a whole group commit at once): one
+   * answer per key, in order, as if claimed one after another, so a key listed twice is won by its
+   * first mention only.
+   */
+  claimMany(keys: readonly string[], ttlMs: number): Promise<IdempotencyClaim[]>;
   complete(key: string, result: unknown): Promise<void>;
   release(key: string): Promise<void>;
 }

@@ -33,6 +33,28 @@ export function idempotencyStoreConformance(name: string, factory: StoreFactory<
       expect(results.filter((r) => r.claimed)).toHaveLength(1);
     });
 
+    it('claims many keys at once as that many claims in order would', async () => {
+      const [fresh, held, done] = [`${key}-fresh`, `${key}-held`, `${key}-done`];
+      await store.claim(held, ttlMs);
+      await store.claim(done, ttlMs);
+      await store.complete(done, { status: 202 });
+      expect(await store.claimMany([fresh, held, done, fresh, `${key}-other`], ttlMs)).toEqual([
+        { claimed: true },
+        { claimed: false },
+        { claimed: false, result: { status: 202 } },
+        { claimed: false },
+        { claimed: true },
+      ]);
+      expect(await store.claim(fresh, ttlMs)).toEqual({ claimed: false });
+      expect(await store.claimMany([], ttlMs)).toEqual([]);
+    });
+
+    it('gives a key claimed by concurrent batches to exactly one of them', async () => {
+      const batches = await Promise.all(Array.from({ length: 5 }, (_, i) => store.claimMany([`${key}-own-${i}`, key], ttlMs)));
+      expect(batches.map((claims) => claims[0])).toEqual(Array.from({ length: 5 }, () => ({ claimed: true })));
+      expect(batches.filter((claims) => claims[1].claimed)).toHaveLength(1);
+    });
+
     it('hands the completed result to later claimers', async () => {
       await store.claim(key, ttlMs);
       const result = { status: 201, externalId: 'cus_42', tags: ['a'], nested: { ok: true } };

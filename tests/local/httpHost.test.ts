@@ -72,6 +72,45 @@ const functions: FunctionDefinition[] = [
     },
   },
   {
+    // The same init written directly (?as=init) and through HttpResponse (?as=response): the host's
+    // direct path for plain inits must answer exactly what HttpResponse would.
+    kind: 'http',
+    name: 'plain',
+    options: {
+      methods: ['GET', 'HEAD'],
+      route: 'plain/{n:int}',
+      handler: (request): HttpResponseInit | HttpResponse => {
+        const init = PLAIN_INITS[Number(request.params.n)];
+        return request.query.get('as') === 'response' ? new HttpResponse(init) : init;
+      },
+    },
+  },
+  {
+    kind: 'http',
+    name: 'reads',
+    options: {
+      methods: ['POST'],
+      route: 'reads/{how}',
+      handler: async (request) => {
+        const how = request.params.how;
+        if (how === 'json') return { jsonBody: { parsed: await request.json(), used: request.bodyUsed } };
+        if (how === 'twice') {
+          await request.text();
+          const second = await request.text().then(() => 'read again', (error: Error) => `${error.name}`);
+          return { jsonBody: { second } };
+        }
+        if (how === 'stream') {
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+          return { jsonBody: { streamed: Buffer.concat(chunks).toString('utf8') } };
+        }
+        if (how === 'form') return { jsonBody: { field: (await request.formData()).get('a') } };
+        if (how === 'clone') return { jsonBody: { clone: await request.clone().text(), original: await request.text() } };
+        return { status: 400 };
+      },
+    },
+  },
+  {
     kind: 'http',
     name: 'broken',
     options: {
@@ -82,6 +121,20 @@ const functions: FunctionDefinition[] = [
       },
     },
   },
+];
+
+const PLAIN_INITS: HttpResponseInit[] = [
+  { jsonBody: { a: 1, text: 'é' } },
+  { status: 202, jsonBody: [1, 2], headers: { 'Cache-Control': 'no-store', 'X-Trace': 'abc' } },
+  { status: 400, jsonBody: { error: 'x' }, headers: { 'content-type': 'application/problem+json' } },
+  { body: 'hello ✓' },
+  { status: 201, body: 'csv,data', headers: { 'content-type': 'text/csv' } },
+  { body: Buffer.from([1, 2, 3]) },
+  { status: 204, jsonBody: { ignored: true } },
+  { status: 304 },
+  {},
+  { status: 302, headers: { location: '/elsewhere' } },
+  { jsonBody: null, body: 'from body' },
 ];
 
 describe('local host: HTTP trigger', () => {
@@ -169,6 +222,30 @@ describe('local host: HTTP trigger', () => {
     expect(res.status).toBe(201);
     expect(res.headers.get('x-kind')).toBe('response');
     expect(await res.json()).toEqual({ made: 'by HttpResponse' });
+  });
+
+  it('answers a plain response init exactly as HttpResponse would', async () => {
+    const comparable = (res: Response) =>
+      [...res.headers].filter(([name]) => !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(name));
+    for (const [n] of PLAIN_INITS.entries()) {
+      for (const method of ['GET', 'HEAD']) {
+        const direct = await api(`plain/${n}?as=init`, { method, redirect: 'manual' });
+        const viaResponse = await api(`plain/${n}?as=response`, { method, redirect: 'manual' });
+        const label = `init ${n} (${method})`;
+        expect({ label, status: direct.status, headers: comparable(direct) }).toEqual({ label, status: viaResponse.status, headers: comparable(viaResponse) });
+        expect({ label, body: Buffer.from(await direct.arrayBuffer()) }).toEqual({ label, body: Buffer.from(await viaResponse.arrayBuffer()) });
+      }
+    }
+  });
+
+  it('reads a request body once, as fetch does, and serves streams, forms and clones', async () => {
+    const post = (how: string, body: string, type = 'application/json') => api(`reads/${how}`, { method: 'POST', body, headers: { 'content-type': type } });
+    expect(await (await post('json', '{"k":[1]}')).json()).toEqual({ parsed: { k: [1] }, used: true });
+    expect(await (await post('twice', 'abc')).json()).toEqual({ second: 'TypeError' });
+    expect(await (await post('stream', 'streamed bytes')).json()).toEqual({ streamed: 'streamed bytes' });
+    expect(await (await post('form', 'a=1&b=2', 'application/x-www-form-urlencoded')).json()).toEqual({ field: '1' });
+    expect(await (await post('clone', 'twin')).json()).toEqual({ clone: 'twin', original: 'twin' });
+    expect((await post('json', '{not json')).status).toBe(500);
   });
 
   it('answers 200 with an empty body for an empty response, and writes cookies', async () => {

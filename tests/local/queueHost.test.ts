@@ -108,6 +108,56 @@ describe('local host: Service Bus queue trigger', () => {
     expect(maxRunning).toBe(2);
   });
 
+  const sessionLock = (sessionId: string) =>
+    (env.db.prepare('SELECT lock_token FROM queue_active_sessions WHERE session_id = ?').get(sessionId) as { lock_token: string | null } | undefined)?.lock_token ?? null;
+
+  it('keeps a session with nothing to deliver for sessionIdleMs, delivering what arrives meanwhile, then gives it back', async () => {
+    const seen: unknown[] = [];
+    await start([worker((body) => void seen.push(body))], { sessionIdleMs: 600, queuePollIntervalMs: 60_000 });
+    await queue.send(Q, { body: 1, messageId: 'm1', sessionId: 's' });
+    await waitFor(() => seen.length === 1, 2_000, 'first message');
+    const heldBy = sessionLock('s');
+    expect(heldBy).not.toBeNull(); // idle, still held
+    await queue.send(Q, { body: 2, messageId: 'm2', sessionId: 's' });
+    await waitFor(() => seen.length === 2, 1_000, 'second message, under the same session lock');
+    expect(sessionLock('s')).toBe(heldBy);
+    await waitFor(() => sessionLock('s') === null, 3_000, 'the session given back after sessionIdleMs');
+    expect(seen).toEqual([1, 2]);
+    expect(queue.depth(Q)).toMatchObject({ active: 0, locked: 0 });
+  });
+
+  it('gives an idle session back at once when the pump is full and another session waits', async () => {
+    const seen: string[] = [];
+    await start([worker((_body, context) => void seen.push(context.triggerMetadata!.sessionId as string))], {
+      maxConcurrentSessions: 1,
+      sessionIdleMs: 30_000,
+      queuePollIntervalMs: 60_000,
+    });
+    await queue.send(Q, { body: 1, messageId: 'a1', sessionId: 'a' });
+    await waitFor(() => seen.length === 1, 2_000, 'session a');
+    const sentAt = Date.now();
+    await queue.send(Q, { body: 1, messageId: 'b1', sessionId: 'b' });
+    await waitFor(() => seen.length === 2, 5_000, 'session b');
+    expect(Date.now() - sentAt).toBeLessThan(2_000); // not after a's 30 s idle time
+    expect(seen).toEqual(['a', 'b']);
+  });
+
+  it('gives idle sessions back at once on stop, and at once after each message with sessionIdleMs 0', async () => {
+    const seen: unknown[] = [];
+    await start([worker((body) => void seen.push(body))], { sessionIdleMs: 30_000 });
+    await queue.send(Q, { body: 1, messageId: 'm1', sessionId: 's' });
+    await waitFor(() => seen.length === 1, 2_000, 'message');
+    const stopStarted = Date.now();
+    await host!.stop();
+    host = undefined;
+    expect(Date.now() - stopStarted).toBeLessThan(2_000);
+    expect(sessionLock('s')).toBeNull();
+
+    await start([worker((body) => void seen.push(body))], { sessionIdleMs: 0 });
+    await queue.send(Q, { body: 2, messageId: 'm2', sessionId: 's' });
+    await waitFor(() => seen.length === 2 && sessionLock('s') === null, 2_000, 'message, then the session given back');
+  });
+
   it('runs messages without sessions as competing consumers, up to maxConcurrentCalls', async () => {
     const seen: string[] = [];
     let running = 0;

@@ -171,6 +171,31 @@ describe('SqliteQueue', () => {
       expect(queue.receiveFromSession(session)).toBeUndefined();
     });
 
+    it('completes a message and locks the session\'s next one in one step, or neither when the lock was lost', async () => {
+      await queue.send(Q, [1, 2, 3].map((n) => ({ body: n, messageId: `a${n}`, sessionId: 'A' })));
+      const session = queue.acceptSession(Q)!;
+      const first = queue.receiveFromSession(session)!;
+      const second = queue.completeAndReceiveNext(first.lockToken, session)!;
+      expect(second).toMatchObject({ body: 2, deliveryCount: 1 });
+      expect(queue.depth(Q)).toMatchObject({ active: 2, locked: 1 });
+      expect(() => queue.completeAndReceiveNext(first.lockToken, session)).toThrow(/no longer held/);
+      expect(queue.depth(Q)).toMatchObject({ active: 2, locked: 1 }); // rolled back: nothing completed, nothing locked
+      const third = queue.completeAndReceiveNext(second.lockToken, session)!;
+      expect(third.body).toBe(3);
+      expect(queue.completeAndReceiveNext(third.lockToken, session)).toBeUndefined();
+      expect(queue.depth(Q)).toMatchObject({ active: 0, locked: 0 });
+    });
+
+    it('tells whether a session waits for a receiver', async () => {
+      expect(queue.hasWaitingSession(Q)).toBe(false);
+      await queue.send(Q, { body: 1, messageId: 'a1', sessionId: 'A' });
+      expect(queue.hasWaitingSession(Q)).toBe(true);
+      const session = queue.acceptSession(Q)!;
+      expect(queue.hasWaitingSession(Q)).toBe(false);
+      queue.releaseSession(session);
+      expect(queue.hasWaitingSession(Q)).toBe(true);
+    });
+
     it('redelivers an abandoned session message before the ones behind it', async () => {
       await queue.send(Q, [1, 2].map((n) => ({ body: n, messageId: `a${n}`, sessionId: 'A' })));
       const session = queue.acceptSession(Q)!;
@@ -258,6 +283,20 @@ describe('SqliteQueue', () => {
       expect(queue.releaseLocksOf(queue.ownerId)).toBe(1);
       expect(queue.receive(Q)!.deliveryCount).toBe(2);
     });
+  });
+
+  it('wakes a session listener only for messages of its own session', async () => {
+    const woken: number[] = [];
+    const unsubscribe = queue.onSessionActivity(Q, 'A', () => woken.push(1));
+    await queue.send(Q, [
+      { body: 1, messageId: 'a1', sessionId: 'A' },
+      { body: 2, messageId: 'a2', sessionId: 'A' },
+    ]);
+    await queue.send(Q, { body: 1, messageId: 'b1', sessionId: 'B' });
+    await queue.send('sync-outbound', { body: 1, messageId: 'a1', sessionId: 'A' });
+    unsubscribe();
+    await queue.send(Q, { body: 3, messageId: 'a3', sessionId: 'A' });
+    expect(woken).toEqual([1]); // one wake per send that carried messages of A on this queue
   });
 
   it('wakes an in-process listener when a message is sent to its queue', async () => {

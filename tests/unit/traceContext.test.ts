@@ -13,6 +13,13 @@ describe('W3C trace context', () => {
     }
   });
 
+  it('draws distinct, well-formed ids across refills of the random pool', () => {
+    const ids = Array.from({ length: 2000 }, () => runInTrace(undefined, () => currentTrace()!));
+    for (const id of ids) expect(parseTraceparent(formatTraceparent(id))).toEqual(id);
+    expect(new Set(ids.map((id) => id.traceId)).size).toBe(ids.length);
+    expect(new Set(ids.map((id) => id.spanId)).size).toBe(ids.length);
+  });
+
   it('runs work in a child span of the parent, or in a new trace when the parent is unusable', () => {
     runInTrace(VALID, () => {
       expect(currentTrace()).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', sampled: true });

@@ -86,7 +86,7 @@ export class WebhookReceiver {
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 3600 * 1000;
-    this.commit = new IntakeGroupCommit(platform);
+    this.commit = new IntakeGroupCommit(platform, this.dedupeTtlMs);
     this.publicBaseUrl = options.publicBaseUrl?.replace(/\/+$/, '');
   }
 
@@ -150,46 +150,43 @@ export class WebhookReceiver {
     const deliveryId = deliveryIdFor(connection.id, webhookId);
 
     const reply = scheme === 'salesforce' && event === undefined ? SALESFORCE_ACK : undefined;
-    const claim = await platform.idempotency.claim(`webhook:${connection.id}:${webhookId}`, this.dedupeTtlMs);
-    if (!claim.claimed) return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId, reply };
-
-    try {
-      const now = platform.clock.now().toISOString();
-      const headers: Record<string, string> = {};
-      for (const name of KEPT_HEADERS) {
-        const value = incoming.headers.get(name);
-        if (value !== null) headers[name] = value;
-      }
-      const delivery: Delivery = {
-        id: deliveryId,
-        tenantId: connection.tenantId,
-        connectionId: connection.id,
-        // The sandbox's own scheme carries the connection's provider; any other scheme names the
-        // provider that signed it (github, stripe…), which the applier looks up among the adapters.
-        provider: scheme === DEFAULT_WEBHOOK_SCHEME ? connection.provider : scheme,
-        webhookId,
-        receivedAt: now,
-        status: 'received',
-        eventType: eventTypeOf(scheme, incoming.headers, event),
-        headers,
-        body: body.toString('utf8'),
-        replays: 0,
-        updatedAt: now,
-      };
-      const message: WebhookInboundMessage = { kind: 'webhook', connectionId: connection.id, deliveryId };
-      const traceparent = currentTraceparent();
-      await this.commit.write(delivery, {
+    const now = platform.clock.now().toISOString();
+    const headers: Record<string, string> = {};
+    for (const name of KEPT_HEADERS) {
+      const value = incoming.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    const delivery: Delivery = {
+      id: deliveryId,
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+      // The sandbox's own scheme carries the connection's provider; any other scheme names the
+      // provider that signed it (github, stripe…), which the applier looks up among the adapters.
+      provider: scheme === DEFAULT_WEBHOOK_SCHEME ? connection.provider : scheme,
+      webhookId,
+      receivedAt: now,
+      status: 'received',
+      eventType: eventTypeOf(scheme, incoming.headers, event),
+      headers,
+      body: body.toString('utf8'),
+      replays: 0,
+      updatedAt: now,
+    };
+    const message: WebhookInboundMessage = { kind: 'webhook', connectionId: connection.id, deliveryId };
+    const traceparent = currentTraceparent();
+    // De-duplicated, logged and enqueued together with the other deliveries of this moment.
+    const outcome = await this.commit.write({
+      claimKey: `webhook:${connection.id}:${webhookId}`,
+      delivery,
+      message: {
         body: message,
         messageId: webhookMessageId(message),
         sessionId: connection.id,
         // Set here, per delivery: the group commit sends a batch outside each request's own context.
         applicationProperties: { kind: 'webhook', deliveryId, ...(traceparent ? { traceparent } : {}) },
-      });
-    } catch (error) {
-      // Not enqueued: forget the claim so that the provider's retry is accepted, not dropped.
-      await platform.idempotency.release(`webhook:${connection.id}:${webhookId}`);
-      throw error;
-    }
+      },
+    });
+    if (outcome === 'duplicate') return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId, reply };
     // Receipt to durably logged and enqueued: what the provider waits for before it sees 202.
     platform.telemetry.metric('WebhookLatencyMs', Date.now() - receivedAtMs, { connectionId: connection.id, scheme });
     return { status: 202, code: 'accepted', message: 'Accepted.', deliveryId, reply };

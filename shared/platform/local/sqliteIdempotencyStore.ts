@@ -35,6 +35,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly forget;
   private readonly purge;
 
+  private readonly claimAll: (keys: readonly string[], ttlMs: number, now: number) => IdempotencyClaim[];
+
   constructor(db: SqliteDatabase, options: SqliteIdempotencyStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.purgeEveryClaims = options.purgeEveryClaims ?? 1000;
@@ -52,11 +54,22 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.storeResult = db.prepare<[string, string]>('UPDATE idempotency_keys SET result = ? WHERE key = ?');
     this.forget = db.prepare<[string]>('DELETE FROM idempotency_keys WHERE key = ?');
     this.purge = db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at_ms <= ?');
+    this.claimAll = db.transaction((keys: readonly string[], ttlMs: number, now: number) => keys.map((key) => this.claimNow(key, ttlMs, now)));
   }
 
   async claim(key: string, ttlMs: number): Promise<IdempotencyClaim> {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new SyncBridgeError('validation', `ttlMs must be a positive number of milliseconds, got ${ttlMs}.`);
+    checkTtl(ttlMs);
+    return this.claimNow(key, ttlMs, this.clock.now().getTime());
+  }
+
+  /** One transaction (one WAL commit) for the whole list. */
+  async claimMany(keys: readonly string[], ttlMs: number): Promise<IdempotencyClaim[]> {
+    checkTtl(ttlMs);
     const now = this.clock.now().getTime();
+    return this.claimAll(keys, ttlMs, now);
+  }
+
+  private claimNow(key: string, ttlMs: number, now: number): IdempotencyClaim {
     this.purgeNowAndThen(now);
     if (this.take.run(key, now + ttlMs, now).changes === 1) return { claimed: true };
     const row = this.selectResult.get(key);
@@ -82,4 +95,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.claimsSincePurge = 0;
     this.purge.run(now);
   }
+}
+
+function checkTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new SyncBridgeError('validation', `ttlMs must be a positive number of milliseconds, got ${ttlMs}.`);
 }

@@ -102,6 +102,9 @@ export class SqliteQueue implements QueueSender {
       this.sql.purgeMessageIds.run(now);
     }
     this.notify(queue);
+    const sessions = new Set<string>();
+    for (const row of rows) if (row.sessionId !== null) sessions.add(row.sessionId);
+    for (const sessionId of sessions) activity.emit(this.sessionEvent(queue, sessionId));
   }
 
   // ------------------------------------------------------------------------------ receive side
@@ -147,19 +150,38 @@ export class SqliteQueue implements QueueSender {
    * (being processed) this returns undefined. Throws `conflict` if the session lock was lost.
    */
   receiveFromSession(session: SessionLock): ReceivedMessage | undefined {
+    return this.db.transaction(() => this.lockSessionHead(session)).immediate();
+  }
+
+  /**
+   * `complete(lockToken)` then `receiveFromSession(session)` in one transaction: how a session's
+   * receiver moves on after a handler succeeded, at the cost of one commit instead of two.
+   */
+  completeAndReceiveNext(lockToken: string, session: SessionLock): ReceivedMessage | undefined {
     return this.db
       .transaction(() => {
-        this.assertSessionHeld(session);
-        for (;;) {
-          const now = this.nowMs();
-          const row = this.sql.headOfSession.get(session.queue, session.sessionId, now) as QueueMessageRow | undefined;
-          if (row === undefined) return undefined;
-          if (row.lock_token !== null && (row.locked_until_ms ?? 0) > now) return undefined;
-          if (this.deadLetterIfExhausted(row, now)) continue;
-          return this.lock(row, now);
-        }
+        this.completeLocked(lockToken);
+        return this.lockSessionHead(session);
       })
       .immediate();
+  }
+
+  /** Whether a session with available messages waits for a receiver (nobody holds it). */
+  hasWaitingSession(queue: string): boolean {
+    const now = this.nowMs();
+    return this.sql.nextFreeSession.get({ queue, now }) !== undefined;
+  }
+
+  private lockSessionHead(session: SessionLock): ReceivedMessage | undefined {
+    this.assertSessionHeld(session);
+    for (;;) {
+      const now = this.nowMs();
+      const row = this.sql.headOfSession.get(session.queue, session.sessionId, now) as QueueMessageRow | undefined;
+      if (row === undefined) return undefined;
+      if (row.lock_token !== null && (row.locked_until_ms ?? 0) > now) return undefined;
+      if (this.deadLetterIfExhausted(row, now)) continue;
+      return this.lock(row, now);
+    }
   }
 
   /** Extends a session lock by lockDurationMs; throws `conflict` if it was lost. */
@@ -184,13 +206,13 @@ export class SqliteQueue implements QueueSender {
 
   /** Settles a message for good: it is deleted. Throws `conflict` if the lock was lost. */
   complete(lockToken: string): void {
-    this.db
-      .transaction(() => {
-        const row = this.sql.deleteLocked.get(lockToken) as Pick<QueueMessageRow, 'queue' | 'session_id'> | undefined;
-        if (row === undefined) throw messageLockLost(lockToken);
-        this.refreshSessionHead(row);
-      })
-      .immediate();
+    this.db.transaction(() => this.completeLocked(lockToken)).immediate();
+  }
+
+  private completeLocked(lockToken: string): void {
+    const row = this.sql.deleteLocked.get(lockToken) as Pick<QueueMessageRow, 'queue' | 'session_id'> | undefined;
+    if (row === undefined) throw messageLockLost(lockToken);
+    this.refreshSessionHead(row);
   }
 
   /**
@@ -283,6 +305,20 @@ export class SqliteQueue implements QueueSender {
     const event = `${this.activityKey}\u0000${queue}`;
     activity.on(event, listener);
     return () => activity.off(event, listener);
+  }
+
+  /**
+   * Calls the listener when a message of this session was sent in this process (a held session's
+   * receiver waits on it instead of giving the session back at once).
+   */
+  onSessionActivity(queue: string, sessionId: string, listener: () => void): () => void {
+    const event = this.sessionEvent(queue, sessionId);
+    activity.on(event, listener);
+    return () => activity.off(event, listener);
+  }
+
+  private sessionEvent(queue: string, sessionId: string): string {
+    return `${this.activityKey}\u0001${queue}\u0000${sessionId}`;
   }
 
   /** Forgets this instance as a live lock owner; the database itself belongs to the caller. */

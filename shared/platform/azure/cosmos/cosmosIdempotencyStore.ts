@@ -37,6 +37,23 @@ export class CosmosIdempotencyStore implements IdempotencyStore {
     return current.completed ? { claimed: false, result: current.result } : { claimed: false };
   }
 
+  /**
+   * Keys live in partitions of their own, so there is no batch to share: distinct keys are claimed
+   * in parallel, and a repeated key loses to its first mention without another request.
+   */
+  async claimMany(keys: readonly string[], ttlMs: number): Promise<IdempotencyClaim[]> {
+    const firstAt = new Map<string, number>();
+    keys.forEach((key, i) => {
+      if (!firstAt.has(key)) firstAt.set(key, i);
+    });
+    const claims = await Promise.all([...firstAt.keys()].map((key) => this.claim(key, ttlMs)));
+    const byKey = new Map([...firstAt.keys()].map((key, i) => [key, claims[i]]));
+    return keys.map((key, i) => {
+      const claim = byKey.get(key)!;
+      return firstAt.get(key) === i || !claim.claimed ? claim : { claimed: false };
+    });
+  }
+
   async complete(key: string, result: unknown): Promise<void> {
     const json = idempotencyResultJson(key, result);
     const id = safeDocId('key', key);
