@@ -18,6 +18,7 @@ import { SqliteRecordStore } from './sqliteRecordStore';
 import { SqliteRunStore } from './sqliteRunStore';
 import { SqliteSecretStore } from './sqliteSecretStore';
 import { SqliteTenantStore } from './sqliteTenantStore';
+import { startWalCheckpointer } from './walCheckpointer';
 
 export interface LocalPlatformOptions {
   /** Folder of the SQLite file, the secret key file and the telemetry log. */
@@ -29,6 +30,8 @@ export interface LocalPlatformOptions {
   telemetrySink?: Writable;
   logLevel?: LogLevel;
   queue?: Omit<SqliteQueueOptions, 'clock'>;
+  /** WAL checkpoints in a worker thread (walCheckpointer.ts) every this many ms; 0 leaves them to SQLite. Default 500. */
+  checkpointIntervalMs?: number;
 }
 
 /** The embedded platform: every port on one SQLite file, plus the local queue broker. */
@@ -46,6 +49,10 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
   const sink = options.telemetrySink ?? createWriteStream(join(options.dataDir, 'telemetry.log'), { flags: 'a' });
   const telemetry = new JsonLinesTelemetry({ sink, level: options.logLevel ?? 'info', clock });
   const queue = new SqliteQueue(db, { ...options.queue, clock });
+  const checkpointIntervalMs = options.checkpointIntervalMs ?? 500;
+  const checkpointer = checkpointIntervalMs > 0
+    ? startWalCheckpointer(db, { intervalMs: checkpointIntervalMs, onError: (message) => telemetry.log('warn', message) })
+    : undefined;
   const platform: LocalPlatform = {
     name: 'local',
     db,
@@ -80,6 +87,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
       return checks;
     },
     async close() {
+      await checkpointer?.stop();
       await telemetry.flush();
       if (options.telemetrySink === undefined) await new Promise<void>((done) => sink.end(done));
       if (db.open) db.close();

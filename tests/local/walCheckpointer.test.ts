@@ -1,0 +1,54 @@
+import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
+import { startWalCheckpointer } from '../../shared/platform/local/walCheckpointer';
+import { openTempDatabase, sleep, waitFor } from './helpers';
+
+const MB = 1024 * 1024;
+
+/** Writes about `mb` megabytes in small transactions, as the hosts do. */
+function write(db: ReturnType<typeof openTempDatabase>['db'], mb: number): void {
+  db.exec('CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, data BLOB)');
+  const insert = db.prepare('INSERT INTO filler (data) VALUES (?)');
+  const batch = db.transaction((rows: number) => {
+    for (let i = 0; i < rows; i += 1) insert.run(Buffer.alloc(1000, i));
+  });
+  for (let written = 0; written < mb * MB; written += 20_000) batch(20);
+}
+
+const size = (path: string) => statSync(path).size;
+
+describe('WAL checkpoints in a worker thread', () => {
+  let env: ReturnType<typeof openTempDatabase>;
+  beforeEach(() => (env = openTempDatabase()));
+  afterEach(() => env.cleanup());
+
+  it('moves committed pages into the database file without the writer checkpointing, and reuses the log', async () => {
+    const checkpointer = startWalCheckpointer(env.db, { intervalMs: 50 })!;
+    try {
+      write(env.db, 2);
+      // SQLite alone would leave 2 MB in the log (its own checkpoint waits for 1,000 pages, ~4 MB).
+      await waitFor(() => size(env.dbPath) >= 2 * MB, 15_000, 'pages checkpointed into the database file');
+      for (let round = 2; round <= 4; round += 1) {
+        write(env.db, 2);
+        await waitFor(() => size(env.dbPath) >= round * 2 * MB, 15_000, `round ${round} checkpointed`);
+      }
+      // 8 MB were written in all; the log restarted from the top after each complete checkpoint.
+      expect(size(`${env.dbPath}-wal`)).toBeLessThan(6 * MB);
+    } finally {
+      await checkpointer.stop();
+    }
+    expect(env.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000); // SQLite's own again
+  });
+
+  it('leaves checkpoints to SQLite when it is not running (the control)', async () => {
+    write(env.db, 2);
+    await sleep(300);
+    expect(size(env.dbPath)).toBeLessThan(MB);
+  });
+
+  it('does nothing for an in-memory database', () => {
+    const db = new Database(':memory:');
+    expect(startWalCheckpointer(db)).toBeUndefined();
+    db.close();
+  });
+});
