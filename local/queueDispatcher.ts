@@ -81,7 +81,7 @@ class QueuePump {
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly heldSessions = new Set<SessionLock>();
-  /** Wakes every session waiting for its next message (at stop). */
+  /** Sessions waiting for their next message, longest idle first; calling one gives its session back. */
   private readonly idleWaiters = new Set<() => void>();
   private readonly queueName: string;
   private readonly sessions: boolean;
@@ -97,8 +97,22 @@ class QueuePump {
   }
 
   start(): void {
-    this.unsubscribe = this.options.queue.onActivity(this.queueName, () => this.poke());
+    this.unsubscribe = this.options.queue.onActivity(this.queueName, () => {
+      this.makeRoomIfFull();
+      this.poke();
+    });
     this.loop = this.run();
+  }
+
+  /**
+   * When every slot is taken and some are only idling, a session that waits for a receiver gets
+   * one: the longest-idle session is given back (one check per send, not one per idle session).
+   */
+  private makeRoomIfFull(): void {
+    if (this.idleWaiters.size === 0 || this.active < this.limit) return;
+    if (!this.options.queue.hasWaitingSession(this.queueName)) return;
+    const longestIdle = this.idleWaiters.values().next().value;
+    longestIdle?.();
   }
 
   async stopReceiving(): Promise<void> {
@@ -204,17 +218,12 @@ class QueuePump {
       const finish = (more: boolean) => {
         clearTimeout(timer);
         offSession();
-        offQueue();
         this.idleWaiters.delete(stop);
         resolve(more && !this.stopped);
       };
       const stop = () => finish(false);
       const timer = setTimeout(() => finish(false), idleMs);
       const offSession = queue.onSessionActivity(this.queueName, session.sessionId, () => finish(true));
-      // Another session's message while the pump is full: make room for it.
-      const offQueue = queue.onActivity(this.queueName, () => {
-        if (this.active >= this.limit && queue.hasWaitingSession(this.queueName)) finish(false);
-      });
       this.idleWaiters.add(stop);
     });
   }

@@ -88,6 +88,11 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
       expect(await store.update(delivery(1).id, { status: 'failed', detail: 'provider down', replays: 1 }, '2026-02-01T00:00:00.000Z')).toBe(true);
       expect(await store.get(delivery(1).id)).toEqual({ ...delivery(1), status: 'failed', detail: 'provider down', replays: 1, updatedAt: '2026-02-01T00:00:00.000Z' });
       expect(await store.update('nope', { status: 'applied' }, '2026-02-01T00:00:00.000Z')).toBe(false);
+      // A replay clears the detail: an undefined field is removed, the rest stays.
+      expect(await store.update(delivery(1).id, { status: 'received', detail: undefined }, '2026-02-02T00:00:00.000Z')).toBe(true);
+      const cleared = await store.get(delivery(1).id);
+      expect(cleared).toEqual({ ...delivery(1), status: 'received', replays: 1, updatedAt: '2026-02-02T00:00:00.000Z' });
+      expect(cleared).not.toHaveProperty('detail');
     });
 
     it('counts health per connection, zeros when none', async () => {

@@ -62,7 +62,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private readonly countReceived;
   private readonly selectById;
   private readonly selectPage;
-  private readonly updateDoc;
+  private readonly patchDoc;
   private readonly bump: Record<WebhookHealthEvent, { run(connectionId: string, at: string, detail: string | null): unknown }>;
   private readonly selectHealth;
   private readonly insertManyTx;
@@ -95,7 +95,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
     this.selectPage = db.prepare<[string, string, number, number], Row>(
       'SELECT seq, doc, \'\' AS body FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     );
-    this.updateDoc = db.prepare<[string, string]>('UPDATE webhook_deliveries SET doc = ? WHERE id = ?');
+    this.patchDoc = db.prepare<[string, string]>('UPDATE webhook_deliveries SET doc = json_patch(doc, ?) WHERE id = ?');
     this.selectHealth = db.prepare<[string], Record<string, unknown>>('SELECT * FROM webhook_health WHERE connection_id = ?');
     // Rows and their health counts commit together: one WAL append per batch.
     this.insertManyTx = db.transaction((deliveries: readonly Delivery[]): boolean[] =>
@@ -140,11 +140,11 @@ export class SqliteDeliveryStore implements DeliveryStore {
     };
   }
 
+  /** One statement: the change is merged into the stored document (JSON merge patch; undefined clears a field). */
   async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean> {
-    const row = this.selectById.get(id);
-    if (!row) return false;
-    const doc = { ...(JSON.parse(row.doc) as Omit<Delivery, 'body'>), ...change, updatedAt: at };
-    return this.updateDoc.run(JSON.stringify(doc), id).changes === 1;
+    const patch: Record<string, unknown> = { updatedAt: at };
+    for (const [key, value] of Object.entries(change)) patch[key] = value === undefined ? null : value;
+    return this.patchDoc.run(JSON.stringify(patch), id).changes === 1;
   }
 
   async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void> {
