@@ -176,14 +176,17 @@ class QueuePump {
     const queue = this.options.queue;
     try {
       let message = queue.receiveFromSession(session);
-      while (!this.stopped) {
+      for (;;) {
         if (message === undefined) {
           if (!(await this.awaitSessionActivity(session))) break;
           message = queue.receiveFromSession(session);
           continue;
         }
         const succeeded = await this.invoke(message, session);
-        message = succeeded ? this.completeAndReceiveNext(message, session) : queue.receiveFromSession(session);
+        // Stopping: settle what ran, lock nothing more (a lock would count a delivery that never ran).
+        const next = !this.stopped;
+        message = succeeded ? this.completeSucceeded(message, session, next) : next ? queue.receiveFromSession(session) : undefined;
+        if (!next) break;
       }
     } catch (error) {
       this.options.log(hostLine('warning', `Session '${session.sessionId}' of queue '${this.queueName}' ended: ${errorMessage(error)}`));
@@ -192,16 +195,20 @@ class QueuePump {
     }
   }
 
-  /** Completes a handled message and locks the session's next one; a lost message lock is logged. */
-  private completeAndReceiveNext(message: ReceivedMessage, session: SessionLock): ReceivedMessage | undefined {
+  /**
+   * Completes a handled message and, when `receiveNext`, locks the session's next one in the same
+   * transaction. A lost message lock is logged (the message comes back anyway).
+   */
+  private completeSucceeded(message: ReceivedMessage, session: SessionLock, receiveNext: boolean): ReceivedMessage | undefined {
+    const { queue } = this.options;
     try {
-      const next = this.options.queue.completeAndReceiveNext(message.lockToken, session);
+      const next = receiveNext ? queue.completeAndReceiveNext(message.lockToken, session) : (queue.complete(message.lockToken), undefined);
       this.logSucceeded(message);
       return next;
     } catch (error) {
       // The lock was lost (expired and taken, or released at stop): the message comes back anyway.
       this.options.log(hostLine('warning', `Settling message '${message.messageId}' failed: ${errorMessage(error)}`));
-      return this.options.queue.receiveFromSession(session); // throws if the session itself was lost
+      return receiveNext ? queue.receiveFromSession(session) : undefined; // throws if the session itself was lost
     }
   }
 

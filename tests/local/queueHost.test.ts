@@ -286,6 +286,28 @@ describe('local host: Service Bus queue trigger', () => {
     expect(queue.depth(Q)).toMatchObject({ active: 0, locked: 0 });
   });
 
+  it('on stop, completes the message that was running and locks none behind it', async () => {
+    const entered = deferred();
+    const release = deferred();
+    await start([
+      worker(async () => {
+        entered.resolve();
+        await release.promise;
+      }),
+    ], { sessionIdleMs: 30_000 });
+    await queue.send(Q, [1, 2].map((n) => ({ body: n, messageId: `m${n}`, sessionId: 's' })));
+    await entered.promise;
+    const stopping = host!.stop();
+    release.resolve();
+    await stopping;
+    host = undefined;
+    const next = new SqliteQueue(env.db);
+    const session = next.acceptSession(Q)!;
+    // The second message never ran: its first delivery is still to come.
+    expect(next.receiveFromSession(session)).toMatchObject({ body: 2, deliveryCount: 1 });
+    next.close();
+  });
+
   it('releases the locks of a handler that outlives the stop timeout, so a new host gets the message again', async () => {
     const entered = deferred();
     await start([worker(() => (entered.resolve(), new Promise(() => undefined)))], { stopTimeoutMs: 100 });
