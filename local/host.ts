@@ -3,7 +3,7 @@ import type { FunctionDefinition } from '../functions/definition';
 import { SyncBridgeError } from '../shared/core/errors';
 import type { SqliteQueue } from '../shared/platform/local/sqliteQueue';
 import { startLocalHttpServer } from './httpServer';
-import { hostLine, InFlightInvocations } from './invocation';
+import { hostLine, InFlightInvocations, isFunctionLogLevel, type FunctionLogLevel } from './invocation';
 import { QueueDispatcher } from './queueDispatcher';
 import { TimerScheduler } from './timerScheduler';
 
@@ -38,6 +38,11 @@ export interface LocalHostOptions {
   stopTimeoutMs?: number;
   /** Requests with a larger body get 413. Default 100 MB, Azure's limit. */
   maxRequestBodyBytes?: number;
+  /**
+   * The lowest level of context.trace/debug/info/warn/error that is logged, like host.json
+   * logging.logLevel.Function. Default 'information': context.debug and context.trace are dropped.
+   */
+  functionLogLevel?: FunctionLogLevel;
   /** Also log a line per successful invocation, like `func start`. Default false: failures, context.log and host lines only. */
   logInvocations?: boolean;
   /** Every host and function log line. Default: stdout. */
@@ -69,7 +74,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
 
   // Everything that can be misconfigured is checked before anything starts.
   const { logInvocations } = settings;
-  const scheduler = new TimerScheduler({ timers, log, logInvocations, inFlight, timeZone: settings.timeZone });
+  const { functionLogLevel } = settings;
+  const scheduler = new TimerScheduler({ timers, log, logInvocations, functionLogLevel, inFlight, timeZone: settings.timeZone });
   const dispatcher = new QueueDispatcher({
     functions: queues,
     queue,
@@ -79,6 +85,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     sessionIdleMs: settings.sessionIdleMs,
     log,
     logInvocations,
+    functionLogLevel,
     inFlight,
   });
   // Free the work a crashed host left locked before anything can receive.
@@ -93,6 +100,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     maxRequestBodyBytes: settings.maxRequestBodyBytes,
     log,
     logInvocations,
+    functionLogLevel,
     inFlight,
   });
 
@@ -141,12 +149,14 @@ function withDefaults(options: LocalHostOptions): LocalHostSettings {
     stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? 100 * 1024 * 1024,
     logInvocations: options.logInvocations ?? false,
+    functionLogLevel: options.functionLogLevel ?? 'information',
     log: options.log ?? ((line: string) => process.stdout.write(`${line}\n`)),
   };
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65_535) invalid('port', settings.port);
   for (const name of ['maxConcurrentSessions', 'maxConcurrentCalls', 'queuePollIntervalMs', 'maxRequestBodyBytes'] as const) {
     if (!Number.isInteger(settings[name]) || settings[name] <= 0) invalid(name, settings[name]);
   }
+  if (!isFunctionLogLevel(settings.functionLogLevel)) invalid('functionLogLevel', settings.functionLogLevel);
   for (const name of ['stopTimeoutMs', 'sessionIdleMs'] as const) {
     if (!Number.isInteger(settings[name]) || settings[name] < 0) invalid(name, settings[name]);
   }

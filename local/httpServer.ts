@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SyncBridgeError } from '../shared/core/errors';
 import { bufferedHttpRequest } from './bufferedRequest';
 import { writeHttpResponse, writeInternalError } from './httpResponseWriter';
-import { createInvocationContext, describeError, hostLine, type HostLog, type InFlightInvocations } from './invocation';
+import { createInvocationContext, describeError, hostLine, type FunctionLogLevel, type HostLog, type InFlightInvocations } from './invocation';
 import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../shared/http/routeTemplate';
 
 export interface HttpFunctionRoute {
@@ -24,6 +24,8 @@ export interface LocalHttpServerOptions {
   log: HostLog;
   /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
   logInvocations: boolean;
+  /** context.log calls below this level are dropped. */
+  functionLogLevel: FunctionLogLevel;
   inFlight: InFlightInvocations;
 }
 
@@ -114,7 +116,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
     ...match.params,
     Query: Object.fromEntries(url.searchParams),
     Headers: headers,
-  });
+  }, options.functionLogLevel);
   const startedAt = performance.now();
   try {
     const result = await match.route.options.handler(request, context);

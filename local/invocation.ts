@@ -13,14 +13,29 @@ export function createInvocationContext(
   functionName: string,
   log: HostLog,
   triggerMetadata: TriggerMetadata = {},
+  minLevel: FunctionLogLevel = 'information',
 ): InvocationContext {
   const invocationId = randomUUID();
+  const threshold = LEVEL_ORDER[minLevel];
   return new InvocationContext({
     invocationId,
     functionName,
     triggerMetadata,
-    logHandler: (level, ...args) => log(`${new Date().toISOString()} [${level}] ${functionName} (${invocationId}): ${format(...args)}`),
+    // Below the threshold nothing is formatted or written (host.json logging.logLevel.Function).
+    logHandler: (level, ...args) => {
+      if ((LEVEL_ORDER[level as FunctionLogLevel] ?? LEVEL_ORDER.information) < threshold) return;
+      log(`${new Date().toISOString()} [${level}] ${functionName} (${invocationId}): ${format(...args)}`);
+    },
   });
+}
+
+/** The levels of context.trace/debug/info/log/warn/error, lowest first; 'none' logs nothing. */
+export type FunctionLogLevel = 'trace' | 'debug' | 'information' | 'warning' | 'error' | 'critical' | 'none';
+
+const LEVEL_ORDER: Record<FunctionLogLevel, number> = { trace: 0, debug: 1, information: 2, warning: 3, error: 4, critical: 5, none: 6 };
+
+export function isFunctionLogLevel(value: unknown): value is FunctionLogLevel {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(LEVEL_ORDER, value);
 }
 
 /** Host-level log line (not tied to one invocation). */

@@ -1,7 +1,7 @@
 import type { ServiceBusQueueFunctionOptions } from '@azure/functions';
 import { SyncBridgeError } from '../shared/core/errors';
 import type { ReceivedMessage, SessionLock, SqliteQueue } from '../shared/platform/local/sqliteQueue';
-import { createInvocationContext, describeError, errorMessage, hostLine, type HostLog, type InFlightInvocations } from './invocation';
+import { createInvocationContext, describeError, errorMessage, hostLine, type FunctionLogLevel, type HostLog, type InFlightInvocations } from './invocation';
 
 export interface ServiceBusQueueFunction {
   name: string;
@@ -26,6 +26,8 @@ export interface QueueDispatcherOptions {
   log: HostLog;
   /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
   logInvocations: boolean;
+  /** context.log calls below this level are dropped. */
+  functionLogLevel: FunctionLogLevel;
   inFlight: InFlightInvocations;
 }
 
@@ -251,7 +253,7 @@ class QueuePump {
    */
   private async invoke(message: ReceivedMessage, session?: SessionLock): Promise<boolean> {
     const queue = this.options.queue;
-    const context = createInvocationContext(this.fn.name, this.options.log, triggerMetadataOf(message));
+    const context = createInvocationContext(this.fn.name, this.options.log, triggerMetadataOf(message), this.options.functionLogLevel);
     const startedAt = performance.now();
     const renewal = setInterval(() => {
       if (this.locksReleased || performance.now() - startedAt > MAX_AUTO_LOCK_RENEWAL_MS) {

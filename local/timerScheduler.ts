@@ -1,5 +1,5 @@
 import type { Timer, TimerFunctionOptions } from '@azure/functions';
-import { createInvocationContext, describeError, hostLine, type HostLog, type InFlightInvocations } from './invocation';
+import { createInvocationContext, describeError, hostLine, type FunctionLogLevel, type HostLog, type InFlightInvocations } from './invocation';
 import { parseTimerSchedule, type TimerSchedule } from './timerSchedule';
 
 export interface TimerFunction {
@@ -13,6 +13,8 @@ export interface TimerSchedulerOptions {
   /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
   logInvocations: boolean;
   inFlight: InFlightInvocations;
+  /** context.log calls below this level are dropped. Default 'information'. */
+  functionLogLevel?: FunctionLogLevel;
   /** IANA zone NCRONTAB schedules are read in, like WEBSITE_TIME_ZONE. Default 'UTC'. */
   timeZone?: string;
 }
@@ -99,7 +101,7 @@ class TimerRunner {
     };
     this.lastOccurrence = due;
     this.running = true;
-    const context = createInvocationContext(name, this.options.log, { timer: myTimer });
+    const context = createInvocationContext(name, this.options.log, { timer: myTimer }, this.options.functionLogLevel);
     const invocation = (async () => {
       try {
         await this.timer.options.handler(myTimer, context);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { ReadableStream } from 'node:stream/web';
 import type { FunctionDefinition } from '../../functions/definition';
-import { startLocalHost, type RunningLocalHost } from '../../local/host';
+import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
 import { openTempDatabase } from './helpers';
 
@@ -315,6 +315,47 @@ describe('local host: configuration', () => {
     } finally {
       await quietHost.stop();
       await chattyHost.stop();
+      queue.close();
+      env.cleanup();
+    }
+  });
+
+  it('drops context.log calls below functionLogLevel (default information), and refuses an unknown level', async () => {
+    const env = openTempDatabase();
+    const queue = new SqliteQueue(env.db);
+    const functions: FunctionDefinition[] = [
+      {
+        kind: 'http',
+        name: 'levels',
+        options: {
+          methods: ['GET'],
+          handler: (_request, context) => {
+            context.trace('at trace');
+            context.debug('at debug');
+            context.info('at info');
+            context.warn('at warning');
+            return { body: 'ok' };
+          },
+        },
+      },
+    ];
+    const seenAt = async (functionLogLevel?: LocalHostOptions['functionLogLevel']) => {
+      const lines: string[] = [];
+      const host = await startLocalHost({ functions, queue, port: 0, functionLogLevel, log: (l) => lines.push(l) });
+      try {
+        await (await fetch(`${host.url}/api/levels`)).text();
+      } finally {
+        await host.stop();
+      }
+      return lines.flatMap((l) => /: at (\w+)$/.exec(l)?.[1] ?? []);
+    };
+    try {
+      expect(await seenAt()).toEqual(['info', 'warning']);
+      expect(await seenAt('debug')).toEqual(['debug', 'info', 'warning']);
+      expect(await seenAt('trace')).toEqual(['trace', 'debug', 'info', 'warning']);
+      expect(await seenAt('none')).toEqual([]);
+      await expect(startLocalHost({ functions, queue, port: 0, functionLogLevel: 'verbose' as never })).rejects.toThrow(/functionLogLevel/);
+    } finally {
       queue.close();
       env.cleanup();
     }
