@@ -9,6 +9,7 @@ import { syncRoutes } from './admin/syncRoutes';
 import type { FunctionDefinition } from './definition';
 import { errorResponse, toErrorResponse } from './http/responses';
 import { getServices } from './services';
+import { runInTrace } from '../shared/core/traceContext';
 
 const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRoutes, ...recordWriteRoutes, ...conflictRoutes, ...deliveryRoutes]);
 
@@ -17,6 +18,12 @@ const router = new AdminRouter([...connectionRoutes, ...syncRoutes, ...recordRou
  * webhooks/…) take precedence over the catch-all in the Functions host, as in ASP.NET routing.
  */
 export async function adminApiHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  // Each call is a trace (continuing the caller's `traceparent`): what it logs, and the queue
+  // messages it sends (a local edit's push, a conflict resolution), carry it into the workers.
+  return runInTrace(request.headers.get('traceparent') ?? undefined, () => handleAdminRequest(request, context));
+}
+
+async function handleAdminRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const services = await getServices();
   try {
     const path = (request.params.path ?? '').replace(/^\/+|\/+$/g, '');

@@ -67,4 +67,29 @@ describe('trace context across the queue hops of a run', () => {
     expect(applied.properties).toMatchObject({ connectionId: 'shop', entity: 'customers' });
     expect(lines().some((l) => l.type === 'metric' && l.name === 'WebhookLatencyMs' && l.traceId === traceId)).toBe(true);
   });
+
+  test('an admin API call continues the caller\'s trace into the push it enqueues', async () => {
+    const created = await h.api('POST', '/api/connections', {
+      id: 'traced-edits',
+      provider: 'sandbox',
+      config: { baseUrl: h.sandboxUrl },
+      credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
+      entities: [{ name: 'customers', direction: 'both' }],
+    });
+    expect(created.status).toBe(201);
+    expect((await h.waitForRun(await h.startSync('full', 'traced-edits'))).state).toBe('done');
+    const traceId = randomBytes(16).toString('hex');
+    const response = await fetch(`${h.hostUrl}/api/connections/traced-edits/records/customers/cus_0000001`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-api-key': h.apiKey, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+      body: JSON.stringify({ name: 'Edited under a trace' }),
+    });
+    expect(response.status).toBeLessThan(300);
+    // The outbound worker that pushes the edit runs in the caller's trace.
+    const pushed = await h.waitFor('the push under the caller trace', async () =>
+      lines().find((l) => l.type === 'metric' && l.name === 'QueueLagMs' && l.properties?.queue === 'sync-outbound' && l.traceId === traceId),
+    );
+    expect(pushed.spanId).toMatch(/^[0-9a-f]{16}$/);
+    await h.waitFor('the edit at the sandbox', async () => (await h.sandbox<Record<string, unknown>>('GET', 'records/customers/cus_0000001')).name === 'Edited under a trace' || undefined);
+  });
 });
