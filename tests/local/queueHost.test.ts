@@ -30,6 +30,17 @@ function deliveryOf(body: unknown, context: InvocationContext): Delivery {
   };
 }
 
+/** A handler that signals when it runs and then waits until released. */
+function blockingHandler() {
+  const entered = deferred();
+  const release = deferred();
+  const handler: ServiceBusQueueHandler = async () => {
+    entered.resolve();
+    await release.promise;
+  };
+  return { handler, entered, release };
+}
+
 describe('local host: Service Bus queue trigger', () => {
   let env: ReturnType<typeof openTempDatabase>;
   let queue: SqliteQueue;
@@ -267,14 +278,8 @@ describe('local host: Service Bus queue trigger', () => {
   });
 
   it('waits on stop for a handler in flight, then completes its message', async () => {
-    const entered = deferred();
-    const release = deferred();
-    await start([
-      worker(async () => {
-        entered.resolve();
-        await release.promise;
-      }),
-    ]);
+    const { handler, entered, release } = blockingHandler();
+    await start([worker(handler)]);
     await queue.send(Q, { body: 1, messageId: 'm1', sessionId: 's' });
     await entered.promise;
     let stopped = false;
@@ -287,14 +292,8 @@ describe('local host: Service Bus queue trigger', () => {
   });
 
   it('on stop, completes the message that was running and locks none behind it', async () => {
-    const entered = deferred();
-    const release = deferred();
-    await start([
-      worker(async () => {
-        entered.resolve();
-        await release.promise;
-      }),
-    ], { sessionIdleMs: 30_000 });
+    const { handler, entered, release } = blockingHandler();
+    await start([worker(handler)], { sessionIdleMs: 30_000 });
     await queue.send(Q, [1, 2].map((n) => ({ body: n, messageId: `m${n}`, sessionId: 's' })));
     await entered.promise;
     const stopping = host!.stop();

@@ -42,15 +42,14 @@ export class CosmosIdempotencyStore implements IdempotencyStore {
    * in parallel, and a repeated key loses to its first mention without another request.
    */
   async claimMany(keys: readonly string[], ttlMs: number): Promise<IdempotencyClaim[]> {
-    const firstAt = new Map<string, number>();
-    keys.forEach((key, i) => {
-      if (!firstAt.has(key)) firstAt.set(key, i);
-    });
-    const claims = await Promise.all([...firstAt.keys()].map((key) => this.claim(key, ttlMs)));
-    const byKey = new Map([...firstAt.keys()].map((key, i) => [key, claims[i]]));
-    return keys.map((key, i) => {
-      const claim = byKey.get(key)!;
-      return firstAt.get(key) === i || !claim.claimed ? claim : { claimed: false };
+    const distinct = [...new Set(keys)];
+    const claims = new Map(await Promise.all(distinct.map(async (key) => [key, await this.claim(key, ttlMs)] as const)));
+    const mentioned = new Set<string>();
+    return keys.map((key) => {
+      const claim = claims.get(key)!;
+      if (mentioned.has(key)) return claim.claimed ? { claimed: false } : claim;
+      mentioned.add(key);
+      return claim;
     });
   }
 
