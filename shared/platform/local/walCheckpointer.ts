@@ -26,6 +26,15 @@ export interface WalCheckpointerOptions {
   fallbackPages?: number;
   /** Told when a checkpoint fails (the thread goes on). */
   onError?: (message: string) => void;
+  /** Told after each checkpoint: frames in the log and frames now copied into the database file. */
+  onCheckpoint?: (result: CheckpointResult) => void;
+}
+
+/** SQLite's answer to `wal_checkpoint`: the log is fully checkpointed when `checkpointed === log`. */
+export interface CheckpointResult {
+  busy: number;
+  log: number;
+  checkpointed: number;
 }
 
 const WORKER_SOURCE = `
@@ -34,7 +43,8 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 const checkpoint = () => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (workerData.report) parentPort.postMessage({ result });
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
   }
@@ -54,11 +64,12 @@ export function startWalCheckpointer(db: SqliteDatabase, options: WalCheckpointe
   db.pragma(`wal_autocheckpoint = ${options.fallbackPages ?? 20_000}`);
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { driver: require.resolve('better-sqlite3'), path: db.name, intervalMs },
+    workerData: { driver: require.resolve('better-sqlite3'), path: db.name, intervalMs, report: !!options.onCheckpoint },
   });
   worker.unref(); // never what keeps a process alive
-  worker.on('message', (message: { error?: string }) => {
+  worker.on('message', (message: { error?: string; result?: CheckpointResult }) => {
     if (message.error) options.onError?.(`WAL checkpoint failed: ${message.error}`);
+    if (message.result) options.onCheckpoint?.(message.result);
   });
   worker.on('error', (error) => options.onError?.(`WAL checkpoint thread failed: ${error.message}`));
   const exited = new Promise<void>((done) => worker.once('exit', () => done()));
