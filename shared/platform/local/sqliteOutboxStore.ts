@@ -55,6 +55,10 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   async get(id: string): Promise<OutboxEntry | undefined> {
+    return this.read(id);
+  }
+
+  private read(id: string): OutboxEntry | undefined {
     const row = this.selectOne.get(id);
     return row ? (JSON.parse(row.doc) as OutboxEntry) : undefined;
   }
@@ -70,7 +74,8 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   async update(id: string, update: OutboxUpdate, at: IsoTime): Promise<OutboxEntry> {
-    const current = await this.get(id);
+    // Read and write in one synchronous step: nothing can change the entry in between.
+    const current = this.read(id);
     if (!current) throw new SyncBridgeError('not_found', `Outbox entry ${id} does not exist.`);
     const next: OutboxEntry = {
       ...current,
