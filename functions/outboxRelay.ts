@@ -3,6 +3,7 @@ import { SyncBridgeError } from '../shared/core/errors';
 import { twoWayFor } from '../shared/core/outbound/registry';
 import type { FunctionDefinition } from './definition';
 import { getServices } from './services';
+import { inTimerTrace } from './timerTrace';
 
 const DEFAULT_IDLE_SECONDS = 120;
 
@@ -13,10 +14,12 @@ const DEFAULT_IDLE_SECONDS = 120;
  * also relays once at start. Duplicate detection and the entry's state make a re-send harmless.
  */
 export async function outboxRelayHandler(_timer: Timer, context: InvocationContext): Promise<void> {
-  const services = await getServices();
-  const idleSeconds = relayIdleSeconds(process.env);
-  const relayed = await twoWayFor(services).changes.relayPending(undefined, { idleForMs: idleSeconds * 1000 });
-  if (relayed > 0) context.log(`Outbox relay: re-sent ${relayed} push(es) pending and idle for ${idleSeconds} s or more.`);
+  return inTimerTrace(async () => {
+    const services = await getServices();
+    const idleSeconds = relayIdleSeconds(process.env);
+    const relayed = await twoWayFor(services).changes.relayPending(undefined, { idleForMs: idleSeconds * 1000 });
+    if (relayed > 0) context.log(`Outbox relay: re-sent ${relayed} push(es) pending and idle for ${idleSeconds} s or more.`);
+  });
 }
 
 export function relayIdleSeconds(env: NodeJS.ProcessEnv): number {

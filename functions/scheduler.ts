@@ -1,15 +1,18 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { FunctionDefinition } from './definition';
 import { getServices } from './services';
+import { inTimerTrace } from './timerTrace';
 
 /**
  * Every minute: start runs for connections whose own schedule (cron + time zone) fired. The tick
  * is cheap (one paged scan of connections), and a one-minute tick honours per-minute schedules.
  */
 export async function schedulerHandler(timer: Timer, context: InvocationContext): Promise<void> {
-  const { scheduler } = await getServices();
-  const result = await scheduler.tick();
-  context.log(`Scheduler: ${result.considered} connections, ${result.started.length} runs started, ${result.skipped.length} skipped${timer.isPastDue ? ' (tick was late)' : ''}.`);
+  return inTimerTrace(async () => {
+    const { scheduler } = await getServices();
+    const result = await scheduler.tick();
+    context.log(`Scheduler: ${result.considered} connections, ${result.started.length} runs started, ${result.skipped.length} skipped${timer.isPastDue ? ' (tick was late)' : ''}.`);
+  });
 }
 
 export const scheduler: FunctionDefinition = {

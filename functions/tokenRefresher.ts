@@ -3,6 +3,7 @@ import { credentialServiceFor } from '../shared/core/credentials/registry';
 import { SyncBridgeError } from '../shared/core/errors';
 import type { FunctionDefinition } from './definition';
 import { getServices } from './services';
+import { inTimerTrace } from './timerTrace';
 
 const DEFAULT_WINDOW_SECONDS = 600;
 
@@ -12,10 +13,12 @@ const DEFAULT_WINDOW_SECONDS = 600;
  * workers use, so a timer and a worker never spend one refresh token twice.
  */
 export async function tokenRefresherHandler(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { platform } = await getServices();
-  const windowSeconds = refreshWindowSeconds(process.env);
-  const { checked, refreshed, failed } = await credentialServiceFor(platform).refreshExpiring(windowSeconds * 1000);
-  context.log(`Token refresher: ${checked} connection(s) with credentials checked, ${refreshed} refreshed, ${failed} failed.`);
+  return inTimerTrace(async () => {
+    const { platform } = await getServices();
+    const windowSeconds = refreshWindowSeconds(process.env);
+    const { checked, refreshed, failed } = await credentialServiceFor(platform).refreshExpiring(windowSeconds * 1000);
+    context.log(`Token refresher: ${checked} connection(s) with credentials checked, ${refreshed} refreshed, ${failed} failed.`);
+  });
 }
 
 export function refreshWindowSeconds(env: NodeJS.ProcessEnv): number {

@@ -166,6 +166,12 @@ describe('OAuth 2 credentials: connect flow, refresh with rotation, reauthorizat
     expect((await h.platform.secrets.listVersions('connection-oauth-sync-credentials')).length).toBeGreaterThanOrEqual(3);
     const secret = await h.platform.secrets.get('connection-oauth-sync-credentials');
     expect(secret!.expiresOn).toBe(latest.expiresAt); // tagged with the expiry
+    // Every refresh is traced: a worker's in its run's trace, a timer tick's in the tick's own.
+    const refreshes = h.telemetryLines
+      .map((line) => JSON.parse(line) as { type: string; name?: string; traceId?: string; properties?: Record<string, unknown> })
+      .filter((l) => l.type === 'event' && l.name === 'CredentialRefreshed' && l.properties?.connectionId === 'oauth-sync');
+    expect(refreshes.length).toBeGreaterThanOrEqual(2);
+    for (const refresh of refreshes) expect(refresh.traceId).toMatch(/^[0-9a-f]{32}$/);
   });
 
   test('a token the provider ends early gets a 401; the worker refreshes once through the same path and the run completes', async () => {

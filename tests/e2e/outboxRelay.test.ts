@@ -61,6 +61,29 @@ describe('outboxRelay timer: lost push messages are re-sent on a host that never
     expect((await runTimer()).join('\n')).not.toContain('re-sent');
   });
 
+  test('each tick is a trace of its own, logged, and continued by the worker that makes the push it re-sent', async () => {
+    type Line = { type: string; name?: string; message?: string; traceId?: string; properties?: Record<string, unknown> };
+    const lines = () => h.telemetryLines.map((line) => JSON.parse(line) as Line);
+    const tick = async (n: number) => {
+      const id = await commitWithoutSending(n, `Traced Relay ${n}`, new Date(Date.now() - 10 * 60_000).toISOString());
+      const warnedBefore = lines().filter((l) => l.message === 'Re-sent pending pushes whose queue message was lost.').length;
+      await runTimer();
+      await h.waitFor(`outbox entry ${id} to settle`, async () => ((await h.platform.outbox.get(id))?.state === 'done' ? true : undefined));
+      const warned = lines().filter((l) => l.message === 'Re-sent pending pushes whose queue message was lost.');
+      expect(warned).toHaveLength(warnedBefore + 1);
+      const { traceId, properties } = warned[warned.length - 1];
+      expect(properties).toMatchObject({ count: 1, connections: con });
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      // The outbound worker received the re-sent message inside the tick's trace.
+      const pushed = lines().filter((l) => l.type === 'metric' && l.name === 'QueueLagMs' && l.properties?.queue === 'sync-outbound' && l.traceId === traceId);
+      expect(pushed.length).toBeGreaterThanOrEqual(1);
+      return traceId!;
+    };
+    const first = await tick(5);
+    const second = await tick(6);
+    expect(second).not.toBe(first);
+  });
+
   test('the idle threshold is configurable and refuses values shorter than the retry backoff', () => {
     expect(relayIdleSeconds({})).toBe(120);
     expect(relayIdleSeconds({ SYNCBRIDGE_OUTBOX_RELAY_IDLE_SECONDS: '300' })).toBe(300);

@@ -116,7 +116,11 @@ export class LocalChangeService {
     const pending = await this.platform.outbox.listPending({ connectionId, limit: 1000 });
     const idleSince = this.platform.clock.now().getTime() - (options.idleForMs ?? 0);
     const lost = options.idleForMs === undefined ? pending : pending.filter((entry) => !(Date.parse(entry.updatedAt) > idleSince));
-    if (lost.length > 0) await this.platform.queue.send(QUEUES.outbound, lost.map((entry) => outboundMessage(entry)));
+    if (lost.length === 0) return 0;
+    await this.platform.queue.send(QUEUES.outbound, lost.map((entry) => outboundMessage(entry)));
+    // A lost message means an instance died between commit and send: worth an operator's eye.
+    const connections = [...new Set(lost.map((entry) => entry.connectionId))];
+    this.platform.telemetry.log('warn', 'Re-sent pending pushes whose queue message was lost.', { count: lost.length, connections: connections.slice(0, 20).join(',') });
     return lost.length;
   }
 
