@@ -103,5 +103,25 @@ export function outboxStoreConformance(name: string, factory: StoreFactory<Outbo
       expect(await fixture.store.outbox.get(a.entry.id)).toMatchObject({ state: 'dead', lastError: 'Retries ran out.', attempts: 0 });
       await expectSyncBridgeError(fixture.store.outbox.update('out_missing', { state: 'done' }, T), 'not_found');
     });
+
+    it('never loses one of two concurrent updates silently: both apply in turn, or one is refused as a conflict', async () => {
+      const a = change(scope, 'a', 2, { name: 'a' });
+      await fixture.store.outbox.commitLocalChange(a.record, a.entry);
+      const results = await Promise.allSettled([
+        fixture.store.outbox.update(a.entry.id, { state: 'pending', attempts: 3 }, T),
+        fixture.store.outbox.update(a.entry.id, { state: 'pending', lastError: 'HTTP 503' }, T),
+      ]);
+      const stored = await fixture.store.outbox.get(a.entry.id);
+      if (results.every((r) => r.status === 'fulfilled')) {
+        expect(stored).toMatchObject({ attempts: 3, lastError: 'HTTP 503' }); // the second built on the first
+      } else {
+        const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(refused).toHaveLength(1);
+        expect(refused[0].reason).toMatchObject({ code: 'conflict' });
+        const applied = results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ attempts: number; lastError?: string | null }>;
+        expect(stored!.attempts).toBe(applied.value.attempts);
+        expect(stored!.lastError ?? null).toBe(applied.value.lastError ?? null);
+      }
+    });
   });
 }
