@@ -137,6 +137,7 @@ async function printWebhookIngest(): Promise<void> {
     row('webhooks verified + durably enqueued (req/s)', fmt(w.host.perSecond), `${(w.host.perSecond / w.bare.perSecond).toFixed(2)}× bare; target ≥ 5,000; ${fmt(w.host.other)} non-202`),
     row('webhook receipt latency p50 / p99', `${ms(w.host.p50Ms)} / ${ms(w.host.p99Ms)}`, 'target p99 < 20 ms'),
     row('receipt-to-stored latency p50 / p99', `${ms(w.receiptToStored.p50Ms)} / ${ms(w.receiptToStored.p99Ms)}`, `target p99 < 1 s; ${fmt(w.receiptToStored.count)} records`),
+    row('CPU per request: server / load generator (µs)', `${w.host.serverCpuUs} / ${w.host.loadCpuUs}`, `bare: ${w.bare.serverCpuUs} / ${w.bare.loadCpuUs}; 2 cores at 5,000/s give 400 in all`),
   ].join('\n'));
 }
 

@@ -1,6 +1,7 @@
 import type { ServiceBusQueueFunctionOptions } from '@azure/functions';
 import { SyncBridgeError } from '../shared/core/errors';
-import type { ReceivedMessage, SessionLock, SqliteQueue } from '../shared/platform/local/sqliteQueue';
+import type { ReceivedMessage, SessionLock, SessionStep, SqliteQueue } from '../shared/platform/local/sqliteQueue';
+import { SessionStepBatch } from './sessionStepBatch';
 import { createInvocationContext, describeError, errorMessage, hostLine, type FunctionLogLevel, type HostLog, type InFlightInvocations } from './invocation';
 
 export interface ServiceBusQueueFunction {
@@ -31,6 +32,10 @@ export interface QueueDispatcherOptions {
   inFlight: InFlightInvocations;
 }
 
+interface PumpOptions extends QueueDispatcherOptions {
+  steps: SessionStepBatch;
+}
+
 /** Like the Service Bus extension's maxAutoLockRenewalDuration: locks are renewed up to this long. */
 const MAX_AUTO_LOCK_RENEWAL_MS = 5 * 60_000;
 
@@ -40,7 +45,8 @@ const MAX_AUTO_LOCK_RENEWAL_MS = 5 * 60_000;
  * up to maxConcurrentSessions sessions, and each session hands its messages to the handler one at
  * a time, in order, releasing the session when it has had nothing more to deliver for
  * sessionIdleMs (at once if other sessions wait for a slot). After a success, the message is
- * completed and the session's next one locked in one step.
+ * completed and the session's next one locked in one step, and the steps of all sessions that
+ * move in the same event-loop turn commit together (sessionStepBatch.ts).
  *
  * Settlement is the extension's autoComplete: the handler returns → complete; it throws →
  * abandon, so the message comes back with deliveryCount + 1 and is dead-lettered after the
@@ -50,11 +56,12 @@ export class QueueDispatcher {
   private readonly pumps: QueuePump[];
 
   constructor(private readonly options: QueueDispatcherOptions) {
+    const steps = new SessionStepBatch(options.queue);
     this.pumps = options.functions.map((fn) => {
       if (fn.options.cardinality === 'many') {
         throw new SyncBridgeError('configuration', `Function "${fn.name}": the local host delivers Service Bus messages one at a time; cardinality 'many' is not supported.`);
       }
-      return new QueuePump(fn, options);
+      return new QueuePump(fn, { ...options, steps });
     });
   }
 
@@ -91,7 +98,7 @@ class QueuePump {
 
   constructor(
     private readonly fn: ServiceBusQueueFunction,
-    private readonly options: QueueDispatcherOptions,
+    private readonly options: PumpOptions,
   ) {
     this.queueName = fn.options.queueName;
     this.sessions = fn.options.isSessionsEnabled === true;
@@ -174,43 +181,42 @@ class QueuePump {
     );
   }
 
+  /**
+   * Hands the session's messages to the handler one at a time, in order. Each move (lock the first
+   * message; complete a handled one and lock the next) goes through the turn's step batch, so the
+   * sessions that move in one event-loop turn share one commit.
+   */
   private async drainSession(session: SessionLock): Promise<void> {
-    const queue = this.options.queue;
     try {
-      let message = queue.receiveFromSession(session);
+      let step: SessionStep = { session, receiveNext: true };
+      let handled: ReceivedMessage | undefined;
       for (;;) {
+        const result = await this.options.steps.run(step);
+        if (handled !== undefined) {
+          // The lock was lost (expired and taken, or released at stop): the message comes back anyway.
+          if (result.completeError) this.options.log(hostLine('warning', `Settling message '${handled.messageId}' failed: ${errorMessage(result.completeError)}`));
+          else this.logSucceeded(handled);
+        }
+        if (result.receiveError) throw result.receiveError;
+        if (!step.receiveNext) break;
+        const message = result.next;
         if (message === undefined) {
           if (!(await this.awaitSessionActivity(session))) break;
-          message = queue.receiveFromSession(session);
+          step = { session, receiveNext: true };
+          handled = undefined;
           continue;
         }
         const succeeded = await this.invoke(message, session);
         // Stopping: settle what ran, lock nothing more (a lock would count a delivery that never ran).
-        const next = !this.stopped;
-        message = succeeded ? this.completeSucceeded(message, session, next) : next ? queue.receiveFromSession(session) : undefined;
-        if (!next) break;
+        const receiveNext = !this.stopped;
+        if (!succeeded && !receiveNext) break;
+        step = succeeded ? { session, complete: message.lockToken, receiveNext } : { session, receiveNext };
+        handled = succeeded ? message : undefined;
       }
     } catch (error) {
       this.options.log(hostLine('warning', `Session '${session.sessionId}' of queue '${this.queueName}' ended: ${errorMessage(error)}`));
     } finally {
       this.release(session);
-    }
-  }
-
-  /**
-   * Completes a handled message and, when `receiveNext`, locks the session's next one in the same
-   * transaction. A lost message lock is logged (the message comes back anyway).
-   */
-  private completeSucceeded(message: ReceivedMessage, session: SessionLock, receiveNext: boolean): ReceivedMessage | undefined {
-    const { queue } = this.options;
-    try {
-      const next = receiveNext ? queue.completeAndReceiveNext(message.lockToken, session) : (queue.complete(message.lockToken), undefined);
-      this.logSucceeded(message);
-      return next;
-    } catch (error) {
-      // The lock was lost (expired and taken, or released at stop): the message comes back anyway.
-      this.options.log(hostLine('warning', `Settling message '${message.messageId}' failed: ${errorMessage(error)}`));
-      return receiveNext ? queue.receiveFromSession(session) : undefined; // throws if the session itself was lost
     }
   }
 

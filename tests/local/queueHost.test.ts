@@ -95,7 +95,27 @@ describe('local host: Service Bus queue trigger', () => {
     }
     expect(maxPerSession).toBe(1);
     expect(maxRunning).toBeGreaterThan(1);
+    // Completions commit at the end of the turn in which the handlers returned.
+    await waitFor(() => queue.depth(Q).active === 0, 1_000, 'every message completed');
     expect(queue.depth(Q)).toMatchObject({ active: 0, locked: 0 });
+  });
+
+  it('moves the sessions that finish in the same turn in one transaction', async () => {
+    const calls: number[] = [];
+    const stepSessions = queue.stepSessions.bind(queue);
+    queue.stepSessions = (steps) => {
+      calls.push(steps.length);
+      return stepSessions(steps);
+    };
+    const handled: string[] = [];
+    await start([worker(async (_body, context) => void handled.push(String(context.triggerMetadata?.messageId)))]);
+    const sessions = ['s1', 's2', 's3', 's4'];
+    // One send wakes all four sessions at once: their first locks, and then their completions
+    // (the handlers finish in the same turn), each go through one stepSessions call.
+    await queue.send(Q, sessions.map((s) => ({ body: {}, messageId: `${s}:1`, sessionId: s })));
+    await waitFor(() => handled.length === 4 && queue.depth(Q).active === 0, 5_000, 'all four handled and completed');
+    expect(Math.max(...calls)).toBe(4);
+    expect(calls.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(8); // every session: a lock, then a completion
   });
 
   it('holds at most maxConcurrentSessions sessions at once', async () => {

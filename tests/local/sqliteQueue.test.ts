@@ -171,19 +171,47 @@ describe('SqliteQueue', () => {
       expect(queue.receiveFromSession(session)).toBeUndefined();
     });
 
-    it('completes a message and locks the session\'s next one in one step, or neither when the lock was lost', async () => {
+    it('moves several sessions in one step: each completes its message and locks its next one', async () => {
       await queue.send(Q, [1, 2, 3].map((n) => ({ body: n, messageId: `a${n}`, sessionId: 'A' })));
-      const session = queue.acceptSession(Q)!;
-      const first = queue.receiveFromSession(session)!;
-      const second = queue.completeAndReceiveNext(first.lockToken, session)!;
-      expect(second).toMatchObject({ body: 2, deliveryCount: 1 });
-      expect(queue.depth(Q)).toMatchObject({ active: 2, locked: 1 });
-      expect(() => queue.completeAndReceiveNext(first.lockToken, session)).toThrow(/no longer held/);
-      expect(queue.depth(Q)).toMatchObject({ active: 2, locked: 1 }); // rolled back: nothing completed, nothing locked
-      const third = queue.completeAndReceiveNext(second.lockToken, session)!;
-      expect(third.body).toBe(3);
-      expect(queue.completeAndReceiveNext(third.lockToken, session)).toBeUndefined();
-      expect(queue.depth(Q)).toMatchObject({ active: 0, locked: 0 });
+      await queue.send(Q, [1, 2].map((n) => ({ body: n * 10, messageId: `b${n}`, sessionId: 'B' })));
+      const a = queue.acceptSession(Q)!;
+      const b = queue.acceptSession(Q)!;
+      const [a1, b1] = queue.stepSessions([{ session: a, receiveNext: true }, { session: b, receiveNext: true }]).map((r) => r.next!);
+      expect([a1.body, b1.body]).toEqual([1, 10]);
+      const [a2, b2] = queue.stepSessions([
+        { session: a, complete: a1.lockToken, receiveNext: true },
+        { session: b, complete: b1.lockToken, receiveNext: true },
+      ]).map((r) => r.next!);
+      expect([a2, b2]).toMatchObject([{ body: 2, deliveryCount: 1 }, { body: 20, deliveryCount: 1 }]);
+      expect(queue.depth(Q)).toMatchObject({ active: 3, locked: 2 });
+      // B completes and asks for nothing more (a stopping receiver); A completes and finds 3.
+      const [stepA, stepB] = queue.stepSessions([
+        { session: a, complete: a2.lockToken, receiveNext: true },
+        { session: b, complete: b2.lockToken, receiveNext: false },
+      ]);
+      expect(stepA.next!.body).toBe(3);
+      expect(stepB).toEqual({});
+      expect(queue.depth(Q)).toMatchObject({ active: 1, locked: 1 });
+    });
+
+    it('reports a lost message lock or session lock for its own step and still moves the others', async () => {
+      await queue.send(Q, [1, 2].map((n) => ({ body: n, messageId: `a${n}`, sessionId: 'A' })));
+      await queue.send(Q, [1, 2].map((n) => ({ body: n * 10, messageId: `b${n}`, sessionId: 'B' })));
+      const a = queue.acceptSession(Q)!;
+      const b = queue.acceptSession(Q)!;
+      const a1 = queue.receiveFromSession(a)!;
+      const b1 = queue.receiveFromSession(b)!;
+      queue.complete(a1.lockToken); // settled elsewhere: completing it again must fail, and change nothing
+      queue.releaseSession(b); // B's lock is gone: it may not lock B's next message
+      const [stepA, stepB] = queue.stepSessions([
+        { session: a, complete: a1.lockToken, receiveNext: true },
+        { session: b, complete: b1.lockToken, receiveNext: true },
+      ]);
+      expect(stepA.completeError?.message).toMatch(/no longer held/);
+      expect(stepA.next!.body).toBe(2); // received all the same
+      expect(stepB.completeError).toBeUndefined(); // B's message lock outlives its released session lock
+      expect(stepB.receiveError?.message).toMatch(/session "B".*no longer held/);
+      expect(queue.depth(Q)).toMatchObject({ active: 2, locked: 1 }); // a2 locked; b2 waits, b1 completed
     });
 
     it('tells whether a session waits for a receiver', async () => {

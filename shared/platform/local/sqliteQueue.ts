@@ -14,6 +14,8 @@ import {
   type QueueDepth,
   type ReceivedMessage,
   type SessionLock,
+  type SessionStep,
+  type SessionStepResult,
   type SqliteQueueOptions,
 } from './sqliteQueueTypes';
 
@@ -154,15 +156,38 @@ export class SqliteQueue implements QueueSender {
   }
 
   /**
-   * `complete(lockToken)` then `receiveFromSession(session)` in one transaction: how a session's
-   * receiver moves on after a handler succeeded, at the cost of one commit instead of two.
+   * Several held sessions move on in one transaction: each step completes the message its handler
+   * finished with (when `complete` is set) and locks the session's next one (when `receiveNext`).
+   * How the local host's session receivers settle: the steps of one event-loop turn share a
+   * commit instead of one commit each. A step whose message lock was lost reports `completeError`
+   * (the message comes back anyway) and still receives; a step whose session lock was lost reports
+   * `receiveError`. Neither changes anything for that step, and neither stops the other steps.
    */
-  completeAndReceiveNext(lockToken: string, session: SessionLock): ReceivedMessage | undefined {
+  stepSessions(steps: readonly SessionStep[]): SessionStepResult[] {
+    if (steps.length === 0) return [];
     return this.db
-      .transaction(() => {
-        this.completeLocked(lockToken);
-        return this.lockSessionHead(session);
-      })
+      .transaction(() =>
+        steps.map((step) => {
+          const result: SessionStepResult = {};
+          if (step.complete !== undefined) {
+            try {
+              this.completeLocked(step.complete);
+            } catch (error) {
+              if (!isLockLost(error)) throw error;
+              result.completeError = error;
+            }
+          }
+          if (step.receiveNext) {
+            try {
+              result.next = this.lockSessionHead(step.session);
+            } catch (error) {
+              if (!isLockLost(error)) throw error;
+              result.receiveError = error;
+            }
+          }
+          return result;
+        }),
+      )
       .immediate();
   }
 
@@ -389,6 +414,11 @@ export class SqliteQueue implements QueueSender {
   }
 }
 
+
+/** Lock-lost errors are thrown before a statement changes anything, so a batch may go on past them. */
+function isLockLost(error: unknown): error is SyncBridgeError {
+  return error instanceof SyncBridgeError && error.code === 'conflict';
+}
 
 function messageLockLost(lockToken: string): SyncBridgeError {
   return new SyncBridgeError('conflict', `The lock ${lockToken} is no longer held: the message was settled, or its lock expired and another receiver took it.`);

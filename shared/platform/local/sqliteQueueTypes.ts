@@ -39,6 +39,24 @@ export interface SessionLock {
   lockedUntil: Date;
 }
 
+/** One held session's move (SqliteQueue.stepSessions). */
+export interface SessionStep {
+  session: SessionLock;
+  /** The lock token of the message the session's handler succeeded with: completed first. */
+  complete?: string;
+  /** Lock the session's next message; false when the receiver is stopping. */
+  receiveNext: boolean;
+}
+
+export interface SessionStepResult {
+  /** The session's next message, locked (undefined: none available now, or not asked for). */
+  next?: ReceivedMessage;
+  /** The message to complete had lost its lock (expired and taken, or released): it comes back anyway. */
+  completeError?: Error;
+  /** The session lock was lost: the receiver must give the session up. */
+  receiveError?: Error;
+}
+
 export interface QueueDepth {
   /** Messages that can be delivered now or are being processed (locked). */
   active: number;
