@@ -30,11 +30,13 @@ export interface WalCheckpointerOptions {
   onCheckpoint?: (result: CheckpointResult) => void;
 }
 
-/** SQLite's answer to `wal_checkpoint`: the log is fully checkpointed when `checkpointed === log`. */
+/** SQLite's answer to `wal_checkpoint` (the log is fully checkpointed when `checkpointed === log`), and when it ran. */
 export interface CheckpointResult {
   busy: number;
   log: number;
   checkpointed: number;
+  /** Date.now() in the thread when the checkpoint finished. */
+  at: number;
 }
 
 const WORKER_SOURCE = `
@@ -44,7 +46,7 @@ const db = new Database(workerData.path, { fileMustExist: true });
 const checkpoint = () => {
   try {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-    if (workerData.report) parentPort.postMessage({ result });
+    if (workerData.report) parentPort.postMessage({ result: { ...result, at: Date.now() } });
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
   }
