@@ -45,5 +45,15 @@ export function isSyncBridgeError(value: unknown, code?: SyncBridgeErrorCode): v
 /** Turns anything thrown into an Error, so that handlers can rely on `.message`. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;
-  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+  return new Error(textOfThrown(value));
+}
+
+/** The text of a thrown value that is not an Error: a string as is, else its JSON, else String(). */
+export function textOfThrown(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value); // a cycle, a BigInt
+  }
 }

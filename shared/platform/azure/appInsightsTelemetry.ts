@@ -3,6 +3,7 @@ import { logs, SeverityNumber } from '@opentelemetry/api-logs';
 import { setLogLevel } from '@azure/logger';
 import { flushAzureMonitor, shutdownAzureMonitor, useAzureMonitor } from 'applicationinsights';
 import { maskProperties, maskText } from '../../core/masking';
+import { textOfThrown } from '../../core/errors';
 import { currentTrace } from '../../core/traceContext';
 import type { DependencyTelemetry, LogLevel, Telemetry, TelemetryProperties } from '../../ports/telemetry';
 
@@ -94,7 +95,7 @@ export class AppInsightsTelemetry implements Telemetry {
   exception(error: unknown, properties?: TelemetryProperties): void {
     this.safely(() => {
       const err = error instanceof Error ? error : undefined;
-      const message = this.text(err ? err.message : describe(error));
+      const message = this.text(err ? err.message : textOfThrown(error));
       this.logger.emit({
         severityNumber: SeverityNumber.ERROR,
         body: message,
@@ -183,13 +184,4 @@ function numeric(measurements: Record<string, number> | undefined): Record<strin
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(measurements ?? {})) if (Number.isFinite(value)) out[key] = value;
   return out;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return value;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

@@ -1,6 +1,6 @@
 import { maskProperties, maskText } from '../../core/masking';
 import { currentTrace } from '../../core/traceContext';
-import { SyncBridgeError } from '../../core/errors';
+import { SyncBridgeError, textOfThrown } from '../../core/errors';
 import { systemClock, type Clock } from '../../ports/clock';
 import type { DependencyTelemetry, LogLevel, Telemetry, TelemetryProperties } from '../../ports/telemetry';
 
@@ -158,17 +158,8 @@ function describeError(error: unknown): Record<string, unknown> {
       message: error.message,
       ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
       ...(error.stack ? { stack: error.stack } : {}),
-      ...(error.cause !== undefined ? { cause: error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : safeString(error.cause) } : {}),
+      ...(error.cause !== undefined ? { cause: error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : textOfThrown(error.cause) } : {}),
     };
   }
-  return { errorName: 'NonError', message: safeString(error) };
-}
-
-function safeString(value: unknown): string {
-  if (typeof value === 'string') return value;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
+  return { errorName: 'NonError', message: textOfThrown(error) };
 }
