@@ -102,6 +102,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     logInvocations,
     functionLogLevel,
     inFlight,
+    whenDurable: () => queue.whenDurable(),
   });
 
   dispatcher.start();

@@ -27,6 +27,11 @@ export interface LocalHttpServerOptions {
   /** context.log calls below this level are dropped. */
   functionLogLevel: FunctionLogLevel;
   inFlight: InFlightInvocations;
+  /**
+   * Resolves when the writes made so far are durable. Awaited before an answer is written, so a
+   * 2xx never leaves before what it acknowledges is stored (the local store commits per turn).
+   */
+  whenDurable: () => Promise<void>;
 }
 
 export interface LocalHttpServer {
@@ -120,6 +125,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
   const startedAt = performance.now();
   try {
     const result = await match.route.options.handler(request, context);
+    await options.whenDurable();
     await writeHttpResponse(res, result, method);
     if (options.logInvocations) options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
   } catch (error) {

@@ -18,6 +18,7 @@ import { SqliteRecordStore } from './sqliteRecordStore';
 import { SqliteRunStore } from './sqliteRunStore';
 import { SqliteSecretStore } from './sqliteSecretStore';
 import { SqliteTenantStore } from './sqliteTenantStore';
+import { enableTurnCommit } from './turnCommit';
 import { startWalCheckpointer } from './walCheckpointer';
 
 export interface LocalPlatformOptions {
@@ -30,6 +31,11 @@ export interface LocalPlatformOptions {
   telemetrySink?: Writable;
   logLevel?: LogLevel;
   queue?: Omit<SqliteQueueOptions, 'clock'>;
+  /**
+   * Commit once per event-loop turn (turnCommit.ts) instead of once per write. Default true; the
+   * local host answers HTTP only after the turn's commit.
+   */
+  commitPerTurn?: boolean;
   /** WAL checkpoints in a worker thread (walCheckpointer.ts) every this many ms; 0 leaves them to SQLite. Default 500. */
   checkpointIntervalMs?: number;
 }
@@ -46,6 +52,7 @@ export interface LocalPlatform extends Platform {
 export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatform {
   const clock = options.clock ?? systemClock;
   const db = openDatabase(join(options.dataDir, 'syncbridge.db'));
+  if (options.commitPerTurn ?? true) enableTurnCommit(db);
   const sink = options.telemetrySink ?? createWriteStream(join(options.dataDir, 'telemetry.log'), { flags: 'a' });
   const telemetry = new JsonLinesTelemetry({ sink, level: options.logLevel ?? 'info', clock });
   const queue = new SqliteQueue(db, { ...options.queue, clock });

@@ -8,6 +8,7 @@ import { isOrphanedOwner, newOwnerId, registerLiveOwner, unregisterLiveOwner } f
 import { messageFields, serialiseMessage, toDeadLetteredMessage } from './sqliteQueueCodec';
 import { createQueueTables, type QueueDeadLetterRow, type QueueMessageRow } from './sqliteQueueSchema';
 import { prepareQueueStatements, type QueueStatements } from './sqliteQueueStatements';
+import { whenDurable } from './turnCommit';
 import {
   MAX_DELIVERY_COUNT_EXCEEDED,
   type DeadLetteredMessage,
@@ -107,6 +108,14 @@ export class SqliteQueue implements QueueSender {
     const sessions = new Set<string>();
     for (const row of rows) if (row.sessionId !== null) sessions.add(row.sessionId);
     for (const sessionId of sessions) activity.emit(this.sessionEvent(queue, sessionId));
+  }
+
+  /**
+   * Resolves when every write made so far on this queue's database handle is committed: at once
+   * unless the handle commits per turn (turnCommit.ts). The local host awaits it before answering.
+   */
+  whenDurable(): Promise<void> {
+    return whenDurable(this.db);
   }
 
   // ------------------------------------------------------------------------------ receive side

@@ -3,6 +3,7 @@ import { SyncBridgeError } from '../../core/errors';
 import { systemClock, type Clock } from '../../ports/clock';
 import type { SecretSetOptions, SecretStore, SecretValue } from '../../ports/secretStore';
 import type { SqliteDatabase } from './database';
+import { commitNow } from './turnCommit';
 
 export interface SqliteSecretStoreOptions {
   /** Stamps createdAt on new versions. Default the system clock. */
@@ -64,7 +65,7 @@ export class SqliteSecretStore implements SecretStore {
   private readonly selectVersions;
   private readonly deleteAll;
 
-  constructor(db: SqliteDatabase, key: Buffer, options: SqliteSecretStoreOptions = {}) {
+  constructor(private readonly db: SqliteDatabase, key: Buffer, options: SqliteSecretStoreOptions = {}) {
     if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
       throw new SyncBridgeError('configuration', `The secret store key must be exactly ${KEY_BYTES} bytes; see resolveSecretKey().`);
     }
@@ -107,6 +108,9 @@ export class SqliteSecretStore implements SecretStore {
       tags: JSON.stringify(secret.tags),
       createdAt: secret.createdAt,
     });
+    // Not left for the end of the turn: a rotated refresh token replaces one the provider has
+    // already spent, so it must survive a crash the moment it is stored.
+    commitNow(this.db);
     return { ...secret, tags: { ...secret.tags } };
   }
 

@@ -1,0 +1,155 @@
+import type { Statement } from 'better-sqlite3';
+import type { SqliteDatabase } from './database';
+
+/**
+ * One commit per event-loop turn for a database handle (the local platform's group commit).
+ *
+ * Every write on the handle — a single statement or a `db.transaction(...)` — joins one
+ * transaction that opens (BEGIN IMMEDIATE) at the turn's first write and commits when the turn
+ * ends (`setImmediate`); a `db.transaction(...)` inside it is a savepoint, so a function that
+ * throws still undoes only its own writes. SQLite's cost is per commit: each commit appends every
+ * page it touched to the WAL, and a turn of a busy host touches the same queue, log and record
+ * pages dozens of times. Measured in docs/webhook-intake.md.
+ *
+ * What a caller gives up is "durable on return": a write is durable when its turn commits. That
+ * is safe because nothing outside this handle can act on a write before then:
+ * - other connections (other processes) cannot see it, and cannot write before it commits (the
+ *   turn holds SQLite's write lock), so decisions they take in their own transactions see it;
+ * - an answer to a client waits for `whenDurable()` (the local host answers HTTP only after it);
+ * - a queue message's completion is written after its handler's writes on the same handle, so
+ *   after a crash either both committed or the message is delivered again, as on Service Bus;
+ * - where a write must not wait — a rotated refresh token, whose old one is spent — the store
+ *   calls `commitNow()`.
+ * Rule: one such handle per file per thread. A second handle on the same file in the same thread
+ * would wait for a lock that only this thread can release.
+ */
+export interface TurnCommit {
+  /** Resolves once every write made so far is committed (at once when none waits). */
+  whenDurable(): Promise<void>;
+  /** Commits the open turn now (synchronously); the next write opens a new one. */
+  commitNow(): void;
+  /** Commits made so far, for tests and benchmarks. */
+  readonly commits: number;
+}
+
+interface Waiter {
+  done: () => void;
+  fail: (error: unknown) => void;
+}
+
+const turnCommits = new WeakMap<SqliteDatabase, TurnCommit>();
+
+/** The handle's turn commit, or undefined when it commits per write (plain better-sqlite3). */
+export function turnCommitOf(db: SqliteDatabase): TurnCommit | undefined {
+  return turnCommits.get(db);
+}
+
+/** Resolves when the handle's writes so far are durable: at once unless it commits per turn. */
+export function whenDurable(db: SqliteDatabase): Promise<void> {
+  return turnCommits.get(db)?.whenDurable() ?? Promise.resolve();
+}
+
+/** Commits the handle's open turn now, when it commits per turn; otherwise there is nothing open. */
+export function commitNow(db: SqliteDatabase): void {
+  turnCommits.get(db)?.commitNow();
+}
+
+/** Makes the handle commit once per event-loop turn. Called once, right after opening it. */
+export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
+  const existing = turnCommits.get(db);
+  if (existing) return existing;
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  let open = false; // a turn transaction of ours is open
+  let scheduled = false;
+  let waiters: Waiter[] = [];
+  let commits = 0;
+
+  const settle = (error?: unknown) => {
+    const list = waiters;
+    waiters = [];
+    for (const w of list) (error === undefined ? w.done() : w.fail(error));
+  };
+
+  /** Commits the open turn, if any, and tells its waiters. */
+  const commitOpen = () => {
+    if (!open) return settle();
+    open = false;
+    if (!db.open) return settle(new Error('The database was closed before its writes were committed.'));
+    try {
+      // SQLite may have rolled the transaction back itself (an I/O error, a full disk): then the
+      // turn's writes are gone, and whoever waits for them hears so.
+      if (!db.inTransaction) throw new Error('The turn transaction was rolled back by SQLite; its writes were not stored.');
+      commit.run();
+      commits += 1;
+      settle();
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      settle(error);
+    }
+  };
+
+  const finish = () => {
+    scheduled = false;
+    commitOpen();
+  };
+
+  /** Before a write: join the open turn, or open one. A caller's own open transaction is left alone. */
+  const join = () => {
+    if (open || db.inTransaction) return;
+    begin.run();
+    open = true;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(finish);
+    }
+  };
+
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    const statement = prepare(sql);
+    if (statement.readonly) return statement;
+    for (const method of ['run', 'get', 'all', 'iterate'] as const) {
+      const original = statement[method] as (...args: unknown[]) => unknown;
+      (statement as unknown as Record<string, unknown>)[method] = function joined(this: Statement, ...args: unknown[]) {
+        join();
+        return original.apply(statement, args);
+      };
+    }
+    return statement;
+  }) as SqliteDatabase['prepare'];
+
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: never[]) => unknown) => {
+    const inner = transaction(fn);
+    const joined = function joined(this: unknown, ...args: unknown[]) {
+      join();
+      return (inner as unknown as (...a: unknown[]) => unknown).apply(this, args);
+    };
+    // Inside the turn every variant is a savepoint; keep the variants callable as they were.
+    for (const variant of ['default', 'deferred', 'immediate', 'exclusive'] as const) Object.defineProperty(joined, variant, { value: joined });
+    Object.defineProperty(joined, 'database', { value: db });
+    return joined;
+  }) as SqliteDatabase['transaction'];
+
+  const close = db.close.bind(db);
+  db.close = (() => {
+    commitOpen();
+    return close();
+  }) as SqliteDatabase['close'];
+
+  const handle: TurnCommit = {
+    whenDurable() {
+      if (!open) return Promise.resolve();
+      return new Promise<void>((done, fail) => waiters.push({ done, fail }));
+    },
+    commitNow() {
+      commitOpen();
+    },
+    get commits() {
+      return commits;
+    },
+  };
+  turnCommits.set(db, handle);
+  return handle;
+}
