@@ -66,6 +66,10 @@ export async function startLocalHttpServer(options: LocalHttpServerOptions): Pro
     });
     void options.inFlight.track(handled);
   });
+  // A client that half-closes after its request (connection: close, then FIN) still gets its
+  // answer: the answer waits at least for the store's commit, and Node would otherwise end the
+  // socket when the FIN arrives.
+  (server as typeof server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -17,21 +17,27 @@ const scope = { tenantId: 't1', connectionId: 'shop', entity: 'customers' };
 
 /**
  * A separate process makes a local change through LocalChangeService on the same data folder and
- * is SIGKILLed: `before-send` dies inside the queue send (record and outbox committed, message
- * never sent); `after-send` dies right after the change, before any worker could run.
+ * is SIGKILLed. The local store commits once per event-loop turn (turnCommit.ts), and the admin API
+ * answers only after that commit, so "stored" means "its turn committed":
+ * - `before-send` dies inside the queue send once the record and outbox are committed (as on Azure,
+ *   where the Service Bus send is a network call after the Cosmos write): the message never left;
+ * - `after-send` dies once the change and its message are committed, before any worker could run;
+ * - `same-turn` dies in the turn of the change, before its commit: the caller was never told the
+ *   change is stored, and none of it may be (no record without its outbox entry, or the reverse).
  */
 const CHILD = `
 const { createLocalPlatform } = require(${JSON.stringify(join(ROOT, 'shared/platform/local/localPlatform.ts'))});
 const { LocalChangeService } = require(${JSON.stringify(join(ROOT, 'shared/core/outbound/localChanges.ts'))});
 const [dataDir, mode, externalId, name] = process.argv.slice(1);
 const platform = createLocalPlatform({ dataDir, telemetrySink: new (require('node:stream').PassThrough)() });
-if (mode === 'before-send') platform.queue.send = () => { process.kill(process.pid, 'SIGKILL'); return new Promise(() => {}); };
+const kill = () => process.kill(process.pid, 'SIGKILL');
+if (mode === 'before-send') platform.queue.send = () => platform.queue.whenDurable().then(kill).then(() => new Promise(() => {}));
 new LocalChangeService(platform)
   .update(${JSON.stringify(scope)}, externalId, { name })
-  .then(() => process.kill(process.pid, 'SIGKILL'));
+  .then(() => (mode === 'same-turn' ? kill() : platform.queue.whenDurable().then(kill)));
 `;
 
-function crashingChange(dataDir: string, mode: 'before-send' | 'after-send', externalId: string, name: string): Promise<NodeJS.Signals | null> {
+function crashingChange(dataDir: string, mode: 'before-send' | 'after-send' | 'same-turn', externalId: string, name: string): Promise<NodeJS.Signals | null> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, ['-r', join(ROOT, 'tests/support/registerTypeScript.js'), '-e', CHILD, dataDir, mode, externalId, name], { stdio: ['ignore', 'ignore', 'pipe'] });
     let errors = '';
@@ -112,5 +118,21 @@ describe('two-way sync survives a crash between the local write and its push', (
     await stack.api.waitFor('the push to reach the sandbox', async () => (await remoteName(2)) === 'Committed Before The Crash');
     const stats = (await fetch(`${sandbox.url}/_sandbox/stats`).then((r) => r.json())) as { writes: { updated: number } };
     expect(stats.writes.updated).toBe(2);
+    await stop();
+  });
+
+  test('killed inside the turn of the change, before its commit: none of it is stored, nothing half-written', async () => {
+    stack = await start();
+    const before = await stack.platform.records.get(scope, cus(3));
+    expect(before).toBeDefined();
+    await stop();
+    expect(await crashingChange(dataDir, 'same-turn', cus(3), 'Never Acknowledged')).toBe('SIGKILL');
+    stack = await start();
+    const after = await stack.platform.records.get(scope, cus(3));
+    expect(after?.data.name).toBe(before?.data.name);
+    expect(after?.version).toBe(before?.version);
+    expect(after?.pendingPush).toBeFalsy();
+    expect(await stack.platform.outbox.listPending({ connectionId: 'shop', limit: 10 })).toEqual([]);
+    expect(stack.platform.queue.depth('sync-outbound').active).toBe(0);
   });
 });

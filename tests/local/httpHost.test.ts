@@ -4,7 +4,10 @@ import { request as httpRequest } from 'node:http';
 import { ReadableStream } from 'node:stream/web';
 import type { FunctionDefinition } from '../../functions/definition';
 import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
+import { connect } from 'node:net';
+import { openDatabase } from '../../shared/platform/local/database';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import { openTempDatabase } from './helpers';
 
 async function echo(request: HttpRequest, context: InvocationContext) {
@@ -373,6 +376,71 @@ describe('local host: configuration', () => {
     });
     try {
       expect(await (await fetch(`${host.url}/ping`)).text()).toBe('pong');
+    } finally {
+      await host.stop();
+      queue.close();
+      env.cleanup();
+    }
+  });
+
+  it('answers only after the store committed what the handler wrote (the store commits per turn)', async () => {
+    const env = openTempDatabase();
+    env.db.exec('CREATE TABLE notes (text TEXT)');
+    enableTurnCommit(env.db);
+    const queue = new SqliteQueue(env.db);
+    const witness = openDatabase(env.dbPath); // what another process sees
+    const insert = env.db.prepare('INSERT INTO notes (text) VALUES (?)');
+    const host = await startLocalHost({
+      functions: [{ kind: 'http', name: 'note', options: { methods: ['POST'], handler: async (request) => {
+        const text = await request.text();
+        // Written in a check phase: the turn then commits in the next one, after the poll phase in
+        // which this process's own client would read an answer sent before the commit.
+        await new Promise((done) => setImmediate(done));
+        insert.run(text);
+        return { status: 201 };
+      } } }],
+      queue,
+      port: 0,
+      log: () => undefined,
+    });
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        expect((await fetch(`${host.url}/api/note`, { method: 'POST', body: `note ${i}` })).status).toBe(201);
+        // The answer arrived: the note is on disk, whoever looks.
+        expect(witness.prepare('SELECT COUNT(*) AS n FROM notes WHERE text = ?').get(`note ${i}`)).toEqual({ n: 1 });
+      }
+    } finally {
+      await host.stop();
+      witness.close();
+      queue.close();
+      env.cleanup();
+    }
+  });
+
+  it('answers a client that half-closes its socket after the request (connection: close, then FIN)', async () => {
+    const env = openTempDatabase();
+    const queue = new SqliteQueue(env.db);
+    const host = await startLocalHost({
+      functions: [{ kind: 'http', name: 'slow', options: { methods: ['POST'], handler: async () => {
+        await new Promise((done) => setTimeout(done, 30)); // longer than the FIN takes to arrive
+        return { status: 202, body: 'late but here' };
+      } } }],
+      queue,
+      port: 0,
+      log: () => undefined,
+    });
+    try {
+      const answer = await new Promise<string>((done, fail) => {
+        const socket = connect(host.port, '127.0.0.1', () => {
+          socket.end('POST /api/slow HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 2\r\n\r\nhi');
+        });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.on('close', () => done(text));
+        socket.on('error', fail);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 202 /);
+      expect(answer.endsWith('late but here')).toBe(true);
     } finally {
       await host.stop();
       queue.close();

@@ -20,8 +20,10 @@ import type { SqliteDatabase } from './database';
  *   after a crash either both committed or the message is delivered again, as on Service Bus;
  * - where a write must not wait — a rotated refresh token, whose old one is spent — the store
  *   calls `commitNow()`.
- * Rule: one such handle per file per thread. A second handle on the same file in the same thread
- * would wait for a lock that only this thread can release.
+ * Several such handles on one file in one thread (two platform instances in a test) commit each
+ * other's open turn before they write, since a handle waiting for SQLite's lock would block the
+ * thread that holds it. A plain handle on the same file, in the same thread, has no such courtesy:
+ * its writes wait (busy_timeout) for a lock only this thread can release. Use one or the other.
  */
 export interface TurnCommit {
   /** Resolves once every write made so far is committed (at once when none waits). */
@@ -38,6 +40,9 @@ interface Waiter {
 }
 
 const turnCommits = new WeakMap<SqliteDatabase, TurnCommit>();
+
+/** Per database file, how to commit each open turn of this thread's handles on it. */
+const handlesByFile = new Map<string, Set<() => void>>();
 
 /** The handle's turn commit, or undefined when it commits per write (plain better-sqlite3). */
 export function turnCommitOf(db: SqliteDatabase): TurnCommit | undefined {
@@ -94,9 +99,13 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
     commitOpen();
   };
 
+  const sameFile = db.memory ? undefined : handlesByFile.get(db.name) ?? handlesByFile.set(db.name, new Set()).get(db.name)!;
+  sameFile?.add(commitOpen);
+
   /** Before a write: join the open turn, or open one. A caller's own open transaction is left alone. */
   const join = () => {
     if (open || db.inTransaction) return;
+    if (sameFile !== undefined && sameFile.size > 1) for (const other of sameFile) if (other !== commitOpen) other();
     begin.run();
     open = true;
     if (!scheduled) {
@@ -135,6 +144,8 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
   const close = db.close.bind(db);
   db.close = (() => {
     commitOpen();
+    sameFile?.delete(commitOpen);
+    if (sameFile?.size === 0) handlesByFile.delete(db.name);
     return close();
   }) as SqliteDatabase['close'];
 

@@ -1,0 +1,108 @@
+import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import { commitNow, enableTurnCommit, whenDurable, type TurnCommit } from '../../shared/platform/local/turnCommit';
+import { tempDirectory } from './helpers';
+
+/**
+ * The local store's group commit: every write of one event-loop turn in one transaction, a
+ * savepoint per db.transaction, the commit when the turn ends. A second handle on the same file
+ * (what another process sees) is the witness of what is committed.
+ */
+describe('turnCommit', () => {
+  let dir: ReturnType<typeof tempDirectory>;
+  let db: SqliteDatabase;
+  let other: SqliteDatabase;
+  let turns: TurnCommit;
+  const nextTurn = () => new Promise<void>((done) => setImmediate(done));
+  const seen = () => (other.prepare('SELECT v FROM t ORDER BY v').all() as Array<{ v: string }>).map((r) => r.v);
+
+  beforeEach(() => {
+    dir = tempDirectory('syncbridge-turn-');
+    db = openDatabase(dir.dbPath);
+    db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)');
+    turns = enableTurnCommit(db);
+    other = openDatabase(dir.dbPath);
+  });
+
+  afterEach(() => {
+    if (db.open) db.close();
+    other.close();
+    dir.remove();
+  });
+
+  it('commits the writes of one turn together, once, when the turn ends', async () => {
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const insertTwo = db.transaction((a: string, b: string) => {
+      insert.run(a);
+      insert.run(b);
+    });
+    insert.run('a');
+    insertTwo.immediate('b', 'c');
+    insert.run('d');
+    // Visible on the writing handle, not yet to anyone else.
+    expect((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n).toBe(4);
+    expect(seen()).toEqual([]);
+    expect(turns.commits).toBe(0);
+    await whenDurable(db);
+    expect(seen()).toEqual(['a', 'b', 'c', 'd']);
+    expect(turns.commits).toBe(1);
+    // The next turn's writes are the next commit.
+    insert.run('e');
+    await nextTurn();
+    expect(seen()).toContain('e');
+    expect(turns.commits).toBe(2);
+  });
+
+  it('undoes only the writes of a transaction that throws; the rest of the turn commits', async () => {
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    insert.run('kept-before');
+    const failing = db.transaction(() => {
+      insert.run('undone');
+      throw new Error('boom');
+    });
+    expect(() => failing()).toThrow('boom');
+    // A constraint error of a single statement undoes that statement only, as in autocommit.
+    expect(() => insert.run('kept-before')).toThrow(/UNIQUE/);
+    insert.run('kept-after');
+    await whenDurable(db);
+    expect(seen()).toEqual(['kept-after', 'kept-before']);
+  });
+
+  it('opens no transaction for reads, so they never hold the write lock', async () => {
+    db.prepare('SELECT COUNT(*) FROM t').get();
+    expect(db.inTransaction).toBe(false);
+    other.prepare('INSERT INTO t (v) VALUES (?)').run('from-the-other-handle');
+    await nextTurn();
+    expect(turns.commits).toBe(0);
+  });
+
+  it('commitNow makes the writes so far durable at once', () => {
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('now');
+    commitNow(db);
+    expect(seen()).toEqual(['now']);
+    expect(db.inTransaction).toBe(false);
+  });
+
+  it('commits what is pending when the handle is closed', () => {
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('before-close');
+    db.close();
+    expect(seen()).toEqual(['before-close']);
+  });
+
+  it('tells the waiters when the turn was rolled back instead of committed', async () => {
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('lost');
+    const durable = whenDurable(db);
+    db.exec('ROLLBACK'); // what SQLite does itself on an I/O error or a full disk
+    await expect(durable).rejects.toThrow(/rolled back/);
+    expect(seen()).toEqual([]);
+    // The handle goes on: the next turn commits normally.
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('next');
+    await whenDurable(db);
+    expect(seen()).toEqual(['next']);
+  });
+
+  it('whenDurable resolves at once on a handle that commits per write', async () => {
+    other.prepare('INSERT INTO t (v) VALUES (?)').run('plain');
+    await expect(whenDurable(other)).resolves.toBeUndefined();
+    expect(other.inTransaction).toBe(false);
+  });
+});
