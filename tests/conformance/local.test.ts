@@ -16,6 +16,7 @@ import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore
 import { SqliteRunStore } from '../../shared/platform/local/sqliteRunStore';
 import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore';
 import { SqliteTenantStore } from '../../shared/platform/local/sqliteTenantStore';
+import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import { conflictStoreConformance } from './conflictStore.conformance';
 import { connectionStoreConformance } from './connectionStore.conformance';
 import { deliveryStoreConformance } from './deliveryStore.conformance';
@@ -31,12 +32,17 @@ import { tenantStoreConformance } from './tenantStore.conformance';
 
 /**
  * Every port suite against the embedded (SQLite) implementations, each test on a fresh database
- * file in its own temp folder, closed and removed afterwards.
+ * file in its own temp folder, closed and removed afterwards; twice: on a handle that commits each
+ * write, and on one that commits once per event-loop turn, as the local platform runs them
+ * (turnCommit.ts).
  */
-function sqliteFixture<S>(build: (db: SqliteDatabase, clock: ManualClock, dir: string) => S): () => Promise<StoreFixture<S>> {
+type CommitMode = 'per write' | 'per turn';
+
+function sqliteFixture<S>(mode: CommitMode, build: (db: SqliteDatabase, clock: ManualClock, dir: string) => S): () => Promise<StoreFixture<S>> {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), 'syncbridge-conformance-'));
     const db = openDatabase(join(dir, 'syncbridge.db'));
+    if (mode === 'per turn') enableTurnCommit(db);
     const clock = new ManualClock();
     return {
       store: build(db, clock, dir),
@@ -49,22 +55,23 @@ function sqliteFixture<S>(build: (db: SqliteDatabase, clock: ManualClock, dir: s
   };
 }
 
-recordStoreConformance('SqliteRecordStore', sqliteFixture((db) => new SqliteRecordStore(db)));
-conflictStoreConformance('SqliteConflictStore', sqliteFixture((db) => new SqliteConflictStore(db)));
-outboxStoreConformance(
-  'SqliteOutboxStore',
-  sqliteFixture((db) => {
-    const records = new SqliteRecordStore(db);
-    return { records, outbox: new SqliteOutboxStore(db, records) };
-  }),
-);
-runStoreConformance('SqliteRunStore', sqliteFixture((db) => new SqliteRunStore(db)));
-connectionStoreConformance('SqliteConnectionStore', sqliteFixture((db) => new SqliteConnectionStore(db)));
-tenantStoreConformance('SqliteTenantStore', sqliteFixture((db) => new SqliteTenantStore(db)));
-secretStoreConformance('SqliteSecretStore', sqliteFixture((db, clock) => new SqliteSecretStore(db, randomBytes(32), { clock })));
-leaseStoreConformance('SqliteLeaseStore', sqliteFixture((db, clock) => new SqliteLeaseStore(db, { clock })));
-idempotencyStoreConformance('SqliteIdempotencyStore', sqliteFixture((db, clock) => new SqliteIdempotencyStore(db, { clock })));
-deliveryStoreConformance('SqliteDeliveryStore', sqliteFixture((db) => new SqliteDeliveryStore(db)), { keep: 5, factory: sqliteFixture((db) => new SqliteDeliveryStore(db, { retainPerConnection: 5, purgeEveryInserts: 2 })) });
+for (const mode of ['per write', 'per turn'] as const) {
+  recordStoreConformance(`SqliteRecordStore (commit ${mode})`, sqliteFixture(mode, (db) => new SqliteRecordStore(db)));
+  conflictStoreConformance(`SqliteConflictStore (commit ${mode})`, sqliteFixture(mode, (db) => new SqliteConflictStore(db)));
+  outboxStoreConformance(`SqliteOutboxStore (commit ${mode})`,
+    sqliteFixture(mode, (db) => {
+      const records = new SqliteRecordStore(db);
+      return { records, outbox: new SqliteOutboxStore(db, records) };
+    }),
+  );
+  runStoreConformance(`SqliteRunStore (commit ${mode})`, sqliteFixture(mode, (db) => new SqliteRunStore(db)));
+  connectionStoreConformance(`SqliteConnectionStore (commit ${mode})`, sqliteFixture(mode, (db) => new SqliteConnectionStore(db)));
+  tenantStoreConformance(`SqliteTenantStore (commit ${mode})`, sqliteFixture(mode, (db) => new SqliteTenantStore(db)));
+  secretStoreConformance(`SqliteSecretStore (commit ${mode})`, sqliteFixture(mode, (db, clock) => new SqliteSecretStore(db, randomBytes(32), { clock })));
+  leaseStoreConformance(`SqliteLeaseStore (commit ${mode})`, sqliteFixture(mode, (db, clock) => new SqliteLeaseStore(db, { clock })));
+  idempotencyStoreConformance(`SqliteIdempotencyStore (commit ${mode})`, sqliteFixture(mode, (db, clock) => new SqliteIdempotencyStore(db, { clock })));
+  deliveryStoreConformance(`SqliteDeliveryStore (commit ${mode})`, sqliteFixture(mode, (db) => new SqliteDeliveryStore(db)), { keep: 5, factory: sqliteFixture(mode, (db) => new SqliteDeliveryStore(db, { retainPerConnection: 5, purgeEveryInserts: 2 })) });
+}
 
 telemetryConformance('JsonLinesTelemetry', async () => {
   const lines: string[] = [];

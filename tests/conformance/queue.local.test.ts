@@ -3,12 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../shared/platform/local/database';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import type { QueueName } from '../../shared/ports/queue';
 import { queueConformance, type DrainedMessage } from './queue.conformance';
 
-queueConformance('SqliteQueue', async () => {
+// Twice: on a handle that commits each write, and on one that commits per event-loop turn, as the
+// local platform runs it (turnCommit.ts).
+for (const mode of ['per write', 'per turn'] as const) queueConformance(`SqliteQueue (commit ${mode})`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'syncbridge-queue-conformance-'));
   const db = openDatabase(join(dir, 'queue.db'));
+  if (mode === 'per turn') enableTurnCommit(db);
   const queue = new SqliteQueue(db);
 
   /** Receives like the local host does: every free session in turn, then messages without a session. */

@@ -1,5 +1,7 @@
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
 import { commitNow, enableTurnCommit, whenDurable, type TurnCommit } from '../../shared/platform/local/turnCommit';
+import { makeRecord } from '../conformance/recordStore.conformance';
 import { tempDirectory } from './helpers';
 
 /**
@@ -104,5 +106,30 @@ describe('turnCommit', () => {
     other.prepare('INSERT INTO t (v) VALUES (?)').run('plain');
     await expect(whenDurable(other)).resolves.toBeUndefined();
     expect(other.inTransaction).toBe(false);
+  });
+
+  it('commitNow inside a db.transaction function leaves its savepoint alone; the turn commits it', async () => {
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    db.transaction(() => {
+      insert.run('inside');
+      commitNow(db);
+      insert.run('still-inside');
+    })();
+    expect(seen()).toEqual([]);
+    await whenDurable(db);
+    expect(seen()).toEqual(['inside', 'still-inside']);
+  });
+
+  it('a record scope key is committed before the store caches it: a turn rolled back later cannot leave it dangling', async () => {
+    const records = new SqliteRecordStore(db);
+    const scope = { tenantId: 't1', connectionId: 'c1', entity: 'customers' };
+    await records.write([makeRecord(scope, 'first')]);
+    db.exec('ROLLBACK'); // the turn that wrote the first record is lost (an I/O error, say)
+    await records.write([makeRecord(scope, 'second')]);
+    await whenDurable(db);
+    // Read through a fresh store on another handle: the record is found under its scope.
+    const fresh = new SqliteRecordStore(other);
+    expect(await fresh.get(scope, 'first')).toBeUndefined();
+    expect((await fresh.get(scope, 'second'))?.externalId).toBe('second');
   });
 });

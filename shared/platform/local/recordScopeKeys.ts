@@ -1,5 +1,6 @@
 import type { RecordScope } from '../../core/model';
 import type { SqliteDatabase } from './database';
+import { commitNow } from './turnCommit';
 
 /** Small integer stand-ins for (tenant, connection) and (tenant, connection, entity). */
 export interface RecordScopeKey {
@@ -17,7 +18,8 @@ export interface RecordScopeKey {
  * cached only after they are committed: a cached key always names a row that exists. When a
  * caller runs the store inside its own transaction (an outbox write, say), nothing read or
  * created there is cached, because that transaction may still roll back and another process
- * could then reuse the key for a different scope.
+ * could then reuse the key for a different scope. On a handle that commits per event-loop turn
+ * (turnCommit.ts) the turn is committed before a key is cached: once per key, not per write.
  */
 export class RecordScopeKeys {
   private readonly byScope = new Map<string, RecordScopeKey>();
@@ -62,7 +64,7 @@ export class RecordScopeKeys {
     const cached = this.connectionKeys.get(cacheKey);
     if (cached !== undefined) return cached;
     const row = this.selectConnection.get(tenantId, connectionId);
-    if (row && !this.db.inTransaction) this.connectionKeys.set(cacheKey, row.connection_key);
+    if (row && this.committed()) this.connectionKeys.set(cacheKey, row.connection_key);
     return row?.connection_key;
   }
 
@@ -101,8 +103,18 @@ export class RecordScopeKeys {
     return scope;
   }
 
+  /**
+   * Whether what this handle reads now is committed. On a handle that commits per turn
+   * (turnCommit.ts) the turn is committed first, once per key for the life of the store; inside a
+   * caller's own transaction nothing is.
+   */
+  private committed(): boolean {
+    if (this.db.inTransaction) commitNow(this.db);
+    return !this.db.inTransaction;
+  }
+
   private remember(cacheKey: string, key: RecordScopeKey, scope: RecordScope): RecordScopeKey {
-    if (this.db.inTransaction) return key; // possibly uncommitted: see the class comment
+    if (!this.committed()) return key; // possibly uncommitted: see the class comment
     this.byScope.set(cacheKey, key);
     this.byKey.set(key.scopeKey, { tenantId: scope.tenantId, connectionId: scope.connectionId, entity: scope.entity });
     return key;

@@ -28,7 +28,11 @@ import type { SqliteDatabase } from './database';
 export interface TurnCommit {
   /** Resolves once every write made so far is committed (at once when none waits). */
   whenDurable(): Promise<void>;
-  /** Commits the open turn now (synchronously); the next write opens a new one. */
+  /**
+   * Commits the open turn now (synchronously); the next write opens a new one. Inside a
+   * `db.transaction(...)` function it does nothing (that function's savepoint must stay open; the
+   * turn commits at its end as usual).
+   */
   commitNow(): void;
   /** Commits made so far, for tests and benchmarks. */
   readonly commits: number;
@@ -54,7 +58,7 @@ export function whenDurable(db: SqliteDatabase): Promise<void> {
   return turnCommits.get(db)?.whenDurable() ?? Promise.resolve();
 }
 
-/** Commits the handle's open turn now, when it commits per turn; otherwise there is nothing open. */
+/** Commits the handle's open turn now, when it commits per turn (see TurnCommit.commitNow). */
 export function commitNow(db: SqliteDatabase): void {
   turnCommits.get(db)?.commitNow();
 }
@@ -69,6 +73,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
   let scheduled = false;
   let waiters: Waiter[] = [];
   let commits = 0;
+  let depth = 0; // db.transaction functions running now
 
   const settle = (error?: unknown) => {
     const list = waiters;
@@ -76,15 +81,25 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
     for (const w of list) (error === undefined ? w.done() : w.fail(error));
   };
 
+  /**
+   * SQLite may roll the turn back itself (an I/O error, a full disk): its writes are gone, and
+   * whoever waits for them hears so.
+   */
+  const rolledBack = () => {
+    open = false;
+    settle(new Error('The turn transaction was rolled back by SQLite; its writes were not stored.'));
+  };
+
   /** Commits the open turn, if any, and tells its waiters. */
   const commitOpen = () => {
     if (!open) return settle();
+    if (!db.open) {
+      open = false;
+      return settle(new Error('The database was closed before its writes were committed.'));
+    }
+    if (!db.inTransaction) return rolledBack();
     open = false;
-    if (!db.open) return settle(new Error('The database was closed before its writes were committed.'));
     try {
-      // SQLite may have rolled the transaction back itself (an I/O error, a full disk): then the
-      // turn's writes are gone, and whoever waits for them hears so.
-      if (!db.inTransaction) throw new Error('The turn transaction was rolled back by SQLite; its writes were not stored.');
       commit.run();
       commits += 1;
       settle();
@@ -104,7 +119,8 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
 
   /** Before a write: join the open turn, or open one. A caller's own open transaction is left alone. */
   const join = () => {
-    if (open || db.inTransaction) return;
+    if (db.inTransaction) return;
+    if (open) rolledBack();
     if (sameFile !== undefined && sameFile.size > 1) for (const other of sameFile) if (other !== commitOpen) other();
     begin.run();
     open = true;
@@ -133,7 +149,12 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
     const inner = transaction(fn);
     const joined = function joined(this: unknown, ...args: unknown[]) {
       join();
-      return (inner as unknown as (...a: unknown[]) => unknown).apply(this, args);
+      depth += 1;
+      try {
+        return (inner as unknown as (...a: unknown[]) => unknown).apply(this, args);
+      } finally {
+        depth -= 1;
+      }
     };
     // Inside the turn every variant is a savepoint; keep the variants callable as they were.
     for (const variant of ['default', 'deferred', 'immediate', 'exclusive'] as const) Object.defineProperty(joined, variant, { value: joined });
@@ -155,7 +176,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
       return new Promise<void>((done, fail) => waiters.push({ done, fail }));
     },
     commitNow() {
-      commitOpen();
+      if (depth === 0) commitOpen();
     },
     get commits() {
       return commits;
