@@ -9,7 +9,9 @@ export type SqliteDatabase = Database.Database;
  *
  * WAL lets readers (admin API) run beside the writer; synchronous=NORMAL in WAL mode keeps the
  * database consistent after a crash and loses at most the last transactions on power loss, not on
- * a process kill (which is what the crash tests exercise). Each store module creates its own
+ * a process kill (which is what the crash tests exercise). temp_store=MEMORY keeps the statement
+ * journals of savepoints (every transaction inside a per-turn commit, turnCommit.ts) out of temp
+ * files: they only ever serve a rollback in this process. Each store module creates its own
  * tables with CREATE TABLE IF NOT EXISTS, so stores stay independent of each other.
  */
 export function openDatabase(path: string): SqliteDatabase {
@@ -20,5 +22,6 @@ export function openDatabase(path: string): SqliteDatabase {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.pragma('cache_size = -32000'); // 32 MB page cache: bounded, so RSS stays predictable
+  db.pragma('temp_store = MEMORY');
   return db;
 }
