@@ -26,7 +26,9 @@ export interface OutgoingMessage<T = unknown> {
  * local/ on a laptop), so the product never polls.
  *
  * Semantics (tests/conformance/queue.conformance.ts):
- * - `send` resolves once every message is durably accepted.
+ * - `send` resolves once every message is accepted, and each is durable before anyone outside the
+ *   process can learn of it: on Service Bus on return; in the local store when its event-loop turn
+ *   commits, which the local host awaits before it answers (docs/storage-local.md).
  * - A message id seen again within the duplicate-detection window is accepted and dropped.
  * - A scheduled message is not delivered before its time.
  */
