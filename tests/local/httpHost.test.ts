@@ -5,7 +5,8 @@ import { ReadableStream } from 'node:stream/web';
 import type { FunctionDefinition } from '../../functions/definition';
 import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
 import { connect } from 'node:net';
-import { openDatabase } from '../../shared/platform/local/database';
+import type { Statement } from 'better-sqlite3';
+import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
 import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import { openTempDatabase } from './helpers';
@@ -364,72 +365,79 @@ describe('local host: configuration', () => {
     }
   });
 
-  it('serves routes at the root with an empty route prefix', async () => {
+  /** A host on a fresh database (committing per turn when asked) for one test; stopped and removed after it. */
+  async function withHost(
+    functions: FunctionDefinition[],
+    run: (host: RunningLocalHost, db: SqliteDatabase, dbPath: string) => Promise<void>,
+    options: { commitPerTurn?: boolean; prepare?: (db: SqliteDatabase) => void; host?: Partial<LocalHostOptions> } = {},
+  ): Promise<void> {
     const env = openTempDatabase();
+    options.prepare?.(env.db);
+    if (options.commitPerTurn) enableTurnCommit(env.db);
     const queue = new SqliteQueue(env.db);
-    const host = await startLocalHost({
-      functions: [{ kind: 'http', name: 'ping', options: { methods: ['GET'], handler: () => ({ body: 'pong' }) } }],
-      queue,
-      port: 0,
-      routePrefix: '',
-      log: () => undefined,
-    });
+    const host = await startLocalHost({ functions, queue, port: 0, log: () => undefined, ...options.host });
     try {
-      expect(await (await fetch(`${host.url}/ping`)).text()).toBe('pong');
+      await run(host, env.db, env.dbPath);
     } finally {
       await host.stop();
       queue.close();
       env.cleanup();
     }
+  }
+
+  it('serves routes at the root with an empty route prefix', async () => {
+    const ping: FunctionDefinition = { kind: 'http', name: 'ping', options: { methods: ['GET'], handler: () => ({ body: 'pong' }) } };
+    await withHost([ping], async (host) => {
+      expect(await (await fetch(`${host.url}/ping`)).text()).toBe('pong');
+    }, { host: { routePrefix: '' } });
   });
 
   it('answers only after the store committed what the handler wrote (the store commits per turn)', async () => {
-    const env = openTempDatabase();
-    env.db.exec('CREATE TABLE notes (text TEXT)');
-    enableTurnCommit(env.db);
-    const queue = new SqliteQueue(env.db);
-    const witness = openDatabase(env.dbPath); // what another process sees
-    const insert = env.db.prepare('INSERT INTO notes (text) VALUES (?)');
-    const host = await startLocalHost({
-      functions: [{ kind: 'http', name: 'note', options: { methods: ['POST'], handler: async (request) => {
-        const text = await request.text();
-        // Written in a check phase: the turn then commits in the next one, after the poll phase in
-        // which this process's own client would read an answer sent before the commit.
-        await new Promise((done) => setImmediate(done));
-        insert.run(text);
-        return { status: 201 };
-      } } }],
-      queue,
-      port: 0,
-      log: () => undefined,
-    });
-    try {
-      for (let i = 0; i < 20; i += 1) {
-        expect((await fetch(`${host.url}/api/note`, { method: 'POST', body: `note ${i}` })).status).toBe(201);
-        // The answer arrived: the note is on disk, whoever looks.
-        expect(witness.prepare('SELECT COUNT(*) AS n FROM notes WHERE text = ?').get(`note ${i}`)).toEqual({ n: 1 });
+    let insert: Statement | undefined;
+    const note: FunctionDefinition = { kind: 'http', name: 'note', options: { methods: ['POST'], handler: async (request) => {
+      const text = await request.text();
+      // Written in a check phase: the turn then commits in the next one, after the poll phase in
+      // which this process's own client would read an answer sent before the commit.
+      await new Promise((done) => setImmediate(done));
+      insert!.run(text);
+      return { status: 201 };
+    } } };
+    await withHost([note], async (host, db, dbPath) => {
+      insert = db.prepare('INSERT INTO notes (text) VALUES (?)');
+      const witness = openDatabase(dbPath); // what another process sees
+      try {
+        for (let i = 0; i < 20; i += 1) {
+          expect((await fetch(`${host.url}/api/note`, { method: 'POST', body: `note ${i}` })).status).toBe(201);
+          // The answer arrived: the note is on disk, whoever looks.
+          expect(witness.prepare('SELECT COUNT(*) AS n FROM notes WHERE text = ?').get(`note ${i}`)).toEqual({ n: 1 });
+        }
+      } finally {
+        witness.close();
       }
-    } finally {
-      await host.stop();
-      witness.close();
-      queue.close();
-      env.cleanup();
-    }
+    }, { commitPerTurn: true, prepare: (db) => db.exec('CREATE TABLE notes (text TEXT)') });
+  });
+
+  it('answers 500, not 2xx, when the turn holding the handler\'s write is rolled back instead of committed', async () => {
+    let db: SqliteDatabase | undefined;
+    const lost: FunctionDefinition = { kind: 'http', name: 'lost', options: { methods: ['POST'], handler: async () => {
+      db!.prepare('INSERT INTO notes (text) VALUES (?)').run('never stored');
+      db!.exec('ROLLBACK'); // what SQLite does itself on an I/O error or a full disk
+      return { status: 201 };
+    } } };
+    await withHost([lost], async (host, handle) => {
+      db = handle;
+      const answer = await fetch(`${host.url}/api/lost`, { method: 'POST' });
+      expect(answer.status).toBe(500);
+      expect(handle.prepare('SELECT COUNT(*) AS n FROM notes').get()).toEqual({ n: 0 });
+    }, { commitPerTurn: true, prepare: (handle) => handle.exec('CREATE TABLE notes (text TEXT)') });
   });
 
   it('answers a client that half-closes its socket after the request (connection: close, then FIN)', async () => {
-    const env = openTempDatabase();
-    const queue = new SqliteQueue(env.db);
-    const host = await startLocalHost({
-      functions: [{ kind: 'http', name: 'slow', options: { methods: ['POST'], handler: async () => {
-        await new Promise((done) => setTimeout(done, 30)); // longer than the FIN takes to arrive
-        return { status: 202, body: 'late but here' };
-      } } }],
-      queue,
-      port: 0,
-      log: () => undefined,
-    });
-    try {
+    const slow: FunctionDefinition = { kind: 'http', name: 'slow', options: { methods: ['POST'], handler: async () => {
+      await new Promise((done) => setTimeout(done, 30)); // longer than the FIN takes to arrive
+      return { status: 202, body: 'late but here' };
+    } } };
+    await withHost([slow], async (host) => {
       const answer = await new Promise<string>((done, fail) => {
         const socket = connect(host.port, '127.0.0.1', () => {
           socket.end('POST /api/slow HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 2\r\n\r\nhi');
@@ -441,10 +449,6 @@ describe('local host: configuration', () => {
       });
       expect(answer).toMatch(/^HTTP\/1\.1 202 /);
       expect(answer.endsWith('late but here')).toBe(true);
-    } finally {
-      await host.stop();
-      queue.close();
-      env.cleanup();
-    }
+    });
   });
 });

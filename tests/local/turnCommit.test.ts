@@ -1,5 +1,7 @@
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import { randomBytes } from 'node:crypto';
 import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore';
+import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore';
 import { commitNow, enableTurnCommit, whenDurable, type TurnCommit } from '../../shared/platform/local/turnCommit';
 import { makeRecord } from '../conformance/recordStore.conformance';
 import { tempDirectory } from './helpers';
@@ -131,5 +133,14 @@ describe('turnCommit', () => {
     const fresh = new SqliteRecordStore(other);
     expect(await fresh.get(scope, 'first')).toBeUndefined();
     expect((await fresh.get(scope, 'second'))?.externalId).toBe('second');
+  });
+
+  it('a secret version is committed the moment it is stored, not at the end of the turn', async () => {
+    const secrets = new SqliteSecretStore(db, randomBytes(32));
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('same-turn');
+    await secrets.set('oauth-refresh-token', 'rotated');
+    // No turn has ended: another process already finds the rotated token (and the turn's other write).
+    expect(other.prepare('SELECT COUNT(*) AS n FROM secret_versions WHERE name = ?').get('oauth-refresh-token')).toEqual({ n: 1 });
+    expect(seen()).toEqual(['same-turn']);
   });
 });

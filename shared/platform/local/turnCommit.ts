@@ -48,11 +48,6 @@ const turnCommits = new WeakMap<SqliteDatabase, TurnCommit>();
 /** Per database file, how to commit each open turn of this thread's handles on it. */
 const handlesByFile = new Map<string, Set<() => void>>();
 
-/** The handle's turn commit, or undefined when it commits per write (plain better-sqlite3). */
-export function turnCommitOf(db: SqliteDatabase): TurnCommit | undefined {
-  return turnCommits.get(db);
-}
-
 /** Resolves when the handle's writes so far are durable: at once unless it commits per turn. */
 export function whenDurable(db: SqliteDatabase): Promise<void> {
   return turnCommits.get(db)?.whenDurable() ?? Promise.resolve();
