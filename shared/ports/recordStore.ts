@@ -38,6 +38,9 @@ export interface RecordPage {
  *   records: the run records which external ids it saw, and the sweep tombstones live records of
  *   the scope that the run did not see. The sweep stamps what it deletes with `stepId` and returns
  *   how many live records carry that stamp as deleted, so a replayed sweep returns the same count.
+ *   A record with a pending push is never swept: a local create is in no provider listing until
+ *   its push assigns an id, and a provider deletion of a locally changed record is the push's to
+ *   find (a data_mismatch conflict for a person), not the sweep's to settle silently.
  * - Reads are always scoped by tenant and connection; a record of another tenant is never returned.
  * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
  *   absent are the same and read back absent. A write replaces the whole record, these included.

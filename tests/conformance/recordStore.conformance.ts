@@ -359,6 +359,16 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(await store.get(scope, 'old')).toMatchObject({ version: 4, lastStepId: 'earlier', deletedAt: at(1) });
       });
 
+      it('never sweeps a record whose local change waits to be pushed (a local create is in no listing)', async () => {
+        await seedFive();
+        const pendingPush = { op: 'create' as const, version: 1, outboxId: 'out_x', since: at(2) };
+        await store.write([makeRecord(scope, 'local-1', { pendingPush }), makeRecord(scope, 'b', { version: 3, pendingPush: { ...pendingPush, op: 'update' } })]);
+        await store.markSeen(runId, scope, ['a']);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(3); // c, d, e
+        expect(await store.get(scope, 'local-1')).toMatchObject({ deleted: false, pendingPush });
+        expect(await store.get(scope, 'b')).toMatchObject({ deleted: false, version: 3 });
+      });
+
       it('sweeps everything live when the run saw nothing', async () => {
         await seedFive();
         expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(5);

@@ -135,7 +135,7 @@ export class SqliteRecordStore implements RecordStore {
     const sweepSql = (table: string) => `
       UPDATE records SET deleted = 1, deleted_at = @at, last_modified_at = @at, last_action = 'deleted',
         version = version + 1, last_step_id = @stepId
-      WHERE scope_key = @scopeKey AND deleted = 0 AND NOT EXISTS (
+      WHERE scope_key = @scopeKey AND deleted = 0 AND pending_push IS NULL AND NOT EXISTS (
         SELECT 1 FROM ${table} s WHERE s.scope_key = @scopeKey AND s.external_id = records.external_id)`;
     const sweptBefore = db.prepare<[string, string], { swept: number }>('SELECT swept FROM record_sweeps WHERE run_id = ? AND step_id = ?');
     const rememberSweep = db.prepare<[string, string, number]>('INSERT INTO record_sweeps (run_id, step_id, swept) VALUES (?, ?, ?)');

@@ -30,6 +30,9 @@ export function partitionOf(scope: { tenantId: string; connectionId: string }): 
  *   every unchanged record, and the sweep tombstones only what the run did not see.
  * Request charges are added to the database's meter per operation (docs/cosmos.md).
  */
+/** A record a local change waits to push is the push's to settle, never the sweep's (RecordStore). */
+const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush))';
+
 export class CosmosRecordStore implements RecordStore {
   private readonly container;
   private readonly charges;
@@ -166,14 +169,14 @@ export class CosmosRecordStore implements RecordStore {
     for (const doc of seenDocs) for (const id of doc.externalIds) seen.add(id);
     const live = await queryAll<{ id: string; externalId: string }>(
       this.container, this.charges, 'records.sweep',
-      "SELECT c.id, c.externalId FROM c WHERE c.docType = 'record' AND c.entity = @entity AND c.deleted = false",
+      `SELECT c.id, c.externalId FROM c WHERE c.docType = 'record' AND c.entity = @entity AND c.deleted = false AND ${NO_PENDING_PUSH}`,
       [{ name: '@entity', value: scope.entity }], key,
     );
     const unseen = live.filter((row) => !seen.has(row.externalId)).map((row) => row.id);
     for (let i = 0; i < unseen.length; i += BATCH_SIZE) {
       const docs = await queryAll<RecordDoc & { _etag: string }>(
         this.container, this.charges, 'records.sweep',
-        "SELECT * FROM c WHERE c.docType = 'record' AND ARRAY_CONTAINS(@ids, c.id) AND c.deleted = false",
+        `SELECT * FROM c WHERE c.docType = 'record' AND ARRAY_CONTAINS(@ids, c.id) AND c.deleted = false AND ${NO_PENDING_PUSH}`,
         [{ name: '@ids', value: unseen.slice(i, i + BATCH_SIZE) }], key,
       );
       const operations = docs.map((doc): OperationInput => {
