@@ -45,14 +45,16 @@ export interface OutboxUpdate {
  * Semantics (tests/conformance/outboxStore.conformance.ts):
  * - `commitLocalChange` writes the record and its entry atomically: both or neither. This is
  *   what makes a crash between an API write and its push harmless — the entry survives, and
- *   `listPending` finds it for the relay that re-sends it.
+ *   `listPending` finds it for the relay that re-sends it. `alongside` are more records of the
+ *   same scope written in the same transaction (a pushed create moving to the provider's id
+ *   leaves a tombstone at its temporary one).
  * - An entry id is used once: committing an id that exists fails with `conflict` and writes
  *   nothing (the version was taken by a concurrent change).
  * - `listPending` returns pending entries oldest first, optionally of one connection.
  * - `update` of an unknown id fails with `not_found`.
  */
 export interface OutboxStore {
-  commitLocalChange(record: RecordWrite, entry: OutboxEntry): Promise<void>;
+  commitLocalChange(record: RecordWrite, entry: OutboxEntry, alongside?: readonly RecordWrite[]): Promise<void>;
   get(id: string): Promise<OutboxEntry | undefined>;
   listPending(options: { connectionId?: string; limit: number }): Promise<OutboxEntry[]>;
   update(id: string, update: OutboxUpdate, at: IsoTime): Promise<OutboxEntry>;

@@ -83,6 +83,20 @@ export function outboxStoreConformance(name: string, factory: StoreFactory<Outbo
       expect((await fixture.store.outbox.get(first.entry.id))?.data).toEqual({ name: 'first' });
     });
 
+    it('commits records alongside in the same transaction, and none of them when the entry id is taken', async () => {
+      const moved = change(scope, 'p1', 2, { name: 'moved' });
+      const tombstone = { ...change(scope, 'local-1', 3, { name: 'moved' }).record, deleted: true, deletedAt: T };
+      await fixture.store.outbox.commitLocalChange(moved.record, moved.entry, [tombstone]);
+      expect(await fixture.store.records.get(scope, 'local-1')).toMatchObject({ deleted: true, version: 3 });
+      expect(await fixture.store.records.get(scope, 'p1')).toEqual(moved.record);
+
+      const again = change(scope, 'p1', 2, { name: 'again' });
+      const other = change(scope, 'local-2', 1, { name: 'never' }).record;
+      await expectSyncBridgeError(fixture.store.outbox.commitLocalChange(again.record, again.entry, [other]), 'conflict');
+      expect(await fixture.store.records.get(scope, 'local-2')).toBeUndefined();
+      await expectSyncBridgeError(fixture.store.outbox.commitLocalChange(other, change(scope, 'local-2', 1, {}).entry, [{ ...other, entity: 'orders' }]), 'internal');
+    });
+
     it('lists pending entries oldest first, per connection, and forgets them once done', async () => {
       const other = { ...scope, connectionId: uniqueId('con') };
       const a = change(scope, 'a', 2, { name: 'a' });

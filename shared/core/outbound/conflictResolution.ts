@@ -1,10 +1,11 @@
 import { SyncBridgeError } from '../errors';
-import { contentHash } from '../hash';
+import { canonicalJson, contentHash } from '../hash';
 import type { JsonObject, SyncRecord } from '../model';
 import type { Conflict } from '../../ports/conflictStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
 import { outboundMessage, type LocalChangeService } from './localChanges';
+import { conflictIdFor } from './outboundService';
 
 export interface ResolveRequest {
   resolution: 'local' | 'remote' | 'custom';
@@ -36,19 +37,35 @@ export class ConflictResolver {
     const scope = { tenantId, connectionId: conflict.connectionId, entity: conflict.entity };
     const current = await this.platform.records.get(scope, conflict.externalId);
     if (!current) throw new SyncBridgeError('not_found', `The record ${conflict.externalId} of conflict ${id} no longer exists.`);
+    // A data mismatch with no remote copy: the provider deleted the record while it had a local change.
+    const remoteDeleted = conflict.kind === 'data_mismatch' && conflict.remote === null;
     // The provider's copy as the conflict saw it; validation errors did not read it, so the base stands in.
     const remote = conflict.remote ?? current.base ?? null;
+    const base = current.base ?? conflict.base ?? null;
     let record: SyncRecord | null;
-    if (request.resolution === 'remote') {
-      if (!remote) throw new SyncBridgeError('validation', `Conflict ${id} has no remote version to keep; resolve it as "local" or "custom".`);
-      // Keeping the provider's copy also undoes a local delete.
-      record = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', deleted: false, deletedAt: null, base: null, pendingPush: null };
+    if (request.resolution === 'remote' && remoteDeleted) {
+      // Keeping the provider's side of a deletion: deleted here too, nothing to push.
+      const now = this.now();
+      record = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', base: null, pendingPush: null };
       await this.platform.records.write([record]);
+    } else if (request.resolution === 'remote') {
+      if (!remote) throw new SyncBridgeError('validation', `Conflict ${id} has no remote version to keep; resolve it as "local" or "custom".`);
+      // The provider's values win the fields in conflict; what only this side changed still goes
+      // out. Keeping the provider's copy also undoes a local delete.
+      const data = current.deleted ? remote : mergeFields(base, current.data, remote, 'remote');
+      if (canonicalJson(data) === canonicalJson(remote)) {
+        record = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', deleted: false, deletedAt: null, base: null, pendingPush: null };
+        await this.platform.records.write([record]);
+      } else {
+        record = await this.changes.rebase(current, data, remote);
+      }
     } else if (current.deleted) {
       if (request.resolution === 'custom') throw new SyncBridgeError('validation', `The record of conflict ${id} was deleted here: resolve it as "local" (delete there too) or "remote" (keep it).`);
       record = await this.changes.redelete(current, remote);
     } else {
-      const data = request.resolution === 'custom' ? { ...current.data, ...request.data } : current.data;
+      // This side's values win the fields in conflict; what only the provider changed stays.
+      const merged = remote ? mergeFields(base, current.data, remote, 'local') : current.data;
+      const data = request.resolution === 'custom' ? { ...merged, ...request.data } : merged;
       record = await this.changes.rebase(current, data, remote);
     }
     const resolved = await this.platform.conflicts.resolve(tenantId, id, request.resolution, this.now());
@@ -61,8 +78,9 @@ export class ConflictResolver {
     if (!entry || entry.tenantId !== tenantId) throw new SyncBridgeError('not_found', `There is no dead letter ${outboxId}.`);
     if (entry.state !== 'dead') throw new SyncBridgeError('conflict', `Outbox entry ${outboxId} is ${entry.state}, not dead: only dead letters can be replayed.`);
     const replays = (entry.replays ?? 0) + 1;
-    const open = await this.platform.conflicts.list({ tenantId, connectionId: entry.connectionId, state: 'open', limit: 500 });
-    for (const conflict of open.conflicts.filter((c) => c.outboxId === outboxId)) await this.platform.conflicts.resolve(tenantId, conflict.id, 'replayed', this.now());
+    // The dead letter's conflict has an id derived from the entry and its replay count.
+    const conflict = await this.platform.conflicts.get(tenantId, conflictIdFor(entry));
+    if (conflict?.state === 'open') await this.platform.conflicts.resolve(tenantId, conflict.id, 'replayed', this.now());
     await this.platform.outbox.update(outboxId, { state: 'pending', attempts: 0, replays, lastError: null }, this.now());
     await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId: `${outboxId}.replay${replays}` }));
     return { outboxId, replays };
@@ -71,4 +89,20 @@ export class ConflictResolver {
   private now(): string {
     return this.platform.clock.now().toISOString();
   }
+}
+
+/**
+ * Field by field over base, local and remote: a field only one side changed takes that side's
+ * value; a field both changed (differently) takes the winner's. A field absent from the result is
+ * dropped.
+ */
+export function mergeFields(base: JsonObject | null, local: JsonObject, remote: JsonObject, winner: 'local' | 'remote'): JsonObject {
+  const merged: JsonObject = {};
+  for (const field of new Set([...Object.keys(local), ...Object.keys(remote)])) {
+    const localChanged = canonicalJson(local[field]) !== canonicalJson(base?.[field]);
+    const remoteChanged = canonicalJson(remote[field]) !== canonicalJson(base?.[field]);
+    const value = localChanged && (!remoteChanged || winner === 'local') ? local[field] : remote[field];
+    if (value !== undefined) merged[field] = value;
+  }
+  return merged;
 }

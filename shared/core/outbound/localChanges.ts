@@ -124,6 +124,30 @@ export class LocalChangeService {
     return lost.length;
   }
 
+  /**
+   * A local change made while an earlier version of the record was being pushed, carried onto
+   * what the provider now holds (`agreed`: the record as both sides agree after that push). The
+   * fields the later change touched (against `pushed`, the data that went out) are applied to the
+   * provider's copy and pushed on their own; a later delete is pushed as a delete. `alongside`
+   * records commit in the same transaction (the tombstone a moved create leaves behind). With
+   * nothing left to push, `agreed` is written as it is.
+   */
+  async carryOver(agreed: SyncRecord, current: SyncRecord, pushed: JsonObject, alongside: readonly SyncRecord[] = []): Promise<SyncRecord> {
+    const now = this.now();
+    const base = agreed.data;
+    if (current.deleted) {
+      const record: SyncRecord = { ...agreed, version: agreed.version + 1, deleted: true, deletedAt: current.deletedAt ?? now, lastModifiedAt: now, lastAction: 'deleted', base, fieldClock: current.fieldClock };
+      return this.commit(record, 'delete', [], alongside);
+    }
+    const { data, changedFields } = applyChanges(base, pushed, current.data);
+    if (changedFields.length === 0) {
+      await this.platform.records.write([agreed, ...alongside]);
+      return agreed;
+    }
+    const record = this.changed({ ...agreed, fieldClock: current.fieldClock }, data, base, changedFields);
+    return this.commit(record, 'update', changedFields, alongside);
+  }
+
   /** The next version of a record whose data changed locally, with the changed fields' clocks stamped. */
   private changed(current: SyncRecord, data: JsonObject, base: JsonObject | null, changedFields: string[]): SyncRecord {
     const now = this.now();
@@ -140,7 +164,7 @@ export class LocalChangeService {
     };
   }
 
-  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[]): Promise<SyncRecord> {
+  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[], alongside: readonly SyncRecord[] = []): Promise<SyncRecord> {
     const id = outboxId(record.id, record.version);
     const now = record.lastModifiedAt;
     const stored: SyncRecord = { ...record, lastStepId: `local:${id}`, pendingPush: { op, version: record.version, outboxId: id, since: now } };
@@ -160,7 +184,7 @@ export class LocalChangeService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.platform.outbox.commitLocalChange(stored, entry);
+    await this.platform.outbox.commitLocalChange(stored, entry, alongside);
     await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry));
     return stored;
   }
@@ -176,6 +200,22 @@ export class LocalChangeService {
   private now(): IsoTime {
     return this.platform.clock.now().toISOString();
   }
+}
+
+/**
+ * `theirs` with the top-level fields `after` changed against `before` (a field `after` dropped is
+ * dropped), and which fields those are.
+ */
+export function applyChanges(theirs: JsonObject, before: JsonObject, after: JsonObject): { data: JsonObject; changedFields: string[] } {
+  const data: JsonObject = { ...theirs };
+  const changedFields: string[] = [];
+  for (const field of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (canonicalJson(before[field]) === canonicalJson(after[field])) continue;
+    if (after[field] === undefined) delete data[field];
+    else data[field] = after[field];
+    if (canonicalJson(data[field]) !== canonicalJson(theirs[field])) changedFields.push(field);
+  }
+  return { data, changedFields };
 }
 
 function stamp(clock: FieldClocks, fields: readonly string[], at: IsoTime): FieldClocks {

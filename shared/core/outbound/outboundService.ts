@@ -12,7 +12,7 @@ import { recordId } from '../ids';
 import { CustomMergeRules, differingFields, threeWayMerge, type EntityMergePolicy } from '../merge';
 import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
-import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, outboundMessage, type OutboundMessage } from './localChanges';
+import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, LocalChangeService, applyChanges, outboundMessage, type OutboundMessage } from './localChanges';
 
 export type PushOutcome = 'pushed' | 'merged' | 'superseded' | 'skipped' | 'retry_scheduled' | 'parked' | 'dead';
 
@@ -33,6 +33,7 @@ const DEFAULT_POLICY: EntityMergePolicy = { default: { kind: 'manual' } };
 export class OutboundService {
   private readonly retry: ResolvedPushRetryOptions;
   private readonly rules: CustomMergeRules;
+  private readonly changes: LocalChangeService;
 
   constructor(
     private readonly platform: Platform,
@@ -41,6 +42,7 @@ export class OutboundService {
   ) {
     this.retry = resolveBackoff(options.retry);
     this.rules = options.customRules ?? new CustomMergeRules();
+    this.changes = new LocalChangeService(platform);
   }
 
   async handle(message: OutboundMessage): Promise<PushOutcome> {
@@ -153,40 +155,50 @@ export class OutboundService {
     return 'merged';
   }
 
-  /** After the provider accepted the change: the record's base is what the provider now holds. */
+  /**
+   * After the provider accepted the change: the record's base is what the provider now holds. A
+   * local change made while the push was in flight (`current` is newer than `pushed`) is carried
+   * onto the provider's copy, so it neither reverts what the provider changed nor gets lost.
+   */
   private async agree(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null): Promise<void> {
     const now = this.platform.clock.now().toISOString();
     const current = (await this.platform.records.get(pushed, pushed.externalId)) ?? pushed;
     const newer = current.version !== pushed.version;
     if (entry.op === 'create' && remote) {
       // The provider assigned the id: the record moves to it, the temporary one becomes a tombstone.
-      const data = newer ? current.data : remote.data;
       const moved: SyncRecord = {
         ...current,
         id: recordId(current.tenantId, current.connectionId, current.entity, remote.externalId),
         externalId: remote.externalId,
-        data,
-        hash: contentHash(data),
+        data: remote.data,
+        hash: contentHash(remote.data),
         rawHash: null,
         version: 1,
+        deleted: false,
+        deletedAt: null,
         lastModifiedAt: now,
         lastAction: 'added',
         firstSeenAt: now,
         sourceUpdatedAt: remote.updatedAt,
         lastStepId: `push:${entry.id}`,
-        base: newer ? remote.data : null,
+        base: null,
         pendingPush: null,
       };
       const tombstone: SyncRecord = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}` };
-      await this.platform.records.write([moved, tombstone]);
+      // The later change's own entry names the temporary id; it finds the tombstone and closes as
+      // superseded, and the change goes out as a new entry of the moved record.
+      if (newer) await this.changes.carryOver(moved, current, pushed.data, [tombstone]);
+      else await this.platform.records.write([moved, tombstone]);
     } else if (!newer) {
       const data = remote ? remote.data : current.data;
       await this.platform.records.write([
         { ...current, data, hash: contentHash(data), rawHash: null, sourceUpdatedAt: remote?.updatedAt ?? current.sourceUpdatedAt, base: null, pendingPush: null, lastStepId: `push:${entry.id}` },
       ]);
     } else if (remote) {
-      // A newer local change waits for its own push; it is now based on what the provider holds.
-      await this.platform.records.write([{ ...current, base: remote.data, sourceUpdatedAt: remote.updatedAt }]);
+      // A newer local change waits for its own push (its entry reads the record when it runs): it
+      // is now the provider's copy plus the fields that change touched, based on the provider's copy.
+      const rebased = current.deleted ? current.data : applyChanges(remote.data, pushed.data, current.data).data;
+      await this.platform.records.write([{ ...current, data: rebased, hash: contentHash(rebased), rawHash: null, base: remote.data, sourceUpdatedAt: remote.updatedAt }]);
     }
     await this.finish(entry, 'done', null);
   }
@@ -203,7 +215,10 @@ export class OutboundService {
       const now = this.platform.clock.now().getTime();
       const at = new Date(Math.max(now + delay, (error as SyncBridgeError).retryAt?.getTime() ?? 0));
       await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason }, new Date(now).toISOString());
-      await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId: `${entry.id}.r${attempts}`, at }));
+      // Replays restart the attempt count, so the replay number keeps the retry's message id
+      // unused (the broker drops a repeated id within its duplicate-detection window).
+      const messageId = `${entry.id}${entry.replays ? `.p${entry.replays}` : ''}.r${attempts}`;
+      await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId, at }));
       return 'retry_scheduled';
     }
     if (isSyncBridgeError(error, 'provider_rejected') && error.status === 422) {

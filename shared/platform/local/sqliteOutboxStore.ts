@@ -4,6 +4,7 @@ import type { OutboxEntry, OutboxStore, OutboxUpdate } from '../../ports/outboxS
 import type { RecordWrite } from '../../ports/recordStore';
 import type { SqliteDatabase } from './database';
 import { isUniqueViolation } from './sqliteConstraint';
+import { assertSameScope } from '../outboxScope';
 import { SqliteRecordStore } from './sqliteRecordStore';
 
 /** The entry is one JSON document; state and connection are columns for the pending scan. */
@@ -27,7 +28,7 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, connection_id, seq);
 export class SqliteOutboxStore implements OutboxStore {
   private readonly insert;
   private readonly selectOne;
-  private readonly commit: (record: RecordWrite, entry: OutboxEntry) => void;
+  private readonly commit: (record: RecordWrite, entry: OutboxEntry, alongside: readonly RecordWrite[]) => void;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -37,15 +38,16 @@ export class SqliteOutboxStore implements OutboxStore {
     this.insert = db.prepare<[string, string, string, string]>('INSERT INTO outbox (id, connection_id, state, doc) VALUES (?, ?, ?, ?)');
     this.selectOne = db.prepare<[string], { doc: string }>('SELECT doc FROM outbox WHERE id = ?');
     // The entry goes first: if its id is taken, the transaction ends before the record is touched.
-    this.commit = db.transaction((record: RecordWrite, entry: OutboxEntry) => {
+    this.commit = db.transaction((record: RecordWrite, entry: OutboxEntry, alongside: readonly RecordWrite[]) => {
       this.insert.run(entry.id, entry.connectionId, entry.state, JSON.stringify(entry));
-      records.writeNow([record]);
+      records.writeNow([record, ...alongside]);
     });
   }
 
-  async commitLocalChange(record: RecordWrite, entry: OutboxEntry): Promise<void> {
+  async commitLocalChange(record: RecordWrite, entry: OutboxEntry, alongside: readonly RecordWrite[] = []): Promise<void> {
+    assertSameScope(record, entry, alongside);
     try {
-      this.commit(record, entry);
+      this.commit(record, entry, alongside);
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new SyncBridgeError('conflict', `Outbox entry ${entry.id} exists already: record version ${entry.version} was taken by another change.`, { cause: error });
@@ -89,3 +91,4 @@ export class SqliteOutboxStore implements OutboxStore {
     return next;
   }
 }
+

@@ -7,6 +7,7 @@ import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { toRecordDoc } from './cosmosRecordDocs';
 import { partitionOf } from './cosmosRecordStore';
+import { assertSameScope } from '../../outboxScope';
 import { nextOrderKey } from './orderKey';
 
 type OutboxDoc = OutboxEntry & { docType: 'outbox'; orderKey: string; _etag?: string };
@@ -34,17 +35,15 @@ export class CosmosOutboxStore implements OutboxStore {
     this.charges = db.charges;
   }
 
-  async commitLocalChange(record: RecordWrite, entry: OutboxEntry): Promise<void> {
-    if (record.tenantId !== entry.tenantId || record.connectionId !== entry.connectionId) {
-      throw new SyncBridgeError('internal', 'An outbox entry must belong to the connection of its record.');
-    }
+  async commitLocalChange(record: RecordWrite, entry: OutboxEntry, alongside: readonly RecordWrite[] = []): Promise<void> {
+    assertSameScope(record, entry, alongside);
     const doc: OutboxDoc = { ...entry, docType: 'outbox', orderKey: nextOrderKey() };
     try {
       // The entry goes first: if its id is taken, the record is not touched (also on the test server,
       // which applies a batch's operations one by one until one fails).
       await executeBatch(this.container, this.charges, 'outbox.commit', partitionOf(entry), [
         { operationType: 'Create', resourceBody: doc as unknown as JSONObject } as OperationInput,
-        { operationType: 'Upsert', resourceBody: toRecordDoc(record) as unknown as JSONObject } as OperationInput,
+        ...[record, ...alongside].map((r) => ({ operationType: 'Upsert', resourceBody: toRecordDoc(r) as unknown as JSONObject }) as OperationInput),
       ]);
     } catch (error) {
       if (isSyncBridgeError(error, 'conflict')) {

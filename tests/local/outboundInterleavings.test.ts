@@ -1,0 +1,252 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { AdapterDefinition, PushRequest } from '../../shared/adapters/adapter';
+import { sandboxProvider } from '../../shared/adapters/providers/sandbox';
+import { AdapterRegistry } from '../../shared/adapters/registry';
+import { createServices, type Services } from '../../shared/composition';
+import { SyncBridgeError } from '../../shared/core/errors';
+import { contentHash } from '../../shared/core/hash';
+import { recordId } from '../../shared/core/ids';
+import type { EntityMergePolicy } from '../../shared/core/merge';
+import type { SyncRecord } from '../../shared/core/model';
+import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
+import { LocalChangeService } from '../../shared/core/outbound/localChanges';
+import { OutboundService } from '../../shared/core/outbound/outboundService';
+import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+
+/**
+ * The outbound worker's logic against the real sandbox over HTTP, with the pushes driven by hand
+ * so that a local change can land at an exact moment: after the provider accepted a push and
+ * before the worker records the agreement (the window a real worker is in while its push is in
+ * flight). Each case ends with what the provider holds and what the local record holds.
+ */
+describe('outbound pushes with local changes landing mid-push', () => {
+  let sandbox: RunningSandbox;
+  let platform: LocalPlatform;
+  let services: Services;
+  let dataDir: string;
+  let afterProviderWrite: ((request: PushRequest) => Promise<void>) | null = null;
+  let failPushes: SyncBridgeError | null = null;
+  let connections = 0;
+
+  /** The sandbox adapter, with a hook that runs after the provider accepted a push. */
+  const hooked: AdapterDefinition = {
+    ...sandboxProvider,
+    create(context) {
+      const adapter = sandboxProvider.create(context);
+      return {
+        provider: adapter.provider,
+        listPage: (request) => adapter.listPage(request),
+        getRecord: (entity, id) => adapter.getRecord(entity, id),
+        checkHealth: () => adapter.checkHealth(),
+        push: async (request) => {
+          if (failPushes) throw failPushes;
+          const result = await adapter.push!(request);
+          const hook = afterProviderWrite;
+          afterProviderWrite = null;
+          if (hook) await hook(request);
+          return result;
+        },
+      };
+    },
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 30 });
+    dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-outbound-'));
+    platform = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0 });
+    services = createServices(platform, { adapters: new AdapterRegistry([hooked]) });
+    await services.tenants.ensureTenant('t1', 'Tenant one');
+  });
+  afterAll(async () => {
+    await platform.close();
+    await sandbox.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    afterProviderWrite = null;
+    failPushes = null;
+  });
+
+  async function setup(policy: EntityMergePolicy = { default: { kind: 'manual' } }) {
+    const connectionId = `ob${(connections += 1)}`;
+    await services.connections.create({
+      tenantId: 't1',
+      id: connectionId,
+      provider: 'sandbox',
+      config: { baseUrl: sandbox.url, mergePolicy: { customers: policy } },
+      credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
+      entities: [{ name: 'customers', direction: 'both' }],
+    });
+    const scope = { tenantId: 't1', connectionId, entity: 'customers' };
+    const changes = new LocalChangeService(platform);
+    const outbound = new OutboundService(platform, services.adapters, { retry: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 2 }, random: () => 0.5 });
+    const resolver = new ConflictResolver(platform, changes);
+    const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);
+    const changeRemote = (id: string, fields: Record<string, unknown>) => sandboxRequest('PATCH', `records/customers/${id}`, fields);
+    /** The provider's record stored locally as a pull stores it. */
+    const pulled = async (id: string): Promise<SyncRecord> => {
+      const data = await remote(id);
+      const record: SyncRecord = {
+        ...scope, id: recordId('t1', connectionId, 'customers', id), externalId: id, data, hash: contentHash(data), rawHash: null, version: 1,
+        deleted: false, deletedAt: null, firstSeenAt: data.updated_at, lastModifiedAt: data.updated_at, lastAction: 'added', sourceUpdatedAt: data.updated_at, lastStepId: 'pull',
+      };
+      await platform.records.write([record]);
+      return record;
+    };
+    const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
+    const local = (id: string) => platform.records.get(scope, id);
+    return { connectionId, scope, changes, outbound, resolver, remote, changeRemote, pulled, push, local };
+  }
+
+  async function sandboxRequest(method: string, path: string, body?: unknown): Promise<any> {
+    const response = await fetch(`${sandbox.url}/_sandbox/${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`sandbox ${method} ${path}: ${response.status} ${text}`);
+    return text === '' ? undefined : JSON.parse(text);
+  }
+
+  const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
+
+  test('a PATCH while a local create is being pushed reaches the provider after the create', async () => {
+    const s = await setup();
+    const created = await s.changes.create(s.scope, { name: 'New', email: 'new.one@example.com', currency: 'EUR' });
+    let edited: SyncRecord | undefined;
+    afterProviderWrite = async () => {
+      edited = (await s.changes.update(s.scope, created.externalId, { name: 'New Edited' })).record;
+    };
+    expect(await s.push(created)).toBe('pushed');
+    const listed = (await platform.records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 10, includeDeleted: true })).records;
+    expect(listed.find((r) => r.externalId === created.externalId)).toMatchObject({ deleted: true });
+    const moved = listed.filter((r) => !r.deleted); // the record lives at the provider's id now
+    const providerId = moved[0].externalId;
+    expect(providerId).not.toMatch(/^local-/);
+    expect(moved[0].data.name).toBe('New Edited');
+    expect(moved[0].pendingPush).toBeDefined();
+    expect(await s.push(edited!)).toBe('superseded'); // the edit's entry at the local id is replaced by one at the provider id
+    expect(await s.push(moved[0])).toBe('pushed');
+    expect((await s.remote(providerId)).name).toBe('New Edited');
+    const settled = await s.local(providerId);
+    expect(settled).toMatchObject({ deleted: false, data: expect.objectContaining({ name: 'New Edited', email: 'new.one@example.com' }) });
+    expect(settled?.pendingPush).toBeUndefined();
+    const stats = await sandboxRequest('GET', 'stats');
+    expect(stats.writes.created).toBeGreaterThanOrEqual(1);
+  });
+
+  test('a DELETE while a local create is being pushed deletes it at the provider too', async () => {
+    const s = await setup();
+    const created = await s.changes.create(s.scope, { name: 'Short Lived', email: 'short.lived@example.com', currency: 'EUR' });
+    let providerId = '';
+    afterProviderWrite = async () => {
+      await s.changes.remove(s.scope, created.externalId);
+    };
+    expect(await s.push(created)).toBe('pushed');
+    const [moved] = (await platform.records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 10, includeDeleted: true })).records.filter((r) => !r.externalId.startsWith('local-'));
+    providerId = moved.externalId;
+    expect(moved).toMatchObject({ deleted: true, pendingPush: expect.objectContaining({ op: 'delete' }) });
+    expect(await s.push(moved)).toBe('pushed');
+    await expect(s.remote(providerId)).rejects.toThrow(/404/);
+    expect((await s.local(providerId))?.pendingPush).toBeUndefined();
+  });
+
+  test('a PATCH during a merged push keeps the provider\'s own change to another field', async () => {
+    const s = await setup();
+    const id = cus(1);
+    await s.pulled(id);
+    await s.changeRemote(id, { phone: '+1 555 000 0001' });
+    const first = (await s.changes.update(s.scope, id, { name: 'Local Name' })).record;
+    let second: SyncRecord | undefined;
+    afterProviderWrite = async () => {
+      second = (await s.changes.update(s.scope, id, { notes: 'edited while the merge was pushed' })).record;
+    };
+    expect(await s.push(first)).toBe('merged');
+    expect(await s.push(second!)).toBe('pushed');
+    const there = await s.remote(id);
+    expect(there).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0001', notes: 'edited while the merge was pushed' });
+    expect((await s.local(id))?.data).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0001', notes: 'edited while the merge was pushed' });
+  });
+
+  test('resolving "local" settles only the conflicting fields: the provider\'s change to another field stays', async () => {
+    const s = await setup();
+    const id = cus(2);
+    await s.pulled(id);
+    await s.changeRemote(id, { name: 'Remote Name', phone: '+1 555 000 0002' });
+    const parked = (await s.changes.update(s.scope, id, { name: 'Local Name' })).record;
+    expect(await s.push(parked)).toBe('parked');
+    const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+    expect(conflict.fields).toEqual(['name']);
+    const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'local' });
+    expect(await s.push(record!)).toBe('pushed');
+    expect(await s.remote(id)).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0002' });
+    expect((await s.local(id))?.data).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0002' });
+  });
+
+  test('resolving "remote" keeps the provider\'s value for the conflict and still pushes local-only changes', async () => {
+    const s = await setup();
+    const id = cus(3);
+    await s.pulled(id);
+    await s.changeRemote(id, { name: 'Remote Name' });
+    const parked = (await s.changes.update(s.scope, id, { name: 'Local Name', notes: 'only changed here' })).record;
+    expect(await s.push(parked)).toBe('parked');
+    const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+    const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+    expect(record?.pendingPush).toBeDefined();
+    expect(await s.push(record!)).toBe('pushed');
+    expect(await s.remote(id)).toMatchObject({ name: 'Remote Name', notes: 'only changed here' });
+    expect((await s.local(id))?.data).toMatchObject({ name: 'Remote Name', notes: 'only changed here' });
+  });
+
+  test('resolving "remote" when the provider deleted the record deletes it here, pushing nothing', async () => {
+    const s = await setup();
+    const id = cus(4);
+    await s.pulled(id);
+    await sandboxRequest('DELETE', `records/customers/${id}`);
+    await expect(s.remote(id)).rejects.toThrow(/404/);
+    const parked = (await s.changes.update(s.scope, id, { name: 'Local Name' })).record;
+    expect(await s.push(parked)).toBe('parked');
+    const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+    expect(conflict.remote).toBeNull();
+    const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+    expect(record).toMatchObject({ deleted: true });
+    const stored = await s.local(id);
+    expect(stored).toMatchObject({ deleted: true });
+    expect(stored?.pendingPush).toBeUndefined();
+  });
+
+  test('a replayed dead letter that fails again schedules its retry (a message id of its own, not a duplicate)', async () => {
+    const s = await setup();
+    const id = cus(5);
+    await s.pulled(id);
+    const change = (await s.changes.update(s.scope, id, { name: 'Retried' })).record;
+    failPushes = new SyncBridgeError('transient', 'The provider is down.');
+    expect(await s.push(change)).toBe('retry_scheduled');
+    expect(await s.push(change)).toBe('dead');
+    await s.resolver.replay('t1', change.pendingPush!.outboxId);
+    const before = platform.queue.depth('sync-outbound');
+    expect(await s.push(change)).toBe('retry_scheduled');
+    const after = platform.queue.depth('sync-outbound');
+    expect(after.scheduled).toBe(before.scheduled + 1);
+  });
+
+  test('a replay closes its own dead letter\'s conflict however many other conflicts are open', async () => {
+    const s = await setup();
+    const at = '2026-01-01T00:00:00.000Z';
+    for (let i = 0; i < 501; i += 1) {
+      await platform.conflicts.open({ id: `cfl_other_${s.connectionId}_${i}`, tenantId: 't1', connectionId: s.connectionId, entity: 'customers', externalId: `x${i}`, outboxId: `out_other_${i}`, kind: 'data_mismatch', state: 'open', reason: 'older', base: null, local: {}, remote: {}, fields: [], createdAt: at, updatedAt: at });
+    }
+    const id = cus(6);
+    await s.pulled(id);
+    const change = (await s.changes.update(s.scope, id, { name: 'Replayed' })).record;
+    failPushes = new SyncBridgeError('transient', 'The provider is down.');
+    await s.push(change);
+    expect(await s.push(change)).toBe('dead');
+    const outboxId = change.pendingPush!.outboxId;
+    const conflictId = `cfl_${outboxId.replace(/^out_/, '')}`;
+    expect(await platform.conflicts.get('t1', conflictId)).toMatchObject({ state: 'open', kind: 'retry_exhausted' });
+    await s.resolver.replay('t1', outboxId);
+    expect(await platform.conflicts.get('t1', conflictId)).toMatchObject({ state: 'resolved', resolution: 'replayed' });
+  });
+});
