@@ -3,7 +3,7 @@ import type { FunctionDefinition } from '../functions/definition';
 import { SyncBridgeError } from '../shared/core/errors';
 import type { SqliteQueue } from '../shared/platform/local/sqliteQueue';
 import { startLocalHttpServer } from './httpServer';
-import { hostLine, InFlightInvocations, isFunctionLogLevel, type FunctionLogLevel } from './invocation';
+import { describeError, hostLine, InFlightInvocations, isFunctionLogLevel, type FunctionLogLevel } from './invocation';
 import { QueueDispatcher } from './queueDispatcher';
 import { TimerScheduler } from './timerScheduler';
 
@@ -126,6 +126,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       server.destroyConnections();
       await serverClosed;
       dispatcher.releaseLocks();
+      // The last completions and the released locks are committed before stop() resolves, so a
+      // caller that exits right after it leaves no message locked for a lock's duration.
+      await queue.whenDurable().catch((error: unknown) => log(hostLine('warning', `Committing the last queue moves at stop failed: ${describeError(error)}`)));
     })();
     return stopping;
   };

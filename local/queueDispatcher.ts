@@ -259,6 +259,15 @@ class QueuePump {
    */
   private async invoke(message: ReceivedMessage, session?: SessionLock): Promise<boolean> {
     const queue = this.options.queue;
+    // The lock and the raised delivery count are committed before the handler runs: a message whose
+    // handler kills the process in its first turn is counted, and dead-letters after
+    // maxDeliveryCount crashes instead of coming back as delivery 1 forever.
+    try {
+      await queue.whenDurable();
+    } catch (error) {
+      this.options.log(hostLine('warning', `Receiving message '${message.messageId}' was rolled back: ${errorMessage(error)}`));
+      return false;
+    }
     const context = createInvocationContext(this.fn.name, this.options.log, triggerMetadataOf(message), this.options.functionLogLevel);
     const startedAt = performance.now();
     const renewal = setInterval(() => {
@@ -278,6 +287,9 @@ class QueuePump {
     let failed = false;
     try {
       await this.fn.options.handler(message.body, context);
+      // Settled only once the handler's writes are committed: a turn SQLite rolled back (I/O
+      // error, full disk) took them, so the message is abandoned and delivered again.
+      await queue.whenDurable();
     } catch (error) {
       failed = true;
       failure = error;

@@ -3,6 +3,7 @@ import type { FunctionDefinition } from '../../functions/definition';
 import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
 import { openDatabase } from '../../shared/platform/local/database';
 import { MAX_DELIVERY_COUNT_EXCEEDED, SqliteQueue, type SqliteQueueOptions } from '../../shared/platform/local/sqliteQueue';
+import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import { deferred, openTempDatabase, sleep, waitFor } from './helpers';
 
 const Q = 'sync-inbound';
@@ -363,4 +364,84 @@ describe('local host: Service Bus queue trigger', () => {
     reopened.close();
     db.close();
   });
+});
+
+/** The host on a handle that commits once per event-loop turn, as the local platform's is. */
+describe('local host: queue trigger on a per-turn commit handle', () => {
+  let env: ReturnType<typeof openTempDatabase>;
+  let queue: SqliteQueue;
+  let observer: ReturnType<typeof openDatabase>;
+  let host: RunningLocalHost | undefined;
+
+  beforeEach(() => {
+    env = openTempDatabase();
+    enableTurnCommit(env.db);
+    env.db.exec('CREATE TABLE notes (text TEXT)');
+    queue = new SqliteQueue(env.db, { maxDeliveryCount: 3 });
+    observer = openDatabase(env.dbPath); // a second connection sees only what is committed
+  });
+  afterEach(async () => {
+    await host?.stop();
+    host = undefined;
+    queue.close();
+    observer.close();
+    env.cleanup();
+  });
+
+  it('resolves stop() only once its last completion and released locks are committed', async () => {
+    const running = deferred();
+    const release = deferred();
+    host = await startLocalHost({
+      functions: [worker(async () => {
+        running.resolve();
+        await release.promise;
+      })],
+      queue, port: 0, log: () => undefined,
+    });
+    await queue.send(Q, [{ body: 'a', messageId: 'm1', sessionId: 's' }, { body: 'b', messageId: 'm2', sessionId: 's' }]);
+    await running.promise;
+    const stopped = host.stop();
+    release.resolve();
+    await stopped;
+    host = undefined;
+    const locked = observer.prepare('SELECT message_id AS id FROM queue_messages WHERE lock_token IS NOT NULL UNION ALL SELECT session_id FROM queue_active_sessions WHERE lock_token IS NOT NULL').all();
+    expect(locked).toEqual([]);
+    expect(observer.prepare('SELECT message_id AS id FROM queue_messages').all()).toEqual([{ id: 'm2' }]);
+  });
+
+  for (const isSessionsEnabled of [true, false]) {
+    const kind = isSessionsEnabled ? 'session' : 'plain';
+
+    it(`runs a handler only once its message's lock and delivery count are committed (${kind} queue)`, async () => {
+      const countSeen = deferred<unknown>();
+      const committedCount = () => observer.prepare('SELECT delivery_count AS n FROM queue_messages WHERE message_id = ?').get('m1');
+      host = await startLocalHost({
+        functions: [worker(() => countSeen.resolve(committedCount()), isSessionsEnabled)],
+        queue, port: 0, log: () => undefined,
+      });
+      await queue.send(Q, [{ body: 'poison', messageId: 'm1', ...(isSessionsEnabled ? { sessionId: 's' } : {}) }]);
+      // Were the handler to kill the process now, the count it sees is the one a restart finds.
+      expect(await countSeen.promise).toEqual({ n: 1 });
+    });
+
+    it(`delivers again, and does not complete, a message whose handler's turn SQLite rolled back (${kind} queue)`, async () => {
+      const seen: Delivery[] = [];
+      const done = deferred();
+      host = await startLocalHost({
+        functions: [worker(async (body, context) => {
+          seen.push(deliveryOf(body, context));
+          env.db.prepare('INSERT INTO notes (text) VALUES (?)').run(`delivery ${seen.length}`);
+          if (seen.length === 1) env.db.exec('ROLLBACK'); // what SQLite does itself on an I/O error or a full disk
+          else done.resolve();
+        }, isSessionsEnabled)],
+        queue, port: 0, log: () => undefined,
+      });
+      await queue.send(Q, [{ body: 'work', messageId: 'm1', ...(isSessionsEnabled ? { sessionId: 's' } : {}) }]);
+      await waitFor(() => seen.length === 2, 3_000, 'the second delivery');
+      await done.promise;
+      await waitFor(() => queue.depth(Q).active === 0, 3_000, 'the message to be completed');
+      expect(seen.map((d) => d.deliveryCount)).toEqual([1, 2]);
+      expect(observer.prepare('SELECT text FROM notes').all()).toEqual([{ text: 'delivery 2' }]);
+    });
+  }
 });

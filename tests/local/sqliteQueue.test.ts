@@ -268,6 +268,18 @@ describe('SqliteQueue', () => {
       other.close();
     });
 
+    it('refuses a holder whose session lock expired even before another receiver takes the session', async () => {
+      await queue.send(Q, [{ body: 1, messageId: 'a1', sessionId: 'A' }, { body: 2, messageId: 'a2', sessionId: 'A' }]);
+      const stale = queue.acceptSession(Q)!;
+      queue.receiveFromSession(stale);
+      clock.advance(60_001);
+      expect(() => queue.receiveFromSession(stale)).toThrow(/session "A"/);
+      const other = new SqliteQueue(env.db, { clock });
+      const taken = other.acceptSession(Q)!;
+      expect(other.receiveFromSession(taken)).toMatchObject({ body: 1, deliveryCount: 2 });
+      other.close();
+    });
+
     it('does not give session messages to a receiver without sessions', async () => {
       await queue.send(Q, { body: 1, messageId: 'a1', sessionId: 'A' });
       expect(queue.receive(Q)).toBeUndefined();
@@ -275,6 +287,22 @@ describe('SqliteQueue', () => {
   });
 
   describe('crash safety', () => {
+    it('upgrades a file from before queue_active_sessions: its waiting session messages can be received', async () => {
+      await queue.send(Q, [{ body: 'waiting since the old build', messageId: 'm1', sessionId: 'A' }]);
+      // The old shape: sessions were tracked in queue_sessions, queue_active_sessions did not exist.
+      env.db.exec('DROP TABLE queue_active_sessions; CREATE TABLE queue_sessions (queue TEXT, session_id TEXT)');
+      env.db.close();
+
+      const db = openDatabase(env.dbPath);
+      const upgraded = new SqliteQueue(db, { clock, lockDurationMs: 30_000 });
+      const session = upgraded.acceptSession(Q);
+      expect(session?.sessionId).toBe('A');
+      expect(upgraded.receiveFromSession(session!)).toMatchObject({ body: 'waiting since the old build', deliveryCount: 1 });
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'queue_sessions'").get()).toBeUndefined();
+      upgraded.close();
+      db.close();
+    });
+
     it('keeps sent and in-flight messages in the file: a new instance redelivers them with deliveryCount + 1', async () => {
       await queue.send(Q, [
         { body: 'in flight', messageId: 'm1', sessionId: 'A' },

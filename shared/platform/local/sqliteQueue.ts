@@ -407,9 +407,14 @@ export class SqliteQueue implements QueueSender {
     return row;
   }
 
+  /**
+   * The session is still this holder's: its token, and a lock that has not expired. An expired
+   * lock is lost even before anyone takes the session over (as Service Bus's SessionLockLost):
+   * otherwise the old holder could lock the next message while a new receiver accepts the session.
+   */
   private assertSessionHeld(session: SessionLock): void {
-    const row = this.sql.sessionLock.get(session.queue, session.sessionId) as { lock_token: string | null } | undefined;
-    if (row?.lock_token !== session.lockToken) throw sessionLockLost(session);
+    const row = this.sql.sessionLock.get(session.queue, session.sessionId) as { lock_token: string | null; locked_until_ms: number | null } | undefined;
+    if (row?.lock_token !== session.lockToken || (row.locked_until_ms ?? 0) <= this.nowMs()) throw sessionLockLost(session);
   }
 
   private notify(queue: string): void {

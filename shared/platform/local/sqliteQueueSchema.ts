@@ -17,6 +17,7 @@ import type { SqliteDatabase } from './database';
  * - complete/abandon:        queue_messages_by_lock      (lock_token)
  */
 export function createQueueTables(db: SqliteDatabase): void {
+  const upgrading = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue_sessions'").get() !== undefined;
   db.exec(`
     CREATE TABLE IF NOT EXISTS queue_messages (
       sequence_number INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,6 +82,12 @@ export function createQueueTables(db: SqliteDatabase): void {
     );
     CREATE INDEX IF NOT EXISTS queue_dead_letters_by_queue ON queue_dead_letters (queue, sequence_number);
   `);
+  // A file from before queue_active_sessions: its waiting session messages get their session rows,
+  // or no receiver would ever accept those sessions (their locks were process-local then too).
+  if (upgrading) {
+    db.exec(`INSERT OR IGNORE INTO queue_active_sessions (queue, session_id, head_available_at_ms)
+      SELECT queue, session_id, MIN(available_at_ms) FROM queue_messages WHERE session_id IS NOT NULL GROUP BY queue, session_id`);
+  }
 }
 
 /** One row of queue_messages as better-sqlite3 returns it. */

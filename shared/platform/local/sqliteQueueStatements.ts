@@ -34,7 +34,7 @@ const QUEUE_SQL = {
      WHERE queue = @queue AND session_id = @sessionId AND (locked_until_ms IS NULL OR locked_until_ms <= @now)`,
   unlockSessionMessages: `UPDATE queue_messages SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
      WHERE queue = ? AND session_id = ? AND lock_token IS NOT NULL`,
-  sessionLock: 'SELECT lock_token FROM queue_active_sessions WHERE queue = ? AND session_id = ?',
+  sessionLock: 'SELECT lock_token, locked_until_ms FROM queue_active_sessions WHERE queue = ? AND session_id = ?',
   renewSession: 'UPDATE queue_active_sessions SET locked_until_ms = ? WHERE queue = ? AND session_id = ? AND lock_token = ?',
   releaseSession: `UPDATE queue_active_sessions SET lock_token = NULL, lock_owner = NULL, locked_until_ms = NULL
      WHERE queue = ? AND session_id = ? AND lock_token = ?`,
