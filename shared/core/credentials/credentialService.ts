@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Credentials, RequestAuthorizer } from '../../adapters/adapter';
+import type { Lease } from '../../ports/leaseStore';
 import type { Platform } from '../../ports/platform';
 import type { SecretValue } from '../../ports/secretStore';
 import { SyncBridgeError, isSyncBridgeError } from '../errors';
@@ -35,6 +36,10 @@ export interface CredentialServiceOptions {
   leaseWaitMs?: number;
   /** Token endpoint client; its timeout (default 10 s) must stay below leaseTtlMs. */
   oauthClient?: OAuthClient;
+  /** Writes of a rotated credential tried before giving up. Default 5. */
+  storeAttempts?: number;
+  /** Wait before the second write, doubling after each failure. Default 500 ms (5 attempts: ~7.5 s). */
+  storeRetryDelayMs?: number;
 }
 
 /** Name of a connection's credential in the secret store. */
@@ -65,6 +70,8 @@ export class CredentialService {
   private readonly refreshMarginMs: number;
   private readonly leaseTtlMs: number;
   private readonly leaseWaitMs: number;
+  private readonly storeAttempts: number;
+  private readonly storeRetryDelayMs: number;
   readonly oauth: OAuthClient;
 
   constructor(private readonly platform: Platform, options: CredentialServiceOptions = {}) {
@@ -72,7 +79,9 @@ export class CredentialService {
     this.leaseTtlMs = options.leaseTtlMs ?? 30_000;
     this.leaseWaitMs = options.leaseWaitMs ?? 15_000;
     this.oauth = options.oauthClient ?? new OAuthClient();
-    for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs })) {
+    this.storeAttempts = Math.max(1, Math.floor(options.storeAttempts ?? 5));
+    this.storeRetryDelayMs = options.storeRetryDelayMs ?? 500;
+    for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs, storeRetryDelayMs: this.storeRetryDelayMs })) {
       if (!(value >= 0) || !Number.isFinite(value)) throw new SyncBridgeError('configuration', `${name} must be a non-negative number of milliseconds, got ${value}.`);
     }
   }
@@ -175,10 +184,11 @@ export class CredentialService {
       if (connection.status === 'reauthorization_required') throw needsReauthorization(connectionId);
       const lease = await leases.acquire(`token-refresh:${connectionId}`, this.owner, this.leaseTtlMs);
       if (lease) {
+        const held = { lease };
         try {
-          return await this.refreshHoldingLease(connection, need);
+          return await this.refreshHoldingLease(connection, need, held);
         } finally {
-          await leases.release(lease);
+          await leases.release(held.lease);
         }
       }
       // Another instance is refreshing: wait for its new token rather than spending the same refresh token.
@@ -191,12 +201,16 @@ export class CredentialService {
     }
   }
 
-  private async refreshHoldingLease(connection: Connection, need: FreshnessNeed): Promise<LoadedOAuth2> {
+  private async refreshHoldingLease(connection: Connection, need: FreshnessNeed, held: { lease: Lease }): Promise<LoadedOAuth2> {
     // Read again under the lease, past any cache: the previous holder (maybe another instance) may
     // have rotated the refresh token already, and spending the old one would look like token theft.
     const loaded = await this.loadOAuth2(connection, { fresh: true });
     if (!loaded) throw new SyncBridgeError('configuration', `Connection ${connection.id} has no OAuth 2 credential to refresh.`);
     if (this.satisfies(loaded, need)) return loaded;
+    // The read may have been slow (a throttled vault): renew right before spending the refresh
+    // token, so the token call (its timeout is below the lease's) and the write of its result run
+    // under a whole lease. A lease that ran out meanwhile may be another instance's now: spend nothing.
+    await this.renewOrAbandon(connection.id, held, 'before spending the refresh token');
     const current = loaded.credentials;
     const client = { tokenUrl: current.tokenUrl, clientId: current.clientId, clientSecret: current.clientSecret };
     let response;
@@ -220,9 +234,40 @@ export class CredentialService {
       expiresAt: response.expiresInSeconds ? new Date(now + response.expiresInSeconds * 1000).toISOString() : undefined,
       scope: response.scope ?? current.scope,
     };
-    const secret = await this.store(connection, next);
+    const secret = await this.storeRotated(connection, next, held);
     this.platform.telemetry.event('CredentialRefreshed', { connectionId: connection.id, tenantId: connection.tenantId, rotated: response.refreshToken !== undefined, expiresAt: next.expiresAt ?? null });
     return { credentials: next, obtainedAtMs: Date.parse(secret.createdAt) };
+  }
+
+  /** Extends the refresh lease by a whole TTL, or fails (`transient`) when it was lost. */
+  private async renewOrAbandon(connectionId: string, held: { lease: Lease }, when: string): Promise<void> {
+    const renewed = await this.platform.leases.renew(held.lease, this.leaseTtlMs);
+    if (!renewed) throw new SyncBridgeError('transient', `The token refresh lease of connection ${connectionId} ran out ${when}; nothing was spent, the refresh is tried again.`);
+    held.lease = renewed;
+  }
+
+  /**
+   * Stores a refreshed credential. The provider has rotated the refresh token already, so this
+   * process holds the only copy of the new one: a failed write is retried (with backoff, the lease
+   * renewed before each attempt so no other instance reads the spent token meanwhile) instead of
+   * thrown away, which would leave the next refresh to spend the old token and the provider to
+   * revoke the connection's tokens.
+   */
+  private async storeRotated(connection: Connection, next: OAuth2Credentials, held: { lease: Lease }): Promise<SecretValue> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.store(connection, next);
+      } catch (error) {
+        if (attempt >= this.storeAttempts) {
+          this.platform.telemetry.log('error', 'A rotated credential could not be stored; the connection may need reauthorization.', { connectionId: connection.id, attempts: attempt, reason: (error as Error).message });
+          throw error;
+        }
+        this.platform.telemetry.log('warn', 'Storing a rotated credential failed; retrying.', { connectionId: connection.id, attempt, reason: (error as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, this.storeRetryDelayMs * 2 ** (attempt - 1)));
+        const renewed = await this.platform.leases.renew(held.lease, this.leaseTtlMs).catch(() => undefined);
+        if (renewed) held.lease = renewed; // lost or not, this write goes on: it holds the only copy
+      }
+    }
   }
 
   /** Marks the connection reauthorization_required (the scheduler skips it, new runs are refused). */

@@ -1,3 +1,4 @@
+import { parseRetryAfter } from '../../http/rateLimit';
 import { SyncBridgeError } from '../errors';
 
 /** What a token endpoint answered (RFC 6749 §5.1), reduced to what we keep. */
@@ -87,6 +88,12 @@ export class OAuthClient {
     }
     const parsed = parseJsonObject(text);
     if (response.status >= 500) throw new SyncBridgeError('transient', `The token endpoint ${url.host} failed the ${grant} grant with HTTP ${response.status}.`, { status: response.status });
+    // Throttled or timed out at the endpoint: nothing was granted or refused, so the grant is tried
+    // again later (a retried step, the next timer tick), never counted as an auth failure.
+    if (response.status === 429) {
+      throw new SyncBridgeError('rate_limited', `The token endpoint ${url.host} throttled the ${grant} grant (HTTP 429).`, { status: 429, retryAt: parseRetryAfter(response.headers, new Date()) });
+    }
+    if (response.status === 408) throw new SyncBridgeError('transient', `The token endpoint ${url.host} timed out the ${grant} grant (HTTP 408).`, { status: 408 });
     if (!response.ok) {
       const code = typeof parsed?.error === 'string' ? parsed.error : 'invalid_response';
       // error_description is the provider's text about the request, not an echo of the secret values.

@@ -95,6 +95,50 @@ describe('CredentialService refresh path', () => {
     await expect(service.ensureFresh('stuck', { minValidityMs: 120_000 })).rejects.toMatchObject({ code: 'transient', message: expect.stringMatching(/for over 200 ms/) });
   });
 
+  /** The platform with its secret store wrapped (slow reads, failing writes). */
+  function withSecrets(wrap: Partial<LocalPlatform['secrets']>): LocalPlatform {
+    const secrets = Object.assign(Object.create(platform.secrets), wrap);
+    return Object.create(platform, { secrets: { value: secrets } });
+  }
+
+  test('a refresh lease that ran out during a slow read is not spent under: nothing is sent to the provider', async () => {
+    // A refresh token the provider does not know: spending it would park the connection (invalid_grant).
+    await connection('slow', { refreshToken: 'sbx_rt_never_to_be_sent' });
+    const slowReads = withSecrets({
+      get: async (name, options) => {
+        if (options?.fresh) await new Promise((r) => setTimeout(r, 300)); // a throttled vault, longer than the lease
+        return platform.secrets.get(name, options);
+      },
+    });
+    const service = new CredentialService(slowReads, { leaseTtlMs: 150, leaseWaitMs: 0 });
+    let otherInstance: unknown;
+    setTimeout(() => void platform.leases.acquire('token-refresh:slow', 'other-instance', 30_000).then((lease) => (otherInstance = lease)), 200);
+    await expect(service.ensureFresh('slow', { minValidityMs: 120_000 })).rejects.toMatchObject({ code: 'transient', message: expect.stringMatching(/ran out before spending the refresh token/) });
+    expect(otherInstance).toBeDefined(); // the lease expired while the read went on, and was taken
+    expect((await platform.connections.get('slow'))!.status).toBe('active');
+  });
+
+  test('a rotated credential whose write fails is written again, not thrown away', async () => {
+    await connection('flaky');
+    let failures = 2;
+    const flakyWrites = withSecrets({
+      set: async (name, value, options) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw Object.assign(new Error('The vault throttled the write.'), { code: 'rate_limited' });
+        }
+        return platform.secrets.set(name, value, options);
+      },
+    });
+    const before = await stats();
+    const service = new CredentialService(flakyWrites, { storeRetryDelayMs: 10 });
+    const fresh = await service.ensureFresh('flaky', { minValidityMs: 120_000 });
+    expect((await stats()).clientCredentials).toBe(before.clientCredentials + 1); // one grant, stored on the third write
+    const stored = JSON.parse((await platform.secrets.get('connection-flaky-credentials'))!.value) as OAuth2Credentials;
+    expect(stored.accessToken).toBe(fresh.credentials.accessToken);
+    expect(failures).toBe(0);
+  });
+
   test('a token endpoint that is down fails transiently and leaves the connection active', async () => {
     const conn = await connection('down', { tokenUrl: 'http://127.0.0.1:1/oauth/token' });
     const service = new CredentialService(platform);

@@ -97,6 +97,14 @@ describe('OAuthClient against token endpoints on loopback', () => {
       await expect(client.clientCredentials(identity)).rejects.toMatchObject({ code: 'transient', message: expect.stringMatching(/without an access_token/) });
       answer = (res) => res.end('{"access_token":"x","token_type":"mac"}');
       await expect(client.clientCredentials(identity)).rejects.toMatchObject({ code: 'provider_rejected' });
+      // Throttled or timed out at the endpoint: tried again later, never an auth failure.
+      answer = (res) => { res.statusCode = 429; res.setHeader('retry-after', '7'); res.end('<html>slow down</html>'); };
+      const throttledAt = Date.now();
+      const throttled = await client.clientCredentials(identity).catch((error: unknown) => error as { code: string; status: number; retryAt: Date });
+      expect(throttled).toMatchObject({ code: 'rate_limited', status: 429 });
+      expect(throttled.retryAt.getTime() - throttledAt).toBeGreaterThanOrEqual(6_000);
+      answer = (res) => { res.statusCode = 408; res.end(''); };
+      await expect(client.clientCredentials(identity)).rejects.toMatchObject({ code: 'transient', status: 408 });
       answer = (res) => { res.statusCode = 400; res.end('<html>nope</html>'); };
       await expect(client.clientCredentials(identity)).rejects.toMatchObject({ code: 'auth_failed', oauthError: 'invalid_response' });
       answer = () => undefined; // never answers
