@@ -291,6 +291,20 @@ describe('webhook schemes of the real providers (local host)', () => {
     });
   });
 
+  describe('notion: unsigned handshakes cannot flood the secret store', () => {
+    it('refuses a token no Notion token looks like, and keeps at most ten versions', async () => {
+      expect((await h.api('POST', '/api/connections', { id: 'wh-notion-flood', provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, credentials: { type: 'none' } })).status).toBe(201);
+      expect((await h.api('PUT', '/api/connections/wh-notion-flood/webhook', { scheme: 'notion', secrets: [] })).status).toBe(200);
+      const name = 'connection-wh-notion-flood-webhook-notion-verification-token';
+      const send = (verificationToken: string) => fetch(`${h.hostUrl}/api/webhooks/notion/wh-notion-flood`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json({ verification_token: verificationToken }) });
+      expect((await send('x'.repeat(900_000))).status).toBe(401);
+      expect((await send('secret with spaces')).status).toBe(401);
+      expect(await h.platform.secrets.listVersions(name)).toHaveLength(0);
+      for (let i = 0; i < 15; i += 1) expect((await send(token('secret_'))).status).toBe(200);
+      expect(await h.platform.secrets.listVersions(name)).toHaveLength(10);
+    });
+  });
+
   describe('salesforce outbound messages (unsigned SOAP, checked by organization id)', () => {
     const ORG = '00D5e000000AbCdEAF';
     const soap = (org: string, id: string) =>

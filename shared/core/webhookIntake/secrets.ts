@@ -126,13 +126,20 @@ export class WebhookSecrets {
   }
 
   /**
-   * Keeps a Notion handshake's token while the connection waits for its first one (no secret yet);
+   * Keeps a Notion handshake's token while the connection waits for its first one (no secret yet,
+   * at most MAX_NOTION_TOKEN_VERSIONS versions);
    * once a secret is set, handshakes store nothing, so unsigned requests cannot write to the store.
    */
   async recordNotionVerificationToken(tenantId: string, connectionId: string, settings: WebhookSettings, token: string): Promise<void> {
     if (settings.scheme !== 'notion' || secretCountOf(settings) > 0) return;
     const name = notionVerificationTokenName(connectionId);
     if ((await this.platform.secrets.get(name))?.value === token) return;
+    // The handshake is unsigned, so anyone can send one: a bounded number of versions, then the
+    // store takes no more until the operator sets the secret (and can read which tokens came).
+    if ((await this.platform.secrets.listVersions(name)).length >= MAX_NOTION_TOKEN_VERSIONS) {
+      this.platform.telemetry.log('warn', 'A Notion verification-token handshake was not stored: the connection has received too many.', { connectionId, kept: MAX_NOTION_TOKEN_VERSIONS });
+      return;
+    }
     await this.platform.secrets.set(name, token, { contentType: 'text/plain', tags: { tenantId, connectionId, type: 'webhook-notion-verification' } });
   }
 
@@ -145,3 +152,6 @@ export class WebhookSecrets {
     return settings ? secretCountOf(settings) : 0;
   }
 }
+
+/** Versions of a Notion verification token kept while a connection waits for its secret. */
+export const MAX_NOTION_TOKEN_VERSIONS = 10;

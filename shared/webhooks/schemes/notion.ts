@@ -21,8 +21,14 @@ export function readNotionVerificationToken(rawBody: string | Buffer): string | 
   if (!isPlainObject(parsed)) return undefined;
   const keys = Object.keys(parsed);
   const token = parsed.verification_token;
-  return keys.length === 1 && typeof token === 'string' && token.length > 0 ? token : undefined;
+  return keys.length === 1 && typeof token === 'string' && VERIFICATION_TOKEN.test(token) ? token : undefined;
 }
+
+/**
+ * What a Notion verification token can look like (Notion's are `secret_` and ~43 characters):
+ * printable ASCII, at most 256 characters. Anything else is no handshake, and (unsigned) a 401.
+ */
+const VERIFICATION_TOKEN = /^[\x21-\x7e]{1,256}$/;
 
 /**
  * Notion: `X-Notion-Signature: sha256=<hex HMAC-SHA256 of the raw body>` keyed by the
