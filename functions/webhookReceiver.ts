@@ -27,6 +27,7 @@ export async function webhookReceiverHandler(request: HttpRequest, context: Invo
     // A provider's endpoint check, or a provider that wants its own acknowledgement (Salesforce's
     // SOAP Ack), gets exactly the answer it expects (e.g. Graph's text/plain echo).
     if (result.reply) return { status: result.reply.status, headers: result.reply.headers, body: result.reply.body };
+    if (result.code === 'in_progress') return json(result.status, { error: { code: result.code, message: result.message } }, { 'retry-after': '5' });
     if (result.status >= 400) return errorResponse(result.status, result.code, result.message);
     return json(result.status, { deliveryId: result.deliveryId, duplicate: result.code === 'duplicate' });
   } catch (error) {

@@ -9,7 +9,8 @@ export type IdempotencyClaim =
  * Semantics (tests/conformance/idempotencyStore.conformance.ts):
  * - The first `claim` of a key within its TTL wins; later claims see `claimed: false`.
  * - `claimMany` answers as that many `claim` calls in order would.
- * - `complete` stores a JSON-serialisable result for later claimers.
+ * - `complete` stores a JSON-serialisable result for later claimers; with `ttlMs` the key then
+ *   lives that long from now (a short claim while work is in flight, the full window once done).
  * - `release` forgets a claim (after a failure, so that a retry can claim again).
  * - An expired key can be claimed again.
  */
@@ -21,6 +22,6 @@ export interface IdempotencyStore {
    * first mention only.
    */
   claimMany(keys: readonly string[], ttlMs: number): Promise<IdempotencyClaim[]>;
-  complete(key: string, result: unknown): Promise<void>;
+  complete(key: string, result: unknown, options?: { ttlMs?: number }): Promise<void>;
   release(key: string): Promise<void>;
 }

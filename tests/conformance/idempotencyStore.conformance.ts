@@ -87,5 +87,14 @@ export function idempotencyStoreConformance(name: string, factory: StoreFactory<
       expect(await store.claim(key, ttlMs)).toEqual({ claimed: true });
       expect(await store.claim(key, ttlMs)).toEqual({ claimed: false });
     });
+
+    it('keeps a key completed with a TTL for that TTL from the completion, past the claim\'s own', async () => {
+      await store.claim(key, ttlMs / 2); // a short claim while the work is in flight
+      await store.complete(key, { enqueued: true }, { ttlMs: ttlMs * 2 });
+      await passTime(fixture, ttlMs / 2 + 100);
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: false, result: { enqueued: true } });
+      await passTime(fixture, ttlMs * 1.5);
+      expect(await store.claim(key, ttlMs)).toEqual({ claimed: true });
+    });
   });
 }

@@ -9,7 +9,15 @@ export interface IntakeEntry {
   message: OutgoingMessage;
 }
 
-export type IntakeOutcome = 'accepted' | 'duplicate';
+/**
+ * accepted: logged and enqueued now; duplicate: an earlier delivery with this id was enqueued;
+ * in_progress: an earlier delivery with this id is being enqueued right now (or failed less than
+ * `inFlightTtlMs` ago): the sender should try again shortly.
+ */
+export type IntakeOutcome = 'accepted' | 'duplicate' | 'in_progress';
+
+/** What a claim holds once its delivery was enqueued. */
+const ENQUEUED = 'enqueued';
 
 interface Pending extends IntakeEntry {
   done: (outcome: IntakeOutcome) => void;
@@ -24,6 +32,14 @@ interface Pending extends IntakeEntry {
  * every caller in it sees the failure (and answers 5xx, so the provider retries). A retry is
  * harmless: the delivery id and message id are deterministic, the log keeps the first row and the
  * broker drops the duplicate message.
+ *
+ * A claim is only a "duplicate" once its delivery is enqueued: it is taken for `inFlightTtlMs`
+ * and completed (`enqueued`, kept for the whole dedupe window) after the send. A retry that finds
+ * a claim not completed yet is told to come back (in_progress, 503), never "received before":
+ * the first attempt may still fail. A claim whose release failed, or whose holder crashed before
+ * sending, lapses after `inFlightTtlMs` instead of holding the delivery id for a day. (On the
+ * local store all of it commits in one turn, so these windows do not open there; on Cosmos DB and
+ * Service Bus they do.)
  */
 export class IntakeGroupCommit {
   private pending: Pending[] = [];
@@ -33,6 +49,7 @@ export class IntakeGroupCommit {
     private readonly platform: Platform,
     private readonly dedupeTtlMs: number,
     private readonly maxBatch = 256,
+    private readonly inFlightTtlMs = Math.min(60_000, dedupeTtlMs),
   ) {}
 
   write(entry: IntakeEntry): Promise<IntakeOutcome> {
@@ -53,11 +70,17 @@ export class IntakeGroupCommit {
     if (batch.length === 0) return;
     const { idempotency, deliveries, queue } = this.platform;
     let fresh: Pending[];
+    // The same delivery twice in one batch: the later mention follows the first one's fate.
+    const followers = new Map<string, Pending[]>();
     try {
-      const claims = await idempotency.claimMany(batch.map((p) => p.claimKey), this.dedupeTtlMs);
+      const claims = await idempotency.claimMany(batch.map((p) => p.claimKey), this.inFlightTtlMs);
       fresh = batch.filter((_, i) => claims[i].claimed);
+      const claimedHere = new Set(fresh.map((p) => p.claimKey));
       batch.forEach((p, i) => {
-        if (!claims[i].claimed) p.done('duplicate');
+        const claim = claims[i];
+        if (claim.claimed) return;
+        if (claimedHere.has(p.claimKey)) followers.set(p.claimKey, [...(followers.get(p.claimKey) ?? []), p]);
+        else p.done(claim.result === undefined ? 'in_progress' : 'duplicate');
       });
     } catch (error) {
       for (const p of batch) p.fail(error);
@@ -67,11 +90,29 @@ export class IntakeGroupCommit {
     try {
       await deliveries.insertMany(fresh.map((p) => p.delivery));
       await queue.send(QUEUES.inbound, fresh.map((p) => p.message));
-      for (const p of fresh) p.done('accepted');
     } catch (error) {
-      // Not enqueued: forget the claims so that the providers' retries are accepted, not dropped.
+      // Not enqueued: forget the claims so that the providers' retries are accepted, not dropped
+      // (a release that fails too lapses with the claim, after inFlightTtlMs).
       await Promise.all(fresh.map((p) => idempotency.release(p.claimKey).catch(() => undefined)));
-      for (const p of fresh) p.fail(error);
+      for (const p of fresh) {
+        p.fail(error);
+        for (const f of followers.get(p.claimKey) ?? []) f.fail(error);
+      }
+      return;
+    }
+    // Enqueued: now a retry is a duplicate, for the whole dedupe window. Should this write fail,
+    // the claim lapses and a retry enqueues again, which the broker's and the applier's own
+    // de-duplication absorb; the delivery itself is safe, so the caller still gets its 202.
+    await Promise.all(
+      fresh.map((p) =>
+        idempotency.complete(p.claimKey, ENQUEUED, { ttlMs: this.dedupeTtlMs }).catch((error: unknown) => {
+          this.platform.telemetry.log('warn', 'A webhook delivery was enqueued, but its duplicate claim could not be extended.', { reason: (error as Error).message });
+        }),
+      ),
+    );
+    for (const p of fresh) {
+      p.done('accepted');
+      for (const f of followers.get(p.claimKey) ?? []) f.done('duplicate');
     }
   }
 }

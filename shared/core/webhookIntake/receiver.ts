@@ -56,7 +56,7 @@ export interface IncomingWebhook {
 /** What to answer: 202 accepted, 200 a duplicate, anything else a rejection with a safe message. */
 export interface ReceiveResult {
   status: number;
-  code: 'accepted' | 'duplicate' | 'handshake' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'validation';
+  code: 'accepted' | 'duplicate' | 'handshake' | 'in_progress' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'validation';
   message: string;
   deliveryId?: string;
   /**
@@ -187,6 +187,8 @@ export class WebhookReceiver {
       },
     });
     if (outcome === 'duplicate') return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId, reply };
+    // Not a duplicate yet: the first attempt may still fail, so the sender must come back.
+    if (outcome === 'in_progress') return { status: 503, code: 'in_progress', message: 'An earlier attempt of this delivery is still being enqueued; retry shortly.', deliveryId };
     // Receipt to durably logged and enqueued: what the provider waits for before it sees 202.
     platform.telemetry.metric('WebhookLatencyMs', Date.now() - receivedAtMs, { connectionId: connection.id, scheme });
     return { status: 202, code: 'accepted', message: 'Accepted.', deliveryId, reply };

@@ -51,7 +51,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       ON CONFLICT (key) DO UPDATE SET result = NULL, expires_at_ms = excluded.expires_at_ms
       WHERE idempotency_keys.expires_at_ms <= ?`);
     this.selectResult = db.prepare<[string], { result: string | null }>('SELECT result FROM idempotency_keys WHERE key = ?');
-    this.storeResult = db.prepare<[string, string]>('UPDATE idempotency_keys SET result = ? WHERE key = ?');
+    this.storeResult = db.prepare<[string, number | null, string]>('UPDATE idempotency_keys SET result = ?, expires_at_ms = COALESCE(?, expires_at_ms) WHERE key = ?');
     this.forget = db.prepare<[string]>('DELETE FROM idempotency_keys WHERE key = ?');
     this.purge = db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at_ms <= ?');
     this.claimAll = db.transaction((keys: readonly string[], ttlMs: number, now: number) => keys.map((key) => this.claimNow(key, ttlMs, now)));
@@ -79,8 +79,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     return { claimed: false, result: JSON.parse(row.result) as unknown };
   }
 
-  async complete(key: string, result: unknown): Promise<void> {
-    if (this.storeResult.run(idempotencyResultJson(key, result), key).changes === 0) {
+  async complete(key: string, result: unknown, options: { ttlMs?: number } = {}): Promise<void> {
+    if (options.ttlMs !== undefined) checkTtl(options.ttlMs);
+    const expiresAtMs = options.ttlMs === undefined ? null : this.clock.now().getTime() + options.ttlMs;
+    if (this.storeResult.run(idempotencyResultJson(key, result), expiresAtMs, key).changes === 0) {
       throw new SyncBridgeError('not_found', `Idempotency key ${key} is not claimed; claim it before completing it.`);
     }
   }

@@ -100,7 +100,7 @@ describe('OAuthClient against token endpoints on loopback', () => {
       // Throttled or timed out at the endpoint: tried again later, never an auth failure.
       answer = (res) => { res.statusCode = 429; res.setHeader('retry-after', '7'); res.end('<html>slow down</html>'); };
       const throttledAt = Date.now();
-      const throttled = await client.clientCredentials(identity).catch((error: unknown) => error as { code: string; status: number; retryAt: Date });
+      const throttled = (await client.clientCredentials(identity).then(() => undefined, (error: unknown) => error)) as { code: string; status: number; retryAt: Date };
       expect(throttled).toMatchObject({ code: 'rate_limited', status: 429 });
       expect(throttled.retryAt.getTime() - throttledAt).toBeGreaterThanOrEqual(6_000);
       answer = (res) => { res.statusCode = 408; res.end(''); };

@@ -53,12 +53,19 @@ export class CosmosIdempotencyStore implements IdempotencyStore {
     });
   }
 
-  async complete(key: string, result: unknown): Promise<void> {
+  async complete(key: string, result: unknown, options: { ttlMs?: number } = {}): Promise<void> {
+    const { ttlMs } = options;
+    if (ttlMs !== undefined && (!Number.isFinite(ttlMs) || ttlMs <= 0)) throw new SyncBridgeError('validation', `ttlMs must be a positive number of milliseconds, got ${ttlMs}.`);
     const json = idempotencyResultJson(key, result);
     const id = safeDocId('key', key);
     const current = await readItem<KeyDoc>(this.container, this.charges, 'idempotency.complete', id, id);
     if (!current) throw new SyncBridgeError('not_found', `Idempotency key ${key} is not claimed; claim it before completing it.`);
-    const next: KeyDoc = { ...current, completed: true, result: JSON.parse(json) as unknown };
+    const next: KeyDoc = {
+      ...current,
+      completed: true,
+      result: JSON.parse(json) as unknown,
+      ...(ttlMs === undefined ? {} : { expiresAtMs: this.clock.now().getTime() + ttlMs, ttl: Math.max(1, Math.ceil(ttlMs / 1000)) }),
+    };
     delete next._etag;
     if (!(await replaceIfMatch(this.container, this.charges, 'idempotency.complete', next, id, current._etag!))) {
       throw new SyncBridgeError('conflict', `Idempotency key ${key} changed while it was being completed.`);
