@@ -27,8 +27,8 @@ export async function webhookReceiverHandler(request: HttpRequest, context: Invo
     // A provider's endpoint check, or a provider that wants its own acknowledgement (Salesforce's
     // SOAP Ack), gets exactly the answer it expects (e.g. Graph's text/plain echo).
     if (result.reply) return { status: result.reply.status, headers: result.reply.headers, body: result.reply.body };
-    if (result.code === 'in_progress') return json(result.status, { error: { code: result.code, message: result.message } }, { 'retry-after': '5' });
-    if (result.status >= 400) return errorResponse(result.status, result.code, result.message);
+    // An earlier attempt of this delivery is still being enqueued: come back shortly.
+    if (result.status >= 400) return errorResponse(result.status, result.code, result.message, result.code === 'in_progress' ? { 'retry-after': '5' } : {});
     return json(result.status, { deliveryId: result.deliveryId, duplicate: result.code === 'duplicate' });
   } catch (error) {
     context.warn?.(`Webhook intake failed: ${(error as Error).message}`);

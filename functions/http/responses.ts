@@ -21,8 +21,8 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, jsonBody: body, headers: { 'cache-control': 'no-store', ...headers } };
 }
 
-export function errorResponse(status: number, code: string, message: string): HttpResponseInit {
-  return json(status, { error: { code, message } });
+export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): HttpResponseInit {
+  return json(status, { error: { code, message } }, headers);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import type { JsonObject, SyncRecord } from '../model';
+import { threeWayMerge, type MergeSide } from '../merge';
 import type { Conflict } from '../../ports/conflictStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
@@ -92,17 +93,9 @@ export class ConflictResolver {
 }
 
 /**
- * Field by field over base, local and remote: a field only one side changed takes that side's
- * value; a field both changed (differently) takes the winner's. A field absent from the result is
- * dropped.
+ * The three-way merge with `winner` owning every field changed on both sides: a field only one
+ * side changed keeps that side's value.
  */
-export function mergeFields(base: JsonObject | null, local: JsonObject, remote: JsonObject, winner: 'local' | 'remote'): JsonObject {
-  const merged: JsonObject = {};
-  for (const field of new Set([...Object.keys(local), ...Object.keys(remote)])) {
-    const localChanged = canonicalJson(local[field]) !== canonicalJson(base?.[field]);
-    const remoteChanged = canonicalJson(remote[field]) !== canonicalJson(base?.[field]);
-    const value = localChanged && (!remoteChanged || winner === 'local') ? local[field] : remote[field];
-    if (value !== undefined) merged[field] = value;
-  }
-  return merged;
+function mergeFields(base: JsonObject | null, local: JsonObject, remote: JsonObject, winner: MergeSide): JsonObject {
+  return threeWayMerge({ entity: '', base, local: { data: local }, remote: { data: remote }, policy: { default: { kind: 'authority', owner: winner } } }).merged;
 }

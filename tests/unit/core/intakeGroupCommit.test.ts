@@ -2,6 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { createHmac } from 'node:crypto';
+import { webhookReceiverHandler } from '../../../functions/webhookReceiver';
+import { useServices } from '../../../functions/services';
+import { bufferedHttpRequest } from '../../../local/bufferedRequest';
+import { createInvocationContext } from '../../../local/invocation';
+import { createServices } from '../../../shared/composition';
+import { webhookIntakeFor } from '../../../shared/core/webhookIntake';
 import { IntakeGroupCommit, type IntakeEntry } from '../../../shared/core/webhookIntake/groupCommit';
 import { createLocalPlatform, type LocalPlatform } from '../../../shared/platform/local/localPlatform';
 
@@ -38,8 +45,8 @@ describe('webhook intake group commit: a claim is a duplicate only once its deli
   /** The platform with some of its queue's and claim store's methods replaced. */
   function wrapped(queue: Partial<LocalPlatform['queue']>, idempotency: Partial<LocalPlatform['idempotency']> = {}): LocalPlatform {
     return Object.create(platform, {
-      queue: { value: Object.assign(Object.create(platform.queue), queue) },
-      idempotency: { value: Object.assign(Object.create(platform.idempotency), idempotency) },
+      queue: { value: Object.assign(Object.create(platform.queue), queue), writable: true, configurable: true },
+      idempotency: { value: Object.assign(Object.create(platform.idempotency), idempotency), writable: true, configurable: true },
     });
   }
 
@@ -89,6 +96,39 @@ describe('webhook intake group commit: a claim is a duplicate only once its deli
     expect(await intake.write(entry('w3'))).toBe('accepted');
     await sleep(IN_FLIGHT_MS + 50);
     expect(await intake.write(entry('w3'))).toBe('duplicate');
+    expect(enqueued()).toBe(1);
+  });
+
+  test('the webhook function answers such a retry 503 in_progress with Retry-After, and enqueues nothing for it', async () => {
+    let releaseSend!: () => void;
+    const stalled = wrapped({
+      send: (async (name: string, messages: never) => {
+        await new Promise<void>((r) => (releaseSend = r));
+        return platform.queue.send(name, messages);
+      }) as never,
+    });
+    const services = createServices(stalled);
+    useServices(services);
+    await services.tenants.ensureTenant('t1', 'Tenant one');
+    await services.connections.create({ tenantId: 't1', id: 'c1', provider: 'sandbox', config: { baseUrl: 'http://127.0.0.1:9' }, entities: ['customers'] });
+    const key = Buffer.alloc(32, 7);
+    await webhookIntakeFor(services).setSecrets('t1', 'c1', [`whsec_${key.toString('base64')}`]);
+    const body = JSON.stringify({ id: 'msg_1', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_1' } } });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = createHmac('sha256', key).update(`msg_1.${timestamp}.${body}`).digest('base64');
+    const post = () => webhookReceiverHandler(
+      bufferedHttpRequest({
+        method: 'POST', url: 'http://127.0.0.1/api/webhooks/sandbox/c1', params: { provider: 'sandbox', connectionId: 'c1' }, body: Buffer.from(body),
+        headers: { 'content-type': 'application/json', 'webhook-id': 'msg_1', 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` },
+      }),
+      createInvocationContext('webhookReceiver', () => undefined),
+    );
+    const first = post();
+    await sleep(20);
+    const retry = await post();
+    expect(retry).toMatchObject({ status: 503, headers: expect.objectContaining({ 'retry-after': '5' }), jsonBody: { error: { code: 'in_progress' } } });
+    releaseSend();
+    expect(await first).toMatchObject({ status: 202 });
     expect(enqueued()).toBe(1);
   });
 

@@ -20,6 +20,9 @@ export function partitionOf(scope: { tenantId: string; connectionId: string }): 
   return [scope.tenantId, scope.connectionId];
 }
 
+/** A record a local change waits to push is the push's to settle, never the sweep's (RecordStore). */
+const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush))';
+
 /**
  * RecordStore on Cosmos DB: a connection's records are one logical partition of `records`
  * ([tenantId, connectionId]), so every read of the pipeline is a single-partition query:
@@ -30,9 +33,6 @@ export function partitionOf(scope: { tenantId: string; connectionId: string }): 
  *   every unchanged record, and the sweep tombstones only what the run did not see.
  * Request charges are added to the database's meter per operation (docs/cosmos.md).
  */
-/** A record a local change waits to push is the push's to settle, never the sweep's (RecordStore). */
-const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush))';
-
 export class CosmosRecordStore implements RecordStore {
   private readonly container;
   private readonly charges;
