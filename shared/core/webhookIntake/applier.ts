@@ -9,6 +9,7 @@ import type { Connection, JsonObject } from '../model';
 import type { WebhookInboundMessage } from '../runs/inboundMessage';
 import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
+import { eventTime, staleReason } from './eventOrder';
 
 export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped';
 
@@ -76,12 +77,10 @@ export class WebhookApplier {
     }
 
     const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
-    // Deliveries of one connection are applied in order (session), but a replay or a late retry may
-    // carry an older state than the store has: never let it roll a record back.
-    const stored = await platform.records.get(scope, record.externalId);
-    if (stored?.sourceUpdatedAt && record.updatedAt && Date.parse(record.updatedAt) < Date.parse(stored.sourceUpdatedAt)) {
-      return this.finish(delivery, 'ignored', `Stale: the store holds a newer state (${stored.sourceUpdatedAt}).`);
-    }
+    record = { ...record, updatedAt: eventTime(record.updatedAt, record.deleted, delivery) };
+    // A replay or a late retry may carry an older state than the store has: never let it roll a record back.
+    const stale = await staleReason(platform.deliveries, delivery, record.updatedAt, await platform.records.get(scope, record.externalId));
+    if (stale) return this.finish(delivery, 'ignored', stale);
     const stepId = `webhook:${delivery.id}${message.replay ? `:r${message.replay}` : ''}`;
     const result = await applyPage({
       records: platform.records,
@@ -133,11 +132,12 @@ export class WebhookApplier {
             return this.fail(delivery, error);
           }
         } else {
-          record = { externalId: change.externalId, updatedAt: change.updatedAt, deleted: change.kind === 'delete', data: change.kind === 'upsert' ? change.data : {} };
+          const deleted = change.kind === 'delete';
+          record = { externalId: change.externalId, updatedAt: eventTime(change.updatedAt, deleted, delivery), deleted, data: change.kind === 'upsert' ? change.data : {} };
         }
-        const stored = await this.platform.records.get(scope, record.externalId);
-        if (stored?.sourceUpdatedAt && record.updatedAt && Date.parse(record.updatedAt) < Date.parse(stored.sourceUpdatedAt)) {
-          notes.push(`${entity} ${record.externalId}: stale, the store holds a newer state (${stored.sourceUpdatedAt}).`);
+        const stale = await staleReason(this.platform.deliveries, delivery, record.updatedAt, await this.platform.records.get(scope, record.externalId));
+        if (stale) {
+          notes.push(`${entity} ${record.externalId}: ${stale}`);
           continue;
         }
         page.set(record.externalId, record); // the last change of a record in one delivery wins

@@ -24,7 +24,7 @@ const ID_SOURCES: Partial<Record<WebhookScheme, Source[]>> = {
 /** Headers kept in the delivery log: ids and event types, never a signature or a credential. */
 export const KEPT_HEADERS = [
   'webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp', 'x-github-delivery', 'x-github-event',
-  'x-shopify-topic', 'x-shopify-webhook-id', 'x-shopify-event-id', 'x-shopify-shop-domain', 'i-twilio-idempotency-token',
+  'x-shopify-topic', 'x-shopify-webhook-id', 'x-shopify-event-id', 'x-shopify-triggered-at', 'x-shopify-shop-domain', 'i-twilio-idempotency-token',
   'x-slack-request-timestamp', 'x-zm-request-timestamp', 'content-type', 'user-agent', 'content-length',
 ];
 
