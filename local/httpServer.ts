@@ -169,10 +169,19 @@ function findRoute(routes: readonly CompiledRoute[], method: string, path: strin
   return best;
 }
 
+/**
+ * The request's headers, repeated ones joined with ", " as the Functions host does. Node keeps only
+ * the first of a repeated `Authorization` (and drops other singletons' repeats); a handler must
+ * see all of them, so that a credential sent twice is refused rather than half-read.
+ */
 function headerRecord(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  if (headers.authorization !== undefined) {
+    const all = req.headersDistinct.authorization;
+    if (all && all.length > 1) headers.authorization = all.join(', ');
   }
   return headers;
 }

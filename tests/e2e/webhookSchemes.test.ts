@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
@@ -218,6 +219,35 @@ describe('webhook schemes of the real providers (local host)', () => {
       expect(response.status).toBe(401);
       expect(response.body.error.message).toBe('The webhook signature could not be verified.');
       expect(response.text).not.toContain(secrets.get(scheme)!);
+    });
+  });
+
+  describe('a repeated Authorization header is refused, never half-read', () => {
+    /** Node's fetch joins repeated headers itself, so the request is written by hand. */
+    async function postRaw(scheme: string, authorizations: string[], body: string): Promise<number> {
+      const { port } = new URL(h.hostUrl);
+      const head = [
+        `POST ${path(scheme)} HTTP/1.1`, `host: 127.0.0.1:${port}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, 'connection: close',
+        ...authorizations.map((value) => `authorization: ${value}`),
+      ].join('\r\n');
+      const answer = await new Promise<string>((done, fail) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(`${head}\r\n\r\n${body}`));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+        socket.on('end', () => done(text));
+        socket.on('error', fail);
+      });
+      return Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+    }
+
+    it.each(['bearer', 'basic'])('%s: the right credential plus another one is 401, with nothing stored or enqueued', async (scheme) => {
+      const body = json({ hello: randomUUID() });
+      const good = CASES.find((c) => c.scheme === scheme)!.sign(secrets.get(scheme)!, body, '').headers.authorization;
+      const forged = scheme === 'bearer' ? 'Bearer forged' : `Basic ${Buffer.from('hooks:forged').toString('base64')}`;
+      expect(await expectNothingStored(scheme, () => postRaw(scheme, [forged, good], body))).toBe(401);
+      expect(await expectNothingStored(scheme, () => postRaw(scheme, [good, forged], body))).toBe(401);
+      // The same request with the credential once is accepted: the refusal is about the repetition.
+      expect(await postRaw(scheme, [good], body)).toBe(202);
     });
   });
 
