@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { tokenRefresherHandler } from '../../functions/tokenRefresher';
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { CredentialService, type OAuth2Credentials } from '../../shared/core/credentials/credentialService';
+import { OAuthClient } from '../../shared/core/credentials/oauthClient';
 import { createLocalPlatform } from '../../shared/platform/local/localPlatform';
 import { Harness } from '../support/harness';
 
@@ -267,6 +268,62 @@ describe('OAuth 2 credentials: connect flow, refresh with rotation, reauthorizat
     const healed = await h.waitForRun(await h.startSync('full', 'oauth-revoked'), 30_000);
     expect(healed.state).toBe('done');
     expect((await oauthStats()).refreshReuse).toBe(0);
+  });
+
+  /**
+   * Another instance's refresh of the old authorization, held at the token endpoint until `release()`:
+   * `reached` resolves once it holds the refresh lease and is about to spend the refresh token.
+   */
+  function heldRefresh(id: string) {
+    let release!: () => void;
+    let reached!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const atProvider = new Promise<void>((resolve) => (reached = resolve));
+    class HeldClient extends OAuthClient {
+      override async refresh(...args: Parameters<OAuthClient['refresh']>) {
+        reached();
+        await gate;
+        return super.refresh(...args);
+      }
+    }
+    const refreshing = new CredentialService(h.platform, { oauthClient: new HeldClient() }).ensureFresh(id, { minValidityMs: 600_000 });
+    refreshing.catch(() => undefined); // awaited by the test
+    return { refreshing, atProvider, release };
+  }
+
+  /** Reconnects while the old authorization's refresh is held, then lets the refresh finish. */
+  async function reconnectDuring(id: string, refresh: ReturnType<typeof heldRefresh>): Promise<Response> {
+    await refresh.atProvider;
+    const reconnecting = connect(id);
+    // Long enough for the callback to store and activate, had it not waited for the refresh lease.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    refresh.release();
+    return reconnecting;
+  }
+
+  test('reconnecting while a refresh of the old authorization is in flight keeps the new authorization', async () => {
+    await createOAuthConnection('oauth-reconnect');
+    expect((await connect('oauth-reconnect')).status).toBe(200);
+    const refresh = heldRefresh('oauth-reconnect');
+    expect((await reconnectDuring('oauth-reconnect', refresh)).status).toBe(200);
+    const old = await refresh.refreshing;
+    // The new authorization's credential is the newest version, not the old one's rotated token.
+    const stored = await storedCredential('oauth-reconnect');
+    expect(stored.accessToken).not.toBe(old.credentials.accessToken);
+    expect(stored.refreshToken).not.toBe(old.credentials.refreshToken);
+    const fresh = await credentialServiceFor(h.platform).ensureFresh('oauth-reconnect', { minValidityMs: 600_000 });
+    expect(fresh.credentials.accessToken).not.toBe(stored.accessToken);
+    expect((await oauthStats()).refreshReuse).toBe(0);
+  });
+
+  test('reconnecting while the old authorization\'s refresh meets invalid_grant leaves the connection active', async () => {
+    await createOAuthConnection('oauth-reconnect-revoked');
+    expect((await connect('oauth-reconnect-revoked')).status).toBe(200);
+    await h.sandbox('POST', 'oauth/revoke', { refreshToken: (await storedCredential('oauth-reconnect-revoked')).refreshToken });
+    const refresh = heldRefresh('oauth-reconnect-revoked');
+    expect((await reconnectDuring('oauth-reconnect-revoked', refresh)).status).toBe(200);
+    await expect(refresh.refreshing).rejects.toMatchObject({ code: 'auth_failed' });
+    expect((await api('GET', '/api/connections/oauth-reconnect-revoked')).body.status).toBe('active');
   });
 
   test('no secret value reaches host logs, telemetry or API responses', async () => {

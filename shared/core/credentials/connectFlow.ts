@@ -85,8 +85,7 @@ export class ConnectFlow {
       clientSecret,
       scope: tokens.scope ?? (config.scopes.length > 0 ? config.scopes.join(' ') : undefined),
     };
-    await this.credentials.store(connection, credentials);
-    const connected = await this.activate(connection.id);
+    const connected = await this.credentials.replaceAuthorization(connection, credentials, () => this.activate(connection.id));
     this.platform.telemetry.event('ConnectionAuthorized', { connectionId: connected.id, tenantId: connected.tenantId, provider: connected.provider });
     return connected;
   }

@@ -111,6 +111,31 @@ export class CredentialService {
     });
   }
 
+  /**
+   * Stores the credential of a new authorization (the connect callback) under the refresh lease,
+   * then runs `then` (activating the connection) before letting go of it. A refresh of the old
+   * authorization still under way finishes first, so its rotated token, or its `invalid_grant`
+   * park, lands before the new credential instead of over it; and no refresh starts until the new
+   * credential and `then` are in place. Waits for the lease as a refresh does (leaseWaitMs), then
+   * fails `transient` with nothing stored.
+   */
+  async replaceAuthorization<T>(connection: Connection, credentials: Credentials, then: () => Promise<T>): Promise<T> {
+    const name = `token-refresh:${connection.id}`;
+    const deadline = Date.now() + this.leaseWaitMs;
+    let lease = await this.platform.leases.acquire(name, this.owner, this.leaseTtlMs);
+    while (!lease) {
+      if (Date.now() > deadline) throw new SyncBridgeError('transient', `A token refresh of connection ${connection.id} has held its lease for over ${this.leaseWaitMs} ms; nothing was stored, start the connect flow again.`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      lease = await this.platform.leases.acquire(name, this.owner, this.leaseTtlMs);
+    }
+    try {
+      await this.store(connection, credentials);
+      return await then();
+    } finally {
+      await this.platform.leases.release(lease);
+    }
+  }
+
   /** How long before expiry an access token counts as expiring: the margin, at most a quarter of its lifetime. */
   marginFor(loaded: LoadedOAuth2): number {
     const expiresAtMs = loaded.credentials.expiresAt ? Date.parse(loaded.credentials.expiresAt) : NaN;
