@@ -20,6 +20,9 @@ export interface CreateConnectionRequest {
 
 const CONNECTION_ID = /^[a-z0-9][a-z0-9-_]{0,62}$/;
 
+/** Held while a connection is created: far above a secret write and a document create. */
+const CREATE_LEASE_TTL_MS = 60_000;
+
 /** What an API caller may see of a connection: everything but secrets' names. */
 export type ConnectionView = Omit<Connection, 'credentialRef' | 'version'> & { hasCredentials: boolean };
 
@@ -55,10 +58,25 @@ export class ConnectionService {
       throw new SyncBridgeError('validation', `schedule.enabled: ${definition.provider} connections receive their records by webhook only and cannot be scheduled.`);
     }
     const schedule = validateSchedule({ ...DEFAULT_SCHEDULE, ...(definition.webhookOnly ? { enabled: false } : {}), ...request.schedule });
+    // The credential is written before the connection exists (a connection never points at a
+    // missing secret), so two creates of one id must not both get that far: the loser's secret
+    // would become the newest version of the winner's credential, maybe another tenant's.
+    const lease = await this.platform.leases.acquire(`connection-create:${request.id}`, 'connection-service', CREATE_LEASE_TTL_MS);
+    if (!lease) throw new SyncBridgeError('conflict', `A connection with id "${request.id}" is being created right now.`);
+    try {
+      return await this.createHoldingLease(request, { config, entities, schedule, provider: definition.provider });
+    } finally {
+      await this.platform.leases.release(lease);
+    }
+  }
+
+  private async createHoldingLease(
+    request: CreateConnectionRequest,
+    checked: Pick<Connection, 'config' | 'entities' | 'schedule' | 'provider'>,
+  ): Promise<Connection> {
     if (await this.platform.connections.get(request.id)) {
       throw new SyncBridgeError('conflict', `A connection with id "${request.id}" exists already.`);
     }
-
     let credentialRef: string | undefined;
     if (request.credentials && request.credentials.type !== 'none') {
       credentialRef = `connection-${request.id}-credentials`;
@@ -69,14 +87,11 @@ export class ConnectionService {
     }
     const now = this.platform.clock.now().toISOString();
     const connection: Connection = {
+      ...checked,
       id: request.id,
       tenantId: request.tenantId,
-      provider: definition.provider,
       displayName: request.displayName,
-      config,
       credentialRef,
-      entities,
-      schedule,
       status: 'active',
       syncState: {},
       createdAt: now,
