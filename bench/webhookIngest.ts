@@ -9,14 +9,17 @@ import { PassThrough } from 'node:stream';
 /**
  * Webhook ingest: signed deliveries POSTed by 50 concurrent keep-alive clients, each to its own
  * connection (so its own session on sync-inbound), against (a) a bare node:http server that reads
- * the body and answers 202, and (b) the local host, where every 202 means verified, de-duplicated,
- * logged and durably enqueued. The server runs in a child process so that the load generator does
+ * the body and answers 202, (b) the minimal durable receiver (minimalDurableReceiver.ts: the
+ * least work that meets the target's definition, applying too), and (c) the local host, where
+ * every 202 means verified, de-duplicated, logged and durably enqueued. The server runs in a child process so that the load generator does
  * not share its event loop. Receipt-to-stored is measured afterwards from the store: each record's
  * lastModifiedAt minus its delivery's receivedAt (both stamped by the host's clock).
  */
 
 export interface WebhookIngestResult {
   bare: LoadResult;
+  /** The second ceiling: bench/minimalDurableReceiver.ts, verifying, enqueuing and applying. */
+  minimal: LoadResult & { receiptToStoredP99Ms: number };
   host: LoadResult;
   receiptToStored: { count: number; p50Ms: number; p99Ms: number };
 }
@@ -118,7 +121,7 @@ interface ChildServer {
 }
 
 /** Starts one server in a child process. */
-function startChild(mode: 'bare' | 'host'): Promise<ChildServer> {
+function startChild(mode: 'bare' | 'minimal' | 'host'): Promise<ChildServer> {
   const child = fork(__filename, ['--serve', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CHILD_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROFILE}`] : [] });
   const pending: Array<(value: any) => void> = [];
   return new Promise((resolve, reject) => {
@@ -135,11 +138,15 @@ export async function benchWebhookIngest(options: { seconds?: number } = {}): Pr
   const bareServer = await startChild('bare');
   const bare = await load(bareServer, () => '/hook', seconds);
   bareServer.child.kill('SIGTERM');
+  const minimalServer = await startChild('minimal');
+  const minimalLoad = await load(minimalServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+  const minimal = { ...minimalLoad, receiptToStoredP99Ms: (await minimalServer.ask('stats')).p99Ms as number };
+  await minimalServer.ask('stop');
   const hostServer = await startChild('host');
   try {
     const host = await load(hostServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
     const receiptToStored = await hostServer.ask('stats');
-    return { bare, host, receiptToStored };
+    return { bare, minimal, host, receiptToStored };
   } finally {
     await hostServer.ask('stop');
   }
@@ -163,6 +170,22 @@ async function serveBare(): Promise<void> {
     if (message.cmd === 'cpu') process.send!(process.cpuUsage());
   });
   process.send!({ port: (server.address() as { port: number }).port });
+}
+
+async function serveMinimal(): Promise<void> {
+  const { startMinimalDurableReceiver } = await import('./minimalDurableReceiver');
+  const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-minimal-'));
+  const receiver = await startMinimalDurableReceiver({ dataDir, key: KEY, apply: true });
+  process.on('message', (message: { cmd: string }) => {
+    if (message.cmd === 'cpu') process.send!(process.cpuUsage());
+    if (message.cmd === 'stats') process.send!({ p99Ms: percentile(receiver.receiptToStored(), 99) });
+    if (message.cmd === 'stop') {
+      receiver.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      process.send!({ stopped: true }, undefined, {}, () => process.exit(0));
+    }
+  });
+  process.send!({ port: receiver.port });
 }
 
 async function serveHost(): Promise<void> {
@@ -231,7 +254,7 @@ async function receiptToStored(platform: import('../shared/platform/local/localP
 }
 
 if (process.argv[2] === '--serve') {
-  (process.argv[3] === 'bare' ? serveBare() : serveHost()).catch((error) => {
+  ({ bare: serveBare, minimal: serveMinimal, host: serveHost }[process.argv[3]] ?? serveHost)().catch((error) => {
     console.error(error);
     process.exit(1);
   });
