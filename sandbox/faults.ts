@@ -11,6 +11,12 @@ export interface FaultSettings {
   slowMs: number;
   /** Share (0..1) of bodies cut off: full Content-Length sent, part of the body, then the socket destroyed. */
   truncateRate: number;
+  /**
+   * Every request is answered 400 with a body that echoes its Authorization and X-Api-Key headers,
+   * as a provider whose error pages dump the request would: the test of a client's masking of
+   * provider error text. Not drawn: while on, it answers every request the faults above spare.
+   */
+  echoCredentials: boolean;
   /** Seed of the PRNG that decides which requests fail; reapplied on every configure. */
   seed: number;
 }
@@ -21,6 +27,7 @@ export interface FaultDecision {
   rate429: boolean;
   truncate: boolean;
   slowMs: number;
+  echoCredentials: boolean;
 }
 
 const RATE_FIELDS = ['error5xxRate', 'rate429', 'truncateRate'] as const;
@@ -66,8 +73,11 @@ export class FaultInjector {
           throw new SyncBridgeError('validation', "Fault setting 'seed' must be an integer.");
         }
         next.seed = value;
+      } else if (name === 'echoCredentials') {
+        if (typeof value !== 'boolean') throw new SyncBridgeError('validation', "Fault setting 'echoCredentials' must be true or false.");
+        next.echoCredentials = value;
       } else {
-        throw new SyncBridgeError('validation', `Unknown fault setting '${name}'; expected error5xxRate, rate429, slowMs, truncateRate or seed.`);
+        throw new SyncBridgeError('validation', `Unknown fault setting '${name}'; expected error5xxRate, rate429, slowMs, truncateRate, echoCredentials or seed.`);
       }
     }
     this.current = next;
@@ -89,6 +99,7 @@ export class FaultInjector {
       rate429: limitRoll < this.current.rate429,
       truncate: truncateRoll < this.current.truncateRate,
       slowMs: this.current.slowMs,
+      echoCredentials: this.current.echoCredentials,
     };
   }
 
@@ -98,5 +109,5 @@ export class FaultInjector {
 }
 
 function noFaults(seed: number): FaultSettings {
-  return { error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, seed };
+  return { error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, echoCredentials: false, seed };
 }

@@ -4,7 +4,7 @@ import { isSandboxEntity } from './entities';
 import { encodeCursor } from './listingKey';
 import { parseListingQuery } from './listingQuery';
 import { pathSegments, sendError, sendJson, sendTruncatedJson } from './httpIo';
-import { authenticateProviderRequest, forbidsWrites, rateLimitKey } from './providerAuth';
+import { authenticateProviderRequest, forbidsWrites, headerValue, rateLimitKey } from './providerAuth';
 import { ProviderResult } from './providerResult';
 import { PathKind } from './requestStats';
 import { SandboxState } from './sandboxState';
@@ -20,8 +20,8 @@ const RECORD_METHODS = 'GET, PUT, PATCH, DELETE';
 /**
  * The simulated provider API under /v1. Per request, in this order: the rate-limit window is
  * charged (by the presented credential, so even rejected keys are limited), the fault decision
- * is drawn, the slow-down applied, then a limit or injected fault answers, or the request is
- * authenticated and routed. Every response carries the X-RateLimit-* headers. An injected 5xx
+ * is drawn, the slow-down applied, then a limit, an injected fault or the credential echo
+ * answers, or the request is authenticated and routed. Every response carries the X-RateLimit-* headers. An injected 5xx
  * comes before the write (nothing changes); a truncated response comes after it (the write
  * happened, the client cannot tell), which is the case Idempotency-Key exists for.
  */
@@ -57,6 +57,12 @@ export async function handleProviderRequest(state: SandboxState, req: IncomingMe
     state.stats.injected('rate429');
     status = 429;
     sendJson(res, status, { error: 'Injected fault: too many requests; retry after 1 s.' }, { ...headers, 'Retry-After': '1' });
+  } else if (faults.echoCredentials) {
+    state.stats.injected('echoedCredentials');
+    status = 400;
+    // The echo comes first, so that a client quoting the start of the body quotes the credentials.
+    const echo = { authorization: headerValue(req, 'authorization') ?? null, 'x-api-key': headerValue(req, 'x-api-key') ?? null };
+    sendJson(res, status, { echo, error: 'Injected fault: the request was refused, and its credentials are echoed.' }, headers);
   } else {
     try {
       const result = await route(state, req, method, segments, url);

@@ -1,19 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SyncBridgeError } from '../../shared/core/errors';
 import { readJsonObject, sendJson } from '../httpIo';
-import { OAuthTokenStore } from './tokenStore';
+import { OAUTH_ERROR_CODES, OAuthErrorCode, OAuthTokenStore } from './tokenStore';
 
 /**
- * /_sandbox/oauth: counters (GET), and two levers for tests: revoke a refresh token's family or
- * every family (the next refresh is invalid_grant, the family's access tokens stop working), and
- * expire access tokens now (the next /v1 call is a 401 invalid_token) without waiting for the TTL.
+ * /_sandbox/oauth: counters (GET), and three levers for tests: revoke a refresh token's family or
+ * every family (the next refresh is invalid_grant, the family's access tokens stop working),
+ * expire access tokens now (the next /v1 call is a 401 invalid_token) without waiting for the TTL,
+ * and echo: refuse every token request with a given error whose description quotes the client's
+ * credentials, as a provider with a verbose error page would (for testing that clients mask it).
  */
 export async function handleOAuthControl(store: OAuthTokenStore | undefined, req: IncomingMessage, res: ServerResponse, url: URL, rest: string[]): Promise<void> {
   const action = `${req.method ?? 'GET'} ${rest.join('/')}`;
   if (action === 'GET ') return sendJson(res, 200, store ? store.stats() : { enabled: false });
-  if (action !== 'POST revoke' && action !== 'POST expire') throw new SyncBridgeError('not_found', `No control endpoint ${req.method} ${url.pathname}; see docs/sandbox.md.`);
+  if (action !== 'POST revoke' && action !== 'POST expire' && action !== 'POST echo') throw new SyncBridgeError('not_found', `No control endpoint ${req.method} ${url.pathname}; see docs/sandbox.md.`);
   if (!store) throw new SyncBridgeError('not_found', 'OAuth is not enabled on this sandbox; start it with the oauth option.');
   const body = await readJsonObject(req);
+  if (action === 'POST echo') return sendJson(res, 200, { refuseWith: configureEcho(store, body) ?? null });
   const field = action === 'POST revoke' ? 'refreshToken' : 'accessToken';
   const unknown = Object.keys(body).find((name) => name !== field && name !== 'all');
   if (unknown) throw new SyncBridgeError('validation', `Unknown field '${unknown}'; send { "${field}": "..." } or { "all": true }.`);
@@ -25,4 +28,15 @@ export async function handleOAuthControl(store: OAuthTokenStore | undefined, req
     return sendJson(res, 200, { revokedFamilies: store.revoke('all' in target ? target : { refreshToken: target.token }) });
   }
   sendJson(res, 200, { expiredAccessTokens: store.expire('all' in target ? target : { accessToken: target.token }) });
+}
+
+/** `{ "refuseWith": "<RFC 6749 error>" }` turns the echo on, `{ "refuseWith": null }` off. */
+function configureEcho(store: OAuthTokenStore, body: Record<string, unknown>): OAuthErrorCode | undefined {
+  const unknown = Object.keys(body).find((name) => name !== 'refuseWith');
+  const value = body.refuseWith;
+  if (unknown !== undefined || !(value === null || (OAUTH_ERROR_CODES as readonly unknown[]).includes(value))) {
+    throw new SyncBridgeError('validation', `Send { "refuseWith": one of ${OAUTH_ERROR_CODES.join(', ')} } or { "refuseWith": null }.`);
+  }
+  store.echoRefusal = value === null ? undefined : (value as OAuthErrorCode);
+  return store.echoRefusal;
 }

@@ -37,6 +37,8 @@ export async function handleToken(store: OAuthTokenStore, req: IncomingMessage, 
     return fail('invalid_request', `The token request must be application/x-www-form-urlencoded; got '${contentType || 'no Content-Type'}'.`);
   }
   const params = new URLSearchParams(await readBodyText(req));
+  // Refused before anything is looked up: nothing is spent, and no reuse is counted.
+  if (store.echoRefusal) return fail(store.echoRefusal, echoOfCredentials(req.headers.authorization, params));
   const repeated = [...new Set(params.keys())].find((name) => params.getAll(name).length > 1);
   if (repeated) return fail('invalid_request', `Parameter '${repeated}' must not be repeated.`);
 
@@ -99,6 +101,15 @@ function authenticateClient(store: OAuthTokenStore, authorization: string | unde
   const secretMatches = constantTimeEquals(client.clientSecret, store.options.clientSecret);
   if (!idMatches || !secretMatches) return { ok: false, error: 'invalid_client', description: 'Client authentication failed: unknown client or wrong secret.' };
   return { ok: true, client };
+}
+
+/**
+ * What a provider with a verbose error page quotes back (the echo lever): the client secret, the
+ * form parameters (refresh token, code, verifier) and the Authorization header, secrets first.
+ */
+function echoOfCredentials(authorization: string | undefined, params: URLSearchParams): string {
+  const secret = (authorization === undefined ? undefined : parseBasic(authorization)?.clientSecret) ?? params.get('client_secret') ?? '(none)';
+  return `Refused by the echo lever. client_secret=${secret}; ${params.toString()}; Authorization: ${authorization ?? '(none)'}`;
 }
 
 /** RFC 6749 §2.3.1: both halves are form-urlencoded before they are joined and base64-encoded. */

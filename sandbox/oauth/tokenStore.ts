@@ -4,7 +4,8 @@ import { ResolvedOAuthOptions } from './oauthOptions';
 import { s256Challenge } from './pkce';
 
 /** RFC 6749 §5.2 error codes the token endpoint answers with. */
-export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
+export const OAUTH_ERROR_CODES = ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope'] as const;
+export type OAuthErrorCode = (typeof OAUTH_ERROR_CODES)[number];
 
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
@@ -90,6 +91,11 @@ export class OAuthTokenStore {
   private revokedFamilyIds = new Set<number>();
   private nextFamilyId = 1;
   private counters = emptyCounters();
+  /**
+   * The echo lever (POST /_sandbox/oauth/echo): while it names an error, the token endpoint refuses
+   * every request with it, quoting the client's credentials in error_description.
+   */
+  echoRefusal: OAuthErrorCode | undefined;
 
   constructor(
     readonly options: ResolvedOAuthOptions,
@@ -224,6 +230,7 @@ export class OAuthTokenStore {
     this.revokedFamilyIds.clear();
     this.spentRefreshCount = 0;
     this.counters = emptyCounters();
+    this.echoRefusal = undefined;
   }
 
   private issueTokens(familyId: number, clientId: string, scopes: string[], withRefreshToken: boolean): TokenResponse {

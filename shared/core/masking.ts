@@ -1,6 +1,7 @@
 /**
- * Keeps secrets out of logs and telemetry (DESIGN.md §4: "secrets never reach logs, errors or
- * telemetry"). Shared by every Telemetry implementation so that they all mask the same way.
+ * Keeps secrets out of logs, telemetry and errors (DESIGN.md §4: "secrets never reach logs, errors
+ * or telemetry"). Shared by every Telemetry implementation so that they all mask the same way, and
+ * by the provider clients for the provider text they quote in their errors (maskProviderText).
  */
 
 /** What a masked value is replaced with. */
@@ -46,4 +47,62 @@ export function maskProperties<T extends Record<string, unknown>>(properties: T,
     else masked[key] = value;
   }
   return masked as { [K in keyof T]: T[K] | string };
+}
+
+/**
+ * `Bearer <token>` and `Basic <credentials>` in free text. A provider may echo an Authorization
+ * header whose value we do not know (another request's, another client's); this catches those.
+ * Only runs of 16 or more token characters count, so prose such as "Bearer token" stays readable.
+ */
+const AUTH_SCHEME_CREDENTIAL = /\b(Bearer|Basic)(\s+)[A-Za-z0-9\-._~+/]{16,}=*/gi;
+
+/** Masks the credential after every `Bearer` or `Basic` in `text`, keeping the scheme's name. */
+export function maskAuthSchemes(text: string): string {
+  return text.replace(AUTH_SCHEME_CREDENTIAL, `$1$2${MASK}`);
+}
+
+/**
+ * The credential values a request's headers carry, from every secret-named header (Authorization,
+ * X-Api-Key, Cookie, …): the credential after an auth scheme (`Bearer <token>`, so that a quote
+ * still says which scheme was refused), else the whole value; for Basic (RFC 7617) also the
+ * decoded `id:secret` and the secret, plus the id when the secret is empty, since APIs that take
+ * a key as the Basic user name (Stripe) send it there.
+ */
+export function credentialValuesOfHeaders(headers: Record<string, string>): string[] {
+  const values: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!isSecretKey(name) || typeof value !== 'string') continue;
+    const scheme = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s+(\S+)\s*$/.exec(value);
+    if (!scheme) {
+      values.push(value);
+      continue;
+    }
+    values.push(scheme[2]);
+    if (scheme[1].toLowerCase() !== 'basic') continue;
+    const decoded = Buffer.from(scheme[2], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) continue;
+    const [id, secret] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    values.push(decoded, secret === '' ? id : secret);
+  }
+  return values.filter((value) => value.length > 0);
+}
+
+/**
+ * Text a provider sent (a 4xx body, an OAuth error_description) made fit for an error message,
+ * which ends up in stored run, outbox and conflict errors, API answers and logs. The credentials
+ * sent with the request are masked as sent and as a provider may echo them (percent-, form- or
+ * JSON-encoded), then any `Bearer`/`Basic` credential; only then is the text cut to `maxLength`,
+ * so that the cut cannot leave the head of a token behind. The rest of the text stays readable.
+ */
+export function maskProviderText(text: string, sentCredentials: Iterable<string>, maxLength: number): string {
+  const values = new Set<string>();
+  for (const value of sentCredentials) {
+    if (value.length === 0) continue;
+    values.add(value);
+    values.add(encodeURIComponent(value));
+    values.add(new URLSearchParams({ v: value }).toString().slice(2));
+    values.add(JSON.stringify(value).slice(1, -1));
+  }
+  return maskAuthSchemes(maskText(text, values)).slice(0, maxLength);
 }

@@ -1,4 +1,5 @@
 import { SyncBridgeError } from '../core/errors';
+import { credentialValuesOfHeaders, maskProviderText } from '../core/masking';
 import type { RequestAuthorizer } from '../adapters/adapter';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
@@ -36,7 +37,8 @@ export interface ProviderResponse<T> {
  * One attempt of one provider call. It never sleeps and never retries: a failure is classified
  * into a SyncBridgeError code and the caller reschedules its step (DESIGN.md §4, serverless-shaped
  * work). Codes: `rate_limited` (429, with `retryAt`), `auth_failed` (401/403), `transient` (5xx,
- * network errors, timeouts, bodies that end early or are not JSON), `provider_rejected` (other 4xx).
+ * network errors, timeouts, bodies that end early or are not JSON), `provider_rejected` (other 4xx,
+ * quoting the start of the body with the request's credentials masked).
  */
 export class ProviderHttpClient {
   private readonly baseUrl: URL;
@@ -103,7 +105,10 @@ export class ProviderHttpClient {
         throw new SyncBridgeError('transient', `The provider failed ${operation} with HTTP ${status}.`, { status });
       }
       if (status >= 400) {
-        throw new SyncBridgeError('provider_rejected', `The provider rejected ${operation} with HTTP ${status}: ${text.slice(0, 200)}`, { status });
+        // The body is quoted (the provider's reason is what an operator needs), but a provider may
+        // echo the request: the credentials sent with it are masked before the quote is cut.
+        const quote = maskProviderText(text, credentialValuesOfHeaders(headers), 200);
+        throw new SyncBridgeError('provider_rejected', `The provider rejected ${operation} with HTTP ${status}: ${quote}`, { status });
       }
       let body: T;
       try {

@@ -80,16 +80,30 @@ describe('sandbox fault injection', () => {
     expect((await control<Stats>(sandbox, 'GET', 'stats')).injected.truncated).toBe(1);
   });
 
+  it('echoes the credential headers in a 400 body, before routing, while echoCredentials is on', async () => {
+    await control(sandbox, 'POST', 'faults', { echoCredentials: true });
+    const keyed = await providerGet(sandbox, '/v1/customers?limit=1');
+    expect(keyed.status).toBe(400);
+    const text = await keyed.text();
+    expect(text.indexOf(sandbox.apiKey)).toBeLessThan(100); // early, where a client's quote of the body reaches
+    expect(JSON.parse(text)).toEqual({ echo: { authorization: null, 'x-api-key': sandbox.apiKey }, error: expect.stringContaining('Injected fault') });
+    const bearer = await fetch(`${sandbox.url}/v1/customers/cus_0000001`, { method: 'PATCH', headers: { authorization: 'Bearer made-up-token-123' }, body: '{}' });
+    expect(await bearer.json()).toMatchObject({ echo: { authorization: 'Bearer made-up-token-123', 'x-api-key': null } });
+    expect((await control<Stats>(sandbox, 'GET', 'stats')).injected.echoedCredentials).toBe(2);
+    await control(sandbox, 'POST', 'faults', {});
+    expect((await providerGet(sandbox, '/v1/customers?limit=1')).status).toBe(200);
+  });
+
   it('reports the settings, rejects bad ones by name and clears them with an empty body', async () => {
     const applied = await control(sandbox, 'POST', 'faults', { error5xxRate: 0.25, slowMs: 10 });
-    expect(applied).toEqual({ error5xxRate: 0.25, rate429: 0, slowMs: 10, truncateRate: 0, seed: 42 });
+    expect(applied).toEqual({ error5xxRate: 0.25, rate429: 0, slowMs: 10, truncateRate: 0, echoCredentials: false, seed: 42 });
     expect(await control(sandbox, 'GET', 'faults')).toEqual(applied);
-    for (const [body, name] of [[{ error5xxRate: 2 }, 'error5xxRate'], [{ slowMs: -1 }, 'slowMs'], [{ error5xx: 0.1 }, 'error5xx']] as const) {
+    for (const [body, name] of [[{ error5xxRate: 2 }, 'error5xxRate'], [{ slowMs: -1 }, 'slowMs'], [{ error5xx: 0.1 }, 'error5xx'], [{ echoCredentials: 1 }, 'echoCredentials']] as const) {
       const response = await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', body: JSON.stringify(body) });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { error: string }).error).toContain(`'${name}'`);
     }
-    expect(await control(sandbox, 'POST', 'faults', {})).toEqual({ error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, seed: 42 });
+    expect(await control(sandbox, 'POST', 'faults', {})).toEqual({ error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, echoCredentials: false, seed: 42 });
     expect((await providerGet(sandbox, '/v1/customers')).status).toBe(200);
   });
 

@@ -291,6 +291,24 @@ describe('sandbox OAuth: expiry, rotation and reuse detection', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('refuses every token request with an echo of its credentials while the echo lever is on, spending nothing', async () => {
+    const tokens = await authorizeAndExchange(sandbox);
+    expect(await control(sandbox, 'POST', 'oauth/echo', { refuseWith: 'invalid_grant' })).toEqual({ refuseWith: 'invalid_grant' });
+    const echoed = await tokenRequest(sandbox, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    expect(echoed.status).toBe(400);
+    expect(echoed.body.error).toBe('invalid_grant');
+    const description = echoed.body.error_description!;
+    expect(description.indexOf(CLIENT_SECRET)).toBeLessThan(60);
+    expect(description.indexOf(tokens.refresh_token!)).toBeLessThan(200);
+    expect(description).toContain(basicAuth());
+    expect(await control(sandbox, 'POST', 'oauth/echo', { refuseWith: null })).toEqual({ refuseWith: null });
+    // Nothing was spent: the same refresh token still works, and no reuse was counted.
+    expect((await tokenRequest(sandbox, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! })).status).toBe(200);
+    expect(await control<OAuthStats>(sandbox, 'GET', 'oauth')).toMatchObject({ refreshReuse: 0, errors: { invalid_grant: 1 } });
+    const bad = await fetch(`${sandbox.url}/_sandbox/oauth/echo`, { method: 'POST', body: '{"refuseWith":"nope"}' });
+    expect(bad.status).toBe(400);
+  });
+
   it('keeps the refresh token when rotation is off', async () => {
     const plain = await startTestSandbox({ recordsPerEntity: 5, oauth: { ...oauthOptions, refreshTokenRotation: false } });
     try {

@@ -1,5 +1,6 @@
 import { parseRetryAfter } from '../../http/rateLimit';
 import { SyncBridgeError } from '../errors';
+import { credentialValuesOfHeaders, maskProviderText } from '../masking';
 
 /** What a token endpoint answered (RFC 6749 §5.1), reduced to what we keep. */
 export interface TokenResponse {
@@ -41,7 +42,8 @@ export function isInvalidGrant(error: unknown): error is OAuthGrantError {
  * A small OAuth 2 client for token endpoints (RFC 6749 §4.1.3, §4.4, §6): form-encoded bodies,
  * client authentication by HTTP Basic with form-encoded id and secret (§2.3.1). One attempt per
  * call; no retries here (the callers decide, and a refresh must never be sent twice blindly).
- * Error messages never contain the tokens, the code or the secret.
+ * Error messages never contain the tokens, the code, the verifier or the secret, not even where
+ * the token endpoint's error text quotes them back.
  */
 export class OAuthClient {
   private readonly timeoutMs: number;
@@ -95,9 +97,11 @@ export class OAuthClient {
     }
     if (response.status === 408) throw new SyncBridgeError('transient', `The token endpoint ${url.host} timed out the ${grant} grant (HTTP 408).`, { status: 408 });
     if (!response.ok) {
-      const code = typeof parsed?.error === 'string' ? parsed.error : 'invalid_response';
-      // error_description is the provider's text about the request, not an echo of the secret values.
-      const description = typeof parsed?.error_description === 'string' ? `: ${parsed.error_description.slice(0, 200)}` : '';
+      // Both are the provider's text, and a provider may quote the request in them, so the
+      // credentials this request sent are masked in both. A standard code has nothing to mask.
+      const sent = sentCredentials(client, params, headers);
+      const code = typeof parsed?.error === 'string' ? maskProviderText(parsed.error, sent, 100) : 'invalid_response';
+      const description = typeof parsed?.error_description === 'string' ? `: ${maskProviderText(parsed.error_description, sent, 200)}` : '';
       throw new OAuthGrantError(code, `The token endpoint ${url.host} refused the ${grant} grant with ${code} (HTTP ${response.status})${description}.`, response.status);
     }
     const accessToken = parsed?.access_token;
@@ -116,6 +120,12 @@ export class OAuthClient {
       scope: typeof parsed?.scope === 'string' ? parsed.scope : undefined,
     };
   }
+}
+
+/** What a token request sends that is secret: the client secret, the grant's token, code or verifier, the Basic header. */
+function sentCredentials(client: OAuthClientIdentity, params: Record<string, string>, headers: Record<string, string>): string[] {
+  const values = [client.clientSecret, params.refresh_token, params.code, params.code_verifier, ...credentialValuesOfHeaders(headers)];
+  return values.filter((value): value is string => typeof value === 'string' && value !== '');
 }
 
 function parseTokenUrl(tokenUrl: string): URL {

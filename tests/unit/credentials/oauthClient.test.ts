@@ -86,6 +86,38 @@ describe('OAuthClient against token endpoints on loopback', () => {
     }
   });
 
+  test('a refusal whose error_description echoes the request leaks none of it: secret, refresh token, code, verifier', async () => {
+    const secret = 'se+cr/et &x-9f2c';
+    const refreshToken = 'rt_echoed_7Qm2Vx9Lk3Pz';
+    const server = await serve((req, res, body) => {
+      // A provider that quotes the request back: the secret as it decoded it, the form body, the header.
+      const decodedSecret = decodeURIComponent(Buffer.from(req.headers.authorization!.slice(6), 'base64').toString().split(':')[1].replace(/\+/g, ' '));
+      res.statusCode = 400;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ error: body.includes('refresh_token=') ? 'invalid_grant' : `bad_${decodedSecret}`, error_description: `Refused. secret=${decodedSecret}; ${body}; ${req.headers.authorization}` }));
+    });
+    const identity = { tokenUrl: server.url, clientId: 'echo-client', clientSecret: secret };
+    const basic = Buffer.from(`echo-client:${new URLSearchParams({ s: secret }).toString().slice(2)}`).toString('base64');
+    try {
+      const refused = (await client.refresh(identity, refreshToken).catch((e: unknown) => e)) as OAuthGrantError;
+      expect(isInvalidGrant(refused)).toBe(true);
+      expect(refused.message).toMatch(/refused the refresh_token grant with invalid_grant \(HTTP 400\): Refused\. secret=\*\*\*; grant_type=refresh_token&refresh_token=\*\*\*; Basic \*\*\*/);
+      for (const value of [secret, encodeURIComponent(secret), refreshToken, basic]) expect(refused.message).not.toContain(value);
+
+      const code = 'code_echoed_Hq8sW2';
+      const verifier = 'v'.repeat(20) + 'echoedVerifier' + 'v'.repeat(20);
+      const exchange = (await client.exchangeCode(identity, { code, redirectUri: 'http://127.0.0.1:1/cb', codeVerifier: verifier }).catch((e: unknown) => e)) as OAuthGrantError;
+      expect(exchange.oauthError).toBe('bad_***'); // even the error code is the provider's text
+      for (const value of [secret, code, verifier, basic]) {
+        expect(exchange.message).not.toContain(value);
+        expect(exchange.oauthError).not.toContain(value);
+      }
+      expect(exchange.message).toContain('grant_type=authorization_code&code=***');
+    } finally {
+      await server.close();
+    }
+  });
+
   test('5xx, bodies without a token, non-Bearer tokens, timeouts and refused connections are classified', async () => {
     let answer: (res: ServerResponse) => void = () => undefined;
     const server = await serve((_req, res) => answer(res));

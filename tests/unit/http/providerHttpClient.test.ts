@@ -14,6 +14,12 @@ function provider(): Promise<{ url: string; server: Server; seen: string[] }> {
       res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '2' }).end('{"error":"scripted"}');
       return;
     }
+    if (req.url === '/echo') {
+      // A provider whose error page dumps the request, credentials first.
+      const echo = { authorization: req.headers.authorization, apiKey: req.headers['x-api-key'] };
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ echo, error: 'email is not a valid address' }));
+      return;
+    }
     if (req.url === '/broken') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
       res.write('{"data": [');
@@ -81,6 +87,22 @@ describe('provider HTTP client', () => {
     expect(await codeOf(client.request({ path: '/status/503' }))).toBe('transient:503');
     expect(await codeOf(client.request({ path: '/status/422' }))).toBe('provider_rejected:422');
     expect(await codeOf(client.request({ path: '/status/403' }))).toBe('auth_failed:403');
+  });
+
+  test('a 4xx body that echoes the credentials it was sent is quoted with them masked, and its words kept', async () => {
+    const token = `at_${'Zx9'.repeat(20)}`;
+    const bearer = new ProviderHttpClient({ baseUrl: p.url, clock: systemClock, authorizer: { headers: async () => ({ authorization: `Bearer ${token}` }) } });
+    const rejected = (await bearer.request({ path: '/echo' }).catch((error: unknown) => error)) as Error;
+    expect(isSyncBridgeError(rejected, 'provider_rejected')).toBe(true);
+    expect(rejected.message).toContain('"authorization":"Bearer ***"');
+    expect(rejected.message).not.toContain(token.slice(0, 12)); // not even the head of it
+    // The quote is still cut, after masking: the provider's own words are inside the first 200 characters.
+    const apiKey = 'sk_test_51Hxyz-echoed-api-key';
+    const keyed = new ProviderHttpClient({ baseUrl: p.url, clock: systemClock, headers: { 'x-api-key': apiKey } });
+    const refused = (await keyed.request({ path: '/echo' }).catch((error: unknown) => error)) as Error;
+    expect(refused.message).toContain('"apiKey":"***"');
+    expect(refused.message).toContain('email is not a valid address');
+    expect(refused.message).not.toContain(apiKey);
   });
 
   test('a body cut off mid-way is a transient failure, not a crash and not data', async () => {
