@@ -280,9 +280,72 @@ describe('SqliteQueue', () => {
       other.close();
     });
 
+    it('does not hold a message back behind one of its session scheduled for later', async () => {
+      await queue.send(Q, { body: 'later', messageId: 'a1', sessionId: 'A', scheduledEnqueueTime: new Date(clock.now().getTime() + 5_000) });
+      await queue.send(Q, { body: 'now', messageId: 'a2', sessionId: 'A' });
+      const session = queue.acceptSession(Q)!;
+      expect(queue.receiveFromSession(session)).toMatchObject({ body: 'now', enqueuedTime: clock.now() });
+    });
+
     it('does not give session messages to a receiver without sessions', async () => {
       await queue.send(Q, { body: 1, messageId: 'a1', sessionId: 'A' });
       expect(queue.receive(Q)).toBeUndefined();
+    });
+  });
+
+  describe('a clock stepped back (an NTP correction between two sends)', () => {
+    /** Receives and completes everything deliverable now, every free session first, as the local host does. */
+    function drainNow(): unknown[] {
+      const bodies: unknown[] = [];
+      for (let session = queue.acceptSession(Q); session !== undefined; session = queue.acceptSession(Q)) {
+        for (let message = queue.receiveFromSession(session); message !== undefined; message = queue.receiveFromSession(session)) {
+          bodies.push(message.body);
+          queue.complete(message.lockToken);
+        }
+        queue.releaseSession(session);
+      }
+      for (let message = queue.receive(Q); message !== undefined; message = queue.receive(Q)) {
+        bodies.push(message.body);
+        queue.complete(message.lockToken);
+      }
+      return bodies;
+    }
+
+    it('keeps a session in send order', async () => {
+      await queue.send(Q, { body: 'A', messageId: 'a', sessionId: 'S' });
+      clock.advance(-5_000);
+      await queue.send(Q, { body: 'B', messageId: 'b', sessionId: 'S' });
+      clock.advance(5_000);
+      expect(drainNow()).toEqual(['A', 'B']);
+    });
+
+    it('keeps messages without a session in send order', async () => {
+      await queue.send(Q, { body: 'A', messageId: 'a' });
+      clock.advance(-5_000);
+      await queue.send(Q, { body: 'B', messageId: 'b' });
+      clock.advance(5_000);
+      expect(drainNow()).toEqual(['A', 'B']);
+    });
+
+    it('lets nothing overtake: the session waits until the clock is back, and a scheduled message still waits for its time', async () => {
+      const before = clock.now().getTime();
+      await queue.send(Q, { body: 'A', messageId: 'a', sessionId: 'S' });
+      clock.advance(-5_000);
+      await queue.send(Q, [
+        // Due by the time the queue has already reached (A's): enqueued now, behind A.
+        { body: 'due', messageId: 'due', sessionId: 'S', scheduledEnqueueTime: new Date(before - 1_000) },
+        { body: 'later', messageId: 'later', sessionId: 'S', scheduledEnqueueTime: new Date(before + 1_000) },
+        { body: 'B', messageId: 'b', sessionId: 'S' },
+      ]);
+      expect(drainNow()).toEqual([]);
+      clock.advance(4_999);
+      expect(drainNow()).toEqual([]);
+      clock.advance(1);
+      expect(drainNow()).toEqual(['A', 'due', 'B']);
+      clock.advance(999);
+      expect(drainNow()).toEqual([]);
+      clock.advance(1);
+      expect(drainNow()).toEqual(['later']);
     });
   });
 

@@ -94,9 +94,9 @@ export class SqliteQueue implements QueueSender {
           const fresh = this.sql.rememberMessageId.run(queue, row.messageId, now + this.duplicateDetectionWindowMs, now);
           if (fresh.changes === 0) continue; // seen inside the window: accepted and dropped
         }
-        const availableAt = Math.max(now, row.scheduledAtMs ?? now);
-        this.sql.insertMessage.run(queue, row.messageId, row.sessionId, row.body, row.properties, now, availableAt);
-        if (row.sessionId !== null) this.sql.advanceSessionHead.run({ queue, sessionId: row.sessionId, availableAt });
+        const { messageId, sessionId, body, properties } = row;
+        const inserted = this.sql.insertMessage.run({ queue, messageId, sessionId, body, properties, now, scheduledAt: row.scheduledAtMs ?? null });
+        if (sessionId !== null) this.sql.advanceSessionHead.run({ queue, sessionId, sequenceNumber: inserted.lastInsertRowid });
       }
     }).immediate();
     this.sendsSincePurge += rows.length;

@@ -4,6 +4,18 @@ import type { SqliteDatabase } from './database';
 const lockIsFree = '(locked_until_ms IS NULL OR locked_until_ms <= ?)';
 
 /**
+ * Where a message sent now enters the order of its group (its session, or the queue's messages
+ * without a session): the clock, but never before an immediate message already waiting there (one
+ * whose available time is its enqueue time). A clock stepped back would otherwise put the later
+ * message first. Only keys above the clock can matter, so the walk down the index ends at once
+ * unless messages scheduled for later, or sent before a step back, lie there. insertMessage writes
+ * it as sent_at_ms and as the floor of available_at_ms: a seek each, in the statement that inserts.
+ */
+const enqueueTime = `COALESCE((SELECT available_at_ms FROM queue_messages INDEXED BY queue_messages_by_session
+       WHERE queue = @queue AND session_id IS @sessionId AND available_at_ms > @now AND available_at_ms = sent_at_ms
+       ORDER BY available_at_ms DESC LIMIT 1), @now)`;
+
+/**
  * Every statement of SqliteQueue. Hot paths name their index (INDEXED BY) so that the planner can
  * never fall back to a scan as the tables grow; see sqliteQueueSchema.ts.
  */
@@ -13,11 +25,12 @@ const QUEUE_SQL = {
      WHERE queue_message_ids.expires_at_ms <= ?`,
   purgeMessageIds: 'DELETE FROM queue_message_ids WHERE expires_at_ms <= ?',
   insertMessage: `INSERT INTO queue_messages (queue, message_id, session_id, body, application_properties, sent_at_ms, available_at_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (@queue, @messageId, @sessionId, @body, @properties, ${enqueueTime}, MAX(${enqueueTime}, COALESCE(@scheduledAt, 0)))`,
   nextWithoutSession: `SELECT * FROM queue_messages INDEXED BY queue_messages_by_session
      WHERE queue = ? AND session_id IS NULL AND available_at_ms <= ? AND ${lockIsFree}
      ORDER BY available_at_ms, sequence_number LIMIT 1`,
-  advanceSessionHead: `INSERT INTO queue_active_sessions (queue, session_id, head_available_at_ms) VALUES (@queue, @sessionId, @availableAt)
+  advanceSessionHead: `INSERT INTO queue_active_sessions (queue, session_id, head_available_at_ms)
+     VALUES (@queue, @sessionId, (SELECT available_at_ms FROM queue_messages WHERE sequence_number = @sequenceNumber))
      ON CONFLICT (queue, session_id) DO UPDATE
      SET head_available_at_ms = MIN(COALESCE(head_available_at_ms, excluded.head_available_at_ms), excluded.head_available_at_ms)`,
   refreshSessionHead: `UPDATE queue_active_sessions SET head_available_at_ms =
