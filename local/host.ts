@@ -151,7 +151,7 @@ function withDefaults(options: LocalHostOptions): LocalHostSettings {
     queuePollIntervalMs: options.queuePollIntervalMs ?? 200,
     sessionIdleMs: options.sessionIdleMs ?? 250,
     stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
-    maxRequestBodyBytes: options.maxRequestBodyBytes ?? 100 * 1024 * 1024,
+    maxRequestBodyBytes: options.maxRequestBodyBytes ?? AZURE_REQUEST_BODY_LIMIT,
     logInvocations: options.logInvocations ?? false,
     functionLogLevel: options.functionLogLevel ?? 'information',
     log: options.log ?? ((line: string) => process.stdout.write(`${line}\n`)),
@@ -170,6 +170,25 @@ function withDefaults(options: LocalHostOptions): LocalHostSettings {
     names.add(f.name);
   }
   return settings;
+}
+
+/** Azure's default for FUNCTIONS_REQUEST_BODY_SIZE_LIMIT. */
+const AZURE_REQUEST_BODY_LIMIT = 100 * 1024 * 1024;
+
+/**
+ * The HTTP trigger's body limit from `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT` (bytes), the app setting
+ * the Functions host reads for the same purpose; 100 MB when unset, as on Azure. A request body
+ * is read into memory before any handler runs, so this, not the webhook receiver's own 1 MB
+ * check, is what bounds the memory one request can take.
+ */
+export function requestBodyLimitFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT?.trim();
+  if (!raw) return AZURE_REQUEST_BODY_LIMIT;
+  const bytes = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new SyncBridgeError('configuration', `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a positive number of bytes, not "${raw}".`);
+  }
+  return bytes;
 }
 
 function invalid(option: string, value: unknown): never {

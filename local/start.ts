@@ -8,7 +8,7 @@ import { SyncBridgeError } from '../shared/core/errors';
 import { toRunView } from '../shared/core/runs/runView';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
 import { DEMO_CONNECTION_ID, ensureDemo, registerDemoWebhook } from './demoSetup';
-import { startLocalHost } from './host';
+import { requestBodyLimitFrom, startLocalHost } from './host';
 
 /**
  * `npm start`: the sandbox (unless SANDBOX_URL names one), the local Functions host on the
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   const port = intFromEnv('SYNCBRIDGE_PORT', 7071, 0, 65535);
   const sandboxPort = intFromEnv('SANDBOX_PORT', 7072, 0, 65535);
   const dataDir = resolve(process.env.SYNCBRIDGE_DATA_DIR ?? '.syncbridge');
+  const maxRequestBodyBytes = requestBodyLimitFrom(process.env); // a bad value fails before anything starts
   const sandboxApiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-api-key';
 
   let sandbox: { url: string; child?: ChildProcess };
@@ -73,7 +74,13 @@ async function main(): Promise<void> {
   // Read the open run before the host starts: once it dispatches, the queued steps of a run left by
   // the last process may finish before this start gets to say it is resuming them.
   const open = await platform.runs.listOpenByConnection(DEMO_CONNECTION_ID);
-  const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port, log: (line) => platform.telemetry.log('info', line) });
+  const host = await startLocalHost({
+    functions: allFunctions,
+    queue: platform.queue,
+    port,
+    maxRequestBodyBytes,
+    log: (line) => platform.telemetry.log('info', line),
+  });
 
   // Pushes whose queue message was lost in a crash (committed, never sent) go out again now; the
   // broker's duplicate detection drops the ones that were in fact sent.

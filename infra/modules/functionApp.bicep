@@ -35,6 +35,10 @@ var appSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   // Local auth is off on the component: telemetry is sent with the identity's Entra token.
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // Request bodies are read into memory before a function runs: 4 MB (Azure's default is 100 MB)
+  // bounds what one request can take. Webhooks are capped at 1 MB by the receiver, admin API
+  // bodies are single records.
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '4194304'
   // The Functions host's own storage, identity-based.
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'

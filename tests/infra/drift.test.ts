@@ -38,6 +38,7 @@ const HOST_SETTINGS: Record<string, string> = {
   ServiceBusConnection__credential: 'the trigger connection authenticates with a managed identity',
   ServiceBusConnection__clientId: 'which managed identity the trigger connection uses',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra ID telemetry ingestion (local auth off)',
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 'the HTTP trigger buffers at most this much of a request body (the local host reads it too)',
   AzureWebJobsStorage__accountName: "the host's own storage, identity-based",
   AzureWebJobsStorage__credential: "the host's own storage, identity-based",
   AzureWebJobsStorage__clientId: "the host's own storage, identity-based",
@@ -147,6 +148,11 @@ describe('app settings in infra/ match the code', () => {
   it('declares nothing that neither the code nor the host reads', () => {
     const known = new Set([...AZURE_PLATFORM_SETTINGS, ...Object.keys(HOST_SETTINGS), ...settingsReadByCode()]);
     expect(appSettingNames().filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  it('caps the request body the HTTP trigger buffers at 4 MB, not Azure\'s default 100 MB', () => {
+    const limit = literalValue(blockAfter(readBicep('modules/functionApp.bicep'), /\nvar appSettings\s*=\s*/), 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT');
+    expect(Number(limit)).toBe(4 * 1024 * 1024);
   });
 
   it('deploys no key, password or connection string other than the ingestion-only Application Insights one', () => {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { ReadableStream } from 'node:stream/web';
 import type { FunctionDefinition } from '../../functions/definition';
-import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
+import { requestBodyLimitFrom, startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
 import { connect } from 'node:net';
 import type { Statement } from 'better-sqlite3';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
@@ -450,5 +450,34 @@ describe('local host: configuration', () => {
       expect(answer).toMatch(/^HTTP\/1\.1 202 /);
       expect(answer.endsWith('late but here')).toBe(true);
     });
+  });
+  it('answers 413 to a body over maxRequestBodyBytes, sent chunked without a length, before the handler runs', async () => {
+    let invoked = 0;
+    const sink: FunctionDefinition = { kind: 'http', name: 'sink', options: { methods: ['POST'], handler: async () => {
+      invoked += 1;
+      return { status: 202 };
+    } } };
+    await withHost([sink], async (host) => {
+      const post = (bytes: number) => new Promise<number>((done, fail) => {
+        const req = httpRequest({ host: '127.0.0.1', port: host.port, method: 'POST', path: '/api/sink', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+          res.resume();
+          done(res.statusCode ?? 0);
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? undefined : fail(error)));
+        for (let sent = 0; sent < bytes; sent += 1024) req.write(Buffer.alloc(Math.min(1024, bytes - sent), 120));
+        req.end();
+      });
+      expect(await post(4096)).toBe(202);
+      expect(await post(4097)).toBe(413);
+      expect(invoked).toBe(1);
+    }, { host: { maxRequestBodyBytes: 4096 } });
+  });
+
+  it('takes the body limit from FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, as the Functions host does: 100 MB when unset', () => {
+    expect(requestBodyLimitFrom({})).toBe(100 * 1024 * 1024);
+    expect(requestBodyLimitFrom({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '4194304' })).toBe(4_194_304);
+    for (const bad of ['0', '-1', '4MB', '1e6', '1.5']) {
+      expect(() => requestBodyLimitFrom({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: bad })).toThrow(/FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a positive number of bytes/);
+    }
   });
 });
