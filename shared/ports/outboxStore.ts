@@ -50,6 +50,10 @@ export interface OutboxUpdate {
  *   leaves a tombstone at its temporary one).
  * - An entry id is used once: committing an id that exists fails with `conflict` and writes
  *   nothing (the version was taken by a concurrent change).
+ * - A record (or one alongside) that carries `ifRevision` is committed only if the stored record
+ *   still has that revision (RecordStore); otherwise the commit fails with `conflict` and writes
+ *   nothing. A local change built on a read must name it: the outbound worker may have recorded a
+ *   push in between without moving the version, so the entry id alone would not catch it.
  * - `listPending` returns pending entries oldest first, optionally of one connection.
  * - `update` of an unknown id fails with `not_found`.
  */

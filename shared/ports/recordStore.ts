@@ -4,6 +4,20 @@ import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../core/mode
 export interface RecordWrite extends SyncRecord {
   /** `JSON.stringify(data)` when the caller has it; stores may store it instead of serialising again. */
   dataJson?: string;
+  /**
+   * Compare-and-set: write the record only if the stored one still has this revision (from
+   * `getWithRevision`), or, with `null`, only if none is stored. Absent: an unconditional upsert.
+   * A precondition that does not hold fails the whole call with `conflict`, and nothing of it is
+   * written. Never stored: it is an instruction to the store, not part of the record.
+   */
+  ifRevision?: string | null;
+}
+
+/** A record as stored, with the revision a compare-and-set write names (`RecordWrite.ifRevision`). */
+export interface RevisedRecord {
+  record: SyncRecord;
+  /** Opaque; changes on every write of the record, whoever makes it. */
+  revision: string;
 }
 
 export interface RecordListQuery {
@@ -45,11 +59,23 @@ export interface RecordPage {
  * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
  *   absent are the same and read back absent. A write replaces the whole record, these included.
  *   `getStates` sets `pendingPush: true` on records that hold one (and leaves it out otherwise).
+ * - Read-modify-write without losing an update (`getWithRevision` + `ifRevision`): the revision
+ *   changes on EVERY write of the record — an upsert, a sweep's tombstone, a local change through
+ *   the outbox — even one that leaves `version` as it was. That is why the precondition names a
+ *   revision and not a version: `version` counts changes of content, and recording a push's result
+ *   (OutboundService.agree) rewrites `base`, `pendingPush` and the provider's copy of `data` at
+ *   the same version, so a local change that read the record before that write and committed
+ *   after it would pass a version check and drop what the push recorded. With the revision, each
+ *   side of that race sees the other's write and reads again. A conditional call is all or nothing
+ *   (conditions included) and must fit one transaction: on Cosmos DB, one partition and at most
+ *   100 records.
  */
 export interface RecordStore {
   getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>>;
   write(records: readonly RecordWrite[]): Promise<void>;
   get(scope: RecordScope, externalId: string): Promise<SyncRecord | undefined>;
+  /** `get` with the record's revision, for a write that must not overwrite a change made since. */
+  getWithRevision(scope: RecordScope, externalId: string): Promise<RevisedRecord | undefined>;
   list(query: RecordListQuery): Promise<RecordPage>;
   /** Number of records in the scope; deleted ones only when asked. */
   count(scope: RecordScope, options?: { includeDeleted?: boolean }): Promise<number>;

@@ -54,6 +54,29 @@ describe('SqliteRecordStore (local guarantees)', () => {
     expect(await reopened.count(scope)).toBe(1);
   });
 
+  it('adds the revision column to a file made before it existed; compare-and-set works on the old rows', async () => {
+    await store.write([makeRecord('old')]);
+    db.exec('ALTER TABLE records DROP COLUMN revision');
+    db.close();
+    db = openDatabase(join(dir, 'syncbridge.db'));
+    const reopened = new SqliteRecordStore(db);
+    const read = await reopened.getWithRevision(scope, 'old');
+    expect(read?.record).toEqual(makeRecord('old'));
+    await reopened.write([{ ...makeRecord('old', { version: 2 }), ifRevision: read!.revision }]);
+    await expect(reopened.write([{ ...makeRecord('old', { version: 3 }), ifRevision: read!.revision }])).rejects.toMatchObject({ code: 'conflict' });
+    expect((await reopened.get(scope, 'old'))?.version).toBe(2);
+  });
+
+  it('refuses a conditional write after a write through another handle on the file (another process)', async () => {
+    await store.write([makeRecord('shared')]);
+    const { revision } = (await store.getWithRevision(scope, 'shared'))!;
+    const secondHandle = openDatabase(join(dir, 'syncbridge.db'));
+    await new SqliteRecordStore(secondHandle).write([makeRecord('shared', { version: 2, lastStepId: 'other process' })]);
+    secondHandle.close();
+    await expect(store.write([{ ...makeRecord('shared', { version: 2 }), ifRevision: revision }])).rejects.toMatchObject({ code: 'conflict' });
+    expect((await store.get(scope, 'shared'))?.lastStepId).toBe('other process');
+  });
+
   it('shares one file between two store instances (as two processes would) without mixing scopes', async () => {
     const secondHandle = openDatabase(join(dir, 'syncbridge.db'));
     const other = new SqliteRecordStore(secondHandle);

@@ -97,6 +97,33 @@ export function outboxStoreConformance(name: string, factory: StoreFactory<Outbo
       await expectSyncBridgeError(fixture.store.outbox.commitLocalChange(other, change(scope, 'local-2', 1, {}).entry, [{ ...other, entity: 'orders' }]), 'internal');
     });
 
+    it('commits a change whose record is unchanged since it was read (ifRevision)', async () => {
+      const first = change(scope, 'c1', 2, { name: 'first' });
+      await fixture.store.outbox.commitLocalChange(first.record, first.entry);
+      const { revision } = (await fixture.store.records.getWithRevision(scope, 'c1'))!;
+      const second = change(scope, 'c1', 3, { name: 'second' });
+      await fixture.store.outbox.commitLocalChange({ ...second.record, ifRevision: revision }, second.entry);
+      expect(await fixture.store.records.get(scope, 'c1')).toEqual(second.record);
+      expect(await fixture.store.outbox.get(second.entry.id)).toEqual(second.entry);
+    });
+
+    it('refuses a change whose record was written since it was read, and writes neither record, entry nor records alongside', async () => {
+      const first = change(scope, 'c1', 2, { name: 'first' });
+      await fixture.store.outbox.commitLocalChange(first.record, first.entry);
+      const stale = (await fixture.store.records.getWithRevision(scope, 'c1'))!.revision;
+      // The outbound worker records the push of version 2 in between: same version, settled.
+      const { base: _base, pendingPush: _pending, ...settled } = first.record;
+      const agreed: SyncRecord = { ...settled, lastStepId: `push:${first.entry.id}` };
+      await fixture.store.records.write([agreed]);
+      const late = change(scope, 'c1', 3, { name: 'built on the unsettled read' });
+      const alongside = change(scope, 'local-9', 1, { name: 'never' }).record;
+      await expectSyncBridgeError(fixture.store.outbox.commitLocalChange({ ...late.record, ifRevision: stale }, late.entry, [alongside]), 'conflict');
+      expect(await fixture.store.records.get(scope, 'c1')).toEqual(agreed);
+      expect(await fixture.store.outbox.get(late.entry.id)).toBeUndefined();
+      expect(await fixture.store.records.get(scope, 'local-9')).toBeUndefined();
+      expect((await fixture.store.outbox.listPending({ connectionId: scope.connectionId, limit: 10 })).map((e) => e.id)).toEqual([first.entry.id]);
+    });
+
     it('lists pending entries oldest first, per connection, and forgets them once done', async () => {
       const other = { ...scope, connectionId: uniqueId('con') };
       const a = change(scope, 'a', 2, { name: 'a' });

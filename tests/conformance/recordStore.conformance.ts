@@ -448,5 +448,79 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect((await store.getStates(scope, ['c1'])).get('c1')?.pendingPush ?? false).toBe(false);
       });
     });
+
+    describe('compare-and-set (getWithRevision, ifRevision)', () => {
+      const pending: Partial<SyncRecord> = {
+        version: 2,
+        base: { name: 'Agreed' },
+        pendingPush: { op: 'update', version: 2, outboxId: 'out_2', since: at(30) },
+      };
+
+      it('reads the record as get does, with a revision; nothing for an id it never stored', async () => {
+        const record = makeRecord(scope, 'c1', pending);
+        await store.write([record]);
+        const read = await store.getWithRevision(scope, 'c1');
+        expect(read?.record).toEqual(record);
+        expect(typeof read?.revision).toBe('string');
+        expect(await store.getWithRevision(scope, 'c2')).toBeUndefined();
+        expect(await store.getWithRevision({ ...scope, tenantId: uniqueId('ten') }, 'c1')).toBeUndefined();
+      });
+
+      it('writes when the stored record still has the revision read, and the condition is not stored', async () => {
+        await store.write([makeRecord(scope, 'c1', pending)]);
+        const { revision } = (await store.getWithRevision(scope, 'c1'))!;
+        // Settled: no base, no pending push (absent, as a store reads them back).
+        const agreed = makeRecord(scope, 'c1', { version: 2, data: { name: 'Provider copy' }, hash: contentHash({ name: 'Provider copy' }), lastStepId: 'push:out_2' });
+        await store.write([{ ...agreed, ifRevision: revision }]);
+        const back = await store.getWithRevision(scope, 'c1');
+        expect(back?.record).toEqual(agreed);
+        expect(back?.record).not.toHaveProperty('ifRevision');
+        expect(back?.revision).not.toBe(revision);
+      });
+
+      it('changes the revision on every write, also one that keeps the version (recording a push does)', async () => {
+        await store.write([makeRecord(scope, 'c1', pending)]);
+        const before = (await store.getWithRevision(scope, 'c1'))!.revision;
+        // Same version, only the two-way fields change: what agreeing on a push writes.
+        await store.write([makeRecord(scope, 'c1', { version: 2, base: null, pendingPush: null })]);
+        const after = (await store.getWithRevision(scope, 'c1'))!.revision;
+        expect(after).not.toBe(before);
+        // Even the very same record written again is a write.
+        await store.write([makeRecord(scope, 'c1', { version: 2, base: null, pendingPush: null })]);
+        expect((await store.getWithRevision(scope, 'c1'))!.revision).not.toBe(after);
+      });
+
+      it('refuses a stale write with conflict and writes nothing of the call', async () => {
+        await store.write([makeRecord(scope, 'c1', pending)]);
+        const stale = (await store.getWithRevision(scope, 'c1'))!.revision;
+        // A local change commits between the read and the write (version 3, its own pending push).
+        const edited = makeRecord(scope, 'c1', { ...pending, version: 3, data: { name: 'Edited' }, hash: contentHash({ name: 'Edited' }), pendingPush: { op: 'update', version: 3, outboxId: 'out_3', since: at(40) } });
+        await store.write([edited]);
+        const overwrite = makeRecord(scope, 'c1', { version: 2, data: { name: 'Provider copy' }, base: null, pendingPush: null });
+        const bystander = makeRecord(scope, 'c9');
+        await expectSyncBridgeError(store.write([bystander, { ...overwrite, ifRevision: stale }]), 'conflict');
+        expect(await store.get(scope, 'c1')).toEqual(edited);
+        expect(await store.get(scope, 'c9')).toBeUndefined();
+      });
+
+      it('counts a sweep\'s tombstone as a write', async () => {
+        await store.write([makeRecord(scope, 'gone')]);
+        const stale = (await store.getWithRevision(scope, 'gone'))!.revision;
+        const runId = uniqueId('run');
+        await store.markSeen(runId, scope, ['other']);
+        expect(await store.sweepUnseen(runId, scope, `${runId}:customers:1`, at(50))).toBe(1);
+        await expectSyncBridgeError(store.write([{ ...makeRecord(scope, 'gone', { version: 2 }), ifRevision: stale }]), 'conflict');
+        expect(await store.get(scope, 'gone')).toMatchObject({ deleted: true, lastStepId: `${runId}:customers:1` });
+        await store.clearSeen(runId);
+      });
+
+      it('with ifRevision null, writes only a record that is not stored yet', async () => {
+        const first = makeRecord(scope, 'new');
+        await store.write([{ ...first, ifRevision: null }]);
+        expect(await store.get(scope, 'new')).toEqual(first);
+        await expectSyncBridgeError(store.write([{ ...makeRecord(scope, 'new', { version: 2, data: {} }), ifRevision: null }]), 'conflict');
+        expect(await store.get(scope, 'new')).toEqual(first);
+      });
+    });
   });
 }

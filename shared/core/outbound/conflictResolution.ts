@@ -17,7 +17,9 @@ export interface ResolveRequest {
 /**
  * Settles parked conflicts and replays dead letters. A resolution that keeps local data becomes a
  * new local change (record + outbox entry in one transaction), based on the remote version the
- * conflict showed, so the push sends exactly what differs from the provider's copy.
+ * conflict showed, so the push sends exactly what differs from the provider's copy. The record is
+ * written only if it is unchanged since the resolution read it (RecordWrite.ifRevision): a local
+ * change or a push recorded in between answers `conflict`, for the person to look again.
  */
 export class ConflictResolver {
   constructor(
@@ -36,8 +38,9 @@ export class ConflictResolver {
       throw new SyncBridgeError('validation', 'A custom resolution needs "data": the fields to set.');
     }
     const scope = { tenantId, connectionId: conflict.connectionId, entity: conflict.entity };
-    const current = await this.platform.records.get(scope, conflict.externalId);
-    if (!current) throw new SyncBridgeError('not_found', `The record ${conflict.externalId} of conflict ${id} no longer exists.`);
+    const read = await this.platform.records.getWithRevision(scope, conflict.externalId);
+    if (!read) throw new SyncBridgeError('not_found', `The record ${conflict.externalId} of conflict ${id} no longer exists.`);
+    const { record: current, revision } = read;
     // A data mismatch with no remote copy: the provider deleted the record while it had a local change.
     const remoteDeleted = conflict.kind === 'data_mismatch' && conflict.remote === null;
     // The provider's copy as the conflict saw it; validation errors did not read it, so the base stands in.
@@ -48,7 +51,7 @@ export class ConflictResolver {
       // Keeping the provider's side of a deletion: deleted here too, nothing to push.
       const now = this.now();
       record = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', base: null, pendingPush: null };
-      await this.platform.records.write([record]);
+      await this.platform.records.write([{ ...record, ifRevision: revision }]);
     } else if (request.resolution === 'remote') {
       if (!remote) throw new SyncBridgeError('validation', `Conflict ${id} has no remote version to keep; resolve it as "local" or "custom".`);
       // The provider's values win the fields in conflict; what only this side changed still goes
@@ -56,18 +59,18 @@ export class ConflictResolver {
       const data = current.deleted ? remote : mergeFields(base, current.data, remote, 'remote');
       if (canonicalJson(data) === canonicalJson(remote)) {
         record = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', deleted: false, deletedAt: null, base: null, pendingPush: null };
-        await this.platform.records.write([record]);
+        await this.platform.records.write([{ ...record, ifRevision: revision }]);
       } else {
-        record = await this.changes.rebase(current, data, remote);
+        record = await this.changes.rebase(current, data, remote, revision);
       }
     } else if (current.deleted) {
       if (request.resolution === 'custom') throw new SyncBridgeError('validation', `The record of conflict ${id} was deleted here: resolve it as "local" (delete there too) or "remote" (keep it).`);
-      record = await this.changes.redelete(current, remote);
+      record = await this.changes.redelete(current, remote, revision);
     } else {
       // This side's values win the fields in conflict; what only the provider changed stays.
       const merged = remote ? mergeFields(base, current.data, remote, 'local') : current.data;
       const data = request.resolution === 'custom' ? { ...merged, ...request.data } : merged;
-      record = await this.changes.rebase(current, data, remote);
+      record = await this.changes.rebase(current, data, remote, revision);
     }
     const resolved = await this.platform.conflicts.resolve(tenantId, id, request.resolution, this.now());
     return { conflict: resolved, record };

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { SyncBridgeError } from '../errors';
+import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { recordId } from '../ids';
 import type { FieldClocks, IsoTime, JsonObject, PushOperation, RecordScope, SyncRecord } from '../model';
 import type { OutboxEntry } from '../../ports/outboxStore';
 import type { Platform } from '../../ports/platform';
+import type { RecordWrite, RevisedRecord } from '../../ports/recordStore';
 import { QUEUES, type OutgoingMessage } from '../../ports/queue';
 import { outboxId } from './outboxId';
 
@@ -13,6 +14,12 @@ export const LOCAL_ORIGIN = 'syncbridge';
 
 /** Prefix of the temporary external id of a record created locally, until the provider assigns one. */
 export const LOCAL_ID_PREFIX = 'local-';
+
+/**
+ * How often a PATCH or DELETE reads the record again when another write got in between its read
+ * and its commit (the outbound worker recording a push, another local change); then `conflict`.
+ */
+const COMMIT_ATTEMPTS = 3;
 
 export interface OutboundMessage {
   outboxId: string;
@@ -33,6 +40,12 @@ export function outboundMessage(entry: Pick<OutboxEntry, 'id' | 'connectionId'>,
  * transaction (OutboxStore.commitLocalChange), then sends the queue message. A crash between the
  * two leaves a pending entry that `relayPending` sends again; the message id is the entry id, so
  * a second send of a message that did go out is dropped by the broker.
+ *
+ * A change of a stored record commits only if the record is unchanged since it was read
+ * (RecordWrite.ifRevision): otherwise it would write its version over whatever got in between —
+ * the outbound worker's record of a push (base, the provider's copy, a create moved to the
+ * provider's id, which would come back to life and be created twice) or another local change.
+ * PATCH and DELETE then read again and apply themselves to what is stored now.
  */
 export class LocalChangeService {
   constructor(private readonly platform: Platform) {}
@@ -63,46 +76,51 @@ export class LocalChangeService {
 
   /** Partial update: the given top-level fields replace the stored ones; the others stay. */
   async update(scope: RecordScope, externalId: string, fields: JsonObject): Promise<{ record: SyncRecord; changed: boolean }> {
-    const current = await this.live(scope, externalId);
-    const data = { ...current.data, ...fields };
-    const changedFields = Object.keys(fields).filter((f) => canonicalJson(fields[f]) !== canonicalJson(current.data[f]));
-    if (changedFields.length === 0) return { record: current, changed: false };
-    // The base stays the last agreed version while changes pile up before a push.
-    const record = this.changed(current, data, current.base ?? (current.pendingPush ? null : current.data), changedFields);
-    const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
-    return { record: await this.commit(record, op, op === 'create' ? Object.keys(data) : changedFields), changed: true };
+    return this.againOnConflict(async () => {
+      const { record: current, revision } = await this.live(scope, externalId);
+      const data = { ...current.data, ...fields };
+      const changedFields = Object.keys(fields).filter((f) => canonicalJson(fields[f]) !== canonicalJson(current.data[f]));
+      if (changedFields.length === 0) return { record: current, changed: false };
+      // The base stays the last agreed version while changes pile up before a push.
+      const record = this.changed(current, data, current.base ?? (current.pendingPush ? null : current.data), changedFields);
+      const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
+      return { record: await this.commit(record, op, op === 'create' ? Object.keys(data) : changedFields, [], revision), changed: true };
+    });
   }
 
   async remove(scope: RecordScope, externalId: string): Promise<SyncRecord> {
-    const current = await this.live(scope, externalId);
-    const now = this.now();
-    const record: SyncRecord = {
-      ...current,
-      version: current.version + 1,
-      deleted: true,
-      deletedAt: now,
-      lastModifiedAt: now,
-      lastAction: 'deleted',
-      base: current.base ?? (current.pendingPush ? null : current.data),
-    };
-    return this.commit(record, 'delete', []);
+    return this.againOnConflict(async () => {
+      const { record: current, revision } = await this.live(scope, externalId);
+      const now = this.now();
+      const record: SyncRecord = {
+        ...current,
+        version: current.version + 1,
+        deleted: true,
+        deletedAt: now,
+        lastModifiedAt: now,
+        lastAction: 'deleted',
+        base: current.base ?? (current.pendingPush ? null : current.data),
+      };
+      return this.commit(record, 'delete', [], [], revision);
+    });
   }
 
   /**
    * A resolved conflict: the record takes `data` as a new local change based on `base` (what the
-   * provider holds), so that the push sends exactly what differs from it.
+   * provider holds), so that the push sends exactly what differs from it. With `revision`, only
+   * if the record is unchanged since it was read (else `conflict`).
    */
-  async rebase(current: SyncRecord, data: JsonObject, base: JsonObject | null): Promise<SyncRecord> {
+  async rebase(current: SyncRecord, data: JsonObject, base: JsonObject | null, revision?: string): Promise<SyncRecord> {
     const changedFields = Object.keys({ ...data, ...(base ?? {}) }).filter((f) => canonicalJson(data[f]) !== canonicalJson(base?.[f]));
     const record = this.changed(current, data, base, changedFields);
     const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
-    return this.commit(record, op, changedFields);
+    return this.commit(record, op, changedFields, [], revision);
   }
 
-  /** A resolved conflict that keeps a local delete: delete again, based on the provider's copy. */
-  async redelete(current: SyncRecord, base: JsonObject | null): Promise<SyncRecord> {
+  /** A resolved conflict that keeps a local delete: delete again, based on the provider's copy (`revision` as for rebase). */
+  async redelete(current: SyncRecord, base: JsonObject | null, revision?: string): Promise<SyncRecord> {
     const now = this.now();
-    return this.commit({ ...current, version: current.version + 1, lastModifiedAt: now, deletedAt: now, base }, 'delete', []);
+    return this.commit({ ...current, version: current.version + 1, lastModifiedAt: now, deletedAt: now, base }, 'delete', [], [], revision);
   }
 
   /**
@@ -129,10 +147,10 @@ export class LocalChangeService {
    * what the provider now holds (`agreed`: the record as both sides agree after that push). The
    * fields the later change touched (against `pushed`, the data that went out) are applied to the
    * provider's copy and pushed on their own; a later delete is pushed as a delete. `alongside`
-   * records commit in the same transaction (the tombstone a moved create leaves behind). With
-   * nothing left to push, `agreed` is written as it is.
+   * records commit in the same transaction (the tombstone a moved create leaves behind, with its
+   * compare-and-set condition). With nothing left to push, `agreed` is written as it is.
    */
-  async carryOver(agreed: SyncRecord, current: SyncRecord, pushed: JsonObject, alongside: readonly SyncRecord[] = []): Promise<SyncRecord> {
+  async carryOver(agreed: SyncRecord, current: SyncRecord, pushed: JsonObject, alongside: readonly RecordWrite[] = []): Promise<SyncRecord> {
     const now = this.now();
     const base = agreed.data;
     if (current.deleted) {
@@ -164,7 +182,8 @@ export class LocalChangeService {
     };
   }
 
-  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[], alongside: readonly SyncRecord[] = []): Promise<SyncRecord> {
+  /** Stores the change with its outbox entry and queues its push; with `revision`, only if the record still has it. */
+  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[], alongside: readonly RecordWrite[] = [], revision?: string): Promise<SyncRecord> {
     const id = outboxId(record.id, record.version);
     const now = record.lastModifiedAt;
     const stored: SyncRecord = { ...record, lastStepId: `local:${id}`, pendingPush: { op, version: record.version, outboxId: id, since: now } };
@@ -184,17 +203,31 @@ export class LocalChangeService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.platform.outbox.commitLocalChange(stored, entry, alongside);
+    await this.platform.outbox.commitLocalChange(revision === undefined ? stored : { ...stored, ifRevision: revision }, entry, alongside);
     await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry));
     return stored;
   }
 
-  private async live(scope: RecordScope, externalId: string): Promise<SyncRecord> {
-    const record = await this.platform.records.get(scope, externalId);
-    if (!record || record.deleted) {
+  private async live(scope: RecordScope, externalId: string): Promise<RevisedRecord> {
+    const read = await this.platform.records.getWithRevision(scope, externalId);
+    if (!read || read.record.deleted) {
       throw new SyncBridgeError('not_found', `There is no live ${scope.entity} record "${externalId}" in connection ${scope.connectionId}.`);
     }
-    return record;
+    return read;
+  }
+
+  /**
+   * Runs a read-and-commit again while it loses to another write (`conflict`), at most
+   * COMMIT_ATTEMPTS times: each run reads the record afresh, as a request arriving a moment later would.
+   */
+  private async againOnConflict<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n += 1) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict') || n >= COMMIT_ATTEMPTS) throw error;
+      }
+    }
   }
 
   private now(): IsoTime {

@@ -6,6 +6,7 @@ import type { ConflictKind } from '../../ports/conflictStore';
 import type { OutboxEntry } from '../../ports/outboxStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
+import type { RecordWrite } from '../../ports/recordStore';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { recordId } from '../ids';
@@ -24,6 +25,13 @@ export interface OutboundServiceOptions {
 
 /** Policy used when a connection names none for an entity: nobody's change is dropped silently. */
 const DEFAULT_POLICY: EntityMergePolicy = { default: { kind: 'manual' } };
+
+/**
+ * How often recording a push's result reads the record again after another write got in first.
+ * Each lost race means a local change (or a pull) committed in the few milliseconds between a
+ * read and a write; losing this many in a row is not expected, and the push is then retried.
+ */
+const AGREE_ATTEMPTS = 5;
 
 /**
  * Pushes one outbox entry to its provider (the outbound worker's logic). Provider failures are
@@ -159,10 +167,34 @@ export class OutboundService {
    * After the provider accepted the change: the record's base is what the provider now holds. A
    * local change made while the push was in flight (`current` is newer than `pushed`) is carried
    * onto the provider's copy, so it neither reverts what the provider changed nor gets lost.
+   *
+   * The record is read and written in separate round trips on Cosmos DB, so the write is a
+   * compare-and-set on the revision read (RecordStore): a local change committed in between fails
+   * it, and the decision is taken again on a fresh read — which then sees that change as newer.
+   * Losing AGREE_ATTEMPTS times in a row fails the push as transient, so it is retried (the
+   * provider answers the repeated Idempotency-Key with its first result), never dropped.
    */
   private async agree(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.recordAgreement(entry, pushed, remote);
+        break;
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict')) throw error;
+        if (attempt >= AGREE_ATTEMPTS) {
+          throw new SyncBridgeError('transient', `The record of ${entry.id} changed during each of ${attempt} attempts to record the push's result: ${error.message}`, { cause: error });
+        }
+      }
+    }
+    await this.finish(entry, 'done', null);
+  }
+
+  /** One attempt of `agree`: read the record, write what the push settled only if nobody wrote since. */
+  private async recordAgreement(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null): Promise<void> {
     const now = this.platform.clock.now().toISOString();
-    const current = (await this.platform.records.get(pushed, pushed.externalId)) ?? pushed;
+    const read = await this.platform.records.getWithRevision(pushed, pushed.externalId);
+    const current = read?.record ?? pushed;
+    const ifRevision = read?.revision ?? null;
     const newer = current.version !== pushed.version;
     if (entry.op === 'create' && remote) {
       // The provider assigned the id: the record moves to it, the temporary one becomes a tombstone.
@@ -184,7 +216,7 @@ export class OutboundService {
         base: null,
         pendingPush: null,
       };
-      const tombstone: SyncRecord = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}` };
+      const tombstone: RecordWrite = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}`, ifRevision };
       // The later change's own entry names the temporary id; it finds the tombstone and closes as
       // superseded, and the change goes out as a new entry of the moved record.
       if (newer) await this.changes.carryOver(moved, current, pushed.data, [tombstone]);
@@ -192,15 +224,14 @@ export class OutboundService {
     } else if (!newer) {
       const data = remote ? remote.data : current.data;
       await this.platform.records.write([
-        { ...current, data, hash: contentHash(data), rawHash: null, sourceUpdatedAt: remote?.updatedAt ?? current.sourceUpdatedAt, base: null, pendingPush: null, lastStepId: `push:${entry.id}` },
+        { ...current, data, hash: contentHash(data), rawHash: null, sourceUpdatedAt: remote?.updatedAt ?? current.sourceUpdatedAt, base: null, pendingPush: null, lastStepId: `push:${entry.id}`, ifRevision },
       ]);
     } else if (remote) {
       // A newer local change waits for its own push (its entry reads the record when it runs): it
       // is now the provider's copy plus the fields that change touched, based on the provider's copy.
       const rebased = current.deleted ? current.data : applyChanges(remote.data, pushed.data, current.data).data;
-      await this.platform.records.write([{ ...current, data: rebased, hash: contentHash(rebased), rawHash: null, base: remote.data, sourceUpdatedAt: remote.updatedAt }]);
+      await this.platform.records.write([{ ...current, data: rebased, hash: contentHash(rebased), rawHash: null, base: remote.data, sourceUpdatedAt: remote.updatedAt, ifRevision }]);
     }
-    await this.finish(entry, 'done', null);
   }
 
   private async onFailure(entry: OutboxEntry, record: SyncRecord, error: unknown): Promise<PushOutcome> {

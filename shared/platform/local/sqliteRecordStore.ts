@@ -1,6 +1,6 @@
 import { SyncBridgeError } from '../../core/errors';
 import type { IsoTime, RecordAction, RecordScope, RecordState, SyncRecord } from '../../core/model';
-import type { RecordListQuery, RecordPage, RecordStore, RecordWrite } from '../../ports/recordStore';
+import type { RecordListQuery, RecordPage, RecordStore, RecordWrite, RevisedRecord } from '../../ports/recordStore';
 import type { SqliteDatabase } from './database';
 import { decodeRecordCursor, encodeRecordCursor } from './recordCursor';
 import { RecordScopeKeys } from './recordScopeKeys';
@@ -24,6 +24,8 @@ const MAX_LIST_LIMIT = 1000;
  * lastModifiedAt.
  * The seen-set of a full run is a narrow WITHOUT ROWID table of its own (SqliteSeenSets), so the
  * sweep's NOT EXISTS probe is one b-tree lookup per record and clearing it is one DROP TABLE.
+ * `revision` counts every write of a row (the upsert and the sweep add one), whether or not the
+ * record's version moves: it is the token of RecordStore's compare-and-set (`ifRevision`).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS records (
   data TEXT NOT NULL,
   base TEXT,
   field_clock TEXT,
-  pending_push TEXT
+  pending_push TEXT,
+  revision INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS records_by_external_id ON records (scope_key, external_id);
 CREATE INDEX IF NOT EXISTS records_by_connection_modified ON records (connection_key, last_modified_at);
@@ -78,6 +81,7 @@ interface RecordRow {
   base: string | null;
   field_clock: string | null;
   pending_push: string | null;
+  revision: number;
 }
 
 type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at'> & {
@@ -90,6 +94,14 @@ const TWO_WAY_COLUMNS = ['base', 'field_clock', 'pending_push'] as const;
 function addMissingColumns(db: SqliteDatabase): void {
   const present = new Set((db.prepare('PRAGMA table_info(records)').all() as { name: string }[]).map((c) => c.name));
   for (const column of TWO_WAY_COLUMNS) if (!present.has(column)) db.exec(`ALTER TABLE records ADD COLUMN ${column} TEXT`);
+  if (!present.has('revision')) db.exec('ALTER TABLE records ADD COLUMN revision INTEGER NOT NULL DEFAULT 0');
+}
+
+/** A compare-and-set condition of a write (RecordWrite.ifRevision), checked in its transaction. */
+interface RevisionCondition {
+  scopeKey: number;
+  externalId: string;
+  revision: string | null;
 }
 
 type Statement = ReturnType<SqliteDatabase['prepare']>;
@@ -104,6 +116,7 @@ export class SqliteRecordStore implements RecordStore {
   private readonly countLive;
   private readonly seenSets: SqliteSeenSets;
   private readonly writeRows: (rows: readonly UpsertParams[]) => void;
+  private readonly writeRowsIf: (rows: readonly UpsertParams[], conditions: readonly RevisionCondition[]) => void;
   private readonly sweepAndCount: (runId: string, table: string, params: Record<string, unknown>) => number;
   private readonly forgetSweeps;
   private readonly listStatements = new Map<string, Statement>();
@@ -122,7 +135,8 @@ export class SqliteRecordStore implements RecordStore {
         deleted_at = excluded.deleted_at, first_seen_at = excluded.first_seen_at,
         last_modified_at = excluded.last_modified_at, last_action = excluded.last_action,
         source_updated_at = excluded.source_updated_at, last_step_id = excluded.last_step_id, data = excluded.data,
-        base = excluded.base, field_clock = excluded.field_clock, pending_push = excluded.pending_push`);
+        base = excluded.base, field_clock = excluded.field_clock, pending_push = excluded.pending_push,
+        revision = records.revision + 1`);
     this.selectStates = db.prepare<[number, string], StateRow>(`
       SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at,
         pending_push IS NOT NULL AS pending FROM records
@@ -134,7 +148,7 @@ export class SqliteRecordStore implements RecordStore {
     // The sweep names the run's own seen table, so it is prepared per sweep (once per entity per run).
     const sweepSql = (table: string) => `
       UPDATE records SET deleted = 1, deleted_at = @at, last_modified_at = @at, last_action = 'deleted',
-        version = version + 1, last_step_id = @stepId
+        version = version + 1, last_step_id = @stepId, revision = revision + 1
       WHERE scope_key = @scopeKey AND deleted = 0 AND pending_push IS NULL AND NOT EXISTS (
         SELECT 1 FROM ${table} s WHERE s.scope_key = @scopeKey AND s.external_id = records.external_id)`;
     const sweptBefore = db.prepare<[string, string], { swept: number }>('SELECT swept FROM record_sweeps WHERE run_id = ? AND step_id = ?');
@@ -144,6 +158,20 @@ export class SqliteRecordStore implements RecordStore {
     this.writeRows = db.transaction((rows: readonly UpsertParams[]) => {
       for (const row of rows) this.upsert.run(...row);
     });
+    const selectRevision = db.prepare<[number, string], { revision: number }>('SELECT revision FROM records WHERE scope_key = ? AND external_id = ?');
+    // Conditions are checked in the transaction that writes, so nothing can write in between; it
+    // begins IMMEDIATE (when it is not already inside one) so that another process cannot either.
+    const writeIf = db.transaction((rows: readonly UpsertParams[], conditions: readonly RevisionCondition[]) => {
+      for (const condition of conditions) {
+        const stored = selectRevision.get(condition.scopeKey, condition.externalId);
+        const revision = stored === undefined ? null : String(stored.revision);
+        if (revision !== condition.revision) {
+          throw new SyncBridgeError('conflict', `Record ${condition.externalId} was written since it was read (revision ${revision ?? 'none'}, expected ${condition.revision ?? 'none'}).`);
+        }
+      }
+      for (const row of rows) this.upsert.run(...row);
+    });
+    this.writeRowsIf = writeIf.immediate;
     // The sweep and the record of its count commit together: a replay finds the count and
     // returns it without sweeping again, so the first run and any replay return the same number.
     // (Counting the stamped rows instead read every row of the scope: ~1.7 s per 500,000 records.)
@@ -164,6 +192,7 @@ export class SqliteRecordStore implements RecordStore {
     if (records.length === 0) return;
     // Scope keys are resolved (and created) before the records' transaction; see RecordScopeKeys.
     const rows: UpsertParams[] = new Array(records.length);
+    let conditions: RevisionCondition[] | undefined;
     let lastScope: RecordScope | undefined;
     let lastKeys = { scopeKey: 0, connectionKey: 0 };
     for (let i = 0; i < records.length; i += 1) {
@@ -173,8 +202,10 @@ export class SqliteRecordStore implements RecordStore {
         lastKeys = this.scopes.ensure(record);
       }
       rows[i] = toRow(record, lastKeys.scopeKey, lastKeys.connectionKey);
+      if (record.ifRevision !== undefined) (conditions ??= []).push({ scopeKey: lastKeys.scopeKey, externalId: record.externalId, revision: record.ifRevision });
     }
-    this.writeRows(rows);
+    if (conditions) this.writeRowsIf(rows, conditions);
+    else this.writeRows(rows);
   }
 
   async getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>> {
@@ -205,6 +236,12 @@ export class SqliteRecordStore implements RecordStore {
     const keys = this.scopes.find(scope);
     const row = keys && this.selectOne.get(keys.scopeKey, externalId);
     return row ? this.fromRow(row) : undefined;
+  }
+
+  async getWithRevision(scope: RecordScope, externalId: string): Promise<RevisedRecord | undefined> {
+    const keys = this.scopes.find(scope);
+    const row = keys && this.selectOne.get(keys.scopeKey, externalId);
+    return row ? { record: this.fromRow(row), revision: String(row.revision) } : undefined;
   }
 
   async list(query: RecordListQuery): Promise<RecordPage> {

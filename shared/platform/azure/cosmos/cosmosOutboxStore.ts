@@ -5,8 +5,8 @@ import type { OutboxEntry, OutboxStore, OutboxUpdate } from '../../../ports/outb
 import type { RecordWrite } from '../../../ports/recordStore';
 import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
-import { toRecordDoc } from './cosmosRecordDocs';
 import { partitionOf } from './cosmosRecordStore';
+import { executeConditionalBatch, recordWriteOperations } from './cosmosRecordWrites';
 import { assertSameScope } from '../../outboxScope';
 import { nextOrderKey } from './orderKey';
 
@@ -21,8 +21,10 @@ function fromDoc(doc: OutboxDoc): OutboxEntry {
  * The transactional outbox on Cosmos DB. An entry is a document in the `records` container, in its
  * record's partition, so `commitLocalChange` is ONE transactional batch: create the entry, upsert
  * the record. Cosmos commits both or neither; an entry id that exists fails the create (409) and
- * with it the batch. Chosen over the change feed (docs/cosmos.md): the feed would need a lease
- * container and a Cosmos-triggered function, and cannot say which fields a change touched.
+ * with it the batch, and so does a record's compare-and-set condition that does not hold
+ * (RecordWrite.ifRevision: a Replace If-Match, 412). Chosen over the change feed (docs/cosmos.md):
+ * the feed would need a lease container and a Cosmos-triggered function, and cannot say which
+ * fields a change touched.
  * `get`/`update` take only the entry id, so they query across partitions by id (an index lookup
  * per physical partition): they run once per push, not per record of a sync.
  */
@@ -38,15 +40,16 @@ export class CosmosOutboxStore implements OutboxStore {
   async commitLocalChange(record: RecordWrite, entry: OutboxEntry, alongside: readonly RecordWrite[] = []): Promise<void> {
     assertSameScope(record, entry, alongside);
     const doc: OutboxDoc = { ...entry, docType: 'outbox', orderKey: nextOrderKey() };
+    const { conditional, upserts } = recordWriteOperations([record, ...alongside]);
+    // Cosmos DB applies the batch all or nothing; the order is for the test server, which applies
+    // operations one by one until one fails. Conditions first: one that fails comes before any
+    // write. Then the entry: a taken id fails before any record is upserted (and a record whose
+    // condition held is unchanged since it was read, so the version its change takes is free).
+    const operations = [...conditional, { operationType: 'Create', resourceBody: doc as unknown as JSONObject } as OperationInput, ...upserts];
     try {
-      // The entry goes first: if its id is taken, the record is not touched (also on the test server,
-      // which applies a batch's operations one by one until one fails).
-      await executeBatch(this.container, this.charges, 'outbox.commit', partitionOf(entry), [
-        { operationType: 'Create', resourceBody: doc as unknown as JSONObject } as OperationInput,
-        ...[record, ...alongside].map((r) => ({ operationType: 'Upsert', resourceBody: toRecordDoc(r) as unknown as JSONObject }) as OperationInput),
-      ]);
+      await executeConditionalBatch(this.container, this.charges, 'outbox.commit', partitionOf(entry), operations);
     } catch (error) {
-      if (isSyncBridgeError(error, 'conflict')) {
+      if (isSyncBridgeError(error, 'conflict') && error.status === 409 && !conditional.some((op) => op.operationType === 'Create')) {
         throw new SyncBridgeError('conflict', `Outbox entry ${entry.id} exists already: record version ${entry.version} was taken by another change.`, { cause: error });
       }
       throw error;

@@ -20,7 +20,7 @@ export interface RecordDoc extends SyncRecord {
 }
 
 export function toRecordDoc(record: RecordWrite): RecordDoc {
-  const { dataJson: _json, ...rest } = record;
+  const { dataJson: _json, ifRevision: _condition, ...rest } = record;
   const doc: RecordDoc = { ...rest, docType: 'record', sortKey: sortKeyOf(record.lastModifiedAt, record.id) };
   // Null and absent mean the same; absent keeps documents small.
   if (doc.base == null) delete doc.base;

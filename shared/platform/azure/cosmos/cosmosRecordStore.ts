@@ -2,11 +2,12 @@ import type { JSONObject, OperationInput, PartitionKey } from '@azure/cosmos';
 import { SyncBridgeError } from '../../../core/errors';
 import { recordId } from '../../../core/ids';
 import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../../../core/model';
-import type { RecordListQuery, RecordPage, RecordStore, RecordWrite } from '../../../ports/recordStore';
+import type { RecordListQuery, RecordPage, RecordStore, RecordWrite, RevisedRecord } from '../../../ports/recordStore';
 import { executeBatch, queryAll, readItem } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { toSyncBridgeError } from './cosmosErrors';
 import { decodeListCursor, derivedId, encodeListCursor, fromRecordDoc, normaliseTime, sortKeyOf, toRecordDoc, type RecordDoc } from './cosmosRecordDocs';
+import { executeConditionalBatch, recordWriteOperations } from './cosmosRecordWrites';
 
 const MAX_LIST_LIMIT = 1000;
 /** Cosmos DB's limit of operations per transactional batch. */
@@ -31,6 +32,8 @@ const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush
  *   writes only created/changed records, so an unchanged page costs no write at all);
  * - full-sync deletion detection writes a small `seen` document per page instead of touching
  *   every unchanged record, and the sweep tombstones only what the run did not see.
+ * - a compare-and-set write (`ifRevision`) is a Replace If-Match the document's `_etag` (a Create
+ *   for `null`), in one batch with the rest of its call (cosmosRecordWrites.ts).
  * Request charges are added to the database's meter per operation (docs/cosmos.md).
  */
 export class CosmosRecordStore implements RecordStore {
@@ -72,6 +75,7 @@ export class CosmosRecordStore implements RecordStore {
   }
 
   async write(records: readonly RecordWrite[]): Promise<void> {
+    if (records.some((record) => record.ifRevision !== undefined)) return this.writeIf(records);
     const byPartition = new Map<string, { key: PartitionKey; docs: RecordDoc[] }>();
     for (const record of records) {
       const name = `${record.tenantId}\u0000${record.connectionId}`;
@@ -89,9 +93,24 @@ export class CosmosRecordStore implements RecordStore {
     }
   }
 
+  /** A write with compare-and-set conditions: one transactional batch, so all of it or nothing. */
+  private async writeIf(records: readonly RecordWrite[]): Promise<void> {
+    const [first] = records;
+    if (records.length > BATCH_SIZE || records.some((r) => r.tenantId !== first.tenantId || r.connectionId !== first.connectionId)) {
+      throw new SyncBridgeError('internal', `A conditional record write must fit one transaction (one connection, at most ${BATCH_SIZE} records); got ${records.length}.`);
+    }
+    const { conditional, upserts } = recordWriteOperations(records);
+    await executeConditionalBatch(this.container, this.charges, 'records.write', partitionOf(first), [...conditional, ...upserts]);
+  }
+
   async get(scope: RecordScope, externalId: string): Promise<SyncRecord | undefined> {
     const doc = await readItem<RecordDoc>(this.container, this.charges, 'records.get', recordId(scope.tenantId, scope.connectionId, scope.entity, externalId), partitionOf(scope));
     return doc && doc.docType === 'record' ? fromRecordDoc(doc) : undefined;
+  }
+
+  async getWithRevision(scope: RecordScope, externalId: string): Promise<RevisedRecord | undefined> {
+    const doc = await readItem<RecordDoc>(this.container, this.charges, 'records.get', recordId(scope.tenantId, scope.connectionId, scope.entity, externalId), partitionOf(scope));
+    return doc && doc.docType === 'record' ? { record: fromRecordDoc(doc), revision: doc._etag } : undefined;
   }
 
   async list(query: RecordListQuery): Promise<RecordPage> {

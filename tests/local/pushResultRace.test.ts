@@ -1,0 +1,315 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { AdapterDefinition } from '../../shared/adapters/adapter';
+import { sandboxProvider } from '../../shared/adapters/providers/sandbox';
+import { AdapterRegistry } from '../../shared/adapters/registry';
+import { createServices, type Services } from '../../shared/composition';
+import { contentHash } from '../../shared/core/hash';
+import { recordId } from '../../shared/core/ids';
+import type { SyncRecord } from '../../shared/core/model';
+import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
+import { LocalChangeService } from '../../shared/core/outbound/localChanges';
+import { OutboundService } from '../../shared/core/outbound/outboundService';
+import type { Platform } from '../../shared/ports/platform';
+import type { RecordStore } from '../../shared/ports/recordStore';
+import { createAzurePlatform } from '../../shared/platform/azure/azurePlatform';
+import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
+import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { expectSyncBridgeError } from '../conformance/fixtures';
+import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosServer';
+
+/**
+ * Recording a push's result (OutboundService.agree) reads the record and writes it back; on Cosmos
+ * DB those are two round trips, and a local change can commit between them. Here the record store
+ * is wrapped so that a change lands exactly there — and, the other way round, so that a local
+ * change reads the record before the push is recorded and commits after. Each case runs on the
+ * SQLite stores and on the Cosmos DB stores (@vercel/cosmosdb-server), against the real sandbox.
+ */
+
+/** Hooks on the platform's record store: each runs once, in order. */
+interface RaceHooks {
+  /** Run after the next record read (get or getWithRevision) has read, before it returns. */
+  afterRead: Array<() => Promise<void>>;
+  /** Run after the next `RecordStore.write` has written. */
+  afterWrite: Array<() => void>;
+}
+
+function racing(inner: RecordStore, hooks: RaceHooks): RecordStore {
+  const afterRead = async <T>(read: T): Promise<T> => {
+    const hook = hooks.afterRead.shift();
+    if (hook) await hook();
+    return read;
+  };
+  return {
+    getStates: (scope, ids) => inner.getStates(scope, ids),
+    write: async (records) => {
+      await inner.write(records);
+      hooks.afterWrite.shift()?.();
+    },
+    get: async (scope, externalId) => afterRead(await inner.get(scope, externalId)),
+    getWithRevision: async (scope, externalId) => afterRead(await inner.getWithRevision(scope, externalId)),
+    list: (query) => inner.list(query),
+    count: (scope, options) => inner.count(scope, options),
+    markSeen: (runId, scope, ids) => inner.markSeen(runId, scope, ids),
+    sweepUnseen: (runId, scope, stepId, at) => inner.sweepUnseen(runId, scope, stepId, at),
+    clearSeen: (runId) => inner.clearSeen(runId),
+  };
+}
+
+/** A promise and the function that settles it. */
+function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const promise = new Promise<void>((resolve) => (fire = resolve));
+  return { promise, fire };
+}
+
+describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result while a local change commits (%s)', (store) => {
+  let sandbox: RunningSandbox;
+  let local: LocalPlatform;
+  let cosmosServer: RunningCosmosServer | undefined;
+  let cosmos: CosmosDatabase | undefined;
+  let platform: Platform;
+  /** The record store without the hooks. */
+  let records: RecordStore;
+  let services: Services;
+  let dataDir: string;
+  let connections = 0;
+  const hooks: RaceHooks = { afterRead: [], afterWrite: [] };
+  let afterProviderWrite: (() => Promise<void>) | null = null;
+
+  /** The sandbox adapter, with a hook that runs after the provider accepted a push. */
+  const hooked: AdapterDefinition = {
+    ...sandboxProvider,
+    create(context) {
+      const adapter = sandboxProvider.create(context);
+      return {
+        provider: adapter.provider,
+        listPage: (request) => adapter.listPage(request),
+        getRecord: (entity, id) => adapter.getRecord(entity, id),
+        checkHealth: () => adapter.checkHealth(),
+        push: async (request) => {
+          const result = await adapter.push!(request);
+          const hook = afterProviderWrite;
+          afterProviderWrite = null;
+          if (hook) await hook();
+          return result;
+        },
+      };
+    },
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 30 });
+    dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-push-race-'));
+    local = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0 });
+    let base: Platform = local;
+    if (store === 'Cosmos DB') {
+      // Every store on Cosmos DB; the queue, secrets and telemetry stay local (they play no part here).
+      cosmosServer = await startCosmosServer();
+      cosmos = await cosmosServer.freshDatabase();
+      base = createAzurePlatform({ cosmos, queue: local.queue, secrets: local.secrets, telemetry: local.telemetry });
+    }
+    records = base.records;
+    platform = { ...base, records: racing(records, hooks) };
+    services = createServices(platform, { adapters: new AdapterRegistry([hooked]) });
+    await services.tenants.ensureTenant('t1', 'Tenant one');
+  });
+  afterAll(async () => {
+    cosmos?.dispose();
+    await cosmosServer?.close();
+    await local.close();
+    await sandbox.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    hooks.afterRead.length = 0;
+    hooks.afterWrite.length = 0;
+    afterProviderWrite = null;
+  });
+
+  async function setup() {
+    const connectionId = `race${(connections += 1)}`;
+    await services.connections.create({
+      tenantId: 't1',
+      id: connectionId,
+      provider: 'sandbox',
+      config: { baseUrl: sandbox.url, mergePolicy: { customers: { default: { kind: 'manual' } } } },
+      credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
+      entities: [{ name: 'customers', direction: 'both' }],
+    });
+    const scope = { tenantId: 't1', connectionId, entity: 'customers' };
+    const changes = new LocalChangeService(platform);
+    const outbound = new OutboundService(platform, services.adapters, { retry: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 }, random: () => 0.5 });
+    const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);
+    /** The provider's record stored locally as a pull stores it. */
+    const pulled = async (id: string): Promise<SyncRecord> => {
+      const data = await remote(id);
+      const record: SyncRecord = {
+        ...scope, id: recordId('t1', connectionId, 'customers', id), externalId: id, data, hash: contentHash(data), rawHash: null, version: 1,
+        deleted: false, deletedAt: null, firstSeenAt: data.updated_at, lastModifiedAt: data.updated_at, lastAction: 'added', sourceUpdatedAt: data.updated_at, lastStepId: 'pull',
+      };
+      await platform.records.write([record]);
+      return record;
+    };
+    const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
+    const stored = (id: string) => platform.records.get(scope, id);
+    const live = async () => (await platform.records.list({ tenantId: 't1', connectionId, entity: 'customers', limit: 10, includeDeleted: false })).records;
+    return { connectionId, scope, changes, outbound, remote, pulled, push, stored, live };
+  }
+
+  async function sandboxRequest(method: string, path: string, body?: unknown): Promise<any> {
+    const response = await fetch(`${sandbox.url}/_sandbox/${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`sandbox ${method} ${path}: ${response.status} ${text}`);
+    return text === '' ? undefined : JSON.parse(text);
+  }
+
+  const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
+
+  test('a PATCH committed between the read and the write survives, and its own push goes out', async () => {
+    const s = await setup();
+    const id = cus(1);
+    await s.pulled(id);
+    const first = (await s.changes.update(s.scope, id, { name: 'Pushed Name' })).record;
+    let edited: SyncRecord | undefined;
+    afterProviderWrite = async () => {
+      // The provider accepted the push; the worker's next read is the one agree() makes.
+      hooks.afterRead.push(async () => {
+        edited = (await s.changes.update(s.scope, id, { notes: 'edited mid-agree' })).record;
+      });
+    };
+    expect(await s.push(first)).toBe('pushed');
+    expect(edited?.version).toBe(3);
+    const after = await s.stored(id);
+    expect(after?.data).toMatchObject({ name: 'Pushed Name', notes: 'edited mid-agree' });
+    expect(after?.pendingPush).toMatchObject({ version: 3, outboxId: edited!.pendingPush!.outboxId });
+    expect(after?.base).toMatchObject({ name: 'Pushed Name' }); // rebased onto what the provider accepted
+    expect(await s.push(edited!)).toBe('pushed');
+    expect(await s.remote(id)).toMatchObject({ name: 'Pushed Name', notes: 'edited mid-agree' });
+    const settled = await s.stored(id);
+    expect(settled?.data).toMatchObject({ name: 'Pushed Name', notes: 'edited mid-agree' });
+    expect(settled?.pendingPush).toBeUndefined();
+  });
+
+  test('a PATCH committed between the read and the write of a create moves with it to the provider\'s id', async () => {
+    const s = await setup();
+    const created = await s.changes.create(s.scope, { name: 'Race Create', email: `race.create.${store === 'SQLite' ? 'sqlite' : 'cosmos'}@example.com`, currency: 'EUR' });
+    afterProviderWrite = async () => {
+      hooks.afterRead.push(async () => {
+        await s.changes.update(s.scope, created.externalId, { notes: 'edited mid-agree' });
+      });
+    };
+    expect(await s.push(created)).toBe('pushed');
+    expect(await s.stored(created.externalId)).toMatchObject({ deleted: true });
+    const [moved] = await s.live();
+    expect(moved.externalId).not.toMatch(/^local-/);
+    expect(moved.data).toMatchObject({ name: 'Race Create', notes: 'edited mid-agree' });
+    expect(moved.pendingPush).toMatchObject({ op: 'update' });
+    expect(await s.push(moved)).toBe('pushed');
+    expect(await s.remote(moved.externalId)).toMatchObject({ name: 'Race Create', notes: 'edited mid-agree' });
+  });
+
+  test('a PATCH that read before the push was recorded and commits after it keeps what the push recorded', async () => {
+    const s = await setup();
+    const id = cus(2);
+    await s.pulled(id);
+    const first = (await s.changes.update(s.scope, id, { name: 'Pushed Name' })).record;
+    let patch: Promise<{ record: SyncRecord }> | undefined;
+    afterProviderWrite = async () => {
+      // The PATCH reads now, then waits until agree() has written, then commits.
+      const patchRead = signal();
+      const agreeWrote = signal();
+      hooks.afterWrite.push(agreeWrote.fire);
+      hooks.afterRead.push(async () => {
+        patchRead.fire();
+        await agreeWrote.promise;
+      });
+      patch = s.changes.update(s.scope, id, { notes: 'read before agree' });
+      await patchRead.promise;
+    };
+    expect(await s.push(first)).toBe('pushed');
+    const { record: edited } = await patch!;
+    const providerCopy = await s.remote(id);
+    const after = await s.stored(id);
+    // Based on what the provider holds after the first push, not on the base from before it.
+    expect(after?.base).toEqual(providerCopy);
+    expect(after?.sourceUpdatedAt).toBe(providerCopy.updated_at);
+    expect(after?.data).toMatchObject({ name: 'Pushed Name', notes: 'read before agree' });
+    expect(after?.pendingPush?.outboxId).toBe(edited.pendingPush!.outboxId);
+    expect(await s.push(edited)).toBe('pushed'); // the remote equals the base: a plain push, no merge
+    expect(await s.remote(id)).toMatchObject({ name: 'Pushed Name', notes: 'read before agree' });
+  });
+
+  test('a PATCH that read a local create before it moved to the provider\'s id does not bring it back (no second create)', async () => {
+    const s = await setup();
+    const created = await s.changes.create(s.scope, { name: 'Race Moved', email: `race.moved.${store === 'SQLite' ? 'sqlite' : 'cosmos'}@example.com`, currency: 'EUR' });
+    let patch: Promise<unknown> | undefined;
+    afterProviderWrite = async () => {
+      const patchRead = signal();
+      const agreeWrote = signal();
+      hooks.afterWrite.push(agreeWrote.fire);
+      hooks.afterRead.push(async () => {
+        patchRead.fire();
+        await agreeWrote.promise;
+      });
+      patch = s.changes.update(s.scope, created.externalId, { notes: 'read before the move' });
+      await patchRead.promise;
+    };
+    expect(await s.push(created)).toBe('pushed');
+    await patch!.catch(() => undefined);
+    // Had the PATCH committed, the temporary id would be live again with a pending create: a second record at the provider.
+    expect(await s.stored(created.externalId)).toMatchObject({ deleted: true });
+    expect((await s.stored(created.externalId))?.pendingPush).toBeUndefined();
+    // Read again, the record is no longer live under its temporary id: the PATCH answers 404, as
+    // one arriving a moment later does.
+    await expectSyncBridgeError(patch!, 'not_found');
+    const live = await s.live();
+    expect(live).toHaveLength(1);
+    expect(live[0].externalId).not.toMatch(/^local-/);
+    expect(live[0].pendingPush).toBeUndefined();
+  });
+
+  test('a push whose result cannot be recorded (the record changes every time) is retried, not dropped', async () => {
+    const s = await setup();
+    const id = cus(3);
+    await s.pulled(id);
+    const first = (await s.changes.update(s.scope, id, { name: 'Contended' })).record;
+    afterProviderWrite = async () => {
+      // Another write after each of agree()'s reads: an unconditional rewrite of the record as it is.
+      const rewrite = async () => {
+        await records.write([(await records.get(s.scope, id))!]);
+      };
+      hooks.afterRead.push(...Array.from({ length: 5 }, () => rewrite));
+    };
+    expect(await s.push(first)).toBe('retry_scheduled');
+    expect(await platform.outbox.get(first.pendingPush!.outboxId)).toMatchObject({ state: 'pending', attempts: 1, lastError: expect.stringMatching(/changed during each of 5 attempts/) });
+    expect((await s.stored(id))?.pendingPush?.outboxId).toBe(first.pendingPush!.outboxId);
+    // The retry reads the provider's copy first, finds the change there already, and records it.
+    expect(await s.push(first)).toBe('merged');
+    expect((await s.stored(id))?.pendingPush).toBeUndefined();
+    expect(await s.remote(id)).toMatchObject({ name: 'Contended' });
+  });
+
+  test('resolving a conflict while a PATCH commits answers conflict and keeps the PATCH', async () => {
+    const s = await setup();
+    const id = cus(4);
+    await s.pulled(id);
+    await sandboxRequest('PATCH', `records/customers/${id}`, { name: 'Remote Name' });
+    const parked = (await s.changes.update(s.scope, id, { name: 'Local Name' })).record;
+    expect(await s.push(parked)).toBe('parked');
+    const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+    let edited: SyncRecord | undefined;
+    hooks.afterRead.push(async () => {
+      edited = (await s.changes.update(s.scope, id, { notes: 'edited mid-resolve' })).record;
+    });
+    // "remote" with nothing only this side changed: a plain record write, no outbox entry of its own.
+    await expectSyncBridgeError(new ConflictResolver(platform, s.changes).resolve('t1', conflict.id, { resolution: 'remote' }), 'conflict');
+    const after = await s.stored(id);
+    expect(after?.data).toMatchObject({ name: 'Local Name', notes: 'edited mid-resolve' });
+    expect(after?.pendingPush?.outboxId).toBe(edited!.pendingPush!.outboxId);
+    expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'open' });
+  });
+});
