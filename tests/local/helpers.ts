@@ -1,8 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { contentHash } from '../../shared/core/hash';
+import { recordId } from '../../shared/core/ids';
+import type { JsonObject, RecordScope, SyncRecord } from '../../shared/core/model';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
 import type { Clock } from '../../shared/ports/clock';
+import type { RecordStore } from '../../shared/ports/recordStore';
 
 /** A fresh directory for one test's SQLite file; remove() deletes it. */
 export function tempDirectory(prefix = 'syncbridge-local-'): { path: string; dbPath: string; remove(): void } {
@@ -56,4 +60,14 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): 
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** Stores a provider's record as a pull would (version 1, stamped `pull`) and returns it. */
+export async function storePulled(records: RecordStore, scope: RecordScope, externalId: string, data: JsonObject & { updated_at: string }): Promise<SyncRecord> {
+  const record: SyncRecord = {
+    ...scope, id: recordId(scope.tenantId, scope.connectionId, scope.entity, externalId), externalId, data, hash: contentHash(data), rawHash: null, version: 1,
+    deleted: false, deletedAt: null, firstSeenAt: data.updated_at, lastModifiedAt: data.updated_at, lastAction: 'added', sourceUpdatedAt: data.updated_at, lastStepId: 'pull',
+  };
+  await records.write([record]);
+  return record;
 }

@@ -7,8 +7,6 @@ import { sandboxProvider } from '../../shared/adapters/providers/sandbox';
 import { AdapterRegistry } from '../../shared/adapters/registry';
 import { createServices, type Services } from '../../shared/composition';
 import { SyncBridgeError } from '../../shared/core/errors';
-import { contentHash } from '../../shared/core/hash';
-import { recordId } from '../../shared/core/ids';
 import type { EntityMergePolicy } from '../../shared/core/merge';
 import type { SyncRecord } from '../../shared/core/model';
 import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
@@ -16,6 +14,7 @@ import { LocalChangeService } from '../../shared/core/outbound/localChanges';
 import { OutboundService } from '../../shared/core/outbound/outboundService';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { storePulled } from './helpers';
 
 /**
  * The outbound worker's logic against the real sandbox over HTTP, with the pushes driven by hand
@@ -88,15 +87,7 @@ describe('outbound pushes with local changes landing mid-push', () => {
     const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);
     const changeRemote = (id: string, fields: Record<string, unknown>) => sandboxRequest('PATCH', `records/customers/${id}`, fields);
     /** The provider's record stored locally as a pull stores it. */
-    const pulled = async (id: string): Promise<SyncRecord> => {
-      const data = await remote(id);
-      const record: SyncRecord = {
-        ...scope, id: recordId('t1', connectionId, 'customers', id), externalId: id, data, hash: contentHash(data), rawHash: null, version: 1,
-        deleted: false, deletedAt: null, firstSeenAt: data.updated_at, lastModifiedAt: data.updated_at, lastAction: 'added', sourceUpdatedAt: data.updated_at, lastStepId: 'pull',
-      };
-      await platform.records.write([record]);
-      return record;
-    };
+    const pulled = async (id: string): Promise<SyncRecord> => storePulled(platform.records, scope, id, await remote(id));
     const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
     const local = (id: string) => platform.records.get(scope, id);
     return { connectionId, scope, changes, outbound, resolver, remote, changeRemote, pulled, push, local };

@@ -6,8 +6,6 @@ import type { AdapterDefinition } from '../../shared/adapters/adapter';
 import { sandboxProvider } from '../../shared/adapters/providers/sandbox';
 import { AdapterRegistry } from '../../shared/adapters/registry';
 import { createServices, type Services } from '../../shared/composition';
-import { contentHash } from '../../shared/core/hash';
-import { recordId } from '../../shared/core/ids';
 import type { SyncRecord } from '../../shared/core/model';
 import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
 import { LocalChangeService } from '../../shared/core/outbound/localChanges';
@@ -18,6 +16,7 @@ import { createAzurePlatform } from '../../shared/platform/azure/azurePlatform';
 import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { storePulled } from './helpers';
 import { expectSyncBridgeError } from '../conformance/fixtures';
 import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosServer';
 
@@ -79,6 +78,22 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
   let connections = 0;
   const hooks: RaceHooks = { afterRead: [], afterWrite: [] };
   let afterProviderWrite: (() => Promise<void>) | null = null;
+
+  /**
+   * For afterProviderWrite: starts `change` (a PATCH), lets it read the record now, and holds its
+   * commit until agree() has written — the PATCH that read before the push was recorded.
+   */
+  const readBeforeAgreeWrites = (change: () => Promise<unknown>) => async () => {
+    const changeRead = signal();
+    const agreeWrote = signal();
+    hooks.afterWrite.push(agreeWrote.fire);
+    hooks.afterRead.push(async () => {
+      changeRead.fire();
+      await agreeWrote.promise;
+    });
+    void change();
+    await changeRead.promise;
+  };
 
   /** The sandbox adapter, with a hook that runs after the provider accepted a push. */
   const hooked: AdapterDefinition = {
@@ -145,15 +160,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
     const outbound = new OutboundService(platform, services.adapters, { retry: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 }, random: () => 0.5 });
     const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);
     /** The provider's record stored locally as a pull stores it. */
-    const pulled = async (id: string): Promise<SyncRecord> => {
-      const data = await remote(id);
-      const record: SyncRecord = {
-        ...scope, id: recordId('t1', connectionId, 'customers', id), externalId: id, data, hash: contentHash(data), rawHash: null, version: 1,
-        deleted: false, deletedAt: null, firstSeenAt: data.updated_at, lastModifiedAt: data.updated_at, lastAction: 'added', sourceUpdatedAt: data.updated_at, lastStepId: 'pull',
-      };
-      await platform.records.write([record]);
-      return record;
-    };
+    const pulled = async (id: string): Promise<SyncRecord> => storePulled(platform.records, scope, id, await remote(id));
     const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
     const stored = (id: string) => platform.records.get(scope, id);
     const live = async () => (await platform.records.list({ tenantId: 't1', connectionId, entity: 'customers', limit: 10, includeDeleted: false })).records;
@@ -218,18 +225,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
     await s.pulled(id);
     const first = (await s.changes.update(s.scope, id, { name: 'Pushed Name' })).record;
     let patch: Promise<{ record: SyncRecord }> | undefined;
-    afterProviderWrite = async () => {
-      // The PATCH reads now, then waits until agree() has written, then commits.
-      const patchRead = signal();
-      const agreeWrote = signal();
-      hooks.afterWrite.push(agreeWrote.fire);
-      hooks.afterRead.push(async () => {
-        patchRead.fire();
-        await agreeWrote.promise;
-      });
-      patch = s.changes.update(s.scope, id, { notes: 'read before agree' });
-      await patchRead.promise;
-    };
+    afterProviderWrite = readBeforeAgreeWrites(() => (patch = s.changes.update(s.scope, id, { notes: 'read before agree' })));
     expect(await s.push(first)).toBe('pushed');
     const { record: edited } = await patch!;
     const providerCopy = await s.remote(id);
@@ -247,17 +243,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
     const s = await setup();
     const created = await s.changes.create(s.scope, { name: 'Race Moved', email: `race.moved.${store === 'SQLite' ? 'sqlite' : 'cosmos'}@example.com`, currency: 'EUR' });
     let patch: Promise<unknown> | undefined;
-    afterProviderWrite = async () => {
-      const patchRead = signal();
-      const agreeWrote = signal();
-      hooks.afterWrite.push(agreeWrote.fire);
-      hooks.afterRead.push(async () => {
-        patchRead.fire();
-        await agreeWrote.promise;
-      });
-      patch = s.changes.update(s.scope, created.externalId, { notes: 'read before the move' });
-      await patchRead.promise;
-    };
+    afterProviderWrite = readBeforeAgreeWrites(() => (patch = s.changes.update(s.scope, created.externalId, { notes: 'read before the move' })));
     expect(await s.push(created)).toBe('pushed');
     await patch!.catch(() => undefined);
     // Had the PATCH committed, the temporary id would be live again with a pending create: a second record at the provider.
