@@ -14,6 +14,7 @@ import { LocalChangeService } from '../../shared/core/outbound/localChanges';
 import { OutboundService } from '../../shared/core/outbound/outboundService';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { ApiClient } from '../support/apiClient';
 import { storePulled } from './helpers';
 
 /**
@@ -93,12 +94,8 @@ describe('outbound pushes with local changes landing mid-push', () => {
     return { connectionId, scope, changes, outbound, resolver, remote, changeRemote, pulled, push, local };
   }
 
-  async function sandboxRequest(method: string, path: string, body?: unknown): Promise<any> {
-    const response = await fetch(`${sandbox.url}/_sandbox/${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`sandbox ${method} ${path}: ${response.status} ${text}`);
-    return text === '' ? undefined : JSON.parse(text);
-  }
+  /** The sandbox's control API (tests/support/apiClient.ts). */
+  const sandboxRequest = (method: string, path: string, body?: unknown): Promise<any> => new ApiClient('', sandbox.url, '').sandbox(method, path, body);
 
   const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
 

@@ -16,6 +16,7 @@ import { createAzurePlatform } from '../../shared/platform/azure/azurePlatform';
 import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { ApiClient } from '../support/apiClient';
 import { storePulled } from './helpers';
 import { expectSyncBridgeError } from '../conformance/fixtures';
 import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosServer';
@@ -167,12 +168,8 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
     return { connectionId, scope, changes, outbound, remote, pulled, push, stored, live };
   }
 
-  async function sandboxRequest(method: string, path: string, body?: unknown): Promise<any> {
-    const response = await fetch(`${sandbox.url}/_sandbox/${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`sandbox ${method} ${path}: ${response.status} ${text}`);
-    return text === '' ? undefined : JSON.parse(text);
-  }
+  /** The sandbox's control API (tests/support/apiClient.ts). */
+  const sandboxRequest = (method: string, path: string, body?: unknown): Promise<any> => new ApiClient('', sandbox.url, '').sandbox(method, path, body);
 
   const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
 
