@@ -1,10 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request, Agent } from 'node:http';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { postRequest, RawHttpClient } from './rawHttpClient';
 
 /**
  * Webhook ingest: signed deliveries POSTed by 50 concurrent keep-alive clients, each to its own
@@ -71,7 +72,6 @@ async function load(server: ChildServer, path: (connection: number) => string, s
   const { port } = server;
   const serverCpuBefore = (await server.ask('cpu')) as CpuUsage;
   const loadCpuBefore = process.cpuUsage();
-  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const latencies: number[] = [];
   let accepted = 0;
   let other = 0;
@@ -79,27 +79,25 @@ async function load(server: ChildServer, path: (connection: number) => string, s
   const deadline = Date.now() + seconds * 1000;
   const started = process.hrtime.bigint();
   const worker = async (connection: number) => {
-    while (Date.now() < deadline) {
-      const { headers, body } = signedDelivery(next++, connection);
-      const t0 = process.hrtime.bigint();
-      const status = await new Promise<number>((done, fail) => {
-        const req = request({ host: '127.0.0.1', port, method: 'POST', path: path(connection), headers, agent }, (res) => {
-          res.resume();
-          res.on('end', () => done(res.statusCode ?? 0));
-        });
-        req.on('error', fail);
-        req.end(body);
-      });
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (status === 202) accepted += 1;
-      else other += 1;
+    const client = new RawHttpClient(port);
+    try {
+      while (Date.now() < deadline) {
+        const { headers, body } = signedDelivery(next++, connection);
+        const requestBytes = postRequest(path(connection), headers, body);
+        const t0 = process.hrtime.bigint();
+        const status = await client.send(requestBytes);
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (status === 202) accepted += 1;
+        else other += 1;
+      }
+    } finally {
+      client.close();
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => worker(i)));
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const loadCpu = cpuMicros(loadCpuBefore, process.cpuUsage());
   const serverCpu = cpuMicros(serverCpuBefore, (await server.ask('cpu')) as CpuUsage);
-  agent.destroy();
   latencies.sort((a, b) => a - b);
   const requests = accepted + other;
   return {
