@@ -261,7 +261,8 @@ export class OutboundService {
     const now = this.platform.clock.now().getTime();
     const retryAt = isSyncBridgeError(error) ? error.retryAt?.getTime() : undefined;
     const at = new Date(Math.max(now + delay, retryAt ?? 0));
-    await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason }, new Date(now).toISOString());
+    // The entry says when its retry is due, so that the relay does not send it before then.
+    await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason, nextAttemptAt: at.toISOString() }, new Date(now).toISOString());
     // Replays restart the attempt count, so the replay number keeps the retry's message id
     // unused (the broker drops a repeated id within its duplicate-detection window).
     const messageId = `${entry.id}${entry.replays ? `.p${entry.replays}` : ''}.r${attempts}`;
