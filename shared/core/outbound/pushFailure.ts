@@ -48,7 +48,7 @@ export function classifyPushFailure(error: unknown, op: PushOperation): PushFail
   if (isGone(error) && op !== 'create') {
     return { action: 'park', kind: 'data_mismatch', reason: `The provider no longer has the record it was asked to change: ${message}` };
   }
-  return { action: 'park', kind: 'validation_error', reason: `The provider refused the fields: ${message}` };
+  return { action: 'park', kind: 'validation_error', reason: `The provider refused the change: ${message}` };
 }
 
 /** 404 Not Found or 410 Gone from the provider: it has no such record (a delete's goal reached). */
