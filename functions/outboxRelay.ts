@@ -9,9 +9,11 @@ const DEFAULT_IDLE_SECONDS = 120;
 
 /**
  * Every two minutes: re-sends the queue message of every push that has been pending and untouched
- * for SYNCBRIDGE_OUTBOX_RELAY_IDLE_SECONDS (default 120) — a change committed by an instance that
- * died before its message reached Service Bus. Hosts that never restart need this; `npm start`
- * also relays once at start. Duplicate detection and the entry's state make a re-send harmless.
+ * for SYNCBRIDGE_OUTBOX_RELAY_IDLE_SECONDS (default 120) counted from its last update or, for a
+ * scheduled retry, from when that retry was due — a change committed by an instance that died
+ * before its message reached Service Bus. A retry waiting for a provider's Retry-After is not
+ * re-sent early. Hosts that never restart need this; `npm start` also relays once at start.
+ * Duplicate detection and the entry's state make a re-send harmless.
  */
 export async function outboxRelayHandler(_timer: Timer, context: InvocationContext): Promise<void> {
   return inTimerTrace(async () => {
@@ -27,7 +29,7 @@ export function relayIdleSeconds(env: NodeJS.ProcessEnv): number {
   if (raw === undefined || raw === '') return DEFAULT_IDLE_SECONDS;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 30) {
-    throw new SyncBridgeError('configuration', `SYNCBRIDGE_OUTBOX_RELAY_IDLE_SECONDS must be a number of seconds of at least 30 (longer than the outbound retry backoff); got '${raw}'.`);
+    throw new SyncBridgeError('configuration', `SYNCBRIDGE_OUTBOX_RELAY_IDLE_SECONDS must be a number of seconds of at least 30 (longer than a push attempt may take once due); got '${raw}'.`);
   }
   return value;
 }

@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   });
 
   // Pushes whose queue message was lost in a crash (committed, never sent) go out again now; the
-  // broker's duplicate detection drops the ones that were in fact sent.
+  // broker's duplicate detection drops the ones that were in fact sent. A retry scheduled for
+  // later is left to its scheduled message (the queue persists), or to the relay timer once due.
   const relayed = await twoWayFor(services).changes.relayPending();
   if (relayed > 0) console.log(`Re-sent ${relayed} pending push(es) left by the last run.`);
   const webhook = await registerDemoWebhook(services, { sandboxUrl: sandbox.url, hostUrl: host.url });

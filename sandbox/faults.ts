@@ -17,8 +17,24 @@ export interface FaultSettings {
    * provider error text. Not drawn: while on, it answers every request the faults above spare.
    */
   echoCredentials: boolean;
+  /**
+   * The next `times` writes (POST, PUT, PATCH, DELETE) are answered with `status` before anything
+   * is written, as a provider refusing a push would: the test of a client's classification of
+   * 4xx answers, and of a long Retry-After. Not drawn: counted down, then null (off).
+   */
+  rejectWrites: WriteRejection | null;
   /** Seed of the PRNG that decides which requests fail; reapplied on every configure. */
   seed: number;
+}
+
+/** A refusal of the next writes; GET /_sandbox/faults shows how many are left. */
+export interface WriteRejection {
+  /** 400 … 599. */
+  status: number;
+  /** How many writes are still refused. Default 1. */
+  times: number;
+  /** Sent as Retry-After (whole seconds) when given; a 429 without it says 1. */
+  retryAfterSeconds?: number;
 }
 
 /** What to do to one request. */
@@ -32,6 +48,8 @@ export interface FaultDecision {
 
 const RATE_FIELDS = ['error5xxRate', 'rate429', 'truncateRate'] as const;
 const MAX_SLOW_MS = 120_000;
+const MAX_REJECTED_WRITES = 1000;
+const MAX_RETRY_AFTER_SECONDS = 86_400;
 const SERVER_ERRORS = [500, 502, 503] as const;
 
 export class FaultInjector {
@@ -76,8 +94,10 @@ export class FaultInjector {
       } else if (name === 'echoCredentials') {
         if (typeof value !== 'boolean') throw new SyncBridgeError('validation', "Fault setting 'echoCredentials' must be true or false.");
         next.echoCredentials = value;
+      } else if (name === 'rejectWrites') {
+        next.rejectWrites = value === null ? null : parseWriteRejection(value);
       } else {
-        throw new SyncBridgeError('validation', `Unknown fault setting '${name}'; expected error5xxRate, rate429, slowMs, truncateRate, echoCredentials or seed.`);
+        throw new SyncBridgeError('validation', `Unknown fault setting '${name}'; expected error5xxRate, rate429, slowMs, truncateRate, echoCredentials, rejectWrites or seed.`);
       }
     }
     this.current = next;
@@ -103,11 +123,38 @@ export class FaultInjector {
     };
   }
 
+  /** The refusal for the write being handled, if one is left; counts it. */
+  takeWriteRejection(): WriteRejection | undefined {
+    const rejection = this.current.rejectWrites;
+    if (!rejection) return undefined;
+    this.current.rejectWrites = rejection.times > 1 ? { ...rejection, times: rejection.times - 1 } : null;
+    return rejection;
+  }
+
   clear(): void {
     this.configure({});
   }
 }
 
 function noFaults(seed: number): FaultSettings {
-  return { error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, echoCredentials: false, seed };
+  return { error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, echoCredentials: false, rejectWrites: null, seed };
+}
+
+function parseWriteRejection(value: unknown): WriteRejection {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SyncBridgeError('validation', "Fault setting 'rejectWrites' must be null or an object { status, times?, retryAfterSeconds? }.");
+  }
+  const { status, times = 1, retryAfterSeconds, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw new SyncBridgeError('validation', `Unknown field 'rejectWrites.${unknown[0]}'; expected status, times or retryAfterSeconds.`);
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) {
+    throw new SyncBridgeError('validation', "Fault setting 'rejectWrites.status' must be an HTTP status from 400 to 599.");
+  }
+  if (typeof times !== 'number' || !Number.isInteger(times) || times < 1 || times > MAX_REJECTED_WRITES) {
+    throw new SyncBridgeError('validation', `Fault setting 'rejectWrites.times' must be an integer from 1 to ${MAX_REJECTED_WRITES}.`);
+  }
+  if (retryAfterSeconds !== undefined && (typeof retryAfterSeconds !== 'number' || !Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0 || retryAfterSeconds > MAX_RETRY_AFTER_SECONDS)) {
+    throw new SyncBridgeError('validation', `Fault setting 'rejectWrites.retryAfterSeconds' must be an integer from 0 to ${MAX_RETRY_AFTER_SECONDS}.`);
+  }
+  return { status, times, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { SyncBridgeError } from '../shared/core/errors';
 import { isSandboxEntity } from './entities';
+import type { WriteRejection } from './faults';
 import { encodeCursor } from './listingKey';
 import { parseListingQuery } from './listingQuery';
 import { pathSegments, sendError, sendJson, sendTruncatedJson } from './httpIo';
@@ -20,9 +21,10 @@ const RECORD_METHODS = 'GET, PUT, PATCH, DELETE';
 /**
  * The simulated provider API under /v1. Per request, in this order: the rate-limit window is
  * charged (by the presented credential, so even rejected keys are limited), the fault decision
- * is drawn, the slow-down applied, then a limit, an injected fault or the credential echo
- * answers, or the request is authenticated and routed. Every response carries the X-RateLimit-* headers. An injected 5xx
- * comes before the write (nothing changes); a truncated response comes after it (the write
+ * is drawn, the slow-down applied, then a limit, an injected fault, a refused write
+ * (`rejectWrites`) or the credential echo answers, or the request is authenticated and routed.
+ * Every response carries the X-RateLimit-* headers. An injected 5xx or refused write comes before
+ * the write (nothing changes); a truncated response comes after it (the write
  * happened, the client cannot tell), which is the case Idempotency-Key exists for.
  */
 export async function handleProviderRequest(state: SandboxState, req: IncomingMessage, res: ServerResponse, url: URL, delay: Delay): Promise<void> {
@@ -45,6 +47,7 @@ export async function handleProviderRequest(state: SandboxState, req: IncomingMe
   }
 
   let status: number;
+  let rejection: WriteRejection | undefined;
   if (!limit.allowed) {
     state.stats.injected('rateLimited');
     status = 429;
@@ -57,6 +60,11 @@ export async function handleProviderRequest(state: SandboxState, req: IncomingMe
     state.stats.injected('rate429');
     status = 429;
     sendJson(res, status, { error: 'Injected fault: too many requests; retry after 1 s.' }, { ...headers, 'Retry-After': '1' });
+  } else if (isWrite && (rejection = state.faults.takeWriteRejection())) {
+    state.stats.injected('rejectedWrites');
+    status = rejection.status;
+    const retryAfter = rejection.retryAfterSeconds ?? (status === 429 ? 1 : undefined);
+    sendJson(res, status, { error: `Injected fault: the provider refused the ${method} with HTTP ${status}; nothing was written.` }, retryAfter === undefined ? headers : { ...headers, 'Retry-After': String(retryAfter) });
   } else if (faults.echoCredentials) {
     state.stats.injected('echoedCredentials');
     status = 400;

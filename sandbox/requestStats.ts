@@ -2,7 +2,7 @@
 export type PathKind = 'list' | 'record' | 'write' | 'unknown';
 
 /** What fault injection and the rate limiter did, so that tests can prove a client retried. */
-export type InjectedEvent = 'error5xx' | 'rate429' | 'truncated' | 'slowed' | 'rateLimited' | 'echoedCredentials';
+export type InjectedEvent = 'error5xx' | 'rate429' | 'truncated' | 'slowed' | 'rateLimited' | 'echoedCredentials' | 'rejectedWrites';
 
 /** What /v1 writes did; a replayed or refused write changed nothing. */
 export type WriteEvent = 'created' | 'updated' | 'replaced' | 'deleted' | 'idempotentReplays' | 'idempotencyMismatches' | 'preconditionFailed' | 'validationFailed';
@@ -51,7 +51,7 @@ function emptyStats(): RequestStatsSnapshot {
     total: 0,
     byKind: { list: {}, record: {}, write: {}, unknown: {} },
     byStatus: {},
-    injected: { error5xx: 0, rate429: 0, truncated: 0, slowed: 0, rateLimited: 0, echoedCredentials: 0 },
+    injected: { error5xx: 0, rate429: 0, truncated: 0, slowed: 0, rateLimited: 0, echoedCredentials: 0, rejectedWrites: 0 },
     writes: { created: 0, updated: 0, replaced: 0, deleted: 0, idempotentReplays: 0, idempotencyMismatches: 0, preconditionFailed: 0, validationFailed: 0 },
   };
 }

@@ -28,15 +28,33 @@ export interface OutboxEntry {
   /** How often a dead entry was replayed (POST /api/deadletters/{id}/replay). */
   replays?: number;
   lastError?: string | null;
+  /**
+   * When the outbound worker is due to try the entry again: the time its retry message is
+   * scheduled for (a backoff, or the provider's Retry-After). Absent or null: due at once.
+   */
+  nextAttemptAt?: IsoTime | null;
   createdAt: IsoTime;
   updatedAt: IsoTime;
 }
 
+/** Fields left out keep their value; `null` clears `lastError` and `nextAttemptAt`. */
 export interface OutboxUpdate {
   state: OutboxState;
   attempts?: number;
   replays?: number;
   lastError?: string | null;
+  nextAttemptAt?: IsoTime | null;
+}
+
+export interface ListPendingOptions {
+  connectionId?: string;
+  limit: number;
+  /**
+   * Only entries idle since this time: updated at or before it, and not due after it
+   * (`nextAttemptAt` absent, null, or at or before it). The relay's question: whose queue message
+   * should have been handled by now? Filtered before `limit` applies.
+   */
+  idleSince?: IsoTime;
 }
 
 /**
@@ -54,12 +72,15 @@ export interface OutboxUpdate {
  *   still has that revision (RecordStore); otherwise the commit fails with `conflict` and writes
  *   nothing. A local change built on a read must name it: the outbound worker may have recorded a
  *   push in between without moving the version, so the entry id alone would not catch it.
- * - `listPending` returns pending entries oldest first, optionally of one connection.
+ * - `listPending` returns pending entries oldest first, optionally of one connection, and with
+ *   `idleSince` only those neither updated nor due after that time (times compare as ISO-8601
+ *   UTC strings, the form `Date.toISOString` gives).
+ * - `update` replaces the state and the fields it names, keeps the others, and stamps `updatedAt`.
  * - `update` of an unknown id fails with `not_found`.
  */
 export interface OutboxStore {
   commitLocalChange(record: RecordWrite, entry: OutboxEntry, alongside?: readonly RecordWrite[]): Promise<void>;
   get(id: string): Promise<OutboxEntry | undefined>;
-  listPending(options: { connectionId?: string; limit: number }): Promise<OutboxEntry[]>;
+  listPending(options: ListPendingOptions): Promise<OutboxEntry[]>;
   update(id: string, update: OutboxUpdate, at: IsoTime): Promise<OutboxEntry>;
 }

@@ -145,6 +145,49 @@ export function outboxStoreConformance(name: string, factory: StoreFactory<Outbo
       await expectSyncBridgeError(fixture.store.outbox.update('out_missing', { state: 'done' }, T), 'not_found');
     });
 
+    it('records when the next attempt is due, keeps it through updates that do not name it, and clears it with null', async () => {
+      const a = change(scope, 'a', 2, { name: 'a' });
+      await fixture.store.outbox.commitLocalChange(a.record, a.entry);
+      const scheduled = await fixture.store.outbox.update(a.entry.id, { state: 'pending', attempts: 1, lastError: 'HTTP 429', nextAttemptAt: '2026-03-01T09:10:00.000Z' }, '2026-03-01T09:00:05.000Z');
+      expect(scheduled).toMatchObject({ nextAttemptAt: '2026-03-01T09:10:00.000Z', updatedAt: '2026-03-01T09:00:05.000Z' });
+      expect(await fixture.store.outbox.get(a.entry.id)).toMatchObject({ nextAttemptAt: '2026-03-01T09:10:00.000Z', attempts: 1 });
+      await fixture.store.outbox.update(a.entry.id, { state: 'pending', lastError: 'HTTP 503' }, '2026-03-01T09:10:01.000Z');
+      expect(await fixture.store.outbox.get(a.entry.id)).toMatchObject({ nextAttemptAt: '2026-03-01T09:10:00.000Z', lastError: 'HTTP 503' });
+      await fixture.store.outbox.update(a.entry.id, { state: 'pending', nextAttemptAt: null }, '2026-03-01T09:10:02.000Z');
+      expect((await fixture.store.outbox.get(a.entry.id))?.nextAttemptAt ?? null).toBeNull();
+    });
+
+    it('lists with idleSince only entries neither updated nor due after it, and applies the limit after that filter', async () => {
+      const idle = (at: string, connectionId?: string) => fixture.store.outbox.listPending({ connectionId: connectionId ?? scope.connectionId, limit: 10, idleSince: at });
+      const ids = async (at: string, connectionId?: string) => (await idle(at, connectionId)).map((e) => e.externalId);
+      // Committed at T, never sent: idle from T on.
+      const lost = change(scope, 'lost', 2, { name: 'lost' });
+      // Retried at T+1 min, its retry due at T+10 min (a Retry-After): idle from T+10 min on.
+      const waiting = change(scope, 'waiting', 2, { name: 'waiting' });
+      // Updated at T+2 min, its retry due at once: idle from T+2 min on.
+      const retried = change(scope, 'retried', 2, { name: 'retried' });
+      for (const x of [waiting, retried, lost]) await fixture.store.outbox.commitLocalChange(x.record, x.entry);
+      await fixture.store.outbox.update(waiting.entry.id, { state: 'pending', attempts: 1, nextAttemptAt: '2026-03-01T09:10:00.000Z' }, '2026-03-01T09:01:00.000Z');
+      await fixture.store.outbox.update(retried.entry.id, { state: 'pending', attempts: 1, nextAttemptAt: '2026-03-01T09:02:00.000Z' }, '2026-03-01T09:02:00.000Z');
+
+      expect(await ids('2026-03-01T08:59:59.999Z')).toEqual([]);
+      expect(await ids(T)).toEqual(['lost']);
+      expect(await ids('2026-03-01T09:05:00.000Z')).toEqual(['retried', 'lost']);
+      expect(await ids('2026-03-01T09:09:59.999Z')).toEqual(['retried', 'lost']);
+      expect(await ids('2026-03-01T09:10:00.000Z')).toEqual(['waiting', 'retried', 'lost']);
+      // The limit counts idle entries only: the oldest, still waiting, does not hide the lost one.
+      expect((await fixture.store.outbox.listPending({ connectionId: scope.connectionId, limit: 1, idleSince: T })).map((e) => e.externalId)).toEqual(['lost']);
+      // Without a connection, and for another connection.
+      expect((await fixture.store.outbox.listPending({ limit: 1000, idleSince: T })).map((e) => e.id)).toContain(lost.entry.id);
+      expect((await fixture.store.outbox.listPending({ limit: 1000, idleSince: T })).map((e) => e.id)).not.toContain(waiting.entry.id);
+      expect(await ids('2026-03-01T09:10:00.000Z', uniqueId('con'))).toEqual([]);
+      // Cleared (a replay sends at once): idle from its update again; done entries are never listed.
+      await fixture.store.outbox.update(waiting.entry.id, { state: 'pending', nextAttemptAt: null }, '2026-03-01T09:03:00.000Z');
+      expect(await ids('2026-03-01T09:03:00.000Z')).toEqual(['waiting', 'retried', 'lost']);
+      await fixture.store.outbox.update(lost.entry.id, { state: 'done' }, '2026-03-01T09:00:30.000Z');
+      expect(await ids('2026-03-01T09:10:00.000Z')).toEqual(['waiting', 'retried']);
+    });
+
     it('never loses one of two concurrent updates silently: both apply in turn, or one is refused as a conflict', async () => {
       const a = change(scope, 'a', 2, { name: 'a' });
       await fixture.store.outbox.commitLocalChange(a.record, a.entry);

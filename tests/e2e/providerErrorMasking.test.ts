@@ -99,11 +99,12 @@ describe('provider error text never carries the credentials we sent', () => {
     const written = await api('PATCH', `/api/connections/mask-push/records/customers/${cus(3)}`, { name: 'Pushed Into An Echo' });
     expect(written.status).toBe(202);
     const entry = await settled(written.body.pendingPush.outboxId);
-    expect(entry.state).toBe('dead');
+    // A 400 is a refusal a person must look at: parked as a validation_error, not retried.
+    expect(entry.state).toBe('parked');
     expect(entry.lastError).toContain('"authorization":"Bearer ***"');
     expect(entry.lastError).not.toContain(accessToken);
     const [conflict] = (await api('GET', '/api/conflicts?state=open&connectionId=mask-push')).body.conflicts;
-    expect(conflict).toMatchObject({ outboxId: entry.id, reason: expect.stringContaining('Injected fault: the request was refused') });
+    expect(conflict).toMatchObject({ kind: 'validation_error', outboxId: entry.id, reason: expect.stringContaining('Injected fault: the request was refused') });
     expect(conflict.reason).toContain('"authorization":"Bearer ***"');
     expect(JSON.stringify(conflict)).not.toContain(accessToken);
   });

@@ -1,5 +1,5 @@
 import type { RunningSandbox } from '../../sandbox/server';
-import { control, providerGet, startTestSandbox } from './sandboxTestClient';
+import { control, providerGet, providerJson, startTestSandbox } from './sandboxTestClient';
 
 interface Stats {
   total: number;
@@ -94,16 +94,58 @@ describe('sandbox fault injection', () => {
     expect((await providerGet(sandbox, '/v1/customers?limit=1')).status).toBe(200);
   });
 
+  it('refuses the next writes with the status asked for, before writing, then writes again; reads pass', async () => {
+    await control(sandbox, 'POST', 'faults', { rejectWrites: { status: 409, times: 2 } });
+    const patch = () =>
+      fetch(`${sandbox.url}/v1/customers/cus_0000001`, { method: 'PATCH', headers: { 'X-Api-Key': sandbox.apiKey, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Written At Last' }) });
+    expect((await providerGet(sandbox, '/v1/customers/cus_0000001')).status).toBe(200);
+    const refused = await patch();
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toEqual({ error: 'Injected fault: the provider refused the PATCH with HTTP 409; nothing was written.' });
+    expect(await control(sandbox, 'GET', 'faults')).toMatchObject({ rejectWrites: { status: 409, times: 1 } });
+    expect((await patch()).status).toBe(409);
+    expect(((await providerJson<{ name: string }>(sandbox, '/v1/customers/cus_0000001')).name)).not.toBe('Written At Last');
+    expect((await patch()).status).toBe(200);
+    expect(((await providerJson<{ name: string }>(sandbox, '/v1/customers/cus_0000001')).name)).toBe('Written At Last');
+    expect(await control(sandbox, 'GET', 'faults')).toMatchObject({ rejectWrites: null });
+    const stats = await control<Stats & { writes: Record<string, number> }>(sandbox, 'GET', 'stats');
+    expect(stats.injected.rejectedWrites).toBe(2);
+    expect(stats.writes.updated).toBe(1);
+  });
+
+  it('sends the Retry-After asked for with a refused write (a 429 without one says 1)', async () => {
+    const del = () => fetch(`${sandbox.url}/v1/orders/ord_0000003`, { method: 'DELETE', headers: { 'X-Api-Key': sandbox.apiKey } });
+    await control(sandbox, 'POST', 'faults', { rejectWrites: { status: 429, retryAfterSeconds: 600 } });
+    const limited = await del();
+    expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, '600']);
+    await control(sandbox, 'POST', 'faults', { rejectWrites: { status: 429 } });
+    expect((await del()).headers.get('retry-after')).toBe('1');
+    await control(sandbox, 'POST', 'faults', { rejectWrites: { status: 413 } });
+    const tooLarge = await del();
+    expect([tooLarge.status, tooLarge.headers.get('retry-after')]).toEqual([413, null]);
+    expect((await del()).status).toBe(204);
+  });
+
   it('reports the settings, rejects bad ones by name and clears them with an empty body', async () => {
     const applied = await control(sandbox, 'POST', 'faults', { error5xxRate: 0.25, slowMs: 10 });
-    expect(applied).toEqual({ error5xxRate: 0.25, rate429: 0, slowMs: 10, truncateRate: 0, echoCredentials: false, seed: 42 });
+    expect(applied).toEqual({ error5xxRate: 0.25, rate429: 0, slowMs: 10, truncateRate: 0, echoCredentials: false, rejectWrites: null, seed: 42 });
     expect(await control(sandbox, 'GET', 'faults')).toEqual(applied);
-    for (const [body, name] of [[{ error5xxRate: 2 }, 'error5xxRate'], [{ slowMs: -1 }, 'slowMs'], [{ error5xx: 0.1 }, 'error5xx'], [{ echoCredentials: 1 }, 'echoCredentials']] as const) {
+    for (const [body, name] of [
+      [{ error5xxRate: 2 }, 'error5xxRate'],
+      [{ slowMs: -1 }, 'slowMs'],
+      [{ error5xx: 0.1 }, 'error5xx'],
+      [{ echoCredentials: 1 }, 'echoCredentials'],
+      [{ rejectWrites: 409 }, 'rejectWrites'],
+      [{ rejectWrites: { status: 200 } }, 'rejectWrites.status'],
+      [{ rejectWrites: { status: 409, times: 0 } }, 'rejectWrites.times'],
+      [{ rejectWrites: { status: 429, retryAfterSeconds: -1 } }, 'rejectWrites.retryAfterSeconds'],
+      [{ rejectWrites: { status: 409, reason: 'x' } }, 'rejectWrites.reason'],
+    ] as const) {
       const response = await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', body: JSON.stringify(body) });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { error: string }).error).toContain(`'${name}'`);
     }
-    expect(await control(sandbox, 'POST', 'faults', {})).toEqual({ error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, echoCredentials: false, seed: 42 });
+    expect(await control(sandbox, 'POST', 'faults', {})).toEqual({ error5xxRate: 0, rate429: 0, slowMs: 0, truncateRate: 0, echoCredentials: false, rejectWrites: null, seed: 42 });
     expect((await providerGet(sandbox, '/v1/customers')).status).toBe(200);
   });
 

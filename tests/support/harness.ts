@@ -11,6 +11,7 @@ import type { SyncEngineOptions } from '../../shared/core/runs/engineContext';
 import { ApiClient } from './apiClient';
 import { createLocalPlatform } from '../../shared/platform/local/localPlatform';
 import type { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import type { Clock } from '../../shared/ports/clock';
 import type { Platform } from '../../shared/ports/platform';
 import type { Telemetry } from '../../shared/ports/telemetry';
 import { startAzureTestPlatform } from './azureTestPlatform';
@@ -30,6 +31,11 @@ export interface HarnessOptions {
    * the local host receives from. Default `local`: everything on SQLite.
    */
   platform?: 'local' | 'azure';
+  /**
+   * The local platform's clock (stores, queue schedule, provider Retry-After), e.g. a
+   * ManualClock to cross a ten-minute Retry-After without waiting. Default: the system clock.
+   */
+  clock?: Clock;
 }
 
 /** What tests reach through `h.platform`: any platform, with the local broker the host receives from. */
@@ -65,7 +71,7 @@ export class Harness extends ApiClient {
     const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-e2e-'));
     const sandbox = await startSandbox({ port: 0, recordsPerEntity: 200, ...options.sandbox });
     const sink = new PassThrough();
-    const local = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'debug' });
+    const local = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'debug', clock: options.clock });
     const azure = options.platform === 'azure' ? await startAzureTestPlatform(local.queue) : undefined;
     const platform: HarnessPlatform = azure?.platform ?? local;
     const services = createServices(platform, {

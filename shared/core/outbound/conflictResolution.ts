@@ -85,7 +85,8 @@ export class ConflictResolver {
     // The dead letter's conflict has an id derived from the entry and its replay count.
     const conflict = await this.platform.conflicts.get(tenantId, conflictIdFor(entry));
     if (conflict?.state === 'open') await this.platform.conflicts.resolve(tenantId, conflict.id, 'replayed', this.now());
-    await this.platform.outbox.update(outboxId, { state: 'pending', attempts: 0, replays, lastError: null }, this.now());
+    // Sent at once: a retry time left from before the entry died no longer holds.
+    await this.platform.outbox.update(outboxId, { state: 'pending', attempts: 0, replays, lastError: null, nextAttemptAt: null }, this.now());
     await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId: `${outboxId}.replay${replays}` }));
     return { outboxId, replays };
   }

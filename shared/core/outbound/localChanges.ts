@@ -124,16 +124,18 @@ export class LocalChangeService {
   }
 
   /**
-   * Sends the messages of pending entries again (after a crash between commit and send). With
-   * `idleForMs`, only entries nobody has touched for that long: an entry the outbound worker is
-   * retrying is updated on every attempt (backoff tops out at 30 s), so an idle one has lost its
+   * Sends the messages of pending entries again (after a crash between commit and send, or between
+   * a retry's update and its scheduled send). Only entries that should have been handled by now:
+   * idle for `idleForMs` (default 0) since they were last updated and since their next attempt
+   * was due. An entry waiting for a scheduled retry (a provider's Retry-After of ten minutes, a
+   * backoff) is never re-sent before that time, so the provider is not hit before it allowed; the
+   * outbound worker updates an entry on every attempt, so one idle past its due time has lost its
    * message. A re-sent message that still exists is dropped by the broker's duplicate detection
    * (the message id is the entry id); one that gets through finds the entry done and is skipped.
    */
   async relayPending(connectionId?: string, options: { idleForMs?: number } = {}): Promise<number> {
-    const pending = await this.platform.outbox.listPending({ connectionId, limit: 1000 });
-    const idleSince = this.platform.clock.now().getTime() - (options.idleForMs ?? 0);
-    const lost = options.idleForMs === undefined ? pending : pending.filter((entry) => !(Date.parse(entry.updatedAt) > idleSince));
+    const idleSince = new Date(this.platform.clock.now().getTime() - (options.idleForMs ?? 0)).toISOString();
+    const lost = await this.platform.outbox.listPending({ connectionId, limit: 1000, idleSince });
     if (lost.length === 0) return 0;
     await this.platform.queue.send(QUEUES.outbound, lost.map((entry) => outboundMessage(entry)));
     // A lost message means an instance died between commit and send: worth an operator's eye.

@@ -13,6 +13,7 @@ import { recordId } from '../ids';
 import { CustomMergeRules, differingFields, threeWayMerge, type EntityMergePolicy } from '../merge';
 import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
+import { classifyPushFailure, isGone, isPreconditionFailed } from './pushFailure';
 import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, LocalChangeService, applyChanges, outboundMessage, type OutboundMessage } from './localChanges';
 
 export type PushOutcome = 'pushed' | 'merged' | 'superseded' | 'skipped' | 'retry_scheduled' | 'parked' | 'dead';
@@ -34,9 +35,10 @@ const DEFAULT_POLICY: EntityMergePolicy = { default: { kind: 'manual' } };
 const AGREE_ATTEMPTS = 5;
 
 /**
- * Pushes one outbox entry to its provider (the outbound worker's logic). Provider failures are
- * classified once, here: 412 → fetch, merge, push again; 422 → parked (validation); 401/403 →
- * dead (auth); 5xx/429/network → a scheduled retry with backoff, dead when retries run out.
+ * Pushes one outbox entry to its provider (the outbound worker's logic). A 412 on the first push
+ * means the remote changed: fetch, merge, push again. Every other failure is classified once, in
+ * classifyPushFailure (pushFailure.ts): a scheduled retry (5xx, 429, network), a parked conflict
+ * (a refused value, a clash, a record gone at the provider) or a dead letter (auth).
  */
 export class OutboundService {
   private readonly retry: ResolvedPushRetryOptions;
@@ -99,7 +101,7 @@ export class OutboundService {
       await this.agree(entry, record, result.record);
       return 'pushed';
     } catch (error) {
-      if (!(isSyncBridgeError(error, 'provider_rejected') && error.status === 412)) throw error;
+      if (!isPreconditionFailed(error)) throw error;
     }
     return this.mergeAndPush(adapter, connection, entry, record, await adapter.getRecord(entry.entity, entry.externalId));
   }
@@ -118,7 +120,7 @@ export class OutboundService {
       try {
         await adapter.push!(pushRequestFor(entry, record, remote.updatedAt));
       } catch (error) {
-        if (!(isSyncBridgeError(error, 'provider_rejected') && error.status === 404)) throw error;
+        if (!isGone(error)) throw error;
       }
     }
     await this.agree(entry, record, null);
@@ -234,32 +236,38 @@ export class OutboundService {
     }
   }
 
+  /** What classifyPushFailure decides: a scheduled retry, a parked conflict, or a dead letter. */
   private async onFailure(entry: OutboxEntry, record: SyncRecord, error: unknown): Promise<PushOutcome> {
-    const reason = error instanceof Error ? error.message : String(error);
-    if (isSyncBridgeError(error, 'transient') || isSyncBridgeError(error, 'rate_limited')) {
-      const attempts = entry.attempts + 1;
-      if (attempts >= this.retry.maxAttempts) {
-        await this.park(entry, record, 'retry_exhausted', `Retries exhausted after ${attempts} attempts: ${reason}`, null, [], attempts);
-        return 'dead';
-      }
-      const delay = backoffDelayMs(attempts, this.retry, this.options.random);
-      const now = this.platform.clock.now().getTime();
-      const at = new Date(Math.max(now + delay, (error as SyncBridgeError).retryAt?.getTime() ?? 0));
-      await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason }, new Date(now).toISOString());
-      // Replays restart the attempt count, so the replay number keeps the retry's message id
-      // unused (the broker drops a repeated id within its duplicate-detection window).
-      const messageId = `${entry.id}${entry.replays ? `.p${entry.replays}` : ''}.r${attempts}`;
-      await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId, at }));
-      return 'retry_scheduled';
-    }
-    if (isSyncBridgeError(error, 'provider_rejected') && error.status === 422) {
-      // The sandbox (like many CRMs) names a unique-value clash with the code "taken".
-      const kind: ConflictKind = /"taken"/.test(reason) ? 'duplicate_key' : 'validation_error';
-      await this.park(entry, record, kind, `The provider refused the fields: ${reason}`, null, entry.changedFields);
+    const failure = classifyPushFailure(error, entry.op);
+    if (failure.action === 'retry') return this.retryLater(entry, record, error);
+    if (failure.action === 'park') {
+      // A refused value concerns the fields this change touched; a record gone there, all it differs in.
+      await this.park(entry, record, failure.kind, failure.reason, null, failure.kind === 'data_mismatch' ? undefined : entry.changedFields);
       return 'parked';
     }
-    await this.park(entry, record, isSyncBridgeError(error, 'auth_failed') ? 'auth_error' : 'retry_exhausted', reason, null);
+    await this.park(entry, record, failure.kind, failure.reason, null);
     return 'dead';
+  }
+
+  /** Schedules the next attempt (backoff, or the provider's Retry-After when later); dead once they run out. */
+  private async retryLater(entry: OutboxEntry, record: SyncRecord, error: unknown): Promise<PushOutcome> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const attempts = entry.attempts + 1;
+    if (attempts >= this.retry.maxAttempts) {
+      await this.park(entry, record, 'retry_exhausted', `Retries exhausted after ${attempts} attempts: ${reason}`, null, [], attempts);
+      return 'dead';
+    }
+    const delay = backoffDelayMs(attempts, this.retry, this.options.random);
+    const now = this.platform.clock.now().getTime();
+    const retryAt = isSyncBridgeError(error) ? error.retryAt?.getTime() : undefined;
+    const at = new Date(Math.max(now + delay, retryAt ?? 0));
+    // The entry says when its retry is due, so that the relay does not send it before then.
+    await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason, nextAttemptAt: at.toISOString() }, new Date(now).toISOString());
+    // Replays restart the attempt count, so the replay number keeps the retry's message id
+    // unused (the broker drops a repeated id within its duplicate-detection window).
+    const messageId = `${entry.id}${entry.replays ? `.p${entry.replays}` : ''}.r${attempts}`;
+    await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId, at }));
+    return 'retry_scheduled';
   }
 
   /**

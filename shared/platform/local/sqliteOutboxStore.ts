@@ -1,6 +1,6 @@
 import { SyncBridgeError } from '../../core/errors';
 import type { IsoTime } from '../../core/model';
-import type { OutboxEntry, OutboxStore, OutboxUpdate } from '../../ports/outboxStore';
+import type { ListPendingOptions, OutboxEntry, OutboxStore, OutboxUpdate } from '../../ports/outboxStore';
 import type { RecordWrite } from '../../ports/recordStore';
 import type { SqliteDatabase } from './database';
 import { isUniqueViolation } from './sqliteConstraint';
@@ -65,13 +65,20 @@ export class SqliteOutboxStore implements OutboxStore {
     return row ? (JSON.parse(row.doc) as OutboxEntry) : undefined;
   }
 
-  async listPending(options: { connectionId?: string; limit: number }): Promise<OutboxEntry[]> {
-    const rows =
-      options.connectionId === undefined
-        ? this.db.prepare<[number], { doc: string }>("SELECT doc FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?").all(options.limit)
-        : this.db
-            .prepare<[string, number], { doc: string }>("SELECT doc FROM outbox WHERE state = 'pending' AND connection_id = ? ORDER BY seq LIMIT ?")
-            .all(options.connectionId, options.limit);
+  async listPending(options: ListPendingOptions): Promise<OutboxEntry[]> {
+    const where = ["state = 'pending'"];
+    const params: Array<string | number> = [];
+    if (options.connectionId !== undefined) {
+      where.push('connection_id = ?');
+      params.push(options.connectionId);
+    }
+    if (options.idleSince !== undefined) {
+      // The times live in the JSON document (no column: databases made before keep working); the
+      // pending rows are few, found by the index on state first.
+      where.push("json_extract(doc, '$.updatedAt') <= ?", "(json_extract(doc, '$.nextAttemptAt') IS NULL OR json_extract(doc, '$.nextAttemptAt') <= ?)");
+      params.push(options.idleSince, options.idleSince);
+    }
+    const rows = this.db.prepare<Array<string | number>, { doc: string }>(`SELECT doc FROM outbox WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...params, options.limit);
     return rows.map((row) => JSON.parse(row.doc) as OutboxEntry);
   }
 
@@ -85,6 +92,7 @@ export class SqliteOutboxStore implements OutboxStore {
       attempts: update.attempts ?? current.attempts,
       ...(update.replays === undefined ? {} : { replays: update.replays }),
       lastError: update.lastError === undefined ? current.lastError : update.lastError,
+      ...(update.nextAttemptAt === undefined ? {} : { nextAttemptAt: update.nextAttemptAt }),
       updatedAt: at,
     };
     this.db.prepare<[string, string, string]>('UPDATE outbox SET state = ?, doc = ? WHERE id = ?').run(next.state, JSON.stringify(next), id);

@@ -1,7 +1,7 @@
-import type { JSONObject, OperationInput } from '@azure/cosmos';
+import type { JSONObject, OperationInput, SqlParameter } from '@azure/cosmos';
 import { SyncBridgeError, isSyncBridgeError } from '../../../core/errors';
 import type { IsoTime } from '../../../core/model';
-import type { OutboxEntry, OutboxStore, OutboxUpdate } from '../../../ports/outboxStore';
+import type { ListPendingOptions, OutboxEntry, OutboxStore, OutboxUpdate } from '../../../ports/outboxStore';
 import type { RecordWrite } from '../../../ports/recordStore';
 import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
@@ -61,16 +61,20 @@ export class CosmosOutboxStore implements OutboxStore {
     return doc && fromDoc(doc);
   }
 
-  async listPending(options: { connectionId?: string; limit: number }): Promise<OutboxEntry[]> {
+  async listPending(options: ListPendingOptions): Promise<OutboxEntry[]> {
     const limit = Math.max(1, Math.min(Math.floor(options.limit), 1000));
-    const byConnection = options.connectionId !== undefined;
-    const docs = await queryAll<OutboxDoc>(
-      this.container,
-      this.charges,
-      'outbox.listPending',
-      `SELECT TOP ${limit} * FROM c WHERE c.docType = 'outbox' AND c.state = 'pending'${byConnection ? ' AND c.connectionId = @connectionId' : ''} ORDER BY c.orderKey`,
-      byConnection ? [{ name: '@connectionId', value: options.connectionId! }] : [],
-    );
+    const filters = ["c.docType = 'outbox'", "c.state = 'pending'"];
+    const parameters: SqlParameter[] = [];
+    if (options.connectionId !== undefined) {
+      filters.push('c.connectionId = @connectionId');
+      parameters.push({ name: '@connectionId', value: options.connectionId });
+    }
+    if (options.idleSince !== undefined) {
+      // ISO-8601 UTC strings of one form order like the times they name.
+      filters.push('c.updatedAt <= @idleSince', '(NOT IS_DEFINED(c.nextAttemptAt) OR IS_NULL(c.nextAttemptAt) OR c.nextAttemptAt <= @idleSince)');
+      parameters.push({ name: '@idleSince', value: options.idleSince });
+    }
+    const docs = await queryAll<OutboxDoc>(this.container, this.charges, 'outbox.listPending', `SELECT TOP ${limit} * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.orderKey`, parameters);
     return docs.map(fromDoc);
   }
 
@@ -83,6 +87,7 @@ export class CosmosOutboxStore implements OutboxStore {
       attempts: update.attempts ?? current.attempts,
       ...(update.replays === undefined ? {} : { replays: update.replays }),
       lastError: update.lastError === undefined ? current.lastError : update.lastError,
+      ...(update.nextAttemptAt === undefined ? {} : { nextAttemptAt: update.nextAttemptAt }),
       updatedAt: at,
     };
     await executeBatch(this.container, this.charges, 'outbox.update', partitionOf(current), [
