@@ -156,6 +156,8 @@ export type RecordState = Pick<
   rawHash: string | null;
   /** True when the record holds a local change not yet pushed (a pull must merge, not overwrite). */
   pendingPush?: boolean;
+  /** The stored record's revision (RecordStore): a pull writes only if it still has this one. */
+  revision: string;
 };
 
 // ---------------------------------------------------------------- runs

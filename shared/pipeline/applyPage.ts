@@ -3,10 +3,11 @@ import { hash as sha } from 'node:crypto';
 import { contentHash } from '../core/hash';
 import { recordId } from '../core/ids';
 import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
-import type { RecordStore, RecordWrite } from '../ports/recordStore';
+import type { RecordStore, RecordWrite, RevisedRecord } from '../ports/recordStore';
 import type { CustomMergeRules, EntityMergePolicy } from '../core/merge';
 import { mergePulled } from './mergePulled';
 import { validateProviderRecord } from './validate';
+import { writePlanned, type PlannedRecord } from './writePlanned';
 
 export interface ApplyPageInput {
   records: RecordStore;
@@ -41,14 +42,15 @@ function laterOf(a: string | null, b: string | null): string | null {
 
 /**
  * The pull pipeline for one page: validate → dedupe within the page → detect change by content
- * hash → write what changed → remember what a full pass saw.
+ * hash (or merge a record holding an unpushed local change) → write what changed, each record only
+ * if unchanged since it was read (writePlanned) → remember what a full pass saw.
  *
  * Replay safety: a step applied twice (a redelivered message, a crash between this write and the
  * run checkpoint) finds its own `stepId` on the records it changed the first time and counts them
  * as it did then, so counters stay exact without a transaction spanning records and runs.
  */
 export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult> {
-  const { scope, stepId, now } = input;
+  const { scope, stepId } = input;
   const counters = emptyCounters();
   counters.fetched = input.page.length;
   const rejected: ApplyPageResult['rejected'] = [];
@@ -68,56 +70,96 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
     highWater = laterOf(highWater, record.updatedAt);
   }
 
+  // One read of the page's states (revisions included) and, in the common case, one write.
   const states = await input.records.getStates(scope, [...latest.keys()]);
-  const writes: RecordWrite[] = [];
+  const plans = new Map<string, PlannedRecord>();
   const seen: string[] = [];
   const toMerge: ProviderRecord[] = [];
-
   for (const record of latest.values()) {
     const state = states.get(record.externalId);
     if (!record.deleted) seen.push(record.externalId);
-    // A local change not yet pushed: merge below instead of overwriting it (a replay counts as before).
-    if (state?.pendingPush && state.lastStepId !== stepId) {
-      toMerge.push(record);
-      continue;
-    }
-    const content = record.deleted ? undefined : hashContent(record, state);
-    const outcome = decide(record, content?.hash ?? state?.hash ?? '', state, stepId);
-    counters[outcome.counter] += 1;
-    if (!outcome.write) continue;
-    // Fields spelled out rather than spread from `scope`: this literal runs once per changed record.
-    writes.push({
-      tenantId: scope.tenantId,
-      connectionId: scope.connectionId,
-      entity: scope.entity,
-      id: recordId(scope.tenantId, scope.connectionId, scope.entity, record.externalId),
-      externalId: record.externalId,
-      data: record.deleted ? {} : record.data,
-      dataJson: record.deleted ? '{}' : content!.json,
-      hash: content?.hash ?? state!.hash,
-      rawHash: content?.rawHash ?? null,
-      version: (state?.version ?? 0) + 1,
-      deleted: record.deleted,
-      deletedAt: record.deleted ? now : null,
-      firstSeenAt: state?.firstSeenAt ?? now,
-      lastModifiedAt: now,
-      lastAction: outcome.action!,
-      sourceUpdatedAt: record.updatedAt,
-      lastStepId: stepId,
-    });
+    if (holdsLocalChange(state, stepId)) toMerge.push(record);
+    else plans.set(record.externalId, planPlain(input, record, state));
   }
+  await Promise.all(toMerge.map(async (record) => plans.set(record.externalId, await planMerge(input, record))));
 
-  for (const record of toMerge) {
-    const local = await input.records.get(scope, record.externalId);
-    if (!local) continue;
-    const merged = mergePulled(local, record, { policy: input.mergePolicy, customRules: input.customRules, stepId, now });
-    counters[merged.counter] += 1;
-    if (merged.write) writes.push(merged.write);
+  // A local change committed since the read: decide again for those records only, from a fresh read.
+  await writePlanned(input.records, scope, plans, (externalId, state) => {
+    const record = latest.get(externalId)!;
+    return holdsLocalChange(state, stepId) ? planMerge(input, record) : Promise.resolve(planPlain(input, record, state));
+  });
+
+  let writes = 0;
+  for (const plan of plans.values()) {
+    counters[plan.counter] += 1;
+    if (plan.write) writes += 1;
   }
-
-  if (writes.length > 0) await input.records.write(writes);
   if (input.mode === 'full' && seen.length > 0) await input.records.markSeen(input.runId, scope, seen);
-  return { counters, highWater, rejected, writes: writes.length };
+  return { counters, highWater, rejected, writes };
+}
+
+/** A local change not yet pushed: merged, not overwritten (a replay of this step counts as before). */
+function holdsLocalChange(state: RecordState | undefined, stepId: string): boolean {
+  return state?.pendingPush === true && state.lastStepId !== stepId;
+}
+
+/**
+ * A pulled record over a stored one with a pending push: the stored record is read whole (with
+ * its revision) and merged (mergePulled). If its push settled since the page's states were read,
+ * it is an ordinary record again.
+ */
+async function planMerge(input: ApplyPageInput, record: ProviderRecord): Promise<PlannedRecord> {
+  const read = await input.records.getWithRevision(input.scope, record.externalId);
+  const state = read && stateOf(read);
+  if (!read || !holdsLocalChange(state, input.stepId)) return planPlain(input, record, state);
+  const merged = mergePulled(read.record, record, { policy: input.mergePolicy, customRules: input.customRules, stepId: input.stepId, now: input.now });
+  return { counter: merged.counter, write: merged.write && { ...merged.write, ifRevision: read.revision } };
+}
+
+/** A pulled record over a stored one without a local change (or none): change detection by hash. */
+function planPlain(input: ApplyPageInput, record: ProviderRecord, state: RecordState | undefined): PlannedRecord {
+  const { scope, stepId, now } = input;
+  const content = record.deleted ? undefined : hashContent(record, state);
+  const outcome = decide(record, content?.hash ?? state?.hash ?? '', state, stepId);
+  if (!outcome.write) return { counter: outcome.counter, write: null };
+  // Fields spelled out rather than spread from `scope`: this literal runs once per changed record.
+  const write: RecordWrite = {
+    tenantId: scope.tenantId,
+    connectionId: scope.connectionId,
+    entity: scope.entity,
+    id: recordId(scope.tenantId, scope.connectionId, scope.entity, record.externalId),
+    externalId: record.externalId,
+    data: record.deleted ? {} : record.data,
+    dataJson: record.deleted ? '{}' : content!.json,
+    hash: content?.hash ?? state!.hash,
+    rawHash: content?.rawHash ?? null,
+    version: (state?.version ?? 0) + 1,
+    deleted: record.deleted,
+    deletedAt: record.deleted ? now : null,
+    firstSeenAt: state?.firstSeenAt ?? now,
+    lastModifiedAt: now,
+    lastAction: outcome.action!,
+    sourceUpdatedAt: record.updatedAt,
+    lastStepId: stepId,
+    // Only over the record as read: a local change committed since then is merged, not overwritten.
+    ifRevision: state?.revision ?? null,
+  };
+  return { counter: outcome.counter, write };
+}
+
+function stateOf({ record, revision }: RevisedRecord): RecordState {
+  return {
+    externalId: record.externalId,
+    hash: record.hash,
+    rawHash: record.rawHash ?? null,
+    version: record.version,
+    deleted: record.deleted,
+    lastAction: record.lastAction,
+    lastStepId: record.lastStepId,
+    firstSeenAt: record.firstSeenAt,
+    revision,
+    ...(record.pendingPush ? { pendingPush: true } : {}),
+  };
 }
 
 /**

@@ -13,6 +13,12 @@ export interface RecordWrite extends SyncRecord {
   ifRevision?: string | null;
 }
 
+/**
+ * The most records one conditional `write` call may hold (Cosmos DB's limit of operations per
+ * transactional batch). A caller with more splits them into calls of at most this many.
+ */
+export const MAX_CONDITIONAL_WRITE = 100;
+
 /** A record as stored, with the revision a compare-and-set write names (`RecordWrite.ifRevision`). */
 export interface RevisedRecord {
   record: SyncRecord;
@@ -48,6 +54,8 @@ export interface RecordPage {
  *   where the backing store can do that (SQLite), and each record at least atomically elsewhere.
  * - `getStates` reads the change-detection state of many records in one round trip and never
  *   returns payloads. Missing ids are absent from the map. `rawHash` comes back as written (null if none).
+ *   Each state carries the record's revision, the one `getWithRevision` returns, so a page can be
+ *   read once and written with compare-and-set (the pull pipeline does).
  * - `markSeen`/`sweepUnseen` implement full-sync deletion detection without writing unchanged
  *   records: the run records which external ids it saw, and the sweep tombstones live records of
  *   the scope that the run did not see. The sweep stamps what it deletes with `stepId` and returns
@@ -67,8 +75,8 @@ export interface RecordPage {
  *   the same version, so a local change that read the record before that write and committed
  *   after it would pass a version check and drop what the push recorded. With the revision, each
  *   side of that race sees the other's write and reads again. A conditional call is all or nothing
- *   (conditions included) and must fit one transaction: on Cosmos DB, one partition and at most
- *   100 records.
+ *   (conditions included) and must fit one transaction: one connection and at most
+ *   MAX_CONDITIONAL_WRITE records (Cosmos DB's transactional batch).
  */
 export interface RecordStore {
   getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>>;

@@ -1,7 +1,7 @@
 import { contentHash } from '../../shared/core/hash';
 import { recordId } from '../../shared/core/ids';
 import type { JsonObject, RecordScope, SyncRecord } from '../../shared/core/model';
-import type { RecordStore } from '../../shared/ports/recordStore';
+import { MAX_CONDITIONAL_WRITE, type RecordStore } from '../../shared/ports/recordStore';
 import { expectSyncBridgeError, uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
 
 const T0 = Date.parse('2026-03-01T09:00:00.000Z');
@@ -118,7 +118,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.write([a, b]);
         const states = await store.getStates(scope, ['a', 'b', 'missing']);
         expect([...states.keys()].sort()).toEqual(['a', 'b']);
-        expect(states.get('a')).toEqual({ externalId: 'a', hash: a.hash, rawHash: null, version: 3, deleted: false, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100) });
+        expect(states.get('a')).toEqual({ externalId: 'a', hash: a.hash, rawHash: null, version: 3, deleted: false, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100), revision: expect.any(String) });
         expect(states.get('b')).toMatchObject({ externalId: 'b', deleted: true, lastAction: 'deleted', version: 2 });
       });
 
@@ -512,6 +512,35 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await expectSyncBridgeError(store.write([{ ...makeRecord(scope, 'gone', { version: 2 }), ifRevision: stale }]), 'conflict');
         expect(await store.get(scope, 'gone')).toMatchObject({ deleted: true, lastStepId: `${runId}:customers:1` });
         await store.clearSeen(runId);
+      });
+
+      it('reads each record\'s revision with getStates, so a page read in one call can be written with compare-and-set', async () => {
+        await store.write([makeRecord(scope, 'a'), makeRecord(scope, 'b')]);
+        const states = await store.getStates(scope, ['a', 'b']);
+        expect(states.get('a')!.revision).toBe((await store.getWithRevision(scope, 'a'))!.revision);
+        // A local change commits to b after the page was read: a's write goes through, b's is refused.
+        await store.write([makeRecord(scope, 'b', { version: 2, data: { name: 'Edited' }, pendingPush: { op: 'update', version: 2, outboxId: 'out_b2', since: at(40) } })]);
+        const pulled = (id: string) => ({ ...makeRecord(scope, id, { version: 2, data: { name: 'Pulled' }, lastStepId: 'run_2:customers:1' }), ifRevision: states.get(id)!.revision });
+        await store.write([pulled('a')]);
+        await expectSyncBridgeError(store.write([pulled('b')]), 'conflict');
+        expect((await store.get(scope, 'a'))!.data).toEqual({ name: 'Pulled' });
+        expect(await store.get(scope, 'b')).toMatchObject({ data: { name: 'Edited' }, pendingPush: { outboxId: 'out_b2' } });
+        expect((await store.getStates(scope, ['a'])).get('a')!.revision).not.toBe(states.get('a')!.revision);
+      });
+
+      it('takes a conditional call of MAX_CONDITIONAL_WRITE records, and never writes one whose condition fails', async () => {
+        const ids = Array.from({ length: MAX_CONDITIONAL_WRITE }, (_, i) => `m${i}`);
+        await store.write(ids.map((id) => makeRecord(scope, id)));
+        const states = await store.getStates(scope, ids);
+        const next = (id: string, name: string) => ({ ...makeRecord(scope, id, { version: 2, data: { name } }), ifRevision: states.get(id)!.revision });
+        const last = ids[MAX_CONDITIONAL_WRITE - 1];
+        await store.write([makeRecord(scope, last, { version: 5 })]); // changes after the page was read
+        // (Cosmos DB refuses the whole batch; the loopback test server may have applied the others.)
+        await expectSyncBridgeError(store.write(ids.map((id) => next(id, 'Refused'))), 'conflict');
+        expect(await store.get(scope, last)).toMatchObject({ version: 5 });
+        const fresh = await store.getStates(scope, ids);
+        await store.write(ids.map((id) => ({ ...makeRecord(scope, id, { version: 6, data: { name: 'Written' } }), ifRevision: fresh.get(id)!.revision })));
+        expect((await store.get(scope, last))!.data).toEqual({ name: 'Written' });
       });
 
       it('with ifRevision null, writes only a record that is not stored yet', async () => {

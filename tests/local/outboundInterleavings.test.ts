@@ -12,6 +12,7 @@ import type { SyncRecord } from '../../shared/core/model';
 import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
 import { LocalChangeService } from '../../shared/core/outbound/localChanges';
 import { OutboundService } from '../../shared/core/outbound/outboundService';
+import { applyPage } from '../../shared/pipeline/applyPage';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
@@ -91,7 +92,13 @@ describe('outbound pushes with local changes landing mid-push', () => {
     const pulled = async (id: string): Promise<SyncRecord> => storePulled(platform.records, scope, id, await remote(id));
     const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
     const local = (id: string) => platform.records.get(scope, id);
-    return { connectionId, scope, changes, outbound, resolver, remote, changeRemote, pulled, push, local };
+    let steps = 0;
+    /** Applies a pull page holding `data` (a copy of the provider's record) as the step runner does. */
+    const pullPage = (data: Record<string, any>) => applyPage({
+      records: platform.records, scope, runId: `run_${connectionId}`, stepId: `run_${connectionId}:customers:${(steps += 1)}`, mode: 'incremental',
+      page: [{ externalId: String(data.id), updatedAt: String(data.updated_at), deleted: false, data }], now: new Date().toISOString(), mergePolicy: policy,
+    });
+    return { connectionId, scope, changes, outbound, resolver, remote, changeRemote, pulled, push, local, pullPage };
   }
 
   /** The sandbox's control API (tests/support/apiClient.ts). */
@@ -155,6 +162,83 @@ describe('outbound pushes with local changes landing mid-push', () => {
     const there = await s.remote(id);
     expect(there).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0001', notes: 'edited while the merge was pushed' });
     expect((await s.local(id))?.data).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0001', notes: 'edited while the merge was pushed' });
+  });
+
+  test('a pull that reads the pushed change back mid-push settles the record: agree() leaves it agreed, with no base', async () => {
+    const s = await setup();
+    const id = cus(7);
+    await s.pulled(id);
+    const change = (await s.changes.update(s.scope, id, { name: 'Pushed Then Pulled' })).record;
+    afterProviderWrite = async () => {
+      // A pull (or webhook) lands after the provider accepted the push, before agree() reads the record.
+      await s.pullPage(await s.remote(id));
+    };
+    expect(await s.push(change)).toBe('pushed');
+    const after = await s.local(id);
+    expect(after?.data).toEqual(await s.remote(id));
+    expect(after?.pendingPush).toBeUndefined();
+    expect(after?.base).toBeUndefined(); // agreed: no base, as after any settled push
+    expect(await platform.outbox.get(change.pendingPush!.outboxId)).toMatchObject({ state: 'done' });
+    // Nothing is left to push, and the next local change is based on the provider's copy.
+    const next = (await s.changes.update(s.scope, id, { notes: 'after the race' })).record;
+    expect(next.base).toEqual(await s.remote(id));
+    expect(await s.push(next)).toBe('pushed');
+    expect(await s.remote(id)).toMatchObject({ name: 'Pushed Then Pulled', notes: 'after the race' });
+  });
+
+  test('a pull page read before the push landed, applied mid-push, does not leave the record pending on a finished push', async () => {
+    const s = await setup();
+    const id = cus(8);
+    await s.pulled(id);
+    await s.changeRemote(id, { phone: '+1 555 000 0008' });
+    const stalePage = await s.remote(id); // the provider's copy a pull fetched before the push (prefetched page)
+    const change = (await s.changes.update(s.scope, id, { name: 'Merged Then Pulled' })).record;
+    afterProviderWrite = async () => {
+      // The pull merges its older copy into the record, which still waits for this push.
+      await s.pullPage(stalePage);
+      const merged = await s.local(id);
+      expect(merged?.pendingPush?.outboxId).toBe(change.pendingPush!.outboxId);
+      expect(merged?.version).toBe(change.version + 1);
+    };
+    expect(await s.push(change)).toBe('merged');
+    expect(await platform.outbox.get(change.pendingPush!.outboxId)).toMatchObject({ state: 'done' });
+    // Not a local change, so not carried over as one; and the finished entry is not left pending:
+    // what the pull merged goes out under a new entry, which compares it with the provider's copy.
+    const resent = await s.local(id);
+    expect(resent?.pendingPush?.outboxId).toBeDefined();
+    expect(resent?.pendingPush?.outboxId).not.toBe(change.pendingPush!.outboxId);
+    expect(resent?.base).toEqual(stalePage);
+    const updatesBefore = (await sandboxRequest('GET', 'stats')).writes.updated;
+    expect(await s.push(resent!)).toBe('merged'); // the provider has it all already: settled, nothing written there
+    expect((await sandboxRequest('GET', 'stats')).writes.updated).toBe(updatesBefore);
+    const providerCopy = await s.remote(id);
+    expect(providerCopy).toMatchObject({ name: 'Merged Then Pulled', phone: '+1 555 000 0008' });
+    const after = await s.local(id);
+    expect(after?.data).toEqual(providerCopy);
+    expect(after?.pendingPush).toBeUndefined();
+    expect(after?.base).toBeUndefined();
+  });
+
+  test('a provider change read by a pull after the push landed is merged by the policy, and the merge\'s outcome is pushed', async () => {
+    const s = await setup({ default: { kind: 'target-wins' } });
+    const id = cus(9);
+    await s.pulled(id);
+    const change = (await s.changes.update(s.scope, id, { name: 'Local Wins' })).record;
+    afterProviderWrite = async () => {
+      // Someone renames the record at the provider right after the push; a pull reads that and
+      // merges it under target-wins: the local name stays and still has to go out.
+      await s.changeRemote(id, { name: 'Renamed There', phone: '+1 555 000 0009' });
+      await s.pullPage(await s.remote(id));
+    };
+    expect(await s.push(change)).toBe('pushed');
+    const resent = await s.local(id);
+    expect(resent?.data).toMatchObject({ name: 'Local Wins', phone: '+1 555 000 0009' });
+    expect(resent?.pendingPush?.outboxId).not.toBe(change.pendingPush!.outboxId);
+    expect(await s.push(resent!)).toBe('pushed');
+    expect(await s.remote(id)).toMatchObject({ name: 'Local Wins', phone: '+1 555 000 0009' });
+    const after = await s.local(id);
+    expect(after?.data).toEqual(await s.remote(id));
+    expect(after?.pendingPush).toBeUndefined();
   });
 
   test('resolving "local" settles only the conflicting fields: the provider\'s change to another field stays', async () => {

@@ -1,25 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { AdapterDefinition } from '../../shared/adapters/adapter';
 import { sandboxProvider } from '../../shared/adapters/providers/sandbox';
-import { AdapterRegistry } from '../../shared/adapters/registry';
-import { createServices, type Services } from '../../shared/composition';
+import type { Services } from '../../shared/composition';
 import type { SyncRecord } from '../../shared/core/model';
 import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
 import { LocalChangeService } from '../../shared/core/outbound/localChanges';
 import { OutboundService } from '../../shared/core/outbound/outboundService';
 import type { Platform } from '../../shared/ports/platform';
 import type { RecordStore } from '../../shared/ports/recordStore';
-import { createAzurePlatform } from '../../shared/platform/azure/azurePlatform';
-import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
-import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
-import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import type { RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
 import { storePulled } from './helpers';
 import { expectSyncBridgeError } from '../conformance/fixtures';
-import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosServer';
+import { signal, startRacePlatform, type RaceHooks, type RacePlatform } from './racingPlatform';
 
 /**
  * Recording a push's result (OutboundService.agree) reads the record and writes it back; on Cosmos
@@ -29,55 +21,15 @@ import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosSe
  * SQLite stores and on the Cosmos DB stores (@vercel/cosmosdb-server), against the real sandbox.
  */
 
-/** Hooks on the platform's record store: each runs once, in order. */
-interface RaceHooks {
-  /** Run after the next record read (get or getWithRevision) has read, before it returns. */
-  afterRead: Array<() => Promise<void>>;
-  /** Run after the next `RecordStore.write` has written. */
-  afterWrite: Array<() => void>;
-}
-
-function racing(inner: RecordStore, hooks: RaceHooks): RecordStore {
-  const afterRead = async <T>(read: T): Promise<T> => {
-    const hook = hooks.afterRead.shift();
-    if (hook) await hook();
-    return read;
-  };
-  return {
-    getStates: (scope, ids) => inner.getStates(scope, ids),
-    write: async (records) => {
-      await inner.write(records);
-      hooks.afterWrite.shift()?.();
-    },
-    get: async (scope, externalId) => afterRead(await inner.get(scope, externalId)),
-    getWithRevision: async (scope, externalId) => afterRead(await inner.getWithRevision(scope, externalId)),
-    list: (query) => inner.list(query),
-    count: (scope, options) => inner.count(scope, options),
-    markSeen: (runId, scope, ids) => inner.markSeen(runId, scope, ids),
-    sweepUnseen: (runId, scope, stepId, at) => inner.sweepUnseen(runId, scope, stepId, at),
-    clearSeen: (runId) => inner.clearSeen(runId),
-  };
-}
-
-/** A promise and the function that settles it. */
-function signal(): { promise: Promise<void>; fire: () => void } {
-  let fire!: () => void;
-  const promise = new Promise<void>((resolve) => (fire = resolve));
-  return { promise, fire };
-}
-
 describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result while a local change commits (%s)', (store) => {
+  let race: RacePlatform;
   let sandbox: RunningSandbox;
-  let local: LocalPlatform;
-  let cosmosServer: RunningCosmosServer | undefined;
-  let cosmos: CosmosDatabase | undefined;
   let platform: Platform;
   /** The record store without the hooks. */
   let records: RecordStore;
   let services: Services;
-  let dataDir: string;
+  let hooks: RaceHooks;
   let connections = 0;
-  const hooks: RaceHooks = { afterRead: [], afterWrite: [] };
   let afterProviderWrite: (() => Promise<void>) | null = null;
 
   /**
@@ -118,31 +70,14 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
   };
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ port: 0, recordsPerEntity: 30 });
-    dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-push-race-'));
-    local = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0 });
-    let base: Platform = local;
-    if (store === 'Cosmos DB') {
-      // Every store on Cosmos DB; the queue, secrets and telemetry stay local (they play no part here).
-      cosmosServer = await startCosmosServer();
-      cosmos = await cosmosServer.freshDatabase();
-      base = createAzurePlatform({ cosmos, queue: local.queue, secrets: local.secrets, telemetry: local.telemetry });
-    }
-    records = base.records;
-    platform = { ...base, records: racing(records, hooks) };
-    services = createServices(platform, { adapters: new AdapterRegistry([hooked]) });
-    await services.tenants.ensureTenant('t1', 'Tenant one');
+    race = await startRacePlatform(store, [hooked]);
+    ({ sandbox, platform, records, services, hooks } = race);
   });
   afterAll(async () => {
-    cosmos?.dispose();
-    await cosmosServer?.close();
-    await local.close();
-    await sandbox.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await race.close();
   });
   afterEach(() => {
-    hooks.afterRead.length = 0;
-    hooks.afterWrite.length = 0;
+    race.clearHooks();
     afterProviderWrite = null;
   });
 

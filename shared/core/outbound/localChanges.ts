@@ -168,6 +168,19 @@ export class LocalChangeService {
     return this.commit(record, 'update', changedFields, alongside);
   }
 
+  /**
+   * A pending change whose entry was used up by a push while a pull or webhook merged into the
+   * record (OutboundService.agree): the record as the merge left it — data, base, clocks — goes
+   * out again under a new entry, whose worker compares it with the provider's copy of that moment
+   * and pushes, merges, settles or parks it. Only if the record still has `revision`.
+   */
+  async resend(current: SyncRecord, revision: string): Promise<SyncRecord> {
+    const op = current.pendingPush?.op ?? 'update';
+    const base = current.base ?? {};
+    const changedFields = op === 'delete' ? [] : Object.keys({ ...base, ...current.data }).filter((f) => canonicalJson(current.data[f]) !== canonicalJson(base[f]));
+    return this.commit({ ...current, version: current.version + 1, lastModifiedAt: this.now() }, op, changedFields, [], revision);
+  }
+
   /** The next version of a record whose data changed locally, with the changed fields' clocks stamped. */
   private changed(current: SyncRecord, data: JsonObject, base: JsonObject | null, changedFields: string[]): SyncRecord {
     const now = this.now();

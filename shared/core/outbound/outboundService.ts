@@ -166,9 +166,10 @@ export class OutboundService {
   }
 
   /**
-   * After the provider accepted the change: the record's base is what the provider now holds. A
-   * local change made while the push was in flight (`current` is newer than `pushed`) is carried
-   * onto the provider's copy, so it neither reverts what the provider changed nor gets lost.
+   * After the provider accepted the change: the record's base is what the provider now holds. What
+   * else happened to the record while the push was in flight decides the rest (recordAgreement):
+   * a newer local change is carried onto the provider's copy; a pull or webhook merge is not a
+   * local change and is never carried over as one.
    *
    * The record is read and written in separate round trips on Cosmos DB, so the write is a
    * compare-and-set on the revision read (RecordStore): a local change committed in between fails
@@ -191,13 +192,28 @@ export class OutboundService {
     await this.finish(entry, 'done', null);
   }
 
-  /** One attempt of `agree`: read the record, write what the push settled only if nobody wrote since. */
+  /**
+   * One attempt of `agree`: read the record, write what the push settled only if nobody wrote since.
+   * The record as read is one of:
+   * - unchanged since the push began: it becomes the provider's copy, agreed (no base, nothing pending);
+   * - changed by a newer LOCAL change, which has a pending push of its own: that change is carried
+   *   onto the provider's copy and based on it (a create moves with it to the provider's id);
+   * - changed by a pull or webhook that settled this push (it read the change back from the
+   *   provider): already agreed on a provider copy at least as new as the push's answer; kept as is;
+   * - changed by a pull or webhook that merged into it and left this push pending (a page read
+   *   before the push landed, or a provider change made after it): which provider copy is newer
+   *   is not knowable here (update times have one-second resolution), so what the merge left
+   *   goes out again under a new entry, whose worker compares it with the provider's copy of that
+   *   moment — settled when the provider has it all, pushed or parked otherwise.
+   * A version check cannot tell these apart (a merge bumps the version too); the pending push can.
+   */
   private async recordAgreement(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null): Promise<void> {
     const now = this.platform.clock.now().toISOString();
     const read = await this.platform.records.getWithRevision(pushed, pushed.externalId);
     const current = read?.record ?? pushed;
     const ifRevision = read?.revision ?? null;
-    const newer = current.version !== pushed.version;
+    const changed = current.version !== pushed.version;
+    const newerLocal = changed && current.pendingPush != null && current.pendingPush.outboxId !== entry.id;
     if (entry.op === 'create' && remote) {
       // The provider assigned the id: the record moves to it, the temporary one becomes a tombstone.
       const moved: SyncRecord = {
@@ -221,19 +237,24 @@ export class OutboundService {
       const tombstone: RecordWrite = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}`, ifRevision };
       // The later change's own entry names the temporary id; it finds the tombstone and closes as
       // superseded, and the change goes out as a new entry of the moved record.
-      if (newer) await this.changes.carryOver(moved, current, pushed.data, [tombstone]);
+      if (newerLocal) await this.changes.carryOver(moved, current, pushed.data, [tombstone]);
       else await this.platform.records.write([moved, tombstone]);
-    } else if (!newer) {
+    } else if (!changed) {
       const data = remote ? remote.data : current.data;
       await this.platform.records.write([
         { ...current, data, hash: contentHash(data), rawHash: null, sourceUpdatedAt: remote?.updatedAt ?? current.sourceUpdatedAt, base: null, pendingPush: null, lastStepId: `push:${entry.id}`, ifRevision },
       ]);
-    } else if (remote) {
+    } else if (newerLocal) {
+      if (!remote) return;
       // A newer local change waits for its own push (its entry reads the record when it runs): it
       // is now the provider's copy plus the fields that change touched, based on the provider's copy.
       const rebased = current.deleted ? current.data : applyChanges(remote.data, pushed.data, current.data).data;
       await this.platform.records.write([{ ...current, data: rebased, hash: contentHash(rebased), rawHash: null, base: remote.data, sourceUpdatedAt: remote.updatedAt, ifRevision }]);
+    } else if (current.pendingPush?.outboxId === entry.id && read) {
+      // Merged by a pull or webhook and still pending on this entry, which is about to close.
+      await this.changes.resend(current, read.revision);
     }
+    // Otherwise a pull or webhook settled the push: the record is agreed already; nothing to write.
   }
 
   /** What classifyPushFailure decides: a scheduled retry, a parked conflict, or a dead letter. */

@@ -2,7 +2,7 @@ import type { JSONObject, OperationInput, PartitionKey } from '@azure/cosmos';
 import { SyncBridgeError } from '../../../core/errors';
 import { recordId } from '../../../core/ids';
 import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../../../core/model';
-import type { RecordListQuery, RecordPage, RecordStore, RecordWrite, RevisedRecord } from '../../../ports/recordStore';
+import { MAX_CONDITIONAL_WRITE, type RecordListQuery, type RecordPage, type RecordStore, type RecordWrite, type RevisedRecord } from '../../../ports/recordStore';
 import { executeBatch, queryAll, readItem } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { toSyncBridgeError } from './cosmosErrors';
@@ -10,12 +10,12 @@ import { decodeListCursor, derivedId, encodeListCursor, fromRecordDoc, normalise
 import { executeConditionalBatch, recordWriteOperations } from './cosmosRecordWrites';
 
 const MAX_LIST_LIMIT = 1000;
-/** Cosmos DB's limit of operations per transactional batch. */
-const BATCH_SIZE = 100;
+/** Cosmos DB's limit of operations per transactional batch (the port's MAX_CONDITIONAL_WRITE). */
+const BATCH_SIZE = MAX_CONDITIONAL_WRITE;
 /** How many id-array entries one query carries (keeps query text far below the 256 KB limit). */
 const IDS_PER_QUERY = 1000;
 
-type StateRow = Pick<RecordDoc, 'externalId' | 'hash' | 'rawHash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt'> & { pending: boolean };
+type StateRow = Pick<RecordDoc, 'externalId' | 'hash' | 'rawHash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt'> & { pending: boolean; revision: string };
 
 export function partitionOf(scope: { tenantId: string; connectionId: string }): PartitionKey {
   return [scope.tenantId, scope.connectionId];
@@ -27,7 +27,8 @@ const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush
 /**
  * RecordStore on Cosmos DB: a connection's records are one logical partition of `records`
  * ([tenantId, connectionId]), so every read of the pipeline is a single-partition query:
- * - `getStates` of a page: ONE query projecting the change-detection fields (never payloads);
+ * - `getStates` of a page: ONE query projecting the change-detection fields and the `_etag` (the
+ *   revision a compare-and-set write names), never payloads;
  * - `write` of a page: transactional batches of up to 100 upserts per partition (the pipeline
  *   writes only created/changed records, so an unchanged page costs no write at all);
  * - full-sync deletion detection writes a small `seen` document per page instead of touching
@@ -52,7 +53,7 @@ export class CosmosRecordStore implements RecordStore {
         this.container,
         this.charges,
         'records.getStates',
-        `SELECT c.externalId, c.hash, c.rawHash, c.version, c.deleted, c.lastAction, c.lastStepId, c.firstSeenAt, IS_DEFINED(c.pendingPush) AS pending
+        `SELECT c.externalId, c.hash, c.rawHash, c.version, c.deleted, c.lastAction, c.lastStepId, c.firstSeenAt, c._etag AS revision, IS_DEFINED(c.pendingPush) AS pending
          FROM c WHERE c.docType = 'record' AND c.entity = @entity AND ARRAY_CONTAINS(@ids, c.externalId)`,
         [{ name: '@entity', value: scope.entity }, { name: '@ids', value: externalIds.slice(i, i + IDS_PER_QUERY) as string[] }],
         partitionOf(scope),
@@ -67,6 +68,7 @@ export class CosmosRecordStore implements RecordStore {
           lastAction: row.lastAction,
           lastStepId: row.lastStepId,
           firstSeenAt: row.firstSeenAt,
+          revision: row.revision,
           ...(row.pending ? { pendingPush: true } : {}),
         });
       }

@@ -1,0 +1,60 @@
+import { SyncBridgeError, isSyncBridgeError } from '../core/errors';
+import type { RecordScope, RecordState, RunCounters } from '../core/model';
+import { MAX_CONDITIONAL_WRITE, type RecordStore, type RecordWrite } from '../ports/recordStore';
+
+/**
+ * How often a page's writes are tried again after a local change (a PATCH, a push being recorded)
+ * committed between the page's read and its write. Each lost race means such a write landed in
+ * those few milliseconds; losing this many in a row is not expected, and the step is then failed
+ * as transient so that it runs again (the broker redelivers it), never dropped.
+ */
+export const PAGE_WRITE_ATTEMPTS = 5;
+
+/** What the pipeline decided for one record of a page: how it counts, and what it writes (with its condition). */
+export interface PlannedRecord {
+  counter: keyof RunCounters;
+  /** `ifRevision` is the revision the decision was taken on (null: none was stored). */
+  write: RecordWrite | null;
+}
+
+/** Decides again for one record, from what the store holds now (undefined: nothing stored). */
+export type Replan = (externalId: string, state: RecordState | undefined) => Promise<PlannedRecord>;
+
+/**
+ * Writes the planned records of a page with compare-and-set: each write only if the record still
+ * has the revision its decision was taken on, so a local change committed since the page was read
+ * is merged, never overwritten (and its outbox entry is not then closed as superseded).
+ *
+ * The common case costs what an unconditional write did: the writes go out in calls of at most
+ * MAX_CONDITIONAL_WRITE records, all at once. A call that loses (`conflict`, nothing of it
+ * written on Cosmos DB or SQLite) is read again with one `getStates`; only the records whose
+ * revision moved are decided again (`replan` — a merge if a local change is pending now), and
+ * those calls are tried again. Records whose own earlier write got in (the loopback Cosmos test
+ * server applies a failed batch in part) are found stamped with the step's id and count as a
+ * replay. `plans` is updated in place, so the caller counts what was finally decided.
+ */
+export async function writePlanned(records: RecordStore, scope: RecordScope, plans: Map<string, PlannedRecord>, replan: Replan): Promise<void> {
+  let ids = [...plans.keys()].filter((id) => plans.get(id)!.write !== null);
+  for (let attempt = 1; ids.length > 0; attempt += 1) {
+    const calls: string[][] = [];
+    for (let i = 0; i < ids.length; i += MAX_CONDITIONAL_WRITE) calls.push(ids.slice(i, i + MAX_CONDITIONAL_WRITE));
+    const results = await Promise.allSettled(calls.map((call) => records.write(call.map((id) => plans.get(id)!.write!))));
+    const lost: string[] = [];
+    for (let i = 0; i < results.length; i += 1) {
+      const result = results[i];
+      if (result.status === 'fulfilled') continue;
+      if (!isSyncBridgeError(result.reason, 'conflict')) throw result.reason;
+      lost.push(...calls[i]);
+    }
+    if (lost.length === 0) return;
+    if (attempt >= PAGE_WRITE_ATTEMPTS) {
+      throw new SyncBridgeError('transient', `Records of ${scope.entity} in connection ${scope.connectionId} changed during each of ${attempt} attempts to write a page (${lost.length} record(s) still unwritten).`);
+    }
+    const fresh = await records.getStates(scope, lost);
+    await Promise.all(lost.map(async (id) => {
+      const state = fresh.get(id);
+      if ((state?.revision ?? null) !== plans.get(id)!.write!.ifRevision) plans.set(id, await replan(id, state));
+    }));
+    ids = lost.filter((id) => plans.get(id)!.write !== null);
+  }
+}
