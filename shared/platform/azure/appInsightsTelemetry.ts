@@ -31,10 +31,12 @@ let started = false;
  * The Telemetry port on Application Insights through Microsoft's OpenTelemetry distribution
  * (`applicationinsights` 3.x, `useAzureMonitor`): logs become traces, `event` customEvents, `metric`
  * customMetrics (histograms, exported every minute and on flush), `exception` exceptions, and
- * `dependency` a client span (a remoteDependency). The distro also instruments outgoing HTTP and the
- * Azure SDKs, so provider calls, Cosmos DB, Service Bus and Key Vault show as dependencies by
- * themselves. Everything emitted inside a SyncBridge trace (shared/core/traceContext.ts) carries
- * its trace id as operation id, so one run is one end-to-end transaction. Property values under
+ * `dependency` a client span (a remoteDependency). The distro's instrumentations, pointed at the
+ * modules loaded before it (instrumentLoadedModules.ts), report Key Vault and Service Bus calls
+ * (Azure SDK spans) and Cosmos DB calls (outgoing HTTPS) as dependencies by themselves
+ * (docs/telemetry.md). Everything emitted inside a SyncBridge trace (shared/core/traceContext.ts),
+ * those SDK calls included, carries its trace id as operation id, so one run is one end-to-end
+ * transaction. Property values under
  * secret-like names and registered secret values are masked before they leave the process; nothing
  * here throws into the caller. One per process: the distro installs global OpenTelemetry providers.
  */
