@@ -63,7 +63,24 @@ export function newTrace(): TraceContext {
 export function runInTrace<T>(parent: string | TraceContext | undefined, work: () => T): T {
   const from = typeof parent === 'string' ? parseTraceparent(parent) : parent;
   const context = from ? { traceId: from.traceId, spanId: newSpanId(), sampled: from.sampled } : newTrace();
-  return storage.run(context, work);
+  const scope = traceScope;
+  return storage.run(context, scope ? () => scope(context, work) : work);
+}
+
+/**
+ * Enters a SyncBridge span in a tracing system of the platform's as well, so that what that system
+ * records by itself inside the span (an instrumented SDK's calls) is parented to it.
+ */
+export type TraceScope = <T>(context: TraceContext, work: () => T) => T;
+
+let traceScope: TraceScope | undefined;
+
+/**
+ * Sets the scope every `runInTrace` also enters (undefined: none). The Application Insights
+ * telemetry sets one that makes the span OpenTelemetry's active span; core stays free of it.
+ */
+export function useTraceScope(scope: TraceScope | undefined): void {
+  traceScope = scope;
 }
 
 /**

@@ -2,7 +2,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { isSyncBridgeError } from '../../shared/core/errors';
 import { ServiceBusQueueSender } from '../../shared/platform/azure/serviceBusQueueSender';
 import { QUEUES } from '../../shared/ports/queue';
-import { startAmqpTestBroker, type AmqpTestBroker, type WireMessage } from '../support/amqpTestBroker';
+import { MAX_MESSAGE_SIZE_BYTES, startAmqpTestBroker, type AmqpTestBroker, type WireMessage } from '../support/amqpTestBroker';
 import { queueConformance, type DrainedMessage } from './queue.conformance';
 
 /**
@@ -63,7 +63,10 @@ describe('ServiceBusQueueSender on the wire', () => {
   it('sends 2,000 messages of ~1 KB (far more than one 256 KB batch holds), none lost, in order', async () => {
     const filler = 'x'.repeat(1000);
     const messages = Array.from({ length: 2000 }, (_, i) => ({ body: { i, filler }, messageId: `bulk-${i}`, sessionId: `s${i % 7}` }));
+    const transfersBefore = broker.transfers;
     await sender.send(QUEUES.inbound, messages);
+    // ~2 MB in batches of at most the link's 256 KB: eight transfers or more, not one.
+    expect(broker.transfers - transfersBefore).toBeGreaterThanOrEqual(Math.ceil((2000 * 1000) / MAX_MESSAGE_SIZE_BYTES));
     const arrived = broker.messages.filter((m) => m.messageId?.startsWith('bulk-'));
     expect(arrived.map((m) => (m.body as { i: number }).i)).toEqual(messages.map((m) => m.body.i));
   });

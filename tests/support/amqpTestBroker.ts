@@ -38,6 +38,8 @@ export interface AmqpTestBroker {
   connectionString: string;
   readonly messages: WireMessage[];
   readonly cbsRequests: CbsRequest[];
+  /** Transfers accepted to a queue: a batch is one. */
+  readonly transfers: number;
   /** What a receiver could take from the queue now: deduplicated, due, in arrival order. */
   deliverable(queue: string, now?: Date): WireMessage[];
   /** The next `count` transfers to `queue` are rejected with this AMQP error condition. */
@@ -46,6 +48,8 @@ export interface AmqpTestBroker {
 }
 
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
+/** The largest message (or batch) a Service Bus standard-tier queue takes: 256 KB. */
+export const MAX_MESSAGE_SIZE_BYTES = 256 * 1024;
 
 type AnyContext = { [key: string]: any };
 
@@ -55,6 +59,7 @@ export async function startAmqpTestBroker(options: { queues?: readonly string[] 
   container.sasl_server_mechanisms.enable_anonymous();
   const messages: WireMessage[] = [];
   const cbsRequests: CbsRequest[] = [];
+  let transfers = 0;
   const rejections = new Map<string, { count: number; condition: string; description: string }>();
 
   container.on('sender_open', (context: AnyContext) => {
@@ -66,6 +71,8 @@ export async function startAmqpTestBroker(options: { queues?: readonly string[] 
     const address: string | undefined = context.receiver.remote.attach?.target?.address;
     context.receiver.set_target(context.receiver.remote.attach?.target);
     context.receiver.set_source(context.receiver.remote.attach?.source);
+    // As Service Bus (standard tier) does: the SDK sizes its message batches by this.
+    context.receiver.local.attach.max_message_size = MAX_MESSAGE_SIZE_BYTES;
     if (address !== '$cbs' && (address === undefined || !queues.has(address))) {
       context.receiver.close({ condition: 'amqp:not-found', description: `The messaging entity '${address}' could not be found.` });
     }
@@ -87,6 +94,7 @@ export async function startAmqpTestBroker(options: { queues?: readonly string[] 
       context.delivery.reject({ condition: rejection.condition, description: rejection.description });
       return;
     }
+    transfers += 1;
     for (const one of unbatch(context.delivery.format, message)) {
       messages.push({
         queue: address,
@@ -112,6 +120,9 @@ export async function startAmqpTestBroker(options: { queues?: readonly string[] 
     connectionString: `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=test-key;UseDevelopmentEmulator=true`,
     messages,
     cbsRequests,
+    get transfers() {
+      return transfers;
+    },
     deliverable(queue, now = new Date()) {
       const seen = new Map<string, Date>();
       const out: WireMessage[] = [];

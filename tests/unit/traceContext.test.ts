@@ -1,5 +1,5 @@
 import { TracingQueueSender } from '../../shared/core/tracingQueueSender';
-import { currentTrace, currentTraceparent, formatTraceparent, parseTraceparent, runInTrace, runTraceparent } from '../../shared/core/traceContext';
+import { currentTrace, currentTraceparent, formatTraceparent, parseTraceparent, runInTrace, runTraceparent, useTraceScope, type TraceContext } from '../../shared/core/traceContext';
 import type { OutgoingMessage, QueueName, QueueSender } from '../../shared/ports/queue';
 
 const VALID = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -27,6 +27,23 @@ describe('W3C trace context', () => {
     });
     runInTrace('not-a-traceparent', () => expect(currentTrace()?.traceId).toMatch(/^[0-9a-f]{32}$/));
     expect(currentTrace()).toBeUndefined();
+  });
+
+  it('enters the platform\'s trace scope with each new span, inside the SyncBridge trace, until it is unset', () => {
+    const entered: TraceContext[] = [];
+    useTraceScope((context, work) => {
+      entered.push(context);
+      expect(currentTrace()).toBe(context); // the platform's scope sees the span it is handed as current
+      return work();
+    });
+    try {
+      expect(runInTrace(VALID, () => currentTrace())).toBe(entered[0]);
+      expect(entered[0]).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
+    } finally {
+      useTraceScope(undefined);
+    }
+    runInTrace(VALID, () => undefined);
+    expect(entered).toHaveLength(1);
   });
 
   it('gives every message of a run the run trace, and keeps the current span as parent inside it', () => {

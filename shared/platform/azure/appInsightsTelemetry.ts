@@ -4,8 +4,10 @@ import { setLogLevel } from '@azure/logger';
 import { flushAzureMonitor, shutdownAzureMonitor, useAzureMonitor } from 'applicationinsights';
 import { maskProperties, maskText } from '../../core/masking';
 import { textOfThrown } from '../../core/errors';
-import { currentTrace } from '../../core/traceContext';
+import { currentTrace, useTraceScope, type TraceContext } from '../../core/traceContext';
 import type { DependencyTelemetry, LogLevel, Telemetry, TelemetryProperties } from '../../ports/telemetry';
+import { azureSdkHttpHost } from './azureSdkHttpHost';
+import { instrumentLoadedModules } from './instrumentLoadedModules';
 
 export interface AppInsightsTelemetryOptions {
   /** APPLICATIONINSIGHTS_CONNECTION_STRING */
@@ -29,10 +31,12 @@ let started = false;
  * The Telemetry port on Application Insights through Microsoft's OpenTelemetry distribution
  * (`applicationinsights` 3.x, `useAzureMonitor`): logs become traces, `event` customEvents, `metric`
  * customMetrics (histograms, exported every minute and on flush), `exception` exceptions, and
- * `dependency` a client span (a remoteDependency). The distro also instruments outgoing HTTP and the
- * Azure SDKs, so provider calls, Cosmos DB, Service Bus and Key Vault show as dependencies by
- * themselves. Everything emitted inside a SyncBridge trace (shared/core/traceContext.ts) carries
- * its trace id as operation id, so one run is one end-to-end transaction. Property values under
+ * `dependency` a client span (a remoteDependency). The distro's instrumentations, pointed at the
+ * modules loaded before it (instrumentLoadedModules.ts), report Key Vault and Service Bus calls
+ * (Azure SDK spans) and Cosmos DB calls (outgoing HTTPS) as dependencies by themselves
+ * (docs/telemetry.md). Everything emitted inside a SyncBridge trace (shared/core/traceContext.ts),
+ * those SDK calls included, carries its trace id as operation id, so one run is one end-to-end
+ * transaction. Property values under
  * secret-like names and registered secret values are masked before they leave the process; nothing
  * here throws into the caller. One per process: the distro installs global OpenTelemetry providers.
  */
@@ -46,6 +50,10 @@ export class AppInsightsTelemetry implements Telemetry {
 
   constructor(options: AppInsightsTelemetryOptions) {
     if (started) throw new Error('AppInsightsTelemetry: one per process (the distro installs global providers); shut the first down before starting another.');
+    // An Azure SDK request is traced twice, by the SDK's HTTP span and by the http instrumentation
+    // below it (azure-sdk-for-js issue 31694); the SDK's instrumenter suppresses the second when this
+    // is set. An operator can still set it to false.
+    process.env.AZURE_HTTP_TRACING_CHILDREN_DISABLED ??= 'true';
     useAzureMonitor({
       azureMonitorExporterOptions: {
         connectionString: options.connectionString,
@@ -55,8 +63,18 @@ export class AppInsightsTelemetry implements Telemetry {
       // Sample by ratio, not by a per-second cap, so that a run's trace is kept or dropped whole.
       tracesPerSecond: 0,
       enableLiveMetrics: false,
+      instrumentationOptions: {
+        azureSdk: { enabled: true },
+        // Outgoing calls only: the Functions host reports each invocation as a request, and the
+        // worker serves no HTTP of its own (functions/index.ts: enableHttpStream false).
+        http: { enabled: true, disableIncomingRequestInstrumentation: true },
+      },
+      spanProcessors: [azureSdkHttpHost],
     } as Parameters<typeof useAzureMonitor>[0]);
     started = true;
+    instrumentLoadedModules();
+    // Calls of the Azure SDKs and HTTP made inside a SyncBridge trace are children of its span.
+    useTraceScope((current, work) => otelContext.with(withSpanOf(current, otelContext.active()), work));
     // The distro turns the Azure SDKs' own logging up to "warning", which prints every expected 404
     // of a point read (a record not stored yet) to the console; their failures reach us as errors.
     setLogLevel('error');
@@ -145,6 +163,7 @@ export class AppInsightsTelemetry implements Telemetry {
     try {
       await shutdownAzureMonitor();
     } finally {
+      useTraceScope(undefined);
       started = false;
     }
   }
@@ -152,8 +171,7 @@ export class AppInsightsTelemetry implements Telemetry {
   /** The current SyncBridge trace as an OpenTelemetry context, so envelopes get its operation id. */
   private traceContext(): Context {
     const current = currentTrace();
-    if (!current) return otelContext.active();
-    return trace.setSpanContext(otelContext.active(), { traceId: current.traceId, spanId: current.spanId, traceFlags: current.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true });
+    return current ? withSpanOf(current, otelContext.active()) : otelContext.active();
   }
 
   private text(value: string): string {
@@ -178,6 +196,11 @@ export class AppInsightsTelemetry implements Telemetry {
       // Telemetry never throws into the product.
     }
   }
+}
+
+/** `base` with a SyncBridge span as the active (remote) parent. */
+function withSpanOf(current: TraceContext, base: Context): Context {
+  return trace.setSpanContext(base, { traceId: current.traceId, spanId: current.spanId, traceFlags: current.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true });
 }
 
 function numeric(measurements: Record<string, number> | undefined): Record<string, number> {

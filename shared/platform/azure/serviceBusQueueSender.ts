@@ -30,24 +30,19 @@ export class ServiceBusQueueSender implements QueueSender {
     const sender = this.senderFor(queue);
     const now = Date.now();
     try {
-      // The SDK's batch measures what fits in one AMQP transfer; the messages that fit are then sent
-      // as one array (which the SDK sends as one batch).
+      // The SDK's batch measures what fits in one AMQP transfer, and is what goes out. (Sending the
+      // same messages as an array makes the SDK add them to a batch of its own again: each message
+      // would be encoded, and traced as a "message" span, twice.)
       let batch = await sender.createMessageBatch();
-      let pending: ServiceBusMessage[] = [];
       for (const message of list) {
         const wire = toServiceBusMessage(message, now);
-        if (batch.tryAddMessage(wire)) {
-          pending.push(wire);
-          continue;
-        }
-        if (pending.length === 0) throw new SyncBridgeError('validation', `Message ${message.messageId} is larger than a Service Bus message may be (${batch.maxSizeInBytes} bytes).`);
-        await sender.sendMessages(pending);
+        if (batch.tryAddMessage(wire)) continue;
+        if (batch.count === 0) throw new SyncBridgeError('validation', `Message ${message.messageId} is larger than a Service Bus message may be (${batch.maxSizeInBytes} bytes).`);
+        await sender.sendMessages(batch);
         batch = await sender.createMessageBatch();
-        pending = [];
         if (!batch.tryAddMessage(wire)) throw new SyncBridgeError('validation', `Message ${message.messageId} is larger than a Service Bus message may be (${batch.maxSizeInBytes} bytes).`);
-        pending.push(wire);
       }
-      if (pending.length > 0) await sender.sendMessages(pending);
+      if (batch.count > 0) await sender.sendMessages(batch);
     } catch (error) {
       throw toSyncBridgeError(error, queue);
     }
