@@ -4,6 +4,8 @@ module.exports = {
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true, sourceMap: true }, diagnostics: false }] },
+  // Tests reach loopback only (no provider, no Azure): see the file.
+  setupFiles: ['<rootDir>/tests/support/loopbackOnly.js'],
   testTimeout: 60000,
   maxWorkers: 2,
 };
