@@ -119,7 +119,8 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
   }
   // A declared length over the limit is refused before anything is read, as the Functions host
   // (Kestrel's MaxRequestBodySize) refuses it.
-  if ((declaredLength(req) ?? 0) > options.maxRequestBodyBytes) {
+  const declared = declaredLength(req);
+  if ((declared ?? 0) > options.maxRequestBodyBytes) {
     refuseTooLarge(res);
     return;
   }
@@ -127,7 +128,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
   let request: HttpRequest;
   let streamed: StreamedBody | undefined;
   if (options.enableHttpStream) {
-    streamed = new StreamedBody(req, options.maxRequestBodyBytes);
+    streamed = new StreamedBody(req, options.maxRequestBodyBytes, declared);
     request = streamedHttpRequest(init, streamed);
   } else {
     try {
@@ -159,7 +160,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
     // A body the handler did not read to its end: a small rest is read off the wire after the answer
     // to keep the connection alive (as Kestrel drains one); a larger or unbounded one is left
     // unread, and the connection closes after the answer.
-    if (!req.complete && !((declaredLength(req) ?? Infinity) <= DRAIN_MAX_BYTES)) res.setHeader('connection', 'close');
+    if (!req.complete && !((declared ?? Infinity) <= DRAIN_MAX_BYTES)) res.setHeader('connection', 'close');
     await writeHttpResponse(res, result, method);
     if (options.logInvocations) options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
   } catch (error) {

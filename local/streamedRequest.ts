@@ -16,15 +16,20 @@ export class StreamedBody implements RequestBody {
   /** The handler read past the host's limit: its read failed, and the host answers 413 whatever it returns. */
   overLimit = false;
 
+  /**
+   * @param declaredLength the Content-Length that frames the body, if any (not with chunked framing)
+   */
   constructor(
     private readonly req: IncomingMessage,
     private readonly maxBytes: number,
+    private readonly declaredLength: number | undefined,
   ) {}
 
   async read(): Promise<Buffer> {
-    // A small body has usually arrived whole by the time the handler asks: take it in one piece,
-    // as cheaply as the host that read it before the handler ran.
-    if (this.req.complete) return this.within(this.req.read() ?? Buffer.alloc(0));
+    // A small body has usually arrived whole by the time the handler asks (often before the parser
+    // has marked the request complete): take it in one piece, as cheaply as the host that read it
+    // before the handler ran.
+    if (this.req.complete || this.req.readableLength === this.declaredLength) return this.within(this.req.read() ?? Buffer.alloc(0));
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const chunk of this.chunks()) {
