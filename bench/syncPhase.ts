@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { allFunctions } from '../functions/all';
+import { allFunctions, appSetup } from '../functions/all';
 import { useServices } from '../functions/services';
 import { startLocalHost } from '../local/host';
 import { createServices } from '../shared/composition';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   }
   const services = createServices(platform);
   useServices(services);
-  const host = await startLocalHost({ functions: allFunctions, queue: local.queue, port: 0, enableTimers: false, log: () => undefined });
+  const host = await startLocalHost({ functions: allFunctions, setup: appSetup, queue: local.queue, port: 0, enableTimers: false, log: () => undefined });
   await services.tenants.ensureTenant('bench', 'Bench');
   const connection = await services.connections.create({
     tenantId: 'bench', id: 'bench', provider: 'sandbox', config: { baseUrl: sandboxUrl, pageSize: 1000 },

@@ -187,7 +187,7 @@ async function serveMinimal(): Promise<void> {
 }
 
 async function serveHost(): Promise<void> {
-  const { allFunctions } = await import('../functions/all');
+  const { allFunctions, appSetup } = await import('../functions/all');
   const { useServices } = await import('../functions/services');
   const { startLocalHost } = await import('../local/host');
   const { createServices } = await import('../shared/composition');
@@ -204,7 +204,7 @@ async function serveHost(): Promise<void> {
     await webhookIntakeFor(services).setSecrets('bench', `bench-${c}`, [SECRET]);
   }
   const functions = process.env.BENCH_NO_WORKER ? allFunctions.filter((f) => f.name !== 'inboundWorker') : allFunctions;
-  const host = await startLocalHost({ functions, queue: platform.queue, port: 0, enableTimers: false, maxConcurrentSessions: CONNECTIONS, log: () => {} });
+  const host = await startLocalHost({ functions, setup: appSetup, queue: platform.queue, port: 0, enableTimers: false, maxConcurrentSessions: CONNECTIONS, log: () => {} });
   process.on('message', async (message: { cmd: string }) => {
     if (message.cmd === 'cpu') process.send!(process.cpuUsage());
     if (message.cmd === 'stats') process.send!(await receiptToStored(platform, services));

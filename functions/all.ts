@@ -1,3 +1,4 @@
+import type { SetupOptions } from '@azure/functions';
 import { adminApi } from './adminApi';
 import { connect } from './connect';
 import type { FunctionDefinition } from './definition';
@@ -11,3 +12,13 @@ import { webhookReceiver } from './webhookReceiver';
 
 /** Every function of the app, in one list: the Functions host registers it, local/ runs it. */
 export const allFunctions: readonly FunctionDefinition[] = [scheduler, inboundWorker, outboundWorker, tokenRefresher, outboxRelay, webhookReceiver, adminApi, connect, health];
+
+/**
+ * The app's `app.setup` options; local/ takes the same ones, so `npm start` and the tests run the
+ * HTTP functions as Azure does. HTTP streams are on so that a request body reaches a handler as it
+ * arrives instead of being read whole (up to FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) before it runs:
+ * the webhook receiver then refuses an unknown connection or an oversized body before reading it
+ * (docs/webhook-intake.md). The setting is global: every HTTP function gets streamed requests
+ * (`request.text()`, `json()` and `arrayBuffer()` still read the whole body).
+ */
+export const appSetup: SetupOptions = { enableHttpStream: true };

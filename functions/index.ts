@@ -1,14 +1,16 @@
 import { app } from '@azure/functions';
-import { allFunctions } from './all';
+import { allFunctions, appSetup } from './all';
+import { answerThrows } from './http/answerThrows';
 
 /**
  * The package's main entry: registers every function with the v4 programming model. Outside the
  * Functions host the library runs in test mode and skips registration, so tests and local/ import
  * functions/all.ts instead.
  */
-app.setup({ enableHttpStream: false });
+app.setup(appSetup);
 for (const fn of allFunctions) {
-  if (fn.kind === 'http') app.http(fn.name, fn.options);
+  // With HTTP streams on, a handler that throws would leave its caller without any answer.
+  if (fn.kind === 'http') app.http(fn.name, { ...fn.options, handler: answerThrows(fn.options.handler) });
   else if (fn.kind === 'timer') app.timer(fn.name, fn.options);
   else app.serviceBusQueue(fn.name, fn.options);
 }

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { webhookIntakeFor } from '../shared/core/webhookIntake';
 import type { FunctionDefinition } from './definition';
+import { readBodyWithin } from './http/readBodyWithin';
 import { errorResponse, json, toErrorResponse } from './http/responses';
 import { getServices } from './services';
 import { runInTrace } from '../shared/core/traceContext';
@@ -21,7 +22,8 @@ export async function webhookReceiverHandler(request: HttpRequest, context: Invo
         method: request.method,
         url: request.url,
         headers: request.headers as unknown as Headers,
-        readBody: async () => Buffer.from(await request.arrayBuffer()),
+        // Only as far as the receiver's limit: with HTTP streams on, a refused body is never buffered.
+        readBody: (maxBytes) => readBodyWithin(request, maxBytes),
       }),
     );
     // A provider's endpoint check, or a provider that wants its own acknowledgement (Salesforce's

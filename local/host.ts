@@ -1,4 +1,4 @@
-import type { HttpFunctionOptions, ServiceBusQueueFunctionOptions, TimerFunctionOptions } from '@azure/functions';
+import type { HttpFunctionOptions, ServiceBusQueueFunctionOptions, SetupOptions, TimerFunctionOptions } from '@azure/functions';
 import type { FunctionDefinition } from '../functions/definition';
 import { SyncBridgeError } from '../shared/core/errors';
 import type { SqliteQueue } from '../shared/platform/local/sqliteQueue';
@@ -38,6 +38,11 @@ export interface LocalHostOptions {
   stopTimeoutMs?: number;
   /** Requests with a larger body get 413. Default 100 MB, Azure's limit. */
   maxRequestBodyBytes?: number;
+  /**
+   * What the app hands `app.setup` (functions/all.ts `appSetup`). `enableHttpStream: true` hands HTTP
+   * handlers a streamed request, as the Functions host then does. Default `{}`: streams off, as in the library.
+   */
+  setup?: SetupOptions;
   /**
    * The lowest level of context.trace/debug/info/warn/error that is logged, like host.json
    * logging.logLevel.Function. Default 'information': context.debug and context.trace are dropped.
@@ -98,6 +103,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     port: settings.port,
     routePrefix: settings.routePrefix,
     maxRequestBodyBytes: settings.maxRequestBodyBytes,
+    enableHttpStream: settings.setup.enableHttpStream ?? false,
     log,
     logInvocations,
     functionLogLevel,
@@ -152,6 +158,7 @@ function withDefaults(options: LocalHostOptions): LocalHostSettings {
     sessionIdleMs: options.sessionIdleMs ?? 250,
     stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? AZURE_REQUEST_BODY_LIMIT,
+    setup: options.setup ?? {},
     logInvocations: options.logInvocations ?? false,
     functionLogLevel: options.functionLogLevel ?? 'information',
     log: options.log ?? ((line: string) => process.stdout.write(`${line}\n`)),

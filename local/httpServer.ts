@@ -1,8 +1,9 @@
-import type { HttpFunctionOptions } from '@azure/functions';
+import type { HttpFunctionOptions, HttpRequest } from '@azure/functions';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SyncBridgeError } from '../shared/core/errors';
 import { bufferedHttpRequest } from './bufferedRequest';
+import { StreamedBody, streamedHttpRequest } from './streamedRequest';
 import { writeHttpResponse, writeInternalError } from './httpResponseWriter';
 import { createInvocationContext, describeError, hostLine, type FunctionLogLevel, type HostLog, type InFlightInvocations } from './invocation';
 import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../shared/http/routeTemplate';
@@ -21,6 +22,11 @@ export interface LocalHttpServerOptions {
   routePrefix: string;
   /** Requests with a larger body get 413. Azure's limit is 100 MB. */
   maxRequestBodyBytes: number;
+  /**
+   * `app.setup({ enableHttpStream })`: on, a handler runs once the headers are in and reads the body
+   * from the socket as it arrives; off, the body is read whole before the handler runs.
+   */
+  enableHttpStream: boolean;
   log: HostLog;
   /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
   logInvocations: boolean;
@@ -50,7 +56,8 @@ interface CompiledRoute {
 }
 
 /**
- * The HTTP trigger: real HttpRequest objects in (over the bytes already read: bufferedRequest.ts), whatever the handler returns written back.
+ * The HTTP trigger: real HttpRequest objects in (over the bytes already read, bufferedRequest.ts, or
+ * with HTTP streams on over the socket, streamedRequest.ts), whatever the handler returns written back.
  * Routing follows the Functions host: `/{routePrefix}/{route}`, route defaulting to the function
  * name, methods defaulting to GET and POST, and a route whose methods do not include the request's
  * method is not a match (so the answer is 404, never 405).
@@ -110,29 +117,57 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
     req.resume();
     return;
   }
-  let body: Buffer;
-  try {
-    body = await readBody(req, options.maxRequestBodyBytes);
-  } catch (error) {
-    const tooLarge = error instanceof SyncBridgeError;
-    res.writeHead(tooLarge ? 413 : 400, { 'content-length': 0, connection: 'close' });
-    res.end();
+  // A declared length over the limit is refused before anything is read, as the Functions host
+  // (Kestrel's MaxRequestBodySize) refuses it.
+  const declared = declaredLength(req);
+  if ((declared ?? 0) > options.maxRequestBodyBytes) {
+    refuseTooLarge(res);
     return;
   }
-  const headers = headerRecord(req);
-  const request = bufferedHttpRequest({ method, url: url.toString(), headers, params: match.params, body });
+  const init = { method, url: url.toString(), headers: headerRecord(req), params: match.params };
+  let request: HttpRequest;
+  let streamed: StreamedBody | undefined;
+  if (options.enableHttpStream) {
+    streamed = new StreamedBody(req, options.maxRequestBodyBytes, declared);
+    request = streamedHttpRequest(init, streamed);
+  } else {
+    try {
+      request = bufferedHttpRequest({ ...init, body: await readBody(req, options.maxRequestBodyBytes) });
+    } catch (error) {
+      const tooLarge = error instanceof SyncBridgeError;
+      if (tooLarge) refuseTooLarge(res);
+      else {
+        res.writeHead(400, { 'content-length': 0, connection: 'close' });
+        res.end();
+      }
+      return;
+    }
+  }
   const context = createInvocationContext(match.route.name, options.log, {
     ...match.params,
     Query: Object.fromEntries(url.searchParams),
-    Headers: headers,
+    Headers: init.headers,
   }, options.functionLogLevel);
   const startedAt = performance.now();
   try {
     const result = await match.route.options.handler(request, context);
     await options.whenDurable();
+    // The handler read past the host's limit: the Functions host answers 413 itself.
+    if (streamed?.overLimit) {
+      refuseTooLarge(res);
+      return;
+    }
+    // A body the handler did not read to its end: a small rest is read off the wire after the answer
+    // to keep the connection alive (as Kestrel drains one); a larger or unbounded one is left
+    // unread, and the connection closes after the answer.
+    if (!req.complete && !((declared ?? Infinity) <= DRAIN_MAX_BYTES)) res.setHeader('connection', 'close');
     await writeHttpResponse(res, result, method);
     if (options.logInvocations) options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
   } catch (error) {
+    if (streamed?.overLimit) {
+      refuseTooLarge(res);
+      return;
+    }
     options.log(hostLine('error', `${match.route.name} (${context.invocationId}) failed: ${describeError(error)}`));
     options.log(executedLine(match.route.name, context.invocationId, 'Failed', startedAt));
     writeInternalError(res, context.invocationId);
@@ -184,6 +219,26 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
     if (all && all.length > 1) headers.authorization = all.join(', ');
   }
   return headers;
+}
+
+/** The Content-Length that frames the body; none without one, or when chunked framing takes precedence. */
+function declaredLength(req: IncomingMessage): number | undefined {
+  if (req.headers['transfer-encoding'] !== undefined) return undefined;
+  const value = req.headers['content-length'];
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/** The most of an unread request body read off the wire after the answer, to keep the connection alive. */
+const DRAIN_MAX_BYTES = 64 * 1024;
+
+/** 413, and the connection closes: the rest of the body is never read. */
+function refuseTooLarge(res: ServerResponse): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(413, { 'content-length': 0, connection: 'close' });
+  res.end();
 }
 
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {

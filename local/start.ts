@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { allFunctions } from '../functions/all';
+import { allFunctions, appSetup } from '../functions/all';
 import { engineOptionsFromEnv, useServices } from '../functions/services';
 import { createServices } from '../shared/composition';
 import { twoWayFor } from '../shared/core/outbound/registry';
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const open = await platform.runs.listOpenByConnection(DEMO_CONNECTION_ID);
   const host = await startLocalHost({
     functions: allFunctions,
+    setup: appSetup,
     queue: platform.queue,
     port,
     maxRequestBodyBytes,

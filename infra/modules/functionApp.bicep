@@ -35,9 +35,9 @@ var appSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   // Local auth is off on the component: telemetry is sent with the identity's Entra token.
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-  // Request bodies are read into memory before a function runs: 4 MB (Azure's default is 100 MB)
-  // bounds what one request can take. Webhooks are capped at 1 MB by the receiver, admin API
-  // bodies are single records.
+  // The most of a request body the host accepts, streamed or not: 4 MB (Azure's default is 100 MB).
+  // HTTP streams are on (functions/all.ts), so a function reads a body as it arrives: webhooks stop
+  // at the receiver's 1 MB, admin API bodies are single records.
   FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '4194304'
   // The Functions host's own storage, identity-based.
   AzureWebJobsStorage__accountName: storageAccountName

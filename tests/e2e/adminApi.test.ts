@@ -69,6 +69,27 @@ describe('admin API: keys, roles, tenant isolation and honest errors', () => {
     }
   });
 
+  test('JSON bodies are read from the streamed request (HTTP streams on), sent chunked or in pieces', async () => {
+    // No Content-Length: fetch sends a stream body chunked, one piece per enqueue.
+    const chunked = (text: string) => new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < text.length; at += 7) controller.enqueue(Buffer.from(text.slice(at, at + 7)));
+        controller.close();
+      },
+    });
+    const send = (method: string, path: string, text: string) =>
+      fetch(`${h.hostUrl}${path}`, { method, headers: { 'x-api-key': h.apiKey, 'content-type': 'application/json' }, body: chunked(text), duplex: 'half' } as RequestInit);
+    const created = await send('POST', '/api/connections', JSON.stringify({ id: 'chunked', provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, entities: ['customers'] }));
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ id: 'chunked', provider: 'sandbox' });
+    const bad = await send('POST', '/api/connections/chunked/syncs', '{"mode": "sideways"}');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.message).toMatch(/^mode:/);
+    const broken = await send('POST', '/api/connections', '{"id": "broken');
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as any).error.message).toMatch(/not valid JSON/);
+  });
+
   test('unknown routes are 404, a wrong method is 405', async () => {
     expect((await h.api('GET', '/api/nothing/here')).status).toBe(404);
     expect((await h.api('DELETE', '/api/connections')).status).toBe(405);

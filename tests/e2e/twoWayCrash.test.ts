@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { allFunctions } from '../../functions/all';
+import { allFunctions, appSetup } from '../../functions/all';
 import { useServices } from '../../functions/services';
 import { startLocalHost, type RunningLocalHost } from '../../local/host';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
@@ -59,7 +59,7 @@ describe('two-way sync survives a crash between the local write and its push', (
     const services = createServices(platform);
     twoWayFor(services, { retry: { initialDelayMs: 20, maxDelayMs: 100 } });
     useServices(services);
-    const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: false, log: () => undefined });
+    const host = await startLocalHost({ functions: allFunctions, setup: appSetup, queue: platform.queue, port: 0, enableTimers: false, log: () => undefined });
     await services.tenants.ensureTenant('t1', 'Tenant one');
     await services.tenants.issueApiKey('t1', 'admin', 'test', apiKey).catch(() => undefined); // kept from the first start
     return { platform, services, host, api: new ApiClient(host.url, sandbox.url, apiKey) };

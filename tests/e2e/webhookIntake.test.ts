@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
+import { partialUpload } from '../support/partialUpload';
 
 /**
  * Webhook intake on the real stack: the sandbox sends signed Standard Webhooks to the local host,
@@ -126,7 +127,7 @@ describe('webhook intake (sandbox → local host)', () => {
   describe('bad input gets its status, with nothing stored or enqueued', () => {
     const event = JSON.stringify({ id: 'evt_bad', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000004', name: 'Evil', updated_at: '2030-01-01T00:00:00Z' } } });
 
-    async function expectNothingHappened(action: () => Promise<{ status: number; body: any }>, status: number) {
+    async function expectNothingHappened<T extends { status: number; body: any }>(action: () => Promise<T>, status: number): Promise<T> {
       await h.waitFor('an idle queue', async () => h.platform.queue.depth(QUEUES.inbound).active === 0);
       const logBefore = (await deliveries()).length;
       const recordBefore = await stored('customers', 'cus_0000004');
@@ -170,6 +171,61 @@ describe('webhook intake (sandbox → local host)', () => {
     it('over 1 MB → 413', async () => {
       const big = JSON.stringify({ id: 'evt_big', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000004', pad: 'x'.repeat(1024 * 1024) } } });
       await expectNothingHappened(() => post(big), 413);
+    });
+
+    describe('a body the receiver refuses is not read (HTTP streams on)', () => {
+      const MB = 1024 * 1024;
+      const port = () => Number(new URL(h.hostUrl).port);
+      /** Signed headers for a body of which only part will be sent. */
+      const signedHeaders = (body: string, extra: Record<string, string>) => {
+        const id = `msg_${randomBytes(8).toString('hex')}`;
+        const timestamp = Math.floor(Date.now() / 1000);
+        return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': sign(active, id, timestamp, body), ...extra };
+      };
+      const bigEvent = JSON.stringify({ id: 'evt_huge', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000004', pad: 'x'.repeat(4 * MB) } } });
+
+      it('an unknown connection → 404 after 64 KB of its body, chunked (4 MB coming) or declared (900 KB), and the connection closes unread', async () => {
+        const event = JSON.stringify({ id: 'evt_900k', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000004', pad: 'x'.repeat(900 * 1024) } } });
+        for (const [body, framing] of [[bigEvent, { 'transfer-encoding': 'chunked' }], [event, { 'content-length': String(Buffer.byteLength(event)) }]] as const) {
+          const answer = await expectNothingHappened(async () => {
+            const result = await partialUpload({ port: port(), path: '/api/webhooks/sandbox/nope', headers: signedHeaders(body, framing), send: Buffer.from(body).subarray(0, 64 * 1024) });
+            return { status: result.status, body: undefined, result };
+          }, 404);
+          expect(answer.result).toMatchObject({ headers: { connection: 'close' }, serverClosed: true });
+        }
+      });
+
+      it('a Content-Length over 1 MB → 413 before any of the body is sent', async () => {
+        const answer = await expectNothingHappened(async () => {
+          const result = await partialUpload({ port: port(), path: '/api/webhooks/sandbox/shop', headers: signedHeaders(bigEvent, { 'content-length': String(MB + 1) }), send: Buffer.alloc(0) });
+          return { status: result.status, body: undefined, result };
+        }, 413);
+        expect(answer.result).toMatchObject({ headers: { connection: 'close' }, serverClosed: true });
+      });
+
+      it('a chunked body that grows past 1 MB → 413 as it crosses, without the rest', async () => {
+        const answer = await expectNothingHappened(async () => {
+          // 1 MB and 64 KB of a 4 MB event, in 64 KB chunks, and never the last chunk.
+          const result = await partialUpload({ port: port(), path: '/api/webhooks/sandbox/shop', headers: signedHeaders(bigEvent, { 'transfer-encoding': 'chunked' }), send: Buffer.from(bigEvent).subarray(0, MB + 64 * 1024) });
+          return { status: result.status, body: undefined, result };
+        }, 413);
+        expect(answer.result).toMatchObject({ headers: { connection: 'close' }, serverClosed: true });
+      });
+
+      it('a signed delivery sent chunked, within the limit, is verified over its exact bytes and accepted', async () => {
+        const event = JSON.stringify({ id: 'evt_chunked', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000005', name: 'Chunked ✓', updated_at: '2031-01-01T00:00:00Z' } } });
+        const bytes = Buffer.from(event);
+        const pieces = new ReadableStream<Uint8Array>({
+          start(controller) {
+            // Split inside the multi-byte ✓ too: the signature is over the bytes, not the text.
+            for (let at = 0; at < bytes.length; at += 13) controller.enqueue(bytes.subarray(at, at + 13));
+            controller.close();
+          },
+        });
+        const response = await fetch(url(), { method: 'POST', headers: signedHeaders(event, {}), body: pieces, duplex: 'half' } as RequestInit);
+        expect(response.status).toBe(202);
+        await h.waitFor('the chunked delivery applied', async () => (await stored('customers', 'cus_0000005'))?.data.name === 'Chunked ✓');
+      });
     });
 
     it('a secret rotated out → 401, while the new and (during rotation) the old one verify', async () => {

@@ -38,7 +38,7 @@ const HOST_SETTINGS: Record<string, string> = {
   ServiceBusConnection__credential: 'the trigger connection authenticates with a managed identity',
   ServiceBusConnection__clientId: 'which managed identity the trigger connection uses',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra ID telemetry ingestion (local auth off)',
-  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 'the HTTP trigger buffers at most this much of a request body (the local host reads it too)',
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 'the HTTP trigger accepts at most this much of a request body, streamed or not (the local host reads it too)',
   AzureWebJobsStorage__accountName: "the host's own storage, identity-based",
   AzureWebJobsStorage__credential: "the host's own storage, identity-based",
   AzureWebJobsStorage__clientId: "the host's own storage, identity-based",

@@ -10,6 +10,7 @@ import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/d
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
 import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import { openTempDatabase } from './helpers';
+import { partialUpload } from '../support/partialUpload';
 
 async function echo(request: HttpRequest, context: InvocationContext) {
   return {
@@ -141,7 +142,7 @@ const PLAIN_INITS: HttpResponseInit[] = [
   { jsonBody: null, body: 'from body' },
 ];
 
-describe('local host: HTTP trigger', () => {
+describe.each([false, true])('local host: HTTP trigger (enableHttpStream: %s)', (enableHttpStream) => {
   let env: ReturnType<typeof openTempDatabase>;
   let queue: SqliteQueue;
   let host: RunningLocalHost;
@@ -150,7 +151,7 @@ describe('local host: HTTP trigger', () => {
   beforeAll(async () => {
     env = openTempDatabase();
     queue = new SqliteQueue(env.db);
-    host = await startLocalHost({ functions, queue, port: 0, log: (line) => lines.push(line) });
+    host = await startLocalHost({ functions, queue, port: 0, setup: { enableHttpStream }, log: (line) => lines.push(line) });
   });
   afterAll(async () => {
     await host.stop();
@@ -471,6 +472,60 @@ describe('local host: configuration', () => {
       expect(await post(4097)).toBe(413);
       expect(invoked).toBe(1);
     }, { host: { maxRequestBodyBytes: 4096 } });
+  });
+
+  it('answers 413 at once to a Content-Length over maxRequestBodyBytes, reading none of the body, streams on or off', async () => {
+    let invoked = 0;
+    const sink: FunctionDefinition = { kind: 'http', name: 'sink', options: { methods: ['POST'], handler: async () => {
+      invoked += 1;
+      return { status: 202 };
+    } } };
+    for (const enableHttpStream of [false, true]) {
+      await withHost([sink], async (host) => {
+        const answer = await partialUpload({ port: host.port, path: '/api/sink', headers: { 'content-length': '4097' }, send: Buffer.alloc(0) });
+        expect(answer).toMatchObject({ status: 413, headers: { connection: 'close' }, serverClosed: true });
+      }, { host: { maxRequestBodyBytes: 4096, setup: { enableHttpStream } } });
+    }
+    expect(invoked).toBe(0);
+  });
+
+  it('with HTTP streams on, runs the handler once the headers are in, and closes instead of reading a body it left unread', async () => {
+    let invoked = 0;
+    const early: FunctionDefinition = { kind: 'http', name: 'early', options: { methods: ['POST'], handler: async () => {
+      invoked += 1;
+      return { status: 404, jsonBody: { error: 'nothing here' } };
+    } } };
+    await withHost([early], async (host) => {
+      // 64 KB of a 4 MB body: the answer comes without the rest, and the server hangs up rather than read it.
+      const answer = await partialUpload({ port: host.port, path: '/api/early', headers: { 'content-length': String(4 * 1024 * 1024) }, send: Buffer.alloc(65_536, 120) });
+      expect(answer).toMatchObject({ status: 404, headers: { connection: 'close' }, serverClosed: true });
+      // A small body (up to 64 KB) left unread is read off the wire instead, keeping the connection.
+      const small = await partialUpload({ port: host.port, path: '/api/early', headers: { 'content-length': '5' }, send: Buffer.from('hello') });
+      expect(small.status).toBe(404);
+      expect(small.headers.connection).not.toBe('close');
+    }, { host: { setup: { enableHttpStream: true } } });
+    expect(invoked).toBe(2);
+  });
+
+  it('with HTTP streams on, fails a handler\'s read past maxRequestBodyBytes and answers 413 whatever it returns', async () => {
+    const reads: string[] = [];
+    const reader: FunctionDefinition = { kind: 'http', name: 'reader', options: { methods: ['POST'], handler: async (request) => {
+      try {
+        reads.push(`read ${(await request.arrayBuffer()).byteLength}`);
+      } catch (error) {
+        reads.push(`failed: ${(error as Error).message}`);
+      }
+      return { status: 202 };
+    } } };
+    await withHost([reader], async (host) => {
+      const chunked = { 'transfer-encoding': 'chunked' };
+      // Over the limit before the last chunk: the answer comes without it.
+      const over = await partialUpload({ port: host.port, path: '/api/reader', headers: chunked, send: Buffer.alloc(4097, 120) });
+      expect(over).toMatchObject({ status: 413, headers: { connection: 'close' }, serverClosed: true });
+      const within = await fetch(`${host.url}/api/reader`, { method: 'POST', body: Buffer.alloc(4096, 120) });
+      expect(within.status).toBe(202);
+    }, { host: { maxRequestBodyBytes: 4096, setup: { enableHttpStream: true } } });
+    expect(reads).toEqual([expect.stringMatching(/^failed: The request body is larger than 4096 bytes/), 'read 4096']);
   });
 
   it('takes the body limit from FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, as the Functions host does: 100 MB when unset', () => {

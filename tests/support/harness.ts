@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { allFunctions } from '../../functions/all';
+import { allFunctions, appSetup } from '../../functions/all';
 import { useServices } from '../../functions/services';
 import { startLocalHost } from '../../local/host';
 import { startSandbox, type SandboxOptions } from '../../sandbox/server';
@@ -79,7 +79,7 @@ export class Harness extends ApiClient {
     });
     useServices(services);
     const hostLines: string[] = [];
-    const host = await startLocalHost({ functions: allFunctions, queue: platform.queue, port: 0, enableTimers: options.timers ?? false, log: (line) => hostLines.push(line) });
+    const host = await startLocalHost({ functions: allFunctions, setup: appSetup, queue: platform.queue, port: 0, enableTimers: options.timers ?? false, log: (line) => hostLines.push(line) });
     await services.tenants.ensureTenant('t1', 'Tenant one');
     const { key } = await services.tenants.issueApiKey('t1', 'admin', 'test');
     const harness = new Harness(dataDir, platform, services, sandbox.url, host.url, key, async () => {

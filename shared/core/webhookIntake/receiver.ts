@@ -49,8 +49,12 @@ export interface IncomingWebhook {
   method: string;
   url: string;
   headers: Headers;
-  /** Reads the raw body once; the receiver calls it only after the cheap checks. */
-  readBody(): Promise<Buffer>;
+  /**
+   * Reads the raw body once, no further than `maxBytes`: `undefined` as soon as it grows past them,
+   * the rest left unread. The receiver calls it only after the checks that need no body (declared
+   * length, connection), so a body it refuses is never buffered.
+   */
+  readBody(maxBytes: number): Promise<Buffer | undefined>;
 }
 
 /** What to answer: 202 accepted, 200 a duplicate, anything else a rejection with a safe message. */
@@ -72,7 +76,8 @@ export function deliveryIdFor(connectionId: string, webhookId: string): string {
 }
 
 /**
- * The receiving half of webhook intake: cheap checks first (size, connection), then the signature
+ * The receiving half of webhook intake: cheap checks first (declared size, connection, both before
+ * any of the body is read; then the size of what is read), then the signature
  * on the raw bytes, then JSON, then the duplicate check; only a delivery that passed all of them is
  * logged and enqueued. Rejections store and enqueue nothing; they only count in webhook health.
  */
@@ -112,8 +117,8 @@ export class WebhookReceiver {
     // A connection that takes no webhooks looks the same as none: nothing to learn by probing.
     if (!connection || !settings || !pathFits) return { status: 404, code: 'not_found', message: 'There is no webhook endpoint here.' };
 
-    const body = await incoming.readBody();
-    if (body.length > this.maxBodyBytes) return this.reject(connection.id, 413, 'payload_too_large', `The body is larger than ${this.maxBodyBytes} bytes.`);
+    const body = await incoming.readBody(this.maxBodyBytes);
+    if (body === undefined || body.length > this.maxBodyBytes) return this.reject(connection.id, 413, 'payload_too_large', `The body is larger than ${this.maxBodyBytes} bytes.`);
 
     const scheme = settings.scheme;
     const secret = TIMESTAMPED.includes(scheme) && settings.options.toleranceSeconds === undefined

@@ -1,4 +1,5 @@
-import { app } from '@azure/functions';
+import { app, HttpRequest, InvocationContext } from '@azure/functions';
+import { useServices } from '../../../functions/services';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -8,8 +9,10 @@ import { join } from 'node:path';
  */
 describe('functions/index.ts registers every function with the Functions host', () => {
   const calls: Array<{ kind: string; name: string; options: any }> = [];
+  const setups: unknown[] = [];
 
   beforeAll(() => {
+    jest.spyOn(app, 'setup').mockImplementation((options) => void setups.push(options));
     jest.spyOn(app, 'http').mockImplementation((name: string, options: any) => void calls.push({ kind: 'http', name, options }));
     jest.spyOn(app, 'timer').mockImplementation((name: string, options: any) => void calls.push({ kind: 'timer', name, options }));
     jest.spyOn(app, 'serviceBusQueue').mockImplementation((name: string, options: any) => void calls.push({ kind: 'serviceBusQueue', name, options }));
@@ -37,6 +40,21 @@ describe('functions/index.ts registers every function with the Functions host', 
     for (const timer of calls.filter((c) => c.kind === 'timer')) expect(timer.options.schedule.split(' ')).toHaveLength(6);
     const routes = Object.fromEntries(calls.filter((c) => c.kind === 'http').map((c) => [c.name, c.options.route]));
     expect(routes).toEqual({ adminApi: '{*path}', connect: 'connect/{*path}', health: 'health', webhookReceiver: 'webhooks/{provider}/{connectionId}' });
+  });
+
+  test('HTTP streams are on, so a request body reaches a handler as it arrives (docs/webhook-intake.md)', () => {
+    expect(setups).toEqual([{ enableHttpStream: true }]);
+  });
+
+  test('a registered HTTP handler that throws answers 500 itself: with streams on, the host would send nothing', async () => {
+    useServices(undefined as never); // every handler now throws a TypeError before its own try
+    const context = new InvocationContext({ functionName: 'health' });
+    const logged = jest.spyOn(context, 'error').mockImplementation(() => undefined);
+    const health = calls.find((c) => c.name === 'health')!;
+    const response = await health.options.handler(new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/health' }), context);
+    expect(response).toMatchObject({ status: 500, jsonBody: { error: { code: 'internal' } } });
+    expect(JSON.stringify(response)).not.toMatch(/TypeError|undefined/);
+    expect(logged).toHaveBeenCalledWith(expect.stringMatching(/^health failed: /));
   });
 
   test('package.json main is the compiled registration entry, and host.json pins the v4 bundle', () => {
