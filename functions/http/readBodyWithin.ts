@@ -1,4 +1,5 @@
 import type { HttpRequest } from '@azure/functions';
+import { SyncBridgeError } from '../../shared/core/errors';
 
 /**
  * A request body read no further than `maxBytes`: `undefined` as soon as it grows past them, and
@@ -11,8 +12,19 @@ import type { HttpRequest } from '@azure/functions';
  * - Without one (chunked), the body stream is read chunk by chunk and counted. Past the limit the
  *   reader is released, not cancelled: on Azure the stream is the Functions host's proxied request,
  *   and cancelling it destroys that request and the socket the answer has to go back on.
+ *
+ * A body that cannot be read to its end (the sender hung up mid-upload) is the sender's failure,
+ * not ours: a `validation` error (400), never an exception in telemetry.
  */
 export async function readBodyWithin(request: Pick<HttpRequest, 'headers' | 'body' | 'arrayBuffer'>, maxBytes: number): Promise<Buffer | undefined> {
+  try {
+    return await readUpTo(request, maxBytes);
+  } catch (error) {
+    throw new SyncBridgeError('validation', 'The request body ended before it was complete: the sender closed the connection.', { cause: error });
+  }
+}
+
+async function readUpTo(request: Pick<HttpRequest, 'headers' | 'body' | 'arrayBuffer'>, maxBytes: number): Promise<Buffer | undefined> {
   const declared = declaredLength(request.headers);
   if (declared !== undefined) {
     if (declared > maxBytes) return undefined;

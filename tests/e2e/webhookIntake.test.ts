@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
 import { partialUpload } from '../support/partialUpload';
@@ -210,6 +211,30 @@ describe('webhook intake (sandbox → local host)', () => {
           return { status: result.status, body: undefined, result };
         }, 413);
         expect(answer.result).toMatchObject({ headers: { connection: 'close' }, serverClosed: true });
+      });
+
+      it('a sender that hangs up mid-body → nothing stored or enqueued, and no exception in telemetry (it is not our failure)', async () => {
+        const exceptions = () => h.telemetryLines.filter((l) => JSON.parse(l).type === 'exception').length;
+        const before = exceptions();
+        for (const framing of [{ 'content-length': String(Buffer.byteLength(bigEvent)) }, { 'transfer-encoding': 'chunked' }]) {
+          await expectNothingHappened(async () => {
+            await new Promise<void>((done, fail) => {
+              const socket = connect(port(), '127.0.0.1', () => {
+                const head = Object.entries(signedHeaders(bigEvent, framing)).map(([k, v]) => `${k}: ${v}`).join('\r\n');
+                socket.write(`POST /api/webhooks/sandbox/shop HTTP/1.1\r\nhost: 127.0.0.1\r\n${head}\r\n\r\n`);
+                const part = Buffer.from(bigEvent).subarray(0, 1000);
+                socket.write(framing['transfer-encoding'] ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part);
+                setTimeout(() => socket.destroy(), 100);
+              });
+              socket.on('close', () => done());
+              socket.on('error', fail);
+            });
+            await new Promise((r) => setTimeout(r, 200)); // the handler's failed read has been answered by now
+            return { status: 0, body: undefined };
+          }, 0);
+        }
+        expect(exceptions()).toBe(before);
+        expect((await post(event)).status).toBe(202); // and the host serves the next delivery
       });
 
       it('a signed delivery sent chunked, within the limit, is verified over its exact bytes and accepted', async () => {
