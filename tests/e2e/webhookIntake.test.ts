@@ -216,7 +216,8 @@ describe('webhook intake (sandbox → local host)', () => {
       it('a sender that hangs up mid-body → nothing stored or enqueued, and no exception in telemetry (it is not our failure)', async () => {
         const exceptions = () => h.telemetryLines.filter((l) => JSON.parse(l).type === 'exception').length;
         const before = exceptions();
-        for (const framing of [{ 'content-length': String(Buffer.byteLength(bigEvent)) }, { 'transfer-encoding': 'chunked' }]) {
+        const framings: Array<Record<string, string>> = [{ 'content-length': String(Buffer.byteLength(bigEvent)) }, { 'transfer-encoding': 'chunked' }];
+        for (const framing of framings) {
           await expectNothingHappened(async () => {
             await new Promise<void>((done, fail) => {
               const socket = connect(port(), '127.0.0.1', () => {
