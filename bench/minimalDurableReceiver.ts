@@ -2,6 +2,9 @@ import Database from 'better-sqlite3';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+
+const WRITER_ROLE = 'minimal-durable-receiver-writer';
 
 /**
  * A second ceiling for webhook ingest: the least work that meets the target's definition, on the
@@ -17,12 +20,14 @@ import { join } from 'node:path';
  * HttpRequest, invocation context), connection and secret lookups, scheme dispatch, trace context,
  * telemetry, webhook health, sessions, locks and delivery counts, merge and change detection. So
  * host ÷ this is what the product's layers cost, and this rate bounds what any design on one
- * SQLite writer thread could reach here.
+ * SQLite writer thread could reach here. With `writerThreads` (BENCH_MINIMAL_WRITERS in the ingest
+ * bench) the SQLite side moves to worker threads, one file each, and the HTTP thread only receives,
+ * verifies and answers after its batch's commit: another process model, measured the same way.
  */
 export interface MinimalDurableReceiver {
   port: number;
   /** Receipt-to-stored per applied record (ms, sorted), when applying. */
-  receiptToStored(): number[];
+  receiptToStored(): Promise<number[]>;
   close(): void;
 }
 
@@ -39,17 +44,85 @@ CREATE TABLE records (id TEXT PRIMARY KEY, connection_id TEXT NOT NULL, data TEX
 CREATE INDEX records_by_connection ON records (connection_id, stored_at_ms);
 `;
 
-interface Received {
+interface Received extends Delivery {
+  res: ServerResponse;
+}
+
+/** Where a turn's deliveries go: `done` runs once they are committed. */
+interface Writer {
+  write(deliveries: Delivery[], done: () => void): void;
+  receiptToStored(): Promise<number[]>;
+  close(): void;
+}
+
+/** One thread: the store in the HTTP thread, each turn committed before its answers are written. */
+function inlineWriter(store: ReturnType<typeof openStore>): Writer {
+  let draining = false;
+  const drain = () => {
+    draining = false;
+    if (store.applyMore()) schedule();
+  };
+  const schedule = () => {
+    if (draining) return;
+    draining = true;
+    setImmediate(drain);
+  };
+  return {
+    write(deliveries, done) {
+      store.write(deliveries);
+      done();
+      // Messages left over (more than one turn's worth) are applied in later turns.
+      schedule();
+    },
+    receiptToStored: async () => store.receiptToStored(),
+    close: () => store.close(),
+  };
+}
+
+/** Two threads: the store in a worker thread that owns the SQLite connection; answers wait for its commit. */
+function startWriterThread(dataDir: string, apply: boolean, file: string): Writer {
+  const worker = new Worker(__filename, { workerData: { role: WRITER_ROLE, dataDir, apply, file } });
+  const waiting = new Map<number, () => void>();
+  let stats: ((ms: number[]) => void) | undefined;
+  let next = 0;
+  worker.on('message', (message: { batch?: number; receiptToStored?: number[] }) => {
+    if (message.receiptToStored) stats?.(message.receiptToStored);
+    else if (message.batch !== undefined) {
+      const done = waiting.get(message.batch);
+      waiting.delete(message.batch);
+      done?.();
+    }
+  });
+  return {
+    write(deliveries, done) {
+      const batch = next++;
+      waiting.set(batch, done);
+      worker.postMessage({ batch, deliveries });
+    },
+    receiptToStored: () => new Promise((resolve) => {
+      stats = resolve;
+      worker.postMessage({ stats: true });
+    }),
+    close: () => worker.postMessage({ close: true }),
+  };
+}
+
+/** One delivery as the writer stores it (what the HTTP side hands over). */
+interface Delivery {
   claimKey: string;
   deliveryId: string;
   connectionId: string;
   body: string;
   receivedAtMs: number;
-  res: ServerResponse;
 }
 
-export function startMinimalDurableReceiver(options: { dataDir: string; key: Buffer; apply: boolean }): Promise<MinimalDurableReceiver> {
-  const db = new Database(join(options.dataDir, 'minimal.db'));
+/**
+ * The SQLite side: `write` stores one turn's deliveries (claim, log row, message) and, with
+ * `apply`, applies the oldest queued messages, all in one transaction, and returns once it
+ * committed. Messages left over are applied by `applyMore`, which reports whether any remain.
+ */
+function openStore(dataDir: string, apply: boolean, file = 'minimal.db') {
+  const db = new Database(join(dataDir, file));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('temp_store = MEMORY');
@@ -67,38 +140,117 @@ export function startMinimalDurableReceiver(options: { dataDir: string; key: Buf
   );
   const applied = db.prepare("UPDATE deliveries SET status = 'applied' WHERE id = ?");
   const dequeue = db.prepare('DELETE FROM messages WHERE seq = ?');
-
-  let pending: Received[] = [];
   let queued = 0;
+
+  const applyOldest = () => {
+    for (const m of oldest.all() as Array<{ seq: number; id: string; connection_id: string; body: string; received_at_ms: number }>) {
+      const record = (JSON.parse(m.body) as { data: { record: { id: string } } }).data.record;
+      const json = JSON.stringify(record);
+      upsert.run(`${m.connection_id}:${record.id}`, m.connection_id, json, createHash('sha256').update(json).digest('hex'), Date.now(), m.received_at_ms);
+      applied.run(m.id);
+      dequeue.run(m.seq);
+      queued -= 1;
+    }
+  };
+  return {
+    write(batch: Delivery[]): void {
+      const now = Date.now();
+      begin.run();
+      for (const r of batch) {
+        if (claim.run(r.claimKey, now + 86_400_000).changes === 0) continue;
+        logDelivery.run(r.deliveryId, r.connectionId, r.body, r.receivedAtMs);
+        enqueue.run(r.connectionId, r.deliveryId);
+        messageId.run(r.deliveryId, now + 600_000);
+        queued += 1;
+      }
+      if (apply) applyOldest();
+      commit.run();
+    },
+    /** Applies more of the backlog in a transaction of its own; true while messages remain. */
+    applyMore(): boolean {
+      if (!apply || queued === 0) return false;
+      begin.run();
+      applyOldest();
+      commit.run();
+      return queued > 0;
+    },
+    receiptToStored: () => (db.prepare('SELECT stored_at_ms - received_at_ms AS ms FROM records ORDER BY ms').all() as Array<{ ms: number }>).map((r) => r.ms),
+    close: () => db.close(),
+  };
+}
+
+/**
+ * The writer thread of the two-thread receiver: it owns the SQLite connection, stores each batch
+ * the HTTP thread posts, answers with the batch's number once committed, and applies the backlog
+ * between batches.
+ */
+function runWriterThread(): void {
+  const { dataDir, apply, file } = workerData as { dataDir: string; apply: boolean; file: string };
+  const store = openStore(dataDir, apply, file);
+  let applying = false;
+  const drain = () => {
+    applying = false;
+    if (store.applyMore()) scheduleDrain();
+  };
+  const scheduleDrain = () => {
+    if (applying) return;
+    applying = true;
+    setImmediate(drain);
+  };
+  parentPort!.on('message', (message: { batch?: number; deliveries?: Delivery[]; stats?: true; close?: true }) => {
+    if (message.deliveries) {
+      store.write(message.deliveries);
+      parentPort!.postMessage({ batch: message.batch });
+      scheduleDrain();
+    } else if (message.stats) {
+      parentPort!.postMessage({ receiptToStored: store.receiptToStored() });
+    } else if (message.close) {
+      store.close();
+      parentPort!.close();
+    }
+  });
+}
+
+/**
+ * `writerThreads`: 0 (default) keeps SQLite on the HTTP thread; n > 0 gives each of n worker threads
+ * its own SQLite file, the connections spread over them (a delivery's connection picks its file).
+ */
+/** Several writers, each owning the deliveries of the connections that hash to it. */
+function shardedWriter(writers: Writer[]): Writer {
+  if (writers.length === 1) return writers[0];
+  const shardOf = (connectionId: string) => createHash('sha1').update(connectionId).digest()[0] % writers.length;
+  return {
+    write(deliveries, done) {
+      const parts = writers.map(() => [] as Delivery[]);
+      for (const d of deliveries) parts[shardOf(d.connectionId)].push(d);
+      let left = parts.filter((p) => p.length > 0).length;
+      parts.forEach((part, i) => {
+        if (part.length > 0) writers[i].write(part, () => (left -= 1) === 0 && done());
+      });
+    },
+    receiptToStored: async () => (await Promise.all(writers.map((w) => w.receiptToStored()))).flat().sort((a, b) => a - b),
+    close: () => writers.forEach((w) => w.close()),
+  };
+}
+
+export function startMinimalDurableReceiver(options: { dataDir: string; key: Buffer; apply: boolean; writerThreads?: number }): Promise<MinimalDurableReceiver> {
+  const threads = options.writerThreads ?? 0;
+  const writer = threads === 0
+    ? inlineWriter(openStore(options.dataDir, options.apply))
+    : shardedWriter(Array.from({ length: threads }, (_, i) => startWriterThread(options.dataDir, options.apply, `minimal-${i}.db`)));
+  let pending: Received[] = [];
   const turn = () => {
     const batch = pending;
     pending = [];
-    const now = Date.now();
-    begin.run();
-    for (const r of batch) {
-      if (claim.run(r.claimKey, now + 86_400_000).changes === 0) continue;
-      logDelivery.run(r.deliveryId, r.connectionId, r.body, r.receivedAtMs);
-      enqueue.run(r.connectionId, r.deliveryId);
-      messageId.run(r.deliveryId, now + 600_000);
-      queued += 1;
-    }
-    if (options.apply) {
-      for (const m of oldest.all() as Array<{ seq: number; id: string; connection_id: string; body: string; received_at_ms: number }>) {
-        const record = (JSON.parse(m.body) as { data: { record: { id: string } } }).data.record;
-        const json = JSON.stringify(record);
-        upsert.run(`${m.connection_id}:${record.id}`, m.connection_id, json, createHash('sha256').update(json).digest('hex'), Date.now(), m.received_at_ms);
-        applied.run(m.id);
-        dequeue.run(m.seq);
-        queued -= 1;
-      }
-    }
-    commit.run();
-    for (const r of batch) {
-      r.res.writeHead(202, { 'content-type': 'application/json' });
-      r.res.end(`{"deliveryId":"${r.deliveryId}","duplicate":false}`);
-    }
-    // Messages left over (more than one turn's worth) are applied in the next turn.
-    if (options.apply && queued > 0 && pending.length === 0) setImmediate(turn);
+    writer.write(
+      batch.map(({ res: _res, ...delivery }) => delivery),
+      () => {
+        for (const r of batch) {
+          r.res.writeHead(202, { 'content-type': 'application/json' });
+          r.res.end(`{"deliveryId":"${r.deliveryId}","duplicate":false}`);
+        }
+      },
+    );
   };
 
   const server = createServer((req, res) => {
@@ -129,12 +281,14 @@ export function startMinimalDurableReceiver(options: { dataDir: string; key: Buf
     server.listen(0, '127.0.0.1', () => {
       resolve({
         port: (server.address() as { port: number }).port,
-        receiptToStored: () => (db.prepare('SELECT stored_at_ms - received_at_ms AS ms FROM records ORDER BY ms').all() as Array<{ ms: number }>).map((r) => r.ms),
+        receiptToStored: () => writer.receiptToStored(),
         close: () => {
           server.close();
-          db.close();
+          writer.close();
         },
       });
     });
   });
 }
+
+if (workerData?.role === WRITER_ROLE) runWriterThread();

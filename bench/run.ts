@@ -132,9 +132,11 @@ async function printWebhookIngest(): Promise<void> {
   const w = await benchWebhookIngest();
   const ms = (n: number) => `${n.toFixed(1)} ms`;
   console.log('\nWebhook ingest, 50 concurrent keep-alive clients, ~1 KB signed events:');
+  const threaded = w.minimalOnWriterThreads;
   console.log([
     row('ceiling: bare node:http, read body + 202 (req/s)', fmt(w.bare.perSecond), `p50 ${ms(w.bare.p50Ms)}, p99 ${ms(w.bare.p99Ms)}`),
     row('ceiling: minimal durable receiver (req/s)', fmt(w.minimal.perSecond), `verify + enqueue + apply, no framework; p99 ${ms(w.minimal.p99Ms)}; CPU ${w.minimal.serverCpuUs} / ${w.minimal.loadCpuUs} µs (bench/minimalDurableReceiver.ts)`),
+    ...(threaded ? [row(`  the same, SQLite on ${threaded.writerThreads} writer thread(s) (req/s)`, fmt(threaded.perSecond), `p99 ${ms(threaded.p99Ms)}; CPU ${threaded.serverCpuUs} / ${threaded.loadCpuUs} µs (BENCH_MINIMAL_WRITERS)`)] : []),
     row('webhooks verified + durably enqueued (req/s)', fmt(w.host.perSecond), `${(w.host.perSecond / w.bare.perSecond).toFixed(2)}× bare, ${(w.host.perSecond / w.minimal.perSecond).toFixed(2)}× minimal; target ≥ 5,000; ${fmt(w.host.other)} non-202`),
     row('webhook receipt latency p50 / p99', `${ms(w.host.p50Ms)} / ${ms(w.host.p99Ms)}`, 'target p99 < 20 ms'),
     row('receipt-to-stored latency p50 / p99', `${ms(w.receiptToStored.p50Ms)} / ${ms(w.receiptToStored.p99Ms)}`, `target p99 < 1 s; ${fmt(w.receiptToStored.count)} records`),

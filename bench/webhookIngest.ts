@@ -21,6 +21,11 @@ export interface WebhookIngestResult {
   bare: LoadResult;
   /** The second ceiling: bench/minimalDurableReceiver.ts, verifying, enqueuing and applying. */
   minimal: LoadResult & { receiptToStoredP99Ms: number };
+  /**
+   * Only with BENCH_MINIMAL_WRITERS=n: the minimal receiver with SQLite on n worker threads (one
+   * file each, connections spread over them) and HTTP on the main thread — another process model.
+   */
+  minimalOnWriterThreads?: LoadResult & { receiptToStoredP99Ms: number; writerThreads: number };
   host: LoadResult;
   receiptToStored: { count: number; p50Ms: number; p99Ms: number };
 }
@@ -119,7 +124,7 @@ interface ChildServer {
 }
 
 /** Starts one server in a child process. */
-function startChild(mode: 'bare' | 'minimal' | 'host'): Promise<ChildServer> {
+function startChild(mode: 'bare' | 'minimal' | 'minimalThreads' | 'host'): Promise<ChildServer> {
   const child = fork(__filename, ['--serve', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CHILD_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROFILE}`] : [] });
   const pending: Array<(value: any) => void> = [];
   return new Promise((resolve, reject) => {
@@ -131,8 +136,16 @@ function startChild(mode: 'bare' | 'minimal' | 'host'): Promise<ChildServer> {
   });
 }
 
+/** BENCH_MINIMAL_WRITERS: writer threads of the optional threaded minimal receiver; 0 (default) skips it. */
+function minimalWriterThreads(): number {
+  const value = Number(process.env.BENCH_MINIMAL_WRITERS ?? 0);
+  if (!Number.isInteger(value) || value < 0 || value > 8) throw new Error(`BENCH_MINIMAL_WRITERS must be an integer from 0 to 8; got '${process.env.BENCH_MINIMAL_WRITERS}'.`);
+  return value;
+}
+
 export async function benchWebhookIngest(options: { seconds?: number } = {}): Promise<WebhookIngestResult> {
   const seconds = options.seconds ?? Number(process.env.BENCH_WEBHOOK_SECONDS ?? 5);
+  const writerThreads = minimalWriterThreads();
   const bareServer = await startChild('bare');
   const bare = await load(bareServer, () => '/hook', seconds);
   bareServer.child.kill('SIGTERM');
@@ -140,11 +153,18 @@ export async function benchWebhookIngest(options: { seconds?: number } = {}): Pr
   const minimalLoad = await load(minimalServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
   const minimal = { ...minimalLoad, receiptToStoredP99Ms: (await minimalServer.ask('stats')).p99Ms as number };
   await minimalServer.ask('stop');
+  let minimalOnWriterThreads: WebhookIngestResult['minimalOnWriterThreads'];
+  if (writerThreads > 0) {
+    const threadedServer = await startChild('minimalThreads');
+    const threadedLoad = await load(threadedServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+    minimalOnWriterThreads = { ...threadedLoad, writerThreads, receiptToStoredP99Ms: (await threadedServer.ask('stats')).p99Ms as number };
+    await threadedServer.ask('stop');
+  }
   const hostServer = await startChild('host');
   try {
     const host = await load(hostServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
     const receiptToStored = await hostServer.ask('stats');
-    return { bare, minimal, host, receiptToStored };
+    return { bare, minimal, minimalOnWriterThreads, host, receiptToStored };
   } finally {
     await hostServer.ask('stop');
   }
@@ -170,13 +190,13 @@ async function serveBare(): Promise<void> {
   process.send!({ port: (server.address() as { port: number }).port });
 }
 
-async function serveMinimal(): Promise<void> {
+async function serveMinimal(writerThreads: number): Promise<void> {
   const { startMinimalDurableReceiver } = await import('./minimalDurableReceiver');
   const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-minimal-'));
-  const receiver = await startMinimalDurableReceiver({ dataDir, key: KEY, apply: true });
-  process.on('message', (message: { cmd: string }) => {
+  const receiver = await startMinimalDurableReceiver({ dataDir, key: KEY, apply: true, writerThreads });
+  process.on('message', async (message: { cmd: string }) => {
     if (message.cmd === 'cpu') process.send!(process.cpuUsage());
-    if (message.cmd === 'stats') process.send!({ p99Ms: percentile(receiver.receiptToStored(), 99) });
+    if (message.cmd === 'stats') process.send!({ p99Ms: percentile(await receiver.receiptToStored(), 99) });
     if (message.cmd === 'stop') {
       receiver.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -252,7 +272,7 @@ async function receiptToStored(platform: import('../shared/platform/local/localP
 }
 
 if (process.argv[2] === '--serve') {
-  ({ bare: serveBare, minimal: serveMinimal, host: serveHost }[process.argv[3]] ?? serveHost)().catch((error) => {
+  ({ bare: serveBare, minimal: () => serveMinimal(0), minimalThreads: () => serveMinimal(minimalWriterThreads()), host: serveHost }[process.argv[3]] ?? serveHost)().catch((error) => {
     console.error(error);
     process.exit(1);
   });
