@@ -57,16 +57,7 @@ interface Writer {
 
 /** One thread: the store in the HTTP thread, each turn committed before its answers are written. */
 function inlineWriter(store: ReturnType<typeof openStore>): Writer {
-  let draining = false;
-  const drain = () => {
-    draining = false;
-    if (store.applyMore()) schedule();
-  };
-  const schedule = () => {
-    if (draining) return;
-    draining = true;
-    setImmediate(drain);
-  };
+  const schedule = backlogDrainer(store);
   return {
     write(deliveries, done) {
       store.write(deliveries);
@@ -179,6 +170,21 @@ function openStore(dataDir: string, apply: boolean, file = 'minimal.db') {
   };
 }
 
+/** Returns `schedule`: applies the store's backlog in later turns, one transaction per turn, until it is empty. */
+function backlogDrainer(store: { applyMore(): boolean }): () => void {
+  let scheduled = false;
+  const drain = () => {
+    scheduled = false;
+    if (store.applyMore()) schedule();
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(drain);
+  };
+  return schedule;
+}
+
 /**
  * The writer thread of the two-thread receiver: it owns the SQLite connection, stores each batch
  * the HTTP thread posts, answers with the batch's number once committed, and applies the backlog
@@ -187,16 +193,7 @@ function openStore(dataDir: string, apply: boolean, file = 'minimal.db') {
 function runWriterThread(): void {
   const { dataDir, apply, file } = workerData as { dataDir: string; apply: boolean; file: string };
   const store = openStore(dataDir, apply, file);
-  let applying = false;
-  const drain = () => {
-    applying = false;
-    if (store.applyMore()) scheduleDrain();
-  };
-  const scheduleDrain = () => {
-    if (applying) return;
-    applying = true;
-    setImmediate(drain);
-  };
+  const scheduleDrain = backlogDrainer(store);
   parentPort!.on('message', (message: { batch?: number; deliveries?: Delivery[]; stats?: true; close?: true }) => {
     if (message.deliveries) {
       store.write(message.deliveries);

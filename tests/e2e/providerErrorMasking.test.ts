@@ -1,7 +1,6 @@
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import type { OAuth2Credentials } from '../../shared/core/credentials/credentialService';
 import { twoWayFor } from '../../shared/core/outbound/registry';
-import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
 
 const CLIENT = { clientId: 'syncbridge-masking', clientSecret: 'masking-client-secret-5d1e8b07c4' };
@@ -67,12 +66,7 @@ describe('provider error text never carries the credentials we sent', () => {
     return (await api('GET', `/api/syncs/${runId}`)).body;
   }
 
-  async function settled(outboxId: string): Promise<OutboxEntry> {
-    return h.waitFor(`outbox entry ${outboxId} to settle`, async () => {
-      const entry = await h.platform.outbox.get(outboxId);
-      return entry && entry.state !== 'pending' ? entry : undefined;
-    });
-  }
+  const settled = (outboxId: string) => h.settledOutbox(outboxId);
 
   test('a 4xx body that echoes the API key fails the run with the provider quoted and the key masked', async () => {
     await h.sandbox('POST', 'faults', { echoCredentials: true });

@@ -1,7 +1,6 @@
 import { contentHash } from '../../shared/core/hash';
 import type { EntityMergePolicy } from '../../shared/core/merge';
 import { twoWayFor } from '../../shared/core/outbound/registry';
-import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
 
 /**
@@ -27,17 +26,7 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
 
   /** A fresh two-way connection on customers, fully synced. */
   async function connection(mergePolicy?: EntityMergePolicy): Promise<string> {
-    const id = `two${(connections += 1)}`;
-    const created = await h.api('POST', '/api/connections', {
-      id,
-      provider: 'sandbox',
-      config: { baseUrl: h.sandboxUrl, ...(mergePolicy ? { mergePolicy: { customers: mergePolicy } } : {}) },
-      credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
-      entities: [{ name: 'customers', direction: 'both' }],
-    });
-    expect(created.status).toBe(201);
-    expect((await h.waitForRun(await h.startSync('full', id))).state).toBe('done');
-    return id;
+    return h.twoWayConnection(`two${(connections += 1)}`, mergePolicy);
   }
 
   /** Id of the n-th seeded customer (the sandbox pads 1-based indexes). */
@@ -47,12 +36,7 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
     return h.api('PATCH', `/api/connections/${connectionId}/records/customers/${externalId}`, fields);
   }
 
-  async function settled(outboxId: string): Promise<OutboxEntry> {
-    return h.waitFor(`outbox entry ${outboxId} to settle`, async () => {
-      const entry = await h.platform.outbox.get(outboxId);
-      return entry && entry.state !== 'pending' ? entry : undefined;
-    });
-  }
+  const settled = (outboxId: string) => h.settledOutbox(outboxId);
 
   async function remote(id: string): Promise<Record<string, unknown>> {
     return h.sandbox('GET', `records/customers/${id}`);

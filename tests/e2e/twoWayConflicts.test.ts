@@ -1,7 +1,6 @@
 import type { EntityMergePolicy } from '../../shared/core/merge';
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { twoWayFor } from '../../shared/core/outbound/registry';
-import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
 
 /** Conflicts of two-way sync through the admin API, on the real stack with the sandbox. */
@@ -20,25 +19,10 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
   });
 
   async function connection(mergePolicy: EntityMergePolicy = { default: { kind: 'manual' } }): Promise<string> {
-    const id = `cfl${(connections += 1)}`;
-    const created = await h.api('POST', '/api/connections', {
-      id,
-      provider: 'sandbox',
-      config: { baseUrl: h.sandboxUrl, mergePolicy: { customers: mergePolicy } },
-      credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
-      entities: [{ name: 'customers', direction: 'both' }],
-    });
-    expect(created.status).toBe(201);
-    expect((await h.waitForRun(await h.startSync('full', id))).state).toBe('done');
-    return id;
+    return h.twoWayConnection(`cfl${(connections += 1)}`, mergePolicy);
   }
 
-  async function settled(outboxId: string): Promise<OutboxEntry> {
-    return h.waitFor(`outbox entry ${outboxId} to settle`, async () => {
-      const entry = await h.platform.outbox.get(outboxId);
-      return entry && entry.state !== 'pending' ? entry : undefined;
-    });
-  }
+  const settled = (outboxId: string) => h.settledOutbox(outboxId);
 
   /** Both sides change `name` of one customer; under the manual policy the push parks. */
   async function parkedConflict(con: string, n: number) {

@@ -1,5 +1,4 @@
 import { twoWayFor } from '../../shared/core/outbound/registry';
-import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
 
 /**
@@ -24,25 +23,10 @@ describe('two-way sync: a provider refusing a push becomes the conflict a person
   });
 
   async function connection(): Promise<string> {
-    const id = `rej${(connections += 1)}`;
-    const created = await h.api('POST', '/api/connections', {
-      id,
-      provider: 'sandbox',
-      config: { baseUrl: h.sandboxUrl },
-      credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
-      entities: [{ name: 'customers', direction: 'both' }],
-    });
-    expect(created.status).toBe(201);
-    expect((await h.waitForRun(await h.startSync('full', id))).state).toBe('done');
-    return id;
+    return h.twoWayConnection(`rej${(connections += 1)}`);
   }
 
-  async function settled(outboxId: string): Promise<OutboxEntry> {
-    return h.waitFor(`outbox entry ${outboxId} to settle`, async () => {
-      const entry = await h.platform.outbox.get(outboxId);
-      return entry && entry.state !== 'pending' ? entry : undefined;
-    });
-  }
+  const settled = (outboxId: string) => h.settledOutbox(outboxId);
 
   async function openConflicts(con: string) {
     return (await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts;

@@ -11,7 +11,9 @@ import type { SyncEngineOptions } from '../../shared/core/runs/engineContext';
 import { ApiClient } from './apiClient';
 import { createLocalPlatform } from '../../shared/platform/local/localPlatform';
 import type { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import type { EntityMergePolicy } from '../../shared/core/merge';
 import type { Clock } from '../../shared/ports/clock';
+import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import type { Platform } from '../../shared/ports/platform';
 import type { Telemetry } from '../../shared/ports/telemetry';
 import { startAzureTestPlatform } from './azureTestPlatform';
@@ -101,6 +103,32 @@ export class Harness extends ApiClient {
       if (r.status !== 201) throw new Error(`creating the test connection failed: ${r.status} ${JSON.stringify(r.body)}`);
     });
     return harness;
+  }
+
+  /**
+   * A two-way sandbox connection (customers, direction both; `mergePolicy` for customers if given),
+   * created through the admin API and fully synced once, so its records have a base.
+   */
+  async twoWayConnection(id: string, mergePolicy?: EntityMergePolicy): Promise<string> {
+    const created = await this.api('POST', '/api/connections', {
+      id,
+      provider: 'sandbox',
+      config: { baseUrl: this.sandboxUrl, ...(mergePolicy ? { mergePolicy: { customers: mergePolicy } } : {}) },
+      credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
+      entities: [{ name: 'customers', direction: 'both' }],
+    });
+    if (created.status !== 201) throw new Error(`creating connection ${id} answered ${created.status}: ${JSON.stringify(created.body)}`);
+    const run = await this.waitForRun(await this.startSync('full', id));
+    if (run.state !== 'done') throw new Error(`the first full sync of ${id} ended ${run.state}`);
+    return id;
+  }
+
+  /** The outbox entry once it left `pending` (done, parked or dead). */
+  settledOutbox(outboxId: string): Promise<OutboxEntry> {
+    return this.waitFor(`outbox entry ${outboxId} to settle`, async () => {
+      const entry = await this.platform.outbox.get(outboxId);
+      return entry && entry.state !== 'pending' ? entry : undefined;
+    });
   }
 
   async close(): Promise<void> {
