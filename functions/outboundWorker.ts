@@ -10,7 +10,8 @@ import { getServices } from './services';
 function parseOutboundMessage(message: unknown): OutboundMessage {
   const id = (message as { outboxId?: unknown } | null)?.outboxId;
   if (typeof id !== 'string' || id === '') throw new SyncBridgeError('validation', 'An outbound message needs an "outboxId" string.');
-  return { outboxId: id };
+  const dueAt = (message as { dueAt?: unknown }).dueAt;
+  return typeof dueAt === 'string' ? { outboxId: id, dueAt } : { outboxId: id };
 }
 
 /**

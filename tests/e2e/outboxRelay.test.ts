@@ -3,6 +3,7 @@ import { outboxRelayHandler, relayIdleSeconds } from '../../functions/outboxRela
 import { contentHash } from '../../shared/core/hash';
 import { ManualClock } from '../../shared/core/manualClock';
 import { twoWayFor } from '../../shared/core/outbound/registry';
+import { outboundMessage } from '../../shared/core/outbound/localChanges';
 import { QUEUES } from '../../shared/ports/queue';
 import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import { Harness } from '../support/harness';
@@ -113,15 +114,7 @@ describe('outboxRelay timer: a push waiting for its Retry-After is not re-sent b
   beforeAll(async () => {
     h = await Harness.start({ sandbox: { recordsPerEntity: 10 }, clock });
     twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, random: () => 0.5 });
-    const created = await h.api('POST', '/api/connections', {
-      id: con,
-      provider: 'sandbox',
-      config: { baseUrl: h.sandboxUrl },
-      credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
-      entities: [{ name: 'customers', direction: 'both' }],
-    });
-    expect(created.status).toBe(201);
-    expect((await h.waitForRun(await h.startSync('full', con))).state).toBe('done');
+    await h.twoWayConnection(con);
   });
   afterAll(async () => h.close());
 
@@ -162,15 +155,42 @@ describe('outboxRelay timer: a push waiting for its Retry-After is not re-sent b
 
     // Due: the broker delivers the scheduled retry, and the provider takes it.
     clock.advance(1 * MINUTE);
-    const done = await h.waitFor(`outbox entry ${id} to settle`, async () => {
-      const entry = await h.platform.outbox.get(id);
-      return entry && entry.state !== 'pending' ? entry : undefined;
-    });
+    const done = await h.settledOutbox(id);
     expect(done).toMatchObject({ state: 'done', attempts: 2 });
     expect((await h.sandbox('GET', `records/customers/${cus(2)}`)).name).toBe('After Half An Hour');
     expect(await acceptedWrites()).toBe(accepted + 1);
     clock.advance(5 * MINUTE);
     expect(await runTimer()).not.toContain('re-sent');
+  });
+
+  test('a message older than the retry (a re-send that arrived during a slow attempt) does not push before the retry is due', async () => {
+    await h.sandbox('POST', 'faults', { rejectWrites: { status: 429, retryAfterSeconds: RETRY_AFTER_SECONDS } });
+    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(4)}`, { name: 'Not Before Its Time' });
+    const id: string = written.body.pendingPush.outboxId;
+    const waiting = await h.waitFor('the push to be refused and rescheduled', async () => {
+      const entry = await h.platform.outbox.get(id);
+      return entry?.attempts === 1 ? entry : undefined;
+    });
+    const accepted = await acceptedWrites();
+    // The relay's message for this entry, as it sends it (no due time), after the broker's
+    // duplicate-detection window, while the entry waits for its Retry-After.
+    clock.advance(11 * MINUTE);
+    await h.platform.queue.send(QUEUES.outbound, outboundMessage(waiting));
+    await h.waitFor('the stray message to be handled', async () => outbound().active === 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await h.platform.outbox.get(id)).toMatchObject({ state: 'pending', attempts: 1 });
+    expect(await acceptedWrites()).toBe(accepted);
+
+    // The retry's own message names its due time: delivered while this worker's clock still reads
+    // earlier (a broker clock running ahead), it pushes rather than skip itself.
+    await h.platform.queue.send(QUEUES.outbound, { body: { outboxId: id, dueAt: waiting.nextAttemptAt }, messageId: `${id}.skewed`, sessionId: con });
+    expect(await h.settledOutbox(id)).toMatchObject({ state: 'done', attempts: 2 });
+    expect((await h.sandbox('GET', `records/customers/${cus(4)}`)).name).toBe('Not Before Its Time');
+    expect(await acceptedWrites()).toBe(accepted + 1);
+    // And the scheduled message itself, when due, finds the entry done: the provider got it once.
+    clock.advance(RETRY_AFTER_SECONDS * 1000 - 11 * MINUTE);
+    await h.waitFor('the scheduled retry to be handled', async () => outbound().scheduled === 0 && outbound().active === 0);
+    expect(await acceptedWrites()).toBe(accepted + 1);
   });
 
   test('a retry whose scheduled message was lost (the instance died after the update) is relayed once due, not before', async () => {
@@ -194,10 +214,7 @@ describe('outboxRelay timer: a push waiting for its Retry-After is not re-sent b
     expect(await h.platform.outbox.get(id)).toMatchObject({ state: 'pending', attempts: 1 });
     clock.advance(1 * MINUTE + 1);
     expect(await runTimer()).toContain('re-sent 1 push(es)');
-    const done = await h.waitFor(`outbox entry ${id} to settle`, async () => {
-      const entry = await h.platform.outbox.get(id);
-      return entry && entry.state !== 'pending' ? entry : undefined;
-    });
+    const done = await h.settledOutbox(id);
     expect(done).toMatchObject({ state: 'done', attempts: 2 });
     expect((await h.sandbox('GET', `records/customers/${cus(3)}`)).name).toBe('Lost Retry');
   });

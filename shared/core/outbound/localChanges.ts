@@ -23,12 +23,18 @@ const COMMIT_ATTEMPTS = 3;
 
 export interface OutboundMessage {
   outboxId: string;
+  /**
+   * On a scheduled retry's message: the time it was scheduled for, which the entry records as its
+   * `nextAttemptAt`. It tells that message apart from an older one (a relay's re-send) that must
+   * not push before the retry is due.
+   */
+  dueAt?: string;
 }
 
 /** The queue message that carries one outbox entry (session = connection, id = entry id). */
 export function outboundMessage(entry: Pick<OutboxEntry, 'id' | 'connectionId'>, options: { messageId?: string; at?: Date } = {}): OutgoingMessage<OutboundMessage> {
   return {
-    body: { outboxId: entry.id },
+    body: options.at ? { outboxId: entry.id, dueAt: options.at.toISOString() } : { outboxId: entry.id },
     messageId: options.messageId ?? entry.id,
     sessionId: entry.connectionId,
     scheduledEnqueueTime: options.at,

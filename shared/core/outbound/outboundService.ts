@@ -58,6 +58,11 @@ export class OutboundService {
   async handle(message: OutboundMessage): Promise<PushOutcome> {
     const entry = await this.platform.outbox.get(message.outboxId);
     if (!entry || entry.state !== 'pending') return 'skipped';
+    // A message older than the retry this entry waits for — a relay's re-send that arrived while an
+    // attempt ran for longer than the relay's idle time — must not push before the provider allowed
+    // (Retry-After) or the backoff ran out; the retry's own message comes when it is due. That one
+    // names its due time, so a clock running ahead of the broker's never makes it skip itself.
+    if (entry.nextAttemptAt && message.dueAt !== entry.nextAttemptAt && Date.parse(entry.nextAttemptAt) > this.platform.clock.now().getTime()) return 'skipped';
     const scope = { tenantId: entry.tenantId, connectionId: entry.connectionId, entity: entry.entity };
     const record = await this.platform.records.get(scope, entry.externalId);
     // A later change of the record has its own entry, which pushes everything since the base.
