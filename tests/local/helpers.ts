@@ -5,7 +5,9 @@ import { contentHash } from '../../shared/core/hash';
 import { recordId } from '../../shared/core/ids';
 import type { JsonObject, RecordScope, SyncRecord } from '../../shared/core/model';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import type { OutboundService, PushOutcome } from '../../shared/core/outbound/outboundService';
 import type { Clock } from '../../shared/ports/clock';
+import type { OutboxStore } from '../../shared/ports/outboxStore';
 import type { RecordStore } from '../../shared/ports/recordStore';
 
 /** A fresh directory for one test's SQLite file; remove() deletes it. */
@@ -70,4 +72,15 @@ export async function storePulled(records: RecordStore, scope: RecordScope, exte
   };
   await records.write([record]);
   return record;
+}
+
+/**
+ * The outbound worker handling a record's pending push as the broker delivers it: once a retry is
+ * scheduled, that retry's own message, which names its due time (OutboundMessage.dueAt). Tests that
+ * drive the worker by hand call this rather than building messages, so they send what the queue would.
+ */
+export async function deliverPush(outbox: OutboxStore, outbound: Pick<OutboundService, 'handle'>, record: SyncRecord): Promise<PushOutcome> {
+  const outboxId = record.pendingPush!.outboxId;
+  const dueAt = (await outbox.get(outboxId))?.nextAttemptAt;
+  return outbound.handle(dueAt ? { outboxId, dueAt } : { outboxId });
 }

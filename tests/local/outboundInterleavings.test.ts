@@ -16,7 +16,7 @@ import { applyPage } from '../../shared/pipeline/applyPage';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
-import { storePulled } from './helpers';
+import { deliverPush, storePulled } from './helpers';
 
 /**
  * The outbound worker's logic against the real sandbox over HTTP, with the pushes driven by hand
@@ -90,7 +90,7 @@ describe('outbound pushes with local changes landing mid-push', () => {
     const changeRemote = (id: string, fields: Record<string, unknown>) => sandboxRequest('PATCH', `records/customers/${id}`, fields);
     /** The provider's record stored locally as a pull stores it. */
     const pulled = async (id: string): Promise<SyncRecord> => storePulled(platform.records, scope, id, await remote(id));
-    const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
+    const push = (record: SyncRecord) => deliverPush(platform.outbox, outbound, record);
     const local = (id: string) => platform.records.get(scope, id);
     let steps = 0;
     /** Applies a pull page holding `data` (a copy of the provider's record) as the step runner does. */

@@ -12,7 +12,7 @@ import type { RecordStore } from '../../shared/ports/recordStore';
 import type { RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
 import { expectSyncBridgeError } from '../conformance/fixtures';
-import { storePulled } from './helpers';
+import { deliverPush, storePulled } from './helpers';
 import { startRacePlatform, type RaceHooks, type RacePlatform } from './racingPlatform';
 
 /**
@@ -66,7 +66,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
     /** One step of an incremental pull over `page`, through `through` (default: the hooked store). */
     const pull = (page: ProviderRecord[], through: RecordStore = platform.records) =>
       applyPage({ records: through, scope, runId: `run_${connectionId}`, stepId: `run_${connectionId}:customers:${(steps += 1)}`, mode: 'incremental', page, now: new Date().toISOString() });
-    const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
+    const push = (record: SyncRecord) => deliverPush(platform.outbox, outbound, record);
     const stored = (id: string) => records.get(scope, id);
     const openConflicts = async () => (await platform.conflicts.list({ tenantId: 't1', connectionId, state: 'open', limit: 10 })).conflicts;
     return { connectionId, scope, changes, remote, changeRemote, pulled, asPulled, pull, push, stored, openConflicts };

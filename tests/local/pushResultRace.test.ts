@@ -9,7 +9,7 @@ import type { Platform } from '../../shared/ports/platform';
 import type { RecordStore } from '../../shared/ports/recordStore';
 import type { RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
-import { storePulled } from './helpers';
+import { deliverPush, storePulled } from './helpers';
 import { expectSyncBridgeError } from '../conformance/fixtures';
 import { signal, startRacePlatform, type RaceHooks, type RacePlatform } from './racingPlatform';
 
@@ -97,7 +97,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
     const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);
     /** The provider's record stored locally as a pull stores it. */
     const pulled = async (id: string): Promise<SyncRecord> => storePulled(platform.records, scope, id, await remote(id));
-    const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
+    const push = (record: SyncRecord) => deliverPush(platform.outbox, outbound, record);
     const stored = (id: string) => platform.records.get(scope, id);
     const live = async () => (await platform.records.list({ tenantId: 't1', connectionId, entity: 'customers', limit: 10, includeDeleted: false })).records;
     return { connectionId, scope, changes, outbound, remote, pulled, push, stored, live };
