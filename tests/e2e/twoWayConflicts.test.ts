@@ -179,4 +179,101 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
     expect((await h.api('POST', '/api/conflicts/cfl_nope/resolve', { resolution: 'local' }, key)).status).toBe(403);
     expect((await h.api('GET', '/api/conflicts', undefined, key)).status).toBe(200);
   });
+
+  describe('a record the provider deleted while it had a local change', () => {
+    const scopeOf = (con: string) => ({ tenantId: 't1', connectionId: con, entity: 'customers' });
+
+    /** The sandbox deletes customer n, then a local edit's push finds it gone: a data_mismatch with no remote copy. */
+    async function goneConflict(con: string, n: number, fields: Record<string, unknown>) {
+      await h.sandbox('DELETE', `records/customers/${cus(n)}`);
+      const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(n)}`, fields);
+      expect((await settled(written.body.pendingPush.outboxId)).state).toBe('parked');
+      const open = (await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts;
+      expect(open).toHaveLength(1);
+      expect(open[0]).toMatchObject({ kind: 'data_mismatch', externalId: cus(n), remote: null });
+      return open[0];
+    }
+
+    /** The connection's customers as the records API lists them (tombstones included), by external id. */
+    async function listed(con: string): Promise<Map<string, { externalId: string; data: Record<string, unknown>; metadata: { deleted: boolean } }>> {
+      const page = await h.api('GET', `/api/connections/${con}/records?entity=customers&limit=1000`);
+      expect(page.status).toBe(200);
+      return new Map(page.body.records.map((r: { externalId: string }) => [r.externalId, r]));
+    }
+
+    /** Live sandbox customers with this email (the re-created record carries the local one). */
+    async function sandboxCustomersWith(email: unknown) {
+      return (await h.sandbox('GET', 'dump')).customers.filter((c: { email: string }) => c.email === email);
+    }
+
+    /**
+     * After a "local" or "custom" resolution: the sandbox holds one new record with `expected`,
+     * the local record moved to its id, the old id is a tombstone, the conflict is resolved, and a
+     * full sync afterwards changes nothing of that.
+     */
+    async function expectRecreated(con: string, n: number, conflictId: string, resolution: string, expected: Record<string, unknown>) {
+      const email = (await h.platform.records.get(scopeOf(con), cus(n)))!.data.email;
+      const twins = await sandboxCustomersWith(email);
+      expect(twins).toHaveLength(1);
+      const [created] = twins;
+      expect(created.id).not.toBe(cus(n));
+      expect(created).toMatchObject(expected);
+      for (const round of ['after the push', 'after a full sync']) {
+        const records = await listed(con);
+        expect([round, records.get(created.id)]).toEqual([round, expect.objectContaining({ data: created, metadata: expect.objectContaining({ deleted: false }) })]);
+        expect([round, records.get(cus(n))?.metadata.deleted]).toEqual([round, true]);
+        expect((await h.platform.records.get(scopeOf(con), created.id))?.pendingPush ?? null).toBeNull();
+        expect((await h.api('GET', `/api/conflicts/${conflictId}`)).body).toMatchObject({ state: 'resolved', resolution });
+        expect((await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts).toEqual([]);
+        if (round === 'after the push') expect((await h.waitForRun(await h.startSync('full', con))).state).toBe('done');
+      }
+      expect(await sandboxCustomersWith(email)).toHaveLength(1);
+    }
+
+    test('"local" creates it again with the local data under a new id, once even when the push is delivered twice', async () => {
+      const con = await connection();
+      const conflict = await goneConflict(con, 14, { name: 'Kept Here' });
+      const before = (await h.sandbox('GET', 'stats')).writes;
+      // Slow provider answers keep the worker's push in flight while a second delivery of the same
+      // message (a relay's re-send) runs beside it: both send the create, with one Idempotency-Key.
+      await h.sandbox('POST', 'faults', { slowMs: 300 });
+      const resolved = await h.api('POST', `/api/conflicts/${conflict.id}/resolve`, { resolution: 'local' });
+      expect(resolved.status).toBe(200);
+      expect(resolved.body.conflict).toMatchObject({ state: 'resolved', resolution: 'local' });
+      expect(resolved.body.pendingPush).toMatchObject({ op: 'create' });
+      const outboxId = resolved.body.pendingPush.outboxId;
+      const [again, entry] = await Promise.all([twoWayFor(h.services).outbound.handle({ outboxId }), settled(outboxId)]);
+      expect(['pushed', 'skipped']).toContain(again);
+      expect(entry.state).toBe('done');
+      await h.sandbox('POST', 'faults', {});
+      const after = (await h.sandbox('GET', 'stats')).writes;
+      expect(after.created - before.created).toBe(1);
+      expect(after.idempotentReplays - before.idempotentReplays).toBe(1);
+      await expectRecreated(con, 14, conflict.id, 'local', { name: 'Kept Here' });
+    });
+
+    test('"custom" creates it again with the custom values on top of the local data', async () => {
+      const con = await connection();
+      const conflict = await goneConflict(con, 15, { name: 'Kept Here Too', notes: 'local note' });
+      const resolved = await h.api('POST', `/api/conflicts/${conflict.id}/resolve`, { resolution: 'custom', data: { name: 'Agreed After Deletion' } });
+      expect(resolved.status).toBe(200);
+      expect((await settled(resolved.body.pendingPush.outboxId)).state).toBe('done');
+      await expectRecreated(con, 15, conflict.id, 'custom', { name: 'Agreed After Deletion', notes: 'local note' });
+    });
+
+    test('"remote" accepts the deletion: the record is deleted here and nothing is pushed', async () => {
+      const con = await connection();
+      const conflict = await goneConflict(con, 16, { name: 'Let Go' });
+      const writesBefore = (await h.sandbox('GET', 'stats')).byKind.write;
+      const resolved = await h.api('POST', `/api/conflicts/${conflict.id}/resolve`, { resolution: 'remote' });
+      expect(resolved.status).toBe(200);
+      expect(resolved.body).toMatchObject({ conflict: { state: 'resolved', resolution: 'remote' }, pendingPush: null });
+      expect((await listed(con)).get(cus(16))?.metadata.deleted).toBe(true);
+      expect((await h.platform.records.get(scopeOf(con), cus(16)))?.pendingPush ?? null).toBeNull();
+      expect((await h.waitForRun(await h.startSync('full', con))).state).toBe('done');
+      expect((await listed(con)).get(cus(16))?.metadata.deleted).toBe(true);
+      expect((await h.sandbox('GET', 'stats')).byKind.write).toEqual(writesBefore);
+      expect((await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts).toEqual([]);
+    });
+  });
 });

@@ -92,11 +92,42 @@ describe('two-way sync: a provider refusing a push becomes the conflict a person
     expect(conflicts[0]).toMatchObject({ kind: 'data_mismatch', remote: null, fields: ['name'] });
     expect(conflicts[0].reason).toContain(`HTTP ${status}`);
 
-    // The record was there after all (the refusal was injected): "local" pushes it again.
+    // The record was there after all (the refusal was injected): "local" updates it in place
+    // instead of creating a twin (the re-create reads the provider's copy first).
+    const created = (await h.sandbox('GET', 'stats')).writes.created;
     const resolved = await h.api('POST', `/api/conflicts/${conflicts[0].id}/resolve`, { resolution: 'local' });
     expect(resolved.status).toBe(200);
     expect((await settled(resolved.body.pendingPush.outboxId)).state).toBe('done');
     expect((await remote(n)).name).toBe(`Gone ${status}`);
+    expect((await h.sandbox('GET', 'stats')).writes.created).toBe(created);
+    const local = await h.platform.records.get({ tenantId: 't1', connectionId: con, entity: 'customers' }, cus(n));
+    expect(local).toMatchObject({ deleted: false, data: await remote(n) });
+    expect(local?.pendingPush ?? null).toBeNull();
+  });
+
+  test('a 404 on an update for a record the provider really deleted: "local" creates it again under a new id', async () => {
+    const con = await connection();
+    const n = 22;
+    const { conflicts } = await refusedPatch(con, n, 404, { name: 'Back Again' });
+    expect(conflicts[0]).toMatchObject({ kind: 'data_mismatch', remote: null });
+    // The 404 was the truth: the record is gone at the provider by the time a person decides.
+    await h.sandbox('DELETE', `records/customers/${cus(n)}`);
+    const scope = { tenantId: 't1', connectionId: con, entity: 'customers' };
+    const email = (await h.platform.records.get(scope, cus(n)))!.data.email;
+    const created = (await h.sandbox('GET', 'stats')).writes.created;
+
+    const resolved = await h.api('POST', `/api/conflicts/${conflicts[0].id}/resolve`, { resolution: 'local' });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body.pendingPush).toMatchObject({ op: 'create' });
+    expect((await settled(resolved.body.pendingPush.outboxId)).state).toBe('done');
+    expect((await h.sandbox('GET', 'stats')).writes.created - created).toBe(1);
+    const twins = (await h.sandbox('GET', 'dump')).customers.filter((c: { email: string }) => c.email === email);
+    expect(twins).toHaveLength(1);
+    expect(twins[0]).toMatchObject({ name: 'Back Again' });
+    expect(twins[0].id).not.toBe(cus(n));
+    expect(await h.platform.records.get(scope, twins[0].id)).toMatchObject({ deleted: false, data: twins[0] });
+    expect((await h.platform.records.get(scope, cus(n)))?.deleted).toBe(true);
+    expect(await openConflicts(con)).toEqual([]);
   });
 
   test('a 410 on a delete is done, like a 404: the record is gone, which is what the delete wanted', async () => {

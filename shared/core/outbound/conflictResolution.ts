@@ -17,9 +17,11 @@ export interface ResolveRequest {
 /**
  * Settles parked conflicts and replays dead letters. A resolution that keeps local data becomes a
  * new local change (record + outbox entry in one transaction), based on the remote version the
- * conflict showed, so the push sends exactly what differs from the provider's copy. The record is
- * written only if it is unchanged since the resolution read it (RecordWrite.ifRevision): a local
- * change or a push recorded in between answers `conflict`, for the person to look again.
+ * conflict showed, so the push sends exactly what differs from the provider's copy. When the
+ * provider had deleted the record, keeping local data is a create instead (the record gets a new
+ * id there; LocalChangeService.recreate), and `remote` accepts the deletion. The record is written
+ * only if it is unchanged since the resolution read it (RecordWrite.ifRevision): a local change or
+ * a push recorded in between answers `conflict`, for the person to look again.
  */
 export class ConflictResolver {
   constructor(
@@ -63,6 +65,11 @@ export class ConflictResolver {
       } else {
         record = await this.changes.rebase(current, data, remote, revision);
       }
+    } else if (remoteDeleted) {
+      // Keeping this side's version of a record the provider deleted: it cannot be updated back to
+      // life there, so it is created again with the chosen data (and moves to the new id once pushed).
+      const data = request.resolution === 'custom' ? { ...current.data, ...request.data } : current.data;
+      record = await this.changes.recreate(current, data, revision);
     } else if (current.deleted) {
       if (request.resolution === 'custom') throw new SyncBridgeError('validation', `The record of conflict ${id} was deleted here: resolve it as "local" (delete there too) or "remote" (keep it).`);
       record = await this.changes.redelete(current, remote, revision);

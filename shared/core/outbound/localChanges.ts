@@ -123,6 +123,17 @@ export class LocalChangeService {
     return this.commit(record, op, changedFields, [], revision);
   }
 
+  /**
+   * A resolved conflict that keeps a record the provider deleted: `data` goes out as a create
+   * (the provider assigns a new id; the push moves the record there, as it does a local create,
+   * and the old id becomes a tombstone). The entry is a new version's, so the create has an
+   * Idempotency-Key of its own. `revision` as for rebase.
+   */
+  async recreate(current: SyncRecord, data: JsonObject, revision?: string): Promise<SyncRecord> {
+    const fields = Object.keys(data);
+    return this.commit(this.changed(current, data, null, fields), 'create', fields, [], revision);
+  }
+
   /** A resolved conflict that keeps a local delete: delete again, based on the provider's copy (`revision` as for rebase). */
   async redelete(current: SyncRecord, base: JsonObject | null, revision?: string): Promise<SyncRecord> {
     const now = this.now();

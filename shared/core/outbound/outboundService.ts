@@ -92,6 +92,15 @@ export class OutboundService {
   private async push(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
     if (!adapter.push) throw new SyncBridgeError('configuration', `Provider ${connection.provider} is read-only: it takes no pushes.`);
     if (entry.op === 'delete') return this.pushDelete(adapter, entry, record);
+    if (isRecreate(entry)) {
+      // A resolution kept a record the provider had deleted (ConflictResolver): it goes out as a
+      // create, unless the provider has it after all — a 404 that was not its last word — which
+      // is then updated in place rather than given a twin. The update sends what differs from the
+      // provider's copy and records the agreement as an update (the record keeps its id).
+      const remote = await adapter.getRecord(entry.entity, entry.externalId);
+      if (remote && !remote.deleted) return this.pushChecked(adapter, connection, { ...entry, op: 'update' }, { ...record, base: remote.data }, remote.updatedAt);
+      return this.pushChecked(adapter, connection, entry, record, null);
+    }
     // The remote's update time once it was read and found equal to the base: a fresher If-Match.
     let checked: string | null = null;
     if (entry.op === 'update' && record.base) {
@@ -101,8 +110,13 @@ export class OutboundService {
       if (!remote || remote.deleted || canonicalJson(remote.data) !== canonicalJson(record.base)) return this.mergeAndPush(adapter, connection, entry, record, remote);
       checked = remote.updatedAt;
     }
+    return this.pushChecked(adapter, connection, entry, record, checked);
+  }
+
+  /** The first push of an entry; a 412 (the remote moved since `checked` or the base) goes to the merge. */
+  private async pushChecked(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord, checked: string | null): Promise<PushOutcome> {
     try {
-      const result = await adapter.push(pushRequestFor(entry, record, checked));
+      const result = await adapter.push!(pushRequestFor(entry, record, checked));
       await this.agree(entry, record, result.record);
       return 'pushed';
     } catch (error) {
@@ -338,6 +352,14 @@ export class OutboundService {
 /** One conflict per parked entry and replay, so that a redelivered push parks once. */
 export function conflictIdFor(entry: Pick<OutboxEntry, 'id' | 'replays'>): string {
   return `cfl_${entry.id.replace(/^out_/, '')}${entry.replays ? `_r${entry.replays}` : ''}`;
+}
+
+/**
+ * A create of a record that already has a provider id: a conflict resolution keeping a record the
+ * provider deleted (ConflictResolver). A local create's id is temporary (`local-…`).
+ */
+function isRecreate(entry: OutboxEntry): boolean {
+  return entry.op === 'create' && !entry.externalId.startsWith(LOCAL_ID_PREFIX);
 }
 
 function policyOf(connection: Connection, entity: string): EntityMergePolicy {
