@@ -264,7 +264,11 @@ export class OutboundService {
     const target = await this.platform.records.getWithRevision(current, remote.externalId);
     if (target) {
       const stored = target.record;
-      if (!newerLocal || (stored.deleted && current.deleted)) return this.platform.records.write([tombstone]);
+      // Nothing to carry over, or a delete made in flight of a record the provider deleted already.
+      if (!newerLocal || (stored.deleted && current.deleted)) {
+        await this.platform.records.write([tombstone]);
+        return;
+      }
       if (!stored.deleted) {
         await this.changes.carryOver(stored, current, pushed.data, [tombstone], target.revision);
         return;
