@@ -5,10 +5,18 @@ export interface RecordWrite extends SyncRecord {
   /** `JSON.stringify(data)` when the caller has it; stores may store it instead of serialising again. */
   dataJson?: string;
   /**
-   * Compare-and-set: write the record only if the stored one still has this revision (from
-   * `getWithRevision`), or, with `null`, only if none is stored. Absent: an unconditional upsert.
+   * The write's precondition:
+   * - a revision (from `getWithRevision` or `getStates`): compare-and-set, only if the stored record
+   *   still has this revision;
+   * - `null`: create-only, only if NO record is stored under this id. A tombstone is a stored
+   *   record (it has a revision) and fails the condition like a live one: a caller that means to
+   *   write over a tombstone reads it and names its revision. (It carries state worth keeping: a
+   *   provider's delete, or a local delete waiting for its push; and on Cosmos DB a create meets
+   *   the tombstone's document all the same.)
+   * - absent (undefined): an unconditional upsert.
    * A precondition that does not hold fails the whole call with `conflict`, and nothing of it is
-   * written. Never stored: it is an instruction to the store, not part of the record.
+   * written: not the other conditional records, not the unconditional ones. Never stored: it is an
+   * instruction to the store, not part of the record.
    */
   ifRevision?: string | null;
 }
@@ -77,6 +85,12 @@ export interface RecordPage {
  *   side of that race sees the other's write and reads again. A conditional call is all or nothing
  *   (conditions included) and must fit one transaction: one connection and at most
  *   MAX_CONDITIONAL_WRITE records (Cosmos DB's transactional batch).
+ * - Create-only (`ifRevision: null`): a write of a record whose id was read and found empty fails
+ *   with `conflict` if anything got there since, a tombstone included. Recording a pushed create
+ *   moves the record to the id the provider assigned, which a webhook or pull may have stored
+ *   first (OutboundService.agree): the move is create-only, so it never overwrites that record,
+ *   nor a local change made to it meanwhile. SQLite checks that no row exists in the write's
+ *   transaction; Cosmos DB makes it a Create in the call's transactional batch (409 if the id exists).
  */
 export interface RecordStore {
   getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>>;

@@ -550,6 +550,55 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await expectSyncBridgeError(store.write([{ ...makeRecord(scope, 'new', { version: 2, data: {} }), ifRevision: null }]), 'conflict');
         expect(await store.get(scope, 'new')).toEqual(first);
       });
+
+      it('with ifRevision null, counts a tombstone as stored: refused, and written over only with its revision', async () => {
+        const tombstone = makeRecord(scope, 'gone', { version: 2, deleted: true, deletedAt: at(20), lastAction: 'deleted' });
+        await store.write([tombstone]);
+        const revived = makeRecord(scope, 'gone', { version: 3, data: { name: 'Back' } });
+        await expectSyncBridgeError(store.write([{ ...revived, ifRevision: null }]), 'conflict');
+        expect(await store.get(scope, 'gone')).toEqual(tombstone);
+        const { revision } = (await store.getWithRevision(scope, 'gone'))!;
+        await store.write([{ ...revived, ifRevision: revision }]);
+        expect(await store.get(scope, 'gone')).toEqual(revived);
+      });
+
+      it('a create-only write that finds a record fails the whole call: nothing else of it is written, conditional or not', async () => {
+        const taken = makeRecord(scope, 'taken', { data: { name: 'Stored first' } });
+        await store.write([taken, makeRecord(scope, 'held')]);
+        const { revision } = (await store.getWithRevision(scope, 'held'))!;
+        const call = [
+          // (Listed first for the loopback Cosmos DB server, which applies a batch's operations one by
+          // one until one fails; Cosmos DB itself refuses a failed batch whole, in any order.)
+          { ...makeRecord(scope, 'taken', { data: { name: 'Overwrite' } }), ifRevision: null },
+          { ...makeRecord(scope, 'held', { version: 2, data: { name: 'Condition held' } }), ifRevision: revision },
+          { ...makeRecord(scope, 'fresh'), ifRevision: null },
+          makeRecord(scope, 'bystander'),
+        ];
+        await expectSyncBridgeError(store.write(call), 'conflict');
+        expect(await store.get(scope, 'taken')).toEqual(taken);
+        expect(await store.get(scope, 'held')).toEqual(makeRecord(scope, 'held'));
+        expect(await store.get(scope, 'fresh')).toBeUndefined();
+        expect(await store.get(scope, 'bystander')).toBeUndefined();
+      });
+
+      it('moves a record in one call (the new id create-only, the old one\'s tombstone on its revision), or not at all', async () => {
+        const temporary = makeRecord(scope, 'local-1', { pendingPush: { op: 'create', version: 1, outboxId: 'out_1', since: at(10) } });
+        await store.write([temporary]);
+        const read = (await store.getWithRevision(scope, 'local-1'))!;
+        const moved = makeRecord(scope, 'p1', { data: { name: 'Provider copy' } });
+        const tombstone = makeRecord(scope, 'local-1', { version: 2, deleted: true, deletedAt: at(20), lastAction: 'deleted' });
+        // A webhook stores the provider's record first: the move must not write over it.
+        const announced = makeRecord(scope, 'p1', { data: { name: 'From the webhook' }, lastStepId: 'webhook:dlv_1' });
+        await store.write([announced]);
+        await expectSyncBridgeError(store.write([{ ...moved, ifRevision: null }, { ...tombstone, ifRevision: read.revision }]), 'conflict');
+        expect(await store.get(scope, 'p1')).toEqual(announced);
+        expect(await store.get(scope, 'local-1')).toEqual(temporary);
+        // Where nothing is stored yet, the move writes both.
+        const other = makeRecord(scope, 'p2', { data: { name: 'Provider copy' } });
+        await store.write([{ ...other, ifRevision: null }, { ...tombstone, ifRevision: read.revision }]);
+        expect(await store.get(scope, 'p2')).toEqual(other);
+        expect(await store.get(scope, 'local-1')).toEqual(tombstone);
+      });
     });
   });
 }

@@ -52,6 +52,43 @@ export function racing(inner: RecordStore, hooks: RaceHooks): RecordStore {
   };
 }
 
+/**
+ * A provider adapter whose pushes run a hook once the provider has accepted them, before the worker
+ * records the result (OutboundService.agree): what happens there races the push's result. `next`
+ * sets the hook for the next push only.
+ */
+export function afterProviderWrite(definition: AdapterDefinition): { adapter: AdapterDefinition; next(hook: () => Promise<void>): void; clear(): void } {
+  let pending: (() => Promise<void>) | null = null;
+  const adapter: AdapterDefinition = {
+    ...definition,
+    create(context) {
+      const inner = definition.create(context);
+      return {
+        provider: inner.provider,
+        listPage: (request) => inner.listPage(request),
+        getRecord: (entity, id) => inner.getRecord(entity, id),
+        checkHealth: () => inner.checkHealth(),
+        push: async (request) => {
+          const result = await inner.push!(request);
+          const hook = pending;
+          pending = null;
+          if (hook) await hook();
+          return result;
+        },
+      };
+    },
+  };
+  return {
+    adapter,
+    next: (hook) => {
+      pending = hook;
+    },
+    clear: () => {
+      pending = null;
+    },
+  };
+}
+
 /** A promise and the function that settles it. */
 export function signal(): { promise: Promise<void>; fire: () => void } {
   let fire!: () => void;

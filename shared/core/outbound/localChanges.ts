@@ -164,25 +164,31 @@ export class LocalChangeService {
   /**
    * A local change made while an earlier version of the record was being pushed, carried onto
    * what the provider now holds (`agreed`: the record as both sides agree after that push). The
-   * fields the later change touched (against `pushed`, the data that went out) are applied to the
-   * provider's copy and pushed on their own; a later delete is pushed as a delete. `alongside`
-   * records commit in the same transaction (the tombstone a moved create leaves behind, with its
+   * fields the later change touched (against `pushed`, the data that went out) are applied to
+   * `agreed` and pushed on their own; a later delete is pushed as a delete. `alongside` records
+   * commit in the same transaction (the tombstone a moved create leaves behind, with its
    * compare-and-set condition). With nothing left to push, `agreed` is written as it is.
+   *
+   * `agreed` may also be a record stored already, read with `agreedRevision` (a pushed create's
+   * new id, which a webhook or pull stored first, maybe with a local change of its own): the change
+   * is then applied to it as a PATCH would be — on top of its data, its base kept — and the write
+   * is conditional on that revision (`null`: on nothing being stored there; RecordWrite.ifRevision).
    */
-  async carryOver(agreed: SyncRecord, current: SyncRecord, pushed: JsonObject, alongside: readonly RecordWrite[] = []): Promise<SyncRecord> {
+  async carryOver(agreed: SyncRecord, current: SyncRecord, pushed: JsonObject, alongside: readonly RecordWrite[] = [], agreedRevision?: string | null): Promise<SyncRecord> {
     const now = this.now();
-    const base = agreed.data;
+    // As in update(): the last version both sides agreed on; `agreed.data` itself unless a local change waits on it.
+    const base = agreed.base ?? (agreed.pendingPush ? null : agreed.data);
     if (current.deleted) {
       const record: SyncRecord = { ...agreed, version: agreed.version + 1, deleted: true, deletedAt: current.deletedAt ?? now, lastModifiedAt: now, lastAction: 'deleted', base, fieldClock: current.fieldClock };
-      return this.commit(record, 'delete', [], alongside);
+      return this.commit(record, 'delete', [], alongside, agreedRevision);
     }
-    const { data, changedFields } = applyChanges(base, pushed, current.data);
+    const { data, changedFields } = applyChanges(agreed.data, pushed, current.data);
     if (changedFields.length === 0) {
-      await this.platform.records.write([agreed, ...alongside]);
+      await this.platform.records.write([agreedRevision === undefined ? agreed : { ...agreed, ifRevision: agreedRevision }, ...alongside]);
       return agreed;
     }
-    const record = this.changed({ ...agreed, fieldClock: current.fieldClock }, data, base, changedFields);
-    return this.commit(record, 'update', changedFields, alongside);
+    const record = this.changed({ ...agreed, fieldClock: { ...current.fieldClock, ...agreed.fieldClock } }, data, base, changedFields);
+    return this.commit(record, 'update', changedFields, alongside, agreedRevision);
   }
 
   /**
@@ -214,8 +220,11 @@ export class LocalChangeService {
     };
   }
 
-  /** Stores the change with its outbox entry and queues its push; with `revision`, only if the record still has it. */
-  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[], alongside: readonly RecordWrite[] = [], revision?: string): Promise<SyncRecord> {
+  /**
+   * Stores the change with its outbox entry and queues its push; with `revision`, only if the record
+   * still has it (`null`: only if none is stored).
+   */
+  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[], alongside: readonly RecordWrite[] = [], revision?: string | null): Promise<SyncRecord> {
     const id = outboxId(record.id, record.version);
     const now = record.lastModifiedAt;
     const stored: SyncRecord = { ...record, lastStepId: `local:${id}`, pendingPush: { op, version: record.version, outboxId: id, since: now } };

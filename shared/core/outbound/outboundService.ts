@@ -6,7 +6,7 @@ import type { ConflictKind } from '../../ports/conflictStore';
 import type { OutboxEntry } from '../../ports/outboxStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
-import type { RecordWrite } from '../../ports/recordStore';
+import type { RecordWrite, RevisedRecord } from '../../ports/recordStore';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { recordId } from '../ids';
@@ -216,7 +216,8 @@ export class OutboundService {
    * The record as read is one of:
    * - unchanged since the push began: it becomes the provider's copy, agreed (no base, nothing pending);
    * - changed by a newer LOCAL change, which has a pending push of its own: that change is carried
-   *   onto the provider's copy and based on it (a create moves with it to the provider's id);
+   *   onto the provider's copy and based on it (a create moves with it to the provider's id, or
+   *   onto what a webhook or pull stored there first: moveCreate);
    * - changed by a pull or webhook that settled this push (it read the change back from the
    *   provider): already agreed on a provider copy at least as new as the push's answer; kept as is;
    * - changed by a pull or webhook that merged into it and left this push pending (a page read
@@ -227,37 +228,13 @@ export class OutboundService {
    * A version check cannot tell these apart (a merge bumps the version too); the pending push can.
    */
   private async recordAgreement(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null): Promise<void> {
-    const now = this.platform.clock.now().toISOString();
     const read = await this.platform.records.getWithRevision(pushed, pushed.externalId);
     const current = read?.record ?? pushed;
     const ifRevision = read?.revision ?? null;
     const changed = current.version !== pushed.version;
     const newerLocal = changed && current.pendingPush != null && current.pendingPush.outboxId !== entry.id;
     if (entry.op === 'create' && remote) {
-      // The provider assigned the id: the record moves to it, the temporary one becomes a tombstone.
-      const moved: SyncRecord = {
-        ...current,
-        id: recordId(current.tenantId, current.connectionId, current.entity, remote.externalId),
-        externalId: remote.externalId,
-        data: remote.data,
-        hash: contentHash(remote.data),
-        rawHash: null,
-        version: 1,
-        deleted: false,
-        deletedAt: null,
-        lastModifiedAt: now,
-        lastAction: 'added',
-        firstSeenAt: now,
-        sourceUpdatedAt: remote.updatedAt,
-        lastStepId: `push:${entry.id}`,
-        base: null,
-        pendingPush: null,
-      };
-      const tombstone: RecordWrite = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}`, ifRevision };
-      // The later change's own entry names the temporary id; it finds the tombstone and closes as
-      // superseded, and the change goes out as a new entry of the moved record.
-      if (newerLocal) await this.changes.carryOver(moved, current, pushed.data, [tombstone]);
-      else await this.platform.records.write([moved, tombstone]);
+      await this.moveCreate(entry, pushed, remote, read, newerLocal);
     } else if (!changed) {
       const data = remote ? remote.data : current.data;
       await this.platform.records.write([
@@ -274,6 +251,65 @@ export class OutboundService {
       await this.changes.resend(current, read.revision);
     }
     // Otherwise a pull or webhook settled the push: the record is agreed already; nothing to write.
+  }
+
+  /**
+   * The provider assigned the id of a pushed create: the record moves to it and the temporary one
+   * becomes a tombstone (conditional on the revision read). The provider announces the new record
+   * too, and a webhook or pull may have stored it at that id first — where the records API shows it
+   * and a user may already have changed it. So the new id is read, and:
+   * - nothing there: the record moves, written create-only (`ifRevision: null`);
+   * - a live record there: it is kept as stored (a provider copy at least as new as the push's
+   *   answer, and any local change made to it, with its pending push); the temporary id is only
+   *   retired;
+   * - a tombstone there (the provider deleted the record already): kept too, unless a local edit
+   *   waits on the temporary id — that one moves over it (on its revision), so that its push meets
+   *   the provider's delete and is parked for a person instead of vanishing with the temporary id.
+   * A newer local change of the temporary record (`newerLocal`) is carried onto whichever record
+   * the new id holds, in the same transaction as the tombstone; its own entry names the temporary
+   * id, finds the tombstone and closes as superseded. Any write here that loses a race (a record
+   * stored at the new id since it was read, a change of either record) fails with `conflict`, and
+   * agree() reads both again and decides again.
+   */
+  private async moveCreate(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord, read: RevisedRecord | undefined, newerLocal: boolean): Promise<void> {
+    const now = this.platform.clock.now().toISOString();
+    const current = read?.record ?? pushed;
+    const tombstone: RecordWrite = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}`, ifRevision: read?.revision ?? null };
+    const target = await this.platform.records.getWithRevision(current, remote.externalId);
+    if (target) {
+      const stored = target.record;
+      // Nothing to carry over, or a delete made in flight of a record the provider deleted already.
+      if (!newerLocal || (stored.deleted && current.deleted)) {
+        await this.platform.records.write([tombstone]);
+        return;
+      }
+      if (!stored.deleted) {
+        await this.changes.carryOver(stored, current, pushed.data, [tombstone], target.revision);
+        return;
+      }
+      // A tombstone, and a local edit waiting: the edit moves over it (below, on its revision).
+    }
+    const moved: SyncRecord = {
+      ...current,
+      id: recordId(current.tenantId, current.connectionId, current.entity, remote.externalId),
+      externalId: remote.externalId,
+      data: remote.data,
+      hash: contentHash(remote.data),
+      rawHash: null,
+      version: target ? target.record.version + 1 : 1,
+      deleted: false,
+      deletedAt: null,
+      lastModifiedAt: now,
+      lastAction: 'added',
+      firstSeenAt: target?.record.firstSeenAt ?? now,
+      sourceUpdatedAt: remote.updatedAt,
+      lastStepId: `push:${entry.id}`,
+      base: null,
+      pendingPush: null,
+    };
+    const ifRevision = target?.revision ?? null;
+    if (newerLocal) await this.changes.carryOver(moved, current, pushed.data, [tombstone], ifRevision);
+    else await this.platform.records.write([{ ...moved, ifRevision }, tombstone]);
   }
 
   /** What classifyPushFailure decides: a scheduled retry, a parked conflict, or a dead letter. */
