@@ -12,6 +12,7 @@ import type { RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
 import { WebhookTestReceiver, newSecret, waitUntil } from '../sandbox/webhookTestReceiver';
 import { afterProviderWrite, startRacePlatform, type RaceHooks, type RacePlatform } from './racingPlatform';
+import { deliverPush } from './helpers';
 
 /**
  * A local create lives under a temporary id until its push succeeds; then the worker moves it to
@@ -71,7 +72,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     const email = `move.${connectionId}.${store === 'SQLite' ? 'sqlite' : 'cosmos'}@example.com`;
     const create = () => changes.create(scope, { name: 'Moved Customer', email, currency: 'EUR' });
     const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);
-    const push = (record: SyncRecord) => outbound.handle({ outboxId: record.pendingPush!.outboxId });
+    const push = (record: SyncRecord) => deliverPush(platform.outbox, outbound, record);
     const stored = (id: string) => records.get(scope, id);
     const live = async () => (await records.list({ tenantId: 't1', connectionId, entity: 'customers', limit: 10, includeDeleted: false })).records;
 
