@@ -2,6 +2,7 @@ import type { SetupOptions } from '@azure/functions';
 import { adminApi } from './adminApi';
 import { connect } from './connect';
 import type { FunctionDefinition } from './definition';
+import { answerThrows } from './http/answerThrows';
 import { health } from './health';
 import { inboundWorker } from './inboundWorker';
 import { outboundWorker } from './outboundWorker';
@@ -10,8 +11,14 @@ import { scheduler } from './scheduler';
 import { tokenRefresher } from './tokenRefresher';
 import { webhookReceiver } from './webhookReceiver';
 
-/** Every function of the app, in one list: the Functions host registers it, local/ runs it. */
-export const allFunctions: readonly FunctionDefinition[] = [scheduler, inboundWorker, outboundWorker, tokenRefresher, outboxRelay, webhookReceiver, adminApi, connect, health];
+/**
+ * Every function of the app, in one list: the Functions host registers it, local/ runs it. HTTP
+ * handlers are wrapped in `answerThrows` here, once, so the local host answers a throw exactly as
+ * Azure does (with HTTP streams on, the Functions host itself would send nothing).
+ */
+export const allFunctions: readonly FunctionDefinition[] = [scheduler, inboundWorker, outboundWorker, tokenRefresher, outboxRelay, webhookReceiver, adminApi, connect, health].map(
+  (fn): FunctionDefinition => (fn.kind === 'http' ? { ...fn, options: { ...fn.options, handler: answerThrows(fn.options.handler) } } : fn),
+);
 
 /**
  * The app's `app.setup` options; local/ takes the same ones, so `npm start` and the tests run the

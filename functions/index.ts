@@ -1,6 +1,5 @@
 import { app } from '@azure/functions';
 import { allFunctions, appSetup } from './all';
-import { answerThrows } from './http/answerThrows';
 
 /**
  * The package's main entry: registers every function with the v4 programming model. Outside the
@@ -9,8 +8,9 @@ import { answerThrows } from './http/answerThrows';
  */
 app.setup(appSetup);
 for (const fn of allFunctions) {
-  // With HTTP streams on, a handler that throws would leave its caller without any answer.
-  if (fn.kind === 'http') app.http(fn.name, { ...fn.options, handler: answerThrows(fn.options.handler) });
+  // HTTP handlers come wrapped in answerThrows (functions/all.ts): with HTTP streams on, a handler
+  // that throws would otherwise leave its caller without any answer.
+  if (fn.kind === 'http') app.http(fn.name, fn.options);
   else if (fn.kind === 'timer') app.timer(fn.name, fn.options);
   else app.serviceBusQueue(fn.name, fn.options);
 }

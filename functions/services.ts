@@ -8,8 +8,15 @@ let current: Promise<Services> | undefined;
  * settings; the local host and tests hand in their own with useServices().
  */
 export function getServices(): Promise<Services> {
-  current ??= createPlatformFromEnv(process.env).then((platform) => createServices(platform, { engine: engineOptionsFromEnv(process.env) }));
-  return current;
+  if (current) return current;
+  const starting = createPlatformFromEnv(process.env).then((platform) => createServices(platform, { engine: engineOptionsFromEnv(process.env) }));
+  current = starting;
+  // A failed start is not kept: the next invocation tries again, so a Key Vault or Cosmos DB blip
+  // at cold start does not leave the worker process failing every invocation until it recycles.
+  starting.catch(() => {
+    if (current === starting) current = undefined;
+  });
+  return starting;
 }
 
 export function useServices(services: Services): void {

@@ -112,13 +112,14 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
   const path = stripPrefix(url.pathname, options.routePrefix);
   const match = path === undefined ? undefined : findRoute(routes, method, path);
   if (match === undefined) {
+    closeIfUnread(req, res, declaredLength(req));
     res.writeHead(404, { 'content-length': 0 });
     res.end();
-    req.resume();
     return;
   }
-  // A declared length over the limit is refused before anything is read, as the Functions host
-  // (Kestrel's MaxRequestBodySize) refuses it.
+  // A declared length over the limit is refused before anything is read. (Which status the
+  // Functions host itself answers past FUNCTIONS_REQUEST_BODY_SIZE_LIMIT is not verified: see
+  // docs/local-host.md.)
   const declared = declaredLength(req);
   if ((declared ?? 0) > options.maxRequestBodyBytes) {
     refuseTooLarge(res);
@@ -157,10 +158,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
       refuseTooLarge(res);
       return;
     }
-    // A body the handler did not read to its end: a small rest is read off the wire after the answer
-    // to keep the connection alive (as Kestrel drains one); a larger or unbounded one is left
-    // unread, and the connection closes after the answer.
-    if (!req.complete && !((declared ?? Infinity) <= DRAIN_MAX_BYTES)) res.setHeader('connection', 'close');
+    closeIfUnread(req, res, declared);
     await writeHttpResponse(res, result, method);
     if (options.logInvocations) options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
   } catch (error) {
@@ -170,8 +168,20 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
     }
     options.log(hostLine('error', `${match.route.name} (${context.invocationId}) failed: ${describeError(error)}`));
     options.log(executedLine(match.route.name, context.invocationId, 'Failed', startedAt));
+    closeIfUnread(req, res, declared);
     writeInternalError(res, context.invocationId);
   }
+}
+
+/**
+ * Before any answer to a request whose body was not read to its end (a handler that did not read
+ * it, one that threw, no route): a small rest is read off the wire after the answer to keep the
+ * connection alive (as Kestrel drains one); a larger or unbounded one is left unread, and the
+ * connection closes after the answer. Node would otherwise read and discard all of it to reuse the
+ * socket, however large: the host limit would bound nothing.
+ */
+function closeIfUnread(req: IncomingMessage, res: ServerResponse, declared: number | undefined): void {
+  if (!req.complete && !((declared ?? Infinity) <= DRAIN_MAX_BYTES)) res.setHeader('connection', 'close');
 }
 
 /** The URL the client asked for; a missing or malformed Host header falls back to the listen address. */

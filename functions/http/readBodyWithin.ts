@@ -14,13 +14,23 @@ import { SyncBridgeError } from '../../shared/core/errors';
  *   and cancelling it destroys that request and the socket the answer has to go back on.
  *
  * A body that cannot be read to its end (the sender hung up mid-upload) is the sender's failure,
- * not ours: a `validation` error (400), never an exception in telemetry.
+ * not ours (`readingBody`).
  */
-export async function readBodyWithin(request: Pick<HttpRequest, 'headers' | 'body' | 'arrayBuffer'>, maxBytes: number): Promise<Buffer | undefined> {
+export function readBodyWithin(request: Pick<HttpRequest, 'headers' | 'body' | 'arrayBuffer'>, maxBytes: number): Promise<Buffer | undefined> {
+  return readingBody(() => readUpTo(request, maxBytes));
+}
+
+/**
+ * Runs a read of the request body. With HTTP streams on, a read fails when the sender hangs up
+ * mid-body (or, on the local host, sends more than the host limit, which the host answers 413
+ * itself): the sender's failure, so a `validation` error (400), never a 500 and an exception in
+ * telemetry.
+ */
+export async function readingBody<T>(read: () => Promise<T>): Promise<T> {
   try {
-    return await readUpTo(request, maxBytes);
+    return await read();
   } catch (error) {
-    throw new SyncBridgeError('validation', 'The request body ended before it was complete: the sender closed the connection.', { cause: error });
+    throw new SyncBridgeError('validation', 'The request body could not be read to its end: the sender closed the connection or sent more than allowed.', { cause: error });
   }
 }
 

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { SyncBridgeError } from '../../shared/core/errors';
+import { readingBody } from './readBodyWithin';
 
 /** Parses a request part with a zod schema; the error names the first bad field. */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -10,9 +11,9 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string)
   throw new SyncBridgeError('validation', `${field}: ${issue.message}`);
 }
 
-/** Reads a JSON body; an empty body is `{}`, anything unparsable a 400. */
+/** Reads a JSON body; an empty body is `{}`, anything unparsable or cut off a 400. */
 export async function readJsonBody(request: { text(): Promise<string> }): Promise<unknown> {
-  const text = await request.text();
+  const text = await readingBody(() => request.text());
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Harness } from '../support/harness';
 
 describe('admin API: keys, roles, tenant isolation and honest errors', () => {
@@ -88,6 +89,27 @@ describe('admin API: keys, roles, tenant isolation and honest errors', () => {
     const broken = await send('POST', '/api/connections', '{"id": "broken');
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as any).error.message).toMatch(/not valid JSON/);
+  });
+
+  test('a sender that hangs up mid-body is its failure: no 500, no exception in telemetry, nothing created', async () => {
+    const exceptions = () => h.telemetryLines.filter((l) => JSON.parse(l).type === 'exception').length;
+    const before = exceptions();
+    const port = Number(new URL(h.hostUrl).port);
+    for (const framing of ['content-length: 5000', 'transfer-encoding: chunked']) {
+      const part = '{"id": "hung-up", ';
+      await new Promise<void>((done, fail) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`POST /api/connections HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: ${h.apiKey}\r\ncontent-type: application/json\r\n${framing}\r\n\r\n`);
+          socket.write(framing.startsWith('transfer') ? `${part.length.toString(16)}\r\n${part}\r\n` : part);
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.on('close', () => done());
+        socket.on('error', fail);
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300)); // the handlers' failed reads are answered by now
+    expect(exceptions()).toBe(before);
+    expect((await h.api('GET', '/api/connections/hung-up')).status).toBe(404);
   });
 
   test('unknown routes are 404, a wrong method is 405', async () => {

@@ -507,6 +507,29 @@ describe('local host: configuration', () => {
     expect(invoked).toBe(2);
   });
 
+  it('closes rather than read a large unread body after a handler that threw, or on no route (Node would discard all of it)', async () => {
+    const thrower: FunctionDefinition = { kind: 'http', name: 'thrower', options: { methods: ['POST'], handler: async () => {
+      throw new Error('boom');
+    } } };
+    const big = { 'content-length': String(4 * 1024 * 1024) };
+    const chunked = { 'transfer-encoding': 'chunked' };
+    for (const enableHttpStream of [false, true]) {
+      await withHost([thrower], async (host) => {
+        for (const headers of [big, chunked]) {
+          const noRoute = await partialUpload({ port: host.port, path: '/api/nope', headers, send: Buffer.alloc(65_536, 120) });
+          expect([enableHttpStream, headers, noRoute]).toMatchObject([enableHttpStream, headers, { status: 404, headers: { connection: 'close' }, serverClosed: true }]);
+          if (!enableHttpStream) continue; // buffered, the handler runs only once the whole body is in
+          const threw = await partialUpload({ port: host.port, path: '/api/thrower', headers, send: Buffer.alloc(65_536, 120) });
+          expect([headers, threw]).toMatchObject([headers, { status: 500, headers: { connection: 'close' }, serverClosed: true }]);
+        }
+        // A small unread body is still drained, keeping the connection.
+        const small = await partialUpload({ port: host.port, path: '/api/nope', headers: { 'content-length': '5' }, send: Buffer.from('hello') });
+        expect(small.status).toBe(404);
+        expect(small.headers.connection).not.toBe('close');
+      }, { host: { maxRequestBodyBytes: 8 * 1024 * 1024, setup: { enableHttpStream } } });
+    }
+  });
+
   it('with HTTP streams on, fails a handler\'s read past maxRequestBodyBytes and answers 413 whatever it returns', async () => {
     const reads: string[] = [];
     const reader: FunctionDefinition = { kind: 'http', name: 'reader', options: { methods: ['POST'], handler: async (request) => {

@@ -57,6 +57,27 @@ describe('functions/index.ts registers every function with the Functions host', 
     expect(logged).toHaveBeenCalledWith(expect.stringMatching(/^health failed: /));
   });
 
+  test('the local host answers a throwing app handler exactly as the Azure registration does', async () => {
+    useServices(undefined as never);
+    const { allFunctions, appSetup } = require('../../../functions/all') as typeof import('../../../functions/all');
+    const { startLocalHost } = require('../../../local/host') as typeof import('../../../local/host');
+    const context = new InvocationContext({ functionName: 'health' });
+    jest.spyOn(context, 'error').mockImplementation(() => undefined);
+    const azure = await calls.find((c) => c.name === 'health')!.options.handler(new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/health' }), context);
+    const { SqliteQueue } = require('../../../shared/platform/local/sqliteQueue') as typeof import('../../../shared/platform/local/sqliteQueue');
+    const { openTempDatabase } = require('../../local/helpers') as typeof import('../../local/helpers');
+    const env = openTempDatabase();
+    const host = await startLocalHost({ functions: allFunctions.filter((f) => f.kind === 'http'), setup: appSetup, queue: new SqliteQueue(env.db), port: 0, enableTimers: false, log: () => undefined });
+    try {
+      const local = await fetch(`${host.url}/api/health`);
+      expect(local.status).toBe(500);
+      expect(await local.json()).toEqual(azure.jsonBody);
+    } finally {
+      await host.stop();
+      env.cleanup();
+    }
+  });
+
   test('package.json main is the compiled registration entry, and host.json pins the v4 bundle', () => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
     expect(pkg.main).toBe('dist/functions/index.js');
