@@ -64,15 +64,20 @@ interface CompiledRoute {
  */
 export async function startLocalHttpServer(options: LocalHttpServerOptions): Promise<LocalHttpServer> {
   const routes = compileRoutes(options.routes);
-  const server = createServer((req, res) => {
-    const handled = handleRequest(req, res, routes, options).catch((error: unknown) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+    const handled = handleRequest(req, res, routes, options, continueGate(res, expectsContinue)).catch((error: unknown) => {
       // Only the host's own code gets here (handler errors are answered inside): still answer.
       options.log(hostLine('error', `Handling ${req.method ?? '?'} ${req.url ?? '?'} failed: ${describeError(error)}`));
       if (!res.headersSent) res.writeHead(400, { 'content-length': 0 });
       res.end();
     });
     void options.inFlight.track(handled);
-  });
+  };
+  const server = createServer((req, res) => onRequest(req, res, false));
+  // `Expect: 100-continue`: Node would send 100 at once, telling the client to upload a body the
+  // host may refuse unread (no route, a declared length over the limit, a handler that answers
+  // first). With this listener the 100 goes out only when something reads the body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
   // A client that half-closes after its request (connection: close, then FIN) still gets its
   // answer: the answer waits at least for the store's commit, and Node would otherwise end the
   // socket when the FIN arrives.
@@ -106,13 +111,34 @@ function compileRoutes(routes: readonly HttpFunctionRoute[]): CompiledRoute[] {
   return compiled;
 }
 
-async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: readonly CompiledRoute[], options: LocalHttpServerOptions): Promise<void> {
+/** A client's `Expect: 100-continue`, answered with `100 Continue` once (when the body is first read). */
+interface ContinueGate {
+  /** The client waits for 100 before it sends the body, and none was sent: it will not send it. */
+  readonly withheld: boolean;
+  open(): void;
+}
+
+function continueGate(res: ServerResponse, expectsContinue: boolean): ContinueGate {
+  let sent = false;
+  return {
+    get withheld() {
+      return expectsContinue && !sent;
+    },
+    open() {
+      if (!expectsContinue || sent) return;
+      sent = true;
+      res.writeContinue();
+    },
+  };
+}
+
+async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: readonly CompiledRoute[], options: LocalHttpServerOptions, gate: ContinueGate): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
   const url = requestUrl(req, options.host);
   const path = stripPrefix(url.pathname, options.routePrefix);
   const match = path === undefined ? undefined : findRoute(routes, method, path);
   if (match === undefined) {
-    closeIfUnread(req, res, declaredLength(req));
+    closeIfUnread(req, res, declaredLength(req), gate);
     res.writeHead(404, { 'content-length': 0 });
     res.end();
     return;
@@ -129,10 +155,11 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
   let request: HttpRequest;
   let streamed: StreamedBody | undefined;
   if (options.enableHttpStream) {
-    streamed = new StreamedBody(req, options.maxRequestBodyBytes, declared);
+    streamed = new StreamedBody(req, options.maxRequestBodyBytes, declared, () => gate.open());
     request = streamedHttpRequest(init, streamed);
   } else {
     try {
+      gate.open();
       request = bufferedHttpRequest({ ...init, body: await readBody(req, options.maxRequestBodyBytes) });
     } catch (error) {
       const tooLarge = error instanceof SyncBridgeError;
@@ -158,7 +185,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
       refuseTooLarge(res);
       return;
     }
-    closeIfUnread(req, res, declared);
+    closeIfUnread(req, res, declared, gate);
     await writeHttpResponse(res, result, method);
     if (options.logInvocations) options.log(executedLine(match.route.name, context.invocationId, 'Succeeded', startedAt));
   } catch (error) {
@@ -168,7 +195,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
     }
     options.log(hostLine('error', `${match.route.name} (${context.invocationId}) failed: ${describeError(error)}`));
     options.log(executedLine(match.route.name, context.invocationId, 'Failed', startedAt));
-    closeIfUnread(req, res, declared);
+    closeIfUnread(req, res, declared, gate);
     writeInternalError(res, context.invocationId);
   }
 }
@@ -180,8 +207,10 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: 
  * connection closes after the answer. Node would otherwise read and discard all of it to reuse the
  * socket, however large: the host limit would bound nothing.
  */
-function closeIfUnread(req: IncomingMessage, res: ServerResponse, declared: number | undefined): void {
-  if (!req.complete && !((declared ?? Infinity) <= DRAIN_MAX_BYTES)) res.setHeader('connection', 'close');
+function closeIfUnread(req: IncomingMessage, res: ServerResponse, declared: number | undefined, gate: ContinueGate): void {
+  // A client still waiting for 100 Continue never sends its body: draining would take its next
+  // request for that body, so the connection closes instead.
+  if (gate.withheld || (!req.complete && !((declared ?? Infinity) <= DRAIN_MAX_BYTES))) res.setHeader('connection', 'close');
 }
 
 /** The URL the client asked for; a missing or malformed Host header falls back to the listen address. */

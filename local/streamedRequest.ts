@@ -23,9 +23,12 @@ export class StreamedBody implements RequestBody {
     private readonly req: IncomingMessage,
     private readonly maxBytes: number,
     private readonly declaredLength: number | undefined,
+    /** Called before the first read: sends `100 Continue` to a client that waits for it. */
+    private readonly beforeRead: () => void = () => undefined,
   ) {}
 
   async read(): Promise<Buffer> {
+    this.beforeRead();
     // A small body has usually arrived whole by the time the handler asks (often before the parser
     // has marked the request complete): take it in one piece, as cheaply as the host that read it
     // before the handler ran.
@@ -54,6 +57,7 @@ export class StreamedBody implements RequestBody {
   }
 
   private async *chunks(): AsyncGenerator<Buffer> {
+    this.beforeRead();
     let total = 0;
     let ended = false;
     try {

@@ -507,6 +507,41 @@ describe('local host: configuration', () => {
     expect(invoked).toBe(2);
   });
 
+  it('Expect: 100-continue gets 100 only when the body is read: never before a refusal, streams on or off', async () => {
+    const counter: FunctionDefinition = { kind: 'http', name: 'counter', options: { methods: ['POST'], handler: async (request) => ({ status: 200, jsonBody: { bytes: (await request.arrayBuffer()).byteLength } }) } };
+    const early: FunctionDefinition = { kind: 'http', name: 'early', options: { methods: ['POST'], handler: async () => ({ status: 404 }) } };
+    /** Sends the head, then the body only once the server says 100; answers every status line seen. */
+    const expectContinue = (port: number, path: string, length: number) => new Promise<{ statuses: number[]; closed: boolean }>((done, fail) => {
+      const socket = connect(port, '127.0.0.1');
+      let received = '';
+      let sentBody = false;
+      const finish = (closed: boolean) => {
+        clearTimeout(timer);
+        socket.destroy();
+        done({ statuses: [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1])), closed });
+      };
+      const timer = setTimeout(() => finish(false), 1500);
+      socket.on('error', fail);
+      socket.on('close', () => finish(true));
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        if (!sentBody && received.includes('100 Continue\r\n\r\n')) {
+          sentBody = true;
+          socket.write(Buffer.alloc(length, 120));
+        }
+      });
+      socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: ${length}\r\nexpect: 100-continue\r\n\r\n`);
+    });
+    for (const enableHttpStream of [false, true]) {
+      await withHost([counter, early], async (host) => {
+        expect(await expectContinue(host.port, '/api/counter', 1000)).toEqual({ statuses: [100, 200], closed: false });
+        expect(await expectContinue(host.port, '/api/nope', 1000)).toEqual({ statuses: [404], closed: true });
+        expect(await expectContinue(host.port, '/api/counter', 5000)).toEqual({ statuses: [413], closed: true });
+        if (enableHttpStream) expect(await expectContinue(host.port, '/api/early', 1000)).toEqual({ statuses: [404], closed: true });
+      }, { host: { maxRequestBodyBytes: 4096, setup: { enableHttpStream } } });
+    }
+  });
+
   it('closes rather than read a large unread body after a handler that threw, or on no route (Node would discard all of it)', async () => {
     const thrower: FunctionDefinition = { kind: 'http', name: 'thrower', options: { methods: ['POST'], handler: async () => {
       throw new Error('boom');
