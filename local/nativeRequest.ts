@@ -55,6 +55,9 @@ class HostNativeRequest {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
+    // Read already through text()/json()/arrayBuffer(): fetch still hands out the (used, locked)
+    // stream rather than throw, and so does the library's request on Azure.
+    if (this.used && !this.native) return this.source ? usedStream() : null;
     return this.request().body;
   }
 
@@ -105,4 +108,11 @@ class HostNativeRequest {
     }
     return this.native;
   }
+}
+
+/** What fetch's `body` is after the body was read: a stream that is locked and has nothing left. */
+function usedStream(): ReadableStream<Uint8Array> {
+  const stream = new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+  stream.getReader();
+  return stream;
 }
