@@ -101,7 +101,8 @@ class RestAdapter implements ProviderAdapter {
       const response = await this.client.request<JsonObject>({ path });
       return toProviderRecord(response.body, record);
     } catch (error) {
-      if (error instanceof SyncBridgeError && error.status === 404) return null;
+      // 404 Not Found or 410 Gone: the provider has no such record (any more).
+      if (error instanceof SyncBridgeError && (error.status === 404 || error.status === 410)) return null;
       throw error;
     }
   }

@@ -26,9 +26,12 @@ export type PulledMergeOutcome = { write: RecordWrite | null; counter: 'updated'
  *   pending push then sends exactly the local side's fields). Fields left to a person: the merged
  *   data is kept but the base stays, so the outbound worker meets the same conflict and parks it.
  * - A remote tombstone is left to the outbound worker, which parks the change (it cannot push).
+ * - So is a pending local delete: the worker compares the provider's copy with the base and parks
+ *   a data_mismatch if the provider changed it. Merging here would clear the pending delete (or
+ *   move its base to the provider's edit), and the delete would never reach the provider.
  */
 export function mergePulled(local: SyncRecord, pulled: ProviderRecord, options: PulledMergeOptions): PulledMergeOutcome {
-  if (pulled.deleted) return { write: null, counter: 'unchanged' };
+  if (pulled.deleted || local.deleted) return { write: null, counter: 'unchanged' };
   const remoteJson = canonicalJson(pulled.data);
   const base = local.base ?? null;
   if (base && remoteJson === canonicalJson(base)) return { write: null, counter: 'unchanged' };

@@ -66,6 +66,10 @@ export class ConflictResolver {
         record = await this.changes.rebase(current, data, remote, revision);
       }
     } else if (remoteDeleted) {
+      // Such a conflict's local side is always an edit (a local delete of a record gone there is
+      // simply done): a record deleted here now was deleted after the conflict opened, and keeping
+      // "this side" would bring back what the user has since deleted.
+      if (current.deleted) throw new SyncBridgeError('conflict', `The record of conflict ${id} was deleted here after the conflict opened; there is no local version to keep. Resolve it as "remote".`);
       // Keeping this side's version of a record the provider deleted: it cannot be updated back to
       // life there, so it is created again with the chosen data (and moves to the new id once pushed).
       const data = request.resolution === 'custom' ? { ...current.data, ...request.data } : current.data;

@@ -131,7 +131,7 @@ export class LocalChangeService {
    */
   async recreate(current: SyncRecord, data: JsonObject, revision?: string): Promise<SyncRecord> {
     const fields = Object.keys(data);
-    return this.commit(this.changed(current, data, null, fields), 'create', fields, [], revision);
+    return this.commit({ ...this.changed(current, data, null, fields), deleted: false, deletedAt: null }, 'create', fields, [], revision);
   }
 
   /** A resolved conflict that keeps a local delete: delete again, based on the provider's copy (`revision` as for rebase). */

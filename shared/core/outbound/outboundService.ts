@@ -97,8 +97,15 @@ export class OutboundService {
       // create, unless the provider has it after all — a 404 that was not its last word — which
       // is then updated in place rather than given a twin. The update sends what differs from the
       // provider's copy and records the agreement as an update (the record keeps its id).
-      const remote = await adapter.getRecord(entry.entity, entry.externalId);
-      if (remote && !remote.deleted) return this.pushChecked(adapter, connection, { ...entry, op: 'update' }, { ...record, base: remote.data }, remote.updatedAt);
+      const remote = await readRemote(adapter, entry);
+      if (remote && !remote.deleted) {
+        try {
+          // A key of its own: the create below, should this meet a 404, is another request.
+          return await this.pushChecked(adapter, connection, { ...entry, op: 'update' }, { ...record, base: remote.data }, remote.updatedAt, `${entry.id}.in-place`);
+        } catch (error) {
+          if (!isGone(error)) throw error; // deleted between the read and the update: a create after all
+        }
+      }
       return this.pushChecked(adapter, connection, entry, record, null);
     }
     // The remote's update time once it was read and found equal to the base: a fresher If-Match.
@@ -106,7 +113,7 @@ export class OutboundService {
     if (entry.op === 'update' && record.base) {
       // If-Match on an update time has one-second resolution (and listings carry no ETag), so the
       // remote is read first: a change since the base goes through the merge, not over it.
-      const remote = await adapter.getRecord(entry.entity, entry.externalId);
+      const remote = await readRemote(adapter, entry);
       if (!remote || remote.deleted || canonicalJson(remote.data) !== canonicalJson(record.base)) return this.mergeAndPush(adapter, connection, entry, record, remote);
       checked = remote.updatedAt;
     }
@@ -114,15 +121,15 @@ export class OutboundService {
   }
 
   /** The first push of an entry; a 412 (the remote moved since `checked` or the base) goes to the merge. */
-  private async pushChecked(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord, checked: string | null): Promise<PushOutcome> {
+  private async pushChecked(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord, checked: string | null, idempotencyKey?: string): Promise<PushOutcome> {
     try {
-      const result = await adapter.push!(pushRequestFor(entry, record, checked));
+      const result = await adapter.push!(pushRequestFor(entry, record, checked, idempotencyKey));
       await this.agree(entry, record, result.record);
       return 'pushed';
     } catch (error) {
       if (!isPreconditionFailed(error)) throw error;
     }
-    return this.mergeAndPush(adapter, connection, entry, record, await adapter.getRecord(entry.entity, entry.externalId));
+    return this.mergeAndPush(adapter, connection, entry, record, await readRemote(adapter, entry));
   }
 
   /**
@@ -130,7 +137,7 @@ export class OutboundService {
    * record edited there and deleted here is a data_mismatch for a person. Already gone is done.
    */
   private async pushDelete(adapter: ProviderAdapter, entry: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
-    const remote = await adapter.getRecord(entry.entity, entry.externalId);
+    const remote = await readRemote(adapter, entry);
     if (remote && !remote.deleted && record.base && canonicalJson(remote.data) !== canonicalJson(record.base)) {
       await this.park(entry, record, 'data_mismatch', 'The provider changed the record after it was deleted here.', remote.data);
       return 'parked';
@@ -278,8 +285,11 @@ export class OutboundService {
     const target = await this.platform.records.getWithRevision(current, remote.externalId);
     if (target) {
       const stored = target.record;
-      // Nothing to carry over, or a delete made in flight of a record the provider deleted already.
-      if (!newerLocal || (stored.deleted && current.deleted)) {
+      // Nothing to carry over; a delete made in flight of a record the provider deleted already; or
+      // a local delete of the new id waiting for its push (made through the records API once a
+      // webhook or pull stored it): deleting is the latest word there, and an edit of the
+      // temporary record must not bring the record back over it.
+      if (!newerLocal || (stored.deleted && (current.deleted || stored.pendingPush))) {
         await this.platform.records.write([tombstone]);
         return;
       }
@@ -337,12 +347,17 @@ export class OutboundService {
     const now = this.platform.clock.now().getTime();
     const retryAt = isSyncBridgeError(error) ? error.retryAt?.getTime() : undefined;
     const at = new Date(Math.max(now + delay, retryAt ?? 0));
-    // The entry says when its retry is due, so that the relay does not send it before then.
-    await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason, nextAttemptAt: at.toISOString() }, new Date(now).toISOString());
     // Replays restart the attempt count, so the replay number keeps the retry's message id
     // unused (the broker drops a repeated id within its duplicate-detection window).
     const messageId = `${entry.id}${entry.replays ? `.p${entry.replays}` : ''}.r${attempts}`;
+    // The message first, then the entry's note of when it is due (which keeps the relay and any
+    // older message from pushing before then). The other order has a window: a failed send after
+    // the note leaves the broker redelivering the message of this attempt, which the note makes
+    // the worker skip, and nothing queued until the relay. In this order a failed send redelivers
+    // this attempt's message, which runs again; a crash after the send leaves the note at the
+    // previous due time, already past, so the scheduled message is not skipped.
     await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId, at }));
+    await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason, nextAttemptAt: at.toISOString() }, new Date(now).toISOString());
     return 'retry_scheduled';
   }
 
@@ -391,6 +406,20 @@ export function conflictIdFor(entry: Pick<OutboxEntry, 'id' | 'replays'>): strin
 }
 
 /**
+ * The provider's copy of the entry's record, or null when it has none. A provider may say so with
+ * 410 Gone as well as 404 (adapters map 404 themselves): either way the record is gone, which a
+ * delete takes as done and an update as the provider's delete — never as a failed push.
+ */
+async function readRemote(adapter: ProviderAdapter, entry: Pick<OutboxEntry, 'entity' | 'externalId'>): Promise<ProviderRecord | null> {
+  try {
+    return await adapter.getRecord(entry.entity, entry.externalId);
+  } catch (error) {
+    if (isGone(error)) return null;
+    throw error;
+  }
+}
+
+/**
  * A create of a record that already has a provider id: a conflict resolution keeping a record the
  * provider deleted (ConflictResolver). A local create's id is temporary (`local-…`).
  */
@@ -416,10 +445,11 @@ function pick(data: JsonObject, fields: readonly string[]): JsonObject {
 }
 
 /** The first push of an entry: everything that differs from the base, keyed by the entry id. */
-function pushRequestFor(entry: OutboxEntry, record: SyncRecord, checkedUpdatedAt: string | null = null): PushRequest {
+/** `idempotencyKey`: the entry id, unless one entry sends two different requests (a re-create's in-place update). */
+function pushRequestFor(entry: OutboxEntry, record: SyncRecord, checkedUpdatedAt: string | null = null, idempotencyKey = entry.id): PushRequest {
   const ifMatch = checkedUpdatedAt ?? record.sourceUpdatedAt ?? undefined;
-  if (entry.op === 'create') return { entity: entry.entity, op: 'create', externalId: null, data: record.data, idempotencyKey: entry.id };
-  if (entry.op === 'delete') return { entity: entry.entity, op: 'delete', externalId: entry.externalId, data: null, idempotencyKey: entry.id, ifMatch };
+  if (entry.op === 'create') return { entity: entry.entity, op: 'create', externalId: null, data: record.data, idempotencyKey };
+  if (entry.op === 'delete') return { entity: entry.entity, op: 'delete', externalId: entry.externalId, data: null, idempotencyKey, ifMatch };
   const base = record.base ?? {};
-  return { entity: entry.entity, op: 'update', externalId: entry.externalId, data: pick(record.data, changedFields(base, record.data)), idempotencyKey: entry.id, ifMatch };
+  return { entity: entry.entity, op: 'update', externalId: entry.externalId, data: pick(record.data, changedFields(base, record.data)), idempotencyKey, ifMatch };
 }

@@ -1,0 +1,253 @@
+import type { AdapterDefinition, ProviderRecord } from '../../shared/adapters/adapter';
+import { sandboxProvider } from '../../shared/adapters/providers/sandbox';
+import type { Services } from '../../shared/composition';
+import { SyncBridgeError } from '../../shared/core/errors';
+import type { SyncRecord } from '../../shared/core/model';
+import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
+import { LocalChangeService } from '../../shared/core/outbound/localChanges';
+import { OutboundService } from '../../shared/core/outbound/outboundService';
+import { applyPage } from '../../shared/pipeline/applyPage';
+import type { Platform } from '../../shared/ports/platform';
+import type { RecordStore } from '../../shared/ports/recordStore';
+import type { RunningSandbox } from '../../sandbox/server';
+import { ApiClient } from '../support/apiClient';
+import { deliverPush, storePulled } from './helpers';
+import { startRacePlatform, type RacePlatform } from './racingPlatform';
+
+/** Sandbox adapter with levers: a push whose response is lost, a GET that answers 410 for a gone record, a hook before a push. */
+function levered(definition: AdapterDefinition) {
+  const levers = {
+    loseNextPushResponse: false,
+    gone410: false,
+    hidden: new Set<string>(),
+    beforePush: null as null | (() => Promise<void>),
+    afterPush: null as null | ((record: ProviderRecord | null) => Promise<void>),
+  };
+  const adapter: AdapterDefinition = {
+    ...definition,
+    create(context) {
+      const inner = definition.create(context);
+      return {
+        provider: inner.provider,
+        listPage: (request) => inner.listPage(request),
+        getRecord: async (entity, id) => {
+          const found = levers.hidden.has(id) ? null : await inner.getRecord(entity, id);
+          if (found === null && levers.gone410) throw new SyncBridgeError('provider_rejected', `GET ${entity}/${id}: 410 Gone`, { status: 410 });
+          return found;
+        },
+        checkHealth: () => inner.checkHealth(),
+        push: async (request) => {
+          const hook = levers.beforePush;
+          levers.beforePush = null;
+          if (hook) await hook();
+          const result = await inner.push!(request);
+          const after = levers.afterPush;
+          levers.afterPush = null;
+          if (after) await after(result.record);
+          if (levers.loseNextPushResponse) {
+            levers.loseNextPushResponse = false;
+            // The provider committed the write; the answer never arrives (gateway timeout).
+            throw new SyncBridgeError('transient', 'Provider timed out (504) after committing', { status: 504 });
+          }
+          return result;
+        },
+      };
+    },
+  };
+  return { adapter, levers };
+}
+
+/**
+ * Edge cases of pushes found in review (2026-11-23), each driven deterministically against the real
+ * sandbox on both stores: a pending delete meeting a pull, providers that answer 410 Gone, a local
+ * delete of a create's new id, stale resolutions, and a retry whose scheduled send fails.
+ */
+describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (store) => {
+  let race: RacePlatform;
+  let sandbox: RunningSandbox;
+  let platform: Platform;
+  let records: RecordStore;
+  let services: Services;
+  let connections = 0;
+  const { adapter, levers } = levered(sandboxProvider);
+
+  beforeAll(async () => {
+    race = await startRacePlatform(store, [adapter]);
+    ({ sandbox, platform, records, services } = race);
+  });
+  afterAll(async () => race.close());
+  afterEach(() => {
+    race.clearHooks();
+    levers.loseNextPushResponse = false;
+    levers.gone410 = false;
+    levers.beforePush = null;
+    levers.afterPush = null;
+    levers.hidden.clear();
+  });
+
+  const sandboxRequest = (method: string, path: string, body?: unknown): Promise<any> => new ApiClient('', sandbox.url, '').sandbox(method, path, body);
+  const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
+  const tag = store === 'SQLite' ? 'sqlite' : 'cosmos';
+
+  async function setup() {
+    const connectionId = `rev${(connections += 1)}`;
+    await services.connections.create({
+      tenantId: 't1',
+      id: connectionId,
+      provider: 'sandbox',
+      config: { baseUrl: sandbox.url, mergePolicy: { customers: { default: { kind: 'manual' } } } },
+      credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
+      entities: [{ name: 'customers', direction: 'both' }],
+    });
+    const scope = { tenantId: 't1', connectionId, entity: 'customers' };
+    const changes = new LocalChangeService(platform);
+    const outbound = new OutboundService(platform, services.adapters, { retry: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 5 }, random: () => 0.5 });
+    const resolver = new ConflictResolver(platform, changes);
+    const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);
+    const pulled = async (id: string): Promise<SyncRecord> => storePulled(records, scope, id, await remote(id));
+    const push = (record: SyncRecord) => deliverPush(platform.outbox, outbound, record);
+    const stored = (id: string) => records.get(scope, id);
+    const live = async () => (await records.list({ tenantId: 't1', connectionId, entity: 'customers', limit: 50, includeDeleted: false })).records;
+    let steps = 0;
+    const pull = async (id: string) => {
+      const data = await remote(id);
+      const page: ProviderRecord[] = [{ externalId: id, updatedAt: data.updated_at, deleted: false, data }];
+      await applyPage({ records, scope, runId: `run_${connectionId}`, stepId: `run_${connectionId}:customers:${(steps += 1)}`, mode: 'incremental', page, now: new Date().toISOString() });
+    };
+    const openConflicts = async () => (await platform.conflicts.list({ tenantId: 't1', connectionId, state: 'open', limit: 10 })).conflicts;
+    const providerByEmail = async (email: string): Promise<any[]> => {
+      const response = await fetch(`${sandbox.url}/v1/customers?limit=1000`, { headers: { 'x-api-key': sandbox.apiKey } });
+      const body = (await response.json()) as { data: any[] };
+      return body.data.filter((r) => r.email === email && !r.deleted);
+    };
+    return { connectionId, scope, changes, outbound, resolver, remote, pulled, push, stored, live, pull, openConflicts, providerByEmail };
+  }
+
+
+  test('a pending local DELETE meeting a pull of a provider edit stays pending, and its push parks a data_mismatch instead of vanishing', async () => {
+    const s = await setup();
+    const id = cus(11);
+    await s.pulled(id);
+    const deleted = await s.changes.remove(s.scope, id);
+    await sandboxRequest('PATCH', `records/customers/${id}`, { notes: 'edited at the provider' });
+    await s.pull(id);
+    expect(await s.stored(id)).toMatchObject({ deleted: true, pendingPush: { op: 'delete', outboxId: deleted.pendingPush!.outboxId } });
+    expect(await s.push(deleted)).toBe('parked');
+    expect(await s.openConflicts()).toMatchObject([{ kind: 'data_mismatch', remote: expect.objectContaining({ notes: 'edited at the provider' }) }]);
+    expect(await s.remote(id)).toMatchObject({ notes: 'edited at the provider' }); // nothing deleted without a decision
+  });
+
+  test('a provider that answers 410 Gone: a delete of a record gone there is done, and a kept edit is re-created', async () => {
+    const s = await setup();
+    levers.gone410 = true;
+    const gone = cus(13);
+    await s.pulled(gone);
+    const deleted = await s.changes.remove(s.scope, gone);
+    await sandboxRequest('DELETE', `records/customers/${gone}`);
+    expect(await s.push(deleted)).toBe('pushed');
+    expect(await s.openConflicts()).toHaveLength(0);
+
+    const id = cus(12);
+    const before = await s.pulled(id);
+    const edited = (await s.changes.update(s.scope, id, { notes: 'kept here' })).record;
+    await sandboxRequest('DELETE', `records/customers/${id}`);
+    expect(await s.push(edited)).toBe('parked');
+    const [conflict] = await s.openConflicts();
+    expect(conflict).toMatchObject({ kind: 'data_mismatch', remote: null });
+    const { record: recreated } = await s.resolver.resolve('t1', conflict.id, { resolution: 'local' });
+    expect(await s.push(recreated!)).toBe('pushed');
+    expect(await s.openConflicts()).toHaveLength(0);
+    expect(await s.providerByEmail(String(before.data.email))).toMatchObject([{ notes: 'kept here' }]);
+  });
+
+  test('a local DELETE of a pushed create\'s new id is kept when an edit of the temporary record was in flight', async () => {
+    const s = await setup();
+    const email = `move.over.delete.${tag}@example.com`;
+    const created = await s.changes.create(s.scope, { name: 'Move Over Delete', email, currency: 'EUR' });
+    let newId = '';
+    let localDelete: SyncRecord | undefined;
+    levers.afterPush = async (answer) => {
+      // The provider accepted the create; before the worker records it, a pull stores the new id,
+      // the user DELETEs it there (records API), and edits the temporary record (still live).
+      newId = answer!.externalId;
+      await s.pull(newId);
+      localDelete = await s.changes.remove(s.scope, newId);
+      await s.changes.update(s.scope, created.externalId, { notes: 'edited in flight' });
+    };
+    expect(await s.push(created)).toBe('pushed');
+    expect(await s.stored(newId)).toMatchObject({ deleted: true, pendingPush: { op: 'delete', outboxId: localDelete!.pendingPush!.outboxId } });
+    expect(await s.stored(created.externalId)).toMatchObject({ deleted: true });
+    expect(await s.push(localDelete!)).toBe('pushed');
+    expect(await s.providerByEmail(email)).toHaveLength(0);
+  });
+
+  test('a re-create that finds the record after all and updates it, then meets a 404, creates it after all', async () => {
+    const s = await setup();
+    const id = cus(14);
+    const before = await s.pulled(id);
+    const edited = (await s.changes.update(s.scope, id, { notes: 'kept here' })).record;
+    levers.hidden.add(id); // the provider's read says 404 once ("not its last word")
+    expect(await s.push(edited)).toBe('parked');
+    const [first] = await s.openConflicts();
+    expect(first).toMatchObject({ kind: 'data_mismatch', remote: null });
+    levers.hidden.clear();
+    const { record: recreated } = await s.resolver.resolve('t1', first.id, { resolution: 'local' });
+    // The re-create reads the record (there after all) and PATCHes it; the provider deletes it in between.
+    levers.beforePush = async () => {
+      await sandboxRequest('DELETE', `records/customers/${id}`);
+    };
+    expect(await s.push(recreated!)).toBe('pushed');
+    expect(await s.openConflicts()).toHaveLength(0);
+    expect(await s.providerByEmail(String(before.data.email))).toMatchObject([{ notes: 'kept here' }]);
+  });
+
+  test('resolving a provider-deleted conflict as "local" after the record was deleted here is refused: nothing comes back', async () => {
+    const s = await setup();
+    const id = cus(15);
+    const before = await s.pulled(id);
+    const edited = (await s.changes.update(s.scope, id, { notes: 'edited here' })).record;
+    await sandboxRequest('DELETE', `records/customers/${id}`);
+    expect(await s.push(edited)).toBe('parked');
+    const [conflict] = await s.openConflicts();
+    const deleted = await s.changes.remove(s.scope, id);
+    expect(await s.push(deleted)).toBe('pushed');
+    await expect(s.resolver.resolve('t1', conflict.id, { resolution: 'local' })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(s.resolver.resolve('t1', conflict.id, { resolution: 'custom', data: { notes: 'x' } })).rejects.toMatchObject({ code: 'conflict' });
+    expect(await s.stored(id)).toMatchObject({ deleted: true });
+    expect(await s.providerByEmail(String(before.data.email))).toHaveLength(0);
+    const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+    expect(record).toMatchObject({ deleted: true });
+  });
+
+  test('a retry whose scheduled send fails is run again by the redelivered message, not left to the relay', async () => {
+    const s = await setup();
+    const id = cus(16);
+    await s.pulled(id);
+    const edited = (await s.changes.update(s.scope, id, { notes: 'retry me' })).record;
+    const outboxId = edited.pendingPush!.outboxId;
+    levers.beforePush = async () => {
+      throw new SyncBridgeError('transient', 'HTTP 503', { status: 503 });
+    };
+    expect(await s.push(edited)).toBe('retry_scheduled');
+    const t1 = (await platform.outbox.get(outboxId))!.nextAttemptAt!;
+    // Attempt 2 (the T1 message) fails too, and then sending its retry's message fails.
+    let failSend = true;
+    const flaky: Platform = { ...platform, queue: { ...platform.queue, send: async (queue: any, messages: any) => {
+      if (failSend) {
+        failSend = false;
+        throw new SyncBridgeError('transient', 'Service Bus unavailable');
+      }
+      return platform.queue.send(queue, messages);
+    } } as Platform['queue'] };
+    const outbound = new OutboundService(flaky, services.adapters, { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000, maxAttempts: 5 }, random: () => 0.5 });
+    levers.beforePush = async () => {
+      throw new SyncBridgeError('transient', 'HTTP 503', { status: 503 });
+    };
+    await expect(outbound.handle({ outboxId, dueAt: t1 })).rejects.toThrow(/Service Bus unavailable/);
+    expect((await platform.outbox.get(outboxId))!.nextAttemptAt).toBe(t1); // not noted as scheduled: nothing was
+    // The worker threw, so the broker redelivers the T1 message: it runs the attempt again (the
+    // provider is back) instead of being skipped as older than a retry that was never queued.
+    expect(await outbound.handle({ outboxId, dueAt: t1 })).toBe('pushed');
+    expect(await s.remote(id)).toMatchObject({ notes: 'retry me' });
+  });
+});
