@@ -56,15 +56,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
 
   async function setup() {
     const connectionId = `move${(connections += 1)}`;
-    await services.connections.create({
-      tenantId: 't1',
-      id: connectionId,
-      provider: 'sandbox',
-      config: { baseUrl: sandbox.url, mergePolicy: { customers: { default: { kind: 'manual' } } } },
-      credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
-      entities: [{ name: 'customers', direction: 'both' }],
-    });
-    const scope = { tenantId: 't1', connectionId, entity: 'customers' };
+    const scope = await race.twoWayConnection(connectionId, { default: { kind: 'manual' } });
     const changes = new LocalChangeService(platform);
     const outbound = new OutboundService(platform, services.adapters, { retry: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 }, random: () => 0.5 });
     // Webhooks and pulls write through the store without the hooks: the hooks belong to agree().

@@ -47,15 +47,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
 
   async function setup() {
     const connectionId = `pull${(connections += 1)}`;
-    await services.connections.create({
-      tenantId: 't1',
-      id: connectionId,
-      provider: 'sandbox',
-      config: { baseUrl: sandbox.url },
-      credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
-      entities: [{ name: 'customers', direction: 'both' }],
-    });
-    const scope = { tenantId: 't1', connectionId, entity: 'customers' };
+    const scope = await race.twoWayConnection(connectionId);
     const changes = new LocalChangeService(platform);
     const outbound = new OutboundService(platform, services.adapters, { retry: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 }, random: () => 0.5 });
     const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);

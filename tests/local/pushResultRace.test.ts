@@ -64,15 +64,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('recording a push\'s result whil
 
   async function setup() {
     const connectionId = `race${(connections += 1)}`;
-    await services.connections.create({
-      tenantId: 't1',
-      id: connectionId,
-      provider: 'sandbox',
-      config: { baseUrl: sandbox.url, mergePolicy: { customers: { default: { kind: 'manual' } } } },
-      credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
-      entities: [{ name: 'customers', direction: 'both' }],
-    });
-    const scope = { tenantId: 't1', connectionId, entity: 'customers' };
+    const scope = await race.twoWayConnection(connectionId, { default: { kind: 'manual' } });
     const changes = new LocalChangeService(platform);
     const outbound = new OutboundService(platform, services.adapters, { retry: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 }, random: () => 0.5 });
     const remote = (id: string) => sandboxRequest('GET', `records/customers/${id}`);

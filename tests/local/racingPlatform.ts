@@ -5,6 +5,8 @@ import { PassThrough } from 'node:stream';
 import type { AdapterDefinition } from '../../shared/adapters/adapter';
 import { AdapterRegistry } from '../../shared/adapters/registry';
 import { createServices, type Services } from '../../shared/composition';
+import type { EntityMergePolicy } from '../../shared/core/merge';
+import type { RecordScope } from '../../shared/core/model';
 import type { Platform } from '../../shared/ports/platform';
 import type { RecordStore } from '../../shared/ports/recordStore';
 import { createAzurePlatform } from '../../shared/platform/azure/azurePlatform';
@@ -106,6 +108,11 @@ export interface RacePlatform {
   records: RecordStore;
   hooks: RaceHooks;
   services: Services;
+  /**
+   * A two-way sandbox connection of tenant `t1` on customers (`mergePolicy` for customers when
+   * given), created through the services; answers the customers scope.
+   */
+  twoWayConnection(id: string, mergePolicy?: EntityMergePolicy): Promise<RecordScope>;
   /** Forgets hooks a test left unused. */
   clearHooks(): void;
   close(): Promise<void>;
@@ -137,6 +144,17 @@ export async function startRacePlatform(store: RaceStore, adapters: AdapterDefin
     records: base.records,
     hooks,
     services,
+    async twoWayConnection(id, mergePolicy) {
+      await services.connections.create({
+        tenantId: 't1',
+        id,
+        provider: 'sandbox',
+        config: { baseUrl: sandbox.url, ...(mergePolicy ? { mergePolicy: { customers: mergePolicy } } : {}) },
+        credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
+        entities: [{ name: 'customers', direction: 'both' }],
+      });
+      return { tenantId: 't1', connectionId: id, entity: 'customers' };
+    },
     clearHooks() {
       hooks.afterStates.length = 0;
       hooks.afterRead.length = 0;
