@@ -311,4 +311,23 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     expect(await s.providerByEmail(email)).toMatchObject([{ notes: 'before the push' }]);
     expect((await s.live()).filter((r) => r.pendingPush)).toHaveLength(0); // nothing carried over: one request
   });
+  test('a create sent again by a later edit whose answer was lost too: an edit after that sends the same first create, not a second one', async () => {
+    const s = await setup();
+    const email = `lost.twice.${tag}@example.com`;
+    const created = await s.changes.create(s.scope, { name: 'Lost Twice', email, currency: 'EUR' });
+    const { record: first } = await s.changes.update(s.scope, created.externalId, { notes: 'first edit' });
+    // The edit's message runs before the create's (a relayed message): the create may be in
+    // flight, so the edit sends it under its key, and that answer is lost too.
+    levers.loseNextPushResponse = true;
+    expect(await s.push(first)).toBe('retry_scheduled');
+    expect(await s.push(created)).toBe('superseded'); // closed, yet its key went out
+    const { record: second } = await s.changes.update(s.scope, created.externalId, { notes: 'second edit' });
+    expect(await s.push(second)).toBe('pushed');
+    const carried = (await records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 50, includeDeleted: true })).records.find((r) => r.pendingPush && !r.externalId.startsWith('local-'));
+    expect(await s.push(carried!)).toBe('pushed');
+    expect(await s.push(first)).toBe('superseded');
+    expect(await s.providerByEmail(email)).toMatchObject([{ notes: 'second edit' }]);
+    expect(await s.live()).toHaveLength(1);
+    expect(await s.openConflicts()).toHaveLength(0);
+  });
 });
