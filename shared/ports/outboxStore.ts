@@ -33,6 +33,13 @@ export interface OutboxEntry {
    * scheduled for (a backoff, or the provider's Retry-After). Absent or null: due at once.
    */
   nextAttemptAt?: IsoTime | null;
+  /**
+   * On a later change of a record created locally whose create was still pending (temporary id):
+   * the id of that create's entry, which itself may name an earlier one. Its create may have
+   * reached the provider with its answer lost, so the worker sends that create again, with its key
+   * and data, before this change (OutboundService) — never a second create under a new key.
+   */
+  priorCreate?: string;
   createdAt: IsoTime;
   updatedAt: IsoTime;
 }

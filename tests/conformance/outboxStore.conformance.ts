@@ -74,6 +74,20 @@ export function outboxStoreConformance(name: string, factory: StoreFactory<Outbo
       expect(await fixture.store.outbox.listPending({ connectionId: scope.connectionId, limit: 10 })).toEqual([entry]);
     });
 
+    it('keeps the create an entry follows (priorCreate) through commit, listing and update', async () => {
+      const first = change(scope, 'local-1', 1, { name: 'created' });
+      const created = { ...first.entry, op: 'create' as const };
+      await fixture.store.outbox.commitLocalChange(first.record, created);
+      const later = change(scope, 'local-1', 2, { name: 'edited' });
+      const edit = { ...later.entry, op: 'create' as const, priorCreate: created.id };
+      await fixture.store.outbox.commitLocalChange(later.record, edit);
+      expect(await fixture.store.outbox.get(edit.id)).toEqual(edit);
+      expect((await fixture.store.outbox.listPending({ connectionId: scope.connectionId, limit: 10 })).map((e) => e.priorCreate)).toEqual([undefined, created.id]);
+      expect(await fixture.store.outbox.update(edit.id, { state: 'done' }, T)).toMatchObject({ priorCreate: created.id });
+      expect(await fixture.store.outbox.get(edit.id)).toMatchObject({ state: 'done', priorCreate: created.id });
+      expect(await fixture.store.outbox.get(created.id)).not.toHaveProperty('priorCreate');
+    });
+
     it('refuses an entry id that exists and then writes neither the record nor the entry', async () => {
       const first = change(scope, 'c1', 2, { name: 'first' });
       await fixture.store.outbox.commitLocalChange(first.record, first.entry);

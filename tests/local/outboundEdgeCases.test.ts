@@ -60,7 +60,8 @@ function levered(definition: AdapterDefinition) {
 /**
  * Edge cases of pushes found in review (2026-11-23), each driven deterministically against the real
  * sandbox on both stores: a pending delete meeting a pull, providers that answer 410 Gone, a local
- * delete of a create's new id, stale resolutions, and a retry whose scheduled send fails.
+ * delete of a create's new id, stale resolutions, a retry whose scheduled send fails, and a create
+ * whose answer was lost before the record was edited or deleted.
  */
 describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (store) => {
   let race: RacePlatform;
@@ -241,5 +242,92 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     // provider is back) instead of being skipped as older than a retry that was never queued.
     expect(await outbound.handle({ outboxId, dueAt: t1 })).toBe('pushed');
     expect(await s.remote(id)).toMatchObject({ notes: 'retry me' });
+  });
+  /**
+   * A local create whose answer was lost (the provider committed it; a retry is scheduled), then a
+   * change of the temporary record. The change's entry sends the first create again with its key,
+   * which the provider answers with the record it made then; the change follows as an update or a
+   * delete of that record (a new entry, queued). Pushes every entry the record went through.
+   */
+  async function lostCreateThen(s: Awaited<ReturnType<typeof setup>>, data: Record<string, string>, change: (created: SyncRecord) => Promise<SyncRecord>) {
+    const created = await s.changes.create(s.scope, data);
+    levers.loseNextPushResponse = true;
+    expect(await s.push(created)).toBe('retry_scheduled');
+    const changed = await change(created);
+    expect(changed.pendingPush!.outboxId).not.toBe(created.pendingPush!.outboxId);
+    expect(await s.push(changed)).toBe('pushed');
+    expect(await platform.outbox.get(changed.pendingPush!.outboxId)).toMatchObject({ state: 'done' });
+    expect(await s.push(created)).toBe('superseded'); // its retry: the record moved on
+    expect(await s.stored(created.externalId)).toMatchObject({ deleted: true });
+    expect((await s.stored(created.externalId))!.pendingPush ?? null).toBeNull();
+    // The carried-over change waits on the provider's id, under an entry of its own.
+    const all = (await records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 50, includeDeleted: true })).records;
+    const carried = all.find((r) => r.pendingPush && !r.externalId.startsWith('local-'));
+    expect(carried).toBeDefined();
+    expect(await s.push(carried!)).toBe('pushed');
+    expect(await s.openConflicts()).toHaveLength(0);
+    return carried!;
+  }
+
+  test('a create whose answer was lost, then a PATCH of the e-mail: one record at the provider, with the new e-mail', async () => {
+    const s = await setup();
+    const email = `lost.create.${tag}@example.com`;
+    const fixed = `lost.create.fixed.${tag}@example.com`;
+    await lostCreateThen(s, { name: 'Lost Create', email, currency: 'EUR' }, async (created) => (await s.changes.update(s.scope, created.externalId, { email: fixed })).record);
+    expect(await s.providerByEmail(email)).toHaveLength(0);
+    const [atProvider] = await s.providerByEmail(fixed);
+    expect(atProvider).toMatchObject({ name: 'Lost Create' });
+    expect((await s.live()).map((r) => [r.externalId, r.data.email])).toEqual([[String(atProvider.id), fixed]]);
+  });
+
+  test('a create whose answer was lost, then two PATCHes of another field: no duplicate_key, the record has the last value', async () => {
+    const s = await setup();
+    const email = `lost.create2.${tag}@example.com`;
+    await lostCreateThen(s, { name: 'Lost Create 2', email, currency: 'EUR' }, async (created) => {
+      await s.changes.update(s.scope, created.externalId, { notes: 'first edit' });
+      return (await s.changes.update(s.scope, created.externalId, { notes: 'edited while the create retries' })).record;
+    });
+    expect(await s.providerByEmail(email)).toMatchObject([{ notes: 'edited while the create retries' }]);
+    expect(await s.live()).toHaveLength(1);
+  });
+
+  test('a create whose answer was lost, then a DELETE: the record the provider created is deleted there too', async () => {
+    const s = await setup();
+    const email = `lost.create.deleted.${tag}@example.com`;
+    const carried = await lostCreateThen(s, { name: 'Lost Then Deleted', email, currency: 'EUR' }, (created) => s.changes.remove(s.scope, created.externalId));
+    expect(await s.stored(carried.externalId)).toMatchObject({ deleted: true });
+    expect((await s.stored(carried.externalId))!.pendingPush ?? null).toBeNull();
+    expect(await s.providerByEmail(email)).toHaveLength(0);
+    expect(await s.live()).toHaveLength(0);
+  });
+
+  test('a create edited before its first attempt still goes out once, as one create with the edited data', async () => {
+    const s = await setup();
+    const email = `edited.before.push.${tag}@example.com`;
+    const created = await s.changes.create(s.scope, { name: 'Edited Early', email, currency: 'EUR' });
+    const { record: edited } = await s.changes.update(s.scope, created.externalId, { notes: 'before the push' });
+    expect(await s.push(created)).toBe('superseded'); // its message comes first, and never sent it
+    expect(await s.push(edited)).toBe('pushed');
+    expect(await s.providerByEmail(email)).toMatchObject([{ notes: 'before the push' }]);
+    expect((await s.live()).filter((r) => r.pendingPush)).toHaveLength(0); // nothing carried over: one request
+  });
+  test('a create sent again by a later edit whose answer was lost too: an edit after that sends the same first create, not a second one', async () => {
+    const s = await setup();
+    const email = `lost.twice.${tag}@example.com`;
+    const created = await s.changes.create(s.scope, { name: 'Lost Twice', email, currency: 'EUR' });
+    const { record: first } = await s.changes.update(s.scope, created.externalId, { notes: 'first edit' });
+    // The edit's message runs before the create's (a relayed message): the create may be in
+    // flight, so the edit sends it under its key, and that answer is lost too.
+    levers.loseNextPushResponse = true;
+    expect(await s.push(first)).toBe('retry_scheduled');
+    expect(await s.push(created)).toBe('superseded'); // closed, yet its key went out
+    const { record: second } = await s.changes.update(s.scope, created.externalId, { notes: 'second edit' });
+    expect(await s.push(second)).toBe('pushed');
+    const carried = (await records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 50, includeDeleted: true })).records.find((r) => r.pendingPush && !r.externalId.startsWith('local-'));
+    expect(await s.push(carried!)).toBe('pushed');
+    expect(await s.push(first)).toBe('superseded');
+    expect(await s.providerByEmail(email)).toMatchObject([{ notes: 'second edit' }]);
+    expect(await s.live()).toHaveLength(1);
+    expect(await s.openConflicts()).toHaveLength(0);
   });
 });

@@ -90,7 +90,7 @@ export class LocalChangeService {
       // The base stays the last agreed version while changes pile up before a push.
       const record = this.changed(current, data, current.base ?? (current.pendingPush ? null : current.data), changedFields);
       const op: PushOperation = current.pendingPush?.op === 'create' ? 'create' : 'update';
-      return { record: await this.commit(record, op, op === 'create' ? Object.keys(data) : changedFields, [], revision), changed: true };
+      return { record: await this.commit(record, op, op === 'create' ? Object.keys(data) : changedFields, [], revision, pendingCreateOf(current)), changed: true };
     });
   }
 
@@ -107,7 +107,7 @@ export class LocalChangeService {
         lastAction: 'deleted',
         base: current.base ?? (current.pendingPush ? null : current.data),
       };
-      return this.commit(record, 'delete', [], [], revision);
+      return this.commit(record, 'delete', [], [], revision, pendingCreateOf(current));
     });
   }
 
@@ -222,9 +222,9 @@ export class LocalChangeService {
 
   /**
    * Stores the change with its outbox entry and queues its push; with `revision`, only if the record
-   * still has it (`null`: only if none is stored).
+   * still has it (`null`: only if none is stored). `priorCreate`: OutboxEntry.priorCreate.
    */
-  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[], alongside: readonly RecordWrite[] = [], revision?: string | null): Promise<SyncRecord> {
+  private async commit(record: SyncRecord, op: PushOperation, changedFields: string[], alongside: readonly RecordWrite[] = [], revision?: string | null, priorCreate?: string): Promise<SyncRecord> {
     const id = outboxId(record.id, record.version);
     const now = record.lastModifiedAt;
     const stored: SyncRecord = { ...record, lastStepId: `local:${id}`, pendingPush: { op, version: record.version, outboxId: id, since: now } };
@@ -241,6 +241,7 @@ export class LocalChangeService {
       changedFields,
       state: 'pending',
       attempts: 0,
+      ...(priorCreate ? { priorCreate } : {}),
       createdAt: now,
       updatedAt: now,
     };
@@ -290,6 +291,14 @@ export function applyChanges(theirs: JsonObject, before: JsonObject, after: Json
     if (canonicalJson(data[field]) !== canonicalJson(theirs[field])) changedFields.push(field);
   }
   return { data, changedFields };
+}
+
+/**
+ * The entry of a local create still pending on `current` (temporary id), which a later change of
+ * the record names as its priorCreate: that create may have reached the provider already.
+ */
+function pendingCreateOf(current: SyncRecord): string | undefined {
+  return current.pendingPush?.op === 'create' && current.externalId.startsWith(LOCAL_ID_PREFIX) ? current.pendingPush.outboxId : undefined;
 }
 
 function stamp(clock: FieldClocks, fields: readonly string[], at: IsoTime): FieldClocks {

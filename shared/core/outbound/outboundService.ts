@@ -67,10 +67,12 @@ export class OutboundService {
     const record = await this.platform.records.get(scope, entry.externalId);
     // A later change of the record has its own entry, which pushes everything since the base.
     if (!record || record.pendingPush?.outboxId !== entry.id) {
-      await this.finish(entry, 'done', 'Superseded by a later change of the record.');
+      // Its attempts stay as they are: none means this entry's key never went out (createToReplay).
+      await this.finish(entry, 'done', 'Superseded by a later change of the record.', entry.attempts);
       return 'superseded';
     }
-    if (entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
+    const lostCreate = await this.createToReplay(entry);
+    if (!lostCreate && entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
       // Created and deleted before its create was pushed: the provider never had it.
       await this.platform.records.write([{ ...record, pendingPush: null }]);
       await this.finish(entry, 'done', null);
@@ -83,6 +85,7 @@ export class OutboundService {
     }
     try {
       const adapter = await this.adapterFor(connection);
+      if (lostCreate) return await this.replayCreate(adapter, connection, entry, lostCreate, record);
       return await this.push(adapter, connection, entry, record);
     } catch (error) {
       return this.onFailure(entry, record, error);
@@ -118,6 +121,44 @@ export class OutboundService {
       checked = remote.updatedAt;
     }
     return this.pushChecked(adapter, connection, entry, record, checked);
+  }
+
+  /**
+   * Of the creates a temporary record went through before this entry (priorCreate, a chain), the
+   * oldest whose key may have gone out: one still pending (maybe in flight, or waiting for a retry
+   * after a lost answer), or closed after at least one attempt. Not one superseded before any
+   * attempt, nor one the provider refused (parked: its key replays the refusal). The oldest, because
+   * a later create sends its own key only when none before it may have gone out; and one that sends
+   * an earlier key marks that entry as attempted (replayCreate), so this stays true after it closes.
+   */
+  private async createToReplay(entry: OutboxEntry): Promise<OutboxEntry | null> {
+    let oldest: OutboxEntry | null = null;
+    for (let id = entry.priorCreate; id; ) {
+      const prior = await this.platform.outbox.get(id);
+      if (!prior) break;
+      if (prior.data && prior.state !== 'parked' && (prior.state === 'pending' || prior.attempts > 0)) oldest = prior;
+      id = prior.priorCreate;
+    }
+    return oldest;
+  }
+
+  /**
+   * A create that may have reached the provider, its answer lost, and a later change of the record
+   * (`entry`): the create goes out again with its own key and data, so the provider answers with
+   * what it did then (or creates the record now if it never arrived) instead of a second record.
+   * The record then moves to the provider's id as after that create (recordAgreement), and what
+   * `entry` changed since — fields, or a delete — is carried onto it as a change of its own
+   * (LocalChangeService.carryOver), pushed by its own entry. `entry` is done.
+   */
+  private async replayCreate(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, create: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
+    if (!adapter.push) throw new SyncBridgeError('configuration', `Provider ${connection.provider} is read-only: it takes no pushes.`);
+    if (create.attempts === 0) {
+      // Its key goes out now: a later entry of the record must find it attempted even once it closes.
+      await this.platform.outbox.update(create.id, { state: create.state, attempts: 1 }, this.platform.clock.now().toISOString());
+    }
+    const result = await adapter.push({ entity: create.entity, op: 'create', externalId: null, data: create.data!, idempotencyKey: create.id });
+    await this.agree(entry, { ...record, data: create.data!, version: create.version }, result.record, create);
+    return 'pushed';
   }
 
   /** The first push of an entry; a 412 (the remote moved since `checked` or the base) goes to the merge. */
@@ -202,11 +243,12 @@ export class OutboundService {
    * it, and the decision is taken again on a fresh read — which then sees that change as newer.
    * Losing AGREE_ATTEMPTS times in a row fails the push as transient, so it is retried (the
    * provider answers the repeated Idempotency-Key with its first result), never dropped.
+   * `pushedAs`: the entry whose push this was, when `entry` sent an earlier create (replayCreate).
    */
-  private async agree(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null): Promise<void> {
+  private async agree(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord | null, pushedAs: OutboxEntry = entry): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.recordAgreement(entry, pushed, remote);
+        await this.recordAgreement(pushedAs, pushed, remote);
         break;
       } catch (error) {
         if (!isSyncBridgeError(error, 'conflict')) throw error;
