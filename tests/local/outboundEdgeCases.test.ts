@@ -280,6 +280,34 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     expect((await s.live()).map((r) => [r.externalId, r.data.email])).toEqual([[String(atProvider.id), fixed]]);
   });
 
+  test('a create whose worker died after the provider took it (nothing recorded), then a PATCH: one record at the provider', async () => {
+    const s = await setup();
+    const email = `died.create.${tag}@example.com`;
+    const fixed = `died.create.fixed.${tag}@example.com`;
+    const created = await s.changes.create(s.scope, { name: 'Died Create', email, currency: 'EUR' });
+    // The provider commits the create; the worker never gets further (it died): nothing more is
+    // recorded by it, and its message is redelivered later.
+    let providerTook!: () => void;
+    const took = new Promise<void>((resolve) => (providerTook = resolve));
+    levers.afterPush = () => {
+      providerTook();
+      return new Promise<void>(() => undefined);
+    };
+    void s.push(created);
+    await took;
+    const { record: edited } = await s.changes.update(s.scope, created.externalId, { email: fixed });
+    expect(await s.push(created)).toBe('superseded'); // the redelivered message of the dead worker
+    expect(await s.push(edited)).toBe('pushed');
+    // The edit goes out as a change of the record the provider made, under an entry of its own.
+    const all = (await records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 50, includeDeleted: true })).records;
+    const carried = all.find((r) => r.pendingPush && !r.externalId.startsWith('local-'));
+    expect(carried).toBeDefined();
+    expect(await s.push(carried!)).toBe('pushed');
+    expect(await s.providerByEmail(email)).toHaveLength(0);
+    expect(await s.providerByEmail(fixed)).toMatchObject([{ name: 'Died Create' }]);
+    expect(await s.live()).toHaveLength(1);
+  });
+
   test('a create whose answer was lost, then two PATCHes of another field: no duplicate_key, the record has the last value', async () => {
     const s = await setup();
     const email = `lost.create2.${tag}@example.com`;

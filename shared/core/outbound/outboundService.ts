@@ -86,6 +86,12 @@ export class OutboundService {
     try {
       const adapter = await this.adapterFor(connection);
       if (lostCreate) return await this.replayCreate(adapter, connection, entry, lostCreate, record);
+      if (entry.op === 'create' && entry.attempts === 0 && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
+        // Its key is about to go out: noted first, so that if this worker dies before it records
+        // anything, a later change of the record still finds this create attempted and sends it
+        // again with this key (createToReplay) rather than a create of its own — a second record.
+        await this.platform.outbox.update(entry.id, { state: 'pending', attempts: 1 }, this.platform.clock.now().toISOString());
+      }
       return await this.push(adapter, connection, entry, record);
     } catch (error) {
       return this.onFailure(entry, record, error);
