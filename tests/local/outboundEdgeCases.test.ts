@@ -1,4 +1,4 @@
-import type { AdapterDefinition, ProviderRecord } from '../../shared/adapters/adapter';
+import type { ProviderRecord } from '../../shared/adapters/adapter';
 import { sandboxProvider } from '../../shared/adapters/providers/sandbox';
 import type { Services } from '../../shared/composition';
 import { SyncBridgeError } from '../../shared/core/errors';
@@ -12,50 +12,8 @@ import type { RecordStore } from '../../shared/ports/recordStore';
 import type { RunningSandbox } from '../../sandbox/server';
 import { ApiClient } from '../support/apiClient';
 import { deliverPush, storePulled } from './helpers';
-import { startRacePlatform, type RacePlatform } from './racingPlatform';
+import { leveredAdapter, startRacePlatform, type RacePlatform } from './racingPlatform';
 
-/** Sandbox adapter with levers: a push whose response is lost, a GET that answers 410 for a gone record, a hook before a push. */
-function levered(definition: AdapterDefinition) {
-  const levers = {
-    loseNextPushResponse: false,
-    gone410: false,
-    hidden: new Set<string>(),
-    beforePush: null as null | (() => Promise<void>),
-    afterPush: null as null | ((record: ProviderRecord | null) => Promise<void>),
-  };
-  const adapter: AdapterDefinition = {
-    ...definition,
-    create(context) {
-      const inner = definition.create(context);
-      return {
-        provider: inner.provider,
-        listPage: (request) => inner.listPage(request),
-        getRecord: async (entity, id) => {
-          const found = levers.hidden.has(id) ? null : await inner.getRecord(entity, id);
-          if (found === null && levers.gone410) throw new SyncBridgeError('provider_rejected', `GET ${entity}/${id}: 410 Gone`, { status: 410 });
-          return found;
-        },
-        checkHealth: () => inner.checkHealth(),
-        push: async (request) => {
-          const hook = levers.beforePush;
-          levers.beforePush = null;
-          if (hook) await hook();
-          const result = await inner.push!(request);
-          const after = levers.afterPush;
-          levers.afterPush = null;
-          if (after) await after(result.record);
-          if (levers.loseNextPushResponse) {
-            levers.loseNextPushResponse = false;
-            // The provider committed the write; the answer never arrives (gateway timeout).
-            throw new SyncBridgeError('transient', 'Provider timed out (504) after committing', { status: 504 });
-          }
-          return result;
-        },
-      };
-    },
-  };
-  return { adapter, levers };
-}
 
 /**
  * Edge cases of pushes found in review (2026-11-23), each driven deterministically against the real
@@ -70,7 +28,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
   let records: RecordStore;
   let services: Services;
   let connections = 0;
-  const { adapter, levers } = levered(sandboxProvider);
+  const { adapter, levers, reset: resetLevers } = leveredAdapter(sandboxProvider);
 
   beforeAll(async () => {
     race = await startRacePlatform(store, [adapter]);
@@ -79,11 +37,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
   afterAll(async () => race.close());
   afterEach(() => {
     race.clearHooks();
-    levers.loseNextPushResponse = false;
-    levers.gone410 = false;
-    levers.beforePush = null;
-    levers.afterPush = null;
-    levers.hidden.clear();
+    resetLevers();
   });
 
   const sandboxRequest = (method: string, path: string, body?: unknown): Promise<any> => new ApiClient('', sandbox.url, '').sandbox(method, path, body);

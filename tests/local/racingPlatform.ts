@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { AdapterDefinition } from '../../shared/adapters/adapter';
+import type { AdapterDefinition, ProviderRecord } from '../../shared/adapters/adapter';
 import { AdapterRegistry } from '../../shared/adapters/registry';
 import { createServices, type Services } from '../../shared/composition';
+import { SyncBridgeError } from '../../shared/core/errors';
 import type { EntityMergePolicy } from '../../shared/core/merge';
 import type { RecordScope } from '../../shared/core/model';
 import type { Platform } from '../../shared/ports/platform';
@@ -54,13 +55,32 @@ export function racing(inner: RecordStore, hooks: RaceHooks): RecordStore {
   };
 }
 
+/** What a test can make the provider adapter of `leveredAdapter` do; each push lever acts once. */
+export interface AdapterLevers {
+  /** The provider commits the next push, but its answer is lost (a 504 after the commit). */
+  loseNextPushResponse: boolean;
+  /** A read of a record the provider does not have answers 410 Gone instead of null (404). */
+  gone410: boolean;
+  /** Records a read does not find (a 404 that is not the provider's last word). */
+  hidden: Set<string>;
+  /** Runs before the next push reaches the provider. */
+  beforePush: null | (() => Promise<void>);
+  /** Runs once the provider accepted the next push, before the worker records the result (agree). */
+  afterPush: null | ((record: ProviderRecord | null) => Promise<void>);
+}
+
 /**
- * A provider adapter whose pushes run a hook once the provider has accepted them, before the worker
- * records the result (OutboundService.agree): what happens there races the push's result. `next`
- * sets the hook for the next push only.
+ * The provider adapter with levers a test pulls to stage a race or a provider's odd answer: hooks
+ * around the next push (what runs after the provider accepted it races the push's result), a lost
+ * answer, 410 Gone and records hidden from a read.
  */
-export function afterProviderWrite(definition: AdapterDefinition): { adapter: AdapterDefinition; next(hook: () => Promise<void>): void; clear(): void } {
-  let pending: (() => Promise<void>) | null = null;
+export function leveredAdapter(definition: AdapterDefinition): { adapter: AdapterDefinition; levers: AdapterLevers; reset(): void } {
+  const levers: AdapterLevers = { loseNextPushResponse: false, gone410: false, hidden: new Set(), beforePush: null, afterPush: null };
+  const take = <K extends 'beforePush' | 'afterPush'>(key: K): AdapterLevers[K] => {
+    const hook = levers[key];
+    levers[key] = null;
+    return hook;
+  };
   const adapter: AdapterDefinition = {
     ...definition,
     create(context) {
@@ -68,26 +88,44 @@ export function afterProviderWrite(definition: AdapterDefinition): { adapter: Ad
       return {
         provider: inner.provider,
         listPage: (request) => inner.listPage(request),
-        getRecord: (entity, id) => inner.getRecord(entity, id),
+        getRecord: async (entity, id) => {
+          const found = levers.hidden.has(id) ? null : await inner.getRecord(entity, id);
+          if (found === null && levers.gone410) throw new SyncBridgeError('provider_rejected', `GET ${entity}/${id}: 410 Gone`, { status: 410 });
+          return found;
+        },
         checkHealth: () => inner.checkHealth(),
         push: async (request) => {
+          await take('beforePush')?.();
           const result = await inner.push!(request);
-          const hook = pending;
-          pending = null;
-          if (hook) await hook();
+          await take('afterPush')?.(result.record);
+          if (levers.loseNextPushResponse) {
+            levers.loseNextPushResponse = false;
+            throw new SyncBridgeError('transient', 'Provider timed out (504) after committing', { status: 504 });
+          }
           return result;
         },
       };
     },
   };
+  const reset = () => {
+    Object.assign(levers, { loseNextPushResponse: false, gone410: false, beforePush: null, afterPush: null });
+    levers.hidden.clear();
+  };
+  return { adapter, levers, reset };
+}
+
+/**
+ * `leveredAdapter` reduced to one lever: `next` sets a hook that runs once the provider accepted
+ * the next push, before the worker records the result (OutboundService.agree).
+ */
+export function afterProviderWrite(definition: AdapterDefinition): { adapter: AdapterDefinition; next(hook: () => Promise<void>): void; clear(): void } {
+  const { adapter, levers, reset } = leveredAdapter(definition);
   return {
     adapter,
     next: (hook) => {
-      pending = hook;
+      levers.afterPush = () => hook();
     },
-    clear: () => {
-      pending = null;
-    },
+    clear: reset,
   };
 }
 
