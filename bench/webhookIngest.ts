@@ -26,6 +26,12 @@ export interface WebhookIngestResult {
    * file each, connections spread over them) and HTTP on the main thread — another process model.
    */
   minimalOnWriterThreads?: LoadResult & { receiptToStoredP99Ms: number; writerThreads: number };
+  /**
+   * The third ceiling: the minimal receiver journal first (a journal file is the queue, applier
+   * threads apply, answers wait when the backlog is full). BENCH_JOURNAL_APPLIERS (default 2),
+   * BENCH_JOURNAL_BACKLOG (default 500).
+   */
+  minimalJournal: LoadResult & { receiptToStoredP99Ms: number; appliers: number; backlog: number };
   host: LoadResult;
   receiptToStored: { count: number; p50Ms: number; p99Ms: number };
 }
@@ -124,7 +130,7 @@ interface ChildServer {
 }
 
 /** Starts one server in a child process. */
-function startChild(mode: 'bare' | 'minimal' | 'minimalThreads' | 'host'): Promise<ChildServer> {
+function startChild(mode: 'bare' | 'minimal' | 'minimalThreads' | 'minimalJournal' | 'host'): Promise<ChildServer> {
   const child = fork(__filename, ['--serve', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CHILD_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROFILE}`] : [] });
   const pending: Array<(value: any) => void> = [];
   return new Promise((resolve, reject) => {
@@ -141,6 +147,15 @@ function minimalWriterThreads(): number {
   const value = Number(process.env.BENCH_MINIMAL_WRITERS ?? 0);
   if (!Number.isInteger(value) || value < 0 || value > 8) throw new Error(`BENCH_MINIMAL_WRITERS must be an integer from 0 to 8; got '${process.env.BENCH_MINIMAL_WRITERS}'.`);
   return value;
+}
+
+/** BENCH_JOURNAL_APPLIERS and BENCH_JOURNAL_BACKLOG, for the journal-first phase. */
+function journalSettings(): { appliers: number; backlog: number } {
+  const appliers = Number(process.env.BENCH_JOURNAL_APPLIERS ?? 2);
+  const backlog = Number(process.env.BENCH_JOURNAL_BACKLOG ?? 500);
+  if (!Number.isInteger(appliers) || appliers < 1 || appliers > 8) throw new Error(`BENCH_JOURNAL_APPLIERS must be an integer from 1 to 8; got '${process.env.BENCH_JOURNAL_APPLIERS}'.`);
+  if (!Number.isInteger(backlog) || backlog < 1) throw new Error(`BENCH_JOURNAL_BACKLOG must be a positive integer; got '${process.env.BENCH_JOURNAL_BACKLOG}'.`);
+  return { appliers, backlog };
 }
 
 export async function benchWebhookIngest(options: { seconds?: number } = {}): Promise<WebhookIngestResult> {
@@ -160,11 +175,15 @@ export async function benchWebhookIngest(options: { seconds?: number } = {}): Pr
     minimalOnWriterThreads = { ...threadedLoad, writerThreads, receiptToStoredP99Ms: (await threadedServer.ask('stats')).p99Ms as number };
     await threadedServer.ask('stop');
   }
+  const journalServer = await startChild('minimalJournal');
+  const journalLoad = await load(journalServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+  const minimalJournal = { ...journalLoad, ...journalSettings(), receiptToStoredP99Ms: (await journalServer.ask('stats')).p99Ms as number };
+  await journalServer.ask('stop');
   const hostServer = await startChild('host');
   try {
     const host = await load(hostServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
     const receiptToStored = await hostServer.ask('stats');
-    return { bare, minimal, minimalOnWriterThreads, host, receiptToStored };
+    return { bare, minimal, minimalOnWriterThreads, minimalJournal, host, receiptToStored };
   } finally {
     await hostServer.ask('stop');
   }
@@ -190,10 +209,10 @@ async function serveBare(): Promise<void> {
   process.send!({ port: (server.address() as { port: number }).port });
 }
 
-async function serveMinimal(writerThreads: number): Promise<void> {
+async function serveMinimal(model: { writerThreads?: number; journal?: { appliers: number; backlog: number } }): Promise<void> {
   const { startMinimalDurableReceiver } = await import('./minimalDurableReceiver');
   const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-minimal-'));
-  const receiver = await startMinimalDurableReceiver({ dataDir, key: KEY, apply: true, writerThreads });
+  const receiver = await startMinimalDurableReceiver({ dataDir, key: KEY, apply: true, ...model });
   process.on('message', async (message: { cmd: string }) => {
     if (message.cmd === 'cpu') process.send!(process.cpuUsage());
     if (message.cmd === 'stats') process.send!({ p99Ms: percentile(await receiver.receiptToStored(), 99) });
@@ -272,7 +291,13 @@ async function receiptToStored(platform: import('../shared/platform/local/localP
 }
 
 if (process.argv[2] === '--serve') {
-  ({ bare: serveBare, minimal: () => serveMinimal(0), minimalThreads: () => serveMinimal(minimalWriterThreads()), host: serveHost }[process.argv[3]] ?? serveHost)().catch((error) => {
+  ({
+    bare: serveBare,
+    minimal: () => serveMinimal({}),
+    minimalThreads: () => serveMinimal({ writerThreads: minimalWriterThreads() }),
+    minimalJournal: () => serveMinimal({ journal: journalSettings() }),
+    host: serveHost,
+  }[process.argv[3]] ?? serveHost)().catch((error) => {
     console.error(error);
     process.exit(1);
   });

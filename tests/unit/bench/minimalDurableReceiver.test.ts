@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { postRequest, RawHttpClient } from '../../../bench/rawHttpClient';
@@ -19,12 +19,20 @@ function signed(connection: string, id: string, recordId: string): Buffer {
   return postRequest(`/api/webhooks/sandbox/${connection}`, { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}` }, body);
 }
 
-describe.each([0, 2])('minimal durable receiver, %i writer thread(s)', (writerThreads) => {
+type Model = Pick<import('../../../bench/minimalDurableReceiver').MinimalReceiverOptions, 'writerThreads' | 'journal'>;
+
+describe.each<[string, Model]>([
+  ['SQLite on the HTTP thread', {}],
+  ['SQLite on 2 writer threads', { writerThreads: 2 }],
+  ['journal first, 2 appliers', { journal: { appliers: 2, backlog: 500 } }],
+  // Every answer waits for the appliers: nothing may be left hanging.
+  ['journal first, 1 applier, backlog 1', { journal: { appliers: 1, backlog: 1 } }],
+])('minimal durable receiver, %s', (_name, model) => {
   it('stores and applies every verified delivery, and refuses a bad signature', async () => {
     if (!existsSync(COMPILED)) throw new Error(`${COMPILED} is missing: run "npm run build" first (npm test does).`);
     const { startMinimalDurableReceiver } = require(COMPILED) as typeof import('../../../bench/minimalDurableReceiver');
     const dataDir = mkdtempSync(join(tmpdir(), 'minimal-receiver-test-'));
-    const receiver = await startMinimalDurableReceiver({ dataDir, key: KEY, apply: true, writerThreads });
+    const receiver = await startMinimalDurableReceiver({ dataDir, key: KEY, apply: true, ...model });
     const clients = ['c0', 'c1', 'c2', 'c3'].map((connection) => ({ connection, client: new RawHttpClient(receiver.port) }));
     try {
       const statuses = await Promise.all(clients.map(async ({ connection, client }) => {
@@ -43,6 +51,11 @@ describe.each([0, 2])('minimal durable receiver, %i writer thread(s)', (writerTh
       }
       expect(stored).toHaveLength(20);
       expect(stored.every((ms) => ms >= 0)).toBe(true);
+      if (model.journal) {
+        // The journal is the queue: each accepted delivery in it once, the repeats and the refused one not at all.
+        const journaled = readFileSync(join(dataDir, 'intake.journal'), 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { claimKey: string }).claimKey);
+        expect(journaled.sort()).toEqual(clients.flatMap(({ connection }) => [0, 1, 2, 3, 4].map((n) => `webhook:${connection}:msg_${connection}_${n}`)).sort());
+      }
     } finally {
       clients.forEach(({ client }) => client.close());
       receiver.close();
