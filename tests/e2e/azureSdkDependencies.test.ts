@@ -81,11 +81,19 @@ describe('Azure SDK calls as Application Insights dependencies', () => {
     expect(dependencies.filter(({ envelope }) => envelope.tags?.['ai.operation.parentId'] === http[0].id)).toEqual([]);
   });
 
-  it('a Service Bus send is the SDK send to the queue, linked to the message it put on the wire', () => {
+  it('a Service Bus send is the SDK send to the queue, linked to the message it put on the wire, both with the namespace host and queue as target', () => {
     const [send] = underSpan((d) => d.name === 'ServiceBusSender.send').map(({ data }) => data);
-    expect(send).toMatchObject({ success: true, properties: expect.objectContaining({ 'az.namespace': 'Microsoft.ServiceBus', 'messaging.destination.name': 'sync-inbound' }) });
+    // The target is the namespace host and the queue, as Microsoft's exporters write a messaging target.
+    const target = `${new URL(broker.connectionString.replace(/^Endpoint=/, '').split(';')[0]).hostname}/sync-inbound`;
+    expect(send).toMatchObject({ type: 'Dependency', target, success: true, properties: expect.objectContaining({ 'az.namespace': 'Microsoft.ServiceBus', 'messaging.destination.name': 'sync-inbound' }) });
     const messages = underSpan((d) => d.type === 'Queue Message').map(({ data }) => data);
     expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ name: 'message', target });
+    // The attributes that carry the target to the exporter (db.system, peer.service) are not properties.
+    for (const dependency of [send, ...messages]) {
+      expect(dependency.properties).not.toHaveProperty(['db.system']);
+      expect(dependency.properties).not.toHaveProperty(['peer.service']);
+    }
     const wire = broker.messages.find((m) => m.messageId === `${input.tenantId}-step`)!;
     // The message carries the producer span as Diagnostic-Id (and SyncBridge's own traceparent).
     expect(wire.applicationProperties['Diagnostic-Id']).toBe(`00-${span.traceId}-${messages[0].id}-01`);

@@ -8,6 +8,7 @@ import { currentTrace, useTraceScope, type TraceContext } from '../../core/trace
 import type { DependencyTelemetry, LogLevel, Telemetry, TelemetryProperties } from '../../ports/telemetry';
 import { azureSdkHttpHost } from './azureSdkHttpHost';
 import { instrumentLoadedModules } from './instrumentLoadedModules';
+import { serviceBusDependencyTarget } from './serviceBusDependencyTarget';
 
 export interface AppInsightsTelemetryOptions {
   /** APPLICATIONINSIGHTS_CONNECTION_STRING */
@@ -69,7 +70,8 @@ export class AppInsightsTelemetry implements Telemetry {
         // worker serves no HTTP of its own (functions/index.ts: enableHttpStream false).
         http: { enabled: true, disableIncomingRequestInstrumentation: true },
       },
-      spanProcessors: [azureSdkHttpHost],
+      // Targets the exporter does not derive from the SDKs' spans (a vault's host, a queue).
+      spanProcessors: [azureSdkHttpHost, serviceBusDependencyTarget],
     } as Parameters<typeof useAzureMonitor>[0]);
     started = true;
     instrumentLoadedModules();

@@ -2,6 +2,7 @@ import { ServiceBusClient, ServiceBusError, type ServiceBusMessage, type Service
 import type { TokenCredential } from '@azure/identity';
 import { SyncBridgeError } from '../../core/errors';
 import type { OutgoingMessage, QueueName, QueueSender } from '../../ports/queue';
+import { withServiceBusEntity } from './serviceBusDependencyTarget';
 
 /**
  * The queue port on Azure Service Bus, through the SDK's sender (the Functions output binding
@@ -33,14 +34,17 @@ export class ServiceBusQueueSender implements QueueSender {
       // The SDK's batch measures what fits in one AMQP transfer, and is what goes out. (Sending the
       // same messages as an array makes the SDK add them to a batch of its own again: each message
       // would be encoded, and traced as a "message" span, twice.)
+      // The batch traces each message it takes without knowing the queue; it is named here so
+      // that the message's dependency has the queue as its target (serviceBusDependencyTarget.ts).
+      const add = (wire: ServiceBusMessage) => withServiceBusEntity(queue, () => batch.tryAddMessage(wire));
       let batch = await sender.createMessageBatch();
       for (const message of list) {
         const wire = toServiceBusMessage(message, now);
-        if (batch.tryAddMessage(wire)) continue;
+        if (add(wire)) continue;
         if (batch.count === 0) throw new SyncBridgeError('validation', `Message ${message.messageId} is larger than a Service Bus message may be (${batch.maxSizeInBytes} bytes).`);
         await sender.sendMessages(batch);
         batch = await sender.createMessageBatch();
-        if (!batch.tryAddMessage(wire)) throw new SyncBridgeError('validation', `Message ${message.messageId} is larger than a Service Bus message may be (${batch.maxSizeInBytes} bytes).`);
+        if (!add(wire)) throw new SyncBridgeError('validation', `Message ${message.messageId} is larger than a Service Bus message may be (${batch.maxSizeInBytes} bytes).`);
       }
       if (batch.count > 0) await sender.sendMessages(batch);
     } catch (error) {
