@@ -30,7 +30,9 @@ export interface OutgoingMessage<T = unknown> {
  *   process can learn of it: on Service Bus on return; in the local store when its event-loop turn
  *   commits, which the local host awaits before it answers (docs/storage-local.md).
  * - A message id seen again within the duplicate-detection window is accepted and dropped.
- * - A scheduled message is not delivered before its time.
+ * - A scheduled message is not delivered before its time; once its time has come, it is delivered
+ *   before any message its session is sent afterwards (the local queue keeps this across a clock
+ *   stepped back, docs/local-host.md).
  */
 export interface QueueSender {
   send(queue: QueueName, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void>;

@@ -137,6 +137,15 @@ export function queueConformance(name: string, factory: () => Promise<QueueConfo
       expect(late[0]?.scheduledEnqueueTime?.getTime()).toBe(at.getTime());
     }, 30_000);
 
+    it('delivers a scheduled message whose time has come before a message its session is sent afterwards', async () => {
+      const at = new Date(Date.now() + 1_000);
+      await subject.sender.send(QUEUES.inbound, { body: 'scheduled', messageId: id('scheduled'), sessionId: id('conn'), scheduledEnqueueTime: at });
+      await new Promise((resolve) => setTimeout(resolve, at.getTime() - Date.now() + 50));
+      await subject.sender.send(QUEUES.inbound, { body: 'sent after its time', messageId: id('after'), sessionId: id('conn') });
+      const drained = await drainUntil(QUEUES.inbound, (got) => got.length >= 2);
+      expect(drained.map((m) => m.body)).toEqual(['scheduled', 'sent after its time']);
+    });
+
     it('delivers a message scheduled in the past at once', async () => {
       await subject.sender.send(QUEUES.inbound, {
         body: 'overdue',

@@ -347,6 +347,60 @@ describe('SqliteQueue', () => {
       clock.advance(1);
       expect(drainNow()).toEqual(['later']);
     });
+
+    it('keeps a scheduled message that fell due before the step ahead of a message its session sends after it', async () => {
+      const start = clock.now().getTime();
+      await queue.send(Q, { body: 'H', messageId: 'h', sessionId: 'S' });
+      const session = queue.acceptSession(Q)!;
+      const inFlight = queue.receiveFromSession(session)!; // H's handler runs while A falls due
+      await queue.send(Q, { body: 'A', messageId: 'a', sessionId: 'S', scheduledEnqueueTime: new Date(start + 1_000) });
+      clock.advance(2_000);
+      queue.renewMessageLock(inFlight.lockToken); // as the host does while a handler runs: the queue has seen A due
+      queue.renewSessionLock(session);
+      clock.advance(-5_000);
+      await queue.send(Q, { body: 'B', messageId: 'b', sessionId: 'S' });
+      queue.complete(inFlight.lockToken);
+      // Each delivery noted with the clock's time relative to the start: A's time (+1000) is still
+      // its time, so both wait until the clock is back there (a wait, not a reorder).
+      const delivered: string[] = [];
+      const note = (body: unknown) => delivered.push(`${String(body)} at ${clock.now().getTime() - start}`);
+      for (let message = queue.receiveFromSession(session); message !== undefined; message = queue.receiveFromSession(session)) {
+        note(message.body);
+        queue.complete(message.lockToken);
+      }
+      queue.releaseSession(session);
+      drainNow().forEach(note);
+      clock.advance(3_999);
+      drainNow().forEach(note);
+      clock.advance(1);
+      drainNow().forEach(note);
+      expect(delivered).toEqual(['A at 1000', 'B at 1000']);
+    });
+
+    it('keeps a scheduled message without a session that fell due before the step ahead of one sent after it', async () => {
+      const start = clock.now().getTime();
+      await queue.send(Q, { body: 'A', messageId: 'a', scheduledEnqueueTime: new Date(start + 1_000) });
+      clock.advance(2_000);
+      expect(queue.depth(Q)).toMatchObject({ active: 1, scheduled: 0 }); // the queue has seen A due (every receiver busy)
+      clock.advance(-5_000);
+      await queue.send(Q, { body: 'B', messageId: 'b' });
+      const delivered = drainNow();
+      clock.advance(4_000); // back at A's time
+      delivered.push(...drainNow());
+      expect(delivered).toEqual(['A', 'B']);
+    });
+
+    it('still lets a message pass one of its session scheduled for a time the queue has not reached', async () => {
+      const start = clock.now().getTime();
+      await queue.send(Q, { body: 'A', messageId: 'a', sessionId: 'S', scheduledEnqueueTime: new Date(start + 10_000) });
+      clock.advance(2_000);
+      expect(drainNow()).toEqual([]);
+      clock.advance(-5_000);
+      await queue.send(Q, { body: 'B', messageId: 'b', sessionId: 'S' });
+      expect(drainNow()).toEqual(['B']);
+      clock.advance(13_000);
+      expect(drainNow()).toEqual(['A']);
+    });
   });
 
   describe('crash safety', () => {

@@ -64,6 +64,12 @@ export class SqliteQueue implements QueueSender {
   private readonly clock: Clock;
   private readonly activityKey: string;
   private sendsSincePurge = 0;
+  /**
+   * The latest time this instance has read from its clock. A scheduled message whose time is not
+   * after it has been due, even if the clock has since stepped back: a message sent later enters its
+   * session behind it (sqliteQueueStatements.ts). In memory, so keeping it costs no statement.
+   */
+  private latestMs = Number.MIN_SAFE_INTEGER;
   private readonly sql: QueueStatements;
 
   constructor(
@@ -95,7 +101,9 @@ export class SqliteQueue implements QueueSender {
           if (fresh.changes === 0) continue; // seen inside the window: accepted and dropped
         }
         const { messageId, sessionId, body, properties } = row;
-        const inserted = this.sql.insertMessage.run({ queue, messageId, sessionId, body, properties, now, scheduledAt: row.scheduledAtMs ?? null });
+        const inserted = this.sql.insertMessage.run({
+          queue, messageId, sessionId, body, properties, now, latest: this.latestMs, scheduledAt: row.scheduledAtMs ?? null,
+        });
         if (sessionId !== null) this.sql.advanceSessionHead.run({ queue, sessionId, sequenceNumber: inserted.lastInsertRowid });
       }
     }).immediate();
@@ -362,8 +370,11 @@ export class SqliteQueue implements QueueSender {
 
   // ------------------------------------------------------------------------------ internals
 
+  /** Every read of the clock goes through here, so that latestMs sees every time the queue acted on. */
   private nowMs(): number {
-    return this.clock.now().getTime();
+    const now = this.clock.now().getTime();
+    if (now > this.latestMs) this.latestMs = now;
+    return now;
   }
 
   private lock(row: QueueMessageRow, now: number): ReceivedMessage {

@@ -8,16 +8,18 @@ import type { SqliteDatabase } from './database';
  * Ordering: a message becomes *available* at max(enqueue time, scheduled time), which is when
  * Service Bus would put it into the active queue; delivery order is (available_at_ms,
  * sequence_number). The enqueue time (sent_at_ms) is the clock's time, raised when needed to the
- * available time of the latest immediate message waiting in the same session (or among the
- * queue's messages without a session), so that a clock stepped back cannot put a message ahead of
- * one sent before it. Immediate messages are the rows whose available_at_ms is their sent_at_ms;
- * rows written before this rule obey it too. Locks never change the key, so an abandoned message
- * keeps its place at the head of its session.
+ * available time of the latest due message waiting in the same session (or among the queue's
+ * messages without a session), so that a clock stepped back cannot put a message ahead of one sent
+ * before it, nor ahead of a scheduled one that fell due before the step. Due means immediate (the
+ * rows whose available_at_ms is their sent_at_ms; rows written before this rule obey it too) or
+ * scheduled for a time the queue's clock has already shown (SqliteQueue keeps the latest time it
+ * read, in memory). Locks never change the key, so an abandoned message keeps its place at the
+ * head of its session.
  *
  * Every hot statement is a range over one of the indexes below, never a scan of the table:
  * - send:                   queue_messages_by_session   (queue, session_id, available_at_ms > now), read
- *                            down from the top to the latest immediate message; only messages
- *                            scheduled for later (or sent before a clock step back) lie there
+ *                            down from the top to the latest due message; only messages
+ *                            scheduled for later (or sent or due before a clock step back) lie there
  * - receive (no session):   queue_messages_by_session   (queue, session_id IS NULL, available_at_ms…)
  * - next message of session: queue_messages_by_session  (queue, session_id = ?, available_at_ms…)
  * - accept a session:        queue_active_sessions_by_head (queue, head_available_at_ms), skipping

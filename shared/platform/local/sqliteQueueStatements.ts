@@ -5,14 +5,20 @@ const lockIsFree = '(locked_until_ms IS NULL OR locked_until_ms <= ?)';
 
 /**
  * Where a message sent now enters the order of its group (its session, or the queue's messages
- * without a session): the clock, but never before an immediate message already waiting there (one
- * whose available time is its enqueue time). A clock stepped back would otherwise put the later
- * message first. Only keys above the clock can matter, so the walk down the index ends at once
- * unless messages scheduled for later, or sent before a step back, lie there. insertMessage writes
- * it as sent_at_ms and as the floor of available_at_ms: a seek each, in the statement that inserts.
+ * without a session): the clock, but never before a message already waiting there that is due -
+ * an immediate one (whose available time is its enqueue time), or a scheduled one whose time the
+ * queue's clock has already reached (@latest, the latest time this SqliteQueue has read). A clock
+ * stepped back would otherwise put the later message first: by the clock alone, a message that
+ * fell due before the step is not due again until the clock is back at its time. Scheduled
+ * messages the clock has not reached yet are passed over, so a message is not held back behind
+ * them. Only keys above the clock can matter, so the walk down the index ends at once unless
+ * messages scheduled for later, or sent or due before a step back, lie there; @latest costs one
+ * comparison per row walked over, not a statement. insertMessage writes it as sent_at_ms and as
+ * the floor of available_at_ms: a seek each, in the statement that inserts.
  */
 const enqueueTime = `COALESCE((SELECT available_at_ms FROM queue_messages INDEXED BY queue_messages_by_session
-       WHERE queue = @queue AND session_id IS @sessionId AND available_at_ms > @now AND available_at_ms = sent_at_ms
+       WHERE queue = @queue AND session_id IS @sessionId AND available_at_ms > @now
+         AND (available_at_ms = sent_at_ms OR available_at_ms <= @latest)
        ORDER BY available_at_ms DESC LIMIT 1), @now)`;
 
 /**
