@@ -64,20 +64,12 @@ export class OutboundService {
     // names its due time, so a clock running ahead of the broker's never makes it skip itself.
     if (entry.nextAttemptAt && message.dueAt !== entry.nextAttemptAt && Date.parse(entry.nextAttemptAt) > this.platform.clock.now().getTime()) return 'skipped';
     const scope = { tenantId: entry.tenantId, connectionId: entry.connectionId, entity: entry.entity };
-    const record = await this.platform.records.get(scope, entry.externalId);
+    const read = await this.platform.records.getWithRevision(scope, entry.externalId);
+    const record = read?.record;
     // A later change of the record has its own entry, which pushes everything since the base.
-    if (!record || record.pendingPush?.outboxId !== entry.id) {
-      // Its attempts stay as they are: none means this entry's key never went out (createToReplay).
-      await this.finish(entry, 'done', 'Superseded by a later change of the record.', entry.attempts);
-      return 'superseded';
-    }
+    if (!record || record.pendingPush?.outboxId !== entry.id) return this.supersede(entry);
     const lostCreate = await this.createToReplay(entry);
-    if (!lostCreate && entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
-      // Created and deleted before its create was pushed: the provider never had it.
-      await this.platform.records.write([{ ...record, pendingPush: null }]);
-      await this.finish(entry, 'done', null);
-      return 'pushed';
-    }
+    if (!lostCreate && entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) return this.closeNeverPushed(entry, read!);
     const connection = await this.platform.connections.get(entry.connectionId);
     if (!connection) {
       await this.finish(entry, 'dead', `Connection ${entry.connectionId} no longer exists.`);
@@ -96,6 +88,44 @@ export class OutboundService {
     } catch (error) {
       return this.onFailure(entry, record, error);
     }
+  }
+
+  /** The record moved on: a later change has its own entry, which pushes everything since the base. */
+  private async supersede(entry: OutboxEntry): Promise<PushOutcome> {
+    // Its attempts stay as they are: none means this entry's key never went out (createToReplay).
+    await this.finish(entry, 'done', 'Superseded by a later change of the record.', entry.attempts);
+    return 'superseded';
+  }
+
+  /**
+   * Created and deleted before its create was pushed: the provider never had it, so closing the
+   * delete is clearing its pending push. Like every record write of the push path, only on the
+   * revision read (RecordStore): whatever got in between — a resolution of the create's parked
+   * conflict deleting again under a new entry, a second delivery of this message — is read again,
+   * never written over. A record that then names another entry (or none, at a later version) has
+   * moved on; one at this entry's version with nothing pending was closed by another delivery.
+   */
+  private async closeNeverPushed(entry: OutboxEntry, first: RevisedRecord): Promise<PushOutcome> {
+    let read: RevisedRecord | undefined = first;
+    for (let attempt = 1; ; attempt += 1) {
+      const record = read?.record;
+      if (record?.pendingPush?.outboxId !== entry.id) {
+        if (record && record.pendingPush == null && record.version === entry.version) break; // another delivery closed it
+        return this.supersede(entry);
+      }
+      try {
+        await this.platform.records.write([{ ...record, pendingPush: null, ifRevision: read!.revision }]);
+        break;
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict')) throw error;
+        if (attempt >= AGREE_ATTEMPTS) {
+          throw new SyncBridgeError('transient', `The record of ${entry.id} changed during each of ${attempt} attempts to close its delete: ${error.message}`, { cause: error });
+        }
+      }
+      read = await this.platform.records.getWithRevision(record, entry.externalId);
+    }
+    await this.finish(entry, 'done', null);
+    return 'pushed';
   }
 
   private async push(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
