@@ -4,10 +4,29 @@ import type { IsoTime, JsonObject } from '../core/model';
  * data_mismatch: a field changed on both sides that the policy leaves to a person (or a change to a
  * record the provider deleted); duplicate_key: the provider refused a value another record holds;
  * validation_error: the provider refused the fields (422); auth_error: the provider refused our
- * credentials; retry_exhausted: the provider kept failing until the retries ran out.
+ * credentials; retry_exhausted: the push failed in a way no data fix settles and is a dead letter,
+ * replayed once the cause is gone — mostly a provider that kept failing until the retries ran out;
+ * its `reasonCode` says what it was.
+ *
+ * The five kinds are fixed by the product spec; what they cannot tell apart, `reasonCode` does.
  */
 export type ConflictKind = 'data_mismatch' | 'duplicate_key' | 'validation_error' | 'auth_error' | 'retry_exhausted';
 export const CONFLICT_KINDS: readonly ConflictKind[] = ['data_mismatch', 'duplicate_key', 'validation_error', 'auth_error', 'retry_exhausted'];
+
+/**
+ * What killed a dead letter (a conflict of kind auth_error or retry_exhausted), for a program to
+ * branch on and a person to know whom to call:
+ * - `provider_auth`: the provider refused our credentials (kind auth_error);
+ * - `retries_exhausted`: failures that may pass — the provider's 5xx, 429 or network errors, a
+ *   transient fault of our own store — kept failing until the retries ran out;
+ * - `configuration`: SyncBridge cannot make this push as set up (a read-only provider, a
+ *   credential missing from the secret store, a store refusing our identity); not retried;
+ * - `internal_error`: a fault in SyncBridge itself, not the provider's: an exception no layer
+ *   classified (a bug, or a store fault the store did not name) once the retries ran out, or at
+ *   once a contract breach SyncBridge declared (`internal`).
+ */
+export type DeadLetterReason = 'provider_auth' | 'retries_exhausted' | 'configuration' | 'internal_error';
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['provider_auth', 'retries_exhausted', 'configuration', 'internal_error'];
 
 export type ConflictState = 'open' | 'resolved';
 export type ConflictResolution = 'local' | 'remote' | 'custom' | 'replayed';
@@ -24,6 +43,8 @@ export interface Conflict {
   state: ConflictState;
   /** Why, in a sentence (never a credential). */
   reason: string;
+  /** Dead letters only (auth_error, retry_exhausted): what failed, as a code. Absent on parked conflicts. */
+  reasonCode?: DeadLetterReason | null;
   /** The three versions side by side; null where a side has none (a create has no base). */
   base: JsonObject | null;
   local: JsonObject | null;

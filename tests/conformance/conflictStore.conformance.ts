@@ -76,6 +76,18 @@ export function conflictStoreConformance(name: string, factory: StoreFactory<Con
       await expectSyncBridgeError(store.resolve(tenant, 'cfl_missing', 'local', T), 'not_found');
     });
 
+    it('keeps a dead letter\'s reason code through open, get, list and resolve; a conflict without one reads back without one', async () => {
+      const dead = await store.open(conflict(tenant, { kind: 'retry_exhausted', reasonCode: 'configuration', reason: 'Provider x is read-only.', remote: null }));
+      expect(dead.reasonCode).toBe('configuration');
+      expect(await store.get(tenant, dead.id)).toMatchObject({ kind: 'retry_exhausted', reasonCode: 'configuration' });
+      const parked = await store.open(conflict(tenant));
+      expect((await store.get(tenant, parked.id))?.reasonCode ?? null).toBeNull();
+      const listed = (await store.list({ tenantId: tenant, limit: 10 })).conflicts;
+      expect(listed.map((c) => c.reasonCode ?? null)).toEqual(['configuration', null]);
+      expect(await store.resolve(tenant, dead.id, 'replayed', T)).toMatchObject({ state: 'resolved', resolution: 'replayed', reasonCode: 'configuration' });
+      expect(await store.get(tenant, dead.id)).toMatchObject({ reasonCode: 'configuration' });
+    });
+
     it('counts conflicts per connection and kind', async () => {
       await store.open(conflict(tenant, { kind: 'validation_error' }));
       await store.open(conflict(tenant, { kind: 'validation_error' }));

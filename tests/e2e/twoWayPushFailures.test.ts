@@ -158,10 +158,86 @@ describe('two-way sync: a provider refusing a push becomes the conflict a person
     const con = await connection();
     const { entry, conflicts } = await refusedPatch(con, 19, 403, { name: 'Forbidden Once' });
     expect(entry).toMatchObject({ state: 'dead', attempts: 1 });
-    expect(conflicts.map((c: { kind: string }) => c.kind)).toEqual(['auth_error']);
+    expect(conflicts).toMatchObject([{ kind: 'auth_error', reasonCode: 'provider_auth' }]);
     expect((await h.api('POST', `/api/deadletters/${entry.id}/replay`)).status).toBe(202);
     expect((await settled(entry.id)).state).toBe('done');
     expect((await remote(19)).name).toBe('Forbidden Once');
+  });
+
+  test('a read-only provider is a dead letter after one attempt that says so (reason code configuration), and a replay sends it again', async () => {
+    // A webhook-only provider takes no pushes, yet a connection may name an entity of it "both".
+    const con = `ro${(connections += 1)}`;
+    const made = await h.api('POST', '/api/connections', { id: con, provider: 'stripe', config: {}, entities: [{ name: 'customers', direction: 'both' }] });
+    expect(made.status).toBe(201);
+    const written = await h.api('POST', `/api/connections/${con}/records/customers`, { name: 'Nowhere To Go', email: `${con}@example.com` });
+    expect(written.status).toBe(202);
+    const entry = await settled(written.body.pendingPush.outboxId);
+    expect(entry).toMatchObject({ state: 'dead', attempts: 1 });
+    expect(entry.lastError).toMatch(/Provider stripe is read-only/);
+    const [conflict] = await openConflicts(con);
+    expect(conflict).toMatchObject({ kind: 'retry_exhausted', reasonCode: 'configuration', outboxId: entry.id });
+    expect(conflict.reason).toMatch(/^SyncBridge cannot make this push as the connection is set up: Provider stripe is read-only/);
+    expect((await h.api('GET', `/api/conflicts/${conflict.id}`)).body).toMatchObject({ reasonCode: 'configuration' });
+
+    const replayed = await h.api('POST', `/api/deadletters/${entry.id}/replay`);
+    expect(replayed).toMatchObject({ status: 202, body: { outboxId: entry.id, replays: 1 } });
+    expect(await settled(entry.id)).toMatchObject({ state: 'dead', attempts: 1, replays: 1 });
+    expect(await openConflicts(con)).toMatchObject([{ id: `${conflict.id}_r1`, kind: 'retry_exhausted', reasonCode: 'configuration' }]);
+    expect((await h.api('GET', `/api/conflicts/${conflict.id}`)).body).toMatchObject({ state: 'resolved', resolution: 'replayed' });
+  });
+
+  /** A two-way connection whose customers' `name` is merged by the custom rule `rule` (registered first). */
+  async function customRuleConnection(rule: string, decide: () => 'local'): Promise<string> {
+    h.services.customRules.register(rule, decide);
+    return h.twoWayConnection(`rule${(connections += 1)}`, { default: { kind: 'manual' }, fields: { name: { kind: 'custom', name: rule } } });
+  }
+
+  /** The provider changes `name` after the sync, then the local PATCH of `name` meets it in the merge. */
+  async function bothChangedName(con: string, n: number, local: string) {
+    await h.sandbox('PATCH', `records/customers/${cus(n)}`, { name: `Provider ${n}` });
+    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(n)}`, { name: local });
+    expect(written.status).toBe(202);
+    return settled(written.body.pendingPush.outboxId);
+  }
+
+  test('an exception nobody classified (a merge rule failing once) is retried with the backoff, not dead-lettered, and the push goes out', async () => {
+    let failures = 1;
+    const con = await customRuleConnection('lookup-once', () => {
+      if (failures > 0) {
+        failures -= 1;
+        throw new TypeError('Cannot read properties of undefined (reading \'owner\')');
+      }
+      return 'local';
+    });
+    const entry = await bothChangedName(con, 23, 'Local After A Fault');
+    expect(entry).toMatchObject({ state: 'done', attempts: 2 });
+    expect(await openConflicts(con)).toEqual([]);
+    expect((await remote(23)).name).toBe('Local After A Fault');
+  });
+
+  test('one failing every attempt is a dead letter once the retries run out, saying it was SyncBridge\'s fault (internal_error), its text masked; a replay pushes', async () => {
+    const token = 'sk_live_51Hx9c2eZvKYlo2C0aBcDeFgHiJk';
+    let broken = true;
+    const con = await customRuleConnection('lookup-broken', () => {
+      if (broken) throw new Error(`owner lookup failed: GET /owners with Authorization: Bearer ${token} answered nothing`);
+      return 'local';
+    });
+    const before = await writes();
+    const entry = await bothChangedName(con, 24, 'Local After The Fix');
+    expect(entry).toMatchObject({ state: 'dead', attempts: 3 });
+    const [conflict] = await openConflicts(con);
+    expect(conflict).toMatchObject({ kind: 'retry_exhausted', reasonCode: 'internal_error', outboxId: entry.id });
+    expect(conflict.reason).toMatch(/^A fault in SyncBridge, not the provider's, failed each of 3 attempts: owner lookup failed/);
+    for (const text of [conflict.reason, entry.lastError]) {
+      expect(text).toContain('Bearer ***');
+      expect(text).not.toContain(token);
+    }
+    expect(await writes()).toEqual(before); // nothing reached the provider
+
+    broken = false;
+    expect((await h.api('POST', `/api/deadletters/${entry.id}/replay`)).status).toBe(202);
+    expect(await settled(entry.id)).toMatchObject({ state: 'done' });
+    expect((await remote(24)).name).toBe('Local After The Fix');
   });
 
   test('a 429 stays a retry: the push goes out again and succeeds, no conflict', async () => {

@@ -166,6 +166,50 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     expect(record).toMatchObject({ deleted: true });
   });
 
+  test('a resolution landing between a never-pushed delete\'s read and its write keeps the delete it made, and that delete\'s own push', async () => {
+    const s = await setup();
+    const email = `refused.then.deleted.${tag}@example.com`;
+    await sandboxRequest('POST', 'faults', { rejectWrites: { status: 422 } });
+    const created = await s.changes.create(s.scope, { name: 'Refused Then Deleted', email, currency: 'EUR' });
+    expect(await s.push(created)).toBe('parked'); // the provider refused the create: it never had the record
+    const [conflict] = await s.openConflicts();
+    expect(conflict).toMatchObject({ kind: 'validation_error', externalId: created.externalId });
+    const deleted = await s.changes.remove(s.scope, created.externalId);
+    // The delete's worker has read the record (created and deleted here, never pushed); before it
+    // clears the pending push, a person resolves the create's conflict as "local" (delete there
+    // too), which commits a delete of its own, a version later.
+    let redeleted: SyncRecord | null = null;
+    race.hooks.afterRead.push(async () => {
+      ({ record: redeleted } = await s.resolver.resolve('t1', conflict.id, { resolution: 'local' }));
+    });
+    expect(await s.push(deleted)).toBe('superseded');
+    expect(redeleted).toMatchObject({ deleted: true, version: deleted.version + 1 });
+    expect(await s.stored(created.externalId)).toMatchObject({ deleted: true, version: redeleted!.version, pendingPush: { outboxId: redeleted!.pendingPush!.outboxId } });
+    expect(await s.push(redeleted!)).toBe('pushed');
+    const closed = await s.stored(created.externalId);
+    expect(closed).toMatchObject({ deleted: true, version: redeleted!.version });
+    expect(closed!.pendingPush ?? null).toBeNull();
+    expect(await platform.outbox.get(redeleted!.pendingPush!.outboxId)).toMatchObject({ state: 'done', lastError: null });
+    expect(await s.openConflicts()).toHaveLength(0);
+    expect(await s.providerByEmail(email)).toHaveLength(0);
+  });
+
+  test('two deliveries of a never-pushed delete racing: the one that lost the write finds the delete closed, and closes done', async () => {
+    const s = await setup();
+    const created = await s.changes.create(s.scope, { name: 'Deleted Twice Over', email: `deleted.twice.${tag}@example.com`, currency: 'EUR' });
+    const deleted = await s.changes.remove(s.scope, created.externalId);
+    expect(await s.push(created)).toBe('superseded'); // its message comes first, and never sent it
+    // The second delivery has read the record; the first runs to the end before it writes.
+    race.hooks.afterRead.push(async () => {
+      expect(await s.push(deleted)).toBe('pushed');
+    });
+    expect(await s.push(deleted)).toBe('pushed');
+    const closed = await s.stored(created.externalId);
+    expect(closed).toMatchObject({ deleted: true, version: deleted.version });
+    expect(closed!.pendingPush ?? null).toBeNull();
+    expect(await platform.outbox.get(deleted.pendingPush!.outboxId)).toMatchObject({ state: 'done', lastError: null });
+  });
+
   test('a retry whose scheduled send fails is run again by the redelivered message, not left to the relay', async () => {
     const s = await setup();
     const id = cus(16);

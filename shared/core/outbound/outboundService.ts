@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { adapterFor } from '../credentials/adapterFor';
 import type { AdapterRegistry } from '../../adapters/registry';
 import type { ProviderAdapter, ProviderRecord, PushRequest } from '../../adapters/adapter';
-import type { ConflictKind } from '../../ports/conflictStore';
+import type { ConflictKind, DeadLetterReason } from '../../ports/conflictStore';
 import type { OutboxEntry } from '../../ports/outboxStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
@@ -13,7 +13,7 @@ import { recordId } from '../ids';
 import { CustomMergeRules, differingFields, threeWayMerge, type EntityMergePolicy } from '../merge';
 import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
-import { classifyPushFailure, isGone, isPreconditionFailed } from './pushFailure';
+import { classifyPushFailure, failureText, isGone, isPreconditionFailed } from './pushFailure';
 import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, LocalChangeService, applyChanges, outboundMessage, type OutboundMessage } from './localChanges';
 
 export type PushOutcome = 'pushed' | 'merged' | 'superseded' | 'skipped' | 'retry_scheduled' | 'parked' | 'dead';
@@ -37,8 +37,10 @@ const AGREE_ATTEMPTS = 5;
 /**
  * Pushes one outbox entry to its provider (the outbound worker's logic). A 412 on the first push
  * means the remote changed: fetch, merge, push again. Every other failure is classified once, in
- * classifyPushFailure (pushFailure.ts): a scheduled retry (5xx, 429, network), a parked conflict
- * (a refused value, a clash, a record gone at the provider) or a dead letter (auth).
+ * classifyPushFailure (pushFailure.ts): a scheduled retry (5xx, 429, network, a fault of our own
+ * store or one nobody classified), a parked conflict (a refused value, a clash, a record gone at
+ * the provider) or a dead letter (auth, a read-only provider or other setup fault), which records
+ * what failed as its reason code.
  */
 export class OutboundService {
   private readonly retry: ResolvedPushRetryOptions;
@@ -64,20 +66,12 @@ export class OutboundService {
     // names its due time, so a clock running ahead of the broker's never makes it skip itself.
     if (entry.nextAttemptAt && message.dueAt !== entry.nextAttemptAt && Date.parse(entry.nextAttemptAt) > this.platform.clock.now().getTime()) return 'skipped';
     const scope = { tenantId: entry.tenantId, connectionId: entry.connectionId, entity: entry.entity };
-    const record = await this.platform.records.get(scope, entry.externalId);
+    const read = await this.platform.records.getWithRevision(scope, entry.externalId);
+    const record = read?.record;
     // A later change of the record has its own entry, which pushes everything since the base.
-    if (!record || record.pendingPush?.outboxId !== entry.id) {
-      // Its attempts stay as they are: none means this entry's key never went out (createToReplay).
-      await this.finish(entry, 'done', 'Superseded by a later change of the record.', entry.attempts);
-      return 'superseded';
-    }
+    if (!record || record.pendingPush?.outboxId !== entry.id) return this.supersede(entry);
     const lostCreate = await this.createToReplay(entry);
-    if (!lostCreate && entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
-      // Created and deleted before its create was pushed: the provider never had it.
-      await this.platform.records.write([{ ...record, pendingPush: null }]);
-      await this.finish(entry, 'done', null);
-      return 'pushed';
-    }
+    if (!lostCreate && entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) return this.closeNeverPushed(entry, read!);
     const connection = await this.platform.connections.get(entry.connectionId);
     if (!connection) {
       await this.finish(entry, 'dead', `Connection ${entry.connectionId} no longer exists.`);
@@ -98,8 +92,46 @@ export class OutboundService {
     }
   }
 
+  /** The record moved on: a later change has its own entry, which pushes everything since the base. */
+  private async supersede(entry: OutboxEntry): Promise<PushOutcome> {
+    // Its attempts stay as they are: none means this entry's key never went out (createToReplay).
+    await this.finish(entry, 'done', 'Superseded by a later change of the record.', entry.attempts);
+    return 'superseded';
+  }
+
+  /**
+   * Created and deleted before its create was pushed: the provider never had it, so closing the
+   * delete is clearing its pending push. Like every record write of the push path, only on the
+   * revision read (RecordStore): whatever got in between — a resolution of the create's parked
+   * conflict deleting again under a new entry, a second delivery of this message — is read again,
+   * never written over. A record that then names another entry (or none, at a later version) has
+   * moved on; one at this entry's version with nothing pending was closed by another delivery.
+   */
+  private async closeNeverPushed(entry: OutboxEntry, first: RevisedRecord): Promise<PushOutcome> {
+    let read: RevisedRecord | undefined = first;
+    for (let attempt = 1; ; attempt += 1) {
+      const record = read?.record;
+      if (record?.pendingPush?.outboxId !== entry.id) {
+        if (record && record.pendingPush == null && record.version === entry.version) break; // another delivery closed it
+        return this.supersede(entry);
+      }
+      try {
+        await this.platform.records.write([{ ...record, pendingPush: null, ifRevision: read!.revision }]);
+        break;
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict')) throw error;
+        if (attempt >= AGREE_ATTEMPTS) {
+          throw new SyncBridgeError('transient', `The record of ${entry.id} changed during each of ${attempt} attempts to close its delete: ${error.message}`, { cause: error });
+        }
+      }
+      read = await this.platform.records.getWithRevision(record, entry.externalId);
+    }
+    await this.finish(entry, 'done', null);
+    return 'pushed';
+  }
+
   private async push(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
-    if (!adapter.push) throw new SyncBridgeError('configuration', `Provider ${connection.provider} is read-only: it takes no pushes.`);
+    if (!adapter.push) throw readOnly(connection, entry);
     if (entry.op === 'delete') return this.pushDelete(adapter, entry, record);
     if (isRecreate(entry)) {
       // A resolution kept a record the provider had deleted (ConflictResolver): it goes out as a
@@ -157,7 +189,7 @@ export class OutboundService {
    * (LocalChangeService.carryOver), pushed by its own entry. `entry` is done.
    */
   private async replayCreate(adapter: ProviderAdapter, connection: Connection, entry: OutboxEntry, create: OutboxEntry, record: SyncRecord): Promise<PushOutcome> {
-    if (!adapter.push) throw new SyncBridgeError('configuration', `Provider ${connection.provider} is read-only: it takes no pushes.`);
+    if (!adapter.push) throw readOnly(connection, create);
     if (create.attempts === 0) {
       // Its key goes out now: a later entry of the record must find it attempted even once it closes.
       await this.platform.outbox.update(create.id, { state: create.state, attempts: 1 }, this.platform.clock.now().toISOString());
@@ -217,7 +249,7 @@ export class OutboundService {
       this.rules,
     );
     if (merge.manualFields.length > 0) {
-      await this.park(entry, record, 'data_mismatch', `Fields changed on both sides need a decision: ${merge.manualFields.join(', ')}.`, remote.data, merge.manualFields);
+      await this.park(entry, record, 'data_mismatch', `Fields changed on both sides need a decision: ${merge.manualFields.join(', ')}.`, remote.data, { fields: merge.manualFields });
       return 'parked';
     }
     if (!merge.pushNeeded) {
@@ -373,22 +405,26 @@ export class OutboundService {
   /** What classifyPushFailure decides: a scheduled retry, a parked conflict, or a dead letter. */
   private async onFailure(entry: OutboxEntry, record: SyncRecord, error: unknown): Promise<PushOutcome> {
     const failure = classifyPushFailure(error, entry.op);
-    if (failure.action === 'retry') return this.retryLater(entry, record, error);
+    if (failure.action === 'retry') return this.retryLater(entry, record, error, failure.exhausted);
     if (failure.action === 'park') {
       // A refused value concerns the fields this change touched; a record gone there, all it differs in.
-      await this.park(entry, record, failure.kind, failure.reason, null, failure.kind === 'data_mismatch' ? undefined : entry.changedFields);
+      await this.park(entry, record, failure.kind, failure.reason, null, { fields: failure.kind === 'data_mismatch' ? undefined : entry.changedFields });
       return 'parked';
     }
-    await this.park(entry, record, failure.kind, failure.reason, null);
+    await this.park(entry, record, failure.kind, failure.reason, null, { reasonCode: failure.reasonCode });
     return 'dead';
   }
 
-  /** Schedules the next attempt (backoff, or the provider's Retry-After when later); dead once they run out. */
-  private async retryLater(entry: OutboxEntry, record: SyncRecord, error: unknown): Promise<PushOutcome> {
-    const reason = error instanceof Error ? error.message : String(error);
+  /**
+   * Schedules the next attempt (backoff, or the provider's Retry-After when later); once they run
+   * out, a retry_exhausted dead letter whose reason code is `exhausted` (classifyPushFailure).
+   */
+  private async retryLater(entry: OutboxEntry, record: SyncRecord, error: unknown, exhausted: DeadLetterReason): Promise<PushOutcome> {
+    const reason = failureText(error);
     const attempts = entry.attempts + 1;
     if (attempts >= this.retry.maxAttempts) {
-      await this.park(entry, record, 'retry_exhausted', `Retries exhausted after ${attempts} attempts: ${reason}`, null, [], attempts);
+      const what = exhausted === 'internal_error' ? `A fault in SyncBridge, not the provider's, failed each of ${attempts} attempts` : `Retries exhausted after ${attempts} attempts`;
+      await this.park(entry, record, 'retry_exhausted', `${what}: ${reason}`, null, { attempts, reasonCode: exhausted });
       return 'dead';
     }
     const delay = backoffDelayMs(attempts, this.retry, this.options.random);
@@ -411,9 +447,11 @@ export class OutboundService {
 
   /**
    * Parks the entry and opens its conflict. Data conflicts wait for a resolution (state parked);
-   * auth and exhausted retries are dead letters (state dead) that a replay sends again.
+   * auth and exhausted retries are dead letters (state dead) that a replay sends again, and say
+   * what failed (`reasonCode`).
    */
-  private async park(entry: OutboxEntry, record: SyncRecord, kind: ConflictKind, reason: string, remote: JsonObject | null, fields?: string[], attempts?: number): Promise<void> {
+  private async park(entry: OutboxEntry, record: SyncRecord, kind: ConflictKind, reason: string, remote: JsonObject | null, options: ParkOptions = {}): Promise<void> {
+    const { fields, attempts, reasonCode } = options;
     const dead = kind === 'auth_error' || kind === 'retry_exhausted';
     const now = this.platform.clock.now().toISOString();
     const base = record.base ?? null;
@@ -428,6 +466,7 @@ export class OutboundService {
       kind,
       state: 'open',
       reason,
+      ...(reasonCode ? { reasonCode } : {}),
       base,
       local,
       remote,
@@ -446,6 +485,20 @@ export class OutboundService {
   private adapterFor(connection: Connection): Promise<ProviderAdapter> {
     return adapterFor(this.platform, this.adapters, connection);
   }
+}
+
+interface ParkOptions {
+  /** The fields in question; default: where base, local and the remote copy differ. */
+  fields?: string[];
+  /** The entry's attempts when it closes; default one more than it had. */
+  attempts?: number;
+  /** A dead letter's: what failed (Conflict.reasonCode). */
+  reasonCode?: DeadLetterReason;
+}
+
+/** The connection syncs an entity both ways on a provider that takes no pushes: a setup fault, not the provider's. */
+function readOnly(connection: Connection, entry: Pick<OutboxEntry, 'entity'>): SyncBridgeError {
+  return new SyncBridgeError('configuration', `Provider ${connection.provider} is read-only: it takes no pushes, yet connection ${connection.id} pushes ${entry.entity} to it.`);
 }
 
 /** One conflict per parked entry and replay, so that a redelivered push parks once. */

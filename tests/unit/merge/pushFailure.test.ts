@@ -1,12 +1,21 @@
+import Database from 'better-sqlite3';
 import { SyncBridgeError } from '../../../shared/core/errors';
-import { classifyPushFailure, isGone } from '../../../shared/core/outbound/pushFailure';
+import { classifyPushFailure, failureText, isGone } from '../../../shared/core/outbound/pushFailure';
+import { toSyncBridgeError } from '../../../shared/platform/azure/cosmos/cosmosErrors';
+import { tempDirectory } from '../../local/helpers';
 
 /** The whole table of shared/core/outbound/pushFailure.ts, one row per status (the e2e suite proves the classes over HTTP). */
 describe('classifyPushFailure', () => {
   const rejected = (status: number, body = '{"error":"no"}') => new SyncBridgeError('provider_rejected', `The provider rejected PATCH /v1/customers/c1 with HTTP ${status}: ${body}`, { status });
   const decide = (error: unknown, op: 'create' | 'update' | 'delete' = 'update') => {
     const failure = classifyPushFailure(error, op);
-    return failure.action === 'retry' ? 'retry' : `${failure.action}:${failure.kind}`;
+    if (failure.action === 'retry') return 'retry';
+    return failure.action === 'dead' ? `dead:${failure.kind}:${failure.reasonCode}` : `park:${failure.kind}`;
+  };
+  /** What a dead letter will say once the retries of a retried failure run out. */
+  const exhausted = (error: unknown) => {
+    const failure = classifyPushFailure(error, 'update');
+    return failure.action === 'retry' ? failure.exhausted : `not retried: ${failure.action}`;
   };
 
   it('retries what may pass: 5xx and network (transient), 429, 408, 412, 425', () => {
@@ -31,10 +40,59 @@ describe('classifyPushFailure', () => {
     expect([404, 410, 400].map((status) => isGone(rejected(status)))).toEqual([true, true, false]);
   });
 
-  it('dead-letters refused credentials as auth_error and what nothing settles as retry_exhausted', () => {
-    expect(decide(new SyncBridgeError('auth_failed', 'HTTP 401', { status: 401 }))).toBe('dead:auth_error');
-    expect(decide(new SyncBridgeError('configuration', 'Provider x is read-only: it takes no pushes.'))).toBe('dead:retry_exhausted');
-    expect(decide(new TypeError('a bug'))).toBe('dead:retry_exhausted');
+  it('dead-letters refused credentials as auth_error, saying the provider refused them', () => {
+    expect(decide(new SyncBridgeError('auth_failed', 'HTTP 401', { status: 401 }))).toBe('dead:auth_error:provider_auth');
+  });
+
+  it('dead-letters a read-only provider and other setup faults at once, saying so: not the provider\'s failure, and no retry fixes it', () => {
+    const readOnly = classifyPushFailure(new SyncBridgeError('configuration', 'Provider stripe is read-only: it takes no pushes.'), 'update');
+    expect(readOnly).toEqual({ action: 'dead', kind: 'retry_exhausted', reasonCode: 'configuration', reason: expect.stringMatching(/cannot make this push as the connection is set up: Provider stripe is read-only/) });
+    expect(decide(new SyncBridgeError('configuration', 'The credential of connection c1 is missing from the secret store.'))).toBe('dead:retry_exhausted:configuration');
+    expect(decide(new SyncBridgeError('validation', 'config.baseUrl "ftp://x" is not an http(s) URL.'))).toBe('dead:retry_exhausted:configuration');
+    expect(decide(new SyncBridgeError('internal', 'Cosmos DB refused the request: bad batch', { status: 400 }))).toBe('dead:retry_exhausted:internal_error');
+  });
+
+  it('retries a fault of our own store, as the normal backoff does a provider\'s: Cosmos DB 503 and a real SQLITE_BUSY', () => {
+    expect(decide(toSyncBridgeError(Object.assign(new Error('Service Unavailable'), { code: 503 }), 'records.write'))).toBe('retry');
+    const dir = tempDirectory('syncbridge-busy-');
+    const holder = new Database(dir.dbPath);
+    const writer = new Database(dir.dbPath);
+    try {
+      holder.exec('CREATE TABLE t (x)');
+      writer.pragma('busy_timeout = 0');
+      holder.exec('BEGIN IMMEDIATE');
+      let busy: unknown;
+      try {
+        writer.exec('INSERT INTO t VALUES (1)');
+      } catch (error) {
+        busy = error;
+      }
+      expect(busy).toMatchObject({ code: 'SQLITE_BUSY' });
+      expect(decide(busy)).toBe('retry');
+      expect(exhausted(busy)).toBe('internal_error'); // not the provider's, should it never pass
+    } finally {
+      holder.close();
+      writer.close();
+      dir.remove();
+    }
+  });
+
+  it('retries what nobody classified (a bug cannot be told from a fault that passes), and a lost race of our store', () => {
+    expect(decide(new TypeError('Cannot read properties of undefined'))).toBe('retry');
+    expect(exhausted(new TypeError('Cannot read properties of undefined'))).toBe('internal_error');
+    expect(decide('a thrown string')).toBe('retry');
+    expect(decide(new SyncBridgeError('conflict', 'records.write: changed by someone else (412)', { status: 412 }))).toBe('retry');
+    expect(exhausted(new SyncBridgeError('transient', 'HTTP 503', { status: 503 }))).toBe('retries_exhausted');
+  });
+
+  it('masks a credential in the text of our own failures, then cuts it', () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.sig';
+    const text = failureText(new TypeError(`fetch failed for Authorization: Bearer ${token} ${'x'.repeat(2000)}`));
+    expect(text).not.toContain(token);
+    expect(text).toContain('Bearer ***');
+    expect(text.length).toBeLessThanOrEqual(500);
+    const failure = classifyPushFailure(new SyncBridgeError('configuration', `Bad header Basic ${Buffer.from('user:pass-word-secret-1').toString('base64')}`), 'update');
+    expect(failure).toMatchObject({ reason: expect.stringContaining('Basic ***') });
   });
 
   it('quotes the provider\'s message in the reason', () => {
