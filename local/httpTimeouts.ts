@@ -30,9 +30,9 @@ export interface HttpTimeouts {
  * - request 120 s: Node's 300 s let a sender hold a handler five minutes with a trickle. In 120 s
  *   the host's largest accepted body (100 MB by default) needs about 0.9 MB/s, the webhook
  *   receiver's 1 MB about 9 KB/s: far below any working link, far above a deliberate trickle.
- * - keep-alive 5 s: Node's default. Node announces it in `Keep-Alive: timeout=5`, and fetch
- *   (undici) stops reusing a connection before that, so a client never sends on a socket the
- *   host is closing.
+ * - keep-alive 5 s: Node's default. Node announces it (`Keep-Alive: timeout=5`, whole seconds) and
+ *   closes the idle socket a second after that; fetch (undici) stops reusing a connection before
+ *   the announced time, so it does not send on a socket the host is closing.
  */
 export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = { headersTimeoutMs: 30_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 5_000 };
 
