@@ -3,6 +3,7 @@ import type { FunctionDefinition } from '../functions/definition';
 import { SyncBridgeError } from '../shared/core/errors';
 import type { SqliteQueue } from '../shared/platform/local/sqliteQueue';
 import { startLocalHttpServer } from './httpServer';
+import { DEFAULT_HTTP_TIMEOUTS } from './httpTimeouts';
 import { describeError, hostLine, InFlightInvocations, isFunctionLogLevel, type FunctionLogLevel } from './invocation';
 import { QueueDispatcher } from './queueDispatcher';
 import { TimerScheduler } from './timerScheduler';
@@ -38,6 +39,19 @@ export interface LocalHostOptions {
   stopTimeoutMs?: number;
   /** Requests with a larger body get 413. Default 100 MB, Azure's limit. */
   maxRequestBodyBytes?: number;
+  /**
+   * How long a client may take to send its request headers, from its first byte; past it, 408 and
+   * the connection closes. Default 30_000. At most `requestTimeoutMs`.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * How long a client may take to send its whole request, body included, from its first byte;
+   * past it, 408 and the connection closes, and a handler still reading the body sees its read
+   * fail. Not a limit on the handler once the body is in. Default 120_000.
+   */
+  requestTimeoutMs?: number;
+  /** How long a kept-alive connection may sit idle before the host closes it. Default 5_000 (Node's). */
+  keepAliveTimeoutMs?: number;
   /**
    * What the app hands `app.setup` (functions/all.ts `appSetup`). `enableHttpStream: true` hands HTTP
    * handlers a streamed request, as the Functions host then does. Default `{}`: streams off, as in the library.
@@ -104,6 +118,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     routePrefix: settings.routePrefix,
     maxRequestBodyBytes: settings.maxRequestBodyBytes,
     enableHttpStream: settings.setup.enableHttpStream ?? false,
+    timeouts: { headersTimeoutMs: settings.headersTimeoutMs, requestTimeoutMs: settings.requestTimeoutMs, keepAliveTimeoutMs: settings.keepAliveTimeoutMs },
     log,
     logInvocations,
     functionLogLevel,
@@ -158,14 +173,21 @@ function withDefaults(options: LocalHostOptions): LocalHostSettings {
     sessionIdleMs: options.sessionIdleMs ?? 250,
     stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? AZURE_REQUEST_BODY_LIMIT,
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs,
     setup: options.setup ?? {},
     logInvocations: options.logInvocations ?? false,
     functionLogLevel: options.functionLogLevel ?? 'information',
     log: options.log ?? ((line: string) => process.stdout.write(`${line}\n`)),
   };
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65_535) invalid('port', settings.port);
-  for (const name of ['maxConcurrentSessions', 'maxConcurrentCalls', 'queuePollIntervalMs', 'maxRequestBodyBytes'] as const) {
+  for (const name of ['maxConcurrentSessions', 'maxConcurrentCalls', 'queuePollIntervalMs', 'maxRequestBodyBytes', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs'] as const) {
     if (!Number.isInteger(settings[name]) || settings[name] <= 0) invalid(name, settings[name]);
+  }
+  // The headers are part of the request: a longer header timeout could never fire (Node refuses it).
+  if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
+    throw new SyncBridgeError('configuration', `LocalHostOptions.headersTimeoutMs (${settings.headersTimeoutMs}) must not exceed requestTimeoutMs (${settings.requestTimeoutMs}).`);
   }
   if (!isFunctionLogLevel(settings.functionLogLevel)) invalid('functionLogLevel', settings.functionLogLevel);
   for (const name of ['stopTimeoutMs', 'sessionIdleMs'] as const) {

@@ -5,6 +5,7 @@ import { SyncBridgeError } from '../shared/core/errors';
 import { bufferedHttpRequest } from './bufferedRequest';
 import { StreamedBody, streamedHttpRequest } from './streamedRequest';
 import { writeHttpResponse, writeInternalError } from './httpResponseWriter';
+import { nodeServerTimeouts, type HttpTimeouts } from './httpTimeouts';
 import { createInvocationContext, describeError, hostLine, type FunctionLogLevel, type HostLog, type InFlightInvocations } from './invocation';
 import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../shared/http/routeTemplate';
 
@@ -27,6 +28,8 @@ export interface LocalHttpServerOptions {
    * from the socket as it arrives; off, the body is read whole before the handler runs.
    */
   enableHttpStream: boolean;
+  /** How long a client may take to send its headers, its whole request, and the next one on a kept-alive connection. */
+  timeouts: HttpTimeouts;
   log: HostLog;
   /** Log an "Executed … (Succeeded …)" line per successful invocation; failures are always logged. */
   logInvocations: boolean;
@@ -73,7 +76,9 @@ export async function startLocalHttpServer(options: LocalHttpServerOptions): Pro
     });
     void options.inFlight.track(handled);
   };
-  const server = createServer((req, res) => onRequest(req, res, false));
+  // Explicit rather than Node's defaults: a client that trickles its headers or body is answered
+  // 408 and cut off in bounded time (httpTimeouts.ts).
+  const server = createServer(nodeServerTimeouts(options.timeouts), (req, res) => onRequest(req, res, false));
   // `Expect: 100-continue`: Node would send 100 at once, telling the client to upload a body the
   // host may refuse unread (no route, a declared length over the limit, a handler that answers
   // first). With this listener the 100 goes out only when something reads the body.

@@ -9,6 +9,7 @@ import { toRunView } from '../shared/core/runs/runView';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
 import { DEMO_CONNECTION_ID, ensureDemo, registerDemoWebhook } from './demoSetup';
 import { requestBodyLimitFrom, startLocalHost } from './host';
+import { httpTimeoutsFrom } from './httpTimeouts';
 
 /**
  * `npm start`: the sandbox (unless SANDBOX_URL names one), the local Functions host on the
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   const sandboxPort = intFromEnv('SANDBOX_PORT', 7072, 0, 65535);
   const dataDir = resolve(process.env.SYNCBRIDGE_DATA_DIR ?? '.syncbridge');
   const maxRequestBodyBytes = requestBodyLimitFrom(process.env); // a bad value fails before anything starts
+  const httpTimeouts = httpTimeoutsFrom(process.env);
   const sandboxApiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-api-key';
 
   let sandbox: { url: string; child?: ChildProcess };
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     queue: platform.queue,
     port,
     maxRequestBodyBytes,
+    ...httpTimeouts,
     log: (line) => platform.telemetry.log('info', line),
   });
 

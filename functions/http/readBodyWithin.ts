@@ -23,14 +23,15 @@ export function readBodyWithin(request: Pick<HttpRequest, 'headers' | 'body' | '
 /**
  * Runs a read of the request body. With HTTP streams on, a read fails when the sender hangs up
  * mid-body (or, on the local host, sends more than the host limit, which the host answers 413
- * itself): the sender's failure, so a `validation` error (400), never a 500 and an exception in
+ * itself, or sends it slower than the host's request timeout, which the host answers 408 and cuts
+ * off): the sender's failure, so a `validation` error (400), never a 500 and an exception in
  * telemetry.
  */
 export async function readingBody<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {
-    throw new SyncBridgeError('validation', 'The request body could not be read to its end: the sender closed the connection or sent more than allowed.', { cause: error });
+    throw new SyncBridgeError('validation', 'The request body could not be read to its end: the sender closed the connection, sent more than allowed, or took longer than allowed.', { cause: error });
   }
 }
 

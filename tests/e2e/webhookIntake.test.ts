@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
 import { partialUpload } from '../support/partialUpload';
+import { slowSender } from '../support/slowSender';
 
 /**
  * Webhook intake on the real stack: the sandbox sends signed Standard Webhooks to the local host,
@@ -319,5 +320,55 @@ describe('webhook intake (sandbox → local host)', () => {
   it('keeps secrets out of the telemetry and host logs', () => {
     const logs = [...h.telemetryLines, ...h.hostLines].join('\n');
     expect(logs).not.toContain(active.slice(6, 20));
+  });
+});
+
+describe('webhook intake from a slow sender (local host request timeout, HTTP streams on)', () => {
+  // Node's defaults (a 300 s request timeout checked every 30 s) would leave this sender connected,
+  // and the receiver waiting on its body, far past the test's window.
+  const timeouts = { headersTimeoutMs: 300, requestTimeoutMs: 600 };
+  let h: Harness;
+  const active = secret();
+
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 5 }, host: timeouts });
+    expect((await h.api('PUT', '/api/connections/shop/webhook', { secrets: [active] })).status).toBe(200);
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('a signed delivery whose body trickles past the request timeout → 408 and the connection closes; nothing stored or enqueued, no exception recorded', async () => {
+    const event = JSON.stringify({ id: 'evt_slow', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000001', name: 'Slow', updated_at: '2032-01-01T00:00:00Z' } } });
+    const id = 'msg_slow';
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(event)), 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': sign(active, id, timestamp, event) };
+    const head = `POST /api/webhooks/sandbox/shop HTTP/1.1\r\nhost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+    const deliveries = async () => (await h.api('GET', '/api/connections/shop/deliveries?limit=500')).body.deliveries as Array<{ webhookId: string }>;
+    const stored = async () => (await h.api('GET', '/api/connections/shop/records?entity=customers&limit=1000')).body.records.find((r: any) => r.externalId === 'cus_0000001');
+    const exceptions = () => h.telemetryLines.filter((l) => JSON.parse(l).type === 'exception').length;
+    const before = { deliveries: (await deliveries()).length, depth: h.platform.queue.depth(QUEUES.inbound), record: await stored(), exceptions: exceptions() };
+
+    // The headers at once, then the body a byte every 50 ms: far slower than the timeout allows.
+    const client = await slowSender({ port: Number(new URL(h.hostUrl).port), first: head, trickle: event, giveUpAfterMs: 3_000 });
+    expect(client.statuses).toEqual([408]);
+    expect(client.closedAfterMs).toBeGreaterThanOrEqual(timeouts.requestTimeoutMs - 20);
+    expect(client.closedAfterMs).toBeLessThan(timeouts.requestTimeoutMs + 300);
+    expect(client.trickled).toBeLessThan(Buffer.byteLength(event));
+
+    await new Promise((r) => setTimeout(r, 200)); // had anything been enqueued, the worker would have run by now
+    expect(h.platform.queue.depth(QUEUES.inbound)).toEqual(before.depth);
+    expect((await deliveries()).length).toBe(before.deliveries);
+    expect(await stored()).toEqual(before.record);
+    // The receiver's read failed as the sender's fault (a 400 nobody hears), not as a crash.
+    expect(exceptions()).toBe(before.exceptions);
+    expect(h.hostLines.filter((l) => /\[error\]/.test(l))).toEqual([]);
+    expect(h.hostLines.filter((l) => l.includes('webhookReceiver ('))).toEqual([expect.stringMatching(/\[warning\] .*The request body could not be read to its end/)]);
+
+    // The same delivery sent whole is accepted: the cut was about the pace, not the delivery.
+    const whole = await fetch(`${h.hostUrl}/api/webhooks/sandbox/shop`, { method: 'POST', headers, body: event });
+    expect(whole.status).toBe(202);
+    expect((await deliveries()).map((d) => d.webhookId)).toContain(id);
   });
 });

@@ -11,6 +11,8 @@ import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
 import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import { openTempDatabase } from './helpers';
 import { partialUpload } from '../support/partialUpload';
+import { slowSender } from '../support/slowSender';
+import { httpTimeoutsFrom } from '../../local/httpTimeouts';
 
 async function echo(request: HttpRequest, context: InvocationContext) {
   return {
@@ -284,6 +286,26 @@ describe.each([false, true])('local host: HTTP trigger (enableHttpStream: %s)', 
   });
 });
 
+/** A host on a fresh database (committing per turn when asked) for one test; stopped and removed after it. */
+async function withHost(
+  functions: FunctionDefinition[],
+  run: (host: RunningLocalHost, db: SqliteDatabase, dbPath: string) => Promise<void>,
+  options: { commitPerTurn?: boolean; prepare?: (db: SqliteDatabase) => void; host?: Partial<LocalHostOptions> } = {},
+): Promise<void> {
+  const env = openTempDatabase();
+  options.prepare?.(env.db);
+  if (options.commitPerTurn) enableTurnCommit(env.db);
+  const queue = new SqliteQueue(env.db);
+  const host = await startLocalHost({ functions, queue, port: 0, log: () => undefined, ...options.host });
+  try {
+    await run(host, env.db, env.dbPath);
+  } finally {
+    await host.stop();
+    queue.close();
+    env.cleanup();
+  }
+}
+
 describe('local host: configuration', () => {
   it('refuses two functions claiming the same route and method, naming both', async () => {
     const env = openTempDatabase();
@@ -365,26 +387,6 @@ describe('local host: configuration', () => {
       env.cleanup();
     }
   });
-
-  /** A host on a fresh database (committing per turn when asked) for one test; stopped and removed after it. */
-  async function withHost(
-    functions: FunctionDefinition[],
-    run: (host: RunningLocalHost, db: SqliteDatabase, dbPath: string) => Promise<void>,
-    options: { commitPerTurn?: boolean; prepare?: (db: SqliteDatabase) => void; host?: Partial<LocalHostOptions> } = {},
-  ): Promise<void> {
-    const env = openTempDatabase();
-    options.prepare?.(env.db);
-    if (options.commitPerTurn) enableTurnCommit(env.db);
-    const queue = new SqliteQueue(env.db);
-    const host = await startLocalHost({ functions, queue, port: 0, log: () => undefined, ...options.host });
-    try {
-      await run(host, env.db, env.dbPath);
-    } finally {
-      await host.stop();
-      queue.close();
-      env.cleanup();
-    }
-  }
 
   it('serves routes at the root with an empty route prefix', async () => {
     const ping: FunctionDefinition = { kind: 'http', name: 'ping', options: { methods: ['GET'], handler: () => ({ body: 'pong' }) } };
@@ -591,6 +593,130 @@ describe('local host: configuration', () => {
     expect(requestBodyLimitFrom({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '4194304' })).toBe(4_194_304);
     for (const bad of ['0', '-1', '4MB', '1e6', '1.5']) {
       expect(() => requestBodyLimitFrom({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: bad })).toThrow(/FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a positive number of bytes/);
+    }
+  });
+});
+
+describe('local host: slow senders (header, request and keep-alive timeouts)', () => {
+  // Short enough for a test, long enough that loopback requests never come near them. Node's own
+  // defaults (60 s, 300 s checked every 30 s, 5 s) cut none of these clients within GIVE_UP_MS.
+  const timeouts = { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 400 };
+  const GIVE_UP_MS = 3_000;
+  /** Node checks the header and request timeouts on a timer: how late after its time a client may be cut. */
+  const CHECK_SLACK_MS = 300;
+  const head = (path: string, headers: Record<string, string> = {}) =>
+    [`POST ${path} HTTP/1.1`, 'host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n') + '\r\n\r\n';
+
+  it('answers 408 and closes a connection whose headers are not in within headersTimeoutMs, trickled or never sent', async () => {
+    let invoked = 0;
+    const sink: FunctionDefinition = { kind: 'http', name: 'sink', options: { methods: ['POST'], handler: () => {
+      invoked += 1;
+      return { status: 202 };
+    } } };
+    await withHost([sink], async (host) => {
+      const [trickling, silent] = await Promise.all([
+        // One header byte every 50 ms: the connection is never idle, the headers never end.
+        slowSender({ port: host.port, first: 'POST /api/sink HTTP/1.1\r\nhost: 127.0.0.1\r\n', trickle: `x-slow: ${'a'.repeat(200)}`, giveUpAfterMs: GIVE_UP_MS }),
+        slowSender({ port: host.port, first: '', giveUpAfterMs: GIVE_UP_MS }),
+      ]);
+      for (const client of [trickling, silent]) {
+        expect(client.statuses).toEqual([408]);
+        expect(client.closedAfterMs).toBeGreaterThanOrEqual(timeouts.headersTimeoutMs - 20);
+        expect(client.closedAfterMs).toBeLessThan(timeouts.headersTimeoutMs + CHECK_SLACK_MS);
+      }
+      expect(trickling.trickled).toBeGreaterThan(2);
+    }, { host: timeouts });
+    expect(invoked).toBe(0);
+  });
+
+  it('answers 408 and closes a request whose body trickles past requestTimeoutMs: a handler reading it sees its read fail (streams on), none runs (streams off)', async () => {
+    const reads: string[] = [];
+    let handlerDone: () => void = () => undefined;
+    const reader: FunctionDefinition = { kind: 'http', name: 'reader', options: { methods: ['POST'], handler: async (request) => {
+      try {
+        reads.push(`read ${(await request.arrayBuffer()).byteLength}`);
+        return { status: 202 };
+      } catch (error) {
+        reads.push(`failed: ${(error as Error).message}`);
+        return { status: 400 };
+      } finally {
+        handlerDone();
+      }
+    } } };
+    for (const enableHttpStream of [false, true]) {
+      const lines: string[] = [];
+      reads.length = 0;
+      const finished = new Promise<void>((done) => (handlerDone = done));
+      await withHost([reader], async (host) => {
+        const client = await slowSender({ port: host.port, first: head('/api/reader', { 'content-length': '1000' }), trickle: 'x'.repeat(1000), giveUpAfterMs: GIVE_UP_MS });
+        expect([enableHttpStream, client.statuses]).toEqual([enableHttpStream, [408]]);
+        expect(client.closedAfterMs).toBeGreaterThanOrEqual(timeouts.requestTimeoutMs - 20);
+        expect(client.closedAfterMs).toBeLessThan(timeouts.requestTimeoutMs + CHECK_SLACK_MS);
+        expect(client.trickled).toBeGreaterThan(timeouts.headersTimeoutMs / 50); // it kept sending past the header timeout
+        if (enableHttpStream) await finished; // the handler is not left hanging on a body that will never come
+        // The host serves the next client as usual.
+        expect((await fetch(`${host.url}/api/reader`, { method: 'POST', body: 'hello' })).status).toBe(202);
+      }, { host: { ...timeouts, setup: { enableHttpStream }, log: (line) => lines.push(line) } });
+      expect([enableHttpStream, reads]).toEqual([enableHttpStream, enableHttpStream ? [expect.stringMatching(/^failed: /), 'read 5'] : ['read 5']]);
+      // The sender's failure, not the host's: nothing logged as an error.
+      expect(lines.filter((line) => /error|fail/i.test(line))).toEqual([]);
+    }
+  });
+
+  it('keeps a connection alive for keepAliveTimeoutMs after an answer, and closes it after that long idle (plus the second Node adds)', async () => {
+    const ping: FunctionDefinition = { kind: 'http', name: 'ping', options: { methods: ['GET'], handler: () => ({ body: 'pong' }) } };
+    await withHost([ping], async (host) => {
+      // Reused just before its time: served. Then left idle: closed.
+      const client = await slowSender({
+        port: host.port,
+        first: 'GET /api/ping HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n',
+        againAfterMs: timeouts.keepAliveTimeoutMs - 100,
+        giveUpAfterMs: GIVE_UP_MS + 1_000,
+      });
+      expect(client.statuses).toEqual([200, 200]);
+      // Node closes an idle kept-alive socket a second after the timeout it announces
+      // (`Keep-Alive: timeout=<s>`), so that a client acting on the announcement never races the close.
+      const idleMs = client.closedAfterMs! - client.lastReceivedAfterMs!;
+      expect(idleMs).toBeGreaterThanOrEqual(timeouts.keepAliveTimeoutMs + 1_000 - 20);
+      expect(idleMs).toBeLessThan(timeouts.keepAliveTimeoutMs + 1_000 + CHECK_SLACK_MS);
+    }, { host: timeouts });
+  });
+
+  it('leaves a handler alone that takes longer than requestTimeoutMs once the body is in, streams on or off', async () => {
+    const slow: FunctionDefinition = { kind: 'http', name: 'slow', options: { methods: ['POST'], handler: async (request) => {
+      const text = await request.text();
+      await new Promise((done) => setTimeout(done, timeouts.requestTimeoutMs * 2));
+      return { body: `took ${text}` };
+    } } };
+    for (const enableHttpStream of [false, true]) {
+      await withHost([slow], async (host) => {
+        const answer = await fetch(`${host.url}/api/slow`, { method: 'POST', body: 'my time' });
+        expect([enableHttpStream, answer.status, await answer.text()]).toEqual([enableHttpStream, 200, 'took my time']);
+      }, { host: { ...timeouts, setup: { enableHttpStream } } });
+    }
+  });
+
+  it('refuses timeouts that are not positive whole milliseconds, or a header timeout longer than the request timeout', async () => {
+    const env = openTempDatabase();
+    const queue = new SqliteQueue(env.db);
+    try {
+      for (const [option, value] of [['headersTimeoutMs', 0], ['requestTimeoutMs', -1], ['keepAliveTimeoutMs', 1.5]] as const) {
+        await expect(startLocalHost({ functions: [], queue, port: 0, log: () => undefined, [option]: value })).rejects.toThrow(new RegExp(`LocalHostOptions\\.${option} is invalid`));
+      }
+      await expect(startLocalHost({ functions: [], queue, port: 0, log: () => undefined, headersTimeoutMs: 2_000, requestTimeoutMs: 1_000 }))
+        .rejects.toThrow(/headersTimeoutMs \(2000\) must not exceed requestTimeoutMs \(1000\)/);
+    } finally {
+      queue.close();
+      env.cleanup();
+    }
+  });
+
+  it('takes the timeouts from SYNCBRIDGE_HTTP_*_TIMEOUT_MS for npm start, leaving unset ones to their defaults', () => {
+    expect(httpTimeoutsFrom({})).toEqual({});
+    expect(httpTimeoutsFrom({ SYNCBRIDGE_HTTP_HEADERS_TIMEOUT_MS: '10000', SYNCBRIDGE_HTTP_REQUEST_TIMEOUT_MS: ' 60000 ', SYNCBRIDGE_HTTP_KEEP_ALIVE_TIMEOUT_MS: '' }))
+      .toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 });
+    for (const bad of ['0', '-1', '5s', '1e4', '1.5']) {
+      expect(() => httpTimeoutsFrom({ SYNCBRIDGE_HTTP_KEEP_ALIVE_TIMEOUT_MS: bad })).toThrow(/SYNCBRIDGE_HTTP_KEEP_ALIVE_TIMEOUT_MS must be a positive whole number of milliseconds/);
     }
   });
 });

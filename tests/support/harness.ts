@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { allFunctions, appSetup } from '../../functions/all';
 import { useServices } from '../../functions/services';
-import { startLocalHost } from '../../local/host';
+import { startLocalHost, type LocalHostOptions } from '../../local/host';
 import { startSandbox, type SandboxOptions } from '../../sandbox/server';
 import { createServices, type Services } from '../../shared/composition';
 import type { SyncEngineOptions } from '../../shared/core/runs/engineContext';
@@ -38,6 +38,8 @@ export interface HarnessOptions {
    * ManualClock to cross a ten-minute Retry-After without waiting. Default: the system clock.
    */
   clock?: Clock;
+  /** The local host's HTTP timeouts, e.g. short ones to see a slow sender cut off. Default: the host's own. */
+  host?: Pick<LocalHostOptions, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'>;
 }
 
 /** What tests reach through `h.platform`: any platform, with the local broker the host receives from. */
@@ -81,7 +83,7 @@ export class Harness extends ApiClient {
     });
     useServices(services);
     const hostLines: string[] = [];
-    const host = await startLocalHost({ functions: allFunctions, setup: appSetup, queue: platform.queue, port: 0, enableTimers: options.timers ?? false, log: (line) => hostLines.push(line) });
+    const host = await startLocalHost({ functions: allFunctions, setup: appSetup, queue: platform.queue, port: 0, enableTimers: options.timers ?? false, ...options.host, log: (line) => hostLines.push(line) });
     await services.tenants.ensureTenant('t1', 'Tenant one');
     const { key } = await services.tenants.issueApiKey('t1', 'admin', 'test');
     const harness = new Harness(dataDir, platform, services, sandbox.url, host.url, key, async () => {
