@@ -65,7 +65,10 @@ export type WebhookHealthEvent = 'received' | 'rejected' | 'failed';
  * - `get` returns a delivery by id, or undefined.
  * - `list` is scoped to tenant and connection, newest first (insertion order), paged by cursor.
  * - An implementation may keep only the newest deliveries of a connection (a documented retention,
- *   at least thousands); within it, nothing is lost.
+ *   at least thousands, by count or by age); within it, nothing is lost. A delivery still
+ *   `received` is outside any retention: its queue message has not been handled yet, and a worker
+ *   that finds its delivery gone skips the message, so dropping it would lose a change. It becomes
+ *   subject to retention once applied, ignored or failed (and is exempt again when replayed).
  * - `update` changes status, detail, eventType and replays of an existing delivery; unknown id → false.
  * - `recordHealth` counts one event for a connection; `health` reads the counters (zeros when none).
  */

@@ -58,5 +58,6 @@ connectionStoreConformance('CosmosConnectionStore', cosmosFixture((d) => new Cos
 tenantStoreConformance('CosmosTenantStore', cosmosFixture((d) => new CosmosTenantStore(d)));
 leaseStoreConformance('CosmosLeaseStore', clockedFixture((d, clock) => new CosmosLeaseStore(d, { clock })));
 idempotencyStoreConformance('CosmosIdempotencyStore', clockedFixture((d, clock) => new CosmosIdempotencyStore(d, { clock })));
-// Retention is the container's TTL (30 days), not a count: the count-based retention case does not apply.
+// Retention is the container's TTL (30 days), not a count: the count-based retention case does not apply,
+// and the loopback server never expires items; cosmosDeliveryRetention.test.ts checks the per-item TTL.
 deliveryStoreConformance('CosmosDeliveryStore', cosmosFixture((d) => new CosmosDeliveryStore(d)));

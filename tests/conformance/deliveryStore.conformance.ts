@@ -122,7 +122,8 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
         const other = uniqueId('conn');
         await small.store.insert({ ...delivery(100), id: `${other}-keep`, connectionId: other });
         const total = retention!.keep * 3 + 1;
-        for (let n = 1; n <= total; n += 1) await small.store.insert(delivery(n));
+        // Applied ones: a delivery still received is never purged (the next case).
+        for (let n = 1; n <= total; n += 1) await small.store.insert(delivery(n, { status: 'applied' }));
         const page = await small.store.list({ tenantId, connectionId, limit: total });
         expect(page.deliveries.length).toBeGreaterThanOrEqual(retention!.keep);
         expect(page.deliveries.length).toBeLessThan(total);
@@ -132,6 +133,32 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
         expect((await small.store.health(connectionId)).received).toBe(total); // health counts everything ever received
       } finally {
         await small.cleanup();
+      }
+    });
+
+    // On a store without a count (a TTL), the backlog below is simply kept; the store's own tests
+    // show how its retention spares received deliveries (tests/conformance/cosmosDeliveryRetention.test.ts).
+    it('never drops a delivery still received (not applied yet), however far a backlog outgrows the retention', async () => {
+      const target = retention ? await retention.factory() : fixture;
+      try {
+        const keep = retention?.keep ?? 5;
+        const total = keep * 3 + 1;
+        const settled = (n: number) => n % 4 === 0;
+        const received = Array.from({ length: total }, (_, i) => i + 1).filter((n) => !settled(n));
+        // The worker is behind: most of the log is still waiting for it, a few were applied.
+        for (let n = 1; n <= total; n += 1) await target.store.insert(delivery(n, settled(n) ? { status: 'applied' } : {}));
+        for (const n of received) expect(await target.store.get(delivery(n).id)).toEqual(delivery(n));
+        const listed = (await target.store.list({ tenantId, connectionId, limit: total })).deliveries.map((d) => d.webhookId);
+        expect(listed).toEqual(expect.arrayContaining(received.map((n) => `evt_${n}`)));
+        if (!retention) return;
+        // Once the worker catches up, they fall under the retention like any other.
+        for (const n of received) await target.store.update(delivery(n).id, { status: 'applied' }, '2026-02-01T00:00:00.000Z');
+        for (let n = total + 1; n <= total + keep; n += 1) await target.store.insert(delivery(n, { status: 'applied' }));
+        const after = await target.store.list({ tenantId, connectionId, limit: total * 2 });
+        expect(after.deliveries.length).toBeLessThan(total);
+        expect(after.deliveries[0].webhookId).toBe(`evt_${total + keep}`);
+      } finally {
+        if (retention) await target.cleanup();
       }
     });
   });

@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_connection ON webhook_deliveries (tenant_id, connection_id, seq);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_settled ON webhook_deliveries (tenant_id, connection_id, seq)
+  WHERE json_extract(doc, '$.status') <> 'received';
 CREATE TABLE IF NOT EXISTS webhook_health (
   connection_id TEXT PRIMARY KEY,
   received INTEGER NOT NULL DEFAULT 0,
@@ -45,7 +47,8 @@ function decodeCursor(cursor: string): number {
 export interface SqliteDeliveryStoreOptions {
   /**
    * Deliveries kept per connection; older ones are purged (bodies are up to the intake's size
-   * limit, so an unbounded log would fill the disk). Default 10,000.
+   * limit, so an unbounded log would fill the disk), except those still `received` (not applied
+   * yet), which stay however many there are. Default 10,000.
    */
   retainPerConnection?: number;
   /** The purge runs for a connection after every this many of its inserts. Default 100. */
@@ -74,10 +77,15 @@ export class SqliteDeliveryStore implements DeliveryStore {
       if (!Number.isInteger(value) || value < 1) throw new SyncBridgeError('configuration', `${name} must be a whole number of at least 1, got ${value}.`);
     }
     db.exec(SCHEMA);
-    // Everything at or below the seq of the (retain+1)-th newest row goes; the index serves both halves.
+    // Everything at or below the seq of the (retain+1)-th newest row goes, except deliveries still
+    // `received`: their queue message has not been applied yet, and a worker that finds its delivery
+    // gone skips it, so purging one would drop a change (a backlog can outgrow the retention while
+    // the worker is down). The partial index holds only settled rows, so a purge never re-reads a
+    // waiting backlog (its condition must match the index's word for word for SQLite to use it).
     this.purgeOld = db.prepare<[string, string, string, string, number]>(`
       DELETE FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND seq <= (
-        SELECT seq FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
+        SELECT seq FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)
+        AND json_extract(doc, '$.status') <> 'received'`);
     this.insertRow = db.prepare<[string, string, string, string, string]>(
       'INSERT INTO webhook_deliveries (id, tenant_id, connection_id, doc, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     );

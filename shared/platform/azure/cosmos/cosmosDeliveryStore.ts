@@ -8,7 +8,8 @@ import { nextOrderKey } from './orderKey';
 import { decodeOrderKeyCursor, encodeOrderKeyCursor } from './orderKeyCursor';
 import { safeDocId } from './safeId';
 
-type DeliveryDoc = Delivery & { docType: 'delivery'; orderKey: string; _etag?: string };
+/** `ttl` is set only while the delivery is `received` (see `retentionOf`). */
+type DeliveryDoc = Delivery & { docType: 'delivery'; orderKey: string; ttl?: number; _etag?: string };
 type HealthDoc = Omit<WebhookHealth, 'connectionId'> & { id: string; docType: 'health'; tenantId: string; connectionId: string; _etag?: string };
 
 /** Health counters live beside the log, in a partition of their own per connection. */
@@ -16,13 +17,25 @@ const HEALTH_TENANT = '~health';
 const MAX_HEALTH_ATTEMPTS = 20;
 
 function fromDoc(doc: DeliveryDoc, withBody: boolean): Delivery {
-  const { docType: _type, orderKey: _order, ...delivery } = withoutSystemFields(doc);
+  const { docType: _type, orderKey: _order, ttl: _ttl, ...delivery } = withoutSystemFields(doc);
   return withBody ? delivery : { ...delivery, body: '' };
 }
 
 /**
+ * The container's TTL counts from a document's last write, and the queue message of a delivery
+ * does not expire (the Service Bus queues set no message TTL), so a delivery still `received`
+ * after a worker outage longer than the TTL would be gone when its message is handled, and the
+ * worker would skip it. A received delivery therefore never expires (`ttl: -1`); once applied,
+ * ignored or failed it drops the field and the container's TTL runs again from that write.
+ */
+function retentionOf(status: Delivery['status']): { ttl?: number } {
+  return status === 'received' ? { ttl: -1 } : {};
+}
+
+/**
  * The webhook delivery log in `deliveries` (key [tenantId, connectionId]); retention is the
- * container's TTL (30 days, infra/modules/cosmos.bicep), not a count. Health counters are one
+ * container's TTL (30 days, infra/modules/cosmos.bicep), not a count, and spares deliveries still
+ * `received` (`retentionOf`). Health counters are one
  * document per connection, incremented with read + replace If-Match (retried on a lost race), so
  * concurrent receivers never lose a count. Insert and its "received" count are two writes: a crash
  * between them can undercount by one, never double-count.
@@ -37,7 +50,7 @@ export class CosmosDeliveryStore implements DeliveryStore {
   }
 
   async insert(delivery: Delivery): Promise<boolean> {
-    const doc: DeliveryDoc = { ...delivery, docType: 'delivery', orderKey: nextOrderKey() };
+    const doc: DeliveryDoc = { ...delivery, docType: 'delivery', orderKey: nextOrderKey(), ...retentionOf(delivery.status) };
     if (await this.find(delivery.id)) return false;
     if (!(await createIfAbsent(this.container, this.charges, 'deliveries.insert', doc))) return false;
     await this.recordHealth(delivery.connectionId, 'received', delivery.receivedAt);
@@ -71,7 +84,9 @@ export class CosmosDeliveryStore implements DeliveryStore {
     for (let attempt = 0; attempt < MAX_HEALTH_ATTEMPTS; attempt += 1) {
       const current = await this.find(id);
       if (!current) return false;
-      const next = { ...withoutSystemFields(current), ...change, updatedAt: at };
+      const { ttl: _ttl, ...stored } = withoutSystemFields(current);
+      const merged = { ...stored, ...change, updatedAt: at };
+      const next: DeliveryDoc = { ...merged, ...retentionOf(merged.status) };
       if (await replaceIfMatch(this.container, this.charges, 'deliveries.update', next, [current.tenantId, current.connectionId], current._etag!)) return true;
     }
     throw new SyncBridgeError('transient', `Delivery ${id} kept changing while it was being updated.`);
