@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { parseInboundQueueMessage } from '../shared/core/runs/inboundMessage';
 import { webhookIntakeFor } from '../shared/core/webhookIntake';
-import { QUEUES } from '../shared/ports/queue';
+import { MAX_DELIVERY_COUNT, QUEUES } from '../shared/ports/queue';
 import type { FunctionDefinition } from './definition';
 import { inMessageTrace } from './queueTrace';
 import { getServices } from './services';
@@ -9,13 +9,17 @@ import { getServices } from './services';
 /**
  * One message = one bounded step of a run (a page of one entity, or the run's closing step), or
  * one received webhook delivery to apply. A throw leaves the message to the broker: redelivered,
- * then dead-lettered after maxDeliveryCount (host.json / queue settings).
+ * then dead-lettered after maxDeliveryCount (queue settings, MAX_DELIVERY_COUNT). The applier is
+ * told when this is the message's last delivery, so that it records a failure instead of leaving
+ * the delivery `received` behind a dead letter.
  */
 export async function inboundWorkerHandler(message: unknown, context: InvocationContext): Promise<void> {
   const services = await getServices();
   const parsed = parseInboundQueueMessage(message);
   const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, () =>
-    parsed.kind === 'webhook' ? webhookIntakeFor(services).applier.apply(parsed) : services.steps.handle(parsed),
+    parsed.kind === 'webhook'
+      ? webhookIntakeFor(services).applier.apply(parsed, { finalDelivery: Number(context.triggerMetadata?.deliveryCount) >= MAX_DELIVERY_COUNT })
+      : services.steps.handle(parsed),
   );
   context.debug(`Inbound ${parsed.kind} ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
 }

@@ -5,6 +5,13 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/**
+ * Deliveries of one message before the broker dead-letters it: the queues' `maxDeliveryCount`
+ * (infra/modules/serviceBus.bicep, and the local queue's default). A handler that sees this
+ * delivery count knows a throw will not bring the message back.
+ */
+export const MAX_DELIVERY_COUNT = 10;
+
 export interface OutgoingMessage<T = unknown> {
   /** JSON-serialisable payload. */
   body: T;

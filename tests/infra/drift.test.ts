@@ -4,7 +4,7 @@ import { allFunctions } from '../../functions/all';
 import { COSMOS_CONTAINERS } from '../../shared/platform/azure/cosmos/containers';
 import { openDatabase } from '../../shared/platform/local/database';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
-import { QUEUES } from '../../shared/ports/queue';
+import { MAX_DELIVERY_COUNT, QUEUES } from '../../shared/ports/queue';
 import {
   INFRA_DIR,
   arrayObjects,
@@ -120,6 +120,8 @@ describe('Service Bus queues in infra/ match the code', () => {
   it("dead-letters after the local broker's maxDeliveryCount", () => {
     expect(localQueue.maxDeliveryCount).toBe(10);
     expect(Number(literalValue(queueProperties(), 'maxDeliveryCount'))).toBe(localQueue.maxDeliveryCount);
+    // The webhook worker knows a message's last delivery by this constant (shared/ports/queue.ts).
+    expect(MAX_DELIVERY_COUNT).toBe(localQueue.maxDeliveryCount);
   });
 
   it("detects duplicate message ids over the local broker's window", () => {

@@ -25,29 +25,41 @@ function isNonNegativeInt(value: unknown): value is number {
 }
 
 /**
- * A received webhook delivery to apply (shared/core/webhookIntake). `replay` counts hand replays,
- * so that a replay is a new message and not a duplicate the broker drops.
+ * A received webhook delivery to apply (shared/core/webhookIntake). `replay` counts hand replays;
+ * `attempt` counts scheduled retries after a transient provider failure and `waits` rate-limit
+ * reschedules, as for run steps. All three are part of the message id, so that a replay or a retry
+ * is a new message and not a duplicate the broker drops.
  */
 export interface WebhookInboundMessage {
   kind: 'webhook';
   connectionId: string;
   deliveryId: string;
   replay?: number;
+  attempt?: number;
+  waits?: number;
 }
 
 /** Everything the `sync-inbound` queue carries: run steps and webhook deliveries. */
 export type InboundQueueMessage = InboundMessage | WebhookInboundMessage;
 
 export function webhookMessageId(message: WebhookInboundMessage): string {
-  return message.replay ? `${message.deliveryId}:r${message.replay}` : message.deliveryId;
+  const parts = [message.deliveryId];
+  if (message.replay) parts.push(`r${message.replay}`);
+  if (message.attempt) parts.push(`a${message.attempt}`);
+  if (message.waits) parts.push(`w${message.waits}`);
+  return parts.join(':');
 }
 
 /** Parses any `sync-inbound` body; run steps go through parseInboundMessage. */
 export function parseInboundQueueMessage(body: unknown): InboundQueueMessage {
   const value = (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> | null;
   if (value?.kind !== 'webhook') return parseInboundMessage(value);
-  if (typeof value.connectionId === 'string' && typeof value.deliveryId === 'string' && (value.replay === undefined || isNonNegativeInt(value.replay))) {
-    return { kind: 'webhook', connectionId: value.connectionId, deliveryId: value.deliveryId, replay: value.replay as number | undefined };
+  const counter = (field: unknown): field is number | undefined => field === undefined || isNonNegativeInt(field);
+  if (typeof value.connectionId === 'string' && typeof value.deliveryId === 'string' && counter(value.replay) && counter(value.attempt) && counter(value.waits)) {
+    const message: WebhookInboundMessage = { kind: 'webhook', connectionId: value.connectionId, deliveryId: value.deliveryId, replay: value.replay };
+    if (value.attempt) message.attempt = value.attempt;
+    if (value.waits) message.waits = value.waits;
+    return message;
   }
   throw new SyncBridgeError('validation', `The inbound queue message is not a webhook delivery: ${JSON.stringify(body).slice(0, 200)}`);
 }

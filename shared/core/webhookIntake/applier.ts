@@ -4,14 +4,30 @@ import type { AdapterRegistry } from '../../adapters/registry';
 import { applyPage } from '../../pipeline/applyPage';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
-import { ensureError, isSyncBridgeError } from '../errors';
+import { QUEUES } from '../../ports/queue';
 import type { Connection, JsonObject } from '../model';
-import type { WebhookInboundMessage } from '../runs/inboundMessage';
+import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
+import { retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
 import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 import { eventTime, staleReason } from './eventOrder';
+import { planFetchFailure } from './fetchRetry';
+import { currentTraceparent } from '../traceContext';
 
-export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped';
+/** `rescheduled`: a provider call failed transiently or was rate-limited; a scheduled retry was sent. */
+export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped' | 'rescheduled';
+
+export interface ApplyOptions {
+  /**
+   * The broker will not deliver this message again (its delivery count reached the queue's
+   * maxDeliveryCount): a throw would only dead-letter it and leave the delivery `received`.
+   * Default false.
+   */
+  finalDelivery?: boolean;
+}
+
+/** What the delivery log says of a failure that is ours: its text may quote store internals or data. */
+const INTERNAL_FAILURE = 'SyncBridge could not apply this delivery: an internal error, retried until the queue gave up (the exception is in the telemetry under this delivery id). Replay it once the cause is fixed.';
 
 const EVENT_TYPE = /^([A-Za-z0-9_-]+)\.(created|updated|deleted)$/;
 
@@ -41,12 +57,46 @@ export class WebhookApplier {
     private readonly platform: Platform,
     private readonly adapters: AdapterRegistry,
     private readonly customRules: CustomMergeRules = new CustomMergeRules(),
+    /** The run steps' retry policy (services.engine.retry), for provider calls that fail. */
+    private readonly retry: RetryPolicy = retryPolicy(),
+    /** Jitter of retry delays. Default Math.random. */
+    private readonly random: () => number = Math.random,
   ) {}
 
-  async apply(message: WebhookInboundMessage): Promise<ApplyOutcome> {
+  async apply(message: WebhookInboundMessage, options: ApplyOptions = {}): Promise<ApplyOutcome> {
     const { platform } = this;
     const delivery = await platform.deliveries.get(message.deliveryId);
-    if (!delivery) return 'skipped'; // the log was cleared: nothing to apply
+    if (!delivery) {
+      // Nothing to apply, and nothing to record it in: say so, or the event is lost unseen.
+      platform.telemetry.log('warn', 'Webhook delivery skipped: it is no longer in the delivery log.', { deliveryId: message.deliveryId, connectionId: message.connectionId });
+      platform.telemetry.metric('WebhookDeliveriesSkipped', 1, { connectionId: message.connectionId });
+      return 'skipped';
+    }
+    try {
+      return await this.applyDelivery(delivery, message);
+    } catch (error) {
+      return this.onInternalFailure(delivery, error, options);
+    }
+  }
+
+  /**
+   * Our own failure (a store error, a bug). While the broker will deliver the message again, throw:
+   * a retry may well succeed. On its last delivery, the delivery is marked failed instead, with a
+   * reason that quotes nothing of the error, and counted once in health; only if even that cannot
+   * be written is the message left to dead-letter.
+   */
+  private async onInternalFailure(delivery: Delivery, error: unknown, options: ApplyOptions): Promise<ApplyOutcome> {
+    if (!options.finalDelivery) throw error;
+    this.platform.telemetry.exception(error, { deliveryId: delivery.id, connectionId: delivery.connectionId });
+    try {
+      return await this.finish(delivery, 'failed', INTERNAL_FAILURE);
+    } catch {
+      throw error;
+    }
+  }
+
+  private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage): Promise<ApplyOutcome> {
+    const { platform } = this;
     const connection = await platform.connections.get(delivery.connectionId);
     if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
     // Signed by another provider's scheme than the connection's: acknowledged and logged, not applied.
@@ -70,7 +120,7 @@ export class WebhookApplier {
     try {
       record = await this.recordOf(connection, entity, data, match[2] === 'deleted');
     } catch (error) {
-      return this.fail(delivery, error);
+      return this.onFetchFailure(delivery, message, error);
     }
     if (record.externalId === '' || record.externalId === 'undefined') {
       return this.finish(delivery, 'ignored', 'The event names no record id.');
@@ -129,7 +179,7 @@ export class WebhookApplier {
           try {
             record = (await (await this.adapterFor(connection)).getRecord(entity, change.externalId)) ?? { externalId: change.externalId, updatedAt: null, deleted: true, data: {} };
           } catch (error) {
-            return this.fail(delivery, error);
+            return this.onFetchFailure(delivery, message, error);
           }
         } else {
           const deleted = change.kind === 'delete';
@@ -178,14 +228,28 @@ export class WebhookApplier {
   }
 
   /**
-   * A provider failure while fetching: logged as failed and counted; transient ones are thrown so
-   * the broker redelivers (then dead-letters), the rest are final until someone replays.
+   * A provider failure while fetching. Transient and rate-limited ones are retried by a scheduled
+   * message (fetchRetry.ts) while the delivery stays `received`, its detail saying what it waits
+   * for; the current message completes. A failure a retry cannot fix, or the last retry's, marks
+   * the delivery failed and counts one failure in health. Anything else is ours: thrown.
    */
-  private async fail(delivery: Delivery, error: unknown): Promise<ApplyOutcome> {
-    const reason = ensureError(error).message;
-    await this.finish(delivery, 'failed', reason);
-    if (isSyncBridgeError(error, 'transient') || isSyncBridgeError(error, 'rate_limited') || !isSyncBridgeError(error)) throw error;
-    return 'failed';
+  private async onFetchFailure(delivery: Delivery, message: WebhookInboundMessage, error: unknown): Promise<ApplyOutcome> {
+    const { platform } = this;
+    const plan = planFetchFailure(error, message, this.retry, platform.clock.now(), this.random);
+    if (plan.kind === 'internal') throw error;
+    if (plan.kind === 'failed') return this.finish(delivery, 'failed', plan.reason);
+    const traceparent = currentTraceparent();
+    await platform.deliveries.update(delivery.id, { status: 'received', detail: plan.detail }, platform.clock.now().toISOString());
+    platform.telemetry.log('info', 'Webhook delivery rescheduled.', { deliveryId: delivery.id, connectionId: delivery.connectionId, at: plan.at.toISOString(), reason: plan.detail });
+    await platform.queue.send(QUEUES.inbound, {
+      body: plan.message,
+      messageId: webhookMessageId(plan.message),
+      sessionId: delivery.connectionId,
+      scheduledEnqueueTime: plan.at,
+      // The retry stays in the trace of the delivery it retries.
+      applicationProperties: { kind: 'webhook', deliveryId: delivery.id, ...(traceparent ? { traceparent } : {}) },
+    });
+    return 'rescheduled';
   }
 
   private async finish(delivery: Delivery, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {

@@ -28,7 +28,7 @@ export class WebhookIntake {
   constructor(private readonly services: Services, options: ReceiverOptions = receiverOptionsFromEnv(process.env)) {
     this.secrets = new WebhookSecrets(services.platform);
     this.receiver = new WebhookReceiver(services.platform, this.secrets, options);
-    this.applier = new WebhookApplier(services.platform, services.adapters, services.customRules);
+    this.applier = new WebhookApplier(services.platform, services.adapters, services.customRules, services.engine.retry, services.engine.random);
   }
 
   /** The sandbox's scheme with these secrets (local/demoSetup.ts, bench/webhookIngest.ts). */

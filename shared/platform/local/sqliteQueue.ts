@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { SyncBridgeError } from '../../core/errors';
 import { systemClock, type Clock } from '../../ports/clock';
-import type { OutgoingMessage, QueueName, QueueSender } from '../../ports/queue';
+import { MAX_DELIVERY_COUNT, type OutgoingMessage, type QueueName, type QueueSender } from '../../ports/queue';
 import type { SqliteDatabase } from './database';
 import { isOrphanedOwner, newOwnerId, registerLiveOwner, unregisterLiveOwner } from './sqliteQueueOwners';
 import { messageFields, serialiseMessage, toDeadLetteredMessage } from './sqliteQueueCodec';
@@ -78,7 +78,7 @@ export class SqliteQueue implements QueueSender {
   ) {
     this.duplicateDetectionWindowMs = nonNegativeInteger(options.duplicateDetectionWindowMs ?? 600_000, 'duplicateDetectionWindowMs');
     this.lockDurationMs = positiveInteger(options.lockDurationMs ?? 60_000, 'lockDurationMs');
-    this.maxDeliveryCount = positiveInteger(options.maxDeliveryCount ?? 10, 'maxDeliveryCount');
+    this.maxDeliveryCount = positiveInteger(options.maxDeliveryCount ?? MAX_DELIVERY_COUNT, 'maxDeliveryCount');
     this.clock = options.clock ?? systemClock;
     this.ownerId = newOwnerId();
     this.activityKey = activityKeyOf(db);

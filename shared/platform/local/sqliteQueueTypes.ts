@@ -5,7 +5,7 @@ export interface SqliteQueueOptions {
   duplicateDetectionWindowMs?: number;
   /** How long a received message or an accepted session stays locked without renewal. Default 60_000. */
   lockDurationMs?: number;
-  /** Deliveries after which a message moves to the dead-letter store. Default 10 (Service Bus's default). */
+  /** Deliveries after which a message moves to the dead-letter store. Default MAX_DELIVERY_COUNT (10, Service Bus's default). */
   maxDeliveryCount?: number;
   /** Default: the system clock. */
   clock?: Clock;

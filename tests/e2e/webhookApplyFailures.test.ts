@@ -1,0 +1,167 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { QUEUES } from '../../shared/ports/queue';
+import { Harness } from '../support/harness';
+
+/**
+ * What the webhook worker does when applying a delivery fails, on the real stack (sandbox over
+ * HTTP, local host, local queue with its real maxDeliveryCount of 10): a rate-limited or failing
+ * provider is retried by scheduled messages, not by ten immediate redeliveries; our own failure is
+ * redelivered, and on the last delivery recorded as failed instead of left `received`.
+ */
+const secret = `whsec_${randomBytes(24).toString('base64')}`;
+
+function sign(id: string, timestamp: number, body: string): string {
+  const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  return `v1,${createHmac('sha256', bytes).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
+describe('webhook apply failures (sandbox → local host)', () => {
+  let h: Harness;
+  let productId: string;
+
+  /** Posts a signed Standard Webhooks delivery to the demo connection; returns its delivery id. */
+  async function post(event: unknown): Promise<string> {
+    const id = `msg_${randomBytes(8).toString('hex')}`;
+    const body = JSON.stringify(event);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const response = await fetch(`${h.hostUrl}/api/webhooks/sandbox/shop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': sign(id, timestamp, body) },
+      body,
+    });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { deliveryId: string }).deliveryId;
+  }
+
+  async function delivery(id: string): Promise<any> {
+    return (await h.api('GET', '/api/connections/shop/deliveries?limit=500')).body.deliveries.find((d: any) => d.id === id);
+  }
+
+  async function failures(): Promise<number> {
+    return (await h.api('GET', '/api/connections/shop/webhook')).body.health.failures;
+  }
+
+  const deadLettersOf = (deliveryId: string) => h.platform.queue.listDeadLetters(QUEUES.inbound).filter((m) => JSON.stringify(m).includes(deliveryId));
+  const injected = async () => (await h.sandbox<{ injected: { rate429: number; error5xx: number } }>('GET', 'stats')).injected;
+
+  /** The delivery once it left `received`, or its message once dead-lettered (whichever comes first). */
+  function settled(id: string): Promise<{ entry: any; deadLetters: number }> {
+    return h.waitFor(`delivery ${id} to settle`, async () => {
+      const entry = await delivery(id);
+      const deadLetters = deadLettersOf(id).length;
+      return (entry && entry.status !== 'received') || deadLetters > 0 ? { entry, deadLetters } : undefined;
+    });
+  }
+
+  beforeAll(async () => {
+    // Backoff 100-400 ms and two rate-limit waits: the retries can be watched, and giving up is quick.
+    h = await Harness.start({ sandbox: { recordsPerEntity: 5 }, engine: { retry: { initialDelayMs: 200, maxDelayMs: 400, maxRateLimitWaits: 2 } } });
+    await h.waitForRun(await h.startSync('full'));
+    expect((await h.api('PUT', '/api/connections/shop/webhook', { secrets: [secret] })).status).toBe(200);
+    productId = (await h.api('GET', '/api/connections/shop/records?entity=products&limit=1')).body.records[0].externalId;
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  afterEach(async () => {
+    await h.sandbox('POST', 'faults', {});
+  });
+
+  it('a 429 on an id-only fetch waits for Retry-After by scheduled messages, reads as waiting, and gives up once: one failure, no dead letter', async () => {
+    const failuresBefore = await failures();
+    const limitedBefore = (await injected()).rate429;
+    await h.sandbox('POST', 'faults', { rate429: 1 }); // every call: 429 with Retry-After: 1
+    const started = Date.now();
+    const id = await post({ type: 'products.updated', data: { entity: 'products', id: productId } });
+
+    const waiting = await h.waitFor('the delivery to wait for its retry', async () => {
+      const entry = await delivery(id);
+      return entry?.detail?.startsWith('Rate-limited by the provider') ? entry : undefined;
+    });
+    expect(waiting.status).toBe('received');
+
+    const { entry, deadLetters } = await settled(id);
+    const elapsedMs = Date.now() - started;
+    expect({ status: entry?.status, deadLetters }).toEqual({ status: 'failed', deadLetters: 0 });
+    expect(entry.detail).toMatch(/^Gave up after 2 rate-limit waits: The provider rate-limited GET /);
+    // The first call and one per wait; each wait was Retry-After's second, not an immediate redelivery.
+    expect((await injected()).rate429 - limitedBefore).toBe(3);
+    expect(elapsedMs).toBeGreaterThanOrEqual(1_900);
+    expect((await failures()) - failuresBefore).toBe(1);
+  });
+
+  it('a 5xx on an id-only fetch is retried with backoff while the delivery waits, and applies once the provider is back: no failure counted', async () => {
+    const failuresBefore = await failures();
+    await h.sandbox('POST', 'faults', { error5xxRate: 1 });
+    const { updated } = await h.sandbox<{ updated: string[] }>('POST', 'mutate', { entity: 'products', update: 1 });
+    const id = await post({ type: 'products.updated', data: { entity: 'products', id: updated[0] } });
+
+    const waiting = await h.waitFor('the delivery to wait for its retry', async () => {
+      const entry = await delivery(id);
+      return entry?.status !== 'received' || entry?.detail?.startsWith('Waiting to retry') ? entry : undefined;
+    });
+    expect(waiting).toMatchObject({ status: 'received', detail: expect.stringMatching(/^Waiting to retry at .* \(attempt 2 of 8\): .*50\d/) });
+    await h.sandbox('POST', 'faults', {});
+
+    const { entry, deadLetters } = await settled(id);
+    expect({ status: entry?.status, detail: entry?.detail, deadLetters }).toEqual({ status: 'applied', detail: null, deadLetters: 0 });
+    const product = await h.sandbox('GET', `records/products/${updated[0]}`);
+    const stored = (await h.api('GET', '/api/connections/shop/records?entity=products&limit=1000')).body.records.find((r: any) => r.externalId === updated[0]);
+    expect(stored.metadata.sourceUpdatedAt).toBe(product.updated_at);
+    expect(await failures()).toBe(failuresBefore);
+  });
+
+  describe('our own failure (the record store throws for one record)', () => {
+    const original = () => Object.getPrototypeOf(h.platform.records).get as typeof h.platform.records.get;
+
+    /** Fault injection on the real store: its `get` throws for `externalId` the first `times` calls. */
+    function failReads(externalId: string, times: number): { calls: () => number } {
+      let calls = 0;
+      const get = original();
+      h.platform.records.get = async function (this: unknown, scope, id) {
+        if (id === externalId && ++calls <= times) throw new Error('SQLITE_BUSY: database is locked (injected)');
+        return get.call(h.platform.records, scope, id);
+      };
+      return { calls: () => calls };
+    }
+
+    afterEach(() => {
+      delete (h.platform.records as { get?: unknown }).get; // back to the prototype's
+    });
+
+    it('is redelivered by the broker, and applies when a redelivery succeeds', async () => {
+      const failuresBefore = await failures();
+      const reads = failReads('cus_flaky', 2);
+      const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_flaky', name: 'Flaky', updated_at: '2027-03-01T10:00:00Z' } } });
+      const { entry, deadLetters } = await settled(id);
+      expect({ status: entry?.status, deadLetters }).toEqual({ status: 'applied', deadLetters: 0 });
+      expect(reads.calls()).toBe(3);
+      expect(await failures()).toBe(failuresBefore);
+    });
+
+    it('on the last delivery marks the delivery failed with a reason that quotes nothing of the error, and counts one failure', async () => {
+      const failuresBefore = await failures();
+      const reads = failReads('cus_broken', Infinity);
+      const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_broken', name: 'Broken', updated_at: '2027-03-01T10:00:00Z' } } });
+      const { entry, deadLetters } = await settled(id);
+      expect({ status: entry?.status, deadLetters }).toEqual({ status: 'failed', deadLetters: 0 });
+      expect(entry.detail).toContain('an internal error');
+      expect(entry.detail).not.toContain('SQLITE');
+      expect(reads.calls()).toBe(10); // every delivery the queue allows
+      expect((await failures()) - failuresBefore).toBe(1);
+      // The error itself is in the telemetry, with the delivery it stopped.
+      expect(h.telemetryLines.some((line) => line.includes('SQLITE_BUSY') && line.includes(id))).toBe(true);
+    });
+  });
+
+  it('a message whose delivery is no longer in the log is skipped with a warning and a metric', async () => {
+    const deliveryId = `dlv_gone_${randomBytes(4).toString('hex')}`;
+    await h.platform.queue.send(QUEUES.inbound, { body: { kind: 'webhook', connectionId: 'shop', deliveryId }, messageId: deliveryId, sessionId: 'shop' });
+    const warning = await h.waitFor('the skip warning', async () => h.telemetryLines.find((line) => line.includes('Webhook delivery skipped') && line.includes(deliveryId)));
+    expect(JSON.parse(warning)).toMatchObject({ type: 'log', level: 'warn', properties: { deliveryId, connectionId: 'shop' } });
+    const metrics = h.telemetryLines.map((line) => JSON.parse(line)).filter((line) => line.type === 'metric' && line.name === 'WebhookDeliveriesSkipped');
+    expect(metrics).toEqual([expect.objectContaining({ value: 1, properties: { connectionId: 'shop' } })]);
+  });
+});
