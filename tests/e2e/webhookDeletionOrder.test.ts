@@ -139,6 +139,8 @@ describe.each(['local', 'azure'] as const)('webhook deletions out of order (%s s
     const edit = await githubEvent('edited', issue);
     expect(await settled('del-github', edit)).toMatchObject({ status: 'ignored', detail: expect.stringContaining('deletion of the same time') });
     expect((await stored('del-github', 'issues', '555')).metadata.deleted).toBe(true);
+    // The same deletion sent again (another delivery) has nothing to add.
+    expect(await settled('del-github', await githubEvent('deleted', issue))).toMatchObject({ status: 'ignored', detail: expect.stringContaining('deletion of the same time') });
 
     // And the delete of an issue received before its own `opened`.
     expect(await settled('del-github', await githubEvent('deleted', { ...issue, id: 556 }))).toMatchObject({ status: 'applied' });
