@@ -158,6 +158,11 @@ export type RecordState = Pick<
   pendingPush?: boolean;
   /** The stored record's revision (RecordStore): a pull writes only if it still has this one. */
   revision: string;
+  /**
+   * The provider's time of the stored state (SyncRecord.sourceUpdatedAt), null when none: a webhook
+   * deletion newer than a stored tombstone moves it forward, so older events arriving later are stale.
+   */
+  sourceUpdatedAt: string | null;
 };
 
 // ---------------------------------------------------------------- runs

@@ -21,6 +21,15 @@ export interface ApplyPageInput {
   /** Two-way sync: how records with an unpushed local change merge (default: manual). */
   mergePolicy?: EntityMergePolicy;
   customRules?: CustomMergeRules;
+  /**
+   * The page holds webhook events, which providers do not promise to send in order: a deletion with
+   * a time is stored even for a record the store does not hold (a tombstone only, never a live
+   * record), and moves a stored tombstone's time forward when it is newer. An older create or update
+   * that arrives after it then finds that time and is stale (shared/core/webhookIntake/eventOrder.ts)
+   * instead of bringing the record to life. Sync runs leave it off: a listing's deleted records we
+   * never had are not worth storing, and a run applies what the provider lists now.
+   */
+  keepDeletionTimes?: boolean;
 }
 
 export interface ApplyPageResult {
@@ -120,7 +129,7 @@ async function planMerge(input: ApplyPageInput, record: ProviderRecord): Promise
 function planPlain(input: ApplyPageInput, record: ProviderRecord, state: RecordState | undefined): PlannedRecord {
   const { scope, stepId, now } = input;
   const content = record.deleted ? undefined : hashContent(record, state);
-  const outcome = decide(record, content?.hash ?? state?.hash ?? '', state, stepId);
+  const outcome = decide(record, content?.hash ?? state?.hash ?? '', state, stepId, input.keepDeletionTimes === true);
   if (!outcome.write) return { counter: outcome.counter, write: null };
   // Fields spelled out rather than spread from `scope`: this literal runs once per changed record.
   const write: RecordWrite = {
@@ -131,9 +140,10 @@ function planPlain(input: ApplyPageInput, record: ProviderRecord, state: RecordS
     externalId: record.externalId,
     data: record.deleted ? {} : record.data,
     dataJson: record.deleted ? '{}' : content!.json,
-    hash: content?.hash ?? state!.hash,
+    hash: content?.hash ?? state?.hash ?? EMPTY_HASH,
     rawHash: content?.rawHash ?? null,
-    version: (state?.version ?? 0) + 1,
+    // A deletion's time moved forward on a tombstone is no change of content: the version stays.
+    version: (state?.version ?? 0) + (outcome.keepVersion ? 0 : 1),
     deleted: record.deleted,
     deletedAt: record.deleted ? now : null,
     firstSeenAt: state?.firstSeenAt ?? now,
@@ -147,6 +157,19 @@ function planPlain(input: ApplyPageInput, record: ProviderRecord, state: RecordS
   return { counter: outcome.counter, write };
 }
 
+/**
+ * A tombstone at version 1 was stored deleted from the start: a webhook deletion of a record the
+ * store never held. (A record that lived was written at version 1 and deleted at 2 or later.)
+ */
+function neverLive(state: RecordState): boolean {
+  return state.deleted && state.version === 1;
+}
+
+/** Whether provider time `a` is later than `b` (a missing `b` is earlier than any time). */
+function isLater(a: string, b: string | null): boolean {
+  return b === null || Date.parse(a) > Date.parse(b);
+}
+
 function stateOf({ record, revision }: RevisedRecord): RecordState {
   return {
     externalId: record.externalId,
@@ -158,6 +181,7 @@ function stateOf({ record, revision }: RevisedRecord): RecordState {
     lastStepId: record.lastStepId,
     firstSeenAt: record.firstSeenAt,
     revision,
+    sourceUpdatedAt: record.sourceUpdatedAt ?? null,
     ...(record.pendingPush ? { pendingPush: true } : {}),
   };
 }
@@ -174,17 +198,26 @@ function hashContent(record: ProviderRecord, state: RecordState | undefined): { 
   return { json, rawHash, hash: contentHash(record.data) };
 }
 
-type Decision = { counter: keyof RunCounters; write: boolean; action?: SyncRecord['lastAction'] };
+/** The hash of a tombstone's data (`{}`), for one stored before any content was known. */
+const EMPTY_HASH = contentHash({});
 
-function decide(record: ProviderRecord, hash: string, state: RecordState | undefined, stepId: string): Decision {
+type Decision = { counter: keyof RunCounters; write: boolean; action?: SyncRecord['lastAction']; keepVersion?: boolean };
+
+function decide(record: ProviderRecord, hash: string, state: RecordState | undefined, stepId: string, keepDeletionTimes: boolean): Decision {
   // This very step changed the record before (replay): count it as the first attempt did.
   if (state && state.lastStepId === stepId) {
-    const counter = state.lastAction === 'added' ? 'created' : state.lastAction === 'updated' ? 'updated' : 'deleted';
+    const counter = state.lastAction === 'added' ? 'created' : state.lastAction === 'updated' ? 'updated' : neverLive(state) ? 'unchanged' : 'deleted';
     return { counter, write: false };
   }
   if (record.deleted) {
-    // A tombstone for a record we hold alive deletes it; for one we never had or already deleted, nothing to do.
+    // A tombstone for a record we hold alive deletes it.
     if (state && !state.deleted) return { counter: 'deleted', write: true, action: 'deleted' };
+    // For one we never had or already deleted, nothing is deleted (so nothing is counted); webhook
+    // events still store the deletion's time, for the older events that may arrive after it.
+    if (keepDeletionTimes && record.updatedAt !== null) {
+      if (!state) return { counter: 'unchanged', write: true, action: 'deleted' };
+      if (isLater(record.updatedAt, state.sourceUpdatedAt)) return { counter: 'unchanged', write: true, action: 'deleted', keepVersion: true };
+    }
     return { counter: 'unchanged', write: false };
   }
   if (!state || state.deleted) return { counter: 'created', write: true, action: 'added' };

@@ -61,7 +61,7 @@ export interface RecordPage {
  * - `write` upserts by `id`; all records of one call become visible together or not at all
  *   where the backing store can do that (SQLite), and each record at least atomically elsewhere.
  * - `getStates` reads the change-detection state of many records in one round trip and never
- *   returns payloads. Missing ids are absent from the map. `rawHash` comes back as written (null if none).
+ *   returns payloads. Missing ids are absent from the map. `rawHash` and `sourceUpdatedAt` come back as written (null if none).
  *   Each state carries the record's revision, the one `getWithRevision` returns, so a page can be
  *   read once and written with compare-and-set (the pull pipeline does).
  * - `markSeen`/`sweepUnseen` implement full-sync deletion detection without writing unchanged

@@ -118,7 +118,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.write([a, b]);
         const states = await store.getStates(scope, ['a', 'b', 'missing']);
         expect([...states.keys()].sort()).toEqual(['a', 'b']);
-        expect(states.get('a')).toEqual({ externalId: 'a', hash: a.hash, rawHash: null, version: 3, deleted: false, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100), revision: expect.any(String) });
+        expect(states.get('a')).toEqual({ externalId: 'a', hash: a.hash, rawHash: null, version: 3, deleted: false, lastAction: 'updated', lastStepId: 'run_9:customers:4', firstSeenAt: at(-100), revision: expect.any(String), sourceUpdatedAt: null });
         expect(states.get('b')).toMatchObject({ externalId: 'b', deleted: true, lastAction: 'deleted', version: 2 });
       });
 
@@ -128,6 +128,20 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(states.get('a')!.rawHash).toBe('f'.repeat(64));
         expect(states.get('b')!.rawHash).toBeNull();
         expect((await store.get(scope, 'a'))!.rawHash).toBe('f'.repeat(64));
+      });
+
+      it("returns the provider's time of the stored state as written (a tombstone's too), null when none", async () => {
+        await store.write([
+          makeRecord(scope, 'a', { sourceUpdatedAt: '2026-03-01T10:00:05.000Z' }),
+          makeRecord(scope, 'b', { deleted: true, deletedAt: at(1), lastAction: 'deleted', sourceUpdatedAt: '2026-03-01T10:00:10Z' }),
+          makeRecord(scope, 'c', { sourceUpdatedAt: null }),
+          makeRecord(scope, 'd'),
+        ]);
+        const states = await store.getStates(scope, ['a', 'b', 'c', 'd']);
+        expect(states.get('a')!.sourceUpdatedAt).toBe('2026-03-01T10:00:05.000Z');
+        expect(states.get('b')!.sourceUpdatedAt).toBe('2026-03-01T10:00:10Z');
+        expect(states.get('c')!.sourceUpdatedAt).toBeNull();
+        expect(states.get('d')!.sourceUpdatedAt).toBeNull();
       });
 
       it('never returns payloads', async () => {

@@ -84,7 +84,7 @@ interface RecordRow {
   revision: number;
 }
 
-type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at' | 'revision'> & {
+type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at' | 'revision' | 'source_updated_at'> & {
   pending: number;
 };
 
@@ -138,7 +138,7 @@ export class SqliteRecordStore implements RecordStore {
         base = excluded.base, field_clock = excluded.field_clock, pending_push = excluded.pending_push,
         revision = records.revision + 1`);
     this.selectStates = db.prepare<[number, string], StateRow>(`
-      SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at, revision,
+      SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at, revision, source_updated_at,
         pending_push IS NOT NULL AS pending FROM records
       WHERE scope_key = ? AND external_id IN (SELECT value FROM json_each(?))`);
     this.selectOne = db.prepare<[number, string], RecordRow>('SELECT * FROM records WHERE scope_key = ? AND external_id = ?');
@@ -223,6 +223,7 @@ export class SqliteRecordStore implements RecordStore {
         lastStepId: row.last_step_id,
         firstSeenAt: row.first_seen_at,
         revision: String(row.revision),
+        sourceUpdatedAt: row.source_updated_at,
         ...(row.pending === 1 ? { pendingPush: true } : {}),
       });
     }
