@@ -71,6 +71,12 @@ export interface RecordPage {
  *   A record with a pending push is never swept: a local create is in no provider listing until
  *   its push assigns an id, and a provider deletion of a locally changed record is the push's to
  *   find (a data_mismatch conflict for a person), not the sweep's to settle silently.
+ *   Nor is a record last written at or after `writtenBefore` (the run's start): another writer
+ *   stored it while the run was going (a webhook, a push that created it at the provider, a
+ *   conflict resolution), possibly after the run's listing had passed the place where it
+ *   would have appeared, so not being seen says nothing about it. Every live record the run
+ *   writes itself is in its seen-set, so this spares only other writers' records. One left
+ *   live this way is swept by the next full run that does not see it.
  * - Reads are always scoped by tenant and connection; a record of another tenant is never returned.
  * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
  *   absent are the same and read back absent. A write replaces the whole record, these included.
@@ -102,7 +108,11 @@ export interface RecordStore {
   /** Number of records in the scope; deleted ones only when asked. */
   count(scope: RecordScope, options?: { includeDeleted?: boolean }): Promise<number>;
   markSeen(runId: string, scope: RecordScope, externalIds: readonly string[]): Promise<void>;
-  sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number>;
+  /**
+   * Tombstones the scope's live records that the run did not see and that were last written
+   * before `writtenBefore` (see above); `at` stamps the tombstones.
+   */
+  sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime, writtenBefore: IsoTime): Promise<number>;
   /** Forgets the seen-set of a run (after its sweep, or when it ends without one). */
   clearSeen(runId: string): Promise<void>;
 }

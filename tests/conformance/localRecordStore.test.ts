@@ -50,7 +50,7 @@ describe('SqliteRecordStore (local guarantees)', () => {
     db = openDatabase(join(dir, 'syncbridge.db'));
     const reopened = new SqliteRecordStore(db);
     expect(await reopened.get(scope, 'b')).toEqual(makeRecord('b'));
-    expect(await reopened.sweepUnseen('run_2', scope, 'run_2:finalize:customers', '2026-03-02T00:00:00.000Z')).toBe(2);
+    expect(await reopened.sweepUnseen('run_2', scope, 'run_2:finalize:customers', '2026-03-02T00:00:00.000Z', '2026-03-02T00:00:00.000Z')).toBe(2);
     expect(await reopened.count(scope)).toBe(1);
   });
 

@@ -335,6 +335,8 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
     describe('markSeen and sweepUnseen', () => {
       const runId = 'run_full_1';
       const stepId = 'run_full_1:finalize:customers';
+      /** When the run began: after every record seedFive writes (at(0)), before its sweep. */
+      const started = at(100);
 
       async function seedFive(): Promise<SyncRecord[]> {
         const records = ['a', 'b', 'c', 'd', 'e'].map((id) => makeRecord(scope, id, { version: 2 }));
@@ -346,7 +348,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await seedFive();
         await store.markSeen(runId, scope, ['a', 'b']);
         await store.markSeen(runId, scope, ['b', 'c']); // seen twice: no harm
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(2);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(2);
 
         for (const id of ['d', 'e']) {
           expect(await store.get(scope, id)).toMatchObject({ deleted: true, deletedAt: at(500), lastModifiedAt: at(500), lastAction: 'deleted', lastStepId: stepId, version: 3 });
@@ -360,16 +362,16 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
       it('returns the same count when the sweep is replayed, and changes nothing the second time', async () => {
         await seedFive();
         await store.markSeen(runId, scope, ['a', 'b', 'c']);
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(2);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(2);
         const before = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
-        expect(await store.sweepUnseen(runId, scope, stepId, at(600))).toBe(2);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(600), started)).toBe(2);
         const after = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
         expect(after).toEqual(before);
       });
 
       it('leaves records that were already tombstones alone and does not count them', async () => {
         await store.write([makeRecord(scope, 'a'), makeRecord(scope, 'old', { deleted: true, deletedAt: at(1), lastAction: 'deleted', version: 4, lastStepId: 'earlier' })]);
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(1);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(1);
         expect(await store.get(scope, 'old')).toMatchObject({ version: 4, lastStepId: 'earlier', deletedAt: at(1) });
       });
 
@@ -378,14 +380,34 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         const pendingPush = { op: 'create' as const, version: 1, outboxId: 'out_x', since: at(2) };
         await store.write([makeRecord(scope, 'local-1', { pendingPush }), makeRecord(scope, 'b', { version: 3, pendingPush: { ...pendingPush, op: 'update' } })]);
         await store.markSeen(runId, scope, ['a']);
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(3); // c, d, e
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(3); // c, d, e
         expect(await store.get(scope, 'local-1')).toMatchObject({ deleted: false, pendingPush });
         expect(await store.get(scope, 'b')).toMatchObject({ deleted: false, version: 3 });
       });
 
+      it('spares unseen records written at or after the run began (by a webhook, a push), and still sweeps those untouched since before', async () => {
+        await seedFive();
+        // Written while the run was going, by writers other than the run: the provider may hold
+        // them behind the place its listing had reached, so not being seen proves nothing.
+        const webhook = makeRecord(scope, 'from-webhook', { lastModifiedAt: at(150), lastStepId: 'webhook:dlv_1' });
+        const atStart = makeRecord(scope, 'at-start', { lastModifiedAt: started, lastStepId: 'push:out_1' });
+        const touched = makeRecord(scope, 'e', { version: 3, lastModifiedAt: at(120), lastAction: 'updated', lastStepId: 'webhook:dlv_2' });
+        await store.write([webhook, atStart, touched]);
+        await store.markSeen(runId, scope, ['a']);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(3); // b, c, d: last written at(0)
+        for (const id of ['b', 'c', 'd']) expect(await store.get(scope, id)).toMatchObject({ deleted: true, lastStepId: stepId });
+        expect(await store.get(scope, 'from-webhook')).toEqual(webhook);
+        expect(await store.get(scope, 'at-start')).toEqual(atStart);
+        expect(await store.get(scope, 'e')).toEqual(touched);
+        // The next full run, begun after those writes, sweeps them if it does not see them either.
+        expect(await store.sweepUnseen('run_full_2', scope, 'run_full_2:finalize:customers', at(700), at(600))).toBe(4); // a too: this run saw nothing
+        expect(await store.count(scope)).toBe(0);
+        await store.clearSeen('run_full_2');
+      });
+
       it('sweeps everything live when the run saw nothing', async () => {
         await seedFive();
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(5);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(5);
         expect(await store.count(scope)).toBe(0);
       });
 
@@ -398,7 +420,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         ];
         for (const neighbour of neighbours) await store.write([makeRecord(neighbour, 'z')]);
         await store.markSeen(runId, scope, ['a']);
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(4);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(4);
         for (const neighbour of neighbours) expect(await store.get(neighbour, 'z')).toMatchObject({ deleted: false, version: 1 });
       });
 
@@ -407,7 +429,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.markSeen('run_other', scope, ['a', 'b', 'c', 'd', 'e']);
         await store.markSeen(runId, { ...scope, entity: 'orders' }, ['a', 'b', 'c', 'd', 'e']);
         await store.markSeen(runId, scope, ['a']);
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(4);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(4);
       });
 
       it('forgets a run\'s seen-set on clearSeen, and clearing an unknown run is harmless', async () => {
@@ -415,14 +437,14 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.markSeen(runId, scope, ['a', 'b', 'c', 'd', 'e']);
         await store.clearSeen(runId);
         await store.clearSeen('run_that_never_was');
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(5);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(5);
       });
 
       it('sweeps a large scope in one call', async () => {
         const ids = Array.from({ length: 3000 }, (_, i) => `c${i}`);
         for (let i = 0; i < ids.length; i += 1000) await store.write(ids.slice(i, i + 1000).map((id) => makeRecord(scope, id)));
         for (let i = 0; i < ids.length; i += 1000) await store.markSeen(runId, scope, ids.slice(i, i + 1000).filter((_, k) => k % 10 !== 0));
-        expect(await store.sweepUnseen(runId, scope, stepId, at(500))).toBe(300);
+        expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(300);
         expect(await store.count(scope)).toBe(2700);
       });
     });
@@ -522,7 +544,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         const stale = (await store.getWithRevision(scope, 'gone'))!.revision;
         const runId = uniqueId('run');
         await store.markSeen(runId, scope, ['other']);
-        expect(await store.sweepUnseen(runId, scope, `${runId}:customers:1`, at(50))).toBe(1);
+        expect(await store.sweepUnseen(runId, scope, `${runId}:customers:1`, at(50), at(10))).toBe(1);
         await expectSyncBridgeError(store.write([{ ...makeRecord(scope, 'gone', { version: 2 }), ifRevision: stale }]), 'conflict');
         expect(await store.get(scope, 'gone')).toMatchObject({ deleted: true, lastStepId: `${runId}:customers:1` });
         await store.clearSeen(runId);

@@ -76,7 +76,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
       list: (query) => inner.list(query),
       count: (scope, options) => inner.count(scope, options),
       markSeen: (runId, scope, ids) => inner.markSeen(runId, scope, ids),
-      sweepUnseen: (runId, scope, stepId, at) => inner.sweepUnseen(runId, scope, stepId, at),
+      sweepUnseen: (runId, scope, stepId, at, writtenBefore) => inner.sweepUnseen(runId, scope, stepId, at, writtenBefore),
       clearSeen: (runId) => inner.clearSeen(runId),
     };
     return { store, calls };

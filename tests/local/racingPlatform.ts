@@ -50,7 +50,7 @@ export function racing(inner: RecordStore, hooks: RaceHooks): RecordStore {
     list: (query) => inner.list(query),
     count: (scope, options) => inner.count(scope, options),
     markSeen: (runId, scope, ids) => inner.markSeen(runId, scope, ids),
-    sweepUnseen: (runId, scope, stepId, at) => inner.sweepUnseen(runId, scope, stepId, at),
+    sweepUnseen: (runId, scope, stepId, at, writtenBefore) => inner.sweepUnseen(runId, scope, stepId, at, writtenBefore),
     clearSeen: (runId) => inner.clearSeen(runId),
   };
 }

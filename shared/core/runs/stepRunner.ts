@@ -171,11 +171,14 @@ export class StepRunner {
     const now = platform.clock.now().toISOString();
     const anyFailed = run.entities.some((e) => e.counters.failed > 0);
     const sweeps = new Map<string, number>();
-    // Only a complete, clean full pass may conclude that unseen records are gone.
+    // Only a complete, clean full pass may conclude that unseen records are gone, and only of
+    // records nobody wrote since it began: one a webhook or a push stored meanwhile may exist at
+    // the provider behind the listing's position (RecordStore.sweepUnseen).
     if (run.kind === 'full' && !anyFailed) {
+      const writtenBefore = run.startedAt ?? run.createdAt;
       for (const p of run.entities) {
         const scope = { tenantId: run.tenantId, connectionId: run.connectionId, entity: p.entity };
-        sweeps.set(p.entity, await platform.records.sweepUnseen(run.id, scope, `${finalizeStepId(run.id)}:${p.entity}`, now));
+        sweeps.set(p.entity, await platform.records.sweepUnseen(run.id, scope, `${finalizeStepId(run.id)}:${p.entity}`, now, writtenBefore));
       }
     }
     const finished = await mutateRun(this.context, run.id, (current) => {

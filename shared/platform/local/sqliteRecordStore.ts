@@ -149,7 +149,7 @@ export class SqliteRecordStore implements RecordStore {
     const sweepSql = (table: string) => `
       UPDATE records SET deleted = 1, deleted_at = @at, last_modified_at = @at, last_action = 'deleted',
         version = version + 1, last_step_id = @stepId, revision = revision + 1
-      WHERE scope_key = @scopeKey AND deleted = 0 AND pending_push IS NULL AND NOT EXISTS (
+      WHERE scope_key = @scopeKey AND deleted = 0 AND pending_push IS NULL AND last_modified_at < @writtenBefore AND NOT EXISTS (
         SELECT 1 FROM ${table} s WHERE s.scope_key = @scopeKey AND s.external_id = records.external_id)`;
     const sweptBefore = db.prepare<[string, string], { swept: number }>('SELECT swept FROM record_sweeps WHERE run_id = ? AND step_id = ?');
     const rememberSweep = db.prepare<[string, string, number]>('INSERT INTO record_sweeps (run_id, step_id, swept) VALUES (?, ?, ?)');
@@ -290,10 +290,11 @@ export class SqliteRecordStore implements RecordStore {
     this.seenSets.mark(runId, keys.scopeKey, JSON.stringify(externalIds));
   }
 
-  async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number> {
+  async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime, writtenBefore: IsoTime): Promise<number> {
     const keys = this.scopes.find(scope);
     if (!keys) return 0; // no record was ever written in this scope: nothing to delete
-    return this.sweepAndCount(runId, this.seenSets.ensure(runId), { scopeKey: keys.scopeKey, stepId, at });
+    const before = normaliseTime(writtenBefore, 'writtenBefore');
+    return this.sweepAndCount(runId, this.seenSets.ensure(runId), { scopeKey: keys.scopeKey, stepId, at, writtenBefore: before });
   }
 
   async clearSeen(runId: string): Promise<void> {

@@ -176,8 +176,12 @@ export class CosmosRecordStore implements RecordStore {
     }
   }
 
-  async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime): Promise<number> {
+  async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime, writtenBefore: IsoTime): Promise<number> {
     const key = partitionOf(scope);
+    // Records written since the run began are another writer's (RecordStore): sortKey starts with
+    // the normalised lastModifiedAt, and every key of a record written before the instant sorts
+    // below `<instant>|` (one written at the instant itself sorts above it).
+    const untouchedSince = { name: '@writtenBefore', value: `${normaliseTime(writtenBefore, 'writtenBefore')}|` };
     const memoId = derivedId('sweep', runId, scope.entity, stepId);
     const memo = await readItem<{ swept: number }>(this.container, this.charges, 'records.sweep', memoId, key);
     if (memo) return memo.swept;
@@ -191,15 +195,15 @@ export class CosmosRecordStore implements RecordStore {
     for (const doc of seenDocs) for (const id of doc.externalIds) seen.add(id);
     const live = await queryAll<{ id: string; externalId: string }>(
       this.container, this.charges, 'records.sweep',
-      `SELECT c.id, c.externalId FROM c WHERE c.docType = 'record' AND c.entity = @entity AND c.deleted = false AND ${NO_PENDING_PUSH}`,
-      [{ name: '@entity', value: scope.entity }], key,
+      `SELECT c.id, c.externalId FROM c WHERE c.docType = 'record' AND c.entity = @entity AND c.deleted = false AND ${NO_PENDING_PUSH} AND c.sortKey < @writtenBefore`,
+      [{ name: '@entity', value: scope.entity }, untouchedSince], key,
     );
     const unseen = live.filter((row) => !seen.has(row.externalId)).map((row) => row.id);
     for (let i = 0; i < unseen.length; i += BATCH_SIZE) {
       const docs = await queryAll<RecordDoc & { _etag: string }>(
         this.container, this.charges, 'records.sweep',
-        `SELECT * FROM c WHERE c.docType = 'record' AND ARRAY_CONTAINS(@ids, c.id) AND c.deleted = false AND ${NO_PENDING_PUSH}`,
-        [{ name: '@ids', value: unseen.slice(i, i + BATCH_SIZE) }], key,
+        `SELECT * FROM c WHERE c.docType = 'record' AND ARRAY_CONTAINS(@ids, c.id) AND c.deleted = false AND ${NO_PENDING_PUSH} AND c.sortKey < @writtenBefore`,
+        [{ name: '@ids', value: unseen.slice(i, i + BATCH_SIZE) }, untouchedSince], key,
       );
       const operations = docs.map((doc): OperationInput => {
         const tombstone: RecordDoc = { ...doc, deleted: true, deletedAt: at, lastModifiedAt: at, lastAction: 'deleted', version: doc.version + 1, lastStepId: stepId, sortKey: sortKeyOf(at, doc.id) };
