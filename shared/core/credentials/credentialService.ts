@@ -276,9 +276,8 @@ export class CredentialService {
       response = grant === 'client_credentials' ? await this.oauth.clientCredentials(client, current.scope) : await this.oauth.refresh(client, current.refreshToken!);
     } catch (error) {
       if (isInvalidGrant(error) || isClientRefusal(error)) {
-        const reason = `the provider refused the ${grant === 'client_credentials' ? 'client_credentials' : 'refresh_token'} grant (${error.oauthError})`;
-        await this.parkForReauthorization(connection.id, reason);
-        throw needsReauthorization(connection.id, reason, error);
+        await this.parkForReauthorization(connection.id, error.message); // the provider's words (masked), for the operator
+        throw needsReauthorization(connection.id, `the provider refused the ${grant === 'client_credentials' ? 'client_credentials' : 'refresh_token'} grant (${error.oauthError})`, error);
       }
       throw error;
     }
