@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { toConnectionView } from '../../shared/core/connectionService';
 import { credentialStatus } from '../../shared/core/credentials/credentialStatus';
 import { oauthClientSecretName } from '../../shared/core/credentials/credentialService';
+import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { requireRole } from '../../shared/core/tenantService';
 import { json } from '../http/responses';
 import { parseWith, readJsonBody } from '../http/validation';
@@ -20,9 +21,16 @@ const credentialsSchema = z.discriminatedUnion('type', [
     clientId: z.string().min(1),
     clientSecret: z.string().min(1).optional(),
     scope: z.string().optional(),
+    // Which grant renews it: a user's token (default) is renewed only with its refresh token, never
+    // with the client-credentials grant, which would swap the user's identity for the app's.
+    grant: z.enum(['authorization_code', 'client_credentials']).default('authorization_code'),
   }),
   z.object({ type: z.literal('none') }),
-]);
+]).superRefine((credentials, context) => {
+  if (credentials.type === 'oauth2' && credentials.grant === 'client_credentials' && !credentials.clientSecret) {
+    context.addIssue({ code: z.ZodIssueCode.custom, path: ['clientSecret'], message: 'The client_credentials grant needs a clientSecret to renew the token.' });
+  }
+});
 
 const createConnectionSchema = z.object({
   id: z.string().min(1),
@@ -91,6 +99,8 @@ export const connectionRoutes: AdminRoute[] = [
         contentType: 'text/plain',
         tags: { tenantId: connection.tenantId, connectionId: connection.id, type: 'oauthClientSecret' },
       });
+      // A connection parked because the provider refused the old secret can renew its token again.
+      await credentialServiceFor(services.platform).clientSecretReplaced(connection);
       return { status: 204, headers: { 'cache-control': 'no-store' } };
     },
   },

@@ -98,7 +98,7 @@ function authenticateClient(store: OAuthTokenStore, authorization: string | unde
   }
   // Both compared every time, so timing does not tell a wrong id from a wrong secret.
   const idMatches = constantTimeEquals(client.clientId, store.options.clientId);
-  const secretMatches = constantTimeEquals(client.clientSecret, store.options.clientSecret);
+  const secretMatches = constantTimeEquals(client.clientSecret, store.clientSecret);
   if (!idMatches || !secretMatches) return { ok: false, error: 'invalid_client', description: 'Client authentication failed: unknown client or wrong secret.' };
   return { ok: true, client };
 }

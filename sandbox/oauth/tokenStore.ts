@@ -96,11 +96,20 @@ export class OAuthTokenStore {
    * every request with it, quoting the client's credentials in error_description.
    */
   echoRefusal: OAuthErrorCode | undefined;
+  /**
+   * The settings lever (POST /_sandbox/oauth/settings): the client secret the token endpoint
+   * accepts now (rotating it retires the old one at once), and whether a code exchange issues a
+   * refresh token (off: a provider such as Entra ID without offline_access, or a GitHub OAuth app).
+   */
+  clientSecret: string;
+  issueRefreshTokens = true;
 
   constructor(
     readonly options: ResolvedOAuthOptions,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.clientSecret = options.clientSecret;
+  }
 
   /** A single-use code bound to the client, redirect URI and PKCE challenge. */
   issueCode(input: { clientId: string; redirectUri: string; challenge: string; scopes: string[] }): string {
@@ -129,7 +138,7 @@ export class OAuthTokenStore {
     const familyId = this.newFamily();
     entry.familyId = familyId;
     this.counters.codesExchanged++;
-    return { ok: true, tokens: this.issueTokens(familyId, entry.clientId, entry.scopes, true) };
+    return { ok: true, tokens: this.issueTokens(familyId, entry.clientId, entry.scopes, this.issueRefreshTokens) };
   }
 
   /** client_credentials grant (RFC 6749 §4.4): an access token only, as §4.4.3 advises. */
@@ -231,6 +240,8 @@ export class OAuthTokenStore {
     this.spentRefreshCount = 0;
     this.counters = emptyCounters();
     this.echoRefusal = undefined;
+    this.clientSecret = this.options.clientSecret;
+    this.issueRefreshTokens = true;
   }
 
   private issueTokens(familyId: number, clientId: string, scopes: string[], withRefreshToken: boolean): TokenResponse {

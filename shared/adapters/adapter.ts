@@ -46,6 +46,12 @@ export type Credentials =
       clientId: string;
       clientSecret?: string;
       scope?: string;
+      /**
+       * The grant that produced the access token, and so the one that renews it: a refresh token
+       * for `authorization_code`, the client secret for `client_credentials`. Absent in documents
+       * written before the field existed; `grantOf` (shared/core/credentials/oauthGrant.ts) infers it.
+       */
+      grant?: 'authorization_code' | 'client_credentials';
     }
   | { type: 'none' };
 

@@ -113,7 +113,10 @@ describe('provider error text never carries the credentials we sent', () => {
     expect(run.lastError).not.toContain(refreshToken!);
     expect(run.lastError).not.toContain(CLIENT.clientSecret);
 
-    // The timer's sweep logs each failure with its reason.
+    // The timer's sweep logs each failure with its reason. It looks at the stored expiry (the sweep's
+    // window is capped at half a token's lifetime), so the stored token is made to say it has expired too.
+    const held = await h.platform.secrets.get('connection-mask-refresh-credentials');
+    await h.platform.secrets.set('connection-mask-refresh-credentials', JSON.stringify({ ...JSON.parse(held!.value), expiresAt: new Date(Date.now() - 1000).toISOString() }));
     const sweep = await credentialServiceFor(h.platform).refreshExpiring(7_200_000);
     expect(sweep.failed).toBeGreaterThanOrEqual(1);
     // invalid_grant parks the connection; the event carries the refusal's text as its reason.

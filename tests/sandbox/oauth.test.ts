@@ -206,6 +206,22 @@ describe('sandbox OAuth: client credentials and client authentication', () => {
     expect(stats.bearer.rejected).toBeGreaterThanOrEqual(1);
     expect(stats.errors.invalid_client).toBeGreaterThanOrEqual(1);
   });
+
+  it('the settings lever rotates the accepted client secret and turns refresh tokens off on the code exchange, until reset', async () => {
+    expect(await control(sandbox, 'POST', 'oauth/settings', { clientSecret: 'rotated-sandbox-secret', issueRefreshTokens: false })).toEqual({ issueRefreshTokens: false, clientSecretRotated: true });
+    expect((await tokenRequest(sandbox, { grant_type: 'client_credentials' })).body).toMatchObject({ error: 'invalid_client' }); // the old secret is retired
+    const fresh = await tokenRequest(sandbox, { grant_type: 'client_credentials' }, basicAuth(CLIENT_ID, 'rotated-sandbox-secret'));
+    expect(fresh.status).toBe(200);
+    const { verifier, challenge } = newPkce();
+    const code = await obtainCode(sandbox, challenge);
+    const exchanged = await tokenRequest(sandbox, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier }, basicAuth(CLIENT_ID, 'rotated-sandbox-secret'));
+    expect(exchanged.status).toBe(200);
+    expect(exchanged.body.refresh_token).toBeUndefined();
+    await expect(control(sandbox, 'POST', 'oauth/settings', { clientSecret: '' })).rejects.toThrow(/400/);
+    await expect(control(sandbox, 'POST', 'oauth/settings', { issueRefreshTokens: 'no' })).rejects.toThrow(/400/);
+    await control(sandbox, 'POST', 'reset');
+    expect((await tokenRequest(sandbox, { grant_type: 'client_credentials' })).status).toBe(200);
+  });
 });
 
 describe('sandbox OAuth: expiry, rotation and reuse detection', () => {

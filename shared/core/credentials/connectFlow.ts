@@ -82,7 +82,10 @@ export class ConnectFlow {
       expiresAt: tokens.expiresInSeconds ? new Date(now + tokens.expiresInSeconds * 1000).toISOString() : undefined,
       tokenUrl: config.tokenUrl,
       clientId: config.clientId,
-      clientSecret,
+      // No copy of the client secret: refreshes read it from its own secret, so rotating it there
+      // (PUT .../oauth-client-secret) takes effect. And the grant, so that a provider that issued no
+      // refresh token never gets this user's token "renewed" with the app's client-credentials grant.
+      grant: 'authorization_code',
       scope: tokens.scope ?? (config.scopes.length > 0 ? config.scopes.join(' ') : undefined),
     };
     const connected = await this.credentials.replaceAuthorization(connection, credentials, () => this.activate(connection.id));

@@ -6,7 +6,8 @@ import type { SecretValue } from '../../ports/secretStore';
 import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import type { Connection } from '../model';
 import { OAuth2Authorizer } from './oauth2Authorizer';
-import { OAuthClient, OAuthGrantError, isInvalidGrant } from './oauthClient';
+import { OAuthClient, isInvalidGrant } from './oauthClient';
+import { grantOf, isClientRefusal } from './oauthGrant';
 import { randomUrlSafe } from './pkce';
 
 export type OAuth2Credentials = Extract<Credentials, { type: 'oauth2' }>;
@@ -143,6 +144,17 @@ export class CredentialService {
     return Math.min(this.refreshMarginMs, Math.max(0, (expiresAtMs - loaded.obtainedAtMs) / 4));
   }
 
+  /**
+   * The refresher's window for one token: the configured window, at most half the token's
+   * lifetime. A window longer than the lifetime would be unmet right after every refresh, so each
+   * tick would spend a refresh token on every such connection, busy or idle.
+   */
+  windowFor(loaded: LoadedOAuth2, windowMs: number): number {
+    const expiresAtMs = loaded.credentials.expiresAt ? Date.parse(loaded.credentials.expiresAt) : NaN;
+    if (!Number.isFinite(expiresAtMs) || !Number.isFinite(loaded.obtainedAtMs)) return windowMs;
+    return Math.min(windowMs, Math.max(0, (expiresAtMs - loaded.obtainedAtMs) / 2));
+  }
+
   satisfies(loaded: LoadedOAuth2, need: FreshnessNeed): boolean {
     const { accessToken, expiresAt } = loaded.credentials;
     if (need.staleAccessToken !== undefined && accessToken === need.staleAccessToken) return false;
@@ -172,7 +184,9 @@ export class CredentialService {
 
   /**
    * The token refresher's sweep: refreshes every active connection's OAuth 2 credential that
-   * expires within `windowMs`. One connection's failure does not stop the others.
+   * expires within `windowMs` (per token at most half its lifetime, `windowFor`). A credential
+   * nothing can renew (a code grant without a refresh token) is left alone until it has expired,
+   * then parked. One connection's failure does not stop the others.
    */
   async refreshExpiring(windowMs: number): Promise<{ checked: number; refreshed: number; failed: number }> {
     let checked = 0;
@@ -188,8 +202,11 @@ export class CredentialService {
         checked += 1;
         try {
           const loaded = await this.loadOAuth2(connection);
-          if (!loaded || this.satisfies(loaded, { minValidityMs: windowMs })) continue;
-          await this.ensureFresh(connection.id, { minValidityMs: windowMs });
+          if (!loaded) continue;
+          const need = { minValidityMs: this.windowFor(loaded, windowMs) };
+          if (this.satisfies(loaded, need)) continue;
+          if (!this.renewable(loaded, connection) && !this.hasExpired(loaded)) continue;
+          await this.ensureFresh(connection.id, need);
           refreshed += 1;
         } catch (error) {
           failed += 1;
@@ -235,24 +252,39 @@ export class CredentialService {
     // The read may have been slow (a throttled vault): renew right before spending the refresh
     // token, so the token call (its timeout is below the lease's) and the write of its result run
     // under a whole lease. A lease that ran out meanwhile may be another instance's now: spend nothing.
-    await this.renewOrAbandon(connection.id, held, 'before spending the refresh token');
     const current = loaded.credentials;
-    const client = { tokenUrl: current.tokenUrl, clientId: current.clientId, clientSecret: current.clientSecret };
+    const grant = grantOf(current, connection);
+    if (grant === 'authorization_code' && !current.refreshToken) {
+      // Nothing renews a user's token without a refresh token: the client-credentials grant would
+      // hand back an app-only token, another identity. Use it while it lasts; once the provider
+      // refused it or it expired, a person has to connect again.
+      if (need.staleAccessToken === undefined && !this.hasExpired(loaded)) return loaded;
+      const reason = 'its access token expired and the provider issued no refresh token';
+      await this.parkForReauthorization(connection.id, reason);
+      throw needsReauthorization(connection.id, reason);
+    }
+    // The client secret as set now (PUT .../oauth-client-secret), so a rotated one takes effect;
+    // the copy in the credential only for credentials stored whole through the admin API.
+    const clientSecret = (await this.currentClientSecret(connection.id)) ?? current.clientSecret;
+    // The read may have been slow (a throttled vault): renew right before spending the refresh
+    // token, so the token call (its timeout is below the lease's) and the write of its result run
+    // under a whole lease. A lease that ran out meanwhile may be another instance's now: spend nothing.
+    await this.renewOrAbandon(connection.id, held, 'before spending the refresh token');
+    const client = { tokenUrl: current.tokenUrl, clientId: current.clientId, clientSecret };
     let response;
     try {
-      if (current.refreshToken) response = await this.oauth.refresh(client, current.refreshToken);
-      else if (current.clientSecret) response = await this.oauth.clientCredentials(client, current.scope); // a client-credentials grant has no refresh token
-      else throw new OAuthGrantError('invalid_grant', `Connection ${connection.id} holds an access token without a refresh token or client secret.`, 400);
+      response = grant === 'client_credentials' ? await this.oauth.clientCredentials(client, current.scope) : await this.oauth.refresh(client, current.refreshToken!);
     } catch (error) {
-      if (isInvalidGrant(error)) {
-        await this.parkForReauthorization(connection.id, error.message);
-        throw needsReauthorization(connection.id, error);
+      if (isInvalidGrant(error) || isClientRefusal(error)) {
+        await this.parkForReauthorization(connection.id, error.message); // the provider's words (masked), for the operator
+        throw needsReauthorization(connection.id, `the provider refused the ${grant === 'client_credentials' ? 'client_credentials' : 'refresh_token'} grant (${error.oauthError})`, error);
       }
       throw error;
     }
     const now = this.platform.clock.now().getTime();
     const next: OAuth2Credentials = {
       ...current,
+      grant, // recorded from now on, also for a credential whose grant was inferred
       accessToken: response.accessToken,
       // Rotation: keep the new refresh token when the provider sent one; else the old one stays valid.
       refreshToken: response.refreshToken ?? current.refreshToken,
@@ -295,6 +327,46 @@ export class CredentialService {
     }
   }
 
+  /** Whether the access token's expiry has passed (a token without one never counts as expired). */
+  private hasExpired(loaded: LoadedOAuth2): boolean {
+    const expiresAtMs = loaded.credentials.expiresAt ? Date.parse(loaded.credentials.expiresAt) : NaN;
+    return Number.isFinite(expiresAtMs) && expiresAtMs <= this.platform.clock.now().getTime();
+  }
+
+  /** Whether a grant can renew the credential: not a code grant that came without a refresh token. */
+  private renewable(loaded: LoadedOAuth2, connection: Connection): boolean {
+    return grantOf(loaded.credentials, connection) === 'client_credentials' || loaded.credentials.refreshToken !== undefined;
+  }
+
+  /** The client secret set through the admin API (past any cache: it may have just been rotated). */
+  private async currentClientSecret(connectionId: string): Promise<string | undefined> {
+    const secret = await this.platform.secrets.get(oauthClientSecretName(connectionId), { fresh: true });
+    if (secret) this.registerSecretValues([secret.value]);
+    return secret?.value;
+  }
+
+  /**
+   * After the OAuth client secret was replaced: a connection parked as reauthorization_required
+   * whose credential can still be renewed (a refresh token, or the client-credentials grant) is
+   * active again, since a refused client secret may have been why it was parked. If the grant was
+   * the problem (invalid_grant), the next refresh is refused once more and parks it again.
+   * Returns the connection as it is now.
+   */
+  async clientSecretReplaced(connection: Connection): Promise<Connection> {
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const current = await this.platform.connections.get(connection.id);
+      if (!current || current.status !== 'reauthorization_required') return current ?? connection;
+      const loaded = await this.loadOAuth2(current).catch(() => undefined);
+      if (!loaded || !this.renewable(loaded, current)) return current;
+      try {
+        return await this.platform.connections.update({ ...current, status: 'active', updatedAt: this.platform.clock.now().toISOString() });
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict')) throw error;
+      }
+    }
+    throw new SyncBridgeError('conflict', `Connection ${connection.id} kept changing while it was being reactivated.`);
+  }
+
   /** Marks the connection reauthorization_required (the scheduler skips it, new runs are refused). */
   private async parkForReauthorization(connectionId: string, reason: string): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt += 1) {
@@ -329,19 +401,24 @@ export class CredentialService {
 
   /** Defence in depth: telemetry that can mask known values (JsonLinesTelemetry) learns every token we hold. */
   private registerSecrets(credentials: Credentials): void {
-    const telemetry = this.platform.telemetry as { registerSecretValue?: (value: string) => void };
-    if (typeof telemetry.registerSecretValue !== 'function') return;
-    const values =
+    this.registerSecretValues(
       credentials.type === 'oauth2' ? [credentials.accessToken, credentials.refreshToken, credentials.clientSecret]
       : credentials.type === 'apiKey' ? [credentials.apiKey]
       : credentials.type === 'bearer' ? [credentials.token]
-      : [];
+      : [],
+    );
+  }
+
+  private registerSecretValues(values: Array<string | undefined>): void {
+    const telemetry = this.platform.telemetry as { registerSecretValue?: (value: string) => void };
+    if (typeof telemetry.registerSecretValue !== 'function') return;
     for (const value of values) if (value) telemetry.registerSecretValue(value);
   }
 }
 
-function needsReauthorization(connectionId: string, cause?: unknown): SyncBridgeError {
-  return new SyncBridgeError('auth_failed', `Connection ${connectionId} needs reauthorization: the provider refused its refresh token (invalid_grant). Connect it again through /api/connect.`, { cause });
+function needsReauthorization(connectionId: string, reason?: string, cause?: unknown): SyncBridgeError {
+  const why = reason ? `: ${reason}` : '';
+  return new SyncBridgeError('auth_failed', `Connection ${connectionId} needs reauthorization${why}. Connect it again through /api/connect (after a client secret refusal, set the secret with PUT /api/connections/${connectionId}/oauth-client-secret first).`, { cause });
 }
 
 function parseCredentials(secret: SecretValue, connectionId: string): Credentials {

@@ -1,0 +1,193 @@
+import { InvocationContext, type Timer } from '@azure/functions';
+import { tokenRefresherHandler } from '../../functions/tokenRefresher';
+import { credentialServiceFor } from '../../shared/core/credentials/registry';
+import type { OAuth2Credentials } from '../../shared/core/credentials/credentialService';
+import { Harness } from '../support/harness';
+
+const CLIENT = { clientId: 'syncbridge-grants', clientSecret: 'grants-client-secret-5d1e0b' };
+const TOKEN_TTL_SECONDS = 4;
+
+interface OAuthStats {
+  issued: number;
+  refreshed: number;
+  refreshReuse: number;
+  clientCredentials: number;
+  errors: Record<string, number>;
+}
+
+/**
+ * Which grant renews a credential, the refresher's window against short-lived tokens, and the OAuth
+ * client secret's rotation, end to end on the real sandbox (access tokens live 4 s; its settings
+ * lever stops refresh tokens on the code exchange and rotates the client secret it accepts).
+ */
+describe('OAuth 2 grants: no refresh token, short-lived tokens, client secret rotation', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30, oauth: { ...CLIENT, accessTokenTtlSeconds: TOKEN_TTL_SECONDS } } });
+  });
+  afterAll(async () => h.close());
+  afterEach(async () => {
+    await h.sandbox('POST', 'oauth/settings', { clientSecret: CLIENT.clientSecret, issueRefreshTokens: true });
+  });
+
+  const oauthConfig = () => ({ authorizeUrl: `${h.sandboxUrl}/oauth/authorize`, tokenUrl: `${h.sandboxUrl}/oauth/token`, clientId: CLIENT.clientId, scopes: ['read'] });
+
+  async function createOAuthConnection(id: string): Promise<void> {
+    const created = await h.api('POST', '/api/connections', { id, provider: 'sandbox', entities: ['customers'], config: { baseUrl: h.sandboxUrl, pageSize: 10, oauth: oauthConfig() } });
+    expect(created.status).toBe(201);
+    expect((await h.api('PUT', `/api/connections/${id}/oauth-client-secret`, { clientSecret: CLIENT.clientSecret })).status).toBe(204);
+  }
+
+  async function connect(id: string): Promise<number> {
+    const response = await fetch(`${h.hostUrl}/api/connect/sandbox?connection=${id}`, { headers: { 'x-api-key': h.apiKey, accept: 'application/json' } });
+    await response.text();
+    return response.status;
+  }
+
+  const oauthStats = () => h.sandbox<OAuthStats>('GET', 'oauth');
+  const status = async (id: string) => (await h.platform.connections.get(id))!.status;
+  const versions = async (id: string) => (await h.platform.secrets.listVersions(`connection-${id}-credentials`)).length;
+
+  async function storedCredential(id: string): Promise<OAuth2Credentials> {
+    return JSON.parse((await h.platform.secrets.get(`connection-${id}-credentials`))!.value) as OAuth2Credentials;
+  }
+
+  /** Ends the connection's access tokens at the provider, then syncs: the first request meets a 401. */
+  async function syncAfter401(id: string) {
+    await h.sandbox('POST', 'oauth/expire', { all: true });
+    return h.waitForRun(await h.startSync('full', id), 30_000);
+  }
+
+  test('a user token issued without a refresh token is never renewed with the client-credentials grant: after a 401 the connection needs reauthorization', async () => {
+    await h.sandbox('POST', 'oauth/settings', { issueRefreshTokens: false }); // Entra ID without offline_access, a GitHub OAuth app
+    await createOAuthConnection('no-refresh');
+    expect(await connect('no-refresh')).toBe(200);
+    const before = await oauthStats();
+
+    // The timer meets a token inside its window that nothing can renew: it leaves it alone while it works.
+    expect(await credentialServiceFor(h.platform).refreshExpiring(600_000)).toMatchObject({ failed: 0 });
+    expect(await status('no-refresh')).toBe('active');
+
+    const run = await syncAfter401('no-refresh');
+    expect(run.state).toBe('failed');
+    expect(run.lastError).toMatch(/needs reauthorization: its access token expired and the provider issued no refresh token/);
+    expect(await status('no-refresh')).toBe('reauthorization_required');
+    const after = await oauthStats();
+    expect(after.clientCredentials).toBe(before.clientCredentials); // no app-only token in the user's place
+    expect(after.issued).toBe(before.issued); // the token endpoint was not called at all
+    expect(await versions('no-refresh')).toBe(1);
+    const stored = await storedCredential('no-refresh');
+    expect(stored).toMatchObject({ grant: 'authorization_code' });
+    expect(stored.refreshToken).toBeUndefined();
+    expect(stored.clientSecret).toBeUndefined(); // read from its own secret at refresh time
+    expect(h.telemetryLines.some((line) => line.includes('"ConnectionReauthorizationRequired"') && line.includes('no-refresh'))).toBe(true);
+
+    // Connecting again (now with a refresh token) heals it.
+    await h.sandbox('POST', 'oauth/settings', { issueRefreshTokens: true });
+    expect(await connect('no-refresh')).toBe(200);
+    expect((await syncAfter401('no-refresh')).state).toBe('done');
+  });
+
+  test('credentials stored before the grant was recorded: a connect-flow one without a refresh token is parked, an admin-API client-credentials one is renewed with its grant', async () => {
+    // The connect flow's document before this change: the client secret copied in, no refresh token, no grant.
+    await createOAuthConnection('legacy-user');
+    const user = (await h.platform.connections.get('legacy-user'))!;
+    const userToken = await credentialServiceFor(h.platform).oauth.clientCredentials({ tokenUrl: `${h.sandboxUrl}/oauth/token`, ...CLIENT }); // any live token
+    await h.platform.secrets.set(`connection-legacy-user-credentials`, JSON.stringify({ type: 'oauth2', accessToken: userToken.accessToken, expiresAt: new Date(Date.now() + 4000).toISOString(), tokenUrl: `${h.sandboxUrl}/oauth/token`, ...CLIENT }));
+    await h.platform.connections.update({ ...user, credentialRef: 'connection-legacy-user-credentials' });
+    const before = await oauthStats();
+    await expect(credentialServiceFor(h.platform).ensureFresh('legacy-user', { staleAccessToken: userToken.accessToken })).rejects.toMatchObject({ code: 'auth_failed' });
+    expect(await status('legacy-user')).toBe('reauthorization_required');
+    expect((await oauthStats()).clientCredentials).toBe(before.clientCredentials);
+
+    // Stored whole through the admin API before the field existed: a client secret, no refresh token, no connect flow.
+    const appToken = await credentialServiceFor(h.platform).oauth.clientCredentials({ tokenUrl: `${h.sandboxUrl}/oauth/token`, ...CLIENT });
+    const legacyApp = { type: 'oauth2', accessToken: appToken.accessToken, expiresAt: new Date(Date.now() + 4000).toISOString(), tokenUrl: `${h.sandboxUrl}/oauth/token`, ...CLIENT };
+    expect((await h.api('POST', '/api/connections', { id: 'legacy-app', provider: 'sandbox', entities: ['customers'], config: { baseUrl: h.sandboxUrl, pageSize: 10 }, credentials: { type: 'none' } })).status).toBe(201);
+    await h.platform.secrets.set('connection-legacy-app-credentials', JSON.stringify(legacyApp));
+    await h.platform.connections.update({ ...(await h.platform.connections.get('legacy-app'))!, credentialRef: 'connection-legacy-app-credentials' });
+    const beforeApp = await oauthStats();
+    expect((await syncAfter401('legacy-app')).state).toBe('done');
+    expect((await oauthStats()).clientCredentials).toBe(beforeApp.clientCredentials + 1);
+    expect(await storedCredential('legacy-app')).toMatchObject({ grant: 'client_credentials' }); // recorded from then on
+  });
+
+  test('through the admin API an OAuth credential is a user authorization unless it says client_credentials', async () => {
+    const tokenUrl = `${h.sandboxUrl}/oauth/token`;
+    const create = (id: string, credentials: Record<string, unknown>) =>
+      h.api('POST', '/api/connections', { id, provider: 'sandbox', entities: ['customers'], config: { baseUrl: h.sandboxUrl, pageSize: 10 }, credentials: { type: 'oauth2', tokenUrl, ...CLIENT, ...credentials } });
+    const token = async () => (await credentialServiceFor(h.platform).oauth.clientCredentials({ tokenUrl, ...CLIENT })).accessToken;
+    expect((await create('api-app-nosecret', { accessToken: 'x', clientSecret: undefined, grant: 'client_credentials' })).status).toBe(400);
+
+    expect((await create('api-user', { accessToken: await token() })).status).toBe(201);
+    expect(await storedCredential('api-user')).toMatchObject({ grant: 'authorization_code' });
+    expect((await create('api-app', { accessToken: await token(), grant: 'client_credentials' })).status).toBe(201);
+    const before = await oauthStats();
+    const user = await syncAfter401('api-user');
+    expect(user.state).toBe('failed');
+    expect(await status('api-user')).toBe('reauthorization_required');
+    expect((await syncAfter401('api-app')).state).toBe('done');
+    expect((await oauthStats()).clientCredentials).toBe(before.clientCredentials + 1);
+  });
+
+  test('a refresher window longer than the token lifetime does not spend a refresh token on every tick', async () => {
+    await createOAuthConnection('short-lived');
+    expect(await connect('short-lived')).toBe(200);
+    const context = new InvocationContext({ functionName: 'tokenRefresher' });
+    const before = await oauthStats();
+    // The default window is 600 s; these tokens live 4 s. Ticks within the first half of the lifetime leave it alone.
+    for (let tick = 0; tick < 3; tick += 1) await tokenRefresherHandler({} as Timer, context);
+    expect(await versions('short-lived')).toBe(1);
+    // Past half its lifetime, a tick refreshes it once, and the next tick leaves the new token alone.
+    await new Promise((resolve) => setTimeout(resolve, (TOKEN_TTL_SECONDS / 2) * 1000 + 300));
+    await tokenRefresherHandler({} as Timer, context);
+    await tokenRefresherHandler({} as Timer, context);
+    expect(await versions('short-lived')).toBe(2);
+    const after = await oauthStats();
+    expect(after.refreshReuse).toBe(before.refreshReuse);
+  });
+
+  test('a rotated OAuth client secret is used by the next refresh; a secret the provider retired parks the connection until a new one is set', async () => {
+    await createOAuthConnection('rotate');
+    expect(await connect('rotate')).toBe(200);
+    // The operator rotates the secret, and the provider retires the old one at once.
+    expect((await h.api('PUT', '/api/connections/rotate/oauth-client-secret', { clientSecret: 'rotated-secret-2' })).status).toBe(204);
+    await h.sandbox('POST', 'oauth/settings', { clientSecret: 'rotated-secret-2' });
+    const before = await oauthStats();
+    expect((await syncAfter401('rotate')).state).toBe('done');
+    const afterRotation = await oauthStats();
+    expect(afterRotation.refreshed).toBeGreaterThan(before.refreshed);
+    expect(afterRotation.errors.invalid_client ?? 0).toBe(before.errors.invalid_client ?? 0);
+
+    // The provider retires that one too before the operator sets the next: invalid_client, asked once.
+    await h.sandbox('POST', 'oauth/settings', { clientSecret: 'rotated-secret-3' });
+    const run = await syncAfter401('rotate');
+    expect(run.state).toBe('failed');
+    expect(run.lastError).toMatch(/needs reauthorization: the provider refused the refresh_token grant \(invalid_client\)/);
+    expect(await status('rotate')).toBe('reauthorization_required');
+    const refused = (await oauthStats()).errors.invalid_client ?? 0;
+    expect(refused).toBe((afterRotation.errors.invalid_client ?? 0) + 1);
+    for (let tick = 0; tick < 2; tick += 1) await credentialServiceFor(h.platform).refreshExpiring(600_000);
+    expect((await oauthStats()).errors.invalid_client ?? 0).toBe(refused); // parked: not asked again every tick
+
+    // Setting the new secret is all it takes: the refresh token is still good.
+    expect((await h.api('PUT', '/api/connections/rotate/oauth-client-secret', { clientSecret: 'rotated-secret-3' })).status).toBe(204);
+    expect(await status('rotate')).toBe('active');
+    expect((await syncAfter401('rotate')).state).toBe('done');
+    expect((await oauthStats()).refreshReuse).toBe(0);
+  });
+
+  test('a credential from before the change, with the client secret copied in, is refreshed with the rotated secret too', async () => {
+    await createOAuthConnection('rotate-legacy');
+    expect(await connect('rotate-legacy')).toBe(200);
+    // What the connect flow stored before: the client secret copied into the document, no grant.
+    const { grant: _grant, ...legacy } = await storedCredential('rotate-legacy');
+    await h.platform.secrets.set('connection-rotate-legacy-credentials', JSON.stringify({ ...legacy, clientSecret: CLIENT.clientSecret }));
+    expect((await h.api('PUT', '/api/connections/rotate-legacy/oauth-client-secret', { clientSecret: 'rotated-legacy-2' })).status).toBe(204);
+    await h.sandbox('POST', 'oauth/settings', { clientSecret: 'rotated-legacy-2' });
+    expect((await syncAfter401('rotate-legacy')).state).toBe('done');
+    expect(await status('rotate-legacy')).toBe('active');
+    expect(await storedCredential('rotate-legacy')).toMatchObject({ grant: 'authorization_code' });
+  });
+});
