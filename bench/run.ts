@@ -82,6 +82,10 @@ async function main(): Promise<void> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
     }
+    console.log('\nTelemetry masking per call vs registered secret values (bench/telemetryMasking.ts):');
+    for (const r of (await import('./telemetryMasking')).benchTelemetryMasking()) {
+      console.log(row(`  ${fmt(r.registeredValues)} values: dependency() / exception()`, `${r.dependencyMs.toFixed(3)} / ${r.exceptionMs.toFixed(3)} ms`));
+    }
     await printWebhookIngest();
   } finally {
     sandbox.stop();

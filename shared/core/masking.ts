@@ -3,6 +3,7 @@
  * or telemetry"). Shared by every Telemetry implementation so that they all mask the same way, and
  * by the provider clients for the provider text they quote in their errors (maskProviderText).
  */
+import { SecretMatcher, type SecretFinder, type Span } from './secretMatcher';
 
 /** What a masked value is replaced with. */
 export const MASK = '***';
@@ -19,17 +20,30 @@ export function isSecretKey(key: string): boolean {
 }
 
 /**
- * Replaces every occurrence of every known secret value in `text` with MASK. Longer values are
- * replaced first, so that a secret containing another secret is masked whole. Empty values are
- * ignored (they would match everywhere).
+ * Replaces every occurrence of every known secret value in `text` with MASK. Where occurrences
+ * overlap (a secret containing another, or one's tail being another's head) their union becomes
+ * one MASK, so that no piece of either is left. Empty values are ignored (they would match
+ * everywhere). `secretValues` is either the values themselves, for a one-off mask, or a finder
+ * kept across calls (a Telemetry's SecretValueRegistry), which does not go over every value per
+ * text.
  */
-export function maskText(text: string, secretValues: Iterable<string> = []): string {
-  const values = [...secretValues].filter((value) => value.length > 0).sort((a, b) => b.length - a.length);
-  let masked = text;
-  for (const value of values) {
-    if (masked.includes(value)) masked = masked.split(value).join(MASK);
+export function maskText(text: string, secretValues: Iterable<string> | SecretFinder = []): string {
+  return maskSpans(text, finderOf(secretValues).spansIn(text));
+}
+
+function maskSpans(text: string, spans: readonly Span[]): string {
+  if (spans.length === 0) return text;
+  let masked = '';
+  let copied = 0;
+  for (const [start, end] of spans) {
+    masked += text.slice(copied, start) + MASK;
+    copied = end;
   }
-  return masked;
+  return masked + text.slice(copied);
+}
+
+function finderOf(secretValues: Iterable<string> | SecretFinder): SecretFinder {
+  return typeof (secretValues as SecretFinder).spansIn === 'function' ? (secretValues as SecretFinder) : SecretMatcher.of(secretValues as Iterable<string>);
 }
 
 /**
@@ -37,13 +51,13 @@ export function maskText(text: string, secretValues: Iterable<string> = []): str
  * known secret values masked inside every other string value. null and undefined stay as they are,
  * so that "this property was absent" is still visible.
  */
-export function maskProperties<T extends Record<string, unknown>>(properties: T, secretValues: Iterable<string> = []): { [K in keyof T]: T[K] | string } {
-  const values = [...secretValues];
+export function maskProperties<T extends Record<string, unknown>>(properties: T, secretValues: Iterable<string> | SecretFinder = []): { [K in keyof T]: T[K] | string } {
+  const finder = finderOf(secretValues);
   const masked: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(properties)) {
     if (value === null || value === undefined) masked[key] = value;
     else if (isSecretKey(key)) masked[key] = MASK;
-    else if (typeof value === 'string') masked[key] = maskText(value, values);
+    else if (typeof value === 'string') masked[key] = maskText(value, finder);
     else masked[key] = value;
   }
   return masked as { [K in keyof T]: T[K] | string };

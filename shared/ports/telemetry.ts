@@ -20,9 +20,19 @@ export interface DependencyTelemetry {
  * Semantics (tests/conformance/telemetry.conformance.ts):
  * - Property values whose key names a secret (password, secret, token, apiKey, authorization,
  *   credential, …) are replaced by "***" before they leave the process.
+ * - A value given to registerSecretValue is masked wherever it appears (messages, names, property
+ *   values, exception messages and stacks, dependency names and targets); where registered values
+ *   overlap, no piece of either is left.
+ * - Registered values are kept for a bounded time and count (SecretValueRegistryOptions in
+ *   shared/core/secretValueRegistry.ts, defaults 1 hour and 20,000 values): a value stays masked
+ *   for the retention after its latest registration, and past the count the least recently
+ *   registered value is forgotten first, with one warning. Register a value each time you take it
+ *   up (the credential service does on every load and store), not once at startup.
  * - Nothing here throws into the caller: telemetry failures are swallowed.
  */
 export interface Telemetry {
+  /** Masks `value` in everything emitted from now on, for a secret that has no tell-tale key (a token in a URL, a key in a message). */
+  registerSecretValue(value: string): void;
   log(level: LogLevel, message: string, properties?: TelemetryProperties): void;
   event(name: string, properties?: TelemetryProperties, measurements?: Record<string, number>): void;
   metric(name: string, value: number, properties?: TelemetryProperties): void;

@@ -2,6 +2,7 @@
 process.env.APPLICATIONINSIGHTS_STATSBEAT_DISABLED = 'true';
 process.env.APPLICATION_INSIGHTS_NO_STATSBEAT = 'true';
 
+import { ManualClock } from '../../shared/core/manualClock';
 import { runInTrace } from '../../shared/core/traceContext';
 import { AppInsightsTelemetry } from '../../shared/platform/azure/appInsightsTelemetry';
 import { startIngestionCollector, type IngestionCollector } from '../support/ingestionCollector';
@@ -13,10 +14,18 @@ import { telemetryConformance } from './telemetry.conformance';
  */
 let collector: IngestionCollector;
 let telemetry: AppInsightsTelemetry;
+const secretValueBounds = { retentionMs: 60_000, maxValues: 1000, clock: new ManualClock() };
 
 beforeAll(async () => {
   collector = await startIngestionCollector();
-  telemetry = new AppInsightsTelemetry({ connectionString: collector.connectionString, ingestionCa: collector.ca, level: 'debug' });
+  telemetry = new AppInsightsTelemetry({
+    connectionString: collector.connectionString,
+    ingestionCa: collector.ca,
+    level: 'debug',
+    clock: secretValueBounds.clock,
+    secretValueRetentionMs: secretValueBounds.retentionMs,
+    maxSecretValues: secretValueBounds.maxValues,
+  });
 });
 afterAll(async () => {
   await telemetry?.shutdown();
@@ -27,6 +36,7 @@ telemetryConformance('AppInsightsTelemetry', async () => {
   const from = collector.envelopes.length;
   return {
     telemetry,
+    secretValueBounds,
     readEmitted: async () => JSON.stringify(collector.envelopes.slice(from)),
     cleanup: async () => undefined,
   };

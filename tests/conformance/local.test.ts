@@ -81,9 +81,12 @@ telemetryConformance('JsonLinesTelemetry', async () => {
       done();
     },
   });
-  const telemetry = new JsonLinesTelemetry({ sink, level: 'debug', clock: new ManualClock() });
+  const clock = new ManualClock();
+  const secretValueBounds = { retentionMs: 60_000, maxValues: 1000, clock };
+  const telemetry = new JsonLinesTelemetry({ sink, level: 'debug', clock, secretValueRetentionMs: secretValueBounds.retentionMs, maxSecretValues: secretValueBounds.maxValues });
   return {
     telemetry,
+    secretValueBounds,
     readEmitted: async () => lines.join(''),
     cleanup: async () => {
       sink.destroy();

@@ -91,9 +91,22 @@ describe('JsonLinesTelemetry', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('refuses an unknown level or a negative flush timeout at construction, naming the option', () => {
+  it('refuses an unknown level, a negative flush timeout or unbounded secret values at construction, naming the option', () => {
     expect(() => new JsonLinesTelemetry({ level: 'verbose' as never })).toThrow(/level/);
     expect(() => new JsonLinesTelemetry({ flushTimeoutMs: -1 })).toThrow(/flushTimeoutMs/);
+    expect(() => new JsonLinesTelemetry({ maxSecretValues: 0 })).toThrow(/maxSecretValues/);
+    expect(() => new JsonLinesTelemetry({ secretValueRetentionMs: -1 })).toThrow(/secretValueRetentionMs/);
+  });
+
+  it('warns once, naming the option, when maxSecretValues forgets values still inside their retention', () => {
+    const { sink, lines } = collector();
+    const telemetry = new JsonLinesTelemetry({ sink, maxSecretValues: 3, clock: new ManualClock() });
+    const values = ['value-1-4f1c', 'value-2-9a0e', 'value-3-77d2', 'value-4-c3b5', 'value-5-0e61'];
+    for (const value of values.slice(0, 3)) telemetry.registerSecretValue(value);
+    expect(lines()).toEqual([]);
+    for (const value of values.slice(3)) telemetry.registerSecretValue(value);
+    expect(lines()).toEqual([expect.objectContaining({ type: 'log', level: 'warn', message: expect.stringContaining('maxSecretValues') })]);
+    expect(JSON.stringify(lines())).not.toMatch(/value-\d/);
   });
 });
 

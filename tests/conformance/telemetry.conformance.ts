@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { SyncBridgeError } from '../../shared/core/errors';
+import type { ManualClock } from '../../shared/core/manualClock';
 import type { Telemetry } from '../../shared/ports/telemetry';
 
-/** A Telemetry plus the masking of values that have no tell-tale key (every implementation offers it). */
-export interface MaskingTelemetry extends Telemetry {
-  registerSecretValue(value: string): void;
-}
-
 export interface TelemetryFixture {
-  telemetry: MaskingTelemetry;
+  telemetry: Telemetry;
+  /**
+   * The bounds on registered secret values the telemetry was built with (secretValueRetentionMs,
+   * maxSecretValues) and the clock that times the retention. An implementation shared across
+   * tests keeps earlier tests' values; the tests below only rely on values they register.
+   */
+  secretValueBounds: { retentionMs: number; maxValues: number; clock: ManualClock };
   /** Everything the implementation sent out of the process so far, as text (after flush()). */
   readEmitted(): Promise<string>;
   cleanup(): Promise<void>;
@@ -22,7 +25,7 @@ export interface TelemetryFixture {
 export function telemetryConformance(name: string, factory: () => Promise<TelemetryFixture>): void {
   describe(`Telemetry conformance: ${name}`, () => {
     let fixture: TelemetryFixture;
-    let telemetry: MaskingTelemetry;
+    let telemetry: Telemetry;
 
     beforeEach(async () => {
       fixture = await factory();
@@ -92,6 +95,57 @@ export function telemetryConformance(name: string, factory: () => Promise<Teleme
       expect(text).toContain('value is');
       expect(text).not.toContain('abc123');
       expect(text).not.toContain('extended-tail');
+    });
+
+    it('masks every one of many registered values, and overlapping ones leave no piece of either', async () => {
+      const { maxValues } = fixture.secretValueBounds;
+      // Shared heads, as JWTs and vendor prefixes have; random tails.
+      const unique = (label: string) => `eyJhbGciOiJSUzI1NiJ9.${label}.${randomBytes(9).toString('base64url')}`;
+      const lines: string[] = [];
+      const values: string[] = [];
+      for (let i = 0; values.length + 4 <= maxValues; i += 1) {
+        const core = unique(`core${i}`);
+        const [head, tail] = [`headpart${i}-${core}`, `${core}-tailpart${i}`]; // head's tail is tail's head
+        const inner = unique(`inner${i}`);
+        const outer = `wrapstart${i}-${inner}-wrapend${i}`; // a secret containing another
+        values.push(head, tail, inner, outer);
+        lines.push(`line ${i}: [${head}] [${tail}] [headpart${i}-${core}-tailpart${i}] [${outer}] [${inner}] end ${i}`);
+      }
+      for (const value of values) telemetry.registerSecretValue(value);
+      for (let from = 0; from < lines.length; from += 10) telemetry.log('info', lines.slice(from, from + 10).join('\n'));
+      const text = await emitted();
+      expect(text).toContain('line 0: [***] [***] [***] [***] [***] end 0');
+      expect(text).toContain(`end ${lines.length - 1}`);
+      expect(text).not.toContain('eyJhbGciOiJSUzI1NiJ9');
+      expect(text).not.toMatch(/headpart\d|tailpart\d|wrapstart\d|wrapend\d/);
+    });
+
+    it('forgets a value once it has not been registered for the retention, and keeps one registered again', async () => {
+      const { retentionMs, clock } = fixture.secretValueBounds;
+      const [stale, renewed] = [`stale-${randomBytes(8).toString('hex')}`, `renewed-${randomBytes(8).toString('hex')}`];
+      telemetry.registerSecretValue(stale);
+      telemetry.registerSecretValue(renewed);
+      clock.advance(retentionMs - 1);
+      telemetry.log('info', `before: ${stale} ${renewed}`);
+      telemetry.registerSecretValue(renewed);
+      clock.advance(2);
+      telemetry.log('info', `after: ${stale} ${renewed}`);
+      const text = await emitted();
+      expect(text).toContain('before: *** ***');
+      expect(text).toContain(`after: ${stale} ***`);
+      expect(text).not.toContain(renewed);
+    });
+
+    it('keeps at most maxSecretValues values, forgetting the least recently registered first', async () => {
+      const { maxValues } = fixture.secretValueBounds;
+      const values = Array.from({ length: maxValues }, (_, i) => `value${i}-${randomBytes(8).toString('hex')}`);
+      for (const value of values) telemetry.registerSecretValue(value);
+      telemetry.registerSecretValue(values[0]); // now the most recent
+      const extra = `extra-${randomBytes(8).toString('hex')}`;
+      telemetry.registerSecretValue(extra);
+      telemetry.log('info', `bounded: ${values[0]} ${values[1]} ${values[2]} ${values[maxValues - 1]} ${extra}`);
+      const text = await emitted();
+      expect(text).toContain(`bounded: *** ${values[1]} *** *** ***`);
     });
 
     it('does not mask anything for an empty registered value', async () => {

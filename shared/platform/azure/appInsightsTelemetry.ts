@@ -3,6 +3,7 @@ import { logs, SeverityNumber } from '@opentelemetry/api-logs';
 import { setLogLevel } from '@azure/logger';
 import { flushAzureMonitor, shutdownAzureMonitor, useAzureMonitor } from 'applicationinsights';
 import { maskProperties, maskText } from '../../core/masking';
+import { SECRET_VALUES_FULL_WARNING, SecretValueRegistry, type SecretValueRegistryOptions } from '../../core/secretValueRegistry';
 import { textOfThrown } from '../../core/errors';
 import { currentTrace, useTraceScope, type TraceContext } from '../../core/traceContext';
 import type { DependencyTelemetry, LogLevel, Telemetry, TelemetryProperties } from '../../ports/telemetry';
@@ -10,7 +11,8 @@ import { azureSdkHttpHost } from './azureSdkHttpHost';
 import { instrumentLoadedModules } from './instrumentLoadedModules';
 import { serviceBusDependencyTarget } from './serviceBusDependencyTarget';
 
-export interface AppInsightsTelemetryOptions {
+/** secretValueRetentionMs, maxSecretValues and clock bound the registered secret values (ports/telemetry.ts). */
+export interface AppInsightsTelemetryOptions extends SecretValueRegistryOptions {
   /** APPLICATIONINSIGHTS_CONNECTION_STRING */
   connectionString: string;
   /** Lowest level of `log` sent. Default info. */
@@ -42,7 +44,8 @@ let started = false;
  * here throws into the caller. One per process: the distro installs global OpenTelemetry providers.
  */
 export class AppInsightsTelemetry implements Telemetry {
-  private readonly secretValues = new Set<string>();
+  private readonly secretValues: SecretValueRegistry;
+  private warnedSecretValuesFull = false;
   private readonly histograms = new Map<string, Histogram>();
   private readonly level: LogLevel;
   private readonly logger;
@@ -51,6 +54,7 @@ export class AppInsightsTelemetry implements Telemetry {
 
   constructor(options: AppInsightsTelemetryOptions) {
     if (started) throw new Error('AppInsightsTelemetry: one per process (the distro installs global providers); shut the first down before starting another.');
+    this.secretValues = new SecretValueRegistry(options);
     // An Azure SDK request is traced twice, by the SDK's HTTP span and by the http instrumentation
     // below it (azure-sdk-for-js issue 31694); the SDK's instrumenter suppresses the second when this
     // is set. An operator can still set it to false.
@@ -87,7 +91,11 @@ export class AppInsightsTelemetry implements Telemetry {
   }
 
   registerSecretValue(value: string): void {
-    if (typeof value === 'string' && value.length > 0) this.secretValues.add(value);
+    this.safely(() => {
+      if (!this.secretValues.register(value) || this.warnedSecretValuesFull) return;
+      this.warnedSecretValuesFull = true;
+      this.log('warn', SECRET_VALUES_FULL_WARNING);
+    });
   }
 
   log(level: LogLevel, message: string, properties?: TelemetryProperties): void {

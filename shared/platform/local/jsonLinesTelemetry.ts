@@ -1,4 +1,5 @@
 import { maskProperties, maskText } from '../../core/masking';
+import { SECRET_VALUES_FULL_WARNING, SecretValueRegistry, type SecretValueRegistryOptions } from '../../core/secretValueRegistry';
 import { currentTrace } from '../../core/traceContext';
 import { SyncBridgeError, textOfThrown } from '../../core/errors';
 import { systemClock, type Clock } from '../../ports/clock';
@@ -12,12 +13,13 @@ export interface TelemetrySink {
   write(chunk: string, callback?: (error?: Error | null) => void): unknown;
 }
 
-export interface JsonLinesTelemetryOptions {
+/** secretValueRetentionMs and maxSecretValues bound the registered secret values (ports/telemetry.ts). */
+export interface JsonLinesTelemetryOptions extends Omit<SecretValueRegistryOptions, 'clock'> {
   /** Where lines go. Default process.stdout. */
   sink?: TelemetrySink;
   /** Lowest level written; events, metrics and dependencies count as info. Default 'info'. */
   level?: LogLevel;
-  /** Stamps each line's `time`. Default the system clock. */
+  /** Stamps each line's `time` and times the retention of secret values. Default the system clock. */
   clock?: Clock;
   /** flush() gives up waiting for a stuck sink after this long. Default 5,000 ms. */
   flushTimeoutMs?: number;
@@ -34,15 +36,17 @@ type Line = { time: string; type: string; level: LogLevel } & Record<string, unk
  *
  * Before a line leaves the process, properties with secret-looking keys become "***" and every
  * value registered with registerSecretValue() is masked wherever it appears (messages, names,
- * stacks, property values). Telemetry must never take the product down, so no method throws: a
- * failure to format or write a line drops that line.
+ * stacks, property values), within the port's bounds on how long and how many values are kept
+ * (ports/telemetry.ts). Telemetry must never take the product down, so no method throws: a failure
+ * to format or write a line drops that line.
  */
 export class JsonLinesTelemetry implements Telemetry {
   private readonly sink: TelemetrySink;
   private readonly minRank: number;
   private readonly clock: Clock;
   private readonly flushTimeoutMs: number;
-  private readonly secretValues = new Set<string>();
+  private readonly secretValues: SecretValueRegistry;
+  private warnedSecretValuesFull = false;
 
   constructor(options: JsonLinesTelemetryOptions = {}) {
     this.sink = options.sink ?? process.stdout;
@@ -52,6 +56,7 @@ export class JsonLinesTelemetry implements Telemetry {
     this.flushTimeoutMs = options.flushTimeoutMs ?? 5000;
     if (!(this.flushTimeoutMs >= 0)) throw new SyncBridgeError('configuration', `flushTimeoutMs must be zero or more, got ${options.flushTimeoutMs}.`);
     if (LEVEL_RANK[level] === undefined) throw new SyncBridgeError('configuration', `level must be one of debug, info, warn, error; got ${String(level)}.`);
+    this.secretValues = new SecretValueRegistry({ ...options, clock: this.clock });
     // A stream reports write failures (EPIPE, a full disk) as 'error' events; unheard, those would
     // crash the process. Listening turns them into dropped lines.
     const emitter = this.sink as { on?: (event: string, listener: () => void) => unknown; listenerCount?: (event: string) => number };
@@ -60,7 +65,13 @@ export class JsonLinesTelemetry implements Telemetry {
 
   /** Masks `value` in every later line. Use it for secrets that have no tell-tale key (tokens in URLs, keys in messages). */
   registerSecretValue(value: string): void {
-    if (typeof value === 'string' && value.length > 0) this.secretValues.add(value);
+    try {
+      if (!this.secretValues.register(value) || this.warnedSecretValuesFull) return;
+      this.warnedSecretValuesFull = true;
+      this.log('warn', SECRET_VALUES_FULL_WARNING);
+    } catch {
+      // never into the caller
+    }
   }
 
   log(level: LogLevel, message: string, properties?: TelemetryProperties): void {
