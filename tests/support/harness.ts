@@ -15,7 +15,6 @@ import type { EntityMergePolicy } from '../../shared/core/merge';
 import type { Clock } from '../../shared/ports/clock';
 import type { OutboxEntry } from '../../shared/ports/outboxStore';
 import type { Platform } from '../../shared/ports/platform';
-import type { Telemetry } from '../../shared/ports/telemetry';
 import { startAzureTestPlatform } from './azureTestPlatform';
 import type { IngestionCollector } from './ingestionCollector';
 
@@ -43,7 +42,7 @@ export interface HarnessOptions {
 }
 
 /** What tests reach through `h.platform`: any platform, with the local broker the host receives from. */
-export type HarnessPlatform = Platform & { queue: SqliteQueue; telemetry: Telemetry & { registerSecretValue(value: string): void } };
+export type HarnessPlatform = Platform & { queue: SqliteQueue };
 
 
 /**

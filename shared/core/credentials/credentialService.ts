@@ -399,7 +399,10 @@ export class CredentialService {
     return secret;
   }
 
-  /** Defence in depth: telemetry that can mask known values (JsonLinesTelemetry) learns every token we hold. */
+  /**
+   * Defence in depth: telemetry learns every token we hold, each time we load or store it, so that
+   * its bounded registry (ports/telemetry.ts) keeps every value still in use.
+   */
   private registerSecrets(credentials: Credentials): void {
     this.registerSecretValues(
       credentials.type === 'oauth2' ? [credentials.accessToken, credentials.refreshToken, credentials.clientSecret]
@@ -410,9 +413,7 @@ export class CredentialService {
   }
 
   private registerSecretValues(values: Array<string | undefined>): void {
-    const telemetry = this.platform.telemetry as { registerSecretValue?: (value: string) => void };
-    if (typeof telemetry.registerSecretValue !== 'function') return;
-    for (const value of values) if (value) telemetry.registerSecretValue(value);
+    for (const value of values) if (value) this.platform.telemetry.registerSecretValue(value);
   }
 }
 
