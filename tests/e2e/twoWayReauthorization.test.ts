@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { twoWayFor } from '../../shared/core/outbound/registry';
 import { Harness } from '../support/harness';
 
@@ -115,5 +116,56 @@ describe('two-way sync: pushes wait while their connection needs reauthorization
     expect((await remote(3)).name).toBe('Pushed After Reconnect');
     expect((await remote(4)).name).toBe('Also After Reconnect');
     expect(await openConflicts(con)).toEqual([]);
+  });
+
+  test('an id-only webhook event of a connection needing reauthorization fails saying to reconnect and replay; no provider call once parked; the replay applies', async () => {
+    const con = 'reauth-hook';
+    await oauthTwoWayConnection(con);
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    expect((await h.api('PUT', `/api/connections/${con}/webhook`, { secrets: [secret] })).status).toBe(200);
+    /** Posts a signed Standard Webhooks delivery naming only the record id; returns its delivery id. */
+    async function idOnlyEvent(n: number): Promise<string> {
+      const id = `msg_${randomBytes(8).toString('hex')}`;
+      const body = JSON.stringify({ type: 'customers.updated', data: { entity: 'customers', id: cus(n) } });
+      const timestamp = Math.floor(Date.now() / 1000);
+      const signature = `v1,${createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+      const response = await fetch(`${h.hostUrl}/api/webhooks/sandbox/${con}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signature },
+        body,
+      });
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { deliveryId: string }).deliveryId;
+    }
+    const settledDelivery = (id: string) =>
+      h.waitFor(`delivery ${id} to settle`, async () => {
+        const found = (await h.api('GET', `/api/connections/${con}/deliveries?limit=500`)).body.deliveries.find((d: { id: string }) => d.id === id);
+        return found && found.status !== 'received' ? found : undefined;
+      });
+    const replayHint = (id: string) => new RegExp(`^Connection ${con} needs reauthorization: .*Replay the delivery \\(POST /api/deliveries/${id}/replay\\) once the connection is active\\.$`);
+
+    await h.sandbox('PATCH', `records/customers/${cus(5)}`, { name: 'Changed At The Provider' });
+    await revokeAuthorization(con);
+    // The fetch meets the revoked token (401) and its refresh invalid_grant: the connection is parked.
+    const first = await idOnlyEvent(5);
+    const failed = await settledDelivery(first);
+    expect(failed.status).toBe('failed');
+    expect(failed.detail).toMatch(replayHint(first));
+    expect((await h.api('GET', `/api/connections/${con}`)).body.status).toBe('reauthorization_required');
+
+    // Parked: the next id-only event fails the same way without a provider call.
+    const before = await oauthStats();
+    const second = await idOnlyEvent(5);
+    expect((await settledDelivery(second)).detail).toMatch(replayHint(second));
+    expect((await oauthStats()).bearer).toEqual(before.bearer);
+
+    // Reconnected, the replay fetches the record and applies it.
+    expect((await connect(con)).status).toBe(200);
+    expect((await h.api('POST', `/api/deliveries/${first}/replay`)).status).toBe(202);
+    await h.waitFor('the replay to apply', async () => {
+      const found = (await h.api('GET', `/api/connections/${con}/deliveries?limit=500`)).body.deliveries.find((d: { id: string }) => d.id === first);
+      return found?.status === 'applied' ? found : undefined;
+    });
+    expect((await h.platform.records.get({ tenantId: 't1', connectionId: con, entity: 'customers' }, cus(5)))?.data.name).toBe('Changed At The Provider');
   });
 });
