@@ -13,15 +13,22 @@ import { recordId } from '../ids';
 import { CustomMergeRules, differingFields, threeWayMerge, type EntityMergePolicy } from '../merge';
 import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
+import { DEFAULT_HELD_RECHECK_MS, heldReason, holdsPushes } from './connectionHold';
 import { classifyPushFailure, failureText, isGone, isPreconditionFailed } from './pushFailure';
 import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, LocalChangeService, applyChanges, outboundMessage, type OutboundMessage } from './localChanges';
 
-export type PushOutcome = 'pushed' | 'merged' | 'superseded' | 'skipped' | 'retry_scheduled' | 'parked' | 'dead';
+/** `held`: the connection waits for a person (reauthorization, resume); the entry stays pending (connectionHold.ts). */
+export type PushOutcome = 'pushed' | 'merged' | 'superseded' | 'skipped' | 'retry_scheduled' | 'held' | 'parked' | 'dead';
 
 export interface OutboundServiceOptions {
   retry?: PushRetryOptions;
   customRules?: CustomMergeRules;
   random?: () => number;
+  /**
+   * While a connection waits for reauthorization or is paused, how long a held push waits before
+   * the worker checks the connection again. Default DEFAULT_HELD_RECHECK_MS (5 minutes).
+   */
+  heldRecheckMs?: number;
 }
 
 /** Policy used when a connection names none for an entity: nobody's change is dropped silently. */
@@ -40,12 +47,14 @@ const AGREE_ATTEMPTS = 5;
  * classifyPushFailure (pushFailure.ts): a scheduled retry (5xx, 429, network, a fault of our own
  * store or one nobody classified), a parked conflict (a refused value, a clash, a record gone at
  * the provider) or a dead letter (auth, a read-only provider or other setup fault), which records
- * what failed as its reason code.
+ * what failed as its reason code. While the connection waits for a person (reauthorization, a
+ * pause) a push is held instead: pending, checked again later, pushed once the connection is active.
  */
 export class OutboundService {
   private readonly retry: ResolvedPushRetryOptions;
   private readonly rules: CustomMergeRules;
   private readonly changes: LocalChangeService;
+  private readonly heldRecheckMs: number;
 
   constructor(
     private readonly platform: Platform,
@@ -55,6 +64,10 @@ export class OutboundService {
     this.retry = resolveBackoff(options.retry);
     this.rules = options.customRules ?? new CustomMergeRules();
     this.changes = new LocalChangeService(platform);
+    this.heldRecheckMs = options.heldRecheckMs ?? DEFAULT_HELD_RECHECK_MS;
+    if (!Number.isInteger(this.heldRecheckMs) || this.heldRecheckMs < 1) {
+      throw new SyncBridgeError('configuration', `heldRecheckMs must be a whole number of milliseconds of at least 1; got ${this.heldRecheckMs}.`);
+    }
   }
 
   async handle(message: OutboundMessage): Promise<PushOutcome> {
@@ -77,6 +90,10 @@ export class OutboundService {
       await this.finish(entry, 'dead', `Connection ${entry.connectionId} no longer exists.`);
       return 'dead';
     }
+    // Nothing is sent for a connection that waits for a person: the provider would refuse it (or
+    // the refresh path refuse at once), and the entry would be dead-lettered with nothing to send it
+    // again once the person has acted.
+    if (holdsPushes(connection)) return this.hold(entry, connection);
     try {
       const adapter = await this.adapterFor(connection);
       if (lostCreate) return await this.replayCreate(adapter, connection, entry, lostCreate, record);
@@ -404,6 +421,12 @@ export class OutboundService {
 
   /** What classifyPushFailure decides: a scheduled retry, a parked conflict, or a dead letter. */
   private async onFailure(entry: OutboxEntry, record: SyncRecord, error: unknown): Promise<PushOutcome> {
+    if (isSyncBridgeError(error, 'auth_failed')) {
+      // The 401 that parked the connection (its refresh met invalid_grant, or a client refusal)
+      // reaches the push that met it as auth_failed: held like the pushes that come after it.
+      const connection = await this.platform.connections.get(entry.connectionId);
+      if (connection && holdsPushes(connection)) return this.hold(entry, connection);
+    }
     const failure = classifyPushFailure(error, entry.op);
     if (failure.action === 'retry') return this.retryLater(entry, record, error, failure.exhausted);
     if (failure.action === 'park') {
@@ -443,6 +466,25 @@ export class OutboundService {
     await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId, at }));
     await this.platform.outbox.update(entry.id, { state: 'pending', attempts, lastError: reason, nextAttemptAt: at.toISOString() }, new Date(now).toISOString());
     return 'retry_scheduled';
+  }
+
+  /**
+   * Holds the entry while its connection waits for a person: it stays pending, its attempts (and
+   * so its retry budget) untouched, `lastError` saying what it waits for. A scheduled message
+   * checks again after `heldRecheckMs` — one message per held entry per interval, no provider
+   * call — and pushes once the connection is active again; still parked, it holds again. The
+   * message has an id of its own per check (the broker drops a repeated id for ten minutes, so a
+   * re-send under the entry id, as the relay's, could be dropped) and names its due time, which
+   * `nextAttemptAt` then notes: the relay leaves the entry alone until then, and a stray older
+   * message is skipped. Message first, then the note, as in retryLater.
+   */
+  private async hold(entry: OutboxEntry, connection: Connection): Promise<PushOutcome> {
+    const now = this.platform.clock.now().getTime();
+    const at = new Date(now + this.heldRecheckMs);
+    await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry, { messageId: `${entry.id}.held${at.getTime()}`, at }));
+    await this.platform.outbox.update(entry.id, { state: 'pending', lastError: heldReason(connection), nextAttemptAt: at.toISOString() }, new Date(now).toISOString());
+    this.platform.telemetry.metric('PushesHeld', 1, { connectionId: entry.connectionId, status: connection.status });
+    return 'held';
   }
 
   /**

@@ -45,7 +45,8 @@ const MAX_ERROR_TEXT = 500;
  * | `configuration` and the rest (a read-only provider, a missing credential, a connection's bad config) | dead, retry_exhausted, `configuration`: a person fixes the setup and replays |
  *
  * A 404 or 410 on a delete never gets here: the record is gone, which is what the delete wanted
- * (see `isGone`). `reason` quotes the error (failureText), whose provider text the HTTP client
+ * (see `isGone`); nor does an `auth_failed` whose connection is now parked for reauthorization
+ * or paused: the worker holds that push until the connection is active (connectionHold.ts). `reason` quotes the error (failureText), whose provider text the HTTP client
  * already masked.
  */
 export function classifyPushFailure(error: unknown, op: PushOperation): PushFailure {

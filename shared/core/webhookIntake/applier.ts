@@ -1,10 +1,11 @@
-import type { ProviderRecord } from '../../adapters/adapter';
+import type { ProviderAdapter, ProviderRecord } from '../../adapters/adapter';
 import { adapterFor } from '../credentials/adapterFor';
 import type { AdapterRegistry } from '../../adapters/registry';
 import { applyPage } from '../../pipeline/applyPage';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
+import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import type { Connection, JsonObject } from '../model';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import { retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
@@ -30,6 +31,16 @@ export interface ApplyOptions {
 const INTERNAL_FAILURE = 'SyncBridge could not apply this delivery: an internal error, retried until the queue gave up (the exception is in the telemetry under this delivery id). Replay it once the cause is fixed.';
 
 const EVENT_TYPE = /^([A-Za-z0-9_-]+)\.(created|updated|deleted)$/;
+
+/**
+ * Why an id-only event of a connection parked for reauthorization failed. Final, as every auth
+ * failure is in the fetch retry model (fetchRetry.ts): deliveries are not held — nothing would
+ * know when to try again, and a reconnect can take days — but failed with what to do; the
+ * delivery log keeps the event for its replay.
+ */
+function awaitingReauthorization(connectionId: string, deliveryId: string): string {
+  return `Connection ${connectionId} needs reauthorization: this event names only the record id, and the record cannot be fetched until the connection is connected again (/api/connect). Replay the delivery (POST /api/deliveries/${deliveryId}/replay) once the connection is active.`;
+}
 
 /** The sandbox scheme's record fields (as in shared/adapters/providers/sandbox.ts). */
 function toProviderRecord(item: JsonObject, deletedByType: boolean): ProviderRecord {
@@ -118,7 +129,7 @@ export class WebhookApplier {
 
     let record: ProviderRecord;
     try {
-      record = await this.recordOf(connection, entity, data, match[2] === 'deleted');
+      record = await this.recordOf(connection, delivery, entity, data, match[2] === 'deleted');
     } catch (error) {
       return this.onFetchFailure(delivery, message, error);
     }
@@ -178,7 +189,7 @@ export class WebhookApplier {
             continue;
           }
           try {
-            record = (await (await this.adapterFor(connection)).getRecord(entity, change.externalId)) ?? { externalId: change.externalId, updatedAt: null, deleted: true, data: {} };
+            record = (await (await this.fetchingAdapter(connection, delivery)).getRecord(entity, change.externalId)) ?? { externalId: change.externalId, updatedAt: null, deleted: true, data: {} };
           } catch (error) {
             return this.onFetchFailure(delivery, message, error);
           }
@@ -216,16 +227,22 @@ export class WebhookApplier {
   }
 
   /** The event's record, or for id-only events the provider's current one (gone → a tombstone). */
-  private async recordOf(connection: Connection, entity: string, data: JsonObject, deleted: boolean): Promise<ProviderRecord> {
+  private async recordOf(connection: Connection, delivery: Delivery, entity: string, data: JsonObject, deleted: boolean): Promise<ProviderRecord> {
     if (isObject(data.record)) return toProviderRecord(data.record, deleted);
     if (typeof data.id !== 'string' && typeof data.id !== 'number') return { externalId: '', updatedAt: null, deleted: false, data: {} };
     const id = String(data.id);
-    const adapter = await this.adapterFor(connection);
+    const adapter = await this.fetchingAdapter(connection, delivery);
     const fetched = await adapter.getRecord(entity, id);
     return fetched ?? { externalId: id, updatedAt: null, deleted: true, data: {} };
   }
 
-  private adapterFor(connection: Connection) {
+  /**
+   * The adapter for an id-only event's fetch. A connection parked for reauthorization is refused
+   * here, before any provider call: its token was refused (or cannot be renewed), so the fetch
+   * would only fail again; the delivery fails with what to do (awaitingReauthorization).
+   */
+  private async fetchingAdapter(connection: Connection, delivery: Delivery): Promise<ProviderAdapter> {
+    if (connection.status === 'reauthorization_required') throw new SyncBridgeError('auth_failed', awaitingReauthorization(connection.id, delivery.id));
     return adapterFor(this.platform, this.adapters, connection);
   }
 
@@ -239,7 +256,12 @@ export class WebhookApplier {
     const { platform } = this;
     const plan = planFetchFailure(error, message, this.retry, platform.clock.now(), this.random);
     if (plan.kind === 'internal') throw error;
-    if (plan.kind === 'failed') return this.finish(delivery, 'failed', plan.reason);
+    if (plan.kind === 'failed') {
+      // The 401 that parked the connection (its refresh refused) fails the delivery with the same
+      // words as the fetches refused after it, which say to reconnect and replay.
+      const parked = isSyncBridgeError(error, 'auth_failed') && (await platform.connections.get(delivery.connectionId))?.status === 'reauthorization_required';
+      return this.finish(delivery, 'failed', parked ? awaitingReauthorization(delivery.connectionId, delivery.id) : plan.reason);
+    }
     const traceparent = currentTraceparent();
     await platform.deliveries.update(delivery.id, { status: 'received', detail: plan.detail }, platform.clock.now().toISOString());
     platform.telemetry.log('info', 'Webhook delivery rescheduled.', { deliveryId: delivery.id, connectionId: delivery.connectionId, at: plan.at.toISOString(), reason: plan.detail });
