@@ -29,6 +29,8 @@ export interface KeyVaultTestServer {
   readonly requests: Array<{ method: string; path: string; status: number; authorized: boolean }>;
   /** The next `count` authorized requests are answered 429 with Retry-After: `retryAfterSeconds`. */
   throttleNext(count: number, retryAfterSeconds?: number): void;
+  /** Moves the vault's clock (its `created`/`updated` stamps, in whole seconds) forward. */
+  advanceTime(seconds: number): void;
   /** The stored versions of a vault name (lower-cased), newest last. */
   versionsOf(vaultName: string): Array<{ version: string; value: string; contentType?: string; exp?: number; enabled: boolean; tags: Record<string, string> }>;
   close(): Promise<void>;
@@ -64,6 +66,8 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
   const requests: KeyVaultTestServer['requests'] = [];
   let throttle = { count: 0, retryAfter: 0 };
   let base = '';
+  let clockOffsetSeconds = 0;
+  const nowSeconds = () => Math.floor(Date.now() / 1000) + clockOffsetSeconds;
 
   const bundle = (name: string, v: Version, withValue: boolean) => ({
     ...(withValue ? { value: v.value } : {}),
@@ -99,7 +103,7 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
       if (req.method === 'PUT' && parts.length === 2) {
         if (deleted.has(name)) return [409, { error: { code: 'Conflict', message: `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.` } }];
         const input = JSON.parse(body) as { value: string; contentType?: string; tags?: Record<string, string>; attributes?: { exp?: number } };
-        const now = Math.floor(Date.now() / 1000);
+        const now = nowSeconds();
         const v: Version = { version: randomUUID().replace(/-/g, ''), value: input.value, contentType: input.contentType, exp: input.attributes?.exp, enabled: true, tags: input.tags ?? {}, created: now, updated: now };
         secrets.set(name, [...(secrets.get(name) ?? []), v]);
         return [200, bundle(name, v, true)];
@@ -129,7 +133,7 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
         if (input.tags !== undefined) v.tags = input.tags;
         if (input.attributes?.enabled !== undefined) v.enabled = input.attributes.enabled;
         if (input.attributes?.exp !== undefined) v.exp = input.attributes.exp;
-        v.updated = Math.floor(Date.now() / 1000);
+        v.updated = nowSeconds();
         return [200, bundle(name, v, false)];
       }
       if (req.method === 'DELETE' && parts.length === 2) {
@@ -173,6 +177,9 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
     requests,
     throttleNext(count, retryAfterSeconds = 0) {
       throttle = { count, retryAfter: retryAfterSeconds };
+    },
+    advanceTime(seconds) {
+      clockOffsetSeconds += seconds;
     },
     versionsOf(vaultName) {
       return (secrets.get(vaultName.toLowerCase()) ?? []).map(({ created: _c, updated: _u, ...v }) => v);
