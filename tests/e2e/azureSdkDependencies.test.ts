@@ -76,7 +76,7 @@ describe('Azure SDK calls as Application Insights dependencies', () => {
     // the vault's 401 bearer challenge) for its version chain (retireVersions).
     expect(operations.map((d) => d.name).sort()).toEqual(['SecretClient.getSecret', 'SecretClient.getSecret', 'SecretClient.setSecret']);
     const httpUnder = (parentId: string) => dependencies.filter(({ envelope }) => envelope.tags?.['ai.operation.parentId'] === parentId).map(({ data }) => data);
-    const gets = operations.filter((d) => d.name === 'SecretClient.getSecret').map((d) => httpUnder(d.id));
+    const gets = operations.filter((d) => d.name === 'SecretClient.getSecret').map((d) => httpUnder(String(d.id)));
     expect(gets.map((calls) => calls[calls.length - 1].resultCode).sort()).toEqual(['200', '404']);
     const http = gets.find((calls) => calls[calls.length - 1].resultCode === '200')!;
     const secretPath = `/secrets/${toKeyVaultName(input.secretName)}`;
