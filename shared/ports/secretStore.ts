@@ -24,8 +24,12 @@ export interface SecretValue {
  *
  * Semantics (tests/conformance/secretStore.conformance.ts):
  * - `set` creates a new version and returns it; `get` returns the newest version.
- * - `getVersion` returns an older version while it exists; `listVersions` lists version ids
- *   (the order is the implementation's: newest first locally).
+ * - `getVersion` returns an older version while it exists; `listVersions` lists the ids of the
+ *   live versions (the order is the implementation's: newest first locally).
+ * - `retireVersions(name, keep)` makes every version but the newest `keep` unreadable for good:
+ *   `getVersion` then answers undefined for them and `listVersions` leaves them out, while `get`
+ *   (the newest) is unaffected. Locally the rows are deleted; Key Vault cannot delete one version,
+ *   so there they are disabled (kept, unreadable, until the whole secret is deleted).
  * - `delete` removes every version; `get` then returns undefined.
  * - Names are any non-empty string of at most 200 characters.
  */
@@ -38,5 +42,12 @@ export interface SecretStore {
   get(name: string, options?: { fresh?: boolean }): Promise<SecretValue | undefined>;
   getVersion(name: string, version: string): Promise<SecretValue | undefined>;
   listVersions(name: string): Promise<string[]>;
+  /**
+   * Retires every version of `name` except the newest `keep` (an integer of at least 1) and
+   * returns how many this call retired; a name without versions retires nothing. Each version
+   * holds a generation of a credential (a refresh token, perhaps a client secret), so old ones
+   * are a liability and, on Key Vault, a cost for every listing.
+   */
+  retireVersions(name: string, keep: number): Promise<number>;
   delete(name: string): Promise<void>;
 }

@@ -111,6 +111,95 @@ describe('KeyVaultSecretStore against the loopback vault', () => {
     expect(vault.requests.filter((r) => r.path.endsWith('/versions')).length - pagesBefore).toBeGreaterThanOrEqual(2);
   });
 
+  it('refuses reads of a disabled version with 403 SecretDisabled, as the vault does, and still lists it', async () => {
+    const client = clientFor(vault);
+    const name = uniqueId('disabled').toLowerCase();
+    const first = await client.setSecret(name, 'one');
+    await client.setSecret(name, 'two');
+    await client.updateSecretProperties(name, first.properties.version!, { enabled: false });
+    const refused = await client.getSecret(name, { version: first.properties.version }).then(() => undefined, (e: unknown) => e as { statusCode?: number; message?: string });
+    expect(refused?.statusCode).toBe(403);
+    expect(refused?.message).toContain('disabled secret');
+    expect((await client.getSecret(name)).value).toBe('two');
+    const listed = [];
+    for await (const p of client.listPropertiesOfSecretVersions(name)) listed.push({ version: p.version, enabled: p.enabled });
+    expect(listed).toContainEqual({ version: first.properties.version, enabled: false });
+  });
+
+  it('retires the version that falls out of the window without listing the versions, however many there were', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = uniqueId('chained');
+    const vaultName = toKeyVaultName(name);
+    for (let i = 0; i < 40; i += 1) {
+      await store.set(name, `generation-${i}`);
+      await store.retireVersions(name, 5);
+    }
+    const before = vault.requests.length;
+    await store.set(name, 'generation-40');
+    expect(await store.retireVersions(name, 5)).toBe(1);
+    const calls = vault.requests.slice(before).map((r) => `${r.method} ${r.path.endsWith('/versions') ? 'list' : 'secret'}`);
+    // set: GET the newest (for its chain), PUT; retire: GET the newest, PATCH the retired version, PATCH the chain.
+    expect(calls).toEqual(['GET secret', 'PUT secret', 'GET secret', 'PATCH secret', 'PATCH secret']);
+    const versions = vault.versionsOf(vaultName);
+    expect(versions.filter((v) => v.enabled)).toHaveLength(5);
+    expect(versions.filter((v) => v.enabled).map((v) => v.value)).toEqual(['generation-36', 'generation-37', 'generation-38', 'generation-39', 'generation-40']);
+    expect(versions.slice(0, -5).every((v) => !v.enabled)).toBe(true);
+  });
+
+  it('retires versions written without a chain (before retiring existed) by listing once, then by the chain', async () => {
+    const client = clientFor(vault);
+    const store = new KeyVaultSecretStore(client, { cacheTtlMs: 0 });
+    const name = uniqueId('legacy');
+    const vaultName = toKeyVaultName(name);
+    // Versions as the store wrote them before: only the name tag, a second apart.
+    for (let i = 0; i < 30; i += 1) {
+      await client.setSecret(vaultName, `old-${i}`, { tags: { 'syncbridge-name': name } });
+      vault.advanceTime(1);
+    }
+    const lists = () => vault.requests.filter((r) => r.path.endsWith('/versions')).length;
+    const listsBefore = lists();
+    expect(await store.retireVersions(name, 3)).toBe(27);
+    expect(lists() - listsBefore).toBe(2); // 30 versions: two pages of 25
+    expect(vault.versionsOf(vaultName).filter((v) => v.enabled).map((v) => v.value)).toEqual(['old-27', 'old-28', 'old-29']);
+    expect((await store.get(name))?.value).toBe('old-29');
+    await store.set(name, 'new-0');
+    expect(await store.retireVersions(name, 3)).toBe(1);
+    expect(lists() - listsBefore).toBe(2); // the chain was written: no more listing
+    expect((await store.listVersions(name)).length).toBe(3);
+    expect(vault.versionsOf(vaultName).filter((v) => v.enabled).map((v) => v.value)).toEqual(['old-28', 'old-29', 'new-0']);
+  });
+
+  it('after a deleted secret is recovered by a set, retires the recovered versions too', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = uniqueId('recovered');
+    for (let i = 0; i < 4; i += 1) {
+      await store.set(name, `before-${i}`);
+      vault.advanceTime(1);
+    }
+    await store.delete(name);
+    vault.advanceTime(1);
+    await store.set(name, 'after');
+    expect(await store.retireVersions(name, 2)).toBe(3);
+    expect(vault.versionsOf(toKeyVaultName(name)).filter((v) => v.enabled).map((v) => v.value)).toEqual(['before-3', 'after']);
+  });
+
+  it('keeps more versions than a chain holds by listing, and never retires one as new as the newest', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = uniqueId('many');
+    for (let i = 0; i < 12; i += 1) {
+      await store.set(name, `spaced-${i}`);
+      vault.advanceTime(1);
+    }
+    expect(await store.retireVersions(name, 10)).toBe(2);
+    expect((await store.listVersions(name)).length).toBe(10);
+    // Written within the newest's second: the vault's clock cannot tell them from the newest, so they stay.
+    await store.set(name, 'same-second-1');
+    await store.set(name, 'same-second-2');
+    expect(await store.retireVersions(name, 10)).toBe(1);
+    expect((await store.get(name))?.value).toBe('same-second-2');
+    expect(vault.versionsOf(toKeyVaultName(name)).filter((v) => v.enabled).map((v) => v.value)).toContain('same-second-1');
+  });
+
   it('maps long names to hashed vault names and reads them back by the tag', async () => {
     const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
     const name = `${uniqueId('long')}-${'Ü'.repeat(80)}`;

@@ -43,6 +43,60 @@ export function secretStoreConformance(name: string, factory: StoreFactory<Secre
       expect((await store.listVersions(secretName)).sort()).toEqual([v1.version, v2.version, v3.version].sort());
     });
 
+    it('retires all but the newest versions: they can no longer be read or listed, the newest can', async () => {
+      const written: string[] = [];
+      for (let i = 1; i <= 6; i += 1) written.push((await store.set(secretName, `generation-${i}`)).version);
+      expect(await store.retireVersions(secretName, 3)).toBe(3);
+      for (const version of written.slice(0, 3)) expect(await store.getVersion(secretName, version)).toBeUndefined();
+      for (const [i, version] of written.slice(3).entries()) expect(await store.getVersion(secretName, version)).toMatchObject({ value: `generation-${i + 4}` });
+      expect((await store.listVersions(secretName)).sort()).toEqual(written.slice(3).sort());
+      expect(await store.get(secretName)).toMatchObject({ value: 'generation-6', version: written[5] });
+      expect(await store.get(secretName, { fresh: true })).toMatchObject({ value: 'generation-6', version: written[5] });
+      expect(await store.retireVersions(secretName, 3)).toBe(0); // nothing more to retire
+    });
+
+    it('keeps a rolling window when every write is followed by a retire, as credential refreshes are', async () => {
+      const written: string[] = [];
+      for (let i = 1; i <= 12; i += 1) {
+        written.push((await store.set(secretName, `generation-${i}`)).version);
+        expect(await store.retireVersions(secretName, 2)).toBe(i > 2 ? 1 : 0);
+      }
+      expect((await store.listVersions(secretName)).sort()).toEqual(written.slice(-2).sort());
+      expect(await store.getVersion(secretName, written[0])).toBeUndefined();
+      expect(await store.getVersion(secretName, written[9])).toBeUndefined();
+      expect(await store.getVersion(secretName, written[10])).toMatchObject({ value: 'generation-11' });
+      expect(await store.get(secretName, { fresh: true })).toMatchObject({ value: 'generation-12', version: written[11] });
+      // A write after retiring still keeps the window: the next retire drops one more.
+      const next = await store.set(secretName, 'generation-13');
+      expect(await store.retireVersions(secretName, 2)).toBe(1);
+      expect((await store.listVersions(secretName)).sort()).toEqual([written[11], next.version].sort());
+    });
+
+    it('keeping one leaves only the newest version', async () => {
+      await store.set(secretName, 'old');
+      const newest = await store.set(secretName, 'new');
+      expect(await store.retireVersions(secretName, 1)).toBe(1);
+      expect(await store.listVersions(secretName)).toEqual([newest.version]);
+      expect((await store.get(secretName, { fresh: true }))?.value).toBe('new');
+    });
+
+    it('retires nothing of other secrets, nor of a secret that never existed', async () => {
+      const other = uniqueId('other-secret');
+      const theirs = [await store.set(other, 'a'), await store.set(other, 'b')];
+      await store.set(secretName, 'mine-1');
+      await store.set(secretName, 'mine-2');
+      expect(await store.retireVersions(secretName, 1)).toBe(1);
+      expect((await store.listVersions(other)).sort()).toEqual(theirs.map((v) => v.version).sort());
+      expect(await store.retireVersions(uniqueId('never-set'), 1)).toBe(0);
+    });
+
+    it('refuses to keep fewer than one version', async () => {
+      await store.set(secretName, 'only');
+      await expectSyncBridgeError(store.retireVersions(secretName, 0), 'validation');
+      await expectSyncBridgeError(store.retireVersions(secretName, 1.5), 'validation');
+      expect((await store.get(secretName))?.value).toBe('only');
+    });
+
     it('deletes every version; reads then find nothing', async () => {
       const v1 = await store.set(secretName, 'first');
       await store.set(secretName, 'second');

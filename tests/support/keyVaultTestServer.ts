@@ -10,7 +10,12 @@ import { selfSignedCertificate } from './selfSignedCertificate';
  * with a certificate made for this run by openssl (trusted by the client through `tlsOptions.ca`,
  * never by turning verification off):
  * PUT /secrets/{name}, GET /secrets/{name}/{version?}, GET /secrets/{name}/versions,
- * DELETE /secrets/{name}, GET /deletedsecrets/{name}, POST /deletedsecrets/{name}/recover.
+ * PATCH /secrets/{name}/{version}, DELETE /secrets/{name}, GET /deletedsecrets/{name},
+ * POST /deletedsecrets/{name}/recover.
+ * As the vault does: a disabled version answers a GET with 403 (inner error SecretDisabled) but is
+ * still listed, with `attributes.enabled: false`; the listing comes in no chronological order (here
+ * ordered by version id, as the vault's appears to be); `created` is in whole seconds; a PATCH
+ * changes only the fields it sends, and `tags` sent replace the tags.
  * A request without the expected bearer token gets the vault's 401 challenge
  * (`WWW-Authenticate: Bearer authorization=…, resource=…`). Deleted secrets stay soft-deleted (the
  * name is taken, 409 on set) until recovered, as in a vault with purge protection.
@@ -24,8 +29,10 @@ export interface KeyVaultTestServer {
   readonly requests: Array<{ method: string; path: string; status: number; authorized: boolean }>;
   /** The next `count` authorized requests are answered 429 with Retry-After: `retryAfterSeconds`. */
   throttleNext(count: number, retryAfterSeconds?: number): void;
+  /** Moves the vault's clock (its `created`/`updated` stamps, in whole seconds) forward. */
+  advanceTime(seconds: number): void;
   /** The stored versions of a vault name (lower-cased), newest last. */
-  versionsOf(vaultName: string): Array<{ version: string; value: string; contentType?: string; exp?: number; tags: Record<string, string> }>;
+  versionsOf(vaultName: string): Array<{ version: string; value: string; contentType?: string; exp?: number; enabled: boolean; tags: Record<string, string> }>;
   close(): Promise<void>;
 }
 
@@ -44,8 +51,10 @@ interface Version {
   value: string;
   contentType?: string;
   exp?: number;
+  enabled: boolean;
   tags: Record<string, string>;
   created: number;
+  updated: number;
 }
 
 export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
@@ -57,12 +66,14 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
   const requests: KeyVaultTestServer['requests'] = [];
   let throttle = { count: 0, retryAfter: 0 };
   let base = '';
+  let clockOffsetSeconds = 0;
+  const nowSeconds = () => Math.floor(Date.now() / 1000) + clockOffsetSeconds;
 
   const bundle = (name: string, v: Version, withValue: boolean) => ({
     ...(withValue ? { value: v.value } : {}),
     id: `${base}/secrets/${name}/${v.version}`,
     ...(v.contentType ? { contentType: v.contentType } : {}),
-    attributes: { enabled: true, created: v.created, updated: v.created, ...(v.exp ? { exp: v.exp } : {}), recoveryLevel: 'Recoverable' },
+    attributes: { enabled: v.enabled, created: v.created, updated: v.updated, ...(v.exp ? { exp: v.exp } : {}), recoveryLevel: 'Recoverable' },
     tags: v.tags,
   });
   const deletedBundle = (name: string, versions: Version[]) => ({
@@ -92,7 +103,8 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
       if (req.method === 'PUT' && parts.length === 2) {
         if (deleted.has(name)) return [409, { error: { code: 'Conflict', message: `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.` } }];
         const input = JSON.parse(body) as { value: string; contentType?: string; tags?: Record<string, string>; attributes?: { exp?: number } };
-        const v: Version = { version: randomUUID().replace(/-/g, ''), value: input.value, contentType: input.contentType, exp: input.attributes?.exp, tags: input.tags ?? {}, created: Math.floor(Date.now() / 1000) };
+        const now = nowSeconds();
+        const v: Version = { version: randomUUID().replace(/-/g, ''), value: input.value, contentType: input.contentType, exp: input.attributes?.exp, enabled: true, tags: input.tags ?? {}, created: now, updated: now };
         secrets.set(name, [...(secrets.get(name) ?? []), v]);
         return [200, bundle(name, v, true)];
       }
@@ -102,14 +114,27 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
         // Paged like the vault: at most `maxresults` (default 25) per page, then a nextLink.
         const size = Math.min(25, Number(url.searchParams.get('maxresults') ?? 25) || 25);
         const skip = Number(url.searchParams.get('$skiptoken') ?? 0);
-        const page = versions.slice(skip, skip + size);
+        const page = [...versions].sort((a, b) => a.version.localeCompare(b.version)).slice(skip, skip + size);
         const next = skip + size < versions.length ? `${base}/secrets/${name}/versions?api-version=${url.searchParams.get('api-version')}&maxresults=${size}&$skiptoken=${skip + size}` : null;
         return [200, { value: page.map((v) => bundle(name, v, false)), nextLink: next }];
       }
       if (req.method === 'GET') {
         if (!versions) return notFound('Secret');
         const v = parts[2] ? versions.find((x) => x.version === parts[2]) : versions[versions.length - 1];
-        return v ? [200, bundle(name, v, true)] : notFound('Secret version');
+        if (!v) return notFound('Secret version');
+        if (!v.enabled) return [403, { error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } } }];
+        return [200, bundle(name, v, true)];
+      }
+      if (req.method === 'PATCH' && parts.length === 3) {
+        const v = versions?.find((x) => x.version === parts[2]);
+        if (!v) return notFound('Secret version');
+        const input = JSON.parse(body || '{}') as { contentType?: string; tags?: Record<string, string>; attributes?: { enabled?: boolean; exp?: number } };
+        if (input.contentType !== undefined) v.contentType = input.contentType;
+        if (input.tags !== undefined) v.tags = input.tags;
+        if (input.attributes?.enabled !== undefined) v.enabled = input.attributes.enabled;
+        if (input.attributes?.exp !== undefined) v.exp = input.attributes.exp;
+        v.updated = nowSeconds();
+        return [200, bundle(name, v, false)];
       }
       if (req.method === 'DELETE' && parts.length === 2) {
         if (!versions) return notFound('Secret');
@@ -153,8 +178,11 @@ export async function startKeyVaultTestServer(): Promise<KeyVaultTestServer> {
     throttleNext(count, retryAfterSeconds = 0) {
       throttle = { count, retryAfter: retryAfterSeconds };
     },
+    advanceTime(seconds) {
+      clockOffsetSeconds += seconds;
+    },
     versionsOf(vaultName) {
-      return (secrets.get(vaultName.toLowerCase()) ?? []).map(({ created: _c, ...v }) => v);
+      return (secrets.get(vaultName.toLowerCase()) ?? []).map(({ created: _c, updated: _u, ...v }) => v);
     },
     async close() {
       server.closeAllConnections();

@@ -41,6 +41,11 @@ export interface CredentialServiceOptions {
   storeAttempts?: number;
   /** Wait before the second write, doubling after each failure. Default 500 ms (5 attempts: ~7.5 s). */
   storeRetryDelayMs?: number;
+  /**
+   * Versions of a connection's credential kept after each write, the new one included (for
+   * rollback and forensics); older ones are retired (SecretStore.retireVersions). Default 5.
+   */
+  credentialVersionsKept?: number;
 }
 
 /** Name of a connection's credential in the secret store. */
@@ -73,6 +78,7 @@ export class CredentialService {
   private readonly leaseWaitMs: number;
   private readonly storeAttempts: number;
   private readonly storeRetryDelayMs: number;
+  private readonly credentialVersionsKept: number;
   readonly oauth: OAuthClient;
 
   constructor(private readonly platform: Platform, options: CredentialServiceOptions = {}) {
@@ -82,6 +88,8 @@ export class CredentialService {
     this.oauth = options.oauthClient ?? new OAuthClient();
     this.storeAttempts = Math.max(1, Math.floor(options.storeAttempts ?? 5));
     this.storeRetryDelayMs = options.storeRetryDelayMs ?? 500;
+    this.credentialVersionsKept = options.credentialVersionsKept ?? 5;
+    if (!Number.isInteger(this.credentialVersionsKept) || this.credentialVersionsKept < 1) throw new SyncBridgeError('configuration', `credentialVersionsKept must be an integer of at least 1, got ${this.credentialVersionsKept}.`);
     for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs, storeRetryDelayMs: this.storeRetryDelayMs })) {
       if (!(value >= 0) || !Number.isFinite(value)) throw new SyncBridgeError('configuration', `${name} must be a non-negative number of milliseconds, got ${value}.`);
     }
@@ -105,11 +113,26 @@ export class CredentialService {
   async store(connection: Connection, credentials: Credentials): Promise<SecretValue> {
     this.registerSecrets(credentials);
     const expiresAt = credentials.type === 'oauth2' ? credentials.expiresAt : undefined;
-    return this.platform.secrets.set(connection.credentialRef ?? credentialSecretName(connection.id), JSON.stringify(credentials), {
+    const stored = await this.platform.secrets.set(connection.credentialRef ?? credentialSecretName(connection.id), JSON.stringify(credentials), {
       contentType: 'application/json',
       expiresOn: expiresAt,
       tags: { tenantId: connection.tenantId, connectionId: connection.id, type: credentials.type, ...(expiresAt ? { expiresAt } : {}) },
     });
+    await this.retireOldVersions(connection, stored.name);
+    return stored;
+  }
+
+  /**
+   * Every version holds a generation of the credential (refresh token, maybe client secret): keep
+   * the newest few, retire the rest. Never throws: the new version is stored, and a failure here
+   * must not make a caller write it again; the next store retires what this one left.
+   */
+  private async retireOldVersions(connection: Connection, name: string): Promise<void> {
+    try {
+      await this.platform.secrets.retireVersions(name, this.credentialVersionsKept);
+    } catch (error) {
+      this.platform.telemetry.log('warn', 'Retiring old credential versions failed; the next write tries again.', { connectionId: connection.id, code: isSyncBridgeError(error) ? error.code : 'internal', reason: (error as Error).message });
+    }
   }
 
   /**

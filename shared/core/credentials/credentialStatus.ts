@@ -14,6 +14,7 @@ export interface CredentialStatus {
   hasRefreshToken: boolean;
   /** When the current version was written (a refresh writes a new one). */
   updatedAt: string | null;
+  /** Live versions: the current one and those kept for rollback (credentialVersionsKept, default 5); retired ones are not counted. */
   versions: number;
   oauthClientSecretSet: boolean;
 }

@@ -64,6 +64,7 @@ export class SqliteSecretStore implements SecretStore {
   private readonly selectVersion;
   private readonly selectVersions;
   private readonly deleteAll;
+  private readonly deleteAllButNewest;
 
   constructor(private readonly db: SqliteDatabase, key: Buffer, options: SqliteSecretStoreOptions = {}) {
     if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
@@ -79,6 +80,10 @@ export class SqliteSecretStore implements SecretStore {
     this.selectVersion = db.prepare<[string, string], SecretRow>('SELECT * FROM secret_versions WHERE name = ? AND version = ?');
     this.selectVersions = db.prepare<[string], { version: string }>('SELECT version FROM secret_versions WHERE name = ? ORDER BY seq DESC');
     this.deleteAll = db.prepare<[string]>('DELETE FROM secret_versions WHERE name = ?');
+    // The OFFSET skips the newest `keep` rows; both halves walk the (name, seq) index.
+    this.deleteAllButNewest = db.prepare<{ name: string; keep: number }>(`
+      DELETE FROM secret_versions WHERE name = @name AND seq <= (
+        SELECT seq FROM secret_versions WHERE name = @name ORDER BY seq DESC LIMIT 1 OFFSET @keep)`);
   }
 
   async set(name: string, value: string, options: SecretSetOptions = {}): Promise<SecretValue> {
@@ -132,6 +137,13 @@ export class SqliteSecretStore implements SecretStore {
     return this.selectVersions.all(name).map((row) => row.version);
   }
 
+  /** Deletes the rows of all but the newest `keep` versions: nothing of a retired version is kept. */
+  async retireVersions(name: string, keep: number): Promise<number> {
+    checkName(name);
+    checkKeep(keep);
+    return this.deleteAllButNewest.run({ name, keep }).changes;
+  }
+
   async delete(name: string): Promise<void> {
     checkName(name);
     this.deleteAll.run(name);
@@ -156,6 +168,10 @@ export class SqliteSecretStore implements SecretStore {
     if (row.expires_on !== null) secret.expiresOn = row.expires_on;
     return secret;
   }
+}
+
+function checkKeep(keep: number): void {
+  if (!Number.isInteger(keep) || keep < 1) throw new SyncBridgeError('validation', `The number of secret versions to keep must be an integer of at least 1, got ${keep}.`);
 }
 
 function checkName(name: string): void {
