@@ -5,6 +5,7 @@ import type { Platform } from '../../ports/platform';
 import type { SecretValue } from '../../ports/secretStore';
 import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import type { Connection } from '../model';
+import { KeptLease } from './keptLease';
 import { OAuth2Authorizer } from './oauth2Authorizer';
 import { OAuthClient, isInvalidGrant } from './oauthClient';
 import { grantOf, isClientRefusal } from './oauthGrant';
@@ -37,6 +38,13 @@ export interface CredentialServiceOptions {
   leaseWaitMs?: number;
   /** Token endpoint client; its timeout (default 10 s) must stay below leaseTtlMs. */
   oauthClient?: OAuthClient;
+  /**
+   * How long the spend lease `token-spend:<connectionId>:<version>` (taken while that version's
+   * refresh token is being spent and its result stored) outlives its holder's last renewal. A
+   * refresh whose result has not landed by then counts as lost (its holder crashed or froze), and
+   * the next refresh may spend that version again. Default 4 × leaseTtlMs.
+   */
+  spendLeaseTtlMs?: number;
   /** Writes of a rotated credential tried before giving up. Default 5. */
   storeAttempts?: number;
   /** Wait before the second write, doubling after each failure. Default 500 ms (5 attempts: ~7.5 s). */
@@ -76,6 +84,7 @@ export class CredentialService {
   private readonly refreshMarginMs: number;
   private readonly leaseTtlMs: number;
   private readonly leaseWaitMs: number;
+  private readonly spendLeaseTtlMs: number;
   private readonly storeAttempts: number;
   private readonly storeRetryDelayMs: number;
   private readonly credentialVersionsKept: number;
@@ -85,12 +94,13 @@ export class CredentialService {
     this.refreshMarginMs = options.refreshMarginMs ?? 60_000;
     this.leaseTtlMs = options.leaseTtlMs ?? 30_000;
     this.leaseWaitMs = options.leaseWaitMs ?? 15_000;
+    this.spendLeaseTtlMs = options.spendLeaseTtlMs ?? 4 * this.leaseTtlMs;
     this.oauth = options.oauthClient ?? new OAuthClient();
     this.storeAttempts = Math.max(1, Math.floor(options.storeAttempts ?? 5));
     this.storeRetryDelayMs = options.storeRetryDelayMs ?? 500;
     this.credentialVersionsKept = options.credentialVersionsKept ?? 5;
     if (!Number.isInteger(this.credentialVersionsKept) || this.credentialVersionsKept < 1) throw new SyncBridgeError('configuration', `credentialVersionsKept must be an integer of at least 1, got ${this.credentialVersionsKept}.`);
-    for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs, storeRetryDelayMs: this.storeRetryDelayMs })) {
+    for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs, spendLeaseTtlMs: this.spendLeaseTtlMs, storeRetryDelayMs: this.storeRetryDelayMs })) {
       if (!(value >= 0) || !Number.isFinite(value)) throw new SyncBridgeError('configuration', `${name} must be a non-negative number of milliseconds, got ${value}.`);
     }
   }
@@ -113,7 +123,7 @@ export class CredentialService {
   async store(connection: Connection, credentials: Credentials): Promise<SecretValue> {
     this.registerSecrets(credentials);
     const expiresAt = credentials.type === 'oauth2' ? credentials.expiresAt : undefined;
-    const stored = await this.platform.secrets.set(connection.credentialRef ?? credentialSecretName(connection.id), JSON.stringify(credentials), {
+    const stored = await this.platform.secrets.set(secretNameOf(connection), JSON.stringify(credentials), {
       contentType: 'application/json',
       expiresOn: expiresAt,
       tags: { tenantId: connection.tenantId, connectionId: connection.id, type: credentials.type, ...(expiresAt ? { expiresAt } : {}) },
@@ -140,23 +150,45 @@ export class CredentialService {
    * then runs `then` (activating the connection) before letting go of it. A refresh of the old
    * authorization still under way finishes first, so its rotated token, or its `invalid_grant`
    * park, lands before the new credential instead of over it; and no refresh starts until the new
-   * credential and `then` are in place. Waits for the lease as a refresh does (leaseWaitMs), then
-   * fails `transient` with nothing stored.
+   * credential and `then` are in place. That includes a refresh whose refresh lease ran out while
+   * it was still storing its result: its version's spend lease is still taken, and it is waited
+   * for too. Waits as a refresh does (leaseWaitMs), then fails `transient` with nothing stored.
    */
   async replaceAuthorization<T>(connection: Connection, credentials: Credentials, then: () => Promise<T>): Promise<T> {
-    const name = `token-refresh:${connection.id}`;
     const deadline = Date.now() + this.leaseWaitMs;
-    let lease = await this.platform.leases.acquire(name, this.owner, this.leaseTtlMs);
+    const giveUp = () => new SyncBridgeError('transient', `A token refresh of connection ${connection.id} has been in flight for over ${this.leaseWaitMs} ms; nothing was stored, start the connect flow again.`);
+    let lease = await this.platform.leases.acquire(refreshLeaseName(connection.id), this.owner, this.leaseTtlMs);
     while (!lease) {
-      if (Date.now() > deadline) throw new SyncBridgeError('transient', `A token refresh of connection ${connection.id} has held its lease for over ${this.leaseWaitMs} ms; nothing was stored, start the connect flow again.`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      lease = await this.platform.leases.acquire(name, this.owner, this.leaseTtlMs);
+      if (Date.now() > deadline) throw giveUp();
+      await sleep(50);
+      lease = await this.platform.leases.acquire(refreshLeaseName(connection.id), this.owner, this.leaseTtlMs);
     }
+    const held = this.keep(lease, this.leaseTtlMs);
     try {
-      await this.store(connection, credentials);
-      return await then();
+      const spend = await this.takeNewestVersion(connection, deadline, giveUp);
+      try {
+        await this.store(connection, credentials);
+        return await then();
+      } finally {
+        await spend?.release();
+      }
     } finally {
-      await this.platform.leases.release(lease);
+      await held.release();
+    }
+  }
+
+  /**
+   * The spend lease of the credential's newest version (undefined when there is no credential
+   * yet), waiting while a refresh that lost its refresh lease still holds it.
+   */
+  private async takeNewestVersion(connection: Connection, deadline: number, giveUp: () => Error): Promise<KeptLease | undefined> {
+    for (;;) {
+      const newest = await this.platform.secrets.get(secretNameOf(connection), { fresh: true });
+      if (!newest) return undefined;
+      const spend = await this.platform.leases.acquire(spendLeaseName(connection.id, newest.version), this.owner, this.spendLeaseTtlMs);
+      if (spend) return this.keep(spend, this.spendLeaseTtlMs);
+      if (Date.now() > deadline) throw giveUp();
+      await sleep(50);
     }
   }
 
@@ -247,13 +279,13 @@ export class CredentialService {
       const connection = await this.platform.connections.get(connectionId);
       if (!connection) throw new SyncBridgeError('not_found', `Connection ${connectionId} does not exist.`);
       if (connection.status === 'reauthorization_required') throw needsReauthorization(connectionId);
-      const lease = await leases.acquire(`token-refresh:${connectionId}`, this.owner, this.leaseTtlMs);
+      const lease = await leases.acquire(refreshLeaseName(connectionId), this.owner, this.leaseTtlMs);
       if (lease) {
-        const held = { lease };
+        const held = this.keep(lease, this.leaseTtlMs);
         try {
           return await this.refreshHoldingLease(connection, need, held);
         } finally {
-          await leases.release(held.lease);
+          await held.release();
         }
       }
       // Another instance is refreshing: wait for its new token rather than spending the same refresh token.
@@ -262,43 +294,90 @@ export class CredentialService {
       if (Date.now() > deadline) {
         throw new SyncBridgeError('transient', `Another instance has been refreshing the token of connection ${connectionId} for over ${this.leaseWaitMs} ms.`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
 
-  private async refreshHoldingLease(connection: Connection, need: FreshnessNeed, held: { lease: Lease }): Promise<LoadedOAuth2> {
+  /**
+   * Under the refresh lease (kept renewed in the background until the result is stored, however
+   * long that write takes). The lease alone cannot cover a holder that stops renewing while its
+   * write is still coming (a frozen process, a lease store that refuses it): the next holder would
+   * read the old version and spend its refresh token a second time. So the refresh token of a
+   * version is spent only under that version's spend lease, `token-spend:<connectionId>:<version>`,
+   * which outlives its holder's last renewal by spendLeaseTtlMs: a holder that finds it taken
+   * waits for the result to land instead of spending.
+   */
+  private async refreshHoldingLease(connection: Connection, need: FreshnessNeed, held: KeptLease): Promise<LoadedOAuth2> {
+    const deadline = Date.now() + this.leaseWaitMs;
     // Read again under the lease, past any cache: the previous holder (maybe another instance) may
     // have rotated the refresh token already, and spending the old one would look like token theft.
-    const loaded = await this.loadOAuth2(connection, { fresh: true });
-    if (!loaded) throw new SyncBridgeError('configuration', `Connection ${connection.id} has no OAuth 2 credential to refresh.`);
-    if (this.satisfies(loaded, need)) return loaded;
-    // The read may have been slow (a throttled vault): renew right before spending the refresh
-    // token, so the token call (its timeout is below the lease's) and the write of its result run
-    // under a whole lease. A lease that ran out meanwhile may be another instance's now: spend nothing.
+    let secret = await this.readSecret(connection, { fresh: true });
+    for (;;) {
+      const loaded = this.oauth2From(secret, connection.id);
+      if (this.satisfies(loaded, need)) return loaded;
+      const { credentials } = loaded;
+      if (grantOf(credentials, connection) === 'authorization_code' && !credentials.refreshToken) {
+        // Nothing renews a user's token without a refresh token: the client-credentials grant would
+        // hand back an app-only token, another identity. Use it while it lasts; once the provider
+        // refused it or it expired, a person has to connect again.
+        if (need.staleAccessToken === undefined && !this.hasExpired(loaded)) return loaded;
+        const reason = 'its access token expired and the provider issued no refresh token';
+        await this.parkForReauthorization(connection.id, reason);
+        throw needsReauthorization(connection.id, reason);
+      }
+      const spend = await this.platform.leases.acquire(spendLeaseName(connection.id, secret.version), this.owner, this.spendLeaseTtlMs);
+      if (!spend) {
+        // A refresh whose refresh lease ran out is still spending this version's refresh token:
+        // its result (or its invalid_grant park) is coming; spending the token again would revoke
+        // the whole token family at providers that detect reuse.
+        if (Date.now() > deadline) {
+          throw new SyncBridgeError('transient', `A refresh of connection ${connection.id} that lost its lease has not stored its result for over ${this.leaseWaitMs} ms; nothing was spent, the refresh is tried again.`);
+        }
+        await sleep(50);
+        await this.refuseIfParked(connection.id);
+        secret = await this.readSecret(connection, { fresh: true });
+        continue;
+      }
+      const kept = this.keep(spend, this.spendLeaseTtlMs);
+      try {
+        // Read again now that we hold it: the holder before us may have stored its result and let
+        // go between our read and our acquire (or parked the connection).
+        const now = await this.readSecret(connection, { fresh: true });
+        if (now.version !== secret.version) {
+          secret = now;
+          continue;
+        }
+        await this.refuseIfParked(connection.id);
+        return await this.spendRefreshToken(connection, loaded, secret.version, { held, kept }, need);
+      } finally {
+        await kept.release();
+      }
+    }
+  }
+
+  /** Spends the credential's grant and stores the result, holding the refresh lease and the version's spend lease. */
+  private async spendRefreshToken(connection: Connection, loaded: LoadedOAuth2, version: string, leases: { held: KeptLease; kept: KeptLease }, need: FreshnessNeed): Promise<LoadedOAuth2> {
     const current = loaded.credentials;
     const grant = grantOf(current, connection);
-    if (grant === 'authorization_code' && !current.refreshToken) {
-      // Nothing renews a user's token without a refresh token: the client-credentials grant would
-      // hand back an app-only token, another identity. Use it while it lasts; once the provider
-      // refused it or it expired, a person has to connect again.
-      if (need.staleAccessToken === undefined && !this.hasExpired(loaded)) return loaded;
-      const reason = 'its access token expired and the provider issued no refresh token';
-      await this.parkForReauthorization(connection.id, reason);
-      throw needsReauthorization(connection.id, reason);
-    }
     // The client secret as set now (PUT .../oauth-client-secret), so a rotated one takes effect;
     // the copy in the credential only for credentials stored whole through the admin API.
     const clientSecret = (await this.currentClientSecret(connection.id)) ?? current.clientSecret;
-    // The read may have been slow (a throttled vault): renew right before spending the refresh
-    // token, so the token call (its timeout is below the lease's) and the write of its result run
-    // under a whole lease. A lease that ran out meanwhile may be another instance's now: spend nothing.
-    await this.renewOrAbandon(connection.id, held, 'before spending the refresh token');
+    // The reads may have been slow (a throttled vault): renew right before spending. A lease that
+    // ran out meanwhile may be another instance's now: spend nothing. From here on the background
+    // renewals keep both for as long as the token call and the write take.
+    if (!(await leases.held.renew()) || !(await leases.kept.renew())) {
+      throw new SyncBridgeError('transient', `The token refresh lease of connection ${connection.id} ran out before spending the refresh token; nothing was spent, the refresh is tried again.`);
+    }
     const client = { tokenUrl: current.tokenUrl, clientId: current.clientId, clientSecret };
     let response;
     try {
       response = grant === 'client_credentials' ? await this.oauth.clientCredentials(client, current.scope) : await this.oauth.refresh(client, current.refreshToken!);
     } catch (error) {
       if (isInvalidGrant(error) || isClientRefusal(error)) {
+        // The refused grant is this version's. A newer version (a reconnect that got in after our
+        // leases ran out) is a new authorization: parking now would undo its activation.
+        const newer = await this.newerVersion(connection, version);
+        if (newer) return this.supersededBy(connection, newer, need, 'its refresh was refused');
         await this.parkForReauthorization(connection.id, error.message); // the provider's words (masked), for the operator
         throw needsReauthorization(connection.id, `the provider refused the ${grant === 'client_credentials' ? 'client_credentials' : 'refresh_token'} grant (${error.oauthError})`, error);
       }
@@ -314,40 +393,78 @@ export class CredentialService {
       expiresAt: response.expiresInSeconds ? new Date(now + response.expiresInSeconds * 1000).toISOString() : undefined,
       scope: response.scope ?? current.scope,
     };
-    const secret = await this.storeRotated(connection, next, held);
+    const outcome = await this.storeRotated(connection, next, version);
+    if (outcome.newer) return this.supersededBy(connection, outcome.newer, need, 'its rotated credential was not stored');
+    const secret = outcome.stored!;
     this.platform.telemetry.event('CredentialRefreshed', { connectionId: connection.id, tenantId: connection.tenantId, rotated: response.refreshToken !== undefined, expiresAt: next.expiresAt ?? null });
     return { credentials: next, obtainedAtMs: Date.parse(secret.createdAt) };
   }
 
-  /** Extends the refresh lease by a whole TTL, or fails (`transient`) when it was lost. */
-  private async renewOrAbandon(connectionId: string, held: { lease: Lease }, when: string): Promise<void> {
-    const renewed = await this.platform.leases.renew(held.lease, this.leaseTtlMs);
-    if (!renewed) throw new SyncBridgeError('transient', `The token refresh lease of connection ${connectionId} ran out ${when}; nothing was spent, the refresh is tried again.`);
-    held.lease = renewed;
-  }
-
   /**
-   * Stores a refreshed credential. The provider has rotated the refresh token already, so this
-   * process holds the only copy of the new one: a failed write is retried (with backoff, the lease
-   * renewed before each attempt so no other instance reads the spent token meanwhile) instead of
-   * thrown away, which would leave the next refresh to spend the old token and the provider to
-   * revoke the connection's tokens.
+   * Stores a refreshed credential over the version it was refreshed from, and only over that one.
+   * The provider has rotated the refresh token already, so this process holds the only copy of the
+   * new one: a failed write is retried (with backoff; the kept leases stay renewed meanwhile)
+   * instead of thrown away, which would leave the next refresh to spend the old token and the
+   * provider to revoke the connection's tokens. Before each attempt the newest version is read: if
+   * it is not `fromVersion`, something newer was stored while this refresh was in flight (a
+   * reconnect), and writing would revert it; `newer` is returned instead. An earlier attempt that
+   * reported an error but landed counts as stored.
    */
-  private async storeRotated(connection: Connection, next: OAuth2Credentials, held: { lease: Lease }): Promise<SecretValue> {
+  private async storeRotated(connection: Connection, next: OAuth2Credentials, fromVersion: string): Promise<{ stored?: SecretValue; newer?: SecretValue }> {
+    const serialized = JSON.stringify(next);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.store(connection, next);
+        const newest = await this.platform.secrets.get(secretNameOf(connection), { fresh: true });
+        if (newest && newest.version !== fromVersion) return newest.value === serialized ? { stored: newest } : { newer: newest };
+        return { stored: await this.store(connection, next) };
       } catch (error) {
         if (attempt >= this.storeAttempts) {
           this.platform.telemetry.log('error', 'A rotated credential could not be stored; the connection may need reauthorization.', { connectionId: connection.id, attempts: attempt, reason: (error as Error).message });
           throw error;
         }
         this.platform.telemetry.log('warn', 'Storing a rotated credential failed; retrying.', { connectionId: connection.id, attempt, reason: (error as Error).message });
-        await new Promise((resolve) => setTimeout(resolve, this.storeRetryDelayMs * 2 ** (attempt - 1)));
-        const renewed = await this.platform.leases.renew(held.lease, this.leaseTtlMs).catch(() => undefined);
-        if (renewed) held.lease = renewed; // lost or not, this write goes on: it holds the only copy
+        await sleep(this.storeRetryDelayMs * 2 ** (attempt - 1));
       }
     }
+  }
+
+  /** The newest version of the credential when it is not `version`, else undefined. */
+  private async newerVersion(connection: Connection, version: string): Promise<SecretValue | undefined> {
+    const newest = await this.platform.secrets.get(secretNameOf(connection), { fresh: true });
+    return newest && newest.version !== version ? newest : undefined;
+  }
+
+  /**
+   * A refresh found a newer credential than the one it started from (stored while it was in
+   * flight): it leaves that one alone and returns it when it meets the need, else fails
+   * `transient` so that the caller tries again with the new credential.
+   */
+  private supersededBy(connection: Connection, newer: SecretValue, need: FreshnessNeed, what: string): LoadedOAuth2 {
+    this.platform.telemetry.log('warn', `A newer credential was stored while a token refresh was in flight; ${what}.`, { connectionId: connection.id });
+    const credentials = parseCredentials(newer, connection.id);
+    if (credentials.type === 'oauth2') {
+      this.registerSecrets(credentials);
+      const loaded = { credentials, obtainedAtMs: Date.parse(newer.createdAt) };
+      if (this.satisfies(loaded, need)) return loaded;
+    }
+    throw new SyncBridgeError('transient', `A newer credential of connection ${connection.id} was stored while its token refresh was in flight; the refresh is tried again with it.`);
+  }
+
+  private async refuseIfParked(connectionId: string): Promise<void> {
+    const connection = await this.platform.connections.get(connectionId);
+    if (!connection) throw new SyncBridgeError('not_found', `Connection ${connectionId} does not exist.`);
+    if (connection.status === 'reauthorization_required') throw needsReauthorization(connectionId);
+  }
+
+  private keep(lease: Lease, ttlMs: number): KeptLease {
+    return new KeptLease(this.platform.leases, lease, ttlMs, this.platform.clock);
+  }
+
+  private oauth2From(secret: SecretValue, connectionId: string): LoadedOAuth2 {
+    const credentials = parseCredentials(secret, connectionId);
+    if (credentials.type !== 'oauth2') throw new SyncBridgeError('configuration', `Connection ${connectionId} has no OAuth 2 credential to refresh.`);
+    this.registerSecrets(credentials);
+    return { credentials, obtainedAtMs: Date.parse(secret.createdAt) };
   }
 
   /** Whether the access token's expiry has passed (a token without one never counts as expired). */
@@ -417,7 +534,7 @@ export class CredentialService {
   }
 
   private async readSecret(connection: Connection, options: { fresh?: boolean } = {}): Promise<SecretValue> {
-    const secret = await this.platform.secrets.get(connection.credentialRef ?? credentialSecretName(connection.id), options);
+    const secret = await this.platform.secrets.get(secretNameOf(connection), options);
     if (!secret) throw new SyncBridgeError('configuration', `The credential of connection ${connection.id} is missing from the secret store.`);
     return secret;
   }
@@ -438,6 +555,24 @@ export class CredentialService {
   private registerSecretValues(values: Array<string | undefined>): void {
     for (const value of values) if (value) this.platform.telemetry.registerSecretValue(value);
   }
+}
+
+function secretNameOf(connection: Connection): string {
+  return connection.credentialRef ?? credentialSecretName(connection.id);
+}
+
+/** The lease of the one refresh path (and of replaceAuthorization) for a connection. */
+function refreshLeaseName(connectionId: string): string {
+  return `token-refresh:${connectionId}`;
+}
+
+/** Held while the refresh token of that credential version is spent and its result stored. */
+function spendLeaseName(connectionId: string, version: string): string {
+  return `token-spend:${connectionId}:${version}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function needsReauthorization(connectionId: string, reason?: string, cause?: unknown): SyncBridgeError {

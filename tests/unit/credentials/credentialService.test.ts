@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CredentialService, type OAuth2Credentials } from '../../../shared/core/credentials/credentialService';
 import type { Connection } from '../../../shared/core/model';
+import type { Lease, LeaseStore } from '../../../shared/ports/leaseStore';
 import { createLocalPlatform, type LocalPlatform } from '../../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../../sandbox/server';
 
@@ -95,21 +96,37 @@ describe('CredentialService refresh path', () => {
     await expect(service.ensureFresh('stuck', { minValidityMs: 120_000 })).rejects.toMatchObject({ code: 'transient', message: expect.stringMatching(/for over 200 ms/) });
   });
 
+  function bind(leases: LeaseStore): LeaseStore {
+    return { acquire: leases.acquire.bind(leases), renew: leases.renew.bind(leases), release: leases.release.bind(leases) };
+  }
+
   /** The platform with its secret store wrapped (slow reads, failing writes). */
   function withSecrets(wrap: Partial<LocalPlatform['secrets']>): LocalPlatform {
     const secrets = Object.assign(Object.create(platform.secrets), wrap);
     return Object.create(platform, { secrets: { value: secrets } });
   }
 
-  test('a refresh lease that ran out during a slow read is not spent under: nothing is sent to the provider', async () => {
+  test('a refresh lease lost during a slow read (its renewals failing) is not spent under: nothing is sent to the provider', async () => {
     // A refresh token the provider does not know: spending it would park the connection (invalid_grant).
     await connection('slow', { refreshToken: 'sbx_rt_never_to_be_sent' });
-    const slowReads = withSecrets({
+    // The lease is renewed in the background, so a slow read alone no longer loses it: here the
+    // lease store also refuses this instance's renewals while the read is under way.
+    let reading = 0;
+    const slowReads = Object.create(withSecrets({
       get: async (name, options) => {
-        if (options?.fresh) await new Promise((r) => setTimeout(r, 300)); // a throttled vault, longer than the lease
-        return platform.secrets.get(name, options);
+        if (!options?.fresh) return platform.secrets.get(name, options);
+        reading += 1;
+        try {
+          await new Promise((r) => setTimeout(r, 300)); // a throttled vault, longer than the lease
+          return await platform.secrets.get(name, options);
+        } finally {
+          reading -= 1;
+        }
       },
-    });
+    }), { leases: { value: { ...bind(platform.leases), renew: async (lease: Lease, ttlMs: number) => {
+      if (reading > 0) throw new Error('The lease store did not answer.');
+      return platform.leases.renew(lease, ttlMs);
+    } } } }) as LocalPlatform;
     const service = new CredentialService(slowReads, { leaseTtlMs: 150, leaseWaitMs: 0 });
     let otherInstance: unknown;
     setTimeout(() => void platform.leases.acquire('token-refresh:slow', 'other-instance', 30_000).then((lease) => (otherInstance = lease)), 200);
