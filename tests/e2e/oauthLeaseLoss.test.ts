@@ -104,6 +104,17 @@ describe('OAuth 2 refresh: a lease that would run out while the rotated credenti
     }
   }
 
+  /** Both instances end with A's rotated token: one refresh, no reuse, the family alive, the connection active. */
+  async function expectOneSpend(connectionId: string, before: Awaited<ReturnType<typeof oauthStats>>, aResult: { credentials: { accessToken: string } }, b: { credentials: { accessToken: string } }): Promise<void> {
+    expect(b.credentials.accessToken).toBe(aResult.credentials.accessToken);
+    const after = await oauthStats();
+    expect(after.refreshed - before.refreshed).toBe(1);
+    expect(after.refreshReuse).toBe(before.refreshReuse);
+    expect(after.revokedFamilies).toBe(before.revokedFamilies);
+    expect((await h.platform.connections.get(connectionId))!.status).toBe('active');
+    expect(await familyAlive(await storedCredential(connectionId))).toBe(200);
+  }
+
   test('a write that outlasts the lease many times over keeps it: the second instance waits for the rotated token and spends nothing', async () => {
     const old = await connected('lease-slow-write');
     const before = await oauthStats();
@@ -113,14 +124,7 @@ describe('OAuth 2 refresh: a lease that would run out while the rotated credenti
       await sleep(350); // A has spent the refresh token and is inside its write
       return service.ensureFresh('lease-slow-write', { staleAccessToken: old.accessToken });
     });
-    const aResult = await a;
-    expect(b.credentials.accessToken).toBe(aResult.credentials.accessToken);
-    const after = await oauthStats();
-    expect(after.refreshed - before.refreshed).toBe(1);
-    expect(after.refreshReuse).toBe(before.refreshReuse);
-    expect(after.revokedFamilies).toBe(before.revokedFamilies);
-    expect((await h.platform.connections.get('lease-slow-write'))!.status).toBe('active');
-    expect(await familyAlive(await storedCredential('lease-slow-write'))).toBe(200);
+    await expectOneSpend('lease-slow-write', before, await a, b);
   });
 
   test('a holder whose lease renewals fail mid-write: the next holder finds the version being spent and waits instead of spending it again', async () => {
@@ -131,14 +135,7 @@ describe('OAuth 2 refresh: a lease that would run out while the rotated credenti
       await sleep(350); // A's refresh lease (200 ms, no renewal answered) has run out; its write lands at ~600 ms
       return service.ensureFresh('lease-lost', { staleAccessToken: old.accessToken });
     });
-    const aResult = await a;
-    expect(b.credentials.accessToken).toBe(aResult.credentials.accessToken);
-    const after = await oauthStats();
-    expect(after.refreshed - before.refreshed).toBe(1);
-    expect(after.refreshReuse).toBe(before.refreshReuse);
-    expect(after.revokedFamilies).toBe(before.revokedFamilies);
-    expect((await h.platform.connections.get('lease-lost'))!.status).toBe('active');
-    expect(await familyAlive(await storedCredential('lease-lost'))).toBe(200);
+    await expectOneSpend('lease-lost', before, await a, b);
   });
 
   test('a reconnect while a refresh that lost its lease is still writing lands after that write, not under it', async () => {
