@@ -32,22 +32,35 @@ export function validateSchedule(schedule: ConnectionSchedule, field = 'schedule
   return schedule;
 }
 
-/** The latest time at or before `now` the schedule fires. */
+/**
+ * The latest time at or before `now` the schedule fires. For display only: cron-parser's prev()
+ * does not agree with next() around a DST change (it misses a time that falls into the hour
+ * skipped in spring), so isDue never uses it.
+ */
 export function lastOccurrence(schedule: ConnectionSchedule, now: Date): Date {
   // Parsing from one millisecond after now makes an occurrence exactly at `now` count.
   const expression = CronExpressionParser.parse(schedule.cron, { tz: schedule.timeZone, currentDate: new Date(now.getTime() + 1) });
   return expression.prev().toDate();
 }
 
-export function nextOccurrence(schedule: ConnectionSchedule, now: Date): Date {
-  return CronExpressionParser.parse(schedule.cron, { tz: schedule.timeZone, currentDate: now }).next().toDate();
+/** The first time strictly after `after` the schedule fires. */
+export function nextOccurrence(schedule: ConnectionSchedule, after: Date): Date {
+  return CronExpressionParser.parse(schedule.cron, { tz: schedule.timeZone, currentDate: after }).next().toDate();
 }
 
 /**
- * A schedule is due when it fired after the last time we acted on it. A connection that was
- * never scheduled counts from its creation, so a new connection waits for its first occurrence.
+ * A schedule is due when it has fired since the last time we acted on it: its first occurrence
+ * after `lastActedAt` is at or before `now`. A connection that was never scheduled counts from
+ * its creation, so a new connection waits for its first occurrence. However many occurrences
+ * were missed (the scheduler was down), the answer is one "due", and acting sets `lastActedAt`
+ * to now, so they are caught up once.
+ *
+ * Going forward from the last action (never back from now) is what makes a DST change fire a
+ * daily schedule once: a time in the hour skipped in spring fires at the same offset after the
+ * jump (02:30 becomes 03:30), and a time in the hour repeated in autumn fires at its first pass
+ * only, because the next occurrence after that action is on the following day.
  */
 export function isDue(schedule: ConnectionSchedule, lastActedAt: Date, now: Date): boolean {
   if (!schedule.enabled) return false;
-  return lastOccurrence(schedule, now).getTime() > lastActedAt.getTime();
+  return nextOccurrence(schedule, lastActedAt).getTime() <= now.getTime();
 }

@@ -1,4 +1,6 @@
 import { scheduler as schedulerFunction } from '../../functions/scheduler';
+import type { Run } from '../../shared/core/model';
+import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
 
 describe('scheduler: own cron per connection, one run per connection, a per-tenant limit', () => {
@@ -52,6 +54,93 @@ describe('scheduler: own cron per connection, one run per connection, a per-tena
     expect(await h.services.platform.runs.countActive('small')).toBe(2);
     await h.sandbox('POST', 'faults', { slowMs: 0 });
     for (const id of runIds) expect((await h.waitForRun(id, 60_000, key)).state).toBe('done');
+  });
+
+  /** Two hourly connections whose last scheduled action was two hours ago: both are due now. */
+  async function twoDueConnections(): Promise<void> {
+    for (const id of ['a-con', 'b-con']) {
+      const made = await h.api('POST', '/api/connections', {
+        id, provider: 'sandbox', config: { baseUrl: h.sandboxUrl, pageSize: 10 }, credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' },
+        schedule: { cron: '0 0 * * * *', timeZone: 'UTC', mode: 'incremental' },
+      });
+      expect(made.status).toBe(201);
+      const connection = (await h.platform.connections.get(id))!;
+      await h.platform.connections.update({ ...connection, lastScheduledAt: new Date(Date.now() - 2 * 3600_000).toISOString() });
+    }
+  }
+
+  test('a start that fails before its run exists does not stop the tick, and the next tick starts it', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 } });
+    await twoDueConnections();
+    const before = (await h.platform.connections.get('a-con'))!.lastScheduledAt;
+    // A transient store error on creating a-con's run (the tick reaches a-con first: ids in order).
+    const runs = h.platform.runs;
+    const create = runs.create.bind(runs);
+    let failures = 0;
+    runs.create = async (run: Run) => {
+      if (run.connectionId === 'a-con' && failures === 0) {
+        failures += 1;
+        throw new Error('simulated transient store error');
+      }
+      return create(run);
+    };
+    const first = await h.services.scheduler.tick();
+    expect(failures).toBe(1);
+    expect(first.failed).toEqual([{ connectionId: 'a-con', reason: 'simulated transient store error' }]);
+    expect(first.started).toHaveLength(1);
+    expect((await h.platform.runs.get(first.started[0]))!.connectionId).toBe('b-con');
+    expect(await h.platform.runs.listByConnection('a-con')).toEqual([]);
+    expect((await h.platform.connections.get('a-con'))!.lastScheduledAt).toBe(before); // the occurrence was given back
+    await h.waitFor('the failure in telemetry', async () => h.telemetryLines.some((line) => line.includes('simulated transient store error') && line.includes('a-con')));
+
+    const second = await h.services.scheduler.tick();
+    expect(second.failed).toEqual([]);
+    expect(second.started).toHaveLength(1);
+    const retried = await h.waitForRun(second.started[0], 60_000);
+    expect(retried.connectionId).toBe('a-con');
+    expect(retried.trigger).toBe('schedule');
+    expect(retried.state).toBe('done');
+    expect((await h.waitForRun(first.started[0], 60_000)).state).toBe('done');
+    // Both occurrences are now spent: a third tick starts nothing.
+    expect((await h.services.scheduler.tick()).started).toEqual([]);
+  });
+
+  test('a start that fails after its run exists does not stop the tick, and that occurrence stays spent', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 } });
+    await twoDueConnections();
+    // The broker refuses a-con's first step message: its run exists (running) but was never enqueued.
+    const queue = h.platform.queue;
+    const send = queue.send.bind(queue);
+    let refused = 0;
+    queue.send = async (name: string, messages: any) => {
+      const first = Array.isArray(messages) ? messages[0] : messages;
+      if (name === QUEUES.inbound && first?.sessionId === 'a-con' && refused === 0) {
+        refused += 1;
+        throw new Error('ServiceBusy: simulated transient broker error');
+      }
+      return send(name, messages);
+    };
+    const first = await h.services.scheduler.tick();
+    expect(refused).toBe(1);
+    expect(first.failed.map((f) => f.connectionId)).toEqual(['a-con']);
+    expect(first.started).toHaveLength(1);
+    expect((await h.waitForRun(first.started[0], 60_000)).connectionId).toBe('b-con');
+    expect((await h.platform.runs.listByConnection('a-con')).map((r) => r.state)).toEqual(['running']);
+    // a-con's occurrence is carried by that run; the next tick neither starts nor retries it.
+    const second = await h.services.scheduler.tick();
+    expect(second.started).toEqual([]);
+    expect(second.failed).toEqual([]);
+  });
+
+  test('two scheduler ticks racing for the same occurrences both finish, and each connection gets one run', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 } });
+    await twoDueConnections();
+    const [one, two] = await Promise.all([h.services.scheduler.tick(), h.services.scheduler.tick()]);
+    const started = [...one.started, ...two.started];
+    expect(started).toHaveLength(2);
+    const owners = await Promise.all(started.map(async (id) => (await h.waitForRun(id, 60_000)).connectionId));
+    expect(owners.sort()).toEqual(['a-con', 'b-con']);
+    expect([...one.failed, ...two.failed]).toEqual([]);
   });
 
   test('the scheduler function is a real NCRONTAB timer (six fields, seconds first)', () => {

@@ -18,6 +18,66 @@ describe('connection schedules (NCRONTAB with a time zone)', () => {
     expect(lastOccurrence(nineInNewYork, new Date('2026-11-23T14:00:00Z')).toISOString()).toBe('2026-11-23T14:00:00.000Z');
   });
 
+  /** Ticks the way the scheduler does (acting sets lastActedAt to the tick) and returns the ticks that acted. */
+  function ticksThatAct(schedule: typeof hourly, lastActed: string, from: string, to: string, everyMs = 60_000): string[] {
+    const acted: string[] = [];
+    let last = new Date(lastActed);
+    for (let t = Date.parse(from); t <= Date.parse(to); t += everyMs) {
+      const now = new Date(t);
+      if (!isDue(schedule, last, now)) continue;
+      acted.push(now.toISOString());
+      last = now;
+    }
+    return acted;
+  }
+
+  const twoThirtyInBerlin = { ...hourly, cron: '0 30 2 * * *', timeZone: 'Europe/Berlin' };
+
+  test('a daily time in the hour Berlin skips in spring runs once that day, right after the jump', () => {
+    // 2025-03-30: 02:00 CET becomes 03:00 CEST (01:00Z); 02:30 does not exist that day.
+    const acted = ticksThatAct(twoThirtyInBerlin, '2025-03-29T01:31:00Z', '2025-03-29T22:00:00Z', '2025-03-31T01:00:00Z');
+    expect(acted).toEqual(['2025-03-30T01:30:00.000Z', '2025-03-31T00:30:00.000Z']); // 03:30 CEST, then 02:30 CEST
+  });
+
+  test('a daily time in the hour Berlin repeats in autumn runs once that day, at its first pass', () => {
+    // 2025-10-26: 03:00 CEST becomes 02:00 CET (01:00Z); 02:30 happens at 00:30Z and again at 01:30Z.
+    const acted = ticksThatAct(twoThirtyInBerlin, '2025-10-25T00:31:00Z', '2025-10-25T22:00:00Z', '2025-10-27T02:00:00Z');
+    expect(acted).toEqual(['2025-10-26T00:30:00.000Z', '2025-10-27T01:30:00.000Z']);
+  });
+
+  test('with a five-minute scheduler tick the DST days still get one run each', () => {
+    const spring = ticksThatAct(twoThirtyInBerlin, '2025-03-29T01:31:00Z', '2025-03-29T12:02:00Z', '2025-03-31T12:00:00Z', 300_000);
+    expect(spring).toEqual(['2025-03-30T01:32:00.000Z', '2025-03-31T00:32:00.000Z']);
+    const autumn = ticksThatAct(twoThirtyInBerlin, '2025-10-25T00:31:00Z', '2025-10-25T12:02:00Z', '2025-10-27T12:00:00Z', 300_000);
+    expect(autumn).toEqual(['2025-10-26T00:32:00.000Z', '2025-10-27T01:32:00.000Z']);
+  });
+
+  test('an hourly schedule runs every real hour across the autumn change: 25 runs on a 25-hour day', () => {
+    const hourlyInBerlin = { ...hourly, timeZone: 'Europe/Berlin' };
+    // The local day 2025-10-26 runs from 2025-10-25T22:00Z to 2025-10-26T23:00Z.
+    const acted = ticksThatAct(hourlyInBerlin, '2025-10-25T21:59:00Z', '2025-10-25T21:59:00Z', '2025-10-26T22:59:00Z');
+    expect(acted).toHaveLength(25);
+    expect(acted.slice(1, 5)).toEqual(['2025-10-25T23:00:00.000Z', '2025-10-26T00:00:00.000Z', '2025-10-26T01:00:00.000Z', '2025-10-26T02:00:00.000Z']);
+  });
+
+  test('in a zone without DST the same schedule runs once a day at the same UTC time on those dates', () => {
+    const twoThirtyInTokyo = { ...twoThirtyInBerlin, timeZone: 'Asia/Tokyo' };
+    expect(ticksThatAct(twoThirtyInTokyo, '2025-03-28T17:31:00Z', '2025-03-29T00:00:00Z', '2025-03-31T00:00:00Z', 300_000))
+      .toEqual(['2025-03-29T17:30:00.000Z', '2025-03-30T17:30:00.000Z']);
+    expect(ticksThatAct(twoThirtyInTokyo, '2025-10-24T17:31:00Z', '2025-10-25T00:00:00Z', '2025-10-27T00:00:00Z', 300_000))
+      .toEqual(['2025-10-25T17:30:00.000Z', '2025-10-26T17:30:00.000Z']);
+  });
+
+  test('missed occurrences are caught up once, and a new connection waits for its first occurrence', () => {
+    // Acted at 10:00, scheduler down until 15:20: one run at 15:20, the next at 16:00.
+    expect(ticksThatAct(hourly, '2026-11-23T10:00:00Z', '2026-11-23T15:20:00Z', '2026-11-23T16:30:00Z')).toEqual(['2026-11-23T15:20:00.000Z', '2026-11-23T16:00:00.000Z']);
+    // Created at 10:05 (lastActedAt falls back to createdAt): nothing until 11:00.
+    expect(isDue(hourly, new Date('2026-11-23T10:05:00Z'), new Date('2026-11-23T10:59:59Z'))).toBe(false);
+    expect(isDue(hourly, new Date('2026-11-23T10:05:00Z'), new Date('2026-11-23T11:00:00Z'))).toBe(true);
+    // An occurrence exactly at the last action was already acted on.
+    expect(isDue(hourly, new Date('2026-11-23T11:00:00Z'), new Date('2026-11-23T11:59:59Z'))).toBe(false);
+  });
+
   test('a disabled schedule is never due', () => {
     expect(isDue({ ...hourly, enabled: false }, new Date(0), new Date('2026-11-23T11:00:00Z'))).toBe(false);
   });
