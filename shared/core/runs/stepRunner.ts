@@ -18,7 +18,7 @@ export type StepOutcome =
   | 'applied' // a page was applied and the continuation enqueued
   | 'finalized' // the run finished
   | 'skipped' // nothing to do: the run is not running, or the step was applied before
-  | 'rescheduled' // the provider asked us to wait, or failed transiently: a scheduled retry was sent
+  | 'rescheduled' // the provider asked us to wait, or it or our store failed transiently: a scheduled retry was sent
   | 'failed'; // the run failed for good
 
 export interface StepOptions {
@@ -185,7 +185,7 @@ export class StepRunner {
     if (isSyncBridgeError(error, 'auth_failed') || isSyncBridgeError(error, 'provider_rejected') || isSyncBridgeError(error, 'configuration') || isSyncBridgeError(error, 'validation')) {
       return this.fail(run, reason);
     }
-    throw error; // our own failure (store, bug): let the broker redeliver, then dead-letter
+    throw error; // our own failure (store, bug): the broker redelivers it; its last delivery fails the run (handle)
   }
 
   /** Retries the step after a backoff (retry policy), or fails the run once its tries are spent. */
