@@ -9,17 +9,18 @@ import { getServices } from './services';
 /**
  * One message = one bounded step of a run (a page of one entity, or the run's closing step), or
  * one received webhook delivery to apply. A throw leaves the message to the broker: redelivered,
- * then dead-lettered after maxDeliveryCount (queue settings, MAX_DELIVERY_COUNT). The applier is
- * told when this is the message's last delivery, so that it records a failure instead of leaving
- * the delivery `received` behind a dead letter.
+ * then dead-lettered after maxDeliveryCount (queue settings, MAX_DELIVERY_COUNT). The applier and
+ * the step runner are told when this is the message's last delivery, so that they record a failure
+ * instead of leaving the delivery `received`, or the run `running`, behind a dead letter.
  */
 export async function inboundWorkerHandler(message: unknown, context: InvocationContext): Promise<void> {
   const services = await getServices();
   const parsed = parseInboundQueueMessage(message);
+  const finalDelivery = Number(context.triggerMetadata?.deliveryCount) >= MAX_DELIVERY_COUNT;
   const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, () =>
     parsed.kind === 'webhook'
-      ? webhookIntakeFor(services).applier.apply(parsed, { finalDelivery: Number(context.triggerMetadata?.deliveryCount) >= MAX_DELIVERY_COUNT })
-      : services.steps.handle(parsed),
+      ? webhookIntakeFor(services).applier.apply(parsed, { finalDelivery })
+      : services.steps.handle(parsed, { finalDelivery }),
   );
   context.debug(`Inbound ${parsed.kind} ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
 }

@@ -89,7 +89,12 @@ export class RunService {
     return { entity, status: 'pending', cursor: null, pages: 0, since, highWater: null, total: null, counters: emptyCounters(), attempts: 0, lastError: null };
   }
 
-  /** Starts queued runs of the tenant, oldest first, while it has room under its limit. */
+  /**
+   * Starts queued runs of the tenant, oldest first, while it has room under its limit. When the
+   * queue refuses a started run's first step, the run goes back to queued (a later promotion, at
+   * the latest the next scheduler tick, starts it) and this fails with `transient`: a run is never
+   * left running without a step message.
+   */
   async promoteQueued(tenantId: string): Promise<Run[]> {
     const { platform } = this.context;
     const tenant = await platform.tenants.getTenant(tenantId);
@@ -101,20 +106,57 @@ export class RunService {
         if ((await platform.runs.countActive(tenantId)) >= limit) break;
         continue; // that run left the queue meanwhile (cancelled); try the next
       }
+      try {
+        await this.enqueueNext(run);
+      } catch (error) {
+        await this.undoStart(run, error);
+        throw new SyncBridgeError('transient', `Run ${run.id} could not start: the queue did not accept its first step. It is queued again and starts on the next scheduler tick (about a minute), or cancel it.`, { cause: error });
+      }
       platform.telemetry.event('RunStarted', { runId: run.id, connectionId: run.connectionId, kind: run.kind });
-      await this.enqueueNext(run);
       started.push(run);
     }
     return started;
+  }
+
+  /**
+   * Puts a run whose first step the queue refused back to queued. An undo of tryStart rather than
+   * a transition (the state machine has no running → queued): nothing of the run ran. Only while
+   * nothing wrote the run since it started: a step did run if the broker accepted the message
+   * after all (a send that timed out), and then the run's chain is alive. The run's resume count
+   * goes up, so that the next start's message ids differ from the ones the broker may hold in its
+   * duplicate-detection window.
+   */
+  private async undoStart(started: Run, error: unknown): Promise<void> {
+    const { platform } = this.context;
+    platform.telemetry.exception(error, { runId: started.id, connectionId: started.connectionId, stage: 'start' });
+    await mutateRun(this.context, started.id, (current) => {
+      if (current.state !== 'running' || current.version !== started.version) return undefined;
+      return { ...current, state: 'queued', startedAt: null, resumes: current.resumes + 1, updatedAt: platform.clock.now().toISOString() };
+    });
   }
 
   async pause(runId: string): Promise<Run> {
     return this.transition(runId, 'paused', (run) => run);
   }
 
+  /**
+   * Resumes a paused run. When the queue refuses its next step, the run goes back to paused (unless
+   * something else wrote it meanwhile) and this fails with `transient`: resuming again is safe, as
+   * each resume gives the run's messages new ids.
+   */
   async resume(runId: string): Promise<Run> {
+    const { platform } = this.context;
     const run = await this.transition(runId, 'running', (r) => ({ ...r, resumes: r.resumes + 1 }));
-    await this.enqueueNext(run);
+    try {
+      await this.enqueueNext(run);
+    } catch (error) {
+      platform.telemetry.exception(error, { runId: run.id, connectionId: run.connectionId, stage: 'resume' });
+      const back = await mutateRun(this.context, run.id, (current) =>
+        current.state === 'running' && current.version === run.version ? { ...current, state: 'paused', updatedAt: platform.clock.now().toISOString() } : undefined,
+      );
+      const now = back?.state === 'paused' ? 'It is still paused; resume it again.' : `It is ${back?.state ?? 'gone'} now.`;
+      throw new SyncBridgeError('transient', `Run ${run.id} could not resume: the queue did not accept its next step. ${now}`, { cause: error });
+    }
     return run;
   }
 

@@ -9,6 +9,7 @@ import type { Connection, Run, RunCounters } from '../model';
 import { mutateRun, type EngineContext } from './engineContext';
 import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { PagePrefetcher } from './pagePrefetcher';
+import { maskAuthSchemes } from '../masking';
 import { backoffDelayMs } from './retryPolicy';
 import { nextMessage, RunService } from './runService';
 import { runTraceparent } from '../traceContext';
@@ -17,8 +18,26 @@ export type StepOutcome =
   | 'applied' // a page was applied and the continuation enqueued
   | 'finalized' // the run finished
   | 'skipped' // nothing to do: the run is not running, or the step was applied before
-  | 'rescheduled' // the provider asked us to wait, or failed transiently: a scheduled retry was sent
+  | 'rescheduled' // the provider asked us to wait, or it or our store failed transiently: a scheduled retry was sent
   | 'failed'; // the run failed for good
+
+export interface StepOptions {
+  /**
+   * The broker will not deliver this message again (its delivery count reached the queue's
+   * maxDeliveryCount, MAX_DELIVERY_COUNT): a throw would only dead-letter it and leave the run
+   * `running` with no step to move it, holding its tenant's slot. Default false.
+   */
+  finalDelivery?: boolean;
+}
+
+/**
+ * What a run says when a step failed by our fault until the queue gave up. It quotes nothing of
+ * the error (a store's or a bug's text may carry data or internals): the exception is in the
+ * telemetry under the run id and the step's message id.
+ */
+function internalFailure(stepMessageId: string): string {
+  return `SyncBridge could not run step ${stepMessageId}: an internal error, retried until the queue gave up (the exception is in the telemetry under this run id). Start a new run once the cause is fixed.`;
+}
 
 function addCounters(into: RunCounters, delta: RunCounters): void {
   for (const key of Object.keys(delta) as Array<keyof RunCounters>) into[key] += delta[key];
@@ -36,10 +55,42 @@ export class StepRunner {
     this.runs = new RunService(context);
   }
 
-  async handle(message: InboundMessage): Promise<StepOutcome> {
+  async handle(message: InboundMessage, options: StepOptions = {}): Promise<StepOutcome> {
     const run = await this.context.platform.runs.get(message.runId);
     if (!run || run.state !== 'running') return 'skipped';
-    return message.kind === 'finalize' ? this.finalize(run, message) : this.applyNextPage(run, message);
+    try {
+      return await this.runStep(run, message);
+    } catch (error) {
+      if (!options.finalDelivery) throw error; // the broker delivers it again: a retry may well succeed
+      return this.failOnLastDelivery(run, message, error);
+    }
+  }
+
+  private async runStep(run: Run, message: InboundMessage): Promise<StepOutcome> {
+    try {
+      return message.kind === 'finalize' ? await this.finalize(run, message) : await this.applyNextPage(run, message);
+    } catch (error) {
+      // Our store or pipeline failed in a way that may pass (a Cosmos 5xx or timeout, a page whose
+      // writes lost every round to other writers): the step waits and tries again on the same
+      // schedule as a provider's transient failure, instead of burning its deliveries in a second.
+      if (isSyncBridgeError(error, 'transient')) return this.retryTransient(run, message, maskAuthSchemes(error.message));
+      throw error;
+    }
+  }
+
+  /**
+   * The step failed by our fault on the message's last delivery: the run fails with a reason that
+   * quotes nothing of the error, which frees its tenant's slot and lets its connection's schedule
+   * go on. Only if even that cannot be written is the message left to dead-letter.
+   */
+  private async failOnLastDelivery(run: Run, message: InboundMessage, error: unknown): Promise<StepOutcome> {
+    const id = inboundMessageId(message);
+    this.context.platform.telemetry.exception(error, { runId: run.id, connectionId: run.connectionId, messageId: id });
+    try {
+      return await this.fail(run, internalFailure(id));
+    } catch {
+      throw error;
+    }
   }
 
   private async applyNextPage(run: Run, message: Extract<InboundMessage, { kind: 'page' }>): Promise<StepOutcome> {
@@ -130,17 +181,24 @@ export class StepRunner {
       await this.reschedule(run, { ...message, waits: message.waits + 1 }, at, reason);
       return 'rescheduled';
     }
-    if (isSyncBridgeError(error, 'transient')) {
-      const attempt = message.attempt + 1;
-      if (attempt >= retry.maxAttempts) return this.fail(run, `Gave up on ${message.entity} page ${message.page} after ${attempt} attempts: ${reason}`);
-      const at = new Date(now.getTime() + backoffDelayMs(retry, attempt, this.context.random));
-      await this.reschedule(run, { ...message, attempt }, at, reason);
-      return 'rescheduled';
-    }
+    if (isSyncBridgeError(error, 'transient')) return this.retryTransient(run, message, reason);
     if (isSyncBridgeError(error, 'auth_failed') || isSyncBridgeError(error, 'provider_rejected') || isSyncBridgeError(error, 'configuration') || isSyncBridgeError(error, 'validation')) {
       return this.fail(run, reason);
     }
-    throw error; // our own failure (store, bug): let the broker redeliver, then dead-letter
+    throw error; // our own failure (store, bug): the broker redelivers it; its last delivery fails the run (handle)
+  }
+
+  /** Retries the step after a backoff (retry policy), or fails the run once its tries are spent. */
+  private async retryTransient(run: Run, message: InboundMessage, reason: string): Promise<StepOutcome> {
+    const { platform, retry } = this.context;
+    const attempt = message.attempt + 1;
+    if (attempt >= retry.maxAttempts) {
+      const step = message.kind === 'page' ? `${message.entity} page ${message.page}` : 'the closing step';
+      return this.fail(run, `Gave up on ${step} after ${attempt} attempts: ${reason}`);
+    }
+    const at = new Date(platform.clock.now().getTime() + backoffDelayMs(retry, attempt, this.context.random));
+    await this.reschedule(run, { ...message, attempt }, at, reason);
+    return 'rescheduled';
   }
 
   private async reschedule(run: Run, message: InboundMessage, at: Date, reason: string): Promise<void> {
@@ -148,7 +206,7 @@ export class StepRunner {
     if (message.kind === 'page') {
       await mutateRun(this.context, run.id, (current) => {
         const p = current.entities.find((e) => e.entity === message.entity);
-        if (!p) return undefined;
+        if (!p || current.state !== 'running') return undefined; // a finished run never changes again
         p.attempts = message.attempt;
         p.lastError = reason;
         current.updatedAt = platform.clock.now().toISOString();

@@ -1,0 +1,126 @@
+import { SyncBridgeError } from '../../shared/core/errors';
+import { QUEUES } from '../../shared/ports/queue';
+import { Harness } from '../support/harness';
+
+const EXPECTED_FULL = (n: number) => ({ fetched: n * 5, created: n * 5, updated: 0, unchanged: 0, deleted: 0, failed: 0 });
+const TOKEN = 'Bearer sekret-token-4711';
+
+/**
+ * Makes `method` of the real object throw `failure()` on its next `times` calls matching `when`,
+ * then behave as before (or at once after `heal()`). A fault in front of the real store or queue:
+ * what a step sees when Cosmos DB or Service Bus has a bad minute.
+ */
+function failCalls(target: object, method: string, times: number, failure: () => Error, when: (...args: unknown[]) => boolean = () => true): { failed: () => number; heal: () => void } {
+  const object = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const original = object[method].bind(target);
+  let failed = 0;
+  object[method] = async (...args: unknown[]) => {
+    if (failed < times && when(...args)) {
+      failed += 1;
+      throw failure();
+    }
+    return original(...args);
+  };
+  return { failed: () => failed, heal: () => void (times = 0) };
+}
+
+describe('a run is never left running with nothing to move it', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  test('a step that fails by our fault until the queue gives up fails the run, without quoting the error, and frees the schedule', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10 });
+    const failures = failCalls(h.platform.records, 'getStates', Number.MAX_SAFE_INTEGER, () => new Error(`simulated store bug near ${TOKEN}`));
+    const runId = await h.startSync('incremental');
+    const run = await h.waitFor('the run to fail', async () => {
+      const current = await h.run(runId);
+      return current.finishedAt ? current : undefined;
+    }, 20_000);
+    expect(run.state).toBe('failed');
+    expect(run.lastError).toMatch(/^SyncBridge could not run step .*: an internal error, retried until the queue gave up/);
+    expect(JSON.stringify(run)).not.toContain('sekret');
+    expect(JSON.stringify(run)).not.toContain('simulated store bug');
+    expect(failures.failed()).toBe(10); // every delivery the queue allows, then the run failed instead of a dead letter
+    expect(h.platform.queue.depth(QUEUES.inbound).deadLettered).toBe(0);
+    expect(await h.platform.runs.countActive('t1')).toBe(0);
+    expect(h.telemetryLines.some((line) => line.includes('simulated store bug'))).toBe(true); // the exception is in the telemetry
+
+    // The store is healthy again, and the hourly schedule fires: a new run starts and completes.
+    failures.heal();
+    const connection = (await h.platform.connections.get('shop'))!;
+    await h.platform.connections.update({ ...connection, lastScheduledAt: new Date(Date.now() - 2 * 3600_000).toISOString() });
+    const tick = await h.services.scheduler.tick();
+    expect(tick.started).toHaveLength(1);
+    expect((await h.waitForRun(tick.started[0])).state).toBe('done');
+  }, 60_000);
+
+  test('a store failure that may pass is retried with backoff past the queue delivery count, and the run completes', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10, engine: { retry: { initialDelayMs: 20, maxDelayMs: 200, maxAttempts: 20 } } });
+    // More consecutive failures than the queue delivers one message: only a backoff retry outlives them.
+    const failures = failCalls(h.platform.records, 'getStates', 12, () => new SyncBridgeError('transient', `Cosmos DB answered 503 (simulated) for ${TOKEN}.`));
+    const run = await h.waitForRun(await h.startSync('full'), 30_000);
+    expect(failures.failed()).toBe(12);
+    expect(run.state).toBe('done');
+    expect(run.counters).toEqual(EXPECTED_FULL(30));
+    expect(h.platform.queue.depth(QUEUES.inbound).deadLettered).toBe(0);
+    expect(run.entities[0].lastError).toMatch(/Cosmos DB answered 503/); // the page says why it waited
+    expect(JSON.stringify(run)).not.toContain('sekret');
+    await h.expectInStep();
+  }, 60_000);
+
+  test('a store failure that does not pass fails the run after the retry policy tries, with the reason', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10, engine: { retry: { initialDelayMs: 20, maxDelayMs: 200, maxAttempts: 4 } } });
+    const failures = failCalls(h.platform.records, 'getStates', Number.MAX_SAFE_INTEGER, () => new SyncBridgeError('transient', 'Cosmos DB answered 503 (simulated).'));
+    const run = await h.waitForRun(await h.startSync('full'), 30_000);
+    expect(run.state).toBe('failed');
+    expect(run.lastError).toBe('Gave up on customers page 1 after 4 attempts: Cosmos DB answered 503 (simulated).');
+    expect(failures.failed()).toBe(4);
+    expect(await h.platform.runs.countActive('t1')).toBe(0);
+  }, 60_000);
+
+  test('when the queue refuses a new run its first step, the start answers 503, the run waits queued, and the next tick starts it', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10 });
+    failCalls(h.platform.queue, 'send', 1, () => new SyncBridgeError('transient', 'Service Bus send to sync-inbound failed: ServiceBusy (simulated).'), (name) => name === QUEUES.inbound);
+    const start = await h.api('POST', '/api/connections/shop/syncs', { mode: 'full' });
+    expect(start.status).toBe(503);
+    expect(start.body.error.message).toMatch(/^Run \S+ could not start: the queue did not accept its first step\. It is queued again and starts on the next scheduler tick/);
+    const [run] = await h.platform.runs.listByConnection('shop');
+    expect(run.state).toBe('queued');
+    expect(run.startedAt).toBeNull();
+    expect(h.platform.queue.depth(QUEUES.inbound).active).toBe(0);
+    expect(await h.platform.runs.countActive('t1')).toBe(0);
+
+    const again = await h.api('POST', '/api/connections/shop/syncs', { mode: 'full' });
+    expect(again.status).toBe(409); // the same run waits; no second one
+    expect(again.body.error.message).toContain(`${run.id} in state queued`);
+
+    await h.services.scheduler.tick();
+    const finished = await h.waitForRun(run.id);
+    expect(finished.state).toBe('done');
+    expect(finished.counters).toEqual(EXPECTED_FULL(30));
+    await h.expectInStep();
+  }, 60_000);
+
+  test('when the queue refuses a resumed run its next step, the resume answers 503 and the run stays paused until resumed again', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 100 }, pageSize: 10 });
+    await h.sandbox('POST', 'faults', { slowMs: 40 });
+    const runId = await h.startSync('full');
+    await h.waitFor('a few pages', async () => (await h.run(runId)).counters.fetched >= 20);
+    expect((await h.api('POST', `/api/syncs/${runId}/pause`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300)); // the step in flight lands
+
+    const refused = failCalls(h.platform.queue, 'send', 1, () => new SyncBridgeError('transient', 'Service Bus send to sync-inbound failed: ServiceBusy (simulated).'), (name) => name === QUEUES.inbound);
+    const resume = await h.api('POST', `/api/syncs/${runId}/resume`);
+    expect(refused.failed()).toBe(1);
+    expect(resume.status).toBe(503);
+    expect(resume.body.error.message).toBe(`Run ${runId} could not resume: the queue did not accept its next step. It is still paused; resume it again.`);
+    expect((await h.run(runId)).state).toBe('paused');
+
+    await h.sandbox('POST', 'faults', { slowMs: 0 });
+    expect((await h.api('POST', `/api/syncs/${runId}/resume`)).status).toBe(200);
+    const run = await h.waitForRun(runId, 60_000);
+    expect(run.state).toBe('done');
+    expect(run.counters).toEqual(EXPECTED_FULL(100));
+    await h.expectInStep();
+  }, 90_000);
+});
