@@ -64,15 +64,18 @@ describe.each(['local', 'azure'] as const)('the closing step of a full run vs ca
     });
   }
 
-  test('a cancel arriving while the closing step is about to sweep is refused (409): the run finishes and deletes only what the provider deleted', async () => {
+  test('a cancel arriving while the closing step is about to sweep is refused (409), and so is a pause: the run finishes and deletes only what the provider deleted', async () => {
     let cancel: { status: number; body: any } | undefined;
+    let pause: { status: number; body: any } | undefined;
     beforeFirstSweep(async (runId) => {
       cancel = await h.api('POST', `/api/syncs/${runId}/cancel`);
+      pause = await h.api('POST', `/api/syncs/${runId}/pause`);
     });
     const run = await h.waitForRun(await h.startSync('full'));
 
     expect(cancel?.status).toBe(409);
     expect(cancel?.body.error.message).toMatch(/finishing/);
+    expect(pause?.status).toBe(409);
     expect(run.state).toBe('done');
     expect(run.entities.find((e) => e.entity === 'customers')!.counters.deleted).toBe(2);
     expect(await tombstones()).toEqual(onlyTheDeletedCustomers());
