@@ -217,6 +217,13 @@ export interface Run {
   finishedAt?: IsoTime | null;
   updatedAt: IsoTime;
   lastError?: string | null;
+  /**
+   * When the closing step of a full run claimed it to sweep deletions (null or absent before).
+   * From then on the run can no longer be cancelled or paused: a cancel clears the run's
+   * seen-sets, and the sweep must neither race that nor leave a "cancelled" run that deleted
+   * records (docs/sync-engine.md, "Cancelling a run that is closing").
+   */
+  finalizingAt?: IsoTime | null;
   /** Bumped on every resume, so that resumed step messages get fresh message ids. */
   resumes: number;
   /** Optimistic-concurrency token; stores bump it on every write. */

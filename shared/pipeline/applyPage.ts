@@ -103,7 +103,8 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
     counters[plan.counter] += 1;
     if (plan.write) writes += 1;
   }
-  if (input.mode === 'full' && seen.length > 0) await input.records.markSeen(input.runId, scope, seen);
+  // Even a page that saw nothing marks: the sweep refuses a seen-set that was never opened.
+  if (input.mode === 'full') await input.records.markSeen(input.runId, scope, seen);
   return { counters, highWater, rejected, writes };
 }
 

@@ -77,6 +77,11 @@ export interface RecordPage {
  *   would have appeared, so not being seen says nothing about it. Every live record the run
  *   writes itself is in its seen-set, so this spares only other writers' records. One left
  *   live this way is swept by the next full run that does not see it.
+ *   A seen-set exists from the run's first `markSeen` of the scope (an empty list of ids opens
+ *   it too: a listing that returned nothing saw nothing) until `clearSeen`. `sweepUnseen` on a
+ *   scope the run has no seen-set for fails with `not_found` and changes nothing: read as "saw
+ *   nothing", a seen-set cleared by a cancel or by another copy of the closing step that finished
+ *   first would tombstone every live record of the scope (docs/sync-engine.md).
  * - Reads are always scoped by tenant and connection; a record of another tenant is never returned.
  * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
  *   absent are the same and read back absent. A write replaces the whole record, these included.
@@ -107,10 +112,12 @@ export interface RecordStore {
   list(query: RecordListQuery): Promise<RecordPage>;
   /** Number of records in the scope; deleted ones only when asked. */
   count(scope: RecordScope, options?: { includeDeleted?: boolean }): Promise<number>;
+  /** Adds ids to the run's seen-set of the scope, opening it if need be (with no ids too). */
   markSeen(runId: string, scope: RecordScope, externalIds: readonly string[]): Promise<void>;
   /**
    * Tombstones the scope's live records that the run did not see and that were last written
-   * before `writtenBefore` (see above); `at` stamps the tombstones.
+   * before `writtenBefore` (see above); `at` stamps the tombstones. Fails with `not_found` when
+   * the run has no seen-set for the scope (never marked, or cleared).
    */
   sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime, writtenBefore: IsoTime): Promise<number>;
   /** Forgets the seen-set of a run (after its sweep, or when it ends without one). */

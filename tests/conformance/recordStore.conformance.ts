@@ -371,6 +371,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
 
       it('leaves records that were already tombstones alone and does not count them', async () => {
         await store.write([makeRecord(scope, 'a'), makeRecord(scope, 'old', { deleted: true, deletedAt: at(1), lastAction: 'deleted', version: 4, lastStepId: 'earlier' })]);
+        await store.markSeen(runId, scope, []);
         expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(1);
         expect(await store.get(scope, 'old')).toMatchObject({ version: 4, lastStepId: 'earlier', deletedAt: at(1) });
       });
@@ -400,15 +401,25 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(await store.get(scope, 'at-start')).toEqual(atStart);
         expect(await store.get(scope, 'e')).toEqual(touched);
         // The next full run, begun after those writes, sweeps them if it does not see them either.
+        await store.markSeen('run_full_2', scope, []);
         expect(await store.sweepUnseen('run_full_2', scope, 'run_full_2:finalize:customers', at(700), at(600))).toBe(4); // a too: this run saw nothing
         expect(await store.count(scope)).toBe(0);
         await store.clearSeen('run_full_2');
       });
 
-      it('sweeps everything live when the run saw nothing', async () => {
+      it('sweeps everything live when the run saw nothing (a listing that returned no records)', async () => {
         await seedFive();
+        await store.markSeen(runId, scope, []);
         expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(5);
         expect(await store.count(scope)).toBe(0);
+      });
+
+      it('refuses to sweep a scope the run never opened a seen-set for, and changes nothing', async () => {
+        const records = await seedFive();
+        await store.markSeen(runId, { ...scope, entity: 'orders' }, ['a']); // another scope of the run
+        await expectSyncBridgeError(store.sweepUnseen(runId, scope, stepId, at(500), started), 'not_found');
+        for (const record of records) expect(await store.get(scope, record.externalId)).toEqual(record);
+        await expectSyncBridgeError(store.sweepUnseen(runId, { ...scope, entity: 'never-written' }, stepId, at(500), started), 'not_found');
       });
 
       it('touches only its own scope: other entities, connections and tenants keep their records', async () => {
@@ -437,7 +448,18 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.markSeen(runId, scope, ['a', 'b', 'c', 'd', 'e']);
         await store.clearSeen(runId);
         await store.clearSeen('run_that_never_was');
+        await store.markSeen(runId, scope, []); // a fresh, empty seen-set
         expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(5);
+      });
+
+      it('refuses to sweep after clearSeen (a cancel, or another copy of the closing step that finished first), and changes nothing', async () => {
+        const records = await seedFive();
+        await store.markSeen(runId, scope, ['a', 'b']);
+        await store.markSeen(runId, { ...scope, entity: 'orders' }, ['x']);
+        expect(await store.sweepUnseen(runId, { ...scope, entity: 'orders' }, `${runId}:finalize:orders`, at(500), started)).toBe(0);
+        await store.clearSeen(runId);
+        await expectSyncBridgeError(store.sweepUnseen(runId, scope, stepId, at(500), started), 'not_found');
+        for (const record of records) expect(await store.get(scope, record.externalId)).toEqual(record);
       });
 
       it('sweeps a large scope in one call', async () => {

@@ -160,6 +160,13 @@ export class RunService {
     return run;
   }
 
+  /**
+   * Cancels a queued, running or paused run, unless its closing step has claimed it for the
+   * deletion sweep (`conflict`: it is finishing). Clearing the seen-sets here is safe because
+   * only a claimed closing step sweeps, and the claim and this transition are compare-and-set on
+   * the same run: a step still in flight after the cancel can only add to a seen-set (left
+   * behind, never read), and the sweep refuses a seen-set that is gone (RecordStore.sweepUnseen).
+   */
   async cancel(runId: string): Promise<Run> {
     const run = await this.transition(runId, 'cancelled', (r) => ({ ...r, finishedAt: this.context.platform.clock.now().toISOString() }));
     await this.context.platform.records.clearSeen(run.id);
@@ -173,6 +180,11 @@ export class RunService {
     const run = await mutateRun(this.context, runId, (current) => {
       if (!canTransition(current.state, to)) {
         refused = `Run ${runId} is ${current.state}; it cannot become ${to}.`;
+        return undefined;
+      }
+      // A run whose closing step is sweeping deletions finishes as it is (StepRunner.claimForSweep).
+      if (current.finalizingAt && (to === 'cancelled' || to === 'paused')) {
+        refused = `Run ${runId} is finishing (its closing step is sweeping deletions since ${current.finalizingAt}); it cannot become ${to} now.`;
         return undefined;
       }
       refused = undefined;

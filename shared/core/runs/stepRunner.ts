@@ -233,8 +233,14 @@ export class StepRunner {
     // records nobody wrote since it began: one a webhook or a push stored meanwhile may exist at
     // the provider behind the listing's position (RecordStore.sweepUnseen).
     if (run.kind === 'full' && !anyFailed) {
+      if (!(await this.claimForSweep(run.id, now))) return 'skipped';
       const writtenBefore = run.startedAt ?? run.createdAt;
       for (const p of run.entities) {
+        // Another copy of this step (a redelivery after a lost lock) may have finished the run
+        // meanwhile and cleared its seen-sets: stop here. Should it finish between this read and
+        // the sweep, the sweep finds no seen-set and throws instead of sweeping everything.
+        const current = await platform.runs.get(run.id);
+        if (current?.state !== 'running') return 'skipped';
         const scope = { tenantId: run.tenantId, connectionId: run.connectionId, entity: p.entity };
         sweeps.set(p.entity, await platform.records.sweepUnseen(run.id, scope, `${finalizeStepId(run.id)}:${p.entity}`, now, writtenBefore));
       }
@@ -253,6 +259,23 @@ export class StepRunner {
     this.reportFinished(finished, message);
     await this.runs.promoteQueued(run.tenantId);
     return 'finalized';
+  }
+
+  /**
+   * Claims a running run for its deletion sweep (Run.finalizingAt), with compare-and-set against
+   * cancel and pause: either they won and the run is no longer running (no sweep), or the claim
+   * won and they are refused from now on. Without it a cancel landing between this step's read
+   * of the run and its sweep cleared the seen-sets the sweep was about to read. A redelivered
+   * closing step finds its own claim and carries on (the sweep of each entity is idempotent).
+   */
+  private async claimForSweep(runId: string, now: string): Promise<boolean> {
+    const claimed = await mutateRun(this.context, runId, (current) => {
+      if (current.state !== 'running' || current.finalizingAt) return undefined;
+      current.finalizingAt = now;
+      current.updatedAt = now;
+      return current;
+    });
+    return claimed?.state === 'running' && Boolean(claimed.finalizingAt);
   }
 
   /** Moves the connection's per-entity high-water marks forward after a finished run. */

@@ -284,17 +284,18 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async markSeen(runId: string, scope: RecordScope, externalIds: readonly string[]): Promise<void> {
-    if (externalIds.length === 0) return;
-    // The scope may have no records yet (a page of only rejected records); the seen-set still counts.
+    // The scope may have no records yet (a page of only rejected records, an empty listing); the
+    // seen-set still counts, and an empty mark opens it so that the sweep knows the run was here.
     const keys = this.scopes.ensure(scope);
     this.seenSets.mark(runId, keys.scopeKey, JSON.stringify(externalIds));
   }
 
   async sweepUnseen(runId: string, scope: RecordScope, stepId: string, at: IsoTime, writtenBefore: IsoTime): Promise<number> {
     const keys = this.scopes.find(scope);
-    if (!keys) return 0; // no record was ever written in this scope: nothing to delete
+    const table = keys && this.seenSets.find(runId, keys.scopeKey);
+    if (!keys || !table) throw missingSeenSet(runId, scope);
     const before = normaliseTime(writtenBefore, 'writtenBefore');
-    return this.sweepAndCount(runId, this.seenSets.ensure(runId), { scopeKey: keys.scopeKey, stepId, at, writtenBefore: before });
+    return this.sweepAndCount(runId, table, { scopeKey: keys.scopeKey, stepId, at, writtenBefore: before });
   }
 
   async clearSeen(runId: string): Promise<void> {
@@ -353,6 +354,11 @@ export class SqliteRecordStore implements RecordStore {
  * '2026-03-01T09:00:00Z' would compare wrongly against '2026-03-01T09:00:00.500Z', so query
  * times are brought to the same form first.
  */
+/** RecordStore.sweepUnseen: a missing seen-set is never read as "the run saw nothing". */
+function missingSeenSet(runId: string, scope: RecordScope): SyncBridgeError {
+  return new SyncBridgeError('not_found', `Run ${runId} has no seen-set for ${scope.entity} of connection ${scope.connectionId} (it never marked one, or it was cleared when the run ended); refusing to sweep, which would tombstone every record of the entity.`);
+}
+
 function normaliseTime(value: string, name: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new SyncBridgeError('validation', `${name} must be an ISO-8601 time, got ${JSON.stringify(value)}.`);

@@ -165,8 +165,9 @@ export class CosmosRecordStore implements RecordStore {
   }
 
   async markSeen(runId: string, scope: RecordScope, externalIds: readonly string[]): Promise<void> {
-    if (externalIds.length === 0) return;
     // Deterministic id: a replayed step writes the same document again instead of a second one.
+    // An empty mark writes one too (an entity the provider lists as empty): the sweep reads "no
+    // seen document" as "no seen-set", never as "saw nothing" (RecordStore.sweepUnseen).
     const doc = { id: derivedId('seen', runId, scope.entity, ...externalIds), docType: 'seen', tenantId: scope.tenantId, connectionId: scope.connectionId, runId, entity: scope.entity, externalIds };
     try {
       const response = await this.container.items.upsert(doc);
@@ -192,6 +193,9 @@ export class CosmosRecordStore implements RecordStore {
       "SELECT c.externalIds FROM c WHERE c.docType = 'seen' AND c.runId = @runId AND c.entity = @entity",
       [{ name: '@runId', value: runId }, { name: '@entity', value: scope.entity }], key,
     );
+    if (seenDocs.length === 0) {
+      throw new SyncBridgeError('not_found', `Run ${runId} has no seen-set for ${scope.entity} of connection ${scope.connectionId} (it never marked one, or it was cleared when the run ended); refusing to sweep, which would tombstone every record of the entity.`);
+    }
     for (const doc of seenDocs) for (const id of doc.externalIds) seen.add(id);
     const live = await queryAll<{ id: string; externalId: string }>(
       this.container, this.charges, 'records.sweep',
