@@ -5,6 +5,7 @@ import { twoWayFor } from '../../shared/core/outbound/registry';
 import { requireRole } from '../../shared/core/tenantService';
 import { json } from '../http/responses';
 import { parseWith } from '../http/validation';
+import { idempotentWrite } from './idempotencyKey';
 import type { AdminRequest, AdminRoute } from './router';
 import { toRecordView } from './recordRoutes';
 
@@ -35,15 +36,25 @@ async function scopeOf({ params, principal, services }: AdminRequest) {
   return { tenantId: principal.tenantId, connectionId: connection.id, entity: entity.name };
 }
 
-/** Local changes: each stores the record and its pending push together, then queues the push. */
+/**
+ * Local changes: each stores the record and its pending push together, then queues the push.
+ * With an Idempotency-Key header, a repeat of the same request answers the first result
+ * (idempotencyKey.ts); POST passes the key's local id so that a create is never made twice.
+ */
 export const recordWriteRoutes: AdminRoute[] = [
   {
     method: 'POST',
     path: 'connections/{id}/records/{entity}',
     async handle(request) {
       const scope = await scopeOf(request);
-      const record = await twoWayFor(request.services).changes.create(scope, await readFields(request.request));
-      return json(202, view(record));
+      const fields = await readFields(request.request);
+      return idempotentWrite({
+        platform: request.services.platform,
+        header: request.request.headers.get('idempotency-key'),
+        scope,
+        request: { method: 'POST', fields },
+        run: async (localId) => json(202, view(await twoWayFor(request.services).changes.create(scope, fields, { localId }))),
+      });
     },
   },
   {
@@ -51,8 +62,18 @@ export const recordWriteRoutes: AdminRoute[] = [
     path: 'connections/{id}/records/{entity}/{externalId}',
     async handle(request) {
       const scope = await scopeOf(request);
-      const { record } = await twoWayFor(request.services).changes.update(scope, request.params.externalId, await readFields(request.request));
-      return json(record.pendingPush ? 202 : 200, view(record));
+      const fields = await readFields(request.request);
+      const { externalId } = request.params;
+      return idempotentWrite({
+        platform: request.services.platform,
+        header: request.request.headers.get('idempotency-key'),
+        scope,
+        request: { method: 'PATCH', externalId, fields },
+        run: async () => {
+          const { record } = await twoWayFor(request.services).changes.update(scope, externalId, fields);
+          return json(record.pendingPush ? 202 : 200, view(record));
+        },
+      });
     },
   },
   {
@@ -60,7 +81,14 @@ export const recordWriteRoutes: AdminRoute[] = [
     path: 'connections/{id}/records/{entity}/{externalId}',
     async handle(request) {
       const scope = await scopeOf(request);
-      return json(202, view(await twoWayFor(request.services).changes.remove(scope, request.params.externalId)));
+      const { externalId } = request.params;
+      return idempotentWrite({
+        platform: request.services.platform,
+        header: request.request.headers.get('idempotency-key'),
+        scope,
+        request: { method: 'DELETE', externalId },
+        run: async () => json(202, view(await twoWayFor(request.services).changes.remove(scope, externalId))),
+      });
     },
   },
 ];

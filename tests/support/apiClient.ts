@@ -17,8 +17,9 @@ export class ApiClient {
     readonly apiKey: string,
   ) {}
 
-  async api<T = any>(method: string, path: string, body?: unknown, apiKey: string | null = this.apiKey): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = {};
+  /** `extraHeaders`: more request headers, e.g. an Idempotency-Key. */
+  async api<T = any>(method: string, path: string, body?: unknown, apiKey: string | null = this.apiKey, extraHeaders: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(`${this.hostUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });

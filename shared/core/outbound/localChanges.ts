@@ -9,6 +9,11 @@ import type { RecordWrite, RevisedRecord } from '../../ports/recordStore';
 import { QUEUES, type OutgoingMessage } from '../../ports/queue';
 import { outboxId } from './outboxId';
 
+export interface CreateOptions {
+  /** The temporary id's UUID part, for an idempotent create (see LocalChangeService.create). Default: a random UUID. */
+  localId?: string;
+}
+
 /** The origin SyncBridge stamps on field clocks of changes made through its API. */
 export const LOCAL_ORIGIN = 'syncbridge';
 
@@ -56,8 +61,18 @@ export function outboundMessage(entry: Pick<OutboxEntry, 'id' | 'connectionId'>,
 export class LocalChangeService {
   constructor(private readonly platform: Platform) {}
 
-  async create(scope: RecordScope, data: JsonObject): Promise<SyncRecord> {
-    const externalId = `${LOCAL_ID_PREFIX}${randomUUID()}`;
+  /**
+   * A new record under a temporary id (`local-` and a random UUID, or `options.localId`).
+   *
+   * With `localId` the create is idempotent: an admin request's Idempotency-Key holds that id for
+   * its whole window, so a retry of a request whose first attempt committed but never answered
+   * (a crash, a failed queue send) commits nothing new and gets the record that attempt stored.
+   * The stored record is the key's proof of the write, committed in the same transaction as the
+   * record and its push. If that record has since been pushed and moved to the provider's id (or
+   * deleted), the retry fails with `conflict` rather than create the record a second time.
+   */
+  async create(scope: RecordScope, data: JsonObject, options: CreateOptions = {}): Promise<SyncRecord> {
+    const externalId = `${LOCAL_ID_PREFIX}${options.localId ?? randomUUID()}`;
     const now = this.now();
     const record: SyncRecord = {
       ...scope,
@@ -77,7 +92,16 @@ export class LocalChangeService {
       base: null,
       fieldClock: stamp({}, Object.keys(data), now),
     };
-    return this.commit(record, 'create', Object.keys(data));
+    if (options.localId === undefined) return this.commit(record, 'create', Object.keys(data));
+    try {
+      // Create-only (ifRevision null): a record or entry already under this id means an earlier attempt committed.
+      return await this.commit(record, 'create', Object.keys(data), [], null);
+    } catch (error) {
+      if (!isSyncBridgeError(error, 'conflict')) throw error;
+      const earlier = await this.platform.records.get(scope, externalId);
+      if (earlier && !earlier.deleted) return earlier;
+      throw new SyncBridgeError('conflict', `The ${scope.entity} record created under this idempotency key (${externalId}) has since been pushed and moved to the provider's id, or deleted; list the connection's records to find it.`, { cause: error });
+    }
   }
 
   /** Partial update: the given top-level fields replace the stored ones; the others stay. */
