@@ -30,6 +30,8 @@ const AZURE_PLATFORM_SETTINGS = [
   'ServiceBusConnection__fullyQualifiedNamespace',
   'KEYVAULT_URI',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  // Local auth is off on the component: our exporter sends the identity's token (the host reads it too).
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ];
 
 /** Settings read by the Functions host or the Azure SDKs rather than by our code, and why they are set. */
@@ -37,7 +39,6 @@ const HOST_SETTINGS: Record<string, string> = {
   AZURE_CLIENT_ID: 'DefaultAzureCredential picks the user-assigned identity by it',
   ServiceBusConnection__credential: 'the trigger connection authenticates with a managed identity',
   ServiceBusConnection__clientId: 'which managed identity the trigger connection uses',
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra ID telemetry ingestion (local auth off)',
   FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 'the HTTP trigger accepts at most this much of a request body, streamed or not (the local host reads it too)',
   AzureWebJobsStorage__accountName: "the host's own storage, identity-based",
   AzureWebJobsStorage__credential: "the host's own storage, identity-based",
