@@ -36,8 +36,12 @@ interface PumpOptions extends QueueDispatcherOptions {
   steps: SessionStepBatch;
 }
 
-/** Like the Service Bus extension's maxAutoLockRenewalDuration: locks are renewed up to this long. */
-const MAX_AUTO_LOCK_RENEWAL_MS = 5 * 60_000;
+/**
+ * host.json's maxAutoLockRenewalDuration (tests/infra/drift.test.ts keeps them equal): locks are
+ * renewed up to this long, which outlasts functionTimeout so that a session is never taken from a
+ * handler that is still running (docs/host-json.md).
+ */
+export const MAX_AUTO_LOCK_RENEWAL_MS = 10.5 * 60_000;
 
 /**
  * The Service Bus queue trigger on SqliteQueue: one pump per function. Without sessions the pump

@@ -33,7 +33,8 @@ var appSettings = {
   ServiceBusConnection__clientId: identityClientId
   KEYVAULT_URI: keyVaultUri
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
-  // Local auth is off on the component: telemetry is sent with the identity's Entra token.
+  // Local auth is off on the component: telemetry is sent with the identity's Entra token. Read by
+  // the host for its own telemetry and by the app (azureSettings.ts), whose exporter needs it passed.
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   // The most of a request body the host accepts, streamed or not: 4 MB (Azure's default is 100 MB).
   // HTTP streams are on (functions/all.ts), so a function reads a body as it arrives: webhooks stop

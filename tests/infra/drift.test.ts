@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { allFunctions } from '../../functions/all';
+import { MAX_AUTO_LOCK_RENEWAL_MS } from '../../local/queueDispatcher';
 import { COSMOS_CONTAINERS } from '../../shared/platform/azure/cosmos/containers';
 import { openDatabase } from '../../shared/platform/local/database';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
@@ -30,6 +31,8 @@ const AZURE_PLATFORM_SETTINGS = [
   'ServiceBusConnection__fullyQualifiedNamespace',
   'KEYVAULT_URI',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  // Local auth is off on the component: our exporter sends the identity's token (the host reads it too).
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ];
 
 /** Settings read by the Functions host or the Azure SDKs rather than by our code, and why they are set. */
@@ -37,7 +40,6 @@ const HOST_SETTINGS: Record<string, string> = {
   AZURE_CLIENT_ID: 'DefaultAzureCredential picks the user-assigned identity by it',
   ServiceBusConnection__credential: 'the trigger connection authenticates with a managed identity',
   ServiceBusConnection__clientId: 'which managed identity the trigger connection uses',
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra ID telemetry ingestion (local auth off)',
   FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 'the HTTP trigger accepts at most this much of a request body, streamed or not (the local host reads it too)',
   AzureWebJobsStorage__accountName: "the host's own storage, identity-based",
   AzureWebJobsStorage__credential: "the host's own storage, identity-based",
@@ -94,6 +96,15 @@ function settingsReadByCode(): Set<string> {
   return names;
 }
 
+/** host.json, whose durations are .NET TimeSpans (`hh:mm:ss`). */
+const hostJson = JSON.parse(readFileSync(join(ROOT, 'host.json'), 'utf8')) as { functionTimeout: string; extensions: { serviceBus: { maxAutoLockRenewalDuration: string } } };
+
+function timeSpanMs(value: string): number {
+  const match = /^(\d+):(\d{2}):(\d{2})$/.exec(value);
+  if (!match) throw new Error(`not an hh:mm:ss TimeSpan: ${value}`);
+  return ((Number(match[1]) * 60 + Number(match[2])) * 60 + Number(match[3])) * 1000;
+}
+
 const queueFunctions = allFunctions.flatMap((definition) => (definition.kind === 'serviceBusQueue' ? [definition] : []));
 
 describe('Service Bus queues in infra/ match the code', () => {
@@ -132,6 +143,19 @@ describe('Service Bus queues in infra/ match the code', () => {
 
   it("locks a message as long as the local broker does", () => {
     expect(isoDurationMs(literalValue(queueProperties(), 'lockDuration') ?? '')).toBe(localQueue.lockDurationMs);
+  });
+
+  it('renews locks for as long as an invocation may run, so a session is never taken from a running handler', () => {
+    // The host does not cancel a handler when lock renewal stops: the session lock would lapse and
+    // another instance could run the connection's next step beside it (docs/host-json.md).
+    const renewalMs = timeSpanMs(hostJson.extensions.serviceBus.maxAutoLockRenewalDuration);
+    const functionTimeoutMs = timeSpanMs(hostJson.functionTimeout);
+    expect(renewalMs).toBeGreaterThanOrEqual(functionTimeoutMs);
+    // Renewal is what keeps a lock: one lock period is shorter than either.
+    const lockMs = isoDurationMs(literalValue(queueProperties(), 'lockDuration') ?? '');
+    expect(lockMs).toBeLessThan(functionTimeoutMs);
+    // The local host renews as long as the extension does.
+    expect(MAX_AUTO_LOCK_RENEWAL_MS).toBe(renewalMs);
   });
 });
 

@@ -21,6 +21,8 @@ export interface IngestionCollector {
   ca: string;
   readonly envelopes: Envelope[];
   readonly requests: number;
+  /** The Authorization header of each request, in order (undefined when there was none). */
+  readonly authorizations: Array<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -28,11 +30,13 @@ export async function startIngestionCollector(): Promise<IngestionCollector> {
   const { key, cert } = selfSignedCertificate();
   const envelopes: Envelope[] = [];
   let requests = 0;
+  const authorizations: Array<string | undefined> = [];
   const server: Server = createServer({ key, cert }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       requests += 1;
+      authorizations.push(req.headers.authorization);
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       const text = body.toString('utf8');
@@ -54,6 +58,7 @@ export async function startIngestionCollector(): Promise<IngestionCollector> {
     connectionString: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:${port}/`,
     ca: cert,
     envelopes,
+    authorizations,
     get requests() {
       return requests;
     },

@@ -1,5 +1,6 @@
 import { context as otelContext, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Histogram } from '@opentelemetry/api';
 import { logs, SeverityNumber } from '@opentelemetry/api-logs';
+import type { TokenCredential } from '@azure/identity';
 import { setLogLevel } from '@azure/logger';
 import { flushAzureMonitor, shutdownAzureMonitor, useAzureMonitor } from 'applicationinsights';
 import { maskProperties, maskText } from '../../core/masking';
@@ -21,6 +22,13 @@ export interface AppInsightsTelemetryOptions extends SecretValueRegistryOptions 
   samplingRatio?: number;
   /** Extra CA certificate for the ingestion endpoint (a local collector in tests). */
   ingestionCa?: string;
+  /**
+   * Entra credential the exporter sends ingestion a bearer token from. A component with local auth
+   * off (infra/modules/monitoring.bicep) drops telemetry sent without one. The exporter does not read
+   * APPLICATIONINSIGHTS_AUTHENTICATION_STRING itself (only the Functions host and the auto-attach
+   * agent do): azurePlatform.ts turns that setting into this credential.
+   */
+  credential?: TokenCredential;
 }
 
 const SEVERITY: Record<LogLevel, SeverityNumber> = { debug: SeverityNumber.DEBUG, info: SeverityNumber.INFO, warn: SeverityNumber.WARN, error: SeverityNumber.ERROR };
@@ -63,6 +71,7 @@ export class AppInsightsTelemetry implements Telemetry {
       azureMonitorExporterOptions: {
         connectionString: options.connectionString,
         ...(options.ingestionCa ? { tlsOptions: { ca: options.ingestionCa } } : {}),
+        ...(options.credential ? { credential: options.credential } : {}),
       },
       samplingRatio: options.samplingRatio ?? 1,
       // Sample by ratio, not by a per-second cap, so that a run's trace is kept or dropped whole.

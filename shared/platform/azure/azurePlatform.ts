@@ -1,12 +1,12 @@
-import { DefaultAzureCredential } from '@azure/identity';
+import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { systemClock, type Clock } from '../../ports/clock';
 import type { Platform } from '../../ports/platform';
 import type { QueueSender } from '../../ports/queue';
 import type { SecretStore } from '../../ports/secretStore';
 import type { Telemetry } from '../../ports/telemetry';
 import { JsonLinesTelemetry } from '../local/jsonLinesTelemetry';
-import { AppInsightsTelemetry } from './appInsightsTelemetry';
-import { readAzureSettings } from './azureSettings';
+import { AppInsightsTelemetry, type AppInsightsTelemetryOptions } from './appInsightsTelemetry';
+import { readAzureSettings, type AzureSettings } from './azureSettings';
 import { CosmosConflictStore } from './cosmos/cosmosConflictStore';
 import { CosmosConnectionStore } from './cosmos/cosmosConnectionStore';
 import { openCosmosDatabase, type CosmosDatabase } from './cosmos/cosmosDatabase';
@@ -93,8 +93,25 @@ export async function createAzurePlatformFromEnv(env: NodeJS.ProcessEnv): Promis
   });
   const queue = ServiceBusQueueSender.fromSettings('connectionString' in settings.serviceBus ? settings.serviceBus : { ...settings.serviceBus, credential });
   const secrets = KeyVaultSecretStore.fromSettings(settings.keyVaultUri, credential);
-  const telemetry: Telemetry & Shuttable = settings.applicationInsightsConnectionString
-    ? new AppInsightsTelemetry({ connectionString: settings.applicationInsightsConnectionString })
-    : new JsonLinesTelemetry({ sink: process.stdout, level: 'info' });
+  const telemetry = telemetryFromSettings(settings);
   return createAzurePlatform({ cosmos, queue, secrets, telemetry });
+}
+
+/**
+ * Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else JSON lines on stdout.
+ * With APPLICATIONINSIGHTS_AUTHENTICATION_STRING `Authorization=AAD` the exporter sends the managed
+ * identity's token: a ManagedIdentityCredential for the ClientId the setting names (the
+ * system-assigned identity without one), as the Functions host and the Application Insights agent
+ * read that setting, rather than the app's DefaultAzureCredential, so that the identity telemetry is
+ * sent with is the one the setting (and the Monitoring Metrics Publisher role) names.
+ * `extra` is for tests (a local collector's CA).
+ */
+export function telemetryFromSettings(settings: AzureSettings, extra: Pick<AppInsightsTelemetryOptions, 'ingestionCa'> = {}): Telemetry & Shuttable {
+  if (!settings.applicationInsightsConnectionString) return new JsonLinesTelemetry({ sink: process.stdout, level: 'info' });
+  const authentication = settings.applicationInsightsAuthentication;
+  return new AppInsightsTelemetry({
+    connectionString: settings.applicationInsightsConnectionString,
+    ...extra,
+    ...(authentication ? { credential: new ManagedIdentityCredential(authentication.clientId ? { clientId: authentication.clientId } : {}) } : {}),
+  });
 }

@@ -11,6 +11,12 @@ export interface AzureSettings {
   serviceBus: { fullyQualifiedNamespace: string } | { connectionString: string };
   keyVaultUri: string;
   applicationInsightsConnectionString?: string;
+  /**
+   * APPLICATIONINSIGHTS_AUTHENTICATION_STRING `Authorization=AAD`: our telemetry is sent with a
+   * managed identity's Entra token (the component has local auth off); `clientId` names a
+   * user-assigned identity, none means the system-assigned one.
+   */
+  applicationInsightsAuthentication?: { clientId?: string };
   managedIdentityClientId?: string;
 }
 
@@ -48,8 +54,28 @@ export function readAzureSettings(env: NodeJS.ProcessEnv): AzureSettings {
     serviceBus,
     keyVaultUri,
     applicationInsightsConnectionString: optional(env.APPLICATIONINSIGHTS_CONNECTION_STRING),
+    ...applicationInsightsAuthentication(optional(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)),
     managedIdentityClientId: optional(env.AZURE_CLIENT_ID),
   };
+}
+
+/**
+ * The documented format `Authorization=AAD` or `ClientId=<id>;Authorization=AAD` (keys in any case),
+ * read as the Functions host and the Application Insights agent read it. Any other value is refused:
+ * ignoring it would send telemetry without a token, which a component with local auth off drops.
+ */
+function applicationInsightsAuthentication(raw: string | undefined): Pick<AzureSettings, 'applicationInsightsAuthentication'> {
+  if (raw === undefined) return {};
+  const fields = new Map<string, string>();
+  for (const pair of raw.split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0) fields.set(pair.slice(0, at).trim().toLowerCase(), pair.slice(at + 1).trim());
+  }
+  if (fields.get('authorization')?.toUpperCase() !== 'AAD') {
+    throw new SyncBridgeError('configuration', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be "Authorization=AAD" or "ClientId=<client id>;Authorization=AAD".');
+  }
+  const clientId = fields.get('clientid') || undefined;
+  return { applicationInsightsAuthentication: clientId ? { clientId } : {} };
 }
 
 function optional(raw: string | undefined): string | undefined {

@@ -85,6 +85,6 @@ describe('functions/index.ts registers every function with the Functions host', 
     expect(host.version).toBe('2.0');
     expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
     expect(host.extensions.serviceBus).toMatchObject({ autoCompleteMessages: true, maxConcurrentSessions: 8 });
-    expect(host.extensions.serviceBus.maxAutoLockRenewalDuration).toBe('00:05:00');
+    expect(host.extensions.serviceBus.maxAutoLockRenewalDuration).toBe('00:10:30');
   });
 });

@@ -39,6 +39,15 @@ describe('Azure platform settings', () => {
     });
   });
 
+  it('reads APPLICATIONINSIGHTS_AUTHENTICATION_STRING as the Functions host does, and refuses what it cannot honour', () => {
+    const read = (value: string) => readAzureSettings({ ...base, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: value }).applicationInsightsAuthentication;
+    expect(read('ClientId=22222222-2222-2222-2222-222222222222;Authorization=AAD')).toEqual({ clientId: '22222222-2222-2222-2222-222222222222' });
+    expect(read('authorization=aad; clientid=22222222-2222-2222-2222-222222222222')).toEqual({ clientId: '22222222-2222-2222-2222-222222222222' });
+    expect(read('Authorization=AAD')).toEqual({}); // the system-assigned identity
+    expect(readAzureSettings({ ...base, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: '  ' }).applicationInsightsAuthentication).toBeUndefined();
+    expect(() => read('ClientId=22222222-2222-2222-2222-222222222222')).toThrow(/APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be/);
+  });
+
   it('refuses malformed values with the setting named', () => {
     expect(() => readAzureSettings({ ...base, KEYVAULT_URI: 'kv-syncbridge' })).toThrow(/KEYVAULT_URI must be a URL/);
     expect(() => readAzureSettings({ ...base, COSMOS__accountEndpoint: 'http://acct.documents.azure.com/' })).toThrow(/https/);
