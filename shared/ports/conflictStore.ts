@@ -31,6 +31,17 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['provider_auth'
 export type ConflictState = 'open' | 'resolved';
 export type ConflictResolution = 'local' | 'remote' | 'custom' | 'replayed';
 
+/**
+ * A resolution in progress: who holds the conflict and until when. One resolver at a time decides
+ * a conflict (ConflictResolver claims it before it writes the record); a claim past `until` is one
+ * whose resolver died, and may be taken over.
+ */
+export interface ConflictClaim {
+  /** The claimant's token (one per resolve request). */
+  by: string;
+  until: IsoTime;
+}
+
 export interface Conflict {
   /** Deterministic from the outbox entry (see conflictIdFor): one conflict per parked push. */
   id: string;
@@ -55,6 +66,8 @@ export interface Conflict {
   updatedAt: IsoTime;
   resolution?: ConflictResolution | null;
   resolvedAt?: IsoTime | null;
+  /** Set while a resolution is in progress (ConflictStore.claim); gone once resolved or released. */
+  claim?: ConflictClaim | null;
 }
 
 export interface ConflictListQuery {
@@ -82,13 +95,24 @@ export interface ConflictStats {
  *   push parks once).
  * - `get`, `list` and `stats` are scoped by tenant; another tenant's conflict is never returned.
  * - `list` is oldest first, keyset-paged (stable under inserts).
- * - `resolve` moves an open conflict to resolved; resolving one that is not open fails with
- *   `conflict`, an unknown id with `not_found`.
+ * - `resolve` moves an open conflict to resolved (and drops its claim); resolving one that is not
+ *   open fails with `conflict`, an unknown id with `not_found`. With `claimedBy`, it also fails with
+ *   `conflict` when someone else holds a live claim (their `until` after `at`); without it, any live
+ *   claim refuses.
+ * - `claim` is a compare-and-set: it stores `claim` on an open conflict that has no claim, an
+ *   expired one (`until` at or before `at`), or one by the same claimant, and returns the conflict
+ *   as stored; a live claim by another, or a conflict not open, fails with `conflict`; of two
+ *   claims racing, one wins. An unknown id fails with `not_found`.
+ * - `release` drops the claim if it is `by`'s, and does nothing otherwise (someone else's claim, a
+ *   resolved or unknown conflict): a resolver that failed lets the next one in at once.
+ * - A conflict that was never claimed reads back without `claim`.
  */
 export interface ConflictStore {
   open(conflict: Conflict): Promise<Conflict>;
   get(tenantId: string, id: string): Promise<Conflict | undefined>;
   list(query: ConflictListQuery): Promise<{ conflicts: Conflict[]; nextCursor: string | null }>;
-  resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime): Promise<Conflict>;
+  resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime, options?: { claimedBy?: string }): Promise<Conflict>;
+  claim(tenantId: string, id: string, claim: ConflictClaim, at: IsoTime): Promise<Conflict>;
+  release(tenantId: string, id: string, by: string): Promise<void>;
   stats(tenantId: string): Promise<ConflictStats[]>;
 }

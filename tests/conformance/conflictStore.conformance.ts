@@ -76,6 +76,62 @@ export function conflictStoreConformance(name: string, factory: StoreFactory<Con
       await expectSyncBridgeError(store.resolve(tenant, 'cfl_missing', 'local', T), 'not_found');
     });
 
+    it('claims an open conflict for one resolver at a time; the holder resolves it and the claim goes with it', async () => {
+      const c = await store.open(conflict(tenant));
+      const a = { by: 'resolver-a', until: '2026-03-01T09:01:00.000Z' };
+      expect(await store.claim(tenant, c.id, a, T)).toEqual({ ...c, claim: a });
+      expect(await store.get(tenant, c.id)).toEqual({ ...c, claim: a });
+      // Another claimant, or a resolve not made by the holder, is refused while the claim holds.
+      await expectSyncBridgeError(store.claim(tenant, c.id, { by: 'resolver-b', until: '2026-03-01T09:02:00.000Z' }, T), 'conflict');
+      await expectSyncBridgeError(store.resolve(tenant, c.id, 'remote', T, { claimedBy: 'resolver-b' }), 'conflict');
+      await expectSyncBridgeError(store.resolve(tenant, c.id, 'remote', T), 'conflict');
+      // The holder may claim again (to extend) and resolves; the resolved conflict has no claim.
+      expect(await store.claim(tenant, c.id, { ...a, until: '2026-03-01T09:03:00.000Z' }, T)).toMatchObject({ claim: { by: 'resolver-a', until: '2026-03-01T09:03:00.000Z' } });
+      const resolved = await store.resolve(tenant, c.id, 'local', '2026-03-01T09:00:30.000Z', { claimedBy: 'resolver-a' });
+      expect(resolved).toEqual({ ...c, state: 'resolved', resolution: 'local', resolvedAt: '2026-03-01T09:00:30.000Z', updatedAt: '2026-03-01T09:00:30.000Z' });
+      expect(await store.get(tenant, c.id)).toEqual(resolved);
+      await expectSyncBridgeError(store.claim(tenant, c.id, { by: 'resolver-b', until: '2026-03-01T09:02:00.000Z' }, T), 'conflict');
+      await expectSyncBridgeError(store.claim(tenant, 'cfl_missing', a, T), 'not_found');
+      await expectSyncBridgeError(store.claim(uniqueId('ten'), c.id, a, T), 'not_found');
+    });
+
+    it('lets a claim past its expiry be taken over, and the holder it was taken from can no longer resolve', async () => {
+      const c = await store.open(conflict(tenant));
+      await store.claim(tenant, c.id, { by: 'crashed', until: '2026-03-01T09:01:00.000Z' }, T);
+      const later = '2026-03-01T09:01:00.000Z'; // the claim's `until`: expired from then on
+      const taken = { by: 'resolver-b', until: '2026-03-01T09:02:00.000Z' };
+      expect(await store.claim(tenant, c.id, taken, later)).toMatchObject({ state: 'open', claim: taken });
+      await expectSyncBridgeError(store.resolve(tenant, c.id, 'local', later, { claimedBy: 'crashed' }), 'conflict');
+      expect(await store.resolve(tenant, c.id, 'custom', later, { claimedBy: 'resolver-b' })).toMatchObject({ state: 'resolved', resolution: 'custom' });
+      // An expired claim nobody took over does not stand in the way of a resolve.
+      const d = await store.open(conflict(tenant));
+      await store.claim(tenant, d.id, { by: 'crashed', until: '2026-03-01T09:01:00.000Z' }, T);
+      expect(await store.resolve(tenant, d.id, 'remote', later)).toMatchObject({ state: 'resolved', resolution: 'remote' });
+    });
+
+    it('releases a claim for its holder only', async () => {
+      const c = await store.open(conflict(tenant));
+      const a = { by: 'resolver-a', until: '2026-03-01T09:01:00.000Z' };
+      await store.claim(tenant, c.id, a, T);
+      await store.release(tenant, c.id, 'resolver-b');
+      expect(await store.get(tenant, c.id)).toEqual({ ...c, claim: a });
+      await store.release(tenant, c.id, 'resolver-a');
+      expect(await store.get(tenant, c.id)).toEqual(c);
+      await store.release(tenant, c.id, 'resolver-a'); // nothing left to release
+      await store.release(tenant, 'cfl_missing', 'resolver-a');
+      expect(await store.claim(tenant, c.id, { by: 'resolver-b', until: '2026-03-01T09:01:00.000Z' }, T)).toMatchObject({ claim: { by: 'resolver-b' } });
+    });
+
+    it('lets one of two claims made at once win', async () => {
+      const c = await store.open(conflict(tenant));
+      const claims = await Promise.allSettled(['resolver-a', 'resolver-b'].map((by) => store.claim(tenant, c.id, { by, until: '2026-03-01T09:01:00.000Z' }, T)));
+      const won = claims.filter((r): r is PromiseFulfilledResult<Conflict> => r.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      const lost = claims.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+      expect(lost.reason).toMatchObject({ code: 'conflict' });
+      expect((await store.get(tenant, c.id))?.claim).toEqual(won[0].value.claim);
+    });
+
     it('keeps a dead letter\'s reason code through open, get, list and resolve; a conflict without one reads back without one', async () => {
       const dead = await store.open(conflict(tenant, { kind: 'retry_exhausted', reasonCode: 'configuration', reason: 'Provider x is read-only.', remote: null }));
       expect(dead.reasonCode).toBe('configuration');

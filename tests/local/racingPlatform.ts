@@ -9,6 +9,7 @@ import { SyncBridgeError } from '../../shared/core/errors';
 import type { EntityMergePolicy } from '../../shared/core/merge';
 import type { RecordScope } from '../../shared/core/model';
 import type { Platform } from '../../shared/ports/platform';
+import type { ConflictStore } from '../../shared/ports/conflictStore';
 import type { RecordStore } from '../../shared/ports/recordStore';
 import { createAzurePlatform } from '../../shared/platform/azure/azurePlatform';
 import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
@@ -18,8 +19,8 @@ import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosSe
 
 /**
  * Races between a read and a write of the record store, driven deterministically: the platform's
- * record store is wrapped so that a hook (a local change, a pull) runs exactly between some
- * caller's read and its write. Used by the push-result and pull-write race suites, each on the
+ * record store (and its conflict store's reads) is wrapped so that a hook (a local change, a pull,
+ * another resolution) runs exactly between some caller's read and its write. Used by the push-result and pull-write race suites, each on the
  * SQLite stores and on the Cosmos DB stores (@vercel/cosmosdb-server), against the real sandbox.
  */
 
@@ -31,6 +32,8 @@ export interface RaceHooks {
   afterRead: Array<() => Promise<void>>;
   /** Run after the next `RecordStore.write` has written. */
   afterWrite: Array<() => void>;
+  /** Run after the next `ConflictStore.get` (a resolution's first read of its conflict) has read, before it returns. */
+  afterConflictRead: Array<() => Promise<void>>;
 }
 
 export function racing(inner: RecordStore, hooks: RaceHooks): RecordStore {
@@ -52,6 +55,23 @@ export function racing(inner: RecordStore, hooks: RaceHooks): RecordStore {
     markSeen: (runId, scope, ids) => inner.markSeen(runId, scope, ids),
     sweepUnseen: (runId, scope, stepId, at, writtenBefore) => inner.sweepUnseen(runId, scope, stepId, at, writtenBefore),
     clearSeen: (runId) => inner.clearSeen(runId),
+  };
+}
+
+/** The conflict store with `afterConflictRead` run between a `get`'s read and its return. */
+export function racingConflicts(inner: ConflictStore, hooks: Pick<RaceHooks, 'afterConflictRead'>): ConflictStore {
+  return {
+    open: (conflict) => inner.open(conflict),
+    get: async (tenantId, id) => {
+      const read = await inner.get(tenantId, id);
+      await hooks.afterConflictRead.shift()?.();
+      return read;
+    },
+    list: (query) => inner.list(query),
+    resolve: (tenantId, id, resolution, at, options) => inner.resolve(tenantId, id, resolution, at, options),
+    claim: (tenantId, id, claim, at) => inner.claim(tenantId, id, claim, at),
+    release: (tenantId, id, by) => inner.release(tenantId, id, by),
+    stats: (tenantId) => inner.stats(tenantId),
   };
 }
 
@@ -172,8 +192,8 @@ export async function startRacePlatform(store: RaceStore, adapters: AdapterDefin
     cosmos = await cosmosServer.freshDatabase();
     base = createAzurePlatform({ cosmos, queue: local.queue, secrets: local.secrets, telemetry: local.telemetry });
   }
-  const hooks: RaceHooks = { afterStates: [], afterRead: [], afterWrite: [] };
-  const platform: Platform = { ...base, records: racing(base.records, hooks) };
+  const hooks: RaceHooks = { afterStates: [], afterRead: [], afterWrite: [], afterConflictRead: [] };
+  const platform: Platform = { ...base, records: racing(base.records, hooks), conflicts: racingConflicts(base.conflicts, hooks) };
   const services = createServices(platform, { adapters: new AdapterRegistry(adapters) });
   await services.tenants.ensureTenant('t1', 'Tenant one');
   return {
@@ -197,6 +217,7 @@ export async function startRacePlatform(store: RaceStore, adapters: AdapterDefin
       hooks.afterStates.length = 0;
       hooks.afterRead.length = 0;
       hooks.afterWrite.length = 0;
+      hooks.afterConflictRead.length = 0;
     },
     async close() {
       cosmos?.dispose();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import type { JsonObject, SyncRecord } from '../model';
@@ -7,6 +8,12 @@ import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
 import { outboundMessage, type LocalChangeService } from './localChanges';
 import { conflictIdFor } from './outboundService';
+
+/**
+ * How long a resolution holds its conflict: far longer than one takes (a record read and write,
+ * then the conflict's), so only a resolver that died leaves a claim to expire.
+ */
+export const RESOLVE_CLAIM_MS = 60_000;
 
 export interface ResolveRequest {
   resolution: 'local' | 'remote' | 'custom';
@@ -22,6 +29,11 @@ export interface ResolveRequest {
  * id there; LocalChangeService.recreate), and `remote` accepts the deletion. The record is written
  * only if it is unchanged since the resolution read it (RecordWrite.ifRevision): a local change or
  * a push recorded in between answers `conflict`, for the person to look again.
+ *
+ * Two resolutions of one conflict at once: each first claims the conflict (ConflictStore.claim, a
+ * compare-and-set), and only the claimant reads and writes the record; the other answers
+ * `conflict` having written nothing. A resolver that fails releases its claim; one that died
+ * leaves it to expire after RESOLVE_CLAIM_MS.
  */
 export class ConflictResolver {
   constructor(
@@ -30,15 +42,37 @@ export class ConflictResolver {
   ) {}
 
   async resolve(tenantId: string, id: string, request: ResolveRequest): Promise<{ conflict: Conflict; record: SyncRecord | null }> {
-    const conflict = await this.platform.conflicts.get(tenantId, id);
-    if (!conflict) throw new SyncBridgeError('not_found', `There is no conflict ${id}.`);
-    if (conflict.state !== 'open') throw new SyncBridgeError('conflict', `Conflict ${id} is ${conflict.state} already; only open conflicts can be resolved.`);
-    if (conflict.kind === 'auth_error' || conflict.kind === 'retry_exhausted') {
-      throw new SyncBridgeError('validation', `Conflict ${id} is a ${conflict.kind}: replay it with POST /api/deadletters/${conflict.outboxId}/replay.`);
+    const seen = await this.platform.conflicts.get(tenantId, id);
+    if (!seen) throw new SyncBridgeError('not_found', `There is no conflict ${id}.`);
+    if (seen.state !== 'open') throw new SyncBridgeError('conflict', `Conflict ${id} is ${seen.state} already; only open conflicts can be resolved.`);
+    if (seen.kind === 'auth_error' || seen.kind === 'retry_exhausted') {
+      throw new SyncBridgeError('validation', `Conflict ${id} is a ${seen.kind}: replay it with POST /api/deadletters/${seen.outboxId}/replay.`);
     }
     if (request.resolution === 'custom' && (request.data === undefined || Object.keys(request.data).length === 0)) {
       throw new SyncBridgeError('validation', 'A custom resolution needs "data": the fields to set.');
     }
+    // Only the claimant goes on to write: the record's revision check alone lets a second resolver
+    // through that read the conflict open before the first resolved it and the record after the
+    // first wrote it; it would then write and push its own decision and only then be refused.
+    const now = this.platform.clock.now();
+    const claim = { by: randomUUID(), until: new Date(now.getTime() + RESOLVE_CLAIM_MS).toISOString() };
+    const conflict = await this.platform.conflicts.claim(tenantId, id, claim, now.toISOString());
+    let record: SyncRecord | null;
+    try {
+      record = await this.apply(conflict, request);
+    } catch (error) {
+      // Nothing written (a refusal, or the record changed meanwhile): the next resolver need not wait for the claim to expire.
+      await this.platform.conflicts.release(tenantId, id, claim.by).catch(() => undefined);
+      throw error;
+    }
+    // Refused only if this resolution outlived its claim and another took the conflict over.
+    const resolved = await this.platform.conflicts.resolve(tenantId, id, request.resolution, this.now(), { claimedBy: claim.by });
+    return { conflict: resolved, record };
+  }
+
+  /** Writes the record (and its push) as `request` settles `conflict`; the caller holds the claim. */
+  private async apply(conflict: Conflict, request: ResolveRequest): Promise<SyncRecord | null> {
+    const { tenantId, id } = conflict;
     const scope = { tenantId, connectionId: conflict.connectionId, entity: conflict.entity };
     const read = await this.platform.records.getWithRevision(scope, conflict.externalId);
     if (!read) throw new SyncBridgeError('not_found', `The record ${conflict.externalId} of conflict ${id} no longer exists.`);
@@ -83,8 +117,7 @@ export class ConflictResolver {
       const data = request.resolution === 'custom' ? { ...merged, ...request.data } : merged;
       record = await this.changes.rebase(current, data, remote, revision);
     }
-    const resolved = await this.platform.conflicts.resolve(tenantId, id, request.resolution, this.now());
-    return { conflict: resolved, record };
+    return record;
   }
 
   /** Sends a dead outbox entry again, from a fresh retry budget; its open conflicts close as replayed. */

@@ -1,6 +1,7 @@
 import { SyncBridgeError } from '../../core/errors';
 import type { IsoTime } from '../../core/model';
-import type { Conflict, ConflictKind, ConflictListQuery, ConflictResolution, ConflictStats, ConflictStore } from '../../ports/conflictStore';
+import { claimed, released, resolved } from '../../core/conflictClaims';
+import type { Conflict, ConflictClaim, ConflictKind, ConflictListQuery, ConflictResolution, ConflictStats, ConflictStore } from '../../ports/conflictStore';
 import type { SqliteDatabase } from './database';
 
 const MAX_LIMIT = 500;
@@ -65,15 +66,30 @@ export class SqliteConflictStore implements ConflictStore {
     };
   }
 
-  async resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime): Promise<Conflict> {
+  async resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime, options: { claimedBy?: string } = {}): Promise<Conflict> {
+    return this.change(tenantId, id, (current) => resolved(current, resolution, at, options.claimedBy))!;
+  }
+
+  async claim(tenantId: string, id: string, claim: ConflictClaim, at: IsoTime): Promise<Conflict> {
+    return this.change(tenantId, id, (current) => claimed(current, claim, at))!;
+  }
+
+  async release(tenantId: string, id: string, by: string): Promise<void> {
+    try {
+      this.change(tenantId, id, (current) => released(current, by));
+    } catch (error) {
+      if (!(error instanceof SyncBridgeError && error.code === 'not_found')) throw error;
+    }
+  }
+
+  /** Reads, decides (`next`: null leaves the row alone) and writes in one transaction: a compare-and-set. */
+  private change(tenantId: string, id: string, next: (current: Conflict) => Conflict | null): Conflict | null {
     return this.db.transaction(() => {
       const row = this.db.prepare<[string, string], { doc: string }>('SELECT doc FROM conflicts WHERE id = ? AND tenant_id = ?').get(id, tenantId);
       if (!row) throw new SyncBridgeError('not_found', `There is no conflict ${id}.`);
-      const current = JSON.parse(row.doc) as Conflict;
-      if (current.state !== 'open') throw new SyncBridgeError('conflict', `Conflict ${id} is ${current.state} already; only open conflicts can be resolved.`);
-      const next: Conflict = { ...current, state: 'resolved', resolution, resolvedAt: at, updatedAt: at };
-      this.db.prepare<[string, string, string]>('UPDATE conflicts SET state = ?, doc = ? WHERE id = ?').run(next.state, JSON.stringify(next), id);
-      return next;
+      const changed = next(JSON.parse(row.doc) as Conflict);
+      if (changed) this.db.prepare<[string, string, string]>('UPDATE conflicts SET state = ?, doc = ? WHERE id = ?').run(changed.state, JSON.stringify(changed), id);
+      return changed;
     })();
   }
 

@@ -1,7 +1,8 @@
 import type { JSONObject, OperationInput } from '@azure/cosmos';
 import { SyncBridgeError } from '../../../core/errors';
 import type { IsoTime } from '../../../core/model';
-import type { Conflict, ConflictListQuery, ConflictResolution, ConflictStats, ConflictStore } from '../../../ports/conflictStore';
+import { claimed, released, resolved } from '../../../core/conflictClaims';
+import type { Conflict, ConflictClaim, ConflictListQuery, ConflictResolution, ConflictStats, ConflictStore } from '../../../ports/conflictStore';
 import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { cosmosStatus, toSyncBridgeError } from './cosmosErrors';
@@ -21,7 +22,8 @@ function fromDoc(doc: ConflictDoc): Conflict {
  * Conflicts on Cosmos DB, container `conflicts` keyed [tenantId, connectionId]. Tenant-wide reads
  * (the API's list, get and stats) name the tenant as a partition-key prefix, so they reach that
  * tenant's partitions only. Resolving replaces the document under If-Match: two operators resolving
- * the same conflict at once cannot both win.
+ * the same conflict at once cannot both win; claiming and releasing a conflict
+ * (a resolution in progress) are compare-and-sets the same way.
  */
 export class CosmosConflictStore implements ConflictStore {
   private readonly container;
@@ -74,15 +76,21 @@ export class CosmosConflictStore implements ConflictStore {
     return { conflicts: page.map(fromDoc), nextCursor: docs.length > limit ? encodeOrderKeyCursor('k', page[page.length - 1].orderKey) : null };
   }
 
-  async resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime): Promise<Conflict> {
-    const current = await this.find(tenantId, id);
-    if (!current) throw new SyncBridgeError('not_found', `There is no conflict ${id}.`);
-    if (current.state !== 'open') throw new SyncBridgeError('conflict', `Conflict ${id} is ${current.state} already; only open conflicts can be resolved.`);
-    const next: ConflictDoc = { ...withoutSystemFields(current), state: 'resolved', resolution, resolvedAt: at, updatedAt: at };
-    await executeBatch(this.container, this.charges, 'conflicts.resolve', [tenantId, current.connectionId], [
-      { operationType: 'Replace', id, ifMatch: current._etag, resourceBody: next as unknown as JSONObject } as OperationInput,
-    ]);
-    return fromDoc(next);
+  async resolve(tenantId: string, id: string, resolution: ConflictResolution, at: IsoTime, options: { claimedBy?: string } = {}): Promise<Conflict> {
+    return (await this.change(tenantId, id, 'conflicts.resolve', (current) => resolved(current, resolution, at, options.claimedBy)))!;
+  }
+
+  async claim(tenantId: string, id: string, claim: ConflictClaim, at: IsoTime): Promise<Conflict> {
+    return (await this.change(tenantId, id, 'conflicts.claim', (current) => claimed(current, claim, at)))!;
+  }
+
+  async release(tenantId: string, id: string, by: string): Promise<void> {
+    try {
+      await this.change(tenantId, id, 'conflicts.release', (current) => released(current, by));
+    } catch (error) {
+      // Gone, or changed by someone else since the read (412): either way no longer ours to release.
+      if (!(error instanceof SyncBridgeError && (error.code === 'not_found' || error.code === 'conflict'))) throw error;
+    }
   }
 
   async stats(tenantId: string): Promise<ConflictStats[]> {
@@ -102,6 +110,23 @@ export class CosmosConflictStore implements ConflictStore {
     }
     const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
     return [...counts.values()].sort((a, b) => byText(a.connectionId, b.connectionId) || byText(a.kind, b.kind));
+  }
+
+  /**
+   * Reads, decides (`next`: null leaves the document alone) and replaces under If-Match: a
+   * compare-and-set, so of two changes decided on the same read only one is stored (the other's
+   * 412 is a `conflict`).
+   */
+  private async change(tenantId: string, id: string, operation: string, next: (current: Conflict) => Conflict | null): Promise<Conflict | null> {
+    const current = await this.find(tenantId, id);
+    if (!current) throw new SyncBridgeError('not_found', `There is no conflict ${id}.`);
+    const changed = next(fromDoc(current));
+    if (!changed) return null;
+    const doc: ConflictDoc = { ...changed, orderKey: current.orderKey };
+    await executeBatch(this.container, this.charges, operation, [tenantId, current.connectionId], [
+      { operationType: 'Replace', id, ifMatch: current._etag, resourceBody: doc as unknown as JSONObject } as OperationInput,
+    ]);
+    return changed;
   }
 
   private async find(tenantId: string, id: string): Promise<ConflictDoc | undefined> {
