@@ -40,7 +40,8 @@ export async function connectHandler(request: HttpRequest, context: InvocationCo
     context.warn?.(`Connect ${path === 'callback' ? 'callback' : `start for ${path}`} failed: ${(error as Error).message}`);
     const response = toErrorResponse(error, services.platform.telemetry);
     if (wantsJson || !isSyncBridgeError(error)) return response;
-    return html(response.status ?? 500, 'Connecting failed', error.message);
+    // The same words as the JSON answer: for a failure on our side (5xx) that is the generic text.
+    return html(response.status ?? 500, 'Connecting failed', (response.jsonBody as { error: { message: string } }).error.message);
   }
 }
 

@@ -5,7 +5,7 @@ import { oauthClientSecretName } from '../../shared/core/credentials/credentialS
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { requireRole } from '../../shared/core/tenantService';
 import { json } from '../http/responses';
-import { parseWith, readJsonBody } from '../http/validation';
+import { entityNameList, parseWith, readJsonBody } from '../http/validation';
 import type { AdminRoute } from './router';
 
 const credentialsSchema = z.discriminatedUnion('type', [
@@ -38,10 +38,10 @@ const createConnectionSchema = z.object({
   displayName: z.string().max(200).optional(),
   config: z.record(z.string(), z.unknown()).default({}),
   credentials: credentialsSchema.optional(),
-  entities: z
-    .array(z.union([z.string().min(1), z.object({ name: z.string().min(1), direction: z.enum(['pull', 'push', 'both']) })]))
-    .min(1)
-    .optional(),
+  entities: entityNameList(
+    z.union([z.string().min(1), z.object({ name: z.string().min(1), direction: z.enum(['pull', 'push', 'both']) })]),
+    (entry) => (typeof entry === 'string' ? entry : entry.name),
+  ).optional(),
   schedule: z
     .object({
       cron: z.string().min(1).optional(),

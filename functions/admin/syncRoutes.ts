@@ -5,12 +5,12 @@ import { toRunView } from '../../shared/core/runs/runView';
 import { requireRole } from '../../shared/core/tenantService';
 import type { Services } from '../../shared/composition';
 import { json } from '../http/responses';
-import { parseWith, readJsonBody } from '../http/validation';
+import { entityNameList, parseWith, readJsonBody } from '../http/validation';
 import type { AdminRoute } from './router';
 
 const startSyncSchema = z.object({
   mode: z.enum(['full', 'incremental']).default('incremental'),
-  entities: z.array(z.string().min(1)).min(1).optional(),
+  entities: entityNameList(z.string().min(1), (name) => name).optional(),
 });
 
 const listSchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });

@@ -1,6 +1,7 @@
 import type { Credentials } from '../adapters/adapter';
 import type { AdapterRegistry } from '../adapters/registry';
 import type { Platform } from '../ports/platform';
+import { assertEntityNameList } from './entityNames';
 import { SyncBridgeError } from './errors';
 import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
 import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
@@ -45,6 +46,7 @@ export class ConnectionService {
     }
     const definition = this.adapters.get(request.provider);
     const config = definition.validateConfig(request.config ?? {});
+    if (request.entities) assertEntityNameList(request.entities.map((entry) => (typeof entry === 'string' ? entry : entry.name)));
     const entities = (request.entities ?? [...definition.entities]).map((entry): ConnectionEntity => {
       const entity = typeof entry === 'string' ? { name: entry, direction: 'pull' as const } : entry;
       if (!definition.entities.includes(entity.name)) {

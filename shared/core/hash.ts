@@ -1,4 +1,12 @@
 import { hash } from 'node:crypto';
+import { SyncBridgeError } from './errors';
+
+/**
+ * How deep canonicalJson follows nesting. JSON.stringify itself overflows the stack a few thousand
+ * levels down, so past this a record is refused with a domain error (`validation`) instead of a
+ * RangeError; the admin API stops bodies far shallower (functions/http/validation.ts).
+ */
+export const MAX_CANONICAL_DEPTH = 1000;
 
 function isSorted(keys: string[]): boolean {
   for (let i = 1; i < keys.length; i += 1) if (keys[i - 1] > keys[i]) return false;
@@ -10,13 +18,14 @@ function isSorted(keys: string[]): boolean {
  * dropped, undefined array items as null, as JSON does). Objects that are already sorted and
  * hold no objects needing a change are returned as they are, which saves most allocations.
  */
-function sortKeysDeep(value: unknown): unknown {
+function sortKeysDeep(value: unknown, depth = 1): unknown {
   if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_CANONICAL_DEPTH) throw new SyncBridgeError('validation', `The data nests deeper than ${MAX_CANONICAL_DEPTH} levels of objects and arrays.`);
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i += 1) {
       const item = value[i];
-      const sorted = item === undefined ? null : sortKeysDeep(item);
+      const sorted = item === undefined ? null : sortKeysDeep(item, depth + 1);
       if (sorted !== item && !copy) copy = value.slice(0, i);
       if (copy) copy.push(sorted);
     }
@@ -26,14 +35,16 @@ function sortKeysDeep(value: unknown): unknown {
   const keys = Object.keys(obj);
   let changed = !isSorted(keys);
   if (changed) keys.sort();
-  const out: Record<string, unknown> = {};
+  // No prototype: on a plain object, `out["__proto__"] = …` would set the prototype instead of
+  // adding the member, and an own "__proto__" key (JSON.parse makes one) would drop out of the hash.
+  const out: Record<string, unknown> = Object.create(null);
   for (const key of keys) {
     const member = obj[key];
     if (member === undefined) {
       changed = true;
       continue;
     }
-    const sorted = sortKeysDeep(member);
+    const sorted = sortKeysDeep(member, depth + 1);
     if (sorted !== member) changed = true;
     out[key] = sorted;
   }

@@ -5,6 +5,7 @@ import { emptyCounters, OPEN_RUN_STATES, type Connection, type EntityProgress, t
 import { mutateRun, type EngineContext } from './engineContext';
 import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { canTransition } from './runStateMachine';
+import { assertEntityNameList } from '../entityNames';
 import { runTraceparent } from '../traceContext';
 
 export interface StartRunRequest {
@@ -30,7 +31,10 @@ export class RunService {
   async startRun(request: StartRunRequest): Promise<Run> {
     const { connection } = request;
     const { platform } = this.context;
-    const pullable = connection.entities.filter((e) => e.direction !== 'push').map((e) => e.name);
+    // De-duplicated: a connection stored before repeated names were refused may list one twice,
+    // and a run with two progress entries for one entity never finishes (entityNames.ts).
+    const pullable = [...new Set(connection.entities.filter((e) => e.direction !== 'push').map((e) => e.name))];
+    if (request.entities) assertEntityNameList(request.entities);
     const entities = request.entities ?? pullable;
     if (entities.length === 0) throw new SyncBridgeError('validation', 'entities must name at least one entity.');
     for (const entity of entities) {

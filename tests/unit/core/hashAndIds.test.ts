@@ -9,6 +9,20 @@ describe('content hash and ids', () => {
     expect(canonicalJson({ b: undefined, a: null })).toBe('{"a":null}');
   });
 
+  test('an own "__proto__" member is part of the content: records that differ only there hash differently', () => {
+    // JSON.parse makes "__proto__" an ordinary own key; providers and API callers can send one.
+    const one = JSON.parse('{"a":{"z":1,"__proto__":{"x":1}}}');
+    const two = JSON.parse('{"a":{"z":1,"__proto__":{"x":2}}}');
+    expect(canonicalJson(one)).toBe('{"a":{"__proto__":{"x":1},"z":1}}');
+    expect(contentHash(one)).not.toBe(contentHash(two));
+  });
+
+  test('data nested past the limit is a validation error, not a stack overflow', () => {
+    const nested = (depth: number) => JSON.parse(`{"n":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+    expect(() => contentHash(nested(6000))).toThrow(expect.objectContaining({ code: 'validation', message: expect.stringMatching(/nests deeper than 1000 levels/) }));
+    expect(canonicalJson(nested(999))).toBe(`{"n":${'['.repeat(999)}${']'.repeat(999)}}`);
+  });
+
   test('record ids are deterministic and do not collide when parts shift', () => {
     expect(recordId('t', 'c', 'e', 'x')).toBe(recordId('t', 'c', 'e', 'x'));
     expect(recordId('t', 'c', 'e:x', 'y')).not.toBe(recordId('t', 'c', 'e', 'x:y'));
