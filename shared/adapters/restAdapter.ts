@@ -67,6 +67,8 @@ class RestAdapter implements ProviderAdapter {
       headers: context.authorizer ? {} : staticAuthHeaders(spec, context.credentials),
       authorizer: context.authorizer,
       timeoutMs: typeof context.connection.config.timeoutMs === 'number' ? context.connection.config.timeoutMs : spec.timeoutMs,
+      maxResponseBytes: typeof context.connection.config.maxResponseBytes === 'number' ? context.connection.config.maxResponseBytes : undefined,
+      maxRetryWaitMs: typeof context.connection.config.maxRetryWaitMs === 'number' ? context.connection.config.maxRetryWaitMs : undefined,
       telemetry: context.telemetry,
       clock: context.clock,
     });

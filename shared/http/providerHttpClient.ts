@@ -3,7 +3,13 @@ import { credentialValuesOfHeaders, maskProviderText } from '../core/masking';
 import type { RequestAuthorizer } from '../adapters/adapter';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
-import { parseRateLimit, parseRetryAfter, type RateLimitInfo } from './rateLimit';
+import { DEFAULT_MAX_RETRY_WAIT_MS, parseRateLimit, parseRetryAfter, type RateLimitInfo } from './rateLimit';
+import { discardBody, readLimitedText } from './readBody';
+
+/** Default `maxResponseBytes`: 32 MiB, far above a page of any provider we know. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+/** How much of a 4xx/5xx body is read: enough for the provider's reason, never a whole error page dump. */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 export interface ProviderHttpClientOptions {
   baseUrl: string;
@@ -13,6 +19,10 @@ export interface ProviderHttpClientOptions {
   authorizer?: RequestAuthorizer;
   /** Whole-request budget including reading the body. Default 30,000 ms. */
   timeoutMs?: number;
+  /** Largest successful body read; a longer one fails the call as `configuration`. Default 32 MiB. */
+  maxResponseBytes?: number;
+  /** Longest wait a Retry-After or rate-limit reset may set (a longer one waits this). Default 3,600,000 ms (1 h). */
+  maxRetryWaitMs?: number;
   telemetry?: Telemetry;
   clock: Clock;
 }
@@ -36,14 +46,25 @@ export interface ProviderResponse<T> {
 /**
  * One attempt of one provider call. It never sleeps and never retries: a failure is classified
  * into a SyncBridgeError code and the caller reschedules its step (DESIGN.md §4, serverless-shaped
- * work). Codes: `rate_limited` (429, with `retryAt`), `auth_failed` (401/403), `transient` (5xx,
- * network errors, timeouts, bodies that end early or are not JSON), `provider_rejected` (other 4xx,
- * quoting the start of the body with the request's credentials masked).
+ * work). Codes:
+ * - `rate_limited` (429; a 403 with Retry-After or `X-RateLimit-Remaining: 0`, which is how GitHub
+ *   answers a spent or secondary rate limit), with `retryAt` when the provider said when;
+ * - `auth_failed` (401, any other 403);
+ * - `transient` (5xx, with `retryAt` when it carries a Retry-After, as a 503 for maintenance does;
+ *   network errors, timeouts, bodies that end early or are not JSON);
+ * - `provider_rejected` (other 4xx, quoting the start of the body with the request's credentials masked);
+ * - `configuration` (a 3xx: redirects are never followed, as fetch would re-send custom credential
+ *   headers such as `x-api-key`, and a POST's body, to whatever origin the Location names; a
+ *   successful body over `maxResponseBytes`, which every retry would download again).
+ * Every wait a provider asks for is capped at `maxRetryWaitMs`, and at most 64 KiB of an error
+ * body is read.
  */
 export class ProviderHttpClient {
   private readonly baseUrl: URL;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly maxRetryWaitMs: number;
 
   constructor(private readonly options: ProviderHttpClientOptions) {
     try {
@@ -53,7 +74,11 @@ export class ProviderHttpClient {
     }
     this.headers = { accept: 'application/json', ...options.headers };
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxRetryWaitMs = options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
     if (!(this.timeoutMs > 0)) throw new SyncBridgeError('configuration', 'timeoutMs must be a positive number of milliseconds.');
+    if (!(this.maxResponseBytes > 0)) throw new SyncBridgeError('configuration', 'maxResponseBytes must be a positive number of bytes.');
+    if (!(this.maxRetryWaitMs > 0)) throw new SyncBridgeError('configuration', 'maxRetryWaitMs must be a positive number of milliseconds.');
   }
 
   async request<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
@@ -87,29 +112,45 @@ export class ProviderHttpClient {
         headers: request.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         signal: AbortSignal.timeout(this.timeoutMs),
+        redirect: 'manual',
       });
       status = response.status;
       const now = this.options.clock.now();
-      const rateLimit = parseRateLimit(response.headers, now);
-      const text = await response.text();
-      if (status === 429) {
-        throw new SyncBridgeError('rate_limited', `The provider rate-limited ${operation}.`, {
-          status,
-          retryAt: parseRetryAfter(response.headers, now, rateLimit),
-        });
-      }
-      if (status === 401 || status === 403) {
-        throw new SyncBridgeError('auth_failed', `The provider refused our credentials for ${operation} (HTTP ${status}).`, { status });
-      }
-      if (status >= 500) {
-        throw new SyncBridgeError('transient', `The provider failed ${operation} with HTTP ${status}.`, { status });
+      const rateLimit = parseRateLimit(response.headers, now, this.maxRetryWaitMs);
+      if (status >= 300 && status < 400) {
+        await discardBody(response);
+        throw new SyncBridgeError('configuration', `The provider answered ${operation} with a redirect (HTTP ${status}) to ${redirectTarget(response, url)}. SyncBridge does not follow redirects, so that a connection's credentials go only to its configured address; if the provider has moved, set the connection's config.baseUrl to the new address.`, { status });
       }
       if (status >= 400) {
+        const { text } = await readLimitedText(response, ERROR_BODY_BYTES);
+        const retryAt = parseRetryAfter(response.headers, now, rateLimit, this.maxRetryWaitMs);
+        if (status === 429 || (status === 403 && (response.headers.has('retry-after') || rateLimit?.remaining === 0))) {
+          throw new SyncBridgeError('rate_limited', `The provider rate-limited ${operation} (HTTP ${status}).`, { status, retryAt });
+        }
+        if (status === 401 || status === 403) {
+          throw new SyncBridgeError('auth_failed', `The provider refused our credentials for ${operation} (HTTP ${status}).`, { status });
+        }
+        if (status >= 500) {
+          // Only the provider's own Retry-After: a window reset says nothing about an outage.
+          const outageEnd = response.headers.has('retry-after') ? parseRetryAfter(response.headers, now, undefined, this.maxRetryWaitMs) : undefined;
+          throw new SyncBridgeError('transient', `The provider failed ${operation} with HTTP ${status}.`, { status, retryAt: outageEnd });
+        }
         // The body is quoted (the provider's reason is what an operator needs), but a provider may
         // echo the request: the credentials sent with it are masked before the quote is cut.
         const quote = maskProviderText(text, credentialValuesOfHeaders(headers), 200);
         throw new SyncBridgeError('provider_rejected', `The provider rejected ${operation} with HTTP ${status}: ${quote}`, { status });
       }
+      // Too large is `configuration`, not `transient` (every retry would download it again) nor
+      // `provider_rejected` (the provider accepted; a push would be parked as bad data): the
+      // remedy is a setting, a smaller page or a larger limit.
+      const tooLarge = () => new SyncBridgeError('configuration', `The provider answered ${operation} with a body larger than maxResponseBytes (${this.maxResponseBytes} bytes), so SyncBridge stopped reading it; lower the connection's config.pageSize or raise its config.maxResponseBytes.`, { status });
+      if (Number(response.headers.get('content-length')) > this.maxResponseBytes) {
+        await discardBody(response);
+        throw tooLarge();
+      }
+      const read = await readLimitedText(response, this.maxResponseBytes);
+      if (!read.complete) throw tooLarge();
+      const text = read.text;
       let body: T;
       try {
         body = (text === '' ? undefined : JSON.parse(text)) as T;
@@ -135,5 +176,16 @@ export class ProviderHttpClient {
         resultCode: status ?? 'error',
       });
     }
+  }
+}
+
+/** Where a redirect points, as an origin only: a Location may carry a token in its path or query. */
+function redirectTarget(response: Response, from: URL): string {
+  const location = response.headers.get('location');
+  if (location === null) return 'no Location';
+  try {
+    return new URL(location, from).origin;
+  } catch {
+    return 'an unreadable Location';
   }
 }

@@ -1,10 +1,19 @@
+import { parseHttpDate } from './httpDate';
+
 /** What a provider told us about its rate limit in its last response. */
 export interface RateLimitInfo {
   limit?: number;
   remaining?: number;
-  /** When the current window ends. */
+  /** When the current window ends; never further than the wait cap from the response. */
   resetAt?: Date;
 }
+
+/**
+ * The longest wait a provider's Retry-After or window reset can ask of us (1 hour). A longer ask
+ * (a typo, a reset in milliseconds read as seconds, `Retry-After: 99999999`) waits this long and
+ * then tries again; how many such waits a step gets is the retry policy's `maxRateLimitWaits`.
+ */
+export const DEFAULT_MAX_RETRY_WAIT_MS = 3_600_000;
 
 function header(headers: Headers, ...names: string[]): string | null {
   for (const name of names) {
@@ -14,39 +23,49 @@ function header(headers: Headers, ...names: string[]): string | null {
   return null;
 }
 
+/** A non-negative decimal such as `42` or `1470173023.123`; anything else (`1e20`, `-5`, `0x10`) is unreadable. */
 function toNumber(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
+  return value !== null && /^\d+(\.\d+)?$/.test(value) ? Number(value) : undefined;
+}
+
+/** `at`, moved no further than `maxWaitMs` after `now`. */
+function capped(at: number, now: Date, maxWaitMs: number): Date {
+  return new Date(Math.min(at, now.getTime() + maxWaitMs));
 }
 
 /**
  * Reads the common rate-limit header families: `X-RateLimit-*` (GitHub, Shopify-like, the sandbox)
- * and the IETF draft `RateLimit-*`. A reset value above 10^9 is an epoch time in seconds (GitHub,
- * the sandbox); a smaller one is seconds from now (the IETF draft).
+ * and the IETF draft `RateLimit-*`. A reset value above 10^12 is an epoch time in milliseconds (a
+ * few providers); above 10^9, an epoch time in seconds (GitHub, the sandbox); a smaller one is
+ * seconds from now (the IETF draft). A reset later than `maxWaitMs` from now is read as that.
  */
-export function parseRateLimit(headers: Headers, now: Date): RateLimitInfo | undefined {
+export function parseRateLimit(headers: Headers, now: Date, maxWaitMs = DEFAULT_MAX_RETRY_WAIT_MS): RateLimitInfo | undefined {
   const limit = toNumber(header(headers, 'x-ratelimit-limit', 'ratelimit-limit'));
   const remaining = toNumber(header(headers, 'x-ratelimit-remaining', 'ratelimit-remaining'));
   const reset = toNumber(header(headers, 'x-ratelimit-reset', 'ratelimit-reset'));
   if (limit === undefined && remaining === undefined && reset === undefined) return undefined;
   let resetAt: Date | undefined;
-  if (reset !== undefined) resetAt = reset > 1e9 ? new Date(reset * 1000) : new Date(now.getTime() + reset * 1000);
+  if (reset !== undefined) {
+    const at = reset > 1e12 ? reset : reset > 1e9 ? reset * 1000 : now.getTime() + reset * 1000;
+    resetAt = capped(at, now, maxWaitMs);
+  }
   return { limit, remaining, resetAt };
 }
 
 /**
- * Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). Missing or unreadable
- * values fall back to the window reset, then to one second.
+ * When the provider asked us to come back: Retry-After as delay-seconds (digits only) or an
+ * IMF-fixdate (RFC 9110 §10.2.3), at least one second and at most `maxWaitMs` away; else the
+ * window's reset when it is still ahead; else undefined — the caller backs off by its own count
+ * of waits (a fixed fallback would hammer a provider that sends no hint at a steady rate).
  */
-export function parseRetryAfter(headers: Headers, now: Date, rateLimit?: RateLimitInfo): Date {
-  const value = headers.get('retry-after');
+export function parseRetryAfter(headers: Headers, now: Date, rateLimit?: RateLimitInfo, maxWaitMs = DEFAULT_MAX_RETRY_WAIT_MS): Date | undefined {
+  const value = header(headers, 'retry-after');
   if (value !== null) {
-    const seconds = Number(value);
-    if (Number.isFinite(seconds) && seconds >= 0) return new Date(now.getTime() + Math.max(seconds, 1) * 1000);
-    const date = Date.parse(value);
-    if (!Number.isNaN(date)) return new Date(Math.max(date, now.getTime() + 1000));
+    const earliest = now.getTime() + 1000;
+    if (/^\d+$/.test(value)) return capped(Math.max(now.getTime() + Number(value) * 1000, earliest), now, maxWaitMs);
+    const date = parseHttpDate(value);
+    if (date) return capped(Math.max(date.getTime(), earliest), now, maxWaitMs);
   }
-  if (rateLimit?.resetAt && rateLimit.resetAt.getTime() > now.getTime()) return rateLimit.resetAt;
-  return new Date(now.getTime() + 1000);
+  if (rateLimit?.resetAt && rateLimit.resetAt.getTime() > now.getTime()) return capped(rateLimit.resetAt.getTime(), now, maxWaitMs);
+  return undefined;
 }

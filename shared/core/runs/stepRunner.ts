@@ -177,7 +177,8 @@ export class StepRunner {
     const now = platform.clock.now();
     if (isSyncBridgeError(error, 'rate_limited')) {
       if (message.waits + 1 > retry.maxRateLimitWaits) return this.fail(run, `Gave up after ${retry.maxRateLimitWaits} rate-limit waits: ${reason}`);
-      const at = error.retryAt && error.retryAt > now ? error.retryAt : new Date(now.getTime() + 1000);
+      // No Retry-After nor reset: back off by the count of waits, as a fixed second would hammer the provider.
+      const at = error.retryAt && error.retryAt > now ? error.retryAt : new Date(now.getTime() + backoffDelayMs(retry, message.waits + 1, this.context.random));
       await this.reschedule(run, { ...message, waits: message.waits + 1 }, at, reason);
       return 'rescheduled';
     }

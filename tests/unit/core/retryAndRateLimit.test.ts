@@ -41,6 +41,31 @@ describe('rate-limit headers', () => {
     expect(parseRetryAfter(new Headers({ 'retry-after': 'Mon, 23 Nov 2026 10:00:09 GMT' }), now)).toEqual(new Date('2026-11-23T10:00:09Z'));
     const reset = new Date(now.getTime() + 4000);
     expect(parseRetryAfter(new Headers(), now, { resetAt: reset })).toEqual(reset);
-    expect(parseRetryAfter(new Headers({ 'retry-after': 'soon' }), now)).toEqual(new Date(now.getTime() + 1000));
+  });
+
+  test('no hint at all, or an unreadable one, is no retry time: the caller backs off by its count of waits', () => {
+    expect(parseRetryAfter(new Headers(), now)).toBeUndefined();
+    expect(parseRetryAfter(new Headers(), now, { remaining: 0, resetAt: new Date(now.getTime() - 1000) })).toBeUndefined();
+    for (const value of ['soon', 'garbage 2030', '1e20', '3.5', '-5', '0x10', '120, 60', 'Mon, 23 Nov 2026 10:00:09', 'Mon, 31 Feb 2026 10:00:09 GMT', '2026-11-23T11:00:00Z']) {
+      expect([value, parseRetryAfter(new Headers({ 'retry-after': value }), now)]).toEqual([value, undefined]);
+    }
+  });
+
+  test('any wait is capped at one hour by default, or at the cap given, and at least a second away', () => {
+    const hour = new Date(now.getTime() + 3_600_000);
+    expect(parseRetryAfter(new Headers({ 'retry-after': '99999999' }), now)).toEqual(hour);
+    expect(parseRetryAfter(new Headers({ 'retry-after': '9'.repeat(400) }), now)).toEqual(hour); // Infinity seconds
+    expect(parseRetryAfter(new Headers({ 'retry-after': 'Fri, 01 Jan 2100 00:00:00 GMT' }), now)).toEqual(hour);
+    expect(parseRetryAfter(new Headers({ 'retry-after': '600' }), now, undefined, 60_000)).toEqual(new Date(now.getTime() + 60_000));
+    expect(parseRetryAfter(new Headers({ 'retry-after': '0' }), now)).toEqual(new Date(now.getTime() + 1000));
+    expect(parseRetryAfter(new Headers({ 'retry-after': 'Sun, 01 Jan 2006 00:00:00 GMT' }), now)).toEqual(new Date(now.getTime() + 1000));
+  });
+
+  test('a reset above 10^12 is epoch milliseconds, and no reset lands past the cap', () => {
+    const inSeven = now.getTime() + 7000;
+    expect(parseRateLimit(new Headers({ 'x-ratelimit-reset': String(inSeven) }), now)?.resetAt).toEqual(new Date(inSeven));
+    expect(parseRateLimit(new Headers({ 'x-ratelimit-reset': String(now.getTime() / 1000 + 86_400) }), now)?.resetAt).toEqual(new Date(now.getTime() + 3_600_000));
+    expect(parseRateLimit(new Headers({ 'ratelimit-reset': '90' }), now, 30_000)?.resetAt).toEqual(new Date(now.getTime() + 30_000));
+    expect(parseRateLimit(new Headers({ 'x-ratelimit-remaining': '1e3', 'x-ratelimit-reset': '-5' }), now)).toBeUndefined();
   });
 });
