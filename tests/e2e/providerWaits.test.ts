@@ -65,4 +65,16 @@ describe('provider waits (loopback provider → local host)', () => {
     expect(requests).toHaveLength(2);
     expect(requests[1] - requests[0]).toBeGreaterThanOrEqual(900);
   });
+
+  test('a 503 with Retry-After (maintenance) waits that long, not the short backoff, then the run completes', async () => {
+    // The harness's retry backoff is tens of milliseconds; the provider asks for 2 s.
+    h = await Harness.start({ sandbox: { recordsPerEntity: 1 } });
+    answer = (n) => (n === 1
+      ? { status: 503, body: { error: 'down for maintenance' }, headers: { 'retry-after': '2' } }
+      : { status: 200, body: { data: [{ id: 'a', name: 'a', updated_at: '2026-01-01T00:00:00Z' }], next_cursor: null } });
+    const run = await pullRun();
+    expect(run.state).toBe('done');
+    expect(requests).toHaveLength(2);
+    expect(requests[1] - requests[0]).toBeGreaterThanOrEqual(1900);
+  });
 });

@@ -182,22 +182,27 @@ export class StepRunner {
       await this.reschedule(run, { ...message, waits: message.waits + 1 }, at, reason);
       return 'rescheduled';
     }
-    if (isSyncBridgeError(error, 'transient')) return this.retryTransient(run, message, reason);
+    // A 5xx with Retry-After (maintenance) carries retryAt: wait for it when it is later than the backoff.
+    if (isSyncBridgeError(error, 'transient')) return this.retryTransient(run, message, reason, error.retryAt);
     if (isSyncBridgeError(error, 'auth_failed') || isSyncBridgeError(error, 'provider_rejected') || isSyncBridgeError(error, 'configuration') || isSyncBridgeError(error, 'validation')) {
       return this.fail(run, reason);
     }
     throw error; // our own failure (store, bug): the broker redelivers it; its last delivery fails the run (handle)
   }
 
-  /** Retries the step after a backoff (retry policy), or fails the run once its tries are spent. */
-  private async retryTransient(run: Run, message: InboundMessage, reason: string): Promise<StepOutcome> {
+  /**
+   * Retries the step after a backoff (retry policy), or at `notBefore` (the provider's Retry-After)
+   * when that is later, or fails the run once its tries are spent.
+   */
+  private async retryTransient(run: Run, message: InboundMessage, reason: string, notBefore?: Date): Promise<StepOutcome> {
     const { platform, retry } = this.context;
     const attempt = message.attempt + 1;
     if (attempt >= retry.maxAttempts) {
       const step = message.kind === 'page' ? `${message.entity} page ${message.page}` : 'the closing step';
       return this.fail(run, `Gave up on ${step} after ${attempt} attempts: ${reason}`);
     }
-    const at = new Date(platform.clock.now().getTime() + backoffDelayMs(retry, attempt, this.context.random));
+    const backoff = platform.clock.now().getTime() + backoffDelayMs(retry, attempt, this.context.random);
+    const at = new Date(notBefore && notBefore.getTime() > backoff ? notBefore.getTime() : backoff);
     await this.reschedule(run, { ...message, attempt }, at, reason);
     return 'rescheduled';
   }

@@ -21,6 +21,7 @@ export type FetchFailurePlan =
 export function planFetchFailure(error: unknown, message: WebhookInboundMessage, policy: RetryPolicy, now: Date, random: () => number): FetchFailurePlan {
   if (!isSyncBridgeError(error)) return { kind: 'internal' };
   const reason = ensureError(error).message;
+  const { retryAt } = error;
   if (isSyncBridgeError(error, 'rate_limited')) {
     const waits = (message.waits ?? 0) + 1;
     if (waits > policy.maxRateLimitWaits) return { kind: 'failed', reason: `Gave up after ${policy.maxRateLimitWaits} rate-limit waits: ${reason}` };
@@ -30,7 +31,9 @@ export function planFetchFailure(error: unknown, message: WebhookInboundMessage,
   if (isSyncBridgeError(error, 'transient')) {
     const attempt = (message.attempt ?? 0) + 1;
     if (attempt >= policy.maxAttempts) return { kind: 'failed', reason: `Gave up after ${attempt} attempts: ${reason}` };
-    const at = new Date(now.getTime() + backoffDelayMs(policy, attempt, random));
+    // A 5xx with Retry-After (maintenance) carries retryAt: wait for it when it is later than the backoff.
+    const backoff = now.getTime() + backoffDelayMs(policy, attempt, random);
+    const at = new Date(retryAt && retryAt.getTime() > backoff ? retryAt.getTime() : backoff);
     return { kind: 'retry', message: { ...message, attempt }, at, detail: `Waiting to retry at ${at.toISOString()} (attempt ${attempt + 1} of ${policy.maxAttempts}): ${reason}` };
   }
   return { kind: 'failed', reason };

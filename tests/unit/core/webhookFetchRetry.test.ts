@@ -21,6 +21,13 @@ describe('webhook fetch retries', () => {
     expect(plan(new SyncBridgeError('transient', '503'), { ...message, attempt: 2 })).toEqual({ kind: 'failed', reason: 'Gave up after 3 attempts: 503' });
   });
 
+  test("a transient failure with the provider's Retry-After (a 503 in maintenance) waits for it when it is later than the backoff", () => {
+    const retryAt = new Date(now.getTime() + 600_000);
+    expect(plan(new SyncBridgeError('transient', '503', { retryAt }))).toMatchObject({ kind: 'retry', at: retryAt, message: { attempt: 1 } });
+    const soon = new Date(now.getTime() + 10);
+    expect(plan(new SyncBridgeError('transient', '503', { retryAt: soon }))).toMatchObject({ kind: 'retry', at: new Date(now.getTime() + 1000) });
+  });
+
   test('a refusal is final at once, and an error that is not a provider failure is left to the caller', () => {
     expect(plan(new SyncBridgeError('auth_failed', 'no'))).toEqual({ kind: 'failed', reason: 'no' });
     expect(plan(new TypeError('bug'))).toEqual({ kind: 'internal' });
