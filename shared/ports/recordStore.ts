@@ -82,6 +82,12 @@ export interface RecordPage {
  *   scope the run has no seen-set for fails with `not_found` and changes nothing: read as "saw
  *   nothing", a seen-set cleared by a cancel or by another copy of the closing step that finished
  *   first would tombstone every live record of the scope (docs/sync-engine.md).
+ * - The feed is in commit order: `write` (and the sweep's tombstones) stores lastModifiedAt no
+ *   earlier than 1 ms after the newest its connection holds, keeping the caller's time when it is
+ *   already later, so a write whose caller took its time before its reads (a pull page) sorts after
+ *   a write that committed meanwhile, and `list` with `modifiedAfter` or a cursor misses neither.
+ *   SQLite does this under the write lock (exact); Cosmos DB from a read just before the batch
+ *   (racing writers can still invert; docs/cosmos.md).
  * - Reads are always scoped by tenant and connection; a record of another tenant is never returned.
  * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
  *   absent are the same and read back absent. A write replaces the whole record, these included.

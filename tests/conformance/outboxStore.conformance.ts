@@ -29,7 +29,8 @@ function change(scope: RecordScope, externalId: string, version: number, data: J
     deletedAt: null,
     sourceUpdatedAt: null,
     firstSeenAt: T,
-    lastModifiedAt: T,
+    // Later versions are later writes: a store stamps a write after what it committed before.
+    lastModifiedAt: new Date(Date.parse(T) + version * 1000).toISOString(),
     lastAction: 'updated',
     lastStepId: `local:${entryId}`,
     base: { name: 'before' },
@@ -127,7 +128,7 @@ export function outboxStoreConformance(name: string, factory: StoreFactory<Outbo
       const stale = (await fixture.store.records.getWithRevision(scope, 'c1'))!.revision;
       // The outbound worker records the push of version 2 in between: same version, settled.
       const { base: _base, pendingPush: _pending, ...settled } = first.record;
-      const agreed: SyncRecord = { ...settled, lastStepId: `push:${first.entry.id}` };
+      const agreed: SyncRecord = { ...settled, lastStepId: `push:${first.entry.id}`, lastModifiedAt: '2026-03-01T09:00:02.500Z' };
       await fixture.store.records.write([agreed]);
       const late = change(scope, 'c1', 3, { name: 'built on the unsettled read' });
       const alongside = change(scope, 'local-9', 1, { name: 'never' }).record;

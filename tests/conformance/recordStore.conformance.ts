@@ -323,6 +323,65 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
       });
     });
 
+    describe('the feed in commit order (lastModifiedAt as stored)', () => {
+      // A caller proposes lastModifiedAt from its clock before the reads its write depends on (a
+      // pull page reads its states first); another writer may commit in between with a later time.
+      // The store moves a write's time forward so that it sorts after everything its connection
+      // committed before: a client that remembers the newest time it saw misses nothing.
+
+      it('stamps a write after everything its connection committed before, whatever time its caller proposed', async () => {
+        await store.write([makeRecord(scope, 'edit', { lastModifiedAt: at(10) })]);
+        const mark = (await store.get(scope, 'edit'))!.lastModifiedAt;
+        await store.write([makeRecord(scope, 'pulled', { lastModifiedAt: at(5) })]); // stamped before the edit committed
+        const pulled = (await store.get(scope, 'pulled'))!;
+        expect(Date.parse(pulled.lastModifiedAt)).toBeGreaterThan(Date.parse(mark));
+        expect((await store.list({ ...scope, modifiedAfter: mark, limit: 10 })).records.map((r) => r.externalId)).toEqual(['pulled']);
+      });
+
+      it('never gives two commits of one connection the same time, so modifiedAfter (exclusive) skips neither', async () => {
+        await store.write([makeRecord(scope, 'first', { lastModifiedAt: at(10) })]);
+        const mark = (await store.get(scope, 'first'))!.lastModifiedAt;
+        await store.write([makeRecord(scope, 'second', { lastModifiedAt: at(10) }), makeRecord(scope, 'third', { lastModifiedAt: at(10) })]);
+        expect((await store.list({ ...scope, modifiedAfter: mark, limit: 10 })).records.map((r) => r.externalId).sort()).toEqual(['second', 'third']);
+      });
+
+      it('keeps a proposed time that is already after everything committed (other connections do not hold it back)', async () => {
+        const elsewhere = { ...scope, connectionId: uniqueId('con') };
+        await store.write([makeRecord(elsewhere, 'other', { lastModifiedAt: at(50) })]);
+        await store.write([makeRecord(scope, 'a', { lastModifiedAt: at(10) })]);
+        await store.write([makeRecord(scope, 'b', { lastModifiedAt: at(20) })]);
+        expect((await store.get(scope, 'a'))!.lastModifiedAt).toBe(at(10));
+        expect((await store.get(scope, 'b'))!.lastModifiedAt).toBe(at(20));
+      });
+
+      it('shows a write that was proposed before the cursor\'s place on a later page', async () => {
+        await store.write([makeRecord(scope, 'a', { lastModifiedAt: at(10) })]);
+        await store.write([makeRecord(scope, 'b', { lastModifiedAt: at(11) })]);
+        const first = await store.list({ ...scope, limit: 1 });
+        expect(first.records.map((r) => r.externalId)).toEqual(['a']);
+        await store.write([makeRecord(scope, 'late', { lastModifiedAt: at(5) })]);
+        const rest: string[] = [];
+        for (let cursor = first.nextCursor; cursor; ) {
+          const page = await store.list({ ...scope, limit: 1, cursor });
+          rest.push(...page.records.map((r) => r.externalId));
+          cursor = page.nextCursor;
+        }
+        expect(rest).toEqual(['b', 'late']);
+      });
+
+      it('stamps a sweep\'s tombstones after everything committed before, and still spares what was written since the run began', async () => {
+        await store.write([makeRecord(scope, 'gone', { lastModifiedAt: at(0) }), makeRecord(scope, 'seen', { lastModifiedAt: at(0) })]);
+        await store.write([makeRecord(scope, 'edit', { lastModifiedAt: at(200) })]); // after the run began
+        const mark = (await store.get(scope, 'edit'))!.lastModifiedAt;
+        await store.markSeen('run_feed', scope, ['seen']);
+        expect(await store.sweepUnseen('run_feed', scope, 'run_feed:finalize:customers', at(150), at(100))).toBe(1);
+        await store.clearSeen('run_feed');
+        const feed = await store.list({ ...scope, modifiedAfter: mark, limit: 10 });
+        expect(feed.records.map((r) => [r.externalId, r.deleted, r.deletedAt])).toEqual([['gone', true, at(150)]]);
+        expect(await store.get(scope, 'edit')).toMatchObject({ deleted: false });
+      });
+    });
+
     describe('count', () => {
       it('counts live records, and tombstones only when asked', async () => {
         await store.write([makeRecord(scope, 'a'), makeRecord(scope, 'b'), makeRecord(scope, 'gone', { deleted: true, deletedAt: at(1), lastAction: 'deleted' })]);
@@ -528,7 +587,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.write([makeRecord(scope, 'c1', pending)]);
         const { revision } = (await store.getWithRevision(scope, 'c1'))!;
         // Settled: no base, no pending push (absent, as a store reads them back).
-        const agreed = makeRecord(scope, 'c1', { version: 2, data: { name: 'Provider copy' }, hash: contentHash({ name: 'Provider copy' }), lastStepId: 'push:out_2' });
+        const agreed = makeRecord(scope, 'c1', { version: 2, data: { name: 'Provider copy' }, hash: contentHash({ name: 'Provider copy' }), lastStepId: 'push:out_2', lastModifiedAt: at(40) });
         await store.write([{ ...agreed, ifRevision: revision }]);
         const back = await store.getWithRevision(scope, 'c1');
         expect(back?.record).toEqual(agreed);
@@ -552,7 +611,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.write([makeRecord(scope, 'c1', pending)]);
         const stale = (await store.getWithRevision(scope, 'c1'))!.revision;
         // A local change commits between the read and the write (version 3, its own pending push).
-        const edited = makeRecord(scope, 'c1', { ...pending, version: 3, data: { name: 'Edited' }, hash: contentHash({ name: 'Edited' }), pendingPush: { op: 'update', version: 3, outboxId: 'out_3', since: at(40) } });
+        const edited = makeRecord(scope, 'c1', { ...pending, version: 3, data: { name: 'Edited' }, hash: contentHash({ name: 'Edited' }), lastModifiedAt: at(40), pendingPush: { op: 'update', version: 3, outboxId: 'out_3', since: at(40) } });
         await store.write([edited]);
         const overwrite = makeRecord(scope, 'c1', { version: 2, data: { name: 'Provider copy' }, base: null, pendingPush: null });
         const bystander = makeRecord(scope, 'c9');
@@ -612,7 +671,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
       it('with ifRevision null, counts a tombstone as stored: refused, and written over only with its revision', async () => {
         const tombstone = makeRecord(scope, 'gone', { version: 2, deleted: true, deletedAt: at(20), lastAction: 'deleted' });
         await store.write([tombstone]);
-        const revived = makeRecord(scope, 'gone', { version: 3, data: { name: 'Back' } });
+        const revived = makeRecord(scope, 'gone', { version: 3, data: { name: 'Back' }, lastModifiedAt: at(40) });
         await expectSyncBridgeError(store.write([{ ...revived, ifRevision: null }]), 'conflict');
         expect(await store.get(scope, 'gone')).toEqual(tombstone);
         const { revision } = (await store.getWithRevision(scope, 'gone'))!;
@@ -644,15 +703,15 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.write([temporary]);
         const read = (await store.getWithRevision(scope, 'local-1'))!;
         const moved = makeRecord(scope, 'p1', { data: { name: 'Provider copy' } });
-        const tombstone = makeRecord(scope, 'local-1', { version: 2, deleted: true, deletedAt: at(20), lastAction: 'deleted' });
+        const tombstone = makeRecord(scope, 'local-1', { version: 2, deleted: true, deletedAt: at(20), lastModifiedAt: at(40), lastAction: 'deleted' });
         // A webhook stores the provider's record first: the move must not write over it.
-        const announced = makeRecord(scope, 'p1', { data: { name: 'From the webhook' }, lastStepId: 'webhook:dlv_1' });
+        const announced = makeRecord(scope, 'p1', { data: { name: 'From the webhook' }, lastStepId: 'webhook:dlv_1', lastModifiedAt: at(30) });
         await store.write([announced]);
         await expectSyncBridgeError(store.write([{ ...moved, ifRevision: null }, { ...tombstone, ifRevision: read.revision }]), 'conflict');
         expect(await store.get(scope, 'p1')).toEqual(announced);
         expect(await store.get(scope, 'local-1')).toEqual(temporary);
         // Where nothing is stored yet, the move writes both.
-        const other = makeRecord(scope, 'p2', { data: { name: 'Provider copy' } });
+        const other = makeRecord(scope, 'p2', { data: { name: 'Provider copy' }, lastModifiedAt: at(40) });
         await store.write([{ ...other, ifRevision: null }, { ...tombstone, ifRevision: read.revision }]);
         expect(await store.get(scope, 'p2')).toEqual(other);
         expect(await store.get(scope, 'local-1')).toEqual(tombstone);

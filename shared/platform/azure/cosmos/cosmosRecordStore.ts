@@ -78,15 +78,18 @@ export class CosmosRecordStore implements RecordStore {
   }
 
   async write(records: readonly RecordWrite[]): Promise<void> {
-    if (records.some((record) => record.ifRevision !== undefined)) return this.writeIf(records);
-    const byPartition = new Map<string, { key: PartitionKey; docs: RecordDoc[] }>();
+    if (records.length === 0) return;
+    if (records.some((record) => record.ifRevision !== undefined)) return this.writeIf(await this.stamped(records));
+    const byPartition = new Map<string, { key: PartitionKey; records: RecordWrite[] }>();
     for (const record of records) {
       const name = `${record.tenantId}\u0000${record.connectionId}`;
       let group = byPartition.get(name);
-      if (!group) byPartition.set(name, (group = { key: partitionOf(record), docs: [] }));
-      group.docs.push(toRecordDoc(record));
+      if (!group) byPartition.set(name, (group = { key: partitionOf(record), records: [] }));
+      group.records.push(record);
     }
-    for (const { key, docs } of byPartition.values()) {
+    for (const group of byPartition.values()) {
+      const { key } = group;
+      const docs = (await this.stamped(group.records)).map(toRecordDoc);
       const batches: Promise<void>[] = [];
       for (let i = 0; i < docs.length; i += BATCH_SIZE) {
         const operations = docs.slice(i, i + BATCH_SIZE).map((doc): OperationInput => ({ operationType: 'Upsert', resourceBody: doc as unknown as JSONObject }) as OperationInput);
@@ -94,6 +97,21 @@ export class CosmosRecordStore implements RecordStore {
       }
       await Promise.all(batches);
     }
+  }
+
+  /**
+   * The records of one connection, their lastModifiedAt moved after the newest one the partition
+   * holds (read just before the write): a caller's time taken before its reads must not sort
+   * before a write that committed meanwhile. Not a commit-order stamp across writers: two writes
+   * racing between this read and their batches can still commit out of order (docs/cosmos.md).
+   */
+  private async stamped(records: readonly RecordWrite[]): Promise<RecordWrite[]> {
+    const [newest] = await queryAll<string>(
+      this.container, this.charges, 'records.write',
+      "SELECT TOP 1 VALUE c.sortKey FROM c WHERE c.docType = 'record' ORDER BY c.sortKey DESC", [], partitionOf(records[0]),
+    );
+    const floor = newest === undefined ? -Infinity : Date.parse(newest.slice(0, newest.indexOf('|'))) + 1;
+    return records.map((record) => (Date.parse(record.lastModifiedAt) < floor ? { ...record, lastModifiedAt: new Date(floor).toISOString() } : record));
   }
 
   /** A write with compare-and-set conditions: one transactional batch, so all of it or nothing. */
@@ -203,6 +221,8 @@ export class CosmosRecordStore implements RecordStore {
       [{ name: '@entity', value: scope.entity }, untouchedSince], key,
     );
     const unseen = live.filter((row) => !seen.has(row.externalId)).map((row) => row.id);
+    // The tombstones sort after everything written before them, like any write (stamped).
+    const stampedAt = unseen.length === 0 ? at : (await this.stamped([{ ...scope, lastModifiedAt: at } as RecordWrite]))[0].lastModifiedAt;
     for (let i = 0; i < unseen.length; i += BATCH_SIZE) {
       const docs = await queryAll<RecordDoc & { _etag: string }>(
         this.container, this.charges, 'records.sweep',
@@ -210,7 +230,7 @@ export class CosmosRecordStore implements RecordStore {
         [{ name: '@ids', value: unseen.slice(i, i + BATCH_SIZE) }, untouchedSince], key,
       );
       const operations = docs.map((doc): OperationInput => {
-        const tombstone: RecordDoc = { ...doc, deleted: true, deletedAt: at, lastModifiedAt: at, lastAction: 'deleted', version: doc.version + 1, lastStepId: stepId, sortKey: sortKeyOf(at, doc.id) };
+        const tombstone: RecordDoc = { ...doc, deleted: true, deletedAt: at, lastModifiedAt: stampedAt, lastAction: 'deleted', version: doc.version + 1, lastStepId: stepId, sortKey: sortKeyOf(stampedAt, doc.id) };
         // If-Match: a record changed since it was read (a webhook, a local write) is not swept blindly.
         return { operationType: 'Replace', id: doc.id, ifMatch: doc._etag, resourceBody: tombstone as unknown as JSONObject } as OperationInput;
       });
