@@ -71,7 +71,7 @@ export function splitIntoBatches(operations: readonly OperationInput[], partitio
  * record store's port tells callers how to split (MAX_CONDITIONAL_WRITE, MAX_CONDITIONAL_WRITE_BYTES).
  */
 export function assertTransactionFits(operations: readonly OperationInput[], partitionKey: PartitionKey, what: string): void {
-  let bytes = 2;
+  let bytes = 0; // the operations alone: a single document at the limit is a batch at the limit
   for (const operation of operations) bytes += assertDocumentFits(operation, partitionKey);
   if (operations.length > MAX_BATCH_OPERATIONS || bytes > MAX_BATCH_BYTES) {
     throw new SyncBridgeError('internal', `${what}: a transaction of ${operations.length} operations and ${bytes} bytes is more than Cosmos DB commits at once (${MAX_BATCH_OPERATIONS} operations, ${MAX_BATCH_BYTES} bytes).`);
