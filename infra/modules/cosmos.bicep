@@ -15,6 +15,8 @@ var containers = [
     partitionKeyPaths: ['/tenantId', '/connectionId']
     // Also holds the connection's outbox entries and run seen-sets (one partition, one batch).
     excludedPaths: ['/data/*', '/base/*', '/fieldClock/*', '/relationships/*', '/payload/*', '/externalIds/*']
+    // TTL on, no default: records never expire; a done outbox entry sets its own ttl (30 days).
+    defaultTtlSeconds: -1
   }
   {
     name: 'runs'

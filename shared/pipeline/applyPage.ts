@@ -3,7 +3,7 @@ import { hash as sha } from 'node:crypto';
 import { contentHash } from '../core/hash';
 import { recordId } from '../core/ids';
 import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
-import type { RecordStore, RecordWrite, RevisedRecord } from '../ports/recordStore';
+import { MAX_RECORD_BYTES, recordWriteBytes, type RecordStore, type RecordWrite, type RevisedRecord } from '../ports/recordStore';
 import type { CustomMergeRules, EntityMergePolicy } from '../core/merge';
 import { mergePulled } from './mergePulled';
 import { validateProviderRecord } from './validate';
@@ -91,6 +91,7 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
     else plans.set(record.externalId, planPlain(input, record, state));
   }
   await Promise.all(toMerge.map(async (record) => plans.set(record.externalId, await planMerge(input, record))));
+  refuseOversized(plans, counters, rejected);
 
   // A local change committed since the read: decide again for those records only, from a fresh read.
   await writePlanned(input.records, scope, plans, (externalId, state) => {
@@ -106,6 +107,23 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   // Even a page that saw nothing marks: the sweep refuses a seen-set that was never opened.
   if (input.mode === 'full') await input.records.markSeen(input.runId, scope, seen);
   return { counters, highWater, rejected, writes };
+}
+
+/**
+ * A record too large for the store (MAX_RECORD_BYTES; Cosmos DB's 2 MB per document) is rejected
+ * like an invalid one: counted failed, named in `rejected`, not written. Writing it would fail its
+ * whole page on every attempt. It stays in a full run's seen-set, so its stored copy (if any) is
+ * not swept for it.
+ */
+function refuseOversized(plans: Map<string, PlannedRecord>, counters: RunCounters, rejected: ApplyPageResult['rejected']): void {
+  for (const [externalId, plan] of plans) {
+    if (!plan.write) continue;
+    const bytes = recordWriteBytes(plan.write);
+    if (bytes <= MAX_RECORD_BYTES) continue;
+    plans.delete(externalId);
+    counters.failed += 1;
+    rejected.push({ externalId, reasons: [`The record is ${bytes} bytes as JSON; the store takes at most ${MAX_RECORD_BYTES}.`] });
+  }
 }
 
 /** A local change not yet pushed: merged, not overwritten (a replay of this step counts as before). */

@@ -1,6 +1,6 @@
 import { SyncBridgeError, isSyncBridgeError } from '../core/errors';
 import type { RecordScope, RecordState, RunCounters } from '../core/model';
-import { MAX_CONDITIONAL_WRITE, type RecordStore, type RecordWrite } from '../ports/recordStore';
+import { MAX_CONDITIONAL_WRITE, MAX_CONDITIONAL_WRITE_BYTES, recordWriteBytes, type RecordStore, type RecordWrite } from '../ports/recordStore';
 
 /**
  * How often a page's writes are tried again after a local change (a PATCH, a push being recorded)
@@ -26,7 +26,7 @@ export type Replan = (externalId: string, state: RecordState | undefined) => Pro
  * is merged, never overwritten (and its outbox entry is not then closed as superseded).
  *
  * The common case costs what an unconditional write did: the writes go out in calls of at most
- * MAX_CONDITIONAL_WRITE records, all at once. A call that loses (`conflict`, nothing of it
+ * MAX_CONDITIONAL_WRITE records and MAX_CONDITIONAL_WRITE_BYTES (one transaction each), all at once. A call that loses (`conflict`, nothing of it
  * written on Cosmos DB or SQLite) is read again with one `getStates`; only the records whose
  * revision moved are decided again (`replan` — a merge if a local change is pending now), and
  * those calls are tried again. Records whose own earlier write got in (the loopback Cosmos test
@@ -36,8 +36,7 @@ export type Replan = (externalId: string, state: RecordState | undefined) => Pro
 export async function writePlanned(records: RecordStore, scope: RecordScope, plans: Map<string, PlannedRecord>, replan: Replan): Promise<void> {
   let ids = [...plans.keys()].filter((id) => plans.get(id)!.write !== null);
   for (let attempt = 1; ids.length > 0; attempt += 1) {
-    const calls: string[][] = [];
-    for (let i = 0; i < ids.length; i += MAX_CONDITIONAL_WRITE) calls.push(ids.slice(i, i + MAX_CONDITIONAL_WRITE));
+    const calls = conditionalCalls(ids, (id) => plans.get(id)!.write!);
     const results = await Promise.allSettled(calls.map((call) => records.write(call.map((id) => plans.get(id)!.write!))));
     const lost: string[] = [];
     for (let i = 0; i < results.length; i += 1) {
@@ -57,4 +56,27 @@ export async function writePlanned(records: RecordStore, scope: RecordScope, pla
     }));
     ids = lost.filter((id) => plans.get(id)!.write !== null);
   }
+}
+
+/**
+ * The ids split into calls that each fit one transaction: at most MAX_CONDITIONAL_WRITE records
+ * and MAX_CONDITIONAL_WRITE_BYTES, so a page of large records goes out in more, smaller calls.
+ * (A record larger than the byte budget goes alone; applyPage keeps records within MAX_RECORD_BYTES.)
+ */
+export function conditionalCalls(ids: readonly string[], writeOf: (id: string) => RecordWrite): string[][] {
+  const calls: string[][] = [];
+  let call: string[] = [];
+  let bytes = 0;
+  for (const id of ids) {
+    const size = recordWriteBytes(writeOf(id));
+    if (call.length > 0 && (call.length >= MAX_CONDITIONAL_WRITE || bytes + size > MAX_CONDITIONAL_WRITE_BYTES)) {
+      calls.push(call);
+      call = [];
+      bytes = 0;
+    }
+    call.push(id);
+    bytes += size;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
 }

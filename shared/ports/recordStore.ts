@@ -23,9 +23,30 @@ export interface RecordWrite extends SyncRecord {
 
 /**
  * The most records one conditional `write` call may hold (Cosmos DB's limit of operations per
- * transactional batch). A caller with more splits them into calls of at most this many.
+ * transactional batch). A caller with more splits them into calls of at most this many, and of
+ * at most MAX_CONDITIONAL_WRITE_BYTES.
  */
 export const MAX_CONDITIONAL_WRITE = 100;
+
+/**
+ * The most bytes of records (recordWriteBytes) one conditional `write` call may hold. Cosmos DB
+ * commits at most 2 MB in one transactional batch; this leaves room for what its documents and
+ * operations add to each record (a hundred of them, with ids up to 1 KB).
+ */
+export const MAX_CONDITIONAL_WRITE_BYTES = 1_600_000;
+
+/**
+ * The largest record (recordWriteBytes) callers write: Cosmos DB stores at most 2 MB per
+ * document, and a record that fits only the local store would fail once deployed.
+ */
+export const MAX_RECORD_BYTES = 1_900_000;
+
+/** A record's size as the stores' limits count it: its JSON, as a store serialises it. */
+export function recordWriteBytes(record: RecordWrite): number {
+  const { dataJson, ifRevision: _condition, ...rest } = record;
+  const restBytes = Buffer.byteLength(JSON.stringify(dataJson === undefined ? rest : { ...rest, data: null }), 'utf8');
+  return dataJson === undefined ? restBytes : restBytes - 4 + Buffer.byteLength(dataJson, 'utf8');
+}
 
 /** A record as stored, with the revision a compare-and-set write names (`RecordWrite.ifRevision`). */
 export interface RevisedRecord {
@@ -100,8 +121,12 @@ export interface RecordPage {
  *   the same version, so a local change that read the record before that write and committed
  *   after it would pass a version check and drop what the push recorded. With the revision, each
  *   side of that race sees the other's write and reads again. A conditional call is all or nothing
- *   (conditions included) and must fit one transaction: one connection and at most
- *   MAX_CONDITIONAL_WRITE records (Cosmos DB's transactional batch).
+ *   (conditions included) and must fit one transaction: one connection, at most
+ *   MAX_CONDITIONAL_WRITE records and MAX_CONDITIONAL_WRITE_BYTES (Cosmos DB's transactional
+ *   batch); Cosmos DB refuses a larger call (`internal`: the caller did not split it).
+ * - Callers keep each record within MAX_RECORD_BYTES (the pull pipeline rejects a larger one as
+ *   a failed record of its page). Cosmos DB refuses a document over its 2 MB with `validation`
+ *   naming the record; SQLite has no such limit, which is why callers check, not the store.
  * - Create-only (`ifRevision: null`): a write of a record whose id was read and found empty fails
  *   with `conflict` if anything got there since, a tombstone included. Recording a pushed create
  *   moves the record to the id the provider assigned, which a webhook or pull may have stored

@@ -53,6 +53,24 @@ describe('CosmosDeliveryStore retention: a delivery not applied yet never expire
     expect(await store.get(delivery.id)).not.toHaveProperty('ttl');
   });
 
+  it('keeps webhook health counters past the log\'s 30 days (ttl -1), through every kind of count', async () => {
+    const store = new CosmosDeliveryStore(db);
+    const connectionId = uniqueId('conn');
+    const healthTtl = async (): Promise<number | undefined> => {
+      const { resources } = await db.container('deliveries').items
+        .query<{ ttl?: number }>({ query: "SELECT * FROM c WHERE c.docType = 'health' AND c.connectionId = @c", parameters: [{ name: '@c', value: connectionId }] })
+        .fetchAll();
+      expect(resources).toHaveLength(1);
+      return resources[0].ttl;
+    };
+    await store.recordHealth(connectionId, 'received', '2026-01-01T00:00:00.000Z');
+    expect(await healthTtl()).toBe(-1);
+    await store.recordHealth(connectionId, 'rejected', '2026-01-01T00:00:01.000Z', 'bad signature');
+    await store.recordHealth(connectionId, 'failed', '2026-01-01T00:00:02.000Z', 'apply failed');
+    expect(await healthTtl()).toBe(-1);
+    expect(await store.health(connectionId)).toMatchObject({ received: 1, rejected: 1, failures: 1 });
+  });
+
   it('stores a delivery inserted already settled with the container TTL', async () => {
     const store = new CosmosDeliveryStore(db);
     const delivery = makeDelivery({ status: 'ignored', detail: 'unknown event type' });

@@ -14,7 +14,8 @@ export interface OutboxStores {
   records: RecordStore;
 }
 
-function change(scope: RecordScope, externalId: string, version: number, data: JsonObject): { record: SyncRecord; entry: OutboxEntry } {
+/** A local change: the record as it is committed and its pending outbox entry. */
+export function change(scope: RecordScope, externalId: string, version: number, data: JsonObject): { record: SyncRecord; entry: OutboxEntry } {
   const id = recordId(scope.tenantId, scope.connectionId, scope.entity, externalId);
   const entryId = outboxId(id, version);
   const record: SyncRecord = {

@@ -210,12 +210,17 @@ describe('Cosmos containers in infra/ match docs/deploy.md', () => {
   });
 
   it('expires idempotency keys and the delivery log, and nothing else, with the documented TTLs', () => {
-    const withTtl = containersDeclared().filter((c) => c.defaultTtlSeconds !== undefined);
+    const withTtl = containersDeclared().filter((c) => c.defaultTtlSeconds !== undefined && c.defaultTtlSeconds > 0);
     expect(withTtl.map((c) => c.name).sort()).toEqual(['deliveries', 'idempotency']);
     for (const container of withTtl) {
-      expect(container.defaultTtlSeconds).toBeGreaterThan(0);
       expect(documented.find((d) => d.name === container.name)?.ttl).toContain(`${container.defaultTtlSeconds} s`);
     }
+  });
+
+  it('turns TTL on without a default only for records, where done outbox entries set their own', () => {
+    const onWithoutDefault = containersDeclared().filter((c) => c.defaultTtlSeconds === -1);
+    expect(onWithoutDefault.map((c) => c.name)).toEqual(['records']);
+    expect(documented.find((d) => d.name === 'records')?.ttl).toContain('-1');
   });
 
   it('declares exactly what the code creates and reads (partition keys, TTLs, excluded paths)', () => {

@@ -1,4 +1,5 @@
 import type { Container, FeedOptions, OperationInput, PartitionKey, SqlParameter } from '@azure/cosmos';
+import { assertTransactionFits } from './cosmosBatchLimits';
 import { cosmosStatus, toSyncBridgeError } from './cosmosErrors';
 import type { RequestCharges } from './requestCharges';
 
@@ -63,11 +64,14 @@ export async function readItem<T extends object>(container: Container, charges: 
 }
 
 /**
- * One transactional batch (≤ 100 operations, one partition key): all or nothing in Cosmos DB.
- * Throws the first failed operation's status as a SyncBridgeError (409/412 → conflict).
+ * One transactional batch (≤ 100 operations and 2 MB, one partition key): all or nothing in
+ * Cosmos DB. A batch over the limits is refused before it is sent (cosmosBatchLimits.ts): the
+ * loopback test server would accept it, the service would not. Throws the first failed
+ * operation's status as a SyncBridgeError (409/412 → conflict).
  */
 export async function executeBatch(container: Container, charges: RequestCharges, operation: string, partitionKey: PartitionKey, operations: OperationInput[]): Promise<void> {
   if (operations.length === 0) return;
+  assertTransactionFits(operations, partitionKey, operation);
   // Each operation names its partition key too: Cosmos accepts it (it must match), and the loopback
   // test server needs it.
   const inputs = operations.map((op) => ({ ...op, partitionKey }) as OperationInput);
@@ -80,6 +84,10 @@ export async function executeBatch(container: Container, charges: RequestCharges
   const results = response.result ?? [];
   charges.add(operation, results.reduce((sum, r) => sum + (r.requestCharge ?? 0), 0) || undefined);
   const failed = results.find((r) => r.statusCode >= 400 && r.statusCode !== 424);
-  if (failed) throw toSyncBridgeError({ code: failed.statusCode, message: `batch operation failed with ${failed.statusCode}` }, operation);
-  if (response.code !== undefined && response.code >= 400) throw toSyncBridgeError({ code: response.code, message: `batch failed with ${response.code}` }, operation);
+  if (failed) {
+    const said = (failed.resourceBody as { message?: unknown } | undefined)?.message;
+    const substatus = (failed as { substatus?: number }).substatus;
+    throw toSyncBridgeError({ code: failed.statusCode, substatus, message: `batch operation ${results.indexOf(failed)} failed with ${failed.statusCode}${typeof said === 'string' ? `: ${said}` : ''}` }, operation);
+  }
+  if (response.code !== undefined && response.code >= 400) throw toSyncBridgeError({ code: response.code, substatus: response.substatus, message: `batch failed with ${response.code}` }, operation);
 }

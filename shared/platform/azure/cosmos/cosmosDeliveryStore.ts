@@ -10,7 +10,11 @@ import { safeDocId } from './safeId';
 
 /** `ttl` is set only while the delivery is `received` (see `retentionOf`). */
 type DeliveryDoc = Delivery & { docType: 'delivery'; orderKey: string; ttl?: number; _etag?: string };
-type HealthDoc = Omit<WebhookHealth, 'connectionId'> & { id: string; docType: 'health'; tenantId: string; connectionId: string; _etag?: string };
+/**
+ * `ttl: -1`: a connection's health counters are kept as long as the connection, not the 30 days of
+ * the log beside them (the container's default would reset them after a month without webhooks).
+ */
+type HealthDoc = Omit<WebhookHealth, 'connectionId'> & { id: string; docType: 'health'; tenantId: string; connectionId: string; ttl: -1; _etag?: string };
 
 /** Health counters live beside the log, in a partition of their own per connection. */
 const HEALTH_TENANT = '~health';
@@ -36,7 +40,7 @@ function retentionOf(status: Delivery['status']): { ttl?: number } {
  * The webhook delivery log in `deliveries` (key [tenantId, connectionId]); retention is the
  * container's TTL (30 days, infra/modules/cosmos.bicep), not a count, and spares deliveries still
  * `received` (`retentionOf`). Health counters are one
- * document per connection, incremented with read + replace If-Match (retried on a lost race), so
+ * document per connection, never expiring (`ttl: -1`), incremented with read + replace If-Match (retried on a lost race), so
  * concurrent receivers never lose a count. Insert and its "received" count are two writes: a crash
  * between them can undercount by one, never double-count.
  */
@@ -98,8 +102,8 @@ export class CosmosDeliveryStore implements DeliveryStore {
     for (let attempt = 0; attempt < MAX_HEALTH_ATTEMPTS; attempt += 1) {
       const current = await readItem<HealthDoc>(this.container, this.charges, 'deliveries.health', id, key);
       const base: HealthDoc = current
-        ? withoutSystemFields(current)
-        : { id, docType: 'health', tenantId: HEALTH_TENANT, connectionId, received: 0, rejected: 0, failures: 0, lastReceivedAt: null, lastRejectedAt: null, lastFailureAt: null, lastError: null };
+        ? { ...withoutSystemFields(current), ttl: -1 } // documents written before the field got it here
+        : { id, docType: 'health', tenantId: HEALTH_TENANT, connectionId, ttl: -1, received: 0, rejected: 0, failures: 0, lastReceivedAt: null, lastRejectedAt: null, lastFailureAt: null, lastError: null };
       const next: HealthDoc =
         event === 'received'
           ? { ...base, received: base.received + 1, lastReceivedAt: at }

@@ -10,10 +10,25 @@ import { executeConditionalBatch, recordWriteOperations } from './cosmosRecordWr
 import { assertSameScope } from '../../outboxScope';
 import { nextOrderKey } from './orderKey';
 
-type OutboxDoc = OutboxEntry & { docType: 'outbox'; orderKey: string; _etag?: string };
+/** `ttl` (seconds): set on a `done` entry only; the records container's default (-1) keeps the rest. */
+type OutboxDoc = OutboxEntry & { docType: 'outbox'; orderKey: string; ttl?: number; _etag?: string };
+
+/**
+ * How long a `done` entry is kept before Cosmos DB removes it: 30 days, long enough to look at a
+ * push that went out (the admin API's outbox views, an operator's question), short enough that a
+ * connection's partition does not fill with one document per local change ever made (20 GB per
+ * logical partition). Pending, parked and dead entries never expire: each still waits for the
+ * worker, a person or a replay.
+ */
+export const DONE_OUTBOX_TTL_SECONDS = 30 * 24 * 60 * 60;
+
+export interface CosmosOutboxStoreOptions {
+  /** Seconds a `done` entry is kept (default DONE_OUTBOX_TTL_SECONDS). */
+  doneTtlSeconds?: number;
+}
 
 function fromDoc(doc: OutboxDoc): OutboxEntry {
-  const { docType: _type, orderKey: _order, ...entry } = withoutSystemFields(doc);
+  const { docType: _type, orderKey: _order, ttl: _ttl, ...entry } = withoutSystemFields(doc);
   return entry;
 }
 
@@ -25,16 +40,20 @@ function fromDoc(doc: OutboxDoc): OutboxEntry {
  * (RecordWrite.ifRevision: a Replace If-Match, 412). Chosen over the change feed (docs/cosmos.md):
  * the feed would need a lease container and a Cosmos-triggered function, and cannot say which
  * fields a change touched.
+ * A `done` entry expires DONE_OUTBOX_TTL_SECONDS after it closed (a per-item `ttl`; the container's
+ * default -1 keeps every other document); see docs/cosmos.md.
  * `get`/`update` take only the entry id, so they query across partitions by id (an index lookup
  * per physical partition): they run once per push, not per record of a sync.
  */
 export class CosmosOutboxStore implements OutboxStore {
   private readonly container;
   private readonly charges;
+  private readonly doneTtlSeconds: number;
 
-  constructor(db: CosmosDatabase) {
+  constructor(db: CosmosDatabase, options: CosmosOutboxStoreOptions = {}) {
     this.container = db.container('records');
     this.charges = db.charges;
+    this.doneTtlSeconds = options.doneTtlSeconds ?? DONE_OUTBOX_TTL_SECONDS;
   }
 
   async commitLocalChange(record: RecordWrite, entry: OutboxEntry, alongside: readonly RecordWrite[] = []): Promise<void> {
@@ -81,14 +100,17 @@ export class CosmosOutboxStore implements OutboxStore {
   async update(id: string, update: OutboxUpdate, at: IsoTime): Promise<OutboxEntry> {
     const current = await this.find(id);
     if (!current) throw new SyncBridgeError('not_found', `Outbox entry ${id} does not exist.`);
+    const { ttl: _ttl, ...stored } = withoutSystemFields(current);
     const next: OutboxDoc = {
-      ...withoutSystemFields(current),
+      ...stored,
       state: update.state,
       attempts: update.attempts ?? current.attempts,
       ...(update.replays === undefined ? {} : { replays: update.replays }),
       lastError: update.lastError === undefined ? current.lastError : update.lastError,
       ...(update.nextAttemptAt === undefined ? {} : { nextAttemptAt: update.nextAttemptAt }),
       updatedAt: at,
+      // Counted from this write; an entry that leaves `done` again loses it and is kept.
+      ...(update.state === 'done' ? { ttl: this.doneTtlSeconds } : {}),
     };
     await executeBatch(this.container, this.charges, 'outbox.update', partitionOf(current), [
       { operationType: 'Replace', id, ifMatch: current._etag, resourceBody: next as unknown as JSONObject } as OperationInput,

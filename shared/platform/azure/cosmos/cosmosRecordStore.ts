@@ -3,6 +3,7 @@ import { SyncBridgeError } from '../../../core/errors';
 import { recordId } from '../../../core/ids';
 import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../../../core/model';
 import { MAX_CONDITIONAL_WRITE, type RecordListQuery, type RecordPage, type RecordStore, type RecordWrite, type RevisedRecord } from '../../../ports/recordStore';
+import { splitIntoBatches } from './cosmosBatchLimits';
 import { executeBatch, queryAll, readItem } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { toSyncBridgeError } from './cosmosErrors';
@@ -29,8 +30,9 @@ const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush
  * ([tenantId, connectionId]), so every read of the pipeline is a single-partition query:
  * - `getStates` of a page: ONE query projecting the change-detection fields and the `_etag` (the
  *   revision a compare-and-set write names), never payloads;
- * - `write` of a page: transactional batches of up to 100 upserts per partition (the pipeline
- *   writes only created/changed records, so an unchanged page costs no write at all);
+ * - `write` of a page: transactional batches of up to 100 upserts and 1.8 MB per partition
+ *   (cosmosBatchLimits.ts; the pipeline writes only created/changed records, so an unchanged page
+ *   costs no write at all); a record whose document is over 2 MB is refused (`validation`);
  * - full-sync deletion detection writes a small `seen` document per page instead of touching
  *   every unchanged record, and the sweep tombstones only what the run did not see.
  * - a compare-and-set write (`ifRevision`) is a Replace If-Match the document's `_etag` (a Create
@@ -90,12 +92,9 @@ export class CosmosRecordStore implements RecordStore {
     for (const group of byPartition.values()) {
       const { key } = group;
       const docs = (await this.stamped(group.records)).map(toRecordDoc);
-      const batches: Promise<void>[] = [];
-      for (let i = 0; i < docs.length; i += BATCH_SIZE) {
-        const operations = docs.slice(i, i + BATCH_SIZE).map((doc): OperationInput => ({ operationType: 'Upsert', resourceBody: doc as unknown as JSONObject }) as OperationInput);
-        batches.push(executeBatch(this.container, this.charges, 'records.write', key, operations));
-      }
-      await Promise.all(batches);
+      // Upserts need not commit together: batches by count and by size (Cosmos DB's limits).
+      const operations = docs.map((doc): OperationInput => ({ operationType: 'Upsert', resourceBody: doc as unknown as JSONObject }) as OperationInput);
+      await Promise.all(splitIntoBatches(operations, key).map((batch) => executeBatch(this.container, this.charges, 'records.write', key, batch)));
     }
   }
 
@@ -234,7 +233,8 @@ export class CosmosRecordStore implements RecordStore {
         // If-Match: a record changed since it was read (a webhook, a local write) is not swept blindly.
         return { operationType: 'Replace', id: doc.id, ifMatch: doc._etag, resourceBody: tombstone as unknown as JSONObject } as OperationInput;
       });
-      await executeBatch(this.container, this.charges, 'records.sweep', key, operations);
+      // Tombstones are whole documents: a hundred large records are more than one batch may carry.
+      for (const batch of splitIntoBatches(operations, key)) await executeBatch(this.container, this.charges, 'records.sweep', key, batch);
     }
     // The count is read back by the step's stamp, so a sweep that crashed before its memo was
     // written counts what it tombstoned the first time when it is replayed.
