@@ -28,6 +28,8 @@ describe('Cosmos stores: request pattern and concurrency', () => {
     db.charges.reset();
     await records.write(page);
     expect(db.charges.snapshot()['records.write']).toMatchObject({ requests: 10 });
+    // and one query for the partition's newest lastModifiedAt, so the page sorts after writes that committed meanwhile
+    expect(db.charges.snapshot()['records.stamp']).toMatchObject({ requests: 1 });
     db.charges.reset();
     const states = await records.getStates(scope, page.map((r) => r.externalId));
     expect(states.size).toBe(1000);

@@ -106,7 +106,7 @@ export class CosmosRecordStore implements RecordStore {
    */
   private async stamped(records: readonly RecordWrite[]): Promise<RecordWrite[]> {
     const [newest] = await queryAll<string>(
-      this.container, this.charges, 'records.write',
+      this.container, this.charges, 'records.stamp',
       "SELECT TOP 1 VALUE c.sortKey FROM c WHERE c.docType = 'record' ORDER BY c.sortKey DESC", [], partitionOf(records[0]),
     );
     const floor = newest === undefined ? -Infinity : Date.parse(newest.slice(0, newest.indexOf('|'))) + 1;
