@@ -12,6 +12,11 @@ export interface ProviderRecord {
   deleted: boolean;
   /** The canonical data (after the adapter's mapping). */
   data: JsonObject;
+  /**
+   * Why the adapter cannot represent this record faithfully (an id that JSON rounded, an object as
+   * id): validation refuses the record with this reason instead of storing it under a wrong id.
+   */
+  invalid?: string;
 }
 
 export interface ListPageRequest {

@@ -86,11 +86,10 @@ class RestAdapter implements ProviderAdapter {
       throw new SyncBridgeError('transient', `The provider's list answer for ${request.entity} has no "${list.dataField}" array.`);
     }
     const records: ProviderRecord[] = items.map((item: JsonObject) => toProviderRecord(item, record));
-    const next = body[list.nextCursorField];
     const total = list.totalField === undefined ? undefined : body[list.totalField];
     return {
       records,
-      nextCursor: typeof next === 'string' && next !== '' ? next : null,
+      nextCursor: readNextCursor(body[list.nextCursorField], request.entity, list.nextCursorField),
       total: typeof total === 'number' ? total : null,
       rateLimit: response.rateLimit,
     };
@@ -98,7 +97,7 @@ class RestAdapter implements ProviderAdapter {
 
   async getRecord(entity: string, externalId: string): Promise<ProviderRecord | null> {
     const { record } = this.spec;
-    const path = this.spec.recordPath.replace('{entity}', encodeURIComponent(entity)).replace('{id}', encodeURIComponent(externalId));
+    const path = this.recordPathOf(entity, externalId);
     try {
       const response = await this.client.request<JsonObject>({ path });
       return toProviderRecord(response.body, record);
@@ -117,16 +116,23 @@ class RestAdapter implements ProviderAdapter {
     const body = request.data === null ? undefined : withoutFields(request.data, write.readOnlyFields);
     if (request.op === 'create') {
       const response = await this.client.request<JsonObject>({ method: 'POST', path: this.spec.list.path.replace('{entity}', encodeURIComponent(request.entity)), body, headers });
-      return { record: toProviderRecord(response.body, this.spec.record) };
+      return { record: createdRecord(response.status, response.body, this.spec.record, request.entity) };
     }
     if (request.externalId === null) throw new SyncBridgeError('validation', `A ${request.op} push needs the provider's record id.`);
-    const path = this.spec.recordPath.replace('{entity}', encodeURIComponent(request.entity)).replace('{id}', encodeURIComponent(request.externalId));
+    const path = this.recordPathOf(request.entity, request.externalId);
     if (request.op === 'delete') {
       await this.client.request({ method: 'DELETE', path, headers });
       return { record: null };
     }
     const response = await this.client.request<JsonObject>({ method: write.updateMethod, path, body, headers });
     return { record: toProviderRecord(response.body, this.spec.record) };
+  }
+
+  /** The URL path of one record. Dot-segment ids are refused: URL resolution would drop them (see idProblem). */
+  private recordPathOf(entity: string, externalId: string): string {
+    const problem = idProblem(externalId);
+    if (problem) throw new SyncBridgeError('validation', problem);
+    return this.spec.recordPath.replace('{entity}', encodeURIComponent(entity)).replace('{id}', encodeURIComponent(externalId));
   }
 
   async checkHealth(): Promise<{ ok: boolean; detail?: string }> {
@@ -145,14 +151,58 @@ function withoutFields(data: JsonObject, fields: readonly string[]): JsonObject 
   return copy;
 }
 
+/**
+ * The next page's cursor. A number is a cursor too (many APIs page with `next_page: 2`); null, an
+ * absent field or "" mean the last page. Anything else is an answer we cannot follow: reading it as
+ * "last page" would end a full listing early and its sweep would delete everything not yet read.
+ */
+function readNextCursor(next: unknown, entity: string, field: string): string | null {
+  if (next === undefined || next === null || next === '') return null;
+  if (typeof next === 'string') return next;
+  if (typeof next === 'number' && Number.isFinite(next)) return String(next);
+  throw new SyncBridgeError('transient', `The provider's list answer for ${entity} has a "${field}" that is neither a string nor a number (${Array.isArray(next) ? 'an array' : typeof next}): SyncBridge cannot follow it to the next page.`);
+}
+
+/**
+ * Why an id cannot name a record here, or null. JSON.parse reads an integer beyond 2^53 - 1 as the
+ * nearest double, so two records would share one rounded id: such ids are refused, never rounded.
+ * Objects and arrays have no faithful string form. "." and ".." are dot segments that URL
+ * resolution removes (even percent-encoded, "%2E"), so their record path would name another resource.
+ */
+function idProblem(id: unknown): string | null {
+  if (typeof id === 'number') {
+    if (!Number.isSafeInteger(id)) return `The record id ${String(id)} is a number that is not a whole number up to 2^53 - 1: JSON numbers this large lose digits, so it cannot name one record (the provider should send it as a string).`;
+    return null;
+  }
+  if (typeof id !== 'string') return id === undefined || id === null ? null : `The record id is ${Array.isArray(id) ? 'an array' : `a${typeof id === 'object' ? 'n object' : ` ${typeof id}`}`}, not a string or a number.`;
+  if (id === '.' || id === '..') return `The record id "${id}" is a URL dot segment: its record path would name another resource.`;
+  return null;
+}
+
 function toProviderRecord(item: JsonObject, fields: RestProviderSpec['record']): ProviderRecord {
   const id = item?.[fields.idField];
+  const problem = idProblem(id);
   return {
-    externalId: id === undefined || id === null ? '' : String(id),
+    externalId: problem !== null || id === undefined || id === null ? '' : String(id),
     updatedAt: typeof item?.[fields.updatedAtField] === 'string' ? (item[fields.updatedAtField] as string) : null,
     deleted: fields.deletedField !== undefined && item?.[fields.deletedField] === true,
     data: item,
+    ...(problem !== null && { invalid: problem }),
   };
+}
+
+/**
+ * The record a create's success answer describes. An answer without a usable id (201 with an empty
+ * body, or one whose id we cannot represent) cannot be stored, yet the provider did create the
+ * record: retrying would create it twice wherever Idempotency-Key is not honoured. It fails as
+ * provider_rejected with the success status, which the outbound service parks for a person
+ * (classifyPushFailure) instead of retrying.
+ */
+function createdRecord(status: number, body: JsonObject | undefined, fields: RestProviderSpec['record'], entity: string): ProviderRecord {
+  const record = toProviderRecord(body as JsonObject, fields);
+  if (record.externalId !== '' && !record.invalid && body !== null && typeof body === 'object' && !Array.isArray(body)) return record;
+  const why = record.invalid ?? (body === undefined ? 'the answer had no body' : `the answer had no "${fields.idField}"`);
+  throw new SyncBridgeError('provider_rejected', `The provider answered the ${entity} create with HTTP ${status} but SyncBridge cannot tell which record it created: ${why}. The record probably exists at the provider; it is not sent again (that could create it twice).`, { status });
 }
 
 /** Headers for credentials that do not change between requests. */

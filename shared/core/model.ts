@@ -202,6 +202,8 @@ export interface EntityProgress {
   /** Consecutive failed attempts of the current page (reset on success). */
   attempts: number;
   lastError?: string | null;
+  /** Consecutive pages that held no records yet named a next cursor (stepRunner caps them). */
+  emptyPages?: number;
 }
 
 export interface Run {

@@ -2,6 +2,7 @@ import type { ProviderRecord } from '../adapters/adapter';
 import { hash as sha } from 'node:crypto';
 import { contentHash } from '../core/hash';
 import { recordId } from '../core/ids';
+import { clampHighWater, isFutureStamped } from '../core/runs/highWaterMark';
 import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
 import { MAX_RECORD_BYTES, recordWriteBytes, type RecordStore, type RecordWrite, type RevisedRecord } from '../ports/recordStore';
 import type { CustomMergeRules, EntityMergePolicy } from '../core/merge';
@@ -34,8 +35,10 @@ export interface ApplyPageInput {
 
 export interface ApplyPageResult {
   counters: RunCounters;
-  /** Highest provider update time on the page (ISO), or null. */
+  /** Highest provider update time on the page (ISO), never later than `now` (clampHighWater), or null. */
   highWater: string | null;
+  /** Records stamped further in the future than clock skew explains (isFutureStamped): reported, then applied. */
+  futureStamped: Array<{ externalId: string; updatedAt: string }>;
   /** Records that failed validation, with their reasons. */
   rejected: Array<{ externalId: string; reasons: string[] }>;
   /** How many records were written to the store (unchanged ones cost none). */
@@ -63,6 +66,7 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   const counters = emptyCounters();
   counters.fetched = input.page.length;
   const rejected: ApplyPageResult['rejected'] = [];
+  const futureStamped: ApplyPageResult['futureStamped'] = [];
   let highWater: string | null = null;
 
   // Later occurrences of an id in one page win (a provider may list a record twice mid-update).
@@ -77,7 +81,9 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
     if (latest.has(record.externalId)) counters.unchanged += 1; // the earlier copy is superseded
     latest.set(record.externalId, record);
     highWater = laterOf(highWater, record.updatedAt);
+    if (isFutureStamped(record.updatedAt, input.now)) futureStamped.push({ externalId: record.externalId, updatedAt: record.updatedAt! });
   }
+  highWater = clampHighWater(highWater, input.now);
 
   // One read of the page's states (revisions included) and, in the common case, one write.
   const states = await input.records.getStates(scope, [...latest.keys()]);
@@ -106,7 +112,7 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   }
   // Even a page that saw nothing marks: the sweep refuses a seen-set that was never opened.
   if (input.mode === 'full') await input.records.markSeen(input.runId, scope, seen);
-  return { counters, highWater, rejected, writes };
+  return { counters, highWater, futureStamped, rejected, writes };
 }
 
 /**

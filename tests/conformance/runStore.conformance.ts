@@ -66,6 +66,13 @@ export function runStoreConformance(name: string, factory: StoreFactory<RunStore
         expect(await store.get(run.id)).toEqual(created);
       });
 
+      it('keeps the optional fields of an entity\'s progress (emptyPages, counted by the step runner)', async () => {
+        const run = makeRun(tenantId, connectionId);
+        run.entities[0] = { ...run.entities[0], status: 'running', cursor: 'c-4', pages: 4, emptyPages: 3 };
+        await store.create(run);
+        expect((await store.get(run.id))?.entities[0]).toEqual(run.entities[0]);
+      });
+
       it('refuses a second run with the same id as a conflict and keeps the first', async () => {
         const run = await store.create(makeRun(tenantId, connectionId));
         await expectSyncBridgeError(store.create({ ...run, state: 'running', version: 0 }), 'conflict');

@@ -40,6 +40,7 @@ const MAX_ERROR_TEXT = 500;
  * | 409 Conflict | parked duplicate_key: the provider holds a clashing record |
  * | 422 naming the code "taken" (the sandbox's and many CRMs' unique-value clash) | parked duplicate_key |
  * | 404, 410 on an update | parked data_mismatch: the provider no longer has the record, as when a read finds it gone |
+ * | a success answer the adapter cannot use (`provider_rejected` with a 2xx status: a create answered without an id) | parked data_mismatch: the provider probably holds the record; sending it again could create it twice |
  * | 404, 410 on a create; 400, 413, 415, 422 and every other 4xx | parked validation_error: a person must change the data (or the mapping) |
  * | `internal` (a contract breach SyncBridge declared) | dead, retry_exhausted, `internal_error`: no retry changes it |
  * | `configuration` and the rest (a read-only provider, a missing credential, a connection's bad config) | dead, retry_exhausted, `configuration`: a person fixes the setup and replays |
@@ -61,6 +62,9 @@ export function classifyPushFailure(error: unknown, op: PushOperation): PushFail
     return { action: 'dead', kind: 'retry_exhausted', reasonCode: 'configuration', reason: `SyncBridge cannot make this push as the connection is set up: ${message}` };
   }
   const status = error.status;
+  if (status !== undefined && status >= 200 && status < 300) {
+    return { action: 'park', kind: 'data_mismatch', reason: `The provider accepted the change, but its answer cannot be used: ${message}` };
+  }
   if (status !== undefined && RETRIED_4XX.has(status)) return { action: 'retry', exhausted: 'retries_exhausted' };
   if (status === 409 || (status === 422 && /"taken"/.test(message))) {
     return { action: 'park', kind: 'duplicate_key', reason: `The provider refused the change as a clash with a record it holds: ${message}` };

@@ -16,6 +16,11 @@ export interface SyncEngineOptions {
   random?: () => number;
   /** Fetch the next page while the current one is processed. Default true. */
   prefetch?: boolean;
+  /**
+   * Consecutive pages of one entity with no records but a next cursor before the run fails: a
+   * provider whose cursors go round in a circle would otherwise be listed forever. Default 20.
+   */
+  maxEmptyPages?: number;
 }
 
 /** Everything the run service and the step runner share, built once per process. */
@@ -24,6 +29,7 @@ export interface EngineContext {
   adapters: AdapterRegistry;
   maxActiveRunsPerTenant: number;
   lookbackSeconds: number;
+  maxEmptyPages: number;
   retry: RetryPolicy;
   random: () => number;
   /** Read-ahead of next pages; undefined when switched off. */
@@ -39,11 +45,14 @@ export function createEngineContext(platform: Platform, adapters: AdapterRegistr
   }
   const lookbackSeconds = options.lookbackSeconds ?? 1;
   if (!(lookbackSeconds >= 0)) throw new SyncBridgeError('configuration', 'lookbackSeconds must be zero or more.');
+  const maxEmptyPages = options.maxEmptyPages ?? 20;
+  if (!Number.isInteger(maxEmptyPages) || maxEmptyPages < 1) throw new SyncBridgeError('configuration', 'maxEmptyPages must be a whole number of at least 1.');
   return {
     platform,
     adapters,
     maxActiveRunsPerTenant: maxActive,
     lookbackSeconds,
+    maxEmptyPages,
     retry: retryPolicy(options.retry),
     random: options.random ?? Math.random,
     customRules,

@@ -7,6 +7,7 @@ import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { canTransition } from './runStateMachine';
 import { assertEntityNameList } from '../entityNames';
 import { runTraceparent } from '../traceContext';
+import { clampHighWater } from './highWaterMark';
 
 export interface StartRunRequest {
   connection: Connection;
@@ -88,7 +89,9 @@ export class RunService {
     let since: string | null = null;
     const highWater = connection.syncState[entity]?.highWater;
     if (mode === 'incremental' && highWater) {
-      since = new Date(Date.parse(highWater) - this.context.lookbackSeconds * 1000).toISOString().replace('.000Z', 'Z');
+      // clampHighWater: a mark stored in the future before marks were clamped must not hide today's changes.
+      const mark = clampHighWater(highWater, this.context.platform.clock.now().toISOString())!;
+      since = new Date(Date.parse(mark) - this.context.lookbackSeconds * 1000).toISOString().replace('.000Z', 'Z');
     }
     return { entity, status: 'pending', cursor: null, pages: 0, since, highWater: null, total: null, counters: emptyCounters(), attempts: 0, lastError: null };
   }

@@ -3,7 +3,7 @@ import { adapterFor } from '../credentials/adapterFor';
 import { applyPage } from '../../pipeline/applyPage';
 import type { EntityMergePolicy } from '../merge';
 import { QUEUES } from '../../ports/queue';
-import { ensureError, isSyncBridgeError } from '../errors';
+import { ensureError, isSyncBridgeError, SyncBridgeError } from '../errors';
 import { finalizeStepId, stepId } from '../ids';
 import type { Connection, Run, RunCounters } from '../model';
 import { mutateRun, type EngineContext } from './engineContext';
@@ -11,6 +11,7 @@ import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { PagePrefetcher } from './pagePrefetcher';
 import { maskAuthSchemes } from '../masking';
 import { backoffDelayMs } from './retryPolicy';
+import { clampHighWater } from './highWaterMark';
 import { nextMessage, RunService } from './runService';
 import { runTraceparent } from '../traceContext';
 
@@ -37,6 +38,26 @@ export interface StepOptions {
  */
 function internalFailure(stepMessageId: string): string {
   return `SyncBridge could not run step ${stepMessageId}: an internal error, retried until the queue gave up (the exception is in the telemetry under this run id). Start a new run once the cause is fixed.`;
+}
+
+/**
+ * Why a page cannot move its listing forward, or null. A next cursor equal to the one asked for
+ * names the same page again; a run of empty pages that still name a next cursor is a provider
+ * going round in a circle. Either would list forever at full speed.
+ */
+function stalledListing(cursor: string | null, page: ListPageResult, emptyPagesBefore: number, maxEmptyPages: number): string | null {
+  if (page.nextCursor === null) return null;
+  if (page.nextCursor === cursor) return `the provider answered with the next cursor it was asked for ("${page.nextCursor.slice(0, 100)}"): the listing would never advance.`;
+  if (page.records.length === 0 && emptyPagesBefore + 1 > maxEmptyPages) {
+    return `the provider answered ${emptyPagesBefore + 1} pages in a row with no records but a next cursor (more than maxEmptyPages, ${maxEmptyPages}): the listing does not seem to advance.`;
+  }
+  return null;
+}
+
+/** Why a finished full listing is short of the total the provider reported, or null. */
+function shortListing(fetched: number, total: number | null): string | null {
+  if (total === null || fetched >= total) return null;
+  return `the provider's listing ended after ${fetched} record(s) but it reported a total of ${total}: records were missed, so unseen records are not marked deleted. Run a full sync again; if it recurs, the provider's paging is at fault.`;
 }
 
 function addCounters(into: RunCounters, delta: RunCounters): void {
@@ -119,6 +140,8 @@ export class StepRunner {
     } catch (error) {
       return this.onProviderError(run, message, error);
     }
+    const stalled = stalledListing(request.cursor, page, progress.emptyPages ?? 0, this.context.maxEmptyPages);
+    if (stalled) return this.onProviderError(run, message, new SyncBridgeError('provider_rejected', `${progress.entity} page ${message.page}: ${stalled}`));
     // Read ahead while this page is processed, unless the provider's window has no room left.
     if (prefetcher && page.nextCursor !== null && page.rateLimit?.remaining !== 0) {
       const next = { ...request, cursor: page.nextCursor };
@@ -138,18 +161,29 @@ export class StepRunner {
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[progress.entity],
       customRules: this.context.customRules,
     });
+    if (applied.futureStamped.length > 0) {
+      // Their time does not move the high-water mark past our clock (clampHighWater); say so, as a
+      // provider clock this far ahead is worth fixing at the source.
+      const first = applied.futureStamped[0];
+      platform.telemetry.log('warn', 'Records stamped in the future: the high-water mark stops at the current time.', {
+        runId: run.id, entity: progress.entity, count: applied.futureStamped.length, externalId: first.externalId, updatedAt: first.updatedAt,
+      });
+      platform.telemetry.metric('FutureStampedRecords', applied.futureStamped.length, { connectionId: run.connectionId, entity: progress.entity });
+    }
     for (const rejected of applied.rejected) {
       platform.telemetry.log('warn', 'Record quarantined: it failed validation.', {
         runId: run.id, entity: progress.entity, externalId: rejected.externalId, reasons: rejected.reasons.join(' '),
       });
     }
 
+    const short = run.kind === 'full' && page.nextCursor === null ? shortListing(progress.counters.fetched + applied.counters.fetched, page.total ?? progress.total) : null;
     const updated = await mutateRun(this.context, run.id, (current) => {
       const p = current.entities.find((e) => e.entity === progress.entity)!;
       if (p.pages >= message.page) return undefined; // someone applied it meanwhile
       p.pages = message.page;
       p.cursor = page.nextCursor;
-      p.status = page.nextCursor === null ? 'done' : 'running';
+      p.status = page.nextCursor === null && !short ? 'done' : 'running';
+      p.emptyPages = page.records.length === 0 && page.nextCursor !== null ? (p.emptyPages ?? 0) + 1 : 0;
       p.total = page.total ?? p.total;
       p.attempts = 0;
       p.lastError = applied.rejected.length > 0 ? `${applied.rejected.length} record(s) failed validation on page ${message.page}.` : p.lastError;
@@ -163,6 +197,10 @@ export class StepRunner {
     for (const outcome of ['created', 'updated', 'unchanged', 'deleted', 'failed'] as const) {
       if (applied.counters[outcome] > 0) platform.telemetry.metric('RecordsSyncedByOutcome', applied.counters[outcome], { connectionId: run.connectionId, entity: progress.entity, outcome });
     }
+
+    // A full listing that ended short of the provider's own total missed records: no sweep may
+    // conclude from it that the unseen ones are gone, so the run fails before its closing step.
+    if (short) return this.fail(updated ?? run, `${progress.entity}: ${short}`);
 
     // Obey the provider's window: when the page used the last request of it, wait for the reset.
     const rateLimit = page.rateLimit;
@@ -292,6 +330,8 @@ export class StepRunner {
       if (!connection) return;
       for (const p of run.entities) {
         const state = { ...connection.syncState[p.entity] };
+        // A mark stored in the future (before marks were clamped) would otherwise never move again.
+        if (state.highWater) state.highWater = clampHighWater(state.highWater, platform.clock.now().toISOString());
         if (p.highWater && (!state.highWater || Date.parse(p.highWater) > Date.parse(state.highWater))) state.highWater = p.highWater;
         state.lastCompletedRunId = run.id;
         state.lastCompletedAt = run.finishedAt ?? undefined;

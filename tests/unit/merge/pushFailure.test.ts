@@ -40,6 +40,11 @@ describe('classifyPushFailure', () => {
     expect([404, 410, 400].map((status) => isGone(rejected(status)))).toEqual([true, true, false]);
   });
 
+  it('parks a success answer the adapter could not use (a create answered 201 without an id) as data_mismatch: never a retry', () => {
+    expect(decide(new SyncBridgeError('provider_rejected', 'answered the create with HTTP 201 but no id', { status: 201 }), 'create')).toBe('park:data_mismatch');
+    expect(decide(new SyncBridgeError('provider_rejected', 'answered with HTTP 200 but no id', { status: 200 }), 'create')).toBe('park:data_mismatch');
+  });
+
   it('dead-letters refused credentials as auth_error, saying the provider refused them', () => {
     expect(decide(new SyncBridgeError('auth_failed', 'HTTP 401', { status: 401 }))).toBe('dead:auth_error:provider_auth');
   });
