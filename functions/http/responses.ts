@@ -43,14 +43,15 @@ const INTERNAL = 'Something went wrong on our side.';
  * Maps anything thrown to a response. Domain errors the caller can act on (4xx) keep their message
  * (written for the caller); failures on our side (5xx) are recorded in telemetry and answered with
  * their code and a generic message naming the trace to quote, never a dependency's raw text or a
- * stack trace.
+ * stack trace, unless the error's message was written for the caller (`forCaller`).
  */
 export function toErrorResponse(error: unknown, telemetry?: Telemetry): HttpResponseInit {
   if (isSyncBridgeError(error)) {
     const status = STATUS[error.code];
     if (status >= 500) {
       telemetry?.exception(error);
-      return serverSide(status, error.code, SERVER_SIDE[error.code] ?? INTERNAL);
+      // A message written for the caller (forCaller) says what happened and what to do; any other only names the trace.
+      return serverSide(status, error.code, error.forCaller ? error.message : SERVER_SIDE[error.code] ?? INTERNAL);
     }
     const response = errorResponse(status, error.code, error.message);
     if (error.code === 'rate_limited' && error.retryAt) {

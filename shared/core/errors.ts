@@ -22,12 +22,18 @@ export interface SyncBridgeErrorOptions {
   retryAt?: Date;
   /** For provider errors: the HTTP status the provider answered. */
   status?: number;
+  /**
+   * The message was written for the API's caller and quotes nothing of a dependency's error, so a
+   * 5xx answer may show it (by default a 5xx shows only a fixed text and a trace id).
+   */
+  forCaller?: boolean;
 }
 
 export class SyncBridgeError extends Error {
   readonly code: SyncBridgeErrorCode;
   readonly retryAt?: Date;
   readonly status?: number;
+  readonly forCaller: boolean;
 
   constructor(code: SyncBridgeErrorCode, message: string, options: SyncBridgeErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -35,6 +41,7 @@ export class SyncBridgeError extends Error {
     this.code = code;
     this.retryAt = options.retryAt;
     this.status = options.status;
+    this.forCaller = options.forCaller ?? false;
   }
 }
 

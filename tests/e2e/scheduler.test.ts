@@ -108,7 +108,7 @@ describe('scheduler: own cron per connection, one run per connection, a per-tena
   test('a start that fails after its run exists does not stop the tick, and that occurrence stays spent', async () => {
     h = await Harness.start({ sandbox: { recordsPerEntity: 30 } });
     await twoDueConnections();
-    // The broker refuses a-con's first step message: its run exists (running) but was never enqueued.
+    // The broker refuses a-con's first step message: its run exists but was never enqueued.
     const queue = h.platform.queue;
     const send = queue.send.bind(queue);
     let refused = 0;
@@ -125,11 +125,15 @@ describe('scheduler: own cron per connection, one run per connection, a per-tena
     expect(first.failed.map((f) => f.connectionId)).toEqual(['a-con']);
     expect(first.started).toHaveLength(1);
     expect((await h.waitForRun(first.started[0], 60_000)).connectionId).toBe('b-con');
-    expect((await h.platform.runs.listByConnection('a-con')).map((r) => r.state)).toEqual(['running']);
-    // a-con's occurrence is carried by that run; the next tick neither starts nor retries it.
+    // The refused start put a-con's run back to queued (docs/sync-engine.md): it carries the
+    // occurrence, and is started from the queue (here when b-con's run ended), not by a new run.
+    const aRuns = await h.platform.runs.listByConnection('a-con');
+    expect(aRuns).toHaveLength(1);
+    expect((await h.waitForRun(aRuns[0].id, 60_000)).state).toBe('done');
     const second = await h.services.scheduler.tick();
     expect(second.started).toEqual([]);
     expect(second.failed).toEqual([]);
+    expect(await h.platform.runs.listByConnection('a-con')).toHaveLength(1);
   });
 
   test('two scheduler ticks racing for the same occurrences both finish, and each connection gets one run', async () => {

@@ -117,7 +117,7 @@ export class RunService {
         await this.enqueueNext(run);
       } catch (error) {
         await this.undoStart(run, error);
-        throw new SyncBridgeError('transient', `Run ${run.id} could not start: the queue did not accept its first step. It is queued again and starts on the next scheduler tick (about a minute), or cancel it.`, { cause: error });
+        throw new SyncBridgeError('transient', `Run ${run.id} could not start: the queue did not accept its first step. It is queued again and starts on the next scheduler tick (about a minute), or cancel it.`, { cause: error, forCaller: true });
       }
       platform.telemetry.event('RunStarted', { runId: run.id, connectionId: run.connectionId, kind: run.kind });
       started.push(run);
@@ -162,7 +162,7 @@ export class RunService {
         current.state === 'running' && current.version === run.version ? { ...current, state: 'paused', updatedAt: platform.clock.now().toISOString() } : undefined,
       );
       const now = back?.state === 'paused' ? 'It is still paused; resume it again.' : `It is ${back?.state ?? 'gone'} now.`;
-      throw new SyncBridgeError('transient', `Run ${run.id} could not resume: the queue did not accept its next step. ${now}`, { cause: error });
+      throw new SyncBridgeError('transient', `Run ${run.id} could not resume: the queue did not accept its next step. ${now}`, { cause: error, forCaller: true });
     }
     return run;
   }
