@@ -1,3 +1,4 @@
+import { chunkBySize } from '../core/chunks';
 import { SyncBridgeError, isSyncBridgeError } from '../core/errors';
 import type { RecordScope, RecordState, RunCounters } from '../core/model';
 import { MAX_CONDITIONAL_WRITE, MAX_CONDITIONAL_WRITE_BYTES, recordWriteBytes, type RecordStore, type RecordWrite } from '../ports/recordStore';
@@ -64,19 +65,5 @@ export async function writePlanned(records: RecordStore, scope: RecordScope, pla
  * (A record larger than the byte budget goes alone; applyPage keeps records within MAX_RECORD_BYTES.)
  */
 export function conditionalCalls(ids: readonly string[], writeOf: (id: string) => RecordWrite): string[][] {
-  const calls: string[][] = [];
-  let call: string[] = [];
-  let bytes = 0;
-  for (const id of ids) {
-    const size = recordWriteBytes(writeOf(id));
-    if (call.length > 0 && (call.length >= MAX_CONDITIONAL_WRITE || bytes + size > MAX_CONDITIONAL_WRITE_BYTES)) {
-      calls.push(call);
-      call = [];
-      bytes = 0;
-    }
-    call.push(id);
-    bytes += size;
-  }
-  if (call.length > 0) calls.push(call);
-  return calls;
+  return chunkBySize(ids, (id) => recordWriteBytes(writeOf(id)), { maxCount: MAX_CONDITIONAL_WRITE, maxBytes: MAX_CONDITIONAL_WRITE_BYTES });
 }

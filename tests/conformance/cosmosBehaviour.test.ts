@@ -1,45 +1,38 @@
 import { uniqueId } from './fixtures';
 import { makeRecord } from './recordStore.conformance';
 import { makeRun } from './runStore.conformance';
-import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
 import { CosmosLeaseStore } from '../../shared/platform/azure/cosmos/cosmosLeaseStore';
 import { CosmosRecordStore } from '../../shared/platform/azure/cosmos/cosmosRecordStore';
 import { CosmosRunStore } from '../../shared/platform/azure/cosmos/cosmosRunStore';
 import { isSyncBridgeError } from '../../shared/core/errors';
-import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosServer';
+import { useCosmosDatabase } from '../support/cosmosServer';
 
 /**
  * What the Cosmos implementations promise beyond the port suites: the request pattern of the
  * pipeline's hot path (counted from the SDK's responses) and concurrency under _etag conditions.
  */
 describe('Cosmos stores: request pattern and concurrency', () => {
-  let server: RunningCosmosServer;
-  let db: CosmosDatabase;
-  beforeAll(async () => {
-    server = await startCosmosServer();
-    db = await server.freshDatabase();
-  });
-  afterAll(async () => server?.close());
+  const cosmos = useCosmosDatabase();
 
   it('reads the change-detection state of a 1,000-record page in one request, without payloads, and writes it in 10 batches', async () => {
-    const records = new CosmosRecordStore(db);
+    const records = new CosmosRecordStore(cosmos.db);
     const scope = { tenantId: uniqueId('ten'), connectionId: uniqueId('con'), entity: 'customers' };
     const page = Array.from({ length: 1000 }, (_, i) => makeRecord(scope, `c${i}`));
-    db.charges.reset();
+    cosmos.db.charges.reset();
     await records.write(page);
-    expect(db.charges.snapshot()['records.write']).toMatchObject({ requests: 10 });
+    expect(cosmos.db.charges.snapshot()['records.write']).toMatchObject({ requests: 10 });
     // and one query for the partition's newest lastModifiedAt, so the page sorts after writes that committed meanwhile
-    expect(db.charges.snapshot()['records.stamp']).toMatchObject({ requests: 1 });
-    db.charges.reset();
+    expect(cosmos.db.charges.snapshot()['records.stamp']).toMatchObject({ requests: 1 });
+    cosmos.db.charges.reset();
     const states = await records.getStates(scope, page.map((r) => r.externalId));
     expect(states.size).toBe(1000);
-    expect(db.charges.snapshot()).toEqual({ 'records.getStates': { requests: 1, ru: expect.any(Number) } });
+    expect(cosmos.db.charges.snapshot()).toEqual({ 'records.getStates': { requests: 1, ru: expect.any(Number) } });
     // State only: the projection never carries the payload.
     for (const state of states.values()) expect(state).not.toHaveProperty('data');
   });
 
   it('lets exactly one of two writers with the same run version win', async () => {
-    const runs = new CosmosRunStore(db);
+    const runs = new CosmosRunStore(cosmos.db);
     const created = await runs.create(makeRun(uniqueId('ten'), uniqueId('con')));
     const outcomes = await Promise.allSettled([runs.update({ ...created, state: 'running' }), runs.update({ ...created, state: 'cancelled' })]);
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
@@ -49,7 +42,7 @@ describe('Cosmos stores: request pattern and concurrency', () => {
   });
 
   it('starts at most the tenant limit when many queued runs race to start', async () => {
-    const runs = new CosmosRunStore(db);
+    const runs = new CosmosRunStore(cosmos.db);
     const tenant = uniqueId('ten');
     const queued = await Promise.all(Array.from({ length: 8 }, () => runs.create(makeRun(tenant, uniqueId('con')))));
     const started = await Promise.all(queued.map((run) => runs.tryStart(run.id, 3, new Date().toISOString())));
@@ -59,7 +52,7 @@ describe('Cosmos stores: request pattern and concurrency', () => {
   });
 
   it('gives a lease to one of many instances racing for it', async () => {
-    const leases = new CosmosLeaseStore(db);
+    const leases = new CosmosLeaseStore(cosmos.db);
     const name = uniqueId('lease');
     const results = await Promise.all(Array.from({ length: 6 }, (_, i) => leases.acquire(name, `instance-${i}`, 30_000)));
     expect(results.filter(Boolean)).toHaveLength(1);

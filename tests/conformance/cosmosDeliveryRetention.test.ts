@@ -1,7 +1,6 @@
 import type { Delivery } from '../../shared/ports/deliveryStore';
-import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
 import { CosmosDeliveryStore } from '../../shared/platform/azure/cosmos/cosmosDeliveryStore';
-import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosServer';
+import { useCosmosDatabase } from '../support/cosmosServer';
 import { uniqueId } from './fixtures';
 
 /**
@@ -12,13 +11,7 @@ import { uniqueId } from './fixtures';
  * expires) while received, absent (the container's 30 days, counted from that write) once settled.
  */
 describe('CosmosDeliveryStore retention: a delivery not applied yet never expires', () => {
-  let server: RunningCosmosServer;
-  let db: CosmosDatabase;
-  beforeAll(async () => {
-    server = await startCosmosServer();
-    db = await server.freshDatabase();
-  });
-  afterAll(async () => server?.close());
+  const cosmos = useCosmosDatabase();
 
   const makeDelivery = (overrides: Partial<Delivery> = {}): Delivery => {
     const connectionId = uniqueId('conn');
@@ -29,13 +22,13 @@ describe('CosmosDeliveryStore retention: a delivery not applied yet never expire
     };
   };
   const storedTtl = async (delivery: Delivery): Promise<number | undefined> => {
-    const { resource } = await db.container('deliveries').item(delivery.id, [delivery.tenantId, delivery.connectionId]).read<{ ttl?: number }>();
+    const { resource } = await cosmos.db.container('deliveries').item(delivery.id, [delivery.tenantId, delivery.connectionId]).read<{ ttl?: number }>();
     expect(resource).toBeDefined();
     return resource!.ttl;
   };
 
   it('stores a received delivery with ttl -1, and gives it back to the container TTL once applied, ignored or failed', async () => {
-    const store = new CosmosDeliveryStore(db);
+    const store = new CosmosDeliveryStore(cosmos.db);
     const delivery = makeDelivery();
     await store.insert(delivery);
     expect(await storedTtl(delivery)).toBe(-1);
@@ -54,10 +47,10 @@ describe('CosmosDeliveryStore retention: a delivery not applied yet never expire
   });
 
   it('keeps webhook health counters past the log\'s 30 days (ttl -1), through every kind of count', async () => {
-    const store = new CosmosDeliveryStore(db);
+    const store = new CosmosDeliveryStore(cosmos.db);
     const connectionId = uniqueId('conn');
     const healthTtl = async (): Promise<number | undefined> => {
-      const { resources } = await db.container('deliveries').items
+      const { resources } = await cosmos.db.container('deliveries').items
         .query<{ ttl?: number }>({ query: "SELECT * FROM c WHERE c.docType = 'health' AND c.connectionId = @c", parameters: [{ name: '@c', value: connectionId }] })
         .fetchAll();
       expect(resources).toHaveLength(1);
@@ -72,7 +65,7 @@ describe('CosmosDeliveryStore retention: a delivery not applied yet never expire
   });
 
   it('stores a delivery inserted already settled with the container TTL', async () => {
-    const store = new CosmosDeliveryStore(db);
+    const store = new CosmosDeliveryStore(cosmos.db);
     const delivery = makeDelivery({ status: 'ignored', detail: 'unknown event type' });
     await store.insert(delivery);
     expect(await storedTtl(delivery)).toBeUndefined();

@@ -1,7 +1,6 @@
-import type { CosmosDatabase } from '../../shared/platform/azure/cosmos/cosmosDatabase';
 import { CosmosOutboxStore, DONE_OUTBOX_TTL_SECONDS } from '../../shared/platform/azure/cosmos/cosmosOutboxStore';
 import type { OutboxEntry } from '../../shared/ports/outboxStore';
-import { startCosmosServer, type RunningCosmosServer } from '../support/cosmosServer';
+import { useCosmosDatabase } from '../support/cosmosServer';
 import { uniqueId } from './fixtures';
 import { change } from './outboxStore.conformance';
 
@@ -13,28 +12,22 @@ import { change } from './outboxStore.conformance';
  * expires an item (cosmosDeliveryRetention.test.ts), so this checks the field Cosmos DB acts on.
  */
 describe('CosmosOutboxStore retention: done entries expire, others never', () => {
-  let server: RunningCosmosServer;
-  let db: CosmosDatabase;
-  beforeAll(async () => {
-    server = await startCosmosServer();
-    db = await server.freshDatabase();
-  });
-  afterAll(async () => server?.close());
+  const cosmos = useCosmosDatabase();
 
   const newScope = () => ({ tenantId: uniqueId('ten'), connectionId: uniqueId('con'), entity: 'customers' });
   const storedTtl = async (entry: OutboxEntry): Promise<number | undefined> => {
-    const { resource } = await db.container('records').item(entry.id, [entry.tenantId, entry.connectionId]).read<{ ttl?: number }>();
+    const { resource } = await cosmos.db.container('records').item(entry.id, [entry.tenantId, entry.connectionId]).read<{ ttl?: number }>();
     expect(resource).toBeDefined();
     return resource!.ttl;
   };
 
   it('turns TTL on for records without a default: nothing expires unless it says so', async () => {
-    const { resource } = await db.container('records').read();
+    const { resource } = await cosmos.db.container('records').read();
     expect(resource?.defaultTtl).toBe(-1);
   });
 
   it('keeps a pending entry with no ttl, gives it 30 days once done, and none again if it leaves done', async () => {
-    const outbox = new CosmosOutboxStore(db);
+    const outbox = new CosmosOutboxStore(cosmos.db);
     const { record, entry } = change(newScope(), 'c1', 2, { name: 'after' });
     await outbox.commitLocalChange(record, entry);
     expect(await storedTtl(entry)).toBeUndefined();
@@ -50,7 +43,7 @@ describe('CosmosOutboxStore retention: done entries expire, others never', () =>
   });
 
   it('never expires parked or dead entries (a person or a replay still has them to settle)', async () => {
-    const outbox = new CosmosOutboxStore(db);
+    const outbox = new CosmosOutboxStore(cosmos.db);
     for (const state of ['parked', 'dead'] as const) {
       const { record, entry } = change(newScope(), `c-${state}`, 2, { name: 'after' });
       await outbox.commitLocalChange(record, entry);
@@ -60,7 +53,7 @@ describe('CosmosOutboxStore retention: done entries expire, others never', () =>
   });
 
   it('takes the retention of done entries as an option', async () => {
-    const outbox = new CosmosOutboxStore(db, { doneTtlSeconds: 3600 });
+    const outbox = new CosmosOutboxStore(cosmos.db, { doneTtlSeconds: 3600 });
     const { record, entry } = change(newScope(), 'c2', 2, { name: 'after' });
     await outbox.commitLocalChange(record, entry);
     await outbox.update(entry.id, { state: 'done' }, '2026-03-01T09:01:00.000Z');

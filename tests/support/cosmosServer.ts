@@ -44,3 +44,23 @@ export async function startCosmosServer(): Promise<RunningCosmosServer> {
     },
   };
 }
+
+/**
+ * For a describe block: a loopback server and a fresh database, started before the block's tests
+ * and closed after them. Read the database as `.db` inside the tests.
+ */
+export function useCosmosDatabase(): { readonly db: CosmosDatabase } {
+  let server: RunningCosmosServer | undefined;
+  let database: CosmosDatabase | undefined;
+  beforeAll(async () => {
+    server = await startCosmosServer();
+    database = await server.freshDatabase();
+  });
+  afterAll(async () => server?.close());
+  return {
+    get db() {
+      if (!database) throw new Error('The Cosmos test database is only there inside the tests (after beforeAll).');
+      return database;
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import { chunkBySize } from '../../../core/chunks';
 import type { OperationInput, PartitionKey } from '@azure/cosmos';
 import { SyncBridgeError } from '../../../core/errors';
 
@@ -48,21 +49,8 @@ export function assertDocumentFits(operation: OperationInput, partitionKey: Part
  * limit, goes alone). Throws `validation` for a document too large to write at all.
  */
 export function splitIntoBatches(operations: readonly OperationInput[], partitionKey: PartitionKey): OperationInput[][] {
-  const batches: OperationInput[][] = [];
-  let current: OperationInput[] = [];
-  let bytes = 2; // the array's brackets
-  for (const operation of operations) {
-    const size = assertDocumentFits(operation, partitionKey);
-    if (current.length > 0 && (current.length >= MAX_BATCH_OPERATIONS || bytes + size > BATCH_BYTE_BUDGET)) {
-      batches.push(current);
-      current = [];
-      bytes = 2;
-    }
-    current.push(operation);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  // overheadBytes: the array's brackets
+  return chunkBySize(operations, (operation) => assertDocumentFits(operation, partitionKey), { maxCount: MAX_BATCH_OPERATIONS, maxBytes: BATCH_BYTE_BUDGET, overheadBytes: 2 });
 }
 
 /**
