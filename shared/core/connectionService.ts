@@ -1,6 +1,8 @@
 import type { Credentials } from '../adapters/adapter';
 import type { AdapterRegistry } from '../adapters/registry';
 import type { Platform } from '../ports/platform';
+import { readOAuthProviderConfig } from './credentials/oauthProviderConfig';
+import { oauthUrlProblem } from './credentials/oauthUrl';
 import { assertEntityNameList } from './entityNames';
 import { SyncBridgeError } from './errors';
 import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
@@ -56,6 +58,7 @@ export class ConnectionService {
     });
     if (entities.length === 0) throw new SyncBridgeError('validation', 'entities must name at least one entity.');
     checkMergePolicies(config.mergePolicy, entities.map((e) => e.name), this.customRules);
+    checkOAuthSettings(request.id, config, request.credentials);
     if (definition.webhookOnly && request.schedule?.enabled === true) {
       throw new SyncBridgeError('validation', `schedule.enabled: ${definition.provider} connections receive their records by webhook only and cannot be scheduled.`);
     }
@@ -108,6 +111,18 @@ export class ConnectionService {
     const connection = await this.platform.connections.get(id);
     if (!connection || connection.tenantId !== tenantId) throw new SyncBridgeError('not_found', `Connection ${id} does not exist.`);
     return connection;
+  }
+}
+
+/**
+ * The OAuth settings are checked at save as at use (a 400 instead of a failed connect or refresh
+ * later), above all that the token and authorize URLs are https outside loopback.
+ */
+function checkOAuthSettings(id: string, config: JsonObject, credentials: Credentials | undefined): void {
+  if (config.oauth !== undefined) readOAuthProviderConfig({ id, config });
+  if (credentials?.type === 'oauth2') {
+    const problem = oauthUrlProblem(credentials.tokenUrl);
+    if (problem) throw new SyncBridgeError('validation', `credentials.tokenUrl ${problem}.`);
   }
 }
 

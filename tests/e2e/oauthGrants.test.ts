@@ -59,6 +59,24 @@ describe('OAuth 2 grants: no refresh token, short-lived tokens, client secret ro
     return h.waitForRun(await h.startSync('full', id), 30_000);
   }
 
+  test('http token and authorize URLs outside loopback are refused at create (400 naming the setting); the sandbox on http://127.0.0.1 is accepted', async () => {
+    const create = (id: string, extra: Record<string, unknown>) => h.api<{ error: { message: string } }>('POST', '/api/connections', { id, provider: 'sandbox', entities: ['customers'], config: { baseUrl: h.sandboxUrl }, ...extra });
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ config: { baseUrl: h.sandboxUrl, oauth: { ...oauthConfig(), tokenUrl: 'http://example.com/oauth/token' } } }, /config\.oauth\.tokenUrl of connection plain-token must be an https URL: http is allowed for loopback hosts only/],
+      [{ config: { baseUrl: h.sandboxUrl, oauth: { ...oauthConfig(), authorizeUrl: 'http://example.com/oauth/authorize' } } }, /config\.oauth\.authorizeUrl of connection plain-authorize must be an https URL/],
+      [{ credentials: { type: 'oauth2', accessToken: 'at', refreshToken: 'rt', tokenUrl: 'http://example.com/oauth/token', clientId: CLIENT.clientId } }, /credentials\.tokenUrl must be an https URL/],
+    ];
+    for (const [index, [extra, message]] of cases.entries()) {
+      const id = ['plain-token', 'plain-authorize', 'plain-credential'][index];
+      const refused = await create(id, extra);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.message).toMatch(message);
+      expect(await h.platform.connections.get(id)).toBeUndefined();
+    }
+    expect((await create('https-oauth', { config: { baseUrl: h.sandboxUrl, oauth: { ...oauthConfig(), tokenUrl: 'https://example.com/oauth/token', authorizeUrl: 'https://example.com/oauth/authorize' } } })).status).toBe(201);
+    expect((await create('loopback-oauth', { config: { baseUrl: h.sandboxUrl, oauth: oauthConfig() } })).status).toBe(201);
+  });
+
   test('a user token issued without a refresh token is never renewed with the client-credentials grant: after a 401 the connection needs reauthorization', async () => {
     await h.sandbox('POST', 'oauth/settings', { issueRefreshTokens: false }); // Entra ID without offline_access, a GitHub OAuth app
     await createOAuthConnection('no-refresh');

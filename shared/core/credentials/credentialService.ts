@@ -7,7 +7,7 @@ import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import type { Connection } from '../model';
 import { KeptLease } from './keptLease';
 import { OAuth2Authorizer } from './oauth2Authorizer';
-import { OAuthClient, isInvalidGrant } from './oauthClient';
+import { OAuthClient, isInvalidGrant, isUnusableRefreshAnswer, type UnusableRefreshAnswer } from './oauthClient';
 import { grantOf, isClientRefusal } from './oauthGrant';
 import { randomUrlSafe } from './pkce';
 
@@ -383,6 +383,7 @@ export class CredentialService {
       }
       throw error;
     }
+    if (isUnusableRefreshAnswer(response)) return this.keepRotatedRefreshToken(connection, current, grant, version, response, need);
     const now = this.platform.clock.now().getTime();
     const next: OAuth2Credentials = {
       ...current,
@@ -398,6 +399,24 @@ export class CredentialService {
     const secret = outcome.stored!;
     this.platform.telemetry.event('CredentialRefreshed', { connectionId: connection.id, tenantId: connection.tenantId, rotated: response.refreshToken !== undefined, expiresAt: next.expiresAt ?? null });
     return { credentials: next, obtainedAtMs: Date.parse(secret.createdAt) };
+  }
+
+  /**
+   * A 200 to the refresh without a usable access token, but with a refresh token: the provider may
+   * have rotated, and the token just sent be spent. Throwing the answer away would leave the next
+   * refresh to send the spent token (reuse: invalid_grant, the family revoked, the connection
+   * parked). So the new refresh token is stored like any rotation, under the same leases and
+   * version check, with the access token marked expired (expiresAt now) so that the next use
+   * refreshes again, with the new token; then the call fails with the answer's error (`transient`
+   * for a missing access token), and the caller's retry does that refresh.
+   */
+  private async keepRotatedRefreshToken(connection: Connection, current: OAuth2Credentials, grant: OAuth2Credentials['grant'], version: string, answer: UnusableRefreshAnswer, need: FreshnessNeed): Promise<LoadedOAuth2> {
+    const next: OAuth2Credentials = { ...current, grant, refreshToken: answer.refreshToken, expiresAt: this.platform.clock.now().toISOString() };
+    const outcome = await this.storeRotated(connection, next, version);
+    // A newer credential (a reconnect) is a new authorization: the old one's rotated token is moot.
+    if (outcome.newer) return this.supersededBy(connection, outcome.newer, need, 'its refresh answered without a usable access token');
+    this.platform.telemetry.log('warn', 'The token endpoint answered a refresh without a usable access token but with a new refresh token; it was stored for the next refresh.', { connectionId: connection.id, code: answer.unusable.code });
+    throw new SyncBridgeError(answer.unusable.code, `${answer.unusable.message} The answer carried a new refresh token: it was stored, and the next refresh uses it.`, { status: answer.unusable.status, cause: answer.unusable });
   }
 
   /**

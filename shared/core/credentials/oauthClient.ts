@@ -1,6 +1,7 @@
 import { parseRetryAfter } from '../../http/rateLimit';
 import { SyncBridgeError } from '../errors';
 import { credentialValuesOfHeaders, maskProviderText } from '../masking';
+import { oauthUrlProblem } from './oauthUrl';
 
 /** What a token endpoint answered (RFC 6749 §5.1), reduced to what we keep. */
 export interface TokenResponse {
@@ -10,6 +11,21 @@ export interface TokenResponse {
   /** Lifetime of the access token in seconds, when the provider says. */
   expiresInSeconds?: number;
   scope?: string;
+}
+
+/**
+ * A 200 to a refresh that gives no usable access token (none, or not a Bearer one) but carries a
+ * refresh token. The provider may have rotated already, the token we sent being spent: the new one
+ * must be kept although the call failed (CredentialService stores it, then fails with `unusable`).
+ */
+export interface UnusableRefreshAnswer {
+  refreshToken: string;
+  /** Why the answer cannot be used; what the refresh fails with once the refresh token is stored. */
+  unusable: SyncBridgeError;
+}
+
+export function isUnusableRefreshAnswer(answer: TokenResponse | UnusableRefreshAnswer): answer is UnusableRefreshAnswer {
+  return 'unusable' in answer;
 }
 
 export interface OAuthClientIdentity {
@@ -54,18 +70,19 @@ export class OAuthClient {
   }
 
   exchangeCode(client: OAuthClientIdentity, grant: { code: string; redirectUri: string; codeVerifier: string }): Promise<TokenResponse> {
-    return this.request(client, { grant_type: 'authorization_code', code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.codeVerifier });
+    return usableOrThrow(this.request(client, { grant_type: 'authorization_code', code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.codeVerifier }));
   }
 
-  refresh(client: OAuthClientIdentity, refreshToken: string, scope?: string): Promise<TokenResponse> {
+  /** The new tokens, or (a 200 without a usable access token) the refresh token it carried, for the caller to keep. */
+  refresh(client: OAuthClientIdentity, refreshToken: string, scope?: string): Promise<TokenResponse | UnusableRefreshAnswer> {
     return this.request(client, { grant_type: 'refresh_token', refresh_token: refreshToken, ...(scope ? { scope } : {}) });
   }
 
   clientCredentials(client: OAuthClientIdentity, scope?: string): Promise<TokenResponse> {
-    return this.request(client, { grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
+    return usableOrThrow(this.request(client, { grant_type: 'client_credentials', ...(scope ? { scope } : {}) }));
   }
 
-  private async request(client: OAuthClientIdentity, params: Record<string, string>): Promise<TokenResponse> {
+  private async request(client: OAuthClientIdentity, params: Record<string, string>): Promise<TokenResponse | UnusableRefreshAnswer> {
     const grant = params.grant_type;
     const url = parseTokenUrl(client.tokenUrl);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
@@ -104,22 +121,37 @@ export class OAuthClient {
       const description = typeof parsed?.error_description === 'string' ? `: ${maskProviderText(parsed.error_description, sent, 200)}` : '';
       throw new OAuthGrantError(code, `The token endpoint ${url.host} refused the ${grant} grant with ${code} (HTTP ${response.status})${description}.`, response.status);
     }
+    const refreshToken = typeof parsed?.refresh_token === 'string' && parsed.refresh_token !== '' ? parsed.refresh_token : undefined;
     const accessToken = parsed?.access_token;
-    if (typeof accessToken !== 'string' || accessToken === '') {
-      throw new SyncBridgeError('transient', `The token endpoint ${url.host} answered the ${grant} grant without an access_token.`, { status: response.status });
-    }
     const tokenType = parsed?.token_type;
-    if (typeof tokenType === 'string' && tokenType.toLowerCase() !== 'bearer') {
-      throw new SyncBridgeError('provider_rejected', `The token endpoint ${url.host} issued a ${tokenType} token; only Bearer tokens are supported.`);
+    let unusable: SyncBridgeError | undefined;
+    if (typeof accessToken !== 'string' || accessToken === '') {
+      unusable = new SyncBridgeError('transient', `The token endpoint ${url.host} answered the ${grant} grant without an access_token.`, { status: response.status });
+    } else if (typeof tokenType === 'string' && tokenType.toLowerCase() !== 'bearer') {
+      // The provider's text, quoted: masked like an error's (a token type is never a credential, but nothing stops a provider sending one there).
+      const shown = maskProviderText(tokenType, sentCredentials(client, params, headers), 40);
+      unusable = new SyncBridgeError('provider_rejected', `The token endpoint ${url.host} issued a ${shown} token; only Bearer tokens are supported.`);
+    }
+    if (unusable) {
+      // A refresh answer may still carry a rotated refresh token, the only valid one now: hand it back.
+      if (grant === 'refresh_token' && refreshToken !== undefined) return { refreshToken, unusable };
+      throw unusable;
     }
     const expiresIn = parsed?.expires_in;
     return {
-      accessToken,
-      refreshToken: typeof parsed?.refresh_token === 'string' && parsed.refresh_token !== '' ? parsed.refresh_token : undefined,
+      accessToken: accessToken as string,
+      refreshToken,
       expiresInSeconds: typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : typeof expiresIn === 'string' && Number(expiresIn) > 0 ? Number(expiresIn) : undefined,
       scope: typeof parsed?.scope === 'string' ? parsed.scope : undefined,
     };
   }
+}
+
+/** For the grants whose caller has no use for a refresh token from an unusable answer. */
+async function usableOrThrow(answer: Promise<TokenResponse | UnusableRefreshAnswer>): Promise<TokenResponse> {
+  const settled = await answer;
+  if (isUnusableRefreshAnswer(settled)) throw settled.unusable;
+  return settled;
 }
 
 /** What a token request sends that is secret: the client secret, the grant's token, code or verifier, the Basic header. */
@@ -128,14 +160,11 @@ function sentCredentials(client: OAuthClientIdentity, params: Record<string, str
   return values.filter((value): value is string => typeof value === 'string' && value !== '');
 }
 
+/** Checked at every request too: a credential stored before the https rule may still hold an http URL. */
 function parseTokenUrl(tokenUrl: string): URL {
-  try {
-    const url = new URL(tokenUrl);
-    if (url.protocol === 'https:' || url.protocol === 'http:') return url;
-  } catch {
-    // fall through
-  }
-  throw new SyncBridgeError('configuration', `The OAuth token URL "${tokenUrl}" is not an http(s) URL.`);
+  const problem = oauthUrlProblem(tokenUrl);
+  if (problem) throw new SyncBridgeError('configuration', `The OAuth token URL (tokenUrl) "${tokenUrl}" ${problem}; nothing was sent.`);
+  return new URL(tokenUrl);
 }
 
 /** application/x-www-form-urlencoded of one value (spaces as +), as RFC 6749 Appendix B asks. */

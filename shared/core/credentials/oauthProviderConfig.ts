@@ -1,5 +1,6 @@
 import { SyncBridgeError } from '../errors';
 import type { Connection } from '../model';
+import { oauthUrlProblem } from './oauthUrl';
 
 /**
  * A connection's OAuth 2 endpoints, from `config.oauth` (not secret). The client secret is not
@@ -14,8 +15,12 @@ export interface OAuthProviderConfig {
   redirectUri?: string;
 }
 
-/** Reads and checks `config.oauth`; a missing or bad field is a `validation` error naming it. */
-export function readOAuthProviderConfig(connection: Connection): OAuthProviderConfig {
+/**
+ * Reads and checks `config.oauth`; a missing or bad field is a `validation` error naming it. Run
+ * when a connection is created (a 400) and again at use. The authorize and token URLs must be
+ * https except on loopback hosts (oauthUrlProblem): the token endpoint gets the client secret.
+ */
+export function readOAuthProviderConfig(connection: Pick<Connection, 'id' | 'config'>): OAuthProviderConfig {
   const raw = connection.config.oauth;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new SyncBridgeError('validation', `Connection ${connection.id} has no config.oauth; set { authorizeUrl, tokenUrl, clientId, scopes } to connect it with OAuth 2.`);
@@ -23,6 +28,11 @@ export function readOAuthProviderConfig(connection: Connection): OAuthProviderCo
   const oauth = raw as Record<string, unknown>;
   const url = (field: string): string => {
     const value = oauth[field];
+    if (field !== 'redirectUri') {
+      const problem = oauthUrlProblem(value);
+      if (problem) throw new SyncBridgeError('validation', `config.oauth.${field} of connection ${connection.id} ${problem}.`);
+      return value as string;
+    }
     try {
       if (typeof value === 'string' && /^https?:$/.test(new URL(value).protocol)) return value;
     } catch {

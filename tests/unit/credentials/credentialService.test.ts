@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -6,6 +8,7 @@ import { CredentialService, type OAuth2Credentials } from '../../../shared/core/
 import type { Connection } from '../../../shared/core/model';
 import type { Lease, LeaseStore } from '../../../shared/ports/leaseStore';
 import { createLocalPlatform, type LocalPlatform } from '../../../shared/platform/local/localPlatform';
+import { s256Challenge } from '../../../shared/core/credentials/pkce';
 import { startSandbox, type RunningSandbox } from '../../../sandbox/server';
 
 const CLIENT = { clientId: 'unit-client', clientSecret: 'unit-secret-q9w8e7' };
@@ -154,6 +157,78 @@ describe('CredentialService refresh path', () => {
     const stored = JSON.parse((await platform.secrets.get('connection-flaky-credentials'))!.value) as OAuth2Credentials;
     expect(stored.accessToken).toBe(fresh.credentials.accessToken);
     expect(failures).toBe(0);
+  });
+
+  /** A real code grant at the sandbox: a user's token pair whose refresh token rotates on every use. */
+  async function userTokens(): Promise<{ accessToken: string; refreshToken: string }> {
+    const verifier = 'v'.repeat(43);
+    const authorize = new URL(`${sandbox.url}/oauth/authorize`);
+    authorize.search = new URLSearchParams({ response_type: 'code', client_id: CLIENT.clientId, redirect_uri: 'http://127.0.0.1:1/cb', state: 's', code_challenge: s256Challenge(verifier), code_challenge_method: 'S256' }).toString();
+    const code = new URL((await fetch(authorize, { redirect: 'manual' })).headers.get('location')!).searchParams.get('code')!;
+    const tokens = await new CredentialService(platform).oauth.exchangeCode({ tokenUrl, ...CLIENT }, { code, redirectUri: 'http://127.0.0.1:1/cb', codeVerifier: verifier });
+    return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken! };
+  }
+
+  /**
+   * A loopback token endpoint in front of the sandbox's: forwards every request and its answer,
+   * recording the refresh token each request sent, and while `strip` names fields, removes them
+   * from the sandbox's 200 answers (the sandbox has rotated all the same).
+   */
+  async function tokenProxy(): Promise<{ url: string; sent: string[]; strip: string[]; override: Record<string, unknown>; close(): Promise<void> }> {
+    const state = { sent: [] as string[], strip: [] as string[], override: {} as Record<string, unknown> };
+    const server: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', async () => {
+        state.sent.push(new URLSearchParams(body).get('refresh_token') ?? '');
+        const answer = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': req.headers['content-type']!, authorization: req.headers.authorization ?? '' }, body });
+        const parsed = (await answer.json()) as Record<string, unknown>;
+        if (answer.ok) {
+          for (const field of state.strip) delete parsed[field];
+          Object.assign(parsed, state.override);
+        }
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(parsed));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return Object.assign(state, { url: `http://127.0.0.1:${port}/oauth/token`, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
+  }
+
+  test.each([
+    ['without an access_token', { strip: ['access_token'], override: {} }, 'transient'],
+    ['with a token_type other than Bearer', { strip: [], override: { token_type: 'mac' } }, 'provider_rejected'],
+  ])('a 200 %s that carries a rotated refresh token: the new one is stored, and the next refresh spends it, with no reuse', async (_label, answer, code) => {
+    const id = `unusable-${code}`;
+    const proxy = await tokenProxy();
+    try {
+      const first = await userTokens();
+      await connection(id, { accessToken: first.accessToken, refreshToken: first.refreshToken, tokenUrl: proxy.url, grant: 'authorization_code' });
+      const service = new CredentialService(platform);
+      const before = await stats();
+      proxy.strip = answer.strip;
+      proxy.override = answer.override;
+      const error = await service.ensureFresh(id, { minValidityMs: 120_000 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code, message: expect.stringMatching(/new refresh token: it was stored/) });
+      expect((await stats()).refreshed).toBe(before.refreshed + 1); // the sandbox did rotate
+      const kept = JSON.parse((await platform.secrets.get(`connection-${id}-credentials`))!.value) as OAuth2Credentials;
+      expect(kept.refreshToken).not.toBe(first.refreshToken);
+      expect(Date.parse(kept.expiresAt!)).toBeLessThanOrEqual(Date.now()); // the access token counts as expired: the next use refreshes
+      expect((await platform.connections.get(id))!.status).toBe('active');
+
+      proxy.strip = [];
+      proxy.override = {};
+      const fresh = await service.ensureFresh(id, { minValidityMs: 1000 });
+      expect(proxy.sent).toEqual([first.refreshToken, kept.refreshToken]); // the retry sent the rotated token, not the spent one
+      expect(fresh.credentials.accessToken).not.toBe(first.accessToken);
+      const after = await stats();
+      expect(after.refreshReuse).toBe(before.refreshReuse);
+      expect(after.refreshed).toBe(before.refreshed + 2);
+      expect((await platform.connections.get(id))!.status).toBe('active');
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('a token endpoint that is down fails transiently and leaves the connection active', async () => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isInvalidGrant, OAuthClient, OAuthGrantError } from '../../../shared/core/credentials/oauthClient';
+import { isInvalidGrant, isUnusableRefreshAnswer, OAuthClient, OAuthGrantError } from '../../../shared/core/credentials/oauthClient';
+import { oauthUrlProblem } from '../../../shared/core/credentials/oauthUrl';
 import { s256Challenge } from '../../../shared/core/credentials/pkce';
 import { startSandbox, type RunningSandbox } from '../../../sandbox/server';
 
@@ -147,5 +148,30 @@ describe('OAuthClient against token endpoints on loopback', () => {
     await expect(client.clientCredentials(identity)).rejects.toMatchObject({ code: 'transient' });
     await expect(client.clientCredentials({ ...identity, tokenUrl: 'ftp://x' })).rejects.toMatchObject({ code: 'configuration' });
     expect(() => new OAuthClient({ timeoutMs: 0 })).toThrow(/timeoutMs/);
+  });
+
+  test('a refresh answered 200 without an access_token hands back the refresh token it carried; other grants, and answers without one, throw', async () => {
+    let answer = '{"token_type":"Bearer","refresh_token":"rt_rotated"}';
+    const server = await serve((_req, res) => res.end(answer));
+    const identity = { tokenUrl: server.url, ...CLIENT };
+    try {
+      const refreshed = await client.refresh(identity, 'rt_old');
+      expect(isUnusableRefreshAnswer(refreshed) && refreshed).toMatchObject({ refreshToken: 'rt_rotated', unusable: { code: 'transient', message: expect.stringMatching(/without an access_token/) } });
+      await expect(client.clientCredentials(identity)).rejects.toMatchObject({ code: 'transient' });
+      answer = '{"token_type":"Bearer"}';
+      await expect(client.refresh(identity, 'rt_old')).rejects.toMatchObject({ code: 'transient' }); // nothing to keep
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('http token URLs are refused outside loopback before anything is sent; loopback hosts may use http', async () => {
+    for (const tokenUrl of ['http://example.com/oauth/token', 'http://10.0.0.7/token', 'http://127.0.0.1.example.com/token', 'http://[::2]/token']) {
+      const error = (await client.refresh({ ...CLIENT, tokenUrl }, 'rt_never_sent').catch((e: unknown) => e)) as Error;
+      expect(error).toMatchObject({ code: 'configuration', message: expect.stringMatching(/tokenUrl.*must be an https URL: http is allowed for loopback hosts only/) });
+      expect(error.message).not.toContain('rt_never_sent');
+    }
+    for (const url of ['http://127.0.0.1:1/t', 'http://127.9.8.7:1/t', 'http://localhost:1/t', 'http://[::1]:1/t', 'https://example.com/t']) expect(oauthUrlProblem(url)).toBeUndefined();
+    for (const url of ['http://example.com/t', 'ftp://127.0.0.1/t', 'not a url', 'http://localhost.example.com/t']) expect(oauthUrlProblem(url)).toBeDefined();
   });
 });
