@@ -226,6 +226,15 @@ export interface Run {
    * records (docs/sync-engine.md, "Cancelling a run that is closing").
    */
   finalizingAt?: IsoTime | null;
+  /**
+   * When the run's next step message is due at the latest: set with every checkpoint that sends
+   * one (now, or a provider's rate-limit reset) and every reschedule (its Retry-After or backoff).
+   * The run watchdog (runWatchdog.ts) takes the later of this and updatedAt; absent on runs
+   * stored before it existed, which count from updatedAt alone.
+   */
+  nextStepDueAt?: IsoTime | null;
+  /** Times the watchdog re-sent the run's next step since the run last moved (absent: none). */
+  redrives?: number;
   /** Bumped on every resume, so that resumed step messages get fresh message ids. */
   resumes: number;
   /** Optimistic-concurrency token; stores bump it on every write. */

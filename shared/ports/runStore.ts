@@ -24,6 +24,8 @@ export interface RunStore {
   listOpenByConnection(connectionId: string): Promise<Run[]>;
   /** Queued runs of the tenant, oldest first. */
   listQueued(tenantId: string): Promise<Run[]>;
+  /** Running runs of the tenant (not paused ones), oldest first: what the run watchdog checks. */
+  listRunning(tenantId: string): Promise<Run[]>;
   countActive(tenantId: string): Promise<number>;
   tryStart(runId: string, maxActivePerTenant: number, startedAt: string): Promise<Run | undefined>;
 }

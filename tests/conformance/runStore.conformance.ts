@@ -144,6 +144,15 @@ export function runStoreConformance(name: string, factory: StoreFactory<RunStore
         expect(queued.map((r) => r.id)).toEqual([first[0].id, second[0].id, first[2].id]);
       });
 
+      it('lists a tenant\'s running runs oldest first, across its connections: not paused, not another tenant\'s', async () => {
+        const first = await createRuns(['running', 'paused', 'queued', 'done', 'running']);
+        const second = await createRuns(['running'], { connection: uniqueId('con-b'), firstSecond: 1 });
+        await createRuns(['running'], { tenant: uniqueId('other-ten') });
+        const running = await store.listRunning(tenantId);
+        expect(running.map((r) => r.id)).toEqual([first[0].id, second[0].id, first[4].id]);
+        expect(running[0]).toEqual(first[0]);
+      });
+
       it('counts a tenant\'s running and paused runs as active, and nothing else', async () => {
         await createRuns(['queued', 'running', 'paused', 'done', 'failed', 'cancelled', 'partial', 'running']);
         await createRuns(['running'], { tenant: uniqueId('other-ten') });

@@ -1,6 +1,10 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SyncBridgeError } from '../../shared/core/errors';
-import { QUEUES } from '../../shared/ports/queue';
+import type { InboundMessage } from '../../shared/core/runs/inboundMessage';
+import { QUEUES, type OutgoingMessage } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
+import { ManualClock, sleep } from '../local/helpers';
 
 const EXPECTED_FULL = (n: number) => ({ fetched: n * 5, created: n * 5, updated: 0, unchanged: 0, deleted: 0, failed: 0 });
 const TOKEN = 'Bearer sekret-token-4711';
@@ -124,4 +128,136 @@ describe('a run is never left running with nothing to move it', () => {
     expect(run.counters).toEqual(EXPECTED_FULL(100));
     await h.expectInStep();
   }, 90_000);
+});
+
+/**
+ * Makes the real queue's send report success for the inbound step messages `drop` picks, without
+ * sending them: a broker that lost a message it had accepted.
+ */
+function dropSteps(queue: object, drop: (message: InboundMessage) => boolean): { dropped: InboundMessage[] } {
+  const object = queue as { send: (name: string, message: OutgoingMessage) => Promise<void> };
+  const original = object.send.bind(queue);
+  const dropped: InboundMessage[] = [];
+  object.send = async (name, message) => {
+    const body = message.body as InboundMessage;
+    if (name === QUEUES.inbound && (body.kind === 'page' || body.kind === 'finalize') && drop(body)) {
+      dropped.push(body);
+      return;
+    }
+    return original(name, message);
+  };
+  return { dropped };
+}
+
+const GRACE_MS = 20 * 60_000; // the default stalledRunGraceMs
+
+describe('the run watchdog: a running run whose step message was lost', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  /** Waits until nothing is in the inbound queue and no step is at work (the run stopped moving). */
+  async function settled(runId: string): Promise<void> {
+    let last = -1;
+    await h.waitFor('the run to stop moving', async () => {
+      const raw = (await h.platform.runs.get(runId))!;
+      const depth = h.platform.queue.depth(QUEUES.inbound);
+      const quiet = depth.active === 0 && depth.locked === 0 && raw.version === last;
+      last = raw.version;
+      if (!quiet) await sleep(100);
+      return quiet;
+    });
+  }
+
+  test('is re-driven by a tick once its step is past due plus the grace, and completes', async () => {
+    const clock = new ManualClock();
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10, clock });
+    const loss = dropSteps(h.platform.queue, (m) => m.kind === 'page' && m.entity === 'customers' && m.page === 2 && !m.redrive);
+    const runId = await h.startSync('full');
+    await settled(runId);
+    expect(loss.dropped).toHaveLength(1);
+    expect((await h.platform.runs.get(runId))!.state).toBe('running');
+
+    await h.services.scheduler.tick(); // not yet past due plus the grace: left alone
+    expect((await h.platform.runs.get(runId))!.redrives ?? 0).toBe(0);
+
+    clock.advance(GRACE_MS + 60_000);
+    await h.services.scheduler.tick();
+    const run = await h.waitForRun(runId);
+    expect(run.state).toBe('done');
+    expect(run.counters).toEqual(EXPECTED_FULL(30));
+    expect((await h.platform.runs.get(runId))!.redrives).toBe(0); // pages moved after the re-drive
+    expect(h.telemetryLines.some((line) => line.includes('Run stalled'))).toBe(true);
+    await h.expectInStep();
+  }, 60_000);
+
+  test('after maxRedrives re-sends that go nowhere, the run fails with the reason and frees its slot and connection', async () => {
+    const clock = new ManualClock();
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10, clock });
+    const loss = dropSteps(h.platform.queue, (m) => m.kind === 'page' && m.entity === 'customers' && m.page === 2);
+    const runId = await h.startSync('full');
+    await settled(runId);
+    for (let redrive = 1; redrive <= 3; redrive += 1) {
+      clock.advance(GRACE_MS + 60_000);
+      await h.services.scheduler.tick();
+      expect(await h.platform.runs.get(runId)).toMatchObject({ state: 'running', redrives: redrive });
+    }
+    expect(loss.dropped.map((m) => m.redrive ?? 0)).toEqual([0, 1, 2, 3]); // fresh ids each time
+
+    clock.advance(GRACE_MS + 60_000);
+    await h.services.scheduler.tick();
+    const run = (await h.platform.runs.get(runId))!;
+    expect(run.state).toBe('failed');
+    expect(run.lastError).toMatch(/^The run stalled: its next step was due at \S+ and never ran, and 3 re-sent step\(s\) did not move it either/);
+    expect(await h.platform.runs.countActive('t1')).toBe(0);
+    expect(await h.platform.runs.listOpenByConnection('shop')).toEqual([]);
+  }, 60_000);
+});
+
+describe('the run watchdog: a run waiting for a long Retry-After', () => {
+  let server: Server;
+  const requests: number[] = [];
+  let baseUrl = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests.push(Date.now());
+      const out = requests.length === 1
+        ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '3600' } }
+        : { status: 200, body: { data: [{ id: 'a', name: 'a', updated_at: '2026-01-01T00:00:00Z' }], next_cursor: null }, headers: {} };
+      res.writeHead(out.status, { 'content-type': 'application/json', ...out.headers }).end(JSON.stringify(out.body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  test('is not re-driven before its due time, and completes when the wait is over', async () => {
+    const clock = new ManualClock();
+    h = await Harness.start({ sandbox: { recordsPerEntity: 1 }, clock });
+    const created = await h.api('POST', '/api/connections', {
+      id: 'waits', provider: 'sandbox', config: { baseUrl, pageSize: 10 },
+      credentials: { type: 'apiKey', apiKey: 'k' }, entities: [{ name: 'customers', direction: 'pull' }],
+    });
+    expect(created.status).toBe(201);
+    const runId = await h.startSync('full', 'waits');
+    await h.waitFor('the 429 to be rescheduled', async () => ((await h.platform.runs.get(runId))!.entities[0].lastError ? true : undefined));
+    expect(requests).toHaveLength(1);
+
+    // Well past the grace after the run's last write, still before the provider's reset.
+    clock.advance(GRACE_MS + 10 * 60_000);
+    await h.services.scheduler.tick();
+    await sleep(300);
+    expect((await h.platform.runs.get(runId))!.redrives ?? 0).toBe(0);
+    expect(requests).toHaveLength(1);
+
+    clock.advance(3600_000 - GRACE_MS - 10 * 60_000 + 1_000); // the wait is over: the scheduled step runs
+    const run = await h.waitForRun(runId);
+    expect(run.state).toBe('done');
+    expect(requests).toHaveLength(2);
+    expect((await h.platform.runs.get(runId))!.redrives ?? 0).toBe(0);
+  }, 60_000);
 });

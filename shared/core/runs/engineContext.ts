@@ -21,6 +21,14 @@ export interface SyncEngineOptions {
    * provider whose cursors go round in a circle would otherwise be listed forever. Default 20.
    */
   maxEmptyPages?: number;
+  /**
+   * How long past its due time (Run.nextStepDueAt, else updatedAt) a running run may sit before the
+   * watchdog re-sends its next step (runWatchdog.ts). Twice Azure's functionTimeout (10 min), so a
+   * step still at work is never taken for a lost one. Default 20 minutes.
+   */
+  stalledRunGraceMs?: number;
+  /** Re-sends of a stalled run's next step, with no progress between them, before the run fails. Default 3. */
+  maxRedrives?: number;
 }
 
 /** Everything the run service and the step runner share, built once per process. */
@@ -30,6 +38,8 @@ export interface EngineContext {
   maxActiveRunsPerTenant: number;
   lookbackSeconds: number;
   maxEmptyPages: number;
+  stalledRunGraceMs: number;
+  maxRedrives: number;
   retry: RetryPolicy;
   random: () => number;
   /** Read-ahead of next pages; undefined when switched off. */
@@ -47,12 +57,18 @@ export function createEngineContext(platform: Platform, adapters: AdapterRegistr
   if (!(lookbackSeconds >= 0)) throw new SyncBridgeError('configuration', 'lookbackSeconds must be zero or more.');
   const maxEmptyPages = options.maxEmptyPages ?? 20;
   if (!Number.isInteger(maxEmptyPages) || maxEmptyPages < 1) throw new SyncBridgeError('configuration', 'maxEmptyPages must be a whole number of at least 1.');
+  const stalledRunGraceMs = options.stalledRunGraceMs ?? 20 * 60_000;
+  if (!(stalledRunGraceMs > 0)) throw new SyncBridgeError('configuration', 'stalledRunGraceMs must be a positive number of milliseconds.');
+  const maxRedrives = options.maxRedrives ?? 3;
+  if (!Number.isInteger(maxRedrives) || maxRedrives < 0) throw new SyncBridgeError('configuration', 'maxRedrives must be a whole number of at least 0.');
   return {
     platform,
     adapters,
     maxActiveRunsPerTenant: maxActive,
     lookbackSeconds,
     maxEmptyPages,
+    stalledRunGraceMs,
+    maxRedrives,
     retry: retryPolicy(options.retry),
     random: options.random ?? Math.random,
     customRules,

@@ -5,16 +5,18 @@ import { finalizeStepId, stepId } from '../ids';
  * Messages on the `sync-inbound` queue. One message is one bounded step of one run.
  * `attempt` counts failed tries of this page (transient provider errors); `waits` counts
  * rate-limit reschedules. Both are part of the message id so that a retry is not dropped as a
- * duplicate of the try that failed.
+ * duplicate of the try that failed. `redrive` counts the run watchdog's re-sends of a step whose
+ * message went missing (runWatchdog.ts), for the same reason.
  */
 export type InboundMessage =
-  | { kind: 'page'; runId: string; entity: string; page: number; attempt: number; waits: number; resume?: number }
-  | { kind: 'finalize'; runId: string; attempt: number; resume?: number };
+  | { kind: 'page'; runId: string; entity: string; page: number; attempt: number; waits: number; resume?: number; redrive?: number }
+  | { kind: 'finalize'; runId: string; attempt: number; resume?: number; redrive?: number };
 
 export function inboundMessageId(message: InboundMessage): string {
   const base = message.kind === 'page' ? stepId(message.runId, message.entity, message.page) : finalizeStepId(message.runId);
   const parts = [base];
   if (message.resume) parts.push(`r${message.resume}`);
+  if (message.redrive) parts.push(`d${message.redrive}`);
   if (message.attempt > 0) parts.push(`a${message.attempt}`);
   if (message.kind === 'page' && message.waits > 0) parts.push(`w${message.waits}`);
   return parts.join(':');
@@ -69,9 +71,10 @@ export function parseInboundMessage(body: unknown): InboundMessage {
   const value = (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> | null;
   if (value && typeof value.runId === 'string' && isNonNegativeInt(value.attempt)) {
     const resume = isNonNegativeInt(value.resume) ? value.resume : undefined;
-    if (value.kind === 'finalize') return { kind: 'finalize', runId: value.runId, attempt: value.attempt, resume };
+    const redrive = isNonNegativeInt(value.redrive) && value.redrive > 0 ? { redrive: value.redrive } : {};
+    if (value.kind === 'finalize') return { kind: 'finalize', runId: value.runId, attempt: value.attempt, resume, ...redrive };
     if (value.kind === 'page' && typeof value.entity === 'string' && isNonNegativeInt(value.page) && value.page >= 1 && isNonNegativeInt(value.waits)) {
-      return { kind: 'page', runId: value.runId, entity: value.entity, page: value.page, attempt: value.attempt, waits: value.waits, resume };
+      return { kind: 'page', runId: value.runId, entity: value.entity, page: value.page, attempt: value.attempt, waits: value.waits, resume, ...redrive };
     }
   }
   throw new SyncBridgeError('validation', `The inbound queue message is not a sync step: ${JSON.stringify(body).slice(0, 200)}`);

@@ -153,7 +153,8 @@ export class RunService {
    */
   async resume(runId: string): Promise<Run> {
     const { platform } = this.context;
-    const run = await this.transition(runId, 'running', (r) => ({ ...r, resumes: r.resumes + 1 }));
+    // Due now: a reschedule's later due time (nextStepDueAt) belongs to a message this resume outdates.
+    const run = await this.transition(runId, 'running', (r) => ({ ...r, resumes: r.resumes + 1, nextStepDueAt: this.context.platform.clock.now().toISOString(), redrives: 0 }));
     try {
       await this.enqueueNext(run);
     } catch (error) {
@@ -202,9 +203,12 @@ export class RunService {
     return run;
   }
 
-  /** Enqueues the step that continues a running run from its checkpoint. */
-  async enqueueNext(run: Run, scheduledAt?: Date): Promise<void> {
-    const message = nextMessage(run);
+  /**
+   * Enqueues the step that continues a running run from its checkpoint. `retry` carries the
+   * counters of a re-sent step (the watchdog's), which give the message a fresh id.
+   */
+  async enqueueNext(run: Run, scheduledAt?: Date, retry?: NextMessageCounters): Promise<void> {
+    const message = nextMessage(run, retry);
     if (!message) return;
     await this.context.platform.queue.send(QUEUES.inbound, {
       body: message,
@@ -216,15 +220,23 @@ export class RunService {
   }
 }
 
+export interface NextMessageCounters {
+  attempt: number;
+  waits: number;
+  /** The watchdog's re-send count (runWatchdog.ts); absent or 0 on the step chain's own messages. */
+  redrive?: number;
+}
+
 /** The message that continues a run from its checkpoint: the next page, or the finalize step. */
-export function nextMessage(run: Run, retry?: { attempt: number; waits: number }): InboundMessage | undefined {
+export function nextMessage(run: Run, retry?: NextMessageCounters): InboundMessage | undefined {
   if (run.state !== 'running') return undefined;
   const resume = run.resumes > 0 ? run.resumes : undefined;
+  const redrive = retry?.redrive ? { redrive: retry.redrive } : {};
   const current = run.entities.find((e) => e.status !== 'done');
   if (current) {
-    return { kind: 'page', runId: run.id, entity: current.entity, page: current.pages + 1, attempt: retry?.attempt ?? 0, waits: retry?.waits ?? 0, resume };
+    return { kind: 'page', runId: run.id, entity: current.entity, page: current.pages + 1, attempt: retry?.attempt ?? 0, waits: retry?.waits ?? 0, resume, ...redrive };
   }
-  return { kind: 'finalize', runId: run.id, attempt: retry?.attempt ?? 0, resume };
+  return { kind: 'finalize', runId: run.id, attempt: retry?.attempt ?? 0, resume, ...redrive };
 }
 
 export function isOpen(run: Run): boolean {

@@ -3,6 +3,7 @@ import type { Connection } from '../model';
 import { isDue } from '../schedule';
 import type { EngineContext } from './engineContext';
 import { RunService } from './runService';
+import { redriveStalledRuns } from './runWatchdog';
 
 export interface SchedulerTickResult {
   considered: number;
@@ -17,7 +18,8 @@ export interface SchedulerTickResult {
  * One scheduler tick: every connection whose own schedule fired since it was last acted on gets a
  * run (which waits as queued when its tenant is at its limit). A connection with an open run is
  * skipped for this occurrence: never two runs for one connection. Queued runs of every tenant
- * seen are promoted too, so a missed promotion heals on the next tick.
+ * seen are promoted too, so a missed promotion heals on the next tick, and their stalled runs are
+ * re-driven (runWatchdog.ts).
  *
  * One connection's failure never stops the tick: the error goes to telemetry and the tick goes on
  * with the next connection. If the start failed before a run existed, the occurrence is given back
@@ -48,6 +50,8 @@ export class Scheduler {
         await this.startScheduled(connection, now, result);
       }
     }
+    // Runs left running with no step to move them: re-sent, or failed, which frees slots promoted below.
+    await redriveStalledRuns(this.context, tenants).catch((error) => platform.telemetry.exception(error, { operation: 'scheduler.runWatchdog' }));
     for (const tenantId of tenants) {
       try {
         await this.runs.promoteQueued(tenantId);

@@ -177,6 +177,9 @@ export class StepRunner {
     }
 
     const short = run.kind === 'full' && page.nextCursor === null ? shortListing(progress.counters.fetched + applied.counters.fetched, page.total ?? progress.total) : null;
+    // Obey the provider's window: when the page used the last request of it, wait for the reset.
+    const rateLimit = page.rateLimit;
+    const waitUntil = rateLimit?.remaining === 0 && rateLimit.resetAt && rateLimit.resetAt > platform.clock.now() ? rateLimit.resetAt : undefined;
     const updated = await mutateRun(this.context, run.id, (current) => {
       const p = current.entities.find((e) => e.entity === progress.entity)!;
       if (p.pages >= message.page) return undefined; // someone applied it meanwhile
@@ -190,6 +193,9 @@ export class StepRunner {
       if (applied.highWater && (!p.highWater || Date.parse(applied.highWater) > Date.parse(p.highWater))) p.highWater = applied.highWater;
       addCounters(p.counters, applied.counters);
       current.updatedAt = platform.clock.now().toISOString();
+      // The continuation sent below is due then (runWatchdog.ts); the run moved, so re-drives start over.
+      current.nextStepDueAt = (waitUntil ?? platform.clock.now()).toISOString();
+      current.redrives = 0;
       return current;
     });
     platform.telemetry.metric('RecordsSynced', applied.counters.fetched, { connectionId: run.connectionId, entity: progress.entity });
@@ -202,9 +208,6 @@ export class StepRunner {
     // conclude from it that the unseen ones are gone, so the run fails before its closing step.
     if (short) return this.fail(updated ?? run, `${progress.entity}: ${short}`);
 
-    // Obey the provider's window: when the page used the last request of it, wait for the reset.
-    const rateLimit = page.rateLimit;
-    const waitUntil = rateLimit?.remaining === 0 && rateLimit.resetAt && rateLimit.resetAt > platform.clock.now() ? rateLimit.resetAt : undefined;
     if (updated) await this.runs.enqueueNext(updated, waitUntil);
     return 'applied';
   }
@@ -247,16 +250,20 @@ export class StepRunner {
 
   private async reschedule(run: Run, message: InboundMessage, at: Date, reason: string): Promise<void> {
     const { platform } = this.context;
-    if (message.kind === 'page') {
-      await mutateRun(this.context, run.id, (current) => {
+    // The run records when this message is due, so that the watchdog leaves a run waiting for a
+    // long Retry-After alone (runWatchdog.ts).
+    await mutateRun(this.context, run.id, (current) => {
+      if (current.state !== 'running') return undefined; // a finished run never changes again
+      if (message.kind === 'page') {
         const p = current.entities.find((e) => e.entity === message.entity);
-        if (!p || current.state !== 'running') return undefined; // a finished run never changes again
+        if (!p) return undefined;
         p.attempts = message.attempt;
         p.lastError = reason;
-        current.updatedAt = platform.clock.now().toISOString();
-        return current;
-      });
-    }
+      }
+      current.nextStepDueAt = at.toISOString();
+      current.updatedAt = platform.clock.now().toISOString();
+      return current;
+    });
     platform.telemetry.log('info', 'Step rescheduled.', { runId: run.id, reason, at: at.toISOString() });
     await platform.queue.send(QUEUES.inbound, {
       body: message,

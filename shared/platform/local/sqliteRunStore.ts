@@ -13,7 +13,7 @@ export interface SqliteRunStoreOptions {
 
 /**
  * The run document is stored whole as JSON; the columns beside it exist only for the lookups the
- * port needs (by connection newest first, queued and active runs per tenant) and for the
+ * port needs (by connection newest first, queued, running and active runs per tenant) and for the
  * optimistic-concurrency check, which runs inside the UPDATE itself.
  */
 const SCHEMA = `
@@ -43,6 +43,7 @@ export class SqliteRunStore implements RunStore {
   private readonly selectByConnection;
   private readonly selectOpenByConnection;
   private readonly selectQueued;
+  private readonly selectRunning;
   private readonly countActiveRuns;
   private readonly startIfRoom: (runId: string, maxActive: number, startedAt: string) => Run | undefined;
 
@@ -66,6 +67,9 @@ export class SqliteRunStore implements RunStore {
     );
     this.selectQueued = db.prepare<[string], { doc: string }>(
       `SELECT doc FROM runs WHERE tenant_id = ? AND state = 'queued' ORDER BY created_at ASC, id ASC`,
+    );
+    this.selectRunning = db.prepare<[string], { doc: string }>(
+      `SELECT doc FROM runs WHERE tenant_id = ? AND state = 'running' ORDER BY created_at ASC, id ASC`,
     );
     this.countActiveRuns = db.prepare<[string], { n: number }>(
       `SELECT count(*) AS n FROM runs WHERE tenant_id = ? AND state IN ${ACTIVE_STATES}`,
@@ -123,6 +127,10 @@ export class SqliteRunStore implements RunStore {
 
   async listQueued(tenantId: string): Promise<Run[]> {
     return this.selectQueued.all(tenantId).map((row) => JSON.parse(row.doc) as Run);
+  }
+
+  async listRunning(tenantId: string): Promise<Run[]> {
+    return this.selectRunning.all(tenantId).map((row) => JSON.parse(row.doc) as Run);
   }
 
   async countActive(tenantId: string): Promise<number> {

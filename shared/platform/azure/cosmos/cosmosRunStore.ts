@@ -92,6 +92,15 @@ export class CosmosRunStore implements RunStore {
     return sortRuns(docs.map(fromDoc), 'oldest');
   }
 
+  async listRunning(tenantId: string): Promise<Run[]> {
+    const docs = await queryAll<RunDoc>(
+      this.container, this.charges, 'runs.listRunning',
+      "SELECT * FROM c WHERE c.docType = 'run' AND c.state = 'running'",
+      [], [tenantId],
+    );
+    return sortRuns(docs.map(fromDoc), 'oldest');
+  }
+
   async countActive(tenantId: string): Promise<number> {
     const [n] = await queryAll<number>(
       this.container, this.charges, 'runs.countActive',
