@@ -1,4 +1,5 @@
 import type { Run } from '../model';
+import { markRunFailed } from './runFailure';
 import { mutateRun, type EngineContext } from './engineContext';
 import { RunService } from './runService';
 
@@ -83,16 +84,7 @@ async function failStalled(context: EngineContext, stalled: Run, now: Date): Pro
   const reason = `The run stalled: its next step was due at ${new Date(stepDueAt(stalled)).toISOString()} and never ran, and ${stalled.redrives ?? 0} re-sent step(s) did not move it either (a lost queue message, or steps that fail before they write). Start a new run; if it recurs, look at the queue's dead letters and the telemetry under this run id.`;
   const failed = await mutateRun(context, stalled.id, (current) => {
     if (!isStalled(current, now.getTime(), context.stalledRunGraceMs) || (current.redrives ?? 0) < context.maxRedrives) return undefined;
-    current.state = 'failed';
-    current.lastError = reason;
-    current.finishedAt = stamp;
-    current.updatedAt = stamp;
-    const p = current.entities.find((e) => e.status !== 'done');
-    if (p) {
-      p.status = 'failed';
-      p.lastError = reason;
-    }
-    return current;
+    return markRunFailed(current, reason, stamp);
   });
   if (failed?.state !== 'failed' || failed.finishedAt !== stamp) return false;
   // As StepRunner.fail: the seen-sets go (no sweep will read them) and the tenant's slot is free.

@@ -1,4 +1,5 @@
 import type { ListPageResult, ProviderAdapter } from '../../adapters/adapter';
+import { markRunFailed } from './runFailure';
 import { adapterFor } from '../credentials/adapterFor';
 import { applyPage } from '../../pipeline/applyPage';
 import type { EntityMergePolicy } from '../merge';
@@ -373,16 +374,7 @@ export class StepRunner {
     const now = platform.clock.now().toISOString();
     const failed = await mutateRun(this.context, run.id, (current) => {
       if (current.state !== 'running' && current.state !== 'paused') return undefined;
-      current.state = 'failed';
-      current.lastError = reason;
-      current.finishedAt = now;
-      current.updatedAt = now;
-      const p = current.entities.find((e) => e.status !== 'done');
-      if (p) {
-        p.status = 'failed';
-        p.lastError = reason;
-      }
-      return current;
+      return markRunFailed(current, reason, now);
     });
     await platform.records.clearSeen(run.id);
     if (failed?.state === 'failed') {
