@@ -12,6 +12,16 @@ import type { SecretStore } from './secretStore';
 import type { Telemetry } from './telemetry';
 import type { TenantStore } from './tenantStore';
 
+/**
+ * One dependency's health. `unchecked`: the platform has no cheap way to check it. `detail` is for
+ * telemetry only and is never answered to callers of /api/health (it may name a database or quote
+ * a service's error).
+ */
+export interface DependencyCheck {
+  state: 'ok' | 'failing' | 'unchecked';
+  detail?: string;
+}
+
 /** Everything the product needs from the outside world, built by one factory per platform. */
 export interface Platform {
   readonly name: 'local' | 'azure';
@@ -28,7 +38,7 @@ export interface Platform {
   readonly deliveries: DeliveryStore;
   readonly telemetry: Telemetry;
   readonly clock: Clock;
-  /** Checks each dependency; used by /api/health. */
-  checkHealth(): Promise<Record<string, { ok: boolean; detail?: string }>>;
+  /** Checks each dependency (`database` and `queue`); used by /api/health. */
+  checkHealth(): Promise<Record<string, DependencyCheck>>;
   close(): Promise<void>;
 }

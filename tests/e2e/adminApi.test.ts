@@ -20,7 +20,7 @@ describe('admin API: keys, roles, tenant isolation and honest errors', () => {
   test('health answers without a key and reports its dependency checks', async () => {
     const health = await h.api('GET', '/api/health', undefined, null);
     expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ status: 'ok', platform: 'local', checks: { database: { ok: true }, queue: { ok: true } } });
+    expect(health.body).toMatchObject({ status: 'ok', platform: 'local', checks: { database: 'ok', queue: 'ok' } });
   });
 
   test('no key or an unknown key is 401, and nothing of the data leaks', async () => {

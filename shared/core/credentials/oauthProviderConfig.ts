@@ -1,3 +1,4 @@
+import { assertConfiguredUrlAllowed } from '../../http/destinationGuard';
 import { SyncBridgeError } from '../errors';
 import type { Connection } from '../model';
 import { oauthUrlProblem } from './oauthUrl';
@@ -34,9 +35,14 @@ export function readOAuthProviderConfig(connection: Pick<Connection, 'id' | 'con
       return value as string;
     }
     try {
-      if (typeof value === 'string' && /^https?:$/.test(new URL(value).protocol)) return value;
-    } catch {
-      // reported below
+      if (typeof value === 'string' && /^https?:$/.test(new URL(value).protocol)) {
+        // Cheap early refusal of a literal metadata, loopback or private address; the real guard
+        // is at connect time, in OAuthClient. (authorizeUrl is opened by the browser, not by us.)
+        if (field === 'tokenUrl') assertConfiguredUrlAllowed(`config.oauth.${field}`, value);
+        return value;
+      }
+    } catch (error) {
+      if (error instanceof SyncBridgeError) throw error; // reported below otherwise
     }
     throw new SyncBridgeError('validation', `config.oauth.${field} of connection ${connection.id} must be an http(s) URL.`);
   };

@@ -1,6 +1,6 @@
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { systemClock, type Clock } from '../../ports/clock';
-import type { Platform } from '../../ports/platform';
+import type { DependencyCheck, Platform } from '../../ports/platform';
 import type { QueueSender } from '../../ports/queue';
 import type { SecretStore } from '../../ports/secretStore';
 import type { Telemetry } from '../../ports/telemetry';
@@ -21,12 +21,17 @@ import { KeyVaultSecretStore } from './keyVaultSecretStore';
 import { ServiceBusQueueSender } from './serviceBusQueueSender';
 
 type Closable = { close?(): unknown };
+/** A queue sender that can check its queues cheaply (ServiceBusQueueSender); without it the queue is `unchecked`. */
+type HealthCheckable = { checkHealth?(abortSignal?: AbortSignal): Promise<void> };
+
+/** How long one dependency check may take before it counts as failing: /api/health must answer promptly. */
+const HEALTH_CHECK_TIMEOUT_MS = 5000;
 type Shuttable = { shutdown?(): Promise<void> };
 
 /** The Azure services a platform is made of (built from settings, or handed in by tests). */
 export interface AzurePlatformParts<Q extends QueueSender = QueueSender, T extends Telemetry = Telemetry> {
   cosmos: CosmosDatabase;
-  queue: Q & Closable;
+  queue: Q & Closable & HealthCheckable;
   secrets: SecretStore;
   telemetry: T & Shuttable;
   clock?: Clock;
@@ -60,14 +65,16 @@ export function createAzurePlatform<Q extends QueueSender, T extends Telemetry>(
     telemetry: parts.telemetry,
     clock,
     async checkHealth() {
-      const checks: Record<string, { ok: boolean; detail?: string }> = {};
-      try {
-        await cosmos.database.read();
-        checks.cosmos = { ok: true, detail: cosmos.database.id };
-      } catch (error) {
-        checks.cosmos = { ok: false, detail: (error as Error).message.split('\n')[0] };
-      }
-      return checks;
+      // The detail (the database's name, the service's own error) is for telemetry only:
+      // functions/health.ts answers the states alone.
+      const [database, queue] = await Promise.all([
+        checkWithin(HEALTH_CHECK_TIMEOUT_MS, async (abortSignal) => {
+          await cosmos.database.read({ abortSignal });
+        }),
+        parts.queue.checkHealth ? checkWithin(HEALTH_CHECK_TIMEOUT_MS, (abortSignal) => parts.queue.checkHealth!(abortSignal)) : Promise.resolve<DependencyCheck>({ state: 'unchecked' }),
+      ]);
+      if (database.state === 'failing') database.detail = `Cosmos DB database ${cosmos.database.id}: ${database.detail}`;
+      return { database, queue };
     },
     async close() {
       await parts.telemetry.flush();
@@ -114,4 +121,24 @@ export function telemetryFromSettings(settings: AzureSettings, extra: Pick<AppIn
     ...extra,
     ...(authentication ? { credential: new ManagedIdentityCredential(authentication.clientId ? { clientId: authentication.clientId } : {}) } : {}),
   });
+}
+
+/** Runs one dependency check with a deadline; a throw or the deadline makes it `failing`. */
+async function checkWithin(timeoutMs: number, check: (abortSignal: AbortSignal) => Promise<void>): Promise<DependencyCheck> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([check(abort.signal), deadline]);
+    return { state: 'ok' };
+  } catch (error) {
+    return { state: 'failing', detail: error instanceof Error ? error.message.split('\n')[0] : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,7 +1,7 @@
 import { ServiceBusClient, ServiceBusError, type ServiceBusMessage, type ServiceBusSender } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/identity';
 import { SyncBridgeError } from '../../core/errors';
-import type { OutgoingMessage, QueueName, QueueSender } from '../../ports/queue';
+import { QUEUES, type OutgoingMessage, type QueueName, type QueueSender } from '../../ports/queue';
 import { withServiceBusEntity } from './serviceBusDependencyTarget';
 
 /**
@@ -50,6 +50,26 @@ export class ServiceBusQueueSender implements QueueSender {
     } catch (error) {
       throw toSyncBridgeError(error, queue);
     }
+  }
+
+  /**
+   * A cheap check that every queue can be sent to: creating a batch makes the sender open its AMQP
+   * link (claims-based auth with the Send right, then attach to the queue), and sends nothing. It
+   * needs only the Service Bus Data Sender role the Bicep grants (a peek would need Data Receiver
+   * on the sender's side, and the management API a control-plane role). An open link is reused, so
+   * a healthy check costs no round trip; a queue that is gone, a missing role or an unreachable
+   * namespace fails it.
+   */
+  async checkHealth(abortSignal?: AbortSignal): Promise<void> {
+    await Promise.all(
+      Object.values(QUEUES).map(async (queue) => {
+        try {
+          await this.senderFor(queue).createMessageBatch({ abortSignal });
+        } catch (error) {
+          throw toSyncBridgeError(error, queue);
+        }
+      }),
+    );
   }
 
   async close(): Promise<void> {

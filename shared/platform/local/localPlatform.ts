@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { systemClock, type Clock } from '../../ports/clock';
-import type { Platform } from '../../ports/platform';
+import type { DependencyCheck, Platform } from '../../ports/platform';
 import type { LogLevel } from '../../ports/telemetry';
 import { openDatabase, type SqliteDatabase } from './database';
 import { JsonLinesTelemetry } from './jsonLinesTelemetry';
@@ -78,18 +78,18 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     telemetry,
     clock,
     async checkHealth() {
-      const checks: Record<string, { ok: boolean; detail?: string }> = {};
+      const checks: Record<string, DependencyCheck> = {};
       try {
         db.prepare('SELECT 1').get();
-        checks.database = { ok: true };
+        checks.database = { state: 'ok' };
       } catch (error) {
-        checks.database = { ok: false, detail: (error as Error).message };
+        checks.database = { state: 'failing', detail: (error as Error).message };
       }
       try {
         const inbound = queue.depth('sync-inbound');
-        checks.queue = { ok: true, detail: `sync-inbound: ${inbound.active} active, ${inbound.scheduled} scheduled, ${inbound.deadLettered} dead-lettered` };
+        checks.queue = { state: 'ok', detail: `sync-inbound: ${inbound.active} active, ${inbound.scheduled} scheduled, ${inbound.deadLettered} dead-lettered` };
       } catch (error) {
-        checks.queue = { ok: false, detail: (error as Error).message };
+        checks.queue = { state: 'failing', detail: (error as Error).message };
       }
       return checks;
     },
