@@ -1,7 +1,6 @@
 import { SyncBridgeError } from '../core/errors';
 import type { JsonObject } from '../core/model';
 import { ProviderHttpClient } from '../http/providerHttpClient';
-import { assertConfiguredUrlAllowed } from '../http/destinationGuard';
 import type { AdapterContext, AdapterDefinition, Credentials, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord, PushRequest, PushResult } from './adapter';
 
 /**
@@ -54,9 +53,6 @@ function readConfigUrl(config: JsonObject): string {
   } catch {
     throw new SyncBridgeError('validation', `config.baseUrl "${baseUrl}" is not an http(s) URL.`);
   }
-  // Cheap early refusal of a literal metadata, loopback or private address (HTTP 400 on create and
-  // update); the real guard is at connect time, in ProviderHttpClient.
-  assertConfiguredUrlAllowed('config.baseUrl', baseUrl);
   return baseUrl;
 }
 

@@ -3,8 +3,6 @@ import { credentialValuesOfHeaders, maskProviderText } from '../core/masking';
 import type { RequestAuthorizer } from '../adapters/adapter';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
-import { providerDestinationPolicy, type DestinationPolicy } from './destinationGuard';
-import { guardedFetch, type Resolver } from './guardedFetch';
 import { DEFAULT_MAX_RETRY_WAIT_MS, parseRateLimit, parseRetryAfter, type RateLimitInfo } from './rateLimit';
 import { discardBody, readLimitedText } from './readBody';
 
@@ -27,12 +25,6 @@ export interface ProviderHttpClientOptions {
   maxRetryWaitMs?: number;
   telemetry?: Telemetry;
   clock: Clock;
-  /** Which addresses may be called; default the process's (providerDestinationPolicy, set by the platform composition). */
-  destinationPolicy?: DestinationPolicy;
-  /** Hands names to a resolver other than DNS (tests); the guard checks what it answers. */
-  resolve?: Resolver;
-  /** The connection setting the base URL comes from, named in a refusal. Default `config.baseUrl`. */
-  baseUrlSetting?: string;
 }
 
 export interface ProviderRequest {
@@ -63,9 +55,7 @@ export interface ProviderResponse<T> {
  * - `provider_rejected` (other 4xx, quoting the start of the body with the request's credentials masked);
  * - `configuration` (a 3xx: redirects are never followed, as fetch would re-send custom credential
  *   headers such as `x-api-key`, and a POST's body, to whatever origin the Location names; a
- *   successful body over `maxResponseBytes`, which every retry would download again; a destination
- *   the destination policy refuses, link-local and metadata addresses always, loopback and private
- *   ones on Azure by default: see destinationGuard.ts).
+ *   successful body over `maxResponseBytes`, which every retry would download again).
  * Every wait a provider asks for is capped at `maxRetryWaitMs`, and at most 64 KiB of an error
  * body is read.
  */
@@ -75,8 +65,6 @@ export class ProviderHttpClient {
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly maxRetryWaitMs: number;
-  private readonly destinationPolicy: DestinationPolicy;
-  private readonly setting: string;
 
   constructor(private readonly options: ProviderHttpClientOptions) {
     try {
@@ -85,8 +73,6 @@ export class ProviderHttpClient {
       throw new SyncBridgeError('configuration', `The provider base URL "${options.baseUrl}" is not a valid URL.`, { cause });
     }
     this.headers = { accept: 'application/json', ...options.headers };
-    this.destinationPolicy = options.destinationPolicy ?? providerDestinationPolicy();
-    this.setting = options.baseUrlSetting ?? 'config.baseUrl';
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
@@ -121,13 +107,13 @@ export class ProviderHttpClient {
       const authHeaders = this.options.authorizer ? await this.options.authorizer.headers() : undefined;
       const base = request.headers ? { ...this.headers, ...request.headers } : this.headers;
       const headers = authHeaders ? { ...base, ...authHeaders } : base;
-      // guardedFetch checks the address it connects to (destinationGuard.ts) and never follows a redirect.
-      const response = await guardedFetch(url, {
+      const response = await fetch(url, {
         method,
         headers: request.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         signal: AbortSignal.timeout(this.timeoutMs),
-      }, { policy: this.destinationPolicy, setting: this.setting, resolve: this.options.resolve });
+        redirect: 'manual',
+      });
       status = response.status;
       const now = this.options.clock.now();
       const rateLimit = parseRateLimit(response.headers, now, this.maxRetryWaitMs);

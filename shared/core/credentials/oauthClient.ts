@@ -1,5 +1,3 @@
-import { providerDestinationPolicy, type DestinationPolicy } from '../../http/destinationGuard';
-import { guardedFetch, type Resolver } from '../../http/guardedFetch';
 import { parseRetryAfter } from '../../http/rateLimit';
 import { SyncBridgeError } from '../errors';
 import { credentialValuesOfHeaders, maskProviderText } from '../masking';
@@ -39,14 +37,7 @@ export interface OAuthClientIdentity {
 export interface OAuthClientOptions {
   /** Budget for one token request, including the body. Default 10,000 ms: well below the refresh lease. */
   timeoutMs?: number;
-  /** Which addresses may be called; default the process's (providerDestinationPolicy, set by the platform composition). */
-  destinationPolicy?: DestinationPolicy;
-  /** Hands names to a resolver other than DNS (tests); the guard checks what it answers. */
-  resolve?: Resolver;
 }
-
-/** The connection setting a token URL comes from, named when its destination is refused. */
-const TOKEN_URL_SETTING = 'config.oauth.tokenUrl';
 
 /**
  * The token endpoint refused the grant (RFC 6749 §5.2): `oauthError` is the provider's error code
@@ -72,13 +63,9 @@ export function isInvalidGrant(error: unknown): error is OAuthGrantError {
  */
 export class OAuthClient {
   private readonly timeoutMs: number;
-  private readonly destinationPolicy: DestinationPolicy;
-  private readonly resolve?: Resolver;
 
   constructor(options: OAuthClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.destinationPolicy = options.destinationPolicy ?? providerDestinationPolicy();
-    this.resolve = options.resolve;
     if (!(this.timeoutMs > 0)) throw new SyncBridgeError('configuration', 'timeoutMs must be a positive number of milliseconds.');
   }
 
@@ -110,17 +97,9 @@ export class OAuthClient {
     let response: Response;
     let text: string;
     try {
-      // guardedFetch checks the address it connects to (destinationGuard.ts) and never follows a redirect.
-      response = await guardedFetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs) }, { policy: this.destinationPolicy, setting: TOKEN_URL_SETTING, resolve: this.resolve });
-      // A redirect is refused, as fetch's `redirect: 'error'` did: the form carries the secret and
-      // the code, and the token URL is the one address they may go to.
-      if (response.status >= 300 && response.status < 400) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new TypeError(`redirected (HTTP ${response.status})`);
-      }
+      response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
       text = await response.text();
     } catch (cause) {
-      if (cause instanceof SyncBridgeError) throw cause; // a refused destination
       // By name, not instanceof: the abort reason is a DOMException, which may come from another realm.
       const name = (cause as { name?: unknown } | null)?.name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';

@@ -1,4 +1,3 @@
-import { assertConfiguredUrlAllowed } from '../../http/destinationGuard';
 import { SyncBridgeError } from '../errors';
 import type { Connection } from '../model';
 import { oauthUrlProblem } from './oauthUrl';
@@ -32,15 +31,12 @@ export function readOAuthProviderConfig(connection: Pick<Connection, 'id' | 'con
     if (field !== 'redirectUri') {
       const problem = oauthUrlProblem(value);
       if (problem) throw new SyncBridgeError('validation', `config.oauth.${field} of connection ${connection.id} ${problem}.`);
-      // Cheap early refusal of a literal metadata, loopback or private address; the real guard
-      // is at connect time, in OAuthClient. (authorizeUrl is opened by the browser, not by us.)
-      if (field === 'tokenUrl') assertConfiguredUrlAllowed(`config.oauth.${field}`, value as string);
       return value as string;
     }
     try {
       if (typeof value === 'string' && /^https?:$/.test(new URL(value).protocol)) return value;
-    } catch (error) {
-      if (error instanceof SyncBridgeError) throw error; // reported below otherwise
+    } catch {
+      // reported below
     }
     throw new SyncBridgeError('validation', `config.oauth.${field} of connection ${connection.id} must be an http(s) URL.`);
   };
