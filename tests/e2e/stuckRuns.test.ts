@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SyncBridgeError } from '../../shared/core/errors';
 import type { InboundMessage } from '../../shared/core/runs/inboundMessage';
 import { QUEUES, type OutgoingMessage } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
+import { useScriptedProvider } from '../support/scriptedProvider';
 import { ManualClock, sleep } from '../local/helpers';
 
 const EXPECTED_FULL = (n: number) => ({ fetched: n * 5, created: n * 5, updated: 0, unchanged: 0, deleted: 0, failed: 0 });
@@ -214,24 +213,10 @@ describe('the run watchdog: a running run whose step message was lost', () => {
 });
 
 describe('the run watchdog: a run waiting for a long Retry-After', () => {
-  let server: Server;
-  const requests: number[] = [];
-  let baseUrl = '';
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      requests.push(Date.now());
-      const out = requests.length === 1
-        ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '3600' } }
-        : { status: 200, body: { data: [{ id: 'a', name: 'a', updated_at: '2026-01-01T00:00:00Z' }], next_cursor: null }, headers: {} };
-      res.writeHead(out.status, { 'content-type': 'application/json', ...out.headers }).end(JSON.stringify(out.body));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const provider = useScriptedProvider((n) => (n === 1
+    ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '3600' } }
+    : { status: 200, body: { data: [{ id: 'a', name: 'a', updated_at: '2026-01-01T00:00:00Z' }], next_cursor: null } }));
+  const { requests } = provider;
   let h: Harness;
   afterEach(async () => h?.close());
 
@@ -239,7 +224,7 @@ describe('the run watchdog: a run waiting for a long Retry-After', () => {
     const clock = new ManualClock();
     h = await Harness.start({ sandbox: { recordsPerEntity: 1 }, clock });
     const created = await h.api('POST', '/api/connections', {
-      id: 'waits', provider: 'sandbox', config: { baseUrl, pageSize: 10 },
+      id: 'waits', provider: 'sandbox', config: { baseUrl: provider.baseUrl, pageSize: 10 },
       credentials: { type: 'apiKey', apiKey: 'k' }, entities: [{ name: 'customers', direction: 'pull' }],
     });
     expect(created.status).toBe(201);
