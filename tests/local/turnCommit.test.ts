@@ -5,6 +5,10 @@ import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore
 import { commitNow, enableTurnCommit, whenDurable, type TurnCommit } from '../../shared/platform/local/turnCommit';
 import { makeRecord } from '../conformance/recordStore.conformance';
 import { tempDirectory } from './helpers';
+import { PassThrough } from 'node:stream';
+import { isSyncBridgeError } from '../../shared/core/errors';
+import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { busyAsTransient } from '../../shared/platform/local/sqliteBusy';
 
 /**
  * The local store's group commit: every write of one event-loop turn in one transaction, a
@@ -142,5 +146,49 @@ describe('turnCommit', () => {
     // No turn has ended: another process already finds the rotated token (and the turn's other write).
     expect(other.prepare('SELECT COUNT(*) AS n FROM secret_versions WHERE name = ?').get('oauth-refresh-token')).toEqual({ n: 1 });
     expect(seen()).toEqual(['same-turn']);
+  });
+});
+
+/**
+ * Another connection (another process, a backup tool) holding the file's write lock past the busy
+ * timeout: the store's write fails as `transient`, so the push or run step that made it backs off
+ * and tries again, and is not filed as a fault of SyncBridge's own (`internal_error`).
+ */
+describe('a write lock held elsewhere past the busy timeout', () => {
+  let dir: ReturnType<typeof tempDirectory>;
+  let platform: LocalPlatform;
+  let holder: SqliteDatabase;
+  const scope = { tenantId: 't1', connectionId: 'c1', entity: 'customers' };
+
+  beforeEach(() => {
+    dir = tempDirectory('syncbridge-busy-');
+    platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), busyTimeoutMs: 20, checkpointIntervalMs: 0 });
+    holder = openDatabase(dir.dbPath);
+  });
+
+  afterEach(async () => {
+    if (holder.inTransaction) holder.exec('ROLLBACK');
+    holder.close();
+    await platform.close();
+    dir.remove();
+  });
+
+  it('fails the write as transient, writes nothing, and the same write passes once the lock is let go', async () => {
+    holder.exec('BEGIN IMMEDIATE');
+    const failure = await platform.records.write([makeRecord(scope, 'c-1')]).then(() => undefined, (error: unknown) => error);
+    expect(isSyncBridgeError(failure, 'transient')).toBe(true);
+    expect((failure as Error).message).toMatch(/locked by another connection.*SQLITE_BUSY/);
+    expect(((failure as Error).cause as { code: string }).code).toMatch(/^SQLITE_BUSY/);
+    holder.exec('ROLLBACK');
+
+    await platform.records.write([makeRecord(scope, 'c-1')]);
+    await whenDurable(platform.db);
+    expect((await platform.records.get(scope, 'c-1'))?.externalId).toBe('c-1');
+  });
+
+  it('leaves every other error as it was', () => {
+    const constraint = Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    expect(busyAsTransient(constraint)).toBe(constraint);
+    expect(isSyncBridgeError(busyAsTransient(Object.assign(new Error('locked'), { code: 'SQLITE_BUSY_SNAPSHOT' })), 'transient')).toBe(true);
   });
 });

@@ -35,7 +35,7 @@ const MAX_ERROR_TEXT = 500;
  * |---|---|
  * | 5xx, network, timeout, cut-off body (`transient`: the provider's, or our store's: Cosmos DB 503); 429 (`rate_limited`); 408, 412, 425 | retry |
  * | a lost race with another writer of our store that escaped (`conflict`) | retry: the next attempt reads again |
- * | any exception no layer classified (not a SyncBridgeError: a bug, SQLITE_BUSY) | retry: a fault that passes cannot be told from a bug; dead `internal_error` once retries run out |
+ * | any exception no layer classified (not a SyncBridgeError: a bug) | retry: a fault that passes cannot be told from a bug; dead `internal_error` once retries run out |
  * | 401, 403 (`auth_failed`) | dead, auth_error, `provider_auth` |
  * | 409 Conflict | parked duplicate_key: the provider holds a clashing record |
  * | 422 naming the code "taken" (the sandbox's and many CRMs' unique-value clash) | parked duplicate_key |

@@ -36,6 +36,8 @@ export interface LocalPlatformOptions {
    * local host answers HTTP only after the turn's commit.
    */
   commitPerTurn?: boolean;
+  /** How long a write waits for another connection's lock before failing as `transient` (database.ts). Default 5000. */
+  busyTimeoutMs?: number;
   /** WAL checkpoints in a worker thread (walCheckpointer.ts) every this many ms; 0 leaves them to SQLite. Default 500. */
   checkpointIntervalMs?: number;
 }
@@ -51,7 +53,7 @@ export interface LocalPlatform extends Platform {
 
 export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatform {
   const clock = options.clock ?? systemClock;
-  const db = openDatabase(join(options.dataDir, 'syncbridge.db'));
+  const db = openDatabase(join(options.dataDir, 'syncbridge.db'), { busyTimeoutMs: options.busyTimeoutMs });
   if (options.commitPerTurn ?? true) enableTurnCommit(db);
   const sink = options.telemetrySink ?? createWriteStream(join(options.dataDir, 'telemetry.log'), { flags: 'a' });
   const telemetry = new JsonLinesTelemetry({ sink, level: options.logLevel ?? 'info', clock });

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database';
+import { busyAsTransient } from './sqliteBusy';
 
 /**
  * One commit per event-loop turn for a database handle (the local platform's group commit).
@@ -100,7 +101,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
       settle();
     } catch (error) {
       if (db.inTransaction) db.exec('ROLLBACK');
-      settle(error);
+      settle(busyAsTransient(error));
     }
   };
 
@@ -117,7 +118,13 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
     if (db.inTransaction) return;
     if (open) rolledBack();
     if (sameFile !== undefined && sameFile.size > 1) for (const other of sameFile) if (other !== commitOpen) other();
-    begin.run();
+    try {
+      begin.run();
+    } catch (error) {
+      // Another connection held the write lock past the busy timeout: nothing was written, and
+      // the caller may try again once it lets go.
+      throw busyAsTransient(error);
+    }
     open = true;
     if (!scheduled) {
       scheduled = true;
