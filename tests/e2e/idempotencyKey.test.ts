@@ -1,3 +1,5 @@
+import { IN_FLIGHT_MS } from '../../functions/admin/idempotencyKey';
+import { ManualClock } from '../../shared/core/manualClock';
 import { twoWayFor } from '../../shared/core/outbound/registry';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
@@ -176,5 +178,74 @@ describe('admin record writes with an Idempotency-Key', () => {
     const bad = await post(con, { title: 'Bad Key', price: 1, currency: 'EUR' }, 'x'.repeat(256));
     expect(bad.status).toBe(400);
     expect(await titled(con, 'Bad Key')).toHaveLength(0);
+  });
+});
+
+/**
+ * The takeover path: a first attempt that stored its key, committed its record and then stood
+ * still (a process that died before answering) is taken over by a repeat once IN_FLIGHT_MS has
+ * passed. The repeat reuses the first attempt's local id, so it finds that record instead of
+ * creating a second one. A manual clock crosses the minute.
+ */
+describe('admin record writes with an Idempotency-Key: a repeat takes over from a first attempt that died', () => {
+  const clock = new ManualClock(new Date());
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 5 }, clock });
+    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, random: () => 0.5 });
+  });
+  afterAll(async () => h.close());
+
+  test('before IN_FLIGHT_MS the repeat is told to wait; after it, the repeat answers with the record the first attempt committed', async () => {
+    const con = 'takeover';
+    const made = await h.api('POST', '/api/connections', { id: con, provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, credentials: { type: 'apiKey', apiKey: 'sandbox-api-key' }, entities: [{ name: 'products', direction: 'both' }], schedule: { enabled: false } });
+    expect(made.status).toBe(201);
+    const scope = { tenantId: 't1', connectionId: con, entity: 'products' };
+    const outbox = h.platform.outbox;
+    const commit = outbox.commitLocalChange.bind(outbox);
+    let committed!: () => void;
+    const firstCommitted = new Promise<void>((r) => (committed = r));
+    let die!: (error: Error) => void;
+    const dead = new Promise<never>((_, fail) => (die = fail));
+    dead.catch(() => undefined);
+    let calls = 0;
+    outbox.commitLocalChange = async (...args) => {
+      calls += 1;
+      const result = await commit(...args);
+      if (calls === 1) {
+        committed();
+        await dead; // committed, and then nothing: no answer stored, none sent
+      }
+      return result;
+    };
+    const body = { title: 'Taken Over', price: 9, currency: 'EUR' };
+    const post = () => h.api('POST', `/api/connections/${con}/records/products`, body, h.apiKey, { 'idempotency-key': 'k-died' });
+    const first = post();
+    try {
+      await firstCommitted;
+      const [localId] = (await h.platform.records.list({ ...scope, limit: 10 })).records.map((r) => r.externalId);
+      expect(localId).toBeDefined();
+
+      clock.advance(IN_FLIGHT_MS - 1_000);
+      const tooSoon = await post();
+      expect(tooSoon.status).toBe(409);
+      expect(tooSoon.body.error.code).toBe('in_progress');
+
+      clock.advance(2_000); // the first attempt has now been silent for longer than IN_FLIGHT_MS
+      const takeover = await post();
+      expect(takeover.status).toBe(202);
+      expect(takeover.body.externalId).toBe(localId); // the first attempt's record, found by its local id
+      const live = (await h.platform.records.list({ ...scope, limit: 10 })).records.filter((r) => !r.deleted);
+      expect(live.map((r) => r.externalId)).toEqual([localId]);
+      // Later repeats get the takeover's answer.
+      const again = await post();
+      expect(again.body).toEqual(takeover.body);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+    } finally {
+      die(new Error('the first attempt is gone'));
+      outbox.commitLocalChange = commit;
+      await first.catch(() => undefined);
+    }
   });
 });
