@@ -117,6 +117,31 @@ describe('admin API: keys, roles, tenant isolation and honest errors', () => {
     expect((await h.api('DELETE', '/api/connections')).status).toBe(405);
   });
 
+  test('without a valid key every non-public path and method is the same 401, so the API cannot be mapped', async () => {
+    const probes: Array<[string, string]> = [
+      ['GET', '/api/connections'], // a route
+      ['DELETE', '/api/connections'], // a route's path, another method
+      ['GET', '/api/nothing/here'], // no route
+      ['PATCH', '/api/syncs/run_x/pause'],
+      ['GET', '/api/webhooks/sandbox/shop'], // the receiver's path, a method it does not take
+      ['POST', '/api/health'],
+      ['GET', '/api/connect/sandbox/extra'], // below the connect flow's start route
+    ];
+    for (const key of [null, 'sbk_not-a-real-key-at-all']) {
+      const answers = [];
+      for (const [method, path] of probes) {
+        const response = await h.api(method, path, undefined, key, { accept: 'application/json' }); // the connect flow answers HTML otherwise
+        answers.push({ method, path, status: response.status, error: response.body?.error });
+      }
+      const expected = key === null ? 'Send your API key in the x-api-key header.' : 'The API key is not valid.';
+      expect(answers).toEqual(probes.map(([method, path]) => ({ method, path, status: 401, error: { code: 'unauthorized', message: expected } })));
+    }
+    // The routes that are public by design still answer without a key.
+    expect((await h.api('GET', '/api/health', undefined, null)).status).toBe(200);
+    expect((await h.api('POST', '/api/webhooks/sandbox/shop', { id: 'evt_0' }, null)).status).toBe(404);
+    expect((await h.api('GET', '/api/connect/callback?state=nope&code=x', undefined, null)).status).toBe(400);
+  });
+
   test('a second run for a connection with an open run is refused with 409', async () => {
     await h.sandbox('POST', 'faults', { slowMs: 100 });
     const first = await h.startSync('full');
