@@ -26,11 +26,14 @@ export async function adminApiHandler(request: HttpRequest, context: InvocationC
 async function handleAdminRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const services = await getServices();
   try {
+    // The key is checked before the route: otherwise 404 and 405 would tell a caller without a key
+    // which paths and methods exist. Every public route (health, webhooks, the connect callback) is
+    // a function of its own, so whatever reaches this catch-all needs a key.
+    const principal = await services.tenants.authenticate(request.headers.get('x-api-key'));
     const path = (request.params.path ?? '').replace(/^\/+|\/+$/g, '');
     const match = router.match(request.method, path);
     if (match === undefined) return errorResponse(404, 'not_found', `There is no API route /api/${path}.`);
     if (match === 'method') return errorResponse(405, 'method_not_allowed', `/api/${path} does not take ${request.method}.`);
-    const principal = await services.tenants.authenticate(request.headers.get('x-api-key'));
     return await match.route.handle({ request, params: match.params, principal, services });
   } catch (error) {
     context.warn?.(`Admin API ${request.method} failed: ${(error as Error).message}`);

@@ -27,8 +27,10 @@ export async function connectHandler(request: HttpRequest, context: InvocationCo
       const message = `Connection ${connection.id} is connected to ${connection.provider}.`;
       return wantsJson ? json(200, { connectionId: connection.id, status: connection.status, message }) : html(200, 'Connected', message);
     }
-    if (path === '' || path.includes('/')) return answer(404, 'not_found', `There is no connect route /api/connect/${path}.`, wantsJson);
+    // Only the callback is public: the key comes before the 404, which would otherwise show a
+    // caller without one which paths exist (as in the admin API).
     const principal = await services.tenants.authenticate(request.headers.get('x-api-key'));
+    if (path === '' || path.includes('/')) return answer(404, 'not_found', `There is no connect route /api/connect/${path}.`, wantsJson);
     requireRole(principal, 'admin');
     const connectionId = request.query.get('connection');
     if (!connectionId) return answer(400, 'validation', 'Name the connection to connect: ?connection=<id>.', wantsJson);

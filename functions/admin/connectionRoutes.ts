@@ -4,6 +4,7 @@ import { credentialStatus } from '../../shared/core/credentials/credentialStatus
 import { oauthClientSecretName } from '../../shared/core/credentials/credentialService';
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { requireRole } from '../../shared/core/tenantService';
+import { DEFAULT_CONNECTION_PAGE_SIZE, MAX_CONNECTION_PAGE_SIZE } from '../../shared/ports/connectionStore';
 import { json } from '../http/responses';
 import { entityNameList, parseWith, readJsonBody } from '../http/validation';
 import type { AdminRoute } from './router';
@@ -52,15 +53,21 @@ const createConnectionSchema = z.object({
     .optional(),
 });
 
+const listSchema = z.object({
+  cursor: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_CONNECTION_PAGE_SIZE).default(DEFAULT_CONNECTION_PAGE_SIZE),
+});
+
 const oauthClientSecretSchema = z.object({ clientSecret: z.string().min(1) });
 
 export const connectionRoutes: AdminRoute[] = [
   {
     method: 'GET',
     path: 'connections',
-    async handle({ principal, services }) {
-      const connections = await services.platform.connections.listByTenant(principal.tenantId);
-      return json(200, { connections: connections.map(toConnectionView) });
+    async handle({ request, principal, services }) {
+      const query = parseWith(listSchema, Object.fromEntries(request.query.entries()), 'query');
+      const page = await services.platform.connections.listByTenant({ tenantId: principal.tenantId, ...query });
+      return json(200, { connections: page.connections.map(toConnectionView), nextCursor: page.nextCursor });
     },
   },
   {

@@ -17,7 +17,11 @@ export const MAX_JSON_DEPTH = 64;
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   assertDepthWithin(value, MAX_JSON_DEPTH, what);
   const result = schema.safeParse(value);
-  if (result.success) return result.data;
+  if (result.success) {
+    const dropped = droppedProtoKey(value, result.data, what);
+    if (dropped !== undefined) throw new SyncBridgeError('validation', `${dropped}: "__proto__" cannot be used as a key here (it would be lost); rename it.`);
+    return result.data;
+  }
   const issue = result.error.issues[0];
   const field = issue.path.length > 0 ? issue.path.join('.') : what;
   throw new SyncBridgeError('validation', `${field}: ${issue.message}`);
@@ -32,6 +36,25 @@ export async function readJsonBody(request: { text(): Promise<string> }): Promis
   } catch {
     throw new SyncBridgeError('validation', 'The request body is not valid JSON.');
   }
+}
+
+/**
+ * The path of the first own `"__proto__"` member of `input` that `output` (what the schema made
+ * of it) lacks. JSON.parse keeps such a key as an own member, but zod builds its objects and
+ * records by assignment, which drops it without an issue: a silent loss of the caller's data.
+ * Parts the schema passed through untouched (`z.unknown()`, e.g. inside a record field) are the
+ * same object on both sides and keep the key, so they are not walked. Recursion is bounded by
+ * MAX_JSON_DEPTH, checked before.
+ */
+function droppedProtoKey(input: unknown, output: unknown, path: string): string | undefined {
+  if (input === output || input === null || typeof input !== 'object' || output === null || typeof output !== 'object') return undefined;
+  if (Object.hasOwn(input, '__proto__') && !Object.hasOwn(output, '__proto__')) return `${path}.__proto__`;
+  for (const [key, member] of Object.entries(input)) {
+    if (!Object.hasOwn(output, key)) continue;
+    const dropped = droppedProtoKey(member, (output as Record<string, unknown>)[key], `${path}.${key}`);
+    if (dropped !== undefined) return dropped;
+  }
+  return undefined;
 }
 
 /** Refuses a value nested deeper than `maxDepth` levels. Iterative, so the check itself cannot overflow. */

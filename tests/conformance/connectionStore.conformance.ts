@@ -88,8 +88,48 @@ export function connectionStoreConformance(name: string, factory: StoreFactory<C
       const ids = ['con-c', 'con-a', 'con-b'].map((prefix) => uniqueId(prefix));
       for (const id of ids) await store.create(makeConnection(tenantId, id));
       await store.create(makeConnection(uniqueId('other-ten'), uniqueId('con-x')));
-      expect((await store.listByTenant(tenantId)).map((c) => c.id)).toEqual([...ids].sort());
-      expect(await store.listByTenant(uniqueId('nobody'))).toEqual([]);
+      const page = await store.listByTenant({ tenantId });
+      expect(page.connections.map((c) => c.id)).toEqual([...ids].sort());
+      expect(page.nextCursor).toBeNull();
+      expect(page.connections[0]).toEqual(await store.get(page.connections[0].id));
+      expect(await store.listByTenant({ tenantId: uniqueId('nobody') })).toEqual({ connections: [], nextCursor: null });
+    });
+
+    it('pages a tenant\'s connections by cursor, each once, in id order, with null after the last page', async () => {
+      const ids = Array.from({ length: 7 }, (_, i) => `${uniqueId('con')}-${i}`);
+      for (const id of ids) await store.create(makeConnection(tenantId, id));
+      await store.create(makeConnection(uniqueId('other-ten'), uniqueId('con-y')));
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listByTenant({ tenantId, cursor, limit: 3 });
+        pages.push(page.connections.map((c) => c.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined && pages.length < 10);
+      const sorted = [...ids].sort();
+      expect(pages).toEqual([sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
+      // A page that ends exactly at the last connection still says there is no next page.
+      const exact = await store.listByTenant({ tenantId, limit: 7 });
+      expect([exact.connections.length, exact.nextCursor]).toEqual([7, null]);
+    });
+
+    it('keeps a cursor valid while connections are created: later ids show up, earlier ones do not', async () => {
+      const base = uniqueId('con');
+      for (const suffix of ['b', 'd', 'f']) await store.create(makeConnection(tenantId, `${base}-${suffix}`));
+      const first = await store.listByTenant({ tenantId, limit: 2 });
+      expect(first.connections.map((c) => c.id)).toEqual([`${base}-b`, `${base}-d`]);
+      await store.create(makeConnection(tenantId, `${base}-a`));
+      await store.create(makeConnection(tenantId, `${base}-e`));
+      const rest = await store.listByTenant({ tenantId, cursor: first.nextCursor!, limit: 2 });
+      expect(rest).toEqual({ connections: [expect.objectContaining({ id: `${base}-e` }), expect.objectContaining({ id: `${base}-f` })], nextCursor: null });
+    });
+
+    it('refuses a limit below 1 and a cursor it did not hand out as validation errors', async () => {
+      await store.create(makeConnection(tenantId, uniqueId('con')));
+      await expectSyncBridgeError(store.listByTenant({ tenantId, limit: 0 }), 'validation');
+      await expectSyncBridgeError(store.listByTenant({ tenantId, limit: 2.5 }), 'validation');
+      await expectSyncBridgeError(store.listByTenant({ tenantId, cursor: 'not-a-cursor' }), 'validation');
+      await expectSyncBridgeError(store.listByTenant({ tenantId, cursor: Buffer.from('k:anything').toString('base64url') }), 'validation');
     });
 
     it('pages through every connection in id order with afterId and limit', async () => {

@@ -117,6 +117,72 @@ describe('admin API: keys, roles, tenant isolation and honest errors', () => {
     expect((await h.api('DELETE', '/api/connections')).status).toBe(405);
   });
 
+  test('without a valid key every non-public path and method is the same 401, so the API cannot be mapped', async () => {
+    const probes: Array<[string, string]> = [
+      ['GET', '/api/connections'], // a route
+      ['DELETE', '/api/connections'], // a route's path, another method
+      ['GET', '/api/nothing/here'], // no route
+      ['PATCH', '/api/syncs/run_x/pause'],
+      ['GET', '/api/webhooks/sandbox/shop'], // the receiver's path, a method it does not take
+      ['POST', '/api/health'],
+      ['GET', '/api/connect/sandbox/extra'], // below the connect flow's start route
+    ];
+    for (const key of [null, 'sbk_not-a-real-key-at-all']) {
+      const answers = [];
+      for (const [method, path] of probes) {
+        const response = await h.api(method, path, undefined, key, { accept: 'application/json' }); // the connect flow answers HTML otherwise
+        answers.push({ method, path, status: response.status, error: response.body?.error });
+      }
+      const expected = key === null ? 'Send your API key in the x-api-key header.' : 'The API key is not valid.';
+      expect(answers).toEqual(probes.map(([method, path]) => ({ method, path, status: 401, error: { code: 'unauthorized', message: expected } })));
+    }
+    // The routes that are public by design still answer without a key.
+    expect((await h.api('GET', '/api/health', undefined, null)).status).toBe(200);
+    expect((await h.api('POST', '/api/webhooks/sandbox/shop', { id: 'evt_0' }, null)).status).toBe(404);
+    expect((await h.api('GET', '/api/connect/callback?state=nope&code=x', undefined, null)).status).toBe(400);
+  });
+
+  test('GET /api/connections pages by limit (default 100, at most 1000) and an opaque cursor', async () => {
+    await h.services.tenants.ensureTenant('t3', 'Tenant three');
+    const key = (await h.services.tenants.issueApiKey('t3', 'admin', 'many')).key;
+    const ids = Array.from({ length: 101 }, (_, i) => `many-${String(i).padStart(3, '0')}`);
+    for (const id of ids) {
+      const created = await h.api('POST', '/api/connections', { id, provider: 'sandbox', config: { baseUrl: h.sandboxUrl }, schedule: { enabled: false } }, key);
+      expect(created.status).toBe(201);
+    }
+    const pageOf = async (query: string) => {
+      const response = await h.api('GET', `/api/connections${query}`, undefined, key);
+      expect(response.status).toBe(200);
+      return response.body as { connections: Array<{ id: string }>; nextCursor: string | null };
+    };
+
+    const first = await pageOf('');
+    expect(first.connections.map((c) => c.id)).toEqual(ids.slice(0, 100));
+    expect(typeof first.nextCursor).toBe('string');
+    const last = await pageOf(`?cursor=${encodeURIComponent(first.nextCursor!)}`);
+    expect(last).toEqual({ connections: [expect.objectContaining({ id: ids[100] })], nextCursor: null });
+    // A page shows each connection as GET /api/connections/{id} does (no credentials).
+    expect(first.connections[0]).toEqual((await h.api('GET', `/api/connections/${ids[0]}`, undefined, key)).body);
+
+    const sizes: number[] = [];
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await pageOf(`?limit=40${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+      sizes.push(page.connections.length);
+      seen.push(...page.connections.map((c) => c.id));
+      cursor = page.nextCursor;
+    } while (cursor !== null && sizes.length < 10);
+    expect([sizes, seen]).toEqual([[40, 40, 21], ids]);
+    expect((await pageOf('?limit=1000')).connections).toHaveLength(101);
+
+    for (const [query, message] of [['?limit=0', /^limit:/], ['?limit=1001', /^limit:/], ['?limit=ten', /^limit:/], ['?cursor=bm90LW91cnM', /cursor/]] as const) {
+      const response = await h.api('GET', `/api/connections${query}`, undefined, key);
+      expect({ query, status: response.status, code: response.body.error?.code }).toEqual({ query, status: 400, code: 'validation' });
+      expect(response.body.error.message).toMatch(message);
+    }
+  });
+
   test('a second run for a connection with an open run is refused with 409', async () => {
     await h.sandbox('POST', 'faults', { slowMs: 100 });
     const first = await h.startSync('full');

@@ -104,6 +104,32 @@ describe('admin API: entity lists, nesting limits and what a 5xx tells the calle
     expect(second.body.pendingPush).not.toBeNull();
   });
 
+  test('a "__proto__" key that validation would drop is a 400 naming it, and nothing is written', async () => {
+    const con = await h.twoWayConnection(`protokey${(n += 1)}`);
+    const record = `/api/connections/${con}/records/customers/${cus(5)}`;
+    const before = (await h.platform.records.get({ tenantId: 't1', connectionId: con, entity: 'customers' }, cus(5)))!;
+    const refused: Array<[string, string, string, string]> = [
+      ['PATCH', record, '{"name":"Kept?","__proto__":{"name":"lost"}}', 'body.__proto__'],
+      ['POST', `/api/connections/${con}/records/customers`, '{"__proto__":{"x":1},"name":"New"}', 'body.__proto__'],
+      ['POST', '/api/connections', `{"id":"proto-config","provider":"sandbox","config":{"baseUrl":"${h.sandboxUrl}","__proto__":{"pageSize":5}}}`, 'body.config.__proto__'],
+      ['POST', '/api/connections', `{"__proto__":{"displayName":"x"},"id":"proto-top","provider":"sandbox","config":{"baseUrl":"${h.sandboxUrl}"}}`, 'body.__proto__'],
+      ['POST', '/api/conflicts/cfl_none/resolve', '{"resolution":"custom","data":{"__proto__":{"name":"x"}}}', 'body.data.__proto__'],
+    ];
+    for (const [method, path, body, field] of refused) {
+      const response = await h.api(method, path, body);
+      expect({ path, body, status: response.status, code: response.body.error?.code }).toEqual({ path, body, status: 400, code: 'validation' });
+      expect(response.body.error.message).toMatch(new RegExp(`^${field.replace(/\./g, '\\.')}: `));
+    }
+    expect(await h.platform.records.get({ tenantId: 't1', connectionId: con, entity: 'customers' }, cus(5))).toEqual(before);
+    expect((await h.api('GET', `/api/connections/${con}/records?entity=customers&limit=1000`)).body.records).toHaveLength(20);
+    for (const id of ['proto-config', 'proto-top']) expect((await h.api('GET', `/api/connections/${id}`)).status).toBe(404);
+
+    // "constructor" and "prototype" are ordinary keys that validation keeps: they are stored.
+    const plain = await h.api('PATCH', record, '{"constructor":"c","prototype":{"p":1}}');
+    expect(plain.status).toBe(202);
+    expect(plain.body.data).toMatchObject({ constructor: 'c', prototype: { p: 1 } });
+  });
+
   test('a failure on our side (5xx) answers its code and a generic message with the trace id; the raw text goes only to telemetry', async () => {
     const store = h.platform.connections;
     const originalGet = store.get.bind(store);

@@ -1,13 +1,13 @@
 import { SyncBridgeError } from '../../core/errors';
 import type { Connection } from '../../core/model';
-import type { ConnectionStore } from '../../ports/connectionStore';
+import { DEFAULT_CONNECTION_PAGE_SIZE, MAX_CONNECTION_PAGE_SIZE, type ConnectionListQuery, type ConnectionPage, type ConnectionStore } from '../../ports/connectionStore';
 import type { SqliteDatabase } from './database';
 import { isUniqueViolation } from './sqliteConstraint';
 
 export interface SqliteConnectionStoreOptions {
-  /** Connections listAll returns when the caller gives no limit. Default 100. */
+  /** Connections listAll and listByTenant return when the caller gives no limit. Default 100. */
   defaultListLimit?: number;
-  /** The most connections one listAll call returns, whatever the caller asks. Default 1,000. */
+  /** The most connections one listAll or listByTenant call returns, whatever the caller asks. Default 1,000. */
   maxListLimit?: number;
 }
 
@@ -37,8 +37,8 @@ export class SqliteConnectionStore implements ConnectionStore {
   private readonly selectAfter;
 
   constructor(db: SqliteDatabase, options: SqliteConnectionStoreOptions = {}) {
-    this.defaultListLimit = positiveInteger(options.defaultListLimit ?? 100, 'defaultListLimit', 'configuration');
-    this.maxListLimit = positiveInteger(options.maxListLimit ?? 1000, 'maxListLimit', 'configuration');
+    this.defaultListLimit = positiveInteger(options.defaultListLimit ?? DEFAULT_CONNECTION_PAGE_SIZE, 'defaultListLimit', 'configuration');
+    this.maxListLimit = positiveInteger(options.maxListLimit ?? MAX_CONNECTION_PAGE_SIZE, 'maxListLimit', 'configuration');
     db.exec(SCHEMA);
     this.insert = db.prepare<[string, string, number, string]>('INSERT INTO connections (id, tenant_id, version, doc) VALUES (?, ?, ?, ?)');
     this.selectById = db.prepare<[string], { doc: string }>('SELECT doc FROM connections WHERE id = ?');
@@ -47,7 +47,10 @@ export class SqliteConnectionStore implements ConnectionStore {
     this.updateIfVersion = db.prepare<[number, string, string, string, number]>(
       'UPDATE connections SET version = ?, doc = ? WHERE id = ? AND tenant_id = ? AND version = ?',
     );
-    this.selectByTenant = db.prepare<[string], { doc: string }>('SELECT doc FROM connections WHERE tenant_id = ? ORDER BY id');
+    // One range of connections_by_tenant; '' sorts before every id, so the first page is the same statement.
+    this.selectByTenant = db.prepare<[string, string, number], { id: string; doc: string }>(
+      'SELECT id, doc FROM connections WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?',
+    );
     this.selectAfter = db.prepare<[string, number], { doc: string }>('SELECT doc FROM connections WHERE id > ? ORDER BY id LIMIT ?');
   }
 
@@ -79,15 +82,38 @@ export class SqliteConnectionStore implements ConnectionStore {
     throw new SyncBridgeError('conflict', `Connection ${connection.id} changed since version ${connection.version} was read; read it again and retry.`);
   }
 
-  async listByTenant(tenantId: string): Promise<Connection[]> {
-    return this.selectByTenant.all(tenantId).map((row) => JSON.parse(row.doc) as Connection);
+  async listByTenant(query: ConnectionListQuery): Promise<ConnectionPage> {
+    const limit = this.pageLimit(query.limit);
+    const after = query.cursor === undefined ? '' : decodeCursor(query.cursor);
+    // One row more than the page tells whether another page follows.
+    const rows = this.selectByTenant.all(query.tenantId, after, limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      connections: page.map((row) => JSON.parse(row.doc) as Connection),
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+    };
   }
 
   async listAll(options: { afterId?: string; limit?: number } = {}): Promise<Connection[]> {
-    const limit = Math.min(positiveInteger(options.limit ?? this.defaultListLimit, 'limit', 'validation'), this.maxListLimit);
+    const limit = this.pageLimit(options.limit);
     // '' sorts before every id, so "no afterId" is the same statement.
     return this.selectAfter.all(options.afterId ?? '', limit).map((row) => JSON.parse(row.doc) as Connection);
   }
+
+  private pageLimit(requested: number | undefined): number {
+    return Math.min(positiveInteger(requested ?? this.defaultListLimit, 'limit', 'validation'), this.maxListLimit);
+  }
+}
+
+/** The cursor is the last id of the page, tagged so that another list's cursor is refused. */
+function encodeCursor(lastId: string): string {
+  return Buffer.from(`n:${lastId}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!text.startsWith('n:') || text.length <= 2) throw new SyncBridgeError('validation', 'cursor is not one this API handed out.');
+  return text.slice(2);
 }
 
 function positiveInteger(value: number, name: string, code: 'configuration' | 'validation'): number {

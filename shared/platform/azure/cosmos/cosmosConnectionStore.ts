@@ -1,9 +1,10 @@
 import { SyncBridgeError } from '../../../core/errors';
 import type { Connection } from '../../../core/model';
-import type { ConnectionStore } from '../../../ports/connectionStore';
+import { DEFAULT_CONNECTION_PAGE_SIZE, MAX_CONNECTION_PAGE_SIZE, type ConnectionListQuery, type ConnectionPage, type ConnectionStore } from '../../../ports/connectionStore';
 import { queryAll, readItem, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { createIfAbsent, deleteItem, replaceIfMatch } from './cosmosDocs';
+import { decodeOrderKeyCursor, encodeOrderKeyCursor } from './orderKeyCursor';
 import { safeDocId } from './safeId';
 
 type ConnectionDoc = Connection & { _etag?: string };
@@ -53,19 +54,33 @@ export class CosmosConnectionStore implements ConnectionStore {
     return stored;
   }
 
-  async listByTenant(tenantId: string): Promise<Connection[]> {
-    const docs = await queryAll<ConnectionDoc>(this.container, this.charges, 'connections.listByTenant', 'SELECT * FROM c WHERE c.tenantId = @tenantId ORDER BY c.id', [{ name: '@tenantId', value: tenantId }], tenantId);
-    return docs.map(withoutSystemFields);
+  async listByTenant(query: ConnectionListQuery): Promise<ConnectionPage> {
+    const limit = pageLimit(query.limit);
+    const after = query.cursor === undefined ? '' : decodeOrderKeyCursor('n', query.cursor);
+    // One partition (the tenant's); one document more than the page tells whether another follows.
+    const docs = await queryAll<ConnectionDoc>(
+      this.container, this.charges, 'connections.listByTenant',
+      `SELECT TOP ${limit + 1} * FROM c WHERE c.tenantId = @tenantId AND c.id > @after ORDER BY c.id`,
+      [{ name: '@tenantId', value: query.tenantId }, { name: '@after', value: after }],
+      query.tenantId,
+    );
+    const page = docs.slice(0, limit);
+    return { connections: page.map(withoutSystemFields), nextCursor: docs.length > limit ? encodeOrderKeyCursor('n', page[page.length - 1].id) : null };
   }
 
   async listAll(options: { afterId?: string; limit?: number } = {}): Promise<Connection[]> {
-    const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${limit}.`);
+    const limit = pageLimit(options.limit);
     const docs = await queryAll<ConnectionDoc>(
       this.container, this.charges, 'connections.listAll',
-      `SELECT TOP ${Math.min(limit, 1000)} * FROM c WHERE c.id > @after ORDER BY c.id`,
+      `SELECT TOP ${limit} * FROM c WHERE c.id > @after ORDER BY c.id`,
       [{ name: '@after', value: options.afterId ?? '' }],
     );
     return docs.map(withoutSystemFields);
   }
+}
+
+function pageLimit(requested: number | undefined): number {
+  const limit = requested ?? DEFAULT_CONNECTION_PAGE_SIZE;
+  if (!Number.isInteger(limit) || limit < 1) throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${limit}.`);
+  return Math.min(limit, MAX_CONNECTION_PAGE_SIZE);
 }
