@@ -41,6 +41,12 @@ export interface ProviderResponse<T> {
   status: number;
   body: T;
   rateLimit?: RateLimitInfo;
+  /**
+   * For an answer without a body: its `Location`, resolved against the request's URL (absent when
+   * there is none or it is unreadable). A `201 Created` with no body names the new record only
+   * there; `getLocation` reads it.
+   */
+  location?: string;
 }
 
 /**
@@ -82,24 +88,47 @@ export class ProviderHttpClient {
   }
 
   async request<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
+    const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    return this.send<T>(url, request);
+  }
+
+  /**
+   * GETs the resource a `Location` names (ProviderResponse.location), with this client's headers
+   * and credentials. Only a Location on the base URL's origin is read: another origin would get
+   * the connection's credentials, so it fails as `configuration` before anything is sent (the
+   * message names that origin only, as a Location may carry a token).
+   */
+  async getLocation<T>(location: string): Promise<ProviderResponse<T>> {
+    let url: URL;
     try {
-      return await this.attempt<T>(request);
+      url = new URL(location, this.baseUrl);
+    } catch (cause) {
+      throw new SyncBridgeError('configuration', 'The provider answered with a Location that is not a URL.', { cause });
+    }
+    if (url.origin !== this.baseUrl.origin) {
+      throw new SyncBridgeError('configuration', `The provider answered with a Location on another origin (${url.origin}); SyncBridge sends the connection's credentials only to its own origin (${this.baseUrl.origin}).`);
+    }
+    return this.send<T>(url, { path: url.pathname });
+  }
+
+  private async send<T>(url: URL, request: ProviderRequest): Promise<ProviderResponse<T>> {
+    try {
+      return await this.attempt<T>(url, request);
     } catch (error) {
       // One retry after a 401, only when the authorizer actually refreshed the credentials.
       const refresh = this.options.authorizer?.refreshAfterUnauthorized;
       if (error instanceof SyncBridgeError && error.code === 'auth_failed' && error.status === 401 && refresh) {
-        if (await refresh.call(this.options.authorizer)) return this.attempt<T>(request);
+        if (await refresh.call(this.options.authorizer)) return this.attempt<T>(url, request);
       }
       throw error;
     }
   }
 
-  private async attempt<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
+  private async attempt<T>(url: URL, request: ProviderRequest): Promise<ProviderResponse<T>> {
     const method = request.method ?? 'GET';
-    const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
-    for (const [key, value] of Object.entries(request.query ?? {})) {
-      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
-    }
     const started = Date.now();
     const operation = `${method} ${url.pathname}`;
     let status: number | undefined;
@@ -151,9 +180,10 @@ export class ProviderHttpClient {
       const read = await readLimitedText(response, this.maxResponseBytes);
       if (!read.complete) throw tooLarge();
       const text = read.text;
+      if (text === '') return { status, body: undefined as T, rateLimit, location: locationOf(response, url) };
       let body: T;
       try {
-        body = (text === '' ? undefined : JSON.parse(text)) as T;
+        body = JSON.parse(text) as T;
       } catch (cause) {
         throw new SyncBridgeError('transient', `The provider answered ${operation} with a body that is not complete JSON.`, { cause, status });
       }
@@ -176,6 +206,17 @@ export class ProviderHttpClient {
         resultCode: status ?? 'error',
       });
     }
+  }
+}
+
+/** An answer's Location resolved against the request's URL, or undefined. */
+function locationOf(response: Response, from: URL): string | undefined {
+  const location = response.headers.get('location');
+  if (location === null) return undefined;
+  try {
+    return new URL(location, from).href;
+  } catch {
+    return undefined;
   }
 }
 
