@@ -1,5 +1,6 @@
 import { SyncBridgeError } from '../core/errors';
 import type { JsonObject } from '../core/model';
+import { circuitBreakerOptionsOf, withCircuitDefaults } from '../http/connectionLimits';
 import { ProviderHttpClient } from '../http/providerHttpClient';
 import type { AdapterContext, AdapterDefinition, Credentials, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord, PushRequest, PushResult } from './adapter';
 
@@ -69,6 +70,7 @@ class RestAdapter implements ProviderAdapter {
       timeoutMs: typeof context.connection.config.timeoutMs === 'number' ? context.connection.config.timeoutMs : spec.timeoutMs,
       maxResponseBytes: typeof context.connection.config.maxResponseBytes === 'number' ? context.connection.config.maxResponseBytes : undefined,
       maxRetryWaitMs: typeof context.connection.config.maxRetryWaitMs === 'number' ? context.connection.config.maxRetryWaitMs : undefined,
+      limits: context.limits,
       telemetry: context.telemetry,
       clock: context.clock,
     });
@@ -250,6 +252,7 @@ export function defineRestProvider(spec: RestProviderSpec): AdapterDefinition {
     maxPageSize: spec.maxPageSize,
     validateConfig(config) {
       readConfigUrl(config);
+      withCircuitDefaults(circuitBreakerOptionsOf(config)); // throws naming a bad circuit setting
       if (config.pageSize !== undefined) {
         const size = config.pageSize;
         if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > spec.maxPageSize) {
