@@ -1,4 +1,5 @@
 import type { Connection, JsonObject, PushOperation } from '../core/model';
+import type { ConnectionLimits } from '../http/connectionLimits';
 import type { RateLimitInfo } from '../http/rateLimit';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
@@ -81,6 +82,11 @@ export interface AdapterContext {
   authorizer?: RequestAuthorizer;
   clock: Clock;
   telemetry?: Telemetry;
+  /**
+   * The rate-limit hold and circuit breaker shared by every adapter of this connection in the
+   * process (adapterFor.ts). Absent (tests that build an adapter alone): no sharing.
+   */
+  limits?: ConnectionLimits;
 }
 
 /**

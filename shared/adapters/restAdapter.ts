@@ -1,5 +1,6 @@
 import { SyncBridgeError } from '../core/errors';
 import type { JsonObject } from '../core/model';
+import { circuitBreakerOptionsOf, withCircuitDefaults } from '../http/connectionLimits';
 import { ProviderHttpClient } from '../http/providerHttpClient';
 import type { AdapterContext, AdapterDefinition, Credentials, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord, PushRequest, PushResult } from './adapter';
 
@@ -69,6 +70,7 @@ class RestAdapter implements ProviderAdapter {
       timeoutMs: typeof context.connection.config.timeoutMs === 'number' ? context.connection.config.timeoutMs : spec.timeoutMs,
       maxResponseBytes: typeof context.connection.config.maxResponseBytes === 'number' ? context.connection.config.maxResponseBytes : undefined,
       maxRetryWaitMs: typeof context.connection.config.maxRetryWaitMs === 'number' ? context.connection.config.maxRetryWaitMs : undefined,
+      limits: context.limits,
       telemetry: context.telemetry,
       clock: context.clock,
     });
@@ -116,6 +118,7 @@ class RestAdapter implements ProviderAdapter {
     const body = request.data === null ? undefined : withoutFields(request.data, write.readOnlyFields);
     if (request.op === 'create') {
       const response = await this.client.request<JsonObject>({ method: 'POST', path: this.spec.list.path.replace('{entity}', encodeURIComponent(request.entity)), body, headers });
+      if (response.body === undefined && response.location !== undefined) return { record: await this.readCreated(response.status, response.location, request.entity) };
       return { record: createdRecord(response.status, response.body, this.spec.record, request.entity) };
     }
     if (request.externalId === null) throw new SyncBridgeError('validation', `A ${request.op} push needs the provider's record id.`);
@@ -126,6 +129,24 @@ class RestAdapter implements ProviderAdapter {
     }
     const response = await this.client.request<JsonObject>({ method: write.updateMethod, path, body, headers });
     return { record: toProviderRecord(response.body, this.spec.record) };
+  }
+
+  /**
+   * The record a bodiless create answer names in its Location, read with one GET through the same
+   * client (same credentials; another origin is refused there, before anything is sent). Any
+   * failure of that read parks the push as an unusable create answer, as one without a Location
+   * is: the create did happen, and retrying the push would send it again (a second record wherever
+   * Idempotency-Key is not honoured), which a failed read-back does not justify.
+   */
+  private async readCreated(status: number, location: string, entity: string): Promise<ProviderRecord> {
+    let read: JsonObject | undefined;
+    try {
+      read = (await this.client.getLocation<JsonObject>(location)).body;
+    } catch (error) {
+      const why = error instanceof SyncBridgeError && error.status === 404 ? 'the record its Location names was not found (HTTP 404)' : `reading the record its Location names failed: ${(error as Error).message}`;
+      throw unusableCreate(status, entity, why);
+    }
+    return createdRecord(status, read, this.spec.record, entity);
   }
 
   /** The URL path of one record. Dot-segment ids are refused: URL resolution would drop them (see idProblem). */
@@ -192,8 +213,9 @@ function toProviderRecord(item: JsonObject, fields: RestProviderSpec['record']):
 }
 
 /**
- * The record a create's success answer describes. An answer without a usable id (201 with an empty
- * body, or one whose id we cannot represent) cannot be stored, yet the provider did create the
+ * The record a create's success answer describes (or the record its Location named, readCreated).
+ * An answer without a usable id (201 with an empty body and no Location, or one whose id we
+ * cannot represent) cannot be stored, yet the provider did create the
  * record: retrying would create it twice wherever Idempotency-Key is not honoured. It fails as
  * provider_rejected with the success status, which the outbound service parks for a person
  * (classifyPushFailure) instead of retrying.
@@ -201,8 +223,12 @@ function toProviderRecord(item: JsonObject, fields: RestProviderSpec['record']):
 function createdRecord(status: number, body: JsonObject | undefined, fields: RestProviderSpec['record'], entity: string): ProviderRecord {
   const record = toProviderRecord(body as JsonObject, fields);
   if (record.externalId !== '' && !record.invalid && body !== null && typeof body === 'object' && !Array.isArray(body)) return record;
-  const why = record.invalid ?? (body === undefined ? 'the answer had no body' : `the answer had no "${fields.idField}"`);
-  throw new SyncBridgeError('provider_rejected', `The provider answered the ${entity} create with HTTP ${status} but SyncBridge cannot tell which record it created: ${why}. The record probably exists at the provider; it is not sent again (that could create it twice).`, { status });
+  const why = record.invalid ?? (body === undefined ? 'the answer had no body and no Location' : `the answer had no "${fields.idField}"`);
+  throw unusableCreate(status, entity, why);
+}
+
+function unusableCreate(status: number, entity: string, why: string): SyncBridgeError {
+  return new SyncBridgeError('provider_rejected', `The provider answered the ${entity} create with HTTP ${status} but SyncBridge cannot tell which record it created: ${why}. The record probably exists at the provider; it is not sent again (that could create it twice).`, { status });
 }
 
 /** Headers for credentials that do not change between requests. */
@@ -226,6 +252,7 @@ export function defineRestProvider(spec: RestProviderSpec): AdapterDefinition {
     maxPageSize: spec.maxPageSize,
     validateConfig(config) {
       readConfigUrl(config);
+      withCircuitDefaults(circuitBreakerOptionsOf(config)); // throws naming a bad circuit setting
       if (config.pageSize !== undefined) {
         const size = config.pageSize;
         if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > spec.maxPageSize) {

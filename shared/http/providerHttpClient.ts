@@ -3,6 +3,7 @@ import { credentialValuesOfHeaders, maskProviderText } from '../core/masking';
 import type { RequestAuthorizer } from '../adapters/adapter';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
+import type { CallOutcome, ConnectionLimits } from './connectionLimits';
 import { DEFAULT_MAX_RETRY_WAIT_MS, parseRateLimit, parseRetryAfter, type RateLimitInfo } from './rateLimit';
 import { discardBody, readLimitedText } from './readBody';
 
@@ -23,6 +24,11 @@ export interface ProviderHttpClientOptions {
   maxResponseBytes?: number;
   /** Longest wait a Retry-After or rate-limit reset may set (a longer one waits this). Default 3,600,000 ms (1 h). */
   maxRetryWaitMs?: number;
+  /**
+   * The rate-limit hold and circuit breaker this client shares with every other client of the
+   * same connection (ConnectionLimitsRegistry). Absent: each call stands alone.
+   */
+  limits?: ConnectionLimits;
   telemetry?: Telemetry;
   clock: Clock;
 }
@@ -41,6 +47,12 @@ export interface ProviderResponse<T> {
   status: number;
   body: T;
   rateLimit?: RateLimitInfo;
+  /**
+   * For an answer without a body: its `Location`, resolved against the request's URL (absent when
+   * there is none or it is unreadable). A `201 Created` with no body names the new record only
+   * there; `getLocation` reads it.
+   */
+  location?: string;
 }
 
 /**
@@ -57,7 +69,9 @@ export interface ProviderResponse<T> {
  *   headers such as `x-api-key`, and a POST's body, to whatever origin the Location names; a
  *   successful body over `maxResponseBytes`, which every retry would download again).
  * Every wait a provider asks for is capped at `maxRetryWaitMs`, and at most 64 KiB of an error
- * body is read.
+ * body is read. With `limits`, a call may also fail before it is sent: `rate_limited` while another
+ * call of the connection's rate limit holds it, `transient` while its circuit is open
+ * (connectionLimits.ts).
  */
 export class ProviderHttpClient {
   private readonly baseUrl: URL;
@@ -82,31 +96,59 @@ export class ProviderHttpClient {
   }
 
   async request<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
+    const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    return this.send<T>(url, request);
+  }
+
+  /**
+   * GETs the resource a `Location` names (ProviderResponse.location), with this client's headers
+   * and credentials. Only a Location on the base URL's origin is read: another origin would get
+   * the connection's credentials, so it fails as `configuration` before anything is sent (the
+   * message names that origin only, as a Location may carry a token).
+   */
+  async getLocation<T>(location: string): Promise<ProviderResponse<T>> {
+    let url: URL;
     try {
-      return await this.attempt<T>(request);
+      url = new URL(location, this.baseUrl);
+    } catch (cause) {
+      throw new SyncBridgeError('configuration', 'The provider answered with a Location that is not a URL.', { cause });
+    }
+    if (url.origin !== this.baseUrl.origin) {
+      throw new SyncBridgeError('configuration', `The provider answered with a Location on another origin (${url.origin}); SyncBridge sends the connection's credentials only to its own origin (${this.baseUrl.origin}).`);
+    }
+    return this.send<T>(url, { path: url.pathname });
+  }
+
+  private async send<T>(url: URL, request: ProviderRequest): Promise<ProviderResponse<T>> {
+    try {
+      return await this.attempt<T>(url, request);
     } catch (error) {
       // One retry after a 401, only when the authorizer actually refreshed the credentials.
       const refresh = this.options.authorizer?.refreshAfterUnauthorized;
       if (error instanceof SyncBridgeError && error.code === 'auth_failed' && error.status === 401 && refresh) {
-        if (await refresh.call(this.options.authorizer)) return this.attempt<T>(request);
+        if (await refresh.call(this.options.authorizer)) return this.attempt<T>(url, request);
       }
       throw error;
     }
   }
 
-  private async attempt<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
+  private async attempt<T>(url: URL, request: ProviderRequest): Promise<ProviderResponse<T>> {
     const method = request.method ?? 'GET';
-    const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
-    for (const [key, value] of Object.entries(request.query ?? {})) {
-      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
-    }
-    const started = Date.now();
     const operation = `${method} ${url.pathname}`;
+    const { limits } = this.options;
+    const trial = limits ? limits.admit(operation, this.options.clock) : false;
+    const started = Date.now();
     let status: number | undefined;
+    // How the circuit counts this call: neutral until the request has gone out.
+    let outcome: CallOutcome = 'neutral';
     try {
       const authHeaders = this.options.authorizer ? await this.options.authorizer.headers() : undefined;
       const base = request.headers ? { ...this.headers, ...request.headers } : this.headers;
       const headers = authHeaders ? { ...base, ...authHeaders } : base;
+      outcome = 'failure'; // no answer (refused, reset, timeout) until one arrives
       const response = await fetch(url, {
         method,
         headers: request.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
@@ -115,8 +157,12 @@ export class ProviderHttpClient {
         redirect: 'manual',
       });
       status = response.status;
+      outcome = status >= 500 ? 'failure' : 'success';
       const now = this.options.clock.now();
       const rateLimit = parseRateLimit(response.headers, now, this.maxRetryWaitMs);
+      // The window is spent: the connection's other calls wait for its reset too (the step
+      // runner already schedules the next page then).
+      if (limits && rateLimit?.remaining === 0 && rateLimit.resetAt && rateLimit.resetAt > now) limits.holdUntil(rateLimit.resetAt, `X-RateLimit-Remaining: 0 on ${operation}`);
       if (status >= 300 && status < 400) {
         await discardBody(response);
         throw new SyncBridgeError('configuration', `The provider answered ${operation} with a redirect (HTTP ${status}) to ${redirectTarget(response, url)}. SyncBridge does not follow redirects, so that a connection's credentials go only to its configured address; if the provider has moved, set the connection's config.baseUrl to the new address.`, { status });
@@ -125,6 +171,7 @@ export class ProviderHttpClient {
         const { text } = await readLimitedText(response, ERROR_BODY_BYTES);
         const retryAt = parseRetryAfter(response.headers, now, rateLimit, this.maxRetryWaitMs);
         if (status === 429 || (status === 403 && (response.headers.has('retry-after') || rateLimit?.remaining === 0))) {
+          if (limits && retryAt) limits.holdUntil(retryAt, `HTTP ${status} on ${operation}`);
           throw new SyncBridgeError('rate_limited', `The provider rate-limited ${operation} (HTTP ${status}).`, { status, retryAt });
         }
         if (status === 401 || status === 403) {
@@ -151,22 +198,29 @@ export class ProviderHttpClient {
       const read = await readLimitedText(response, this.maxResponseBytes);
       if (!read.complete) throw tooLarge();
       const text = read.text;
+      if (text === '') return { status, body: undefined as T, rateLimit, location: locationOf(response, url) };
       let body: T;
       try {
-        body = (text === '' ? undefined : JSON.parse(text)) as T;
+        body = JSON.parse(text) as T;
       } catch (cause) {
         throw new SyncBridgeError('transient', `The provider answered ${operation} with a body that is not complete JSON.`, { cause, status });
       }
       return { status, body, rateLimit };
     } catch (error) {
       if (error instanceof SyncBridgeError) throw error;
-      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      // By name, not `instanceof Error`: the abort is a DOMException, which in another realm (a
+      // test VM) is no instance of this realm's Error.
+      const name = (error as { name?: unknown } | null)?.name;
+      const timedOut = name === 'TimeoutError' || name === 'AbortError';
+      // A body cut off after a 2xx-4xx status is not the provider being down; a timeout is.
+      if (timedOut) outcome = 'failure';
       throw new SyncBridgeError(
         'transient',
         timedOut ? `The provider did not answer ${operation} within ${this.timeoutMs} ms.` : `The call ${operation} failed before a complete answer: ${(error as Error).message}.`,
         { cause: error, status },
       );
     } finally {
+      if (limits) this.recordOutcome(limits, outcome, trial, status === undefined ? `no answer to ${operation}` : `HTTP ${status} on ${operation}`);
       this.options.telemetry?.dependency({
         type: 'HTTP',
         target: this.baseUrl.host,
@@ -176,6 +230,26 @@ export class ProviderHttpClient {
         resultCode: status ?? 'error',
       });
     }
+  }
+
+  private recordOutcome(limits: ConnectionLimits, outcome: CallOutcome, trial: boolean, what: string): void {
+    const change = limits.record(outcome, trial, this.options.clock, what);
+    if (change === 'opened') {
+      this.options.telemetry?.log('warn', 'Provider circuit opened: calls of the connection fail fast until its cool-down ends.', { connectionId: limits.connectionId, target: this.baseUrl.host, last: what, trial });
+    } else if (change === 'closed') {
+      this.options.telemetry?.log('info', 'Provider circuit closed: the trial call succeeded.', { connectionId: limits.connectionId, target: this.baseUrl.host });
+    }
+  }
+}
+
+/** An answer's Location resolved against the request's URL, or undefined. */
+function locationOf(response: Response, from: URL): string | undefined {
+  const location = response.headers.get('location');
+  if (location === null) return undefined;
+  try {
+    return new URL(location, from).href;
+  } catch {
+    return undefined;
   }
 }
 

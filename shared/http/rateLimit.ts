@@ -57,6 +57,11 @@ export function parseRateLimit(headers: Headers, now: Date, maxWaitMs = DEFAULT_
  * IMF-fixdate (RFC 9110 §10.2.3), at least one second and at most `maxWaitMs` away; else the
  * window's reset when it is still ahead; else undefined — the caller backs off by its own count
  * of waits (a fixed fallback would hammer a provider that sends no hint at a steady rate).
+ *
+ * A Retry-After date is a time on the provider's clock, which may differ from ours by minutes or
+ * hours. The answer's own `Date` says what that clock read when it answered, so when it is a
+ * valid IMF-fixdate the wait is (Retry-After − Date), counted from `now`; without one, the date is
+ * read against our clock.
  */
 export function parseRetryAfter(headers: Headers, now: Date, rateLimit?: RateLimitInfo, maxWaitMs = DEFAULT_MAX_RETRY_WAIT_MS): Date | undefined {
   const value = header(headers, 'retry-after');
@@ -64,7 +69,11 @@ export function parseRetryAfter(headers: Headers, now: Date, rateLimit?: RateLim
     const earliest = now.getTime() + 1000;
     if (/^\d+$/.test(value)) return capped(Math.max(now.getTime() + Number(value) * 1000, earliest), now, maxWaitMs);
     const date = parseHttpDate(value);
-    if (date) return capped(Math.max(date.getTime(), earliest), now, maxWaitMs);
+    if (date) {
+      const sent = parseHttpDate(header(headers, 'date') ?? '');
+      const at = sent ? now.getTime() + (date.getTime() - sent.getTime()) : date.getTime();
+      return capped(Math.max(at, earliest), now, maxWaitMs);
+    }
   }
   if (rateLimit?.resetAt && rateLimit.resetAt.getTime() > now.getTime()) return capped(rateLimit.resetAt.getTime(), now, maxWaitMs);
   return undefined;

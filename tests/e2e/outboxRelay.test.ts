@@ -182,14 +182,22 @@ describe('outboxRelay timer: a push waiting for its Retry-After is not re-sent b
     expect(await acceptedWrites()).toBe(accepted);
 
     // The retry's own message names its due time: delivered while this worker's clock still reads
-    // earlier (a broker clock running ahead), it pushes rather than skip itself.
+    // earlier (a broker clock running ahead), it attempts the push rather than skip itself. The
+    // provider's call is still held by the connection's rate-limit hold (the same Retry-After,
+    // shared/http/connectionLimits.ts): the attempt is counted and rescheduled to the hold's end.
     await h.platform.queue.send(QUEUES.outbound, { body: { outboxId: id, dueAt: waiting.nextAttemptAt }, messageId: `${id}.skewed`, sessionId: con });
-    expect(await h.settledOutbox(id)).toMatchObject({ state: 'done', attempts: 2 });
-    expect((await h.sandbox('GET', `records/customers/${cus(4)}`)).name).toBe('Not Before Its Time');
-    expect(await acceptedWrites()).toBe(accepted + 1);
-    // And the scheduled message itself, when due, finds the entry done: the provider got it once.
+    const held = await h.waitFor('the skewed retry to be attempted', async () => {
+      const entry = await h.platform.outbox.get(id);
+      return entry?.attempts === 2 ? entry : undefined;
+    });
+    expect(held).toMatchObject({ state: 'pending', nextAttemptAt: waiting.nextAttemptAt });
+    expect(held.lastError).toMatch(/held GET .* until .*HTTP 429 on PATCH/);
+    expect(await acceptedWrites()).toBe(accepted);
+    // When due, the scheduled retries push it once: the provider got it once.
     clock.advance(RETRY_AFTER_SECONDS * 1000 - 11 * MINUTE);
-    await h.waitFor('the scheduled retry to be handled', async () => outbound().scheduled === 0 && outbound().active === 0);
+    expect(await h.settledOutbox(id)).toMatchObject({ state: 'done', attempts: 3 });
+    expect((await h.sandbox('GET', `records/customers/${cus(4)}`)).name).toBe('Not Before Its Time');
+    await h.waitFor('the scheduled retries to be handled', async () => outbound().scheduled === 0 && outbound().active === 0);
     expect(await acceptedWrites()).toBe(accepted + 1);
   });
 

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** One scripted answer of the loopback provider. */
@@ -8,20 +8,23 @@ export interface ScriptedAnswer {
   headers?: Record<string, string>;
 }
 
+/** Answers the n-th request (from 1); the request is there for scripts that route by method or path. */
+export type ScriptedProvider = (n: number, request: IncomingMessage) => ScriptedAnswer;
+
 /**
- * A provider on loopback whose every answer a test scripts: `answer(n)` for the n-th request (from
- * 1), and the time of each request in `requests`. Started before a describe block's tests, closed
- * after them.
+ * A provider on loopback whose every answer a test scripts: `answer(n, request)` for the n-th
+ * request (from 1, its method, URL and headers at hand), and the time of each request in
+ * `requests`. Started before a describe block's tests, closed after them.
  */
-export function useScriptedProvider(answer: (n: number) => ScriptedAnswer): { readonly baseUrl: string; readonly requests: number[]; script(next: (n: number) => ScriptedAnswer): void } {
+export function useScriptedProvider(answer: ScriptedProvider): { readonly baseUrl: string; readonly requests: number[]; script(next: ScriptedProvider): void } {
   let server: Server | undefined;
   let baseUrl = '';
   let current = answer;
   const requests: number[] = [];
   beforeAll(async () => {
-    server = createServer((_req, res) => {
+    server = createServer((req, res) => {
       requests.push(Date.now());
-      const out = current(requests.length);
+      const out = current(requests.length, req);
       res.writeHead(out.status, { 'content-type': 'application/json', ...out.headers }).end(JSON.stringify(out.body));
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
