@@ -156,6 +156,39 @@ describe('webhook apply failures (sandbox → local host)', () => {
     });
   });
 
+  it('a replay the queue refuses answers 503 and leaves the delivery as it was; replaying again applies it', async () => {
+    const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_replayed', name: 'Replayed', updated_at: '2027-03-02T10:00:00Z' } } });
+    const before = (await settled(id)).entry;
+    expect(before.status).toBe('applied');
+
+    // Service Bus has a bad moment: the next send to sync-inbound fails.
+    const queue = h.platform.queue as unknown as { send: (...args: unknown[]) => Promise<void> };
+    let refused = 0;
+    queue.send = async function (this: unknown, name: unknown, ...rest: unknown[]) {
+      if (name === QUEUES.inbound && refused === 0) {
+        refused += 1;
+        throw new Error('Service Bus send to sync-inbound failed: ServiceBusy (simulated).');
+      }
+      return Object.getPrototypeOf(h.platform.queue).send.call(h.platform.queue, name, ...rest);
+    };
+    try {
+      const replay = await h.api('POST', `/api/deliveries/${id}/replay`);
+      expect(refused).toBe(1);
+      expect(replay.status).toBe(503);
+      expect(replay.body.error.message.startsWith(`Delivery ${id} could not be replayed: the queue did not accept it. It is applied as before; replay it again.`)).toBe(true);
+      const after = await delivery(id);
+      expect({ status: after.status, detail: after.detail }).toEqual({ status: 'applied', detail: null });
+      expect(h.platform.queue.depth(QUEUES.inbound).active).toBe(0);
+
+      const again = await h.api('POST', `/api/deliveries/${id}/replay`);
+      expect(again.status).toBe(202);
+      expect(again.body).toEqual({ deliveryId: id, replay: 2 }); // a new message id: the refused one may yet reach the broker
+      expect((await settled(id)).entry.status).toBe('applied');
+    } finally {
+      delete (h.platform.queue as { send?: unknown }).send;
+    }
+  });
+
   it('a message whose delivery is no longer in the log is skipped with a warning and a metric', async () => {
     const deliveryId = `dlv_gone_${randomBytes(4).toString('hex')}`;
     await h.platform.queue.send(QUEUES.inbound, { body: { kind: 'webhook', connectionId: 'shop', deliveryId }, messageId: deliveryId, sessionId: 'shop' });
