@@ -5,8 +5,8 @@ import { Harness } from '../support/harness';
 /**
  * What the webhook worker does when applying a delivery fails, on the real stack (sandbox over
  * HTTP, local host, local queue with its real maxDeliveryCount of 10): a rate-limited or failing
- * provider is retried by scheduled messages, not by ten immediate redeliveries; our own failure is
- * redelivered, and on the last delivery recorded as failed instead of left `received`.
+ * provider is retried by scheduled messages, not by ten immediate redeliveries; so is our own
+ * failure, and on its last try it is recorded as failed instead of left `received`.
  */
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 
@@ -131,13 +131,42 @@ describe('webhook apply failures (sandbox → local host)', () => {
       delete (h.platform.records as { get?: unknown }).get; // back to the prototype's
     });
 
-    it('is redelivered by the broker, and applies when a redelivery succeeds', async () => {
+    it('is retried, and applies when a retry succeeds', async () => {
       const failuresBefore = await failures();
       const reads = failReads('cus_flaky', 2);
       const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_flaky', name: 'Flaky', updated_at: '2027-03-01T10:00:00Z' } } });
       const { entry, deadLetters } = await settled(id);
       expect({ status: entry?.status, deadLetters }).toEqual({ status: 'applied', deadLetters: 0 });
       expect(reads.calls()).toBe(3);
+      expect(await failures()).toBe(failuresBefore);
+    });
+
+    it('is retried with backoff by scheduled messages, so a store hiccup of a second and a half does not fail the delivery', async () => {
+      const failuresBefore = await failures();
+      // Every read of this record fails for 1.5 s: the broker's ten immediate redeliveries would all land in it.
+      const calls: number[] = [];
+      const until = Date.now() + 1_500;
+      const get = original();
+      h.platform.records.get = async function (this: unknown, scope, id) {
+        if (id === 'cus_hiccup') {
+          calls.push(Date.now());
+          if (Date.now() < until) throw new Error('SQLITE_BUSY: database is locked (injected)');
+        }
+        return get.call(h.platform.records, scope, id);
+      };
+      const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_hiccup', name: 'Hiccup', updated_at: '2027-03-01T10:00:00Z' } } });
+      const waiting = await h.waitFor('the delivery to wait for its retry', async () => {
+        const entry = await delivery(id);
+        return entry?.status !== 'received' || entry?.detail ? entry : undefined;
+      });
+      expect(waiting).toMatchObject({ status: 'received', detail: expect.stringMatching(/^Waiting to retry at .* \(attempt 2 of 10\) after an internal error/) });
+      expect(waiting.detail).not.toContain('SQLITE');
+
+      const { entry, deadLetters } = await settled(id);
+      expect({ status: entry?.status, detail: entry?.detail, deadLetters }).toEqual({ status: 'applied', detail: null, deadLetters: 0 });
+      expect(calls.length).toBeLessThan(10);
+      // Backoff (100-200 ms, then 200-400 ms), not immediate redeliveries.
+      for (let i = 1; i < calls.length; i += 1) expect(calls[i] - calls[i - 1]).toBeGreaterThanOrEqual(90);
       expect(await failures()).toBe(failuresBefore);
     });
 
