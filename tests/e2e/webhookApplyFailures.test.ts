@@ -218,6 +218,37 @@ describe('webhook apply failures (sandbox → local host)', () => {
     }
   });
 
+  it('events of a paused connection are acknowledged and held, and applied in receipt order once it is resumed', async () => {
+    expect((await h.api('POST', '/api/connections/shop/pause')).body.status).toBe('paused');
+    const ids: string[] = [];
+    let resumed: Awaited<ReturnType<typeof h.api>> | undefined;
+    try {
+      // Three states of one record, oldest first: applied out of order, the older ones would be ignored as stale.
+      for (const [n, name] of ['First', 'Second', 'Third'].entries()) {
+        ids.push(await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_paused', name, updated_at: `2027-04-01T10:00:0${n}Z` } } }));
+      }
+      for (const id of ids) {
+        const { entry, deadLetters } = await settled(id);
+        expect({ status: entry?.status, deadLetters }).toEqual({ status: 'held', deadLetters: 0 });
+        expect(entry.detail).toBe('Waiting for connection shop to be resumed: it is paused. The delivery is applied once the connection is resumed (POST /api/connections/shop/resume).');
+      }
+      expect(await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_paused')).toBeUndefined();
+      expect(h.platform.queue.depth(QUEUES.inbound).active).toBe(0); // held in the log, not in the queue
+    } finally {
+      resumed = await h.api('POST', '/api/connections/shop/resume'); // the other cases need the connection active
+    }
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ status: 'active', releasedDeliveries: ids.length });
+    for (const id of ids) {
+      const { entry } = await settled(id);
+      expect({ status: entry?.status, detail: entry?.detail, replays: entry?.replays }).toEqual({ status: 'applied', detail: null, replays: 1 });
+    }
+    const stored = await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_paused');
+    expect(stored?.data.name).toBe('Third');
+    // Resuming again finds nothing held.
+    expect((await h.api('POST', '/api/connections/shop/resume')).body.releasedDeliveries).toBe(0);
+  });
+
   it('a message whose delivery is no longer in the log is skipped with a warning and a metric', async () => {
     const deliveryId = `dlv_gone_${randomBytes(4).toString('hex')}`;
     await h.platform.queue.send(QUEUES.inbound, { body: { kind: 'webhook', connectionId: 'shop', deliveryId }, messageId: deliveryId, sessionId: 'shop' });

@@ -13,10 +13,14 @@ import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 import { eventTime, staleReason } from './eventOrder';
 import { planFetchFailure } from './fetchRetry';
+import { heldDeliveryReason, holdsDeliveries } from './heldDeliveries';
 import { currentTraceparent } from '../traceContext';
 
-/** `rescheduled`: a provider call failed transiently or was rate-limited; a scheduled retry was sent. */
-export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped' | 'rescheduled';
+/**
+ * `rescheduled`: a provider call (or our own code) failed and a scheduled retry was sent.
+ * `held`: the connection is paused; the delivery waits in the log for its resume (heldDeliveries.ts).
+ */
+export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped' | 'rescheduled' | 'held';
 
 export interface ApplyOptions {
   /**
@@ -135,6 +139,7 @@ export class WebhookApplier {
     const { platform } = this;
     const connection = await platform.connections.get(delivery.connectionId);
     if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
+    if (holdsDeliveries(connection) && (await this.hold(delivery))) return 'held';
     // Signed by another provider's scheme than the connection's: acknowledged and logged, not applied.
     if (delivery.provider !== connection.provider || !this.adapters.names().includes(delivery.provider)) {
       return this.finish(delivery, 'ignored', `${connection.id} is a ${connection.provider} connection: SyncBridge has no adapter for ${delivery.provider} events on it.`);
@@ -249,6 +254,25 @@ export class WebhookApplier {
     }
     if (applied === 0) return this.finish(delivery, 'ignored', notes.join(' ') || 'Nothing to apply.');
     return this.finish(delivery, 'applied', notes.length > 0 ? notes.join(' ') : undefined);
+  }
+
+  /**
+   * Marks the delivery held (its connection is paused), completing its message: the resume
+   * enqueues it again from the log. The connection is read again after the write: a resume that
+   * listed the held deliveries just before it would not see this one, so if the connection is no
+   * longer paused the delivery is applied now instead (returns false). Both may happen — a
+   * resume that listed it after the write enqueues it too — and a second apply writes nothing new.
+   */
+  private async hold(delivery: Delivery): Promise<boolean> {
+    const { platform } = this;
+    await platform.deliveries.update(delivery.id, { status: 'held', detail: heldDeliveryReason(delivery.connectionId) }, platform.clock.now().toISOString());
+    const now = await platform.connections.get(delivery.connectionId);
+    if (now && holdsDeliveries(now)) {
+      platform.telemetry.log('info', 'Webhook delivery held: its connection is paused.', { deliveryId: delivery.id, connectionId: delivery.connectionId });
+      return true;
+    }
+    await platform.deliveries.update(delivery.id, { status: 'received', detail: undefined }, platform.clock.now().toISOString());
+    return false;
   }
 
   /** The event's record, or for id-only events the provider's current one (gone → a tombstone). */
