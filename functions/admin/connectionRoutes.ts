@@ -88,6 +88,25 @@ export const connectionRoutes: AdminRoute[] = [
     },
   },
   {
+    // Holds the connection's pushes and webhook events until it is resumed.
+    method: 'POST',
+    path: 'connections/{id}/pause',
+    async handle({ params, principal, services }) {
+      requireRole(principal, 'operator');
+      return json(200, toConnectionView(await services.connections.pause(principal.tenantId, params.id)));
+    },
+  },
+  {
+    // Active again; its held webhook deliveries are enqueued in receipt order (503 if the queue refuses one: resume again).
+    method: 'POST',
+    path: 'connections/{id}/resume',
+    async handle({ params, principal, services }) {
+      requireRole(principal, 'operator');
+      const { connection, releasedDeliveries } = await services.connections.resume(principal.tenantId, params.id);
+      return json(200, { ...toConnectionView(connection), releasedDeliveries });
+    },
+  },
+  {
     method: 'GET',
     path: 'connections/{id}/credentials',
     async handle({ params, principal, services }) {

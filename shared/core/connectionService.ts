@@ -8,6 +8,7 @@ import { SyncBridgeError } from './errors';
 import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
 import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
 import { assertMergePolicy, CustomMergeRules } from './merge';
+import { releaseHeld } from './webhookIntake/heldDeliveries';
 
 export interface CreateConnectionRequest {
   tenantId: string;
@@ -104,6 +105,33 @@ export class ConnectionService {
       version: 0,
     };
     return this.platform.connections.create(connection);
+  }
+
+  /**
+   * Pauses an active connection (a paused one stays paused): its pushes are held
+   * (outbound/connectionHold.ts) and its webhook events are acknowledged, logged and held
+   * (webhookIntake/heldDeliveries.ts) until it is resumed.
+   */
+  async pause(tenantId: string, id: string): Promise<Connection> {
+    const connection = await this.getForTenant(tenantId, id);
+    if (connection.status === 'paused') return connection;
+    if (connection.status !== 'active') throw new SyncBridgeError('conflict', `Connection ${id} is ${connection.status}; only an active connection can be paused.`);
+    return this.platform.connections.update({ ...connection, status: 'paused', updatedAt: this.platform.clock.now().toISOString() });
+  }
+
+  /**
+   * Resumes a paused connection and enqueues its held webhook deliveries again, in receipt order.
+   * Resuming an active connection only releases deliveries still held (a resume whose release the
+   * queue refused part-way, `transient`: resume again).
+   */
+  async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number }> {
+    let connection = await this.getForTenant(tenantId, id);
+    if (connection.status === 'paused') {
+      connection = await this.platform.connections.update({ ...connection, status: 'active', updatedAt: this.platform.clock.now().toISOString() });
+    } else if (connection.status !== 'active') {
+      throw new SyncBridgeError('conflict', `Connection ${id} is ${connection.status}; only a paused connection can be resumed.`);
+    }
+    return { connection, releasedDeliveries: await releaseHeld(this.platform, connection) };
   }
 
   /** A connection as its tenant sees it; another tenant's connection does not exist (404). */

@@ -1,7 +1,14 @@
 import type { IsoTime } from '../core/model';
 
-/** received → applied | ignored | failed; a failed delivery may still become applied (broker retry, replay). */
-export type DeliveryStatus = 'received' | 'applied' | 'ignored' | 'failed';
+/**
+ * received → applied | ignored | failed | held; a failed delivery may still become applied (broker
+ * retry, replay). `held`: its connection was paused when the worker came to it; it has no queue
+ * message and waits for the connection's resume, which enqueues it again (received).
+ */
+export type DeliveryStatus = 'received' | 'applied' | 'ignored' | 'failed' | 'held';
+
+/** Statuses retention never removes: their change is not applied yet (see DeliveryStore). */
+export const UNSETTLED_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['received', 'held'];
 
 /** One accepted webhook delivery, kept so that it can be listed, diagnosed and replayed. */
 export interface Delivery {
@@ -66,9 +73,12 @@ export type WebhookHealthEvent = 'received' | 'rejected' | 'failed';
  * - `list` is scoped to tenant and connection, newest first (insertion order), paged by cursor.
  * - An implementation may keep only the newest deliveries of a connection (a documented retention,
  *   at least thousands, by count or by age); within it, nothing is lost. A delivery still
- *   `received` is outside any retention: its queue message has not been handled yet, and a worker
- *   that finds its delivery gone skips the message, so dropping it would lose a change. It becomes
- *   subject to retention once applied, ignored or failed (and is exempt again when replayed).
+ *   `received` or `held` is outside any retention: its change is not applied yet (a worker that
+ *   finds its delivery gone skips the message; a held one is enqueued again from the log on
+ *   resume), so dropping it would lose a change. It becomes subject to retention once applied,
+ *   ignored or failed (and is exempt again when replayed or held).
+ * - `listHeld` returns a connection's `held` deliveries oldest first (insertion order, which is
+ *   receipt order), at most `limit`, without bodies; scoped to tenant and connection.
  * - `update` changes status, detail, eventType and replays of an existing delivery; unknown id → false.
  * - `recordHealth` counts one event for a connection; `health` reads the counters (zeros when none).
  */
@@ -78,6 +88,7 @@ export interface DeliveryStore {
   insertMany(deliveries: readonly Delivery[]): Promise<boolean[]>;
   get(id: string): Promise<Delivery | undefined>;
   list(query: DeliveryListQuery): Promise<DeliveryPage>;
+  listHeld(tenantId: string, connectionId: string, limit: number): Promise<Delivery[]>;
   update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean>;
   recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void>;
   health(connectionId: string): Promise<WebhookHealth>;

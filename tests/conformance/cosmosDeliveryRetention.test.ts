@@ -46,6 +46,16 @@ describe('CosmosDeliveryStore retention: a delivery not applied yet never expire
     expect(await store.get(delivery.id)).not.toHaveProperty('ttl');
   });
 
+  it('keeps a held delivery (its connection paused) with ttl -1 until it is released and applied', async () => {
+    const store = new CosmosDeliveryStore(cosmos.db);
+    const delivery = makeDelivery();
+    await store.insert(delivery);
+    await store.update(delivery.id, { status: 'held', detail: 'Waiting for the connection to be resumed.' }, '2026-01-01T00:01:00.000Z');
+    expect(await storedTtl(delivery)).toBe(-1);
+    await store.update(delivery.id, { status: 'applied', detail: undefined }, '2026-03-01T00:00:00.000Z');
+    expect(await storedTtl(delivery)).toBeUndefined();
+  });
+
   it('keeps webhook health counters past the log\'s 30 days (ttl -1), through every kind of count', async () => {
     const store = new CosmosDeliveryStore(cosmos.db);
     const connectionId = uniqueId('conn');

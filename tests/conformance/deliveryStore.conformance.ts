@@ -95,6 +95,23 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
       expect(cleared).not.toHaveProperty('detail');
     });
 
+    it('lists a connection\'s held deliveries oldest first (receipt order), at most limit, without bodies, scoped', async () => {
+      for (let n = 1; n <= 6; n += 1) await store.insert(delivery(n));
+      const other = uniqueId('conn');
+      await store.insert(delivery(7, { id: `${other}-held`, connectionId: other, status: 'held' }));
+      await store.insert(delivery(8, { id: `${connectionId}-other-tenant`, tenantId: uniqueId('tenant'), status: 'held' }));
+      // Held in another order than received: the list is receipt order all the same.
+      for (const n of [5, 2, 4]) await store.update(delivery(n).id, { status: 'held', detail: 'paused' }, '2026-02-01T00:00:00.000Z');
+      expect((await store.listHeld(tenantId, connectionId, 10)).map((d) => d.webhookId)).toEqual(['evt_2', 'evt_4', 'evt_5']);
+      const first = await store.listHeld(tenantId, connectionId, 2);
+      expect(first.map((d) => d.webhookId)).toEqual(['evt_2', 'evt_4']);
+      expect(first[0]).toMatchObject({ id: delivery(2).id, status: 'held', detail: 'paused', body: '' });
+      // Released: no longer listed.
+      await store.update(delivery(2).id, { status: 'received', detail: undefined, replays: 1 }, '2026-02-02T00:00:00.000Z');
+      expect((await store.listHeld(tenantId, connectionId, 10)).map((d) => d.webhookId)).toEqual(['evt_4', 'evt_5']);
+      expect(await store.listHeld(tenantId, uniqueId('conn'), 10)).toEqual([]);
+    });
+
     it('counts health per connection, zeros when none', async () => {
       expect(await store.health(connectionId)).toEqual({
         connectionId, received: 0, rejected: 0, failures: 0, lastReceivedAt: null, lastRejectedAt: null, lastFailureAt: null, lastError: null,
@@ -131,6 +148,22 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
         expect(page.deliveries.map((d) => d.webhookId)).toEqual(Array.from({ length: page.deliveries.length }, (_, i) => `evt_${total - i}`));
         expect(await small.store.get(`${other}-keep`)).toBeDefined();
         expect((await small.store.health(connectionId)).received).toBe(total); // health counts everything ever received
+      } finally {
+        await small.cleanup();
+      }
+    });
+
+    (retention ? it : it.skip)('never drops a held delivery (its connection paused), however many newer ones arrive', async () => {
+      const small = await retention!.factory();
+      try {
+        const total = retention!.keep * 3 + 1;
+        await small.store.insert(delivery(1, { status: 'held' }));
+        await small.store.insert(delivery(2));
+        await small.store.update(delivery(2).id, { status: 'held' }, '2026-02-01T00:00:00.000Z');
+        for (let n = 3; n <= total; n += 1) await small.store.insert(delivery(n, { status: 'applied' }));
+        expect((await small.store.listHeld(tenantId, connectionId, 10)).map((d) => d.webhookId)).toEqual(['evt_1', 'evt_2']);
+        expect(await small.store.get(delivery(1).id)).toEqual(delivery(1, { status: 'held' }));
+        expect((await small.store.list({ tenantId, connectionId, limit: total })).deliveries.length).toBeLessThan(total);
       } finally {
         await small.cleanup();
       }

@@ -5,8 +5,8 @@ import { Harness } from '../support/harness';
 /**
  * What the webhook worker does when applying a delivery fails, on the real stack (sandbox over
  * HTTP, local host, local queue with its real maxDeliveryCount of 10): a rate-limited or failing
- * provider is retried by scheduled messages, not by ten immediate redeliveries; our own failure is
- * redelivered, and on the last delivery recorded as failed instead of left `received`.
+ * provider is retried by scheduled messages, not by ten immediate redeliveries; so is our own
+ * failure, and on its last try it is recorded as failed instead of left `received`.
  */
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 
@@ -131,13 +131,42 @@ describe('webhook apply failures (sandbox → local host)', () => {
       delete (h.platform.records as { get?: unknown }).get; // back to the prototype's
     });
 
-    it('is redelivered by the broker, and applies when a redelivery succeeds', async () => {
+    it('is retried, and applies when a retry succeeds', async () => {
       const failuresBefore = await failures();
       const reads = failReads('cus_flaky', 2);
       const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_flaky', name: 'Flaky', updated_at: '2027-03-01T10:00:00Z' } } });
       const { entry, deadLetters } = await settled(id);
       expect({ status: entry?.status, deadLetters }).toEqual({ status: 'applied', deadLetters: 0 });
       expect(reads.calls()).toBe(3);
+      expect(await failures()).toBe(failuresBefore);
+    });
+
+    it('is retried with backoff by scheduled messages, so a store hiccup of a second and a half does not fail the delivery', async () => {
+      const failuresBefore = await failures();
+      // Every read of this record fails for 1.5 s: the broker's ten immediate redeliveries would all land in it.
+      const calls: number[] = [];
+      const until = Date.now() + 1_500;
+      const get = original();
+      h.platform.records.get = async function (this: unknown, scope, id) {
+        if (id === 'cus_hiccup') {
+          calls.push(Date.now());
+          if (Date.now() < until) throw new Error('SQLITE_BUSY: database is locked (injected)');
+        }
+        return get.call(h.platform.records, scope, id);
+      };
+      const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_hiccup', name: 'Hiccup', updated_at: '2027-03-01T10:00:00Z' } } });
+      const waiting = await h.waitFor('the delivery to wait for its retry', async () => {
+        const entry = await delivery(id);
+        return entry?.status !== 'received' || entry?.detail ? entry : undefined;
+      });
+      expect(waiting).toMatchObject({ status: 'received', detail: expect.stringMatching(/^Waiting to retry at .* \(attempt 2 of 10\) after an internal error/) });
+      expect(waiting.detail).not.toContain('SQLITE');
+
+      const { entry, deadLetters } = await settled(id);
+      expect({ status: entry?.status, detail: entry?.detail, deadLetters }).toEqual({ status: 'applied', detail: null, deadLetters: 0 });
+      expect(calls.length).toBeLessThan(10);
+      // Backoff (100-200 ms, then 200-400 ms), not immediate redeliveries.
+      for (let i = 1; i < calls.length; i += 1) expect(calls[i] - calls[i - 1]).toBeGreaterThanOrEqual(90);
       expect(await failures()).toBe(failuresBefore);
     });
 
@@ -154,6 +183,70 @@ describe('webhook apply failures (sandbox → local host)', () => {
       // The error itself is in the telemetry, with the delivery it stopped.
       expect(h.telemetryLines.some((line) => line.includes('SQLITE_BUSY') && line.includes(id))).toBe(true);
     });
+  });
+
+  it('a replay the queue refuses answers 503 and leaves the delivery as it was; replaying again applies it', async () => {
+    const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_replayed', name: 'Replayed', updated_at: '2027-03-02T10:00:00Z' } } });
+    const before = (await settled(id)).entry;
+    expect(before.status).toBe('applied');
+
+    // Service Bus has a bad moment: the next send to sync-inbound fails.
+    const queue = h.platform.queue as unknown as { send: (...args: unknown[]) => Promise<void> };
+    let refused = 0;
+    queue.send = async function (this: unknown, name: unknown, ...rest: unknown[]) {
+      if (name === QUEUES.inbound && refused === 0) {
+        refused += 1;
+        throw new Error('Service Bus send to sync-inbound failed: ServiceBusy (simulated).');
+      }
+      return Object.getPrototypeOf(h.platform.queue).send.call(h.platform.queue, name, ...rest);
+    };
+    try {
+      const replay = await h.api('POST', `/api/deliveries/${id}/replay`);
+      expect(refused).toBe(1);
+      expect(replay.status).toBe(503);
+      expect(replay.body.error.message.startsWith(`Delivery ${id} could not be replayed: the queue did not accept it. It is applied as before; replay it again.`)).toBe(true);
+      const after = await delivery(id);
+      expect({ status: after.status, detail: after.detail }).toEqual({ status: 'applied', detail: null });
+      expect(h.platform.queue.depth(QUEUES.inbound).active).toBe(0);
+
+      const again = await h.api('POST', `/api/deliveries/${id}/replay`);
+      expect(again.status).toBe(202);
+      expect(again.body).toEqual({ deliveryId: id, replay: 2 }); // a new message id: the refused one may yet reach the broker
+      expect((await settled(id)).entry.status).toBe('applied');
+    } finally {
+      delete (h.platform.queue as { send?: unknown }).send;
+    }
+  });
+
+  it('events of a paused connection are acknowledged and held, and applied in receipt order once it is resumed', async () => {
+    expect((await h.api('POST', '/api/connections/shop/pause')).body.status).toBe('paused');
+    const ids: string[] = [];
+    let resumed: Awaited<ReturnType<typeof h.api>> | undefined;
+    try {
+      // Three states of one record, oldest first: applied out of order, the older ones would be ignored as stale.
+      for (const [n, name] of ['First', 'Second', 'Third'].entries()) {
+        ids.push(await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_paused', name, updated_at: `2027-04-01T10:00:0${n}Z` } } }));
+      }
+      for (const id of ids) {
+        const { entry, deadLetters } = await settled(id);
+        expect({ status: entry?.status, deadLetters }).toEqual({ status: 'held', deadLetters: 0 });
+        expect(entry.detail).toBe('Waiting for connection shop to be resumed: it is paused. The delivery is applied once the connection is resumed (POST /api/connections/shop/resume).');
+      }
+      expect(await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_paused')).toBeUndefined();
+      expect(h.platform.queue.depth(QUEUES.inbound).active).toBe(0); // held in the log, not in the queue
+    } finally {
+      resumed = await h.api('POST', '/api/connections/shop/resume'); // the other cases need the connection active
+    }
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ status: 'active', releasedDeliveries: ids.length });
+    for (const id of ids) {
+      const { entry } = await settled(id);
+      expect({ status: entry?.status, detail: entry?.detail, replays: entry?.replays }).toEqual({ status: 'applied', detail: null, replays: 1 });
+    }
+    const stored = await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_paused');
+    expect(stored?.data.name).toBe('Third');
+    // Resuming again finds nothing held.
+    expect((await h.api('POST', '/api/connections/shop/resume')).body.releasedDeliveries).toBe(0);
   });
 
   it('a message whose delivery is no longer in the log is skipped with a warning and a metric', async () => {

@@ -4,19 +4,23 @@ import type { AdapterRegistry } from '../../adapters/registry';
 import { applyPage } from '../../pipeline/applyPage';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
-import { QUEUES } from '../../ports/queue';
+import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import type { Connection, JsonObject } from '../model';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
-import { retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
+import { backoffDelayMs, retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
 import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 import { eventTime, staleReason } from './eventOrder';
 import { planFetchFailure } from './fetchRetry';
+import { heldDeliveryReason, holdsDeliveries } from './heldDeliveries';
 import { currentTraceparent } from '../traceContext';
 
-/** `rescheduled`: a provider call failed transiently or was rate-limited; a scheduled retry was sent. */
-export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped' | 'rescheduled';
+/**
+ * `rescheduled`: a provider call (or our own code) failed and a scheduled retry was sent.
+ * `held`: the connection is paused; the delivery waits in the log for its resume (heldDeliveries.ts).
+ */
+export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped' | 'rescheduled' | 'held';
 
 export interface ApplyOptions {
   /**
@@ -28,7 +32,12 @@ export interface ApplyOptions {
 }
 
 /** What the delivery log says of a failure that is ours: its text may quote store internals or data. */
-const INTERNAL_FAILURE = 'SyncBridge could not apply this delivery: an internal error, retried until the queue gave up (the exception is in the telemetry under this delivery id). Replay it once the cause is fixed.';
+const INTERNAL_FAILURE = 'SyncBridge could not apply this delivery: an internal error, retried with backoff until its tries ran out (the exception is in the telemetry under this delivery id). Replay it once the cause is fixed.';
+
+/** What a delivery waiting after our own failure says; like INTERNAL_FAILURE, nothing of the error. */
+function internalRetryDetail(at: Date, attempt: number): string {
+  return `Waiting to retry at ${at.toISOString()} (attempt ${attempt + 1} of ${MAX_DELIVERY_COUNT}) after an internal error (the exception is in the telemetry under this delivery id).`;
+}
 
 const EVENT_TYPE = /^([A-Za-z0-9_-]+)\.(created|updated|deleted)$/;
 
@@ -86,30 +95,51 @@ export class WebhookApplier {
     try {
       return await this.applyDelivery(delivery, message);
     } catch (error) {
-      return this.onInternalFailure(delivery, error, options);
+      return this.onInternalFailure(delivery, message, error, options);
     }
   }
 
   /**
-   * Our own failure (a store error, a bug). While the broker will deliver the message again, throw:
-   * a retry may well succeed. On its last delivery, the delivery is marked failed instead, with a
-   * reason that quotes nothing of the error, and counted once in health; only if even that cannot
-   * be written is the message left to dead-letter.
+   * Our own failure (a store error, a bug). Retried like a provider's transient failure: the
+   * current message completes and a scheduled one (attempt n, exponential backoff with jitter from
+   * the retry policy) tries again, so a store that is down for a few seconds does not use up the
+   * broker's ten immediate redeliveries in milliseconds. Bounded by the queue's delivery count
+   * (MAX_DELIVERY_COUNT tries in all, counting the fetch retries' attempts): on the last try, or
+   * on the broker's last delivery, the delivery is marked failed with a reason that quotes nothing
+   * of the error, and counted once in health. Only when even that, or the retry's send, cannot be
+   * written is the error thrown, leaving the message to the broker (redelivery, then dead letter).
    */
-  private async onInternalFailure(delivery: Delivery, error: unknown, options: ApplyOptions): Promise<ApplyOutcome> {
-    if (!options.finalDelivery) throw error;
-    this.platform.telemetry.exception(error, { deliveryId: delivery.id, connectionId: delivery.connectionId });
+  private async onInternalFailure(delivery: Delivery, message: WebhookInboundMessage, error: unknown, options: ApplyOptions): Promise<ApplyOutcome> {
+    const { platform } = this;
+    const attempt = (message.attempt ?? 0) + 1;
+    platform.telemetry.exception(error, { deliveryId: delivery.id, connectionId: delivery.connectionId, attempt });
+    if (options.finalDelivery || attempt >= MAX_DELIVERY_COUNT) {
+      try {
+        return await this.finish(delivery, 'failed', INTERNAL_FAILURE);
+      } catch {
+        throw error;
+      }
+    }
+    const now = platform.clock.now();
+    const at = new Date(now.getTime() + backoffDelayMs(this.retry, attempt, this.random));
+    // What it waits for, if the store takes the write: the store may be what failed.
+    await platform.deliveries
+      .update(delivery.id, { status: 'received', detail: internalRetryDetail(at, attempt) }, now.toISOString())
+      .catch(() => undefined);
     try {
-      return await this.finish(delivery, 'failed', INTERNAL_FAILURE);
+      await this.sendRetry(delivery, { ...message, attempt }, at);
     } catch {
       throw error;
     }
+    platform.telemetry.log('info', 'Webhook delivery rescheduled after an internal error.', { deliveryId: delivery.id, connectionId: delivery.connectionId, at: at.toISOString(), attempt });
+    return 'rescheduled';
   }
 
   private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage): Promise<ApplyOutcome> {
     const { platform } = this;
     const connection = await platform.connections.get(delivery.connectionId);
     if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
+    if (holdsDeliveries(connection) && (await this.hold(delivery))) return 'held';
     // Signed by another provider's scheme than the connection's: acknowledged and logged, not applied.
     if (delivery.provider !== connection.provider || !this.adapters.names().includes(delivery.provider)) {
       return this.finish(delivery, 'ignored', `${connection.id} is a ${connection.provider} connection: SyncBridge has no adapter for ${delivery.provider} events on it.`);
@@ -226,6 +256,25 @@ export class WebhookApplier {
     return this.finish(delivery, 'applied', notes.length > 0 ? notes.join(' ') : undefined);
   }
 
+  /**
+   * Marks the delivery held (its connection is paused), completing its message: the resume
+   * enqueues it again from the log. The connection is read again after the write: a resume that
+   * listed the held deliveries just before it would not see this one, so if the connection is no
+   * longer paused the delivery is applied now instead (returns false). Both may happen — a
+   * resume that listed it after the write enqueues it too — and a second apply writes nothing new.
+   */
+  private async hold(delivery: Delivery): Promise<boolean> {
+    const { platform } = this;
+    await platform.deliveries.update(delivery.id, { status: 'held', detail: heldDeliveryReason(delivery.connectionId) }, platform.clock.now().toISOString());
+    const now = await platform.connections.get(delivery.connectionId);
+    if (now && holdsDeliveries(now)) {
+      platform.telemetry.log('info', 'Webhook delivery held: its connection is paused.', { deliveryId: delivery.id, connectionId: delivery.connectionId });
+      return true;
+    }
+    await platform.deliveries.update(delivery.id, { status: 'received', detail: undefined }, platform.clock.now().toISOString());
+    return false;
+  }
+
   /** The event's record, or for id-only events the provider's current one (gone → a tombstone). */
   private async recordOf(connection: Connection, delivery: Delivery, entity: string, data: JsonObject, deleted: boolean): Promise<ProviderRecord> {
     if (isObject(data.record)) return toProviderRecord(data.record, deleted);
@@ -262,18 +311,23 @@ export class WebhookApplier {
       const parked = isSyncBridgeError(error, 'auth_failed') && (await platform.connections.get(delivery.connectionId))?.status === 'reauthorization_required';
       return this.finish(delivery, 'failed', parked ? awaitingReauthorization(delivery.connectionId, delivery.id) : plan.reason);
     }
-    const traceparent = currentTraceparent();
     await platform.deliveries.update(delivery.id, { status: 'received', detail: plan.detail }, platform.clock.now().toISOString());
     platform.telemetry.log('info', 'Webhook delivery rescheduled.', { deliveryId: delivery.id, connectionId: delivery.connectionId, at: plan.at.toISOString(), reason: plan.detail });
-    await platform.queue.send(QUEUES.inbound, {
-      body: plan.message,
-      messageId: webhookMessageId(plan.message),
+    await this.sendRetry(delivery, plan.message, plan.at);
+    return 'rescheduled';
+  }
+
+  /** A retry of this delivery, scheduled for `at`, in its connection's session. */
+  private async sendRetry(delivery: Delivery, retry: WebhookInboundMessage, at: Date): Promise<void> {
+    const traceparent = currentTraceparent();
+    await this.platform.queue.send(QUEUES.inbound, {
+      body: retry,
+      messageId: webhookMessageId(retry),
       sessionId: delivery.connectionId,
-      scheduledEnqueueTime: plan.at,
+      scheduledEnqueueTime: at,
       // The retry stays in the trace of the delivery it retries.
       applicationProperties: { kind: 'webhook', deliveryId: delivery.id, ...(traceparent ? { traceparent } : {}) },
     });
-    return 'rescheduled';
   }
 
   private async finish(delivery: Delivery, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {

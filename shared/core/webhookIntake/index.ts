@@ -1,9 +1,8 @@
 import type { Services } from '../../composition';
 import type { DeliveryPage, WebhookHealth } from '../../ports/deliveryStore';
-import { QUEUES } from '../../ports/queue';
 import { SyncBridgeError } from '../errors';
-import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import { WebhookApplier } from './applier';
+import { enqueueAgain } from './enqueueAgain';
 import { WebhookReceiver, type ReceiverOptions } from './receiver';
 import { WebhookSecrets, secretCountOf, type WebhookSettingsInput } from './secrets';
 
@@ -63,20 +62,20 @@ export class WebhookIntake {
     return this.services.platform.deliveries.list({ tenantId, connectionId, cursor, limit });
   }
 
-  /** Sends a stored delivery through the worker again, under a new message id. */
+  /**
+   * Sends a stored delivery through the worker again, under a new message id. When the queue
+   * refuses the message, the delivery's status and detail are put back as they were and this
+   * fails with `transient` (503): a delivery is never left `received` without a message, and
+   * replaying again is safe, as each replay's message has a new id (the replay count stays up).
+   */
   async replay(tenantId: string, deliveryId: string): Promise<{ deliveryId: string; replay: number }> {
     const { platform } = this.services;
     const delivery = await platform.deliveries.get(deliveryId);
     if (!delivery || delivery.tenantId !== tenantId) throw new SyncBridgeError('not_found', `Delivery ${deliveryId} does not exist.`);
-    const replay = delivery.replays + 1;
-    await platform.deliveries.update(delivery.id, { replays: replay, status: 'received', detail: undefined }, platform.clock.now().toISOString());
-    const message: WebhookInboundMessage = { kind: 'webhook', connectionId: delivery.connectionId, deliveryId: delivery.id, replay };
-    await platform.queue.send(QUEUES.inbound, {
-      body: message,
-      messageId: webhookMessageId(message),
-      sessionId: delivery.connectionId,
-      applicationProperties: { kind: 'webhook', deliveryId: delivery.id },
-    });
+    const replay = await enqueueAgain(platform, delivery);
+    if (replay === 'refused') {
+      throw new SyncBridgeError('transient', `Delivery ${delivery.id} could not be replayed: the queue did not accept it. It is ${delivery.status} as before; replay it again.`, { forCaller: true });
+    }
     return { deliveryId: delivery.id, replay };
   }
 }

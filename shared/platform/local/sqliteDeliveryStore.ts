@@ -18,8 +18,11 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_connection ON webhook_deliveries (tenant_id, connection_id, seq);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_settled ON webhook_deliveries (tenant_id, connection_id, seq)
-  WHERE json_extract(doc, '$.status') <> 'received';
+DROP INDEX IF EXISTS webhook_deliveries_settled;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_settled_v2 ON webhook_deliveries (tenant_id, connection_id, seq)
+  WHERE json_extract(doc, '$.status') NOT IN ('received', 'held');
+CREATE INDEX IF NOT EXISTS webhook_deliveries_held ON webhook_deliveries (tenant_id, connection_id, seq)
+  WHERE json_extract(doc, '$.status') = 'held';
 CREATE TABLE IF NOT EXISTS webhook_health (
   connection_id TEXT PRIMARY KEY,
   received INTEGER NOT NULL DEFAULT 0,
@@ -47,8 +50,8 @@ function decodeCursor(cursor: string): number {
 export interface SqliteDeliveryStoreOptions {
   /**
    * Deliveries kept per connection; older ones are purged (bodies are up to the intake's size
-   * limit, so an unbounded log would fill the disk), except those still `received` (not applied
-   * yet), which stay however many there are. Default 10,000.
+   * limit, so an unbounded log would fill the disk), except those still `received` or `held` (not
+   * applied yet), which stay however many there are. Default 10,000.
    */
   retainPerConnection?: number;
   /** The purge runs for a connection after every this many of its inserts. Default 100. */
@@ -65,6 +68,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private readonly countReceived;
   private readonly selectById;
   private readonly selectPage;
+  private readonly selectHeld;
   private readonly patchDoc;
   private readonly bump: Record<WebhookHealthEvent, { run(connectionId: string, at: string, detail: string | null): unknown }>;
   private readonly selectHealth;
@@ -78,14 +82,14 @@ export class SqliteDeliveryStore implements DeliveryStore {
     }
     db.exec(SCHEMA);
     // Everything at or below the seq of the (retain+1)-th newest row goes, except deliveries still
-    // `received`: their queue message has not been applied yet, and a worker that finds its delivery
-    // gone skips it, so purging one would drop a change (a backlog can outgrow the retention while
-    // the worker is down). The partial index holds only settled rows, so a purge never re-reads a
+    // `received` or `held`: their change has not been applied yet (a worker that finds its delivery
+    // gone skips it; a held one is enqueued again from here on resume), so purging one would drop a
+    // change (a backlog can outgrow the retention while the worker is down or the connection paused). The partial index holds only settled rows, so a purge never re-reads a
     // waiting backlog (its condition must match the index's word for word for SQLite to use it).
     this.purgeOld = db.prepare<[string, string, string, string, number]>(`
       DELETE FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND seq <= (
         SELECT seq FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)
-        AND json_extract(doc, '$.status') <> 'received'`);
+        AND json_extract(doc, '$.status') NOT IN ('received', 'held')`);
     this.insertRow = db.prepare<[string, string, string, string, string]>(
       'INSERT INTO webhook_deliveries (id, tenant_id, connection_id, doc, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     );
@@ -102,6 +106,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
     this.selectById = db.prepare<[string], Row>('SELECT seq, doc, body FROM webhook_deliveries WHERE id = ?');
     this.selectPage = db.prepare<[string, string, number, number], Row>(
       'SELECT seq, doc, \'\' AS body FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    );
+    this.selectHeld = db.prepare<[string, string, number], Row>(
+      "SELECT seq, doc, '' AS body FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND json_extract(doc, '$.status') = 'held' ORDER BY seq LIMIT ?",
     );
     this.patchDoc = db.prepare<[string, string]>('UPDATE webhook_deliveries SET doc = json_patch(doc, ?) WHERE id = ?');
     this.selectHealth = db.prepare<[string], Record<string, unknown>>('SELECT * FROM webhook_health WHERE connection_id = ?');
@@ -146,6 +153,10 @@ export class SqliteDeliveryStore implements DeliveryStore {
       deliveries: page.map((row) => ({ ...(JSON.parse(row.doc) as Omit<Delivery, 'body'>), body: '' })),
       nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1].seq) : null,
     };
+  }
+
+  async listHeld(tenantId: string, connectionId: string, limit: number): Promise<Delivery[]> {
+    return this.selectHeld.all(tenantId, connectionId, limit).map((row) => ({ ...(JSON.parse(row.doc) as Omit<Delivery, 'body'>), body: '' }));
   }
 
   /** One statement: the change is merged into the stored document (JSON merge patch; undefined clears a field). */

@@ -1,6 +1,6 @@
 import { SyncBridgeError } from '../../../core/errors';
 import type { IsoTime } from '../../../core/model';
-import type { Delivery, DeliveryListQuery, DeliveryPage, DeliveryStore, WebhookHealth, WebhookHealthEvent } from '../../../ports/deliveryStore';
+import { UNSETTLED_DELIVERY_STATUSES, type Delivery, type DeliveryListQuery, type DeliveryPage, type DeliveryStore, type WebhookHealth, type WebhookHealthEvent } from '../../../ports/deliveryStore';
 import { queryAll, readItem, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { createIfAbsent, replaceIfMatch } from './cosmosDocs';
@@ -8,7 +8,7 @@ import { nextOrderKey } from './orderKey';
 import { decodeOrderKeyCursor, encodeOrderKeyCursor } from './orderKeyCursor';
 import { safeDocId } from './safeId';
 
-/** `ttl` is set only while the delivery is `received` (see `retentionOf`). */
+/** `ttl` is set only while the delivery is `received` or `held` (see `retentionOf`). */
 type DeliveryDoc = Delivery & { docType: 'delivery'; orderKey: string; ttl?: number; _etag?: string };
 /**
  * `ttl: -1`: a connection's health counters are kept as long as the connection, not the 30 days of
@@ -29,17 +29,18 @@ function fromDoc(doc: DeliveryDoc, withBody: boolean): Delivery {
  * The container's TTL counts from a document's last write, and the queue message of a delivery
  * does not expire (the Service Bus queues set no message TTL), so a delivery still `received`
  * after a worker outage longer than the TTL would be gone when its message is handled, and the
- * worker would skip it. A received delivery therefore never expires (`ttl: -1`); once applied,
+ * worker would skip it. A received delivery therefore never expires (`ttl: -1`), nor does a held
+ * one (its connection may stay paused for longer; the resume enqueues it from here); once applied,
  * ignored or failed it drops the field and the container's TTL runs again from that write.
  */
 function retentionOf(status: Delivery['status']): { ttl?: number } {
-  return status === 'received' ? { ttl: -1 } : {};
+  return UNSETTLED_DELIVERY_STATUSES.includes(status) ? { ttl: -1 } : {};
 }
 
 /**
  * The webhook delivery log in `deliveries` (key [tenantId, connectionId]); retention is the
  * container's TTL (30 days, infra/modules/cosmos.bicep), not a count, and spares deliveries still
- * `received` (`retentionOf`). Health counters are one
+ * `received` or `held` (`retentionOf`). Health counters are one
  * document per connection, never expiring (`ttl: -1`), incremented with read + replace If-Match (retried on a lost race), so
  * concurrent receivers never lose a count. Insert and its "received" count are two writes: a crash
  * between them can undercount by one, never double-count.
@@ -82,6 +83,17 @@ export class CosmosDeliveryStore implements DeliveryStore {
     );
     const page = docs.slice(0, limit);
     return { deliveries: page.map((d) => fromDoc(d, false)), nextCursor: docs.length > limit ? encodeOrderKeyCursor('d', page[page.length - 1].orderKey) : null };
+  }
+
+  async listHeld(tenantId: string, connectionId: string, limit: number): Promise<Delivery[]> {
+    if (!Number.isInteger(limit) || limit < 1) throw new SyncBridgeError('validation', `limit must be a whole number of at least 1, got ${limit}.`);
+    const docs = await queryAll<DeliveryDoc>(
+      this.container, this.charges, 'deliveries.listHeld',
+      `SELECT TOP ${Math.min(limit, 1000)} * FROM c WHERE c.docType = 'delivery' AND c.status = 'held' ORDER BY c.orderKey ASC`,
+      [],
+      [tenantId, connectionId],
+    );
+    return docs.map((d) => fromDoc(d, false));
   }
 
   async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean> {
