@@ -11,7 +11,7 @@ export async function schedulerHandler(timer: Timer, context: InvocationContext)
   return inTimerTrace(async () => {
     const { scheduler } = await getServices();
     const result = await scheduler.tick();
-    context.log(`Scheduler: ${result.considered} connections, ${result.started.length} runs started, ${result.skipped.length} skipped, ${result.failed.length} failed to start${timer.isPastDue ? ' (tick was late)' : ''}.`);
+    context.log(`Scheduler: ${result.considered} connections, ${result.started.length} runs started, ${result.waiting.length} waiting for an open run, ${result.skipped.length} skipped, ${result.failed.length} failed to start${timer.isPastDue ? ' (tick was late)' : ''}.`);
   });
 }
 

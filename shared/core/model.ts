@@ -73,7 +73,11 @@ export interface Connection {
   schedule: ConnectionSchedule;
   status: ConnectionStatus;
   syncState: Record<string, EntitySyncState>;
-  /** When the scheduler last started (or considered) a scheduled run for this connection. */
+  /**
+   * When the scheduler last acted on an occurrence of the schedule: started its run, or spent it
+   * (a connection that is not active, one that cannot sync). An occurrence that comes due while a
+   * run of the connection is open does not move it, so the connection stays due: the catch-up.
+   */
   lastScheduledAt?: IsoTime;
   createdAt: IsoTime;
   updatedAt: IsoTime;

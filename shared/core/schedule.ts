@@ -43,9 +43,52 @@ export function lastOccurrence(schedule: ConnectionSchedule, now: Date): Date {
   return expression.prev().toDate();
 }
 
-/** The first time strictly after `after` the schedule fires. */
+/**
+ * The first time strictly after `after` the schedule fires.
+ *
+ * cron-parser reads a start inside the second pass of an hour repeated in autumn as a new day's
+ * clock: from 02:10 CET it finds 02:30 CET, although 02:30 already came at its first pass (CEST)
+ * and `after` is past it. So a start in a second pass is moved back to its first-pass twin (the
+ * same wall-clock time, an hour earlier in UTC), and the occurrences from there are walked past
+ * `after`. From a first-pass start cron-parser gives what a tick-by-tick scheduler would have: a
+ * fixed hour fires at its first pass only, a wildcard hour in both passes.
+ */
 export function nextOccurrence(schedule: ConnectionSchedule, after: Date): Date {
-  return CronExpressionParser.parse(schedule.cron, { tz: schedule.timeZone, currentDate: after }).next().toDate();
+  const from = firstPassTwin(schedule.timeZone, after) ?? after;
+  const expression = CronExpressionParser.parse(schedule.cron, { tz: schedule.timeZone, currentDate: from });
+  let next = expression.next().toDate();
+  // At most the occurrences within one repeated hour (none when `after` is not in one).
+  while (next.getTime() <= after.getTime()) next = expression.next().toDate();
+  return next;
+}
+
+/** Longer than any DST shift (Antarctica/Troll's two hours), so the change falls inside the window. */
+const DST_WINDOW_MS = 3 * 3600_000;
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The zone's UTC offset at an instant, in minutes (CET: 60, CEST: 120). */
+function utcOffsetMinutes(timeZone: string, atMs: number): number {
+  let format = offsetFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    offsetFormats.set(timeZone, format);
+  }
+  const parts = format.formatToParts(atMs);
+  const value = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  const wallMs = Date.UTC(value('year'), value('month') - 1, value('day'), value('hour'), value('minute'), value('second'));
+  return Math.round((wallMs - Math.floor(atMs / 1000) * 1000) / 60_000);
+}
+
+/**
+ * When `at` lies in the second pass of an hour the zone repeats (the clock went back within the
+ * last few hours and the same wall-clock time already came once), that first pass; else undefined.
+ */
+function firstPassTwin(timeZone: string, at: Date): Date | undefined {
+  const now = utcOffsetMinutes(timeZone, at.getTime());
+  const before = utcOffsetMinutes(timeZone, at.getTime() - DST_WINDOW_MS);
+  if (before <= now) return undefined; // no clock going back in the window
+  const twin = at.getTime() - (before - now) * 60_000;
+  return utcOffsetMinutes(timeZone, twin) === before ? new Date(twin) : undefined;
 }
 
 /**

@@ -172,8 +172,9 @@ export class RunService {
    * Cancels a queued, running or paused run, unless its closing step has claimed it for the
    * deletion sweep (`conflict`: it is finishing). Clearing the seen-sets here is safe because
    * only a claimed closing step sweeps, and the claim and this transition are compare-and-set on
-   * the same run: a step still in flight after the cancel can only add to a seen-set (left
-   * behind, never read), and the sweep refuses a seen-set that is gone (RecordStore.sweepUnseen).
+   * the same run: a step still in flight after the cancel can only add to a seen-set (never
+   * read, and removed by that step: StepRunner.forgetSeenOfFinished), and the sweep refuses a
+   * seen-set that is gone (RecordStore.sweepUnseen).
    */
   async cancel(runId: string): Promise<Run> {
     const run = await this.transition(runId, 'cancelled', (r) => ({ ...r, finishedAt: this.context.platform.clock.now().toISOString() }));

@@ -8,7 +8,12 @@ import { redriveStalledRuns } from './runWatchdog';
 export interface SchedulerTickResult {
   considered: number;
   started: string[];
-  /** Due but not started, for good: an open run (this occurrence is spent) or a connection that cannot sync. */
+  /**
+   * Due while a run of the connection is open: the occurrence is kept (lastScheduledAt does not
+   * move, so the connection stays due) and its run starts at the first tick after the open run ends.
+   */
+  waiting: Array<{ connectionId: string; reason: string }>;
+  /** Due but not started, for good (the occurrence is spent): a connection that is not active, or one that cannot sync. */
   skipped: Array<{ connectionId: string; reason: string }>;
   /** Due, but the start failed (a store or broker error); reported to telemetry, and retried as described on tick(). */
   failed: Array<{ connectionId: string; reason: string }>;
@@ -16,10 +21,15 @@ export interface SchedulerTickResult {
 
 /**
  * One scheduler tick: every connection whose own schedule fired since it was last acted on gets a
- * run (which waits as queued when its tenant is at its limit). A connection with an open run is
- * skipped for this occurrence: never two runs for one connection. Queued runs of every tenant
- * seen are promoted too, so a missed promotion heals on the next tick, and their stalled runs are
- * re-driven (runWatchdog.ts).
+ * run (which waits as queued when its tenant is at its limit). Never two runs for one connection:
+ * an occurrence that comes due while a run of the connection is open is left unclaimed, so the
+ * connection stays due and its run starts at the first tick after the open run ends (a catch-up;
+ * however many occurrences passed meanwhile, one run, since "due" is one flag and not a count).
+ * The catch-up lives in the connection's lastScheduledAt in the store, so it survives a restart.
+ * An occurrence of a connection that is not active (paused, reauthorization_required, error) is
+ * spent without a run: such a connection gets no catch-up when it becomes active again, it waits
+ * for its next occurrence. Queued runs of every tenant seen are promoted too, so a missed
+ * promotion heals on the next tick, and their stalled runs are re-driven (runWatchdog.ts).
  *
  * One connection's failure never stops the tick: the error goes to telemetry and the tick goes on
  * with the next connection. If the start failed before a run existed, the occurrence is given back
@@ -35,7 +45,7 @@ export class Scheduler {
   async tick(): Promise<SchedulerTickResult> {
     const { platform } = this.context;
     const now = platform.clock.now();
-    const result: SchedulerTickResult = { considered: 0, started: [], skipped: [], failed: [] };
+    const result: SchedulerTickResult = { considered: 0, started: [], waiting: [], skipped: [], failed: [] };
     const tenants = new Set<string>();
     let afterId: string | undefined;
     for (;;) {
@@ -45,9 +55,9 @@ export class Scheduler {
       for (const connection of page) {
         result.considered += 1;
         tenants.add(connection.tenantId);
-        if (connection.status !== 'active') continue;
         if (!isDue(connection.schedule, lastActed(connection), now)) continue;
-        await this.startScheduled(connection, now, result);
+        if (connection.status !== 'active') await this.dropOccurrence(connection, now, result);
+        else await this.startScheduled(connection, now, result);
       }
     }
     // Runs left running with no step to move them: re-sent, or failed, which frees slots promoted below.
@@ -66,19 +76,59 @@ export class Scheduler {
     const { platform } = this.context;
     let claimed: Connection | undefined;
     try {
+      // Checked before claiming, so that a waiting occurrence costs one read per tick and no write.
+      const [open] = await platform.runs.listOpenByConnection(connection.id);
+      if (open) {
+        result.waiting.push({ connectionId: connection.id, reason: waitingFor(open.id, open.state) });
+        return;
+      }
       claimed = await this.claimOccurrence(connection.id, now);
       if (!claimed) return; // another scheduler instance took this occurrence, or it is no longer due
+      if (claimed.status !== 'active') {
+        // Parked between the scan and the claim: the occurrence is spent, as for any inactive connection.
+        result.skipped.push({ connectionId: connection.id, reason: notActive(claimed) });
+        return;
+      }
       const run = await this.runs.startRun({ connection: claimed, mode: claimed.schedule.mode, trigger: 'schedule' });
       result.started.push(run.id);
     } catch (error) {
-      if (isSyncBridgeError(error, 'conflict') || isSyncBridgeError(error, 'validation')) {
+      if (isSyncBridgeError(error, 'validation')) {
         result.skipped.push({ connectionId: connection.id, reason: error.message });
+        return;
+      }
+      if (claimed && isSyncBridgeError(error, 'conflict')) {
+        // A run was opened between the check above and the start (an API start, another
+        // instance), or the connection was parked meanwhile: the occurrence goes back, so it is
+        // caught up once that run ends (or dropped by the next tick if the connection is parked).
+        result.waiting.push({ connectionId: connection.id, reason: error.message });
+        await this.giveBack(claimed, connection.lastScheduledAt, now);
         return;
       }
       const reason = error instanceof Error ? error.message : String(error);
       result.failed.push({ connectionId: connection.id, reason });
       platform.telemetry.exception(error, { operation: 'scheduler.startRun', connectionId: connection.id, tenantId: connection.tenantId });
       if (claimed) await this.giveBackIfNoRun(claimed, connection.lastScheduledAt, now);
+    }
+  }
+
+  /**
+   * A due occurrence of a connection that is not active is spent without a run, so that it does
+   * not come back as a catch-up when the connection is active again. A failure only leaves the
+   * occurrence due: the next tick drops it (or starts it, if the connection is active by then).
+   */
+  private async dropOccurrence(connection: Connection, now: Date, result: SchedulerTickResult): Promise<void> {
+    const { platform } = this.context;
+    try {
+      const claimed = await this.claimOccurrence(connection.id, now);
+      if (!claimed) return;
+      if (claimed.status === 'active') {
+        // Reactivated between the scan and the claim: the occurrence goes back, the next tick starts it.
+        await this.giveBack(claimed, connection.lastScheduledAt, now);
+        return;
+      }
+      result.skipped.push({ connectionId: connection.id, reason: notActive(claimed) });
+    } catch (error) {
+      platform.telemetry.exception(error, { operation: 'scheduler.dropOccurrence', connectionId: connection.id, tenantId: connection.tenantId });
     }
   }
 
@@ -90,7 +140,7 @@ export class Scheduler {
   private async claimOccurrence(connectionId: string, now: Date): Promise<Connection | undefined> {
     const { platform } = this.context;
     const fresh = await platform.connections.get(connectionId);
-    if (!fresh || fresh.status !== 'active' || !isDue(fresh.schedule, lastActed(fresh), now)) return undefined;
+    if (!fresh || !isDue(fresh.schedule, lastActed(fresh), now)) return undefined;
     try {
       return await platform.connections.update({ ...fresh, lastScheduledAt: now.toISOString(), updatedAt: now.toISOString() });
     } catch (error) {
@@ -106,9 +156,23 @@ export class Scheduler {
    */
   private async giveBackIfNoRun(claimed: Connection, previous: string | undefined, now: Date): Promise<void> {
     const { platform } = this.context;
-    const stamp = now.toISOString();
     try {
       if ((await platform.runs.listOpenByConnection(claimed.id)).length > 0) return;
+    } catch (error) {
+      platform.telemetry.exception(error, { operation: 'scheduler.giveBackOccurrence', connectionId: claimed.id });
+      return;
+    }
+    await this.giveBack(claimed, previous, now);
+  }
+
+  /**
+   * Sets lastScheduledAt back to what it was before this tick's claim, unless something else
+   * acted on the connection since. On failure the occurrence stays spent (reported to telemetry).
+   */
+  private async giveBack(claimed: Connection, previous: string | undefined, now: Date): Promise<void> {
+    const { platform } = this.context;
+    const stamp = now.toISOString();
+    try {
       for (let attempt = 0; attempt < 5; attempt += 1) {
         const fresh = await platform.connections.get(claimed.id);
         if (!fresh || fresh.lastScheduledAt !== stamp) return; // someone acted on it since
@@ -124,6 +188,14 @@ export class Scheduler {
       platform.telemetry.exception(error, { operation: 'scheduler.giveBackOccurrence', connectionId: claimed.id });
     }
   }
+}
+
+function waitingFor(runId: string, state: string): string {
+  return `Run ${runId} of the connection is ${state}: this occurrence starts its run at the first tick after that run ends.`;
+}
+
+function notActive(connection: Connection): string {
+  return `Connection ${connection.id} is ${connection.status}: this occurrence is dropped, and none is caught up when it is active again.`;
 }
 
 /** When the scheduler last acted on the connection; a never-scheduled one counts from its creation. */

@@ -13,7 +13,7 @@ import { PagePrefetcher } from './pagePrefetcher';
 import { maskAuthSchemes } from '../masking';
 import { backoffDelayMs } from './retryPolicy';
 import { clampHighWater } from './highWaterMark';
-import { nextMessage, RunService } from './runService';
+import { isOpen, nextMessage, RunService } from './runService';
 import { runTraceparent } from '../traceContext';
 
 export type StepOutcome =
@@ -79,7 +79,13 @@ export class StepRunner {
 
   async handle(message: InboundMessage, options: StepOptions = {}): Promise<StepOutcome> {
     const run = await this.context.platform.runs.get(message.runId);
-    if (!run || run.state !== 'running') return 'skipped';
+    if (!run) return 'skipped';
+    if (run.state !== 'running') {
+      // A copy of a page step that marked its page and then failed (a store error after the
+      // write, a crash) may have left the mark after the run ended: this delivery removes it.
+      if (message.kind === 'page') await this.forgetSeenOfFinished(run);
+      return 'skipped';
+    }
     try {
       return await this.runStep(run, message);
     } catch (error) {
@@ -204,6 +210,10 @@ export class StepRunner {
     for (const outcome of ['created', 'updated', 'unchanged', 'deleted', 'failed'] as const) {
       if (applied.counters[outcome] > 0) platform.telemetry.metric('RecordsSyncedByOutcome', applied.counters[outcome], { connectionId: run.connectionId, entity: progress.entity, outcome });
     }
+
+    // A cancel (or a failure) that ended the run while this page was in flight cleared its
+    // seen-sets before this page marked its ids: nothing clears them again, so this step does.
+    if (updated) await this.forgetSeenOfFinished(updated);
 
     // A full listing that ended short of the provider's own total missed records: no sweep may
     // conclude from it that the unseen ones are gone, so the run fails before its closing step.
@@ -382,6 +392,18 @@ export class StepRunner {
       await this.runs.promoteQueued(run.tenantId);
     }
     return 'failed';
+  }
+
+  /**
+   * Removes the seen-sets of a full run that has ended (done, partial, failed, cancelled). Whatever
+   * ends a run clears them, but a page step in flight at that moment marks its page afterwards
+   * (it read the run as running before the end): a seen-set never swept and never removed. The
+   * step checks the run after its checkpoint, which comes after its mark, so one of the two
+   * clears runs after the mark. Clearing is idempotent, and a finished run is never swept.
+   */
+  private async forgetSeenOfFinished(run: Run): Promise<void> {
+    if (run.kind !== 'full' || isOpen(run)) return;
+    await this.context.platform.records.clearSeen(run.id);
   }
 
   private adapterFor(connection: Connection): Promise<ProviderAdapter> {

@@ -52,6 +52,25 @@ describe('connection schedules (NCRONTAB with a time zone)', () => {
     expect(autumn).toEqual(['2025-10-26T00:32:00.000Z', '2025-10-27T01:32:00.000Z']);
   });
 
+  test('a daily time acted on late, during the second pass of the autumn hour, does not run again at its second pass', () => {
+    // The scheduler missed 02:30 CEST (00:30Z) and acted at 02:10 CET (01:10Z), in the repeated
+    // hour: 02:30 CET (01:30Z) is that same 02:30 again, not a new occurrence.
+    const acted = ticksThatAct(twoThirtyInBerlin, '2025-10-26T01:10:00Z', '2025-10-26T01:11:00Z', '2025-10-27T02:00:00Z');
+    expect(acted).toEqual(['2025-10-27T01:30:00.000Z']);
+    expect(nextOccurrence(twoThirtyInBerlin, new Date('2025-10-26T01:10:00Z')).toISOString()).toBe('2025-10-27T01:30:00.000Z');
+    // Every 20 minutes within hour 2: 02:00, 02:20, 02:40 run once, in the first pass.
+    const everyTwentyInTwo = { ...twoThirtyInBerlin, cron: '0 */20 2 * * *' };
+    expect(ticksThatAct(everyTwentyInTwo, '2025-10-26T01:10:00Z', '2025-10-26T01:11:00Z', '2025-10-27T01:30:00Z'))
+      .toEqual(['2025-10-27T01:00:00.000Z', '2025-10-27T01:20:00.000Z']);
+    // A wildcard hour still runs every real hour: acted at 01:10Z, 02:00Z (03:00 CET) is next.
+    const hourlyInBerlin = { ...hourly, timeZone: 'Europe/Berlin' };
+    expect(nextOccurrence(hourlyInBerlin, new Date('2025-10-26T01:10:00Z')).toISOString()).toBe('2025-10-26T02:00:00.000Z');
+    expect(nextOccurrence(hourlyInBerlin, new Date('2025-10-26T00:10:00Z')).toISOString()).toBe('2025-10-26T01:00:00.000Z');
+    // The same in New York (01:00-02:00 repeats on 2025-11-02, EDT → EST at 06:00Z).
+    const oneThirtyInNewYork = { ...twoThirtyInBerlin, cron: '0 30 1 * * *', timeZone: 'America/New_York' };
+    expect(ticksThatAct(oneThirtyInNewYork, '2025-11-02T06:10:00Z', '2025-11-02T06:11:00Z', '2025-11-03T07:00:00Z')).toEqual(['2025-11-03T06:30:00.000Z']);
+  });
+
   test('an hourly schedule runs every real hour across the autumn change: 25 runs on a 25-hour day', () => {
     const hourlyInBerlin = { ...hourly, timeZone: 'Europe/Berlin' };
     // The local day 2025-10-26 runs from 2025-10-25T22:00Z to 2025-10-26T23:00Z.
