@@ -50,7 +50,9 @@ describe('webhook intake (sandbox → local host)', () => {
   }
 
   beforeAll(async () => {
-    h = await Harness.start({ sandbox: { recordsPerEntity: 30 } });
+    // The provider's circuit (shared/http/connectionLimits.ts) opens after five 5xx in a row; a
+    // short cool-down lets the failing-fetch test below run out its attempts in seconds, not minutes.
+    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, connectionConfig: { circuitCoolDownMs: 50 } });
     await h.waitForRun(await h.startSync('full'));
     const set = await h.api('PUT', '/api/connections/shop/webhook', { secrets: [active] });
     expect(set.status).toBe(200);

@@ -24,6 +24,8 @@ export interface HarnessOptions {
   engine?: SyncEngineOptions;
   /** Page size of the demo connection. Default 100. */
   pageSize?: number;
+  /** More config of the demo connection (e.g. `circuitCoolDownMs`), over the defaults. */
+  connectionConfig?: Record<string, unknown>;
   /** Skip the scheduler timer (most tests start runs by hand). Default false: timers are off. */
   timers?: boolean;
   /**
@@ -98,7 +100,7 @@ export class Harness extends ApiClient {
     await harness.api('POST', '/api/connections', {
       id: 'shop',
       provider: 'sandbox',
-      config: { baseUrl: sandbox.url, pageSize: options.pageSize ?? 100 },
+      config: { baseUrl: sandbox.url, pageSize: options.pageSize ?? 100, ...options.connectionConfig },
       credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
     }).then((r) => {
       if (r.status !== 201) throw new Error(`creating the test connection failed: ${r.status} ${JSON.stringify(r.body)}`);
