@@ -3,6 +3,7 @@ import { hash as sha } from 'node:crypto';
 import { contentHash } from '../core/hash';
 import { recordId } from '../core/ids';
 import { clampHighWater, isFutureStamped } from '../core/runs/highWaterMark';
+import { pulledIsStale } from '../core/webhookIntake/eventOrder';
 import { emptyCounters, type IsoTime, type RecordScope, type RecordState, type RunCounters, type SyncMode, type SyncRecord } from '../core/model';
 import { MAX_RECORD_BYTES, recordWriteBytes, type RecordStore, type RecordWrite, type RevisedRecord } from '../ports/recordStore';
 import type { CustomMergeRules, EntityMergePolicy } from '../core/merge';
@@ -28,7 +29,11 @@ export interface ApplyPageInput {
    * record), and moves a stored tombstone's time forward when it is newer. An older create or update
    * that arrives after it then finds that time and is stale (shared/core/webhookIntake/eventOrder.ts)
    * instead of bringing the record to life. Sync runs leave it off: a listing's deleted records we
-   * never had are not worth storing, and a run applies what the provider lists now.
+   * never had are not worth storing.
+   *
+   * It also marks the page as the webhook applier's, which judged its order already (staleReason,
+   * with the receipt order of deliveries). A run's page (left off) is judged here instead
+   * (pulledIsStale): a state older than one a webhook stored since the page was listed is skipped.
    */
   keepDeletionTimes?: boolean;
 }
@@ -234,6 +239,10 @@ function decide(record: ProviderRecord, hash: string, state: RecordState | undef
     const counter = state.lastAction === 'added' ? 'created' : state.lastAction === 'updated' ? 'updated' : neverLive(state) ? 'unchanged' : 'deleted';
     return { counter, write: false };
   }
+  // A run's page listed before a webhook stored a newer state (or a deletion): skipped, never a
+  // roll-back. Counted unchanged, as nothing changed; still in a full run's seen-set (applyPage), so
+  // the closing sweep leaves the record alone.
+  if (state && !keepDeletionTimes && pulledIsStale(record.updatedAt, state)) return { counter: 'unchanged', write: false };
   if (record.deleted) {
     // A tombstone for a record we hold alive deletes it.
     if (state && !state.deleted) return { counter: 'deleted', write: true, action: 'deleted' };

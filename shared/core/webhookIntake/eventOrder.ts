@@ -1,9 +1,11 @@
 import type { DeliveryStore } from '../../ports/deliveryStore';
 import type { Delivery } from '../../ports/deliveryStore';
-import type { IsoTime, SyncRecord } from '../model';
+import type { IsoTime, RecordState, SyncRecord } from '../model';
 
 /** The delivery a webhook step id names: `webhook:<delivery id>[:<entity>][:r<replay>]`. */
 const WEBHOOK_STEP = /^webhook:(dlv_[A-Za-z0-9_-]+)(?::|$)/;
+/** Every webhook step id starts so (the applier's `webhook:{deliveryId}`); a cheap test per record. */
+const WEBHOOK_STEP_PREFIX = 'webhook:';
 
 /**
  * The time a record state carried by an event stands for. A deletion that names no time (a
@@ -52,4 +54,34 @@ export async function staleReason(
   const writer = await deliveries.get(writerId);
   if (!writer || Date.parse(writer.receivedAt) <= Date.parse(delivery.receivedAt)) return undefined;
   return `Stale: the store holds a state of the same time (${stored.sourceUpdatedAt}) from a delivery received later (${writer.id}).`;
+}
+
+/**
+ * Whether a state a sync run pulled is older than the stored one and must not be applied over it.
+ * A run applies a page some time after listing it (a page read ahead is kept up to 30 s, see
+ * PagePrefetcher), and a webhook may have stored a newer state of one of its records meanwhile:
+ * applying the page would roll the record back, or bring a deleted one back to life. So, by the
+ * provider's times (`updatedAt` of the pulled state, `sourceUpdatedAt` of the stored one):
+ * - over a state a webhook stored (live or a deletion), a pulled state strictly older is stale,
+ *   and so is one of the same time: providers stamp whole seconds, the webhook's state was ordered
+ *   against the others by receipt (staleReason), and the page may have been listed before that
+ *   state existed. (GitHub stamps `issues.deleted` with the issue's last `updated_at`, the time a
+ *   listing made before the delete shows.) A later change of the same second that reaches us only
+ *   through a listing, never through its webhook, therefore waits for the record's next change;
+ * - over any other tombstone (a full sync's sweep, a listing's tombstone, a push's delete), a
+ *   pulled state strictly older is stale; one of the same time is applied, since a sweep's
+ *   tombstone keeps the record's last live time, which is no deletion time;
+ * - over a live state a run or a local change wrote, nothing is stale: a run applies what the
+ *   provider lists (as before), as do states without a time on either side.
+ * A genuinely newer pulled state (a record the provider restored, `updated_at` after the deletion)
+ * is applied. Webhook pages are not judged here: the applier checks them first (staleReason).
+ * Cheap on purpose, as it runs for every record of every page: no read beyond the page's states.
+ */
+export function pulledIsStale(pulledUpdatedAt: string | null, stored: Pick<RecordState, 'sourceUpdatedAt' | 'lastStepId' | 'deleted'>): boolean {
+  if (pulledUpdatedAt === null || !stored.sourceUpdatedAt) return false;
+  const byWebhook = stored.lastStepId.startsWith(WEBHOOK_STEP_PREFIX);
+  if (!byWebhook && !stored.deleted) return false;
+  const pulled = Date.parse(pulledUpdatedAt);
+  const current = Date.parse(stored.sourceUpdatedAt);
+  return pulled < current || (pulled === current && byWebhook);
 }
