@@ -97,13 +97,13 @@ export const connectionRoutes: AdminRoute[] = [
     },
   },
   {
-    // Active again; its held webhook deliveries are enqueued in receipt order (503 if the queue refuses one: resume again).
+    // Active again; its held pushes go out now and its held webhook deliveries are enqueued in receipt order (503 if the queue refuses one: resume again).
     method: 'POST',
     path: 'connections/{id}/resume',
     async handle({ params, principal, services }) {
       requireRole(principal, 'operator');
-      const { connection, releasedDeliveries } = await services.connections.resume(principal.tenantId, params.id);
-      return json(200, { ...toConnectionView(connection), releasedDeliveries });
+      const { connection, releasedDeliveries, releasedPushes } = await services.connections.resume(principal.tenantId, params.id);
+      return json(200, { ...toConnectionView(connection), releasedDeliveries, releasedPushes });
     },
   },
   {

@@ -9,6 +9,7 @@ import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } fro
 import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
 import { assertMergePolicy, CustomMergeRules } from './merge';
 import { releaseHeld } from './webhookIntake/heldDeliveries';
+import { releaseHeldPushesSoon } from './outbound/connectionHold';
 
 export interface CreateConnectionRequest {
   tenantId: string;
@@ -120,18 +121,20 @@ export class ConnectionService {
   }
 
   /**
-   * Resumes a paused connection and enqueues its held webhook deliveries again, in receipt order.
+   * Resumes a paused connection, sends its held pushes now (connectionHold.ts) and enqueues its
+   * held webhook deliveries again, in receipt order.
    * Resuming an active connection only releases deliveries still held (a resume whose release the
    * queue refused part-way, `transient`: resume again).
    */
-  async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number }> {
+  async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number; releasedPushes: number }> {
     let connection = await this.getForTenant(tenantId, id);
     if (connection.status === 'paused') {
       connection = await this.platform.connections.update({ ...connection, status: 'active', updatedAt: this.platform.clock.now().toISOString() });
     } else if (connection.status !== 'active') {
       throw new SyncBridgeError('conflict', `Connection ${id} is ${connection.status}; only a paused connection can be resumed.`);
     }
-    return { connection, releasedDeliveries: await releaseHeld(this.platform, connection) };
+    const releasedPushes = await releaseHeldPushesSoon(this.platform, connection.id);
+    return { connection, releasedDeliveries: await releaseHeld(this.platform, connection), releasedPushes };
   }
 
   /** A connection as its tenant sees it; another tenant's connection does not exist (404). */

@@ -1,8 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { twoWayFor } from '../../shared/core/outbound/registry';
 import { Harness } from '../support/harness';
+import { connectThroughBrowser, OAUTH_TEST_CLIENT, oauthTwoWayConnection as createOAuthTwoWayConnection, revokeAuthorization as revokeSandboxAuthorization } from '../support/oauthTwoWay';
 
-const CLIENT = { clientId: 'syncbridge-e2e', clientSecret: 'e2e-client-secret-5c1e0b7a93d2' };
+const CLIENT = OAUTH_TEST_CLIENT;
 /** How long a push held for a parked connection waits before the relay may check it again (test value). */
 const HELD_RECHECK_MS = 400;
 
@@ -24,31 +25,9 @@ describe('two-way sync: pushes wait while their connection needs reauthorization
   });
   afterAll(async () => h.close());
 
-  async function oauthTwoWayConnection(id: string): Promise<void> {
-    const created = await h.api('POST', '/api/connections', {
-      id,
-      provider: 'sandbox',
-      entities: [{ name: 'customers', direction: 'both' }],
-      config: {
-        baseUrl: h.sandboxUrl,
-        oauth: { authorizeUrl: `${h.sandboxUrl}/oauth/authorize`, tokenUrl: `${h.sandboxUrl}/oauth/token`, clientId: CLIENT.clientId, scopes: ['read', 'write'] },
-      },
-    });
-    expect(created.status).toBe(201);
-    expect((await h.api('PUT', `/api/connections/${id}/oauth-client-secret`, { clientSecret: CLIENT.clientSecret })).status).toBe(204);
-    expect((await connect(id)).status).toBe(200);
-    expect((await h.waitForRun(await h.startSync('full', id), 30_000)).state).toBe('done');
-  }
-
-  /** The connect flow as a browser runs it: fetch follows the 302s to the sandbox and back. */
-  function connect(id: string): Promise<Response> {
-    return fetch(`${h.hostUrl}/api/connect/sandbox?connection=${id}`, { headers: { 'x-api-key': h.apiKey, accept: 'application/json' } });
-  }
-
-  async function revokeAuthorization(id: string): Promise<void> {
-    const secret = await h.platform.secrets.get(`connection-${id}-credentials`);
-    await h.sandbox('POST', 'oauth/revoke', { refreshToken: JSON.parse(secret!.value).refreshToken });
-  }
+  const oauthTwoWayConnection = (id: string) => createOAuthTwoWayConnection(h, id);
+  const connect = (id: string) => connectThroughBrowser(h, id);
+  const revokeAuthorization = (id: string) => revokeSandboxAuthorization(h, id);
 
   const oauthStats = () => h.sandbox<{ bearer: { accepted: number; rejected: number }; errors: Record<string, number> }>('GET', 'oauth');
   const remote = (n: number) => h.sandbox('GET', `records/customers/${cus(n)}`);

@@ -5,6 +5,7 @@ import { credentialSecretName, oauthClientSecretName, type CredentialService, ty
 import { OAuthGrantError } from './oauthClient';
 import { readOAuthProviderConfig } from './oauthProviderConfig';
 import { randomUrlSafe, s256Challenge, sha256Hex } from './pkce';
+import { releaseHeldPushesSoon } from '../outbound/connectionHold';
 
 /** A state lives this long: long enough for a person to log in at the provider. */
 export const CONNECT_STATE_TTL_MS = 10 * 60_000;
@@ -90,6 +91,8 @@ export class ConnectFlow {
     };
     const connected = await this.credentials.replaceAuthorization(connection, credentials, () => this.activate(connection.id));
     this.platform.telemetry.event('ConnectionAuthorized', { connectionId: connected.id, tenantId: connected.tenantId, provider: connected.provider });
+    // Pushes held while the connection waited for this go out now, not at their next check.
+    await releaseHeldPushesSoon(this.platform, connected.id);
     return connected;
   }
 

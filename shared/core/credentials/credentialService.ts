@@ -10,6 +10,7 @@ import { OAuth2Authorizer } from './oauth2Authorizer';
 import { OAuthClient, isInvalidGrant, isUnusableRefreshAnswer, type UnusableRefreshAnswer } from './oauthClient';
 import { grantOf, isClientRefusal } from './oauthGrant';
 import { randomUrlSafe } from './pkce';
+import { releaseHeldPushesSoon } from '../outbound/connectionHold';
 
 export type OAuth2Credentials = Extract<Credentials, { type: 'oauth2' }>;
 
@@ -509,7 +510,7 @@ export class CredentialService {
    * whose credential can still be renewed (a refresh token, or the client-credentials grant) is
    * active again, since a refused client secret may have been why it was parked. If the grant was
    * the problem (invalid_grant), the next refresh is refused once more and parks it again.
-   * Returns the connection as it is now.
+   * Its held pushes go out at once. Returns the connection as it is now.
    */
   async clientSecretReplaced(connection: Connection): Promise<Connection> {
     for (let attempt = 0; attempt < 20; attempt += 1) {
@@ -518,7 +519,9 @@ export class CredentialService {
       const loaded = await this.loadOAuth2(current).catch(() => undefined);
       if (!loaded || !this.renewable(loaded, current)) return current;
       try {
-        return await this.platform.connections.update({ ...current, status: 'active', updatedAt: this.platform.clock.now().toISOString() });
+        const active = await this.platform.connections.update({ ...current, status: 'active', updatedAt: this.platform.clock.now().toISOString() });
+        await releaseHeldPushesSoon(this.platform, active.id);
+        return active;
       } catch (error) {
         if (!isSyncBridgeError(error, 'conflict')) throw error;
       }

@@ -1,4 +1,7 @@
+import type { Platform } from '../../ports/platform';
+import { QUEUES } from '../../ports/queue';
 import type { Connection, ConnectionStatus } from '../model';
+import { outboundMessage } from './localChanges';
 
 /**
  * Connection states in which pushes wait instead of going out. Each needs a person — to connect
@@ -27,4 +30,51 @@ export function heldReason(connection: Pick<Connection, 'id' | 'status'>): strin
     return `Waiting for connection ${connection.id} to be resumed: it is paused. The push goes out once the connection is active again.`;
   }
   return `Waiting for reauthorization: connection ${connection.id} must be connected again (the provider refused its authorization). The push goes out once the connection is active again.`;
+}
+
+/** Whether an entry's `lastError` is the hold text of this connection (either holding state). */
+function isHeldFor(connectionId: string, lastError: string | null | undefined): boolean {
+  if (!lastError) return false;
+  return [...HOLDING_STATES].some((status) => lastError === heldReason({ id: connectionId, status }));
+}
+
+/** Held pushes sent at once per activation; more go out at their scheduled check (heldRecheckMs). */
+export const RELEASE_LIMIT = 1000;
+
+/**
+ * Sends the held pushes of a connection that became active again (resumed, reconnected, its client
+ * secret replaced) now, instead of at their next scheduled check, up to `heldRecheckMs` (5 min)
+ * later. A held entry is pending with its check due later and its `lastError` saying it waits for
+ * this connection; an entry waiting out a backoff or a provider's Retry-After is left alone.
+ *
+ * Each entry is first noted as due now, then sent under a message id of its own naming that time
+ * (OutboundService.handle skips a message whose due time is not the entry's while a later one is
+ * noted, so the note must come first). If the send fails, nothing is lost: the entry is due, so
+ * the relay finds it, and its scheduled check still comes. The worker checks the connection again
+ * when the message arrives, so a connection parked again meanwhile holds it again. Returns how many.
+ */
+export async function releaseHeldPushes(platform: Platform, connectionId: string): Promise<number> {
+  const now = platform.clock.now();
+  const nowIso = now.toISOString();
+  const pending = await platform.outbox.listPending({ connectionId, limit: RELEASE_LIMIT });
+  const held = pending.filter((entry) => entry.nextAttemptAt && entry.nextAttemptAt > nowIso && isHeldFor(connectionId, entry.lastError));
+  if (held.length === 0) return 0;
+  for (const entry of held) await platform.outbox.update(entry.id, { state: 'pending', nextAttemptAt: nowIso }, nowIso);
+  await platform.queue.send(QUEUES.outbound, held.map((entry) => outboundMessage(entry, { messageId: `${entry.id}.released${now.getTime()}`, at: now })));
+  platform.telemetry.metric('PushesReleased', held.length, { connectionId });
+  return held.length;
+}
+
+/**
+ * releaseHeldPushes for a connection that was just activated, where the activation must stand
+ * whatever happens here: a failure is logged, and the held pushes go out at their scheduled check.
+ * Returns how many were sent now (0 after a failure).
+ */
+export async function releaseHeldPushesSoon(platform: Platform, connectionId: string): Promise<number> {
+  try {
+    return await releaseHeldPushes(platform, connectionId);
+  } catch (error) {
+    platform.telemetry.log('warn', 'Could not send the held pushes of a connection active again; they go out at their scheduled check.', { connectionId, reason: (error as Error).message });
+    return 0;
+  }
 }

@@ -1,0 +1,74 @@
+import { twoWayFor } from '../../shared/core/outbound/registry';
+import { Harness } from '../support/harness';
+import { connectThroughBrowser, OAUTH_TEST_CLIENT, oauthTwoWayConnection, revokeAuthorization } from '../support/oauthTwoWay';
+
+/**
+ * A held push (its connection paused, or waiting for reauthorization) goes out as soon as the
+ * connection is active again — resumed, reconnected — not at its next scheduled check. The checks
+ * are ten minutes apart here, so only the release can push within the test. Real stack: admin API,
+ * local host, outbound worker, the sandbox over HTTP (OAuth 2 for the reconnect case).
+ */
+describe('held pushes are released when their connection is active again', () => {
+  let h: Harness;
+  const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
+  const TEN_MINUTES = 600_000;
+
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 20, oauth: { ...OAUTH_TEST_CLIENT, accessTokenTtlSeconds: 600 } } });
+    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, heldRecheckMs: TEN_MINUTES, random: () => 0.5 });
+  });
+  afterAll(async () => h.close());
+
+  const remote = (n: number) => h.sandbox('GET', `records/customers/${cus(n)}`);
+
+  async function patch(con: string, n: number, name: string): Promise<string> {
+    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(n)}`, { name });
+    expect(written.status).toBe(202);
+    return written.body.pendingPush.outboxId;
+  }
+
+  /** The entry once the worker has held it (pending, its check ten minutes away). */
+  const held = (outboxId: string) =>
+    h.waitFor(`outbox entry ${outboxId} to be held`, async () => {
+      const entry = await h.platform.outbox.get(outboxId);
+      return entry?.state === 'pending' && entry.lastError?.startsWith('Waiting for') ? entry : undefined;
+    });
+
+  test('resuming a paused connection pushes what it held at once; a push waiting out a backoff is left to wait', async () => {
+    const con = await h.twoWayConnection('paused-push');
+    expect((await h.api('POST', `/api/connections/${con}/pause`)).status).toBe(200);
+    const outboxId = await patch(con, 2, 'Held While Paused');
+    const entry = await held(outboxId);
+    expect(entry.lastError).toMatch(/Waiting for connection paused-push to be resumed/);
+    expect(Date.parse(entry.nextAttemptAt!) - Date.now()).toBeGreaterThan(TEN_MINUTES - 60_000);
+    expect((await remote(2)).name).not.toBe('Held While Paused');
+
+    // Another pending entry of the connection that waits for its backoff, not for the connection.
+    const waiting = await patch(con, 3, 'Waiting Out A Backoff');
+    await held(waiting);
+    const later = new Date(Date.now() + TEN_MINUTES).toISOString();
+    await h.platform.outbox.update(waiting, { state: 'pending', lastError: 'HTTP 503 from the provider', nextAttemptAt: later }, new Date().toISOString());
+
+    const resumed = await h.api('POST', `/api/connections/${con}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ status: 'active', releasedPushes: 1 });
+    expect(await h.settledOutbox(outboxId)).toMatchObject({ state: 'done', lastError: null });
+    expect((await remote(2)).name).toBe('Held While Paused');
+    expect(await h.platform.outbox.get(waiting)).toMatchObject({ state: 'pending', nextAttemptAt: later });
+  });
+
+  test('reconnecting a connection parked for reauthorization pushes what it held at once', async () => {
+    const con = 'reauth-release';
+    await oauthTwoWayConnection(h, con);
+    await revokeAuthorization(h, con);
+    // The push meets the revoked token, the refresh invalid_grant: the connection is parked and the push held.
+    const outboxId = await patch(con, 4, 'Pushed On Reconnect');
+    const entry = await held(outboxId);
+    expect(entry.lastError).toMatch(/Waiting for reauthorization/);
+    expect((await h.api('GET', `/api/connections/${con}`)).body.status).toBe('reauthorization_required');
+
+    expect((await connectThroughBrowser(h, con)).status).toBe(200);
+    expect(await h.settledOutbox(outboxId)).toMatchObject({ state: 'done', lastError: null });
+    expect((await remote(4)).name).toBe('Pushed On Reconnect');
+  });
+});
