@@ -96,11 +96,16 @@ export class ProviderHttpClient {
   }
 
   async request<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
-    const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
+    const url = this.urlOf(request.path);
     for (const [key, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
     }
     return this.send<T>(url, request);
+  }
+
+  /** The URL a request's `path` goes to: below the base URL, whose own path is kept. */
+  urlOf(path: string): URL {
+    return new URL(path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
   }
 
   /**
