@@ -2,7 +2,9 @@ import { SyncBridgeError } from '../core/errors';
 import type { JsonObject } from '../core/model';
 import { circuitBreakerOptionsOf, withCircuitDefaults } from '../http/connectionLimits';
 import { ProviderHttpClient } from '../http/providerHttpClient';
+import type { Telemetry } from '../ports/telemetry';
 import type { AdapterContext, AdapterDefinition, Credentials, ListPageRequest, ListPageResult, ProviderAdapter, ProviderRecord, PushRequest, PushResult } from './adapter';
+import { recordIdFromLocation } from './recordIdFromLocation';
 
 /**
  * A REST provider described by data rather than code: where lists live, how they page, which
@@ -60,9 +62,13 @@ function readConfigUrl(config: JsonObject): string {
 class RestAdapter implements ProviderAdapter {
   readonly provider: string;
   private readonly client: ProviderHttpClient;
+  private readonly telemetry?: Telemetry;
+  private readonly connectionId: string;
 
   constructor(private readonly spec: RestProviderSpec, context: AdapterContext) {
     this.provider = spec.provider;
+    this.telemetry = context.telemetry;
+    this.connectionId = context.connection.id;
     this.client = new ProviderHttpClient({
       baseUrl: readConfigUrl(context.connection.config),
       headers: context.authorizer ? {} : staticAuthHeaders(spec, context.credentials),
@@ -118,7 +124,7 @@ class RestAdapter implements ProviderAdapter {
     const body = request.data === null ? undefined : withoutFields(request.data, write.readOnlyFields);
     if (request.op === 'create') {
       const response = await this.client.request<JsonObject>({ method: 'POST', path: this.spec.list.path.replace('{entity}', encodeURIComponent(request.entity)), body, headers });
-      if (response.body === undefined && response.location !== undefined) return { record: await this.readCreated(response.status, response.location, request.entity) };
+      if (response.body === undefined && response.location !== undefined) return { record: await this.readCreated(response.status, response.location, request) };
       return { record: createdRecord(response.status, response.body, this.spec.record, request.entity) };
     }
     if (request.externalId === null) throw new SyncBridgeError('validation', `A ${request.op} push needs the provider's record id.`);
@@ -133,17 +139,30 @@ class RestAdapter implements ProviderAdapter {
 
   /**
    * The record a bodiless create answer names in its Location, read with one GET through the same
-   * client (same credentials; another origin is refused there, before anything is sent). Any
-   * failure of that read parks the push as an unusable create answer, as one without a Location
-   * is: the create did happen, and retrying the push would send it again (a second record wherever
-   * Idempotency-Key is not honoured), which a failed read-back does not justify.
+   * client (same credentials; another origin is refused there, before anything is sent).
+   *
+   * The create did happen, so the push must not fail in a way that sends it again (a second record
+   * wherever Idempotency-Key is not honoured). When the read fails as a retry would fix (a 5xx, a
+   * timeout, a 429, a hold or open circuit of the connection) and the Location is exactly the
+   * record path of one id (recordIdFromLocation), the record is taken as created under that id,
+   * with the data the push sent and no update time: the push is done, the record moves to the
+   * provider's id, and the next pull or webhook brings the provider's full copy. Any other failure
+   * (a 404, a Location that is no record path) parks the push as an unusable create answer, as
+   * one without a Location is.
    */
-  private async readCreated(status: number, location: string, entity: string): Promise<ProviderRecord> {
+  private async readCreated(status: number, location: string, request: PushRequest): Promise<ProviderRecord> {
+    const { entity } = request;
     let read: JsonObject | undefined;
     try {
       read = (await this.client.getLocation<JsonObject>(location)).body;
     } catch (error) {
-      const why = error instanceof SyncBridgeError && error.status === 404 ? 'the record its Location names was not found (HTTP 404)' : `reading the record its Location names failed: ${(error as Error).message}`;
+      const passing = error instanceof SyncBridgeError && (error.code === 'transient' || error.code === 'rate_limited');
+      const id = passing ? recordIdFromLocation(location, (candidate) => this.client.urlOf(this.recordPathOf(entity, candidate))) : undefined;
+      if (id !== undefined && request.data !== null) {
+        this.telemetry?.log('warn', 'Create read-back failed: the record is taken as created under the id its Location names, with the data pushed.', { connectionId: this.connectionId, entity, externalId: id, error: (error as Error).message });
+        return { externalId: id, updatedAt: null, deleted: false, data: request.data };
+      }
+      const why = error instanceof SyncBridgeError && error.status === 404 ? 'the record its Location names was not found (HTTP 404)' : `reading the record its Location names failed: ${(error as Error).message.replace(/\.$/, '')}`;
       throw unusableCreate(status, entity, why);
     }
     return createdRecord(status, read, this.spec.record, entity);

@@ -18,6 +18,14 @@ export type CallOutcome =
   /** Nothing was learned about the provider (our own authorizer failed before the request went out). */
   | 'neutral';
 
+/**
+ * Why a connection is held, which decides how its held calls fail: `rate_limit` (a 429, a
+ * rate-limit 403, a spent window) as `rate_limited`; `unavailable` (a 503 with Retry-After, the
+ * provider down for maintenance) as `transient`, the kind the call that met the 503 failed as, so
+ * that every caller counts and waits for a held call as it does for that 503.
+ */
+export type HoldKind = 'rate_limit' | 'unavailable';
+
 /** What a recorded outcome did to the circuit, for the caller to log. */
 export type CircuitChange = 'opened' | 'closed' | undefined;
 
@@ -25,10 +33,11 @@ export type CircuitChange = 'opened' | 'closed' | undefined;
  * What one connection's calls share in this process, whether a pull, a push, a webhook's fetch or
  * a health check makes them (DESIGN.md §2, "rate limits, … circuit breaker"):
  *
- * - **a rate-limit hold**: once any call meets a 429 (or a 403 rate limit) with a retry time, or
- *   a success that spent the window (`X-RateLimit-Remaining: 0` with a reset), every call of the
- *   connection fails as `rate_limited` with that `retryAt` until it lapses, without reaching the
- *   provider;
+ * - **a hold**: once any call meets a 429 (or a 403 rate limit) with a retry time, or a success
+ *   that spent the window (`X-RateLimit-Remaining: 0` with a reset), every call of the connection
+ *   fails as `rate_limited` with that `retryAt` until it lapses, without reaching the provider;
+ *   after a 503 with Retry-After (maintenance: "come back later") the same way, as `transient`
+ *   (HoldKind);
  * - **a circuit breaker**: `failureThreshold` failures in a row open it; while open, calls fail
  *   fast as `transient` with `retryAt` at the end of the cool-down; then one trial call goes out
  *   (half-open) and closes the circuit on success or opens it again on failure. Calls that arrive
@@ -45,6 +54,7 @@ export type CircuitChange = 'opened' | 'closed' | undefined;
 export class ConnectionLimits {
   private holdUntilMs = 0;
   private holdCause = '';
+  private holdKind: HoldKind = 'rate_limit';
   private failures = 0;
   private lastFailure = '';
   /** 0: closed. Otherwise open until then, and half-open after. */
@@ -66,8 +76,9 @@ export class ConnectionLimits {
   }
 
   /**
-   * Before a call goes out: throws `rate_limited` while the connection is held, `transient` while
-   * its circuit is open; returns true when this call is the half-open trial.
+   * Before a call goes out: throws `rate_limited` while the connection is held for a rate limit,
+   * `transient` while it is held for a 503 or its circuit is open; returns true when this call is
+   * the half-open trial.
    */
   admit(operation: string, clock: Clock): boolean {
     if (this.holdUntilMs === 0 && this.openUntilMs === 0) return false; // the usual case: no clock read
@@ -75,7 +86,11 @@ export class ConnectionLimits {
     if (this.holdUntilMs !== 0) {
       if (now < this.holdUntilMs) {
         const retryAt = new Date(this.holdUntilMs);
-        throw new SyncBridgeError('rate_limited', `SyncBridge held ${operation} until ${retryAt.toISOString()} without sending it: the provider rate-limited connection ${this.connectionId} (${this.holdCause}).`, { retryAt });
+        const held = `SyncBridge held ${operation} until ${retryAt.toISOString()} without sending it`;
+        if (this.holdKind === 'unavailable') {
+          throw new SyncBridgeError('transient', `${held}: the provider of connection ${this.connectionId} is unavailable until then (${this.holdCause}).`, { retryAt });
+        }
+        throw new SyncBridgeError('rate_limited', `${held}: the provider rate-limited connection ${this.connectionId} (${this.holdCause}).`, { retryAt });
       }
       this.holdUntilMs = 0;
     }
@@ -93,12 +108,13 @@ export class ConnectionLimits {
     return true;
   }
 
-  /** Holds every call of the connection until `until` (a later hold wins). */
-  holdUntil(until: Date, cause: string): void {
+  /** Holds every call of the connection until `until` (a later hold wins, with its kind and cause). */
+  holdUntil(until: Date, cause: string, kind: HoldKind = 'rate_limit'): void {
     const at = until.getTime();
     if (at > this.holdUntilMs) {
       this.holdUntilMs = at;
       this.holdCause = cause;
+      this.holdKind = kind;
     }
   }
 

@@ -70,8 +70,8 @@ export interface ProviderResponse<T> {
  *   successful body over `maxResponseBytes`, which every retry would download again).
  * Every wait a provider asks for is capped at `maxRetryWaitMs`, and at most 64 KiB of an error
  * body is read. With `limits`, a call may also fail before it is sent: `rate_limited` while another
- * call of the connection's rate limit holds it, `transient` while its circuit is open
- * (connectionLimits.ts).
+ * call of the connection's rate limit holds it, `transient` while a 503 with Retry-After holds it or
+ * its circuit is open (connectionLimits.ts).
  */
 export class ProviderHttpClient {
   private readonly baseUrl: URL;
@@ -96,11 +96,16 @@ export class ProviderHttpClient {
   }
 
   async request<T>(request: ProviderRequest): Promise<ProviderResponse<T>> {
-    const url = new URL(request.path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
+    const url = this.urlOf(request.path);
     for (const [key, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
     }
     return this.send<T>(url, request);
+  }
+
+  /** The URL a request's `path` goes to: below the base URL, whose own path is kept. */
+  urlOf(path: string): URL {
+    return new URL(path.replace(/^\//, ''), this.baseUrl.href.endsWith('/') ? this.baseUrl : `${this.baseUrl.href}/`);
   }
 
   /**
@@ -180,6 +185,11 @@ export class ProviderHttpClient {
         if (status >= 500) {
           // Only the provider's own Retry-After: a window reset says nothing about an outage.
           const outageEnd = response.headers.has('retry-after') ? parseRetryAfter(response.headers, now, undefined, this.maxRetryWaitMs) : undefined;
+          // A 503 with Retry-After is the provider saying "unavailable, come back then" (RFC 9110
+          // §15.6.4): every call of the connection waits for it, not only this one. Another 5xx
+          // concerns this request (500) or the path to the provider (502, 504): its Retry-After
+          // times this call's retry only, and the circuit counts the failures.
+          if (limits && outageEnd && status === 503) limits.holdUntil(outageEnd, `HTTP 503 with Retry-After on ${operation}`, 'unavailable');
           throw new SyncBridgeError('transient', `The provider failed ${operation} with HTTP ${status}.`, { status, retryAt: outageEnd });
         }
         // The body is quoted (the provider's reason is what an operator needs), but a provider may

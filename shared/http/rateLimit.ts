@@ -34,10 +34,23 @@ function capped(at: number, now: Date, maxWaitMs: number): Date {
 }
 
 /**
+ * A time on the provider's clock (an epoch reset, a Retry-After date), as a time on ours. That clock
+ * may differ from ours by minutes or hours; the answer's own `Date` says what it read when it
+ * answered, so when `Date` is a valid IMF-fixdate the time is `now + (at − Date)`. `Date` has
+ * whole seconds, so this waits up to a second longer than asked, never shorter. Without a readable
+ * `Date`, `at` is read against our clock.
+ */
+function onOurClock(atMs: number, headers: Headers, now: Date): number {
+  const sent = parseHttpDate(header(headers, 'date') ?? '');
+  return sent ? now.getTime() + (atMs - sent.getTime()) : atMs;
+}
+
+/**
  * Reads the common rate-limit header families: `X-RateLimit-*` (GitHub, Shopify-like, the sandbox)
  * and the IETF draft `RateLimit-*`. A reset value above 10^12 is an epoch time in milliseconds (a
  * few providers); above 10^9, an epoch time in seconds (GitHub, the sandbox); a smaller one is
- * seconds from now (the IETF draft). A reset later than `maxWaitMs` from now is read as that.
+ * seconds from now (the IETF draft). An epoch reset is a time on the provider's clock, read like a
+ * Retry-After date (onOurClock). A reset later than `maxWaitMs` from now is read as that.
  */
 export function parseRateLimit(headers: Headers, now: Date, maxWaitMs = DEFAULT_MAX_RETRY_WAIT_MS): RateLimitInfo | undefined {
   const limit = toNumber(header(headers, 'x-ratelimit-limit', 'ratelimit-limit'));
@@ -46,7 +59,7 @@ export function parseRateLimit(headers: Headers, now: Date, maxWaitMs = DEFAULT_
   if (limit === undefined && remaining === undefined && reset === undefined) return undefined;
   let resetAt: Date | undefined;
   if (reset !== undefined) {
-    const at = reset > 1e12 ? reset : reset > 1e9 ? reset * 1000 : now.getTime() + reset * 1000;
+    const at = reset > 1e9 ? onOurClock(reset > 1e12 ? reset : reset * 1000, headers, now) : now.getTime() + reset * 1000;
     resetAt = capped(at, now, maxWaitMs);
   }
   return { limit, remaining, resetAt };
@@ -58,10 +71,8 @@ export function parseRateLimit(headers: Headers, now: Date, maxWaitMs = DEFAULT_
  * window's reset when it is still ahead; else undefined — the caller backs off by its own count
  * of waits (a fixed fallback would hammer a provider that sends no hint at a steady rate).
  *
- * A Retry-After date is a time on the provider's clock, which may differ from ours by minutes or
- * hours. The answer's own `Date` says what that clock read when it answered, so when it is a
- * valid IMF-fixdate the wait is (Retry-After − Date), counted from `now`; without one, the date is
- * read against our clock.
+ * A Retry-After date is a time on the provider's clock: the wait is (Retry-After − Date), counted
+ * from `now`, when the answer carries a valid `Date` (onOurClock).
  */
 export function parseRetryAfter(headers: Headers, now: Date, rateLimit?: RateLimitInfo, maxWaitMs = DEFAULT_MAX_RETRY_WAIT_MS): Date | undefined {
   const value = header(headers, 'retry-after');
@@ -69,11 +80,7 @@ export function parseRetryAfter(headers: Headers, now: Date, rateLimit?: RateLim
     const earliest = now.getTime() + 1000;
     if (/^\d+$/.test(value)) return capped(Math.max(now.getTime() + Number(value) * 1000, earliest), now, maxWaitMs);
     const date = parseHttpDate(value);
-    if (date) {
-      const sent = parseHttpDate(header(headers, 'date') ?? '');
-      const at = sent ? now.getTime() + (date.getTime() - sent.getTime()) : date.getTime();
-      return capped(Math.max(at, earliest), now, maxWaitMs);
-    }
+    if (date) return capped(Math.max(onOurClock(date.getTime(), headers, now), earliest), now, maxWaitMs);
   }
   if (rateLimit?.resetAt && rateLimit.resetAt.getTime() > now.getTime()) return capped(rateLimit.resetAt.getTime(), now, maxWaitMs);
   return undefined;

@@ -85,6 +85,51 @@ describe('provider limits shared by a connection\'s pulls and pushes (loopback p
     expect(Date.parse((await h.platform.runs.get(runId))!.nextStepDueAt!)).toBeGreaterThanOrEqual(limitedAt + 59_000);
   });
 
+  const maintenance: ScriptedAnswer = { status: 503, body: { error: 'down for maintenance' }, headers: { 'retry-after': '600' } };
+
+  test('a 503 with Retry-After a pull meets holds the pushes of that connection: both wait for the same retry time', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 1 } });
+    await connection('down-for-pull');
+    route = answers({ pull: maintenance });
+    const runId = await h.startSync('full', 'down-for-pull');
+    const met = await h.waitFor('the pull to meet the 503', async () => seen.find((s) => s.call === 'GET /v1/customers'));
+    const rescheduled = await h.waitFor('the pull step to be rescheduled', async () => {
+      const run = await h.platform.runs.get(runId);
+      return run?.entities[0].lastError ? run : undefined;
+    });
+
+    const entry = await pushedEdit('down-for-pull');
+    expect(seen.map((s) => s.call)).toEqual(['GET /v1/customers']); // the push never reached the provider
+    expect(entry).toMatchObject({ state: 'pending', attempts: 1 }); // a scheduled retry, not a dead letter
+    expect(entry.lastError).toMatch(/held GET \/v1\/customers\/a until .*the provider of connection down-for-pull is unavailable until then \(HTTP 503 with Retry-After on GET \/v1\/customers\)/);
+    // The pull waits for the Retry-After (it is later than its backoff), and the held push for the
+    // same hold: neither comes back before the provider said.
+    const pullDue = Date.parse(rescheduled.nextStepDueAt!);
+    expect(pullDue).toBeGreaterThanOrEqual(met.at + 599_000);
+    expect(pullDue).toBeLessThanOrEqual(met.at + 601_000);
+    expect(Date.parse(entry.nextAttemptAt!)).toBe(pullDue);
+  });
+
+  test('a 503 with Retry-After a push meets holds the pulls of that connection until then', async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 1 } });
+    await connection('down-for-push');
+    route = answers({ push: maintenance });
+    const entry = await pushedEdit('down-for-push');
+    expect(entry).toMatchObject({ state: 'pending', attempts: 1 });
+    const metAt = seen.find((s) => s.call === 'PATCH /v1/customers/a')!.at;
+    expect(Date.parse(entry.nextAttemptAt!)).toBeGreaterThanOrEqual(metAt + 599_000);
+
+    const runId = await h.startSync('full', 'down-for-push');
+    const held = await h.waitFor('the pull step to be held', async () => {
+      const run = await h.run(runId);
+      return run.state !== 'running' || run.entities[0].lastError ? run : undefined;
+    });
+    expect(held.state).toBe('running');
+    expect(held.entities[0].lastError).toMatch(/held GET \/v1\/customers until .*unavailable until then \(HTTP 503 with Retry-After on PATCH \/v1\/customers\/a\)/);
+    expect(seen.map((s) => s.call)).toEqual(['GET /v1/customers/a', 'PATCH /v1/customers/a']); // the pull never reached the provider
+    expect(Date.parse((await h.platform.runs.get(runId))!.nextStepDueAt!)).toBe(Date.parse(entry.nextAttemptAt!));
+  });
+
   test('after failures in a row by pulls the circuit opens: a push fails fast and is retried after the cool-down, not dead-lettered', async () => {
     h = await Harness.start({ sandbox: { recordsPerEntity: 1 }, engine: { retry: { maxAttempts: 3 } } });
     await connection('breaker', { circuitFailureThreshold: 3, circuitCoolDownMs: 60_000 });

@@ -64,6 +64,26 @@ describe('RestAdapter: a create answered without a body is read back from its Lo
     expect(seen.map((s) => s.method)).toEqual(['POST', 'POST']);
   });
 
+  it('takes the id from a Location that is the record path when the read-back fails as a retry would fix (5xx, 429): no second POST', async () => {
+    for (const failed of [
+      { status: 503, body: { error: 'busy' } },
+      { status: 500, body: { error: 'oops' } },
+      { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '30' } },
+    ] as ScriptedAnswer[]) {
+      seen.length = 0;
+      created = { status: 201, body: undefined, headers: { location: '/v1/customers/cus_77' } };
+      readBack = failed;
+      expect(await create()).toEqual({ record: { externalId: 'cus_77', updatedAt: null, deleted: false, data: { email: 'a@b.c' } } });
+      expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /v1/customers', 'GET /v1/customers/cus_77']);
+    }
+  });
+
+  it('parks as before when the read-back fails transiently but the Location is not the record path of one id', async () => {
+    created = { status: 201, body: undefined, headers: { location: '/v1/customers/cus_77/versions/1' } };
+    readBack = { status: 503, body: { error: 'busy' } };
+    await expect(create()).rejects.toMatchObject({ code: 'provider_rejected', status: 201, message: expect.stringMatching(/failed: The provider failed GET \/v1\/customers\/cus_77\/versions\/1 with HTTP 503\. The record probably exists/) });
+  });
+
   it('parks as before when the Location names no record (404), or there is no Location', async () => {
     created = { status: 201, body: undefined, headers: { location: '/v1/customers/cus_missing' } };
     readBack = { status: 404, body: { error: 'not found' } };

@@ -121,6 +121,52 @@ describe('provider circuit breaker', () => {
     expect((await outcome(push.request({ method: 'PATCH', path: '/v1/customers/a', body: {} }))).code).toBe('ok');
   });
 
+  test('a 503 with Retry-After (maintenance) holds every client of the connection, as transient with that retry time, until it lapses', async () => {
+    const pull = client('c9');
+    const push = client('c9');
+    next = { status: 503, body: { error: 'maintenance' }, headers: { 'retry-after': '600' } };
+    const met = await outcome(pull.request({ path: '/v1/customers' }));
+    expect(met).toMatchObject({ code: 'transient', status: 503, retryAt: new Date(clock.now().getTime() + 600_000) });
+    next = { status: 200, body: {} };
+    const held = await outcome(push.request({ method: 'PATCH', path: '/v1/customers/a', body: {} }));
+    // The kind and time the call that met the 503 got: callers wait for both alike.
+    expect(held).toMatchObject({ code: 'transient', status: undefined, retryAt: met.retryAt });
+    expect(held.message).toMatch(/held PATCH \/v1\/customers\/a until .* without sending it: the provider of connection c9 is unavailable until then \(HTTP 503 with Retry-After on GET \/v1\/customers\)/);
+    expect(requests).toHaveLength(1);
+    clock.advance(599_999);
+    expect((await outcome(pull.request({ path: '/v1/customers' }))).code).toBe('transient');
+    expect(requests).toHaveLength(1);
+    clock.advance(1);
+    expect((await outcome(push.request({ method: 'PATCH', path: '/v1/customers/a', body: {} }))).code).toBe('ok');
+    expect(requests).toHaveLength(2);
+  });
+
+  test('a 503 with a Retry-After beyond maxRetryWaitMs holds the connection for the cap only', async () => {
+    const limits = registry.for('c10', {});
+    const tight = new ProviderHttpClient({ baseUrl: provider.baseUrl, clock, limits, timeoutMs: 2000, maxRetryWaitMs: 60_000 });
+    next = { status: 503, body: {}, headers: { 'retry-after': '99999999' } };
+    expect((await outcome(tight.request({ path: '/v1/customers' }))).retryAt).toEqual(new Date(clock.now().getTime() + 60_000));
+    next = { status: 200, body: {} };
+    expect(await outcome(tight.request({ path: '/v1/customers/a' }))).toMatchObject({ code: 'transient', retryAt: new Date(clock.now().getTime() + 60_000) });
+    clock.advance(60_000);
+    expect((await outcome(tight.request({ path: '/v1/customers/a' }))).code).toBe('ok');
+  });
+
+  test('a 503 without Retry-After, or another 5xx with one, holds nothing: the next call goes out', async () => {
+    const calls = client('c11');
+    for (const answer of [
+      { status: 503, body: {} },
+      { status: 500, body: {}, headers: { 'retry-after': '600' } },
+      { status: 502, body: {}, headers: { 'retry-after': '600' } },
+    ] as ScriptedAnswer[]) {
+      next = answer;
+      expect((await outcome(calls.request({ path: '/v1/customers' }))).status).toBe(answer.status);
+      next = { status: 200, body: {} };
+      expect((await outcome(calls.request({ path: '/v1/customers/a' }))).code).toBe('ok');
+    }
+    expect(requests).toHaveLength(6);
+  });
+
   test('bad circuit settings fail naming the config field', () => {
     expect(() => registry.for('c8', { circuitFailureThreshold: 0 })).toThrow(/config.circuitFailureThreshold/);
     expect(() => registry.for('c8', { circuitCoolDownMs: 'soon' })).toThrow(/config.circuitCoolDownMs/);
