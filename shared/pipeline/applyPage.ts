@@ -144,13 +144,17 @@ function holdsLocalChange(state: RecordState | undefined, stepId: string): boole
 
 /**
  * A pulled record over a stored one with a pending push: the stored record is read whole (with
- * its revision) and merged (mergePulled). If its push settled since the page's states were read,
- * it is an ordinary record again.
+ * its revision) and merged (mergePulled), unless the pulled state is older than one a webhook
+ * stored (pulledIsStale). If its push settled since the page's states were read, it is an
+ * ordinary record again.
  */
 async function planMerge(input: ApplyPageInput, record: ProviderRecord): Promise<PlannedRecord> {
   const read = await input.records.getWithRevision(input.scope, record.externalId);
   const state = read && stateOf(read);
   if (!read || !holdsLocalChange(state, input.stepId)) return planPlain(input, record, state);
+  // As in decide(): a run's page listed before a webhook merged a newer provider state into the
+  // record is skipped, or its older values would merge in as remote changes and roll it back.
+  if (!input.keepDeletionTimes && pulledIsStale(record.updatedAt, state!)) return { counter: 'unchanged', write: null };
   const merged = mergePulled(read.record, record, { policy: input.mergePolicy, customRules: input.customRules, stepId: input.stepId, now: input.now });
   return { counter: merged.counter, write: merged.write && { ...merged.write, ifRevision: read.revision } };
 }
