@@ -124,7 +124,8 @@ class RestAdapter implements ProviderAdapter {
     const body = request.data === null ? undefined : withoutFields(request.data, write.readOnlyFields);
     if (request.op === 'create') {
       const response = await this.client.request<JsonObject>({ method: 'POST', path: this.spec.list.path.replace('{entity}', encodeURIComponent(request.entity)), body, headers });
-      if (response.body === undefined && response.location !== undefined) return { record: await this.readCreated(response.status, response.location, request) };
+      // Only a 201's Location names the created record; a 202's names an operation to poll (RFC 9110 §15.3.3).
+      if (response.status === 201 && response.body === undefined && response.location !== undefined) return { record: await this.readCreated(response.status, response.location, request) };
       return { record: createdRecord(response.status, response.body, this.spec.record, request.entity) };
     }
     if (request.externalId === null) throw new SyncBridgeError('validation', `A ${request.op} push needs the provider's record id.`);

@@ -49,6 +49,13 @@ describe('RestAdapter: a create answered without a body is read back from its Lo
     ]);
   });
 
+  it('does not take a 202 Accepted\'s Location (an operation to poll, RFC 9110 §15.3.3) for the created record: parked as before, nothing read', async () => {
+    created = { status: 202, body: undefined, headers: { location: '/v1/operations/op_1' } };
+    readBack = { status: 200, body: { id: 'op_1', status: 'running', updated_at: '2026-01-02T03:04:05Z' } };
+    await expect(create()).rejects.toMatchObject({ code: 'provider_rejected', status: 202 });
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /v1/customers']);
+  });
+
   it('follows an absolute Location on the same origin', async () => {
     created = { status: 201, body: undefined, headers: { location: `${provider.baseUrl}/v1/customers/cus_77?expand=none` } };
     readBack = { status: 200, body: record };
