@@ -1,6 +1,7 @@
 import { SyncBridgeError } from '../../core/errors';
 import type { JsonObject } from '../../core/model';
 import type { AdapterDefinition, ProviderAdapter } from '../adapter';
+import { circuitBreakerOptionsOf, withCircuitDefaults } from '../../http/connectionLimits';
 
 /**
  * Providers whose records reach SyncBridge only through their signed webhooks, parsed by
@@ -31,6 +32,9 @@ function webhookOnlyDefinition(spec: (typeof WEBHOOK_ONLY)[number]): AdapterDefi
     maxPageSize: 1,
     webhookOnly: true,
     validateConfig(config: JsonObject): JsonObject {
+      // Every adapter gets the connection's circuit (adapterFor.ts), so a bad setting is refused
+      // at save here too, not by each later adapterFor call.
+      withCircuitDefaults(circuitBreakerOptionsOf(config));
       return config;
     },
     create(): ProviderAdapter {
