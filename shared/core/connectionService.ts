@@ -4,7 +4,7 @@ import type { Platform } from '../ports/platform';
 import { readOAuthProviderConfig } from './credentials/oauthProviderConfig';
 import { oauthUrlProblem } from './credentials/oauthUrl';
 import { assertEntityNameList } from './entityNames';
-import { SyncBridgeError } from './errors';
+import { isSyncBridgeError, SyncBridgeError } from './errors';
 import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
 import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
 import { assertMergePolicy, CustomMergeRules } from './merge';
@@ -114,10 +114,11 @@ export class ConnectionService {
    * (webhookIntake/heldDeliveries.ts) until it is resumed.
    */
   async pause(tenantId: string, id: string): Promise<Connection> {
-    const connection = await this.getForTenant(tenantId, id);
-    if (connection.status === 'paused') return connection;
-    if (connection.status !== 'active') throw new SyncBridgeError('conflict', `Connection ${id} is ${connection.status}; only an active connection can be paused.`);
-    return this.platform.connections.update({ ...connection, status: 'paused', updatedAt: this.platform.clock.now().toISOString() });
+    return this.changeStatus(tenantId, id, (connection) => {
+      if (connection.status === 'paused') return undefined;
+      if (connection.status !== 'active') throw new SyncBridgeError('conflict', `Connection ${id} is ${connection.status}; only an active connection can be paused.`);
+      return 'paused';
+    });
   }
 
   /**
@@ -127,14 +128,32 @@ export class ConnectionService {
    * queue refused part-way, `transient`: resume again).
    */
   async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number; releasedPushes: number }> {
-    let connection = await this.getForTenant(tenantId, id);
-    if (connection.status === 'paused') {
-      connection = await this.platform.connections.update({ ...connection, status: 'active', updatedAt: this.platform.clock.now().toISOString() });
-    } else if (connection.status !== 'active') {
-      throw new SyncBridgeError('conflict', `Connection ${id} is ${connection.status}; only a paused connection can be resumed.`);
-    }
+    const connection = await this.changeStatus(tenantId, id, (current) => {
+      if (current.status === 'active') return undefined;
+      if (current.status !== 'paused') throw new SyncBridgeError('conflict', `Connection ${id} is ${current.status}; only a paused connection can be resumed.`);
+      return 'active';
+    });
     const releasedPushes = await releaseHeldPushesSoon(this.platform, connection.id);
     return { connection, releasedDeliveries: await releaseHeld(this.platform, connection), releasedPushes };
+  }
+
+  /**
+   * Moves the connection to the status `next` names (undefined: leave it as it is), reading it
+   * again when another write got in between (the scheduler notes its occurrences on the same
+   * document), so that an operator's pause or resume does not fail on a race it cannot see.
+   */
+  private async changeStatus(tenantId: string, id: string, next: (connection: Connection) => Connection['status'] | undefined): Promise<Connection> {
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const connection = await this.getForTenant(tenantId, id);
+      const status = next(connection);
+      if (status === undefined) return connection;
+      try {
+        return await this.platform.connections.update({ ...connection, status, updatedAt: this.platform.clock.now().toISOString() });
+      } catch (error) {
+        if (!isSyncBridgeError(error, 'conflict')) throw error;
+      }
+    }
+    throw new SyncBridgeError('conflict', `Connection ${id} kept changing while its status was being set; try again.`);
   }
 
   /** A connection as its tenant sees it; another tenant's connection does not exist (404). */

@@ -71,4 +71,47 @@ describe('held pushes are released when their connection is active again', () =>
     expect(await h.settledOutbox(outboxId)).toMatchObject({ state: 'done', lastError: null });
     expect((await remote(4)).name).toBe('Pushed On Reconnect');
   });
+
+  test('connecting a paused connection again keeps it paused: its held pushes wait for the resume', async () => {
+    const con = 'paused-reconnect';
+    await oauthTwoWayConnection(h, con);
+    expect((await h.api('POST', `/api/connections/${con}/pause`)).status).toBe(200);
+    const outboxId = await patch(con, 5, 'After Pause And Reconnect');
+    expect((await held(outboxId)).lastError).toMatch(/to be resumed/);
+
+    expect((await connectThroughBrowser(h, con)).status).toBe(200);
+    expect((await h.api('GET', `/api/connections/${con}`)).body.status).toBe('paused');
+    expect(await h.platform.outbox.get(outboxId)).toMatchObject({ state: 'pending', lastError: expect.stringMatching(/to be resumed/) });
+
+    expect((await h.api('POST', `/api/connections/${con}/resume`)).body).toMatchObject({ status: 'active', releasedPushes: 1 });
+    expect(await h.settledOutbox(outboxId)).toMatchObject({ state: 'done' });
+    expect((await remote(5)).name).toBe('After Pause And Reconnect');
+  });
+
+  test('a pause or resume that races another write of the connection (the scheduler noting an occurrence) reads again and succeeds', async () => {
+    const con = await h.twoWayConnection('pause-race');
+    const connections = h.platform.connections;
+    const get = connections.get.bind(connections);
+    let raceNext = false;
+    let races = 0;
+    // The first read of each operation is followed by another writer's update before ours.
+    connections.get = async (id: string) => {
+      const read = await get(id);
+      if (id === con && read && raceNext) {
+        raceNext = false;
+        races += 1;
+        await connections.update({ ...read, updatedAt: new Date().toISOString() });
+      }
+      return read;
+    };
+    try {
+      raceNext = true;
+      expect((await h.api('POST', `/api/connections/${con}/pause`)).body).toMatchObject({ status: 'paused' });
+      raceNext = true;
+      expect((await h.api('POST', `/api/connections/${con}/resume`)).body).toMatchObject({ status: 'active' });
+    } finally {
+      connections.get = get;
+    }
+    expect(races).toBe(2);
+  });
 });

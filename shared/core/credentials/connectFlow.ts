@@ -92,7 +92,7 @@ export class ConnectFlow {
     const connected = await this.credentials.replaceAuthorization(connection, credentials, () => this.activate(connection.id));
     this.platform.telemetry.event('ConnectionAuthorized', { connectionId: connected.id, tenantId: connected.tenantId, provider: connected.provider });
     // Pushes held while the connection waited for this go out now, not at their next check.
-    await releaseHeldPushesSoon(this.platform, connected.id);
+    if (connected.status === 'active') await releaseHeldPushesSoon(this.platform, connected.id);
     return connected;
   }
 
@@ -121,7 +121,9 @@ export class ConnectFlow {
         return await this.platform.connections.update({
           ...connection,
           credentialRef: connection.credentialRef ?? credentialSecretName(connection.id),
-          status: 'active',
+          // Connecting heals a refused authorization; it does not resume what an operator paused
+          // (its held pushes and webhooks wait for POST .../resume).
+          status: connection.status === 'paused' ? 'paused' : 'active',
           updatedAt: this.platform.clock.now().toISOString(),
         });
       } catch (error) {
