@@ -40,10 +40,10 @@ describe('a run is never left running with nothing to move it', () => {
       return current.finishedAt ? current : undefined;
     }, 20_000);
     expect(run.state).toBe('failed');
-    expect(run.lastError).toMatch(/^SyncBridge could not run step .*: an internal error, retried until the queue gave up/);
+    expect(run.lastError).toMatch(/^SyncBridge could not run step .*: an internal error, retried with backoff until its tries ran out/);
     expect(JSON.stringify(run)).not.toContain('sekret');
     expect(JSON.stringify(run)).not.toContain('simulated store bug');
-    expect(failures.failed()).toBe(10); // every delivery the queue allows, then the run failed instead of a dead letter
+    expect(failures.failed()).toBe(10); // MAX_DELIVERY_COUNT tries (scheduled retries), then the run failed instead of a dead letter
     expect(h.platform.queue.depth(QUEUES.inbound).deadLettered).toBe(0);
     expect(await h.platform.runs.countActive('t1')).toBe(0);
     expect(h.telemetryLines.some((line) => line.includes('simulated store bug'))).toBe(true); // the exception is in the telemetry

@@ -104,10 +104,13 @@ export class RunService {
    */
   async promoteQueued(tenantId: string): Promise<Run[]> {
     const { platform } = this.context;
+    const queue = await platform.runs.listQueued(tenantId);
+    // Most tenants have nothing queued on most scheduler ticks: their limit is read only when needed.
+    if (queue.length === 0) return [];
     const tenant = await platform.tenants.getTenant(tenantId);
     const limit = tenant?.maxActiveRuns ?? this.context.maxActiveRunsPerTenant;
     const started: Run[] = [];
-    for (const queued of await platform.runs.listQueued(tenantId)) {
+    for (const queued of queue) {
       const run = await platform.runs.tryStart(queued.id, limit, platform.clock.now().toISOString());
       if (!run) {
         if ((await platform.runs.countActive(tenantId)) >= limit) break;

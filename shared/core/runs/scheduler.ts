@@ -47,6 +47,8 @@ export class Scheduler {
     const now = platform.clock.now();
     const result: SchedulerTickResult = { considered: 0, started: [], waiting: [], skipped: [], failed: [] };
     const tenants = new Set<string>();
+    // Tenants whose queued runs a start of this tick promoted already (startRun ends with a promotion).
+    const promoted = new Set<string>();
     let afterId: string | undefined;
     for (;;) {
       const page = await platform.connections.listAll({ afterId, limit: 200 });
@@ -57,12 +59,19 @@ export class Scheduler {
         tenants.add(connection.tenantId);
         if (!isDue(connection.schedule, lastActed(connection), now)) continue;
         if (connection.status !== 'active') await this.dropOccurrence(connection, now, result);
-        else await this.startScheduled(connection, now, result);
+        else {
+          const outcome = await this.startScheduled(connection, now, result);
+          // A failed start may have left a run queued again (its first step refused): the tick-end promotion retries it.
+          if (outcome === 'started') promoted.add(connection.tenantId);
+          else if (outcome === 'failed') promoted.delete(connection.tenantId);
+        }
       }
     }
     // Runs left running with no step to move them: re-sent, or failed, which frees slots promoted below.
     await redriveStalledRuns(this.context, tenants).catch((error) => platform.telemetry.exception(error, { operation: 'scheduler.runWatchdog' }));
     for (const tenantId of tenants) {
+      // Promoted this tick by a start; a slot freed since (a run ended, the watchdog failed one) was promoted by what freed it.
+      if (promoted.has(tenantId)) continue;
       try {
         await this.runs.promoteQueued(tenantId);
       } catch (error) {
@@ -72,7 +81,8 @@ export class Scheduler {
     return result;
   }
 
-  private async startScheduled(connection: Connection, now: Date, result: SchedulerTickResult): Promise<void> {
+  /** `started`: a run was started, and its tenant's queued runs promoted; `failed`: listed in the tick's failed. */
+  private async startScheduled(connection: Connection, now: Date, result: SchedulerTickResult): Promise<'started' | 'failed' | undefined> {
     const { platform } = this.context;
     let claimed: Connection | undefined;
     try {
@@ -80,21 +90,22 @@ export class Scheduler {
       const [open] = await platform.runs.listOpenByConnection(connection.id);
       if (open) {
         result.waiting.push({ connectionId: connection.id, reason: waitingFor(open.id, open.state) });
-        return;
+        return undefined;
       }
       claimed = await this.claimOccurrence(connection.id, now);
-      if (!claimed) return; // another scheduler instance took this occurrence, or it is no longer due
+      if (!claimed) return undefined; // another scheduler instance took this occurrence, or it is no longer due
       if (claimed.status !== 'active') {
         // Parked between the scan and the claim: the occurrence is spent, as for any inactive connection.
         result.skipped.push({ connectionId: connection.id, reason: notActive(claimed) });
-        return;
+        return undefined;
       }
       const run = await this.runs.startRun({ connection: claimed, mode: claimed.schedule.mode, trigger: 'schedule' });
       result.started.push(run.id);
+      return 'started';
     } catch (error) {
       if (isSyncBridgeError(error, 'validation')) {
         result.skipped.push({ connectionId: connection.id, reason: error.message });
-        return;
+        return undefined;
       }
       if (claimed && isSyncBridgeError(error, 'conflict')) {
         // A run was opened between the check above and the start (an API start, another
@@ -102,12 +113,13 @@ export class Scheduler {
         // caught up once that run ends (or dropped by the next tick if the connection is parked).
         result.waiting.push({ connectionId: connection.id, reason: error.message });
         await this.giveBack(claimed, connection.lastScheduledAt, now);
-        return;
+        return undefined;
       }
       const reason = error instanceof Error ? error.message : String(error);
       result.failed.push({ connectionId: connection.id, reason });
       platform.telemetry.exception(error, { operation: 'scheduler.startRun', connectionId: connection.id, tenantId: connection.tenantId });
       if (claimed) await this.giveBackIfNoRun(claimed, connection.lastScheduledAt, now);
+      return 'failed';
     }
   }
 

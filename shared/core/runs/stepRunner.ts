@@ -3,7 +3,7 @@ import { markRunFailed } from './runFailure';
 import { adapterFor } from '../credentials/adapterFor';
 import { applyPage } from '../../pipeline/applyPage';
 import type { EntityMergePolicy } from '../merge';
-import { QUEUES } from '../../ports/queue';
+import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
 import { ensureError, isSyncBridgeError, SyncBridgeError } from '../errors';
 import { finalizeStepId, stepId } from '../ids';
 import type { Connection, Run, RunCounters } from '../model';
@@ -12,6 +12,7 @@ import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { PagePrefetcher } from './pagePrefetcher';
 import { maskAuthSchemes } from '../masking';
 import { backoffDelayMs } from './retryPolicy';
+import { planInternalRetry } from './internalRetry';
 import { clampHighWater } from './highWaterMark';
 import { isOpen, nextMessage, RunService } from './runService';
 import { runTraceparent } from '../traceContext';
@@ -38,7 +39,12 @@ export interface StepOptions {
  * telemetry under the run id and the step's message id.
  */
 function internalFailure(stepMessageId: string): string {
-  return `SyncBridge could not run step ${stepMessageId}: an internal error, retried until the queue gave up (the exception is in the telemetry under this run id). Start a new run once the cause is fixed.`;
+  return `SyncBridge could not run step ${stepMessageId}: an internal error, retried with backoff until its tries ran out (the exception is in the telemetry under this run id). Start a new run once the cause is fixed.`;
+}
+
+/** What a page waiting after our own failure says; like internalFailure, nothing of the error. */
+function internalRetryDetail(at: Date, attempt: number): string {
+  return `An internal error (the exception is in the telemetry under this run id); retrying at ${at.toISOString()} (attempt ${attempt + 1} of ${MAX_DELIVERY_COUNT}).`;
 }
 
 /**
@@ -89,8 +95,7 @@ export class StepRunner {
     try {
       return await this.runStep(run, message);
     } catch (error) {
-      if (!options.finalDelivery) throw error; // the broker delivers it again: a retry may well succeed
-      return this.failOnLastDelivery(run, message, error);
+      return this.onInternalFailure(run, message, error, options);
     }
   }
 
@@ -107,18 +112,48 @@ export class StepRunner {
   }
 
   /**
-   * The step failed by our fault on the message's last delivery: the run fails with a reason that
-   * quotes nothing of the error, which frees its tenant's slot and lets its connection's schedule
-   * go on. Only if even that cannot be written is the message left to dead-letter.
+   * The step failed by our fault (a store error, a bug). Retried like a provider's transient
+   * failure (internalRetry.ts): this message completes and a scheduled copy tries again after the
+   * retry policy's backoff, so a store that is down for a second or two does not spend the broker's
+   * ten immediate redeliveries in milliseconds. The run records when that copy is due
+   * (nextStepDueAt), so the watchdog does not take the wait for a lost step. A run no longer
+   * running (cancelled, paused, finished meanwhile) gets no retry: a resume sends its own step.
+   * On the last try, or the broker's last delivery, the run fails with a reason that quotes
+   * nothing of the error, which frees its tenant's slot and lets its connection's schedule go on.
+   * Only if that write, or the retry's send, fails is the error thrown, leaving the message to the
+   * broker (redelivery, then dead letter, then the watchdog).
    */
-  private async failOnLastDelivery(run: Run, message: InboundMessage, error: unknown): Promise<StepOutcome> {
+  private async onInternalFailure(run: Run, message: InboundMessage, error: unknown, options: StepOptions): Promise<StepOutcome> {
+    const { platform } = this.context;
     const id = inboundMessageId(message);
-    this.context.platform.telemetry.exception(error, { runId: run.id, connectionId: run.connectionId, messageId: id });
+    const plan = planInternalRetry({ attemptsBefore: message.attempt, finalDelivery: options.finalDelivery === true, policy: this.context.retry, now: platform.clock.now(), random: this.context.random });
+    platform.telemetry.exception(error, { runId: run.id, connectionId: run.connectionId, messageId: id, attempt: plan.attempt });
+    if (plan.kind === 'give_up') {
+      try {
+        return await this.fail(run, internalFailure(id));
+      } catch {
+        throw error;
+      }
+    }
+    const retry = { ...message, attempt: plan.attempt };
     try {
-      return await this.fail(run, internalFailure(id));
+      const current = await this.recordWait(run.id, retry, plan.at, internalRetryDetail(plan.at, plan.attempt));
+      if (current && current.state !== 'running') {
+        // A page step that marked its page before it failed may have left a seen-set of an ended run.
+        if (message.kind === 'page') await this.forgetSeenOfFinished(current);
+        return 'skipped';
+      }
+    } catch {
+      // The store may be what failed: the retry goes anyway. Its backoff (at most maxDelayMs) is far
+      // inside the watchdog's grace, so the run's older due time does not make it look stalled.
+    }
+    try {
+      await this.sendStep(run, retry, plan.at);
     } catch {
       throw error;
     }
+    platform.telemetry.log('info', 'Step rescheduled after an internal error.', { runId: run.id, messageId: id, at: plan.at.toISOString(), attempt: plan.attempt });
+    return 'rescheduled';
   }
 
   private async applyNextPage(run: Run, message: Extract<InboundMessage, { kind: 'page' }>): Promise<StepOutcome> {
@@ -239,7 +274,7 @@ export class StepRunner {
     if (isSyncBridgeError(error, 'auth_failed') || isSyncBridgeError(error, 'provider_rejected') || isSyncBridgeError(error, 'configuration') || isSyncBridgeError(error, 'validation')) {
       return this.fail(run, reason);
     }
-    throw error; // our own failure (store, bug): the broker redelivers it; its last delivery fails the run (handle)
+    throw error; // our own failure (store, bug): retried with backoff, then the run fails (onInternalFailure)
   }
 
   /**
@@ -260,10 +295,19 @@ export class StepRunner {
   }
 
   private async reschedule(run: Run, message: InboundMessage, at: Date, reason: string): Promise<void> {
+    await this.recordWait(run.id, message, at, reason);
+    this.context.platform.telemetry.log('info', 'Step rescheduled.', { runId: run.id, reason, at: at.toISOString() });
+    await this.sendStep(run, message, at);
+  }
+
+  /**
+   * Records on the run when its rescheduled step is due, so that the watchdog leaves a run waiting
+   * for a long Retry-After or a backoff alone (runWatchdog.ts), and why a page waits. Returns the
+   * run as stored; a run no longer running is left as it is.
+   */
+  private recordWait(runId: string, message: InboundMessage, at: Date, reason: string): Promise<Run | undefined> {
     const { platform } = this.context;
-    // The run records when this message is due, so that the watchdog leaves a run waiting for a
-    // long Retry-After alone (runWatchdog.ts).
-    await mutateRun(this.context, run.id, (current) => {
+    return mutateRun(this.context, runId, (current) => {
       if (current.state !== 'running') return undefined; // a finished run never changes again
       if (message.kind === 'page') {
         const p = current.entities.find((e) => e.entity === message.entity);
@@ -275,8 +319,11 @@ export class StepRunner {
       current.updatedAt = platform.clock.now().toISOString();
       return current;
     });
-    platform.telemetry.log('info', 'Step rescheduled.', { runId: run.id, reason, at: at.toISOString() });
-    await platform.queue.send(QUEUES.inbound, {
+  }
+
+  /** Sends the step as a scheduled message for `at`, in its connection's session. */
+  private async sendStep(run: Run, message: InboundMessage, at: Date): Promise<void> {
+    await this.context.platform.queue.send(QUEUES.inbound, {
       body: message,
       messageId: inboundMessageId(message),
       sessionId: run.connectionId,
