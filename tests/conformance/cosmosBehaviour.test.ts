@@ -1,11 +1,33 @@
+import type { Container } from '@azure/cosmos';
+import { conflict as makeConflict } from './conflictStore.conformance';
 import { uniqueId } from './fixtures';
 import { makeRecord } from './recordStore.conformance';
 import { makeRun } from './runStore.conformance';
+import { CosmosConflictStore } from '../../shared/platform/azure/cosmos/cosmosConflictStore';
+import type { ConflictKind, ConflictStats } from '../../shared/ports/conflictStore';
 import { CosmosLeaseStore } from '../../shared/platform/azure/cosmos/cosmosLeaseStore';
 import { CosmosRecordStore } from '../../shared/platform/azure/cosmos/cosmosRecordStore';
 import { CosmosRunStore } from '../../shared/platform/azure/cosmos/cosmosRunStore';
 import { isSyncBridgeError } from '../../shared/core/errors';
 import { useCosmosDatabase } from '../support/cosmosServer';
+
+/** Wraps the container's queries to count the documents (rows) they bring back, then calls them as before. */
+function countReturnedRows(container: Container): { rows: number } {
+  const counter = { rows: 0 };
+  const items = container.items;
+  const real = items.query.bind(items);
+  items.query = ((...args: Parameters<typeof items.query>) => {
+    const iterator = real(...args);
+    const fetchAll = iterator.fetchAll.bind(iterator);
+    iterator.fetchAll = async () => {
+      const response = await fetchAll();
+      counter.rows += response.resources.length;
+      return response;
+    };
+    return iterator;
+  }) as typeof items.query;
+  return counter;
+}
 
 /**
  * What the Cosmos implementations promise beyond the port suites: the request pattern of the
@@ -49,6 +71,30 @@ describe('Cosmos stores: request pattern and concurrency', () => {
     expect(started.filter(Boolean)).toHaveLength(3);
     expect(await runs.countActive(tenant)).toBe(3);
     expect((await runs.listQueued(tenant)).map((r) => r.id).sort()).toEqual(queued.filter((_, i) => !started[i]).map((r) => r.id).sort());
+  });
+
+  it('counts a tenant\'s conflicts per connection and kind from aggregates: the rows returned do not grow with the conflicts', async () => {
+    const conflicts = new CosmosConflictStore(cosmos.db);
+    const tenant = uniqueId('ten');
+    const kinds: ConflictKind[] = ['data_mismatch', 'validation_error', 'retry_exhausted'];
+    const expected = new Map<string, ConflictStats>();
+    for (let i = 0; i < 60; i += 1) {
+      const connectionId = ['con-a', 'con-b', 'con-c'][i % 3];
+      const kind = kinds[(i * 7) % kinds.length];
+      const opened = await conflicts.open(makeConflict(tenant, { connectionId, kind, externalId: `cus_${i}` }));
+      const entry = expected.get(`${connectionId}/${kind}`) ?? { connectionId, kind, open: 0, resolved: 0 };
+      if (i % 4 === 0) {
+        await conflicts.resolve(tenant, opened.id, 'local', opened.createdAt);
+        entry.resolved += 1;
+      } else entry.open += 1;
+      expected.set(`${connectionId}/${kind}`, entry);
+    }
+    await conflicts.open(makeConflict(uniqueId('other-ten'), { connectionId: 'con-a' }));
+    const returned = countReturnedRows(cosmos.db.container('conflicts'));
+    const stats = await conflicts.stats(tenant);
+    expect(stats).toEqual([...expected.values()].sort((a, b) => a.connectionId.localeCompare(b.connectionId) || a.kind.localeCompare(b.kind)));
+    // Three connections: one id and one row of sums each. Reading the conflicts would return 60.
+    expect(returned.rows).toBeLessThanOrEqual(6);
   });
 
   it('gives a lease to one of many instances racing for it', async () => {
