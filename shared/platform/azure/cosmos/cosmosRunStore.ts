@@ -65,7 +65,12 @@ export class CosmosRunStore implements RunStore {
     // are full) or an active run that holds none (only for runs moved straight to running/paused,
     // which tryStart does not do).
     if (isActive(stored.state) && !isActive(current.state)) await this.slots.add(stored.tenantId, { runId: stored.id, connectionId: stored.connectionId });
-    else if (!isActive(stored.state) && stored.state !== current.state) await this.slots.release(stored.tenantId, stored.id);
+    else if (!isActive(stored.state) && stored.state !== current.state) {
+      // The run is written: a failed release must not read as a failed update (the caller would
+      // write again from a stale version). The slot it leaves is pruned once the list is full if
+      // the run ended, or is the run's reservation for its next start if it went back to queued.
+      await this.slots.release(stored.tenantId, stored.id).catch(() => undefined);
+    }
     return stored;
   }
 
