@@ -3,7 +3,7 @@ import { expectSyncBridgeError, uniqueId, type StoreFactory, type StoreFixture }
 
 const T = '2026-03-01T09:00:00.000Z';
 
-function conflict(tenantId: string, overrides: Partial<Conflict> = {}): Conflict {
+export function conflict(tenantId: string, overrides: Partial<Conflict> = {}): Conflict {
   return {
     id: uniqueId('cfl'),
     tenantId,

@@ -37,12 +37,33 @@ describe('KeyVaultSecretStore against the loopback vault', () => {
     expect(vault.credential.scopesAsked).toContainEqual(['https://vault.azure.net/.default']);
   });
 
-  it('stores content type, expiry and tags on the version, and the original name in a tag', async () => {
+  it('stores content type and tags on the version, the original name and the expiry in tags', async () => {
     const store = new KeyVaultSecretStore(clientFor(vault));
     const name = `connection-${uniqueId('Shop')}-credentials`;
     await store.set(name, '{"accessToken":"a"}', { contentType: 'application/json', expiresOn: '2030-01-01T00:00:00.000Z', tags: { tenantId: 't1' } });
     const [stored] = vault.versionsOf(toKeyVaultName(name));
-    expect(stored).toMatchObject({ contentType: 'application/json', exp: Date.parse('2030-01-01T00:00:00Z') / 1000, tags: { tenantId: 't1', 'syncbridge-name': name } });
+    expect(stored).toMatchObject({ contentType: 'application/json', tags: { tenantId: 't1', 'syncbridge-name': name, 'syncbridge-expires-on': '2030-01-01T00:00:00.000Z' } });
+  });
+
+  it('never gives a credential the vault\'s exp: its refresh token outlives the access token whose expiry it carries', async () => {
+    const store = new KeyVaultSecretStore(clientFor(vault), { cacheTtlMs: 0 });
+    const name = `connection-${uniqueId('oauth')}-credentials`;
+    // The access token expired an hour ago; the refresh token in the same secret is still good.
+    const accessTokenExpiry = new Date(Date.now() - 3_600_000).toISOString();
+    const value = JSON.stringify({ type: 'oauth2', accessToken: 'a', refreshToken: 'r', expiresAt: accessTokenExpiry });
+    await store.set(name, value, { contentType: 'application/json', expiresOn: accessTokenExpiry, tags: { type: 'oauth2' } });
+    const [stored] = vault.versionsOf(toKeyVaultName(name));
+    expect(stored.exp).toBeUndefined();
+    const read = await store.get(name);
+    expect(read).toMatchObject({ value, expiresOn: accessTokenExpiry, tags: { type: 'oauth2' } });
+    expect(Object.keys(read!.tags)).not.toContain('syncbridge-expires-on');
+  });
+
+  it('reads the expiry of a version written with the vault\'s exp (before the tag existed)', async () => {
+    const client = clientFor(vault);
+    const name = uniqueId('legacy-exp');
+    await client.setSecret(toKeyVaultName(name), 'v', { expiresOn: new Date('2030-01-01T00:00:00Z'), tags: { 'syncbridge-name': name } });
+    expect(await new KeyVaultSecretStore(client).get(name)).toMatchObject({ value: 'v', expiresOn: '2030-01-01T00:00:00.000Z' });
   });
 
   it('serves reads from memory within the TTL, and a write invalidates at once', async () => {

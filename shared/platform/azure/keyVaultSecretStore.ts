@@ -5,8 +5,17 @@ import { systemClock, type Clock } from '../../ports/clock';
 import type { SecretSetOptions, SecretStore, SecretValue } from '../../ports/secretStore';
 import { toKeyVaultName } from './keyVaultSecretNames';
 
-/** The tag that holds a secret's SecretStore name (Key Vault allows 15 tags; we use two). */
+/** The tag that holds a secret's SecretStore name (Key Vault allows 15 tags; we use up to three). */
 const NAME_TAG = 'syncbridge-name';
+/**
+ * The tag that holds `expiresOn`, which is never sent as the vault's `exp`. A credential secret
+ * carries its access token's expiry there, but it also holds the refresh token, which outlives that
+ * token by far: as `exp`, the vault would call the whole secret expired within the hour (Event Grid
+ * SecretNearExpiry / SecretExpired, shown expired in the portal, flagged by policy and Defender),
+ * and Key Vault documents operations outside the nbf/exp window as disallowed save for `get`.
+ * Versions written before this tag existed still carry `exp`; reads fall back to it.
+ */
+const EXPIRES_ON_TAG = 'syncbridge-expires-on';
 /**
  * The tag that chains versions for `retireVersions`: the ids of the live versions older than this
  * one, newest first, comma-separated. Key Vault lists versions in no guaranteed order and keeps
@@ -27,10 +36,11 @@ export interface KeyVaultSecretStoreOptions {
 }
 
 /**
- * The SecretStore on Azure Key Vault. Each `set` is a new secret version (content type, expiry and
- * tags passed through); names are mapped by keyVaultSecretNames.ts. Reads are cached per instance
- * for `cacheTtlMs`, so a worker that reads a connection's credentials on every page costs the vault
- * one GET per minute, not one per page (docs/key-vault.md has the throttling arithmetic).
+ * The SecretStore on Azure Key Vault. Each `set` is a new secret version (content type and tags
+ * passed through, the expiry kept in a tag, not as the vault's `exp`: EXPIRES_ON_TAG); names are
+ * mapped by keyVaultSecretNames.ts. Reads are cached per instance for `cacheTtlMs`, so a worker
+ * that reads a connection's credentials on every page costs the vault one GET per minute, not one
+ * per page (docs/key-vault.md has the throttling arithmetic).
  * Throttling (429) is retried by the SDK's pipeline, honouring Retry-After, before it surfaces here
  * as `rate_limited`. Values never appear in errors.
  *
@@ -66,8 +76,7 @@ export class KeyVaultSecretStore implements SecretStore {
     const write = (older: string[] | undefined) =>
       this.client.setSecret(vaultName, value, {
         contentType: options.contentType,
-        expiresOn: options.expiresOn ? new Date(options.expiresOn) : undefined,
-        tags: { ...options.tags, [NAME_TAG]: name, ...(older ? { [OLDER_TAG]: chainTag(older) } : {}) },
+        tags: { ...options.tags, [NAME_TAG]: name, ...(options.expiresOn ? { [EXPIRES_ON_TAG]: new Date(options.expiresOn).toISOString() } : {}), ...(older ? { [OLDER_TAG]: chainTag(older) } : {}) },
       });
     let secret: KeyVaultSecret;
     try {
@@ -262,13 +271,14 @@ function chainTag(older: string[]): string {
 }
 
 function toSecretValue(name: string, secret: KeyVaultSecret): SecretValue {
-  const { [NAME_TAG]: _name, [OLDER_TAG]: _older, ...tags } = secret.properties.tags ?? {};
+  const { [NAME_TAG]: _name, [OLDER_TAG]: _older, [EXPIRES_ON_TAG]: expiresOnTag, ...tags } = secret.properties.tags ?? {};
+  const expiresOn = expiresOnTag ?? secret.properties.expiresOn?.toISOString();
   return {
     name,
     value: secret.value ?? '',
     version: secret.properties.version ?? '',
     ...(secret.properties.contentType ? { contentType: secret.properties.contentType } : {}),
-    ...(secret.properties.expiresOn ? { expiresOn: secret.properties.expiresOn.toISOString() } : {}),
+    ...(expiresOn ? { expiresOn } : {}),
     tags,
     createdAt: (secret.properties.createdOn ?? new Date()).toISOString(),
   };

@@ -4,6 +4,7 @@ import type { IsoTime } from '../../../core/model';
 import { claimed, released, resolved } from '../../../core/conflictClaims';
 import type { Conflict, ConflictClaim, ConflictListQuery, ConflictResolution, ConflictStats, ConflictStore } from '../../../ports/conflictStore';
 import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
+import { countConflicts } from './cosmosConflictStats';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { cosmosStatus, toSyncBridgeError } from './cosmosErrors';
 import { nextOrderKey } from './orderKey';
@@ -93,23 +94,9 @@ export class CosmosConflictStore implements ConflictStore {
     }
   }
 
+  /** Counted by aggregate queries, never by reading the conflicts (cosmosConflictStats.ts). */
   async stats(tenantId: string): Promise<ConflictStats[]> {
-    const rows = await queryAll<{ connectionId: string; kind: Conflict['kind']; state: Conflict['state'] }>(
-      this.container, this.charges, 'conflicts.stats',
-      'SELECT c.connectionId, c.kind, c.state FROM c WHERE c.tenantId = @tenantId',
-      [{ name: '@tenantId', value: tenantId }],
-      [tenantId],
-    );
-    const counts = new Map<string, ConflictStats>();
-    for (const row of rows) {
-      const key = `${row.connectionId}\u0000${row.kind}`;
-      let entry = counts.get(key);
-      if (!entry) counts.set(key, (entry = { connectionId: row.connectionId, kind: row.kind, open: 0, resolved: 0 }));
-      if (row.state === 'open') entry.open += 1;
-      else if (row.state === 'resolved') entry.resolved += 1;
-    }
-    const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    return [...counts.values()].sort((a, b) => byText(a.connectionId, b.connectionId) || byText(a.kind, b.kind));
+    return countConflicts(this.container, this.charges, tenantId);
   }
 
   /**

@@ -4,12 +4,10 @@ import type { RunStore } from '../../../ports/runStore';
 import { queryAll, readItem, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { createIfAbsent, replaceIfMatch } from './cosmosDocs';
+import { isActive, TenantRunSlots } from './cosmosRunSlots';
 
 type RunDoc = Run & { docType: 'run'; _etag?: string };
-/** One per tenant, in its own partition of `runs`: its `_etag` orders concurrent starts. */
-type SlotsDoc = { id: string; docType: 'tenantSlots'; tenantId: string; connectionId: string; starts: number; _etag?: string };
 
-const SLOTS_PARTITION = '~tenant-slots';
 const MAX_START_ATTEMPTS = 20;
 
 function fromDoc(doc: RunDoc): Run {
@@ -23,19 +21,22 @@ function fromDoc(doc: RunDoc): Run {
  * the same version at the same time.
  *
  * `tryStart` keeps "at most N active runs per tenant" without a transaction across documents:
- * read the tenant's slots document, count the active runs, start the run (If-Match), then bump the
- * slots document If-Match the `_etag` read first. Of two starts that counted the same state, only
- * one bump succeeds; the other puts its run back to queued and tries again, and then counts the
- * winner. (A starter that reads the slots document after a bump also sees the winner's run, which
- * went to running before the bump.)
+ * the tenant's slots document lists the runs that hold a slot, and a start first adds its run
+ * there under If-Match (a reservation), then moves the run to running under If-Match. The decision
+ * rests on that one conditional write, never on a query of the runs, which under Session
+ * consistency another instance may answer from a replica that has not seen the latest start
+ * (cosmosRunSlots.ts). A run that stops running or paused gives its slot back in `update`.
  */
 export class CosmosRunStore implements RunStore {
   private readonly container;
   private readonly charges;
 
+  private readonly slots;
+
   constructor(db: CosmosDatabase, private readonly options: { defaultListLimit?: number; maxListLimit?: number } = {}) {
     this.container = db.container('runs');
     this.charges = db.charges;
+    this.slots = new TenantRunSlots(this.container, this.charges);
   }
 
   async create(run: Run): Promise<Run> {
@@ -44,6 +45,7 @@ export class CosmosRunStore implements RunStore {
     if (!(await createIfAbsent(this.container, this.charges, 'runs.create', { ...stored, docType: 'run' }))) {
       throw new SyncBridgeError('conflict', `Run ${run.id} already exists.`);
     }
+    if (isActive(stored.state)) await this.slots.add(stored.tenantId, { runId: stored.id, connectionId: stored.connectionId });
     return stored;
   }
 
@@ -59,6 +61,16 @@ export class CosmosRunStore implements RunStore {
     if (current.version !== run.version) throw stale();
     const stored: Run = { ...run, version: run.version + 1 };
     if (!(await replaceIfMatch(this.container, this.charges, 'runs.update', { ...stored, docType: 'run' }, [run.tenantId, run.connectionId], current._etag))) throw stale();
+    // After the run's write: a crash in between leaves a holder that ended (pruned when the slots
+    // are full) or an active run that holds none (only for runs moved straight to running/paused,
+    // which tryStart does not do).
+    if (isActive(stored.state) && !isActive(current.state)) await this.slots.add(stored.tenantId, { runId: stored.id, connectionId: stored.connectionId });
+    else if (!isActive(stored.state) && stored.state !== current.state) {
+      // The run is written: a failed release must not read as a failed update (the caller would
+      // write again from a stale version). The slot it leaves is pruned once the list is full if
+      // the run ended, or is the run's reservation for its next start if it went back to queued.
+      await this.slots.release(stored.tenantId, stored.id).catch(() => undefined);
+    }
     return stored;
   }
 
@@ -114,28 +126,25 @@ export class CosmosRunStore implements RunStore {
     for (let attempt = 0; attempt < MAX_START_ATTEMPTS; attempt += 1) {
       const run = await this.find(runId);
       if (!run || run.state !== 'queued') return undefined;
-      const slots = await this.slots(run.tenantId);
-      if ((await this.countActive(run.tenantId)) >= maxActivePerTenant) return undefined;
-      const started: Run = { ...fromDoc(run), state: 'running', startedAt, updatedAt: startedAt, version: run.version + 1 };
-      if (!(await replaceIfMatch(this.container, this.charges, 'runs.start', { ...started, docType: 'run' }, [run.tenantId, run.connectionId], run._etag!))) continue;
-      const bumped = { ...withoutSystemFields(slots), starts: slots.starts + 1 };
-      if (await replaceIfMatch(this.container, this.charges, 'runs.start', bumped, [run.tenantId, SLOTS_PARTITION], slots._etag!)) return started;
-      // Another start counted the same state and won: give the slot back and count again.
-      const taken = await readItem<RunDoc>(this.container, this.charges, 'runs.start', runId, [run.tenantId, run.connectionId]);
-      if (taken && taken.version === started.version) {
-        await replaceIfMatch(this.container, this.charges, 'runs.start', { ...withoutSystemFields(taken), state: 'queued', startedAt: run.startedAt ?? null, updatedAt: run.updatedAt, version: started.version + 1 }, [run.tenantId, run.connectionId], taken._etag);
+      const slots = await this.slots.read(run.tenantId);
+      // A slot reserved by an earlier attempt that did not get to start the run is still its own.
+      if (!slots.holders.some((h) => h.runId === runId)) {
+        let holders = slots.holders;
+        if (holders.length >= maxActivePerTenant) {
+          holders = await this.slots.pruned(run.tenantId, holders);
+          if (holders.length >= maxActivePerTenant) {
+            if (holders.length < slots.holders.length) await this.slots.replaceHolders(slots, holders);
+            return undefined;
+          }
+        }
+        if (!(await this.slots.reserve(slots, holders, { runId, connectionId: run.connectionId }))) continue;
       }
+      const started: Run = { ...fromDoc(run), state: 'running', startedAt, updatedAt: startedAt, version: run.version + 1 };
+      if (await replaceIfMatch(this.container, this.charges, 'runs.start', { ...started, docType: 'run' }, [run.tenantId, run.connectionId], run._etag!)) return started;
+      // The run changed since it was read (another start of it won, or it was cancelled): read it
+      // again. A reservation left for a run that no longer waits is pruned once the slots are full.
     }
     return undefined;
-  }
-
-  private async slots(tenantId: string): Promise<SlotsDoc> {
-    const id = `slots_${tenantId}`;
-    for (;;) {
-      const found = await readItem<SlotsDoc>(this.container, this.charges, 'runs.start', id, [tenantId, SLOTS_PARTITION]);
-      if (found) return found;
-      await createIfAbsent(this.container, this.charges, 'runs.start', { id, docType: 'tenantSlots', tenantId, connectionId: SLOTS_PARTITION, starts: 0 });
-    }
   }
 
   private async find(runId: string): Promise<RunDoc | undefined> {
