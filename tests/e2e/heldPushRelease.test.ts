@@ -8,7 +8,7 @@ import { connectThroughBrowser, OAUTH_TEST_CLIENT, oauthTwoWayConnection, revoke
  * are ten minutes apart here, so only the release can push within the test. Real stack: admin API,
  * local host, outbound worker, the sandbox over HTTP (OAuth 2 for the reconnect case).
  */
-describe('held pushes are released when their connection is active again', () => {
+describe('pausing and resuming a connection: held pushes are released when it is active again', () => {
   let h: Harness;
   const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
   const TEN_MINUTES = 600_000;
@@ -113,5 +113,15 @@ describe('held pushes are released when their connection is active again', () =>
       connections.get = get;
     }
     expect(races).toBe(2);
+  });
+
+  test('a paused connection refuses a sync start until it is resumed', async () => {
+    const con = await h.twoWayConnection('paused-sync');
+    expect((await h.api('POST', `/api/connections/${con}/pause`)).status).toBe(200);
+    const refused = await h.api('POST', `/api/connections/${con}/syncs`, { mode: 'incremental' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/is paused; resume it/);
+    expect((await h.api('POST', `/api/connections/${con}/resume`)).status).toBe(200);
+    expect((await h.waitForRun(await h.startSync('incremental', con))).state).toBe('done');
   });
 });

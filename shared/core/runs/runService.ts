@@ -49,6 +49,9 @@ export class RunService {
     if (connection.status === 'reauthorization_required') {
       throw new SyncBridgeError('conflict', `Connection ${connection.id} needs reauthorization before it can sync.`);
     }
+    if (connection.status === 'paused') {
+      throw new SyncBridgeError('conflict', `Connection ${connection.id} is paused; resume it (POST /api/connections/${connection.id}/resume) before it can sync.`);
+    }
 
     // The lease makes check-then-create atomic across scheduler ticks, API calls and instances.
     const lease = await platform.leases.acquire(`run-start:${connection.id}`, 'run-service', 30_000);
