@@ -8,13 +8,14 @@ import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import type { Connection, JsonObject } from '../model';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
-import { backoffDelayMs, retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
+import { retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
 import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 import { eventTime, staleReason } from './eventOrder';
 import { planFetchFailure } from './fetchRetry';
 import { heldDeliveryReason, holdsDeliveries } from './heldDeliveries';
 import { currentTraceparent } from '../traceContext';
+import { planInternalRetry } from '../runs/internalRetry';
 
 /**
  * `rescheduled`: a provider call (or our own code) failed and a scheduled retry was sent.
@@ -100,7 +101,8 @@ export class WebhookApplier {
   }
 
   /**
-   * Our own failure (a store error, a bug). Retried like a provider's transient failure: the
+   * Our own failure (a store error, a bug), by the rule run steps follow too (planInternalRetry,
+   * runs/internalRetry.ts). Retried like a provider's transient failure: the
    * current message completes and a scheduled one (attempt n, exponential backoff with jitter from
    * the retry policy) tries again, so a store that is down for a few seconds does not use up the
    * broker's ten immediate redeliveries in milliseconds. Bounded by the queue's delivery count
@@ -111,17 +113,18 @@ export class WebhookApplier {
    */
   private async onInternalFailure(delivery: Delivery, message: WebhookInboundMessage, error: unknown, options: ApplyOptions): Promise<ApplyOutcome> {
     const { platform } = this;
-    const attempt = (message.attempt ?? 0) + 1;
+    const now = platform.clock.now();
+    const plan = planInternalRetry({ attemptsBefore: message.attempt ?? 0, finalDelivery: options.finalDelivery === true, policy: this.retry, now, random: this.random });
+    const { attempt } = plan;
     platform.telemetry.exception(error, { deliveryId: delivery.id, connectionId: delivery.connectionId, attempt });
-    if (options.finalDelivery || attempt >= MAX_DELIVERY_COUNT) {
+    if (plan.kind === 'give_up') {
       try {
         return await this.finish(delivery, 'failed', INTERNAL_FAILURE);
       } catch {
         throw error;
       }
     }
-    const now = platform.clock.now();
-    const at = new Date(now.getTime() + backoffDelayMs(this.retry, attempt, this.random));
+    const { at } = plan;
     // What it waits for, if the store takes the write: the store may be what failed.
     await platform.deliveries
       .update(delivery.id, { status: 'received', detail: internalRetryDetail(at, attempt) }, now.toISOString())
