@@ -6,6 +6,7 @@ import { createServices } from '../shared/composition';
 import { twoWayFor } from '../shared/core/outbound/registry';
 import { SyncBridgeError } from '../shared/core/errors';
 import { toRunView } from '../shared/core/runs/runView';
+import { destinationPolicyFromEnv, setProviderDestinationPolicy } from '../shared/http/destinationPolicy';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
 import { DEMO_CONNECTION_ID, ensureDemo, registerDemoWebhook } from './demoSetup';
 import { requestBodyLimitFrom, startLocalHost } from './host';
@@ -60,6 +61,8 @@ async function main(): Promise<void> {
   const dataDir = resolve(process.env.SYNCBRIDGE_DATA_DIR ?? '.syncbridge');
   const maxRequestBodyBytes = requestBodyLimitFrom(process.env); // a bad value fails before anything starts
   const httpTimeouts = httpTimeoutsFrom(process.env);
+  // The local platform's default: loopback and private providers allowed (the sandbox is on 127.0.0.1).
+  setProviderDestinationPolicy(destinationPolicyFromEnv(process.env, true));
   const sandboxApiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-api-key';
 
   let sandbox: { url: string; child?: ChildProcess };

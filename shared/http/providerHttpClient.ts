@@ -4,6 +4,9 @@ import type { RequestAuthorizer } from '../adapters/adapter';
 import type { Clock } from '../ports/clock';
 import type { Telemetry } from '../ports/telemetry';
 import type { CallOutcome, ConnectionLimits } from './connectionLimits';
+import type { Dispatcher } from 'undici-types';
+import { describeRefusal, destinationRefusalIn, guardedDispatcher } from './destinationGuard';
+import { providerDestinationPolicy, remedyFor, type DestinationPolicy } from './destinationPolicy';
 import { DEFAULT_MAX_RETRY_WAIT_MS, parseRateLimit, parseRetryAfter, type RateLimitInfo } from './rateLimit';
 import { discardBody, readLimitedText } from './readBody';
 
@@ -31,6 +34,11 @@ export interface ProviderHttpClientOptions {
   limits?: ConnectionLimits;
   telemetry?: Telemetry;
   clock: Clock;
+  /**
+   * Which addresses may be called (destinationPolicy.ts). Default: the process's, which the
+   * platform composition sets (private addresses allowed locally, refused on Azure).
+   */
+  destinationPolicy?: DestinationPolicy;
 }
 
 export interface ProviderRequest {
@@ -67,7 +75,9 @@ export interface ProviderResponse<T> {
  * - `provider_rejected` (other 4xx, quoting the start of the body with the request's credentials masked);
  * - `configuration` (a 3xx: redirects are never followed, as fetch would re-send custom credential
  *   headers such as `x-api-key`, and a POST's body, to whatever origin the Location names; a
- *   successful body over `maxResponseBytes`, which every retry would download again).
+ *   successful body over `maxResponseBytes`, which every retry would download again; a
+ *   destination the destination policy refuses, checked when fetch opens a connection, before
+ *   anything is sent: see destinationGuard.ts).
  * Every wait a provider asks for is capped at `maxRetryWaitMs`, and at most 64 KiB of an error
  * body is read. With `limits`, a call may also fail before it is sent: `rate_limited` while another
  * call of the connection's rate limit holds it, `transient` while a 503 with Retry-After holds it or
@@ -79,6 +89,7 @@ export class ProviderHttpClient {
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly maxRetryWaitMs: number;
+  private readonly dispatcher: Dispatcher;
 
   constructor(private readonly options: ProviderHttpClientOptions) {
     try {
@@ -90,6 +101,7 @@ export class ProviderHttpClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
+    this.dispatcher = guardedDispatcher(options.destinationPolicy ?? providerDestinationPolicy());
     if (!(this.timeoutMs > 0)) throw new SyncBridgeError('configuration', 'timeoutMs must be a positive number of milliseconds.');
     if (!(this.maxResponseBytes > 0)) throw new SyncBridgeError('configuration', 'maxResponseBytes must be a positive number of bytes.');
     if (!(this.maxRetryWaitMs > 0)) throw new SyncBridgeError('configuration', 'maxRetryWaitMs must be a positive number of milliseconds.');
@@ -160,6 +172,7 @@ export class ProviderHttpClient {
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'manual',
+        dispatcher: this.dispatcher,
       });
       status = response.status;
       outcome = status >= 500 ? 'failure' : 'success';
@@ -218,6 +231,11 @@ export class ProviderHttpClient {
       return { status, body, rateLimit };
     } catch (error) {
       if (error instanceof SyncBridgeError) throw error;
+      const refusal = destinationRefusalIn(error);
+      if (refusal) {
+        outcome = 'neutral'; // nothing was sent: the provider did not fail
+        throw new SyncBridgeError('configuration', `The call ${operation} was not sent: the connection's config.baseUrl points at ${describeRefusal(refusal)}, which SyncBridge refuses to call; ${remedyFor(refusal.range)}.`, { cause: error });
+      }
       // By name, not `instanceof Error`: the abort is a DOMException, which in another realm (a
       // test VM) is no instance of this realm's Error.
       const name = (error as { name?: unknown } | null)?.name;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { SyncBridgeError } from '../core/errors';
+import { destinationPolicyFromEnv, setProviderDestinationPolicy } from '../http/destinationPolicy';
 import type { Platform } from '../ports/platform';
 import { createLocalPlatform } from './local/localPlatform';
 
@@ -9,6 +10,13 @@ import { createLocalPlatform } from './local/localPlatform';
  */
 export async function createPlatformFromEnv(env: NodeJS.ProcessEnv): Promise<Platform> {
   const name = (env.SYNCBRIDGE_PLATFORM ?? 'local').trim().toLowerCase();
+  if (name === 'local' || name === 'azure') {
+    // Which addresses provider calls may reach (destinationPolicy.ts): the local platform's
+    // providers (the sandbox, a demo) run on loopback, so it allows private addresses by default;
+    // on Azure a loopback or private address is the platform's own (the App Service identity
+    // endpoint on localhost, the virtual network), so it refuses them unless the setting says so.
+    setProviderDestinationPolicy(destinationPolicyFromEnv(env, name === 'local'));
+  }
   if (name === 'local') {
     return createLocalPlatform({
       dataDir: resolve(env.SYNCBRIDGE_DATA_DIR ?? '.syncbridge'),

@@ -1,3 +1,6 @@
+import type { Dispatcher } from 'undici-types';
+import { describeRefusal, destinationRefusalIn, guardedDispatcher } from '../../http/destinationGuard';
+import { providerDestinationPolicy, remedyFor, type DestinationPolicy } from '../../http/destinationPolicy';
 import { parseRetryAfter } from '../../http/rateLimit';
 import { SyncBridgeError } from '../errors';
 import { credentialValuesOfHeaders, maskProviderText } from '../masking';
@@ -37,6 +40,8 @@ export interface OAuthClientIdentity {
 export interface OAuthClientOptions {
   /** Budget for one token request, including the body. Default 10,000 ms: well below the refresh lease. */
   timeoutMs?: number;
+  /** Which addresses the token URL may reach (destinationPolicy.ts). Default: the process's, set by the platform composition. */
+  destinationPolicy?: DestinationPolicy;
 }
 
 /**
@@ -63,9 +68,11 @@ export function isInvalidGrant(error: unknown): error is OAuthGrantError {
  */
 export class OAuthClient {
   private readonly timeoutMs: number;
+  private readonly dispatcher: Dispatcher;
 
   constructor(options: OAuthClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.dispatcher = guardedDispatcher(options.destinationPolicy ?? providerDestinationPolicy());
     if (!(this.timeoutMs > 0)) throw new SyncBridgeError('configuration', 'timeoutMs must be a positive number of milliseconds.');
   }
 
@@ -97,9 +104,13 @@ export class OAuthClient {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+      // The dispatcher checks the address fetch connects to (destinationGuard.ts); a redirect is
+      // never followed, so the form (secret, code, refresh token) goes to the token URL only.
+      response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error', dispatcher: this.dispatcher });
       text = await response.text();
     } catch (cause) {
+      const refusal = destinationRefusalIn(cause);
+      if (refusal) throw new SyncBridgeError('configuration', `The ${grant} request was not sent: the OAuth token URL (config.oauth.tokenUrl) points at ${describeRefusal(refusal)}, which SyncBridge refuses to call; ${remedyFor(refusal.range)}.`, { cause });
       // By name, not instanceof: the abort reason is a DOMException, which may come from another realm.
       const name = (cause as { name?: unknown } | null)?.name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
