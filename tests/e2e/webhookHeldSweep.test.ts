@@ -177,4 +177,28 @@ describe('held webhook deliveries and a resume whose reads are stale (local host
     expect((await settled(second)).status).toBe('applied');
     expect((await h.platform.records.get(customers, 'cus_wait'))?.data.name).toBe('Still waiting');
   });
+
+  it('a resume whose sweep the queue refuses answers 503 and releases nothing; resuming again does both', async () => {
+    await drained();
+    expect((await h.api('POST', '/api/connections/shop/pause')).body.status).toBe('paused');
+    clock.advance(1000);
+    const id = await post('cus_refused', 'Refused once');
+    expect((await settled(id)).status).toBe('held');
+    const sweepsBefore = h.platform.queue.depth(QUEUES.inbound).scheduled; // the last test's resume's
+    const undo = wrap(h.platform.queue, 'send', (send) => async (name, messages) => {
+      if (JSON.stringify(messages).includes('held-sweep')) throw new Error('the broker is away');
+      return send(name, messages);
+    });
+    try {
+      const refused = await h.api('POST', '/api/connections/shop/resume');
+      expect(refused.status).toBe(503);
+      expect(JSON.stringify(refused.body)).toContain('Connection shop is resumed, but the queue did not accept the release of its held deliveries: they are still held. Resume the connection again to release them.');
+    } finally {
+      undo();
+    }
+    expect((await delivery(id)).status).toBe('held');
+    expect((await h.api('POST', '/api/connections/shop/resume')).body).toMatchObject({ status: 'active', releasedDeliveries: 1 });
+    expect((await settled(id)).status).toBe('applied');
+    expect(h.platform.queue.depth(QUEUES.inbound).scheduled).toBe(sweepsBefore + 1); // the second resume's sweep
+  });
 });
