@@ -1,14 +1,15 @@
 import type { InvocationContext } from '@azure/functions';
 import { parseInboundQueueMessage } from '../shared/core/runs/inboundMessage';
 import { webhookIntakeFor } from '../shared/core/webhookIntake';
+import { sweepHeld } from '../shared/core/webhookIntake/heldDeliveries';
 import { MAX_DELIVERY_COUNT, QUEUES } from '../shared/ports/queue';
 import type { FunctionDefinition } from './definition';
 import { inMessageTrace } from './queueTrace';
 import { getServices } from './services';
 
 /**
- * One message = one bounded step of a run (a page of one entity, or the run's closing step), or
- * one received webhook delivery to apply. A throw leaves the message to the broker: redelivered,
+ * One message = one bounded step of a run (a page of one entity, or the run's closing step),
+ * one received webhook delivery to apply, or a resumed connection's held sweep (heldDeliveries.ts). A throw leaves the message to the broker: redelivered,
  * then dead-lettered after maxDeliveryCount (queue settings, MAX_DELIVERY_COUNT). The applier and
  * the step runner are told when this is the message's last delivery, so that they record a failure
  * instead of leaving the delivery `received`, or the run `running`, behind a dead letter.
@@ -17,11 +18,11 @@ export async function inboundWorkerHandler(message: unknown, context: Invocation
   const services = await getServices();
   const parsed = parseInboundQueueMessage(message);
   const finalDelivery = Number(context.triggerMetadata?.deliveryCount) >= MAX_DELIVERY_COUNT;
-  const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, () =>
-    parsed.kind === 'webhook'
-      ? webhookIntakeFor(services).applier.apply(parsed, { finalDelivery })
-      : services.steps.handle(parsed, { finalDelivery }),
-  );
+  const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, async () => {
+    if (parsed.kind === 'webhook') return webhookIntakeFor(services).applier.apply(parsed, { finalDelivery });
+    if (parsed.kind === 'held-sweep') return `${await sweepHeld(services.platform, parsed)} released`;
+    return services.steps.handle(parsed, { finalDelivery });
+  });
   context.debug(`Inbound ${parsed.kind} ${String(context.triggerMetadata?.messageId ?? '')}: ${outcome}.`);
 }
 

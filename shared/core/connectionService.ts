@@ -8,7 +8,7 @@ import { isSyncBridgeError, SyncBridgeError } from './errors';
 import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
 import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
 import { assertMergePolicy, CustomMergeRules } from './merge';
-import { releaseHeld } from './webhookIntake/heldDeliveries';
+import { releaseHeld, scheduleHeldSweep } from './webhookIntake/heldDeliveries';
 import { releaseHeldPushesSoon } from './outbound/connectionHold';
 
 export interface CreateConnectionRequest {
@@ -123,7 +123,9 @@ export class ConnectionService {
 
   /**
    * Resumes a paused connection, sends its held pushes now (connectionHold.ts) and enqueues its
-   * held webhook deliveries again, in receipt order.
+   * held webhook deliveries again, in receipt order. Before that release it schedules a second
+   * one a little later (scheduleHeldSweep): a delivery the worker was holding while this listed
+   * the held ones may be missed by both sides when reads are stale (heldDeliveries.ts, sweepHeld).
    * Resuming an active connection only releases deliveries still held (a resume whose release the
    * queue refused part-way, `transient`: resume again).
    */
@@ -134,6 +136,12 @@ export class ConnectionService {
       return 'active';
     });
     const releasedPushes = await releaseHeldPushesSoon(this.platform, connection.id);
+    try {
+      await scheduleHeldSweep(this.platform, connection.id);
+    } catch (error) {
+      this.platform.telemetry.exception(error, { connectionId: connection.id, stage: 'held-sweep' });
+      throw new SyncBridgeError('transient', `Connection ${id} is resumed, but the queue did not accept the release of its held deliveries: they are still held. Resume the connection again to release them.`, { forCaller: true });
+    }
     return { connection, releasedDeliveries: await releaseHeld(this.platform, connection), releasedPushes };
   }
 

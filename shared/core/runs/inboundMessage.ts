@@ -41,8 +41,18 @@ export interface WebhookInboundMessage {
   waits?: number;
 }
 
-/** Everything the `sync-inbound` queue carries: run steps and webhook deliveries. */
-export type InboundQueueMessage = InboundMessage | WebhookInboundMessage;
+/**
+ * A resumed connection's second release of its held webhook deliveries, scheduled by the resume a
+ * little later (shared/core/webhookIntake/heldDeliveries.ts, sweepHeld): it releases what a stale
+ * read hid from the resume's own release.
+ */
+export interface HeldSweepMessage {
+  kind: 'held-sweep';
+  connectionId: string;
+}
+
+/** Everything the `sync-inbound` queue carries: run steps, webhook deliveries and held sweeps. */
+export type InboundQueueMessage = InboundMessage | WebhookInboundMessage | HeldSweepMessage;
 
 export function webhookMessageId(message: WebhookInboundMessage): string {
   const parts = [message.deliveryId];
@@ -55,6 +65,10 @@ export function webhookMessageId(message: WebhookInboundMessage): string {
 /** Parses any `sync-inbound` body; run steps go through parseInboundMessage. */
 export function parseInboundQueueMessage(body: unknown): InboundQueueMessage {
   const value = (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown> | null;
+  if (value?.kind === 'held-sweep') {
+    if (typeof value.connectionId === 'string') return { kind: 'held-sweep', connectionId: value.connectionId };
+    throw new SyncBridgeError('validation', `The inbound queue message is not a held sweep: ${JSON.stringify(body).slice(0, 200)}`);
+  }
   if (value?.kind !== 'webhook') return parseInboundMessage(value);
   const counter = (field: unknown): field is number | undefined => field === undefined || isNonNegativeInt(field);
   if (typeof value.connectionId === 'string' && typeof value.deliveryId === 'string' && counter(value.replay) && counter(value.attempt) && counter(value.waits)) {

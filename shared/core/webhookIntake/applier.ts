@@ -265,6 +265,8 @@ export class WebhookApplier {
    * listed the held deliveries just before it would not see this one, so if the connection is no
    * longer paused the delivery is applied now instead (returns false). Both may happen — a
    * resume that listed it after the write enqueues it too — and a second apply writes nothing new.
+   * Neither may happen when reads are stale (Cosmos DB at Session consistency): the resume's held
+   * sweep, HELD_SWEEP_DELAY_MS later, releases it then (heldDeliveries.ts, sweepHeld).
    */
   private async hold(delivery: Delivery): Promise<boolean> {
     const { platform } = this;

@@ -1,6 +1,6 @@
 import { canonicalJson, contentHash } from '../../../shared/core/hash';
 import { recordId } from '../../../shared/core/ids';
-import { inboundMessageId, parseInboundMessage } from '../../../shared/core/runs/inboundMessage';
+import { inboundMessageId, parseInboundMessage, parseInboundQueueMessage } from '../../../shared/core/runs/inboundMessage';
 
 describe('content hash and ids', () => {
   test('the hash ignores key order at every level and sees every value', () => {
@@ -42,5 +42,10 @@ describe('content hash and ids', () => {
     for (const bad of [null, {}, { kind: 'page', runId: 'r', entity: 'e', page: 0, attempt: 0, waits: 0 }, { kind: 'other', runId: 'r', attempt: 0 }]) {
       expect(() => parseInboundMessage(bad)).toThrow(/not a sync step/);
     }
+  });
+
+  test('a held sweep survives the queue body round trip, with nothing but its connection; one without it is refused', () => {
+    expect(parseInboundQueueMessage(JSON.stringify({ kind: 'held-sweep', connectionId: 'shop', extra: 1 }))).toEqual({ kind: 'held-sweep', connectionId: 'shop' });
+    expect(() => parseInboundQueueMessage({ kind: 'held-sweep' })).toThrow(/not a held sweep/);
   });
 });
