@@ -125,7 +125,11 @@ export interface RecordPage {
  *   already later, so a write whose caller took its time before its reads (a pull page) sorts after
  *   a write that committed meanwhile, and `list` with `modifiedAfter` or a cursor misses neither.
  *   SQLite does this under the write lock (exact); Cosmos DB from a read just before the batch
- *   (racing writers can still invert; docs/cosmos.md).
+ *   (racing writers can still invert; docs/cosmos.md). A store may also stamp no earlier than its
+ *   clock at the write, and list only what is older than a settled horizon behind that clock
+ *   (Cosmos DB does both: its batches become visible one by one, so the feed waits for them): a
+ *   change then appears in the feed up to the horizon later, and a cursor never passes the
+ *   horizon. SQLite stamps by commit alone and lists everything committed.
  * - Reads are always scoped by tenant and connection; a record of another tenant is never returned.
  * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
  *   absent are the same and read back absent. A write replaces the whole record, these included.

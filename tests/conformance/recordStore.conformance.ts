@@ -33,12 +33,14 @@ export function makeRecord(scope: RecordScope, externalId: string, overrides: Pa
   };
 }
 
+type List = RecordStore['list'];
+
 /** Every record of a listing, page by page, following nextCursor. */
-async function listAll(store: RecordStore, query: Omit<Parameters<RecordStore['list']>[0], 'cursor'>): Promise<SyncRecord[]> {
+async function listAll(list: List, query: Omit<Parameters<List>[0], 'cursor'>): Promise<SyncRecord[]> {
   const all: SyncRecord[] = [];
   let cursor: string | undefined;
   for (let pages = 0; pages < 10_000; pages += 1) {
-    const page = await store.list({ ...query, cursor });
+    const page = await list({ ...query, cursor });
     all.push(...page.records);
     if (!page.nextCursor) return all;
     cursor = page.nextCursor;
@@ -54,6 +56,25 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
     let fixture: StoreFixture<RecordStore>;
     let store: RecordStore;
     let scope: RecordScope;
+
+    /**
+     * `list` as a polling client sees it once every write so far has settled. A store may hold
+     * back what was stamped within its settled horizon of its clock (RecordStore; Cosmos DB does),
+     * so with a movable clock the suite reads a day after the suite's record times and then puts
+     * the clock back, where it stays behind every time the suite proposes (at(…)), which a store
+     * that stamps no earlier than its clock therefore keeps.
+     */
+    const list: List = async (query) => {
+      const { clock } = fixture;
+      if (!clock) return store.list(query);
+      const was = clock.now();
+      clock.set(new Date(T0 + 86_400_000));
+      try {
+        return await store.list(query);
+      } finally {
+        clock.set(was);
+      }
+    };
 
     beforeEach(async () => {
       fixture = await factory();
@@ -185,10 +206,10 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
           expect(await store.get(other, 'shared-id')).toBeUndefined();
           expect((await store.getStates(other, ['shared-id'])).size).toBe(0);
           expect(await store.count(other, { includeDeleted: true })).toBe(0);
-          expect((await store.list({ tenantId: other.tenantId, connectionId: other.connectionId, entity: other.entity, limit: 10 })).records).toEqual([]);
+          expect((await list({ tenantId: other.tenantId, connectionId: other.connectionId, entity: other.entity, limit: 10 })).records).toEqual([]);
         }
         // A connection-wide listing under another tenant sees nothing either.
-        const foreign = await store.list({ tenantId: others[0].tenantId, connectionId: scope.connectionId, limit: 10 });
+        const foreign = await list({ tenantId: others[0].tenantId, connectionId: scope.connectionId, limit: 10 });
         expect(foreign.records).toEqual([]);
       });
 
@@ -208,7 +229,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         let cursor: string | undefined;
         const seen: SyncRecord[] = [];
         do {
-          const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, entity: 'customers', limit: 10, cursor });
+          const page = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, entity: 'customers', limit: 10, cursor });
           pageSizes.push(page.records.length);
           seen.push(...page.records);
           cursor = page.nextCursor ?? undefined;
@@ -222,14 +243,14 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
 
       it('gives no cursor when the page is the last one, even when it is exactly full', async () => {
         await store.write(Array.from({ length: 10 }, (_, i) => makeRecord(scope, `c${i}`)));
-        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
+        const page = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
         expect(page.records).toHaveLength(10);
         expect(page.nextCursor).toBeNull();
       });
 
       it('pages records that share one lastModifiedAt without losing or repeating any', async () => {
         await store.write(Array.from({ length: 30 }, (_, i) => makeRecord(scope, `same-${i}`, { lastModifiedAt: at(1) })));
-        const all = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 7 });
+        const all = await listAll(list, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 7 });
         expect(all).toHaveLength(30);
         expect(new Set(all.map((r) => r.externalId)).size).toBe(30);
       });
@@ -237,43 +258,43 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
       it('lists every entity of the connection when no entity is given, and one entity when it is', async () => {
         const orders = { ...scope, entity: 'orders' };
         await store.write([makeRecord(scope, 'c1', { lastModifiedAt: at(1) }), makeRecord(orders, 'o1', { lastModifiedAt: at(2) }), makeRecord(scope, 'c2', { lastModifiedAt: at(3) })]);
-        const everything = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 2 });
+        const everything = await listAll(list, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 2 });
         expect(everything.map((r) => `${r.entity}/${r.externalId}`)).toEqual(['customers/c1', 'orders/o1', 'customers/c2']);
-        const onlyOrders = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, entity: 'orders', limit: 2 });
+        const onlyOrders = await listAll(list, { tenantId: scope.tenantId, connectionId: scope.connectionId, entity: 'orders', limit: 2 });
         expect(onlyOrders.map((r) => r.externalId)).toEqual(['o1']);
       });
 
       it('returns only records modified strictly after modifiedAfter', async () => {
         await store.write([1, 2, 3, 4].map((s) => makeRecord(scope, `c${s}`, { lastModifiedAt: at(s) })));
-        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: at(2), limit: 10 });
+        const page = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: at(2), limit: 10 });
         expect(page.records.map((r) => r.externalId)).toEqual(['c3', 'c4']);
       });
 
       it('compares modifiedAfter as an instant, whatever its ISO precision', async () => {
         await store.write([makeRecord(scope, 'early', { lastModifiedAt: '2026-03-01T09:00:02.000Z' }), makeRecord(scope, 'late', { lastModifiedAt: '2026-03-01T09:00:02.500Z' })]);
-        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: '2026-03-01T09:00:02Z', limit: 10 });
+        const page = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: '2026-03-01T09:00:02Z', limit: 10 });
         expect(page.records.map((r) => r.externalId)).toEqual(['late']);
       });
 
       it('rejects a modifiedAfter that is not a time with a validation error', async () => {
-        await expectSyncBridgeError(store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: 'yesterday', limit: 10 }), 'validation');
+        await expectSyncBridgeError(list({ tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: 'yesterday', limit: 10 }), 'validation');
       });
 
       it('includes tombstones by default and leaves them out when asked', async () => {
         await store.write([makeRecord(scope, 'alive'), makeRecord(scope, 'gone', { deleted: true, deletedAt: at(1), lastAction: 'deleted' })]);
-        const withDeleted = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
+        const withDeleted = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
         expect(withDeleted.records.map((r) => r.externalId).sort()).toEqual(['alive', 'gone']);
-        const live = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10, includeDeleted: false });
+        const live = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10, includeDeleted: false });
         expect(live.records.map((r) => r.externalId)).toEqual(['alive']);
       });
 
       it('caps a page at 1,000 records', async () => {
         await store.write(Array.from({ length: 1000 }, (_, i) => makeRecord(scope, `a${i}`)));
         await store.write(Array.from({ length: 5 }, (_, i) => makeRecord(scope, `b${i}`)));
-        const page = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 5000 });
+        const page = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 5000 });
         expect(page.records).toHaveLength(1000);
         expect(page.nextCursor).not.toBeNull();
-        const rest = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 5000, cursor: page.nextCursor! });
+        const rest = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 5000, cursor: page.nextCursor! });
         expect(rest.records).toHaveLength(5);
         expect(rest.nextCursor).toBeNull();
       });
@@ -282,7 +303,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         const records = Array.from({ length: 30 }, (_, i) => makeRecord(scope, `c${String(i).padStart(2, '0')}`, { lastModifiedAt: at(i) }));
         await store.write(records);
         const query = { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 };
-        const first = await store.list(query);
+        const first = await list(query);
         expect(first.records.map((r) => r.externalId)).toEqual(records.slice(0, 10).map((r) => r.externalId));
 
         // Between pages: one already-read record and one not-yet-read record change, one record is new,
@@ -293,11 +314,11 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
           makeRecord(scope, 'new', { lastModifiedAt: at(102) }),
           makeRecord(scope, 'c15', { version: 2, deleted: true, deletedAt: at(103), lastAction: 'deleted', lastModifiedAt: at(103) }),
         ]);
-        const fresh = await listAll(store, { ...query });
+        const fresh = await listAll(list, { ...query });
         const afterFirst: SyncRecord[] = [];
         let cursor: string | null = first.nextCursor;
         while (cursor) {
-          const page = await store.list({ ...query, cursor });
+          const page = await list({ ...query, cursor });
           afterFirst.push(...page.records);
           cursor = page.nextCursor;
         }
@@ -311,15 +332,15 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
 
       it('rejects a cursor it did not issue with a validation error', async () => {
         await store.write([makeRecord(scope, 'c1')]);
-        await expectSyncBridgeError(store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10, cursor: 'not-a-cursor' }), 'validation');
+        await expectSyncBridgeError(list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10, cursor: 'not-a-cursor' }), 'validation');
       });
 
       it('rejects a page size below 1 with a validation error', async () => {
-        await expectSyncBridgeError(store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 0 }), 'validation');
+        await expectSyncBridgeError(list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 0 }), 'validation');
       });
 
       it('returns an empty last page for a connection with no records', async () => {
-        expect(await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 })).toEqual({ records: [], nextCursor: null });
+        expect(await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 })).toEqual({ records: [], nextCursor: null });
       });
     });
 
@@ -335,14 +356,14 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.write([makeRecord(scope, 'pulled', { lastModifiedAt: at(5) })]); // stamped before the edit committed
         const pulled = (await store.get(scope, 'pulled'))!;
         expect(Date.parse(pulled.lastModifiedAt)).toBeGreaterThan(Date.parse(mark));
-        expect((await store.list({ ...scope, modifiedAfter: mark, limit: 10 })).records.map((r) => r.externalId)).toEqual(['pulled']);
+        expect((await list({ ...scope, modifiedAfter: mark, limit: 10 })).records.map((r) => r.externalId)).toEqual(['pulled']);
       });
 
       it('never gives two commits of one connection the same time, so modifiedAfter (exclusive) skips neither', async () => {
         await store.write([makeRecord(scope, 'first', { lastModifiedAt: at(10) })]);
         const mark = (await store.get(scope, 'first'))!.lastModifiedAt;
         await store.write([makeRecord(scope, 'second', { lastModifiedAt: at(10) }), makeRecord(scope, 'third', { lastModifiedAt: at(10) })]);
-        expect((await store.list({ ...scope, modifiedAfter: mark, limit: 10 })).records.map((r) => r.externalId).sort()).toEqual(['second', 'third']);
+        expect((await list({ ...scope, modifiedAfter: mark, limit: 10 })).records.map((r) => r.externalId).sort()).toEqual(['second', 'third']);
       });
 
       it('keeps a proposed time that is already after everything committed (other connections do not hold it back)', async () => {
@@ -357,12 +378,12 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
       it('shows a write that was proposed before the cursor\'s place on a later page', async () => {
         await store.write([makeRecord(scope, 'a', { lastModifiedAt: at(10) })]);
         await store.write([makeRecord(scope, 'b', { lastModifiedAt: at(11) })]);
-        const first = await store.list({ ...scope, limit: 1 });
+        const first = await list({ ...scope, limit: 1 });
         expect(first.records.map((r) => r.externalId)).toEqual(['a']);
         await store.write([makeRecord(scope, 'late', { lastModifiedAt: at(5) })]);
         const rest: string[] = [];
         for (let cursor = first.nextCursor; cursor; ) {
-          const page = await store.list({ ...scope, limit: 1, cursor });
+          const page = await list({ ...scope, limit: 1, cursor });
           rest.push(...page.records.map((r) => r.externalId));
           cursor = page.nextCursor;
         }
@@ -376,7 +397,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await store.markSeen('run_feed', scope, ['seen']);
         expect(await store.sweepUnseen('run_feed', scope, 'run_feed:finalize:customers', at(150), at(100))).toBe(1);
         await store.clearSeen('run_feed');
-        const feed = await store.list({ ...scope, modifiedAfter: mark, limit: 10 });
+        const feed = await list({ ...scope, modifiedAfter: mark, limit: 10 });
         expect(feed.records.map((r) => [r.externalId, r.deleted, r.deletedAt])).toEqual([['gone', true, at(150)]]);
         expect(await store.get(scope, 'edit')).toMatchObject({ deleted: false });
       });
@@ -422,9 +443,9 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         await seedFive();
         await store.markSeen(runId, scope, ['a', 'b', 'c']);
         expect(await store.sweepUnseen(runId, scope, stepId, at(500), started)).toBe(2);
-        const before = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
+        const before = await listAll(list, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
         expect(await store.sweepUnseen(runId, scope, stepId, at(600), started)).toBe(2);
-        const after = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
+        const after = await listAll(list, { tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 100 });
         expect(after).toEqual(before);
       });
 
@@ -544,7 +565,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         const record = makeRecord(scope, 'c1', twoWay);
         await store.write([record]);
         expect(await store.get(scope, 'c1')).toEqual(record);
-        const listed = await store.list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
+        const listed = await list({ tenantId: scope.tenantId, connectionId: scope.connectionId, limit: 10 });
         expect(listed.records[0].pendingPush).toEqual(twoWay.pendingPush);
       });
 

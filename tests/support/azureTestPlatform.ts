@@ -30,7 +30,9 @@ export async function startAzureTestPlatform(queue: SqliteQueue): Promise<AzureT
     new SecretClient(vault.vaultUri, vault.credential, { tlsOptions: { ca: vault.ca }, disableChallengeResourceVerification: true, retryOptions: { maxRetries: 3, retryDelayInMs: 10 } }),
   );
   const telemetry = new AppInsightsTelemetry({ connectionString: collector.connectionString, ingestionCa: collector.ca, level: 'debug' });
-  const platform = createAzurePlatform({ cosmos, queue, secrets, telemetry });
+  // The end-to-end tests read the records feed straight after a run: no settled horizon here
+  // (tests/conformance/cosmosRecordsFeed.test.ts covers it).
+  const platform = createAzurePlatform({ cosmos, queue, secrets, telemetry, recordsFeedHorizonMs: 0 });
   return {
     platform,
     collector,

@@ -35,6 +35,8 @@ export interface AzurePlatformParts<Q extends QueueSender = QueueSender, T exten
   secrets: SecretStore;
   telemetry: T & Shuttable;
   clock?: Clock;
+  /** CosmosRecordStoreOptions.feedHorizonMs: how far behind the clock the records feed stops (default 10 s). */
+  recordsFeedHorizonMs?: number;
 }
 
 export interface AzurePlatform<Q extends QueueSender = QueueSender, T extends Telemetry = Telemetry> extends Platform {
@@ -51,8 +53,8 @@ export function createAzurePlatform<Q extends QueueSender, T extends Telemetry>(
   return {
     name: 'azure',
     cosmos,
-    records: new CosmosRecordStore(cosmos),
-    outbox: new CosmosOutboxStore(cosmos),
+    records: new CosmosRecordStore(cosmos, { clock, feedHorizonMs: parts.recordsFeedHorizonMs }),
+    outbox: new CosmosOutboxStore(cosmos, { clock }),
     conflicts: new CosmosConflictStore(cosmos),
     runs: new CosmosRunStore(cosmos),
     connections: new CosmosConnectionStore(cosmos),

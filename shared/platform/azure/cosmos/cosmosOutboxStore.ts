@@ -1,12 +1,14 @@
 import type { JSONObject, OperationInput, SqlParameter } from '@azure/cosmos';
 import { SyncBridgeError, isSyncBridgeError } from '../../../core/errors';
 import type { IsoTime } from '../../../core/model';
+import { systemClock, type Clock } from '../../../ports/clock';
 import type { ListPendingOptions, OutboxEntry, OutboxStore, OutboxUpdate } from '../../../ports/outboxStore';
 import type { RecordWrite } from '../../../ports/recordStore';
 import { executeBatch, queryAll, withoutSystemFields } from './cosmosCalls';
 import type { CosmosDatabase } from './cosmosDatabase';
 import { partitionOf } from './cosmosRecordStore';
 import { executeConditionalBatch, recordWriteOperations } from './cosmosRecordWrites';
+import { stampRecords } from './feedHorizon';
 import { assertSameScope } from '../../outboxScope';
 import { nextOrderKey } from './orderKey';
 
@@ -25,6 +27,8 @@ export const DONE_OUTBOX_TTL_SECONDS = 30 * 24 * 60 * 60;
 export interface CosmosOutboxStoreOptions {
   /** Seconds a `done` entry is kept (default DONE_OUTBOX_TTL_SECONDS). */
   doneTtlSeconds?: number;
+  /** The clock a local change's record is stamped no earlier than (stampRecords); default the system clock. */
+  clock?: Clock;
 }
 
 function fromDoc(doc: OutboxDoc): OutboxEntry {
@@ -49,17 +53,20 @@ export class CosmosOutboxStore implements OutboxStore {
   private readonly container;
   private readonly charges;
   private readonly doneTtlSeconds: number;
+  private readonly clock: Clock;
 
   constructor(db: CosmosDatabase, options: CosmosOutboxStoreOptions = {}) {
     this.container = db.container('records');
     this.charges = db.charges;
     this.doneTtlSeconds = options.doneTtlSeconds ?? DONE_OUTBOX_TTL_SECONDS;
+    this.clock = options.clock ?? systemClock;
   }
 
   async commitLocalChange(record: RecordWrite, entry: OutboxEntry, alongside: readonly RecordWrite[] = []): Promise<void> {
     assertSameScope(record, entry, alongside);
     const doc: OutboxDoc = { ...entry, docType: 'outbox', orderKey: nextOrderKey() };
-    const { conditional, upserts } = recordWriteOperations([record, ...alongside]);
+    // Stamped like any record write (the records feed's order and horizon, feedHorizon.ts).
+    const { conditional, upserts } = recordWriteOperations(await stampRecords(this.container, this.charges, this.clock, [record, ...alongside]));
     // Cosmos DB applies the batch all or nothing; the order is for the test server, which applies
     // operations one by one until one fails. Conditions first: one that fails comes before any
     // write. Then the entry: a taken id fails before any record is upserted (and a record whose

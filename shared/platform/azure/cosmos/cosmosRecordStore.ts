@@ -2,6 +2,7 @@ import type { JSONObject, OperationInput, PartitionKey } from '@azure/cosmos';
 import { SyncBridgeError } from '../../../core/errors';
 import { recordId } from '../../../core/ids';
 import type { IsoTime, RecordScope, RecordState, SyncRecord } from '../../../core/model';
+import { systemClock, type Clock } from '../../../ports/clock';
 import { MAX_CONDITIONAL_WRITE, type RecordListQuery, type RecordPage, type RecordStore, type RecordWrite, type RevisedRecord } from '../../../ports/recordStore';
 import { splitIntoBatches } from './cosmosBatchLimits';
 import { executeBatch, queryAll, readItem } from './cosmosCalls';
@@ -9,6 +10,7 @@ import type { CosmosDatabase } from './cosmosDatabase';
 import { toSyncBridgeError } from './cosmosErrors';
 import { decodeListCursor, derivedId, encodeListCursor, fromRecordDoc, normaliseTime, sortKeyOf, toRecordDoc, type RecordDoc } from './cosmosRecordDocs';
 import { executeConditionalBatch, recordWriteOperations } from './cosmosRecordWrites';
+import { DEFAULT_FEED_HORIZON_MS, FeedHorizon, stampRecords } from './feedHorizon';
 
 const MAX_LIST_LIMIT = 1000;
 /** Cosmos DB's limit of operations per transactional batch (the port's MAX_CONDITIONAL_WRITE). */
@@ -25,6 +27,19 @@ export function partitionOf(scope: { tenantId: string; connectionId: string }): 
 /** A record a local change waits to push is the push's to settle, never the sweep's (RecordStore). */
 const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush))';
 
+export interface CosmosRecordStoreOptions {
+  /** The clock writes are stamped by and the feed's horizon is measured on. Default: the system clock. */
+  clock?: Clock;
+  /**
+   * How far behind the clock the records feed (`list`) stops, in ms (feedHorizon.ts,
+   * docs/cosmos.md): a change appears in the feed up to this much later, and a write call whose
+   * batches take longer than this (less the clock difference between instances) to become visible
+   * can be missed by a polling client. 0 lists everything at once (tests that read straight after
+   * writing; no protection). Default DEFAULT_FEED_HORIZON_MS (10 s).
+   */
+  feedHorizonMs?: number;
+}
+
 /**
  * RecordStore on Cosmos DB: a connection's records are one logical partition of `records`
  * ([tenantId, connectionId]), so every read of the pipeline is a single-partition query:
@@ -37,15 +52,21 @@ const NO_PENDING_PUSH = '(NOT IS_DEFINED(c.pendingPush) OR IS_NULL(c.pendingPush
  *   every unchanged record, and the sweep tombstones only what the run did not see.
  * - a compare-and-set write (`ifRevision`) is a Replace If-Match the document's `_etag` (a Create
  *   for `null`), in one batch with the rest of its call (cosmosRecordWrites.ts).
+ * - the feed (`list`) stops at a settled horizon behind the clock, and writes are stamped no
+ *   earlier than the clock (feedHorizon.ts): Cosmos DB has no commit order to stamp by.
  * Request charges are added to the database's meter per operation (docs/cosmos.md).
  */
 export class CosmosRecordStore implements RecordStore {
   private readonly container;
   private readonly charges;
+  private readonly clock: Clock;
+  private readonly horizon: FeedHorizon;
 
-  constructor(db: CosmosDatabase) {
+  constructor(db: CosmosDatabase, options: CosmosRecordStoreOptions = {}) {
     this.container = db.container('records');
     this.charges = db.charges;
+    this.clock = options.clock ?? systemClock;
+    this.horizon = new FeedHorizon(this.clock, options.feedHorizonMs ?? DEFAULT_FEED_HORIZON_MS);
   }
 
   async getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>> {
@@ -98,19 +119,9 @@ export class CosmosRecordStore implements RecordStore {
     }
   }
 
-  /**
-   * The records of one connection, their lastModifiedAt moved after the newest one the partition
-   * holds (read just before the write): a caller's time taken before its reads must not sort
-   * before a write that committed meanwhile. Not a commit-order stamp across writers: two writes
-   * racing between this read and their batches can still commit out of order (docs/cosmos.md).
-   */
-  private async stamped(records: readonly RecordWrite[]): Promise<RecordWrite[]> {
-    const [newest] = await queryAll<string>(
-      this.container, this.charges, 'records.stamp',
-      "SELECT TOP 1 VALUE c.sortKey FROM c WHERE c.docType = 'record' ORDER BY c.sortKey DESC", [], partitionOf(records[0]),
-    );
-    const floor = newest === undefined ? -Infinity : Date.parse(newest.slice(0, newest.indexOf('|'))) + 1;
-    return records.map((record) => (Date.parse(record.lastModifiedAt) < floor ? { ...record, lastModifiedAt: new Date(floor).toISOString() } : record));
+  /** stampRecords (feedHorizon.ts): right before the batches that write them. */
+  private stamped(records: readonly RecordWrite[]): Promise<RecordWrite[]> {
+    return stampRecords(this.container, this.charges, this.clock, records);
   }
 
   /** A write with compare-and-set conditions: one transactional batch, so all of it or nothing. */
@@ -154,6 +165,10 @@ export class CosmosRecordStore implements RecordStore {
       parameters.push({ name: '@after', value: decodeListCursor(query.cursor) });
     }
     if (query.includeDeleted === false) where.push('c.deleted = false');
+    // Only what has settled (feedHorizon.ts): neither this page nor its cursor passes the horizon,
+    // so a write still becoming visible behind it is listed by the next poll.
+    where.push('c.sortKey < @settled');
+    parameters.push({ name: '@settled', value: this.horizon.listBound() });
     const docs = await queryAll<RecordDoc>(
       this.container,
       this.charges,
@@ -220,14 +235,17 @@ export class CosmosRecordStore implements RecordStore {
       [{ name: '@entity', value: scope.entity }, untouchedSince], key,
     );
     const unseen = live.filter((row) => !seen.has(row.externalId)).map((row) => row.id);
-    // The tombstones sort after everything written before them, like any write (stamped).
-    const stampedAt = unseen.length === 0 ? at : (await this.stamped([{ ...scope, lastModifiedAt: at } as RecordWrite]))[0].lastModifiedAt;
     for (let i = 0; i < unseen.length; i += BATCH_SIZE) {
       const docs = await queryAll<RecordDoc & { _etag: string }>(
         this.container, this.charges, 'records.sweep',
         `SELECT * FROM c WHERE c.docType = 'record' AND ARRAY_CONTAINS(@ids, c.id) AND c.deleted = false AND ${NO_PENDING_PUSH} AND c.sortKey < @writtenBefore`,
         [{ name: '@ids', value: unseen.slice(i, i + BATCH_SIZE) }, untouchedSince], key,
       );
+      if (docs.length === 0) continue;
+      // The tombstones sort after everything written before them, like any write (stamped), and
+      // each hundred is stamped just before its batches: a long sweep's last ones must not carry
+      // the time its first ones were written at, or the feed's horizon would not cover them.
+      const stampedAt = (await this.stamped([{ ...scope, lastModifiedAt: at } as RecordWrite]))[0].lastModifiedAt;
       const operations = docs.map((doc): OperationInput => {
         const tombstone: RecordDoc = { ...doc, deleted: true, deletedAt: at, lastModifiedAt: stampedAt, lastAction: 'deleted', version: doc.version + 1, lastStepId: stepId, sortKey: sortKeyOf(stampedAt, doc.id) };
         // If-Match: a record changed since it was read (a webhook, a local write) is not swept blindly.
