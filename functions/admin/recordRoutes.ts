@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SyncBridgeError } from '../../shared/core/errors';
 import type { SyncRecord } from '../../shared/core/model';
 import { json } from '../http/responses';
 import { parseWith } from '../http/validation';
@@ -27,6 +28,10 @@ export function toRecordView(record: SyncRecord) {
       deleted: record.deleted,
       deletedAt: record.deletedAt ?? null,
       sourceUpdatedAt: record.sourceUpdatedAt ?? null,
+      // A pushed create moves to the provider's id (docs/two-way-sync.md, *Creates*): the
+      // tombstone at the old id names the new one, the record at the new id its earlier ids.
+      movedTo: record.movedTo ?? null,
+      previousIds: record.previousIds ?? [],
     },
   };
 }
@@ -48,6 +53,21 @@ export const recordRoutes: AdminRoute[] = [
         includeDeleted: query.includeDeleted === 'true',
       });
       return json(200, { records: page.records.map(toRecordView), nextCursor: page.nextCursor });
+    },
+  },
+  {
+    // One record by its external id, tombstones included, as the listing shows it: the record
+    // stored under THIS id. A create that moved to the provider's id answers with the tombstone it
+    // left (`deleted: true`, `metadata.movedTo`), which the client follows with a GET of its own
+    // rather than being handed another record under the id it asked for (docs/admin-api.md).
+    method: 'GET',
+    path: 'connections/{id}/records/{entity}/{externalId}',
+    async handle({ params, principal, services }) {
+      const connection = await services.connections.getForTenant(principal.tenantId, params.id);
+      const scope = { tenantId: principal.tenantId, connectionId: connection.id, entity: params.entity };
+      const record = await services.platform.records.get(scope, params.externalId);
+      if (!record) throw new SyncBridgeError('not_found', `Connection ${connection.id} has no ${params.entity} record "${params.externalId}".`);
+      return json(200, { ...toRecordView(record), pendingPush: record.pendingPush ?? null });
     },
   },
 ];

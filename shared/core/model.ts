@@ -131,6 +131,19 @@ export interface SyncRecord extends RecordScope {
   fieldClock?: FieldClocks | null;
   /** Two-way sync: the local change waiting to be pushed to the provider. Absent: nothing pending. */
   pendingPush?: PendingPush | null;
+  /**
+   * On a tombstone only: the external id the record lives under now. A pushed create moves from its
+   * temporary id (`local-…`, or the old id of a record the provider deleted and a resolution created
+   * again) to the id the provider assigned, and the tombstone left behind names it, so that a client
+   * holding the old id can follow. Absent: the record was deleted, not moved.
+   */
+  movedTo?: string | null;
+  /**
+   * The external ids this record was stored under before it moved here, oldest first (the temporary
+   * id of a local create; for a record created again, that record's ids and the one it replaced).
+   * Each of them is a tombstone whose `movedTo` names the next. Absent: none.
+   */
+  previousIds?: string[] | null;
 }
 
 /** When a field last changed and which system changed it ('syncbridge' or the provider's name). */
@@ -167,6 +180,12 @@ export type RecordState = Pick<
    * deletion newer than a stored tombstone moves it forward, so older events arriving later are stale.
    */
   sourceUpdatedAt: string | null;
+  /**
+   * The record's links to the ids it moved from or to (SyncRecord.previousIds, movedTo), present
+   * only when it has them: a pull or webhook rewrites the record from its state and keeps them.
+   */
+  previousIds?: string[];
+  movedTo?: string;
 };
 
 // ---------------------------------------------------------------- runs

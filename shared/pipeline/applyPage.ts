@@ -188,6 +188,10 @@ function planPlain(input: ApplyPageInput, record: ProviderRecord, state: RecordS
     // Only over the record as read: a local change committed since then is merged, not overwritten.
     ifRevision: state?.revision ?? null,
   };
+  // A moved record's links are its identity, not the provider's content: a pull keeps them. A
+  // tombstone's `movedTo` stops being true once the provider lists the old id alive again.
+  if (state?.previousIds) write.previousIds = state.previousIds;
+  if (state?.movedTo && record.deleted) write.movedTo = state.movedTo;
   return { counter: outcome.counter, write };
 }
 
@@ -217,6 +221,8 @@ function stateOf({ record, revision }: RevisedRecord): RecordState {
     revision,
     sourceUpdatedAt: record.sourceUpdatedAt ?? null,
     ...(record.pendingPush ? { pendingPush: true } : {}),
+    ...(record.previousIds ? { previousIds: record.previousIds } : {}),
+    ...(record.movedTo ? { movedTo: record.movedTo } : {}),
   };
 }
 

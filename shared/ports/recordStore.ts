@@ -50,6 +50,7 @@ export function recordWriteBytes(record: RecordWrite): number {
   if (record.base) bytes += jsonBytes(record.base);
   if (record.fieldClock) bytes += jsonBytes(record.fieldClock);
   if (record.pendingPush) bytes += jsonBytes(record.pendingPush);
+  if (record.previousIds) bytes += jsonBytes(record.previousIds);
   for (const field of STRING_FIELDS) {
     const value = record[field];
     // name, quotes, colon, comma; a character takes at most 3 bytes in UTF-8, 6 when JSON escapes it (\u00xx)
@@ -59,7 +60,7 @@ export function recordWriteBytes(record: RecordWrite): number {
 }
 
 /** The scalar string fields of a stored record (SyncRecord), counted by their length. */
-const STRING_FIELDS = ['id', 'tenantId', 'connectionId', 'entity', 'externalId', 'hash', 'rawHash', 'deletedAt', 'firstSeenAt', 'lastModifiedAt', 'lastAction', 'sourceUpdatedAt', 'lastStepId'] as const satisfies ReadonlyArray<keyof SyncRecord>;
+const STRING_FIELDS = ['id', 'tenantId', 'connectionId', 'entity', 'externalId', 'hash', 'rawHash', 'deletedAt', 'firstSeenAt', 'lastModifiedAt', 'lastAction', 'sourceUpdatedAt', 'lastStepId', 'movedTo'] as const satisfies ReadonlyArray<keyof SyncRecord>;
 
 function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
@@ -134,6 +135,10 @@ export interface RecordPage {
  * - Two-way sync fields (`base`, `fieldClock`, `pendingPush`) round-trip as written; null and
  *   absent are the same and read back absent. A write replaces the whole record, these included.
  *   `getStates` sets `pendingPush: true` on records that hold one (and leaves it out otherwise).
+ * - The links of a moved record (`movedTo` on the tombstone at the old id, `previousIds` on the
+ *   record at the new one; OutboundService.moveCreate) round-trip the same way, and `getStates`
+ *   returns them when set (left out otherwise): a pull or webhook writes a record from its state
+ *   without reading it whole, and must not drop them.
  * - Read-modify-write without losing an update (`getWithRevision` + `ifRevision`): the revision
  *   changes on EVERY write of the record — an upsert, a sweep's tombstone, a local change through
  *   the outbox — even one that leaves `version` as it was. That is why the precondition names a

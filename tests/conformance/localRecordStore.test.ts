@@ -67,6 +67,23 @@ describe('SqliteRecordStore (local guarantees)', () => {
     expect((await reopened.get(scope, 'old'))?.version).toBe(2);
   });
 
+  it('adds the link columns of a moved record (moved_to, previous_ids) to a file made before they existed', async () => {
+    await store.write([makeRecord('old')]);
+    db.exec('ALTER TABLE records DROP COLUMN moved_to');
+    db.exec('ALTER TABLE records DROP COLUMN previous_ids');
+    db.close();
+    db = openDatabase(join(dir, 'syncbridge.db'));
+    const reopened = new SqliteRecordStore(db);
+    expect(await reopened.get(scope, 'old')).toEqual(makeRecord('old'));
+    const later = '2026-03-01T09:00:01.000Z';
+    const moved = makeRecord('p1', { previousIds: ['old'], lastModifiedAt: later });
+    const tombstone = makeRecord('old', { version: 2, deleted: true, deletedAt: later, lastModifiedAt: later, lastAction: 'deleted', movedTo: 'p1' });
+    await reopened.write([moved, tombstone]);
+    expect(await reopened.get(scope, 'p1')).toEqual(moved);
+    expect(await reopened.get(scope, 'old')).toEqual(tombstone);
+    expect((await reopened.getStates(scope, ['old'])).get('old')?.movedTo).toBe('p1');
+  });
+
   it('refuses a conditional write after a write through another handle on the file (another process)', async () => {
     await store.write([makeRecord('shared')]);
     const { revision } = (await store.getWithRevision(scope, 'shared'))!;

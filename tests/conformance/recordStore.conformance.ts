@@ -1,7 +1,7 @@
 import { contentHash } from '../../shared/core/hash';
 import { recordId } from '../../shared/core/ids';
 import type { JsonObject, RecordScope, SyncRecord } from '../../shared/core/model';
-import { MAX_CONDITIONAL_WRITE, type RecordStore } from '../../shared/ports/recordStore';
+import { MAX_CONDITIONAL_WRITE, recordWriteBytes, type RecordStore } from '../../shared/ports/recordStore';
 import { expectSyncBridgeError, uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
 
 const T0 = Date.parse('2026-03-01T09:00:00.000Z');
@@ -584,6 +584,56 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(back?.base ?? null).toBeNull();
         expect(back?.fieldClock ?? null).toBeNull();
         expect((await store.getStates(scope, ['c1'])).get('c1')?.pendingPush ?? false).toBe(false);
+      });
+    });
+
+    describe('the links of a moved record (movedTo, previousIds)', () => {
+      const tombstone = (): SyncRecord => makeRecord(scope, 'local-1', { version: 2, deleted: true, deletedAt: at(20), lastAction: 'deleted', lastModifiedAt: at(20), movedTo: 'p1' });
+      const moved = (): SyncRecord => makeRecord(scope, 'p1', { lastModifiedAt: at(20), previousIds: ['local-0', 'local-1'] });
+
+      it('keeps them as written, in get, getWithRevision and list, and leaves them out where none', async () => {
+        await store.write([tombstone(), moved(), makeRecord(scope, 'plain')]);
+        expect(await store.get(scope, 'local-1')).toEqual(tombstone());
+        expect((await store.getWithRevision(scope, 'p1'))?.record).toEqual(moved());
+        const plain = await store.get(scope, 'plain');
+        expect(plain).not.toHaveProperty('movedTo');
+        expect(plain).not.toHaveProperty('previousIds');
+        // The feed lists the tombstone with its link, so a client following it learns the new id.
+        const listed = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: at(10), limit: 10 });
+        expect(listed.find((r) => r.externalId === 'local-1')).toMatchObject({ deleted: true, movedTo: 'p1' });
+        expect(listed.find((r) => r.externalId === 'p1')?.previousIds).toEqual(['local-0', 'local-1']);
+      });
+
+      it('returns them in getStates (a pull rewrites a record from its state), absent where none', async () => {
+        await store.write([tombstone(), moved(), makeRecord(scope, 'plain')]);
+        const states = await store.getStates(scope, ['local-1', 'p1', 'plain']);
+        expect(states.get('local-1')?.movedTo).toBe('p1');
+        expect(states.get('local-1')).not.toHaveProperty('previousIds');
+        expect(states.get('p1')?.previousIds).toEqual(['local-0', 'local-1']);
+        expect(states.get('p1')).not.toHaveProperty('movedTo');
+        expect(states.get('plain')).not.toHaveProperty('movedTo');
+        expect(states.get('plain')).not.toHaveProperty('previousIds');
+      });
+
+      it('a write without them clears them, null and absent alike; a sweep keeps them', async () => {
+        await store.write([tombstone(), moved()]);
+        await store.write([makeRecord(scope, 'local-1', { version: 3, movedTo: null }), makeRecord(scope, 'p1', { version: 2 })]);
+        for (const id of ['local-1', 'p1']) {
+          const back = await store.get(scope, id);
+          expect(back).not.toHaveProperty('movedTo');
+          expect(back).not.toHaveProperty('previousIds');
+        }
+        await store.write([moved()]);
+        const runId = uniqueId('run');
+        await store.markSeen(runId, scope, []);
+        expect(await store.sweepUnseen(runId, scope, 'sweep:1', at(60), at(50))).toBe(2);
+        expect(await store.get(scope, 'p1')).toMatchObject({ deleted: true, previousIds: ['local-0', 'local-1'] });
+      });
+
+      it('counts them in a record\'s size', () => {
+        const ids = Array.from({ length: 100 }, (_, i) => `local-${'x'.repeat(40)}-${i}`);
+        expect(recordWriteBytes(makeRecord(scope, 'p1', { previousIds: ids }))).toBeGreaterThan(recordWriteBytes(makeRecord(scope, 'p1')) + 4000);
+        expect(recordWriteBytes(makeRecord(scope, 'p1', { movedTo: 'p'.repeat(1000) }))).toBeGreaterThan(recordWriteBytes(makeRecord(scope, 'p1')) + 1000);
       });
     });
 

@@ -94,7 +94,12 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
       const page: ProviderRecord[] = [{ externalId: id, updatedAt: data.updated_at, deleted: false, data }];
       await applyPage({ records, scope, runId: `run_${connectionId}`, stepId: `run_${connectionId}:customers:1`, mode: 'incremental', page, now: new Date().toISOString() });
     };
-    return { connectionId, scope, changes, create, remote, push, stored, live, event, deliver, pull };
+    /** The two ids are linked both ways: the tombstone names where the record went, the record where it came from. */
+    const linked = async (temporaryId: string, newId: string) => {
+      expect(await stored(temporaryId)).toMatchObject({ deleted: true, movedTo: newId });
+      expect((await stored(newId))?.previousIds).toEqual([temporaryId]);
+    };
+    return { connectionId, scope, changes, create, remote, push, stored, live, event, deliver, pull, linked };
   }
 
   test('a webhook that stored the new record before the move keeps it: a provider change it carries stays, no duplicate, the temporary id is tombstoned', async () => {
@@ -120,6 +125,9 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     expect((await s.stored(created.externalId))?.pendingPush).toBeUndefined();
     expect((await s.live()).map((r) => r.externalId)).toEqual([newId]);
     expect(await platform.outbox.get(created.pendingPush!.outboxId)).toMatchObject({ state: 'done' });
+    await s.linked(created.externalId, newId);
+    // The link is no change of content: the version and step stamp stay the webhook's.
+    expect((await s.stored(newId))?.version).toBe(atNewId!.version);
   });
 
   test('a pull page that stored the new record before the move keeps it', async () => {
@@ -135,6 +143,12 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     expect(await s.stored(newId)).toMatchObject({ data: { phone: '+1 555 200 0002' }, lastStepId: `run_${s.connectionId}:customers:1` });
     expect(await s.stored(created.externalId)).toMatchObject({ deleted: true });
     expect((await s.live()).map((r) => r.externalId)).toEqual([newId]);
+    await s.linked(created.externalId, newId);
+    // A later pull that changes the record rewrites it from its state, and keeps the link.
+    await sandboxRequest('PATCH', `records/customers/${newId}`, { phone: '+1 555 200 0022' });
+    const data = (await s.remote(newId)) as JsonObject & { updated_at: string };
+    await applyPage({ records, scope: s.scope, runId: `run2_${s.connectionId}`, stepId: `run2_${s.connectionId}:customers:1`, mode: 'incremental', page: [{ externalId: newId, updatedAt: data.updated_at, deleted: false, data }], now: new Date().toISOString() });
+    expect(await s.stored(newId)).toMatchObject({ data: { phone: '+1 555 200 0022' }, previousIds: [created.externalId] });
   });
 
   test('a PATCH of the new record committed before the move survives, and its push reaches the sandbox', async () => {
@@ -155,9 +169,11 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     expect(atNewId?.pendingPush?.outboxId).toBe(patched!.pendingPush!.outboxId);
     expect(await s.stored(created.externalId)).toMatchObject({ deleted: true });
     expect((await s.live()).map((r) => r.externalId)).toEqual([newId]);
+    await s.linked(created.externalId, newId);
     expect(await s.push(patched!)).toBe('pushed');
     expect(await s.remote(newId)).toMatchObject({ name: 'Moved Customer', notes: 'patched at the new id' });
     expect((await s.stored(newId))?.pendingPush).toBeUndefined();
+    await s.linked(created.externalId, newId); // the PATCH's push kept it
   });
 
   test('a change of the temporary record made during the push is carried onto the stored record, beside a PATCH of it: both reach the sandbox', async () => {
@@ -184,6 +200,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     expect(await s.push(atNewId!)).toBe('pushed');
     expect(await s.remote(newId)).toMatchObject({ name: 'Moved Customer', notes: 'patched at the new id', phone: '+1 555 200 0004' });
     expect((await s.stored(newId))?.pendingPush).toBeUndefined();
+    await s.linked(created.externalId, newId);
   });
 
   test('a webhook storing the new record between the move\'s read and its write: the move loses, reads again, and keeps it', async () => {
@@ -209,6 +226,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     expect(await s.stored(newId)).toMatchObject({ data: { notes: 'patched mid-move' }, pendingPush: { outboxId: patched!.pendingPush!.outboxId } });
     expect(await s.stored(created.externalId)).toMatchObject({ deleted: true });
     expect((await s.live()).map((r) => r.externalId)).toEqual([newId]);
+    await s.linked(created.externalId, newId);
     expect(await s.push(patched!)).toBe('pushed');
     expect(await s.remote(newId)).toMatchObject({ notes: 'patched mid-move' });
   });
@@ -233,6 +251,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     expect(await s.stored(plainId)).toMatchObject({ deleted: true, lastStepId: expect.stringMatching(/^webhook:/) });
     expect(await s.stored(plain.externalId)).toMatchObject({ deleted: true });
     expect(await s.live()).toHaveLength(0);
+    await s.linked(plain.externalId, plainId); // the provider's tombstone names the temporary id too
 
     const edited = await s.changes.create(s.scope, { name: 'Edited Then Gone', email: `gone.${s.connectionId}@example.com`, currency: 'EUR' });
     let editedId = '';
@@ -244,6 +263,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     const moved = (await s.stored(editedId))!;
     expect(moved).toMatchObject({ deleted: false, data: { notes: 'edited in flight' }, pendingPush: { op: 'update' } });
     expect(await s.stored(edited.externalId)).toMatchObject({ deleted: true });
+    await s.linked(edited.externalId, editedId);
     expect(await s.push(moved)).toBe('parked');
     const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
     expect(conflict).toMatchObject({ kind: 'data_mismatch', externalId: editedId, remote: null });
@@ -259,5 +279,6 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('moving a pushed create onto a r
     expect(moved.pendingPush).toBeUndefined();
     expect(moved.base).toBeUndefined();
     expect(await s.stored(created.externalId)).toMatchObject({ deleted: true, version: 2 });
+    await s.linked(created.externalId, moved.externalId);
   });
 });

@@ -100,7 +100,8 @@ export class LocalChangeService {
       if (!isSyncBridgeError(error, 'conflict')) throw error;
       const earlier = await this.platform.records.get(scope, externalId);
       if (earlier && !earlier.deleted) return earlier;
-      throw new SyncBridgeError('conflict', `The ${scope.entity} record created under this idempotency key (${externalId}) has since been pushed and moved to the provider's id, or deleted; list the connection's records to find it.`, { cause: error });
+      const where = earlier?.movedTo ? `has since been pushed and moved to the provider's id "${earlier.movedTo}"` : `has since been pushed and moved to the provider's id, or deleted; GET it to see where it went`;
+      throw new SyncBridgeError('conflict', `The ${scope.entity} record created under this idempotency key (${externalId}) ${where}.`, { cause: error });
     }
   }
 
@@ -277,7 +278,8 @@ export class LocalChangeService {
   private async live(scope: RecordScope, externalId: string): Promise<RevisedRecord> {
     const read = await this.platform.records.getWithRevision(scope, externalId);
     if (!read || read.record.deleted) {
-      throw new SyncBridgeError('not_found', `There is no live ${scope.entity} record "${externalId}" in connection ${scope.connectionId}.`);
+      const moved = read?.record.movedTo ? `; it moved to "${read.record.movedTo}", the id the provider assigned` : '';
+      throw new SyncBridgeError('not_found', `There is no live ${scope.entity} record "${externalId}" in connection ${scope.connectionId}${moved}.`);
     }
     return read;
   }

@@ -374,20 +374,27 @@ export class OutboundService {
    * id, finds the tombstone and closes as superseded. Any write here that loses a race (a record
    * stored at the new id since it was read, a change of either record) fails with `conflict`, and
    * agree() reads both again and decides again.
+   *
+   * Either way the two ids are linked, in the same write: the tombstone says where the record went
+   * (`movedTo`), and the record at the new id which ids it was stored under before (`previousIds`),
+   * so that an API client holding the temporary id can find it. A record kept as stored gains the
+   * link with its content, version and step stamp as they were (the link changes no content: a pull
+   * step replayed later still finds its own stamp, and a push in flight on it is not disturbed).
    */
   private async moveCreate(entry: OutboxEntry, pushed: SyncRecord, remote: ProviderRecord, read: RevisedRecord | undefined, newerLocal: boolean): Promise<void> {
     const now = this.platform.clock.now().toISOString();
     const current = read?.record ?? pushed;
-    const tombstone: RecordWrite = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}`, ifRevision: read?.revision ?? null };
+    const tombstone: RecordWrite = { ...current, version: current.version + 1, deleted: true, deletedAt: now, lastModifiedAt: now, lastAction: 'deleted', pendingPush: null, lastStepId: `push:${entry.id}`, movedTo: remote.externalId, ifRevision: read?.revision ?? null };
+    const previousIds = linkedIds(current);
     const target = await this.platform.records.getWithRevision(current, remote.externalId);
     if (target) {
-      const stored = target.record;
+      const stored: SyncRecord = { ...target.record, previousIds: mergedIds(target.record.previousIds, previousIds) };
       // Nothing to carry over; a delete made in flight of a record the provider deleted already; or
       // a local delete of the new id waiting for its push (made through the records API once a
       // webhook or pull stored it): deleting is the latest word there, and an edit of the
       // temporary record must not bring the record back over it.
       if (!newerLocal || (stored.deleted && (current.deleted || stored.pendingPush))) {
-        await this.platform.records.write([tombstone]);
+        await this.platform.records.write([{ ...stored, lastModifiedAt: now, ifRevision: target.revision }, tombstone]);
         return;
       }
       if (!stored.deleted) {
@@ -413,6 +420,8 @@ export class OutboundService {
       lastStepId: `push:${entry.id}`,
       base: null,
       pendingPush: null,
+      movedTo: null,
+      previousIds: target ? mergedIds(target.record.previousIds, previousIds) : previousIds,
     };
     const ifRevision = target?.revision ?? null;
     if (newerLocal) await this.changes.carryOver(moved, current, pushed.data, [tombstone], ifRevision);
@@ -536,6 +545,18 @@ interface ParkOptions {
   attempts?: number;
   /** A dead letter's: what failed (Conflict.reasonCode). */
   reasonCode?: DeadLetterReason;
+}
+
+/** The ids a record moving away from `record` was stored under: its own earlier ones, then its current one. */
+function linkedIds(record: SyncRecord): string[] {
+  return [...(record.previousIds ?? []), record.externalId];
+}
+
+/** `stored` ids followed by those of `added` it lacks, order kept (a move recorded twice links once). */
+function mergedIds(stored: readonly string[] | null | undefined, added: readonly string[]): string[] {
+  const ids = [...(stored ?? [])];
+  for (const id of added) if (!ids.includes(id)) ids.push(id);
+  return ids;
 }
 
 /** The connection syncs an entity both ways on a provider that takes no pushes: a setup fault, not the provider's. */

@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS records (
   base TEXT,
   field_clock TEXT,
   pending_push TEXT,
-  revision INTEGER NOT NULL DEFAULT 0
+  revision INTEGER NOT NULL DEFAULT 0,
+  moved_to TEXT,
+  previous_ids TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS records_by_external_id ON records (scope_key, external_id);
 CREATE INDEX IF NOT EXISTS records_by_connection_modified ON records (connection_key, last_modified_at);
@@ -83,14 +85,16 @@ interface RecordRow {
   field_clock: string | null;
   pending_push: string | null;
   revision: number;
+  moved_to: string | null;
+  previous_ids: string | null;
 }
 
-type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at' | 'revision' | 'source_updated_at'> & {
+type StateRow = Pick<RecordRow, 'external_id' | 'hash' | 'raw_hash' | 'version' | 'deleted' | 'last_action' | 'last_step_id' | 'first_seen_at' | 'revision' | 'source_updated_at' | 'moved_to' | 'previous_ids'> & {
   pending: number;
 };
 
-/** Two-way sync columns, added to databases made before they existed. */
-const TWO_WAY_COLUMNS = ['base', 'field_clock', 'pending_push'] as const;
+/** Two-way sync columns (and a moved record's links), added to databases made before they existed. */
+const TWO_WAY_COLUMNS = ['base', 'field_clock', 'pending_push', 'moved_to', 'previous_ids'] as const;
 
 function addMissingColumns(db: SqliteDatabase): void {
   const present = new Set((db.prepare('PRAGMA table_info(records)').all() as { name: string }[]).map((c) => c.name));
@@ -129,18 +133,20 @@ export class SqliteRecordStore implements RecordStore {
     // Positional parameters: binding an array is measurably cheaper than a named object per row.
     this.upsert = db.prepare<UpsertParams>(`
       INSERT INTO records (scope_key, connection_key, external_id, id, hash, raw_hash, version, deleted, deleted_at,
-        first_seen_at, last_modified_at, last_action, source_updated_at, last_step_id, data, base, field_clock, pending_push)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        first_seen_at, last_modified_at, last_action, source_updated_at, last_step_id, data, base, field_clock, pending_push,
+        moved_to, previous_ids)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (scope_key, external_id) DO UPDATE SET
         id = excluded.id, hash = excluded.hash, raw_hash = excluded.raw_hash, version = excluded.version, deleted = excluded.deleted,
         deleted_at = excluded.deleted_at, first_seen_at = excluded.first_seen_at,
         last_modified_at = excluded.last_modified_at, last_action = excluded.last_action,
         source_updated_at = excluded.source_updated_at, last_step_id = excluded.last_step_id, data = excluded.data,
         base = excluded.base, field_clock = excluded.field_clock, pending_push = excluded.pending_push,
+        moved_to = excluded.moved_to, previous_ids = excluded.previous_ids,
         revision = records.revision + 1`);
     this.selectStates = db.prepare<[number, string], StateRow>(`
       SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at, revision, source_updated_at,
-        pending_push IS NOT NULL AS pending FROM records
+        moved_to, previous_ids, pending_push IS NOT NULL AS pending FROM records
       WHERE scope_key = ? AND external_id IN (SELECT value FROM json_each(?))`);
     this.selectOne = db.prepare<[number, string], RecordRow>('SELECT * FROM records WHERE scope_key = ? AND external_id = ?');
     this.countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ?');
@@ -235,6 +241,8 @@ export class SqliteRecordStore implements RecordStore {
         revision: String(row.revision),
         sourceUpdatedAt: row.source_updated_at,
         ...(row.pending === 1 ? { pendingPush: true } : {}),
+        ...(row.moved_to === null ? {} : { movedTo: row.moved_to }),
+        ...(row.previous_ids === null ? {} : { previousIds: JSON.parse(row.previous_ids) as string[] }),
       });
     }
     return states;
@@ -355,6 +363,8 @@ export class SqliteRecordStore implements RecordStore {
       ...(row.base === null ? {} : { base: JSON.parse(row.base) as SyncRecord['base'] }),
       ...(row.field_clock === null ? {} : { fieldClock: JSON.parse(row.field_clock) as SyncRecord['fieldClock'] }),
       ...(row.pending_push === null ? {} : { pendingPush: JSON.parse(row.pending_push) as SyncRecord['pendingPush'] }),
+      ...(row.moved_to === null ? {} : { movedTo: row.moved_to }),
+      ...(row.previous_ids === null ? {} : { previousIds: JSON.parse(row.previous_ids) as string[] }),
     };
   }
 }
@@ -398,6 +408,8 @@ type UpsertParams = [
   base: string | null,
   fieldClock: string | null,
   pendingPush: string | null,
+  movedTo: string | null,
+  previousIds: string | null,
 ];
 
 function toRow(record: RecordWrite, scopeKey: number, connectionKey: number): UpsertParams {
@@ -420,5 +432,7 @@ function toRow(record: RecordWrite, scopeKey: number, connectionKey: number): Up
     record.base == null ? null : JSON.stringify(record.base),
     record.fieldClock == null ? null : JSON.stringify(record.fieldClock),
     record.pendingPush == null ? null : JSON.stringify(record.pendingPush),
+    record.movedTo ?? null,
+    record.previousIds == null ? null : JSON.stringify(record.previousIds),
   ];
 }

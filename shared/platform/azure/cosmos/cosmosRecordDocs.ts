@@ -26,6 +26,8 @@ export function toRecordDoc(record: RecordWrite): RecordDoc {
   if (doc.base == null) delete doc.base;
   if (doc.fieldClock == null) delete doc.fieldClock;
   if (doc.pendingPush == null) delete doc.pendingPush;
+  if (doc.movedTo == null) delete doc.movedTo;
+  if (doc.previousIds == null) delete doc.previousIds;
   return doc;
 }
 

@@ -18,7 +18,7 @@ const BATCH_SIZE = MAX_CONDITIONAL_WRITE;
 /** How many id-array entries one query carries (keeps query text far below the 256 KB limit). */
 const IDS_PER_QUERY = 1000;
 
-type StateRow = Pick<RecordDoc, 'externalId' | 'hash' | 'rawHash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt' | 'sourceUpdatedAt'> & { pending: boolean; revision: string };
+type StateRow = Pick<RecordDoc, 'externalId' | 'hash' | 'rawHash' | 'version' | 'deleted' | 'lastAction' | 'lastStepId' | 'firstSeenAt' | 'sourceUpdatedAt' | 'movedTo' | 'previousIds'> & { pending: boolean; revision: string };
 
 export function partitionOf(scope: { tenantId: string; connectionId: string }): PartitionKey {
   return [scope.tenantId, scope.connectionId];
@@ -76,7 +76,7 @@ export class CosmosRecordStore implements RecordStore {
         this.container,
         this.charges,
         'records.getStates',
-        `SELECT c.externalId, c.hash, c.rawHash, c.version, c.deleted, c.lastAction, c.lastStepId, c.firstSeenAt, c.sourceUpdatedAt, c._etag AS revision, IS_DEFINED(c.pendingPush) AS pending
+        `SELECT c.externalId, c.hash, c.rawHash, c.version, c.deleted, c.lastAction, c.lastStepId, c.firstSeenAt, c.sourceUpdatedAt, c.movedTo, c.previousIds, c._etag AS revision, IS_DEFINED(c.pendingPush) AS pending
          FROM c WHERE c.docType = 'record' AND c.entity = @entity AND ARRAY_CONTAINS(@ids, c.externalId)`,
         [{ name: '@entity', value: scope.entity }, { name: '@ids', value: externalIds.slice(i, i + IDS_PER_QUERY) as string[] }],
         partitionOf(scope),
@@ -94,6 +94,8 @@ export class CosmosRecordStore implements RecordStore {
           revision: row.revision,
           sourceUpdatedAt: row.sourceUpdatedAt ?? null,
           ...(row.pending ? { pendingPush: true } : {}),
+          ...(row.movedTo ? { movedTo: row.movedTo } : {}),
+          ...(row.previousIds ? { previousIds: row.previousIds } : {}),
         });
       }
     }
