@@ -599,7 +599,7 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(plain).not.toHaveProperty('movedTo');
         expect(plain).not.toHaveProperty('previousIds');
         // The feed lists the tombstone with its link, so a client following it learns the new id.
-        const listed = await listAll(store, { tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: at(10), limit: 10 });
+        const listed = await listAll(list, { tenantId: scope.tenantId, connectionId: scope.connectionId, modifiedAfter: at(10), limit: 10 });
         expect(listed.find((r) => r.externalId === 'local-1')).toMatchObject({ deleted: true, movedTo: 'p1' });
         expect(listed.find((r) => r.externalId === 'p1')?.previousIds).toEqual(['local-0', 'local-1']);
       });
