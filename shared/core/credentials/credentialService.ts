@@ -147,7 +147,8 @@ export class CredentialService {
   }
 
   /**
-   * Stores the credential of a new authorization (the connect callback) under the refresh lease,
+   * Stores the credential of a new authorization (the connect callback, or new credentials given
+   * through the admin API: authorizationInstall.ts) under the refresh lease,
    * then runs `then` (activating the connection) before letting go of it. A refresh of the old
    * authorization still under way finishes first, so its rotated token, or its `invalid_grant`
    * park, lands before the new credential instead of over it; and no refresh starts until the new
@@ -157,7 +158,7 @@ export class CredentialService {
    */
   async replaceAuthorization<T>(connection: Connection, credentials: Credentials, then: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.leaseWaitMs;
-    const giveUp = () => new SyncBridgeError('transient', `A token refresh of connection ${connection.id} has been in flight for over ${this.leaseWaitMs} ms; nothing was stored, start the connect flow again.`);
+    const giveUp = () => new SyncBridgeError('transient', `A token refresh of connection ${connection.id} has been in flight for over ${this.leaseWaitMs} ms; nothing was stored; try again (the connect flow, or PUT /api/connections/${connection.id}/credentials).`);
     let lease = await this.platform.leases.acquire(refreshLeaseName(connection.id), this.owner, this.leaseTtlMs);
     while (!lease) {
       if (Date.now() > deadline) throw giveUp();
@@ -599,7 +600,7 @@ function sleep(ms: number): Promise<void> {
 
 function needsReauthorization(connectionId: string, reason?: string, cause?: unknown): SyncBridgeError {
   const why = reason ? `: ${reason}` : '';
-  return new SyncBridgeError('auth_failed', `Connection ${connectionId} needs reauthorization${why}. Connect it again through /api/connect (after a client secret refusal, set the secret with PUT /api/connections/${connectionId}/oauth-client-secret first).`, { cause });
+  return new SyncBridgeError('auth_failed', `Connection ${connectionId} needs reauthorization${why}. Connect it again through /api/connect, or give it new credentials with PUT /api/connections/${connectionId}/credentials (after a client secret refusal, set the secret with PUT /api/connections/${connectionId}/oauth-client-secret).`, { cause });
 }
 
 function parseCredentials(secret: SecretValue, connectionId: string): Credentials {
