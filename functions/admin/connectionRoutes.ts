@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { toConnectionView } from '../../shared/core/connectionService';
+import { replaceCredentials } from '../../shared/core/credentials/authorizationInstall';
 import { credentialStatus } from '../../shared/core/credentials/credentialStatus';
 import { oauthClientSecretName } from '../../shared/core/credentials/credentialService';
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
@@ -112,6 +113,19 @@ export const connectionRoutes: AdminRoute[] = [
     async handle({ params, principal, services }) {
       const connection = await services.connections.getForTenant(principal.tenantId, params.id);
       return json(200, await credentialStatus(services.platform, connection));
+    },
+  },
+  {
+    // New credentials for a connection (validated like the create's): stored as a new version under
+    // the refresh lease, the connection active again (a paused one stays paused), its held pushes sent.
+    method: 'PUT',
+    path: 'connections/{id}/credentials',
+    async handle({ request, params, principal, services }) {
+      requireRole(principal, 'admin');
+      const connection = await services.connections.getForTenant(principal.tenantId, params.id);
+      const credentials = parseWith(credentialsSchema, await readJsonBody(request), 'body');
+      const replaced = await replaceCredentials(services.platform, credentialServiceFor(services.platform), connection, credentials);
+      return json(200, await credentialStatus(services.platform, replaced));
     },
   },
   {

@@ -6,6 +6,8 @@ import { Harness } from '../support/harness';
 
 const CLIENT = { clientId: 'syncbridge-grants', clientSecret: 'grants-client-secret-5d1e0b' };
 const TOKEN_TTL_SECONDS = 4;
+/** How long after a client secret is replaced an invalid_client counts as the provider still propagating it (test value; default 10 min). */
+const CLIENT_SECRET_GRACE_MS = 5_000;
 
 interface OAuthStats {
   issued: number;
@@ -25,6 +27,8 @@ describe('OAuth 2 grants: no refresh token, short-lived tokens, client secret ro
 
   beforeAll(async () => {
     h = await Harness.start({ sandbox: { recordsPerEntity: 30, oauth: { ...CLIENT, accessTokenTtlSeconds: TOKEN_TTL_SECONDS } } });
+    // The host's service (its platform is the services' one), configured before its first use.
+    credentialServiceFor(h.services.platform, { clientSecretGraceMs: CLIENT_SECRET_GRACE_MS });
   });
   afterAll(async () => h.close());
   afterEach(async () => {
@@ -51,6 +55,12 @@ describe('OAuth 2 grants: no refresh token, short-lived tokens, client secret ro
 
   async function storedCredential(id: string): Promise<OAuth2Credentials> {
     return JSON.parse((await h.platform.secrets.get(`connection-${id}-credentials`))!.value) as OAuth2Credentials;
+  }
+
+  /** Waits until the connection's client secret was set longer ago than the grace period. */
+  async function pastClientSecretGrace(id: string): Promise<void> {
+    const setAt = Date.parse((await h.platform.secrets.get(`connection-${id}-oauth-client-secret`))!.createdAt);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, setAt + CLIENT_SECRET_GRACE_MS + 100 - Date.now())));
   }
 
   /** Ends the connection's access tokens at the provider, then syncs: the first request meets a 401. */
@@ -178,7 +188,9 @@ describe('OAuth 2 grants: no refresh token, short-lived tokens, client secret ro
     expect(afterRotation.refreshed).toBeGreaterThan(before.refreshed);
     expect(afterRotation.errors.invalid_client ?? 0).toBe(before.errors.invalid_client ?? 0);
 
-    // The provider retires that one too before the operator sets the next: invalid_client, asked once.
+    // The provider retires that one too before the operator sets the next: invalid_client, asked
+    // once. Past the grace period after the secret was set, so no provider lag can explain it.
+    await pastClientSecretGrace('rotate');
     await h.sandbox('POST', 'oauth/settings', { clientSecret: 'rotated-secret-3' });
     const run = await syncAfter401('rotate');
     expect(run.state).toBe('failed');
@@ -186,14 +198,49 @@ describe('OAuth 2 grants: no refresh token, short-lived tokens, client secret ro
     expect(await status('rotate')).toBe('reauthorization_required');
     const refused = (await oauthStats()).errors.invalid_client ?? 0;
     expect(refused).toBe((afterRotation.errors.invalid_client ?? 0) + 1);
-    for (let tick = 0; tick < 2; tick += 1) await credentialServiceFor(h.platform).refreshExpiring(600_000);
-    expect((await oauthStats()).errors.invalid_client ?? 0).toBe(refused); // parked: not asked again every tick
+    // Parked: not asked again by later refreshes (the sandbox's counters are global, and the other
+    // connections' tokens have expired by now, so this asks for this connection alone).
+    for (let tick = 0; tick < 2; tick += 1) await expect(credentialServiceFor(h.services.platform).ensureFresh('rotate', { minValidityMs: 600_000 })).rejects.toMatchObject({ code: 'auth_failed' });
+    expect((await oauthStats()).errors.invalid_client ?? 0).toBe(refused);
 
     // Setting the new secret is all it takes: the refresh token is still good.
     expect((await h.api('PUT', '/api/connections/rotate/oauth-client-secret', { clientSecret: 'rotated-secret-3' })).status).toBe(204);
     expect(await status('rotate')).toBe('active');
     expect((await syncAfter401('rotate')).state).toBe('done');
     expect((await oauthStats()).refreshReuse).toBe(0);
+  });
+
+  test('a provider slow to accept a rotated client secret: its invalid_client within the grace period is retried with backoff, not parked; later it parks as before', async () => {
+    await createOAuthConnection('slow-secret');
+    expect(await connect('slow-secret')).toBe(200);
+    // The operator sets the new secret; the provider still accepts only the old one for a while.
+    expect((await h.api('PUT', '/api/connections/slow-secret/oauth-client-secret', { clientSecret: 'slow-secret-2' })).status).toBe(204);
+    const before = await oauthStats();
+    const run = await syncAfter401('slow-secret');
+    // Each attempt of the step refreshed and met invalid_client: a transient failure, retried with
+    // backoff until the run gave up, and the connection is still active.
+    expect(run.state).toBe('failed');
+    expect(run.lastError).toMatch(/Gave up on .* after \d+ attempts: .*invalid_client.*client secret of connection slow-secret was replaced/);
+    expect(await status('slow-secret')).toBe('active');
+    const refusedInGrace = ((await oauthStats()).errors.invalid_client ?? 0) - (before.errors.invalid_client ?? 0);
+    expect(refusedInGrace).toBeGreaterThan(1);
+    await expect(credentialServiceFor(h.services.platform).ensureFresh('slow-secret', { minValidityMs: 600_000 })).rejects.toMatchObject({ code: 'transient' });
+    expect(await status('slow-secret')).toBe('active');
+
+    // The provider has propagated the new secret: the next refresh works, nothing to do for anyone.
+    await h.sandbox('POST', 'oauth/settings', { clientSecret: 'slow-secret-2' });
+    expect((await syncAfter401('slow-secret')).state).toBe('done');
+    expect((await oauthStats()).refreshReuse).toBe(0);
+
+    // Past the grace period an invalid_client is the secret's fault again: parked after one refusal.
+    await pastClientSecretGrace('slow-secret');
+    await h.sandbox('POST', 'oauth/settings', { clientSecret: 'slow-secret-3' });
+    const refusals = (await oauthStats()).errors.invalid_client ?? 0;
+    const late = await syncAfter401('slow-secret');
+    expect(late.state).toBe('failed');
+    expect(late.lastError).toMatch(/needs reauthorization: the provider refused the refresh_token grant \(invalid_client\)/);
+    expect(await status('slow-secret')).toBe('reauthorization_required');
+    expect((await oauthStats()).errors.invalid_client ?? 0).toBe(refusals + 1);
   });
 
   test('a credential from before the change, with the client secret copied in, is refreshed with the rotated secret too', async () => {

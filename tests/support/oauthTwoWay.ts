@@ -1,3 +1,5 @@
+import { OAuthClient } from '../../shared/core/credentials/oauthClient';
+import { randomUrlSafe, s256Challenge } from '../../shared/core/credentials/pkce';
 import type { Harness } from './harness';
 
 /** The sandbox OAuth client the two-way reauthorization suites use. */
@@ -35,4 +37,43 @@ export async function oauthTwoWayConnection(h: Harness, id: string): Promise<voi
 export async function revokeAuthorization(h: Harness, id: string): Promise<void> {
   const secret = await h.platform.secrets.get(`connection-${id}-credentials`);
   await h.sandbox('POST', 'oauth/revoke', { refreshToken: JSON.parse(secret!.value).refreshToken });
+}
+
+/**
+ * A user's token pair from a real code grant (PKCE) at the harness's sandbox, obtained outside
+ * SyncBridge, as an operator would bring them to the admin API. Its refresh token rotates.
+ */
+export async function sandboxUserTokens(h: Harness): Promise<{ accessToken: string; refreshToken: string; expiresAt: string }> {
+  const verifier = randomUrlSafe(32);
+  const redirectUri = 'http://127.0.0.1:1/elsewhere';
+  const authorize = new URL(`${h.sandboxUrl}/oauth/authorize`);
+  authorize.search = new URLSearchParams({ response_type: 'code', client_id: OAUTH_TEST_CLIENT.clientId, redirect_uri: redirectUri, state: 's', code_challenge: s256Challenge(verifier), code_challenge_method: 'S256', scope: 'read write' }).toString();
+  const location = (await fetch(authorize, { redirect: 'manual' })).headers.get('location');
+  const code = location ? new URL(location).searchParams.get('code') : null;
+  if (!code) throw new Error(`the sandbox's authorize endpoint gave no code (location ${location})`);
+  const tokens = await new OAuthClient().exchangeCode({ tokenUrl: `${h.sandboxUrl}/oauth/token`, ...OAUTH_TEST_CLIENT }, { code, redirectUri, codeVerifier: verifier });
+  if (!tokens.refreshToken || !tokens.expiresInSeconds) throw new Error('the sandbox issued no refresh token or no lifetime');
+  return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: new Date(Date.now() + tokens.expiresInSeconds * 1000).toISOString() };
+}
+
+/** The `oauth2` credential body the admin API takes (POST /api/connections, PUT .../credentials) for such tokens. */
+export async function adminApiOAuthCredential(h: Harness): Promise<Record<string, unknown>> {
+  return { type: 'oauth2', ...(await sandboxUserTokens(h)), tokenUrl: `${h.sandboxUrl}/oauth/token`, ...OAUTH_TEST_CLIENT };
+}
+
+/**
+ * A two-way (customers) sandbox connection whose OAuth 2 user tokens were given to the admin API
+ * with the create (no `config.oauth`: the connect flow cannot run for it), fully synced once.
+ */
+export async function adminApiOAuthTwoWayConnection(h: Harness, id: string): Promise<void> {
+  const created = await h.api('POST', '/api/connections', {
+    id,
+    provider: 'sandbox',
+    entities: [{ name: 'customers', direction: 'both' }],
+    config: { baseUrl: h.sandboxUrl },
+    credentials: await adminApiOAuthCredential(h),
+  });
+  if (created.status !== 201) throw new Error(`creating ${id} answered ${created.status}: ${JSON.stringify(created.body)}`);
+  const run = await h.waitForRun(await h.startSync('full', id), 30_000);
+  if (run.state !== 'done') throw new Error(`the first full sync of ${id} ended ${run.state}`);
 }

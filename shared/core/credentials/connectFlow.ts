@@ -1,11 +1,11 @@
 import type { Platform } from '../../ports/platform';
-import { SyncBridgeError, isSyncBridgeError } from '../errors';
+import { SyncBridgeError } from '../errors';
 import type { Connection } from '../model';
-import { credentialSecretName, oauthClientSecretName, type CredentialService, type OAuth2Credentials } from './credentialService';
+import { installAuthorization } from './authorizationInstall';
+import { oauthClientSecretName, type CredentialService, type OAuth2Credentials } from './credentialService';
 import { OAuthGrantError } from './oauthClient';
 import { readOAuthProviderConfig } from './oauthProviderConfig';
 import { randomUrlSafe, s256Challenge, sha256Hex } from './pkce';
-import { releaseHeldPushesSoon } from '../outbound/connectionHold';
 
 /** A state lives this long: long enough for a person to log in at the provider. */
 export const CONNECT_STATE_TTL_MS = 10 * 60_000;
@@ -89,10 +89,9 @@ export class ConnectFlow {
       grant: 'authorization_code',
       scope: tokens.scope ?? (config.scopes.length > 0 ? config.scopes.join(' ') : undefined),
     };
-    const connected = await this.credentials.replaceAuthorization(connection, credentials, () => this.activate(connection.id));
+    // Active again (a paused connection stays paused), its held pushes sent (authorizationInstall.ts).
+    const connected = await installAuthorization(this.platform, this.credentials, connection, credentials);
     this.platform.telemetry.event('ConnectionAuthorized', { connectionId: connected.id, tenantId: connected.tenantId, provider: connected.provider });
-    // Pushes held while the connection waited for this go out now, not at their next check.
-    if (connected.status === 'active') await releaseHeldPushesSoon(this.platform, connected.id);
     return connected;
   }
 
@@ -111,26 +110,6 @@ export class ConnectFlow {
     if (!spent) throw unknown;
     await this.platform.idempotency.release(key);
     return claim.result;
-  }
-
-  private async activate(connectionId: string): Promise<Connection> {
-    for (let attempt = 0; attempt < 20; attempt += 1) {
-      const connection = await this.platform.connections.get(connectionId);
-      if (!connection) throw new SyncBridgeError('not_found', `Connection ${connectionId} does not exist.`);
-      try {
-        return await this.platform.connections.update({
-          ...connection,
-          credentialRef: connection.credentialRef ?? credentialSecretName(connection.id),
-          // Connecting heals a refused authorization; it does not resume what an operator paused
-          // (its held pushes and webhooks wait for POST .../resume).
-          status: connection.status === 'paused' ? 'paused' : 'active',
-          updatedAt: this.platform.clock.now().toISOString(),
-        });
-      } catch (error) {
-        if (!isSyncBridgeError(error, 'conflict')) throw error;
-      }
-    }
-    throw new SyncBridgeError('conflict', `Connection ${connectionId} kept changing while it was being activated.`);
   }
 }
 

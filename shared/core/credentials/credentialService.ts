@@ -9,6 +9,7 @@ import { KeptLease } from './keptLease';
 import { OAuth2Authorizer } from './oauth2Authorizer';
 import { OAuthClient, isInvalidGrant, isUnusableRefreshAnswer, type UnusableRefreshAnswer } from './oauthClient';
 import { grantOf, isClientRefusal } from './oauthGrant';
+import { DEFAULT_CLIENT_SECRET_GRACE_MS, isNewClientSecretNotYetAccepted } from './clientSecretGrace';
 import { randomUrlSafe } from './pkce';
 import { releaseHeldPushesSoon } from '../outbound/connectionHold';
 
@@ -55,6 +56,13 @@ export interface CredentialServiceOptions {
    * rollback and forensics); older ones are retired (SecretStore.retireVersions). Default 5.
    */
   credentialVersionsKept?: number;
+  /**
+   * How long after the OAuth client secret was replaced (PUT .../oauth-client-secret; the secret's
+   * version time) an `invalid_client` from the token endpoint counts as the provider still
+   * propagating the new secret: retried as `transient` instead of parking the connection
+   * (clientSecretGrace.ts). Default 600,000 ms (10 minutes); 0 parks on the first refusal.
+   */
+  clientSecretGraceMs?: number;
 }
 
 /** Name of a connection's credential in the secret store. */
@@ -89,6 +97,7 @@ export class CredentialService {
   private readonly storeAttempts: number;
   private readonly storeRetryDelayMs: number;
   private readonly credentialVersionsKept: number;
+  private readonly clientSecretGraceMs: number;
   readonly oauth: OAuthClient;
 
   constructor(private readonly platform: Platform, options: CredentialServiceOptions = {}) {
@@ -100,8 +109,9 @@ export class CredentialService {
     this.storeAttempts = Math.max(1, Math.floor(options.storeAttempts ?? 5));
     this.storeRetryDelayMs = options.storeRetryDelayMs ?? 500;
     this.credentialVersionsKept = options.credentialVersionsKept ?? 5;
+    this.clientSecretGraceMs = options.clientSecretGraceMs ?? DEFAULT_CLIENT_SECRET_GRACE_MS;
     if (!Number.isInteger(this.credentialVersionsKept) || this.credentialVersionsKept < 1) throw new SyncBridgeError('configuration', `credentialVersionsKept must be an integer of at least 1, got ${this.credentialVersionsKept}.`);
-    for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs, spendLeaseTtlMs: this.spendLeaseTtlMs, storeRetryDelayMs: this.storeRetryDelayMs })) {
+    for (const [name, value] of Object.entries({ refreshMarginMs: this.refreshMarginMs, leaseTtlMs: this.leaseTtlMs, leaseWaitMs: this.leaseWaitMs, spendLeaseTtlMs: this.spendLeaseTtlMs, storeRetryDelayMs: this.storeRetryDelayMs, clientSecretGraceMs: this.clientSecretGraceMs })) {
       if (!(value >= 0) || !Number.isFinite(value)) throw new SyncBridgeError('configuration', `${name} must be a non-negative number of milliseconds, got ${value}.`);
     }
   }
@@ -147,7 +157,8 @@ export class CredentialService {
   }
 
   /**
-   * Stores the credential of a new authorization (the connect callback) under the refresh lease,
+   * Stores the credential of a new authorization (the connect callback, or new credentials given
+   * through the admin API: authorizationInstall.ts) under the refresh lease,
    * then runs `then` (activating the connection) before letting go of it. A refresh of the old
    * authorization still under way finishes first, so its rotated token, or its `invalid_grant`
    * park, lands before the new credential instead of over it; and no refresh starts until the new
@@ -157,7 +168,7 @@ export class CredentialService {
    */
   async replaceAuthorization<T>(connection: Connection, credentials: Credentials, then: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.leaseWaitMs;
-    const giveUp = () => new SyncBridgeError('transient', `A token refresh of connection ${connection.id} has been in flight for over ${this.leaseWaitMs} ms; nothing was stored, start the connect flow again.`);
+    const giveUp = () => new SyncBridgeError('transient', `A token refresh of connection ${connection.id} has been in flight for over ${this.leaseWaitMs} ms; nothing was stored; try again (the connect flow, or PUT /api/connections/${connection.id}/credentials).`);
     let lease = await this.platform.leases.acquire(refreshLeaseName(connection.id), this.owner, this.leaseTtlMs);
     while (!lease) {
       if (Date.now() > deadline) throw giveUp();
@@ -362,7 +373,8 @@ export class CredentialService {
     const grant = grantOf(current, connection);
     // The client secret as set now (PUT .../oauth-client-secret), so a rotated one takes effect;
     // the copy in the credential only for credentials stored whole through the admin API.
-    const clientSecret = (await this.currentClientSecret(connection.id)) ?? current.clientSecret;
+    const storedClientSecret = await this.currentClientSecret(connection.id);
+    const clientSecret = storedClientSecret?.value ?? current.clientSecret;
     // The reads may have been slow (a throttled vault): renew right before spending. A lease that
     // ran out meanwhile may be another instance's now: spend nothing. From here on the background
     // renewals keep both for as long as the token call and the write take.
@@ -374,6 +386,9 @@ export class CredentialService {
     try {
       response = grant === 'client_credentials' ? await this.oauth.clientCredentials(client, current.scope) : await this.oauth.refresh(client, current.refreshToken!);
     } catch (error) {
+      if (isNewClientSecretNotYetAccepted(error, storedClientSecret, this.platform.clock.now().getTime(), this.clientSecretGraceMs)) {
+        throw this.newClientSecretRefused(connection, storedClientSecret!, error);
+      }
       if (isInvalidGrant(error) || isClientRefusal(error)) {
         // The refused grant is this version's. A newer version (a reconnect that got in after our
         // leases ran out) is a new authorization: parking now would undo its activation.
@@ -499,10 +514,21 @@ export class CredentialService {
   }
 
   /** The client secret set through the admin API (past any cache: it may have just been rotated). */
-  private async currentClientSecret(connectionId: string): Promise<string | undefined> {
+  private async currentClientSecret(connectionId: string): Promise<SecretValue | undefined> {
     const secret = await this.platform.secrets.get(oauthClientSecretName(connectionId), { fresh: true });
     if (secret) this.registerSecretValues([secret.value]);
-    return secret?.value;
+    return secret;
+  }
+
+  /** The `transient` failure of an invalid_client within the grace period after the secret was replaced. */
+  private newClientSecretRefused(connection: Connection, sent: SecretValue, cause: unknown): SyncBridgeError {
+    const ageSeconds = Math.max(0, Math.round((this.platform.clock.now().getTime() - Date.parse(sent.createdAt)) / 1000));
+    this.platform.telemetry.log('warn', 'The token endpoint refused a client secret replaced moments ago; retrying, as providers can take minutes to accept a new one.', { connectionId: connection.id, ageSeconds });
+    return new SyncBridgeError(
+      'transient',
+      `The token endpoint answered invalid_client, but the client secret of connection ${connection.id} was replaced ${ageSeconds} s ago and providers can take minutes to accept a new one: the refresh is retried. An invalid_client more than ${Math.round(this.clientSecretGraceMs / 1000)} s after the change parks the connection for reauthorization.`,
+      { cause },
+    );
   }
 
   /**
@@ -599,7 +625,7 @@ function sleep(ms: number): Promise<void> {
 
 function needsReauthorization(connectionId: string, reason?: string, cause?: unknown): SyncBridgeError {
   const why = reason ? `: ${reason}` : '';
-  return new SyncBridgeError('auth_failed', `Connection ${connectionId} needs reauthorization${why}. Connect it again through /api/connect (after a client secret refusal, set the secret with PUT /api/connections/${connectionId}/oauth-client-secret first).`, { cause });
+  return new SyncBridgeError('auth_failed', `Connection ${connectionId} needs reauthorization${why}. Connect it again through /api/connect, or give it new credentials with PUT /api/connections/${connectionId}/credentials (after a client secret refusal, set the secret with PUT /api/connections/${connectionId}/oauth-client-secret).`, { cause });
 }
 
 function parseCredentials(secret: SecretValue, connectionId: string): Credentials {
