@@ -523,11 +523,15 @@ export class CredentialService {
   /** The `transient` failure of an invalid_client within the grace period after the secret was replaced. */
   private newClientSecretRefused(connection: Connection, sent: SecretValue, cause: unknown): SyncBridgeError {
     const ageSeconds = Math.max(0, Math.round((this.platform.clock.now().getTime() - Date.parse(sent.createdAt)) / 1000));
-    this.platform.telemetry.log('warn', 'The token endpoint refused a client secret replaced moments ago; retrying, as providers can take minutes to accept a new one.', { connectionId: connection.id, ageSeconds });
+    // One retry, when the grace period ends: a run step or push retried sooner would spend its
+    // attempts on a provider that is still propagating the secret (a push would be dead-lettered
+    // before the secret is accepted). Then it either works or parks the connection, which holds pushes.
+    const retryAt = new Date(Date.parse(sent.createdAt) + this.clientSecretGraceMs);
+    this.platform.telemetry.log('warn', 'The token endpoint refused a client secret replaced moments ago; retrying when its grace period ends, as providers can take minutes to accept a new one.', { connectionId: connection.id, ageSeconds, retryAt: retryAt.toISOString() });
     return new SyncBridgeError(
       'transient',
-      `The token endpoint answered invalid_client, but the client secret of connection ${connection.id} was replaced ${ageSeconds} s ago and providers can take minutes to accept a new one: the refresh is retried. An invalid_client more than ${Math.round(this.clientSecretGraceMs / 1000)} s after the change parks the connection for reauthorization.`,
-      { cause },
+      `The token endpoint answered invalid_client, but the client secret of connection ${connection.id} was replaced ${ageSeconds} s ago and providers can take minutes to accept a new one: the refresh is tried again at ${retryAt.toISOString()}. An invalid_client more than ${Math.round(this.clientSecretGraceMs / 1000)} s after the change parks the connection for reauthorization.`,
+      { cause, retryAt },
     );
   }
 
