@@ -84,7 +84,7 @@ describe(`pull sync end to end (sandbox over HTTP → local host → ${platform 
     const all = await h.api('GET', '/api/connections/shop/records?entity=inventory&limit=1000');
     expect(all.status).toBe(200);
     const sample = all.body.records[0];
-    expect(Object.keys(sample.metadata).sort()).toEqual(['deleted', 'deletedAt', 'firstSeenAt', 'hash', 'id', 'lastAction', 'lastModifiedAt', 'sourceUpdatedAt', 'version'].sort());
+    expect(Object.keys(sample.metadata).sort()).toEqual(['deleted', 'deletedAt', 'firstSeenAt', 'hash', 'id', 'lastAction', 'lastModifiedAt', 'movedTo', 'previousIds', 'sourceUpdatedAt', 'version'].sort());
     const pageIds: string[] = [];
     let cursor: string | null = null;
     do {
