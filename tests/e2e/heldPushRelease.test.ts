@@ -124,4 +124,28 @@ describe('pausing and resuming a connection: held pushes are released when it is
     expect((await h.api('POST', `/api/connections/${con}/resume`)).status).toBe(200);
     expect((await h.waitForRun(await h.startSync('incremental', con))).state).toBe('done');
   });
+
+  test('a held push that moved on between the release listing it and its message (parked by an overlapping release) is left as it is', async () => {
+    const con = await h.twoWayConnection('release-race');
+    expect((await h.api('POST', `/api/connections/${con}/pause`)).status).toBe(200);
+    const outboxId = await patch(con, 6, 'Parked Meanwhile');
+    await held(outboxId);
+    const outbox = h.platform.outbox;
+    const list = outbox.listPending.bind(outbox);
+    // Right after the release lists the entry, the worker (another release's message) pushed it and
+    // the provider's 409 parked it for a person.
+    outbox.listPending = async (options) => {
+      const listed = await list(options);
+      if (options.connectionId === con) await outbox.update(outboxId, { state: 'parked', lastError: 'HTTP 409: an overlapping release pushed it' }, new Date().toISOString());
+      return listed;
+    };
+    try {
+      expect((await h.api('POST', `/api/connections/${con}/resume`)).body).toMatchObject({ status: 'active', releasedPushes: 1 });
+    } finally {
+      outbox.listPending = list;
+    }
+    await h.waitFor('the released message to be handled', async () => h.platform.queue.depth('sync-outbound').active === 0);
+    expect(await outbox.get(outboxId)).toMatchObject({ state: 'parked', lastError: 'HTTP 409: an overlapping release pushed it' });
+    expect((await remote(6)).name).not.toBe('Parked Meanwhile');
+  });
 });

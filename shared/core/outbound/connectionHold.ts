@@ -1,7 +1,6 @@
 import type { Platform } from '../../ports/platform';
 import { QUEUES } from '../../ports/queue';
 import type { Connection, ConnectionStatus } from '../model';
-import { outboundMessage } from './localChanges';
 
 /**
  * Connection states in which pushes wait instead of going out. Each needs a person — to connect
@@ -47,11 +46,14 @@ export const RELEASE_LIMIT = 1000;
  * later. A held entry is pending with its check due later and its `lastError` saying it waits for
  * this connection; an entry waiting out a backoff or a provider's Retry-After is left alone.
  *
- * Each entry is first noted as due now, then sent under a message id of its own naming that time
- * (OutboundService.handle skips a message whose due time is not the entry's while a later one is
- * noted, so the note must come first). If the send fails, nothing is lost: the entry is due, so
- * the relay finds it, and its scheduled check still comes. The worker checks the connection again
- * when the message arrives, so a connection parked again meanwhile holds it again. Returns how many.
+ * Nothing is written to the entry: each gets a message now, under an id of its own, that names the
+ * check it was listed with (`dueAt` = its `nextAttemptAt`). The worker acts on a message only while
+ * the entry is pending and notes that same due time (OutboundService.handle), so a message that
+ * arrives after the entry moved on — pushed and parked by an overlapping release or its own check,
+ * or waiting out a provider's Retry-After since — is skipped, never a second push or an early one.
+ * If the send fails nothing is lost: the entry's scheduled check still comes. The worker checks
+ * the connection again when the message arrives, so a connection parked again meanwhile holds it
+ * again. Returns how many.
  */
 export async function releaseHeldPushes(platform: Platform, connectionId: string): Promise<number> {
   const now = platform.clock.now();
@@ -59,8 +61,10 @@ export async function releaseHeldPushes(platform: Platform, connectionId: string
   const pending = await platform.outbox.listPending({ connectionId, limit: RELEASE_LIMIT });
   const held = pending.filter((entry) => entry.nextAttemptAt && entry.nextAttemptAt > nowIso && isHeldFor(connectionId, entry.lastError));
   if (held.length === 0) return 0;
-  for (const entry of held) await platform.outbox.update(entry.id, { state: 'pending', nextAttemptAt: nowIso }, nowIso);
-  await platform.queue.send(QUEUES.outbound, held.map((entry) => outboundMessage(entry, { messageId: `${entry.id}.released${now.getTime()}`, at: now })));
+  await platform.queue.send(
+    QUEUES.outbound,
+    held.map((entry) => ({ body: { outboxId: entry.id, dueAt: entry.nextAttemptAt! }, messageId: `${entry.id}.released${now.getTime()}`, sessionId: entry.connectionId })),
+  );
   platform.telemetry.metric('PushesReleased', held.length, { connectionId });
   return held.length;
 }
