@@ -153,14 +153,15 @@ export class RunService {
   }
 
   /**
-   * Resumes a paused run. When the queue refuses its next step, the run goes back to paused (unless
+   * Resumes a paused run (a queued one is refused, `conflict`). When the queue refuses its next step, the run goes back to paused (unless
    * something else wrote it meanwhile) and this fails with `transient`: resuming again is safe, as
    * each resume gives the run's messages new ids.
    */
   async resume(runId: string): Promise<Run> {
     const { platform } = this.context;
     // Due now: a reschedule's later due time (nextStepDueAt) belongs to a message this resume outdates.
-    const run = await this.transition(runId, 'running', (r) => ({ ...r, resumes: r.resumes + 1, nextStepDueAt: this.context.platform.clock.now().toISOString(), redrives: 0 }));
+    // Only a paused run: a queued one starts when its tenant has room (tryStart), never by hand past the limit.
+    const run = await this.transition(runId, 'running', (r) => ({ ...r, resumes: r.resumes + 1, nextStepDueAt: this.context.platform.clock.now().toISOString(), redrives: 0 }), ['paused']);
     try {
       await this.enqueueNext(run);
     } catch (error) {
@@ -190,9 +191,15 @@ export class RunService {
     return run;
   }
 
-  private async transition(runId: string, to: Run['state'], extra: (run: Run) => Run): Promise<Run> {
+  private async transition(runId: string, to: Run['state'], extra: (run: Run) => Run, from?: readonly Run['state'][]): Promise<Run> {
     let refused: string | undefined;
     const run = await mutateRun(this.context, runId, (current) => {
+      if (from && !from.includes(current.state)) {
+        refused = current.state === 'queued'
+          ? `Run ${runId} is queued; it starts by itself when its tenant has room for another active run, and cannot be resumed by hand.`
+          : `Run ${runId} is ${current.state}; only a ${from.join(' or ')} run can become ${to} here.`;
+        return undefined;
+      }
       if (!canTransition(current.state, to)) {
         refused = `Run ${runId} is ${current.state}; it cannot become ${to}.`;
         return undefined;
