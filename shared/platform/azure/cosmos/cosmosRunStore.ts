@@ -64,10 +64,11 @@ export class CosmosRunStore implements RunStore {
     // After the run's write: a crash in between leaves a holder that ended (pruned when the slots
     // are full) or an active run that holds none (only for runs moved straight to running/paused,
     // which tryStart does not do).
-    if (isActive(stored.state) && !isActive(current.state)) await this.slots.add(stored.tenantId, { runId: stored.id, connectionId: stored.connectionId });
+    // Either way the run is written: a failed slot write must not read as a failed update (the
+    // caller would write again from a stale version).
+    if (isActive(stored.state) && !isActive(current.state)) await this.slots.add(stored.tenantId, { runId: stored.id, connectionId: stored.connectionId }).catch(() => undefined);
     else if (!isActive(stored.state) && stored.state !== current.state) {
-      // The run is written: a failed release must not read as a failed update (the caller would
-      // write again from a stale version). The slot it leaves is pruned once the list is full if
+      // The slot a failed release leaves is pruned once the list is full if
       // the run ended, or is the run's reservation for its next start if it went back to queued.
       await this.slots.release(stored.tenantId, stored.id).catch(() => undefined);
     }
