@@ -38,9 +38,6 @@ export class FeedHorizon {
   }
 }
 
-/** How far ahead of the clock the newest stored stamp may pull a new write's stamp: the default horizon. */
-export const MAX_STAMP_LEAD_MS = DEFAULT_FEED_HORIZON_MS;
-
 /**
  * The records of ONE connection, their lastModifiedAt moved after the newest one the partition
  * holds (read just before the write) and to no earlier than the clock: a caller's time taken
@@ -54,12 +51,7 @@ export async function stampRecords<R extends RecordWrite>(container: Container, 
     container, charges, 'records.stamp',
     "SELECT TOP 1 VALUE c.sortKey FROM c WHERE c.docType = 'record' ORDER BY c.sortKey DESC", [], [records[0].tenantId, records[0].connectionId],
   );
-  const now = clock.now().getTime();
   const afterNewest = newest === undefined ? -Infinity : Date.parse(newest.slice(0, newest.indexOf('|'))) + 1;
-  // A record stamped far ahead (an instance whose clock jumped) would otherwise drag every later
-  // write of the connection ahead with it, and the feed would hide them all until our clock caught
-  // up. Past `now + MAX_STAMP_LEAD_MS` no reader can have listed it (the feed lists only what is
-  // older than now − horizon), so later writes need not sort after it.
-  const floor = Math.max(Math.min(afterNewest, now + MAX_STAMP_LEAD_MS), now);
+  const floor = Math.max(afterNewest, clock.now().getTime());
   return records.map((record) => (Date.parse(record.lastModifiedAt) < floor ? { ...record, lastModifiedAt: new Date(floor).toISOString() } : record));
 }
