@@ -108,4 +108,17 @@ describe('applyPage merges pulled records that hold an unpushed local change', (
     const again = await pull(remote);
     expect(again.result.counters).toMatchObject({ updated: 1, unchanged: 0 });
   });
+
+  it('a run\'s page listed before a webhook merged a newer provider state is skipped, not merged back in (review finding)', async () => {
+    // A webhook (its step id webhook:…, deletion times kept) brings the provider's newer phone, merged with the local name.
+    const page = (data: JsonObject): ProviderRecord[] => [{ externalId: 'cus_1', updatedAt: String(data.updated_at), deleted: false, data }];
+    await applyPage({ records: store, scope, runId: 'run_1', stepId: 'webhook:dlv_abc', mode: 'incremental', page: page({ ...base, phone: '2', updated_at: '2026-11-23T09:30:00Z' }), now: '2026-11-23T10:05:00.000Z', keepDeletionTimes: true });
+    expect(await store.get(scope, 'cus_1')).toMatchObject({ data: { phone: '2', name: 'Ada Local' }, sourceUpdatedAt: '2026-11-23T09:30:00Z', lastStepId: 'webhook:dlv_abc' });
+    // The run's page was listed before that change (09:00): without the stale check the three-way
+    // merge would take its phone for a remote change and roll the record and its base back.
+    const { result, record } = await pull(base);
+    expect(result.counters).toMatchObject({ unchanged: 1, updated: 0 });
+    expect({ phone: record.data.phone, name: record.data.name, sourceUpdatedAt: record.sourceUpdatedAt, basePhone: (record.base as JsonObject | null)?.phone })
+      .toEqual({ phone: '2', name: 'Ada Local', sourceUpdatedAt: '2026-11-23T09:30:00Z', basePhone: '2' });
+  });
 });
