@@ -1,4 +1,4 @@
-import { isSyncBridgeError } from '../../shared/core/errors';
+import { hasSeenSet } from '../support/seenSets';
 import { QUEUES } from '../../shared/ports/queue';
 import type { RecordStore } from '../../shared/ports/recordStore';
 import { ENTITIES, Harness } from '../support/harness';
@@ -18,21 +18,6 @@ describe.each(['local', 'azure'] as const)('a page step in flight when its full 
     h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10, platform });
   }, 60_000);
   afterEach(async () => h?.close());
-
-  /**
-   * Whether the store still holds a seen-set of the run for the entity. Asked through the port:
-   * sweepUnseen refuses (`not_found`) a seen-set that does not exist. With a cut-off in 1970 it
-   * would sweep nothing if one did.
-   */
-  async function hasSeenSet(runId: string, entity: string): Promise<boolean> {
-    try {
-      await h.platform.records.sweepUnseen(runId, { tenantId: 't1', connectionId: 'shop', entity }, `probe:${entity}`, new Date().toISOString(), '1970-01-01T00:00:00.000Z');
-      return true;
-    } catch (error) {
-      if (isSyncBridgeError(error, 'not_found')) return false;
-      throw error;
-    }
-  }
 
   /**
    * Cancels the run just before the second page's ids reach the store; `afterMark` runs once,
@@ -67,7 +52,7 @@ describe.each(['local', 'azure'] as const)('a page step in flight when its full 
     await settled(runId);
 
     expect(hook.cancel()?.status).toBe(200);
-    for (const entity of ENTITIES) expect(await hasSeenSet(runId, entity)).toBe(false);
+    for (const entity of ENTITIES) expect(await hasSeenSet(h.platform.records, { tenantId: 't1', connectionId: 'shop', entity }, runId)).toBe(false);
   }, 60_000);
 
   test('a late step that fails right after its mark leaves nothing either: its failure handling removes it', async () => {
@@ -82,6 +67,6 @@ describe.each(['local', 'azure'] as const)('a page step in flight when its full 
 
     expect(hook.cancel()?.status).toBe(200);
     expect(h.platform.queue.depth(QUEUES.inbound).deadLettered).toBe(0);
-    for (const entity of ENTITIES) expect(await hasSeenSet(runId, entity)).toBe(false);
+    for (const entity of ENTITIES) expect(await hasSeenSet(h.platform.records, { tenantId: 't1', connectionId: 'shop', entity }, runId)).toBe(false);
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { isSyncBridgeError } from '../../shared/core/errors';
+import { hasSeenSet } from '../support/seenSets';
 import { QUEUES } from '../../shared/ports/queue';
 import type { RecordStore } from '../../shared/ports/recordStore';
 import { ENTITIES, Harness } from '../support/harness';
@@ -29,17 +29,6 @@ function failGetStates(h: Harness, failing: () => boolean, before?: () => Promis
     return getStates(...args);
   };
   return { calls };
-}
-
-/** Whether the store still holds a seen-set of the run for the entity (sweepUnseen refuses a missing one). */
-async function hasSeenSet(h: Harness, runId: string, entity: string): Promise<boolean> {
-  try {
-    await h.platform.records.sweepUnseen(runId, { tenantId: 't1', connectionId: 'shop', entity }, `probe:${entity}`, new Date().toISOString(), '1970-01-01T00:00:00.000Z');
-    return true;
-  } catch (error) {
-    if (isSyncBridgeError(error, 'not_found')) return false;
-    throw error;
-  }
 }
 
 describe('a run step that fails by our fault', () => {
@@ -137,7 +126,7 @@ describe('a run step that fails by our fault', () => {
     expect(run.state).toBe('cancelled');
     expect(run.counters.fetched).toBe(10); // the first page only
     expect(reads).toBe(2); // the retry read nothing
-    for (const entity of ENTITIES) expect(await hasSeenSet(h, runId, entity)).toBe(false);
+    for (const entity of ENTITIES) expect(await hasSeenSet(h.platform.records, { tenantId: 't1', connectionId: 'shop', entity }, runId)).toBe(false);
   }, 60_000);
 
   test('a run paused while its step waits is not moved by the retry, and completes once resumed', async () => {
