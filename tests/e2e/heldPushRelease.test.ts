@@ -1,6 +1,5 @@
-import { twoWayFor } from '../../shared/core/outbound/registry';
-import { Harness } from '../support/harness';
-import { connectThroughBrowser, OAUTH_TEST_CLIENT, oauthTwoWayConnection, revokeAuthorization } from '../support/oauthTwoWay';
+import type { Harness } from '../support/harness';
+import { connectThroughBrowser, oauthTwoWayConnection, revokeAuthorization, startHeldPushHarness } from '../support/oauthTwoWay';
 
 /**
  * A held push (its connection paused, or waiting for reauthorization) goes out as soon as the
@@ -14,8 +13,7 @@ describe('pausing and resuming a connection: held pushes are released when it is
   const TEN_MINUTES = 600_000;
 
   beforeAll(async () => {
-    h = await Harness.start({ sandbox: { recordsPerEntity: 20, oauth: { ...OAUTH_TEST_CLIENT, accessTokenTtlSeconds: 600 } } });
-    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, heldRecheckMs: TEN_MINUTES, random: () => 0.5 });
+    h = await startHeldPushHarness(TEN_MINUTES);
   });
   afterAll(async () => h.close());
 

@@ -1,6 +1,5 @@
-import { twoWayFor } from '../../shared/core/outbound/registry';
-import { Harness } from '../support/harness';
-import { adminApiOAuthCredential, adminApiOAuthTwoWayConnection, connectThroughBrowser, OAUTH_TEST_CLIENT, revokeAuthorization } from '../support/oauthTwoWay';
+import type { Harness } from '../support/harness';
+import { adminApiOAuthCredential, adminApiOAuthTwoWayConnection, connectThroughBrowser, OAUTH_TEST_CLIENT, revokeAuthorization, startHeldPushHarness } from '../support/oauthTwoWay';
 
 /**
  * An OAuth 2 connection whose tokens were given to the admin API (no `config.oauth`, so the connect
@@ -15,8 +14,7 @@ describe('replacing the credentials of a connection through the admin API', () =
   const TEN_MINUTES = 600_000;
 
   beforeAll(async () => {
-    h = await Harness.start({ sandbox: { recordsPerEntity: 20, oauth: { ...OAUTH_TEST_CLIENT, accessTokenTtlSeconds: 600 } } });
-    twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, heldRecheckMs: TEN_MINUTES, random: () => 0.5 });
+    h = await startHeldPushHarness(TEN_MINUTES);
   });
   afterAll(async () => h.close());
 

@@ -1,6 +1,7 @@
 import { OAuthClient } from '../../shared/core/credentials/oauthClient';
 import { randomUrlSafe, s256Challenge } from '../../shared/core/credentials/pkce';
-import type { Harness } from './harness';
+import { twoWayFor } from '../../shared/core/outbound/registry';
+import { Harness } from './harness';
 
 /** The sandbox OAuth client the two-way reauthorization suites use. */
 export const OAUTH_TEST_CLIENT = { clientId: 'syncbridge-e2e', clientSecret: 'e2e-client-secret-5c1e0b7a93d2' };
@@ -76,4 +77,15 @@ export async function adminApiOAuthTwoWayConnection(h: Harness, id: string): Pro
   if (created.status !== 201) throw new Error(`creating ${id} answered ${created.status}: ${JSON.stringify(created.body)}`);
   const run = await h.waitForRun(await h.startSync('full', id), 30_000);
   if (run.state !== 'done') throw new Error(`the first full sync of ${id} ended ${run.state}`);
+}
+
+/**
+ * A harness whose sandbox runs OAuth 2 with OAUTH_TEST_CLIENT (tokens valid 10 minutes) and whose
+ * held pushes are checked again only every `heldRecheckMs`: long, so that a test sees a held push go
+ * out only when something releases it.
+ */
+export async function startHeldPushHarness(heldRecheckMs: number): Promise<Harness> {
+  const h = await Harness.start({ sandbox: { recordsPerEntity: 20, oauth: { ...OAUTH_TEST_CLIENT, accessTokenTtlSeconds: 600 } } });
+  twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, heldRecheckMs, random: () => 0.5 });
+  return h;
 }
