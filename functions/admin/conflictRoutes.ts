@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { SyncBridgeError } from '../../shared/core/errors';
 import type { Conflict } from '../../shared/ports/conflictStore';
+import type { Telemetry } from '../../shared/ports/telemetry';
 import { twoWayFor } from '../../shared/core/outbound/registry';
 import { requireRole } from '../../shared/core/tenantService';
 import { json } from '../http/responses';
 import { parseWith } from '../http/validation';
 import type { AdminRoute } from './router';
+import { maskStoredErrorText } from './storedErrorText';
 
 const listSchema = z.object({
   state: z.enum(['open', 'resolved']).optional(),
@@ -19,10 +21,14 @@ const resolveSchema = z.object({
   data: z.record(z.string().min(1), z.unknown()).optional(),
 });
 
-/** A conflict with its three versions laid out field by field, for a person to decide. */
-function toConflictView(conflict: Conflict) {
+/**
+ * A conflict with its three versions laid out field by field, for a person to decide; its reason
+ * masked again (storedErrorText.ts), since one stored by an earlier release may quote a credential.
+ */
+function toConflictView(conflict: Conflict, telemetry: Telemetry) {
   return {
     ...conflict,
+    reason: maskStoredErrorText(conflict.reason, telemetry),
     sideBySide: conflict.fields.map((field) => ({
       field,
       base: conflict.base?.[field] ?? null,
@@ -47,7 +53,7 @@ export const conflictRoutes: AdminRoute[] = [
     async handle({ request, principal, services }) {
       const query = parseWith(listSchema, Object.fromEntries(request.query.entries()), 'query');
       const page = await services.platform.conflicts.list({ tenantId: principal.tenantId, ...query });
-      return json(200, { conflicts: page.conflicts.map(toConflictView), nextCursor: page.nextCursor });
+      return json(200, { conflicts: page.conflicts.map((conflict) => toConflictView(conflict, services.platform.telemetry)), nextCursor: page.nextCursor });
     },
   },
   {
@@ -63,7 +69,7 @@ export const conflictRoutes: AdminRoute[] = [
     async handle({ params, principal, services }) {
       const conflict = await services.platform.conflicts.get(principal.tenantId, params.id);
       if (!conflict) throw new SyncBridgeError('not_found', `There is no conflict ${params.id}.`);
-      return json(200, toConflictView(conflict));
+      return json(200, toConflictView(conflict, services.platform.telemetry));
     },
   },
   {
@@ -73,7 +79,7 @@ export const conflictRoutes: AdminRoute[] = [
       requireRole(principal, 'operator');
       const body = parseWith(resolveSchema, await readJson(request), 'body');
       const { conflict, record } = await twoWayFor(services).conflicts.resolve(principal.tenantId, params.id, body);
-      return json(200, { conflict: toConflictView(conflict), pendingPush: record?.pendingPush ?? null });
+      return json(200, { conflict: toConflictView(conflict, services.platform.telemetry), pendingPush: record?.pendingPush ?? null });
     },
   },
   {

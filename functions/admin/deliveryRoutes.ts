@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { requireRole } from '../../shared/core/tenantService';
-import { webhookIntakeFor } from '../../shared/core/webhookIntake';
+import { webhookIntakeFor, type WebhookStatus } from '../../shared/core/webhookIntake';
 import type { Delivery } from '../../shared/ports/deliveryStore';
+import type { Telemetry } from '../../shared/ports/telemetry';
 import { json } from '../http/responses';
 import { parseWith, readJsonBody } from '../http/validation';
 import type { AdminRoute } from './router';
+import { maskStoredErrorText } from './storedErrorText';
 
 const listSchema = z.object({
   cursor: z.string().min(1).optional(),
@@ -18,10 +20,18 @@ const webhookSchema = z.object({
   options: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** The log entry as the API shows it: no body (it can be a megabyte; replay uses it server-side). */
-function toDeliveryView(delivery: Delivery) {
+/**
+ * The log entry as the API shows it: no body (it can be a megabyte; replay uses it server-side),
+ * and its detail masked again (storedErrorText.ts: an earlier release may have stored a credential).
+ */
+function toDeliveryView(delivery: Delivery, telemetry: Telemetry) {
   const { body: _body, ...view } = delivery;
-  return { ...view, detail: view.detail ?? null, eventType: view.eventType ?? null };
+  return { ...view, detail: maskStoredErrorText(view.detail, telemetry), eventType: view.eventType ?? null };
+}
+
+/** The webhook settings and health as the API shows them: health's last error masked again, as a delivery's detail. */
+function toWebhookStatusView(status: WebhookStatus, telemetry: Telemetry) {
+  return { ...status, health: { ...status.health, lastError: maskStoredErrorText(status.health.lastError, telemetry) } };
 }
 
 export const deliveryRoutes: AdminRoute[] = [
@@ -31,7 +41,7 @@ export const deliveryRoutes: AdminRoute[] = [
     async handle({ request, params, principal, services }) {
       const query = parseWith(listSchema, Object.fromEntries(request.query.entries()), 'query');
       const page = await webhookIntakeFor(services).list(principal.tenantId, params.id, query.cursor, query.limit);
-      return json(200, { deliveries: page.deliveries.map(toDeliveryView), nextCursor: page.nextCursor });
+      return json(200, { deliveries: page.deliveries.map((delivery) => toDeliveryView(delivery, services.platform.telemetry)), nextCursor: page.nextCursor });
     },
   },
   {
@@ -47,7 +57,7 @@ export const deliveryRoutes: AdminRoute[] = [
     method: 'GET',
     path: 'connections/{id}/webhook',
     async handle({ params, principal, services }) {
-      return json(200, await webhookIntakeFor(services).status(principal.tenantId, params.id));
+      return json(200, toWebhookStatusView(await webhookIntakeFor(services).status(principal.tenantId, params.id), services.platform.telemetry));
     },
   },
   {
@@ -59,7 +69,7 @@ export const deliveryRoutes: AdminRoute[] = [
       const body = parseWith(webhookSchema, await readJsonBody(request), 'body');
       const intake = webhookIntakeFor(services);
       await intake.setWebhook(principal.tenantId, params.id, body);
-      return json(200, await intake.status(principal.tenantId, params.id));
+      return json(200, toWebhookStatusView(await intake.status(principal.tenantId, params.id), services.platform.telemetry));
     },
   },
 ];

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { SyncBridgeError } from '../../shared/core/errors';
 import type { Run } from '../../shared/core/model';
-import { toRunView } from '../../shared/core/runs/runView';
+import { toRunView, type RunView } from '../../shared/core/runs/runView';
 import { requireRole } from '../../shared/core/tenantService';
 import type { Services } from '../../shared/composition';
+import type { Telemetry } from '../../shared/ports/telemetry';
 import { json } from '../http/responses';
 import { entityNameList, parseWith, readJsonBody } from '../http/validation';
 import type { AdminRoute } from './router';
+import { maskStoredErrorText } from './storedErrorText';
 
 const startSyncSchema = z.object({
   mode: z.enum(['full', 'incremental']).default('incremental'),
@@ -21,6 +23,19 @@ async function runForTenant(services: Services, tenantId: string, runId: string)
   return run;
 }
 
+/**
+ * The run as the API shows it (toRunView), its errors and its entities' masked again
+ * (storedErrorText.ts): a run stored by an earlier release may quote a credential.
+ */
+function runView(run: Run, now: Date, telemetry: Telemetry): RunView {
+  const view = toRunView(run, now);
+  return {
+    ...view,
+    entities: view.entities.map((entity) => ({ ...entity, lastError: maskStoredErrorText(entity.lastError, telemetry) })),
+    lastError: maskStoredErrorText(view.lastError, telemetry),
+  };
+}
+
 function control(action: 'pause' | 'resume' | 'cancel'): AdminRoute {
   return {
     method: 'POST',
@@ -29,7 +44,7 @@ function control(action: 'pause' | 'resume' | 'cancel'): AdminRoute {
       requireRole(principal, 'operator');
       await runForTenant(services, principal.tenantId, params.runId);
       const run = await services.runs[action](params.runId);
-      return json(200, toRunView(run, services.platform.clock.now()));
+      return json(200, runView(run, services.platform.clock.now(), services.platform.telemetry));
     },
   };
 }
@@ -54,7 +69,7 @@ export const syncRoutes: AdminRoute[] = [
       const { limit } = parseWith(listSchema, Object.fromEntries(request.query.entries()), 'query');
       const runs = await services.platform.runs.listByConnection(params.id, { limit });
       const now = services.platform.clock.now();
-      return json(200, { runs: runs.map((run) => toRunView(run, now)) });
+      return json(200, { runs: runs.map((run) => runView(run, now, services.platform.telemetry)) });
     },
   },
   {
@@ -62,7 +77,7 @@ export const syncRoutes: AdminRoute[] = [
     path: 'syncs/{runId}',
     async handle({ params, principal, services }) {
       const run = await runForTenant(services, principal.tenantId, params.runId);
-      return json(200, toRunView(run, services.platform.clock.now()));
+      return json(200, runView(run, services.platform.clock.now(), services.platform.telemetry));
     },
   },
   control('pause'),

@@ -28,11 +28,17 @@ export interface DependencyTelemetry {
  *   for the retention after its latest registration, and past the count the least recently
  *   registered value is forgotten first, with one warning. Register a value each time you take it
  *   up (the credential service does on every load and store), not once at startup.
- * - Nothing here throws into the caller: telemetry failures are swallowed.
+ * - maskSecretValues(text) answers `text` with the registered values masked as an emitted line
+ *   would have them, for text that leaves the process by another way than telemetry (the admin
+ *   API's answers of stored error text). Secret-named keys play no part: it is free text.
+ * - Nothing here throws into the caller: telemetry failures are swallowed, and maskSecretValues
+ *   answers MASK alone when it cannot mask (the text withheld rather than shown unmasked).
  */
 export interface Telemetry {
   /** Masks `value` in everything emitted from now on, for a secret that has no tell-tale key (a token in a URL, a key in a message). */
   registerSecretValue(value: string): void;
+  /** `text` with every value registered (and still kept) replaced by MASK, as a line emitted now would show it. */
+  maskSecretValues(text: string): string;
   log(level: LogLevel, message: string, properties?: TelemetryProperties): void;
   event(name: string, properties?: TelemetryProperties, measurements?: Record<string, number>): void;
   metric(name: string, value: number, properties?: TelemetryProperties): void;

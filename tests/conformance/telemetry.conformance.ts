@@ -87,6 +87,18 @@ export function telemetryConformance(name: string, factory: () => Promise<Teleme
       expect(text).not.toContain('7f3a9c1e5b2d');
     });
 
+    it('maskSecretValues answers a text with the registered values masked and the rest as it was, for as long as a line would be masked', async () => {
+      const { retentionMs, clock } = fixture.secretValueBounds;
+      const secret = `sk_live_${randomBytes(8).toString('hex')}`;
+      const text = `The provider rejected key ${secret} (HTTP 401); apiKey=visible`;
+      expect(telemetry.maskSecretValues(text)).toBe(text);
+      telemetry.registerSecretValue(secret);
+      expect(telemetry.maskSecretValues(text)).toBe('The provider rejected key *** (HTTP 401); apiKey=visible');
+      expect(telemetry.maskSecretValues('')).toBe('');
+      clock.advance(retentionMs);
+      expect(telemetry.maskSecretValues(text)).toBe(text);
+    });
+
     it('masks a secret that contains another registered secret as a whole', async () => {
       telemetry.registerSecretValue('abc123');
       telemetry.registerSecretValue('abc123-extended-tail');

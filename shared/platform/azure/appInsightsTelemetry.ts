@@ -3,7 +3,7 @@ import { logs, SeverityNumber } from '@opentelemetry/api-logs';
 import type { TokenCredential } from '@azure/identity';
 import { setLogLevel } from '@azure/logger';
 import { flushAzureMonitor, shutdownAzureMonitor, useAzureMonitor } from 'applicationinsights';
-import { maskProperties, maskText } from '../../core/masking';
+import { MASK, maskProperties, maskText } from '../../core/masking';
 import { SECRET_VALUES_FULL_WARNING, SecretValueRegistry, type SecretValueRegistryOptions } from '../../core/secretValueRegistry';
 import { textOfThrown } from '../../core/errors';
 import { currentTrace, useTraceScope, type TraceContext } from '../../core/traceContext';
@@ -105,6 +105,14 @@ export class AppInsightsTelemetry implements Telemetry {
       this.warnedSecretValuesFull = true;
       this.log('warn', SECRET_VALUES_FULL_WARNING);
     });
+  }
+
+  maskSecretValues(text: string): string {
+    try {
+      return this.text(text);
+    } catch {
+      return MASK; // withheld rather than shown unmasked
+    }
   }
 
   log(level: LogLevel, message: string, properties?: TelemetryProperties): void {

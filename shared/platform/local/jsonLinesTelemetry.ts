@@ -1,4 +1,4 @@
-import { maskProperties, maskText } from '../../core/masking';
+import { MASK, maskProperties, maskText } from '../../core/masking';
 import { SECRET_VALUES_FULL_WARNING, SecretValueRegistry, type SecretValueRegistryOptions } from '../../core/secretValueRegistry';
 import { currentTrace } from '../../core/traceContext';
 import { SyncBridgeError, textOfThrown } from '../../core/errors';
@@ -71,6 +71,14 @@ export class JsonLinesTelemetry implements Telemetry {
       this.log('warn', SECRET_VALUES_FULL_WARNING);
     } catch {
       // never into the caller
+    }
+  }
+
+  maskSecretValues(text: string): string {
+    try {
+      return maskText(text, this.secretValues);
+    } catch {
+      return MASK; // withheld rather than shown unmasked
     }
   }
 
