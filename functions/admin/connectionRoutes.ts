@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { toConnectionView } from '../../shared/core/connectionService';
 import { replaceCredentials } from '../../shared/core/credentials/authorizationInstall';
 import { credentialStatus } from '../../shared/core/credentials/credentialStatus';
-import { oauthClientSecretName } from '../../shared/core/credentials/credentialService';
+import { oauthClientSecretName } from '../../shared/core/credentials/credentialNames';
 import { credentialServiceFor } from '../../shared/core/credentials/registry';
 import { requireRole } from '../../shared/core/tenantService';
 import { DEFAULT_CONNECTION_PAGE_SIZE, MAX_CONNECTION_PAGE_SIZE } from '../../shared/ports/connectionStore';

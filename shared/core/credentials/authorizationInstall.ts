@@ -3,7 +3,8 @@ import type { Platform } from '../../ports/platform';
 import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import type { Connection } from '../model';
 import { releaseHeldPushesSoon } from '../outbound/connectionHold';
-import { credentialSecretName, type CredentialService } from './credentialService';
+import { credentialSecretName } from './credentialNames';
+import type { CredentialService } from './credentialService';
 import { oauthUrlProblem } from './oauthUrl';
 
 /**

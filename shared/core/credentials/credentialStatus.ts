@@ -1,7 +1,7 @@
 import type { Credentials } from '../../adapters/adapter';
 import type { Platform } from '../../ports/platform';
 import type { Connection, ConnectionStatus } from '../model';
-import { oauthClientSecretName } from './credentialService';
+import { oauthClientSecretName } from './credentialNames';
 
 /** What an operator may see of a connection's credential: never a value, only its shape and age. */
 export interface CredentialStatus {
