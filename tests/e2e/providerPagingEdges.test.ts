@@ -61,7 +61,7 @@ describe('sync against providers with awkward paging and answers', () => {
 
   async function connect(id: string, direction: 'pull' | 'both' = 'pull'): Promise<void> {
     const created = await h.api('POST', '/api/connections', {
-      id, provider: 'sandbox', config: { baseUrl, pageSize: 10 }, credentials: { type: 'apiKey', apiKey: 'k' }, entities: [{ name: 'customers', direction }],
+      id, provider: 'sandbox', config: { baseUrl, pageSize: 10 }, credentials: { type: 'apiKey', apiKey: 'paging-edges-api-key' }, entities: [{ name: 'customers', direction }],
     });
     if (created.status !== 201) throw new Error(JSON.stringify(created.body));
   }
