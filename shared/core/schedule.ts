@@ -50,15 +50,24 @@ export function lastOccurrence(schedule: ConnectionSchedule, now: Date): Date {
  * clock: from 02:10 CET it finds 02:30 CET, although 02:30 already came at its first pass (CEST)
  * and `after` is past it. So a start in a second pass is moved back to its first-pass twin (the
  * same wall-clock time, an hour earlier in UTC), and the occurrences from there are walked past
- * `after`. From a first-pass start cron-parser gives what a tick-by-tick scheduler would have: a
- * fixed hour fires at its first pass only, a wildcard hour in both passes.
+ * `after`.
+ *
+ * A fixed hour fires at its first pass only, a wildcard hour (all 24 hours) in both passes, as a
+ * tick-by-tick scheduler would. cron-parser gets that right for a one-hour repeat only: it marks
+ * a single repeated hour, so in a two-hour repeat (Antarctica/Troll, 03:00 +02 back to 01:00 +00)
+ * it also returns 02:30 +00, the second pass of 02:30 +02. So an occurrence in a second pass is
+ * skipped unless the hour is a wildcard: its first-pass twin is the same wall-clock time, so it
+ * matched the schedule already.
  */
 export function nextOccurrence(schedule: ConnectionSchedule, after: Date): Date {
   const from = firstPassTwin(schedule.timeZone, after) ?? after;
   const expression = CronExpressionParser.parse(schedule.cron, { tz: schedule.timeZone, currentDate: from });
+  const everyHour = expression.fields.hour.values.length === 24;
   let next = expression.next().toDate();
-  // At most the occurrences within one repeated hour (none when `after` is not in one).
-  while (next.getTime() <= after.getTime()) next = expression.next().toDate();
+  // At most the occurrences within one repeated stretch (none when `after` is not in one).
+  while (next.getTime() <= after.getTime() || (!everyHour && firstPassTwin(schedule.timeZone, next))) {
+    next = expression.next().toDate();
+  }
   return next;
 }
 

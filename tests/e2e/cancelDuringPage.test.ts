@@ -55,6 +55,20 @@ describe.each(['local', 'azure'] as const)('a page step in flight when its full 
     for (const entity of ENTITIES) expect(await hasSeenSet(h.platform.records, { tenantId: 't1', connectionId: 'shop', entity }, runId)).toBe(false);
   }, 60_000);
 
+  test("the cancelled run's view counts only the page it finished before the cancel, not the late one", async () => {
+    const hook = cancelBeforeSecondMark();
+    const runId = await h.startSync('full');
+    await settled(runId);
+
+    expect(hook.cancel()?.status).toBe(200);
+    const run = await h.run(runId);
+    expect(run.state).toBe('cancelled');
+    const customers = run.entities.find((e) => e.entity === 'customers')!;
+    // Page 1 (10 records) checkpointed while running; page 2 was applied after the cancel.
+    expect({ pages: customers.pages, fetched: customers.counters.fetched, status: customers.status }).toEqual({ pages: 1, fetched: 10, status: 'running' });
+    expect(run.counters.fetched).toBe(10);
+  }, 60_000);
+
   test('a late step that fails right after its mark leaves nothing either: its failure handling removes it', async () => {
     let failed = false;
     const hook = cancelBeforeSecondMark(() => {

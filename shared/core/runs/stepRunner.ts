@@ -223,6 +223,10 @@ export class StepRunner {
     const rateLimit = page.rateLimit;
     const waitUntil = rateLimit?.remaining === 0 && rateLimit.resetAt && rateLimit.resetAt > platform.clock.now() ? rateLimit.resetAt : undefined;
     const updated = await mutateRun(this.context, run.id, (current) => {
+      // A run that ended while this page was in flight (cancelled, failed) keeps the progress and
+      // counters it had then: this page was not part of it. A paused run takes the checkpoint, as
+      // its resume goes on from here (pausing does not end the run).
+      if (!isOpen(current)) return undefined;
       const p = current.entities.find((e) => e.entity === progress.entity)!;
       if (p.pages >= message.page) return undefined; // someone applied it meanwhile
       p.pages = message.page;
@@ -249,6 +253,11 @@ export class StepRunner {
     // A cancel (or a failure) that ended the run while this page was in flight cleared its
     // seen-sets before this page marked its ids: nothing clears them again, so this step does.
     if (updated) await this.forgetSeenOfFinished(updated);
+    if (updated && !isOpen(updated)) {
+      // Its records stay written (they are the provider's current data, stored with this step's id).
+      platform.telemetry.log('info', 'Page applied after its run ended: the run does not count it.', { runId: run.id, entity: progress.entity, page: message.page, state: updated.state });
+      return 'skipped';
+    }
 
     // A full listing that ended short of the provider's own total missed records: no sweep may
     // conclude from it that the unseen ones are gone, so the run fails before its closing step.

@@ -13,6 +13,7 @@ import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 import { eventTime, staleReason } from './eventOrder';
 import { planFetchFailure } from './fetchRetry';
+import { supersededByReplay } from './supersededMessage';
 import { heldDeliveryReason, holdsDeliveries } from './heldDeliveries';
 import { currentTraceparent } from '../traceContext';
 import { planInternalRetry } from '../runs/internalRetry';
@@ -91,6 +92,10 @@ export class WebhookApplier {
       // Nothing to apply, and nothing to record it in: say so, or the event is lost unseen.
       platform.telemetry.log('warn', 'Webhook delivery skipped: it is no longer in the delivery log.', { deliveryId: message.deliveryId, connectionId: message.connectionId });
       platform.telemetry.metric('WebhookDeliveriesSkipped', 1, { connectionId: message.connectionId });
+      return 'skipped';
+    }
+    if (supersededByReplay(delivery, message)) {
+      platform.telemetry.log('info', 'Webhook message skipped: the delivery was replayed since.', { deliveryId: delivery.id, connectionId: delivery.connectionId, replay: message.replay ?? 0, replays: delivery.replays, status: delivery.status });
       return 'skipped';
     }
     try {

@@ -71,6 +71,25 @@ describe('connection schedules (NCRONTAB with a time zone)', () => {
     expect(ticksThatAct(oneThirtyInNewYork, '2025-11-02T06:10:00Z', '2025-11-02T06:11:00Z', '2025-11-03T07:00:00Z')).toEqual(['2025-11-03T06:30:00.000Z']);
   });
 
+  test('a daily time in a two-hour repeat (Antarctica/Troll) runs once that day, at its first pass', () => {
+    // 2025-10-26: 03:00 +02 becomes 01:00 +00 (01:00Z); 01:00-03:00 local comes twice, so 02:30
+    // happens at 00:30Z and again at 02:30Z.
+    const twoThirtyInTroll = { ...twoThirtyInBerlin, timeZone: 'Antarctica/Troll' };
+    // Acted late, at 01:10 +00 (01:10Z), in the second pass: 02:30Z is that same 02:30 again.
+    expect(nextOccurrence(twoThirtyInTroll, new Date('2025-10-26T01:10:00Z')).toISOString()).toBe('2025-10-27T02:30:00.000Z');
+    expect(ticksThatAct(twoThirtyInTroll, '2025-10-26T01:10:00Z', '2025-10-26T01:11:00Z', '2025-10-27T03:00:00Z')).toEqual(['2025-10-27T02:30:00.000Z']);
+    // Acted on time at its first pass: the next run is the following day.
+    expect(ticksThatAct(twoThirtyInTroll, '2025-10-25T02:31:00Z', '2025-10-25T12:00:00Z', '2025-10-27T03:00:00Z', 300_000))
+      .toEqual(['2025-10-26T00:30:00.000Z', '2025-10-27T02:30:00.000Z']);
+    // A fixed time in the first repeated hour (01:30) too; a wildcard hour still runs every real hour.
+    const oneThirtyInTroll = { ...twoThirtyInTroll, cron: '0 30 1 * * *' };
+    expect(ticksThatAct(oneThirtyInTroll, '2025-10-25T00:00:00Z', '2025-10-25T12:00:00Z', '2025-10-27T03:00:00Z'))
+      .toEqual(['2025-10-25T23:30:00.000Z', '2025-10-27T01:30:00.000Z']);
+    const hourlyInTroll = { ...hourly, timeZone: 'Antarctica/Troll' };
+    expect(ticksThatAct(hourlyInTroll, '2025-10-25T21:59:00Z', '2025-10-25T21:59:00Z', '2025-10-26T04:30:00Z'))
+      .toEqual(['22', '23', '00', '01', '02', '03', '04'].map((h, i) => `2025-10-${i < 2 ? 25 : 26}T${h}:00:00.000Z`));
+  });
+
   test('an hourly schedule runs every real hour across the autumn change: 25 runs on a 25-hour day', () => {
     const hourlyInBerlin = { ...hourly, timeZone: 'Europe/Berlin' };
     // The local day 2025-10-26 runs from 2025-10-25T22:00Z to 2025-10-26T23:00Z.
