@@ -1,6 +1,7 @@
 import { defaultAdapterRegistry, type AdapterRegistry } from './adapters/registry';
 import { ConnectionService } from './core/connectionService';
 import { createEngineContext, type EngineContext, type SyncEngineOptions } from './core/runs/engineContext';
+import { ConnectionRuns } from './core/runs/connectionRuns';
 import { RunService } from './core/runs/runService';
 import { Scheduler } from './core/runs/scheduler';
 import { StepRunner } from './core/runs/stepRunner';
@@ -42,7 +43,7 @@ export function createServices(platformIn: Platform, options: ServicesOptions = 
     runs: new RunService(engine),
     steps: new StepRunner(engine),
     scheduler: new Scheduler(engine),
-    connections: new ConnectionService(platform, adapters, customRules),
+    connections: new ConnectionService(platform, adapters, new ConnectionRuns(engine), customRules),
     tenants: new TenantService(platform),
     customRules,
   };

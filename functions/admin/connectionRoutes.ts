@@ -89,22 +89,23 @@ export const connectionRoutes: AdminRoute[] = [
     },
   },
   {
-    // Holds the connection's pushes and webhook events until it is resumed.
+    // Holds the connection's pushes, webhook events and open run until it is resumed.
     method: 'POST',
     path: 'connections/{id}/pause',
     async handle({ params, principal, services }) {
       requireRole(principal, 'operator');
-      return json(200, toConnectionView(await services.connections.pause(principal.tenantId, params.id)));
+      const { connection, runs } = await services.connections.pause(principal.tenantId, params.id);
+      return json(200, { ...toConnectionView(connection), pausedRuns: runs.paused, finishingRuns: runs.finishing });
     },
   },
   {
-    // Active again; its held pushes go out now and its held webhook deliveries are enqueued in receipt order (503 if the queue refuses one: resume again).
+    // Active again; its held pushes go out now, its held webhook deliveries are enqueued in receipt order (503 if the queue refuses one: resume again), and the run its pause paused resumes.
     method: 'POST',
     path: 'connections/{id}/resume',
     async handle({ params, principal, services }) {
       requireRole(principal, 'operator');
-      const { connection, releasedDeliveries, releasedPushes } = await services.connections.resume(principal.tenantId, params.id);
-      return json(200, { ...toConnectionView(connection), releasedDeliveries, releasedPushes });
+      const { connection, releasedDeliveries, releasedPushes, resumedRuns } = await services.connections.resume(principal.tenantId, params.id);
+      return json(200, { ...toConnectionView(connection), releasedDeliveries, releasedPushes, resumedRuns });
     },
   },
   {

@@ -10,6 +10,7 @@ import { DEFAULT_SCHEDULE, validateSchedule } from './schedule';
 import { assertMergePolicy, CustomMergeRules } from './merge';
 import { releaseHeld, scheduleHeldSweep } from './webhookIntake/heldDeliveries';
 import { releaseHeldPushesSoon } from './outbound/connectionHold';
+import type { ConnectionRuns, ConnectionRunsPaused } from './runs/connectionRuns';
 
 export interface CreateConnectionRequest {
   tenantId: string;
@@ -41,6 +42,8 @@ export class ConnectionService {
   constructor(
     private readonly platform: Platform,
     private readonly adapters: AdapterRegistry,
+    /** What a pause and a resume do to the connection's open runs (composition.ts builds it on the engine). */
+    private readonly runs: ConnectionRuns,
     private readonly customRules: CustomMergeRules = new CustomMergeRules(),
   ) {}
 
@@ -111,14 +114,19 @@ export class ConnectionService {
   /**
    * Pauses an active connection (a paused one stays paused): its pushes are held
    * (outbound/connectionHold.ts) and its webhook events are acknowledged, logged and held
-   * (webhookIntake/heldDeliveries.ts) until it is resumed.
+   * (webhookIntake/heldDeliveries.ts) until it is resumed, and its open run is paused (running) or
+   * kept from starting (queued), unless its closing step has claimed it: that one finishes as it
+   * is, and `runs.finishing` says so (connectionRuns.ts). The runs are visited after the status
+   * is stored, also when the connection was paused already, so pausing again completes a pause
+   * whose visit failed part-way.
    */
-  async pause(tenantId: string, id: string): Promise<Connection> {
-    return this.changeStatus(tenantId, id, (connection) => {
-      if (connection.status === 'paused') return undefined;
-      if (connection.status !== 'active') throw new SyncBridgeError('conflict', `Connection ${id} is ${connection.status}; only an active connection can be paused.`);
+  async pause(tenantId: string, id: string): Promise<{ connection: Connection; runs: ConnectionRunsPaused }> {
+    const connection = await this.changeStatus(tenantId, id, (current) => {
+      if (current.status === 'paused') return undefined;
+      if (current.status !== 'active') throw new SyncBridgeError('conflict', `Connection ${id} is ${current.status}; only an active connection can be paused.`);
       return 'paused';
     });
+    return { connection, runs: await this.runs.pause(connection.id) };
   }
 
   /**
@@ -127,9 +135,10 @@ export class ConnectionService {
    * one a little later (scheduleHeldSweep): a delivery the worker was holding while this listed
    * the held ones may be missed by both sides when reads are stale (heldDeliveries.ts, sweepHeld).
    * Resuming an active connection only releases deliveries still held (a resume whose release the
-   * queue refused part-way, `transient`: resume again).
+   * queue refused part-way, `transient`: resume again). Last, it resumes the runs its pause paused
+   * and releases the queued run it held (`resumedRuns`); a run an operator paused stays paused.
    */
-  async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number; releasedPushes: number }> {
+  async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number; releasedPushes: number; resumedRuns: string[] }> {
     const connection = await this.changeStatus(tenantId, id, (current) => {
       if (current.status === 'active') return undefined;
       if (current.status !== 'paused') throw new SyncBridgeError('conflict', `Connection ${id} is ${current.status}; only a paused connection can be resumed.`);
@@ -142,7 +151,8 @@ export class ConnectionService {
       this.platform.telemetry.exception(error, { connectionId: connection.id, stage: 'held-sweep' });
       throw new SyncBridgeError('transient', `Connection ${id} is resumed, but the queue did not accept the release of its held deliveries: they are still held. Resume the connection again to release them.`, { forCaller: true });
     }
-    return { connection, releasedDeliveries: await releaseHeld(this.platform, connection), releasedPushes };
+    const releasedDeliveries = await releaseHeld(this.platform, connection);
+    return { connection, releasedDeliveries, releasedPushes, resumedRuns: await this.runs.resume(connection.id) };
   }
 
   /**

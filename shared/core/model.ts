@@ -197,6 +197,9 @@ export const FINAL_RUN_STATES: readonly RunState[] = ['done', 'partial', 'failed
 
 export type RunTrigger = 'schedule' | 'manual' | 'api';
 
+/** Who paused a run: an operator (POST /api/syncs/{runId}/pause), or its connection's pause. */
+export type RunPauser = 'operator' | 'connection';
+
 export interface RunCounters {
   fetched: number;
   created: number;
@@ -258,6 +261,14 @@ export interface Run {
   nextStepDueAt?: IsoTime | null;
   /** Times the watchdog re-sent the run's next step since the run last moved (absent: none). */
   redrives?: number;
+  /**
+   * Why the run is held (null or absent: it is not, or it was paused before this field existed,
+   * which counts as an operator's pause). On a paused run, who paused it; on a queued run,
+   * 'connection' means its connection's pause holds it: tryStart leaves it queued (RunStore).
+   * The connection's resume resumes (or releases) only runs held by 'connection', so a run an
+   * operator paused stays paused (connectionRuns.ts).
+   */
+  pausedBy?: RunPauser | null;
   /** Bumped on every resume, so that resumed step messages get fresh message ids. */
   resumes: number;
   /** Optimistic-concurrency token; stores bump it on every write. */

@@ -12,7 +12,11 @@ import type { Run } from '../core/model';
  * - `tryStart` moves a queued run to running only while the tenant has fewer than
  *   `maxActivePerTenant` runs in state running or paused, atomically with respect to other
  *   `tryStart` calls; it returns the started run, or undefined when the run must keep waiting
- *   (or is no longer queued).
+ *   (or is no longer queued). A queued run held by its connection's pause (`pausedBy` set) is
+ *   never started, whatever room the tenant has: the check and the start are one atomic step
+ *   against `update`, so a hold written before the start keeps the run queued, and a hold written
+ *   from a version read before the start fails with `conflict`.
+ * - Every field of the run round-trips (e.g. `pausedBy`, `finalizingAt`, `nextStepDueAt`).
  * - Lists are newest first unless they say otherwise.
  */
 export interface RunStore {

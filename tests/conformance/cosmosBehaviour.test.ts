@@ -164,6 +164,20 @@ describe('Cosmos stores: request pattern and concurrency', () => {
     expect(await runs.tryStart(c.id, 1, new Date().toISOString())).toMatchObject({ state: 'running' });
   });
 
+  it('drops the reservation of a queued run its connection\'s pause holds: another run of the tenant starts in that slot', async () => {
+    const runs = new CosmosRunStore(cosmos.db);
+    const tenant = uniqueId('ten');
+    const [a, b] = await Promise.all([1, 2].map(() => runs.create(makeRun(tenant, uniqueId('con')))));
+    const startedA = (await runs.tryStart(a.id, 1, new Date().toISOString()))!;
+    // What a start that lost to the hold leaves: its reservation in the slots, the run queued and
+    // held (written straight to the container, so no release runs).
+    const container = cosmos.db.container('runs');
+    const { resource } = await container.item(a.id, [tenant, a.connectionId]).read();
+    await container.item(a.id, [tenant, a.connectionId]).replace({ ...resource, state: 'queued', startedAt: null, pausedBy: 'connection', version: startedA.version + 1 });
+    expect(await runs.tryStart(b.id, 1, new Date().toISOString())).toMatchObject({ state: 'running' });
+    expect(await runs.tryStart(a.id, 1, new Date().toISOString())).toBeUndefined();
+  });
+
   it('gives a lease to one of many instances racing for it', async () => {
     const leases = new CosmosLeaseStore(cosmos.db);
     const name = uniqueId('lease');

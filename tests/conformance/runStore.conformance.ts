@@ -73,6 +73,16 @@ export function runStoreConformance(name: string, factory: StoreFactory<RunStore
         expect((await store.get(run.id))?.entities[0]).toEqual(run.entities[0]);
       });
 
+      it('keeps who paused a run (pausedBy) through create and update, and its clearing to null', async () => {
+        const created = await store.create(makeRun(tenantId, connectionId, { state: 'paused', pausedBy: 'connection' }));
+        expect((await store.get(created.id))?.pausedBy).toBe('connection');
+        const taken = await store.update({ ...created, pausedBy: 'operator' });
+        expect(await store.get(created.id)).toEqual(taken);
+        const resumed = await store.update({ ...taken, state: 'running', pausedBy: null });
+        expect(await store.get(created.id)).toEqual(resumed);
+        expect(resumed.pausedBy).toBeNull();
+      });
+
       it('refuses a second run with the same id as a conflict and keeps the first', async () => {
         const run = await store.create(makeRun(tenantId, connectionId));
         await expectSyncBridgeError(store.create({ ...run, state: 'running', version: 0 }), 'conflict');
@@ -189,6 +199,24 @@ export function runStoreConformance(name: string, factory: StoreFactory<RunStore
         expect(await store.tryStart(uniqueId('run-missing'), 10, at(30))).toBeUndefined();
         expect(await store.get(running.id)).toEqual(running);
         expect(await store.get(cancelled.id)).toEqual(cancelled);
+      });
+
+      it('leaves a queued run held by its connection\'s pause (pausedBy) queued whatever room, and starts it once released', async () => {
+        const [queued] = await createRuns(['queued']);
+        const held = await store.update({ ...queued, pausedBy: 'connection' });
+        expect(await store.tryStart(held.id, 10, at(30))).toBeUndefined();
+        expect(await store.get(held.id)).toEqual(held);
+        expect(await store.countActive(tenantId)).toBe(0);
+        expect((await store.listQueued(tenantId)).map((r) => r.id)).toEqual([held.id]);
+        const released = await store.update({ ...held, pausedBy: null });
+        expect(await store.tryStart(released.id, 10, at(31))).toMatchObject({ state: 'running', startedAt: at(31), pausedBy: null });
+      });
+
+      it('a held run does not count against the limit: another queued run of the tenant starts in its place', async () => {
+        const [first, second] = await createRuns(['queued', 'queued']);
+        await store.update({ ...first, pausedBy: 'connection' });
+        expect(await store.tryStart(first.id, 1, at(30))).toBeUndefined();
+        expect(await store.tryStart(second.id, 1, at(30))).toMatchObject({ state: 'running' });
       });
 
       it('starts no more than the limit when many starts race', async () => {

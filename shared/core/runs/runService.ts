@@ -1,7 +1,7 @@
 import { QUEUES } from '../../ports/queue';
 import { SyncBridgeError } from '../errors';
 import { newRunId } from '../ids';
-import { emptyCounters, OPEN_RUN_STATES, type Connection, type EntityProgress, type Run, type RunTrigger, type SyncMode } from '../model';
+import { emptyCounters, OPEN_RUN_STATES, type Connection, type EntityProgress, type Run, type RunPauser, type RunTrigger, type SyncMode } from '../model';
 import { mutateRun, type EngineContext } from './engineContext';
 import { inboundMessageId, type InboundMessage } from './inboundMessage';
 import { canTransition } from './runStateMachine';
@@ -148,26 +148,41 @@ export class RunService {
     });
   }
 
-  async pause(runId: string): Promise<Run> {
-    return this.transition(runId, 'paused', (run) => run);
+  /**
+   * Pauses a running run; `by` records who (Run.pausedBy), so that a connection's resume resumes
+   * only the runs its pause paused. An operator's pause of a run the connection's pause paused
+   * takes it over (it stays paused when the connection is resumed); a connection's pause of a run
+   * already paused leaves it as it is.
+   */
+  async pause(runId: string, by: RunPauser = 'operator'): Promise<Run> {
+    return this.transition(runId, 'paused', (run) => ({ ...run, pausedBy: by }), undefined, (run) =>
+      by === 'operator' && run.pausedBy === 'connection' ? { ...run, pausedBy: 'operator', updatedAt: this.context.platform.clock.now().toISOString() } : undefined,
+    );
   }
 
   /**
-   * Resumes a paused run (a queued one is refused, `conflict`). When the queue refuses its next step, the run goes back to paused (unless
+   * Resumes a paused run, whoever paused it (Run.pausedBy is cleared). Refused (`conflict`) for a
+   * queued run, and for a run whose connection is paused. When the queue refuses its next step, the run goes back to paused (unless
    * something else wrote it meanwhile) and this fails with `transient`: resuming again is safe, as
    * each resume gives the run's messages new ids.
    */
   async resume(runId: string): Promise<Run> {
     const { platform } = this.context;
+    await this.refuseWhileConnectionPaused(runId);
     // Due now: a reschedule's later due time (nextStepDueAt) belongs to a message this resume outdates.
     // Only a paused run: a queued one starts when its tenant has room (tryStart), never by hand past the limit.
-    const run = await this.transition(runId, 'running', (r) => ({ ...r, resumes: r.resumes + 1, nextStepDueAt: this.context.platform.clock.now().toISOString(), redrives: 0 }), ['paused']);
+    let pausedBefore: RunPauser | null = null;
+    const run = await this.transition(runId, 'running', (r) => {
+      pausedBefore = r.pausedBy ?? null;
+      return { ...r, pausedBy: null, resumes: r.resumes + 1, nextStepDueAt: this.context.platform.clock.now().toISOString(), redrives: 0 };
+    }, ['paused']);
     try {
       await this.enqueueNext(run);
     } catch (error) {
       platform.telemetry.exception(error, { runId: run.id, connectionId: run.connectionId, stage: 'resume' });
+      // Paused as before, by whoever paused it, so that a connection's resume again picks it up.
       const back = await mutateRun(this.context, run.id, (current) =>
-        current.state === 'running' && current.version === run.version ? { ...current, state: 'paused', updatedAt: platform.clock.now().toISOString() } : undefined,
+        current.state === 'running' && current.version === run.version ? { ...current, state: 'paused', pausedBy: pausedBefore, updatedAt: platform.clock.now().toISOString() } : undefined,
       );
       const now = back?.state === 'paused' ? 'It is still paused; resume it again.' : `It is ${back?.state ?? 'gone'} now.`;
       throw new SyncBridgeError('transient', `Run ${run.id} could not resume: the queue did not accept its next step. ${now}`, { cause: error, forCaller: true });
@@ -191,9 +206,36 @@ export class RunService {
     return run;
   }
 
-  private async transition(runId: string, to: Run['state'], extra: (run: Run) => Run, from?: readonly Run['state'][]): Promise<Run> {
+  /**
+   * A run of a paused connection is not resumed by hand: the connection's pause holds its runs
+   * until the connection is resumed, which resumes the runs it paused (connectionRuns.ts). Should
+   * the connection be paused right after this check, the run's next page step finds it paused and
+   * pauses the run for it (StepRunner).
+   */
+  private async refuseWhileConnectionPaused(runId: string): Promise<void> {
+    const { platform } = this.context;
+    const run = await platform.runs.get(runId);
+    if (!run) return; // the transition says not_found
+    const connection = await platform.connections.get(run.connectionId);
+    if (connection?.status === 'paused') {
+      throw new SyncBridgeError('conflict', `Run ${runId} belongs to connection ${run.connectionId}, which is paused; resume the connection (POST /api/connections/${run.connectionId}/resume), which resumes the runs its pause paused.`);
+    }
+  }
+
+  /**
+   * Moves the run to `to` under compare-and-set. `from` narrows the states it may leave; `stay`
+   * handles a run already in `to` (the run to write, or undefined for the usual refusal).
+   */
+  private async transition(runId: string, to: Run['state'], extra: (run: Run) => Run, from?: readonly Run['state'][], stay?: (run: Run) => Run | undefined): Promise<Run> {
     let refused: string | undefined;
     const run = await mutateRun(this.context, runId, (current) => {
+      if (current.state === to && stay) {
+        const kept = stay(current);
+        if (kept) {
+          refused = undefined;
+          return kept;
+        }
+      }
       if (from && !from.includes(current.state)) {
         refused = current.state === 'queued'
           ? `Run ${runId} is queued; it starts by itself when its tenant has room for another active run, and cannot be resumed by hand.`

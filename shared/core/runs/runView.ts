@@ -1,4 +1,4 @@
-import { emptyCounters, type Run, type RunCounters } from '../model';
+import { emptyCounters, type Run, type RunCounters, type RunPauser } from '../model';
 
 export interface RunView {
   runId: string;
@@ -6,6 +6,11 @@ export interface RunView {
   kind: Run['kind'];
   trigger: Run['trigger'];
   state: Run['state'];
+  /**
+   * Who holds the run: on a paused run `operator` or `connection` (its connection's pause), on a
+   * queued run `connection` when its connection's pause keeps it from starting; null otherwise.
+   */
+  pausedBy: RunPauser | null;
   counters: RunCounters;
   entities: Array<Pick<Run['entities'][number], 'entity' | 'status' | 'cursor' | 'pages' | 'since' | 'highWater' | 'total' | 'counters' | 'lastError'>>;
   /** Share of the known total fetched so far, 0..1; null while no entity reported a total. */
@@ -52,6 +57,7 @@ export function toRunView(run: Run, now: Date): RunView {
     kind: run.kind,
     trigger: run.trigger,
     state: run.state,
+    pausedBy: run.state === 'paused' ? (run.pausedBy ?? 'operator') : run.state === 'queued' ? (run.pausedBy ?? null) : null,
     counters,
     entities: run.entities.map(({ entity, status, cursor, pages, since, highWater, total: t, counters: c, lastError }) => ({
       entity, status, cursor, pages, since, highWater, total: t, counters: c, lastError: lastError ?? null,

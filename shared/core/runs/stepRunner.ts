@@ -15,6 +15,7 @@ import { backoffDelayMs } from './retryPolicy';
 import { planInternalRetry } from './internalRetry';
 import { clampHighWater } from './highWaterMark';
 import { isOpen, nextMessage, RunService } from './runService';
+import { ConnectionRuns } from './connectionRuns';
 import { runTraceparent } from '../traceContext';
 
 export type StepOutcome =
@@ -78,9 +79,11 @@ function addCounters(into: RunCounters, delta: RunCounters): void {
  */
 export class StepRunner {
   private readonly runs: RunService;
+  private readonly connectionRuns: ConnectionRuns;
 
   constructor(private readonly context: EngineContext) {
     this.runs = new RunService(context);
+    this.connectionRuns = new ConnectionRuns(context);
   }
 
   async handle(message: InboundMessage, options: StepOptions = {}): Promise<StepOutcome> {
@@ -169,6 +172,12 @@ export class StepRunner {
 
     const connection = await platform.connections.get(run.connectionId);
     if (!connection) return this.fail(run, `Connection ${run.connectionId} no longer exists.`);
+    if (connection.status === 'paused') {
+      // The run got past its connection's pause (started or resumed by hand as the connection was
+      // paused): no page is fetched, the run is paused for the connection (connectionRuns.ts).
+      await this.connectionRuns.catchUpWithPause(run);
+      return 'skipped';
+    }
     const definition = this.context.adapters.get(connection.provider);
     const pageSize = typeof connection.config.pageSize === 'number' ? connection.config.pageSize : definition.maxPageSize;
 

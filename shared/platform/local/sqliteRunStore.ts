@@ -82,7 +82,8 @@ export class SqliteRunStore implements RunStore {
       const row = this.selectById.get(runId);
       if (!row) return undefined;
       const run = JSON.parse(row.doc) as Run;
-      if (run.state !== 'queued') return undefined;
+      // Held by its connection's pause (Run.pausedBy): it waits for the connection's resume.
+      if (run.state !== 'queued' || run.pausedBy) return undefined;
       if (this.countActiveRuns.get(run.tenantId)!.n >= maxActive) return undefined;
       const started: Run = { ...run, state: 'running', startedAt, updatedAt: startedAt, version: run.version + 1 };
       this.updateIfVersion.run(started.state, started.version, JSON.stringify(started), run.id, run.version);

@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { defaultAdapterRegistry } from '../../../shared/adapters/registry';
-import { ConnectionService } from '../../../shared/core/connectionService';
+import { createServices } from '../../../shared/composition';
 import { createLocalPlatform, type LocalPlatform } from '../../../shared/platform/local/localPlatform';
 
 /**
@@ -29,7 +28,7 @@ describe('ConnectionService.create under concurrency', () => {
   });
 
   it('stores only the winner\'s credential; the loser gets a conflict and writes no secret', async () => {
-    const service = new ConnectionService(platform, defaultAdapterRegistry());
+    const service = createServices(platform).connections;
     // Started in the same tick, the two interleave at every await of the store calls.
     const [a, b] = await Promise.allSettled([service.create(request('tenant-a', 'key-of-a')), service.create(request('tenant-b', 'key-of-b'))]);
     const won = [a, b].filter((r) => r.status === 'fulfilled');
@@ -45,7 +44,7 @@ describe('ConnectionService.create under concurrency', () => {
   });
 
   it('a create after the first one finished is a conflict too, and the lease is free again', async () => {
-    const service = new ConnectionService(platform, defaultAdapterRegistry());
+    const service = createServices(platform).connections;
     await service.create(request('tenant-a', 'key-of-a'));
     await expect(service.create(request('tenant-b', 'key-of-b'))).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('exists already') });
     expect(await platform.secrets.listVersions('connection-contested-credentials')).toHaveLength(1);

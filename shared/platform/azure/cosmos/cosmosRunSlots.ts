@@ -71,11 +71,17 @@ export class TenantRunSlots {
    * The holders without the runs that ended (a release that never came: the instance died between
    * the run's write and the release). One point read per holder, done only when the list is full.
    * A run that reads as missing is kept: runs are never deleted, so it is one this replica has not
-   * seen yet.
+   * seen yet. A queued run held by its connection's pause (pausedBy) goes too: a start's
+   * reservation that lost to the hold, which tryStart would otherwise keep for a run that cannot
+   * start until the connection is resumed (its start then reserves again).
    */
   async pruned(tenantId: string, holders: SlotHolder[]): Promise<SlotHolder[]> {
-    const states = await Promise.all(holders.map((h) => readItem<{ state: RunState }>(this.container, this.charges, 'runs.slots', h.runId, [tenantId, h.connectionId])));
-    return holders.filter((_, i) => states[i] === undefined || HOLDING_STATES.includes(states[i]!.state));
+    const runs = await Promise.all(holders.map((h) => readItem<{ state: RunState; pausedBy?: string | null }>(this.container, this.charges, 'runs.slots', h.runId, [tenantId, h.connectionId])));
+    return holders.filter((_, i) => {
+      const run = runs[i];
+      if (run === undefined) return true;
+      return HOLDING_STATES.includes(run.state) && !(run.state === 'queued' && run.pausedBy);
+    });
   }
 
   /** Writes the pruned list back (best effort: a lost race leaves it for the next prune). */

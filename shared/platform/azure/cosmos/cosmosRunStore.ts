@@ -126,7 +126,9 @@ export class CosmosRunStore implements RunStore {
   async tryStart(runId: string, maxActivePerTenant: number, startedAt: string): Promise<Run | undefined> {
     for (let attempt = 0; attempt < MAX_START_ATTEMPTS; attempt += 1) {
       const run = await this.find(runId);
-      if (!run || run.state !== 'queued') return undefined;
+      // Held by its connection's pause (Run.pausedBy): it waits, and reserves no slot. A hold
+      // written after this read changes the run's etag, so the start below fails and reads again.
+      if (!run || run.state !== 'queued' || run.pausedBy) return undefined;
       const slots = await this.slots.read(run.tenantId);
       // A slot reserved by an earlier attempt that did not get to start the run is still its own.
       if (!slots.holders.some((h) => h.runId === runId)) {
