@@ -1,6 +1,7 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
+import { postSignedWebhook } from '../support/signedWebhook';
 
 /**
  * What the webhook worker does when applying a delivery fails, on the real stack (sandbox over
@@ -10,27 +11,15 @@ import { Harness } from '../support/harness';
  */
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 
-function sign(id: string, timestamp: number, body: string): string {
-  const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64');
-  return `v1,${createHmac('sha256', bytes).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
-}
-
 describe('webhook apply failures (sandbox → local host)', () => {
   let h: Harness;
   let productId: string;
 
   /** Posts a signed Standard Webhooks delivery to the demo connection; returns its delivery id. */
   async function post(event: unknown): Promise<string> {
-    const id = `msg_${randomBytes(8).toString('hex')}`;
-    const body = JSON.stringify(event);
-    const timestamp = Math.floor(Date.now() / 1000);
-    const response = await fetch(`${h.hostUrl}/api/webhooks/sandbox/shop`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': sign(id, timestamp, body) },
-      body,
-    });
+    const response = await postSignedWebhook(h.hostUrl, 'shop', secret, event);
     expect(response.status).toBe(202);
-    return ((await response.json()) as { deliveryId: string }).deliveryId;
+    return response.body.deliveryId as string;
   }
 
   async function delivery(id: string): Promise<any> {

@@ -3,6 +3,7 @@ import { isSyncBridgeError } from '../errors';
 import type { CredentialReader } from './credentialReader';
 import type { LeasedRefresh } from './leasedRefresh';
 import { hasExpired, renewable, satisfies, windowFor } from './tokenFreshness';
+import { allConnections } from '../allConnections';
 
 /**
  * The token refresher's sweep: refreshes every active connection's OAuth 2 credential that
@@ -14,26 +15,20 @@ export async function refreshExpiringTokens(platform: Platform, reader: Credenti
   let checked = 0;
   let refreshed = 0;
   let failed = 0;
-  let afterId: string | undefined;
-  for (;;) {
-    const page = await platform.connections.listAll({ afterId, limit: 200 });
-    if (page.length === 0) break;
-    afterId = page[page.length - 1].id;
-    for (const connection of page) {
-      if (connection.status !== 'active' || !connection.credentialRef) continue;
-      checked += 1;
-      try {
-        const loaded = await reader.loadOAuth2(connection);
-        if (!loaded) continue;
-        const need = { minValidityMs: windowFor(loaded, windowMs) };
-        if (satisfies(loaded, need, platform.clock)) continue;
-        if (!renewable(loaded, connection) && !hasExpired(loaded, platform.clock)) continue;
-        await refresh.ensureFresh(connection.id, need);
-        refreshed += 1;
-      } catch (error) {
-        failed += 1;
-        platform.telemetry.log('warn', 'Token refresh failed.', { connectionId: connection.id, code: isSyncBridgeError(error) ? error.code : 'internal', reason: (error as Error).message });
-      }
+  for await (const connection of allConnections(platform.connections)) {
+    if (connection.status !== 'active' || !connection.credentialRef) continue;
+    checked += 1;
+    try {
+      const loaded = await reader.loadOAuth2(connection);
+      if (!loaded) continue;
+      const need = { minValidityMs: windowFor(loaded, windowMs) };
+      if (satisfies(loaded, need, platform.clock)) continue;
+      if (!renewable(loaded, connection) && !hasExpired(loaded, platform.clock)) continue;
+      await refresh.ensureFresh(connection.id, need);
+      refreshed += 1;
+    } catch (error) {
+      failed += 1;
+      platform.telemetry.log('warn', 'Token refresh failed.', { connectionId: connection.id, code: isSyncBridgeError(error) ? error.code : 'internal', reason: (error as Error).message });
     }
   }
   return { checked, refreshed, failed };

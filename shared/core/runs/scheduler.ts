@@ -4,6 +4,7 @@ import { isDue } from '../schedule';
 import type { EngineContext } from './engineContext';
 import { RunService } from './runService';
 import { redriveStalledRuns } from './runWatchdog';
+import { allConnections } from '../allConnections';
 
 export interface SchedulerTickResult {
   considered: number;
@@ -49,22 +50,16 @@ export class Scheduler {
     const tenants = new Set<string>();
     // Tenants whose queued runs a start of this tick promoted already (startRun ends with a promotion).
     const promoted = new Set<string>();
-    let afterId: string | undefined;
-    for (;;) {
-      const page = await platform.connections.listAll({ afterId, limit: 200 });
-      if (page.length === 0) break;
-      afterId = page[page.length - 1].id;
-      for (const connection of page) {
-        result.considered += 1;
-        tenants.add(connection.tenantId);
-        if (!isDue(connection.schedule, lastActed(connection), now)) continue;
-        if (connection.status !== 'active') await this.dropOccurrence(connection, now, result);
-        else {
-          const outcome = await this.startScheduled(connection, now, result);
-          // A failed start may have left a run queued again (its first step refused): the tick-end promotion retries it.
-          if (outcome === 'started') promoted.add(connection.tenantId);
-          else if (outcome === 'failed') promoted.delete(connection.tenantId);
-        }
+    for await (const connection of allConnections(platform.connections)) {
+      result.considered += 1;
+      tenants.add(connection.tenantId);
+      if (!isDue(connection.schedule, lastActed(connection), now)) continue;
+      if (connection.status !== 'active') await this.dropOccurrence(connection, now, result);
+      else {
+        const outcome = await this.startScheduled(connection, now, result);
+        // A failed start may have left a run queued again (its first step refused): the tick-end promotion retries it.
+        if (outcome === 'started') promoted.add(connection.tenantId);
+        else if (outcome === 'failed') promoted.delete(connection.tenantId);
       }
     }
     // Runs left running with no step to move them: re-sent, or failed, which frees slots promoted below.
