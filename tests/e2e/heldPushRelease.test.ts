@@ -1,5 +1,5 @@
 import type { Harness } from '../support/harness';
-import { connectThroughBrowser, oauthTwoWayConnection, revokeAuthorization, startHeldPushHarness } from '../support/oauthTwoWay';
+import { connectThroughBrowser, cus, heldEntry, oauthTwoWayConnection, patchCustomerName, revokeAuthorization, startHeldPushHarness, TEN_MINUTES } from '../support/oauthTwoWay';
 
 /**
  * A held push (its connection paused, or waiting for reauthorization) goes out as soon as the
@@ -9,8 +9,6 @@ import { connectThroughBrowser, oauthTwoWayConnection, revokeAuthorization, star
  */
 describe('pausing and resuming a connection: held pushes are released when it is active again', () => {
   let h: Harness;
-  const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
-  const TEN_MINUTES = 600_000;
 
   beforeAll(async () => {
     h = await startHeldPushHarness(TEN_MINUTES);
@@ -19,18 +17,9 @@ describe('pausing and resuming a connection: held pushes are released when it is
 
   const remote = (n: number) => h.sandbox('GET', `records/customers/${cus(n)}`);
 
-  async function patch(con: string, n: number, name: string): Promise<string> {
-    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(n)}`, { name });
-    expect(written.status).toBe(202);
-    return written.body.pendingPush.outboxId;
-  }
+  const patch = (con: string, n: number, name: string) => patchCustomerName(h, con, n, name);
 
-  /** The entry once the worker has held it (pending, its check ten minutes away). */
-  const held = (outboxId: string) =>
-    h.waitFor(`outbox entry ${outboxId} to be held`, async () => {
-      const entry = await h.platform.outbox.get(outboxId);
-      return entry?.state === 'pending' && entry.lastError?.startsWith('Waiting for') ? entry : undefined;
-    });
+  const held = (outboxId: string) => heldEntry(h, outboxId);
 
   test('resuming a paused connection pushes what it held at once; a push waiting out a backoff is left to wait', async () => {
     const con = await h.twoWayConnection('paused-push');

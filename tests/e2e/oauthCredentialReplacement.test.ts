@@ -1,5 +1,5 @@
 import type { Harness } from '../support/harness';
-import { adminApiOAuthCredential, adminApiOAuthTwoWayConnection, connectThroughBrowser, OAUTH_TEST_CLIENT, revokeAuthorization, startHeldPushHarness } from '../support/oauthTwoWay';
+import { adminApiOAuthCredential, adminApiOAuthTwoWayConnection, connectThroughBrowser, cus, heldEntry, OAUTH_TEST_CLIENT, patchCustomerName, revokeAuthorization, startHeldPushHarness, TEN_MINUTES } from '../support/oauthTwoWay';
 
 /**
  * An OAuth 2 connection whose tokens were given to the admin API (no `config.oauth`, so the connect
@@ -10,8 +10,6 @@ import { adminApiOAuthCredential, adminApiOAuthTwoWayConnection, connectThroughB
  */
 describe('replacing the credentials of a connection through the admin API', () => {
   let h: Harness;
-  const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
-  const TEN_MINUTES = 600_000;
 
   beforeAll(async () => {
     h = await startHeldPushHarness(TEN_MINUTES);
@@ -23,18 +21,9 @@ describe('replacing the credentials of a connection through the admin API', () =
   const versions = async (id: string) => (await h.platform.secrets.listVersions(`connection-${id}-credentials`)).length;
   const oauthStats = () => h.sandbox<{ refreshReuse: number; errors: Record<string, number> }>('GET', 'oauth');
 
-  async function patch(con: string, n: number, name: string): Promise<string> {
-    const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(n)}`, { name });
-    expect(written.status).toBe(202);
-    return written.body.pendingPush.outboxId;
-  }
+  const patch = (con: string, n: number, name: string) => patchCustomerName(h, con, n, name);
 
-  /** The entry once the worker has held it (pending, its check ten minutes away). */
-  const held = (outboxId: string) =>
-    h.waitFor(`outbox entry ${outboxId} to be held`, async () => {
-      const entry = await h.platform.outbox.get(outboxId);
-      return entry?.state === 'pending' && entry.lastError?.startsWith('Waiting for') ? entry : undefined;
-    });
+  const held = (outboxId: string) => heldEntry(h, outboxId);
 
   /** Revokes the tokens at the provider and pushes: the 401, then invalid_grant, parks the connection and holds the push. */
   async function parkWithHeldPush(con: string, n: number, name: string): Promise<string> {

@@ -107,14 +107,23 @@ describe('a run step that fails by our fault', () => {
     await h.expectInStep();
   }, 60_000);
 
-  test('a run cancelled while its step waits stays cancelled: the retry finds it ended, and no seen-set is left', async () => {
+  /**
+   * A full run (pages of 10, retries a minute apart on a manual clock) whose second page fails once,
+   * after the first page marked its ids: returned once its retry is scheduled. `reads` counts the
+   * record-state reads so far.
+   */
+  async function runWaitingForItsRetry(): Promise<{ clock: ManualClock; runId: string; reads: () => number }> {
     const clock = new ManualClock();
     h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10, clock, engine: { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } } });
-    // The second page fails once, after the first page marked its ids.
     let reads = 0;
     failGetStates(h, () => ++reads === 2);
     const runId = await h.startSync('full');
     await h.waitFor('the retry to be scheduled', async () => (await h.platform.runs.get(runId))!.entities[0].attempts === 1);
+    return { clock, runId, reads: () => reads };
+  }
+
+  test('a run cancelled while its step waits stays cancelled: the retry finds it ended, and no seen-set is left', async () => {
+    const { clock, runId, reads } = await runWaitingForItsRetry();
     expect((await h.api('POST', `/api/syncs/${runId}/cancel`)).status).toBe(200);
 
     clock.advance(60_000); // the retry is due
@@ -125,24 +134,19 @@ describe('a run step that fails by our fault', () => {
     const run = await h.run(runId);
     expect(run.state).toBe('cancelled');
     expect(run.counters.fetched).toBe(10); // the first page only
-    expect(reads).toBe(2); // the retry read nothing
+    expect(reads()).toBe(2); // the retry read nothing
     for (const entity of ENTITIES) expect(await hasSeenSet(h.platform.records, { tenantId: 't1', connectionId: 'shop', entity }, runId)).toBe(false);
   }, 60_000);
 
   test('a run paused while its step waits is not moved by the retry, and completes once resumed', async () => {
-    const clock = new ManualClock();
-    h = await Harness.start({ sandbox: { recordsPerEntity: 30 }, pageSize: 10, clock, engine: { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } } });
-    let reads = 0;
-    failGetStates(h, () => ++reads === 2);
-    const runId = await h.startSync('full');
-    await h.waitFor('the retry to be scheduled', async () => (await h.platform.runs.get(runId))!.entities[0].attempts === 1);
+    const { clock, runId, reads } = await runWaitingForItsRetry();
     expect((await h.api('POST', `/api/syncs/${runId}/pause`)).status).toBe(200);
 
     clock.advance(60_000); // the retry is due, and finds the run paused
     await h.waitFor('the retry to run', async () => h.platform.queue.depth(QUEUES.inbound).scheduled === 0 && h.platform.queue.depth(QUEUES.inbound).active === 0);
     await sleep(100);
     expect(await h.platform.runs.get(runId)).toMatchObject({ state: 'paused' });
-    expect(reads).toBe(2);
+    expect(reads()).toBe(2);
 
     expect((await h.api('POST', `/api/syncs/${runId}/resume`)).status).toBe(200);
     const run = await h.waitForRun(runId);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
-import { postSignedWebhook } from '../support/signedWebhook';
+import { deliveryById, postAcceptedWebhook } from '../support/signedWebhook';
 
 /**
  * What the webhook worker does when applying a delivery fails, on the real stack (sandbox over
@@ -16,15 +16,8 @@ describe('webhook apply failures (sandbox → local host)', () => {
   let productId: string;
 
   /** Posts a signed Standard Webhooks delivery to the demo connection; returns its delivery id. */
-  async function post(event: unknown): Promise<string> {
-    const response = await postSignedWebhook(h.hostUrl, 'shop', secret, event);
-    expect(response.status).toBe(202);
-    return response.body.deliveryId as string;
-  }
-
-  async function delivery(id: string): Promise<any> {
-    return (await h.api('GET', '/api/connections/shop/deliveries?limit=500')).body.deliveries.find((d: any) => d.id === id);
-  }
+  const post = (event: unknown) => postAcceptedWebhook(h, 'shop', secret, event);
+  const delivery = (id: string) => deliveryById(h, 'shop', id);
 
   async function failures(): Promise<number> {
     return (await h.api('GET', '/api/connections/shop/webhook')).body.health.failures;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
-import { postSignedWebhook } from '../support/signedWebhook';
+import { deliveryById, postAcceptedWebhook } from '../support/signedWebhook';
 
 /**
  * A delivery waiting for a scheduled fetch retry is replayed by hand meanwhile. Each message's
@@ -16,15 +16,9 @@ describe.each(['local', 'azure'] as const)('a fetch retry older than a hand repl
   let h: Harness;
   let productId: string;
 
-  async function post(event: unknown): Promise<string> {
-    const response = await postSignedWebhook(h.hostUrl, 'shop', secret, event);
-    expect(response.status).toBe(202);
-    return response.body.deliveryId as string;
-  }
-
-  async function delivery(id: string): Promise<any> {
-    return (await h.api('GET', '/api/connections/shop/deliveries?limit=500')).body.deliveries.find((d: any) => d.id === id);
-  }
+  /** Posts a signed Standard Webhooks delivery to the demo connection; returns its delivery id. */
+  const post = (event: unknown) => postAcceptedWebhook(h, 'shop', secret, event);
+  const delivery = (id: string) => deliveryById(h, 'shop', id);
 
   const error5xx = async () => (await h.sandbox<{ injected: { error5xx: number } }>('GET', 'stats')).injected.error5xx;
 

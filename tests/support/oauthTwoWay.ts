@@ -89,3 +89,24 @@ export async function startHeldPushHarness(heldRecheckMs: number): Promise<Harne
   twoWayFor(h.services, { retry: { initialDelayMs: 20, maxDelayMs: 100, maxAttempts: 3 }, heldRecheckMs, random: () => 0.5 });
   return h;
 }
+
+/** The held-push suites' re-check interval: long enough that only a release sends a held push in time. */
+export const TEN_MINUTES = 600_000;
+
+/** The sandbox customer id of seed number n. */
+export const cus = (n: number) => `cus_${String(n).padStart(7, '0')}`;
+
+/** PATCHes a customer's name through the admin API (202 expected); returns its pending push's outbox id. */
+export async function patchCustomerName(h: Harness, connectionId: string, n: number, name: string): Promise<string> {
+  const written = await h.api('PATCH', `/api/connections/${connectionId}/records/customers/${cus(n)}`, { name });
+  if (written.status !== 202) throw new Error(`PATCH of ${cus(n)} answered ${written.status}: ${JSON.stringify(written.body)}`);
+  return written.body.pendingPush.outboxId as string;
+}
+
+/** The outbox entry once the worker has held it (pending, `lastError` saying what it waits for). */
+export function heldEntry(h: Harness, outboxId: string) {
+  return h.waitFor(`outbox entry ${outboxId} to be held`, async () => {
+    const entry = await h.platform.outbox.get(outboxId);
+    return entry?.state === 'pending' && entry.lastError?.startsWith('Waiting for') ? entry : undefined;
+  });
+}
