@@ -79,7 +79,7 @@ function signedDelivery(n: number, connection: number): { headers: Record<string
 type CpuUsage = { user: number; system: number };
 const cpuMicros = (before: CpuUsage, after: CpuUsage) => after.user - before.user + (after.system - before.system);
 
-async function load(server: ChildServer, path: (connection: number) => string, seconds: number): Promise<LoadResult> {
+export async function load(server: ChildServer, path: (connection: number) => string, seconds: number): Promise<LoadResult> {
   const { port } = server;
   const serverCpuBefore = (await server.ask('cpu')) as CpuUsage;
   const loadCpuBefore = process.cpuUsage();
@@ -122,7 +122,7 @@ async function load(server: ChildServer, path: (connection: number) => string, s
   };
 }
 
-interface ChildServer {
+export interface ChildServer {
   child: ChildProcess;
   port: number;
   /** Sends a command ('cpu', 'stats', 'stop') and resolves with the child's answer. */
@@ -130,7 +130,7 @@ interface ChildServer {
 }
 
 /** Starts one server in a child process. */
-function startChild(mode: 'bare' | 'minimal' | 'minimalThreads' | 'minimalJournal' | 'host'): Promise<ChildServer> {
+export function startChild(mode: 'bare' | 'minimal' | 'minimalThreads' | 'minimalJournal' | 'host' | 'hostSingleThread'): Promise<ChildServer> {
   const child = fork(__filename, ['--serve', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CHILD_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROFILE}`] : [] });
   const pending: Array<(value: any) => void> = [];
   return new Promise((resolve, reject) => {
@@ -225,7 +225,7 @@ async function serveMinimal(model: { writerThreads?: number; journal?: { applier
   process.send!({ port: receiver.port });
 }
 
-async function serveHost(): Promise<void> {
+async function serveHost(model: 'threaded' | 'single' = 'threaded'): Promise<void> {
   const { allFunctions, appSetup } = await import('../functions/all');
   const { useServices } = await import('../functions/services');
   const { startLocalHost } = await import('../local/host');
@@ -233,7 +233,8 @@ async function serveHost(): Promise<void> {
   const { webhookIntakeFor } = await import('../shared/core/webhookIntake');
   const { createLocalPlatform } = await import('../shared/platform/local/localPlatform');
   const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-webhooks-'));
-  const platform = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), logLevel: 'warn' });
+  const threaded = model === 'threaded';
+  const platform = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), logLevel: 'warn', ...(threaded ? { webhookJournal: { drain: 'applier-thread' as const } } : {}) });
   const services = createServices(platform);
   useServices(services);
   await services.tenants.ensureTenant('bench', 'Bench');
@@ -243,7 +244,19 @@ async function serveHost(): Promise<void> {
     await webhookIntakeFor(services).setSecrets('bench', `bench-${c}`, [SECRET]);
   }
   const functions = process.env.BENCH_NO_WORKER ? allFunctions.filter((f) => f.name !== 'inboundWorker') : allFunctions;
-  const host = await startLocalHost({ functions, setup: appSetup, queue: platform.queue, port: 0, enableTimers: false, maxConcurrentSessions: CONNECTIONS, log: () => {} });
+  const { PRIVATE_ALLOWED } = await import('../shared/http/destinationPolicy');
+  const host = await startLocalHost({
+    functions,
+    setup: appSetup,
+    queue: platform.queue,
+    port: 0,
+    enableTimers: false,
+    maxConcurrentSessions: CONNECTIONS,
+    log: () => {},
+    ...(threaded && !process.env.BENCH_NO_WORKER
+      ? { applierThread: { dataDir, telemetry: 'discard' as const, logLevel: 'warn' as const, destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal } }
+      : {}),
+  });
   process.on('message', async (message: { cmd: string }) => {
     if (message.cmd === 'cpu') process.send!(process.cpuUsage());
     if (message.cmd === 'stats') process.send!(await receiptToStored(platform, services));
@@ -262,7 +275,7 @@ async function serveHost(): Promise<void> {
 async function receiptToStored(platform: import('../shared/platform/local/localPlatform').LocalPlatform, _services: unknown) {
   // Without a worker (BENCH_NO_WORKER, for profiling the receipt alone) nothing will be applied.
   const deadline = process.env.BENCH_NO_WORKER ? 0 : Date.now() + 120_000;
-  while (platform.queue.depth('sync-inbound').active > 0 && Date.now() < deadline) {
+  while (((platform.journal?.backlog ?? 0) > 0 || platform.queue.depth('sync-inbound').active > 0) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
   }
   const received = new Map<string, number>();
@@ -296,7 +309,8 @@ if (process.argv[2] === '--serve') {
     minimal: () => serveMinimal({}),
     minimalThreads: () => serveMinimal({ writerThreads: minimalWriterThreads() }),
     minimalJournal: () => serveMinimal({ journal: journalSettings() }),
-    host: serveHost,
+    host: () => serveHost('threaded'),
+    hostSingleThread: () => serveHost('single'),
   }[process.argv[3]] ?? serveHost)().catch((error) => {
     console.error(error);
     process.exit(1);

@@ -2,6 +2,8 @@ import type { HttpFunctionOptions, ServiceBusQueueFunctionOptions, SetupOptions,
 import type { FunctionDefinition } from '../functions/definition';
 import { SyncBridgeError } from '../shared/core/errors';
 import type { SqliteQueue } from '../shared/platform/local/sqliteQueue';
+import type { JournalIntake } from '../shared/platform/local/journalIntake';
+import { startApplierThread, type ApplierThread, type ApplierThreadData } from './applierThread';
 import { startLocalHttpServer } from './httpServer';
 import { DEFAULT_HTTP_TIMEOUTS } from './httpTimeouts';
 import { describeError, hostLine, InFlightInvocations, isFunctionLogLevel, type FunctionLogLevel } from './invocation';
@@ -66,6 +68,20 @@ export interface LocalHostOptions {
   logInvocations?: boolean;
   /** Every host and function log line. Default: stdout. */
   log?: (line: string) => void;
+  /**
+   * Runs queue-triggered functions (default: the inbound worker) on a second thread with its own
+   * platform on the same data folder, and there too the drain of `journal`, the receiving
+   * platform's journal-first webhook intake (createLocalPlatform's `webhookJournal` with
+   * `drain: 'applier-thread'`). See docs/local-host.md "Applier thread". Default: off, every
+   * function on this thread.
+   */
+  applierThread?: ApplierThreadOptions;
+}
+
+export interface ApplierThreadOptions extends Pick<ApplierThreadData, 'dataDir' | 'secretKey' | 'logLevel' | 'telemetry' | 'engine' | 'destinationPolicy'> {
+  /** Default ['inboundWorker']. */
+  functions?: string[];
+  journal?: JournalIntake;
 }
 
 export interface RunningLocalHost {
@@ -87,9 +103,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const inFlight = new InFlightInvocations();
   const http = settings.functions.flatMap((f) => (f.kind === 'http' ? [{ name: f.name, options: f.options as HttpFunctionOptions }] : []));
   const timers = settings.functions.flatMap((f) => (f.kind === 'timer' ? [{ name: f.name, options: f.options as TimerFunctionOptions }] : []));
-  const queues = settings.functions.flatMap((f) =>
+  const allQueues = settings.functions.flatMap((f) =>
     f.kind === 'serviceBusQueue' ? [{ name: f.name, options: f.options as ServiceBusQueueFunctionOptions }] : [],
   );
+  const threaded = options.applierThread ? options.applierThread.functions ?? ['inboundWorker'] : [];
+  for (const name of threaded) {
+    if (!allQueues.some((f) => f.name === name)) throw new SyncBridgeError('configuration', `LocalHostOptions.applierThread names "${name}", which is not a queue-triggered function of this host.`);
+  }
+  const queues = allQueues.filter((f) => !threaded.includes(f.name));
 
   // Everything that can be misconfigured is checked before anything starts.
   const { logInvocations } = settings;
@@ -110,6 +131,32 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   // Free the work a crashed host left locked before anything can receive.
   const recovered = queue.releaseOrphanedLocks();
   if (recovered > 0) log(hostLine('information', `Released ${recovered} lock(s) left by a stopped or crashed host; that work is delivered again.`));
+
+  let applier: ApplierThread | undefined;
+  const unsubscribes: Array<() => void> = [];
+  if (options.applierThread) {
+    const { functions: _names, journal, ...platformData } = options.applierThread;
+    applier = await startApplierThread(
+      {
+        ...platformData,
+        functions: threaded,
+        journalDir: journal ? journal.dir : undefined,
+        maxConcurrentSessions: settings.maxConcurrentSessions,
+        maxConcurrentCalls: settings.maxConcurrentCalls,
+        queuePollIntervalMs: settings.queuePollIntervalMs,
+        sessionIdleMs: settings.sessionIdleMs,
+        logInvocations,
+        functionLogLevel,
+      },
+      { log, onDrained: (position) => journal?.drained(position) },
+    );
+    const thread = applier;
+    journal?.setOnAppended(() => thread.wake());
+    // Messages this thread sends to the applier thread's queues wake its receivers at once.
+    for (const f of allQueues.filter((q) => threaded.includes(q.name))) {
+      unsubscribes.push(queue.onActivity(f.options.queueName, () => thread.queueActivity(f.options.queueName)));
+    }
+  }
 
   const server = await startLocalHttpServer({
     routes: http,
@@ -146,6 +193,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       if (!drained) log(hostLine('warning', `${inFlight.count} invocation(s) still running after ${settings.stopTimeoutMs} ms; their messages will be delivered again.`));
       server.destroyConnections();
       await serverClosed;
+      // Nothing more is received: what is journaled and not drained yet stays for the next start.
+      options.applierThread?.journal?.close();
+      for (const unsubscribe of unsubscribes) unsubscribe();
+      await applier?.stop(settings.stopTimeoutMs);
       dispatcher.releaseLocks();
       // The last completions and the released locks are committed before stop() resolves, so a
       // caller that exits right after it leaves no message locked for a lock's duration.
@@ -156,7 +207,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   return { url, port: server.port, stop };
 }
 
-type LocalHostSettings = Required<Omit<LocalHostOptions, 'functions'>> & { functions: readonly FunctionDefinition[] };
+type LocalHostSettings = Required<Omit<LocalHostOptions, 'functions' | 'applierThread'>> & { functions: readonly FunctionDefinition[] };
 
 function withDefaults(options: LocalHostOptions): LocalHostSettings {
   const settings: LocalHostSettings = {

@@ -72,7 +72,10 @@ async function main(): Promise<void> {
     sandbox = await startSandboxProcess(sandboxPort);
   }
 
-  const platform = createLocalPlatform({ dataDir, secretKey: process.env.SYNCBRIDGE_SECRET_KEY });
+  // Journal-first webhook intake with the inbound worker on its own thread (docs/local-host.md
+  // "Applier thread"); SYNCBRIDGE_LOCAL_APPLIER_THREAD=0 runs everything on one thread.
+  const applierThread = intFromEnv('SYNCBRIDGE_LOCAL_APPLIER_THREAD', 1, 0, 1) === 1;
+  const platform = createLocalPlatform({ dataDir, secretKey: process.env.SYNCBRIDGE_SECRET_KEY, ...(applierThread ? { webhookJournal: { drain: 'applier-thread' as const } } : {}) });
   const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
   useServices(services);
   const demo = await ensureDemo(services, { sandboxUrl: sandbox.url, sandboxApiKey, adminKey: process.env.SYNCBRIDGE_ADMIN_KEY });
@@ -87,6 +90,17 @@ async function main(): Promise<void> {
     maxRequestBodyBytes,
     ...httpTimeouts,
     log: (line) => platform.telemetry.log('info', line),
+    ...(applierThread
+      ? {
+          applierThread: {
+            dataDir,
+            secretKey: process.env.SYNCBRIDGE_SECRET_KEY,
+            engine: engineOptionsFromEnv(process.env),
+            destinationPolicy: destinationPolicyFromEnv(process.env, true),
+            journal: platform.journal,
+          },
+        }
+      : {}),
   });
 
   // Pushes whose queue message was lost in a crash (committed, never sent) go out again now; the

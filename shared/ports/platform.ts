@@ -1,6 +1,7 @@
 import type { Clock } from './clock';
 import type { ConflictStore } from './conflictStore';
 import type { ConnectionStore } from './connectionStore';
+import type { DeliveryIntake } from './deliveryIntake';
 import type { DeliveryStore } from './deliveryStore';
 import type { IdempotencyStore } from './idempotencyStore';
 import type { LeaseStore } from './leaseStore';
@@ -38,6 +39,12 @@ export interface Platform {
   readonly deliveries: DeliveryStore;
   readonly telemetry: Telemetry;
   readonly clock: Clock;
+  /**
+   * Where the webhook receiver hands verified deliveries, when the platform has its own way
+   * (the local platform's journal, journalIntake.ts). Unset: the group commit on the platform's
+   * idempotency store, delivery log and queue (IntakeGroupCommit).
+   */
+  readonly webhookIntake?: DeliveryIntake;
   /** Checks each dependency (`database` and `queue`); used by /api/health. */
   checkHealth(): Promise<Record<string, DependencyCheck>>;
   close(): Promise<void>;

@@ -1,20 +1,8 @@
-import type { Delivery } from '../../ports/deliveryStore';
+import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 import type { Platform } from '../../ports/platform';
-import { QUEUES, type OutgoingMessage } from '../../ports/queue';
+import { QUEUES } from '../../ports/queue';
 
-/** One verified delivery waiting for its batch: the key that de-duplicates it, its log row and its message. */
-export interface IntakeEntry {
-  claimKey: string;
-  delivery: Delivery;
-  message: OutgoingMessage;
-}
-
-/**
- * accepted: logged and enqueued now; duplicate: an earlier delivery with this id was enqueued;
- * in_progress: an earlier delivery with this id is being enqueued right now (or failed less than
- * `inFlightTtlMs` ago): the sender should try again shortly.
- */
-export type IntakeOutcome = 'accepted' | 'duplicate' | 'in_progress';
+export type { IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 
 /** What a claim holds once its delivery was enqueued. */
 const ENQUEUED = 'enqueued';
@@ -41,7 +29,7 @@ interface Pending extends IntakeEntry {
  * local store all of it commits in one turn, so these windows do not open there; on Cosmos DB and
  * Service Bus they do.)
  */
-export class IntakeGroupCommit {
+export class IntakeGroupCommit implements DeliveryIntake {
   private pending: Pending[] = [];
   private scheduled = false;
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { DeliveryIntake } from '../../ports/deliveryIntake';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { readNotionVerificationToken } from '../../webhooks/schemes/notion';
@@ -85,13 +86,13 @@ export class WebhookReceiver {
   private readonly maxBodyBytes: number;
   private readonly toleranceSeconds: number;
   private readonly dedupeTtlMs: number;
-  private readonly commit: IntakeGroupCommit;
+  private readonly commit: DeliveryIntake;
 
   constructor(private readonly platform: Platform, private readonly secrets: WebhookSecrets, options: ReceiverOptions = {}) {
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 3600 * 1000;
-    this.commit = new IntakeGroupCommit(platform, this.dedupeTtlMs);
+    this.commit = platform.webhookIntake ?? new IntakeGroupCommit(platform, this.dedupeTtlMs);
     this.publicBaseUrl = options.publicBaseUrl?.replace(/\/+$/, '');
   }
 

@@ -18,7 +18,11 @@ import { SqliteRecordStore } from './sqliteRecordStore';
 import { SqliteRunStore } from './sqliteRunStore';
 import { SqliteSecretStore } from './sqliteSecretStore';
 import { SqliteTenantStore } from './sqliteTenantStore';
-import { enableTurnCommit } from './turnCommit';
+import { enableTurnCommit, whenDurable } from './turnCommit';
+import { JournalIntake, type JournalIntakeOptions } from './journalIntake';
+import { JournalDrain } from './journalDrain';
+import { JournalAppender, JournalReader } from './webhookJournal';
+import { IntakeGroupCommit } from '../../core/webhookIntake/groupCommit';
 import { startWalCheckpointer } from './walCheckpointer';
 
 export interface LocalPlatformOptions {
@@ -38,6 +42,14 @@ export interface LocalPlatformOptions {
   commitPerTurn?: boolean;
   /** How long a write waits for another connection's lock before failing as `transient` (database.ts). Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Journal-first webhook intake (journalIntake.ts; docs/webhook-intake.md "Journal first"): the
+   * receiver appends verified deliveries to a journal in `<dataDir>/webhook-journal` instead of
+   * writing their claims, log rows and messages to SQLite. `drain: 'in-process'` drains it on this
+   * platform; `'applier-thread'` leaves the drain to the local host's applier thread
+   * (local/applierThread.ts). Default: off (the group commit on SQLite).
+   */
+  webhookJournal?: { drain: 'in-process' | 'applier-thread' } & JournalIntakeOptions;
   /** WAL checkpoints in a worker thread (walCheckpointer.ts) every this many ms; 0 leaves them to SQLite. Default 500. */
   checkpointIntervalMs?: number;
 }
@@ -49,6 +61,8 @@ export interface LocalPlatform extends Platform {
   readonly queue: SqliteQueue;
   readonly telemetry: JsonLinesTelemetry;
   readonly dataDir: string;
+  /** The journal-first intake, when `webhookJournal` is on. */
+  readonly journal?: JournalIntake;
 }
 
 export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatform {
@@ -62,8 +76,13 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
   const checkpointer = checkpointIntervalMs > 0
     ? startWalCheckpointer(db, { intervalMs: checkpointIntervalMs, onError: (message) => telemetry.log('warn', message) })
     : undefined;
+  const idempotency = new SqliteIdempotencyStore(db, { clock });
+  const journalDir = join(options.dataDir, 'webhook-journal');
+  const journal = options.webhookJournal ? new JournalIntake(new JournalAppender(journalDir), idempotency, options.webhookJournal) : undefined;
+  let drain: JournalDrain | undefined;
   const platform: LocalPlatform = {
     name: 'local',
+    ...(journal ? { journal, webhookIntake: journal } : {}),
     db,
     dataDir: options.dataDir,
     records: new SqliteRecordStore(db),
@@ -75,7 +94,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     queue,
     secrets: new SqliteSecretStore(db, resolveSecretKey({ dataDir: options.dataDir, keyFromEnv: options.secretKey })),
     leases: new SqliteLeaseStore(db, { clock }),
-    idempotency: new SqliteIdempotencyStore(db, { clock }),
+    idempotency,
     deliveries: new SqliteDeliveryStore(db),
     telemetry,
     clock,
@@ -96,11 +115,33 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
       return checks;
     },
     async close() {
+      journal?.close();
+      await drain?.stop();
       await checkpointer?.stop();
       await telemetry.flush();
       if (options.telemetrySink === undefined) await new Promise<void>((done) => sink.end(done));
       if (db.open) db.close();
     },
   };
+  if (journal && options.webhookJournal?.drain === 'in-process') {
+    drain = startJournalDrain(platform, journalDir);
+    journal.setOnAppended(() => drain?.wake());
+  }
   return platform;
+}
+
+/**
+ * Drains the webhook journal in `dir` into this platform's delivery log and inbound queue: on the
+ * platform that owns the journal (`drain: 'in-process'`), or on the local host's applier thread.
+ * Its progress goes to `platform.journal` when this platform owns the journal; a drain on
+ * another thread reports it with `onDrained`.
+ */
+export function startJournalDrain(platform: LocalPlatform, dir: string, onDrained?: (position: import('./webhookJournal').JournalPosition) => void): JournalDrain {
+  const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512), {
+    whenDurable: () => whenDurable(platform.db),
+    onDrained: onDrained ?? ((position) => platform.journal?.drained(position)),
+    log: (level, message, properties) => platform.telemetry.log(level, message, properties),
+  });
+  drain.start();
+  return drain;
 }

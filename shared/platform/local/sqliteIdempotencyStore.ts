@@ -31,6 +31,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   private claimsSincePurge = 0;
   private readonly take;
   private readonly selectResult;
+  private readonly selectLive;
   private readonly storeResult;
   private readonly forget;
   private readonly purge;
@@ -51,6 +52,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       ON CONFLICT (key) DO UPDATE SET result = NULL, expires_at_ms = excluded.expires_at_ms
       WHERE idempotency_keys.expires_at_ms <= ?`);
     this.selectResult = db.prepare<[string], { result: string | null }>('SELECT result FROM idempotency_keys WHERE key = ?');
+    this.selectLive = db.prepare<[string, number], { held: number }>('SELECT result IS NULL AS held FROM idempotency_keys WHERE key = ? AND expires_at_ms > ?');
     this.storeResult = db.prepare<[string, number | null, string]>('UPDATE idempotency_keys SET result = ?, expires_at_ms = COALESCE(?, expires_at_ms) WHERE key = ?');
     this.forget = db.prepare<[string]>('DELETE FROM idempotency_keys WHERE key = ?');
     this.purge = db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at_ms <= ?');
@@ -77,6 +79,17 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     // but this caller lost the race it saw; reporting "claimed before" is the safe answer.
     if (!row || row.result === null) return { claimed: false };
     return { claimed: false, result: JSON.parse(row.result) as unknown };
+  }
+
+  /**
+   * Whether a live claim holds the key, without claiming it (a read: the journal intake's duplicate
+   * check on the receiving thread, journalIntake.ts): `free` (none, or expired), `held` (claimed,
+   * no result yet) or `completed`.
+   */
+  peek(key: string): 'free' | 'held' | 'completed' {
+    const row = this.selectLive.get(key, this.clock.now().getTime());
+    if (!row) return 'free';
+    return row.held ? 'held' : 'completed';
   }
 
   async complete(key: string, result: unknown, options: { ttlMs?: number } = {}): Promise<void> {

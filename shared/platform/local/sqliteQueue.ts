@@ -350,6 +350,15 @@ export class SqliteQueue implements QueueSender {
   }
 
   /**
+   * Tells this process's receivers of the queue that a message may have become receivable: another
+   * thread or process sent one (the local host forwards its sends to the applier thread with this,
+   * so that thread need not wait for its next poll).
+   */
+  announce(queue: string): void {
+    this.notify(queue);
+  }
+
+  /**
    * Calls the listener when a message of this session was sent in this process (a held session's
    * receiver waits on it instead of giving the session back at once).
    */

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { SyncBridgeError } from '../shared/core/errors';
+import type { DestinationPolicy } from '../shared/http/destinationPolicy';
+import type { JournalPosition } from '../shared/platform/local/webhookJournal';
+import type { LogLevel } from '../shared/ports/telemetry';
+import type { FunctionLogLevel, HostLog } from './invocation';
+
+/**
+ * What the applier thread builds its platform and services from: plain data, as it crosses to a
+ * worker thread. The services are the default composition (`createServices` with default
+ * adapters and no custom merge rules) with `engine` options, as `npm start` builds them.
+ */
+export interface ApplierThreadData {
+  dataDir: string;
+  secretKey?: string;
+  logLevel?: LogLevel;
+  /** `discard`: no telemetry (benchmarks); default: `<dataDir>/telemetry.log`, as the receiving thread. */
+  telemetry?: 'file' | 'discard';
+  engine?: { maxActiveRunsPerTenant?: number };
+  destinationPolicy: DestinationPolicy;
+  /** The queue-triggered functions the thread runs (by name, from functions/all.ts). */
+  functions: string[];
+  /** The webhook journal the thread drains, when the receiving platform journals. */
+  journalDir?: string;
+  maxConcurrentSessions: number;
+  maxConcurrentCalls: number;
+  queuePollIntervalMs: number;
+  sessionIdleMs: number;
+  logInvocations: boolean;
+  functionLogLevel: FunctionLogLevel;
+}
+
+export type ToApplierThread = { type: 'wake' } | { type: 'queue-activity'; queue: string } | { type: 'stop'; timeoutMs: number };
+
+export type FromApplierThread =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { type: 'log'; line: string }
+  | { type: 'drained'; position: JournalPosition }
+  | { type: 'stopped' };
+
+export interface ApplierThread {
+  /** New frames are in the journal. */
+  wake(): void;
+  /** A message was sent to one of the thread's queues from this thread. */
+  queueActivity(queue: string): void;
+  /** Stops the drain and the thread's functions (waiting up to `timeoutMs` for invocations) and ends the thread. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * The compiled entry of the thread. Under ts-jest this module runs from its TypeScript source,
+ * and a worker thread cannot load TypeScript: it then takes the build's copy (`npm test` builds
+ * first).
+ */
+function applierThreadScript(): string {
+  const beside = join(__dirname, 'applierThreadMain.js');
+  if (existsSync(beside)) return beside;
+  const built = resolve(__dirname, '../dist/local/applierThreadMain.js');
+  if (existsSync(built)) return built;
+  throw new SyncBridgeError('configuration', `The applier thread's script is missing (${built}); run \`npm run build\` first.`);
+}
+
+/**
+ * The local host's second thread (docs/local-host.md "Applier thread"): the queue-triggered
+ * functions named in `data.functions` and the webhook journal's drain run there, on their own
+ * SQLite handle, while this thread receives HTTP. With the journal on, the receiving thread
+ * writes nothing to SQLite during a webhook load, so the two never wait for each other's lock.
+ */
+export async function startApplierThread(data: ApplierThreadData, handlers: { log: HostLog; onDrained: (position: JournalPosition) => void }): Promise<ApplierThread> {
+  const worker = new Worker(applierThreadScript(), { workerData: data });
+  let stopped: (() => void) | undefined;
+  const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+  await new Promise<void>((ready, fail) => {
+    worker.on('message', (message: FromApplierThread) => {
+      if (message.type === 'ready') ready();
+      else if (message.type === 'failed') fail(new SyncBridgeError('configuration', `The applier thread could not start: ${message.message}`));
+      else if (message.type === 'log') handlers.log(message.line);
+      else if (message.type === 'drained') handlers.onDrained(message.position);
+      else if (message.type === 'stopped') stopped?.();
+    });
+    worker.once('error', fail);
+    worker.once('exit', (code) => fail(new SyncBridgeError('configuration', `The applier thread exited (code ${code}) before it started.`)));
+  });
+  worker.on('error', (error) => handlers.log(`[applier thread] ${error.message}`));
+  const post = (message: ToApplierThread) => worker.postMessage(message);
+  return {
+    wake: () => post({ type: 'wake' }),
+    queueActivity: (queue) => post({ type: 'queue-activity', queue }),
+    async stop(timeoutMs) {
+      const done = new Promise<void>((resolve) => {
+        stopped = resolve;
+      });
+      post({ type: 'stop', timeoutMs });
+      await Promise.race([done, exited]);
+      await worker.terminate();
+    },
+  };
+}

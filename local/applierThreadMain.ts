@@ -1,0 +1,78 @@
+import { PassThrough } from 'node:stream';
+import { parentPort, workerData } from 'node:worker_threads';
+import { allFunctions } from '../functions/all';
+import type { FunctionDefinition } from '../functions/definition';
+import { useServices } from '../functions/services';
+import { createServices } from '../shared/composition';
+import { setProviderDestinationPolicy, type DestinationPolicy } from '../shared/http/destinationPolicy';
+import { createLocalPlatform, startJournalDrain } from '../shared/platform/local/localPlatform';
+import type { ApplierThreadData, FromApplierThread, ToApplierThread } from './applierThread';
+import { describeError, hostLine, InFlightInvocations } from './invocation';
+import { QueueDispatcher, type ServiceBusQueueFunction } from './queueDispatcher';
+
+/**
+ * The local host's applier thread (applierThread.ts): its own platform on the same data folder
+ * (its own SQLite handle, which is then the one that writes during a webhook load), the
+ * queue-triggered functions it was given, and the webhook journal's drain.
+ */
+async function main(): Promise<void> {
+  const data = workerData as ApplierThreadData;
+  const port = parentPort!;
+  const post = (message: FromApplierThread) => port.postMessage(message);
+  const log = (line: string) => post({ type: 'log', line });
+  setProviderDestinationPolicy(data.destinationPolicy as DestinationPolicy);
+
+  const platform = createLocalPlatform({
+    dataDir: data.dataDir,
+    secretKey: data.secretKey,
+    logLevel: data.logLevel,
+    ...(data.telemetry === 'discard' ? { telemetrySink: new PassThrough().resume() } : {}),
+  });
+  const services = createServices(platform, { engine: data.engine });
+  useServices(services);
+
+  const functions: ServiceBusQueueFunction[] = allFunctions
+    .filter((f): f is FunctionDefinition & { kind: 'serviceBusQueue' } => f.kind === 'serviceBusQueue' && data.functions.includes(f.name))
+    .map((f) => ({ name: f.name, options: f.options as ServiceBusQueueFunction['options'] }));
+  const inFlight = new InFlightInvocations();
+  const dispatcher = new QueueDispatcher({
+    functions,
+    queue: platform.queue,
+    maxConcurrentSessions: data.maxConcurrentSessions,
+    maxConcurrentCalls: data.maxConcurrentCalls,
+    pollIntervalMs: data.queuePollIntervalMs,
+    sessionIdleMs: data.sessionIdleMs,
+    log,
+    logInvocations: data.logInvocations,
+    functionLogLevel: data.functionLogLevel,
+    inFlight,
+  });
+  const drain = data.journalDir === undefined ? undefined : startJournalDrain(platform, data.journalDir, (position) => post({ type: 'drained', position }));
+  dispatcher.start();
+
+  port.on('message', (message: ToApplierThread) => {
+    if (message.type === 'wake') drain?.wake();
+    else if (message.type === 'queue-activity') platform.queue.announce(message.queue);
+    else if (message.type === 'stop') void stop(message.timeoutMs);
+  });
+
+  const stop = async (timeoutMs: number) => {
+    try {
+      await drain?.stop();
+      await dispatcher.stopReceiving();
+      const drained = await inFlight.drain(timeoutMs);
+      if (!drained) log(hostLine('warning', `${inFlight.count} invocation(s) of the applier thread still running after ${timeoutMs} ms; their messages will be delivered again.`));
+      dispatcher.releaseLocks();
+      await platform.queue.whenDurable();
+      await platform.close();
+    } catch (error) {
+      log(hostLine('warning', `Stopping the applier thread failed: ${describeError(error)}`));
+    }
+    post({ type: 'stopped' });
+  };
+  post({ type: 'ready' });
+}
+
+main().catch((error: unknown) => {
+  parentPort?.postMessage({ type: 'failed', message: describeError(error) } satisfies FromApplierThread);
+});

@@ -1,0 +1,148 @@
+import type { DeliveryIntake, IntakeEntry } from '../../ports/deliveryIntake';
+import { comparePositions, readCheckpoint, type JournalPosition, type JournalReader } from './webhookJournal';
+
+export interface JournalDrainOptions {
+  /** Resolves once the intake's writes so far are committed (the local platform's turn commit). */
+  whenDurable: () => Promise<void>;
+  /** Told after each commit how far the journal is drained (the receiving thread's JournalIntake.drained). */
+  onDrained: (position: JournalPosition) => void;
+  /**
+   * True while the deliveries already enqueued wait to be applied past a bound: the drain then
+   * waits too, so the backlog (and the time from receipt to stored) stays bounded, and the
+   * receiving side's own bound holds new deliveries back. Default: never full.
+   */
+  applyBacklogFull?: () => boolean;
+  log: (level: 'warn' | 'error', message: string, properties?: Record<string, string | number>) => void;
+  /** Frames per batch. Default 512. */
+  maxBatch?: number;
+  /** How often to look for new frames when nothing woke the drain. Default 50 ms. */
+  pollIntervalMs?: number;
+  /** Wait after a failed batch, doubled up to 5 s. Default 100 ms. */
+  retryDelayMs?: number;
+}
+
+/**
+ * Moves journaled deliveries into the delivery log and the inbound queue (journalIntake.ts): reads
+ * a batch of frames, hands each to the intake (IntakeGroupCommit: one claim call, one log write and
+ * one send for the batch), waits for the commit, then saves the checkpoint and reports it. A batch
+ * that fails is tried again from the same place after a pause; one read again after a crash finds
+ * its claims and is dropped as duplicates, so every delivery is logged and enqueued once.
+ */
+export class JournalDrain {
+  private stopped = false;
+  private wakeUp: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private position: JournalPosition;
+  private readonly maxBatch: number;
+  private readonly pollIntervalMs: number;
+  private readonly retryDelayMs: number;
+  /** Deliveries drained so far, for tests and the bench. */
+  drainedCount = 0;
+
+  constructor(
+    private readonly reader: JournalReader,
+    private readonly intake: DeliveryIntake,
+    private readonly options: JournalDrainOptions,
+  ) {
+    this.position = readCheckpoint(reader.dir);
+    this.maxBatch = options.maxBatch ?? 512;
+    this.pollIntervalMs = options.pollIntervalMs ?? 50;
+    this.retryDelayMs = options.retryDelayMs ?? 100;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** New frames were appended. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Finishes the batch in hand and stops. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+  }
+
+  /** Drains everything journaled so far, as far as it can go now (tests, and the in-process drain's stop). */
+  async drainAll(): Promise<void> {
+    while (await this.drainOnce()) {
+      // until a batch moves nothing
+    }
+  }
+
+  private async run(): Promise<void> {
+    let delay = this.retryDelayMs;
+    while (!this.stopped) {
+      try {
+        if (this.options.applyBacklogFull?.()) {
+          await this.idle(this.pollIntervalMs);
+          continue;
+        }
+        const moved = await this.drainOnce();
+        delay = this.retryDelayMs;
+        if (!moved) await this.idle(this.pollIntervalMs);
+      } catch (error) {
+        this.options.log('warn', 'Draining the webhook journal failed; trying again.', { reason: (error as Error).message, retryInMs: delay });
+        await this.idle(delay);
+        delay = Math.min(5000, delay * 2);
+      }
+    }
+  }
+
+  /** One batch; false when it moved nothing (nothing new, or its first delivery must wait). */
+  private async drainOnce(): Promise<boolean> {
+    const { frames, next, skippedBytes } = this.reader.read(this.position, this.maxBatch);
+    if (skippedBytes > 0) this.options.log('error', 'Unreadable bytes at the end of a finished webhook journal segment were skipped.', { bytes: skippedBytes });
+    if (frames.length === 0) {
+      if (comparePositions(next, this.position) === 0) return false;
+      this.checkpoint(next);
+      return true;
+    }
+    const entries: Array<IntakeEntry | undefined> = frames.map((frame) => {
+      try {
+        return JSON.parse(frame.payload) as IntakeEntry;
+      } catch {
+        this.options.log('error', 'An unreadable webhook journal frame was skipped.', { segment: frame.end.segment, offset: frame.end.offset });
+        return undefined;
+      }
+    });
+    const outcomes = await Promise.all(entries.map((entry) => (entry ? this.intake.write(entry) : Promise.resolve('duplicate' as const))));
+    await this.options.whenDurable();
+    // Stored up to the first delivery whose claim another attempt still holds: that one waits.
+    const waitingAt = outcomes.indexOf('in_progress');
+    const upTo = waitingAt === -1 ? next : waitingAt === 0 ? this.position : frames[waitingAt - 1].end;
+    this.drainedCount += waitingAt === -1 ? frames.length : waitingAt;
+    const moved = comparePositions(upTo, this.position) > 0;
+    if (moved) this.checkpoint(upTo);
+    if (waitingAt !== -1) {
+      this.options.log('warn', 'A journaled webhook delivery waits for an earlier attempt of it to finish.', { claimKey: entries[waitingAt]?.claimKey ?? '' });
+      if (!moved) await this.idle(1000);
+    }
+    return moved;
+  }
+
+  private checkpoint(position: JournalPosition): void {
+    this.reader.saveCheckpoint(position);
+    this.position = position;
+    this.options.onDrained(position);
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise<void>((done) => {
+      const timer = setTimeout(finish, ms);
+      function finish() {
+        clearTimeout(timer);
+        done();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        finish();
+      };
+    });
+  }
+}
+

@@ -1,0 +1,211 @@
+import { SyncBridgeError } from '../../core/errors';
+import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
+import { comparePositions, JournalReader, readCheckpoint, type JournalAppender, type JournalPosition } from './webhookJournal';
+
+/** The duplicate check against claims the drain already stored (SqliteIdempotencyStore.peek). */
+export interface ClaimPeek {
+  peek(key: string): 'free' | 'held' | 'completed';
+}
+
+export interface JournalIntakeOptions {
+  /**
+   * Deliveries journaled but not drained yet past which new ones wait for the drain
+   * (back-pressure: the journal, and the time from receipt to stored, stay bounded). Default 2,000.
+   */
+  maxBacklog?: number;
+  /** How long a delivery waits for room before it is refused (`transient`, 503). Default 10,000 ms. */
+  backlogWaitMs?: number;
+  /** Called after each append (the host wakes the drain with it). */
+  onAppended?: () => void;
+}
+
+interface Waiting {
+  entry: IntakeEntry;
+  since: number;
+  done: (outcome: IntakeOutcome) => void;
+  fail: (error: unknown) => void;
+}
+
+/**
+ * The local platform's DeliveryIntake, journal first (docs/webhook-intake.md): the deliveries
+ * verified in one event-loop turn are appended to the webhook journal with one write and answered
+ * `accepted` at once; a drain (journalDrain.ts, on the thread that applies them) stores their
+ * claims, log rows and messages later. So the receiving thread writes nothing to SQLite.
+ *
+ * Duplicates: a key is a duplicate when it is in the journal and not drained yet (kept here, in
+ * memory, with its position), or when the drain stored its claim (read from SQLite; the drain
+ * reports its progress only after its commit, so a key is always in one or the other). At
+ * start, the keys between the drain's checkpoint and the end of the journal are read back.
+ */
+export class JournalIntake implements DeliveryIntake {
+  private readonly pending = new Map<string, JournalPosition>();
+  /** Pending keys in journal order, for dropping them as the drain moves on. */
+  private order: Array<{ key: string; end: JournalPosition }> = [];
+  private orderHead = 0;
+  private waiting: Waiting[] = [];
+  private scheduled = false;
+  private readonly maxBacklog: number;
+  private readonly backlogWaitMs: number;
+  private onAppended: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly appender: JournalAppender,
+    private readonly claims: ClaimPeek,
+    options: JournalIntakeOptions = {},
+  ) {
+    this.maxBacklog = options.maxBacklog ?? 2000;
+    this.backlogWaitMs = options.backlogWaitMs ?? 10_000;
+    if (!Number.isInteger(this.maxBacklog) || this.maxBacklog < 1) throw new SyncBridgeError('configuration', `maxBacklog must be a whole number of at least 1, got ${options.maxBacklog}.`);
+    this.onAppended = options.onAppended;
+    this.restorePending();
+  }
+
+  /** The journal's folder (the drain reads it). */
+  get dir(): string {
+    return this.appender.dir;
+  }
+
+  /** Deliveries journaled and not drained yet. */
+  get backlog(): number {
+    return this.pending.size;
+  }
+
+  /** Where the host wakes the drain (set once the drain exists). */
+  setOnAppended(listener: () => void): void {
+    this.onAppended = listener;
+  }
+
+  write(entry: IntakeEntry): Promise<IntakeOutcome> {
+    if (this.closed) return Promise.reject(new SyncBridgeError('transient', 'The webhook intake is stopping; send the delivery again.', { forCaller: true }));
+    return new Promise<IntakeOutcome>((done, fail) => {
+      this.waiting.push({ entry, since: Date.now(), done, fail });
+      this.schedule();
+    });
+  }
+
+  /** The drain stored everything before `position`: those keys are now the claims' to answer. */
+  drained(position: JournalPosition): void {
+    while (this.orderHead < this.order.length && comparePositions(this.order[this.orderHead].end, position) <= 0) {
+      const { key, end } = this.order[this.orderHead];
+      if (this.pending.get(key) === end) this.pending.delete(key);
+      this.orderHead += 1;
+    }
+    if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
+      this.order = this.order.slice(this.orderHead);
+      this.orderHead = 0;
+    }
+    if (this.waiting.length > 0) this.schedule();
+  }
+
+  /** Refuses what still waits (the host is stopping). */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.fail(new SyncBridgeError('transient', 'The webhook intake is stopping; send the delivery again.', { forCaller: true }));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const room = this.maxBacklog - this.pending.size;
+    const batch = this.waiting.splice(0, Math.max(0, room));
+    this.refuseLongWaits();
+    if (batch.length === 0) return;
+    const fresh: Waiting[] = [];
+    const inBatch = new Set<string>();
+    for (const w of batch) {
+      const key = w.entry.claimKey;
+      if (this.pending.has(key) || inBatch.has(key)) {
+        w.done('duplicate');
+        continue;
+      }
+      let state: ReturnType<ClaimPeek['peek']>;
+      try {
+        state = this.claims.peek(key);
+      } catch (error) {
+        w.fail(error);
+        continue;
+      }
+      if (state === 'completed') w.done('duplicate');
+      else if (state === 'held') w.done('in_progress');
+      else {
+        inBatch.add(key);
+        fresh.push(w);
+      }
+    }
+    if (fresh.length > 0) {
+      let ends: JournalPosition[];
+      try {
+        ends = this.appender.append(fresh.map((w) => JSON.stringify(w.entry)));
+      } catch (error) {
+        for (const w of fresh) w.fail(error);
+        return;
+      }
+      fresh.forEach((w, i) => {
+        this.pending.set(w.entry.claimKey, ends[i]);
+        this.order.push({ key: w.entry.claimKey, end: ends[i] });
+        w.done('accepted');
+      });
+      this.onAppended?.();
+    }
+    if (this.waiting.length > 0 && this.pending.size < this.maxBacklog) this.schedule();
+  }
+
+  /** Deliveries that waited for room longer than backlogWaitMs are refused; a timer checks again. */
+  private refuseLongWaits(): void {
+    if (this.waiting.length === 0) return;
+    const now = Date.now();
+    const kept: Waiting[] = [];
+    for (const w of this.waiting) {
+      if (now - w.since < this.backlogWaitMs) kept.push(w);
+      else w.fail(new SyncBridgeError('transient', `The webhook intake is ${this.pending.size} deliveries behind; send the delivery again shortly.`, { forCaller: true }));
+    }
+    this.waiting = kept;
+    if (kept.length > 0 && this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, Math.min(1000, this.backlogWaitMs));
+      this.timer.unref();
+    }
+  }
+
+  /** The keys journaled after the drain's checkpoint: a restart keeps them duplicates. */
+  private restorePending(): void {
+    const reader = new JournalReader(this.appender.dir);
+    try {
+      let position = readCheckpoint(this.appender.dir);
+      for (;;) {
+        const { frames, next } = reader.read(position, 4096);
+        for (const frame of frames) {
+          const key = claimKeyOf(frame.payload);
+          if (key === undefined) continue;
+          this.pending.set(key, frame.end);
+          this.order.push({ key, end: frame.end });
+        }
+        if (frames.length === 0 && comparePositions(next, position) === 0) return;
+        position = next;
+      }
+    } finally {
+      reader.close();
+    }
+  }
+}
+
+function claimKeyOf(payload: string): string | undefined {
+  try {
+    const parsed = JSON.parse(payload) as { claimKey?: unknown };
+    return typeof parsed.claimKey === 'string' ? parsed.claimKey : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,36 @@
+import type { Delivery } from './deliveryStore';
+import type { OutgoingMessage } from './queue';
+
+/** One verified webhook delivery: the key that de-duplicates it, its log row and its inbound message. */
+export interface IntakeEntry {
+  claimKey: string;
+  delivery: Delivery;
+  message: OutgoingMessage;
+}
+
+/**
+ * accepted: durably taken (it will be logged and enqueued, or already is); duplicate: an earlier
+ * delivery with this key was taken; in_progress: an earlier delivery with this key is being taken
+ * right now and may still fail, so the sender should try again shortly (503).
+ */
+export type IntakeOutcome = 'accepted' | 'duplicate' | 'in_progress';
+
+/**
+ * Where the webhook receiver hands a verified delivery (docs/webhook-intake.md).
+ *
+ * Semantics (tests/conformance/deliveryIntake.conformance.ts):
+ * - `accepted` is answered only once the delivery is durable: after it, the delivery reaches the
+ *   delivery log (status `received`) and its message reaches `sync-inbound` even if the process
+ *   is killed right after the answer.
+ * - A key accepted before (within the dedupe window) is a `duplicate`, however many deliveries
+ *   with it arrive at once: exactly one of them is accepted.
+ * - A failure to store is thrown; nothing of the delivery is taken, and a retry may be accepted.
+ *
+ * Two implementations: IntakeGroupCommit (core; claims, log row and message on the platform's
+ * own stores and queue: Cosmos DB and Service Bus on Azure) and the local platform's journal
+ * (shared/platform/local/journalIntake.ts), which appends to a file and leaves the claims, log
+ * rows and messages to a drain on the thread that applies them.
+ */
+export interface DeliveryIntake {
+  write(entry: IntakeEntry): Promise<IntakeOutcome>;
+}
