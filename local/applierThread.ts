@@ -5,7 +5,7 @@ import { SyncBridgeError } from '../shared/core/errors';
 import type { DestinationPolicy } from '../shared/http/destinationPolicy';
 import type { JournalPosition } from '../shared/platform/local/webhookJournal';
 import type { LogLevel } from '../shared/ports/telemetry';
-import type { FunctionLogLevel, HostLog } from './invocation';
+import { describeError, hostLine, type FunctionLogLevel, type HostLog } from './invocation';
 
 /**
  * What the applier thread builds its platform and services from: plain data, as it crosses to a
@@ -35,7 +35,7 @@ export interface ApplierThreadData {
 export type ToApplierThread = { type: 'wake' } | { type: 'queue-activity'; queue: string } | { type: 'stop'; timeoutMs: number };
 
 export type FromApplierThread =
-  | { type: 'ready' }
+  | { type: 'ready'; lockOwner: string }
   | { type: 'failed'; message: string }
   | { type: 'log'; line: string }
   | { type: 'drained'; position: JournalPosition }
@@ -63,39 +63,111 @@ function applierThreadScript(): string {
   throw new SyncBridgeError('configuration', `The applier thread's script is missing (${built}); run \`npm run build\` first.`);
 }
 
+/** How long after an unexpected end the thread is started again (doubling to a minute while it keeps failing). */
+const RESTART_DELAY_MS = 1000;
+
 /**
  * The local host's second thread (docs/local-host.md "Applier thread"): the queue-triggered
  * functions named in `data.functions` and the webhook journal's drain run there, on their own
  * SQLite handle, while this thread receives HTTP. With the journal on, the receiving thread
  * writes nothing to SQLite during a webhook load, so the two never wait for each other's lock.
+ *
+ * Should the thread end unexpectedly (an uncaught error in it), it is logged and started again
+ * after RESTART_DELAY_MS: the journal and the queue keep everything it had not finished, and its
+ * message locks lapse as a crashed host's would.
  */
-export async function startApplierThread(data: ApplierThreadData, handlers: { log: HostLog; onDrained: (position: JournalPosition) => void }): Promise<ApplierThread> {
+export interface ApplierThreadHandlers {
+  log: HostLog;
+  onDrained: (position: JournalPosition) => void;
+  /** The thread ended unexpectedly: give back the queue locks it held under this owner id (SqliteQueue.releaseLocksOf). */
+  releaseLocksOf: (lockOwner: string) => void;
+}
+
+export async function startApplierThread(data: ApplierThreadData, handlers: ApplierThreadHandlers): Promise<ApplierThread> {
+  let stopping = false;
+  let current = await spawn(data, handlers);
+  let delay = RESTART_DELAY_MS;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const watch = (thread: RunningThread) => {
+    void thread.exited.then((code) => {
+      if (stopping) return;
+      handlers.log(hostLine('error', `The applier thread ended unexpectedly (exit code ${code}); starting it again in ${delay} ms.`));
+      try {
+        handlers.releaseLocksOf(thread.lockOwner);
+      } catch (error) {
+        handlers.log(hostLine('warning', `Releasing the applier thread's queue locks failed (they lapse by themselves): ${describeError(error)}`));
+      }
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        spawn(data, handlers).then(
+          (next) => {
+            current = next;
+            delay = RESTART_DELAY_MS;
+            watch(next);
+          },
+          (error: unknown) => {
+            handlers.log(hostLine('error', `Starting the applier thread again failed: ${describeError(error)}`));
+            delay = Math.min(60_000, delay * 2);
+            watch({ ...thread, exited: Promise.resolve(code) });
+          },
+        );
+      }, delay);
+    });
+  };
+  watch(current);
+  return {
+    wake: () => current.post({ type: 'wake' }),
+    queueActivity: (queue) => current.post({ type: 'queue-activity', queue }),
+    async stop(timeoutMs) {
+      stopping = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      await current.stop(timeoutMs);
+    },
+  };
+}
+
+interface RunningThread {
+  lockOwner: string;
+  post(message: ToApplierThread): void;
+  exited: Promise<number>;
+  stop(timeoutMs: number): Promise<void>;
+}
+
+async function spawn(data: ApplierThreadData, handlers: ApplierThreadHandlers): Promise<RunningThread> {
   const worker = new Worker(applierThreadScript(), { workerData: data });
   let stopped: (() => void) | undefined;
-  const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+  const exited = new Promise<number>((done) => worker.once('exit', (code) => done(code)));
+  let lockOwner = '';
   await new Promise<void>((ready, fail) => {
     worker.on('message', (message: FromApplierThread) => {
-      if (message.type === 'ready') ready();
+      if (message.type === 'ready') {
+        lockOwner = message.lockOwner;
+        ready();
+      }
       else if (message.type === 'failed') fail(new SyncBridgeError('configuration', `The applier thread could not start: ${message.message}`));
       else if (message.type === 'log') handlers.log(message.line);
       else if (message.type === 'drained') handlers.onDrained(message.position);
       else if (message.type === 'stopped') stopped?.();
     });
     worker.once('error', fail);
-    worker.once('exit', (code) => fail(new SyncBridgeError('configuration', `The applier thread exited (code ${code}) before it started.`)));
+    void exited.then((code) => fail(new SyncBridgeError('configuration', `The applier thread exited (code ${code}) before it started.`)));
   });
-  worker.on('error', (error) => handlers.log(`[applier thread] ${error.message}`));
+  worker.on('error', (error) => handlers.log(hostLine('error', `The applier thread failed: ${describeError(error)}`)));
   const post = (message: ToApplierThread) => worker.postMessage(message);
   return {
-    wake: () => post({ type: 'wake' }),
-    queueActivity: (queue) => post({ type: 'queue-activity', queue }),
+    lockOwner,
+    post,
+    exited,
     async stop(timeoutMs) {
       const done = new Promise<void>((resolve) => {
         stopped = resolve;
       });
       post({ type: 'stop', timeoutMs });
       await Promise.race([done, exited]);
-      await worker.terminate();
+      // It ends by itself once stopped; anything still holding it is cut off after a grace period.
+      const grace = setTimeout(() => void worker.terminate(), 2000);
+      await exited;
+      clearTimeout(grace);
     },
   };
 }

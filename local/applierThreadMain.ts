@@ -69,8 +69,10 @@ async function main(): Promise<void> {
       log(hostLine('warning', `Stopping the applier thread failed: ${describeError(error)}`));
     }
     post({ type: 'stopped' });
+    // Nothing else keeps the thread alive: it ends by itself (and writes its --cpu-prof profile).
+    port.close();
   };
-  post({ type: 'ready' });
+  post({ type: 'ready', lockOwner: platform.queue.ownerId });
 }
 
 main().catch((error: unknown) => {

@@ -148,7 +148,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
         logInvocations,
         functionLogLevel,
       },
-      { log, onDrained: (position) => journal?.drained(position) },
+      { log, onDrained: (position) => journal?.drained(position), releaseLocksOf: (owner) => queue.releaseLocksOf(owner) },
     );
     const thread = applier;
     journal?.setOnAppended(() => thread.wake());

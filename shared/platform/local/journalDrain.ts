@@ -21,6 +21,8 @@ export interface JournalDrainOptions {
   retryDelayMs?: number;
 }
 
+const APPLY_BACKLOG_RECHECK_MS = 5;
+
 /**
  * Moves journaled deliveries into the delivery log and the inbound queue (journalIntake.ts): reads
  * a batch of frames, hands each to the intake (IntakeGroupCommit: one claim call, one log write and
@@ -78,7 +80,8 @@ export class JournalDrain {
     while (!this.stopped) {
       try {
         if (this.options.applyBacklogFull?.()) {
-          await this.idle(this.pollIntervalMs);
+          // Applying frees room message by message: look again soon.
+          await this.idle(APPLY_BACKLOG_RECHECK_MS);
           continue;
         }
         const moved = await this.drainOnce();

@@ -23,6 +23,7 @@ import { JournalIntake, type JournalIntakeOptions } from './journalIntake';
 import { JournalDrain } from './journalDrain';
 import { JournalAppender, JournalReader } from './webhookJournal';
 import { IntakeGroupCommit } from '../../core/webhookIntake/groupCommit';
+import { QUEUES } from '../../ports/queue';
 import { startWalCheckpointer } from './walCheckpointer';
 
 export interface LocalPlatformOptions {
@@ -131,6 +132,13 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
 }
 
 /**
+ * Messages waiting on sync-inbound past which the journal drain waits: deliveries are enqueued no
+ * faster than they are applied, so the time from receipt to stored stays bounded (about this
+ * many deliveries behind), and the journal intake's own bound holds the senders back.
+ */
+const MAX_QUEUED_FOR_APPLYING = 500;
+
+/**
  * Drains the webhook journal in `dir` into this platform's delivery log and inbound queue: on the
  * platform that owns the journal (`drain: 'in-process'`), or on the local host's applier thread.
  * Its progress goes to `platform.journal` when this platform owns the journal; a drain on
@@ -139,6 +147,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
 export function startJournalDrain(platform: LocalPlatform, dir: string, onDrained?: (position: import('./webhookJournal').JournalPosition) => void): JournalDrain {
   const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512), {
     whenDurable: () => whenDurable(platform.db),
+    applyBacklogFull: () => platform.queue.hasAvailable(QUEUES.inbound, MAX_QUEUED_FOR_APPLYING),
     onDrained: onDrained ?? ((position) => platform.journal?.drained(position)),
     log: (level, message, properties) => platform.telemetry.log(level, message, properties),
   });

@@ -337,6 +337,16 @@ export class SqliteQueue implements QueueSender {
   }
 
   /** When the earliest scheduled (not yet available) message of the queue becomes available. */
+  /**
+   * Whether at least `count` messages of the queue are available now (locked or not). Counts no
+   * further than `count` along the queue's index, so it stays cheap however deep the queue is
+   * (the journal drain asks it every few milliseconds while it waits for the worker).
+   */
+  hasAvailable(queue: string, count: number): boolean {
+    const row = this.sql.availableUpTo.get({ queue, now: this.nowMs(), limit: count }) as { count: number };
+    return row.count >= count;
+  }
+
   nextScheduledAt(queue: string): Date | undefined {
     const row = this.sql.nextScheduled.get(queue, this.nowMs()) as { at: number | null };
     return row.at === null ? undefined : new Date(row.at);

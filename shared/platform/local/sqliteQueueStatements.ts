@@ -83,6 +83,8 @@ const QUEUE_SQL = {
             SUM(available_at_ms <= @now AND lock_token IS NOT NULL AND locked_until_ms > @now) AS locked,
             SUM(available_at_ms > @now) AS scheduled
      FROM queue_messages WHERE queue = @queue`,
+  availableUpTo: `SELECT COUNT(*) AS count FROM
+     (SELECT 1 FROM queue_messages WHERE queue = @queue AND available_at_ms <= @now LIMIT @limit)`,
   deadLetterCount: 'SELECT COUNT(*) AS count FROM queue_dead_letters WHERE queue = ?',
   listDeadLetters: 'SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY sequence_number LIMIT ?',
   nextScheduled: 'SELECT MIN(available_at_ms) AS at FROM queue_messages WHERE queue = ? AND available_at_ms > ?',
