@@ -9,7 +9,8 @@ import { getServices } from './services';
 
 /**
  * One message = one bounded step of a run (a page of one entity, or the run's closing step),
- * one received webhook delivery to apply, or a resumed connection's held sweep (heldDeliveries.ts). A throw leaves the message to the broker: redelivered,
+ * one received webhook delivery to apply (or a batch of one connection's, from the local journal
+ * drain), or a resumed connection's held sweep (heldDeliveries.ts). A throw leaves the message to the broker: redelivered,
  * then dead-lettered after maxDeliveryCount (queue settings, MAX_DELIVERY_COUNT). The applier and
  * the step runner are told when this is the message's last delivery, so that they record a failure
  * instead of leaving the delivery `received`, or the run `running`, behind a dead letter.
@@ -20,6 +21,7 @@ export async function inboundWorkerHandler(message: unknown, context: Invocation
   const finalDelivery = Number(context.triggerMetadata?.deliveryCount) >= MAX_DELIVERY_COUNT;
   const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, async () => {
     if (parsed.kind === 'webhook') return webhookIntakeFor(services).applier.apply(parsed, { finalDelivery });
+    if (parsed.kind === 'webhook-batch') return JSON.stringify(await webhookIntakeFor(services).applier.applyBatch(parsed, { finalDelivery }));
     if (parsed.kind === 'held-sweep') return `${await sweepHeld(services.platform, parsed)} released`;
     return services.steps.handle(parsed, { finalDelivery });
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SyncBridgeError } from '../errors';
 import { finalizeStepId, stepId } from '../ids';
 
@@ -51,8 +52,25 @@ export interface HeldSweepMessage {
   connectionId: string;
 }
 
-/** Everything the `sync-inbound` queue carries: run steps, webhook deliveries and held sweeps. */
-export type InboundQueueMessage = InboundMessage | WebhookInboundMessage | HeldSweepMessage;
+/**
+ * Several received deliveries of one connection, applied one after another in this order, in one
+ * invocation: the local platform's journal drain enqueues a batch per connection
+ * (shared/platform/local/localPlatform.ts), so that a burst costs one queue message and one
+ * commit instead of one each. Each is applied exactly as its own `webhook` message would be.
+ */
+export interface WebhookBatchInboundMessage {
+  kind: 'webhook-batch';
+  connectionId: string;
+  deliveryIds: string[];
+}
+
+/** Everything the `sync-inbound` queue carries: run steps, webhook deliveries (one or a batch) and held sweeps. */
+export type InboundQueueMessage = InboundMessage | WebhookInboundMessage | WebhookBatchInboundMessage | HeldSweepMessage;
+
+/** The message id of a batch: derived from its deliveries, so the same batch sent twice is one message. */
+export function webhookBatchMessageId(message: WebhookBatchInboundMessage): string {
+  return `wb_${createHash('sha256').update(message.deliveryIds.join('\n')).digest('base64url').slice(0, 32)}`;
+}
 
 export function webhookMessageId(message: WebhookInboundMessage): string {
   const parts = [message.deliveryId];
@@ -68,6 +86,13 @@ export function parseInboundQueueMessage(body: unknown): InboundQueueMessage {
   if (value?.kind === 'held-sweep') {
     if (typeof value.connectionId === 'string') return { kind: 'held-sweep', connectionId: value.connectionId };
     throw new SyncBridgeError('validation', `The inbound queue message is not a held sweep: ${JSON.stringify(body).slice(0, 200)}`);
+  }
+  if (value?.kind === 'webhook-batch') {
+    const ids = value.deliveryIds;
+    if (typeof value.connectionId === 'string' && Array.isArray(ids) && ids.length > 0 && ids.every((id) => typeof id === 'string')) {
+      return { kind: 'webhook-batch', connectionId: value.connectionId, deliveryIds: ids as string[] };
+    }
+    throw new SyncBridgeError('validation', `The inbound queue message is not a webhook batch: ${JSON.stringify(body).slice(0, 200)}`);
   }
   if (value?.kind !== 'webhook') return parseInboundMessage(value);
   const counter = (field: unknown): field is number | undefined => field === undefined || isNonNegativeInt(field);

@@ -7,7 +7,7 @@ import type { Platform } from '../../ports/platform';
 import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import type { Connection, JsonObject } from '../model';
-import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
+import { webhookMessageId, type WebhookBatchInboundMessage, type WebhookInboundMessage } from '../runs/inboundMessage';
 import { retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
 import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
@@ -103,6 +103,21 @@ export class WebhookApplier {
     } catch (error) {
       return this.onInternalFailure(delivery, message, error, options);
     }
+  }
+
+  /**
+   * A batch of one connection's deliveries, in order, each exactly as its own `webhook` message
+   * would be applied (a replay since, a held connection, a failure: all per delivery). A throw
+   * (only when even recording a failure failed) leaves the batch to the broker; applying again
+   * what was already applied writes nothing new. Returns how many ended how.
+   */
+  async applyBatch(message: WebhookBatchInboundMessage, options: ApplyOptions = {}): Promise<Partial<Record<ApplyOutcome, number>>> {
+    const outcomes: Partial<Record<ApplyOutcome, number>> = {};
+    for (const deliveryId of message.deliveryIds) {
+      const outcome = await this.apply({ kind: 'webhook', connectionId: message.connectionId, deliveryId }, options);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    return outcomes;
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 import type { Platform } from '../../ports/platform';
-import { QUEUES } from '../../ports/queue';
+import { QUEUES, type OutgoingMessage } from '../../ports/queue';
 
 export type { IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 
@@ -38,6 +38,11 @@ export class IntakeGroupCommit implements DeliveryIntake {
     private readonly dedupeTtlMs: number,
     private readonly maxBatch = 256,
     private readonly inFlightTtlMs = Math.min(60_000, dedupeTtlMs),
+    /**
+     * The messages to send for a batch's new deliveries, in order. Default: each entry's own. The
+     * local journal drain sends one batch message per connection instead.
+     */
+    private readonly messagesFor: (entries: readonly IntakeEntry[]) => OutgoingMessage[] = (entries) => entries.map((e) => e.message),
   ) {}
 
   write(entry: IntakeEntry): Promise<IntakeOutcome> {
@@ -77,7 +82,7 @@ export class IntakeGroupCommit implements DeliveryIntake {
     if (fresh.length === 0) return;
     try {
       await deliveries.insertMany(fresh.map((p) => p.delivery));
-      await queue.send(QUEUES.inbound, fresh.map((p) => p.message));
+      await queue.send(QUEUES.inbound, this.messagesFor(fresh));
     } catch (error) {
       // Not enqueued: forget the claims so that the providers' retries are accepted, not dropped
       // (a release that fails too lapses with the claim, after inFlightTtlMs).

@@ -23,7 +23,9 @@ import { JournalIntake, type JournalIntakeOptions } from './journalIntake';
 import { JournalDrain } from './journalDrain';
 import { JournalAppender, JournalReader } from './webhookJournal';
 import { IntakeGroupCommit } from '../../core/webhookIntake/groupCommit';
-import { QUEUES } from '../../ports/queue';
+import { QUEUES, type OutgoingMessage } from '../../ports/queue';
+import type { IntakeEntry } from '../../ports/deliveryIntake';
+import { webhookBatchMessageId, type WebhookBatchInboundMessage } from '../../core/runs/inboundMessage';
 import { startWalCheckpointer } from './walCheckpointer';
 
 export interface LocalPlatformOptions {
@@ -132,6 +134,32 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
 }
 
 /**
+ * One `webhook-batch` message per connection for a drained batch (its deliveries in journal
+ * order): a burst costs the inbound worker one message and one commit, not one per delivery. A
+ * connection with a single delivery keeps its own `webhook` message.
+ */
+function batchPerConnection(entries: readonly IntakeEntry[]): OutgoingMessage[] {
+  const byConnection = new Map<string, IntakeEntry[]>();
+  for (const entry of entries) {
+    const id = entry.delivery.connectionId;
+    const list = byConnection.get(id);
+    if (list) list.push(entry);
+    else byConnection.set(id, [entry]);
+  }
+  return [...byConnection.entries()].map(([connectionId, list]) => {
+    if (list.length === 1) return list[0].message;
+    const body: WebhookBatchInboundMessage = { kind: 'webhook-batch', connectionId, deliveryIds: list.map((e) => e.delivery.id) };
+    const traceparent = list[0].message.applicationProperties?.traceparent;
+    return {
+      body,
+      messageId: webhookBatchMessageId(body),
+      sessionId: connectionId,
+      applicationProperties: { kind: 'webhook-batch', ...(traceparent === undefined ? {} : { traceparent }) },
+    };
+  });
+}
+
+/**
  * Messages waiting on sync-inbound past which the journal drain waits: deliveries are enqueued no
  * faster than they are applied, so the time from receipt to stored stays bounded (about this
  * many deliveries behind), and the journal intake's own bound holds the senders back.
@@ -145,7 +173,7 @@ const MAX_QUEUED_FOR_APPLYING = 500;
  * another thread reports it with `onDrained`.
  */
 export function startJournalDrain(platform: LocalPlatform, dir: string, onDrained?: (position: import('./webhookJournal').JournalPosition) => void): JournalDrain {
-  const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512), {
+  const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512, undefined, batchPerConnection), {
     whenDurable: () => whenDurable(platform.db),
     applyBacklogFull: () => platform.queue.hasAvailable(QUEUES.inbound, MAX_QUEUED_FOR_APPLYING),
     onDrained: onDrained ?? ((position) => platform.journal?.drained(position)),

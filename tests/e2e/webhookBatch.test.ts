@@ -1,0 +1,75 @@
+import { parseInboundQueueMessage, webhookBatchMessageId, type WebhookBatchInboundMessage } from '../../shared/core/runs/inboundMessage';
+import { deliveryIdFor } from '../../shared/core/webhookIntake';
+import type { Delivery } from '../../shared/ports/deliveryStore';
+import { QUEUES } from '../../shared/ports/queue';
+import { Harness } from '../support/harness';
+
+/**
+ * A `webhook-batch` message (what the local journal drain enqueues per connection) applies its
+ * deliveries one after another, in its order, each exactly as its own `webhook` message would:
+ * the real stack (local host, SQLite queue and stores), deliveries in the log as the drain writes
+ * them.
+ */
+describe('webhook-batch messages', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.start({ sandbox: { recordsPerEntity: 1 } });
+  }, 60_000);
+
+  afterAll(async () => h?.close());
+
+  /** A delivery of a customers.updated event carrying its record, as the receiver logs it. */
+  function delivery(webhookId: string, record: Record<string, unknown>): Delivery {
+    const now = new Date().toISOString();
+    return {
+      id: deliveryIdFor('shop', webhookId),
+      tenantId: 't1',
+      connectionId: 'shop',
+      provider: 'sandbox',
+      webhookId,
+      receivedAt: now,
+      status: 'received',
+      eventType: 'customers.updated',
+      headers: {},
+      body: JSON.stringify({ id: webhookId, type: 'customers.updated', data: { entity: 'customers', record } }),
+      replays: 0,
+      updatedAt: now,
+    };
+  }
+
+  async function sendBatch(deliveries: Delivery[]): Promise<void> {
+    await h.platform.deliveries.insertMany(deliveries);
+    const body: WebhookBatchInboundMessage = { kind: 'webhook-batch', connectionId: 'shop', deliveryIds: deliveries.map((d) => d.id) };
+    await h.platform.queue.send(QUEUES.inbound, { body, messageId: webhookBatchMessageId(body), sessionId: 'shop' });
+  }
+
+  const statusOf = async (id: string) => (await h.platform.deliveries.get(id))?.status;
+
+  test('applies every delivery in order: the later state of a record wins', async () => {
+    const older = delivery('batch_1', { id: 'cus_batch_a', name: 'First name', updated_at: '2026-06-01T00:00:00Z' });
+    const newer = delivery('batch_2', { id: 'cus_batch_a', name: 'Second name', updated_at: '2026-06-01T00:00:05Z' });
+    const other = delivery('batch_3', { id: 'cus_batch_b', name: 'Other', updated_at: '2026-06-01T00:00:00Z' });
+    await sendBatch([older, newer, other]);
+    await h.waitFor('the batch to be applied', async () => ((await Promise.all([older, newer, other].map((d) => statusOf(d.id)))).every((s) => s === 'applied') ? true : undefined));
+    const scope = { tenantId: 't1', connectionId: 'shop', entity: 'customers' };
+    expect((await h.platform.records.get(scope, 'cus_batch_a'))?.data.name).toBe('Second name');
+    expect((await h.platform.records.get(scope, 'cus_batch_b'))?.data.name).toBe('Other');
+  });
+
+  test('a delivery a replay has settled since is left as the replay left it; the others apply', async () => {
+    const replayed: Delivery = { ...delivery('batch_4', { id: 'cus_batch_c', name: 'Replayed', updated_at: '2026-06-01T00:00:00Z' }), replays: 1, status: 'ignored', detail: 'settled by its replay' };
+    const plain = delivery('batch_5', { id: 'cus_batch_d', name: 'Plain', updated_at: '2026-06-01T00:00:00Z' });
+    await sendBatch([replayed, plain]);
+    await h.waitFor('the plain delivery to be applied', async () => ((await statusOf(plain.id)) === 'applied' ? true : undefined));
+    await h.waitFor('the queue to be empty', async () => (h.platform.queue.depth(QUEUES.inbound).active === 0 ? true : undefined));
+    expect(await h.platform.deliveries.get(replayed.id)).toMatchObject({ status: 'ignored', detail: 'settled by its replay' });
+    expect(await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_c')).toBeUndefined();
+  });
+
+  test('a batch message without deliveries is refused as malformed', () => {
+    expect(() => parseInboundQueueMessage({ kind: 'webhook-batch', connectionId: 'shop', deliveryIds: [] })).toThrow(/not a webhook batch/);
+    expect(() => parseInboundQueueMessage({ kind: 'webhook-batch', connectionId: 'shop', deliveryIds: [1] })).toThrow(/not a webhook batch/);
+    expect(parseInboundQueueMessage({ kind: 'webhook-batch', connectionId: 'shop', deliveryIds: ['a', 'b'] })).toEqual({ kind: 'webhook-batch', connectionId: 'shop', deliveryIds: ['a', 'b'] });
+  });
+});
