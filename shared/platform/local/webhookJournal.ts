@@ -158,9 +158,13 @@ export class JournalAppender {
   }
 
   private rotate(): void {
+    // The next segment opened before this one is closed: when the open fails, the appender stays
+    // on this segment and tries again at the next append (closing first left a closed descriptor
+    // whose number the next open elsewhere reuses, and the retry closed that file).
+    const fd = openSync(join(this.dir, segmentName(this.segment + 1)), 'a+');
     closeSync(this.fd);
+    this.fd = fd;
     this.segment += 1;
-    this.fd = openSync(join(this.dir, segmentName(this.segment)), 'a+');
     this.size = fstatSync(this.fd).size;
   }
 

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -227,6 +227,27 @@ describe('webhook journal', () => {
     const [e] = again.append([p('e')]);
     expect(e.segment).toBe(5);
     expect(payloads(readAll(reader(), readCheckpoint(dir)).frames)).toEqual([p('d'), p('e')]);
+  });
+
+  it('throws when it cannot start the next segment, and starts it on a later append once it can', () => {
+    const a = appender({ segmentBytes: 1 });
+    const [first] = a.append(['first']);
+    mkdirSync(segmentPath(2)); // the next segment's name taken: opening it fails (EISDIR)
+    expect(() => a.append(['refused'])).toThrow(/EISDIR/);
+    expect(() => a.append(['refused again'])).toThrow(/EISDIR/);
+    expect(a.position).toEqual(first);
+    // Meanwhile the drain opens segment 1 (and gets whatever file descriptor is free).
+    const r = reader();
+    expect(payloads(r.readSegment(JOURNAL_START, 10).frames)).toEqual(['first']);
+    rmdirSync(segmentPath(2));
+    const [second] = a.append(['second']);
+    expect(second).toEqual({ segment: 2, offset: 8 + 6 });
+    expect(segmentFiles()).toEqual(['0000000001.journal', '0000000002.journal']);
+    // The reader's file is still its own.
+    const read = readAll(r, JOURNAL_START);
+    expect(payloads(read.frames)).toEqual(['first', 'second']);
+    expect(read.skippedBytes).toBe(0);
+    shut(a);
   });
 
   it('without a checkpoint, starts at the first segment there is', () => {
