@@ -94,6 +94,7 @@ export class JournalAppender {
   private segment: number;
   private size: number;
   private readonly segmentBytes: number;
+  private closed = false;
   /** Bytes of a torn last frame cut at open (a crash during a write), for the host's log. */
   readonly truncatedBytes: number;
 
@@ -153,7 +154,10 @@ export class JournalAppender {
     return ends;
   }
 
+  /** Closes the open segment (once: a second close could close a file that reused its descriptor). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     closeSync(this.fd);
   }
 

@@ -250,6 +250,17 @@ describe('webhook journal', () => {
     shut(a);
   });
 
+  it('closes once: a second close leaves alone a file that reused its descriptor', () => {
+    const a = appender();
+    a.append(['kept']);
+    a.close();
+    const r = reader();
+    expect(payloads(r.readSegment(JOURNAL_START, 10).frames)).toEqual(['kept']); // r holds a descriptor now, likely a's old number
+    a.close();
+    appendFileSync(segmentPath(1), frameBytes('more'));
+    expect(payloads(r.readSegment(JOURNAL_START, 10).frames)).toEqual(['kept', 'more']);
+  });
+
   it('without a checkpoint, starts at the first segment there is', () => {
     const a = appender({ segmentBytes: 16 });
     a.append(['first-segment']);
