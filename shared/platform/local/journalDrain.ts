@@ -61,11 +61,12 @@ export class JournalDrain {
     this.wakeUp?.();
   }
 
-  /** Finishes the batch in hand and stops. */
+  /** Finishes the batch in hand and stops (closing its segment file; a later read opens it again). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake();
     await this.loop;
+    this.reader.close();
   }
 
   /** Drains everything journaled so far, as far as it can go now (tests, and the in-process drain's stop). */

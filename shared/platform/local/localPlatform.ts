@@ -81,7 +81,8 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     : undefined;
   const idempotency = new SqliteIdempotencyStore(db, { clock });
   const journalDir = join(options.dataDir, 'webhook-journal');
-  const journal = options.webhookJournal ? new JournalIntake(new JournalAppender(journalDir), idempotency, options.webhookJournal) : undefined;
+  const appender = options.webhookJournal ? new JournalAppender(journalDir) : undefined;
+  const journal = appender ? new JournalIntake(appender, idempotency, options.webhookJournal) : undefined;
   let drain: JournalDrain | undefined;
   const platform: LocalPlatform = {
     name: 'local',
@@ -120,6 +121,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     async close() {
       journal?.close();
       await drain?.stop();
+      appender?.close();
       await checkpointer?.stop();
       await telemetry.flush();
       if (options.telemetrySink === undefined) await new Promise<void>((done) => sink.end(done));

@@ -94,6 +94,7 @@ export class JournalAppender {
   private segment: number;
   private size: number;
   private readonly segmentBytes: number;
+  private closed = false;
   /** Bytes of a torn last frame cut at open (a crash during a write), for the host's log. */
   readonly truncatedBytes: number;
 
@@ -153,14 +154,21 @@ export class JournalAppender {
     return ends;
   }
 
+  /** Closes the open segment (once: a second close could close a file that reused its descriptor). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     closeSync(this.fd);
   }
 
   private rotate(): void {
+    // The next segment opened before this one is closed: when the open fails, the appender stays
+    // on this segment and tries again at the next append (closing first left a closed descriptor
+    // whose number the next open elsewhere reuses, and the retry closed that file).
+    const fd = openSync(join(this.dir, segmentName(this.segment + 1)), 'a+');
     closeSync(this.fd);
+    this.fd = fd;
     this.segment += 1;
-    this.fd = openSync(join(this.dir, segmentName(this.segment)), 'a+');
     this.size = fstatSync(this.fd).size;
   }
 

@@ -42,8 +42,9 @@ function retentionOf(status: Delivery['status']): { ttl?: number } {
  * container's TTL (30 days, infra/modules/cosmos.bicep), not a count, and spares deliveries still
  * `received` or `held` (`retentionOf`). Health counters are one
  * document per connection, never expiring (`ttl: -1`), incremented with read + replace If-Match (retried on a lost race), so
- * concurrent receivers never lose a count. Insert and its "received" count are two writes: a crash
- * between them can undercount by one, never double-count.
+ * concurrent receivers never lose a count. Insert and its "received" count are two writes (one count
+ * per connection for an insertMany): a crash between them can undercount by the batch, never
+ * double-count.
  */
 export class CosmosDeliveryStore implements DeliveryStore {
   private readonly container;
@@ -55,15 +56,31 @@ export class CosmosDeliveryStore implements DeliveryStore {
   }
 
   async insert(delivery: Delivery): Promise<boolean> {
-    const doc: DeliveryDoc = { ...delivery, docType: 'delivery', orderKey: nextOrderKey(), ...retentionOf(delivery.status) };
-    if (await this.find(delivery.id)) return false;
-    if (!(await createIfAbsent(this.container, this.charges, 'deliveries.insert', doc))) return false;
-    await this.recordHealth(delivery.connectionId, 'received', delivery.receivedAt);
-    return true;
+    return (await this.insertMany([delivery]))[0];
   }
 
+  /**
+   * The rows in parallel, then one health update per connection counting its new rows (one update
+   * per row would race for the same document: a burst of one connection's deliveries ran out of
+   * attempts).
+   */
   async insertMany(deliveries: readonly Delivery[]): Promise<boolean[]> {
-    return Promise.all(deliveries.map((d) => this.insert(d)));
+    const inserted = await Promise.all(deliveries.map((d) => this.insertRow(d)));
+    const received = new Map<string, { count: number; lastAt: IsoTime }>();
+    deliveries.forEach((d, i) => {
+      if (!inserted[i]) return;
+      const seen = received.get(d.connectionId);
+      if (!seen) received.set(d.connectionId, { count: 1, lastAt: d.receivedAt });
+      else received.set(d.connectionId, { count: seen.count + 1, lastAt: d.receivedAt > seen.lastAt ? d.receivedAt : seen.lastAt });
+    });
+    await Promise.all([...received].map(([connectionId, { count, lastAt }]) => this.countHealth(connectionId, 'received', lastAt, undefined, count)));
+    return inserted;
+  }
+
+  private async insertRow(delivery: Delivery): Promise<boolean> {
+    const doc: DeliveryDoc = { ...delivery, docType: 'delivery', orderKey: nextOrderKey(), ...retentionOf(delivery.status) };
+    if (await this.find(delivery.id)) return false;
+    return createIfAbsent(this.container, this.charges, 'deliveries.insert', doc);
   }
 
   async get(id: string): Promise<Delivery | undefined> {
@@ -109,6 +126,11 @@ export class CosmosDeliveryStore implements DeliveryStore {
   }
 
   async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void> {
+    await this.countHealth(connectionId, event, at, detail, 1);
+  }
+
+  /** Counts `count` events of one kind for a connection in one write. */
+  private async countHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail: string | undefined, count: number): Promise<void> {
     const id = safeDocId('health', connectionId);
     const key = [HEALTH_TENANT, connectionId];
     for (let attempt = 0; attempt < MAX_HEALTH_ATTEMPTS; attempt += 1) {
@@ -118,10 +140,10 @@ export class CosmosDeliveryStore implements DeliveryStore {
         : { id, docType: 'health', tenantId: HEALTH_TENANT, connectionId, ttl: -1, received: 0, rejected: 0, failures: 0, lastReceivedAt: null, lastRejectedAt: null, lastFailureAt: null, lastError: null };
       const next: HealthDoc =
         event === 'received'
-          ? { ...base, received: base.received + 1, lastReceivedAt: at }
+          ? { ...base, received: base.received + count, lastReceivedAt: at }
           : event === 'rejected'
-            ? { ...base, rejected: base.rejected + 1, lastRejectedAt: at, lastError: detail ?? null }
-            : { ...base, failures: base.failures + 1, lastFailureAt: at, lastError: detail ?? null };
+            ? { ...base, rejected: base.rejected + count, lastRejectedAt: at, lastError: detail ?? null }
+            : { ...base, failures: base.failures + count, lastFailureAt: at, lastError: detail ?? null };
       const written = current
         ? await replaceIfMatch(this.container, this.charges, 'deliveries.health', next, key, current._etag!)
         : await createIfAbsent(this.container, this.charges, 'deliveries.health', next);

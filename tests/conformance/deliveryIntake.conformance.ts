@@ -1,0 +1,185 @@
+import { webhookMessageId, type WebhookInboundMessage } from '../../shared/core/runs/inboundMessage';
+import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../shared/ports/deliveryIntake';
+import type { Delivery } from '../../shared/ports/deliveryStore';
+import { QUEUES } from '../../shared/ports/queue';
+import type { ReceivedMessage, SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import { uniqueId } from './fixtures';
+
+export interface DeliveryIntakeSubject {
+  intake: DeliveryIntake;
+  /** Resolves once what was accepted so far is in the delivery log and on `sync-inbound` (drains finished, turns committed). */
+  settle(): Promise<void>;
+  /** The delivery log's row for this id. */
+  delivery(id: string): Promise<Delivery | undefined>;
+  /** Receives and completes every `sync-inbound` message deliverable now (as the host's receiver would). */
+  receiveInbound(): Promise<ReceivedMessage[]>;
+  /**
+   * Makes the intake's store fail (the queue's send, the journal's write) until the returned
+   * function repairs it. Present only where the factory says `storeFailure: true`.
+   */
+  breakStore?(): () => Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export interface DeliveryIntakeConformanceOptions {
+  /** Whether the subject can be made to fail to store (breakStore); the case is skipped otherwise, with this reason. */
+  storeFailure: true | { skipBecause: string };
+}
+
+/** Receives like the local host: every free session in turn, then messages without one; completes each. */
+export function receiveAll(queue: SqliteQueue, name: string = QUEUES.inbound): ReceivedMessage[] {
+  const received: ReceivedMessage[] = [];
+  for (let session = queue.acceptSession(name); session !== undefined; session = queue.acceptSession(name)) {
+    for (let message = queue.receiveFromSession(session); message !== undefined; message = queue.receiveFromSession(session)) {
+      received.push(message);
+      queue.complete(message.lockToken);
+    }
+    queue.releaseSession(session);
+  }
+  for (let message = queue.receive(name); message !== undefined; message = queue.receive(name)) {
+    received.push(message);
+    queue.complete(message.lockToken);
+  }
+  return received;
+}
+
+/**
+ * A verified delivery as the webhook receiver builds it (shared/core/webhookIntake/receiver.ts):
+ * claim key `webhook:<connection>:<webhook id>`, a deterministic delivery id and message id, the
+ * connection as the message's session. `variant` changes what a retry of the same delivery may
+ * carry differently (its receipt time and body), never its ids.
+ */
+export function intakeEntry(connectionId: string, webhookId: string, variant = 0): IntakeEntry {
+  const at = new Date(Date.UTC(2025, 0, 1, 12, 0, variant)).toISOString();
+  const deliveryId = `dlv_${connectionId}_${webhookId}`;
+  const body: WebhookInboundMessage = { kind: 'webhook', connectionId, deliveryId };
+  return {
+    claimKey: `webhook:${connectionId}:${webhookId}`,
+    delivery: {
+      id: deliveryId,
+      tenantId: 'tenant-intake',
+      connectionId,
+      provider: 'sandbox',
+      webhookId,
+      receivedAt: at,
+      status: 'received',
+      eventType: 'customers.updated',
+      headers: { 'webhook-id': webhookId, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: webhookId, type: 'customers.updated', attempt: variant, data: { entity: 'customers', record: { id: 'cus_1', name: 'Zoë ✓' } } }),
+      replays: 0,
+      updatedAt: at,
+    },
+    message: { body, messageId: webhookMessageId(body), sessionId: connectionId, applicationProperties: { kind: 'webhook', deliveryId } },
+  };
+}
+
+/**
+ * The DeliveryIntake port's semantics (shared/ports/deliveryIntake.ts), run against the group
+ * commit on the local and the Cosmos DB platform and against the local platform's journal
+ * (deliveryIntake.local.test.ts, deliveryIntake.cosmos.test.ts). The subjects' queues keep no
+ * duplicate detection, so that a message sent twice is seen twice: the intake's own
+ * de-duplication is what is tested, not the broker's.
+ */
+export function deliveryIntakeConformance(name: string, factory: () => Promise<DeliveryIntakeSubject>, options: DeliveryIntakeConformanceOptions): void {
+  describe(`DeliveryIntake conformance: ${name}`, () => {
+    let subject: DeliveryIntakeSubject;
+    let connectionId: string;
+
+    beforeEach(async () => {
+      subject = await factory();
+      connectionId = uniqueId('conn-intake');
+    });
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
+    const entry = (webhookId: string, variant = 0) => intakeEntry(connectionId, webhookId, variant);
+    /** This test's messages on sync-inbound, received and completed. */
+    const inbound = async () => (await subject.receiveInbound()).filter((m) => m.sessionId === connectionId);
+    const count = (outcomes: IntakeOutcome[], outcome: IntakeOutcome) => outcomes.filter((o) => o === outcome).length;
+
+    it('accepts a delivery: once settled it is in the delivery log as received, and its one message is on sync-inbound', async () => {
+      const e = entry('msg_1');
+      expect(await subject.intake.write(e)).toBe('accepted');
+      await subject.settle();
+      expect(await subject.delivery(e.delivery.id)).toEqual(e.delivery);
+      const messages = await inbound();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({ messageId: e.message.messageId, sessionId: connectionId, body: e.message.body, applicationProperties: e.message.applicationProperties });
+      expect(messages[0].body).toEqual({ kind: 'webhook', connectionId, deliveryId: e.delivery.id });
+      expect(await inbound()).toEqual([]);
+    });
+
+    it('answers a later delivery of an accepted key "duplicate", before and after it settled, and takes nothing of it', async () => {
+      const first = entry('msg_dup');
+      expect(await subject.intake.write(first)).toBe('accepted');
+      expect(await subject.intake.write(entry('msg_dup', 1))).toBe('duplicate');
+      await subject.settle();
+      expect(await subject.intake.write(entry('msg_dup', 2))).toBe('duplicate');
+      await subject.settle();
+      // The log keeps the first delivery, not a retry's receipt time or body.
+      expect(await subject.delivery(first.delivery.id)).toEqual(first.delivery);
+      const messages = await inbound();
+      expect(messages.map((m) => m.messageId)).toEqual([first.message.messageId]);
+      // Once its message was received and completed, too.
+      expect(await subject.intake.write(entry('msg_dup', 3))).toBe('duplicate');
+      await subject.settle();
+      expect(await inbound()).toEqual([]);
+    });
+
+    it('accepts exactly one of many deliveries of one key that arrive at once', async () => {
+      const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => subject.intake.write(entry('msg_burst', i))));
+      expect(count(outcomes, 'accepted')).toBe(1);
+      expect(count(outcomes, 'duplicate')).toBe(11);
+      await subject.settle();
+      expect(await subject.delivery(entry('msg_burst').delivery.id)).toMatchObject({ status: 'received' });
+      expect((await inbound()).map((m) => m.messageId)).toEqual([entry('msg_burst').message.messageId]);
+    });
+
+    it('accepts exactly one of many deliveries of one key spread over several turns', async () => {
+      const writes: Array<Promise<IntakeOutcome>> = [];
+      for (let turn = 0; turn < 6; turn += 1) {
+        writes.push(subject.intake.write(entry('msg_spread', turn * 2)), subject.intake.write(entry('msg_spread', turn * 2 + 1)));
+        await new Promise<void>((done) => setImmediate(done));
+      }
+      const outcomes = await Promise.all(writes);
+      expect(count(outcomes, 'accepted')).toBe(1);
+      // The others: duplicates, or told to come back while the first one is still being stored.
+      expect(count(outcomes, 'duplicate') + count(outcomes, 'in_progress')).toBe(11);
+      await subject.settle();
+      expect((await inbound()).map((m) => m.messageId)).toEqual([entry('msg_spread').message.messageId]);
+    });
+
+    it('accepts distinct deliveries written together, each logged and enqueued once', async () => {
+      const entries = Array.from({ length: 30 }, (_, i) => entry(`msg_many_${i}`));
+      expect(await Promise.all(entries.map((e) => subject.intake.write(e)))).toEqual(entries.map(() => 'accepted'));
+      await subject.settle();
+      for (const e of entries) expect(await subject.delivery(e.delivery.id)).toEqual(e.delivery);
+      const messages = await inbound();
+      expect(messages.map((m) => m.messageId).sort()).toEqual(entries.map((e) => e.message.messageId).sort());
+      for (const m of messages) expect(m.body).toEqual(entries.find((e) => e.message.messageId === m.messageId)?.message.body);
+      // One session: in the order they were written.
+      expect(messages.map((m) => m.messageId)).toEqual(entries.map((e) => e.message.messageId));
+    });
+
+    const storeFailureCase = options.storeFailure === true ? it : it.skip;
+    const skipNote = options.storeFailure === true ? '' : ` (skipped: ${options.storeFailure.skipBecause})`;
+    storeFailureCase(`throws a failure to store, enqueues nothing for it, and accepts a retry${skipNote}`, async () => {
+      const failing = entry('msg_fail');
+      const bystander = entry('msg_fail_other');
+      const repair = subject.breakStore!();
+      const attempts = await Promise.allSettled([subject.intake.write(failing), subject.intake.write(bystander)]);
+      expect(attempts.map((a) => a.status)).toEqual(['rejected', 'rejected']);
+      await repair();
+      await subject.settle();
+      expect(await inbound()).toEqual([]);
+      // Not a duplicate: nothing of it was taken.
+      expect(await subject.intake.write(entry('msg_fail', 1))).toBe('accepted');
+      expect(await subject.intake.write(bystander)).toBe('accepted');
+      await subject.settle();
+      expect(await subject.delivery(failing.delivery.id)).toMatchObject({ id: failing.delivery.id, status: 'received' });
+      expect((await inbound()).map((m) => m.messageId)).toEqual([failing.message.messageId, bystander.message.messageId]);
+      expect(await subject.intake.write(entry('msg_fail', 2))).toBe('duplicate');
+    });
+  });
+}

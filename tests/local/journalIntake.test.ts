@@ -1,0 +1,228 @@
+import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
+import type { IntakeOutcome } from '../../shared/ports/deliveryIntake';
+import { JournalDrain } from '../../shared/platform/local/journalDrain';
+import { JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
+import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import type { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
+import { whenDurable } from '../../shared/platform/local/turnCommit';
+import { JOURNAL_START, JournalAppender, JournalReader, readCheckpoint } from '../../shared/platform/local/webhookJournal';
+import { intakeEntry, receiveAll } from '../conformance/deliveryIntake.conformance';
+import { expectSyncBridgeError } from '../conformance/fixtures';
+import { tempDirectory } from './helpers';
+
+/**
+ * The journal-first intake across restarts and under back-pressure (journalIntake.ts,
+ * journalDrain.ts): the local platform closed and opened again on the same data folder. Deliveries
+ * "journaled but not drained" come from a JournalIntake built here without a running drain (its
+ * JournalDrain is run by hand, or not at all), as a host killed before its drain got to them
+ * leaves them.
+ */
+describe('journal intake: restarts and back-pressure', () => {
+  const DAY_MS = 24 * 3600_000;
+  let dir: ReturnType<typeof tempDirectory>;
+  const toClose: Array<() => Promise<void> | void> = [];
+  const conn = 'conn-journal';
+  const entry = (webhookId: string, variant = 0) => intakeEntry(conn, webhookId, variant);
+  const journalDir = () => join(dir.path, 'webhook-journal');
+
+  beforeEach(() => {
+    dir = tempDirectory('syncbridge-journal-intake-');
+  });
+  afterEach(async () => {
+    for (const close of toClose.splice(0).reverse()) await close();
+    dir.remove();
+  });
+
+  /** The local platform on the test's data folder; `journal`: with the journal and its in-process drain. */
+  function open(journal: boolean): LocalPlatform {
+    const platform = createLocalPlatform({
+      dataDir: dir.path,
+      telemetrySink: new PassThrough().resume(),
+      checkpointIntervalMs: 0,
+      // No duplicate detection on the queue: a message sent twice must be seen twice.
+      queue: { duplicateDetectionWindowMs: 0 },
+      ...(journal ? { webhookJournal: { drain: 'in-process' as const } } : {}),
+    });
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await platform.close();
+    };
+    toClose.push(close);
+    return Object.assign(Object.create(platform) as LocalPlatform, { close });
+  }
+
+  /** A JournalIntake on the platform's journal folder with a drain that runs only when told (drainAll). */
+  function journalWithoutDrain(platform: LocalPlatform, options: JournalIntakeOptions = {}) {
+    const appender = new JournalAppender(journalDir());
+    const intake = new JournalIntake(appender, platform.idempotency as SqliteIdempotencyStore, options);
+    const reader = new JournalReader(journalDir());
+    const drain = new JournalDrain(reader, new IntakeGroupCommit(platform, DAY_MS, 512), {
+      whenDurable: () => whenDurable(platform.db),
+      onDrained: (position) => intake.drained(position),
+      log: () => undefined,
+    });
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      intake.close();
+      appender.close();
+      reader.close();
+    };
+    toClose.push(close);
+    return { intake, drain, close };
+  }
+
+  async function settled(platform: LocalPlatform): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (platform.journal!.backlog > 0) {
+      if (Date.now() > deadline) throw new Error(`The journal still holds ${platform.journal!.backlog} deliveries after 10 s.`);
+      await new Promise((done) => setTimeout(done, 5));
+    }
+    await whenDurable(platform.db);
+  }
+
+  /** Resolves with the outcome, or with 'still waiting' if it has not come within `ms`. */
+  function within(ms: number, write: Promise<IntakeOutcome>): Promise<IntakeOutcome | 'still waiting'> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'still waiting'>((done) => (timer = setTimeout(() => done('still waiting'), ms)));
+    return Promise.race([write, late]).finally(() => clearTimeout(timer));
+  }
+  const nextTurns = async () => {
+    for (let i = 0; i < 3; i += 1) await new Promise<void>((done) => setImmediate(done));
+  };
+  const messageIds = (platform: LocalPlatform) => receiveAll(platform.queue).map((m) => m.messageId);
+
+  it('keeps a drained delivery a duplicate after a restart', async () => {
+    const first = open(true);
+    expect(await first.journal!.write(entry('msg_a'))).toBe('accepted');
+    await settled(first);
+    expect(await first.deliveries.get(entry('msg_a').delivery.id)).toEqual(entry('msg_a').delivery);
+    await first.close();
+
+    const second = open(true);
+    expect(second.journal!.backlog).toBe(0); // drained: the claim answers for it, not the journal
+    expect(await second.journal!.write(entry('msg_a', 1))).toBe('duplicate');
+    await settled(second);
+    expect(await second.deliveries.get(entry('msg_a').delivery.id)).toEqual(entry('msg_a').delivery);
+    expect(messageIds(second)).toEqual([entry('msg_a').message.messageId]);
+  });
+
+  it('keeps a delivery journaled but not drained a duplicate after a restart, and drains it once then', async () => {
+    const first = open(false);
+    const killed = journalWithoutDrain(first);
+    expect(await killed.intake.write(entry('msg_b'))).toBe('accepted');
+    expect(await killed.intake.write(entry('msg_c'))).toBe('accepted');
+    expect(killed.intake.backlog).toBe(2);
+    killed.close(); // the host dies before its drain got to them
+    await first.close();
+
+    // Back, still without a drain: the journal alone knows them.
+    const second = open(false);
+    const again = journalWithoutDrain(second);
+    expect(again.intake.backlog).toBe(2);
+    expect(await second.deliveries.get(entry('msg_b').delivery.id)).toBeUndefined();
+    expect(await again.intake.write(entry('msg_b', 1))).toBe('duplicate');
+    expect(await again.intake.write(entry('msg_d'))).toBe('accepted');
+    again.close();
+    await second.close();
+
+    // And with the drain: everything journaled reaches the log and the queue, once.
+    const third = open(true);
+    expect(third.journal!.backlog).toBe(3);
+    const retries = await Promise.all(['msg_b', 'msg_c', 'msg_d'].map((id) => third.journal!.write(entry(id, 2))));
+    expect(retries).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    await settled(third);
+    for (const id of ['msg_b', 'msg_c', 'msg_d']) expect(await third.deliveries.get(entry(id).delivery.id)).toEqual(entry(id).delivery);
+    expect(messageIds(third)).toEqual(['msg_b', 'msg_c', 'msg_d'].map((id) => entry(id).message.messageId));
+    expect(await third.journal!.write(entry('msg_c', 3))).toBe('duplicate');
+    expect(readCheckpoint(journalDir())).not.toEqual(JOURNAL_START);
+  });
+
+  it('enqueues once a delivery the drain reads again after a restart (it stored it, but died before its checkpoint)', async () => {
+    const first = open(false);
+    const host = journalWithoutDrain(first);
+    expect(await host.intake.write(entry('msg_a'))).toBe('accepted');
+    expect(await host.intake.write(entry('msg_b'))).toBe('accepted');
+    await host.drain.drainAll();
+    expect(host.intake.backlog).toBe(0);
+    expect(messageIds(first)).toEqual([entry('msg_a').message.messageId, entry('msg_b').message.messageId]);
+    host.close();
+    await first.close();
+    rmSync(join(journalDir(), 'drained')); // as if the checkpoint had never been saved
+    expect(readCheckpoint(journalDir())).toEqual(JOURNAL_START);
+
+    const second = open(true);
+    expect(second.journal!.backlog).toBe(2); // read back from the journal: duplicates meanwhile
+    expect(await second.journal!.write(entry('msg_a', 1))).toBe('duplicate');
+    await settled(second);
+    expect(messageIds(second)).toEqual([]);
+    expect(await second.deliveries.get(entry('msg_a').delivery.id)).toEqual(entry('msg_a').delivery);
+    expect(existsSync(join(journalDir(), 'drained'))).toBe(true);
+  });
+
+  it('holds a delivery back while the backlog is full, refuses it (transient) after backlogWaitMs, and takes it once the drain catches up', async () => {
+    const platform = open(false);
+    const { intake, drain } = journalWithoutDrain(platform, { maxBacklog: 1, backlogWaitMs: 400 });
+    expect(await intake.write(entry('msg_a'))).toBe('accepted');
+
+    const started = Date.now();
+    const refused = await expectSyncBridgeError(within(3000, intake.write(entry('msg_b'))).then((o) => {
+      throw new Error(`Expected a refusal, got ${o}.`);
+    }), 'transient');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(refused.message).toMatch(/behind/);
+    expect(intake.backlog).toBe(1);
+    // Nothing of it was journaled.
+    const reader = new JournalReader(journalDir());
+    expect(reader.read(JOURNAL_START, 10).frames.map((f) => (JSON.parse(f.payload) as { claimKey: string }).claimKey)).toEqual([entry('msg_a').claimKey]);
+    reader.close();
+
+    // The provider sends it again; the drain catches up meanwhile.
+    const retry = intake.write(entry('msg_b', 1));
+    expect(await within(50, retry)).toBe('still waiting');
+    await drain.drainAll();
+    await nextTurns();
+    expect(await within(0, retry)).toBe('accepted');
+    expect(intake.backlog).toBe(1);
+    await drain.drainAll();
+    expect(intake.backlog).toBe(0);
+    expect(await platform.deliveries.get(entry('msg_b').delivery.id)).toEqual(entry('msg_b', 1).delivery);
+    expect(messageIds(platform)).toEqual([entry('msg_a').message.messageId, entry('msg_b').message.messageId]);
+  });
+
+  (existsSync('/proc/self/fd') ? it : it.skip)('leaves no journal file open once the platform is closed (it is opened again on the same folder)', async () => {
+    const openJournalFiles = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(journalDir());
+        } catch {
+          return false; // closed meanwhile (readdir's own descriptor)
+        }
+      }).length;
+    for (let i = 0; i < 3; i += 1) {
+      const platform = open(true);
+      expect(await platform.journal!.write(entry(`msg_${i}`))).toBe('accepted');
+      await settled(platform);
+      expect(openJournalFiles()).toBeGreaterThan(0);
+      await platform.close();
+      expect(openJournalFiles()).toBe(0);
+    }
+  });
+
+  it('refuses (transient) what waits for room, and every later delivery, once closed', async () => {
+    const platform = open(false);
+    const { intake } = journalWithoutDrain(platform, { maxBacklog: 1, backlogWaitMs: 60_000 });
+    expect(await intake.write(entry('msg_a'))).toBe('accepted');
+    const waiting = within(3000, intake.write(entry('msg_b')));
+    await nextTurns();
+    intake.close();
+    await expectSyncBridgeError(waiting, 'transient');
+    await expectSyncBridgeError(intake.write(entry('msg_c')), 'transient');
+  });
+});
