@@ -97,6 +97,12 @@ describe('journal intake: restarts and back-pressure', () => {
     for (let i = 0; i < 3; i += 1) await new Promise<void>((done) => setImmediate(done));
   };
   const messageIds = (platform: LocalPlatform) => receiveAll(platform.queue).map((m) => m.messageId);
+  /** The deliveries enqueued, in order, whether each in its own message or in a connection's batch. */
+  const enqueuedDeliveryIds = (platform: LocalPlatform) =>
+    receiveAll(platform.queue).flatMap((m) => {
+      const body = m.body as { kind: string; deliveryId?: string; deliveryIds?: string[] };
+      return body.kind === 'webhook-batch' ? body.deliveryIds! : [body.deliveryId!];
+    });
 
   it('keeps a drained delivery a duplicate after a restart', async () => {
     const first = open(true);
@@ -139,7 +145,7 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(retries).toEqual(['duplicate', 'duplicate', 'duplicate']);
     await settled(third);
     for (const id of ['msg_b', 'msg_c', 'msg_d']) expect(await third.deliveries.get(entry(id).delivery.id)).toEqual(entry(id).delivery);
-    expect(messageIds(third)).toEqual(['msg_b', 'msg_c', 'msg_d'].map((id) => entry(id).message.messageId));
+    expect(enqueuedDeliveryIds(third)).toEqual(['msg_b', 'msg_c', 'msg_d'].map((id) => entry(id).delivery.id));
     expect(await third.journal!.write(entry('msg_c', 3))).toBe('duplicate');
     expect(readCheckpoint(journalDir())).not.toEqual(JOURNAL_START);
   });
@@ -194,6 +200,14 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(intake.backlog).toBe(0);
     expect(await platform.deliveries.get(entry('msg_b').delivery.id)).toEqual(entry('msg_b', 1).delivery);
     expect(messageIds(platform)).toEqual([entry('msg_a').message.messageId, entry('msg_b').message.messageId]);
+  });
+
+  it('answers a repeat of a delivery still in the journal at once, even while the backlog is full', async () => {
+    const platform = open(false);
+    const { intake } = journalWithoutDrain(platform, { maxBacklog: 1, backlogWaitMs: 60_000 });
+    expect(await intake.write(entry('msg_a'))).toBe('accepted');
+    expect(await within(1000, intake.write(entry('msg_a', 1)))).toBe('duplicate');
+    intake.close();
   });
 
   (existsSync('/proc/self/fd') ? it : it.skip)('leaves no journal file open once the platform is closed (it is opened again on the same folder)', async () => {

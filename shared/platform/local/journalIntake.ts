@@ -116,6 +116,14 @@ export class JournalIntake implements DeliveryIntake {
 
   private flush(): void {
     this.scheduled = false;
+    // A repeat of a delivery still in the journal needs no room: it is answered at once.
+    if (this.pending.size >= this.maxBacklog) {
+      this.waiting = this.waiting.filter((w) => {
+        if (!this.pending.has(w.entry.claimKey)) return true;
+        w.done('duplicate');
+        return false;
+      });
+    }
     const room = this.maxBacklog - this.pending.size;
     const batch = this.waiting.splice(0, Math.max(0, room));
     this.refuseLongWaits();

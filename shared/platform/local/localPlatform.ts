@@ -82,6 +82,9 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
   const idempotency = new SqliteIdempotencyStore(db, { clock });
   const journalDir = join(options.dataDir, 'webhook-journal');
   const appender = options.webhookJournal ? new JournalAppender(journalDir) : undefined;
+  if (appender && appender.truncatedBytes > 0) {
+    telemetry.log('warn', 'The webhook journal ended in a torn frame (a write cut short by a crash; its sender got no answer); the frame was cut.', { bytes: appender.truncatedBytes });
+  }
   const journal = appender ? new JournalIntake(appender, idempotency, options.webhookJournal) : undefined;
   let drain: JournalDrain | undefined;
   const platform: LocalPlatform = {
