@@ -164,7 +164,7 @@ export function deliveryIntakeConformance(name: string, factory: () => Promise<D
       await subject.settle();
       for (const e of entries) expect(await subject.delivery(e.delivery.id)).toEqual(e.delivery);
       const messages = await inbound();
-      for (const m of messages) if (m.body.kind === 'webhook') expect(m.body).toEqual(entries.find((e) => e.message.messageId === m.messageId)?.message.body);
+      for (const m of messages) if ((m.body as { kind: string }).kind === 'webhook') expect(m.body).toEqual(entries.find((e) => e.message.messageId === m.messageId)?.message.body);
       // One session: each delivery enqueued once (in its own message or its connection's batch), in the order they were written.
       expect(deliveryIdsOf(messages)).toEqual(entries.map((e) => e.delivery.id));
     });
