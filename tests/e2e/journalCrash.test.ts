@@ -1,0 +1,159 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { ApiClient } from '../support/apiClient';
+import { customerEvent, postWebhookAs, undrainedJournalKeys } from '../support/journaledWebhooks';
+import { assertBuilt, killHard, startNpmStart, type NpmStartProcess } from '../support/npmStart';
+
+const ADMIN_KEY = 'journal-crash-admin-key-0123456789';
+const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+const CONNECTION = 'sandbox-crm';
+/** Answered deliveries after which a host is killed, and the senders posting at once. */
+const BURST = 1_000;
+const CONCURRENCY = 64;
+/** Kills at most: the test goes on until one kill caught the drain behind an answered delivery. */
+const MAX_KILLS = 5;
+
+/**
+ * `npm start` answers a webhook 202 once it is in the webhook journal (journal first, with the
+ * applier thread draining it: local/start.ts). A SIGKILL right after a burst of them loses none:
+ * the next start drains what the last one left, each delivery is logged and applied once, and
+ * the provider's retries of them are duplicates.
+ *
+ * The drain is usually only a few milliseconds behind the receiver, so the applier thread is
+ * given other work during the burst (full syncs of a second connection, 1,000 records a page,
+ * on the same thread) and the host is killed while senders are still posting. Whether a kill
+ * catches answered deliveries still in the journal is a matter of timing: the test kills and
+ * restarts until one did (and says so), then checks everything accepted by every host.
+ */
+describe('npm start: SIGKILL right after a burst of accepted webhooks', () => {
+  let sandbox: RunningSandbox;
+  let dataDir: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    assertBuilt();
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 2000, rateLimit: { requests: 100_000, windowSeconds: 1 } });
+    dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-journal-crash-'));
+  });
+  afterAll(async () => {
+    await Promise.all(children.map(killHard));
+    await sandbox?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const env = () => ({ SYNCBRIDGE_PORT: '0', SYNCBRIDGE_DATA_DIR: dataDir, SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: sandbox.apiKey, SYNCBRIDGE_ADMIN_KEY: ADMIN_KEY });
+  const journalDir = () => join(dataDir, 'webhook-journal');
+  const claimKey = (id: string) => `webhook:${CONNECTION}:msg_${id}`;
+
+  async function start(): Promise<{ host: NpmStartProcess; api: ApiClient }> {
+    const host = await startNpmStart(env());
+    children.push(host.child);
+    return { host, api: new ApiClient(host.url, sandbox.url, ADMIN_KEY) };
+  }
+
+  /** The connection's whole delivery log, through the admin API's pages. */
+  async function deliveryLog(api: ApiClient): Promise<any[]> {
+    const all: any[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: any } = await api.api('GET', `/api/connections/${CONNECTION}/deliveries?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      if (page.status !== 200) throw new Error(`the delivery log answered ${page.status}`);
+      all.push(...page.body.deliveries);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    return all;
+  }
+
+  test('every delivery answered 202 before a SIGKILL is logged exactly once and applied after the restart, and re-posting it is a duplicate', async () => {
+    let { host, api } = await start();
+    // The first full sync finishes first (its sweep would delete the records the webhooks add).
+    await api.waitFor('the first full sync', async () => {
+      const runs = (await api.api('GET', `/api/connections/${CONNECTION}/syncs`)).body.runs;
+      return runs?.length === 1 && runs[0].finishedAt;
+    }, 20_000);
+    expect((await api.api('PUT', `/api/connections/${CONNECTION}/webhook`, { secrets: [SECRET] })).status).toBe(200);
+    expect((await api.api('POST', '/api/connections', { id: 'loadgen', provider: 'sandbox', config: { baseUrl: sandbox.url, pageSize: 1000 }, credentials: { type: 'apiKey', apiKey: sandbox.apiKey } })).status).toBe(201);
+
+    /** Delivery id → record id, of every delivery answered 202. */
+    const accepted = new Map<string, string>();
+    const undrainedAtKills: Array<{ undrained: number; answeredUndrained: number; answered: number }> = [];
+    let next = 0;
+    for (let kill = 1; kill <= MAX_KILLS; kill += 1) {
+      if (kill > 1) ({ host, api } = await start());
+      // Work for the applier thread: full syncs of the second connection, one after the other.
+      let loading = true;
+      const loader = (async () => {
+        while (loading) {
+          const runId = await api.startSync('full', 'loadgen').catch(() => undefined);
+          if (!runId) return;
+          await api.waitForRun(runId, 60_000).catch(() => undefined);
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 200));
+
+      // The burst: the senders keep posting; the host is killed once BURST of them were answered,
+      // with the others' requests in flight (those may or may not have been taken: only the 202s
+      // are promised, and a 202 read in full counts even when it arrives as the host dies).
+      const answered: Array<{ id: string; status: number; body: any }> = [];
+      let killed: Promise<void> | undefined;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (!killed) {
+            const id = `cus_jc_${next++}`;
+            const event = customerEvent(id) as { data: { record: Record<string, unknown> } };
+            event.data.record.notes = 'n'.repeat(1_000);
+            const answer = await postWebhookAs(host.url, CONNECTION, SECRET, `msg_${id}`, event).catch(() => undefined);
+            if (answer === undefined) return;
+            answered.push({ id, ...answer });
+            if (answered.length === BURST) killed = killHard(host.child);
+          }
+        }),
+      );
+      await killed;
+      loading = false;
+      await loader;
+      expect(answered.filter((a) => a.status !== 202)).toEqual([]);
+      for (const a of answered) accepted.set(a.body.deliveryId as string, a.id);
+
+      // What the kill left in the journal after the drain's last checkpoint: the restart's work.
+      const undrained = new Set(undrainedJournalKeys(journalDir()));
+      const answeredUndrained = answered.filter((a) => undrained.has(claimKey(a.id))).length;
+      undrainedAtKills.push({ undrained: undrained.size, answeredUndrained, answered: answered.length });
+      if (answeredUndrained > 0) break;
+    }
+    console.log(`journalCrash: at each SIGKILL, deliveries journaled and not drained (of them answered 202 / answered 202): ${undrainedAtKills.map((k) => `${k.undrained} (${k.answeredUndrained}/${k.answered})`).join(', ')}`);
+    expect(undrainedAtKills.at(-1)!.answeredUndrained).toBeGreaterThan(0);
+
+    ({ host, api } = await start());
+    const log = await api.waitFor('every accepted delivery applied', async () => {
+      const entries = (await deliveryLog(api)).filter((d) => accepted.has(d.id));
+      return entries.length >= accepted.size && entries.every((d) => d.status === 'applied') ? entries : undefined;
+    }, 20_000).catch(async (error) => {
+      const entries = (await deliveryLog(api)).filter((d) => accepted.has(d.id));
+      const byStatus: Record<string, number> = {};
+      for (const d of entries) byStatus[d.status] = (byStatus[d.status] ?? 0) + 1;
+      throw new Error(`${(error as Error).message}: ${entries.length} of ${accepted.size} accepted deliveries logged, by status ${JSON.stringify(byStatus)}`);
+    });
+    // Once each: every accepted delivery id once, for every accepted provider delivery id once.
+    expect(log).toHaveLength(accepted.size);
+    expect(new Set(log.map((d) => d.id)).size).toBe(accepted.size);
+    const ids = [...accepted.values()];
+    expect(new Set(log.map((d) => d.webhookId))).toEqual(new Set(ids.map((id) => `msg_${id}`)));
+    const stored = await api.liveRecords('customers', CONNECTION);
+    expect(ids.filter((id) => !stored.has(id))).toEqual([]);
+    expect(undrainedJournalKeys(journalDir())).toEqual([]);
+
+    // The provider's retries: each one a duplicate of the delivery it was accepted as.
+    const retries: Array<{ status: number; body: any }> = [];
+    for (let i = 0; i < ids.length; i += CONCURRENCY) {
+      retries.push(...(await Promise.all(ids.slice(i, i + CONCURRENCY).map((id) => postWebhookAs(host.url, CONNECTION, SECRET, `msg_${id}`, customerEvent(id))))));
+    }
+    expect(retries.filter((r) => !(r.status === 200 && r.body?.duplicate === true))).toEqual([]);
+    expect(retries.map((r) => r.body.deliveryId)).toEqual([...accepted.keys()]);
+    await killHard(host.child);
+  });
+});

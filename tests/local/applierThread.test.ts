@@ -1,0 +1,348 @@
+import type { InvocationContext, ServiceBusQueueFunctionOptions } from '@azure/functions';
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { allFunctions, appSetup } from '../../functions/all';
+import type { FunctionDefinition } from '../../functions/definition';
+import { inboundWorker } from '../../functions/inboundWorker';
+import { useServices } from '../../functions/services';
+import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { createServices, type Services } from '../../shared/composition';
+import { webhookIntakeFor } from '../../shared/core/webhookIntake';
+import { PRIVATE_ALLOWED } from '../../shared/http/destinationPolicy';
+import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { customerEvent, postWebhookAs, undrainedJournalKeys } from '../support/journaledWebhooks';
+import { sleep, tempDirectory, waitFor } from './helpers';
+
+/** Polls an async check until it returns a value other than undefined/false, or fails after timeoutMs. */
+async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+    await sleep(5);
+  }
+}
+
+/**
+ * The local host's applier thread (local/applierThread.ts) with the journal-first webhook intake
+ * (createLocalPlatform's webhookJournal, drain 'applier-thread'), as `npm start` runs them: the
+ * receiving thread only journals; the thread drains the journal into the delivery log and the
+ * inbound queue and runs the inbound worker, on its own SQLite handle on the same data folder.
+ * The thread runs the build (dist/local/applierThreadMain.js), so `npm run build` comes first.
+ */
+const THREAD_SCRIPT = resolve(__dirname, '../../dist/local/applierThreadMain.js');
+const assertBuilt = () => {
+  if (!existsSync(THREAD_SCRIPT)) throw new Error(`${THREAD_SCRIPT} is missing: run "npm run build" first (npm test does).`);
+};
+
+const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+const TENANT = 't1';
+const HOOKS = 'hooks';
+
+/**
+ * inboundWorker as the main thread would run it, counting its invocations: the host must leave it
+ * to the applier thread, so the count stays 0 while the thread applies everything.
+ */
+let mainThreadInvocations = 0;
+const inboundOptions = inboundWorker.options as ServiceBusQueueFunctionOptions;
+const countedInboundWorker: FunctionDefinition = {
+  kind: 'serviceBusQueue',
+  name: inboundWorker.name,
+  options: {
+    ...inboundOptions,
+    handler: async (message: unknown, context: InvocationContext) => {
+      mainThreadInvocations += 1;
+      return inboundOptions.handler(message, context);
+    },
+  },
+};
+
+/**
+ * The main thread's functions: the HTTP ones and inboundWorker (for the thread). No other queue
+ * function and no timer, so that the main thread writes nothing to SQLite on its own while a test
+ * holds the database's write lock from this thread.
+ */
+const mainFunctions: FunctionDefinition[] = [...allFunctions.filter((f) => f.kind === 'http'), countedInboundWorker];
+
+interface ThreadedHost {
+  platform: LocalPlatform;
+  services: Services;
+  host: RunningLocalHost;
+  url: string;
+  /** Every host line, the thread's included (it logs through the host's `log`). */
+  lines: string[];
+  /** Stops the host, then closes the receiving platform. */
+  stop(): Promise<void>;
+}
+
+async function startThreadedHost(dataDir: string, options: Partial<LocalHostOptions> = {}, setUp?: (services: Services) => Promise<void>): Promise<ThreadedHost> {
+  const platform = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), webhookJournal: { drain: 'applier-thread' } });
+  const services = createServices(platform);
+  useServices(services);
+  await setUp?.(services);
+  const lines: string[] = [];
+  const host = await startLocalHost({
+    functions: mainFunctions,
+    setup: appSetup,
+    queue: platform.queue,
+    port: 0,
+    enableTimers: false,
+    logInvocations: true,
+    log: (line) => lines.push(line),
+    applierThread: { dataDir, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal },
+    ...options,
+  });
+  return {
+    platform,
+    services,
+    host,
+    url: host.url,
+    lines,
+    async stop() {
+      await host.stop();
+      await platform.close();
+    },
+  };
+}
+
+/** The tenant and a webhook-only use of a sandbox connection (the events carry their records). */
+async function setUpHooks(services: Services, sandbox: RunningSandbox): Promise<void> {
+  await services.tenants.ensureTenant(TENANT, 'Tenant one');
+  await services.connections.create({ tenantId: TENANT, id: HOOKS, provider: 'sandbox', config: { baseUrl: sandbox.url }, credentials: { type: 'apiKey', apiKey: sandbox.apiKey } });
+  await webhookIntakeFor(services).setSecrets(TENANT, HOOKS, [SECRET]);
+}
+
+const succeededInvocations = (lines: string[]) => lines.filter((line) => line.includes("Executed 'inboundWorker' (Succeeded")).length;
+
+/**
+ * Holds SQLite's write lock on the data folder's database from a plain handle of this thread (as
+ * another process would): the applier thread's drain then cannot store anything. The receiving
+ * platform's open turn is committed first, or the handle would wait for this very thread.
+ */
+async function holdWriteLock(platform: LocalPlatform): Promise<{ release(): void }> {
+  await platform.queue.whenDurable();
+  const holder = new Database(join(platform.dataDir, 'syncbridge.db'), { timeout: 5_000 });
+  holder.exec('BEGIN IMMEDIATE');
+  return {
+    release() {
+      if (!holder.open) return;
+      holder.exec('ROLLBACK');
+      holder.close();
+    },
+  };
+}
+
+describe('local host with the applier thread (journal-first webhook intake)', () => {
+  let sandbox: RunningSandbox;
+  let dir: ReturnType<typeof tempDirectory>;
+  let h: ThreadedHost;
+
+  const post = (webhookId: string, event: unknown) => postWebhookAs(h.url, HOOKS, SECRET, webhookId, event);
+  const deliveryIdOf = (response: { body: any }) => response.body.deliveryId as string;
+
+  beforeAll(async () => {
+    assertBuilt();
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 5 });
+    dir = tempDirectory('syncbridge-applier-thread-');
+    // Receivers poll for messages sent elsewhere only every 5 s: a prompt pickup of a message sent
+    // from the main thread can then only come from the host forwarding the send to the thread.
+    h = await startThreadedHost(dir.path, { queuePollIntervalMs: 5_000 }, (services) => setUpHooks(services, sandbox));
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+    await sandbox?.close();
+    dir?.remove();
+  });
+
+  it('signed webhooks posted over HTTP are accepted (202), then logged and applied by the applier thread, never by the main thread', async () => {
+    const invokedBefore = mainThreadInvocations;
+    const succeededBefore = succeededInvocations(h.lines);
+    const ids = Array.from({ length: 40 }, (_, i) => `cus_burst_${i}`);
+    const responses = await Promise.all(ids.map((id) => post(`msg_burst_${id}`, customerEvent(id))));
+    expect(responses.map((r) => r.status)).toEqual(ids.map(() => 202));
+
+    for (const response of responses) {
+      const id = deliveryIdOf(response);
+      await until(async () => (await h.platform.deliveries.get(id))?.status === 'applied' || undefined, 10_000, `delivery ${id} applied`).catch(async () => {
+        throw new Error(`delivery ${id} is ${(await h.platform.deliveries.get(id))?.status}; host lines:\n${h.lines.join('\n')}`);
+      });
+    }
+    const statuses = await Promise.all(responses.map(async (r) => (await h.platform.deliveries.get(deliveryIdOf(r)))?.status));
+    expect(statuses).toEqual(ids.map(() => 'applied'));
+    for (const id of ids) {
+      const record = await h.platform.records.get({ tenantId: TENANT, connectionId: HOOKS, entity: 'customers' }, id);
+      expect(record).toMatchObject({ externalId: id, data: { name: `Customer ${id}` }, deleted: false });
+    }
+    // Every one ran on the thread: its invocations were logged (through the host's log), and the
+    // main thread's inboundWorker never ran.
+    // (A session's message is completed, and its line logged, with the session's next step.)
+    await waitFor(() => succeededInvocations(h.lines) - succeededBefore >= ids.length, 5_000, 'the invocations logged');
+    expect(succeededInvocations(h.lines) - succeededBefore).toBe(ids.length);
+    expect(mainThreadInvocations - invokedBefore).toBe(0);
+  });
+
+  it('a delivery id seen again answers 200 duplicate, both while its delivery is only journaled and once it is drained', async () => {
+    const webhookId = `msg_dup_${randomBytes(4).toString('hex')}`;
+    const lock = await holdWriteLock(h.platform);
+    let first: { status: number; body: any };
+    try {
+      first = await post(webhookId, customerEvent('cus_dup'));
+      expect(first.status).toBe(202);
+      // Journaled and not drained (the drain cannot write): the journal itself answers.
+      expect(h.platform.journal!.backlog).toBe(1);
+      expect(await h.platform.deliveries.get(deliveryIdOf(first))).toBeUndefined();
+      const again = await post(webhookId, customerEvent('cus_dup', 'Changed in the retry'));
+      expect({ status: again.status, body: again.body }).toEqual({ status: 200, body: { deliveryId: deliveryIdOf(first), duplicate: true } });
+      expect(h.platform.journal!.backlog).toBe(1);
+    } finally {
+      lock.release();
+    }
+
+    const id = deliveryIdOf(first);
+    await until(async () => (await h.platform.deliveries.get(id))?.status === 'applied' || undefined, 15_000, 'the delivery applied');
+    await waitFor(() => h.platform.journal!.backlog === 0, 5_000, 'the journal drained');
+    // Drained: now the stored claim answers.
+    const late = await post(webhookId, customerEvent('cus_dup', 'Changed in a late retry'));
+    expect({ status: late.status, body: late.body }).toEqual({ status: 200, body: { deliveryId: id, duplicate: true } });
+    const record = await h.platform.records.get({ tenantId: TENANT, connectionId: HOOKS, entity: 'customers' }, 'cus_dup');
+    expect(record?.data).toMatchObject({ name: 'Customer cus_dup' });
+    const logged = (await h.platform.deliveries.list({ tenantId: TENANT, connectionId: HOOKS, limit: 500 })).deliveries.filter((d) => d.webhookId === webhookId);
+    expect(logged).toHaveLength(1);
+  });
+
+  it("a run's step sent from the main thread is picked up by the thread at once (the send is forwarded), not at its next 5 s poll", async () => {
+    const connection = await h.services.connections.create({ tenantId: TENANT, id: 'crm', provider: 'sandbox', config: { baseUrl: sandbox.url }, credentials: { type: 'apiKey', apiKey: sandbox.apiKey } });
+    // The thread's receivers have been idle since their last poll or message.
+    await sleep(300);
+    const invokedBefore = mainThreadInvocations;
+    for (let i = 0; i < 2; i += 1) {
+      const started = Date.now();
+      const run = await h.services.runs.startRun({ connection, mode: 'full', trigger: 'manual' });
+      const finished = await until(async () => {
+        const stored = await h.platform.runs.get(run.id);
+        return stored?.finishedAt ? stored : undefined;
+      }, 15_000, `run ${run.id} to finish`);
+      const elapsedMs = Date.now() - started;
+      expect(finished).toMatchObject({ state: 'done' });
+      // Its steps ran on the thread; with the forwarding removed the first one would wait for the
+      // thread's next poll, up to 5 s.
+      expect(elapsedMs).toBeLessThan(1_500);
+    }
+    expect(mainThreadInvocations - invokedBefore).toBe(0);
+  });
+});
+
+describe('local host with the applier thread: configuration and restart', () => {
+  let sandbox: RunningSandbox;
+  let dir: ReturnType<typeof tempDirectory>;
+  const hosts: ThreadedHost[] = [];
+
+  beforeAll(async () => {
+    assertBuilt();
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 5 });
+  });
+  beforeEach(() => {
+    dir = tempDirectory('syncbridge-applier-restart-');
+  });
+  afterEach(async () => {
+    for (const host of hosts.splice(0)) await host.stop().catch(() => undefined);
+    dir.remove();
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it('a function name in applierThread.functions that is not a queue-triggered function of the host is a configuration error', async () => {
+    const platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), webhookJournal: { drain: 'applier-thread' } });
+    try {
+      for (const name of ['inboundWorkr', 'webhookReceiver']) {
+        await expect(
+          startLocalHost({
+            functions: mainFunctions,
+            queue: platform.queue,
+            port: 0,
+            enableTimers: false,
+            log: () => {},
+            applierThread: { dataDir: dir.path, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal, functions: [name] },
+          }),
+        ).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`"${name}"`) });
+      }
+    } finally {
+      await platform.close();
+    }
+  });
+
+  it('stop() resolves with deliveries still journaled; the next host on the data folder drains them: each applied exactly once, retries answered duplicate', async () => {
+    const first = await startThreadedHost(dir.path, { queuePollIntervalMs: 60_000 }, (services) => setUpHooks(services, sandbox));
+    hosts.push(first);
+    const post = (host: ThreadedHost, webhookId: string, event: unknown) => postWebhookAs(host.url, HOOKS, SECRET, webhookId, event);
+
+    // Batch A is drained and applied by the first host.
+    const batchA = Array.from({ length: 10 }, (_, i) => `cus_a_${i}`);
+    const acceptedA = await Promise.all(batchA.map((id) => post(first, `msg_${id}`, customerEvent(id))));
+    expect(acceptedA.map((r) => r.status)).toEqual(batchA.map(() => 202));
+    for (const r of acceptedA) await until(async () => (await first.platform.deliveries.get(r.body.deliveryId))?.status === 'applied' || undefined, 10_000, 'batch A applied');
+    await waitFor(() => succeededInvocations(first.lines) >= batchA.length, 5_000, 'batch A completed');
+    await sleep(500); // the thread's sessions go idle and are given back
+
+    // Batch B is only journaled: this thread holds the write lock, so the drain's batches fail
+    // (after SQLite's 5 s busy timeout), and the host is stopped at once. The drain finishes the
+    // batch in hand when told to stop; the appends' wake-ups start a second batch before the stop
+    // arrives, so the lock is held until that one failed too (about 10 s), and given back while
+    // the thread's last step (releasing its locks) waits for it.
+    const lock = await holdWriteLock(first.platform);
+    const lockedAt = Date.now();
+    const batchB = Array.from({ length: 25 }, (_, i) => `cus_b_${i}`);
+    let acceptedB: Array<{ status: number; body: any }>;
+    try {
+      acceptedB = await Promise.all(batchB.map((id) => post(first, `msg_${id}`, customerEvent(id))));
+      expect(acceptedB.map((r) => r.status)).toEqual(batchB.map(() => 202));
+      expect(first.platform.journal!.backlog).toBe(batchB.length);
+      const releaseTimer = setTimeout(() => lock.release(), Math.max(0, lockedAt + 12_000 - Date.now()));
+      try {
+        await first.host.stop();
+      } finally {
+        clearTimeout(releaseTimer);
+      }
+    } finally {
+      lock.release();
+    }
+    expect(first.platform.journal!.backlog).toBe(batchB.length);
+    await first.platform.close();
+    hosts.splice(hosts.indexOf(first), 1);
+
+    // What the first host left: batch B, journaled after the drain's checkpoint.
+    const left = undrainedJournalKeys(join(dir.path, 'webhook-journal'));
+    expect(left.sort()).toEqual(batchB.map((id) => `webhook:${HOOKS}:msg_${id}`).sort());
+
+    const second = await startThreadedHost(dir.path);
+    hosts.push(second);
+    const all = [...acceptedA, ...acceptedB!];
+    for (const r of all) {
+      const id = r.body.deliveryId as string;
+      await until(async () => (await second.platform.deliveries.get(id))?.status === 'applied' || undefined, 10_000, `delivery ${id} applied after the restart`);
+    }
+    const logged = (await second.platform.deliveries.list({ tenantId: TENANT, connectionId: HOOKS, limit: 500 })).deliveries;
+    expect(logged.map((d) => d.id).sort()).toEqual(all.map((r) => r.body.deliveryId).sort());
+    expect(logged.every((d) => d.status === 'applied')).toBe(true);
+    // Applied once each: batch A's by the first host, batch B's by the second.
+    expect(succeededInvocations(first.lines)).toBe(batchA.length);
+    await waitFor(() => succeededInvocations(second.lines) >= batchB.length, 5_000, 'the invocations logged');
+    await sleep(300);
+    expect(succeededInvocations(second.lines)).toBe(batchB.length);
+    for (const id of [...batchA, ...batchB]) {
+      const record = await second.platform.records.get({ tenantId: TENANT, connectionId: HOOKS, entity: 'customers' }, id);
+      expect(record).toMatchObject({ externalId: id, version: 1 });
+    }
+    expect(undrainedJournalKeys(join(dir.path, 'webhook-journal'))).toEqual([]);
+
+    const retries = await Promise.all([...batchA, ...batchB].map((id) => post(second, `msg_${id}`, customerEvent(id))));
+    expect(retries.map((r) => `${r.status} duplicate=${r.body?.duplicate}`)).toEqual([...batchA, ...batchB].map(() => '200 duplicate=true'));
+  });
+});
