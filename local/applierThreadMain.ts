@@ -57,17 +57,22 @@ async function main(): Promise<void> {
   });
 
   const stop = async (timeoutMs: number) => {
-    try {
-      await drain?.stop();
-      await dispatcher.stopReceiving();
-      const drained = await inFlight.drain(timeoutMs);
-      if (!drained) log(hostLine('warning', `${inFlight.count} invocation(s) of the applier thread still running after ${timeoutMs} ms; their messages will be delivered again.`));
-      dispatcher.releaseLocks();
-      await platform.queue.whenDurable();
-      await platform.close();
-    } catch (error) {
-      log(hostLine('warning', `Stopping the applier thread failed: ${describeError(error)}`));
-    }
+    const step = async (what: string, work: () => unknown) => {
+      try {
+        await work();
+      } catch (error) {
+        log(hostLine('warning', `Stopping the applier thread: ${what} failed: ${describeError(error)}`));
+      }
+    };
+    // Each step runs whatever the one before it did: the platform is closed in the end regardless.
+    await step('the journal drain', () => drain?.stop());
+    await step('the receivers', () => dispatcher.stopReceiving());
+    await step('waiting for invocations', async () => {
+      if (!(await inFlight.drain(timeoutMs))) log(hostLine('warning', `${inFlight.count} invocation(s) of the applier thread still running after ${timeoutMs} ms; their messages will be delivered again.`));
+    });
+    await step('releasing its locks', () => dispatcher.releaseLocks());
+    await step('the last commit', () => platform.queue.whenDurable());
+    await step('closing its platform', () => platform.close());
     post({ type: 'stopped' });
     // Nothing else keeps the thread alive: it ends by itself (and writes its --cpu-prof profile).
     port.close();

@@ -181,9 +181,11 @@ describe('local host with the applier thread (journal-first webhook intake)', ()
     }
     // Every one ran on the thread: its invocations were logged (through the host's log), and the
     // main thread's inboundWorker never ran.
-    // (A session's message is completed, and its line logged, with the session's next step.)
-    await waitFor(() => succeededInvocations(h.lines) - succeededBefore >= ids.length, 5_000, 'the invocations logged');
-    expect(succeededInvocations(h.lines) - succeededBefore).toBe(ids.length);
+    // (A session's message is completed, and its line logged, with the session's next step. The
+    // drain enqueues a connection's deliveries drained together as one batch message, so there are
+    // at most as many invocations as deliveries.)
+    await waitFor(() => succeededInvocations(h.lines) - succeededBefore >= 1, 5_000, 'the invocations logged');
+    expect(succeededInvocations(h.lines) - succeededBefore).toBeLessThanOrEqual(ids.length);
     expect(mainThreadInvocations - invokedBefore).toBe(0);
   });
 
@@ -288,7 +290,8 @@ describe('local host with the applier thread: configuration and restart', () => 
     const acceptedA = await Promise.all(batchA.map((id) => post(first, `msg_${id}`, customerEvent(id))));
     expect(acceptedA.map((r) => r.status)).toEqual(batchA.map(() => 202));
     for (const r of acceptedA) await until(async () => (await first.platform.deliveries.get(r.body.deliveryId))?.status === 'applied' || undefined, 10_000, 'batch A applied');
-    await waitFor(() => succeededInvocations(first.lines) >= batchA.length, 5_000, 'batch A completed');
+    await waitFor(() => succeededInvocations(first.lines) >= 1, 5_000, 'batch A completed');
+    const firstInvocations = succeededInvocations(first.lines);
     await sleep(500); // the thread's sessions go idle and are given back
 
     // Batch B is only journaled: this thread holds the write lock, so the drain's batches fail
@@ -331,11 +334,9 @@ describe('local host with the applier thread: configuration and restart', () => 
     const logged = (await second.platform.deliveries.list({ tenantId: TENANT, connectionId: HOOKS, limit: 500 })).deliveries;
     expect(logged.map((d) => d.id).sort()).toEqual(all.map((r) => r.body.deliveryId).sort());
     expect(logged.every((d) => d.status === 'applied')).toBe(true);
-    // Applied once each: batch A's by the first host, batch B's by the second.
-    expect(succeededInvocations(first.lines)).toBe(batchA.length);
-    await waitFor(() => succeededInvocations(second.lines) >= batchB.length, 5_000, 'the invocations logged');
-    await sleep(300);
-    expect(succeededInvocations(second.lines)).toBe(batchB.length);
+    // Batch A's by the first host (nothing after it), batch B's by the second; once each (version 1 below).
+    expect(succeededInvocations(first.lines)).toBe(firstInvocations);
+    await waitFor(() => succeededInvocations(second.lines) >= 1, 5_000, 'the invocations logged');
     for (const id of [...batchA, ...batchB]) {
       const record = await second.platform.records.get({ tenantId: TENANT, connectionId: HOOKS, entity: 'customers' }, id);
       expect(record).toMatchObject({ externalId: id, version: 1 });
