@@ -22,6 +22,7 @@ export interface JournalDrainOptions {
 }
 
 const APPLY_BACKLOG_RECHECK_MS = 5;
+const CHECKPOINT_EVERY_MS = 250;
 
 /**
  * Moves journaled deliveries into the delivery log and the inbound queue (journalIntake.ts): reads
@@ -35,6 +36,9 @@ export class JournalDrain {
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private position: JournalPosition;
+  /** The position in the checkpoint file, and when it was written. */
+  private saved: JournalPosition;
+  private savedAt = 0;
   private readonly maxBatch: number;
   private readonly pollIntervalMs: number;
   private readonly retryDelayMs: number;
@@ -47,6 +51,7 @@ export class JournalDrain {
     private readonly options: JournalDrainOptions,
   ) {
     this.position = readCheckpoint(reader.dir);
+    this.saved = this.position;
     this.maxBatch = options.maxBatch ?? 512;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.retryDelayMs = options.retryDelayMs ?? 100;
@@ -66,6 +71,7 @@ export class JournalDrain {
     this.stopped = true;
     this.wake();
     await this.loop;
+    this.saveCheckpoint();
     this.reader.close();
   }
 
@@ -74,6 +80,7 @@ export class JournalDrain {
     while (await this.drainOnce()) {
       // until a batch moves nothing
     }
+    this.saveCheckpoint();
   }
 
   private async run(): Promise<void> {
@@ -128,10 +135,22 @@ export class JournalDrain {
     return moved;
   }
 
+  /**
+   * Moves on to `position`: the receiving side hears at once (the commit is done); the checkpoint
+   * file is written at most every CHECKPOINT_EVERY_MS, and at stop. After a crash the drain reads
+   * again what it stored since the last write, and the claims drop it as duplicates.
+   */
   private checkpoint(position: JournalPosition): void {
-    this.reader.saveCheckpoint(position);
     this.position = position;
     this.options.onDrained(position);
+    if (Date.now() - this.savedAt >= CHECKPOINT_EVERY_MS) this.saveCheckpoint();
+  }
+
+  private saveCheckpoint(): void {
+    if (comparePositions(this.position, this.saved) === 0) return;
+    this.reader.saveCheckpoint(this.position);
+    this.saved = this.position;
+    this.savedAt = Date.now();
   }
 
   private idle(ms: number): Promise<void> {
