@@ -9,6 +9,7 @@ import { createServices } from '../shared/composition';
 import { Agent } from 'node:https';
 import type { CosmosDatabase } from '../shared/platform/azure/cosmos/cosmosDatabase';
 import { createLocalPlatform } from '../shared/platform/local/localPlatform';
+import { PRIVATE_ALLOWED } from '../shared/http/destinationPolicy';
 import type { Platform } from '../shared/ports/platform';
 
 /**
@@ -21,7 +22,10 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-'));
   const sink = new PassThrough();
   sink.resume(); // telemetry is not the subject here; drain it
-  const local = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'warn' });
+  // BENCH_APPLIER_THREAD=1: the inbound worker on the local host's applier thread, as npm start runs
+  // it (docs/local-host.md); embedded platform only (the thread builds its own local platform).
+  const threaded = process.env.BENCH_APPLIER_THREAD === '1' && !process.env.BENCH_COSMOS_URL;
+  const local = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'warn', ...(threaded ? { webhookJournal: { drain: 'applier-thread' as const } } : {}) });
   // BENCH_COSMOS_URL: the stores on Cosmos DB (the loopback server of bench/cosmosServerMain.ts);
   // the local host still receives from the local broker, and secrets and telemetry stay local.
   let cosmos: CosmosDatabase | undefined;
@@ -35,7 +39,15 @@ async function main(): Promise<void> {
   }
   const services = createServices(platform);
   useServices(services);
-  const host = await startLocalHost({ functions: allFunctions, setup: appSetup, queue: local.queue, port: 0, enableTimers: false, log: () => undefined });
+  const host = await startLocalHost({
+    functions: allFunctions,
+    setup: appSetup,
+    queue: local.queue,
+    port: 0,
+    enableTimers: false,
+    log: () => undefined,
+    ...(threaded ? { applierThread: { dataDir, telemetry: 'discard' as const, logLevel: 'warn' as const, destinationPolicy: PRIVATE_ALLOWED, journal: local.journal } } : {}),
+  });
   await services.tenants.ensureTenant('bench', 'Bench');
   const connection = await services.connections.create({
     tenantId: 'bench', id: 'bench', provider: 'sandbox', config: { baseUrl: sandboxUrl, pageSize: 1000 },

@@ -130,6 +130,10 @@ export class SqliteQueue implements QueueSender {
 
   /** Locks and returns the next available message without a session (competing consumers). */
   receive(queue: string): ReceivedMessage | undefined {
+    // Nothing to receive (what every poll of an idle queue finds): answered by a read, without
+    // taking the write lock, which another thread's or process's writer would have to wait for.
+    const now = this.nowMs();
+    if (this.sql.nextWithoutSession.get(queue, now, now) === undefined) return undefined;
     return this.db
       .transaction(() => {
         for (;;) {
@@ -149,6 +153,8 @@ export class SqliteQueue implements QueueSender {
    * lock expired become receivable again (their delivery count goes up on the next receive).
    */
   acceptSession(queue: string): SessionLock | undefined {
+    // As receive(): no session to accept is answered without taking the write lock.
+    if (this.sql.nextFreeSession.get({ queue, now: this.nowMs() }) === undefined) return undefined;
     return this.db
       .transaction(() => {
         const now = this.nowMs();
