@@ -88,6 +88,8 @@ export async function startApplierThread(data: ApplierThreadData, handlers: Appl
   let current = await spawn(data, handlers);
   let delay = RESTART_DELAY_MS;
   let restartTimer: NodeJS.Timeout | undefined;
+  let restarting: Promise<void> | undefined;
+  let stopTimeoutMs = 10_000;
   const watch = (thread: RunningThread) => {
     void thread.exited.then((code) => {
       if (stopping) return;
@@ -99,8 +101,10 @@ export async function startApplierThread(data: ApplierThreadData, handlers: Appl
       }
       restartTimer = setTimeout(() => {
         restartTimer = undefined;
-        spawn(data, handlers).then(
-          (next) => {
+        restarting = spawn(data, handlers).then(
+          async (next) => {
+            // stop() came while it started: it must not outlive the host.
+            if (stopping) return next.stop(stopTimeoutMs);
             current = next;
             delay = RESTART_DELAY_MS;
             watch(next);
@@ -120,8 +124,10 @@ export async function startApplierThread(data: ApplierThreadData, handlers: Appl
     queueActivity: (queue) => current.post({ type: 'queue-activity', queue }),
     async stop(timeoutMs) {
       stopping = true;
+      stopTimeoutMs = timeoutMs;
       if (restartTimer) clearTimeout(restartTimer);
       await current.stop(timeoutMs);
+      await restarting; // a thread that was starting stops itself once started
     },
   };
 }
@@ -151,6 +157,10 @@ async function spawn(data: ApplierThreadData, handlers: ApplierThreadHandlers): 
     });
     worker.once('error', fail);
     void exited.then((code) => fail(new SyncBridgeError('configuration', `The applier thread exited (code ${code}) before it started.`)));
+  }).catch(async (error: unknown) => {
+    // A thread that could not start is ended, not left holding its database handle.
+    await worker.terminate();
+    throw error;
   });
   worker.on('error', (error) => handlers.log(hostLine('error', `The applier thread failed: ${describeError(error)}`)));
   const post = (message: ToApplierThread) => worker.postMessage(message);

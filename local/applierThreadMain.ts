@@ -15,6 +15,9 @@ import { QueueDispatcher, type ServiceBusQueueFunction } from './queueDispatcher
  * (its own SQLite handle, which is then the one that writes during a webhook load), the
  * queue-triggered functions it was given, and the webhook journal's drain.
  */
+/** Closed when the start fails, so that a failed thread holds no database handle. */
+let startedPlatform: { close(): Promise<void> } | undefined;
+
 async function main(): Promise<void> {
   const data = workerData as ApplierThreadData;
   const port = parentPort!;
@@ -27,7 +30,9 @@ async function main(): Promise<void> {
     secretKey: data.secretKey,
     logLevel: data.logLevel,
     ...(data.telemetry === 'discard' ? { telemetrySink: new PassThrough().resume() } : {}),
+    drainLeftoverJournal: false, // the receiving platform's journal: this thread's drain below
   });
+  startedPlatform = platform;
   const services = createServices(platform, { engine: data.engine });
   useServices(services);
 
@@ -80,6 +85,7 @@ async function main(): Promise<void> {
   post({ type: 'ready', lockOwner: platform.queue.ownerId });
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
+  await startedPlatform?.close().catch(() => undefined);
   parentPort?.postMessage({ type: 'failed', message: describeError(error) } satisfies FromApplierThread);
 });

@@ -154,7 +154,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     journal?.setOnAppended(() => thread.wake());
     // Messages this thread sends to the applier thread's queues wake its receivers at once.
     for (const f of allQueues.filter((q) => threaded.includes(q.name))) {
-      unsubscribes.push(queue.onActivity(f.options.queueName, () => thread.queueActivity(f.options.queueName)));
+      // After the commit: the thread looks with a read, which sees only committed messages.
+      const name = f.options.queueName;
+      unsubscribes.push(queue.onActivity(name, () => void queue.whenDurable().then(() => thread.queueActivity(name), () => undefined)));
     }
   }
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
@@ -44,7 +44,8 @@ describe('journal intake: restarts and back-pressure', () => {
       checkpointIntervalMs: 0,
       // No duplicate detection on the queue: a message sent twice must be seen twice.
       queue: { duplicateDetectionWindowMs: 0 },
-      ...(journal ? { webhookJournal: { drain: 'in-process' as const } } : {}),
+      // Without the journal, the test drives its own JournalIntake and drain on the folder.
+      ...(journal ? { webhookJournal: { drain: 'in-process' as const } } : { drainLeftoverJournal: false }),
     });
     let closed = false;
     const close = async () => {
@@ -238,5 +239,80 @@ describe('journal intake: restarts and back-pressure', () => {
     intake.close();
     await expectSyncBridgeError(waiting, 'transient');
     await expectSyncBridgeError(intake.write(entry('msg_c')), 'transient');
+  });
+
+  it('answers a repeat of a key in the same batch only after the first is journaled: the same failure when the append fails', async () => {
+    const platform = open(false);
+    const appender = new JournalAppender(journalDir());
+    toClose.push(() => appender.close());
+    const intake = new JournalIntake(appender, platform.idempotency as SqliteIdempotencyStore);
+    toClose.push(() => intake.close());
+    const append = appender.append.bind(appender);
+    appender.append = () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    const outcomes = await Promise.allSettled([intake.write(entry('msg_full')), intake.write(entry('msg_full', 1))]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.value))).toEqual(['ENOSPC: no space left on device', 'ENOSPC: no space left on device']);
+    appender.append = append;
+    expect(await Promise.all([intake.write(entry('msg_full')), intake.write(entry('msg_full', 1))])).toEqual(['accepted', 'duplicate']);
+  });
+
+  it('writes the checkpoint file once the drain is idle, even right after a checkpoint (a restart long after does not read stored deliveries again)', async () => {
+    const platform = open(true);
+    expect(await platform.journal!.write(entry('msg_one'))).toBe('accepted');
+    await settled(platform);
+    expect(await platform.journal!.write(entry('msg_two'))).toBe('accepted');
+    await settled(platform);
+    const end = new JournalReader(journalDir());
+    toClose.push(() => end.close());
+    const last = (() => {
+      let position = JOURNAL_START;
+      for (;;) {
+        const { frames, next } = end.read(position, 100);
+        if (frames.length === 0 && next.offset === position.offset && next.segment === position.segment) return position;
+        position = next;
+      }
+    })();
+    const deadline = Date.now() + 2000;
+    while (JSON.stringify(readCheckpoint(journalDir())) !== JSON.stringify(last)) {
+      if (Date.now() > deadline) throw new Error(`The checkpoint file stayed at ${JSON.stringify(readCheckpoint(journalDir()))}, not ${JSON.stringify(last)}.`);
+      await new Promise((done) => setTimeout(done, 10));
+    }
+  });
+
+  it('lets one appender at a time take a journal folder: a second in this process, or a live process holding it, is refused; a dead holder is taken over', () => {
+    const first = new JournalAppender(journalDir());
+    expect(() => new JournalAppender(journalDir())).toThrow(/already open in this process/);
+    first.close();
+    // A live process (this one's parent) holds the lock.
+    writeFileSync(join(journalDir(), 'appender.lock'), String(process.ppid));
+    expect(() => new JournalAppender(journalDir())).toThrow(new RegExp(`pid ${process.ppid}`));
+    // A crashed one: a pid no process has.
+    writeFileSync(join(journalDir(), 'appender.lock'), '2147483646');
+    const taken = new JournalAppender(journalDir());
+    expect(readFileSync(join(journalDir(), 'appender.lock'), 'utf8')).toBe(String(process.pid));
+    taken.close();
+    expect(existsSync(join(journalDir(), 'appender.lock'))).toBe(false);
+  });
+
+  it('drains a journal left by an earlier start when the platform opens without the journal', async () => {
+    const first = open(false);
+    const killed = journalWithoutDrain(first);
+    expect(await killed.intake.write(entry('msg_left_1'))).toBe('accepted');
+    expect(await killed.intake.write(entry('msg_left_2'))).toBe('accepted');
+    killed.close();
+    await first.close();
+
+    const second = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0, queue: { duplicateDetectionWindowMs: 0 } });
+    toClose.push(() => second.close());
+    const deadline = Date.now() + 5000;
+    while ((await second.deliveries.get(entry('msg_left_2').delivery.id)) === undefined) {
+      if (Date.now() > deadline) throw new Error('The journal left behind was not drained.');
+      await new Promise((done) => setTimeout(done, 10));
+    }
+    expect(await second.deliveries.get(entry('msg_left_1').delivery.id)).toEqual(entry('msg_left_1').delivery);
+    await second.close();
+    expect(readCheckpoint(journalDir())).not.toEqual(JOURNAL_START);
+    expect(existsSync(join(journalDir(), 'appender.lock'))).toBe(false);
   });
 });

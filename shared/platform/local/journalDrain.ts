@@ -75,7 +75,7 @@ export class JournalDrain {
     this.reader.close();
   }
 
-  /** Drains everything journaled so far, as far as it can go now (tests, and the in-process drain's stop). */
+  /** Drains everything journaled so far, as far as it can go now (tests, and a journal left behind, localPlatform.ts). */
   async drainAll(): Promise<void> {
     while (await this.drainOnce()) {
       // until a batch moves nothing
@@ -94,7 +94,12 @@ export class JournalDrain {
         }
         const moved = await this.drainOnce();
         delay = this.retryDelayMs;
-        if (!moved) await this.idle(this.pollIntervalMs);
+        if (!moved) {
+          // Caught up: the checkpoint file catches up too, so that a restart much later (past
+          // the claims' 24 h) does not read stored deliveries again.
+          this.saveCheckpoint();
+          await this.idle(this.pollIntervalMs);
+        }
       } catch (error) {
         this.options.log('warn', 'Draining the webhook journal failed; trying again.', { reason: (error as Error).message, retryInMs: delay });
         await this.idle(delay);

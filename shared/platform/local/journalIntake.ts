@@ -129,11 +129,18 @@ export class JournalIntake implements DeliveryIntake {
     this.refuseLongWaits();
     if (batch.length === 0) return;
     const fresh: Waiting[] = [];
-    const inBatch = new Set<string>();
+    // A key repeated in this batch follows its first mention's fate: duplicate once that one is
+    // journaled, the same failure if the append fails (never "received before" for nothing).
+    const followers = new Map<string, Waiting[]>();
     for (const w of batch) {
       const key = w.entry.claimKey;
-      if (this.pending.has(key) || inBatch.has(key)) {
+      if (this.pending.has(key)) {
         w.done('duplicate');
+        continue;
+      }
+      const repeats = followers.get(key);
+      if (repeats) {
+        repeats.push(w);
         continue;
       }
       let state: ReturnType<ClaimPeek['peek']>;
@@ -146,7 +153,7 @@ export class JournalIntake implements DeliveryIntake {
       if (state === 'completed') w.done('duplicate');
       else if (state === 'held') w.done('in_progress');
       else {
-        inBatch.add(key);
+        followers.set(key, []);
         fresh.push(w);
       }
     }
@@ -155,13 +162,17 @@ export class JournalIntake implements DeliveryIntake {
       try {
         ends = this.appender.append(fresh.map((w) => JSON.stringify(w.entry)));
       } catch (error) {
-        for (const w of fresh) w.fail(error);
+        for (const w of fresh) {
+          w.fail(error);
+          for (const f of followers.get(w.entry.claimKey) ?? []) f.fail(error);
+        }
         return;
       }
       fresh.forEach((w, i) => {
         this.pending.set(w.entry.claimKey, ends[i]);
         this.order.push({ key: w.entry.claimKey, end: ends[i] });
         w.done('accepted');
+        for (const f of followers.get(w.entry.claimKey) ?? []) f.done('duplicate');
       });
       this.onAppended?.();
     }

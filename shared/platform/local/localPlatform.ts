@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { systemClock, type Clock } from '../../ports/clock';
@@ -53,6 +53,12 @@ export interface LocalPlatformOptions {
    * (local/applierThread.ts). Default: off (the group commit on SQLite).
    */
   webhookJournal?: { drain: 'in-process' | 'applier-thread' } & JournalIntakeOptions;
+  /**
+   * Without `webhookJournal`: drain a journal an earlier start left in the data folder (killed with
+   * it on), unless another host holds it. Default true; the applier thread's own platform passes
+   * false (the receiving platform's journal is its drain's).
+   */
+  drainLeftoverJournal?: boolean;
   /** WAL checkpoints in a worker thread (walCheckpointer.ts) every this many ms; 0 leaves them to SQLite. Default 500. */
   checkpointIntervalMs?: number;
 }
@@ -87,6 +93,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
   }
   const journal = appender ? new JournalIntake(appender, idempotency, options.webhookJournal) : undefined;
   let drain: JournalDrain | undefined;
+  let leftovers: Promise<void> | undefined;
   const platform: LocalPlatform = {
     name: 'local',
     ...(journal ? { journal, webhookIntake: journal } : {}),
@@ -124,6 +131,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     async close() {
       journal?.close();
       await drain?.stop();
+      await leftovers;
       appender?.close();
       await checkpointer?.stop();
       await telemetry.flush();
@@ -131,6 +139,9 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
       if (db.open) db.close();
     },
   };
+  // Journal off, but a journal left by an earlier start (killed with it on): what it accepted is
+  // drained here, or it would stay out of the log until the journal is turned on again.
+  if (!options.webhookJournal && (options.drainLeftoverJournal ?? true) && existsSync(journalDir)) leftovers = drainLeftoverJournal(platform, journalDir);
   if (journal && options.webhookJournal?.drain === 'in-process') {
     drain = startJournalDrain(platform, journalDir);
     journal.setOnAppended(() => drain?.wake());
@@ -170,6 +181,33 @@ function batchPerConnection(entries: readonly IntakeEntry[]): OutgoingMessage[] 
  * many deliveries behind), and the journal intake's own bound holds the senders back.
  */
 const MAX_QUEUED_FOR_APPLYING = 500;
+
+/**
+ * Drains a journal nobody appends to any more, then lets it go. Skipped when another process
+ * holds it (its own drain empties it).
+ */
+async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promise<void> {
+  let appender: JournalAppender;
+  try {
+    appender = new JournalAppender(dir); // takes the folder (and cuts a torn last frame)
+  } catch (error) {
+    platform.telemetry.log('info', 'A webhook journal is left in the data folder, held by another process, which drains it.', { reason: (error as Error).message });
+    return;
+  }
+  const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512, undefined, batchPerConnection), {
+    whenDurable: () => whenDurable(platform.db),
+    onDrained: () => undefined,
+    log: (level, message, properties) => platform.telemetry.log(level, message, properties),
+  });
+  try {
+    await drain.drainAll();
+  } catch (error) {
+    platform.telemetry.log('error', 'Draining the webhook journal left by an earlier start failed; it is drained at the next start.', { reason: (error as Error).message });
+  } finally {
+    await drain.stop();
+    appender.close();
+  }
+}
 
 /**
  * Drains the webhook journal in `dir` into this platform's delivery log and inbound queue: on the

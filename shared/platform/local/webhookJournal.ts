@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { SyncBridgeError } from '../../core/errors';
 
 /**
  * The local platform's webhook journal: an append-only log of verified deliveries, in segment
@@ -83,6 +84,55 @@ function parseFrames(buffer: Buffer, segment: number, offset: number, maxFrames:
   return { frames, consumed: at, invalid: false };
 }
 
+const LOCK = 'appender.lock';
+/** Journal folders this thread appends to. */
+const appendingHere = new Set<string>();
+
+/**
+ * One appender per journal folder, machine-wide: a second one (another process on the same data
+ * folder, or a second platform in this one) would write into a segment the first has left, where
+ * the drain no longer reads, and the deliveries it accepted would be lost. The lock file holds the
+ * owner's pid; one whose process is gone (a crash) is taken over.
+ */
+function takeAppenderLock(dir: string): void {
+  const path = join(dir, LOCK);
+  if (appendingHere.has(dir)) throw new SyncBridgeError('configuration', `The webhook journal in ${dir} is already open in this process; close its platform first.`);
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      appendingHere.add(dir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      // This process's own pid counts as alive too: another thread of it may hold the journal.
+      if (Number.isInteger(owner) && owner > 0 && processIsAlive(owner)) {
+        throw new SyncBridgeError('configuration', `Another SyncBridge host (pid ${owner}) takes webhooks into the journal in ${dir}; one host per data folder receives webhooks journal first (SYNCBRIDGE_LOCAL_APPLIER_THREAD=0 on the others).`);
+      }
+      unlinkSync(path); // its owner is gone (a crash)
+    }
+  }
+  throw new SyncBridgeError('configuration', `Could not take the webhook journal lock in ${dir}.`);
+}
+
+function releaseAppenderLock(dir: string): void {
+  appendingHere.delete(dir);
+  try {
+    unlinkSync(join(dir, LOCK));
+  } catch {
+    // already gone
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export interface JournalAppenderOptions {
   /** A new segment is started once the current one reaches this many bytes. Default 64 MiB. */
   segmentBytes?: number;
@@ -90,17 +140,28 @@ export interface JournalAppenderOptions {
 
 /** The writing end (one per journal folder, on the thread that receives). */
 export class JournalAppender {
-  private fd: number;
-  private segment: number;
-  private size: number;
+  private fd = -1;
+  private segment = 0;
+  private size = 0;
   private readonly segmentBytes: number;
   private closed = false;
   /** Bytes of a torn last frame cut at open (a crash during a write), for the host's log. */
-  readonly truncatedBytes: number;
+  truncatedBytes = 0;
 
   constructor(readonly dir: string, options: JournalAppenderOptions = {}) {
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     mkdirSync(dir, { recursive: true });
+    takeAppenderLock(dir);
+    try {
+      this.openLastSegment();
+    } catch (error) {
+      releaseAppenderLock(dir);
+      throw error;
+    }
+  }
+
+  private openLastSegment(): void {
+    const dir = this.dir;
     const segments = segmentsIn(dir);
     this.segment = segments.at(-1) ?? readCheckpoint(dir).segment;
     this.fd = openSync(join(dir, segmentName(this.segment)), 'a+');
@@ -159,6 +220,7 @@ export class JournalAppender {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.fd);
+    releaseAppenderLock(this.dir);
   }
 
   private rotate(): void {
