@@ -315,4 +315,15 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(readCheckpoint(journalDir())).not.toEqual(JOURNAL_START);
     expect(existsSync(join(journalDir(), 'appender.lock'))).toBe(false);
   });
+
+  it('enqueues a burst of one connection as batch messages of at most 64 deliveries, in journal order', async () => {
+    const platform = open(true);
+    const burst = Array.from({ length: 150 }, (_, n) => entry(`msg_burst_${n}`));
+    expect(new Set(await Promise.all(burst.map((e) => platform.journal!.write(e))))).toEqual(new Set(['accepted']));
+    await settled(platform);
+    const bodies = receiveAll(platform.queue).map((m) => m.body as { kind: string; deliveryId?: string; deliveryIds?: string[] });
+    expect(bodies.some((b) => b.kind === 'webhook-batch')).toBe(true);
+    for (const b of bodies) expect((b.deliveryIds ?? [b.deliveryId]).length).toBeLessThanOrEqual(64);
+    expect(bodies.flatMap((b) => b.deliveryIds ?? [b.deliveryId!])).toEqual(burst.map((e) => e.delivery.id));
+  });
 });

@@ -151,9 +151,16 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
 
 /**
  * One `webhook-batch` message per connection for a drained batch (its deliveries in journal
- * order): a burst costs the inbound worker one message and one commit, not one per delivery. A
- * connection with a single delivery keeps its own `webhook` message.
+ * order, MAX_DELIVERIES_PER_BATCH at most per message): a burst costs the inbound worker one
+ * message and one commit, not one per delivery. A single delivery keeps its own `webhook` message.
  */
+/**
+ * At most this many deliveries per batch message: a batch a failure sends back to the broker is
+ * applied again whole, and one of id-only events that each need a provider fetch must finish well
+ * within its session lock.
+ */
+const MAX_DELIVERIES_PER_BATCH = 64;
+
 function batchPerConnection(entries: readonly IntakeEntry[]): OutgoingMessage[] {
   const byConnection = new Map<string, IntakeEntry[]>();
   for (const entry of entries) {
@@ -162,7 +169,11 @@ function batchPerConnection(entries: readonly IntakeEntry[]): OutgoingMessage[] 
     if (list) list.push(entry);
     else byConnection.set(id, [entry]);
   }
-  return [...byConnection.entries()].map(([connectionId, list]) => {
+  const chunks: Array<[string, IntakeEntry[]]> = [];
+  for (const [connectionId, list] of byConnection) {
+    for (let i = 0; i < list.length; i += MAX_DELIVERIES_PER_BATCH) chunks.push([connectionId, list.slice(i, i + MAX_DELIVERIES_PER_BATCH)]);
+  }
+  return chunks.map(([connectionId, list]) => {
     if (list.length === 1) return list[0].message;
     const body: WebhookBatchInboundMessage = { kind: 'webhook-batch', connectionId, deliveryIds: list.map((e) => e.delivery.id) };
     const traceparent = list[0].message.applicationProperties?.traceparent;
