@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   const sandbox = await startSandbox(perEntity);
   try {
     const ceilings = await measureCeilings(sandbox.url, API_KEY, ENTITIES);
+    // As npm start runs it: the inbound worker on the applier thread (BENCH_APPLIER_THREAD=0: on one thread).
     const sync = await runSyncPhase({ SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY });
     const fullRate = sync.full.counters.fetched / sync.full.seconds;
     const resyncRate = sync.resync.counters.fetched / sync.resync.seconds;
@@ -106,7 +107,8 @@ async function printAzureComparison(): Promise<void> {
   const sandbox = await startSandbox(perEntity);
   const cosmosServer = await startListening('cosmosServerMain.js', {});
   try {
-    const embedded = await runSyncPhase({ SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY });
+    // On one thread, as the Cosmos phase runs (the applier thread builds a local platform).
+    const embedded = await runSyncPhase({ SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY, BENCH_APPLIER_THREAD: '0' });
     const azure = await runSyncPhase({ SANDBOX_URL: sandbox.url, SANDBOX_API_KEY: API_KEY, BENCH_COSMOS_URL: cosmosServer.url });
     const rate = (r: SyncPhaseResult['full']) => r.counters.fetched / r.seconds;
     console.log(`\nAzure implementations (Cosmos DB stores via @azure/cosmos → loopback server) vs embedded, ${fmt(total)} records:`);

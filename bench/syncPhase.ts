@@ -22,9 +22,10 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-'));
   const sink = new PassThrough();
   sink.resume(); // telemetry is not the subject here; drain it
-  // BENCH_APPLIER_THREAD=1: the inbound worker on the local host's applier thread, as npm start runs
-  // it (docs/local-host.md); embedded platform only (the thread builds its own local platform).
-  const threaded = process.env.BENCH_APPLIER_THREAD === '1' && !process.env.BENCH_COSMOS_URL;
+  // The inbound worker on the local host's applier thread, as npm start runs it by default
+  // (docs/local-host.md); BENCH_APPLIER_THREAD=0 runs it on the host's one thread. Embedded
+  // platform only: the thread builds its own local platform, so the Cosmos phase runs on one thread.
+  const threaded = process.env.BENCH_APPLIER_THREAD !== '0' && !process.env.BENCH_COSMOS_URL;
   const local = createLocalPlatform({ dataDir, telemetrySink: sink, logLevel: 'warn', ...(threaded ? { webhookJournal: { drain: 'applier-thread' as const } } : {}) });
   // BENCH_COSMOS_URL: the stores on Cosmos DB (the loopback server of bench/cosmosServerMain.ts);
   // the local host still receives from the local broker, and secrets and telemetry stay local.
