@@ -95,9 +95,9 @@ export class JournalDrain {
         const moved = await this.drainOnce();
         delay = this.retryDelayMs;
         if (!moved) {
-          // Caught up: the checkpoint file catches up too, so that a restart much later (past
-          // the claims' 24 h) does not read stored deliveries again.
-          this.saveCheckpoint();
+          // Caught up: the checkpoint file catches up too (within CHECKPOINT_EVERY_MS), so that a
+          // restart much later (past the claims' 24 h) does not read stored deliveries again.
+          if (Date.now() - this.savedAt >= CHECKPOINT_EVERY_MS) this.saveCheckpoint();
           await this.idle(this.pollIntervalMs);
         }
       } catch (error) {
