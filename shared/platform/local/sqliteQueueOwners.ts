@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isProcessAlive } from './processAlive';
 
 /**
  * Lock owners. Every SqliteQueue instance writes its owner id beside each lock it takes:
@@ -39,15 +40,4 @@ export function isOrphanedOwner(ownerId: string): boolean {
     return isOpen === undefined || !isOpen();
   }
   return !isProcessAlive(pid);
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    // Signal 0 checks existence without delivering anything.
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

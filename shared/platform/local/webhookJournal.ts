@@ -2,6 +2,7 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, r
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SyncBridgeError } from '../../core/errors';
+import { isProcessAlive } from './processAlive';
 
 /**
  * The local platform's webhook journal: an append-only log of verified deliveries, in segment
@@ -106,7 +107,7 @@ function takeAppenderLock(dir: string): void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(path, 'utf8').trim());
       // This process's own pid counts as alive too: another thread of it may hold the journal.
-      if (Number.isInteger(owner) && owner > 0 && processIsAlive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && isProcessAlive(owner)) {
         throw new SyncBridgeError('configuration', `Another SyncBridge host (pid ${owner}) takes webhooks into the journal in ${dir}; one host per data folder receives webhooks journal first (SYNCBRIDGE_LOCAL_APPLIER_THREAD=0 on the others).`);
       }
       unlinkSync(path); // its owner is gone (a crash)
@@ -124,14 +125,6 @@ function releaseAppenderLock(dir: string): void {
   }
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export interface JournalAppenderOptions {
   /** A new segment is started once the current one reaches this many bytes. Default 64 MiB. */
