@@ -80,7 +80,8 @@ export type WebhookHealthEvent = 'received' | 'rejected' | 'failed';
  * - `listHeld` returns a connection's `held` deliveries oldest first (insertion order, which is
  *   receipt order), at most `limit`, without bodies; scoped to tenant and connection.
  * - `update` changes status, detail, eventType and replays of an existing delivery; unknown id → false.
- * - `recordHealth` counts one event for a connection; `health` reads the counters (zeros when none).
+ * - `recordHealth` counts `count` events (default 1) of one kind for a connection, the last at `at`
+ *   with `detail` as the last error; `health` reads the counters (zeros when none).
  */
 export interface DeliveryStore {
   insert(delivery: Delivery): Promise<boolean>;
@@ -90,6 +91,6 @@ export interface DeliveryStore {
   list(query: DeliveryListQuery): Promise<DeliveryPage>;
   listHeld(tenantId: string, connectionId: string, limit: number): Promise<Delivery[]>;
   update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays'>>, at: IsoTime): Promise<boolean>;
-  recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void>;
+  recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string, count?: number): Promise<void>;
   health(connectionId: string): Promise<WebhookHealth>;
 }

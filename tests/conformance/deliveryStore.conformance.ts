@@ -133,6 +133,12 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
       expect((await store.health(uniqueId('conn'))).received).toBe(0);
     });
 
+    it('counts several events of one kind in one call', async () => {
+      await store.recordHealth(connectionId, 'rejected', '2026-03-01T00:00:00.000Z', '401: bad signature');
+      await store.recordHealth(connectionId, 'rejected', '2026-03-04T00:00:00.000Z', '401: stale timestamp', 41);
+      expect(await store.health(connectionId)).toMatchObject({ rejected: 42, lastRejectedAt: '2026-03-04T00:00:00.000Z', lastError: '401: stale timestamp' });
+    });
+
     (retention ? it : it.skip)('keeps the newest deliveries of a connection within its retention, and others\' untouched', async () => {
       const small = await retention!.factory();
       try {

@@ -7,6 +7,7 @@ import { verifyWebhook } from '../../webhooks/verifyWebhook';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import type { WebhookScheme } from '../../webhooks/types';
 import { IntakeGroupCommit } from './groupCommit';
+import { RejectionTally } from './rejectionTally';
 import { KEPT_HEADERS, eventTypeOf, providerDeliveryId } from './schemeEvents';
 import { DEFAULT_WEBHOOK_SCHEME, type WebhookSecrets } from './secrets';
 import { currentTraceparent } from '../traceContext';
@@ -87,12 +88,14 @@ export class WebhookReceiver {
   private readonly toleranceSeconds: number;
   private readonly dedupeTtlMs: number;
   private readonly commit: DeliveryIntake;
+  private readonly rejections: RejectionTally;
 
   constructor(private readonly platform: Platform, private readonly secrets: WebhookSecrets, options: ReceiverOptions = {}) {
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 3600 * 1000;
     this.commit = platform.webhookIntake ?? new IntakeGroupCommit(platform, this.dedupeTtlMs);
+    this.rejections = new RejectionTally(platform.deliveries);
     this.publicBaseUrl = options.publicBaseUrl?.replace(/\/+$/, '');
   }
 
@@ -202,7 +205,7 @@ export class WebhookReceiver {
 
   private async reject(connectionId: string, status: number, code: ReceiveResult['code'], message: string, reason?: string): Promise<ReceiveResult> {
     const known = await this.platform.connections.get(connectionId);
-    if (known) await this.platform.deliveries.recordHealth(connectionId, 'rejected', this.platform.clock.now().toISOString(), `${status}: ${reason ?? message}`);
+    if (known) await this.rejections.record(connectionId, this.platform.clock.now().toISOString(), `${status}: ${reason ?? message}`);
     return { status, code, message };
   }
 }

@@ -70,7 +70,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private readonly selectPage;
   private readonly selectHeld;
   private readonly patchDoc;
-  private readonly bump: Record<WebhookHealthEvent, { run(connectionId: string, at: string, detail: string | null): unknown }>;
+  private readonly bump: Record<WebhookHealthEvent, { run(connectionId: string, count: number, at: string, detail: string | null): unknown }>;
   private readonly selectHealth;
   private readonly insertManyTx;
 
@@ -94,9 +94,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
       'INSERT INTO webhook_deliveries (id, tenant_id, connection_id, doc, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     );
     const upsert = (column: 'received' | 'rejected' | 'failures', at: string, withError: boolean) =>
-      db.prepare<[string, string, string | null]>(`
-        INSERT INTO webhook_health (connection_id, ${column}, ${at}, last_error) VALUES (?, 1, ?, ?)
-        ON CONFLICT (connection_id) DO UPDATE SET ${column} = ${column} + 1, ${at} = excluded.${at}${withError ? ', last_error = excluded.last_error' : ''}`);
+      db.prepare<[string, number, string, string | null]>(`
+        INSERT INTO webhook_health (connection_id, ${column}, ${at}, last_error) VALUES (?, ?, ?, ?)
+        ON CONFLICT (connection_id) DO UPDATE SET ${column} = ${column} + excluded.${column}, ${at} = excluded.${at}${withError ? ', last_error = excluded.last_error' : ''}`);
     this.countReceived = upsert('received', 'last_received_at', false);
     this.bump = {
       received: this.countReceived,
@@ -117,7 +117,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
       deliveries.map((delivery) => {
         const { body, ...doc } = delivery;
         const inserted = this.insertRow.run(delivery.id, delivery.tenantId, delivery.connectionId, JSON.stringify(doc), body).changes === 1;
-        if (inserted) this.countReceived.run(delivery.connectionId, delivery.receivedAt, null);
+        if (inserted) this.countReceived.run(delivery.connectionId, 1, delivery.receivedAt, null);
         return inserted;
       }),
     );
@@ -166,8 +166,8 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return this.patchDoc.run(JSON.stringify(patch), id).changes === 1;
   }
 
-  async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void> {
-    this.bump[event].run(connectionId, at, detail ?? null);
+  async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string, count = 1): Promise<void> {
+    this.bump[event].run(connectionId, count, at, detail ?? null);
   }
 
   async health(connectionId: string): Promise<WebhookHealth> {

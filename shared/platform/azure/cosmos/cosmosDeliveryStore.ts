@@ -125,8 +125,8 @@ export class CosmosDeliveryStore implements DeliveryStore {
     throw new SyncBridgeError('transient', `Delivery ${id} kept changing while it was being updated.`);
   }
 
-  async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string): Promise<void> {
-    await this.countHealth(connectionId, event, at, detail, 1);
+  async recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string, count = 1): Promise<void> {
+    await this.countHealth(connectionId, event, at, detail, count);
   }
 
   /** Counts `count` events of one kind for a connection in one write. */
