@@ -30,7 +30,6 @@ async function main(): Promise<void> {
     secretKey: data.secretKey,
     logLevel: data.logLevel,
     ...(data.telemetry === 'discard' ? { telemetrySink: new PassThrough().resume() } : {}),
-    drainLeftoverJournal: false, // the receiving platform's journal: this thread's drain below
   });
   startedPlatform = platform;
   const services = createServices(platform, { engine: data.engine });

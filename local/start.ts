@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   // Journal-first webhook intake with the inbound worker on its own thread (docs/local-host.md
   // "Applier thread"); SYNCBRIDGE_LOCAL_APPLIER_THREAD=0 runs everything on one thread.
   const applierThread = intFromEnv('SYNCBRIDGE_LOCAL_APPLIER_THREAD', 1, 0, 1) === 1;
-  const platform = createLocalPlatform({ dataDir, secretKey: process.env.SYNCBRIDGE_SECRET_KEY, ...(applierThread ? { webhookJournal: { drain: 'applier-thread' as const } } : {}) });
+  // Without the journal, deliveries a journal-first start accepted before it was killed are drained.
+  const platform = createLocalPlatform({ dataDir, secretKey: process.env.SYNCBRIDGE_SECRET_KEY, ...(applierThread ? { webhookJournal: { drain: 'applier-thread' as const } } : { drainLeftoverJournal: true }) });
   const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
   useServices(services);
   const demo = await ensureDemo(services, { sandboxUrl: sandbox.url, sandboxApiKey, adminKey: process.env.SYNCBRIDGE_ADMIN_KEY });

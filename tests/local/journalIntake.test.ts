@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
@@ -280,22 +281,31 @@ describe('journal intake: restarts and back-pressure', () => {
     }
   });
 
-  it('lets one appender at a time take a journal folder: a second in this process, or a live process holding it, is refused; a dead holder is taken over', () => {
+  it('lets one appender at a time take a journal folder: a second in this process or another process is refused; a killed holder\'s lock is gone with it', async () => {
     const first = new JournalAppender(journalDir());
-    expect(() => new JournalAppender(journalDir())).toThrow(/already open in this process/);
+    expect(() => new JournalAppender(journalDir())).toThrow(/Another SyncBridge host takes webhooks into the journal/);
     first.close();
-    // A live process (this one's parent) holds the lock.
-    writeFileSync(join(journalDir(), 'appender.lock'), String(process.ppid));
-    expect(() => new JournalAppender(journalDir())).toThrow(new RegExp(`pid ${process.ppid}`));
-    // A crashed one: a pid no process has.
-    writeFileSync(join(journalDir(), 'appender.lock'), '2147483646');
-    const taken = new JournalAppender(journalDir());
-    expect(readFileSync(join(journalDir(), 'appender.lock'), 'utf8')).toBe(String(process.pid));
-    taken.close();
-    expect(existsSync(join(journalDir(), 'appender.lock'))).toBe(false);
+    const second = new JournalAppender(journalDir());
+    second.close();
+
+    // Another process takes the lock, as a host would, and is killed without letting go.
+    const holder = spawn(process.execPath, ['-e', `
+      const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const lock = new Database(${JSON.stringify(join(journalDir(), 'appender.lock.db'))}, { timeout: 0 });
+      lock.pragma('locking_mode = EXCLUSIVE');
+      lock.exec('BEGIN EXCLUSIVE');
+      process.stdout.write('held');
+      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((done) => holder.stdout!.once('data', () => done()));
+    expect(() => new JournalAppender(journalDir())).toThrow(/Another SyncBridge host/);
+    const exited = new Promise((done) => holder.once('exit', done));
+    holder.kill('SIGKILL');
+    await exited;
+    const after = new JournalAppender(journalDir());
+    after.close();
   });
 
-  it('drains a journal left by an earlier start when the platform opens without the journal', async () => {
+  it('drains a journal left by an earlier start when a platform opens without the journal and is asked to (npm start without it)', async () => {
     const first = open(false);
     const killed = journalWithoutDrain(first);
     expect(await killed.intake.write(entry('msg_left_1'))).toBe('accepted');
@@ -303,7 +313,13 @@ describe('journal intake: restarts and back-pressure', () => {
     killed.close();
     await first.close();
 
-    const second = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0, queue: { duplicateDetectionWindowMs: 0 } });
+    // A process that merely opens the platform leaves it alone.
+    const bystander = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0 });
+    await new Promise((done) => setTimeout(done, 50));
+    expect(await bystander.deliveries.get(entry('msg_left_1').delivery.id)).toBeUndefined();
+    await bystander.close();
+
+    const second = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0, queue: { duplicateDetectionWindowMs: 0 }, drainLeftoverJournal: true });
     toClose.push(() => second.close());
     const deadline = Date.now() + 5000;
     while ((await second.deliveries.get(entry('msg_left_2').delivery.id)) === undefined) {
@@ -313,7 +329,6 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(await second.deliveries.get(entry('msg_left_1').delivery.id)).toEqual(entry('msg_left_1').delivery);
     await second.close();
     expect(readCheckpoint(journalDir())).not.toEqual(JOURNAL_START);
-    expect(existsSync(join(journalDir(), 'appender.lock'))).toBe(false);
   });
 
   it('enqueues a burst of one connection as batch messages of at most 64 deliveries, in journal order', async () => {
@@ -325,5 +340,14 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(bodies.some((b) => b.kind === 'webhook-batch')).toBe(true);
     for (const b of bodies) expect((b.deliveryIds ?? [b.deliveryId]).length).toBeLessThanOrEqual(64);
     expect(bodies.flatMap((b) => b.deliveryIds ?? [b.deliveryId!])).toEqual(burst.map((e) => e.delivery.id));
+  });
+
+  it('gives the journal folder back when the platform cannot be built after taking it', async () => {
+    const build = (maxBacklog: number) =>
+      createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0, webhookJournal: { drain: 'in-process', maxBacklog } });
+    expect(() => build(0)).toThrow(/maxBacklog/);
+    const platform = build(10);
+    toClose.push(() => platform.close());
+    expect(await platform.journal!.write(entry('msg_after'))).toBe('accepted');
   });
 });

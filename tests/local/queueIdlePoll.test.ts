@@ -42,4 +42,25 @@ describe('SqliteQueue polls of an idle queue', () => {
     queue.close();
     db.close();
   });
+
+  test('a poll sees what another handle of this thread on the same file sent in this turn, before its commit', async () => {
+    const path = join(dir, 'syncbridge.db');
+    const sender = openDatabase(path);
+    enableTurnCommit(sender);
+    const receiver = openDatabase(path);
+    enableTurnCommit(receiver);
+    const sending = new SqliteQueue(sender);
+    const receiving = new SqliteQueue(receiver);
+    try {
+      await sending.send('same-file', { body: { n: 1 }, messageId: 'm1' }); // its turn is still open
+      expect(receiving.receive('same-file')?.body).toEqual({ n: 1 });
+      await sending.send('same-file-sessions', { body: { n: 2 }, messageId: 'm2', sessionId: 's1' });
+      expect(receiving.acceptSession('same-file-sessions')?.sessionId).toBe('s1');
+    } finally {
+      sending.close();
+      receiving.close();
+      sender.close();
+      receiver.close();
+    }
+  });
 });

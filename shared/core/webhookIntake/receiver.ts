@@ -205,7 +205,13 @@ export class WebhookReceiver {
 
   private async reject(connectionId: string, status: number, code: ReceiveResult['code'], message: string, reason?: string): Promise<ReceiveResult> {
     const known = await this.platform.connections.get(connectionId);
-    if (known) await this.rejections.record(connectionId, this.platform.clock.now().toISOString(), `${status}: ${reason ?? message}`);
+    if (known) {
+      // The refusal stands whether or not its count could be written: a 5xx would only invite the
+      // sender (or a forger) to try again.
+      await this.rejections.record(connectionId, this.platform.clock.now().toISOString(), `${status}: ${reason ?? message}`).catch((error: unknown) => {
+        this.platform.telemetry.log('warn', 'A refused webhook could not be counted in webhook health.', { connectionId, reason: (error as Error).message });
+      });
+    }
     return { status, code, message };
   }
 }

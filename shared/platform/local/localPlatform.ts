@@ -21,7 +21,7 @@ import { SqliteTenantStore } from './sqliteTenantStore';
 import { enableTurnCommit, whenDurable } from './turnCommit';
 import { JournalIntake, type JournalIntakeOptions } from './journalIntake';
 import { JournalDrain } from './journalDrain';
-import { JournalAppender, JournalReader } from './webhookJournal';
+import { comparePositions, JournalAppender, JournalReader, readCheckpoint } from './webhookJournal';
 import { IntakeGroupCommit } from '../../core/webhookIntake/groupCommit';
 import { QUEUES, type OutgoingMessage } from '../../ports/queue';
 import type { IntakeEntry } from '../../ports/deliveryIntake';
@@ -54,9 +54,9 @@ export interface LocalPlatformOptions {
    */
   webhookJournal?: { drain: 'in-process' | 'applier-thread' } & JournalIntakeOptions;
   /**
-   * Without `webhookJournal`: drain a journal an earlier start left in the data folder (killed with
-   * it on), unless another host holds it. Default true; the applier thread's own platform passes
-   * false (the receiving platform's journal is its drain's).
+   * Without `webhookJournal`: drain deliveries a journal left in the data folder (a host killed
+   * with it on), unless another host holds it. Default false (a process that merely opens the
+   * platform leaves the journal alone); `npm start` sets it when it runs without the journal.
    */
   drainLeftoverJournal?: boolean;
   /** WAL checkpoints in a worker thread (walCheckpointer.ts) every this many ms; 0 leaves them to SQLite. Default 500. */
@@ -86,12 +86,10 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     ? startWalCheckpointer(db, { intervalMs: checkpointIntervalMs, onError: (message) => telemetry.log('warn', message) })
     : undefined;
   const idempotency = new SqliteIdempotencyStore(db, { clock });
+  const secretKey = resolveSecretKey({ dataDir: options.dataDir, keyFromEnv: options.secretKey });
   const journalDir = join(options.dataDir, 'webhook-journal');
-  const appender = options.webhookJournal ? new JournalAppender(journalDir) : undefined;
-  if (appender && appender.truncatedBytes > 0) {
-    telemetry.log('warn', 'The webhook journal ended in a torn frame (a write cut short by a crash; its sender got no answer); the frame was cut.', { bytes: appender.truncatedBytes });
-  }
-  const journal = appender ? new JournalIntake(appender, idempotency, options.webhookJournal) : undefined;
+  // Last of what can fail: the journal holds a lock on its folder until it is closed.
+  const journal = options.webhookJournal ? openJournal(journalDir, idempotency, options.webhookJournal, telemetry) : undefined;
   let drain: JournalDrain | undefined;
   let leftovers: Promise<void> | undefined;
   const platform: LocalPlatform = {
@@ -106,7 +104,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
     connections: new SqliteConnectionStore(db),
     tenants: new SqliteTenantStore(db),
     queue,
-    secrets: new SqliteSecretStore(db, resolveSecretKey({ dataDir: options.dataDir, keyFromEnv: options.secretKey })),
+    secrets: new SqliteSecretStore(db, secretKey),
     leases: new SqliteLeaseStore(db, { clock }),
     idempotency,
     deliveries: new SqliteDeliveryStore(db),
@@ -132,7 +130,6 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
       journal?.close();
       await drain?.stop();
       await leftovers;
-      appender?.close();
       await checkpointer?.stop();
       await telemetry.flush();
       if (options.telemetrySink === undefined) await new Promise<void>((done) => sink.end(done));
@@ -141,7 +138,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
   };
   // Journal off, but a journal left by an earlier start (killed with it on): what it accepted is
   // drained here, or it would stay out of the log until the journal is turned on again.
-  if (!options.webhookJournal && (options.drainLeftoverJournal ?? true) && existsSync(journalDir)) leftovers = drainLeftoverJournal(platform, journalDir);
+  if (!options.webhookJournal && options.drainLeftoverJournal === true && hasUndrainedFrames(journalDir)) leftovers = drainLeftoverJournal(platform, journalDir);
   if (journal && options.webhookJournal?.drain === 'in-process') {
     drain = startJournalDrain(platform, journalDir);
     journal.setOnAppended(() => drain?.wake());
@@ -188,21 +185,49 @@ function batchPerConnection(entries: readonly IntakeEntry[]): OutgoingMessage[] 
 
 /**
  * Messages waiting on sync-inbound past which the journal drain waits: deliveries are enqueued no
- * faster than they are applied, so the time from receipt to stored stays bounded (about this
- * many deliveries behind), and the journal intake's own bound holds the senders back.
+ * faster than they are applied, so the time from receipt to stored stays bounded (this many
+ * messages behind, each of up to MAX_DELIVERIES_PER_BATCH deliveries), and the journal intake's
+ * own bound holds the senders back.
  */
 const MAX_QUEUED_FOR_APPLYING = 500;
 
+/** The journal intake on `dir`; the appender (and its folder lock) is closed again if the intake cannot be built. */
+function openJournal(dir: string, claims: SqliteIdempotencyStore, options: JournalIntakeOptions, telemetry: JsonLinesTelemetry): JournalIntake {
+  const appender = new JournalAppender(dir);
+  try {
+    if (appender.truncatedBytes > 0) {
+      telemetry.log('warn', 'The webhook journal ended in a torn frame (a write cut short by a crash; its sender got no answer); the frame was cut.', { bytes: appender.truncatedBytes });
+    }
+    return new JournalIntake(appender, claims, options);
+  } catch (error) {
+    appender.close();
+    throw error;
+  }
+}
+
+/** Whether a journal folder holds frames after its checkpoint (a read; takes no lock). */
+function hasUndrainedFrames(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  const reader = new JournalReader(dir);
+  try {
+    const { frames, next } = reader.read(readCheckpoint(dir), 1);
+    return frames.length > 0 || comparePositions(next, readCheckpoint(dir)) !== 0;
+  } finally {
+    reader.close();
+  }
+}
+
 /**
- * Drains a journal nobody appends to any more, then lets it go. Skipped when another process
- * holds it (its own drain empties it).
+ * Drains a journal nobody appends to any more, then lets it go (`drainLeftoverJournal`, which
+ * `npm start` sets when it runs without the journal). When another host holds the journal, its
+ * own drain empties it.
  */
 async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promise<void> {
   let appender: JournalAppender;
   try {
     appender = new JournalAppender(dir); // takes the folder (and cuts a torn last frame)
   } catch (error) {
-    platform.telemetry.log('info', 'A webhook journal is left in the data folder, held by another process, which drains it.', { reason: (error as Error).message });
+    platform.telemetry.log('warn', 'A webhook journal with deliveries not yet drained is in the data folder, but another host holds it; that host drains it.', { reason: (error as Error).message });
     return;
   }
   const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512, undefined, batchPerConnection), {

@@ -8,7 +8,7 @@ import { isOrphanedOwner, newOwnerId, registerLiveOwner, unregisterLiveOwner } f
 import { messageFields, serialiseMessage, toDeadLetteredMessage } from './sqliteQueueCodec';
 import { createQueueTables, type QueueDeadLetterRow, type QueueMessageRow } from './sqliteQueueSchema';
 import { prepareQueueStatements, type QueueStatements } from './sqliteQueueStatements';
-import { whenDurable } from './turnCommit';
+import { commitOtherTurns, whenDurable } from './turnCommit';
 import {
   MAX_DELIVERY_COUNT_EXCEEDED,
   type DeadLetteredMessage,
@@ -133,6 +133,7 @@ export class SqliteQueue implements QueueSender {
     // Nothing to receive (what every poll of an idle queue finds): answered by a read, without
     // taking the write lock, which another thread's or process's writer would have to wait for.
     const now = this.nowMs();
+    commitOtherTurns(this.db); // what another handle of this thread sent is visible to the read
     if (this.sql.nextWithoutSession.get(queue, now, now) === undefined) return undefined;
     return this.db
       .transaction(() => {
@@ -154,6 +155,7 @@ export class SqliteQueue implements QueueSender {
    */
   acceptSession(queue: string): SessionLock | undefined {
     // As receive(): no session to accept is answered without taking the write lock.
+    commitOtherTurns(this.db);
     if (this.sql.nextFreeSession.get({ queue, now: this.nowMs() }) === undefined) return undefined;
     return this.db
       .transaction(() => {

@@ -59,6 +59,21 @@ export function commitNow(db: SqliteDatabase): void {
   turnCommits.get(db)?.commitNow();
 }
 
+/**
+ * Commits the open turns of this thread's other handles on the same file, as a write on `db`
+ * would before it begins: a read on `db` then sees what they wrote (SqliteQueue's idle check).
+ */
+export function commitOtherTurns(db: SqliteDatabase): void {
+  if (db.memory) return;
+  const handles = handlesByFile.get(db.name);
+  if (handles === undefined || handles.size < 2) return;
+  const own = ownCommit.get(db);
+  for (const commit of handles) if (commit !== own) commit();
+}
+
+/** Each turn-committing handle's own commit function (the entry of handlesByFile it owns). */
+const ownCommit = new WeakMap<SqliteDatabase, () => void>();
+
 /** Makes the handle commit once per event-loop turn. Called once, right after opening it. */
 export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
   const existing = turnCommits.get(db);
@@ -112,6 +127,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
 
   const sameFile = db.memory ? undefined : handlesByFile.get(db.name) ?? handlesByFile.set(db.name, new Set()).get(db.name)!;
   sameFile?.add(commitOpen);
+  ownCommit.set(db, commitOpen);
 
   /** Before a write: join the open turn, or open one. A caller's own open transaction is left alone. */
   const join = () => {

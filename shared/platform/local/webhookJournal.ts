@@ -1,8 +1,8 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { SyncBridgeError } from '../../core/errors';
-import { isProcessAlive } from './processAlive';
 
 /**
  * The local platform's webhook journal: an append-only log of verified deliveries, in segment
@@ -85,46 +85,39 @@ function parseFrames(buffer: Buffer, segment: number, offset: number, maxFrames:
   return { frames, consumed: at, invalid: false };
 }
 
-const LOCK = 'appender.lock';
-/** Journal folders this thread appends to. */
-const appendingHere = new Set<string>();
+const LOCK = 'appender.lock.db';
 
 /**
  * One appender per journal folder, machine-wide: a second one (another process on the same data
  * folder, or a second platform in this one) would write into a segment the first has left, where
- * the drain no longer reads, and the deliveries it accepted would be lost. The lock file holds the
- * owner's pid; one whose process is gone (a crash) is taken over.
+ * the drain no longer reads, and the deliveries it accepted would be lost. The lock is SQLite's
+ * own exclusive lock on a small file in the folder, held open for as long as the appender lives:
+ * the operating system drops it when the process ends however it ends (a crash, kill -9, a
+ * container restarted with the same pid), and SQLite sees it from other processes and from other
+ * handles of this one (threads included).
  */
-function takeAppenderLock(dir: string): void {
-  const path = join(dir, LOCK);
-  if (appendingHere.has(dir)) throw new SyncBridgeError('configuration', `The webhook journal in ${dir} is already open in this process; close its platform first.`);
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      appendingHere.add(dir);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number(readFileSync(path, 'utf8').trim());
-      // This process's own pid counts as alive too: another thread of it may hold the journal.
-      if (Number.isInteger(owner) && owner > 0 && isProcessAlive(owner)) {
-        throw new SyncBridgeError('configuration', `Another SyncBridge host (pid ${owner}) takes webhooks into the journal in ${dir}; one host per data folder receives webhooks journal first (SYNCBRIDGE_LOCAL_APPLIER_THREAD=0 on the others).`);
-      }
-      unlinkSync(path); // its owner is gone (a crash)
-    }
-  }
-  throw new SyncBridgeError('configuration', `Could not take the webhook journal lock in ${dir}.`);
-}
-
-function releaseAppenderLock(dir: string): void {
-  appendingHere.delete(dir);
+function takeAppenderLock(dir: string): Database.Database {
+  const lock = new Database(join(dir, LOCK), { timeout: 0 });
   try {
-    unlinkSync(join(dir, LOCK));
-  } catch {
-    // already gone
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE');
+    return lock;
+  } catch (error) {
+    lock.close();
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new SyncBridgeError('configuration', `Another SyncBridge host takes webhooks into the journal in ${dir} (it holds ${LOCK}); one host per data folder receives webhooks journal first (SYNCBRIDGE_LOCAL_APPLIER_THREAD=0 on the others).`);
+    }
+    throw error;
   }
 }
 
+function releaseAppenderLock(lock: Database.Database): void {
+  try {
+    if (lock.inTransaction) lock.exec('ROLLBACK');
+  } finally {
+    lock.close();
+  }
+}
 
 export interface JournalAppenderOptions {
   /** A new segment is started once the current one reaches this many bytes. Default 64 MiB. */
@@ -134,6 +127,7 @@ export interface JournalAppenderOptions {
 /** The writing end (one per journal folder, on the thread that receives). */
 export class JournalAppender {
   private fd = -1;
+  private readonly lock: Database.Database;
   private segment = 0;
   private size = 0;
   private readonly segmentBytes: number;
@@ -144,11 +138,12 @@ export class JournalAppender {
   constructor(readonly dir: string, options: JournalAppenderOptions = {}) {
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     mkdirSync(dir, { recursive: true });
-    takeAppenderLock(dir);
+    this.lock = takeAppenderLock(dir);
     try {
       this.openLastSegment();
     } catch (error) {
-      releaseAppenderLock(dir);
+      if (this.fd >= 0) closeSync(this.fd);
+      releaseAppenderLock(this.lock);
       throw error;
     }
   }
@@ -212,8 +207,11 @@ export class JournalAppender {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
-    releaseAppenderLock(this.dir);
+    try {
+      closeSync(this.fd);
+    } finally {
+      releaseAppenderLock(this.lock);
+    }
   }
 
   private rotate(): void {

@@ -93,6 +93,12 @@ describe('the webhook receiver counts rejections through the tally', () => {
       expect(results.map((r) => r.status)).toEqual(Array(20).fill(401));
       expect((await platform.deliveries.health('hooks')).rejected).toBe(20);
       expect(writes).toBe(1);
+
+      // A count that cannot be written does not turn the refusal into a 5xx.
+      platform.deliveries.recordHealth = async () => {
+        throw new Error('database is locked');
+      };
+      expect((await forged(21)).status).toBe(401);
     } finally {
       await platform.close();
       rmSync(dataDir, { recursive: true, force: true });
