@@ -291,8 +291,8 @@ describe('local host with the applier thread: configuration and restart', () => 
     expect(acceptedA.map((r) => r.status)).toEqual(batchA.map(() => 202));
     for (const r of acceptedA) await until(async () => (await first.platform.deliveries.get(r.body.deliveryId))?.status === 'applied' || undefined, 10_000, 'batch A applied');
     await waitFor(() => succeededInvocations(first.lines) >= 1, 5_000, 'batch A completed');
+    await sleep(500); // the thread's sessions go idle and are given back (their last lines logged)
     const firstInvocations = succeededInvocations(first.lines);
-    await sleep(500); // the thread's sessions go idle and are given back
 
     // Batch B is only journaled: this thread holds the write lock, so the drain's batches fail
     // (after SQLite's 5 s busy timeout), and the host is stopped at once. The drain finishes the

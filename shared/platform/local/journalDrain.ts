@@ -162,6 +162,7 @@ export class JournalDrain {
     if (this.stopped) return Promise.resolve();
     return new Promise<void>((done) => {
       const timer = setTimeout(finish, ms);
+      timer.unref(); // the drain keeps nothing alive: its host or platform does
       function finish() {
         clearTimeout(timer);
         done();
