@@ -34,6 +34,11 @@ export interface WebhookIngestResult {
   minimalJournal: LoadResult & { receiptToStoredP99Ms: number; appliers: number; backlog: number };
   host: LoadResult;
   receiptToStored: { count: number; p50Ms: number; p99Ms: number };
+  /**
+   * Only with BENCH_HOST_SINGLE_THREAD=1: the same host with the journal off and every function on
+   * one thread (SYNCBRIDGE_LOCAL_APPLIER_THREAD=0), measured after it.
+   */
+  hostSingleThread?: LoadResult & { receiptToStored: { count: number; p50Ms: number; p99Ms: number } };
 }
 
 export interface LoadResult {
@@ -180,13 +185,24 @@ export async function benchWebhookIngest(options: { seconds?: number } = {}): Pr
   const minimalJournal = { ...journalLoad, ...journalSettings(), receiptToStoredP99Ms: (await journalServer.ask('stats')).p99Ms as number };
   await journalServer.ask('stop');
   const hostServer = await startChild('host');
+  let result: WebhookIngestResult;
   try {
     const host = await load(hostServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
     const receiptToStored = await hostServer.ask('stats');
-    return { bare, minimal, minimalOnWriterThreads, minimalJournal, host, receiptToStored };
+    result = { bare, minimal, minimalOnWriterThreads, minimalJournal, host, receiptToStored };
   } finally {
     await hostServer.ask('stop');
   }
+  if (process.env.BENCH_HOST_SINGLE_THREAD === '1') {
+    const singleServer = await startChild('hostSingleThread');
+    try {
+      const single = await load(singleServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+      result.hostSingleThread = { ...single, receiptToStored: await singleServer.ask('stats') };
+    } finally {
+      await singleServer.ask('stop');
+    }
+  }
+  return result;
 }
 
 // ------------------------------------------------------------------ the child: one server
@@ -233,7 +249,9 @@ async function serveHost(model: 'threaded' | 'single' = 'threaded'): Promise<voi
   const { webhookIntakeFor } = await import('../shared/core/webhookIntake');
   const { createLocalPlatform } = await import('../shared/platform/local/localPlatform');
   const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-bench-webhooks-'));
-  const threaded = model === 'threaded';
+  // Receipt alone (BENCH_NO_WORKER) is measured on one thread with the journal off: a journal nobody
+  // drains would fill and hold the senders back.
+  const threaded = model === 'threaded' && !process.env.BENCH_NO_WORKER;
   const platform = createLocalPlatform({ dataDir, telemetrySink: new PassThrough().resume(), logLevel: 'warn', ...(threaded ? { webhookJournal: { drain: 'applier-thread' as const } } : {}) });
   const services = createServices(platform);
   useServices(services);
@@ -253,7 +271,7 @@ async function serveHost(model: 'threaded' | 'single' = 'threaded'): Promise<voi
     enableTimers: false,
     maxConcurrentSessions: CONNECTIONS,
     log: () => {},
-    ...(threaded && !process.env.BENCH_NO_WORKER
+    ...(threaded
       ? { applierThread: { dataDir, telemetry: 'discard' as const, logLevel: 'warn' as const, destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal } }
       : {}),
   });
