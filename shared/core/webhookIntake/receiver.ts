@@ -7,6 +7,7 @@ import { verifyWebhook } from '../../webhooks/verifyWebhook';
 import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import type { WebhookScheme } from '../../webhooks/types';
 import { IntakeGroupCommit } from './groupCommit';
+import { ReceiptConnections } from './receiptConnections';
 import { RejectionTally } from './rejectionTally';
 import { KEPT_HEADERS, eventTypeOf, providerDeliveryId } from './schemeEvents';
 import { DEFAULT_WEBHOOK_SCHEME, type WebhookSecrets } from './secrets';
@@ -25,6 +26,11 @@ export interface ReceiverOptions {
    * request's path and query. Default: the request URL as received.
    */
   publicBaseUrl?: string;
+  /**
+   * How long a connection's tenant and provider, read for one delivery, serve the next ones
+   * (receiptConnections.ts). Default 1000 ms; 0 reads the connection for every delivery.
+   */
+  connectionCacheMs?: number;
 }
 
 /** Schemes that carry a signed timestamp and take `toleranceSeconds`. */
@@ -89,6 +95,7 @@ export class WebhookReceiver {
   private readonly dedupeTtlMs: number;
   private readonly commit: DeliveryIntake;
   private readonly rejections: RejectionTally;
+  private readonly connections: ReceiptConnections;
 
   constructor(private readonly platform: Platform, private readonly secrets: WebhookSecrets, options: ReceiverOptions = {}) {
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
@@ -96,6 +103,7 @@ export class WebhookReceiver {
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 3600 * 1000;
     this.commit = platform.webhookIntake ?? new IntakeGroupCommit(platform, this.dedupeTtlMs);
     this.rejections = new RejectionTally(platform.deliveries);
+    this.connections = new ReceiptConnections(platform.connections, { ttlMs: options.connectionCacheMs });
     this.publicBaseUrl = options.publicBaseUrl?.replace(/\/+$/, '');
   }
 
@@ -114,7 +122,7 @@ export class WebhookReceiver {
     const declared = Number(incoming.headers.get('content-length') ?? '0');
     if (declared > this.maxBodyBytes) return this.reject(incoming.connectionId, 413, 'payload_too_large', `The body is larger than ${this.maxBodyBytes} bytes.`);
 
-    const connection = await platform.connections.get(incoming.connectionId);
+    const connection = await this.connections.get(incoming.connectionId);
     const settings = connection ? await this.secrets.settings(connection.id) : null;
     // The path names the connection's provider, or the scheme's (e.g. /webhooks/github/{id}).
     const pathFits = connection && settings && (connection.provider === incoming.provider || settings.scheme === incoming.provider);
@@ -204,7 +212,7 @@ export class WebhookReceiver {
   }
 
   private async reject(connectionId: string, status: number, code: ReceiveResult['code'], message: string, reason?: string): Promise<ReceiveResult> {
-    const known = await this.platform.connections.get(connectionId);
+    const known = await this.connections.get(connectionId);
     if (known) {
       // The refusal stands whether or not its count could be written: a 5xx would only invite the
       // sender (or a forger) to try again.
