@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { WEBHOOK_BATCH_MESSAGE_ID_PREFIX, WEBHOOK_MESSAGE_ID_PREFIXES } from '../../shared/core/runs/inboundMessage';
 import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
+import { QUEUES } from '../../shared/ports/queue';
 import type { IntakeOutcome } from '../../shared/ports/deliveryIntake';
 import { JournalDrain } from '../../shared/platform/local/journalDrain';
 import { JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
@@ -340,6 +342,24 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(bodies.some((b) => b.kind === 'webhook-batch')).toBe(true);
     for (const b of bodies) expect((b.deliveryIds ?? [b.deliveryId]).length).toBeLessThanOrEqual(64);
     expect(bodies.flatMap((b) => b.deliveryIds ?? [b.deliveryId!])).toEqual(burst.map((e) => e.delivery.id));
+  });
+
+  it('drains while sync steps wait on sync-inbound, and waits while 64 webhook messages do', async () => {
+    const platform = open(true);
+    const queue = platform.queue;
+    for (let n = 0; n < 100; n += 1) await queue.send(QUEUES.inbound, { body: { kind: 'step', n }, messageId: `step-${n}` });
+    expect(await platform.journal!.write(entry('msg_behind_steps'))).toBe('accepted');
+    await settled(platform); // a sync backlog does not hold webhooks back
+    // The drained delivery's own message waits too: 63 more make 64.
+    for (let n = 0; n < 63; n += 1) await queue.send(QUEUES.inbound, { body: { n }, messageId: `${WEBHOOK_BATCH_MESSAGE_ID_PREFIX}test-${n}` });
+    await whenDurable(platform.db);
+    expect(await platform.journal!.write(entry('msg_behind_batches'))).toBe('accepted');
+    await new Promise((done) => setTimeout(done, 300));
+    expect(platform.journal!.backlog).toBe(1);
+    let received = queue.receive(QUEUES.inbound);
+    while (received && !WEBHOOK_MESSAGE_ID_PREFIXES.some((p) => received!.messageId.startsWith(p))) received = queue.receive(QUEUES.inbound);
+    queue.complete(received!.lockToken);
+    await settled(platform);
   });
 
   it('gives the journal folder back when the platform cannot be built after taking it', async () => {

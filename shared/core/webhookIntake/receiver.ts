@@ -4,7 +4,7 @@ import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { readNotionVerificationToken } from '../../webhooks/schemes/notion';
 import { verifyWebhook } from '../../webhooks/verifyWebhook';
-import { webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
+import { DELIVERY_ID_PREFIX, webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import type { WebhookScheme } from '../../webhooks/types';
 import { IntakeGroupCommit } from './groupCommit';
 import { ReceiptConnections } from './receiptConnections';
@@ -80,7 +80,7 @@ export interface ReceiveResult {
 
 /** Ours, stable per (connection, provider delivery id): a retried intake lands on the same row and message id. */
 export function deliveryIdFor(connectionId: string, webhookId: string): string {
-  return `dlv_${createHash('sha256').update(`${connectionId}\n${webhookId}`).digest('base64url').slice(0, 24)}`;
+  return `${DELIVERY_ID_PREFIX}${createHash('sha256').update(`${connectionId}\n${webhookId}`).digest('base64url').slice(0, 24)}`;
 }
 
 /**

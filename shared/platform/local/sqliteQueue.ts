@@ -344,17 +344,27 @@ export class SqliteQueue implements QueueSender {
     return (this.sql.listDeadLetters.all(queue, limit) as QueueDeadLetterRow[]).map(toDeadLetteredMessage);
   }
 
-  /** When the earliest scheduled (not yet available) message of the queue becomes available. */
   /**
-   * Whether at least `count` messages of the queue are available now (locked or not). Counts no
-   * further than `count` along the queue's index, so it stays cheap however deep the queue is
-   * (the journal drain asks it every few milliseconds while it waits for the worker).
+   * Whether at least `count` messages of the queue are available now (locked or not), counting
+   * only those whose message id starts with one of `messageIdPrefixes` when they are given
+   * (letters, digits, `_` and `-`). Counts no further than `count` along the queue's index, so it
+   * stays cheap however deep the queue is (the journal drain asks it every few milliseconds while
+   * it waits for the worker); with prefixes it also steps over the other available messages.
    */
-  hasAvailable(queue: string, count: number): boolean {
-    const row = this.sql.availableUpTo.get({ queue, now: this.nowMs(), limit: count }) as { count: number };
+  hasAvailable(queue: string, count: number, options: { messageIdPrefixes?: readonly string[] } = {}): boolean {
+    const { messageIdPrefixes } = options;
+    if (messageIdPrefixes === undefined) {
+      const row = this.sql.availableUpTo.get({ queue, now: this.nowMs(), limit: count }) as { count: number };
+      return row.count >= count;
+    }
+    if (messageIdPrefixes.length === 0 || !messageIdPrefixes.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) {
+      throw new SyncBridgeError('validation', 'messageIdPrefixes must be one or more prefixes of letters, digits, _ and -.');
+    }
+    const row = this.sql.availableWithIdUpTo.get({ queue, now: this.nowMs(), limit: count, prefixes: JSON.stringify(messageIdPrefixes) }) as { count: number };
     return row.count >= count;
   }
 
+  /** When the earliest scheduled (not yet available) message of the queue becomes available. */
   nextScheduledAt(queue: string): Date | undefined {
     const row = this.sql.nextScheduled.get(queue, this.nowMs()) as { at: number | null };
     return row.at === null ? undefined : new Date(row.at);

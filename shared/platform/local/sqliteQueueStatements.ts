@@ -85,6 +85,8 @@ const QUEUE_SQL = {
      FROM queue_messages WHERE queue = @queue`,
   availableUpTo: `SELECT COUNT(*) AS count FROM
      (SELECT 1 FROM queue_messages WHERE queue = @queue AND available_at_ms <= @now LIMIT @limit)`,
+  availableWithIdUpTo: `SELECT COUNT(*) AS count FROM
+     (SELECT 1 FROM queue_messages WHERE queue = @queue AND available_at_ms <= @now AND EXISTS (SELECT 1 FROM json_each(@prefixes) WHERE message_id GLOB value || '*') LIMIT @limit)`,
   deadLetterCount: 'SELECT COUNT(*) AS count FROM queue_dead_letters WHERE queue = ?',
   listDeadLetters: 'SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY sequence_number LIMIT ?',
   nextScheduled: 'SELECT MIN(available_at_ms) AS at FROM queue_messages WHERE queue = ? AND available_at_ms > ?',

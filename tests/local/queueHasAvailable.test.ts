@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
+import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
+import { WEBHOOK_MESSAGE_ID_PREFIXES, webhookBatchMessageId, webhookMessageId } from '../../shared/core/runs/inboundMessage';
+import { deliveryIdFor } from '../../shared/core/webhookIntake/receiver';
+
+/**
+ * The journal drain's bound (localPlatform.ts): it waits while enough webhook batches wait on
+ * sync-inbound, counted by message id so that a backlog of sync steps does not hold webhooks back.
+ * On a real SQLite queue.
+ */
+describe('SqliteQueue.hasAvailable', () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  let queue: SqliteQueue;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'syncbridge-has-available-'));
+    db = openDatabase(join(dir, 'syncbridge.db'));
+    enableTurnCommit(db);
+    queue = new SqliteQueue(db);
+  });
+  afterEach(() => {
+    queue.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Half of them batches, half single deliveries: both carry webhooks.
+  const batchId = (n: number) => {
+    const deliveryId = deliveryIdFor(`c${n % 5}`, `msg_${n}`);
+    if (n % 2 === 0) return webhookMessageId({ kind: 'webhook', connectionId: `c${n % 5}`, deliveryId });
+    return webhookBatchMessageId({ kind: 'webhook-batch', connectionId: `c${n % 5}`, deliveryIds: [deliveryId, `${deliveryId}x`] });
+  };
+
+  test('counts every available message, or only those whose id has the prefix', async () => {
+    for (let n = 0; n < 100; n += 1) await queue.send('sync-inbound', { body: { n }, messageId: `step-${n}`, sessionId: `c${n % 5}` });
+    expect(queue.hasAvailable('sync-inbound', 64)).toBe(true);
+    expect(queue.hasAvailable('sync-inbound', 64, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(false);
+
+    for (let n = 0; n < 63; n += 1) await queue.send('sync-inbound', { body: { n }, messageId: batchId(n), sessionId: `c${n % 5}` });
+    expect(queue.hasAvailable('sync-inbound', 64, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(false);
+    await queue.send('sync-inbound', { body: { n: 63 }, messageId: batchId(63), sessionId: 'c3' });
+    expect(queue.hasAvailable('sync-inbound', 64, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(true);
+  });
+
+  test('scheduled messages are not available yet, and other queues do not count', async () => {
+    const later = new Date(Date.now() + 60_000);
+    for (let n = 0; n < 10; n += 1) await queue.send('sync-inbound', { body: { n }, messageId: batchId(n), sessionId: 'c1', scheduledEnqueueTime: later });
+    for (let n = 10; n < 20; n += 1) await queue.send('other', { body: { n }, messageId: batchId(n), sessionId: 'c1' });
+    expect(queue.hasAvailable('sync-inbound', 1, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(false);
+    expect(queue.hasAvailable('other', 10, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(true);
+  });
+
+  test('a prefix that is not a plain id start is refused, and so is none', () => {
+    expect(() => queue.hasAvailable('sync-inbound', 1, { messageIdPrefixes: ['wb*'] })).toThrow(/messageIdPrefixes/);
+    expect(() => queue.hasAvailable('sync-inbound', 1, { messageIdPrefixes: [''] })).toThrow(/messageIdPrefixes/);
+    expect(() => queue.hasAvailable('sync-inbound', 1, { messageIdPrefixes: [] })).toThrow(/messageIdPrefixes/);
+  });
+});
