@@ -63,6 +63,15 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
       expect(await store.insertMany([])).toEqual([]);
     });
 
+    it('counts a batch of several connections in each one\'s health, last received at its last new delivery', async () => {
+      const other = uniqueId('conn');
+      await store.insert(delivery(0));
+      const batch = [delivery(1), delivery(2, { connectionId: other, id: `${other}-2` }), delivery(3), delivery(0), delivery(5, { connectionId: other, id: `${other}-5` })];
+      expect(await store.insertMany(batch)).toEqual([true, true, true, false, true]);
+      expect(await store.health(connectionId)).toMatchObject({ received: 3, lastReceivedAt: delivery(3).receivedAt });
+      expect(await store.health(other)).toMatchObject({ received: 2, lastReceivedAt: delivery(5).receivedAt });
+    });
+
     it('lists newest first, paged by cursor, scoped to tenant and connection', async () => {
       for (let n = 1; n <= 5; n += 1) await store.insert(delivery(n));
       const other = connectionId;

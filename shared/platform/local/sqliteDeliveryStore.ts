@@ -112,15 +112,19 @@ export class SqliteDeliveryStore implements DeliveryStore {
     );
     this.patchDoc = db.prepare<[string, string]>('UPDATE webhook_deliveries SET doc = json_patch(doc, ?) WHERE id = ?');
     this.selectHealth = db.prepare<[string], Record<string, unknown>>('SELECT * FROM webhook_health WHERE connection_id = ?');
-    // Rows and their health counts commit together: one WAL append per batch.
-    this.insertManyTx = db.transaction((deliveries: readonly Delivery[]): boolean[] =>
-      deliveries.map((delivery) => {
+    // Rows and their health counts commit together: one WAL append per batch, and one health
+    // write per connection (its new deliveries counted, received at its last new one).
+    this.insertManyTx = db.transaction((deliveries: readonly Delivery[]): boolean[] => {
+      const received = new Map<string, { count: number; at: string }>();
+      const inserted = deliveries.map((delivery) => {
         const { body, ...doc } = delivery;
-        const inserted = this.insertRow.run(delivery.id, delivery.tenantId, delivery.connectionId, JSON.stringify(doc), body).changes === 1;
-        if (inserted) this.countReceived.run(delivery.connectionId, 1, delivery.receivedAt, null);
-        return inserted;
-      }),
-    );
+        const isNew = this.insertRow.run(delivery.id, delivery.tenantId, delivery.connectionId, JSON.stringify(doc), body).changes === 1;
+        if (isNew) received.set(delivery.connectionId, { count: (received.get(delivery.connectionId)?.count ?? 0) + 1, at: delivery.receivedAt });
+        return isNew;
+      });
+      for (const [connectionId, { count, at }] of received) this.countReceived.run(connectionId, count, at, null);
+      return inserted;
+    });
   }
 
   async insert(delivery: Delivery): Promise<boolean> {
