@@ -7,7 +7,7 @@ import { StreamedBody, streamedHttpRequest } from './streamedRequest';
 import { writeHttpResponse, writeInternalError } from './httpResponseWriter';
 import { nodeServerTimeouts, type HttpTimeouts } from './httpTimeouts';
 import { createInvocationContext, describeError, hostLine, type FunctionLogLevel, type HostLog, type InFlightInvocations } from './invocation';
-import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../shared/http/routeTemplate';
+import { compareRoutePrecedence, matchRouteSegments, parseRouteTemplate, routePathSegments, type RouteTemplate } from '../shared/http/routeTemplate';
 
 export interface HttpFunctionRoute {
   name: string;
@@ -239,9 +239,11 @@ function stripPrefix(pathname: string, routePrefix: string): string | undefined 
 
 function findRoute(routes: readonly CompiledRoute[], method: string, path: string) {
   let best: { route: CompiledRoute; params: Record<string, string> } | undefined;
+  const segments = routePathSegments(path);
+  if (segments === undefined) return undefined;
   for (const route of routes) {
     if (!route.methods.has(method)) continue;
-    const params = matchRouteTemplate(route.template, path);
+    const params = matchRouteSegments(route.template, segments);
     if (params === undefined) continue;
     if (best === undefined || compareRoutePrecedence(route.template, best.route.template) < 0) best = { route, params };
   }

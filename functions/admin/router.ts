@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Services } from '../../shared/composition';
 import type { ApiPrincipal } from '../../shared/core/tenantService';
-import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate, type RouteTemplate } from '../../shared/http/routeTemplate';
+import { compareRoutePrecedence, matchRouteSegments, parseRouteTemplate, routePathSegments, type RouteTemplate } from '../../shared/http/routeTemplate';
 
 export interface AdminRequest {
   request: HttpRequest;
@@ -34,8 +34,10 @@ export class AdminRouter {
   /** The route for a path: `{ route, params }`, `'method'` when only the method differs, or undefined. */
   match(method: string, path: string): { route: AdminRoute; params: Record<string, string> } | 'method' | undefined {
     let methodMismatch = false;
+    const segments = routePathSegments(path);
+    if (segments === undefined) return undefined;
     for (const route of this.routes) {
-      const params = matchRouteTemplate(route.template, path);
+      const params = matchRouteSegments(route.template, segments);
       if (!params) continue;
       if (route.method === method.toUpperCase()) return { route, params };
       methodMismatch = true;

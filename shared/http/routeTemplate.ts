@@ -23,7 +23,7 @@ interface ParameterPart {
 }
 
 type Segment =
-  | { kind: 'literal'; text: string }
+  | { kind: 'literal'; text: string; lower: string }
   | { kind: 'parameter'; parameter: ParameterPart }
   | { kind: 'complex'; pattern: RegExp; parameters: ParameterPart[] };
 
@@ -47,16 +47,31 @@ export function parseRouteTemplate(template: string): RouteTemplate {
 
 /** Returns the route parameters when the path (without the route prefix) matches, else undefined. */
 export function matchRouteTemplate(route: RouteTemplate, path: string): Record<string, string> | undefined {
+  const values = routePathSegments(path);
+  return values === undefined ? undefined : matchRouteSegments(route, values);
+}
+
+/**
+ * A path (without the route prefix) as the segments route templates match, decoded; undefined when
+ * an escape is malformed (it matches no route, as ASP.NET answers 404/400). A host matching one
+ * request against many routes splits the path once with this and calls matchRouteSegments.
+ */
+export function routePathSegments(path: string): string[] | undefined {
   const rawSegments = path.replace(/^\/+/, '').split('/');
   if (rawSegments.length > 0 && rawSegments[rawSegments.length - 1] === '') rawSegments.pop();
   const values: string[] = [];
   for (const raw of rawSegments) {
     try {
-      values.push(decodeURIComponent(raw));
+      values.push(raw.includes('%') ? decodeURIComponent(raw) : raw);
     } catch {
-      return undefined; // a malformed escape matches no route, as ASP.NET answers 404/400
+      return undefined;
     }
   }
+  return values;
+}
+
+/** The route parameters when the path's segments (routePathSegments) match, else undefined. */
+export function matchRouteSegments(route: RouteTemplate, values: readonly string[]): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   let index = 0;
   for (const segment of route.segments) {
@@ -76,7 +91,7 @@ export function matchRouteTemplate(route: RouteTemplate, path: string): Record<s
       continue;
     }
     if (segment.kind === 'literal') {
-      if (value.toLowerCase() !== segment.text.toLowerCase()) return undefined;
+      if (value !== segment.text && value.toLowerCase() !== segment.lower) return undefined;
     } else if (segment.kind === 'parameter') {
       if (!assign(params, segment.parameter, value)) return undefined;
     } else {
@@ -121,7 +136,7 @@ function precedenceOf(segment: Segment): number {
 }
 
 function parseSegment(raw: string, template: string): Segment {
-  if (!raw.includes('{')) return { kind: 'literal', text: raw };
+  if (!raw.includes('{')) return { kind: 'literal', text: raw, lower: raw.toLowerCase() };
   // '{{' and '}}' are escaped braces (ASP.NET), e.g. inside a regex constraint: {code:regex(^\\d{{3}}$)}.
   const inner = raw.slice(1, -1);
   if (raw.startsWith('{') && raw.endsWith('}') && !/[{}]/.test(inner.replace(/\{\{|\}\}/g, ''))) {

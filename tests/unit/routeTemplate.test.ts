@@ -1,4 +1,4 @@
-import { compareRoutePrecedence, matchRouteTemplate, parseRouteTemplate } from '../../shared/http/routeTemplate';
+import { compareRoutePrecedence, matchRouteSegments, matchRouteTemplate, parseRouteTemplate, routePathSegments } from '../../shared/http/routeTemplate';
 
 function match(template: string, path: string) {
   return matchRouteTemplate(parseRouteTemplate(template), path);
@@ -14,6 +14,14 @@ describe('route templates', () => {
   it('captures and URL-decodes parameters', () => {
     expect(match('webhooks/{provider}/{connectionId}', 'webhooks/acme/conn%201')).toEqual({ provider: 'acme', connectionId: 'conn 1' });
     expect(match('webhooks/{provider}/{connectionId}', 'webhooks/acme')).toBeUndefined();
+    expect(match('webhooks/{provider}/{connectionId}', 'webhooks/acme/conn%E0%A4%A')).toBeUndefined(); // a malformed escape matches nothing
+  });
+
+  it('splits a path into decoded segments once, for matching against many routes', () => {
+    expect(routePathSegments('/webhooks/acme/conn%201/')).toEqual(['webhooks', 'acme', 'conn 1']);
+    expect(routePathSegments('docs/a%2Fb')).toEqual(['docs', 'a/b']); // decoded after the split: one segment
+    expect(routePathSegments('webhooks/%E0%A4%A')).toBeUndefined();
+    expect(matchRouteSegments(parseRouteTemplate('Webhooks/{provider}'), ['WEBHOOKS', 'acme'])).toEqual({ provider: 'acme' });
   });
 
   it('treats an optional parameter as present or absent, and fills a default', () => {
