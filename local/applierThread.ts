@@ -30,12 +30,19 @@ export interface ApplierThreadData {
   sessionIdleMs: number;
   logInvocations: boolean;
   functionLogLevel: FunctionLogLevel;
+  /**
+   * The thread's scheduling niceness, 0 (the receiving thread's) to 19 (lowest). Default 10: when
+   * both threads want the CPU, receipt runs first and applying catches up, bounded by the
+   * journal's back-pressure (docs/local-host.md "Applier thread"). Linux only; elsewhere the thread
+   * runs at the process's priority.
+   */
+  niceness?: number;
 }
 
 export type ToApplierThread = { type: 'wake' } | { type: 'queue-activity'; queue: string } | { type: 'stop'; timeoutMs: number };
 
 export type FromApplierThread =
-  | { type: 'ready'; lockOwner: string }
+  | { type: 'ready'; lockOwner: string; priority?: { systemThreadId: number; niceness: number } }
   | { type: 'failed'; message: string }
   | { type: 'log'; line: string }
   | { type: 'drained'; position: JournalPosition }
@@ -148,6 +155,14 @@ async function spawn(data: ApplierThreadData, handlers: ApplierThreadHandlers): 
     worker.on('message', (message: FromApplierThread) => {
       if (message.type === 'ready') {
         lockOwner = message.lockOwner;
+        handlers.log(
+          hostLine(
+            'information',
+            message.priority
+              ? `The applier thread runs as thread ${message.priority.systemThreadId} at niceness ${message.priority.niceness}.`
+              : 'The applier thread runs at the process\'s priority (this system gives a thread no priority of its own).',
+          ),
+        );
         ready();
       }
       else if (message.type === 'failed') fail(new SyncBridgeError('configuration', `The applier thread could not start: ${message.message}`));

@@ -9,6 +9,7 @@ import { createLocalPlatform, startJournalDrain } from '../shared/platform/local
 import type { ApplierThreadData, FromApplierThread, ToApplierThread } from './applierThread';
 import { describeError, hostLine, InFlightInvocations } from './invocation';
 import { QueueDispatcher, type ServiceBusQueueFunction } from './queueDispatcher';
+import { DEFAULT_APPLIER_NICENESS, setThreadNiceness } from './threadPriority';
 
 /**
  * The local host's applier thread (applierThread.ts): its own platform on the same data folder
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   const post = (message: FromApplierThread) => port.postMessage(message);
   const log = (line: string) => post({ type: 'log', line });
   setProviderDestinationPolicy(data.destinationPolicy as DestinationPolicy);
+  const priority = setThreadNiceness(data.niceness ?? DEFAULT_APPLIER_NICENESS);
 
   const platform = createLocalPlatform({
     dataDir: data.dataDir,
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
     // Nothing else keeps the thread alive: it ends by itself (and writes its --cpu-prof profile).
     port.close();
   };
-  post({ type: 'ready', lockOwner: platform.queue.ownerId });
+  post({ type: 'ready', lockOwner: platform.queue.ownerId, ...(priority ? { priority } : {}) });
 }
 
 main().catch(async (error: unknown) => {

@@ -78,7 +78,7 @@ export interface LocalHostOptions {
   applierThread?: ApplierThreadOptions;
 }
 
-export interface ApplierThreadOptions extends Pick<ApplierThreadData, 'dataDir' | 'secretKey' | 'logLevel' | 'telemetry' | 'engine' | 'destinationPolicy'> {
+export interface ApplierThreadOptions extends Pick<ApplierThreadData, 'dataDir' | 'secretKey' | 'logLevel' | 'telemetry' | 'engine' | 'destinationPolicy' | 'niceness'> {
   /** Default ['inboundWorker']. */
   functions?: string[];
   journal?: JournalIntake;
@@ -109,6 +109,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const threaded = options.applierThread ? options.applierThread.functions ?? ['inboundWorker'] : [];
   for (const name of threaded) {
     if (!allQueues.some((f) => f.name === name)) throw new SyncBridgeError('configuration', `LocalHostOptions.applierThread names "${name}", which is not a queue-triggered function of this host.`);
+  }
+  const niceness = options.applierThread?.niceness;
+  if (niceness !== undefined && (!Number.isInteger(niceness) || niceness < 0 || niceness > 19)) {
+    throw new SyncBridgeError('configuration', `LocalHostOptions.applierThread.niceness must be a whole number from 0 to 19, got ${niceness}.`);
   }
   const queues = allQueues.filter((f) => !threaded.includes(f.name));
 

@@ -11,6 +11,7 @@ import { createLocalPlatform } from '../shared/platform/local/localPlatform';
 import { DEMO_CONNECTION_ID, ensureDemo, registerDemoWebhook } from './demoSetup';
 import { requestBodyLimitFrom, startLocalHost } from './host';
 import { httpTimeoutsFrom } from './httpTimeouts';
+import { DEFAULT_APPLIER_NICENESS } from './threadPriority';
 
 /**
  * `npm start`: the sandbox (unless SANDBOX_URL names one), the local Functions host on the
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
             secretKey: process.env.SYNCBRIDGE_SECRET_KEY,
             engine: engineOptionsFromEnv(process.env),
             destinationPolicy: destinationPolicyFromEnv(process.env, true),
+            niceness: intFromEnv('SYNCBRIDGE_LOCAL_APPLIER_NICENESS', DEFAULT_APPLIER_NICENESS, 0, 19),
             journal: platform.journal,
           },
         }

@@ -1,7 +1,8 @@
 import type { InvocationContext, ServiceBusQueueFunctionOptions } from '@azure/functions';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { allFunctions, appSetup } from '../../functions/all';
@@ -189,6 +190,17 @@ describe('local host with the applier thread (journal-first webhook intake)', ()
     expect(mainThreadInvocations - invokedBefore).toBe(0);
   });
 
+  (process.platform === 'linux' ? it : it.skip)('the applier thread runs at niceness 10 (receipt comes first), the receiving thread at the process\'s own', () => {
+    const line = h.lines.find((l) => /The applier thread runs as thread \d+ at niceness \d+\./.test(l));
+    expect(line).toBeDefined();
+    const [, tid, said] = /thread (\d+) at niceness (\d+)/.exec(line!)!;
+    // The kernel's own account of each task (field 19 of /proc/<pid>/task/<tid>/stat).
+    const niceOf = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+    expect(said).toBe('10');
+    expect(niceOf(tid)).toBe(10);
+    expect(niceOf(String(process.pid))).toBe(getPriority());
+  });
+
   it('a delivery id seen again answers 200 duplicate, both while its delivery is only journaled and once it is drained', async () => {
     const webhookId = `msg_dup_${randomBytes(4).toString('hex')}`;
     const lock = await holdWriteLock(h.platform);
@@ -260,7 +272,7 @@ describe('local host with the applier thread: configuration and restart', () => 
     await sandbox?.close();
   });
 
-  it('a function name in applierThread.functions that is not a queue-triggered function of the host is a configuration error', async () => {
+  it('a function name in applierThread.functions that is not a queue-triggered function of the host, or a niceness out of 0-19, is a configuration error', async () => {
     const platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), webhookJournal: { drain: 'applier-thread' } });
     try {
       for (const name of ['inboundWorkr', 'webhookReceiver']) {
@@ -274,6 +286,18 @@ describe('local host with the applier thread: configuration and restart', () => 
             applierThread: { dataDir: dir.path, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal, functions: [name] },
           }),
         ).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`"${name}"`) });
+      }
+      for (const niceness of [-1, 20, 2.5]) {
+        await expect(
+          startLocalHost({
+            functions: mainFunctions,
+            queue: platform.queue,
+            port: 0,
+            enableTimers: false,
+            log: () => {},
+            applierThread: { dataDir: dir.path, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal, niceness },
+          }),
+        ).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`niceness must be a whole number from 0 to 19, got ${niceness}`) });
       }
     } finally {
       await platform.close();
