@@ -7,7 +7,7 @@ export interface WebhookRequest {
   /** The URL string exactly as passed in (Twilio signs the string, not a normalised form). */
   url: string;
   /** The URL parsed, resolved against a placeholder origin when a path was passed; undefined if unparseable. */
-  parsedUrl: URL | undefined;
+  readonly parsedUrl: URL | undefined;
   headers: WebhookHeaders;
   body: Buffer;
   /** Unix seconds. */
@@ -16,11 +16,16 @@ export interface WebhookRequest {
 
 const PLACEHOLDER_ORIGIN = 'http://webhook.invalid';
 
-export function toWebhookRequest(input: VerifyWebhookInput): WebhookRequest {
+export function toWebhookRequest(input: Omit<VerifyWebhookInput, 'secret'>): WebhookRequest {
+  const url = String(input.url ?? '');
+  let parsedUrl: URL | undefined | null = null; // parsed when a scheme asks (Twilio, Graph), once
   return {
     method: String(input.method ?? '').toUpperCase(),
-    url: String(input.url ?? ''),
-    parsedUrl: parseUrl(String(input.url ?? '')),
+    url,
+    get parsedUrl() {
+      if (parsedUrl === null) parsedUrl = parseUrl(url);
+      return parsedUrl;
+    },
     headers: new WebhookHeaders(input.headers ?? {}),
     body: Buffer.isBuffer(input.rawBody) ? input.rawBody : Buffer.from(String(input.rawBody ?? ''), 'utf8'),
     now: typeof input.now === 'number' && Number.isFinite(input.now) ? input.now : Date.now() / 1000,

@@ -3,14 +3,14 @@ import type { DeliveryIntake } from '../../ports/deliveryIntake';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { readNotionVerificationToken } from '../../webhooks/schemes/notion';
-import { verifyWebhook } from '../../webhooks/verifyWebhook';
+import { prepareWebhookVerification, type PreparedWebhookVerification } from '../../webhooks/verifyWebhook';
 import { DELIVERY_ID_PREFIX, webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
 import type { WebhookScheme } from '../../webhooks/types';
 import { IntakeGroupCommit } from './groupCommit';
 import { ReceiptConnections } from './receiptConnections';
 import { RejectionTally } from './rejectionTally';
 import { KEPT_HEADERS, eventTypeOf, providerDeliveryId } from './schemeEvents';
-import { DEFAULT_WEBHOOK_SCHEME, type WebhookSecrets } from './secrets';
+import { DEFAULT_WEBHOOK_SCHEME, type WebhookSecrets, type WebhookSettings } from './secrets';
 import { currentTraceparent } from '../traceContext';
 
 export interface ReceiverOptions {
@@ -133,11 +133,7 @@ export class WebhookReceiver {
     if (body === undefined || body.length > this.maxBodyBytes) return this.reject(connection.id, 413, 'payload_too_large', `The body is larger than ${this.maxBodyBytes} bytes.`);
 
     const scheme = settings.scheme;
-    const secret = TIMESTAMPED.includes(scheme) && settings.options.toleranceSeconds === undefined
-      ? { ...settings.options, toleranceSeconds: this.toleranceSeconds }
-      : settings.options;
-    const verdict = await verifyWebhook(scheme, {
-      secret: secret as never,
+    const verdict = await this.verification(settings).verify({
       method: incoming.method,
       url: this.publicUrl(incoming.url),
       headers: incoming.headers,
@@ -156,9 +152,10 @@ export class WebhookReceiver {
     // The reason (stale timestamp, no matching signature…) goes to health for the operator, never to the caller.
     if (!verdict.valid) return this.reject(connection.id, 401, 'unauthorized', 'The webhook signature could not be verified.', verdict.reason);
 
+    const text = body.toString('utf8');
     let event: unknown;
     try {
-      event = JSON.parse(body.toString('utf8'));
+      event = JSON.parse(text);
     } catch {
       if (!NON_JSON.includes(scheme)) return this.reject(connection.id, 400, 'validation', 'The body is not valid JSON.');
       event = undefined;
@@ -185,7 +182,7 @@ export class WebhookReceiver {
       status: 'received',
       eventType: eventTypeOf(scheme, incoming.headers, event),
       headers,
-      body: body.toString('utf8'),
+      body: text,
       replays: 0,
       updatedAt: now,
     };
@@ -210,6 +207,25 @@ export class WebhookReceiver {
     platform.telemetry.metric('WebhookLatencyMs', Date.now() - receivedAtMs, { connectionId: connection.id, scheme });
     return { status: 202, code: 'accepted', message: 'Accepted.', deliveryId, reply };
   }
+
+  /**
+   * The scheme's options parsed once per settings document (WebhookSecrets hands out the same
+   * object until it reads the settings again), with the receiver's timestamp tolerance where the
+   * settings name none. Options that do not fit the scheme throw here, as verifyWebhook would.
+   */
+  private verification(settings: WebhookSettings): PreparedWebhookVerification {
+    let prepared = this.prepared.get(settings);
+    if (prepared === undefined) {
+      const secret = TIMESTAMPED.includes(settings.scheme) && settings.options.toleranceSeconds === undefined
+        ? { ...settings.options, toleranceSeconds: this.toleranceSeconds }
+        : settings.options;
+      prepared = prepareWebhookVerification(settings.scheme, secret as never);
+      this.prepared.set(settings, prepared);
+    }
+    return prepared;
+  }
+
+  private readonly prepared = new WeakMap<WebhookSettings, PreparedWebhookVerification>();
 
   private async reject(connectionId: string, status: number, code: ReceiveResult['code'], message: string, reason?: string): Promise<ReceiveResult> {
     const known = await this.connections.get(connectionId);
