@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SyncBridgeError } from '../shared/core/errors';
@@ -6,6 +7,7 @@ import type { DestinationPolicy } from '../shared/http/destinationPolicy';
 import type { JournalPosition } from '../shared/platform/local/webhookJournal';
 import type { LogLevel } from '../shared/ports/telemetry';
 import { describeError, hostLine, type FunctionLogLevel, type HostLog } from './invocation';
+import type { ThreadNicenessResult } from './threadPriority';
 
 /**
  * What the applier thread builds its platform and services from: plain data, as it crosses to a
@@ -31,10 +33,10 @@ export interface ApplierThreadData {
   logInvocations: boolean;
   functionLogLevel: FunctionLogLevel;
   /**
-   * The thread's scheduling niceness, 0 (the receiving thread's) to 19 (lowest). Default 10: when
-   * both threads want the CPU, receipt runs first and applying catches up, bounded by the
-   * journal's back-pressure (docs/local-host.md "Applier thread"). Linux only; elsewhere the thread
-   * runs at the process's priority.
+   * How many steps below the process's scheduling priority the thread runs, 0 (the same) to 19
+   * (capped at niceness 19). Default 10: when both threads want the CPU, receipt runs first and
+   * applying catches up, bounded by the journal's back-pressure (docs/local-host.md "Applier
+   * thread"). Linux only; elsewhere the thread runs at the process's priority.
    */
   niceness?: number;
 }
@@ -42,7 +44,7 @@ export interface ApplierThreadData {
 export type ToApplierThread = { type: 'wake' } | { type: 'queue-activity'; queue: string } | { type: 'stop'; timeoutMs: number };
 
 export type FromApplierThread =
-  | { type: 'ready'; lockOwner: string; priority?: { systemThreadId: number; niceness: number } }
+  | { type: 'ready'; lockOwner: string; priority: ThreadNicenessResult }
   | { type: 'failed'; message: string }
   | { type: 'log'; line: string }
   | { type: 'drained'; position: JournalPosition }
@@ -147,6 +149,10 @@ interface RunningThread {
 }
 
 async function spawn(data: ApplierThreadData, handlers: ApplierThreadHandlers): Promise<RunningThread> {
+  // libuv's thread pool (file I/O, DNS, some crypto) is created by its first use and its threads
+  // take the niceness of the thread that used it: started here first, it stays at this thread's
+  // priority rather than the applier thread's lowered one (threadPriority.ts).
+  await stat(data.dataDir).catch(() => undefined);
   const worker = new Worker(applierThreadScript(), { workerData: data });
   let stopped: (() => void) | undefined;
   const exited = new Promise<number>((done) => worker.once('exit', (code) => done(code)));
@@ -155,12 +161,13 @@ async function spawn(data: ApplierThreadData, handlers: ApplierThreadHandlers): 
     worker.on('message', (message: FromApplierThread) => {
       if (message.type === 'ready') {
         lockOwner = message.lockOwner;
+        const { priority } = message;
         handlers.log(
           hostLine(
             'information',
-            message.priority
-              ? `The applier thread runs as thread ${message.priority.systemThreadId} at niceness ${message.priority.niceness}.`
-              : 'The applier thread runs at the process\'s priority (this system gives a thread no priority of its own).',
+            priority.applied
+              ? `The applier thread runs as thread ${priority.systemThreadId} at niceness ${priority.to} (the process's: ${priority.from}).`
+              : `The applier thread runs at the process's priority: ${priority.reason}.`,
           ),
         );
         ready();

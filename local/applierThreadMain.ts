@@ -25,7 +25,6 @@ async function main(): Promise<void> {
   const post = (message: FromApplierThread) => port.postMessage(message);
   const log = (line: string) => post({ type: 'log', line });
   setProviderDestinationPolicy(data.destinationPolicy as DestinationPolicy);
-  const priority = setThreadNiceness(data.niceness ?? DEFAULT_APPLIER_NICENESS);
 
   const platform = createLocalPlatform({
     dataDir: data.dataDir,
@@ -34,6 +33,9 @@ async function main(): Promise<void> {
     ...(data.telemetry === 'discard' ? { telemetrySink: new PassThrough().resume() } : {}),
   });
   startedPlatform = platform;
+  // Lowered once the platform's own threads (its WAL checkpointer) exist: a thread inherits the
+  // niceness of the thread that creates it, and only this one is meant to yield.
+  const priority = setThreadNiceness(data.niceness ?? DEFAULT_APPLIER_NICENESS);
   const services = createServices(platform, { engine: data.engine });
   useServices(services);
 
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
     // Nothing else keeps the thread alive: it ends by itself (and writes its --cpu-prof profile).
     port.close();
   };
-  post({ type: 'ready', lockOwner: platform.queue.ownerId, ...(priority ? { priority } : {}) });
+  post({ type: 'ready', lockOwner: platform.queue.ownerId, priority });
 }
 
 main().catch(async (error: unknown) => {
