@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type SqliteDatabase } from '../../shared/platform/local/database';
 import { SqliteQueue } from '../../shared/platform/local/sqliteQueue';
+import { QUEUE_SQL } from '../../shared/platform/local/sqliteQueueStatements';
 import { enableTurnCommit } from '../../shared/platform/local/turnCommit';
 import { WEBHOOK_MESSAGE_ID_PREFIXES, webhookBatchMessageId, webhookMessageId } from '../../shared/core/runs/inboundMessage';
 import { deliveryIdFor } from '../../shared/core/webhookIntake/receiver';
@@ -52,6 +53,18 @@ describe('SqliteQueue.hasAvailable', () => {
     for (let n = 10; n < 20; n += 1) await queue.send('other', { body: { n }, messageId: batchId(n), sessionId: 'c1' });
     expect(queue.hasAvailable('sync-inbound', 1, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(false);
     expect(queue.hasAvailable('other', 10, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(true);
+  });
+
+  test('with prefixes it reads only the messages with them, from an index (never the others waiting)', async () => {
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${QUEUE_SQL.availableWithIdUpTo}`).all({ queue: 'sync-inbound', now: 0, limit: 1, low: 'dlv_', high: 'dlv`' }) as Array<{ detail: string }>;
+    expect(plan.map((row) => row.detail).join('\n')).toMatch(/SEARCH queue_messages USING COVERING INDEX queue_messages_by_message_id \(queue=\? AND message_id>\? AND message_id<\?\)/);
+    // Ids that sort right around a prefix's range are not in it.
+    for (const messageId of ['dlv', 'dlu_zzz', 'dlv`', 'dlva', 'wb', 'wc_1']) await queue.send('sync-inbound', { body: {}, messageId, sessionId: 'c1' });
+    expect(queue.hasAvailable('sync-inbound', 1, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(false);
+    await queue.send('sync-inbound', { body: {}, messageId: 'dlv_', sessionId: 'c1' });
+    await queue.send('sync-inbound', { body: {}, messageId: 'wb_x', sessionId: 'c1' });
+    expect(queue.hasAvailable('sync-inbound', 2, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(true);
+    expect(queue.hasAvailable('sync-inbound', 3, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })).toBe(false);
   });
 
   test('a prefix that is not a plain id start is refused, and so is none', () => {

@@ -347,21 +347,30 @@ export class SqliteQueue implements QueueSender {
   /**
    * Whether at least `count` messages of the queue are available now (locked or not), counting
    * only those whose message id starts with one of `messageIdPrefixes` when they are given
-   * (letters, digits, `_` and `-`). Counts no further than `count` along the queue's index, so it
-   * stays cheap however deep the queue is (the journal drain asks it every few milliseconds while
-   * it waits for the worker); with prefixes it also steps over the other available messages.
+   * (letters, digits, `_` and `-`). Counts no further than `count` along an index, so it stays
+   * cheap however deep the queue is (the journal drain asks it every few milliseconds while it
+   * waits for the worker): without prefixes along the queue's order, with them along each
+   * prefix's range of ids, so the other messages waiting are never read.
    */
   hasAvailable(queue: string, count: number, options: { messageIdPrefixes?: readonly string[] } = {}): boolean {
     const { messageIdPrefixes } = options;
+    const now = this.nowMs();
     if (messageIdPrefixes === undefined) {
-      const row = this.sql.availableUpTo.get({ queue, now: this.nowMs(), limit: count }) as { count: number };
+      const row = this.sql.availableUpTo.get({ queue, now, limit: count }) as { count: number };
       return row.count >= count;
     }
     if (messageIdPrefixes.length === 0 || !messageIdPrefixes.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) {
       throw new SyncBridgeError('validation', 'messageIdPrefixes must be one or more prefixes of letters, digits, _ and -.');
     }
-    const row = this.sql.availableWithIdUpTo.get({ queue, now: this.nowMs(), limit: count, prefixes: JSON.stringify(messageIdPrefixes) }) as { count: number };
-    return row.count >= count;
+    let found = 0;
+    for (const low of messageIdPrefixes) {
+      // The first string after every id with the prefix: its last character, one higher (never
+      // past '~' for these characters).
+      const high = `${low.slice(0, -1)}${String.fromCharCode(low.charCodeAt(low.length - 1) + 1)}`;
+      found += (this.sql.availableWithIdUpTo.get({ queue, now, limit: count - found, low, high }) as { count: number }).count;
+      if (found >= count) return true;
+    }
+    return false;
   }
 
   /** When the earliest scheduled (not yet available) message of the queue becomes available. */

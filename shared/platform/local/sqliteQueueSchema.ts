@@ -48,6 +48,10 @@ export function createQueueTables(db: SqliteDatabase): void {
       ON queue_messages (queue, session_id, available_at_ms, sequence_number);
     CREATE INDEX IF NOT EXISTS queue_messages_by_available
       ON queue_messages (queue, available_at_ms, sequence_number);
+    -- Messages by id prefix (SqliteQueue.hasAvailable with messageIdPrefixes: the journal drain
+    -- counts the webhook messages waiting, whatever else waits beside them).
+    CREATE INDEX IF NOT EXISTS queue_messages_by_message_id
+      ON queue_messages (queue, message_id, available_at_ms);
     CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_by_lock
       ON queue_messages (lock_token) WHERE lock_token IS NOT NULL;
     CREATE INDEX IF NOT EXISTS queue_messages_by_lock_owner

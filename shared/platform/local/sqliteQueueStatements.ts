@@ -25,7 +25,7 @@ const enqueueTime = `COALESCE((SELECT available_at_ms FROM queue_messages INDEXE
  * Every statement of SqliteQueue. Hot paths name their index (INDEXED BY) so that the planner can
  * never fall back to a scan as the tables grow; see sqliteQueueSchema.ts.
  */
-const QUEUE_SQL = {
+export const QUEUE_SQL = {
   rememberMessageId: `INSERT INTO queue_message_ids (queue, message_id, expires_at_ms) VALUES (?, ?, ?)
      ON CONFLICT (queue, message_id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
      WHERE queue_message_ids.expires_at_ms <= ?`,
@@ -85,8 +85,10 @@ const QUEUE_SQL = {
      FROM queue_messages WHERE queue = @queue`,
   availableUpTo: `SELECT COUNT(*) AS count FROM
      (SELECT 1 FROM queue_messages WHERE queue = @queue AND available_at_ms <= @now LIMIT @limit)`,
+  // One id prefix as a range [@low, @high) of queue_messages_by_message_id: only the messages
+  // with the prefix are read (from the index alone), however many others wait.
   availableWithIdUpTo: `SELECT COUNT(*) AS count FROM
-     (SELECT 1 FROM queue_messages WHERE queue = @queue AND available_at_ms <= @now AND EXISTS (SELECT 1 FROM json_each(@prefixes) WHERE message_id GLOB value || '*') LIMIT @limit)`,
+     (SELECT 1 FROM queue_messages WHERE queue = @queue AND message_id >= @low AND message_id < @high AND available_at_ms <= @now LIMIT @limit)`,
   deadLetterCount: 'SELECT COUNT(*) AS count FROM queue_dead_letters WHERE queue = ?',
   listDeadLetters: 'SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY sequence_number LIMIT ?',
   nextScheduled: 'SELECT MIN(available_at_ms) AS at FROM queue_messages WHERE queue = ? AND available_at_ms > ?',
