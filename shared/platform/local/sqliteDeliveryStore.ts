@@ -113,13 +113,17 @@ export class SqliteDeliveryStore implements DeliveryStore {
     this.patchDoc = db.prepare<[string, string]>('UPDATE webhook_deliveries SET doc = json_patch(doc, ?) WHERE id = ?');
     this.selectHealth = db.prepare<[string], Record<string, unknown>>('SELECT * FROM webhook_health WHERE connection_id = ?');
     // Rows and their health counts commit together: one WAL append per batch, and one health
-    // write per connection (its new deliveries counted, received at its last new one).
+    // write per connection (its new deliveries counted, received at the latest of them, as the
+    // Cosmos DB store counts).
     this.insertManyTx = db.transaction((deliveries: readonly Delivery[]): boolean[] => {
       const received = new Map<string, { count: number; at: string }>();
       const inserted = deliveries.map((delivery) => {
         const { body, ...doc } = delivery;
         const isNew = this.insertRow.run(delivery.id, delivery.tenantId, delivery.connectionId, JSON.stringify(doc), body).changes === 1;
-        if (isNew) received.set(delivery.connectionId, { count: (received.get(delivery.connectionId)?.count ?? 0) + 1, at: delivery.receivedAt });
+        if (isNew) {
+          const seen = received.get(delivery.connectionId);
+          received.set(delivery.connectionId, { count: (seen?.count ?? 0) + 1, at: seen && seen.at > delivery.receivedAt ? seen.at : delivery.receivedAt });
+        }
         return isNew;
       });
       for (const [connectionId, { count, at }] of received) this.countReceived.run(connectionId, count, at, null);
