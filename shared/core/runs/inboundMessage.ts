@@ -67,7 +67,6 @@ export interface WebhookBatchInboundMessage {
 /** Everything the `sync-inbound` queue carries: run steps, webhook deliveries (one or a batch) and held sweeps. */
 export type InboundQueueMessage = InboundMessage | WebhookInboundMessage | WebhookBatchInboundMessage | HeldSweepMessage;
 
-/** The message id of a batch: derived from its deliveries, so the same batch sent twice is one message. */
 /** How every webhook-batch message id starts (the local journal drain counts those waiting by it). */
 export const WEBHOOK_BATCH_MESSAGE_ID_PREFIX = 'wb_';
 
@@ -77,6 +76,7 @@ export const DELIVERY_ID_PREFIX = 'dlv_';
 /** The starts of the ids of the messages that carry webhook deliveries: one (`webhook`) or a batch. */
 export const WEBHOOK_MESSAGE_ID_PREFIXES: readonly string[] = [DELIVERY_ID_PREFIX, WEBHOOK_BATCH_MESSAGE_ID_PREFIX];
 
+/** The message id of a batch: derived from its deliveries, so the same batch sent twice is one message. */
 export function webhookBatchMessageId(message: WebhookBatchInboundMessage): string {
   return `${WEBHOOK_BATCH_MESSAGE_ID_PREFIX}${createHash('sha256').update(message.deliveryIds.join('\n')).digest('base64url').slice(0, 32)}`;
 }

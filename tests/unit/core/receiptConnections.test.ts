@@ -90,6 +90,7 @@ describe('ReceiptConnections', () => {
 
   test('settings out of range are refused', () => {
     expect(() => new ReceiptConnections(store, { ttlMs: -1 })).toThrow(/ttlMs/);
+    expect(() => new ReceiptConnections(store, { ttlMs: Infinity })).toThrow(/ttlMs/);
     expect(() => new ReceiptConnections(store, { maxEntries: 0 })).toThrow(/maxEntries/);
   });
 });
