@@ -193,7 +193,7 @@ describe('local host with the applier thread (journal-first webhook intake)', ()
     expect(mainThreadInvocations - invokedBefore).toBe(0);
   });
 
-  (process.platform === 'linux' ? it : it.skip)('the applier thread runs 10 steps below the process\'s priority (receipt comes first); the receiving thread keeps its own', () => {
+  (process.platform === 'linux' ? it : it.skip)('the applier thread runs 10 steps below the process\'s priority (receipt comes first); the receiving thread and the rest keep their own', () => {
     const line = h.lines.find((l) => /The applier thread runs as thread \d+ at niceness \d+ \(the process's: \d+\)\./.test(l));
     expect(line).toBeDefined();
     const [, tid, to, from] = /thread (\d+) at niceness (\d+) \(the process's: (\d+)\)/.exec(line!)!;
@@ -203,10 +203,11 @@ describe('local host with the applier thread (journal-first webhook intake)', ()
     expect(Number(to)).toBe(Math.min(19, mainNicenessBefore + 10));
     expect(niceOf(tid)).toBe(Math.min(19, mainNicenessBefore + 10));
     expect(niceOf(process.pid)).toBe(mainNicenessBefore); // the main task, read from the kernel, as before the host
-    // Only that thread yields: its platform's WAL checkpointer and libuv's thread pool (shared with
-    // this thread) were created before it lowered itself, so they keep the process's niceness.
+    // Only that thread and the WAL checkpointer thread of its platform (created after it lowered
+    // itself, so inheriting it) yield; libuv's pool, shared with this thread, does not.
     const lowered = readdirSync('/proc/self/task').filter((task) => niceOf(task) !== mainNicenessBefore);
-    expect(lowered).toEqual([tid]);
+    expect(lowered).toContain(tid);
+    expect(lowered.length).toBe(2);
   });
 
   it('a delivery id seen again answers 200 duplicate, both while its delivery is only journaled and once it is drained', async () => {
