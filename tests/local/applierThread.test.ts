@@ -9,7 +9,7 @@ import { allFunctions, appSetup } from '../../functions/all';
 import type { FunctionDefinition } from '../../functions/definition';
 import { inboundWorker } from '../../functions/inboundWorker';
 import { useServices } from '../../functions/services';
-import { startLocalHost, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
+import { startLocalHost, type ApplierThreadOptions, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import { createServices, type Services } from '../../shared/composition';
 import { webhookIntakeFor } from '../../shared/core/webhookIntake';
@@ -283,30 +283,21 @@ describe('local host with the applier thread: configuration and restart', () => 
 
   it('a function name in applierThread.functions that is not a queue-triggered function of the host, or a niceness out of 0-19, is a configuration error', async () => {
     const platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), webhookJournal: { drain: 'applier-thread' } });
+    const startWith = (thread: Partial<ApplierThreadOptions>) =>
+      startLocalHost({
+        functions: mainFunctions,
+        queue: platform.queue,
+        port: 0,
+        enableTimers: false,
+        log: () => {},
+        applierThread: { dataDir: dir.path, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal, ...thread },
+      });
     try {
       for (const name of ['inboundWorkr', 'webhookReceiver']) {
-        await expect(
-          startLocalHost({
-            functions: mainFunctions,
-            queue: platform.queue,
-            port: 0,
-            enableTimers: false,
-            log: () => {},
-            applierThread: { dataDir: dir.path, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal, functions: [name] },
-          }),
-        ).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`"${name}"`) });
+        await expect(startWith({ functions: [name] })).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`"${name}"`) });
       }
       for (const niceness of [-1, 20, 2.5]) {
-        await expect(
-          startLocalHost({
-            functions: mainFunctions,
-            queue: platform.queue,
-            port: 0,
-            enableTimers: false,
-            log: () => {},
-            applierThread: { dataDir: dir.path, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal, niceness },
-          }),
-        ).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`niceness must be a whole number from 0 to 19, got ${niceness}`) });
+        await expect(startWith({ niceness })).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining(`niceness must be a whole number from 0 to 19, got ${niceness}`) });
       }
     } finally {
       await platform.close();
