@@ -48,6 +48,21 @@ describe('JsonLinesTelemetry', () => {
     expect(verbose.lines()).toHaveLength(1);
   });
 
+  it('builds nothing for a line below its level (a metric per webhook costs no clock read or formatting at warn)', () => {
+    const { sink, lines } = collector();
+    const clock = new ManualClock('2026-03-01T09:00:00.000Z');
+    const reads = jest.spyOn(clock, 'now');
+    const telemetry = new JsonLinesTelemetry({ sink, level: 'warn', clock });
+    telemetry.metric('WebhookLatencyMs', 3, { connectionId: 'c1' });
+    telemetry.event('Hidden', { a: 1 });
+    telemetry.log('info', 'hidden');
+    telemetry.dependency({ type: 'HTTP', target: 'crm.example', name: 'GET /', durationMs: 1, success: true });
+    expect(reads).not.toHaveBeenCalled();
+    telemetry.dependency({ type: 'HTTP', target: 'crm.example', name: 'GET /', durationMs: 1, success: false });
+    expect(reads).toHaveBeenCalled();
+    expect(lines()).toEqual([expect.objectContaining({ type: 'dependency', level: 'warn', success: false })]);
+  });
+
   it('keeps the code of a SyncBridgeError-like error and a summary of its cause', () => {
     const { sink, lines } = collector();
     const error = Object.assign(new Error('outer', { cause: new TypeError('inner') }), { code: 'transient' });

@@ -83,27 +83,29 @@ export class JsonLinesTelemetry implements Telemetry {
   }
 
   log(level: LogLevel, message: string, properties?: TelemetryProperties): void {
-    this.emit(() => ({ ...this.head('log', LEVEL_RANK[level] === undefined ? 'info' : level), message, ...this.props(properties) }));
+    const known = LEVEL_RANK[level] === undefined ? 'info' : level;
+    this.emit(known, () => ({ ...this.head('log', known), message, ...this.props(properties) }));
   }
 
   event(name: string, properties?: TelemetryProperties, measurements?: Record<string, number>): void {
-    this.emit(() => ({ ...this.head('event', 'info'), name, ...this.props(properties), ...(measurements ? { measurements: { ...measurements } } : {}) }));
+    this.emit('info', () => ({ ...this.head('event', 'info'), name, ...this.props(properties), ...(measurements ? { measurements: { ...measurements } } : {}) }));
   }
 
   metric(name: string, value: number, properties?: TelemetryProperties): void {
-    this.emit(() => ({ ...this.head('metric', 'info'), name, value, ...this.props(properties) }));
+    this.emit('info', () => ({ ...this.head('metric', 'info'), name, value, ...this.props(properties) }));
   }
 
   exception(error: unknown, properties?: TelemetryProperties): void {
-    this.emit(() => {
+    this.emit('error', () => {
       const described = describeError(error);
       return { ...this.head('exception', 'error'), ...described, ...this.props(properties) };
     });
   }
 
   dependency(dependency: DependencyTelemetry): void {
-    this.emit(() => ({
-      ...this.head('dependency', dependency.success ? 'info' : 'warn'),
+    const level = dependency.success ? 'info' : 'warn';
+    this.emit(level, () => ({
+      ...this.head('dependency', level),
       dependencyType: dependency.type,
       target: dependency.target,
       name: dependency.name,
@@ -144,10 +146,11 @@ export class JsonLinesTelemetry implements Telemetry {
     return properties && Object.keys(properties).length > 0 ? { properties: { ...properties } } : {};
   }
 
-  private emit(build: () => Line): void {
+  /** Lines below the level are never built: a metric per webhook costs nothing at level 'warn'. */
+  private emit(level: LogLevel, build: () => Line): void {
+    if (LEVEL_RANK[level] < this.minRank) return;
     try {
       const line = build();
-      if (LEVEL_RANK[line.level] < this.minRank) return;
       this.sink.write(`${JSON.stringify(this.mask(line))}\n`);
     } catch {
       // Dropped: telemetry never throws into the caller (ports/telemetry.ts).
