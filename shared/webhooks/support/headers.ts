@@ -15,28 +15,22 @@ export interface SingleHeaderOptions {
 /**
  * Case-insensitive, read-only view of a request's headers that refuses ambiguity: a header sent
  * twice is reported, never silently collapsed to its first or last value.
+ *
+ * Over a fetch `Headers` the view reads through `get()`, which joins a repeated header with ", "
+ * exactly as iterating would: nothing is copied for the two or three headers a scheme reads.
+ * (`Set-Cookie`, the one header fetch keeps apart when repeated, is read by iterating.)
  */
 export class WebhookHeaders {
-  private readonly values = new Map<string, string[]>();
+  private values: Map<string, string[]> | undefined;
+  private readonly lookup: HeadersLike | undefined;
 
-  constructor(init: WebhookHeadersInit) {
-    if (isHeadersLike(init)) {
-      init.forEach((value, name) => this.add(name, value));
-      return;
-    }
-    for (const [name, value] of Object.entries(init as Record<string, unknown>)) {
-      if (value === undefined || value === null) continue;
-      if (Array.isArray(value)) {
-        for (const item of value) this.add(name, String(item));
-      } else {
-        this.add(name, String(value));
-      }
-    }
+  constructor(private readonly init: WebhookHeadersInit) {
+    if (isHeadersLike(init)) this.lookup = init;
   }
 
   /** Whether the header was sent at all (even empty or repeated). */
   has(name: string): boolean {
-    return this.values.has(name.toLowerCase());
+    return this.valuesOf(name) !== undefined;
   }
 
   /**
@@ -44,7 +38,7 @@ export class WebhookHeaders {
    * pass the provider's spelling (e.g. "X-Hub-Signature-256").
    */
   single(displayName: string, options: SingleHeaderOptions = {}): HeaderLookup {
-    const found = this.values.get(displayName.toLowerCase());
+    const found = this.valuesOf(displayName);
     if (found === undefined || found.length === 0) {
       return { ok: false, reason: `The ${displayName} header is missing.` };
     }
@@ -61,19 +55,47 @@ export class WebhookHeaders {
     return { ok: true, value };
   }
 
-  private add(name: string, value: string): void {
+  private valuesOf(name: string): string[] | undefined {
     const key = name.toLowerCase();
-    const list = this.values.get(key);
-    if (list) list.push(value);
-    else this.values.set(key, [value]);
+    if (this.lookup === undefined || key === 'set-cookie') return this.all().get(key);
+    const value = this.lookup.get(key);
+    return value === null ? undefined : [value];
+  }
+
+  /** Every header, by lower-case name, built on first use. */
+  private all(): Map<string, string[]> {
+    if (this.values !== undefined) return this.values;
+    const values = new Map<string, string[]>();
+    const add = (name: string, value: string) => {
+      const key = name.toLowerCase();
+      const list = values.get(key);
+      if (list) list.push(value);
+      else values.set(key, [value]);
+    };
+    if (this.lookup !== undefined) {
+      this.lookup.forEach((value, name) => add(name, value));
+    } else {
+      for (const [name, value] of Object.entries(this.init as Record<string, unknown>)) {
+        if (value === undefined || value === null) continue;
+        if (Array.isArray(value)) {
+          for (const item of value) add(name, String(item));
+        } else {
+          add(name, String(value));
+        }
+      }
+    }
+    this.values = values;
+    return values;
   }
 }
+
+type HeadersLike = Pick<Headers, 'forEach' | 'get'>;
 
 /**
  * Any fetch-style Headers (global, undici, a polyfill or another realm): checked by shape, because
  * reading one as a plain record would find no headers at all and reject every request.
  */
-function isHeadersLike(init: unknown): init is Pick<Headers, 'forEach'> {
+function isHeadersLike(init: unknown): init is HeadersLike {
   if (typeof Headers !== 'undefined' && init instanceof Headers) return true;
   const candidate = init as { forEach?: unknown; get?: unknown } | null;
   return typeof candidate?.forEach === 'function' && typeof candidate.get === 'function' && !Array.isArray(init);

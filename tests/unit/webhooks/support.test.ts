@@ -24,6 +24,23 @@ describe('WebhookHeaders', () => {
     expect(new WebhookHeaders(new OtherHeaders() as unknown as Headers).single('X-A')).toEqual({ ok: true, value: 'v' });
   });
 
+  it('reads a fetch Headers through get() without copying it, and still sees repeats', () => {
+    const headers = new Headers({ 'X-A': 'v' });
+    headers.append('x-b', 'one');
+    headers.append('x-b', 'two');
+    headers.append('set-cookie', 'a=1');
+    headers.append('set-cookie', 'b=2');
+    const iterate = jest.spyOn(headers, 'forEach');
+    const view = new WebhookHeaders(headers);
+    expect(view.single('X-A')).toEqual({ ok: true, value: 'v' });
+    expect(view.has('x-missing')).toBe(false);
+    expect(view.single('X-B')).toEqual({ ok: false, reason: 'The X-B header appears more than once (its value holds a comma).' });
+    expect(iterate).not.toHaveBeenCalled();
+    // Set-Cookie is the one header fetch keeps apart when repeated: read by iterating.
+    expect(view.single('Set-Cookie', { allowComma: true })).toEqual({ ok: false, reason: 'The Set-Cookie header appears more than once.' });
+    expect(iterate).toHaveBeenCalledTimes(1);
+  });
+
   it('treats a one-element array as the header sent once, and undefined as absent', () => {
     expect(new WebhookHeaders({ 'x-a': ['v'] }).single('x-a')).toEqual({ ok: true, value: 'v' });
     expect(new WebhookHeaders({ 'x-a': undefined }).single('X-A')).toEqual({ ok: false, reason: 'The X-A header is missing.' });
