@@ -67,6 +67,29 @@ describe('webhook-batch messages', () => {
     expect(await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_c')).toBeUndefined();
   });
 
+  test('reads the connection once for deliveries that apply in a row, and again after one that ends otherwise', async () => {
+    const reads = jest.spyOn(h.platform.connections, 'get');
+    try {
+      const applied = ['batch_6', 'batch_7', 'batch_8'].map((id, i) => delivery(id, { id: `cus_batch_e${i}`, name: `Row ${i}`, updated_at: '2026-06-01T00:00:00Z' }));
+      await sendBatch(applied);
+      await h.waitFor('the batch to be applied', async () => ((await Promise.all(applied.map((d) => statusOf(d.id)))).every((s) => s === 'applied') ? true : undefined));
+      await h.waitFor('the queue to be empty', async () => (h.platform.queue.depth(QUEUES.inbound).active === 0 ? true : undefined));
+      expect(reads.mock.calls.filter(([id]) => id === 'shop')).toHaveLength(1);
+
+      // Not a record event: ignored, so the delivery after it reads the connection again.
+      reads.mockClear();
+      const notAnEvent: Delivery = { ...delivery('batch_9', {}), body: JSON.stringify({ type: 'ping' }) };
+      const after = [delivery('batch_10', { id: 'cus_batch_f', name: 'F', updated_at: '2026-06-01T00:00:00Z' }), delivery('batch_11', { id: 'cus_batch_g', name: 'G', updated_at: '2026-06-01T00:00:00Z' })];
+      await sendBatch([notAnEvent, ...after]);
+      await h.waitFor('the batch to be applied', async () => ((await Promise.all(after.map((d) => statusOf(d.id)))).every((s) => s === 'applied') ? true : undefined));
+      await h.waitFor('the queue to be empty', async () => (h.platform.queue.depth(QUEUES.inbound).active === 0 ? true : undefined));
+      expect(await statusOf(notAnEvent.id)).toBe('ignored');
+      expect(reads.mock.calls.filter(([id]) => id === 'shop')).toHaveLength(2);
+    } finally {
+      reads.mockRestore();
+    }
+  });
+
   test('a batch message without deliveries is refused as malformed', () => {
     expect(() => parseInboundQueueMessage({ kind: 'webhook-batch', connectionId: 'shop', deliveryIds: [] })).toThrow(/not a webhook batch/);
     expect(() => parseInboundQueueMessage({ kind: 'webhook-batch', connectionId: 'shop', deliveryIds: [1] })).toThrow(/not a webhook batch/);

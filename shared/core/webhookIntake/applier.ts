@@ -68,6 +68,8 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+type ConnectionReader = (id: string) => Promise<Connection | undefined>;
+
 /**
  * Applies one received delivery to the record store through the pull pipeline (a one-record page),
  * so hashing, change detection, counters and tombstones are exactly those of a sync run.
@@ -86,6 +88,11 @@ export class WebhookApplier {
   ) {}
 
   async apply(message: WebhookInboundMessage, options: ApplyOptions = {}): Promise<ApplyOutcome> {
+    return this.applyReading(message, options, (id) => this.platform.connections.get(id));
+  }
+
+  /** `apply`, with the connection read through `readConnection` (applyBatch reads it once per batch). */
+  private async applyReading(message: WebhookInboundMessage, options: ApplyOptions, readConnection: ConnectionReader): Promise<ApplyOutcome> {
     const { platform } = this;
     const delivery = await platform.deliveries.get(message.deliveryId);
     if (!delivery) {
@@ -99,7 +106,7 @@ export class WebhookApplier {
       return 'skipped';
     }
     try {
-      return await this.applyDelivery(delivery, message);
+      return await this.applyDelivery(delivery, message, readConnection);
     } catch (error) {
       return this.onInternalFailure(delivery, message, error, options);
     }
@@ -110,11 +117,22 @@ export class WebhookApplier {
    * would be applied (a replay since, a held connection, a failure: all per delivery). A throw
    * (only when even recording a failure failed) leaves the batch to the broker; applying again
    * what was already applied writes nothing new. Returns how many ended how.
+   *
+   * The connection is read once for the deliveries that apply one after another, and read again
+   * after any that ends otherwise: a hold, a refused token that parked the connection, a failure or
+   * a retry may have changed it (or found it changed). A change made elsewhere meanwhile (a pause
+   * through the API) reaches the batch's next read, as it reaches the next batch.
    */
   async applyBatch(message: WebhookBatchInboundMessage, options: ApplyOptions = {}): Promise<Partial<Record<ApplyOutcome, number>>> {
     const outcomes: Partial<Record<ApplyOutcome, number>> = {};
+    let read: { id: string; connection: Promise<Connection | undefined> } | undefined;
+    const readConnection: ConnectionReader = (id) => {
+      if (read?.id !== id) read = { id, connection: this.platform.connections.get(id) };
+      return read.connection;
+    };
     for (const deliveryId of message.deliveryIds) {
-      const outcome = await this.apply({ kind: 'webhook', connectionId: message.connectionId, deliveryId }, options);
+      const outcome = await this.applyReading({ kind: 'webhook', connectionId: message.connectionId, deliveryId }, options, readConnection);
+      if (outcome !== 'applied') read = undefined;
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     }
     return outcomes;
@@ -158,9 +176,9 @@ export class WebhookApplier {
     return 'rescheduled';
   }
 
-  private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage): Promise<ApplyOutcome> {
+  private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage, readConnection: ConnectionReader): Promise<ApplyOutcome> {
     const { platform } = this;
-    const connection = await platform.connections.get(delivery.connectionId);
+    const connection = await readConnection(delivery.connectionId);
     if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
     if (holdsDeliveries(connection) && (await this.hold(delivery))) return 'held';
     // Signed by another provider's scheme than the connection's: acknowledged and logged, not applied.
