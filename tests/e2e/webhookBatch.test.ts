@@ -1,5 +1,5 @@
 import { parseInboundQueueMessage, webhookBatchMessageId, type WebhookBatchInboundMessage } from '../../shared/core/runs/inboundMessage';
-import { deliveryIdFor } from '../../shared/core/webhookIntake';
+import { deliveryIdFor, webhookIntakeFor } from '../../shared/core/webhookIntake';
 import type { Delivery } from '../../shared/ports/deliveryStore';
 import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
@@ -65,6 +65,28 @@ describe('webhook-batch messages', () => {
     await h.waitFor('the queue to be empty', async () => (h.platform.queue.depth(QUEUES.inbound).active === 0 ? true : undefined));
     expect(await h.platform.deliveries.get(replayed.id)).toMatchObject({ status: 'ignored', detail: 'settled by its replay' });
     expect(await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_c')).toBeUndefined();
+  });
+
+  test('a batch the broker delivers again (sent back after it settled its deliveries) leaves each as it was', async () => {
+    const older = delivery('batch_12', { id: 'cus_batch_h', name: 'Older', updated_at: '2026-06-01T00:00:00Z' });
+    const newer = delivery('batch_13', { id: 'cus_batch_h', name: 'Newer', updated_at: '2026-06-01T00:00:05Z' });
+    const notAnEvent: Delivery = { ...delivery('batch_14', {}), body: JSON.stringify({ type: 'ping' }) };
+    await sendBatch([older, newer, notAnEvent]);
+    await h.waitFor('the batch to settle', async () => ((await Promise.all([older, newer, notAnEvent].map((d) => statusOf(d.id)))).every((s) => s === 'applied' || s === 'ignored') ? true : undefined));
+    const before = await Promise.all([older, newer, notAnEvent].map((d) => h.platform.deliveries.get(d.id)));
+
+    // What the inbound worker runs when the broker hands it the same message again.
+    const again: WebhookBatchInboundMessage = { kind: 'webhook-batch', connectionId: 'shop', deliveryIds: [older.id, newer.id, notAnEvent.id] };
+    expect(await webhookIntakeFor(h.services).applier.applyBatch(again)).toEqual({ applied: 2, ignored: 1 });
+
+    // The older state was overtaken by the newer one of its batch: judged again it would be stale.
+    expect(await Promise.all([older, newer, notAnEvent].map((d) => h.platform.deliveries.get(d.id)))).toEqual(before);
+    expect((await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_h'))?.data.name).toBe('Newer');
+
+    // A hand replay is a new send: it is judged again (and is stale now).
+    expect((await h.api('POST', `/api/deliveries/${older.id}/replay`)).status).toBe(202);
+    await h.waitFor('the replay to settle', async () => ((await statusOf(older.id)) === 'ignored' ? true : undefined));
+    expect((await h.platform.deliveries.get(older.id))?.detail).toMatch(/Stale/);
   });
 
   test('reads the connection once for deliveries that apply in a row, and again after one that ends otherwise', async () => {

@@ -13,7 +13,7 @@ import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 import { eventTime, staleReason } from './eventOrder';
 import { planFetchFailure } from './fetchRetry';
-import { supersededByReplay } from './supersededMessage';
+import { settledBySameSend, supersededByReplay } from './supersededMessage';
 import { heldDeliveryReason, holdsDeliveries } from './heldDeliveries';
 import { currentTraceparent } from '../traceContext';
 import { planInternalRetry } from '../runs/internalRetry';
@@ -104,6 +104,10 @@ export class WebhookApplier {
     if (supersededByReplay(delivery, message)) {
       platform.telemetry.log('info', 'Webhook message skipped: the delivery was replayed since.', { deliveryId: delivery.id, connectionId: delivery.connectionId, replay: message.replay ?? 0, replays: delivery.replays, status: delivery.status });
       return 'skipped';
+    }
+    if (settledBySameSend(delivery, message)) {
+      platform.telemetry.log('info', 'Webhook message delivered again: its delivery was settled by it before, and stays as it is.', { deliveryId: delivery.id, connectionId: delivery.connectionId, status: delivery.status });
+      return delivery.status as ApplyOutcome;
     }
     try {
       return await this.applyDelivery(delivery, message, readConnection);

@@ -15,3 +15,15 @@ import type { WebhookInboundMessage } from '../runs/inboundMessage';
 export function supersededByReplay(delivery: Delivery, message: WebhookInboundMessage): boolean {
   return (message.replay ?? 0) < delivery.replays && delivery.status !== 'received';
 }
+
+/**
+ * Whether this very send of the delivery already settled it (applied, ignored or failed): the
+ * broker delivered its message again, after a crash before the message's completion or because a
+ * later delivery of the same `webhook-batch` failed and sent the whole batch back. Judged once, the
+ * outcome stands; judged again, a delivery that a later one of its batch overtook would turn from
+ * `applied` into `ignored` (stale), and a failed one would be tried again past its last attempt.
+ * A later send (a hand replay, a release) raises `replays` and makes the delivery `received` first.
+ */
+export function settledBySameSend(delivery: Delivery, message: WebhookInboundMessage): boolean {
+  return (message.replay ?? 0) === delivery.replays && (delivery.status === 'applied' || delivery.status === 'ignored' || delivery.status === 'failed');
+}
