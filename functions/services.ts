@@ -1,4 +1,5 @@
 import { createServices, type Services } from '../shared/composition';
+import { applyExtensions, EXTENSIONS_SETTING } from '../shared/extensions';
 import { createPlatformFromEnv } from '../shared/platform/factory';
 
 let current: Promise<Services> | undefined;
@@ -9,7 +10,18 @@ let current: Promise<Services> | undefined;
  */
 export function getServices(): Promise<Services> {
   if (current) return current;
-  const starting = createPlatformFromEnv(process.env).then((platform) => createServices(platform, { engine: engineOptionsFromEnv(process.env) }));
+  const starting = createPlatformFromEnv(process.env).then(async (platform) => {
+    const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
+    try {
+      // The deployment's custom merge rules and adapters (shared/extensions.ts).
+      await applyExtensions(services, process.env[EXTENSIONS_SETTING]);
+    } catch (error) {
+      // Not kept, so not left open either: the next invocation builds a platform of its own.
+      await platform.close().catch(() => undefined);
+      throw error;
+    }
+    return services;
+  });
   current = starting;
   // A failed start is not kept: the next invocation tries again, so a Key Vault or Cosmos DB blip
   // at cold start does not leave the worker process failing every invocation until it recycles.

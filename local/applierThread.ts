@@ -11,8 +11,8 @@ import type { ThreadNicenessResult } from './threadPriority';
 
 /**
  * What the applier thread builds its platform and services from: plain data, as it crosses to a
- * worker thread. The services are the default composition (`createServices` with default
- * adapters and no custom merge rules) with `engine` options, as `npm start` builds them.
+ * worker thread. The services are the default composition (`createServices`) with `engine`
+ * options and the `extensions` module, as `npm start` builds them.
  */
 export interface ApplierThreadData {
   dataDir: string;
@@ -21,6 +21,11 @@ export interface ApplierThreadData {
   /** `discard`: no telemetry (benchmarks); default: `<dataDir>/telemetry.log`, as the receiving thread. */
   telemetry?: 'file' | 'discard';
   engine?: { maxActiveRunsPerTenant?: number };
+  /**
+   * The extensions module (shared/extensions.ts) the thread loads into its services, as the
+   * receiving thread did: custom merge rules and adapters do not cross to a thread as objects.
+   */
+  extensions?: string;
   destinationPolicy: DestinationPolicy;
   /** The queue-triggered functions the thread runs (by name, from functions/all.ts). */
   functions: string[];

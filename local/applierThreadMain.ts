@@ -4,6 +4,7 @@ import { allFunctions } from '../functions/all';
 import type { FunctionDefinition } from '../functions/definition';
 import { useServices } from '../functions/services';
 import { createServices } from '../shared/composition';
+import { applyExtensions } from '../shared/extensions';
 import { setProviderDestinationPolicy, type DestinationPolicy } from '../shared/http/destinationPolicy';
 import { createLocalPlatform, startJournalDrain } from '../shared/platform/local/localPlatform';
 import type { ApplierThreadData, FromApplierThread, ToApplierThread } from './applierThread';
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   });
   startedPlatform = platform;
   const services = createServices(platform, { engine: data.engine });
+  await applyExtensions(services, data.extensions);
   useServices(services);
 
   const functions: ServiceBusQueueFunction[] = allFunctions

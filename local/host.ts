@@ -78,7 +78,7 @@ export interface LocalHostOptions {
   applierThread?: ApplierThreadOptions;
 }
 
-export interface ApplierThreadOptions extends Pick<ApplierThreadData, 'dataDir' | 'secretKey' | 'logLevel' | 'telemetry' | 'engine' | 'destinationPolicy' | 'niceness'> {
+export interface ApplierThreadOptions extends Pick<ApplierThreadData, 'dataDir' | 'secretKey' | 'logLevel' | 'telemetry' | 'engine' | 'extensions' | 'destinationPolicy' | 'niceness'> {
   /** Default ['inboundWorker']. */
   functions?: string[];
   journal?: JournalIntake;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { allFunctions, appSetup } from '../functions/all';
 import { engineOptionsFromEnv, useServices } from '../functions/services';
 import { createServices } from '../shared/composition';
+import { applyExtensions, EXTENSIONS_SETTING } from '../shared/extensions';
 import { twoWayFor } from '../shared/core/outbound/registry';
 import { SyncBridgeError } from '../shared/core/errors';
 import { toRunView } from '../shared/core/runs/runView';
@@ -79,6 +80,8 @@ async function main(): Promise<void> {
   // Without the journal, deliveries a journal-first start accepted before it was killed are drained.
   const platform = createLocalPlatform({ dataDir, secretKey: process.env.SYNCBRIDGE_SECRET_KEY, ...(applierThread ? { webhookJournal: { drain: 'applier-thread' as const } } : { drainLeftoverJournal: true }) });
   const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
+  // Custom merge rules and adapters (shared/extensions.ts); the applier thread loads the same module.
+  const extensions = await applyExtensions(services, process.env[EXTENSIONS_SETTING]);
   useServices(services);
   const demo = await ensureDemo(services, { sandboxUrl: sandbox.url, sandboxApiKey, adminKey: process.env.SYNCBRIDGE_ADMIN_KEY });
   // Read the open run before the host starts: once it dispatches, the queued steps of a run left by
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
             dataDir,
             secretKey: process.env.SYNCBRIDGE_SECRET_KEY,
             engine: engineOptionsFromEnv(process.env),
+            extensions,
             destinationPolicy: destinationPolicyFromEnv(process.env, true),
             niceness: intFromEnv('SYNCBRIDGE_LOCAL_APPLIER_NICENESS', DEFAULT_APPLIER_NICENESS, 0, 19),
             journal: platform.journal,

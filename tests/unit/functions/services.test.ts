@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getServices } from '../../../functions/services';
@@ -19,6 +19,28 @@ describe('getServices', () => {
       const services = await getServices();
       expect(services.platform).toBeDefined();
       expect(await getServices()).toBe(services); // and a started one is kept
+      await services.platform.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('extends the services with the module SYNCBRIDGE_EXTENSIONS names, and fails the start on one that cannot load', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-services-'));
+    try {
+      const extension = join(dataDir, 'extensions.js');
+      writeFileSync(extension, "exports.extend = (services) => { services.customRules.register('from-setting', () => 'local'); };");
+      process.env.SYNCBRIDGE_PLATFORM = 'local';
+      process.env.SYNCBRIDGE_DATA_DIR = dataDir;
+      process.env.SYNCBRIDGE_EXTENSIONS = join(dataDir, 'missing.js');
+      let fresh!: typeof import('../../../functions/services');
+      jest.isolateModules(() => {
+        fresh = jest.requireActual('../../../functions/services');
+      });
+      await expect(fresh.getServices()).rejects.toThrow(/SYNCBRIDGE_EXTENSIONS names .*missing\.js, which does not exist/);
+      process.env.SYNCBRIDGE_EXTENSIONS = extension;
+      const services = await fresh.getServices();
+      expect(services.customRules.has('from-setting')).toBe(true);
       await services.platform.close();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

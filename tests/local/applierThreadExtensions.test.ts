@@ -1,0 +1,151 @@
+import { writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { allFunctions, appSetup } from '../../functions/all';
+import { useServices } from '../../functions/services';
+import { startLocalHost } from '../../local/host';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import { createServices } from '../../shared/composition';
+import { contentHash } from '../../shared/core/hash';
+import { applyExtensions } from '../../shared/extensions';
+import { PRIVATE_ALLOWED } from '../../shared/http/destinationPolicy';
+import { createLocalPlatform } from '../../shared/platform/local/localPlatform';
+import { ApiClient } from '../support/apiClient';
+import { tempDirectory } from './helpers';
+
+/**
+ * A custom merge rule registered in the extensions module (shared/extensions.ts) is known on the
+ * local host's applier thread, where pulls and webhooks merge, and not only on the receiving thread,
+ * where connection saves check it: the thread loads the same module into its own services. The
+ * thread runs the build (dist/local/applierThreadMain.js), so `npm run build` comes first.
+ */
+const THREAD_SCRIPT = resolve(__dirname, '../../dist/local/applierThreadMain.js');
+
+const EXTENSION = `
+exports.extend = (services) => {
+  // The two names joined, so a test sees that the rule ran and read both sides.
+  services.customRules.register('join-names', (conflict) => ({ value: String(conflict.remote) + ' & ' + String(conflict.local) }));
+};
+`;
+
+describe('the extensions module on the applier thread', () => {
+  let sandbox: RunningSandbox;
+
+  beforeAll(async () => {
+    if (!existsSync(THREAD_SCRIPT)) throw new Error(`${THREAD_SCRIPT} is missing: run "npm run build" first (npm test does).`);
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 3 });
+  });
+
+  afterAll(async () => sandbox?.close());
+
+  /**
+   * A two-way connection whose customers merge by the custom rule, synced in full; then a local
+   * change of a name left unpushed and a remote change of the same name, and an incremental sync:
+   * the pull (on the applier thread) meets the local change and merges the two by the rule.
+   */
+  async function pullMeetingALocalChange<T>(threadLoadsExtensions: boolean, observe: (api: ApiClient, runId: string, name: () => Promise<unknown>) => Promise<T>): Promise<T> {
+    const dir = tempDirectory('syncbridge-extensions-');
+    const extensionPath = join(dir.path, 'extensions.js');
+    writeFileSync(extensionPath, EXTENSION);
+    const platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), webhookJournal: { drain: 'applier-thread' } });
+    const services = createServices(platform);
+    await applyExtensions(services, extensionPath);
+    useServices(services);
+    const lines: string[] = [];
+    const host = await startLocalHost({
+      functions: allFunctions,
+      setup: appSetup,
+      queue: platform.queue,
+      port: 0,
+      enableTimers: false,
+      log: (line) => lines.push(line),
+      applierThread: {
+        dataDir: dir.path,
+        telemetry: 'discard',
+        destinationPolicy: PRIVATE_ALLOWED,
+        journal: platform.journal,
+        ...(threadLoadsExtensions ? { extensions: extensionPath } : {}),
+      },
+    });
+    try {
+      await services.tenants.ensureTenant('t1', 'Tenant one');
+      const { key } = await services.tenants.issueApiKey('t1', 'admin', 'test');
+      const api = new ApiClient(host.url, sandbox.url, key);
+      const connectionId = threadLoadsExtensions ? 'joined' : 'unjoined';
+      // Saved on this thread: the policy's rule is checked against this thread's services.
+      const created = await api.api('POST', '/api/connections', {
+        id: connectionId,
+        provider: 'sandbox',
+        config: { baseUrl: sandbox.url, mergePolicy: { customers: { default: { kind: 'custom', name: 'join-names' } } } },
+        credentials: { type: 'apiKey', apiKey: sandbox.apiKey },
+        entities: [{ name: 'customers', direction: 'both' }],
+      });
+      expect(created.status).toBe(201);
+      expect((await api.waitForRun(await api.startSync('full', connectionId))).state).toBe('done');
+
+      // Each case its own record of the shared sandbox, so that its remote change is one the pull has not seen.
+      const externalId = threadLoadsExtensions ? 'cus_0000001' : 'cus_0000002';
+      const scope = { tenantId: 't1', connectionId, entity: 'customers' };
+      const current = (await platform.records.get(scope, externalId))!;
+      const data = { ...current.data, name: 'Local' };
+      const outboxId = `out_${connectionId}`;
+      // Committed but not pushed: its push message is never sent in this test.
+      await platform.outbox.commitLocalChange(
+        { ...current, data, hash: contentHash(data), version: current.version + 1, base: current.data, pendingPush: { op: 'update', version: current.version + 1, outboxId, since: new Date().toISOString() } },
+        { id: outboxId, ...scope, externalId, recordId: current.id, version: current.version + 1, op: 'update', data, changedFields: ['name'], state: 'pending', attempts: 0, createdAt: '', updatedAt: '' },
+      );
+      await api.sandbox('PATCH', `records/customers/${externalId}`, { name: 'Remote' });
+      const runId = await api.startSync('incremental', connectionId);
+      return await observe(api, runId, async () => (await platform.records.get(scope, externalId))?.data.name);
+    } finally {
+      await host.stop();
+      await platform.close();
+      dir.remove();
+    }
+  }
+
+  it('merges a pull on the thread by a rule the module registered', async () => {
+    await pullMeetingALocalChange(true, async (api, runId, name) => {
+      const run = await api.waitForRun(runId);
+      expect(run.state).toBe('done');
+      expect(run.entities[0].counters).toMatchObject({ updated: 1, failed: 0 });
+      expect(await name()).toBe('Remote & Local');
+    });
+  }, 60_000);
+
+  it('without the module the thread does not know the rule: the merge fails and is retried, the local change kept', async () => {
+    await pullMeetingALocalChange(false, async (api, runId, name) => {
+      const run = await api.waitFor('the step to fail', async () => {
+        const current = await api.run(runId);
+        return current.entities[0].lastError ? current : undefined;
+      });
+      expect(run.entities[0].lastError).toMatch(/internal error .*retrying/);
+      expect(run.finishedAt).toBeNull();
+      expect(await name()).toBe('Local');
+    });
+  }, 60_000);
+
+  it('a module the thread cannot load stops the host from starting, naming the setting', async () => {
+    const dir = tempDirectory('syncbridge-extensions-');
+    const platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), webhookJournal: { drain: 'applier-thread' } });
+    useServices(createServices(platform));
+    try {
+      await expect(
+        startLocalHost({
+          functions: allFunctions,
+          setup: appSetup,
+          queue: platform.queue,
+          port: 0,
+          enableTimers: false,
+          log: () => undefined,
+          applierThread: { dataDir: dir.path, telemetry: 'discard', destinationPolicy: PRIVATE_ALLOWED, journal: platform.journal, extensions: join(dir.path, 'missing.js') },
+        }),
+      ).rejects.toThrow(/SYNCBRIDGE_EXTENSIONS names .*missing\.js, which does not exist/);
+    } finally {
+      platform.journal?.close();
+      await platform.close();
+      dir.remove();
+    }
+  }, 60_000);
+});
