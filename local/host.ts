@@ -199,10 +199,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       if (!drained) log(hostLine('warning', `${inFlight.count} invocation(s) still running after ${settings.stopTimeoutMs} ms; their messages will be delivered again.`));
       server.destroyConnections();
       await serverClosed;
-      // Nothing more is received: what is journaled and not drained yet stays for the next start.
-      options.applierThread?.journal?.close();
       for (const unsubscribe of unsubscribes) unsubscribe();
       await applier?.stop(settings.stopTimeoutMs);
+      // Nothing more is received: what is journaled and not drained yet stays for the next start.
+      // The journal's lock is given back only now that the thread's drain has stopped: a host
+      // started on the folder meanwhile must not drain beside it.
+      options.applierThread?.journal?.close();
       dispatcher.releaseLocks();
       // The last completions and the released locks are committed before stop() resolves, so a
       // caller that exits right after it leaves no message locked for a lock's duration.

@@ -15,6 +15,7 @@ import { createServices, type Services } from '../../shared/composition';
 import { webhookIntakeFor } from '../../shared/core/webhookIntake';
 import { PRIVATE_ALLOWED } from '../../shared/http/destinationPolicy';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { JournalAppender } from '../../shared/platform/local/webhookJournal';
 import { customerEvent, postWebhookAs, undrainedJournalKeys } from '../support/journaledWebhooks';
 import { sleep, tempDirectory, waitFor } from './helpers';
 
@@ -332,11 +333,27 @@ describe('local host with the applier thread: configuration and restart', () => 
       expect(acceptedB.map((r) => r.status)).toEqual(batchB.map(() => 202));
       expect(first.platform.journal!.backlog).toBe(batchB.length);
       const releaseTimer = setTimeout(() => lock.release(), Math.max(0, lockedAt + 12_000 - Date.now()));
+      // While the stop waits for the thread's drain, the journal stays taken: a host started on the
+      // folder meanwhile would otherwise drain beside it.
+      const journalDir = first.platform.journal!.dir;
+      const takenWhileStopping: string[] = [];
+      const probe = setInterval(() => {
+        try {
+          new JournalAppender(journalDir).close();
+          takenWhileStopping.push(new Date().toISOString());
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'configuration') throw error;
+        }
+      }, 25);
       try {
         await first.host.stop();
       } finally {
+        clearInterval(probe);
         clearTimeout(releaseTimer);
       }
+      expect(takenWhileStopping).toEqual([]);
+      expect(Date.now() - lockedAt).toBeGreaterThan(5_000); // the probe ran for the whole drain's stop
+      new JournalAppender(journalDir).close(); // and given back once stop() resolved
     } finally {
       lock.release();
     }
