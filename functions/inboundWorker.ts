@@ -19,9 +19,11 @@ export async function inboundWorkerHandler(message: unknown, context: Invocation
   const services = await getServices();
   const parsed = parseInboundQueueMessage(message);
   const finalDelivery = Number(context.triggerMetadata?.deliveryCount) >= MAX_DELIVERY_COUNT;
+  // Handed over before: a delivery this very message settled stays as it is (settledBySameSend).
+  const redelivered = Number(context.triggerMetadata?.deliveryCount) > 1;
   const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, async () => {
-    if (parsed.kind === 'webhook') return webhookIntakeFor(services).applier.apply(parsed, { finalDelivery });
-    if (parsed.kind === 'webhook-batch') return JSON.stringify(await webhookIntakeFor(services).applier.applyBatch(parsed, { finalDelivery }));
+    if (parsed.kind === 'webhook') return webhookIntakeFor(services).applier.apply(parsed, { finalDelivery, redelivered });
+    if (parsed.kind === 'webhook-batch') return JSON.stringify(await webhookIntakeFor(services).applier.applyBatch(parsed, { finalDelivery, redelivered }));
     if (parsed.kind === 'held-sweep') return `${await sweepHeld(services.platform, parsed)} released`;
     return services.steps.handle(parsed, { finalDelivery });
   });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { allFunctions, appSetup } from '../functions/all';
 import { engineOptionsFromEnv, useServices } from '../functions/services';
 import { createServices } from '../shared/composition';
-import { applyExtensions, EXTENSIONS_SETTING } from '../shared/extensions';
+import { EXTENSIONS_SETTING, loadExtensions } from '../shared/extensions';
 import { twoWayFor } from '../shared/core/outbound/registry';
 import { SyncBridgeError } from '../shared/core/errors';
 import { toRunView } from '../shared/core/runs/runView';
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
   // The local platform's default: loopback and private providers allowed (the sandbox is on 127.0.0.1).
   setProviderDestinationPolicy(destinationPolicyFromEnv(process.env, true));
   const sandboxApiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-api-key';
+  // Loaded before anything starts: a module that cannot load stops the start with its path.
+  const extensions = loadExtensions(process.env[EXTENSIONS_SETTING]);
 
   let sandbox: { url: string; child?: ChildProcess };
   if (process.env.SANDBOX_URL) {
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
   const platform = createLocalPlatform({ dataDir, secretKey: process.env.SYNCBRIDGE_SECRET_KEY, ...(applierThread ? { webhookJournal: { drain: 'applier-thread' as const } } : { drainLeftoverJournal: true }) });
   const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
   // Custom merge rules and adapters (shared/extensions.ts); the applier thread loads the same module.
-  const extensions = await applyExtensions(services, process.env[EXTENSIONS_SETTING]);
+  await extensions?.extend(services);
   useServices(services);
   const demo = await ensureDemo(services, { sandboxUrl: sandbox.url, sandboxApiKey, adminKey: process.env.SYNCBRIDGE_ADMIN_KEY });
   // Read the open run before the host starts: once it dispatches, the queued steps of a run left by
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
             dataDir,
             secretKey: process.env.SYNCBRIDGE_SECRET_KEY,
             engine: engineOptionsFromEnv(process.env),
-            extensions,
+            extensions: extensions?.path,
             destinationPolicy: destinationPolicyFromEnv(process.env, true),
             niceness: intFromEnv('SYNCBRIDGE_LOCAL_APPLIER_NICENESS', DEFAULT_APPLIER_NICENESS, 0, 19),
             journal: platform.journal,

@@ -1,3 +1,5 @@
+import { inboundWorkerHandler } from '../../functions/inboundWorker';
+import { createInvocationContext } from '../../local/invocation';
 import { parseInboundQueueMessage, webhookBatchMessageId, type WebhookBatchInboundMessage } from '../../shared/core/runs/inboundMessage';
 import { deliveryIdFor, webhookIntakeFor } from '../../shared/core/webhookIntake';
 import type { Delivery } from '../../shared/ports/deliveryStore';
@@ -73,20 +75,36 @@ describe('webhook-batch messages', () => {
     const notAnEvent: Delivery = { ...delivery('batch_14', {}), body: JSON.stringify({ type: 'ping' }) };
     await sendBatch([older, newer, notAnEvent]);
     await h.waitFor('the batch to settle', async () => ((await Promise.all([older, newer, notAnEvent].map((d) => statusOf(d.id)))).every((s) => s === 'applied' || s === 'ignored') ? true : undefined));
-    const before = await Promise.all([older, newer, notAnEvent].map((d) => h.platform.deliveries.get(d.id)));
+    await h.waitFor('the queue to be empty', async () => (h.platform.queue.depth(QUEUES.inbound).active === 0 ? true : undefined));
+    const all = () => Promise.all([older, newer, notAnEvent].map((d) => h.platform.deliveries.get(d.id)));
+    const before = await all();
+    expect(before.map((d) => d?.settledReplay)).toEqual([0, 0, 0]);
 
-    // What the inbound worker runs when the broker hands it the same message again.
+    // The inbound worker, handed the same message again by the broker (its delivery count 2).
     const again: WebhookBatchInboundMessage = { kind: 'webhook-batch', connectionId: 'shop', deliveryIds: [older.id, newer.id, notAnEvent.id] };
-    expect(await webhookIntakeFor(h.services).applier.applyBatch(again)).toEqual({ applied: 2, ignored: 1 });
-
+    const worker = (deliveryCount: number) => inboundWorkerHandler(again, createInvocationContext('inboundWorker', () => undefined, { deliveryCount, messageId: webhookBatchMessageId(again) }));
+    await worker(2);
     // The older state was overtaken by the newer one of its batch: judged again it would be stale.
-    expect(await Promise.all([older, newer, notAnEvent].map((d) => h.platform.deliveries.get(d.id)))).toEqual(before);
+    expect(await all()).toEqual(before);
     expect((await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_h'))?.data.name).toBe('Newer');
 
-    // A hand replay is a new send: it is judged again (and is stale now).
-    expect((await h.api('POST', `/api/deliveries/${older.id}/replay`)).status).toBe(202);
-    await h.waitFor('the replay to settle', async () => ((await statusOf(older.id)) === 'ignored' ? true : undefined));
+    // A new message of the same send (a provider's resend accepted past the dedupe window) is judged again.
+    await worker(1);
+    expect(await statusOf(older.id)).toBe('ignored');
     expect((await h.platform.deliveries.get(older.id))?.detail).toMatch(/Stale/);
+  });
+
+  test('a replay settled by the older send it overtook is still applied by its own message, delivered again or not', async () => {
+    const d = delivery('batch_15', { id: 'cus_batch_i', name: 'Replayed', updated_at: '2026-06-01T00:00:00Z' });
+    await h.platform.deliveries.insertMany([d]);
+    const at = () => new Date().toISOString();
+    // The hand replay (send 1) was made while send 0 still ran, and send 0 then settled the delivery.
+    await h.platform.deliveries.update(d.id, { replays: 1, status: 'received', detail: undefined }, at());
+    await h.platform.deliveries.update(d.id, { status: 'failed', detail: 'The provider refused the fetch.', settledReplay: 0 }, at());
+    const applier = webhookIntakeFor(h.services).applier;
+    expect(await applier.apply({ kind: 'webhook', connectionId: 'shop', deliveryId: d.id, replay: 1 }, { redelivered: true })).toBe('applied');
+    expect(await h.platform.deliveries.get(d.id)).toMatchObject({ status: 'applied', settledReplay: 1, replays: 1 });
+    expect((await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_i'))?.data.name).toBe('Replayed');
   });
 
   test('reads the connection once for deliveries that apply in a row, and again after one that ends otherwise', async () => {

@@ -29,12 +29,30 @@ exports.extend = (services) => {
 };
 `;
 
+/**
+ * A rule whose first call crashes the thread (an uncaught error, thrown before the step's writes
+ * commit); later calls, in the restarted thread, find the marker file and merge.
+ */
+const CRASHING_ONCE = `
+const { existsSync, writeFileSync } = require('node:fs');
+const marker = require('node:path').join(__dirname, 'crashed-once');
+exports.extend = (services) => {
+  services.customRules.register('join-names', (conflict) => {
+    if (!existsSync(marker)) {
+      writeFileSync(marker, String(require('node:worker_threads').threadId));
+      process.nextTick(() => { throw new Error('extension code crashed the applier thread'); });
+    }
+    return { value: String(conflict.remote) + ' & ' + String(conflict.local) };
+  });
+};
+`;
+
 describe('the extensions module on the applier thread', () => {
   let sandbox: RunningSandbox;
 
   beforeAll(async () => {
     if (!existsSync(THREAD_SCRIPT)) throw new Error(`${THREAD_SCRIPT} is missing: run "npm run build" first (npm test does).`);
-    sandbox = await startSandbox({ port: 0, recordsPerEntity: 3 });
+    sandbox = await startSandbox({ port: 0, recordsPerEntity: 5 });
   });
 
   afterAll(async () => sandbox?.close());
@@ -44,10 +62,14 @@ describe('the extensions module on the applier thread', () => {
    * change of a name left unpushed and a remote change of the same name, and an incremental sync:
    * the pull (on the applier thread) meets the local change and merges the two by the rule.
    */
-  async function pullMeetingALocalChange<T>(threadLoadsExtensions: boolean, observe: (api: ApiClient, runId: string, name: () => Promise<unknown>) => Promise<T>): Promise<T> {
+  async function pullMeetingALocalChange<T>(
+    threadLoadsExtensions: boolean,
+    observe: (api: ApiClient, runId: string, name: () => Promise<unknown>, lines: string[]) => Promise<T>,
+    scenario: { extension?: string; externalId?: string; connectionId?: string } = {},
+  ): Promise<T> {
     const dir = tempDirectory('syncbridge-extensions-');
     const extensionPath = join(dir.path, 'extensions.js');
-    writeFileSync(extensionPath, EXTENSION);
+    writeFileSync(extensionPath, scenario.extension ?? EXTENSION);
     const platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), webhookJournal: { drain: 'applier-thread' } });
     const services = createServices(platform);
     await applyExtensions(services, extensionPath);
@@ -72,7 +94,7 @@ describe('the extensions module on the applier thread', () => {
       await services.tenants.ensureTenant('t1', 'Tenant one');
       const { key } = await services.tenants.issueApiKey('t1', 'admin', 'test');
       const api = new ApiClient(host.url, sandbox.url, key);
-      const connectionId = threadLoadsExtensions ? 'joined' : 'unjoined';
+      const connectionId = scenario.connectionId ?? (threadLoadsExtensions ? 'joined' : 'unjoined');
       // Saved on this thread: the policy's rule is checked against this thread's services.
       const created = await api.api('POST', '/api/connections', {
         id: connectionId,
@@ -85,7 +107,7 @@ describe('the extensions module on the applier thread', () => {
       expect((await api.waitForRun(await api.startSync('full', connectionId))).state).toBe('done');
 
       // Each case its own record of the shared sandbox, so that its remote change is one the pull has not seen.
-      const externalId = threadLoadsExtensions ? 'cus_0000001' : 'cus_0000002';
+      const externalId = scenario.externalId ?? (threadLoadsExtensions ? 'cus_0000001' : 'cus_0000002');
       const scope = { tenantId: 't1', connectionId, entity: 'customers' };
       const current = (await platform.records.get(scope, externalId))!;
       const data = { ...current.data, name: 'Local' };
@@ -97,7 +119,7 @@ describe('the extensions module on the applier thread', () => {
       );
       await api.sandbox('PATCH', `records/customers/${externalId}`, { name: 'Remote' });
       const runId = await api.startSync('incremental', connectionId);
-      return await observe(api, runId, async () => (await platform.records.get(scope, externalId))?.data.name);
+      return await observe(api, runId, async () => (await platform.records.get(scope, externalId))?.data.name, lines);
     } finally {
       await host.stop();
       await platform.close();
@@ -124,6 +146,40 @@ describe('the extensions module on the applier thread', () => {
       expect(run.finishedAt).toBeNull();
       expect(await name()).toBe('Local');
     });
+  }, 60_000);
+
+  it('the thread crashing mid-merge (an uncaught error in extension code) is started again, and the run finishes the merge', async () => {
+    // The message is delivered again to the restarted thread, which merges.
+    await pullMeetingALocalChange(
+      true,
+      async (api, runId, name, lines) => {
+        const run = await api.waitForRun(runId, 30_000);
+        expect(run.state).toBe('done');
+        expect(run.entities[0].counters).toMatchObject({ updated: 1, failed: 0 });
+        expect(await name()).toBe('Remote & Local');
+        expect(lines.filter((l) => l.includes('The applier thread failed: Error: extension code crashed the applier thread'))).toHaveLength(1);
+        expect(lines.filter((l) => /The applier thread ended unexpectedly \(exit code 1\); starting it again in 1000 ms\./.test(l))).toHaveLength(1);
+        // Started twice: at the host's start and after the crash.
+        expect(lines.filter((l) => /The applier thread runs (as thread|at the process's priority)/.test(l))).toHaveLength(2);
+      },
+      { extension: CRASHING_ONCE, externalId: 'cus_0000003', connectionId: 'crashing' },
+    );
+  }, 60_000);
+
+  it('a stop while the crashed thread waits to be started again ends the host without starting it', async () => {
+    const lines = await pullMeetingALocalChange(
+      true,
+      async (api, runId, name, hostLines) => {
+        await api.waitFor('the crash', async () => hostLines.some((l) => l.includes('The applier thread ended unexpectedly')));
+        return hostLines; // the host stops now, within the 1 s before the restart
+      },
+      { extension: CRASHING_ONCE, externalId: 'cus_0000004', connectionId: 'stopped-crashing' },
+    );
+    const crashAt = lines.findIndex((l) => l.includes('The applier thread ended unexpectedly'));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Nothing of a thread started again (or trying to start, on a data folder that is gone).
+    expect(lines.slice(crashAt + 1).filter((l) => /applier thread/i.test(l))).toEqual([]);
+    expect(lines.filter((l) => /The applier thread runs (as thread|at the process's priority)/.test(l))).toHaveLength(1);
   }, 60_000);
 
   it('a module the thread cannot load stops the host from starting, naming the setting', async () => {

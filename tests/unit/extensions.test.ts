@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Services } from '../../shared/composition';
 import { CustomMergeRules } from '../../shared/core/merge';
-import { applyExtensions, resolveExtensionsPath } from '../../shared/extensions';
+import { appRoot, applyExtensions, resolveExtensionsPath } from '../../shared/extensions';
 
 /** The part of the services an extension here touches. */
 function services(): Services {
@@ -38,13 +38,22 @@ describe('applyExtensions (SYNCBRIDGE_EXTENSIONS)', () => {
     expect(['named', 'default', 'itself'].map((name) => s.customRules.has(name))).toEqual([true, true, true]);
   });
 
-  it('resolves a relative path against the working directory', async () => {
+  it('resolves a relative path against the function app’s root (the folder of host.json), with Node’s resolution', async () => {
+    expect(appRoot()).toBe(resolve(__dirname, '../..'));
     const path = module('relative.js', "exports.extend = (s) => { s.customRules.register('relative', () => 'local'); };");
-    const fromCwd = relative(process.cwd(), path);
-    expect(resolveExtensionsPath(fromCwd)).toBe(path);
+    const fromRoot = relative(appRoot(), path);
+    expect(resolveExtensionsPath(` ${fromRoot} `)).toBe(path);
     const s = services();
-    expect(await applyExtensions(s, fromCwd)).toBe(path);
+    // Without its extension, as `require` finds it.
+    expect(await applyExtensions(s, fromRoot.replace(/\.js$/, ''))).toBe(path);
     expect(s.customRules.has('relative')).toBe(true);
+  });
+
+  it('calls extend on its module, so that it can use its siblings through `this`', async () => {
+    const path = module('method.js', "module.exports = { name: 'with-this', extend(s) { s.customRules.register(this.name, () => 'local'); } };");
+    const s = services();
+    await applyExtensions(s, path);
+    expect(s.customRules.has('with-this')).toBe(true);
   });
 
   it('refuses, naming the setting and the file, a module that is missing, broken, has no extend or throws from it', async () => {

@@ -31,6 +31,11 @@ export interface ApplyOptions {
    * Default false.
    */
   finalDelivery?: boolean;
+  /**
+   * The broker delivered this message before (delivery count above 1): a delivery that very
+   * message settled is left as it is (settledBySameSend). A first delivery is always applied.
+   */
+  redelivered?: boolean;
 }
 
 /** What the delivery log says of a failure that is ours: its text may quote store internals or data. */
@@ -105,7 +110,7 @@ export class WebhookApplier {
       platform.telemetry.log('info', 'Webhook message skipped: the delivery was replayed since.', { deliveryId: delivery.id, connectionId: delivery.connectionId, replay: message.replay ?? 0, replays: delivery.replays, status: delivery.status });
       return 'skipped';
     }
-    if (settledBySameSend(delivery, message)) {
+    if (options.redelivered === true && settledBySameSend(delivery, message)) {
       platform.telemetry.log('info', 'Webhook message delivered again: its delivery was settled by it before, and stays as it is.', { deliveryId: delivery.id, connectionId: delivery.connectionId, status: delivery.status });
       return delivery.status as ApplyOutcome;
     }
@@ -123,16 +128,19 @@ export class WebhookApplier {
    * what was already applied writes nothing new. Returns how many ended how.
    *
    * The connection is read once for the deliveries that apply one after another, and read again
-   * after any that ends otherwise: a hold, a refused token that parked the connection, a failure or
-   * a retry may have changed it (or found it changed). A change made elsewhere meanwhile (a pause
+   * after any that ends otherwise (a refused token that parked the connection, a failure or a
+   * retry may have changed it), and for each delivery while it is paused. A change made elsewhere meanwhile (a pause
    * through the API) reaches the batch's next read, as it reaches the next batch.
    */
   async applyBatch(message: WebhookBatchInboundMessage, options: ApplyOptions = {}): Promise<Partial<Record<ApplyOutcome, number>>> {
     const outcomes: Partial<Record<ApplyOutcome, number>> = {};
-    let read: { id: string; connection: Promise<Connection | undefined> } | undefined;
-    const readConnection: ConnectionReader = (id) => {
-      if (read?.id !== id) read = { id, connection: this.platform.connections.get(id) };
-      return read.connection;
+    let read: { id: string; connection: Connection } | undefined;
+    const readConnection: ConnectionReader = async (id) => {
+      if (read?.id === id) return read.connection;
+      const connection = await this.platform.connections.get(id);
+      // A paused connection is read afresh for every delivery: a resume may come at any time.
+      read = connection && !holdsDeliveries(connection) ? { id, connection } : undefined;
+      return connection;
     };
     for (const deliveryId of message.deliveryIds) {
       const outcome = await this.applyReading({ kind: 'webhook', connectionId: message.connectionId, deliveryId }, options, readConnection);
@@ -161,7 +169,7 @@ export class WebhookApplier {
     platform.telemetry.exception(error, { deliveryId: delivery.id, connectionId: delivery.connectionId, attempt });
     if (plan.kind === 'give_up') {
       try {
-        return await this.finish(delivery, 'failed', INTERNAL_FAILURE);
+        return await this.finish(delivery, message, 'failed', INTERNAL_FAILURE);
       } catch {
         throw error;
       }
@@ -183,11 +191,11 @@ export class WebhookApplier {
   private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage, readConnection: ConnectionReader): Promise<ApplyOutcome> {
     const { platform } = this;
     const connection = await readConnection(delivery.connectionId);
-    if (!connection) return this.finish(delivery, 'ignored', 'The connection no longer exists.');
+    if (!connection) return this.finish(delivery, message, 'ignored', 'The connection no longer exists.');
     if (holdsDeliveries(connection) && (await this.hold(delivery))) return 'held';
     // Signed by another provider's scheme than the connection's: acknowledged and logged, not applied.
     if (delivery.provider !== connection.provider || !this.adapters.names().includes(delivery.provider)) {
-      return this.finish(delivery, 'ignored', `${connection.id} is a ${connection.provider} connection: SyncBridge has no adapter for ${delivery.provider} events on it.`);
+      return this.finish(delivery, message, 'ignored', `${connection.id} is a ${connection.provider} connection: SyncBridge has no adapter for ${delivery.provider} events on it.`);
     }
     // The real providers' events (GitHub, Stripe, Shopify, Slack, Notion, Google, Microsoft 365, Salesforce).
     const parser = providerEventParser(delivery.provider);
@@ -196,11 +204,11 @@ export class WebhookApplier {
     const event = JSON.parse(delivery.body) as unknown;
     const data = isObject(event) ? event.data : undefined;
     const match = isObject(event) && typeof event.type === 'string' ? EVENT_TYPE.exec(event.type) : null;
-    if (!match || !isObject(data)) return this.finish(delivery, 'ignored', 'Not a record event (<entity>.created|updated|deleted with data).');
+    if (!match || !isObject(data)) return this.finish(delivery, message, 'ignored', 'Not a record event (<entity>.created|updated|deleted with data).');
     const entity = match[1];
-    if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
+    if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, message, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
     const configured = connection.entities.find((e) => e.name === entity);
-    if (!configured || configured.direction === 'push') return this.finish(delivery, 'ignored', `The connection does not pull ${entity}.`);
+    if (!configured || configured.direction === 'push') return this.finish(delivery, message, 'ignored', `The connection does not pull ${entity}.`);
 
     let record: ProviderRecord;
     try {
@@ -209,14 +217,14 @@ export class WebhookApplier {
       return this.onFetchFailure(delivery, message, error);
     }
     if (record.externalId === '' || record.externalId === 'undefined') {
-      return this.finish(delivery, 'ignored', 'The event names no record id.');
+      return this.finish(delivery, message, 'ignored', 'The event names no record id.');
     }
 
     const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
     record = { ...record, updatedAt: eventTime(record.updatedAt, record.deleted, delivery) };
     // A replay or a late retry may carry an older state than the store has: never let it roll a record back.
     const stale = await staleReason(platform.deliveries, delivery, record.updatedAt, await platform.records.get(scope, record.externalId));
-    if (stale) return this.finish(delivery, 'ignored', stale);
+    if (stale) return this.finish(delivery, message, 'ignored', stale);
     const stepId = `webhook:${delivery.id}${message.replay ? `:r${message.replay}` : ''}`;
     const result = await applyPage({
       records: platform.records,
@@ -230,9 +238,9 @@ export class WebhookApplier {
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
       customRules: this.customRules,
     });
-    if (result.rejected.length > 0) return this.finish(delivery, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
+    if (result.rejected.length > 0) return this.finish(delivery, message, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
     platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
-    return this.finish(delivery, 'applied', undefined);
+    return this.finish(delivery, message, 'applied', undefined);
   }
 
   /**
@@ -242,7 +250,7 @@ export class WebhookApplier {
    */
   private async applyProviderEvent(delivery: Delivery, connection: Connection, parser: ProviderEventParser, message: WebhookInboundMessage): Promise<ApplyOutcome> {
     const parsed = parser({ headers: new Headers(delivery.headers), body: delivery.body });
-    if ('ignored' in parsed) return this.finish(delivery, 'ignored', parsed.ignored);
+    if ('ignored' in parsed) return this.finish(delivery, message, 'ignored', parsed.ignored);
     const notes: string[] = [];
     const byEntity = new Map<string, RecordChange[]>();
     for (const change of parsed.changes) byEntity.set(change.entity, [...(byEntity.get(change.entity) ?? []), change]);
@@ -297,8 +305,8 @@ export class WebhookApplier {
       applied += page.size - result.rejected.length;
       this.platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
     }
-    if (applied === 0) return this.finish(delivery, 'ignored', notes.join(' ') || 'Nothing to apply.');
-    return this.finish(delivery, 'applied', notes.length > 0 ? notes.join(' ') : undefined);
+    if (applied === 0) return this.finish(delivery, message, 'ignored', notes.join(' ') || 'Nothing to apply.');
+    return this.finish(delivery, message, 'applied', notes.length > 0 ? notes.join(' ') : undefined);
   }
 
   /**
@@ -356,7 +364,7 @@ export class WebhookApplier {
       // The 401 that parked the connection (its refresh refused) fails the delivery with the same
       // words as the fetches refused after it, which say to reconnect and replay.
       const parked = isSyncBridgeError(error, 'auth_failed') && (await platform.connections.get(delivery.connectionId))?.status === 'reauthorization_required';
-      return this.finish(delivery, 'failed', parked ? awaitingReauthorization(delivery.connectionId, delivery.id) : plan.reason);
+      return this.finish(delivery, message, 'failed', parked ? awaitingReauthorization(delivery.connectionId, delivery.id) : plan.reason);
     }
     await platform.deliveries.update(delivery.id, { status: 'received', detail: plan.detail }, platform.clock.now().toISOString());
     platform.telemetry.log('info', 'Webhook delivery rescheduled.', { deliveryId: delivery.id, connectionId: delivery.connectionId, at: plan.at.toISOString(), reason: plan.detail });
@@ -377,9 +385,10 @@ export class WebhookApplier {
     });
   }
 
-  private async finish(delivery: Delivery, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {
+  /** Settles the delivery, noting which send settled it (`settledReplay`, supersededMessage.ts). */
+  private async finish(delivery: Delivery, message: WebhookInboundMessage, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {
     const now = this.platform.clock.now().toISOString();
-    await this.platform.deliveries.update(delivery.id, { status, detail }, now);
+    await this.platform.deliveries.update(delivery.id, { status, detail, settledReplay: message.replay ?? 0 }, now);
     if (status === 'failed') {
       await this.platform.deliveries.recordHealth(delivery.connectionId, 'failed', now, detail);
       this.platform.telemetry.log('warn', 'Webhook delivery failed.', { deliveryId: delivery.id, connectionId: delivery.connectionId, reason: detail ?? '' });

@@ -17,13 +17,16 @@ export function supersededByReplay(delivery: Delivery, message: WebhookInboundMe
 }
 
 /**
- * Whether this very send of the delivery already settled it (applied, ignored or failed): the
- * broker delivered its message again, after a crash before the message's completion or because a
- * later delivery of the same `webhook-batch` failed and sent the whole batch back. Judged once, the
- * outcome stands; judged again, a delivery that a later one of its batch overtook would turn from
+ * Whether the message that settled the delivery (applied, ignored or failed) is this one, now
+ * delivered again by the broker: after a crash before the message's completion, or because a later
+ * delivery of the same `webhook-batch` failed and sent the whole batch back. Judged once, the
+ * outcome stands; judged again, a delivery a later one of its batch overtook would turn from
  * `applied` into `ignored` (stale), and a failed one would be tried again past its last attempt.
- * A later send (a hand replay, a release) raises `replays` and makes the delivery `received` first.
+ * Only for a redelivered message (the caller checks the broker's delivery count): a new message of
+ * the same send number (a provider's resend accepted past the dedupe window) applies as before, and
+ * a hand replay is a new send number, settled by its own message whatever an older one wrote.
  */
 export function settledBySameSend(delivery: Delivery, message: WebhookInboundMessage): boolean {
-  return (message.replay ?? 0) === delivery.replays && (delivery.status === 'applied' || delivery.status === 'ignored' || delivery.status === 'failed');
+  const settled = delivery.status === 'applied' || delivery.status === 'ignored' || delivery.status === 'failed';
+  return settled && delivery.settledReplay === (message.replay ?? 0);
 }

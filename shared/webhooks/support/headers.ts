@@ -58,8 +58,14 @@ export class WebhookHeaders {
   private valuesOf(name: string): string[] | undefined {
     const key = name.toLowerCase();
     if (this.lookup === undefined || key === 'set-cookie') return this.all().get(key);
-    const value = this.lookup.get(key);
-    return value === null ? undefined : [value];
+    let value: unknown;
+    try {
+      value = this.lookup.get(key);
+    } catch {
+      // Not a header name at all (a setting's typo, e.g. a trailing space): no request carries it.
+      return undefined;
+    }
+    return typeof value === 'string' ? [value] : undefined;
   }
 
   /** Every header, by lower-case name, built on first use. */

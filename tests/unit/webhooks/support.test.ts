@@ -41,6 +41,13 @@ describe('WebhookHeaders', () => {
     expect(iterate).toHaveBeenCalledTimes(1);
   });
 
+  it('answers missing, never throws, for a name no request can carry (a setting with a trailing space) over a fetch Headers', () => {
+    const view = new WebhookHeaders(new Headers({ 'x-signature': 'v' }));
+    expect(() => new Headers().get('x-signature ')).toThrow(/invalid header name/); // what the view must not let through
+    expect(view.single('X-Signature ')).toEqual({ ok: false, reason: 'The X-Signature  header is missing.' });
+    expect(view.has('bad name')).toBe(false);
+  });
+
   it('treats a one-element array as the header sent once, and undefined as absent', () => {
     expect(new WebhookHeaders({ 'x-a': ['v'] }).single('x-a')).toEqual({ ok: true, value: 'v' });
     expect(new WebhookHeaders({ 'x-a': undefined }).single('X-A')).toEqual({ ok: false, reason: 'The X-A header is missing.' });
