@@ -19,11 +19,12 @@ export async function inboundWorkerHandler(message: unknown, context: Invocation
   const services = await getServices();
   const parsed = parseInboundQueueMessage(message);
   const finalDelivery = Number(context.triggerMetadata?.deliveryCount) >= MAX_DELIVERY_COUNT;
-  // Handed over before: a delivery this very message settled stays as it is (settledBySameSend).
-  const redelivered = Number(context.triggerMetadata?.deliveryCount) > 1;
+  // Which broker message this is: a delivery it settled before stays as it is (settledByThisMessage).
+  const sequence = context.triggerMetadata?.sequenceNumber;
+  const messageSequence = typeof sequence === 'number' || typeof sequence === 'string' || typeof sequence === 'bigint' ? String(sequence) : undefined;
   const outcome = await inMessageTrace(context, services.platform.telemetry, QUEUES.inbound, async () => {
-    if (parsed.kind === 'webhook') return webhookIntakeFor(services).applier.apply(parsed, { finalDelivery, redelivered });
-    if (parsed.kind === 'webhook-batch') return JSON.stringify(await webhookIntakeFor(services).applier.applyBatch(parsed, { finalDelivery, redelivered }));
+    if (parsed.kind === 'webhook') return webhookIntakeFor(services).applier.apply(parsed, { finalDelivery, messageSequence });
+    if (parsed.kind === 'webhook-batch') return JSON.stringify(await webhookIntakeFor(services).applier.applyBatch(parsed, { finalDelivery, messageSequence }));
     if (parsed.kind === 'held-sweep') return `${await sweepHeld(services.platform, parsed)} released`;
     return services.steps.handle(parsed, { finalDelivery });
   });

@@ -97,10 +97,11 @@ export interface ApplierThreadHandlers {
   releaseLocksOf: (lockOwner: string) => void;
 }
 
-export async function startApplierThread(data: ApplierThreadData, handlers: ApplierThreadHandlers): Promise<ApplierThread> {
+export async function startApplierThread(data: ApplierThreadData, handlers: ApplierThreadHandlers, options: { restartDelayMs?: number } = {}): Promise<ApplierThread> {
+  const restartDelayMs = options.restartDelayMs ?? RESTART_DELAY_MS;
   let stopping = false;
   let current = await spawn(data, handlers);
-  let delay = RESTART_DELAY_MS;
+  let delay = restartDelayMs;
   let restartTimer: NodeJS.Timeout | undefined;
   let restarting: Promise<void> | undefined;
   let stopTimeoutMs = 10_000;
@@ -120,7 +121,7 @@ export async function startApplierThread(data: ApplierThreadData, handlers: Appl
             // stop() came while it started: it must not outlive the host.
             if (stopping) return next.stop(stopTimeoutMs);
             current = next;
-            delay = RESTART_DELAY_MS;
+            delay = restartDelayMs;
             watch(next);
           },
           (error: unknown) => {

@@ -82,6 +82,8 @@ export interface ApplierThreadOptions extends Pick<ApplierThreadData, 'dataDir' 
   /** Default ['inboundWorker']. */
   functions?: string[];
   journal?: JournalIntake;
+  /** How long after an unexpected end the thread is started again (doubling to a minute while starting fails). Default 1000 ms. */
+  restartDelayMs?: number;
 }
 
 export interface RunningLocalHost {
@@ -139,7 +141,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   let applier: ApplierThread | undefined;
   const unsubscribes: Array<() => void> = [];
   if (options.applierThread) {
-    const { functions: _names, journal, ...platformData } = options.applierThread;
+    const { functions: _names, journal, restartDelayMs, ...platformData } = options.applierThread;
     applier = await startApplierThread(
       {
         ...platformData,
@@ -153,6 +155,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
         functionLogLevel,
       },
       { log, onDrained: (position) => journal?.drained(position), releaseLocksOf: (owner) => queue.releaseLocksOf(owner) },
+      { restartDelayMs },
     );
     const thread = applier;
     journal?.setOnAppended(() => thread.wake());
@@ -199,12 +202,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       if (!drained) log(hostLine('warning', `${inFlight.count} invocation(s) still running after ${settings.stopTimeoutMs} ms; their messages will be delivered again.`));
       server.destroyConnections();
       await serverClosed;
-      for (const unsubscribe of unsubscribes) unsubscribe();
-      await applier?.stop(settings.stopTimeoutMs);
       // Nothing more is received: what is journaled and not drained yet stays for the next start.
-      // The journal's lock is given back only now that the thread's drain has stopped: a host
-      // started on the folder meanwhile must not drain beside it.
-      options.applierThread?.journal?.close();
+      const journal = options.applierThread?.journal;
+      journal?.stopAccepting();
+      for (const unsubscribe of unsubscribes) unsubscribe();
+      try {
+        await applier?.stop(settings.stopTimeoutMs);
+      } finally {
+        // The journal's lock is given back only once the thread's drain has stopped: a host
+        // started on the folder meanwhile must not drain beside it.
+        journal?.close();
+      }
       dispatcher.releaseLocks();
       // The last completions and the released locks are committed before stop() resolves, so a
       // caller that exits right after it leaves no message locked for a lock's duration.

@@ -22,10 +22,11 @@ const webhookSchema = z.object({
 
 /**
  * The log entry as the API shows it: no body (it can be a megabyte; replay uses it server-side),
- * and its detail masked again (storedErrorText.ts: an earlier release may have stored a credential).
+ * nor the broker's number of the message that settled it (the applier's own bookkeeping), and its
+ * detail masked again (storedErrorText.ts: an earlier release may have stored a credential).
  */
 function toDeliveryView(delivery: Delivery, telemetry: Telemetry) {
-  const { body: _body, ...view } = delivery;
+  const { body: _body, settledBy: _settledBy, ...view } = delivery;
   return { ...view, detail: maskStoredErrorText(view.detail, telemetry), eventType: view.eventType ?? null };
 }
 

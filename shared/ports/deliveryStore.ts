@@ -3,8 +3,9 @@ import type { IsoTime } from '../core/model';
 /**
  * received → applied | ignored | failed | held; a failed delivery may still become applied (a
  * replay, a provider's resend past the dedupe window; not the broker delivering the message that
- * settled it again, see `settledReplay`). `held`: its connection was paused when the worker came to it; it has no queue
- * message and waits for the connection's resume, which enqueues it again (received).
+ * settled it again, see `settledBy`). `held`: its connection was paused when the worker came to
+ * it; it has no queue message and waits for the connection's resume, which enqueues it again
+ * (received).
  */
 export type DeliveryStatus = 'received' | 'applied' | 'ignored' | 'failed' | 'held';
 
@@ -33,11 +34,11 @@ export interface Delivery {
   /** How many times it was replayed by hand. */
   replays: number;
   /**
-   * The replay number of the message that settled it (applied, ignored, failed): that message,
-   * delivered again by the broker, leaves it as it is (supersededMessage.ts). Absent on rows
-   * settled before the field existed.
+   * The broker's sequence number of the message that settled it (applied, ignored, failed): that
+   * message, delivered again, leaves it as it is (supersededMessage.ts). Absent on rows settled
+   * before the field existed, or by a caller that names no message.
    */
-  settledReplay?: number;
+  settledBy?: string;
   updatedAt: IsoTime;
 }
 
@@ -86,7 +87,7 @@ export type WebhookHealthEvent = 'received' | 'rejected' | 'failed';
  *   ignored or failed (and is exempt again when replayed or held).
  * - `listHeld` returns a connection's `held` deliveries oldest first (insertion order, which is
  *   receipt order), at most `limit`, without bodies; scoped to tenant and connection.
- * - `update` changes status, detail, eventType, replays and settledReplay of an existing delivery; unknown id → false.
+ * - `update` changes status, detail, eventType, replays and settledBy of an existing delivery; unknown id → false.
  * - `recordHealth` counts `count` events (default 1) of one kind for a connection, the last at `at`
  *   with `detail` as the last error; `health` reads the counters (zeros when none).
  */
@@ -97,7 +98,7 @@ export interface DeliveryStore {
   get(id: string): Promise<Delivery | undefined>;
   list(query: DeliveryListQuery): Promise<DeliveryPage>;
   listHeld(tenantId: string, connectionId: string, limit: number): Promise<Delivery[]>;
-  update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays' | 'settledReplay'>>, at: IsoTime): Promise<boolean>;
+  update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays' | 'settledBy'>>, at: IsoTime): Promise<boolean>;
   recordHealth(connectionId: string, event: WebhookHealthEvent, at: IsoTime, detail?: string, count?: number): Promise<void>;
   health(connectionId: string): Promise<WebhookHealth>;
 }

@@ -93,15 +93,15 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
       await expect(store.list({ tenantId, connectionId, limit: 2, cursor: 'garbage' })).rejects.toMatchObject({ code: 'validation' });
     });
 
-    it('updates status, detail, replays and settledReplay; an unknown id reports false', async () => {
+    it('updates status, detail, replays and settledBy; an unknown id reports false', async () => {
       await store.insert(delivery(1));
-      expect(await store.update(delivery(1).id, { status: 'failed', detail: 'provider down', replays: 1, settledReplay: 0 }, '2026-02-01T00:00:00.000Z')).toBe(true);
-      expect(await store.get(delivery(1).id)).toEqual({ ...delivery(1), status: 'failed', detail: 'provider down', replays: 1, settledReplay: 0, updatedAt: '2026-02-01T00:00:00.000Z' });
+      expect(await store.update(delivery(1).id, { status: 'failed', detail: 'provider down', replays: 1, settledBy: '1017' }, '2026-02-01T00:00:00.000Z')).toBe(true);
+      expect(await store.get(delivery(1).id)).toEqual({ ...delivery(1), status: 'failed', detail: 'provider down', replays: 1, settledBy: '1017', updatedAt: '2026-02-01T00:00:00.000Z' });
       expect(await store.update('nope', { status: 'applied' }, '2026-02-01T00:00:00.000Z')).toBe(false);
       // A replay clears the detail: an undefined field is removed, the rest stays.
       expect(await store.update(delivery(1).id, { status: 'received', detail: undefined }, '2026-02-02T00:00:00.000Z')).toBe(true);
       const cleared = await store.get(delivery(1).id);
-      expect(cleared).toEqual({ ...delivery(1), status: 'received', replays: 1, settledReplay: 0, updatedAt: '2026-02-02T00:00:00.000Z' });
+      expect(cleared).toEqual({ ...delivery(1), status: 'received', replays: 1, settledBy: '1017', updatedAt: '2026-02-02T00:00:00.000Z' });
       expect(cleared).not.toHaveProperty('detail');
     });
 

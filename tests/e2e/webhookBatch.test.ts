@@ -78,33 +78,43 @@ describe('webhook-batch messages', () => {
     await h.waitFor('the queue to be empty', async () => (h.platform.queue.depth(QUEUES.inbound).active === 0 ? true : undefined));
     const all = () => Promise.all([older, newer, notAnEvent].map((d) => h.platform.deliveries.get(d.id)));
     const before = await all();
-    expect(before.map((d) => d?.settledReplay)).toEqual([0, 0, 0]);
+    // Settled by the batch's message: the broker's sequence number, the same for the three.
+    const sequence = before[0]?.settledBy;
+    expect(sequence).toMatch(/^\d+$/);
+    expect(before.map((d) => d?.settledBy)).toEqual([sequence, sequence, sequence]);
 
-    // The inbound worker, handed the same message again by the broker (its delivery count 2).
+    // The inbound worker handed the same message again (a redelivery keeps its sequence number,
+    // whatever its delivery count: Service Bus does not count a session closed with it unsettled).
     const again: WebhookBatchInboundMessage = { kind: 'webhook-batch', connectionId: 'shop', deliveryIds: [older.id, newer.id, notAnEvent.id] };
-    const worker = (deliveryCount: number) => inboundWorkerHandler(again, createInvocationContext('inboundWorker', () => undefined, { deliveryCount, messageId: webhookBatchMessageId(again) }));
-    await worker(2);
+    const worker = (sequenceNumber: number) =>
+      inboundWorkerHandler(again, createInvocationContext('inboundWorker', () => undefined, { deliveryCount: 1, sequenceNumber, messageId: webhookBatchMessageId(again) }));
+    await worker(Number(sequence));
     // The older state was overtaken by the newer one of its batch: judged again it would be stale.
     expect(await all()).toEqual(before);
     expect((await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_h'))?.data.name).toBe('Newer');
 
-    // A new message of the same send (a provider's resend accepted past the dedupe window) is judged again.
-    await worker(1);
+    // Another message (a provider's resend accepted past the dedupe window) is judged again.
+    await worker(Number(sequence) + 1_000_000);
     expect(await statusOf(older.id)).toBe('ignored');
     expect((await h.platform.deliveries.get(older.id))?.detail).toMatch(/Stale/);
   });
 
-  test('a replay settled by the older send it overtook is still applied by its own message, delivered again or not', async () => {
+  test('a delivery settled by an older message is judged by a newer one (a replay that overtook it), then left as that one settled it', async () => {
     const d = delivery('batch_15', { id: 'cus_batch_i', name: 'Replayed', updated_at: '2026-06-01T00:00:00Z' });
     await h.platform.deliveries.insertMany([d]);
     const at = () => new Date().toISOString();
-    // The hand replay (send 1) was made while send 0 still ran, and send 0 then settled the delivery.
+    // The hand replay (send 1) was made while send 0's message still ran, and that message then settled the delivery.
     await h.platform.deliveries.update(d.id, { replays: 1, status: 'received', detail: undefined }, at());
-    await h.platform.deliveries.update(d.id, { status: 'failed', detail: 'The provider refused the fetch.', settledReplay: 0 }, at());
+    await h.platform.deliveries.update(d.id, { status: 'failed', detail: 'The provider refused the fetch.', settledBy: '7001' }, at());
     const applier = webhookIntakeFor(h.services).applier;
-    expect(await applier.apply({ kind: 'webhook', connectionId: 'shop', deliveryId: d.id, replay: 1 }, { redelivered: true })).toBe('applied');
-    expect(await h.platform.deliveries.get(d.id)).toMatchObject({ status: 'applied', settledReplay: 1, replays: 1 });
+    const replay = { kind: 'webhook' as const, connectionId: 'shop', deliveryId: d.id, replay: 1 };
+    expect(await applier.apply(replay, { messageSequence: '7002' })).toBe('applied');
+    expect(await h.platform.deliveries.get(d.id)).toMatchObject({ status: 'applied', settledBy: '7002', replays: 1 });
     expect((await h.platform.records.get({ tenantId: 't1', connectionId: 'shop', entity: 'customers' }, 'cus_batch_i'))?.data.name).toBe('Replayed');
+    // The replay's message delivered again: left as it settled it.
+    const settled = await h.platform.deliveries.get(d.id);
+    expect(await applier.apply(replay, { messageSequence: '7002' })).toBe('applied');
+    expect(await h.platform.deliveries.get(d.id)).toEqual(settled);
   });
 
   test('reads the connection once for deliveries that apply in a row, and again after one that ends otherwise', async () => {

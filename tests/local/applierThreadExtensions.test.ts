@@ -65,7 +65,7 @@ describe('the extensions module on the applier thread', () => {
   async function pullMeetingALocalChange<T>(
     threadLoadsExtensions: boolean,
     observe: (api: ApiClient, runId: string, name: () => Promise<unknown>, lines: string[]) => Promise<T>,
-    scenario: { extension?: string; externalId?: string; connectionId?: string } = {},
+    scenario: { extension?: string; externalId?: string; connectionId?: string; restartDelayMs?: number } = {},
   ): Promise<T> {
     const dir = tempDirectory('syncbridge-extensions-');
     const extensionPath = join(dir.path, 'extensions.js');
@@ -88,6 +88,7 @@ describe('the extensions module on the applier thread', () => {
         destinationPolicy: PRIVATE_ALLOWED,
         journal: platform.journal,
         ...(threadLoadsExtensions ? { extensions: extensionPath } : {}),
+        ...(scenario.restartDelayMs !== undefined ? { restartDelayMs: scenario.restartDelayMs } : {}),
       },
     });
     try {
@@ -171,12 +172,13 @@ describe('the extensions module on the applier thread', () => {
       true,
       async (api, runId, name, hostLines) => {
         await api.waitFor('the crash', async () => hostLines.some((l) => l.includes('The applier thread ended unexpectedly')));
-        return hostLines; // the host stops now, within the 1 s before the restart
+        return hostLines; // the host stops now, well within the 3 s before the restart
       },
-      { extension: CRASHING_ONCE, externalId: 'cus_0000004', connectionId: 'stopped-crashing' },
+      { extension: CRASHING_ONCE, externalId: 'cus_0000004', connectionId: 'stopped-crashing', restartDelayMs: 3_000 },
     );
-    const crashAt = lines.findIndex((l) => l.includes('The applier thread ended unexpectedly'));
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const crashAt = lines.findIndex((l) => l.includes('The applier thread ended unexpectedly (exit code 1); starting it again in 3000 ms.'));
+    expect(crashAt).toBeGreaterThanOrEqual(0);
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
     // Nothing of a thread started again (or trying to start, on a data folder that is gone).
     expect(lines.slice(crashAt + 1).filter((l) => /applier thread/i.test(l))).toEqual([]);
     expect(lines.filter((l) => /The applier thread runs (as thread|at the process's priority)/.test(l))).toHaveLength(1);

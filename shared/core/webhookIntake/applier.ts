@@ -13,7 +13,7 @@ import { CustomMergeRules, type EntityMergePolicy } from '../merge';
 import { providerEventParser, type ProviderEventParser, type RecordChange } from '../../webhooks/events';
 import { eventTime, staleReason } from './eventOrder';
 import { planFetchFailure } from './fetchRetry';
-import { settledBySameSend, supersededByReplay } from './supersededMessage';
+import { settledByThisMessage, supersededByReplay } from './supersededMessage';
 import { heldDeliveryReason, holdsDeliveries } from './heldDeliveries';
 import { currentTraceparent } from '../traceContext';
 import { planInternalRetry } from '../runs/internalRetry';
@@ -32,10 +32,11 @@ export interface ApplyOptions {
    */
   finalDelivery?: boolean;
   /**
-   * The broker delivered this message before (delivery count above 1): a delivery that very
-   * message settled is left as it is (settledBySameSend). A first delivery is always applied.
+   * The broker's sequence number of the message being handled (a redelivery keeps it; every new
+   * message, retries and replays included, has its own): a delivery this very message settled
+   * before is left as it is (settledByThisMessage). Without one, every delivery is judged.
    */
-  redelivered?: boolean;
+  messageSequence?: string;
 }
 
 /** What the delivery log says of a failure that is ours: its text may quote store internals or data. */
@@ -110,12 +111,12 @@ export class WebhookApplier {
       platform.telemetry.log('info', 'Webhook message skipped: the delivery was replayed since.', { deliveryId: delivery.id, connectionId: delivery.connectionId, replay: message.replay ?? 0, replays: delivery.replays, status: delivery.status });
       return 'skipped';
     }
-    if (options.redelivered === true && settledBySameSend(delivery, message)) {
+    if (settledByThisMessage(delivery, options.messageSequence)) {
       platform.telemetry.log('info', 'Webhook message delivered again: its delivery was settled by it before, and stays as it is.', { deliveryId: delivery.id, connectionId: delivery.connectionId, status: delivery.status });
       return delivery.status as ApplyOutcome;
     }
     try {
-      return await this.applyDelivery(delivery, message, readConnection);
+      return await this.applyDelivery(delivery, message, readConnection, options);
     } catch (error) {
       return this.onInternalFailure(delivery, message, error, options);
     }
@@ -169,7 +170,7 @@ export class WebhookApplier {
     platform.telemetry.exception(error, { deliveryId: delivery.id, connectionId: delivery.connectionId, attempt });
     if (plan.kind === 'give_up') {
       try {
-        return await this.finish(delivery, message, 'failed', INTERNAL_FAILURE);
+        return await this.finish(delivery, options, 'failed', INTERNAL_FAILURE);
       } catch {
         throw error;
       }
@@ -188,43 +189,43 @@ export class WebhookApplier {
     return 'rescheduled';
   }
 
-  private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage, readConnection: ConnectionReader): Promise<ApplyOutcome> {
+  private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage, readConnection: ConnectionReader, options: ApplyOptions): Promise<ApplyOutcome> {
     const { platform } = this;
     const connection = await readConnection(delivery.connectionId);
-    if (!connection) return this.finish(delivery, message, 'ignored', 'The connection no longer exists.');
+    if (!connection) return this.finish(delivery, options, 'ignored', 'The connection no longer exists.');
     if (holdsDeliveries(connection) && (await this.hold(delivery))) return 'held';
     // Signed by another provider's scheme than the connection's: acknowledged and logged, not applied.
     if (delivery.provider !== connection.provider || !this.adapters.names().includes(delivery.provider)) {
-      return this.finish(delivery, message, 'ignored', `${connection.id} is a ${connection.provider} connection: SyncBridge has no adapter for ${delivery.provider} events on it.`);
+      return this.finish(delivery, options, 'ignored', `${connection.id} is a ${connection.provider} connection: SyncBridge has no adapter for ${delivery.provider} events on it.`);
     }
     // The real providers' events (GitHub, Stripe, Shopify, Slack, Notion, Google, Microsoft 365, Salesforce).
     const parser = providerEventParser(delivery.provider);
-    if (parser) return this.applyProviderEvent(delivery, connection, parser, message);
+    if (parser) return this.applyProviderEvent(delivery, connection, parser, message, options);
 
     const event = JSON.parse(delivery.body) as unknown;
     const data = isObject(event) ? event.data : undefined;
     const match = isObject(event) && typeof event.type === 'string' ? EVENT_TYPE.exec(event.type) : null;
-    if (!match || !isObject(data)) return this.finish(delivery, message, 'ignored', 'Not a record event (<entity>.created|updated|deleted with data).');
+    if (!match || !isObject(data)) return this.finish(delivery, options, 'ignored', 'Not a record event (<entity>.created|updated|deleted with data).');
     const entity = match[1];
-    if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, message, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
+    if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, options, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
     const configured = connection.entities.find((e) => e.name === entity);
-    if (!configured || configured.direction === 'push') return this.finish(delivery, message, 'ignored', `The connection does not pull ${entity}.`);
+    if (!configured || configured.direction === 'push') return this.finish(delivery, options, 'ignored', `The connection does not pull ${entity}.`);
 
     let record: ProviderRecord;
     try {
       record = await this.recordOf(connection, delivery, entity, data, match[2] === 'deleted');
     } catch (error) {
-      return this.onFetchFailure(delivery, message, error);
+      return this.onFetchFailure(delivery, message, error, options);
     }
     if (record.externalId === '' || record.externalId === 'undefined') {
-      return this.finish(delivery, message, 'ignored', 'The event names no record id.');
+      return this.finish(delivery, options, 'ignored', 'The event names no record id.');
     }
 
     const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
     record = { ...record, updatedAt: eventTime(record.updatedAt, record.deleted, delivery) };
     // A replay or a late retry may carry an older state than the store has: never let it roll a record back.
     const stale = await staleReason(platform.deliveries, delivery, record.updatedAt, await platform.records.get(scope, record.externalId));
-    if (stale) return this.finish(delivery, message, 'ignored', stale);
+    if (stale) return this.finish(delivery, options, 'ignored', stale);
     const stepId = `webhook:${delivery.id}${message.replay ? `:r${message.replay}` : ''}`;
     const result = await applyPage({
       records: platform.records,
@@ -238,9 +239,9 @@ export class WebhookApplier {
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
       customRules: this.customRules,
     });
-    if (result.rejected.length > 0) return this.finish(delivery, message, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
+    if (result.rejected.length > 0) return this.finish(delivery, options, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
     platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
-    return this.finish(delivery, message, 'applied', undefined);
+    return this.finish(delivery, options, 'applied', undefined);
   }
 
   /**
@@ -248,9 +249,9 @@ export class WebhookApplier {
    * the connection does not pull, stale states and id-only events that cannot be fetched are noted
    * in the delivery log; a delivery none of whose changes apply is `ignored` with those notes.
    */
-  private async applyProviderEvent(delivery: Delivery, connection: Connection, parser: ProviderEventParser, message: WebhookInboundMessage): Promise<ApplyOutcome> {
+  private async applyProviderEvent(delivery: Delivery, connection: Connection, parser: ProviderEventParser, message: WebhookInboundMessage, options: ApplyOptions): Promise<ApplyOutcome> {
     const parsed = parser({ headers: new Headers(delivery.headers), body: delivery.body });
-    if ('ignored' in parsed) return this.finish(delivery, message, 'ignored', parsed.ignored);
+    if ('ignored' in parsed) return this.finish(delivery, options, 'ignored', parsed.ignored);
     const notes: string[] = [];
     const byEntity = new Map<string, RecordChange[]>();
     for (const change of parsed.changes) byEntity.set(change.entity, [...(byEntity.get(change.entity) ?? []), change]);
@@ -274,7 +275,7 @@ export class WebhookApplier {
           try {
             record = (await (await this.fetchingAdapter(connection, delivery)).getRecord(entity, change.externalId)) ?? { externalId: change.externalId, updatedAt: null, deleted: true, data: {} };
           } catch (error) {
-            return this.onFetchFailure(delivery, message, error);
+            return this.onFetchFailure(delivery, message, error, options);
           }
         } else {
           const deleted = change.kind === 'delete';
@@ -305,8 +306,8 @@ export class WebhookApplier {
       applied += page.size - result.rejected.length;
       this.platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
     }
-    if (applied === 0) return this.finish(delivery, message, 'ignored', notes.join(' ') || 'Nothing to apply.');
-    return this.finish(delivery, message, 'applied', notes.length > 0 ? notes.join(' ') : undefined);
+    if (applied === 0) return this.finish(delivery, options, 'ignored', notes.join(' ') || 'Nothing to apply.');
+    return this.finish(delivery, options, 'applied', notes.length > 0 ? notes.join(' ') : undefined);
   }
 
   /**
@@ -356,7 +357,7 @@ export class WebhookApplier {
    * for; the current message completes. A failure a retry cannot fix, or the last retry's, marks
    * the delivery failed and counts one failure in health. Anything else is ours: thrown.
    */
-  private async onFetchFailure(delivery: Delivery, message: WebhookInboundMessage, error: unknown): Promise<ApplyOutcome> {
+  private async onFetchFailure(delivery: Delivery, message: WebhookInboundMessage, error: unknown, options: ApplyOptions): Promise<ApplyOutcome> {
     const { platform } = this;
     const plan = planFetchFailure(error, message, this.retry, platform.clock.now(), this.random);
     if (plan.kind === 'internal') throw error;
@@ -364,7 +365,7 @@ export class WebhookApplier {
       // The 401 that parked the connection (its refresh refused) fails the delivery with the same
       // words as the fetches refused after it, which say to reconnect and replay.
       const parked = isSyncBridgeError(error, 'auth_failed') && (await platform.connections.get(delivery.connectionId))?.status === 'reauthorization_required';
-      return this.finish(delivery, message, 'failed', parked ? awaitingReauthorization(delivery.connectionId, delivery.id) : plan.reason);
+      return this.finish(delivery, options, 'failed', parked ? awaitingReauthorization(delivery.connectionId, delivery.id) : plan.reason);
     }
     await platform.deliveries.update(delivery.id, { status: 'received', detail: plan.detail }, platform.clock.now().toISOString());
     platform.telemetry.log('info', 'Webhook delivery rescheduled.', { deliveryId: delivery.id, connectionId: delivery.connectionId, at: plan.at.toISOString(), reason: plan.detail });
@@ -385,10 +386,10 @@ export class WebhookApplier {
     });
   }
 
-  /** Settles the delivery, noting which send settled it (`settledReplay`, supersededMessage.ts). */
-  private async finish(delivery: Delivery, message: WebhookInboundMessage, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {
+  /** Settles the delivery, noting the broker message that settled it (`settledBy`, supersededMessage.ts). */
+  private async finish(delivery: Delivery, options: ApplyOptions, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {
     const now = this.platform.clock.now().toISOString();
-    await this.platform.deliveries.update(delivery.id, { status, detail, settledReplay: message.replay ?? 0 }, now);
+    await this.platform.deliveries.update(delivery.id, { status, detail, settledBy: options.messageSequence }, now);
     if (status === 'failed') {
       await this.platform.deliveries.recordHealth(delivery.connectionId, 'failed', now, detail);
       this.platform.telemetry.log('warn', 'Webhook delivery failed.', { deliveryId: delivery.id, connectionId: delivery.connectionId, reason: detail ?? '' });

@@ -94,8 +94,9 @@ export class IntakeGroupCommit implements DeliveryIntake {
       return;
     }
     // Enqueued: now a retry is a duplicate, for the whole dedupe window. Should this write fail,
-    // the claim lapses and a retry enqueues again, which the broker's and the applier's own
-    // de-duplication absorb; the delivery itself is safe, so the caller still gets its 202.
+    // the claim lapses and a retry enqueues again, which the broker's duplicate detection absorbs
+    // within its window (past it, the applier judges the delivery again: its step stamp keeps the
+    // record from being written twice); the delivery itself is safe, so the caller still gets its 202.
     await Promise.all(
       fresh.map((p) =>
         idempotency.complete(p.claimKey, ENQUEUED, { ttlMs: this.dedupeTtlMs }).catch((error: unknown) => {

@@ -17,16 +17,17 @@ export function supersededByReplay(delivery: Delivery, message: WebhookInboundMe
 }
 
 /**
- * Whether the message that settled the delivery (applied, ignored or failed) is this one, now
- * delivered again by the broker: after a crash before the message's completion, or because a later
- * delivery of the same `webhook-batch` failed and sent the whole batch back. Judged once, the
- * outcome stands; judged again, a delivery a later one of its batch overtook would turn from
- * `applied` into `ignored` (stale), and a failed one would be tried again past its last attempt.
- * Only for a redelivered message (the caller checks the broker's delivery count): a new message of
- * the same send number (a provider's resend accepted past the dedupe window) applies as before, and
- * a hand replay is a new send number, settled by its own message whatever an older one wrote.
+ * Whether the delivery was settled (applied, ignored or failed) by this very broker message, now
+ * delivered again: after a crash before the message's completion, a session lock that lapsed, or
+ * because a later delivery of the same `webhook-batch` failed and sent the whole batch back. Judged
+ * once, the outcome stands; judged again, a delivery a later one of its batch overtook would turn
+ * from `applied` into `ignored` (stale), and a failed one would be tried again past its last
+ * attempt. A message is known by the broker's sequence number, which a redelivery keeps whatever
+ * its delivery count says (Service Bus does not count a session closed with the message
+ * unsettled), and which every new message has afresh: a scheduled retry, a hand replay, a
+ * provider's resend accepted past the dedupe window are all judged.
  */
-export function settledBySameSend(delivery: Delivery, message: WebhookInboundMessage): boolean {
-  const settled = delivery.status === 'applied' || delivery.status === 'ignored' || delivery.status === 'failed';
-  return settled && delivery.settledReplay === (message.replay ?? 0);
+export function settledByThisMessage(delivery: Delivery, messageSequence: string | undefined): boolean {
+  if (messageSequence === undefined || delivery.settledBy !== messageSequence) return false;
+  return delivery.status === 'applied' || delivery.status === 'ignored' || delivery.status === 'failed';
 }

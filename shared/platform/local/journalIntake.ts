@@ -99,16 +99,21 @@ export class JournalIntake implements DeliveryIntake {
     if (this.waiting.length > 0) this.schedule();
   }
 
-  /**
-   * Refuses what still waits and every later write (the host is stopping), and closes the
-   * journal's appender, giving its folder's lock back. A drain may go on reading.
-   */
-  close(): void {
+  /** Refuses what still waits for room and every later write (the host is stopping). */
+  stopAccepting(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     const waiting = this.waiting;
     this.waiting = [];
     for (const w of waiting) w.fail(new SyncBridgeError('transient', 'The webhook intake is stopping; send the delivery again.', { forCaller: true }));
+  }
+
+  /**
+   * Stops accepting (stopAccepting) and closes the journal's appender, giving its folder's lock
+   * back. A drain may go on reading; a host closes it once its own drain has stopped.
+   */
+  close(): void {
+    this.stopAccepting();
     this.appender.close();
   }
 

@@ -168,7 +168,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   /** One statement: the change is merged into the stored document (JSON merge patch; undefined clears a field). */
-  async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays' | 'settledReplay'>>, at: IsoTime): Promise<boolean> {
+  async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays' | 'settledBy'>>, at: IsoTime): Promise<boolean> {
     const patch: Record<string, unknown> = { updatedAt: at };
     for (const [key, value] of Object.entries(change)) patch[key] = value === undefined ? null : value;
     return this.patchDoc.run(JSON.stringify(patch), id).changes === 1;

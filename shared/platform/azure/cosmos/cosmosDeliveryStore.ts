@@ -113,7 +113,7 @@ export class CosmosDeliveryStore implements DeliveryStore {
     return docs.map((d) => fromDoc(d, false));
   }
 
-  async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays' | 'settledReplay'>>, at: IsoTime): Promise<boolean> {
+  async update(id: string, change: Partial<Pick<Delivery, 'status' | 'detail' | 'eventType' | 'replays' | 'settledBy'>>, at: IsoTime): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_HEALTH_ATTEMPTS; attempt += 1) {
       const current = await this.find(id);
       if (!current) return false;
