@@ -1,3 +1,4 @@
+import type { IsoTime } from '../core/model';
 import type { Delivery } from './deliveryStore';
 import type { OutgoingMessage } from './queue';
 
@@ -34,4 +35,12 @@ export type IntakeOutcome = 'accepted' | 'duplicate' | 'in_progress';
  */
 export interface DeliveryIntake {
   write(entry: IntakeEntry): Promise<IntakeOutcome>;
+  /**
+   * Counts `count` refused deliveries of a connection in webhook health (the receiver's
+   * RejectionTally, once per connection per turn), where the intake keeps a durable log of its
+   * own to carry them: the local journal, so that the receiving thread writes no store for a
+   * refusal (a flood of forgeries would otherwise wait for the applier thread's write lock on the
+   * thread that answers). Without it the receiver writes health itself.
+   */
+  recordRejections?(connectionId: string, count: number, at: IsoTime, detail: string): Promise<void>;
 }

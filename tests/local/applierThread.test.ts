@@ -240,6 +240,25 @@ describe('local host with the applier thread (journal-first webhook intake)', ()
     expect(logged).toHaveLength(1);
   });
 
+  it('a forged delivery is refused at once while another writer holds the database; the thread counts it in health afterwards', async () => {
+    const before = (await h.platform.deliveries.health(HOOKS)).rejected;
+    const lock = await holdWriteLock(h.platform);
+    let elapsedMs: number;
+    try {
+      const startedAt = Date.now();
+      const forged = await postWebhookAs(h.url, HOOKS, `whsec_${randomBytes(24).toString('base64')}`, `msg_forged_${randomBytes(4).toString('hex')}`, customerEvent('cus_forged'));
+      elapsedMs = Date.now() - startedAt;
+      expect(forged.status).toBe(401);
+      // The receiving thread wrote nothing for it (a write would wait for the lock: 5 s busy timeout).
+      expect((await h.platform.deliveries.health(HOOKS)).rejected).toBe(before);
+    } finally {
+      lock.release();
+    }
+    expect(elapsedMs).toBeLessThan(2_000);
+    await until(async () => (await h.platform.deliveries.health(HOOKS)).rejected === before + 1 || undefined, 15_000, 'the refusal counted');
+    expect((await h.platform.deliveries.health(HOOKS)).lastError).toMatch(/^401: /);
+  });
+
   it("a run's step sent from the main thread is picked up by the thread at once (the send is forwarded), not at its next 5 s poll", async () => {
     const connection = await h.services.connections.create({ tenantId: TENANT, id: 'crm', provider: 'sandbox', config: { baseUrl: sandbox.url }, credentials: { type: 'apiKey', apiKey: sandbox.apiKey } });
     // The thread's receivers have been idle since their last poll or message.

@@ -244,6 +244,26 @@ describe('journal intake: restarts and back-pressure', () => {
     await expectSyncBridgeError(intake.write(entry('msg_c')), 'transient');
   });
 
+  it('journals counts of refused deliveries: the drain writes them to health; they take no room and no key, at start either', async () => {
+    const platform = open(true);
+    await platform.journal!.recordRejections('conn_r', 3, '2026-03-01T10:00:00.000Z', '401: no matching signature');
+    expect(platform.journal!.backlog).toBe(0);
+    const deadline = Date.now() + 10_000;
+    while ((await platform.deliveries.health('conn_r')).rejected === 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 5));
+    expect(await platform.deliveries.health('conn_r')).toMatchObject({ rejected: 3, lastRejectedAt: '2026-03-01T10:00:00.000Z', lastError: '401: no matching signature', received: 0 });
+    await platform.close();
+
+    // One journaled and not drained, read back at the next start: no delivery, no key; drained then.
+    const first = open(false);
+    const undrained = journalWithoutDrain(first);
+    await undrained.intake.recordRejections('conn_s', 2, '2026-03-01T11:00:00.000Z', '401: stale timestamp');
+    undrained.close();
+    const { intake } = journalWithoutDrain(first);
+    expect(intake.backlog).toBe(0);
+    expect(await intake.write(entry('msg_after'))).toBe('accepted');
+    expect(intake.backlog).toBe(1);
+  });
+
   it('stops accepting (what waits for room is refused) while keeping the journal taken until it is closed', async () => {
     const platform = open(false);
     const { intake } = journalWithoutDrain(platform, { maxBacklog: 1, backlogWaitMs: 60_000 });

@@ -37,7 +37,11 @@ export function undrainedJournalKeys(journalDir: string): string[] {
     let position = readCheckpoint(journalDir);
     for (;;) {
       const { frames, next } = reader.read(position, 4096);
-      for (const frame of frames) keys.push((JSON.parse(frame.payload) as { claimKey: string }).claimKey);
+      // Deliveries only: a frame counting refused deliveries carries no claim key.
+      for (const frame of frames) {
+        const { claimKey } = JSON.parse(frame.payload) as { claimKey?: string };
+        if (claimKey !== undefined) keys.push(claimKey);
+      }
       if (frames.length === 0 && next.segment === position.segment && next.offset === position.offset) return keys;
       position = next;
     }

@@ -102,7 +102,7 @@ export class WebhookReceiver {
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
     this.dedupeTtlMs = options.dedupeTtlMs ?? 24 * 3600 * 1000;
     this.commit = platform.webhookIntake ?? new IntakeGroupCommit(platform, this.dedupeTtlMs);
-    this.rejections = new RejectionTally(platform.deliveries);
+    this.rejections = new RejectionTally(platform.deliveries, platform.webhookIntake);
     this.connections = new ReceiptConnections(platform.connections, { ttlMs: options.connectionCacheMs });
     this.publicBaseUrl = options.publicBaseUrl?.replace(/\/+$/, '');
   }

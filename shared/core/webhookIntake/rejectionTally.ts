@@ -1,3 +1,4 @@
+import type { DeliveryIntake } from '../../ports/deliveryIntake';
 import type { DeliveryStore } from '../../ports/deliveryStore';
 import type { IsoTime } from '../model';
 
@@ -12,15 +13,17 @@ interface Tally {
  * Webhook health's rejection counts, one write per connection per event-loop turn: a sender
  * whose every delivery is refused (a secret it still signs with after a rotation, a flood of
  * forgeries) costs one store write per turn instead of one per request. On the local host with the
- * applier thread, each of those writes may have to wait for that thread's write lock, so per
- * request they would stall the receiving thread. Each caller still waits for its own count to be
- * written, and hears if the write fails.
+ * journal, the count goes into the journal instead (DeliveryIntake.recordRejections) and the
+ * applier thread's drain writes it: a store write there may wait for that thread's write lock,
+ * and would stall the thread that answers. Each caller still waits for its own count to be
+ * taken, and hears if that fails.
  */
 export class RejectionTally {
   private pending = new Map<string, Tally>();
   private scheduled = false;
 
-  constructor(private readonly deliveries: DeliveryStore) {}
+  /** @param intake counts the rejections when it can (DeliveryIntake.recordRejections); else health is written here */
+  constructor(private readonly deliveries: DeliveryStore, private readonly intake?: DeliveryIntake) {}
 
   record(connectionId: string, at: IsoTime, detail: string): Promise<void> {
     return new Promise<void>((done, fail) => {
@@ -47,7 +50,8 @@ export class RejectionTally {
     await Promise.all(
       [...batch].map(async ([connectionId, tally]) => {
         try {
-          await this.deliveries.recordHealth(connectionId, 'rejected', tally.at, tally.detail, tally.count);
+          if (this.intake?.recordRejections) await this.intake.recordRejections(connectionId, tally.count, tally.at, tally.detail);
+          else await this.deliveries.recordHealth(connectionId, 'rejected', tally.at, tally.detail, tally.count);
           for (const w of tally.waiters) w.done();
         } catch (error) {
           for (const w of tally.waiters) w.fail(error);

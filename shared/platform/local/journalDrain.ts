@@ -1,4 +1,5 @@
 import type { DeliveryIntake, IntakeEntry } from '../../ports/deliveryIntake';
+import { isRejectionsFrame, type RejectionsFrame } from './journalIntake';
 import { comparePositions, readCheckpoint, type JournalPosition, type JournalReader } from './webhookJournal';
 
 export interface JournalDrainOptions {
@@ -13,6 +14,8 @@ export interface JournalDrainOptions {
    */
   applyBacklogFull?: () => boolean;
   log: (level: 'warn' | 'error', message: string, properties?: Record<string, string | number>) => void;
+  /** Writes a journaled count of refused deliveries to webhook health (journalIntake.ts, recordRejections). */
+  recordRejections?: (connectionId: string, count: number, at: string, detail: string) => Promise<void>;
   /** Frames per batch. Default 512. */
   maxBatch?: number;
   /** How often to look for new frames when nothing woke the drain. Default 50 ms. */
@@ -117,27 +120,42 @@ export class JournalDrain {
       this.checkpoint(next);
       return true;
     }
-    const entries: Array<IntakeEntry | undefined> = frames.map((frame) => {
+    const entries: Array<IntakeEntry | RejectionsFrame | undefined> = frames.map((frame) => {
       try {
-        return JSON.parse(frame.payload) as IntakeEntry;
+        return JSON.parse(frame.payload) as IntakeEntry | RejectionsFrame;
       } catch {
         this.options.log('error', 'An unreadable webhook journal frame was skipped.', { segment: frame.end.segment, offset: frame.end.offset });
         return undefined;
       }
     });
-    const outcomes = await Promise.all(entries.map((entry) => (entry ? this.intake.write(entry) : Promise.resolve('duplicate' as const))));
+    const outcomes = await Promise.all(
+      entries.map((entry) => {
+        if (entry === undefined) return Promise.resolve('duplicate' as const);
+        if (isRejectionsFrame(entry)) return this.countRejections(entry);
+        return this.intake.write(entry);
+      }),
+    );
     await this.options.whenDurable();
     // Stored up to the first delivery whose claim another attempt still holds: that one waits.
     const waitingAt = outcomes.indexOf('in_progress');
     const upTo = waitingAt === -1 ? next : waitingAt === 0 ? this.position : frames[waitingAt - 1].end;
-    this.drainedCount += waitingAt === -1 ? frames.length : waitingAt;
+    const stored = waitingAt === -1 ? entries : entries.slice(0, waitingAt);
+    this.drainedCount += stored.filter((entry) => !isRejectionsFrame(entry)).length;
     const moved = comparePositions(upTo, this.position) > 0;
     if (moved) this.checkpoint(upTo);
     if (waitingAt !== -1) {
-      this.options.log('warn', 'A journaled webhook delivery waits for an earlier attempt of it to finish.', { claimKey: entries[waitingAt]?.claimKey ?? '' });
+      const waiting = entries[waitingAt];
+      this.options.log('warn', 'A journaled webhook delivery waits for an earlier attempt of it to finish.', { claimKey: waiting && !isRejectionsFrame(waiting) ? waiting.claimKey : '' });
       if (!moved) await this.idle(1000);
     }
     return moved;
+  }
+
+  /** A journaled count of refused deliveries, written to webhook health (none without a writer). */
+  private async countRejections(frame: RejectionsFrame): Promise<'accepted'> {
+    const { connectionId, count, at, detail } = frame.rejections;
+    await this.options.recordRejections?.(connectionId, count, at, detail);
+    return 'accepted';
   }
 
   /**

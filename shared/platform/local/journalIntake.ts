@@ -85,6 +85,24 @@ export class JournalIntake implements DeliveryIntake {
     });
   }
 
+  /**
+   * Journals a count of refused deliveries (one frame; DeliveryIntake.recordRejections): the drain
+   * writes it to webhook health, so the receiving thread writes no store for a refusal. A frame the
+   * drain reads again after a crash (stored, not checkpointed) is counted again: health's counts are
+   * for the operator's eye, and deliveries themselves are never counted twice.
+   */
+  recordRejections(connectionId: string, count: number, at: string, detail: string): Promise<void> {
+    if (this.closed) return Promise.reject(new SyncBridgeError('transient', 'The webhook intake is stopping.', { forCaller: true }));
+    try {
+      const frame: RejectionsFrame = { rejections: { connectionId, count, at, detail } };
+      this.appender.append([JSON.stringify(frame)]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.onAppended?.();
+    return Promise.resolve();
+  }
+
   /** The drain stored everything before `position`: those keys are now the claims' to answer. */
   drained(position: JournalPosition): void {
     while (this.orderHead < this.order.length && comparePositions(this.order[this.orderHead].end, position) <= 0) {
@@ -227,6 +245,16 @@ export class JournalIntake implements DeliveryIntake {
       reader.close();
     }
   }
+}
+
+/** A journal frame that counts refused deliveries of a connection in webhook health (not a delivery). */
+export interface RejectionsFrame {
+  rejections: { connectionId: string; count: number; at: string; detail: string };
+}
+
+export function isRejectionsFrame(value: unknown): value is RejectionsFrame {
+  const r = (value as Partial<RejectionsFrame> | null)?.rejections;
+  return typeof r === 'object' && r !== null && typeof r.connectionId === 'string' && Number.isInteger(r.count) && typeof r.at === 'string' && typeof r.detail === 'string';
 }
 
 function claimKeyOf(payload: string): string | undefined {

@@ -225,6 +225,11 @@ function hasUndrainedFrames(dir: string): boolean {
  * `npm start` sets when it runs without the journal). When another host holds the journal, its
  * own drain empties it.
  */
+/** Where a drain writes the journaled counts of refused deliveries: the platform's webhook health. */
+function rejectionsInHealth(platform: LocalPlatform) {
+  return (connectionId: string, count: number, at: string, detail: string) => platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count);
+}
+
 async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promise<void> {
   let appender: JournalAppender;
   try {
@@ -237,6 +242,7 @@ async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promi
     whenDurable: () => whenDurable(platform.db),
     onDrained: () => undefined,
     log: (level, message, properties) => platform.telemetry.log(level, message, properties),
+    recordRejections: rejectionsInHealth(platform),
   });
   try {
     await drain.drainAll();
@@ -260,6 +266,7 @@ export function startJournalDrain(platform: LocalPlatform, dir: string, onDraine
     applyBacklogFull: () => platform.queue.hasAvailable(QUEUES.inbound, MAX_WEBHOOK_MESSAGES_QUEUED, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES }),
     onDrained: onDrained ?? ((position) => platform.journal?.drained(position)),
     log: (level, message, properties) => platform.telemetry.log(level, message, properties),
+    recordRejections: rejectionsInHealth(platform),
   });
   drain.start();
   return drain;
