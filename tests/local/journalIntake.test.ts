@@ -7,7 +7,7 @@ import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
 import { QUEUES } from '../../shared/ports/queue';
 import type { IntakeOutcome } from '../../shared/ports/deliveryIntake';
 import { JournalDrain } from '../../shared/platform/local/journalDrain';
-import { JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
+import { decodeJournalFrame, encodeRejectionsFrame, JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import type { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
 import { whenDurable } from '../../shared/platform/local/turnCommit';
@@ -69,6 +69,7 @@ describe('journal intake: restarts and back-pressure', () => {
       whenDurable: () => whenDurable(platform.db),
       onDrained: (position) => intake.drained(position),
       log: () => undefined,
+      recordRejections: (connectionId, count, at, detail) => platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count),
     });
     let closed = false;
     const close = () => {
@@ -258,10 +259,54 @@ describe('journal intake: restarts and back-pressure', () => {
     const undrained = journalWithoutDrain(first);
     await undrained.intake.recordRejections('conn_s', 2, '2026-03-01T11:00:00.000Z', '401: stale timestamp');
     undrained.close();
-    const { intake } = journalWithoutDrain(first);
+    const { intake, drain } = journalWithoutDrain(first);
     expect(intake.backlog).toBe(0);
     expect(await intake.write(entry('msg_after'))).toBe('accepted');
     expect(intake.backlog).toBe(1);
+    await drain.drainAll();
+    expect(await first.deliveries.health('conn_s')).toMatchObject({ rejected: 2, lastError: '401: stale timestamp' });
+    expect(intake.backlog).toBe(0);
+  });
+
+  it('keeps one count frame per connection waiting for the drain: counts that come meanwhile are summed and journaled once it passes', async () => {
+    const platform = open(false);
+    const { intake, drain } = journalWithoutDrain(platform);
+    for (let i = 0; i < 50; i += 1) await intake.recordRejections('conn_f', 2, `2026-03-01T10:00:${String(i).padStart(2, '0')}.000Z`, `401: forged ${i}`);
+    await intake.recordRejections('conn_g', 1, '2026-03-01T10:00:00.000Z', '401: other');
+    const countFrames = () => {
+      const reader = new JournalReader(journalDir());
+      try {
+        return reader.read(readCheckpoint(journalDir()), 10_000).frames.filter((f) => decodeJournalFrame(f.payload)?.kind === 'rejections').length;
+      } finally {
+        reader.close();
+      }
+    };
+    expect(countFrames()).toBe(2); // conn_f's first, conn_g's
+    // Once the drain passes conn_f's frame, its 49 summed counts get one, which it drains next.
+    await drain.drainAll();
+    expect(countFrames()).toBe(0);
+    expect(await platform.deliveries.health('conn_f')).toMatchObject({ rejected: 100, lastRejectedAt: '2026-03-01T10:00:49.000Z', lastError: '401: forged 49' });
+    expect((await platform.deliveries.health('conn_g')).rejected).toBe(1);
+    // A count frame is not JSON: a build that knows only delivery frames skips it instead of stalling on it.
+    expect(() => JSON.parse(encodeRejectionsFrame({ connectionId: 'c', count: 1, at: '2026-03-01T10:00:00.000Z', detail: '401' }))).toThrow();
+  });
+
+  it('counts refused deliveries once when the batch holding them waits for a delivery another attempt still claims', async () => {
+    const platform = open(false);
+    const { intake, drain } = journalWithoutDrain(platform);
+    expect(await intake.write(entry('msg_held'))).toBe('accepted');
+    await intake.recordRejections('conn_h', 5, '2026-03-01T10:00:00.000Z', '401: forged');
+    // Another attempt holds the delivery's claim: the drain stops before it, and tries again.
+    await platform.idempotency.claim(entry('msg_held').claimKey, DAY_MS);
+    await drain.drainAll();
+    await drain.drainAll();
+    expect((await platform.deliveries.health('conn_h')).rejected).toBe(0);
+    expect(intake.backlog).toBe(1);
+    await platform.idempotency.release(entry('msg_held').claimKey);
+    await drain.drainAll();
+    await drain.drainAll();
+    expect((await platform.deliveries.health('conn_h')).rejected).toBe(5);
+    expect(intake.backlog).toBe(0);
   });
 
   it('stops accepting (what waits for room is refused) while keeping the journal taken until it is closed', async () => {

@@ -1,3 +1,4 @@
+import { decodeJournalFrame } from '../../shared/platform/local/journalIntake';
 import { readCheckpoint, JournalReader } from '../../shared/platform/local/webhookJournal';
 import { standardWebhookSignature } from './signedWebhook';
 
@@ -37,10 +38,10 @@ export function undrainedJournalKeys(journalDir: string): string[] {
     let position = readCheckpoint(journalDir);
     for (;;) {
       const { frames, next } = reader.read(position, 4096);
-      // Deliveries only: a frame counting refused deliveries carries no claim key.
+      // Deliveries only, not the frames that count refused deliveries.
       for (const frame of frames) {
-        const { claimKey } = JSON.parse(frame.payload) as { claimKey?: string };
-        if (claimKey !== undefined) keys.push(claimKey);
+        const content = decodeJournalFrame(frame.payload);
+        if (content?.kind === 'delivery') keys.push(content.entry.claimKey);
       }
       if (frames.length === 0 && next.segment === position.segment && next.offset === position.offset) return keys;
       position = next;

@@ -1,5 +1,5 @@
-import type { DeliveryIntake, IntakeEntry } from '../../ports/deliveryIntake';
-import { isRejectionsFrame, type RejectionsFrame } from './journalIntake';
+import type { DeliveryIntake } from '../../ports/deliveryIntake';
+import { decodeJournalFrame, type RejectionsFrame } from './journalIntake';
 import { comparePositions, readCheckpoint, type JournalPosition, type JournalReader } from './webhookJournal';
 
 export interface JournalDrainOptions {
@@ -29,8 +29,9 @@ const CHECKPOINT_EVERY_MS = 250;
 
 /**
  * Moves journaled deliveries into the delivery log and the inbound queue (journalIntake.ts): reads
- * a batch of frames, hands each to the intake (IntakeGroupCommit: one claim call, one log write and
- * one send for the batch), waits for the commit, then saves the checkpoint and reports it. A batch
+ * a batch of frames, hands each delivery to the intake (IntakeGroupCommit: one claim call, one log
+ * write and one send for the batch) and the batch's counts of refused deliveries to webhook
+ * health, waits for the commit, then saves the checkpoint and reports it. A batch
  * that fails is tried again from the same place after a pause; one read again after a crash finds
  * its claims and is dropped as duplicates, so every delivery is logged and enqueued once.
  */
@@ -120,42 +121,41 @@ export class JournalDrain {
       this.checkpoint(next);
       return true;
     }
-    const entries: Array<IntakeEntry | RejectionsFrame | undefined> = frames.map((frame) => {
-      try {
-        return JSON.parse(frame.payload) as IntakeEntry | RejectionsFrame;
-      } catch {
-        this.options.log('error', 'An unreadable webhook journal frame was skipped.', { segment: frame.end.segment, offset: frame.end.offset });
-        return undefined;
-      }
+    const entries = frames.map((frame) => {
+      const entry = decodeJournalFrame(frame.payload);
+      if (entry === undefined) this.options.log('error', 'An unreadable webhook journal frame was skipped.', { segment: frame.end.segment, offset: frame.end.offset });
+      return entry;
     });
-    const outcomes = await Promise.all(
-      entries.map((entry) => {
-        if (entry === undefined) return Promise.resolve('duplicate' as const);
-        if (isRejectionsFrame(entry)) return this.countRejections(entry);
-        return this.intake.write(entry);
-      }),
-    );
-    await this.options.whenDurable();
+    // Deliveries first; counts of refused deliveries only up to the first delivery that must wait,
+    // and in the same commit, so that a batch tried again never counts them twice.
+    const outcomes = await Promise.all(entries.map((entry) => (entry?.kind === 'delivery' ? this.intake.write(entry.entry) : Promise.resolve('accepted' as const))));
     // Stored up to the first delivery whose claim another attempt still holds: that one waits.
     const waitingAt = outcomes.indexOf('in_progress');
-    const upTo = waitingAt === -1 ? next : waitingAt === 0 ? this.position : frames[waitingAt - 1].end;
     const stored = waitingAt === -1 ? entries : entries.slice(0, waitingAt);
-    this.drainedCount += stored.filter((entry) => !isRejectionsFrame(entry)).length;
+    await this.countRejections(stored.flatMap((entry) => (entry?.kind === 'rejections' ? [entry.rejections] : [])));
+    await this.options.whenDurable();
+    const upTo = waitingAt === -1 ? next : waitingAt === 0 ? this.position : frames[waitingAt - 1].end;
+    this.drainedCount += stored.filter((entry) => entry?.kind === 'delivery').length;
     const moved = comparePositions(upTo, this.position) > 0;
     if (moved) this.checkpoint(upTo);
     if (waitingAt !== -1) {
       const waiting = entries[waitingAt];
-      this.options.log('warn', 'A journaled webhook delivery waits for an earlier attempt of it to finish.', { claimKey: waiting && !isRejectionsFrame(waiting) ? waiting.claimKey : '' });
+      this.options.log('warn', 'A journaled webhook delivery waits for an earlier attempt of it to finish.', { claimKey: waiting?.kind === 'delivery' ? waiting.entry.claimKey : '' });
       if (!moved) await this.idle(1000);
     }
     return moved;
   }
 
-  /** A journaled count of refused deliveries, written to webhook health (none without a writer). */
-  private async countRejections(frame: RejectionsFrame): Promise<'accepted'> {
-    const { connectionId, count, at, detail } = frame.rejections;
-    await this.options.recordRejections?.(connectionId, count, at, detail);
-    return 'accepted';
+  /** Journaled counts of refused deliveries, summed per connection, written to webhook health (nowhere without a writer). */
+  private async countRejections(counts: ReadonlyArray<RejectionsFrame['rejections']>): Promise<void> {
+    const record = this.options.recordRejections;
+    if (record === undefined || counts.length === 0) return;
+    const byConnection = new Map<string, RejectionsFrame['rejections']>();
+    for (const c of counts) {
+      const seen = byConnection.get(c.connectionId);
+      byConnection.set(c.connectionId, seen ? { ...c, count: seen.count + c.count, ...(seen.at > c.at ? { at: seen.at, detail: seen.detail } : {}) } : c);
+    }
+    for (const { connectionId, count, at, detail } of byConnection.values()) await record(connectionId, count, at, detail);
   }
 
   /**

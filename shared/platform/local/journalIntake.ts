@@ -39,6 +39,10 @@ interface Waiting {
  */
 export class JournalIntake implements DeliveryIntake {
   private readonly pending = new Map<string, JournalPosition>();
+  /** Per connection, where its count frame of refused deliveries ends, until the drain passes it. */
+  private readonly rejectionFrames = new Map<string, JournalPosition>();
+  /** Counts of refused deliveries that came while their connection's count frame waited. */
+  private readonly heldRejections = new Map<string, RejectionsFrame['rejections']>();
   /** Pending keys in journal order, for dropping them as the drain moves on. */
   private order: Array<{ key: string; end: JournalPosition }> = [];
   private orderHead = 0;
@@ -86,21 +90,53 @@ export class JournalIntake implements DeliveryIntake {
   }
 
   /**
-   * Journals a count of refused deliveries (one frame; DeliveryIntake.recordRejections): the drain
-   * writes it to webhook health, so the receiving thread writes no store for a refusal. A frame the
-   * drain reads again after a crash (stored, not checkpointed) is counted again: health's counts are
-   * for the operator's eye, and deliveries themselves are never counted twice.
+   * Journals a count of refused deliveries (DeliveryIntake.recordRejections): the drain writes it
+   * to webhook health, so the receiving thread writes no store for a refusal. At most one count
+   * frame per connection waits for the drain: counts that come meanwhile are summed here and
+   * journaled once it has passed, so a flood of forgeries while the drain is held back (its
+   * thread restarting, the apply backlog full) adds no more than a frame per connection. Counts
+   * still summed here when the process dies are lost, and a frame the drain reads again after a
+   * crash (stored, not checkpointed) is counted again: health's counts are for the operator's eye;
+   * deliveries themselves are never lost or counted twice.
    */
   recordRejections(connectionId: string, count: number, at: string, detail: string): Promise<void> {
     if (this.closed) return Promise.reject(new SyncBridgeError('transient', 'The webhook intake is stopping.', { forCaller: true }));
+    if (this.rejectionFrames.has(connectionId)) {
+      const held = this.heldRejections.get(connectionId);
+      this.heldRejections.set(connectionId, held ? { connectionId, count: held.count + count, ...(held.at > at ? { at: held.at, detail: held.detail } : { at, detail }) } : { connectionId, count, at, detail });
+      return Promise.resolve();
+    }
     try {
-      const frame: RejectionsFrame = { rejections: { connectionId, count, at, detail } };
-      this.appender.append([JSON.stringify(frame)]);
+      this.appendRejections({ connectionId, count, at, detail });
     } catch (error) {
       return Promise.reject(error);
     }
     this.onAppended?.();
     return Promise.resolve();
+  }
+
+  private appendRejections(rejections: RejectionsFrame['rejections']): void {
+    const [end] = this.appender.append([encodeRejectionsFrame(rejections)]);
+    this.rejectionFrames.set(rejections.connectionId, end);
+  }
+
+  /** Once a connection's count frame is drained, the counts summed meanwhile get their own. */
+  private journalHeldRejections(position: JournalPosition): void {
+    let appended = false;
+    for (const [connectionId, end] of this.rejectionFrames) {
+      if (comparePositions(end, position) > 0) continue;
+      this.rejectionFrames.delete(connectionId);
+      const held = this.heldRejections.get(connectionId);
+      if (held === undefined || this.closed) continue;
+      this.heldRejections.delete(connectionId);
+      try {
+        this.appendRejections(held);
+        appended = true;
+      } catch {
+        // Not journaled: these counts are lost (the refusals were answered; only health misses them).
+      }
+    }
+    if (appended) this.onAppended?.();
   }
 
   /** The drain stored everything before `position`: those keys are now the claims' to answer. */
@@ -110,6 +146,7 @@ export class JournalIntake implements DeliveryIntake {
       if (this.pending.get(key) === end) this.pending.delete(key);
       this.orderHead += 1;
     }
+    if (this.rejectionFrames.size > 0) this.journalHeldRejections(position);
     if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
       this.order = this.order.slice(this.orderHead);
       this.orderHead = 0;
@@ -132,6 +169,15 @@ export class JournalIntake implements DeliveryIntake {
    */
   close(): void {
     this.stopAccepting();
+    // Counts summed while their frame waited: journaled for the next start's drain.
+    for (const held of this.heldRejections.values()) {
+      try {
+        this.appender.append([encodeRejectionsFrame(held)]);
+      } catch {
+        break; // the journal cannot take them: only health misses them
+      }
+    }
+    this.heldRejections.clear();
     this.appender.close();
   }
 
@@ -187,7 +233,7 @@ export class JournalIntake implements DeliveryIntake {
     if (fresh.length > 0) {
       let ends: JournalPosition[];
       try {
-        ends = this.appender.append(fresh.map((w) => JSON.stringify(w.entry)));
+        ends = this.appender.append(fresh.map((w) => encodeDeliveryFrame(w.entry)));
       } catch (error) {
         for (const w of fresh) {
           w.fail(error);
@@ -252,16 +298,37 @@ export interface RejectionsFrame {
   rejections: { connectionId: string; count: number; at: string; detail: string };
 }
 
-export function isRejectionsFrame(value: unknown): value is RejectionsFrame {
-  const r = (value as Partial<RejectionsFrame> | null)?.rejections;
-  return typeof r === 'object' && r !== null && typeof r.connectionId === 'string' && Number.isInteger(r.count) && typeof r.at === 'string' && typeof r.detail === 'string';
+/** A journal frame as read back: a delivery (its intake entry) or a count of refused deliveries. */
+export type JournalFrameContent = { kind: 'delivery'; entry: IntakeEntry } | ({ kind: 'rejections' } & RejectionsFrame);
+
+/** Marks a count frame. Not JSON, so a build that knows only delivery frames skips it as unreadable rather than stall on it. */
+const REJECTIONS_MARK = 'R';
+
+export function encodeDeliveryFrame(entry: IntakeEntry): string {
+  return JSON.stringify(entry);
 }
 
-function claimKeyOf(payload: string): string | undefined {
+export function encodeRejectionsFrame(rejections: RejectionsFrame['rejections']): string {
+  return `${REJECTIONS_MARK}${JSON.stringify(rejections)}`;
+}
+
+/** What a frame holds, or undefined for one that is neither a delivery nor a count (logged and skipped by the drain). */
+export function decodeJournalFrame(payload: string): JournalFrameContent | undefined {
   try {
-    const parsed = JSON.parse(payload) as { claimKey?: unknown };
-    return typeof parsed.claimKey === 'string' ? parsed.claimKey : undefined;
+    if (payload.startsWith(REJECTIONS_MARK)) {
+      const r = JSON.parse(payload.slice(REJECTIONS_MARK.length)) as Partial<RejectionsFrame['rejections']> | null;
+      if (typeof r?.connectionId !== 'string' || !Number.isInteger(r.count) || typeof r.at !== 'string' || typeof r.detail !== 'string') return undefined;
+      return { kind: 'rejections', rejections: { connectionId: r.connectionId, count: r.count!, at: r.at, detail: r.detail } };
+    }
+    const entry = JSON.parse(payload) as Partial<IntakeEntry> | null;
+    if (typeof entry?.claimKey !== 'string' || typeof entry.delivery !== 'object' || entry.delivery === null || typeof entry.message !== 'object' || entry.message === null) return undefined;
+    return { kind: 'delivery', entry: entry as IntakeEntry };
   } catch {
     return undefined;
   }
+}
+
+function claimKeyOf(payload: string): string | undefined {
+  const content = decodeJournalFrame(payload);
+  return content?.kind === 'delivery' ? content.entry.claimKey : undefined;
 }

@@ -220,16 +220,16 @@ function hasUndrainedFrames(dir: string): boolean {
   }
 }
 
-/**
- * Drains a journal nobody appends to any more, then lets it go (`drainLeftoverJournal`, which
- * `npm start` sets when it runs without the journal). When another host holds the journal, its
- * own drain empties it.
- */
 /** Where a drain writes the journaled counts of refused deliveries: the platform's webhook health. */
 function rejectionsInHealth(platform: LocalPlatform) {
   return (connectionId: string, count: number, at: string, detail: string) => platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count);
 }
 
+/**
+ * Drains a journal nobody appends to any more, then lets it go (`drainLeftoverJournal`, which
+ * `npm start` sets when it runs without the journal). When another host holds the journal, its
+ * own drain empties it.
+ */
 async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promise<void> {
   let appender: JournalAppender;
   try {

@@ -5,12 +5,12 @@ import Database from 'better-sqlite3';
 import { SyncBridgeError } from '../../core/errors';
 
 /**
- * The local platform's webhook journal: an append-only log of verified deliveries, in segment
- * files of one folder, that the HTTP thread writes and a drain reads (journalIntake.ts,
- * journalDrain.ts; docs/webhook-intake.md "Journal first").
+ * The local platform's webhook journal: an append-only log of verified deliveries (and counts of
+ * refused ones, for webhook health), in segment files of one folder, that the HTTP thread writes
+ * and a drain reads (journalIntake.ts, journalDrain.ts; docs/webhook-intake.md "Journal first").
  *
- * A frame is `u32 length, u32 CRC-32 of the payload, payload` (little-endian; the payload is a
- * UTF-8 JSON document). An append is one `write()` of whole frames to the open segment: on return
+ * A frame is `u32 length, u32 CRC-32 of the payload, payload` (little-endian; the payload is UTF-8
+ * text, its content journalIntake.ts's to encode and decode). An append is one `write()` of whole frames to the open segment: on return
  * the frames are in the operating system's page cache, so they survive the process being killed
  * (not the machine losing power: the same promise as the SQLite file's WAL at synchronous=NORMAL,
  * database.ts). Opening the journal for appending cuts a torn last frame (a write cut short by a

@@ -57,6 +57,23 @@ describe('RejectionTally', () => {
     const outcomes = await Promise.allSettled([tally.record('conn-a', '2026-03-01T00:00:00.000Z', '401'), tally.record('conn-a', '2026-03-01T00:00:01.000Z', '401')]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
   });
+  test('an intake that counts rejections takes the turn\'s counts instead of the store; its failure is every caller\'s', async () => {
+    const counted: Array<[string, number, string, string]> = [];
+    const tally = new RejectionTally(store, {
+      write: () => Promise.reject(new Error('not used')),
+      recordRejections: async (connectionId, count, at, detail) => {
+        counted.push([connectionId, count, at, detail]);
+      },
+    });
+    await Promise.all([tally.record('conn-a', '2026-03-01T00:00:00.000Z', '401: a'), tally.record('conn-a', '2026-03-01T00:00:01.000Z', '401: b')]);
+    expect(counted).toEqual([['conn-a', 2, '2026-03-01T00:00:01.000Z', '401: b']]);
+    expect(writes).toBe(0);
+
+    const failing = new RejectionTally(store, { write: () => Promise.reject(new Error('not used')), recordRejections: () => Promise.reject(new Error('journal full')) });
+    const results = await Promise.allSettled([failing.record('conn-a', '2026-03-01T00:00:00.000Z', '401'), failing.record('conn-a', '2026-03-01T00:00:00.000Z', '401')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(writes).toBe(0);
+  });
 });
 
 describe('the webhook receiver counts rejections through the tally', () => {
@@ -104,4 +121,5 @@ describe('the webhook receiver counts rejections through the tally', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
 });
