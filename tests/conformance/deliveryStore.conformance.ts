@@ -1,5 +1,5 @@
 import type { Delivery, DeliveryStore } from '../../shared/ports/deliveryStore';
-import { uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
+import { sampleDelivery, uniqueId, type StoreFactory, type StoreFixture } from './fixtures';
 
 /** The DeliveryStore port's semantics (shared/ports/deliveryStore.ts), run against every implementation. */
 export interface DeliveryRetentionFixture {
@@ -15,21 +15,7 @@ export function deliveryStoreConformance(name: string, factory: StoreFactory<Del
     let tenantId: string;
     let connectionId: string;
 
-    const delivery = (n: number, overrides: Partial<Delivery> = {}): Delivery => ({
-      id: `${connectionId}-dlv-${n}`,
-      tenantId,
-      connectionId,
-      provider: 'sandbox',
-      webhookId: `evt_${n}`,
-      receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
-      status: 'received',
-      eventType: 'customers.updated',
-      headers: { 'webhook-id': `evt_${n}` },
-      body: JSON.stringify({ n, text: 'é ✓' }),
-      replays: 0,
-      updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
-      ...overrides,
-    });
+    const delivery = (n: number, overrides: Partial<Delivery> = {}): Delivery => sampleDelivery(n, { tenantId, connectionId, ...overrides });
 
     beforeEach(async () => {
       fixture = await factory();

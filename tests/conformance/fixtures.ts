@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isSyncBridgeError, type SyncBridgeErrorCode } from '../../shared/core/errors';
 import type { ManualClock } from '../../shared/core/manualClock';
+import type { Delivery } from '../../shared/ports/deliveryStore';
 
 /**
  * What every conformance factory hands a suite: a store on a fresh (or safely shared) backend, the
@@ -42,4 +43,22 @@ export async function expectSyncBridgeError(action: Promise<unknown> | (() => Pr
     throw new Error(`Expected a SyncBridgeError('${code}'), got ${caught instanceof Error ? `${caught.name}(${(caught as { code?: string }).code ?? ''}): ${caught.message}` : String(caught)}`);
   }
   return caught;
+}
+
+/** The n-th sample delivery of a connection, received n seconds into 2026 (`received`, a customers.updated event). */
+export function sampleDelivery(n: number, fields: Pick<Delivery, 'tenantId' | 'connectionId'> & Partial<Delivery>): Delivery {
+  const at = new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString();
+  return {
+    id: `${fields.connectionId}-dlv-${n}`,
+    provider: 'sandbox',
+    webhookId: `evt_${n}`,
+    receivedAt: at,
+    status: 'received',
+    eventType: 'customers.updated',
+    headers: { 'webhook-id': `evt_${n}` },
+    body: JSON.stringify({ n, text: 'é ✓' }),
+    replays: 0,
+    updatedAt: at,
+    ...fields,
+  };
 }

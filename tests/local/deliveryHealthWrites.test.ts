@@ -1,6 +1,7 @@
 import type { Delivery } from '../../shared/ports/deliveryStore';
 import { openDatabase } from '../../shared/platform/local/database';
 import { SqliteDeliveryStore } from '../../shared/platform/local/sqliteDeliveryStore';
+import { sampleDelivery } from '../conformance/fixtures';
 
 /**
  * The SQLite delivery log writes webhook health once per connection per batch of inserts, not
@@ -16,20 +17,7 @@ test('insertMany writes each connection\'s health row once per batch', async () 
     CREATE TEMP TRIGGER count_health_insert AFTER INSERT ON webhook_health BEGIN UPDATE health_writes SET n = n + 1; END;
     CREATE TEMP TRIGGER count_health_update AFTER UPDATE ON webhook_health BEGIN UPDATE health_writes SET n = n + 1; END;
   `);
-  const delivery = (connectionId: string, n: number): Delivery => ({
-    id: `${connectionId}-${n}`,
-    tenantId: 't1',
-    connectionId,
-    provider: 'sandbox',
-    webhookId: `evt_${n}`,
-    receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
-    status: 'received',
-    eventType: 'customers.updated',
-    headers: {},
-    body: '{}',
-    replays: 0,
-    updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
-  });
+  const delivery = (connectionId: string, n: number): Delivery => sampleDelivery(n, { tenantId: 't1', connectionId });
   const batch = Array.from({ length: 50 }, (_, n) => delivery(n % 2 === 0 ? 'conn-a' : 'conn-b', n));
   expect((await store.insertMany(batch)).every(Boolean)).toBe(true);
   expect((db.prepare('SELECT n FROM health_writes').get() as { n: number }).n).toBe(2);
