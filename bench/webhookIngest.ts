@@ -15,6 +15,12 @@ import { postRequest, RawHttpClient } from './rawHttpClient';
  * every 202 means verified, de-duplicated, logged and durably enqueued. The server runs in a child process so that the load generator does
  * not share its event loop. Receipt-to-stored is measured afterwards from the store: each record's
  * lastModifiedAt minus its delivery's receivedAt (both stamped by the host's clock).
+ *
+ * Each server first takes the same load for BENCH_WEBHOOK_WARMUP_SECONDS (default 2; 0 skips it),
+ * reported on its own as `warmup`, and is then measured for BENCH_WEBHOOK_SECONDS (default 5): the
+ * measured figures are a running server's, not its first seconds' (JIT compilation, first reads of
+ * each connection, caches filling), which a 5-second run would otherwise mix into its p99.
+ * Receipt-to-stored counts every delivery of both phases.
  */
 
 export interface WebhookIngestResult {
@@ -54,7 +60,12 @@ export interface LoadResult {
    */
   serverCpuUs: number;
   loadCpuUs: number;
+  /** The same load before the measured phase (BENCH_WEBHOOK_WARMUP_SECONDS), on the same server. */
+  warmup?: WarmupResult;
 }
+
+/** The warm-up phase's figures, reported beside the measured ones; absent with a warm-up of 0. */
+export type WarmupResult = Pick<LoadResult, 'accepted' | 'other' | 'perSecond' | 'p50Ms' | 'p99Ms'> & { seconds: number; maxMs: number };
 
 const CONNECTIONS = 50;
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
@@ -84,7 +95,7 @@ function signedDelivery(n: number, connection: number): { headers: Record<string
 type CpuUsage = { user: number; system: number };
 const cpuMicros = (before: CpuUsage, after: CpuUsage) => after.user - before.user + (after.system - before.system);
 
-export async function load(server: ChildServer, path: (connection: number) => string, seconds: number): Promise<LoadResult> {
+export async function load(server: ChildServer, path: (connection: number) => string, seconds: number): Promise<LoadResult & { maxMs: number }> {
   const { port } = server;
   const serverCpuBefore = (await server.ask('cpu')) as CpuUsage;
   const loadCpuBefore = process.cpuUsage();
@@ -122,9 +133,24 @@ export async function load(server: ChildServer, path: (connection: number) => st
     perSecond: accepted / elapsed,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    maxMs: latencies[latencies.length - 1] ?? NaN,
     serverCpuUs: Math.round(serverCpu / requests),
     loadCpuUs: Math.round(loadCpu / requests),
   };
+}
+
+/**
+ * Warms the server up with the same load for `warmupSeconds` (reported as `warmup`), then measures
+ * it for `seconds`.
+ */
+export async function warmThenLoad(server: ChildServer, path: (connection: number) => string, seconds: number, warmupSeconds: number): Promise<LoadResult> {
+  if (warmupSeconds <= 0) {
+    const { maxMs: _max, ...measured } = await load(server, path, seconds);
+    return measured;
+  }
+  const warm = await load(server, path, warmupSeconds);
+  const { maxMs: _max, ...measured } = await load(server, path, seconds);
+  return { ...measured, warmup: { seconds: warmupSeconds, accepted: warm.accepted, other: warm.other, perSecond: warm.perSecond, p50Ms: warm.p50Ms, p99Ms: warm.p99Ms, maxMs: warm.maxMs } };
 }
 
 export interface ChildServer {
@@ -163,31 +189,40 @@ function journalSettings(): { appliers: number; backlog: number } {
   return { appliers, backlog };
 }
 
-export async function benchWebhookIngest(options: { seconds?: number } = {}): Promise<WebhookIngestResult> {
+/** BENCH_WEBHOOK_WARMUP_SECONDS: the warm-up before each measured phase; default 2, 0 skips it. */
+function warmupSecondsFromEnv(): number {
+  const value = Number(process.env.BENCH_WEBHOOK_WARMUP_SECONDS ?? 2);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`BENCH_WEBHOOK_WARMUP_SECONDS must be a number of seconds, 0 or more; got '${process.env.BENCH_WEBHOOK_WARMUP_SECONDS}'.`);
+  return value;
+}
+
+export async function benchWebhookIngest(options: { seconds?: number; warmupSeconds?: number } = {}): Promise<WebhookIngestResult> {
   const seconds = options.seconds ?? Number(process.env.BENCH_WEBHOOK_SECONDS ?? 5);
+  const warmupSeconds = options.warmupSeconds ?? warmupSecondsFromEnv();
+  const run = (server: ChildServer, path: (connection: number) => string) => warmThenLoad(server, path, seconds, warmupSeconds);
   const writerThreads = minimalWriterThreads();
   const bareServer = await startChild('bare');
-  const bare = await load(bareServer, () => '/hook', seconds);
+  const bare = await run(bareServer, () => '/hook');
   bareServer.child.kill('SIGTERM');
   const minimalServer = await startChild('minimal');
-  const minimalLoad = await load(minimalServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+  const minimalLoad = await run(minimalServer, (c) => `/api/webhooks/sandbox/bench-${c}`);
   const minimal = { ...minimalLoad, receiptToStoredP99Ms: (await minimalServer.ask('stats')).p99Ms as number };
   await minimalServer.ask('stop');
   let minimalOnWriterThreads: WebhookIngestResult['minimalOnWriterThreads'];
   if (writerThreads > 0) {
     const threadedServer = await startChild('minimalThreads');
-    const threadedLoad = await load(threadedServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+    const threadedLoad = await run(threadedServer, (c) => `/api/webhooks/sandbox/bench-${c}`);
     minimalOnWriterThreads = { ...threadedLoad, writerThreads, receiptToStoredP99Ms: (await threadedServer.ask('stats')).p99Ms as number };
     await threadedServer.ask('stop');
   }
   const journalServer = await startChild('minimalJournal');
-  const journalLoad = await load(journalServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+  const journalLoad = await run(journalServer, (c) => `/api/webhooks/sandbox/bench-${c}`);
   const minimalJournal = { ...journalLoad, ...journalSettings(), receiptToStoredP99Ms: (await journalServer.ask('stats')).p99Ms as number };
   await journalServer.ask('stop');
   const hostServer = await startChild('host');
   let result: WebhookIngestResult;
   try {
-    const host = await load(hostServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+    const host = await run(hostServer, (c) => `/api/webhooks/sandbox/bench-${c}`);
     const receiptToStored = await hostServer.ask('stats');
     result = { bare, minimal, minimalOnWriterThreads, minimalJournal, host, receiptToStored };
   } finally {
@@ -196,7 +231,7 @@ export async function benchWebhookIngest(options: { seconds?: number } = {}): Pr
   if (process.env.BENCH_HOST_SINGLE_THREAD === '1') {
     const singleServer = await startChild('hostSingleThread');
     try {
-      const single = await load(singleServer, (c) => `/api/webhooks/sandbox/bench-${c}`, seconds);
+      const single = await run(singleServer, (c) => `/api/webhooks/sandbox/bench-${c}`);
       result.hostSingleThread = { ...single, receiptToStored: await singleServer.ask('stats') };
     } finally {
       await singleServer.ask('stop');
