@@ -144,12 +144,9 @@ export async function load(server: ChildServer, path: (connection: number) => st
  * it for `seconds`.
  */
 export async function warmThenLoad(server: ChildServer, path: (connection: number) => string, seconds: number, warmupSeconds: number): Promise<LoadResult> {
-  if (warmupSeconds <= 0) {
-    const { maxMs: _max, ...measured } = await load(server, path, seconds);
-    return measured;
-  }
-  const warm = await load(server, path, warmupSeconds);
+  const warm = warmupSeconds > 0 ? await load(server, path, warmupSeconds) : undefined;
   const { maxMs: _max, ...measured } = await load(server, path, seconds);
+  if (warm === undefined) return measured;
   return { ...measured, warmup: { seconds: warmupSeconds, accepted: warm.accepted, other: warm.other, perSecond: warm.perSecond, p50Ms: warm.p50Ms, p99Ms: warm.p99Ms, maxMs: warm.maxMs } };
 }
 
