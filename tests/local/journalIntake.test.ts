@@ -234,15 +234,20 @@ describe('journal intake: restarts and back-pressure', () => {
     }
   });
 
-  it('refuses (transient) what waits for room, and every later delivery, once closed', async () => {
+  it.each(['close', 'stopAccepting'] as const)('refuses (transient) what waits for room, and every later delivery, after %s', async (how) => {
     const platform = open(false);
     const { intake } = journalWithoutDrain(platform, { maxBacklog: 1, backlogWaitMs: 60_000 });
     expect(await intake.write(entry('msg_a'))).toBe('accepted');
     const waiting = within(3000, intake.write(entry('msg_b')));
     await nextTurns();
-    intake.close();
+    intake[how]();
     await expectSyncBridgeError(waiting, 'transient');
     await expectSyncBridgeError(intake.write(entry('msg_c')), 'transient');
+    if (how === 'close') return;
+    // Stopped, not closed: a host stopping waits for its drain here, and nobody else may append to the folder meanwhile.
+    expect(() => new JournalAppender(journalDir())).toThrow(/Another SyncBridge host takes webhooks into the journal/);
+    intake.close();
+    new JournalAppender(journalDir()).close();
   });
 
   it('journals counts of refused deliveries: the drain writes them to health; they take no room and no key, at start either', async () => {
@@ -309,20 +314,6 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(intake.backlog).toBe(0);
   });
 
-  it('stops accepting (what waits for room is refused) while keeping the journal taken until it is closed', async () => {
-    const platform = open(false);
-    const { intake } = journalWithoutDrain(platform, { maxBacklog: 1, backlogWaitMs: 60_000 });
-    expect(await intake.write(entry('msg_a'))).toBe('accepted');
-    const waiting = within(3000, intake.write(entry('msg_b')));
-    await nextTurns();
-    intake.stopAccepting();
-    await expectSyncBridgeError(waiting, 'transient');
-    await expectSyncBridgeError(intake.write(entry('msg_c')), 'transient');
-    // A host stopping waits for its drain here: nobody else may append to the folder meanwhile.
-    expect(() => new JournalAppender(journalDir())).toThrow(/Another SyncBridge host takes webhooks into the journal/);
-    intake.close();
-    new JournalAppender(journalDir()).close();
-  });
 
   it('answers a repeat of a key in the same batch only after the first is journaled: the same failure when the append fails', async () => {
     const platform = open(false);
