@@ -4,6 +4,7 @@ import { allFunctions } from '../functions/all';
 import type { FunctionDefinition } from '../functions/definition';
 import { useServices } from '../functions/services';
 import { createServices } from '../shared/composition';
+import { webhookIntakeFor } from '../shared/core/webhookIntake';
 import { applyExtensions } from '../shared/extensions';
 import { setProviderDestinationPolicy, type DestinationPolicy } from '../shared/http/destinationPolicy';
 import { createLocalPlatform, startJournalDrain } from '../shared/platform/local/localPlatform';
@@ -59,7 +60,12 @@ async function main(): Promise<void> {
     functionLogLevel: data.functionLogLevel,
     inFlight,
   });
-  const drain = data.journalDir === undefined ? undefined : startJournalDrain(platform, data.journalDir, (position) => post({ type: 'drained', position }));
+  // The drain applies what it drains at once (journalApply.ts); only id-only events, whose fetch
+  // must not hold the write lock, go through the dispatcher's inbound worker.
+  const { applier } = webhookIntakeFor(services);
+  const drain = data.journalDir === undefined
+    ? undefined
+    : startJournalDrain(platform, data.journalDir, (position) => post({ type: 'drained', position }), (taken, log) => applier.applyTaken(taken, log));
   dispatcher.start();
 
   port.on('message', (message: ToApplierThread) => {

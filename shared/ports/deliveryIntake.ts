@@ -21,9 +21,11 @@ export type IntakeOutcome = 'accepted' | 'duplicate' | 'in_progress';
  *
  * Semantics (tests/conformance/deliveryIntake.conformance.ts):
  * - `accepted` is answered only once the delivery is durable: after it, the delivery reaches the
- *   delivery log (status `received`) and a message for it reaches `sync-inbound` (its own
- *   `webhook` message, or a `webhook-batch` of its connection's deliveries), in the order accepted
- *   within a connection, even if the process is killed right after the answer.
+ *   delivery log and is handed on once, in the order accepted within a connection, even if the
+ *   process is killed right after the answer. Handed on: logged `received` with a message for it
+ *   on `sync-inbound` (its own `webhook` message, or a `webhook-batch` of its connection's
+ *   deliveries), or — where the intake applies deliveries itself, the local journal's drain on
+ *   the applier thread (journalApply.ts) — applied, and logged with its outcome.
  * - A key accepted before (within the dedupe window) is a `duplicate`, however many deliveries
  *   with it arrive at once: exactly one of them is accepted.
  * - A failure to store is thrown; nothing of the delivery is taken, and a retry may be accepted.

@@ -5,7 +5,9 @@ import { PassThrough } from 'node:stream';
 import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
 import { JournalIntake } from '../../shared/platform/local/journalIntake';
 import { createLocalPlatform, startJournalDrain, type LocalPlatform, type LocalPlatformOptions } from '../../shared/platform/local/localPlatform';
-import type { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
+import type { ApplyTaken } from '../../shared/platform/local/journalApply';
+import { createServices } from '../../shared/composition';
+import { webhookIntakeFor } from '../../shared/core/webhookIntake';
 import { whenDurable } from '../../shared/platform/local/turnCommit';
 import { JournalAppender } from '../../shared/platform/local/webhookJournal';
 import { deliveryIntakeConformance, intakeEntry, receiveAll, type DeliveryIntakeSubject } from './deliveryIntake.conformance';
@@ -13,7 +15,7 @@ import { deliveryIntakeConformance, intakeEntry, receiveAll, type DeliveryIntake
 /**
  * The DeliveryIntake suite on the local platform (a fresh data folder per test): the group commit
  * on its SQLite stores, the journal with the platform's in-process drain, and the journal on
- * one-frame segments (a rotation at every write: where its write can be made to fail).
+ * one-frame segments, drained into messages or applied by its drain.
  */
 const DAY_MS = 24 * 3600_000;
 
@@ -80,33 +82,61 @@ deliveryIntakeConformance('the journal, drained in process (createLocalPlatform 
   };
 }, { storeFailure: { skipBecause: 'its append goes to a 64 MiB segment opened at start; the one-segment-per-write journal below fails its writes' } });
 
-deliveryIntakeConformance('the journal on one-frame segments, drained in process', async () => {
-  const { platform, dataDir } = localPlatform();
-  const dir = join(dataDir, 'webhook-journal');
-  const appender = new JournalAppender(dir, { segmentBytes: 1 });
-  const journal = new JournalIntake(appender, platform.idempotency as SqliteIdempotencyStore);
-  const drain = startJournalDrain(platform, dir, (position) => journal.drained(position));
-  journal.setOnAppended(() => drain.wake());
-  // A first frame (another connection's), so that every write of the test starts a new segment.
-  await journal.write(intakeEntry('conn-warm-up', 'msg_0'));
-  await journalDrained(platform, journal);
-  return {
-    intake: journal,
-    settle: () => journalDrained(platform, journal),
-    delivery: (id) => platform.deliveries.get(id),
-    receiveInbound: async () => receiveAll(platform.queue),
-    // The next segment's name taken by a folder: the rotation before the next write fails (EISDIR).
-    breakStore: () => {
-      const next = join(dir, `${String(appender.position.segment + 1).padStart(10, '0')}.journal`);
-      mkdirSync(next);
-      return async () => rmdirSync(next);
-    },
-    cleanup: async () => {
-      journal.close();
-      await drain.stop();
-      appender.close();
-      await platform.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+/**
+ * The journal on one-frame segments (a rotation at every write: where its write can be made to
+ * fail), drained into messages, or applied by its drain as on the local host's applier thread
+ * (`direct`: the real applier of the platform's services, its ids noted as it is given them).
+ */
+function oneFrameJournal(direct: boolean): () => Promise<DeliveryIntakeSubject> {
+  return async () => {
+    const { platform, dataDir } = localPlatform();
+    const dir = join(dataDir, 'webhook-journal');
+    const appender = new JournalAppender(dir, { segmentBytes: 1 });
+    const journal = new JournalIntake(appender, platform.idempotency);
+    let applied: string[] = [];
+    const { applier } = webhookIntakeFor(createServices(platform));
+    const apply: ApplyTaken = async (taken, log) => {
+      const result = await applier.applyTaken(taken, log);
+      const deferred = new Set(result.deferred.map((d) => d.id));
+      applied.push(...taken.map((t) => t.delivery.id).filter((id) => !deferred.has(id)));
+      return result;
+    };
+    const drain = startJournalDrain(platform, dir, (position) => journal.drained(position), direct ? apply : undefined);
+    journal.setOnAppended(() => drain.wake());
+    // A first frame (another connection's), so that every write of the test starts a new segment.
+    await journal.write(intakeEntry('conn-warm-up', 'msg_0'));
+    await journalDrained(platform, journal);
+    applied = [];
+    return {
+      intake: journal,
+      settle: () => journalDrained(platform, journal),
+      delivery: (id) => platform.deliveries.get(id),
+      receiveInbound: async () => receiveAll(platform.queue),
+      ...(direct
+        ? {
+          direct: {
+            applied: () => applied.splice(0),
+            settledStatus: 'ignored' as const,
+          },
+        }
+        : {}),
+      // The next segment's name taken by a folder: the rotation before the next write fails (EISDIR).
+      breakStore: () => {
+        const next = join(dir, `${String(appender.position.segment + 1).padStart(10, '0')}.journal`);
+        mkdirSync(next);
+        return async () => rmdirSync(next);
+      },
+      cleanup: async () => {
+        journal.close();
+        await drain.stop();
+        appender.close();
+        await platform.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
   };
-}, { storeFailure: true });
+}
+
+deliveryIntakeConformance('the journal on one-frame segments, drained in process', oneFrameJournal(false), { storeFailure: true });
+
+deliveryIntakeConformance('the journal on one-frame segments, applied by its drain (as on the applier thread)', oneFrameJournal(true), { storeFailure: true });

@@ -2,7 +2,7 @@ import type { ProviderAdapter, ProviderRecord } from '../../adapters/adapter';
 import { adapterFor } from '../credentials/adapterFor';
 import type { AdapterRegistry } from '../../adapters/registry';
 import { applyPage } from '../../pipeline/applyPage';
-import type { Delivery } from '../../ports/deliveryStore';
+import type { Delivery, DeliveryStore } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
@@ -15,14 +15,25 @@ import { eventTime, staleReason } from './eventOrder';
 import { planFetchFailure } from './fetchRetry';
 import { settledByThisMessage, supersededByReplay } from './supersededMessage';
 import { heldDeliveryReason, holdsDeliveries } from './heldDeliveries';
-import { currentTraceparent } from '../traceContext';
+import { currentTraceparent, runInTrace } from '../traceContext';
 import { planInternalRetry } from '../runs/internalRetry';
 
 /**
  * `rescheduled`: a provider call (or our own code) failed and a scheduled retry was sent.
  * `held`: the connection is paused; the delivery waits in the log for its resume (heldDeliveries.ts).
+ * `deferred`: only in `applyTaken`: the delivery needs a provider call; nothing of it was written,
+ * and it goes to the worker in a message.
  */
-export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped' | 'rescheduled' | 'held';
+export type ApplyOutcome = 'applied' | 'ignored' | 'failed' | 'skipped' | 'rescheduled' | 'held' | 'deferred';
+
+/** What the applier reads and writes of the delivery log (DeliveryLogBuffer stands in for it in applyTaken). */
+export type AppliedDeliveryLog = Pick<DeliveryStore, 'get' | 'update' | 'recordHealth'>;
+
+/** A delivery whose row is not written yet, and the trace its intake ran in (applyTaken). */
+export interface TakenDelivery {
+  delivery: Delivery;
+  traceparent?: string;
+}
 
 export interface ApplyOptions {
   /**
@@ -37,6 +48,11 @@ export interface ApplyOptions {
    * before is left as it is (settledByThisMessage). Without one, every delivery is judged.
    */
   messageSequence?: string;
+  /**
+   * False: a delivery that needs a provider call (an id-only event's fetch) is `deferred` before
+   * anything of it is written (applyTaken). Default true.
+   */
+  providerCalls?: boolean;
 }
 
 /** What the delivery log says of a failure that is ours: its text may quote store internals or data. */
@@ -74,7 +90,44 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The record id a sandbox-scheme event names without carrying the record (fetched), if any. */
+function idToFetch(data: JsonObject): string | undefined {
+  if (isObject(data.record)) return undefined;
+  return typeof data.id === 'string' || typeof data.id === 'number' ? String(data.id) : undefined;
+}
+
+function pulls(connection: Connection, entity: string): boolean {
+  const configured = connection.entities.find((e) => e.name === entity);
+  return configured !== undefined && configured.direction !== 'push';
+}
+
 type ConnectionReader = (id: string) => Promise<Connection | undefined>;
+
+/**
+ * Connections read once for the deliveries of a batch that apply one after another: a
+ * connection is read again after one of its deliveries ends otherwise (a refused token that
+ * parked it, a failure or a retry may have changed it), and for each delivery while it is paused
+ * (a resume may come at any time). A change made elsewhere meanwhile (a pause through the API)
+ * reaches the batch's next read, as it reaches the next batch.
+ */
+class ConnectionReads {
+  private readonly known = new Map<string, Connection>();
+
+  constructor(private readonly read: ConnectionReader) {}
+
+  readonly reader: ConnectionReader = async (id) => {
+    const seen = this.known.get(id);
+    if (seen) return seen;
+    const connection = await this.read(id);
+    if (connection && !holdsDeliveries(connection)) this.known.set(id, connection);
+    return connection;
+  };
+
+  /** After a delivery of the connection that did not apply. */
+  forget(id: string): void {
+    this.known.delete(id);
+  }
+}
 
 /**
  * Applies one received delivery to the record store through the pull pipeline (a one-record page),
@@ -91,6 +144,8 @@ export class WebhookApplier {
     private readonly retry: RetryPolicy = retryPolicy(),
     /** Jitter of retry delays. Default Math.random. */
     private readonly random: () => number = Math.random,
+    /** Where delivery rows are read and settled. Default the platform's delivery log. */
+    private readonly log: AppliedDeliveryLog = platform.deliveries,
   ) {}
 
   async apply(message: WebhookInboundMessage, options: ApplyOptions = {}): Promise<ApplyOutcome> {
@@ -100,7 +155,7 @@ export class WebhookApplier {
   /** `apply`, with the connection read through `readConnection` (applyBatch reads it once per batch). */
   private async applyReading(message: WebhookInboundMessage, options: ApplyOptions, readConnection: ConnectionReader): Promise<ApplyOutcome> {
     const { platform } = this;
-    const delivery = await platform.deliveries.get(message.deliveryId);
+    const delivery = await this.log.get(message.deliveryId);
     if (!delivery) {
       // Nothing to apply, and nothing to record it in: say so, or the event is lost unseen.
       platform.telemetry.log('warn', 'Webhook delivery skipped: it is no longer in the delivery log.', { deliveryId: message.deliveryId, connectionId: message.connectionId });
@@ -124,31 +179,53 @@ export class WebhookApplier {
 
   /**
    * A batch of one connection's deliveries, in order, each exactly as its own `webhook` message
-   * would be applied (a replay since, a held connection, a failure: all per delivery). A throw
-   * (only when even recording a failure failed) leaves the batch to the broker; applying again
-   * what was already applied writes nothing new. Returns how many ended how.
-   *
-   * The connection is read once for the deliveries that apply one after another, and read again
-   * after any that ends otherwise (a refused token that parked the connection, a failure or a
-   * retry may have changed it), and for each delivery while it is paused. A change made elsewhere meanwhile (a pause
-   * through the API) reaches the batch's next read, as it reaches the next batch.
+   * would be applied (a replay since, a held connection, a failure: all per delivery), the
+   * connection read as ConnectionReads says. A throw (only when even recording a failure failed)
+   * leaves the batch to the broker; applying again what was already applied writes nothing new.
+   * Returns how many ended how.
    */
   async applyBatch(message: WebhookBatchInboundMessage, options: ApplyOptions = {}): Promise<Partial<Record<ApplyOutcome, number>>> {
     const outcomes: Partial<Record<ApplyOutcome, number>> = {};
-    let read: { id: string; connection: Connection } | undefined;
-    const readConnection: ConnectionReader = async (id) => {
-      if (read?.id === id) return read.connection;
-      const connection = await this.platform.connections.get(id);
-      // A paused connection is read afresh for every delivery: a resume may come at any time.
-      read = connection && !holdsDeliveries(connection) ? { id, connection } : undefined;
-      return connection;
-    };
+    const reads = new ConnectionReads((id) => this.platform.connections.get(id));
     for (const deliveryId of message.deliveryIds) {
-      const outcome = await this.applyReading({ kind: 'webhook', connectionId: message.connectionId, deliveryId }, options, readConnection);
-      if (outcome !== 'applied') read = undefined;
+      const outcome = await this.applyReading({ kind: 'webhook', connectionId: message.connectionId, deliveryId }, options, reads.reader);
+      if (outcome !== 'applied') reads.forget(message.connectionId);
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     }
     return outcomes;
+  }
+
+  /**
+   * Applies deliveries taken just now whose rows are not written yet (the local journal drain's
+   * direct apply, shared/platform/local/journalApply.ts), in order, each as its own `webhook`
+   * message would be, without a message: read and settled in `log` (a DeliveryLogBuffer, so each
+   * row is then written once, with its outcome), each in the trace its intake ran in. No
+   * provider is called: a delivery that needs a call (an id-only event's fetch) is returned in
+   * `deferred` with nothing of it written, and so is every later delivery of its connection, so
+   * that the worker applies them after it, in order. A throw (only when even recording a failure
+   * failed) leaves what was written of the batch; applying it again writes nothing new.
+   */
+  async applyTaken(taken: readonly TakenDelivery[], log: AppliedDeliveryLog): Promise<{ outcomes: Partial<Record<ApplyOutcome, number>>; deferred: Delivery[] }> {
+    const applier = new WebhookApplier(this.platform, this.adapters, this.customRules, this.retry, this.random, log);
+    const outcomes: Partial<Record<ApplyOutcome, number>> = {};
+    const deferred: Delivery[] = [];
+    const waiting = new Set<string>(); // connections with a deferred delivery in this batch
+    const reads = new ConnectionReads((id) => this.platform.connections.get(id));
+    for (const { delivery, traceparent } of taken) {
+      const { connectionId } = delivery;
+      let outcome: ApplyOutcome = 'deferred';
+      if (!waiting.has(connectionId)) {
+        const message: WebhookInboundMessage = { kind: 'webhook', connectionId, deliveryId: delivery.id };
+        outcome = await runInTrace(traceparent, () => applier.applyReading(message, { providerCalls: false }, reads.reader));
+      }
+      if (outcome === 'deferred') {
+        waiting.add(connectionId);
+        deferred.push(delivery);
+      }
+      if (outcome !== 'applied') reads.forget(connectionId);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    return { outcomes, deferred };
   }
 
   /**
@@ -177,7 +254,7 @@ export class WebhookApplier {
     }
     const { at } = plan;
     // What it waits for, if the store takes the write: the store may be what failed.
-    await platform.deliveries
+    await this.log
       .update(delivery.id, { status: 'received', detail: internalRetryDetail(at, attempt) }, now.toISOString())
       .catch(() => undefined);
     try {
@@ -208,8 +285,8 @@ export class WebhookApplier {
     if (!match || !isObject(data)) return this.finish(delivery, options, 'ignored', 'Not a record event (<entity>.created|updated|deleted with data).');
     const entity = match[1];
     if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, options, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
-    const configured = connection.entities.find((e) => e.name === entity);
-    if (!configured || configured.direction === 'push') return this.finish(delivery, options, 'ignored', `The connection does not pull ${entity}.`);
+    if (!pulls(connection, entity)) return this.finish(delivery, options, 'ignored', `The connection does not pull ${entity}.`);
+    if (options.providerCalls === false && idToFetch(data) !== undefined) return 'deferred';
 
     let record: ProviderRecord;
     try {
@@ -224,7 +301,7 @@ export class WebhookApplier {
     const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
     record = { ...record, updatedAt: eventTime(record.updatedAt, record.deleted, delivery) };
     // A replay or a late retry may carry an older state than the store has: never let it roll a record back.
-    const stale = await staleReason(platform.deliveries, delivery, record.updatedAt, await platform.records.get(scope, record.externalId));
+    const stale = await staleReason(this.log, delivery, record.updatedAt, await platform.records.get(scope, record.externalId));
     if (stale) return this.finish(delivery, options, 'ignored', stale);
     const stepId = `webhook:${delivery.id}${message.replay ? `:r${message.replay}` : ''}`;
     const result = await applyPage({
@@ -256,10 +333,10 @@ export class WebhookApplier {
     const byEntity = new Map<string, RecordChange[]>();
     for (const change of parsed.changes) byEntity.set(change.entity, [...(byEntity.get(change.entity) ?? []), change]);
     const webhookOnly = this.adapters.get(connection.provider).webhookOnly === true;
+    if (options.providerCalls === false && !webhookOnly && parsed.changes.some((change) => change.kind === 'fetch' && pulls(connection, change.entity))) return 'deferred';
     let applied = 0;
     for (const [entity, changes] of byEntity) {
-      const configured = connection.entities.find((e) => e.name === entity);
-      if (!configured || configured.direction === 'push') {
+      if (!pulls(connection, entity)) {
         notes.push(`The connection does not pull ${entity}.`);
         continue;
       }
@@ -281,7 +358,7 @@ export class WebhookApplier {
           const deleted = change.kind === 'delete';
           record = { externalId: change.externalId, updatedAt: eventTime(change.updatedAt, deleted, delivery), deleted, data: change.kind === 'upsert' ? change.data : {} };
         }
-        const stale = await staleReason(this.platform.deliveries, delivery, record.updatedAt, await this.platform.records.get(scope, record.externalId));
+        const stale = await staleReason(this.log, delivery, record.updatedAt, await this.platform.records.get(scope, record.externalId));
         if (stale) {
           notes.push(`${entity} ${record.externalId}: ${stale}`);
           continue;
@@ -321,21 +398,21 @@ export class WebhookApplier {
    */
   private async hold(delivery: Delivery): Promise<boolean> {
     const { platform } = this;
-    await platform.deliveries.update(delivery.id, { status: 'held', detail: heldDeliveryReason(delivery.connectionId) }, platform.clock.now().toISOString());
+    await this.log.update(delivery.id, { status: 'held', detail: heldDeliveryReason(delivery.connectionId) }, platform.clock.now().toISOString());
     const now = await platform.connections.get(delivery.connectionId);
     if (now && holdsDeliveries(now)) {
       platform.telemetry.log('info', 'Webhook delivery held: its connection is paused.', { deliveryId: delivery.id, connectionId: delivery.connectionId });
       return true;
     }
-    await platform.deliveries.update(delivery.id, { status: 'received', detail: undefined }, platform.clock.now().toISOString());
+    await this.log.update(delivery.id, { status: 'received', detail: undefined }, platform.clock.now().toISOString());
     return false;
   }
 
   /** The event's record, or for id-only events the provider's current one (gone → a tombstone). */
   private async recordOf(connection: Connection, delivery: Delivery, entity: string, data: JsonObject, deleted: boolean): Promise<ProviderRecord> {
     if (isObject(data.record)) return toProviderRecord(data.record, deleted);
-    if (typeof data.id !== 'string' && typeof data.id !== 'number') return { externalId: '', updatedAt: null, deleted: false, data: {} };
-    const id = String(data.id);
+    const id = idToFetch(data);
+    if (id === undefined) return { externalId: '', updatedAt: null, deleted: false, data: {} };
     const adapter = await this.fetchingAdapter(connection, delivery);
     const fetched = await adapter.getRecord(entity, id);
     return fetched ?? { externalId: id, updatedAt: null, deleted: true, data: {} };
@@ -367,7 +444,7 @@ export class WebhookApplier {
       const parked = isSyncBridgeError(error, 'auth_failed') && (await platform.connections.get(delivery.connectionId))?.status === 'reauthorization_required';
       return this.finish(delivery, options, 'failed', parked ? awaitingReauthorization(delivery.connectionId, delivery.id) : plan.reason);
     }
-    await platform.deliveries.update(delivery.id, { status: 'received', detail: plan.detail }, platform.clock.now().toISOString());
+    await this.log.update(delivery.id, { status: 'received', detail: plan.detail }, platform.clock.now().toISOString());
     platform.telemetry.log('info', 'Webhook delivery rescheduled.', { deliveryId: delivery.id, connectionId: delivery.connectionId, at: plan.at.toISOString(), reason: plan.detail });
     await this.sendRetry(delivery, plan.message, plan.at);
     return 'rescheduled';
@@ -389,9 +466,9 @@ export class WebhookApplier {
   /** Settles the delivery, noting the broker message that settled it (`settledBy`, supersededMessage.ts). */
   private async finish(delivery: Delivery, options: ApplyOptions, status: 'applied' | 'ignored' | 'failed', detail: string | undefined): Promise<ApplyOutcome> {
     const now = this.platform.clock.now().toISOString();
-    await this.platform.deliveries.update(delivery.id, { status, detail, settledBy: options.messageSequence }, now);
+    await this.log.update(delivery.id, { status, detail, settledBy: options.messageSequence }, now);
     if (status === 'failed') {
-      await this.platform.deliveries.recordHealth(delivery.connectionId, 'failed', now, detail);
+      await this.log.recordHealth(delivery.connectionId, 'failed', now, detail);
       this.platform.telemetry.log('warn', 'Webhook delivery failed.', { deliveryId: delivery.id, connectionId: delivery.connectionId, reason: detail ?? '' });
     }
     return status;

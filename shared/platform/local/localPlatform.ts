@@ -21,6 +21,7 @@ import { SqliteTenantStore } from './sqliteTenantStore';
 import { enableTurnCommit, whenDurable } from './turnCommit';
 import { JournalIntake, type JournalIntakeOptions } from './journalIntake';
 import { JournalDrain } from './journalDrain';
+import { JournalDirectApply, type ApplyTaken } from './journalApply';
 import { comparePositions, JournalAppender, JournalReader, readCheckpoint } from './webhookJournal';
 import { IntakeGroupCommit } from '../../core/webhookIntake/groupCommit';
 import { QUEUES, type OutgoingMessage } from '../../ports/queue';
@@ -68,6 +69,7 @@ export interface LocalPlatform extends Platform {
   readonly name: 'local';
   readonly db: SqliteDatabase;
   readonly queue: SqliteQueue;
+  readonly idempotency: SqliteIdempotencyStore;
   readonly telemetry: JsonLinesTelemetry;
   readonly dataDir: string;
   /** The journal-first intake, when `webhookJournal` is on. */
@@ -147,17 +149,20 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
 }
 
 /**
- * One `webhook-batch` message per connection for a drained batch (its deliveries in journal
- * order, MAX_DELIVERIES_PER_BATCH at most per message): a burst costs the inbound worker one
- * message and one commit, not one per delivery. A single delivery keeps its own `webhook` message.
- */
-/**
  * At most this many deliveries per batch message: a batch a failure sends back to the broker is
  * applied again whole, and one of id-only events that each need a provider fetch must finish well
  * within its session lock.
  */
 const MAX_DELIVERIES_PER_BATCH = 64;
 
+/** How long a drained delivery's key stays a duplicate: a day, as the receivers' dedupe window. */
+const DEDUPE_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * One `webhook-batch` message per connection for a drained batch (its deliveries in journal
+ * order, MAX_DELIVERIES_PER_BATCH at most per message): a burst costs the inbound worker one
+ * message and one commit, not one per delivery. A single delivery keeps its own `webhook` message.
+ */
 function batchPerConnection(entries: readonly IntakeEntry[]): OutgoingMessage[] {
   const byConnection = new Map<string, IntakeEntry[]>();
   for (const entry of entries) {
@@ -238,7 +243,7 @@ async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promi
     platform.telemetry.log('warn', 'A webhook journal with deliveries not yet drained is in the data folder, but another host holds it; that host drains it.', { reason: (error as Error).message });
     return;
   }
-  const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512, undefined, batchPerConnection), {
+  const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, DEDUPE_TTL_MS, 512, undefined, batchPerConnection), {
     whenDurable: () => whenDurable(platform.db),
     onDrained: () => undefined,
     log: (level, message, properties) => platform.telemetry.log(level, message, properties),
@@ -258,10 +263,28 @@ async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promi
  * Drains the webhook journal in `dir` into this platform's delivery log and inbound queue: on the
  * platform that owns the journal (`drain: 'in-process'`), or on the local host's applier thread.
  * Its progress goes to `platform.journal` when this platform owns the journal; a drain on
- * another thread reports it with `onDrained`.
+ * another thread reports it with `onDrained`. With `apply` (the applier thread's services), each
+ * drained batch is applied at once (journalApply.ts); without, it is logged and enqueued for the
+ * inbound worker (IntakeGroupCommit).
  */
-export function startJournalDrain(platform: LocalPlatform, dir: string, onDrained?: (position: import('./webhookJournal').JournalPosition) => void): JournalDrain {
-  const drain = new JournalDrain(new JournalReader(dir), new IntakeGroupCommit(platform, 24 * 3600 * 1000, 512, undefined, batchPerConnection), {
+export function startJournalDrain(
+  platform: LocalPlatform,
+  dir: string,
+  onDrained?: (position: import('./webhookJournal').JournalPosition) => void,
+  apply?: ApplyTaken,
+): JournalDrain {
+  const intake = apply
+    ? new JournalDirectApply({
+      claims: platform.idempotency,
+      deliveries: platform.deliveries,
+      queue: platform.queue,
+      telemetry: platform.telemetry,
+      apply,
+      messagesFor: batchPerConnection,
+      dedupeTtlMs: DEDUPE_TTL_MS,
+    })
+    : new IntakeGroupCommit(platform, DEDUPE_TTL_MS, 512, undefined, batchPerConnection);
+  const drain = new JournalDrain(new JournalReader(dir), intake, {
     whenDurable: () => whenDurable(platform.db),
     applyBacklogFull: () => platform.queue.hasAvailable(QUEUES.inbound, MAX_WEBHOOK_MESSAGES_QUEUED, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES }),
     onDrained: onDrained ?? ((position) => platform.journal?.drained(position)),

@@ -37,6 +37,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly purge;
 
   private readonly claimAll: (keys: readonly string[], ttlMs: number, now: number) => IdempotencyClaim[];
+  private readonly takeDone;
+  private readonly takeAllDone: (keys: readonly string[], result: string, expiresAtMs: number, now: number) => boolean[];
 
   constructor(db: SqliteDatabase, options: SqliteIdempotencyStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -57,6 +59,16 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.forget = db.prepare<[string]>('DELETE FROM idempotency_keys WHERE key = ?');
     this.purge = db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at_ms <= ?');
     this.claimAll = db.transaction((keys: readonly string[], ttlMs: number, now: number) => keys.map((key) => this.claimNow(key, ttlMs, now)));
+    this.takeDone = db.prepare<[string, string, number, number]>(`
+      INSERT INTO idempotency_keys (key, result, expires_at_ms) VALUES (?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET result = excluded.result, expires_at_ms = excluded.expires_at_ms
+      WHERE idempotency_keys.expires_at_ms <= ?`);
+    this.takeAllDone = db.transaction((keys: readonly string[], result: string, expiresAtMs: number, now: number) =>
+      keys.map((key) => {
+        this.purgeNowAndThen(now);
+        return this.takeDone.run(key, result, expiresAtMs, now).changes === 1;
+      }),
+    );
   }
 
   async claim(key: string, ttlMs: number): Promise<IdempotencyClaim> {
@@ -79,6 +91,18 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     // but this caller lost the race it saw; reporting "claimed before" is the safe answer.
     if (!row || row.result === null) return { claimed: false };
     return { claimed: false, result: JSON.parse(row.result) as unknown };
+  }
+
+  /**
+   * Claims and completes each key in one write (`claimMany` then `complete` with `ttlMs`, for a
+   * caller whose work under the keys commits in the same transaction: the local journal drain's
+   * direct apply, journalApply.ts). True where the key was free; a live claim is left alone.
+   */
+  claimManyCompleted(keys: readonly string[], result: unknown, ttlMs: number): boolean[] {
+    checkTtl(ttlMs);
+    if (keys.length === 0) return [];
+    const now = this.clock.now().getTime();
+    return this.takeAllDone(keys, idempotencyResultJson(keys[0], result), now + ttlMs, now);
   }
 
   /**
