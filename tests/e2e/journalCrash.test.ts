@@ -62,60 +62,40 @@ describe('npm start: SIGKILL right after a burst of accepted webhooks', () => {
     return all;
   }
 
-  test('every delivery answered 202 before a SIGKILL is logged exactly once and applied after the restart, and re-posting it is a duplicate', async () => {
-    let { host, api } = await start();
-    // The first full sync finishes first (its sweep would delete the records the webhooks add).
-    await api.waitFor('the first full sync', async () => {
-      const runs = (await api.api('GET', `/api/connections/${CONNECTION}/syncs`)).body.runs;
-      return runs?.length === 1 && runs[0].finishedAt;
-    }, 20_000);
-    expect((await api.api('PUT', `/api/connections/${CONNECTION}/webhook`, { secrets: [SECRET] })).status).toBe(200);
-
-    /** Delivery id → record id, of every delivery answered 202. */
-    const accepted = new Map<string, string>();
-    let next = 0;
-    // This process holds SQLite's write lock during the burst: the applier thread's drain cannot
-    // commit, so every delivery answered 202 is only in the journal when the host is killed (the
-    // receiving thread writes nothing to SQLite for an accepted delivery). The burst stays under
-    // the journal's backlog bound (2,000), so nothing waits for room.
-    const lock = new Database(join(dataDir, 'syncbridge.db'), { timeout: 0 });
-    lock.exec('BEGIN IMMEDIATE');
+  /**
+   * Senders keep posting; the host is killed once BURST of them were answered, with the others'
+   * requests in flight (those may or may not have been taken: only the 202s are promised, and a
+   * 202 read in full counts even when it arrives as the host dies). Returns delivery id → record id
+   * of every delivery answered 202.
+   */
+  async function burstThenKill(host: NpmStartProcess, prefix: string): Promise<Map<string, string>> {
     const answered: Array<{ id: string; status: number; body: any }> = [];
-    try {
-      // The burst: the senders keep posting; the host is killed once BURST of them were answered,
-      // with the others' requests in flight (those may or may not have been taken: only the 202s
-      // are promised, and a 202 read in full counts even when it arrives as the host dies).
-      let killed: Promise<void> | undefined;
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (!killed) {
-            const id = `cus_jc_${next++}`;
-            const event = customerEvent(id) as { data: { record: Record<string, unknown> } };
-            event.data.record.notes = 'n'.repeat(1_000);
-            const answer = await postWebhookAs(host.url, CONNECTION, SECRET, `msg_${id}`, event).catch(() => undefined);
-            if (answer === undefined) return;
-            answered.push({ id, ...answer });
-            if (answered.length === BURST) killed = killHard(host.child);
-          }
-        }),
-      );
-      await killed;
-    } finally {
-      lock.exec('ROLLBACK');
-      lock.close();
-    }
+    let next = 0;
+    let killed: Promise<void> | undefined;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (!killed) {
+          const id = `${prefix}_${next++}`;
+          const event = customerEvent(id) as { data: { record: Record<string, unknown> } };
+          event.data.record.notes = 'n'.repeat(1_000);
+          const answer = await postWebhookAs(host.url, CONNECTION, SECRET, `msg_${id}`, event).catch(() => undefined);
+          if (answer === undefined) return;
+          answered.push({ id, ...answer });
+          if (answered.length === BURST) killed = killHard(host.child);
+        }
+      }),
+    );
+    await killed;
     expect(answered.filter((a) => a.status !== 202)).toEqual([]);
-    for (const a of answered) accepted.set(a.body.deliveryId as string, a.id);
+    return new Map(answered.map((a) => [a.body.deliveryId as string, a.id]));
+  }
 
-    // None of the 202s reached the delivery log before the kill (read from the file the killed
-    // host left): all of it is the restart's work, from the journal.
-    const logged = loggedDeliveryIds(join(dataDir, 'syncbridge.db'));
-    const journaled = new Set(undrainedJournalKeys(journalDir()));
-    console.log(`journalCrash: ${answered.length} answered 202 before the SIGKILL, ${answered.filter((a) => logged.has(a.body.deliveryId as string)).length} of them in the delivery log, ${journaled.size} deliveries in the journal after its checkpoint`);
-    expect(answered.filter((a) => logged.has(a.body.deliveryId as string))).toEqual([]);
-    expect(answered.filter((a) => !journaled.has(`webhook:${CONNECTION}:msg_${a.id}`))).toEqual([]);
-
-    ({ host, api } = await start());
+  /**
+   * After the restart: every accepted delivery logged once and applied, its record stored once,
+   * the journal drained to its end, and the provider's retries each a duplicate of the delivery it
+   * was accepted as.
+   */
+  async function expectEachAppliedOnce(api: ApiClient, host: NpmStartProcess, accepted: Map<string, string>): Promise<void> {
     const log = await api.waitFor('every accepted delivery applied', async () => {
       const entries = (await deliveryLog(api)).filter((d) => accepted.has(d.id));
       return entries.length >= accepted.size && entries.every((d) => d.status === 'applied') ? entries : undefined;
@@ -132,15 +112,75 @@ describe('npm start: SIGKILL right after a burst of accepted webhooks', () => {
     expect(new Set(log.map((d) => d.webhookId))).toEqual(new Set(ids.map((id) => `msg_${id}`)));
     const stored = await api.liveRecords('customers', CONNECTION);
     expect(ids.filter((id) => !stored.has(id))).toEqual([]);
-    expect(undrainedJournalKeys(journalDir())).toEqual([]);
+    // The drain's checkpoint file follows within its 250 ms once it has caught up (deliveries are
+    // applied in the drain's own commit, so it can trail them).
+    await api.waitFor('the journal checkpointed to its end', async () => undrainedJournalKeys(journalDir()).length === 0 || undefined, 5_000);
 
-    // The provider's retries: each one a duplicate of the delivery it was accepted as.
     const retries: Array<{ status: number; body: any }> = [];
     for (let i = 0; i < ids.length; i += CONCURRENCY) {
       retries.push(...(await Promise.all(ids.slice(i, i + CONCURRENCY).map((id) => postWebhookAs(host.url, CONNECTION, SECRET, `msg_${id}`, customerEvent(id))))));
     }
     expect(retries.filter((r) => !(r.status === 200 && r.body?.duplicate === true))).toEqual([]);
     expect(retries.map((r) => r.body.deliveryId)).toEqual([...accepted.keys()]);
+  }
+
+  test('every delivery answered 202 before a SIGKILL is logged exactly once and applied after the restart, and re-posting it is a duplicate', async () => {
+    let { host, api } = await start();
+    // The first full sync finishes first (its sweep would delete the records the webhooks add).
+    await api.waitFor('the first full sync', async () => {
+      const runs = (await api.api('GET', `/api/connections/${CONNECTION}/syncs`)).body.runs;
+      return runs?.length === 1 && runs[0].finishedAt;
+    }, 20_000);
+    expect((await api.api('PUT', `/api/connections/${CONNECTION}/webhook`, { secrets: [SECRET] })).status).toBe(200);
+
+    // This process holds SQLite's write lock during the burst: the applier thread's drain cannot
+    // commit, so every delivery answered 202 is only in the journal when the host is killed (the
+    // receiving thread writes nothing to SQLite for an accepted delivery). The burst stays under
+    // the journal's backlog bound (2,000), so nothing waits for room.
+    const lock = new Database(join(dataDir, 'syncbridge.db'), { timeout: 0 });
+    lock.exec('BEGIN IMMEDIATE');
+    let accepted: Map<string, string>;
+    try {
+      accepted = await burstThenKill(host, 'cus_jc');
+    } finally {
+      lock.exec('ROLLBACK');
+      lock.close();
+    }
+
+    // None of the 202s reached the delivery log before the kill (read from the file the killed
+    // host left): all of it is the restart's work, from the journal.
+    const logged = loggedDeliveryIds(join(dataDir, 'syncbridge.db'));
+    const journaled = new Set(undrainedJournalKeys(journalDir()));
+    console.log(`journalCrash: ${accepted.size} answered 202 before the SIGKILL, ${[...accepted.keys()].filter((id) => logged.has(id)).length} of them in the delivery log, ${journaled.size} deliveries in the journal after its checkpoint`);
+    expect([...accepted.keys()].filter((id) => logged.has(id))).toEqual([]);
+    expect([...accepted.values()].filter((id) => !journaled.has(`webhook:${CONNECTION}:msg_${id}`))).toEqual([]);
+
+    ({ host, api } = await start());
+    await expectEachAppliedOnce(api, host, accepted);
+    await killHard(host.child);
+  });
+
+  test('a SIGKILL while the drain applies a burst (each batch applied in its own commit, claims last) loses none and applies none twice', async () => {
+    // The data folder the test above left (its connection synced, its secret set), a new host.
+    let { host, api } = await start();
+    const accepted = await burstThenKill(host, 'cus_jd');
+    // Part of the burst was applied before the kill, part only journaled: the kill fell mid-drain.
+    const logged = loggedDeliveryIds(join(dataDir, 'syncbridge.db'));
+    const inLog = [...accepted.keys()].filter((id) => logged.has(id)).length;
+    console.log(`journalCrash (draining): ${accepted.size} answered 202 before the SIGKILL, ${inLog} of them in the delivery log, ${undrainedJournalKeys(journalDir()).length} frames after the checkpoint`);
+
+    ({ host, api } = await start());
+    await expectEachAppliedOnce(api, host, accepted);
+    // Each record written once (version 1): read again after the restart, a delivery applied
+    // before the kill finds its own step's write and writes nothing.
+    const db = new Database(join(dataDir, 'syncbridge.db'), { readonly: true });
+    try {
+      const versions = db.prepare("SELECT external_id, version FROM records WHERE external_id LIKE 'cus_jd_%'").all() as Array<{ external_id: string; version: number }>;
+      expect(versions.filter((v) => v.version !== 1)).toEqual([]);
+      expect(versions.length).toBeGreaterThanOrEqual(accepted.size);
+    } finally {
+      db.close();
+    }
     await killHard(host.child);
   });
 });

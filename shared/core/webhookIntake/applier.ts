@@ -49,10 +49,12 @@ export interface ApplyOptions {
    */
   messageSequence?: string;
   /**
-   * False: a delivery that needs a provider call (an id-only event's fetch) is `deferred` before
-   * anything of it is written (applyTaken). Default true.
+   * Applied by applyTaken, in its caller's transaction: a delivery that needs a provider call (an
+   * id-only event's fetch) is `deferred` before anything of it is written, and a store that is
+   * busy (`transient`) fails the whole batch, which its caller tries again, instead of scheduling
+   * a retry per delivery. Default false.
    */
-  providerCalls?: boolean;
+  taken?: boolean;
 }
 
 /** What the delivery log says of a failure that is ours: its text may quote store internals or data. */
@@ -173,6 +175,7 @@ export class WebhookApplier {
     try {
       return await this.applyDelivery(delivery, message, readConnection, options);
     } catch (error) {
+      if (options.taken === true && isSyncBridgeError(error, 'transient')) throw error;
       return this.onInternalFailure(delivery, message, error, options);
     }
   }
@@ -202,8 +205,10 @@ export class WebhookApplier {
    * row is then written once, with its outcome), each in the trace its intake ran in. No
    * provider is called: a delivery that needs a call (an id-only event's fetch) is returned in
    * `deferred` with nothing of it written, and so is every later delivery of its connection, so
-   * that the worker applies them after it, in order. A throw (only when even recording a failure
-   * failed) leaves what was written of the batch; applying it again writes nothing new.
+   * that the worker applies them after it, in order. Our own failure of one delivery is retried
+   * by a scheduled message as in `apply`; a store that is busy throws, as does a failure that
+   * cannot even be recorded: what was written of the batch stays, and applying it again writes
+   * nothing new.
    */
   async applyTaken(taken: readonly TakenDelivery[], log: AppliedDeliveryLog): Promise<{ outcomes: Partial<Record<ApplyOutcome, number>>; deferred: Delivery[] }> {
     const applier = new WebhookApplier(this.platform, this.adapters, this.customRules, this.retry, this.random, log);
@@ -216,7 +221,7 @@ export class WebhookApplier {
       let outcome: ApplyOutcome = 'deferred';
       if (!waiting.has(connectionId)) {
         const message: WebhookInboundMessage = { kind: 'webhook', connectionId, deliveryId: delivery.id };
-        outcome = await runInTrace(traceparent, () => applier.applyReading(message, { providerCalls: false }, reads.reader));
+        outcome = await runInTrace(traceparent, () => applier.applyReading(message, { taken: true }, reads.reader));
       }
       if (outcome === 'deferred') {
         waiting.add(connectionId);
@@ -286,7 +291,7 @@ export class WebhookApplier {
     const entity = match[1];
     if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, options, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
     if (!pulls(connection, entity)) return this.finish(delivery, options, 'ignored', `The connection does not pull ${entity}.`);
-    if (options.providerCalls === false && idToFetch(data) !== undefined) return 'deferred';
+    if (options.taken === true && idToFetch(data) !== undefined) return 'deferred';
 
     let record: ProviderRecord;
     try {
@@ -333,7 +338,7 @@ export class WebhookApplier {
     const byEntity = new Map<string, RecordChange[]>();
     for (const change of parsed.changes) byEntity.set(change.entity, [...(byEntity.get(change.entity) ?? []), change]);
     const webhookOnly = this.adapters.get(connection.provider).webhookOnly === true;
-    if (options.providerCalls === false && !webhookOnly && parsed.changes.some((change) => change.kind === 'fetch' && pulls(connection, change.entity))) return 'deferred';
+    if (options.taken === true && !webhookOnly && parsed.changes.some((change) => change.kind === 'fetch' && pulls(connection, change.entity))) return 'deferred';
     let applied = 0;
     for (const [entity, changes] of byEntity) {
       if (!pulls(connection, entity)) {

@@ -44,7 +44,8 @@ interface Pending extends IntakeEntry {
  * The journal drain's intake on the local host's applier thread (docs/webhook-intake.md "Direct
  * apply"): the deliveries of a drained batch are applied at once, instead of logged `received`,
  * enqueued, received from the queue, read back and settled. For each batch, in one event-loop
- * turn and so in one transaction (turnCommit.ts):
+ * turn and so in one transaction (turnCommit.ts; the first record of a connection or entity
+ * never seen before commits the turn early, once, RecordScopeKeys):
  * 1. duplicates are told apart by the claims already stored (a read);
  * 2. the new deliveries are applied in journal order (WebhookApplier.applyTaken), their rows
  *    settled in memory;
