@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const { applier } = webhookIntakeFor(services);
   const drain = data.journalDir === undefined
     ? undefined
-    : startJournalDrain(platform, data.journalDir, (position) => post({ type: 'drained', position }), (taken, log) => applier.applyTaken(taken, log));
+    : startJournalDrain(platform, data.journalDir, (position) => post({ type: 'drained', position }), (taken, log, batch) => applier.applyTaken(taken, log, batch));
   dispatcher.start();
 
   port.on('message', (message: ToApplierThread) => {

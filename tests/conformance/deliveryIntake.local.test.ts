@@ -95,8 +95,8 @@ function oneFrameJournal(direct: boolean): () => Promise<DeliveryIntakeSubject> 
     const journal = new JournalIntake(appender, platform.idempotency);
     let applied: string[] = [];
     const { applier } = webhookIntakeFor(createServices(platform));
-    const apply: ApplyTaken = async (taken, log) => {
-      const result = await applier.applyTaken(taken, log);
+    const apply: ApplyTaken = async (taken, log, batch) => {
+      const result = await applier.applyTaken(taken, log, batch);
       const deferred = new Set(result.deferred.map((d) => d.id));
       applied.push(...taken.map((t) => t.delivery.id).filter((id) => !deferred.has(id)));
       return result;

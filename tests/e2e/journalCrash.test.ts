@@ -168,6 +168,7 @@ describe('npm start: SIGKILL right after a burst of accepted webhooks', () => {
     const logged = loggedDeliveryIds(join(dataDir, 'syncbridge.db'));
     const inLog = [...accepted.keys()].filter((id) => logged.has(id)).length;
     console.log(`journalCrash (draining): ${accepted.size} answered 202 before the SIGKILL, ${inLog} of them in the delivery log, ${undrainedJournalKeys(journalDir()).length} frames after the checkpoint`);
+    expect(inLog).toBeGreaterThan(0); // the drain was applying when the kill came
 
     ({ host, api } = await start());
     await expectEachAppliedOnce(api, host, accepted);

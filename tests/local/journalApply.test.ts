@@ -84,7 +84,7 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
       await services.connections.create({ tenantId: TENANT, id, provider: 'sandbox', config: { baseUrl: sandbox.url }, credentials: { type: 'apiKey', apiKey: sandbox.apiKey }, schedule: { enabled: false } });
     }
     const { applier } = webhookIntakeFor(services);
-    apply = (taken, log) => applier.applyTaken(taken, log);
+    apply = (taken, log, batch) => applier.applyTaken(taken, log, batch);
     await whenDurable(platform.db);
   });
   afterEach(async () => {
@@ -113,6 +113,21 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
   async function drained(journal: JournalIntake): Promise<void> {
     await waitFor(() => journal.backlog === 0, 10_000, 'the journal drained');
     await whenDurable(platform.db);
+  }
+
+  /** The drain's direct apply on the platform's own parts, as startJournalDrain builds it, with the queue's send replaced where a test says. */
+  function directIntake(queue: Partial<Pick<LocalPlatform['queue'], 'send'>> = {}, applyWith: ApplyTaken = apply): JournalDirectApply {
+    return new JournalDirectApply({
+      claims: platform.idempotency,
+      deliveries: platform.deliveries,
+      queue: { send: queue.send ?? ((...args) => platform.queue.send(...args)), hasDueInSession: (...args) => platform.queue.hasDueInSession(...args) },
+      turn: enableTurnCommit(platform.db),
+      telemetry: platform.telemetry,
+      apply: applyWith,
+      failsBatch: () => false,
+      messagesFor: (list) => list.map((e) => e.message),
+      dedupeTtlMs: DAY_MS,
+    });
   }
 
   /** Counts UPDATEs of delivery rows and claims on the platform's own handle (temp triggers see only its writes: the drain's). */
@@ -214,8 +229,7 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
   it('a batch cut short after its writes began takes no claim: the same batch again is accepted, and each delivery is applied and logged once', async () => {
     // The queue refuses the send for the deferred delivery, after the others were applied and all rows inserted.
     let sendFails = true;
-    const queue = { send: (...args: Parameters<LocalPlatform['queue']['send']>) => (sendFails ? Promise.reject(new Error('The queue is down.')) : platform.queue.send(...args)) };
-    const intake = new JournalDirectApply({ claims: platform.idempotency, deliveries: platform.deliveries, queue, telemetry: platform.telemetry, apply, messagesFor: (list) => list.map((e) => e.message), dedupeTtlMs: DAY_MS });
+    const intake = directIntake({ send: (...args) => (sendFails ? Promise.reject(new Error('The queue is down.')) : platform.queue.send(...args)) });
     const entries = [entry('a', recordEvent('cus_a1', 'Ada')), entry('b', idOnlyEvent('cus_0000003')), entry('a', recordEvent('cus_a2', 'Al'))];
 
     const first = await Promise.allSettled(entries.map((e) => intake.write(e)));
@@ -235,6 +249,74 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
     expect((await platform.deliveries.health('a')).received).toBe(2);
     expect(deliveryIdsOf(receiveAll(platform.queue))).toEqual([entries[1].delivery.id]);
     for (const e of entries) expect(platform.idempotency.peek(e.claimKey)).toBe('completed');
+  });
+
+  it('a batch tried again judges the rows its first try stored as the worker would: a delivery deferred then and held now is released by the resume', async () => {
+    let sendFails = true;
+    const intake = directIntake({ send: (...args) => (sendFails ? Promise.reject(new Error('The queue is down.')) : platform.queue.send(...args)) });
+    const fetch = entry('b', idOnlyEvent('cus_0000004'));
+    const carried = entry('a', recordEvent('cus_a1', 'Ada'));
+    expect((await Promise.allSettled([fetch, carried].map((e) => intake.write(e)))).map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    await whenDurable(platform.db);
+    // The first try's rows stayed: the deferred one `received`, the other applied.
+    expect(await platform.deliveries.get(fetch.delivery.id)).toMatchObject({ status: 'received' });
+
+    await services.connections.pause(TENANT, 'b');
+    sendFails = false;
+    expect(await Promise.all([fetch, carried].map((e) => intake.write(e)))).toEqual(['accepted', 'accepted']);
+    await whenDurable(platform.db);
+    expect(await platform.deliveries.get(fetch.delivery.id)).toMatchObject({ status: 'held' });
+    expect(await platform.deliveries.get(carried.delivery.id)).toMatchObject({ status: 'applied' });
+    expect(receiveAll(platform.queue)).toEqual([]);
+    expect((await services.connections.resume(TENANT, 'b')).releasedDeliveries).toBe(1);
+    expect(deliveryIdsOf(receiveAll(platform.queue).filter((m) => m.sessionId === 'b'))).toEqual([fetch.delivery.id]);
+  });
+
+  it('a connection\'s deliveries wait behind its earlier ones still with the worker, across batches; once those are applied the next are applied at once', async () => {
+    const intake = directIntake();
+    const status = async (e: IntakeEntry) => (await platform.deliveries.get(e.delivery.id))?.status;
+    // Batch 1: an id-only event goes to the worker.
+    const fetch = entry('a', idOnlyEvent('cus_0000005'));
+    expect(await intake.write(fetch)).toBe('accepted');
+    // Batch 2: a later event of the same record, carrying no time, must not overtake it; another connection's applies.
+    const later = entry('a', { type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000005', name: 'Set by the later event' } } });
+    const other = entry('b', recordEvent('cus_b1', 'Bea'));
+    expect(await Promise.all([later, other].map((e) => intake.write(e)))).toEqual(['accepted', 'accepted']);
+    await whenDurable(platform.db);
+    expect([await status(fetch), await status(later), await status(other)]).toEqual(['received', 'received', 'applied']);
+
+    // The worker applies session a's messages in order: the later event wins.
+    const messages = receiveAll(platform.queue);
+    expect(messages.map((m) => m.sessionId)).toEqual(['a', 'a']);
+    expect(deliveryIdsOf(messages)).toEqual([fetch.delivery.id, later.delivery.id]);
+    for (const m of messages) await webhookIntakeFor(services).applier.apply(m.body as WebhookInboundMessage, { messageSequence: String(m.sequenceNumber) });
+    expect(await platform.records.get(scopeOf('a'), 'cus_0000005')).toMatchObject({ data: { name: 'Set by the later event' } });
+
+    // Nothing of a waits there now: its next delivery is applied at once.
+    const next = entry('a', recordEvent('cus_a9', 'Nine'));
+    expect(await intake.write(next)).toBe('accepted');
+    await whenDurable(platform.db);
+    expect(await status(next)).toBe('applied');
+    expect(receiveAll(platform.queue)).toEqual([]);
+  });
+
+  it('a batch whose transaction SQLite rolled back (an I/O error, a full disk) takes no claim, and applies whole when tried again', async () => {
+    let rollBack = true;
+    const intake = directIntake({}, async (taken, log, batch) => {
+      const result = await apply(taken, log, batch);
+      if (rollBack) platform.db.exec('ROLLBACK'); // what SQLite does itself, mid-batch
+      return result;
+    });
+    const entries = [entry('a', recordEvent('cus_a1', 'Ada')), entry('b', recordEvent('cus_b1', 'Bea'))];
+    expect((await Promise.allSettled(entries.map((e) => intake.write(e)))).map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    await whenDurable(platform.db).catch(() => undefined);
+    for (const e of entries) expect(platform.idempotency.peek(e.claimKey)).toBe('free');
+
+    rollBack = false;
+    expect(await Promise.all(entries.map((e) => intake.write(e)))).toEqual(['accepted', 'accepted']);
+    await whenDurable(platform.db);
+    for (const e of entries) expect(await platform.deliveries.get(e.delivery.id)).toMatchObject({ status: 'applied' });
+    expect(await platform.records.get(scopeOf('a'), 'cus_a1')).toMatchObject({ data: { name: 'Ada' }, version: 1 });
   });
 
   it('while another writer holds the database, the drain\'s batches fail whole and are tried again; once it lets go every delivery is applied once', async () => {

@@ -83,6 +83,19 @@ describe('turnCommit', () => {
     expect(turns.commits).toBe(0);
   });
 
+  it('begin opens the turn before any write: reads after it see nothing another connection could change, since none can write', async () => {
+    turns.begin();
+    expect(db.inTransaction).toBe(true);
+    other.pragma('busy_timeout = 0');
+    expect(() => other.prepare('INSERT INTO t (v) VALUES (?)').run('blocked')).toThrow(/locked|busy/i);
+    turns.begin(); // inside the open turn: nothing more
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('mine');
+    await whenDurable(db);
+    expect(turns.commits).toBe(1);
+    expect(seen()).toEqual(['mine']);
+    other.prepare('INSERT INTO t (v) VALUES (?)').run('after');
+  });
+
   it('commitNow makes the writes so far durable at once', () => {
     db.prepare('INSERT INTO t (v) VALUES (?)').run('now');
     commitNow(db);
@@ -99,9 +112,11 @@ describe('turnCommit', () => {
   it('tells the waiters when the turn was rolled back instead of committed', async () => {
     db.prepare('INSERT INTO t (v) VALUES (?)').run('lost');
     const durable = whenDurable(db);
+    expect(turns.rollbacks).toBe(0);
     db.exec('ROLLBACK'); // what SQLite does itself on an I/O error or a full disk
     await expect(durable).rejects.toThrow(/rolled back/);
     expect(seen()).toEqual([]);
+    expect(turns.rollbacks).toBe(1);
     // The handle goes on: the next turn commits normally.
     db.prepare('INSERT INTO t (v) VALUES (?)').run('next');
     await whenDurable(db);

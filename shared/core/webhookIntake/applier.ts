@@ -48,13 +48,28 @@ export interface ApplyOptions {
    * before is left as it is (settledByThisMessage). Without one, every delivery is judged.
    */
   messageSequence?: string;
+}
+
+/** What applyTaken's caller says of its batch. */
+export interface TakenBatchOptions {
   /**
-   * Applied by applyTaken, in its caller's transaction: a delivery that needs a provider call (an
-   * id-only event's fetch) is `deferred` before anything of it is written, and a store that is
-   * busy (`transient`) fails the whole batch, which its caller tries again, instead of scheduling
-   * a retry per delivery. Default false.
+   * Connections with earlier deliveries still waiting for the worker (their messages due on
+   * `sync-inbound`): this batch's deliveries of them are deferred too, so that none overtakes them.
    */
-  taken?: boolean;
+  behind?: ReadonlySet<string>;
+  /**
+   * Errors that fail the whole batch, which its caller tries again, instead of a scheduled retry
+   * per delivery: the store being busy (another process holds its write lock). Default none.
+   */
+  failsBatch?: (error: unknown) => boolean;
+}
+
+/**
+ * A delivery applied by applyTaken, in its caller's transaction: one that needs a provider call
+ * (an id-only event's fetch) is `deferred` before anything of it is written.
+ */
+interface ApplyingOptions extends ApplyOptions {
+  taken?: Pick<TakenBatchOptions, 'failsBatch'>;
 }
 
 /** What the delivery log says of a failure that is ours: its text may quote store internals or data. */
@@ -155,7 +170,7 @@ export class WebhookApplier {
   }
 
   /** `apply`, with the connection read through `readConnection` (applyBatch reads it once per batch). */
-  private async applyReading(message: WebhookInboundMessage, options: ApplyOptions, readConnection: ConnectionReader): Promise<ApplyOutcome> {
+  private async applyReading(message: WebhookInboundMessage, options: ApplyingOptions, readConnection: ConnectionReader): Promise<ApplyOutcome> {
     const { platform } = this;
     const delivery = await this.log.get(message.deliveryId);
     if (!delivery) {
@@ -175,7 +190,7 @@ export class WebhookApplier {
     try {
       return await this.applyDelivery(delivery, message, readConnection, options);
     } catch (error) {
-      if (options.taken === true && isSyncBridgeError(error, 'transient')) throw error;
+      if (options.taken?.failsBatch?.(error) === true) throw error;
       return this.onInternalFailure(delivery, message, error, options);
     }
   }
@@ -205,23 +220,25 @@ export class WebhookApplier {
    * row is then written once, with its outcome), each in the trace its intake ran in. No
    * provider is called: a delivery that needs a call (an id-only event's fetch) is returned in
    * `deferred` with nothing of it written, and so is every later delivery of its connection, so
-   * that the worker applies them after it, in order. Our own failure of one delivery is retried
-   * by a scheduled message as in `apply`; a store that is busy throws, as does a failure that
-   * cannot even be recorded: what was written of the batch stays, and applying it again writes
-   * nothing new.
+   * that the worker applies them after it, in order; so are all of a connection the caller says
+   * is `behind`. Our own failure of one delivery is retried by a scheduled message as in `apply`;
+   * an error the caller says `failsBatch` throws, as does a failure that cannot even be recorded:
+   * what was written of the batch stays, and applying it again writes nothing new.
    */
-  async applyTaken(taken: readonly TakenDelivery[], log: AppliedDeliveryLog): Promise<{ outcomes: Partial<Record<ApplyOutcome, number>>; deferred: Delivery[] }> {
+  async applyTaken(taken: readonly TakenDelivery[], log: AppliedDeliveryLog, batch: TakenBatchOptions = {}): Promise<{ outcomes: Partial<Record<ApplyOutcome, number>>; deferred: Delivery[] }> {
     const applier = new WebhookApplier(this.platform, this.adapters, this.customRules, this.retry, this.random, log);
     const outcomes: Partial<Record<ApplyOutcome, number>> = {};
     const deferred: Delivery[] = [];
-    const waiting = new Set<string>(); // connections with a deferred delivery in this batch
+    // Connections whose deliveries go to the worker: behind earlier ones there, or behind one deferred here.
+    const waiting = new Set<string>(batch.behind);
+    const options: ApplyingOptions = { taken: { failsBatch: batch.failsBatch } };
     const reads = new ConnectionReads((id) => this.platform.connections.get(id));
     for (const { delivery, traceparent } of taken) {
       const { connectionId } = delivery;
       let outcome: ApplyOutcome = 'deferred';
       if (!waiting.has(connectionId)) {
         const message: WebhookInboundMessage = { kind: 'webhook', connectionId, deliveryId: delivery.id };
-        outcome = await runInTrace(traceparent, () => applier.applyReading(message, { taken: true }, reads.reader));
+        outcome = await runInTrace(traceparent, () => applier.applyReading(message, options, reads.reader));
       }
       if (outcome === 'deferred') {
         waiting.add(connectionId);
@@ -271,7 +288,7 @@ export class WebhookApplier {
     return 'rescheduled';
   }
 
-  private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage, readConnection: ConnectionReader, options: ApplyOptions): Promise<ApplyOutcome> {
+  private async applyDelivery(delivery: Delivery, message: WebhookInboundMessage, readConnection: ConnectionReader, options: ApplyingOptions): Promise<ApplyOutcome> {
     const { platform } = this;
     const connection = await readConnection(delivery.connectionId);
     if (!connection) return this.finish(delivery, options, 'ignored', 'The connection no longer exists.');
@@ -291,7 +308,7 @@ export class WebhookApplier {
     const entity = match[1];
     if (data.entity !== undefined && data.entity !== entity) return this.finish(delivery, options, 'ignored', `data.entity "${String(data.entity)}" does not match the event type.`);
     if (!pulls(connection, entity)) return this.finish(delivery, options, 'ignored', `The connection does not pull ${entity}.`);
-    if (options.taken === true && idToFetch(data) !== undefined) return 'deferred';
+    if (options.taken !== undefined && idToFetch(data) !== undefined) return 'deferred';
 
     let record: ProviderRecord;
     try {
@@ -331,14 +348,14 @@ export class WebhookApplier {
    * the connection does not pull, stale states and id-only events that cannot be fetched are noted
    * in the delivery log; a delivery none of whose changes apply is `ignored` with those notes.
    */
-  private async applyProviderEvent(delivery: Delivery, connection: Connection, parser: ProviderEventParser, message: WebhookInboundMessage, options: ApplyOptions): Promise<ApplyOutcome> {
+  private async applyProviderEvent(delivery: Delivery, connection: Connection, parser: ProviderEventParser, message: WebhookInboundMessage, options: ApplyingOptions): Promise<ApplyOutcome> {
     const parsed = parser({ headers: new Headers(delivery.headers), body: delivery.body });
     if ('ignored' in parsed) return this.finish(delivery, options, 'ignored', parsed.ignored);
     const notes: string[] = [];
     const byEntity = new Map<string, RecordChange[]>();
     for (const change of parsed.changes) byEntity.set(change.entity, [...(byEntity.get(change.entity) ?? []), change]);
     const webhookOnly = this.adapters.get(connection.provider).webhookOnly === true;
-    if (options.taken === true && !webhookOnly && parsed.changes.some((change) => change.kind === 'fetch' && pulls(connection, change.entity))) return 'deferred';
+    if (options.taken !== undefined && !webhookOnly && parsed.changes.some((change) => change.kind === 'fetch' && pulls(connection, change.entity))) return 'deferred';
     let applied = 0;
     for (const [entity, changes] of byEntity) {
       if (!pulls(connection, entity)) {

@@ -1,24 +1,35 @@
-import type { AppliedDeliveryLog, TakenDelivery } from '../../core/webhookIntake/applier';
+import type { AppliedDeliveryLog, ApplyOutcome, TakenBatchOptions, TakenDelivery } from '../../core/webhookIntake/applier';
 import { DeliveryLogBuffer } from '../../core/webhookIntake/deliveryLogBuffer';
+import { WEBHOOK_MESSAGE_ID_PREFIXES } from '../../core/runs/inboundMessage';
 import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
-import type { Delivery, DeliveryStore } from '../../ports/deliveryStore';
+import type { Delivery } from '../../ports/deliveryStore';
 import { QUEUES, type OutgoingMessage, type QueueSender } from '../../ports/queue';
 import type { Telemetry } from '../../ports/telemetry';
+import type { SqliteDeliveryStore } from './sqliteDeliveryStore';
 import type { SqliteIdempotencyStore } from './sqliteIdempotencyStore';
+import type { SqliteQueue } from './sqliteQueue';
+import type { TurnCommit } from './turnCommit';
 
 /**
- * Applies deliveries taken just now, rows not written yet, reading and settling them in `log`
- * (WebhookApplier.applyTaken); returns those that need a provider call, which go to the worker
- * in a message.
+ * Applies deliveries taken just now, reading and settling their rows in `log`
+ * (WebhookApplier.applyTaken); returns those that need the worker, which go to it in a message.
  */
-export type ApplyTaken = (taken: readonly TakenDelivery[], log: AppliedDeliveryLog) => Promise<{ deferred: Delivery[] }>;
+export type ApplyTaken = (
+  taken: readonly TakenDelivery[],
+  log: AppliedDeliveryLog,
+  batch: TakenBatchOptions,
+) => Promise<{ outcomes: Partial<Record<ApplyOutcome, number>>; deferred: Delivery[] }>;
 
 export interface JournalApplyOptions {
   claims: Pick<SqliteIdempotencyStore, 'peek' | 'claimManyCompleted'>;
-  deliveries: Pick<DeliveryStore, 'insertMany'> & AppliedDeliveryLog;
-  queue: QueueSender;
-  telemetry: Pick<Telemetry, 'log'>;
+  deliveries: Pick<SqliteDeliveryStore, 'insertMany' | 'storedIds'> & AppliedDeliveryLog;
+  queue: QueueSender & Pick<SqliteQueue, 'hasDueInSession'>;
+  /** The database handle's turn commit: the batch holds the write lock from its first read, and notices a rollback. */
+  turn: Pick<TurnCommit, 'begin' | 'rollbacks'>;
+  telemetry: Pick<Telemetry, 'log' | 'metric'>;
   apply: ApplyTaken;
+  /** Errors that fail the whole batch (tried again by the drain) rather than one delivery: the store being busy. */
+  failsBatch: (error: unknown) => boolean;
   /** The messages for deferred deliveries, in order (the local platform's one batch per connection). */
   messagesFor: (entries: readonly IntakeEntry[]) => OutgoingMessage[];
   /** How long a taken key is a duplicate. */
@@ -44,19 +55,21 @@ interface Pending extends IntakeEntry {
  * The journal drain's intake on the local host's applier thread (docs/webhook-intake.md "Direct
  * apply"): the deliveries of a drained batch are applied at once, instead of logged `received`,
  * enqueued, received from the queue, read back and settled. For each batch, in one event-loop
- * turn and so in one transaction (turnCommit.ts; the first record of a connection or entity
- * never seen before commits the turn early, once, RecordScopeKeys):
+ * turn, holding SQLite's write lock from its first read (so nothing another thread or process
+ * writes, a connection paused or resumed, can fall between what it reads and what it writes):
  * 1. duplicates are told apart by the claims already stored (a read);
- * 2. the new deliveries are applied in journal order (WebhookApplier.applyTaken), their rows
- *    settled in memory;
- * 3. their rows are inserted, each once, with its outcome;
- * 4. those that need a provider call (an id-only event's fetch, which must not hold the write
- *    lock) are sent to the worker in a message, as the group commit sends them all;
- * 5. their claims are written, taken and completed at once.
- * Claims come last, so that even a batch cut short in the middle leaves nothing that would drop
- * a delivery: read again, it is new, and applying again what was applied writes nothing new (the
- * step id of a delivery is its own). A failure fails the batch's callers, and the drain tries the
- * batch again later.
+ * 2. the new deliveries are applied in journal order (WebhookApplier.applyTaken), the rows not
+ *    stored yet settled in memory;
+ * 3. those rows are inserted, each once, with its outcome;
+ * 4. those that need the worker go to it in a message, as the group commit sends them all: an
+ *    id-only event (its fetch must not hold the write lock) and every later delivery of its
+ *    connection, and every delivery of a connection that has earlier ones waiting there;
+ * 5. health counts are written, and their claims, taken and completed at once.
+ * The turn commits early only for the first record of a connection or entity a process meets
+ * (RecordScopeKeys); claims come last, so that even a batch cut short in the middle leaves nothing
+ * that would drop a delivery: read again, it is new, and applying again what was applied writes
+ * nothing new (the step id of a delivery is its own). A failure, or a rollback of the turn by
+ * SQLite, fails the batch's callers, and the drain tries the batch again later.
  */
 export class JournalDirectApply implements DeliveryIntake {
   private pending: Pending[] = [];
@@ -83,11 +96,13 @@ export class JournalDirectApply implements DeliveryIntake {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const { claims, deliveries, queue, apply, messagesFor, telemetry } = this.options;
+    const { claims, deliveries, queue, turn, apply, messagesFor, telemetry } = this.options;
+    const rollbacks = turn.rollbacks;
     const fresh: Pending[] = [];
     // The same delivery twice in one batch: the later mention follows the first one's fate.
     const followers = new Map<string, Pending[]>();
     try {
+      turn.begin();
       for (const p of batch) {
         const first = followers.get(p.claimKey);
         if (first) {
@@ -106,19 +121,27 @@ export class JournalDirectApply implements DeliveryIntake {
     }
     if (fresh.length === 0) return;
     try {
-      const log = new DeliveryLogBuffer(deliveries, fresh.map((p) => p.delivery));
+      const stored = deliveries.storedIds(fresh.map((p) => p.delivery.id));
+      const log = new DeliveryLogBuffer(deliveries, fresh.filter((p) => !stored.has(p.delivery.id)).map((p) => p.delivery));
+      const connections = new Set(fresh.map((p) => p.delivery.connectionId));
+      const behind = new Set([...connections].filter((id) => queue.hasDueInSession(QUEUES.inbound, id, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES })));
       const { deferred } = await apply(
         fresh.map((p) => ({ delivery: p.delivery, traceparent: traceparentOf(p.message) })),
         log,
+        { behind, failsBatch: this.options.failsBatch },
       );
       await deliveries.insertMany(log.rows());
       if (deferred.length > 0) {
         const ids = new Set(deferred.map((d) => d.id));
         await queue.send(QUEUES.inbound, messagesFor(fresh.filter((p) => ids.has(p.delivery.id))));
       }
+      for (const count of log.healthCounts()) await deliveries.recordHealth(...count);
+      if (turn.rollbacks !== rollbacks) throw new Error('SQLite rolled the webhook journal drain\'s transaction back while it applied a batch; the batch is tried again.');
       const taken = claims.claimManyCompleted(fresh.map((p) => p.claimKey), TAKEN, this.options.dedupeTtlMs);
       const lost = taken.filter((t) => !t).length;
       if (lost > 0) telemetry.log('warn', 'Webhook deliveries applied by the journal drain were claimed by another writer meanwhile; they may be applied twice, which writes nothing new.', { count: lost });
+      // Receipt to applied, for the batch's oldest delivery (the worker's QueueLagMs covers the rest).
+      telemetry.metric('WebhookApplyLagMs', Math.max(0, Date.now() - Math.min(...fresh.map((p) => Date.parse(p.delivery.receivedAt)))), { path: 'direct' });
     } catch (error) {
       for (const p of fresh) {
         p.fail(error);

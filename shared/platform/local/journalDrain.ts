@@ -28,10 +28,11 @@ const APPLY_BACKLOG_RECHECK_MS = 5;
 const CHECKPOINT_EVERY_MS = 250;
 
 /**
- * Moves journaled deliveries into the delivery log and the inbound queue (journalIntake.ts): reads
- * a batch of frames, hands each delivery to the intake (IntakeGroupCommit: one claim call, one log
- * write and one send for the batch) and the batch's counts of refused deliveries to webhook
- * health, waits for the commit, then saves the checkpoint and reports it. A batch
+ * Hands journaled deliveries on (journalIntake.ts): reads a batch of frames, hands each delivery
+ * to the intake — JournalDirectApply on the applier thread, which applies them at once
+ * (journalApply.ts), or IntakeGroupCommit, which logs and enqueues them for the worker (one claim
+ * call, one log write and one send for the batch) — and the batch's counts of refused deliveries
+ * to webhook health, waits for the commit, then saves the checkpoint and reports it. A batch
  * that fails is tried again from the same place after a pause; one read again after a crash finds
  * its claims and is dropped as duplicates, so every delivery is logged and enqueued once.
  */

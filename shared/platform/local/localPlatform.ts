@@ -18,7 +18,8 @@ import { SqliteRecordStore } from './sqliteRecordStore';
 import { SqliteRunStore } from './sqliteRunStore';
 import { SqliteSecretStore } from './sqliteSecretStore';
 import { SqliteTenantStore } from './sqliteTenantStore';
-import { enableTurnCommit, whenDurable } from './turnCommit';
+import { enableTurnCommit, turnCommitOf, whenDurable } from './turnCommit';
+import { isSqliteBusy } from './sqliteBusy';
 import { JournalIntake, type JournalIntakeOptions } from './journalIntake';
 import { JournalDrain } from './journalDrain';
 import { JournalDirectApply, type ApplyTaken } from './journalApply';
@@ -70,6 +71,7 @@ export interface LocalPlatform extends Platform {
   readonly db: SqliteDatabase;
   readonly queue: SqliteQueue;
   readonly idempotency: SqliteIdempotencyStore;
+  readonly deliveries: SqliteDeliveryStore;
   readonly telemetry: JsonLinesTelemetry;
   readonly dataDir: string;
   /** The journal-first intake, when `webhookJournal` is on. */
@@ -263,9 +265,9 @@ async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promi
  * Drains the webhook journal in `dir` into this platform's delivery log and inbound queue: on the
  * platform that owns the journal (`drain: 'in-process'`), or on the local host's applier thread.
  * Its progress goes to `platform.journal` when this platform owns the journal; a drain on
- * another thread reports it with `onDrained`. With `apply` (the applier thread's services), each
- * drained batch is applied at once (journalApply.ts); without, it is logged and enqueued for the
- * inbound worker (IntakeGroupCommit).
+ * another thread reports it with `onDrained`. With `apply` (the applier thread's services), on a
+ * platform that commits per turn (the default), each drained batch is applied at once
+ * (journalApply.ts); otherwise it is logged and enqueued for the inbound worker (IntakeGroupCommit).
  */
 export function startJournalDrain(
   platform: LocalPlatform,
@@ -273,13 +275,16 @@ export function startJournalDrain(
   onDrained?: (position: import('./webhookJournal').JournalPosition) => void,
   apply?: ApplyTaken,
 ): JournalDrain {
-  const intake = apply
+  const turn = turnCommitOf(platform.db);
+  const intake = apply && turn
     ? new JournalDirectApply({
       claims: platform.idempotency,
       deliveries: platform.deliveries,
       queue: platform.queue,
+      turn,
       telemetry: platform.telemetry,
       apply,
+      failsBatch: (error) => isSqliteBusy((error as { cause?: unknown } | null)?.cause ?? error),
       messagesFor: batchPerConnection,
       dedupeTtlMs: DEDUPE_TTL_MS,
     })

@@ -67,6 +67,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private readonly insertRow;
   private readonly countReceived;
   private readonly selectById;
+  private readonly selectStoredIds;
   private readonly selectPage;
   private readonly selectHeld;
   private readonly patchDoc;
@@ -104,6 +105,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
       failed: upsert('failures', 'last_failure_at', true),
     };
     this.selectById = db.prepare<[string], Row>('SELECT seq, doc, body FROM webhook_deliveries WHERE id = ?');
+    this.selectStoredIds = db.prepare<[string], { id: string }>('SELECT id FROM webhook_deliveries WHERE id IN (SELECT value FROM json_each(?))');
     this.selectPage = db.prepare<[string, string, number, number], Row>(
       'SELECT seq, doc, \'\' AS body FROM webhook_deliveries WHERE tenant_id = ? AND connection_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     );
@@ -144,6 +146,12 @@ export class SqliteDeliveryStore implements DeliveryStore {
       if (count >= this.purgeEvery) this.purgeOld.run(delivery.tenantId, delivery.connectionId, delivery.tenantId, delivery.connectionId, this.retain);
     });
     return results;
+  }
+
+  /** Which of these delivery ids have a row (one read; the journal drain's direct apply, journalApply.ts). */
+  storedIds(ids: readonly string[]): Set<string> {
+    if (ids.length === 0) return new Set();
+    return new Set(this.selectStoredIds.all(JSON.stringify(ids)).map((row) => row.id));
   }
 
   async get(id: string): Promise<Delivery | undefined> {

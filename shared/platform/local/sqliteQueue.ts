@@ -359,18 +359,22 @@ export class SqliteQueue implements QueueSender {
       const row = this.sql.availableUpTo.get({ queue, now, limit: count }) as { count: number };
       return row.count >= count;
     }
-    if (messageIdPrefixes.length === 0 || !messageIdPrefixes.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) {
-      throw new SyncBridgeError('validation', 'messageIdPrefixes must be one or more prefixes of letters, digits, _ and -.');
-    }
     let found = 0;
-    for (const low of messageIdPrefixes) {
-      // The first string after every id with the prefix: its last character, one higher (never
-      // past '~' for these characters).
-      const high = `${low.slice(0, -1)}${String.fromCharCode(low.charCodeAt(low.length - 1) + 1)}`;
+    for (const { low, high } of idRanges(messageIdPrefixes)) {
       found += (this.sql.availableWithIdUpTo.get({ queue, now, limit: count - found, low, high }) as { count: number }).count;
       if (found >= count) return true;
     }
     return false;
+  }
+
+  /**
+   * Whether the session has a message due now, waiting or being handled (not one scheduled for
+   * later), whose id starts with one of the prefixes: the journal drain's direct apply leaves a
+   * connection's deliveries to the worker while earlier ones of it wait there (journalApply.ts).
+   */
+  hasDueInSession(queue: string, sessionId: string, options: { messageIdPrefixes: readonly string[] }): boolean {
+    const now = this.nowMs();
+    return idRanges(options.messageIdPrefixes).some(({ low, high }) => this.sql.dueInSessionWithId.get({ queue, sessionId, now, low, high }) !== undefined);
   }
 
   /** When the earliest scheduled (not yet available) message of the queue becomes available. */
@@ -511,4 +515,14 @@ function nonNegativeInteger(value: number, name: string): number {
     throw new SyncBridgeError('configuration', `SqliteQueueOptions.${name} must be a non-negative integer; got ${value}.`);
   }
   return value;
+}
+
+/** Each id prefix as the range [low, high) of the ids that start with it. */
+function idRanges(prefixes: readonly string[]): Array<{ low: string; high: string }> {
+  if (prefixes.length === 0 || !prefixes.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) {
+    throw new SyncBridgeError('validation', 'messageIdPrefixes must be one or more prefixes of letters, digits, _ and -.');
+  }
+  // The first string after every id with the prefix: its last character, one higher (never past
+  // '~' for these characters).
+  return prefixes.map((low) => ({ low, high: `${low.slice(0, -1)}${String.fromCharCode(low.charCodeAt(low.length - 1) + 1)}` }));
 }

@@ -89,6 +89,9 @@ export const QUEUE_SQL = {
   // with the prefix are read (from the index alone), however many others wait.
   availableWithIdUpTo: `SELECT COUNT(*) AS count FROM
      (SELECT 1 FROM queue_messages WHERE queue = @queue AND message_id >= @low AND message_id < @high AND available_at_ms <= @now LIMIT @limit)`,
+  // Whether a session has a message due (waiting or being handled) whose id is in [@low, @high).
+  dueInSessionWithId: `SELECT 1 AS found FROM queue_messages INDEXED BY queue_messages_by_session
+     WHERE queue = @queue AND session_id = @sessionId AND available_at_ms <= @now AND message_id >= @low AND message_id < @high LIMIT 1`,
   deadLetterCount: 'SELECT COUNT(*) AS count FROM queue_dead_letters WHERE queue = ?',
   listDeadLetters: 'SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY sequence_number LIMIT ?',
   nextScheduled: 'SELECT MIN(available_at_ms) AS at FROM queue_messages WHERE queue = ? AND available_at_ms > ?',

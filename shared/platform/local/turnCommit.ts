@@ -35,8 +35,23 @@ export interface TurnCommit {
    * turn commits at its end as usual).
    */
   commitNow(): void;
+  /**
+   * Opens the turn's transaction now (BEGIN IMMEDIATE), as a write would: until the turn commits,
+   * what this handle reads no other connection can change. Inside an open turn it does nothing.
+   */
+  begin(): void;
   /** Commits made so far, for tests and benchmarks. */
   readonly commits: number;
+  /**
+   * Turns whose writes were lost so far: rolled back by SQLite itself (an I/O error, a full disk)
+   * or by a commit that failed. A caller whose writes span a turn compares it before and after.
+   */
+  readonly rollbacks: number;
+}
+
+/** The handle's turn commit, when it commits per turn. */
+export function turnCommitOf(db: SqliteDatabase): TurnCommit | undefined {
+  return turnCommits.get(db);
 }
 
 interface Waiter {
@@ -84,6 +99,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
   let scheduled = false;
   let waiters: Waiter[] = [];
   let commits = 0;
+  let rollbacks = 0;
   let depth = 0; // db.transaction functions running now
 
   const settle = (error?: unknown) => {
@@ -98,6 +114,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
    */
   const rolledBack = () => {
     open = false;
+    rollbacks += 1;
     settle(new Error('The turn transaction was rolled back by SQLite; its writes were not stored.'));
   };
 
@@ -116,6 +133,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
       settle();
     } catch (error) {
       if (db.inTransaction) db.exec('ROLLBACK');
+      rollbacks += 1;
       settle(busyAsTransient(error));
     }
   };
@@ -196,8 +214,14 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
     commitNow() {
       if (depth === 0) commitOpen();
     },
+    begin() {
+      join();
+    },
     get commits() {
       return commits;
+    },
+    get rollbacks() {
+      return rollbacks;
     },
   };
   turnCommits.set(db, handle);
