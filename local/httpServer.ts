@@ -68,7 +68,7 @@ interface CompiledRoute {
 export async function startLocalHttpServer(options: LocalHttpServerOptions): Promise<LocalHttpServer> {
   const routes = compileRoutes(options.routes);
   const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
-    const handled = handleRequest(req, res, routes, options, continueGate(res, expectsContinue)).catch((error: unknown) => {
+    const handled = handleRequest(req, res, routes, options, new ContinueGate(res, expectsContinue)).catch((error: unknown) => {
       // Only the host's own code gets here (handler errors are answered inside): still answer.
       options.log(hostLine('error', `Handling ${req.method ?? '?'} ${req.url ?? '?'} failed: ${describeError(error)}`));
       if (!res.headersSent) res.writeHead(400, { 'content-length': 0 });
@@ -116,25 +116,31 @@ function compileRoutes(routes: readonly HttpFunctionRoute[]): CompiledRoute[] {
   return compiled;
 }
 
-/** A client's `Expect: 100-continue`, answered with `100 Continue` once (when the body is first read). */
-interface ContinueGate {
-  /** The client waits for 100 before it sends the body, and none was sent: it will not send it. */
-  readonly withheld: boolean;
-  open(): void;
-}
+/**
+ * A client's `Expect: 100-continue`, answered with `100 Continue` once (when the body is first
+ * read). A class, not an object literal with a getter: a literal's getter is a new function per
+ * request, so each literal got a hidden class of its own, allocated in the old generation, which
+ * kept the request reachable through every young-generation collection (docs/webhook-intake.md
+ * "Objects that outlived their request").
+ */
+class ContinueGate {
+  private sent = false;
 
-function continueGate(res: ServerResponse, expectsContinue: boolean): ContinueGate {
-  let sent = false;
-  return {
-    get withheld() {
-      return expectsContinue && !sent;
-    },
-    open() {
-      if (!expectsContinue || sent) return;
-      sent = true;
-      res.writeContinue();
-    },
-  };
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly expectsContinue: boolean,
+  ) {}
+
+  /** The client waits for 100 before it sends the body, and none was sent: it will not send it. */
+  get withheld(): boolean {
+    return this.expectsContinue && !this.sent;
+  }
+
+  open(): void {
+    if (!this.expectsContinue || this.sent) return;
+    this.sent = true;
+    this.res.writeContinue();
+  }
 }
 
 async function handleRequest(req: IncomingMessage, res: ServerResponse, routes: readonly CompiledRoute[], options: LocalHttpServerOptions, gate: ContinueGate): Promise<void> {
