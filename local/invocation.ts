@@ -1,6 +1,7 @@
-import { InvocationContext, type TriggerMetadata } from '@azure/functions';
+import type { InvocationContext, TriggerMetadata } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
+import { hostInvocationContext } from './hostInvocationContext';
 
 /** A line of host output; the host's `log` option receives every one. */
 export type HostLog = (line: string) => void;
@@ -17,7 +18,7 @@ export function createInvocationContext(
 ): InvocationContext {
   const invocationId = randomUUID();
   const threshold = LEVEL_ORDER[minLevel];
-  return new InvocationContext({
+  return hostInvocationContext({
     invocationId,
     functionName,
     triggerMetadata,

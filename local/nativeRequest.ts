@@ -19,8 +19,8 @@ export interface HostRequestInit {
 }
 
 /**
- * The request a handler receives: a real @azure/functions HttpRequest, built over a light
- * fetch-like object instead of a fetch `Request`.
+ * The request a handler receives: an @azure/functions HttpRequest (HostHttpRequest below), over a
+ * light fetch-like object instead of a fetch `Request`.
  *
  * Why: constructing an undici `Request` (web streams, abort signal) and reading it back through
  * `arrayBuffer()` cost about a fifth of a webhook receipt's CPU on the local host
@@ -32,9 +32,90 @@ export interface HostRequestInit {
  */
 export function hostHttpRequest(init: HostRequestInit, body: RequestBody): HttpRequest {
   const nativeRequest = new HostNativeRequest(init.method, init.url, init.headers, body);
-  // `nativeRequest` is the library's own (untyped) init field; the query comes from the URL, as there.
-  return new HttpRequest({ method: init.method, url: init.url, params: init.params, nativeRequest } as never);
+  return new HostHttpRequest(init.params, nativeRequest) as unknown as HttpRequest;
 }
+
+/**
+ * The library's HttpRequest over a native request, as its constructor builds one (`query` from the
+ * URL, `params` as given), with its members read from the native request directly, and an
+ * instance of the library's class (its prototype chain).
+ *
+ * Why not `new HttpRequest(...)`: the library is compiled to ES2015, so its private fields are
+ * WeakMaps (three entries per request), and each of its body reads wraps the native one in a
+ * down-levelled async function. Under load the WeakMap entries made every young-generation
+ * collection slow and kept requests alive into the old generation (docs/webhook-intake.md
+ * "Objects that outlived their request"). `user` and `clone()` go through the library's own
+ * object over the same native request, built when first asked for: they read only the headers
+ * and the native request. tests/unit/local/nativeRequest.test.ts holds it to the library's.
+ */
+class HostHttpRequest {
+  readonly query: URLSearchParams;
+  readonly params: Record<string, string>;
+  readonly #native: HostNativeRequest;
+  #library: HttpRequest | undefined;
+
+  constructor(params: Record<string, string>, native: HostNativeRequest) {
+    this.query = new URL(native.url).searchParams;
+    // As the library's fromNullableMapping: the params object itself, or a fresh {} when empty.
+    this.params = Object.keys(params).length > 0 ? params : {};
+    this.#native = native;
+  }
+
+  get url(): string {
+    return this.#native.url;
+  }
+
+  get method(): string {
+    return this.#native.method;
+  }
+
+  get headers(): Headers {
+    return this.#native.headers;
+  }
+
+  get user(): HttpRequest['user'] {
+    return this.library().user;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.#native.body;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#native.bodyUsed;
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#native.arrayBuffer();
+  }
+
+  blob(): Promise<Blob> {
+    return this.#native.blob();
+  }
+
+  formData(): Promise<FormData> {
+    return this.#native.formData();
+  }
+
+  json(): Promise<unknown> {
+    return this.#native.json();
+  }
+
+  text(): Promise<string> {
+    return this.#native.text();
+  }
+
+  clone(): HttpRequest {
+    return this.library().clone();
+  }
+
+  private library(): HttpRequest {
+    // `nativeRequest` is the library's own (untyped) init field.
+    this.#library ??= new HttpRequest({ method: this.#native.method, url: this.#native.url, params: this.params, nativeRequest: this.#native } as never);
+    return this.#library;
+  }
+}
+Object.setPrototypeOf(HostHttpRequest.prototype, HttpRequest.prototype);
 
 class HostNativeRequest {
   readonly headers: Headers;
