@@ -52,7 +52,7 @@ class HostHttpRequest {
   readonly query: URLSearchParams;
   readonly params: Record<string, string>;
   readonly #native: HostNativeRequest;
-  #library: HttpRequest | undefined;
+  #built: HttpRequest | undefined;
 
   constructor(params: Record<string, string>, native: HostNativeRequest) {
     this.query = new URL(native.url).searchParams;
@@ -74,7 +74,7 @@ class HostHttpRequest {
   }
 
   get user(): HttpRequest['user'] {
-    return this.library().user;
+    return this.#library().user;
   }
 
   get body(): ReadableStream<Uint8Array> | null {
@@ -89,11 +89,12 @@ class HostHttpRequest {
     return this.#native.arrayBuffer();
   }
 
-  blob(): Promise<Blob> {
+  // async, as the library's: a body already read rejects, it does not throw.
+  async blob(): Promise<Blob> {
     return this.#native.blob();
   }
 
-  formData(): Promise<FormData> {
+  async formData(): Promise<FormData> {
     return this.#native.formData();
   }
 
@@ -106,13 +107,13 @@ class HostHttpRequest {
   }
 
   clone(): HttpRequest {
-    return this.library().clone();
+    return this.#library().clone();
   }
 
-  private library(): HttpRequest {
+  #library(): HttpRequest {
     // `nativeRequest` is the library's own (untyped) init field.
-    this.#library ??= new HttpRequest({ method: this.#native.method, url: this.#native.url, params: this.params, nativeRequest: this.#native } as never);
-    return this.#library;
+    this.#built ??= new HttpRequest({ method: this.#native.method, url: this.#native.url, params: this.params, nativeRequest: this.#native } as never);
+    return this.#built;
   }
 }
 Object.setPrototypeOf(HostHttpRequest.prototype, HttpRequest.prototype);

@@ -33,7 +33,7 @@ class VerifiedRequest implements WebhookRequest {
   readonly body: Buffer;
   readonly now: number;
   /** Parsed when a scheme asks (Twilio, Graph), once; null until then. */
-  private parsed: URL | undefined | null = null;
+  #parsed: URL | undefined | null = null;
 
   constructor(input: Omit<VerifyWebhookInput, 'secret'>) {
     this.method = String(input.method ?? '').toUpperCase();
@@ -44,8 +44,8 @@ class VerifiedRequest implements WebhookRequest {
   }
 
   get parsedUrl(): URL | undefined {
-    if (this.parsed === null) this.parsed = parseUrl(this.url);
-    return this.parsed;
+    if (this.#parsed === null) this.#parsed = parseUrl(this.url);
+    return this.#parsed;
   }
 }
 

@@ -179,6 +179,24 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
     }
   });
 
+  it('a batch holds SQLite\'s write lock from its first read: no other connection can write while it applies', async () => {
+    let otherWrite: string | undefined;
+    const intake = directIntake({}, async (taken, log, batch) => {
+      const other = new Database(join(dir.path, 'syncbridge.db'), { timeout: 0 });
+      try {
+        other.prepare("UPDATE webhook_health SET received = received WHERE connection_id = 'none'").run();
+        otherWrite = 'written';
+      } catch (error) {
+        otherWrite = (error as { code?: string }).code;
+      } finally {
+        other.close();
+      }
+      return apply(taken, log, batch);
+    });
+    expect(await intake.write(entry('a', recordEvent('cus_a1', 'Ada')))).toBe('accepted');
+    expect(otherWrite).toBe('SQLITE_BUSY');
+  });
+
   it('an id-only event, and every later delivery of its connection in the batch, go to the worker in one message, in order; the worker applies them', async () => {
     const { journal, close } = journalWithDrain();
     try {

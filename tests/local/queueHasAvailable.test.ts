@@ -73,3 +73,49 @@ describe('SqliteQueue.hasAvailable', () => {
     expect(() => queue.hasAvailable('sync-inbound', 1, { messageIdPrefixes: [] })).toThrow(/messageIdPrefixes/);
   });
 });
+
+/**
+ * Whether a connection's earlier webhook deliveries still wait for the worker (the journal drain's
+ * direct apply defers the connection's later ones behind them, journalApply.ts).
+ */
+describe('SqliteQueue.hasDueInSession', () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  let queue: SqliteQueue;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'syncbridge-due-in-session-'));
+    db = openDatabase(join(dir, 'syncbridge.db'));
+    enableTurnCommit(db);
+    queue = new SqliteQueue(db);
+  });
+  afterEach(() => {
+    queue.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const due = (session: string) => queue.hasDueInSession('sync-inbound', session, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES });
+  const deliveryMessage = (session: string, n: number) => webhookMessageId({ kind: 'webhook', connectionId: session, deliveryId: deliveryIdFor(session, `msg_${n}`) });
+
+  test('a webhook message waiting, or being handled, in the session is due; one scheduled for later, another session\'s or a step\'s is not', async () => {
+    await queue.send('sync-inbound', { body: {}, messageId: 'step-1', sessionId: 'c1' });
+    await queue.send('sync-inbound', { body: {}, messageId: deliveryMessage('c1', 1), sessionId: 'c1', scheduledEnqueueTime: new Date(Date.now() + 60_000) });
+    await queue.send('sync-inbound', { body: {}, messageId: deliveryMessage('c2', 2), sessionId: 'c2' });
+    await queue.send('other', { body: {}, messageId: deliveryMessage('c1', 3), sessionId: 'c1' });
+    expect(due('c1')).toBe(false);
+    expect(due('c2')).toBe(true);
+
+    await queue.send('sync-inbound', { body: {}, messageId: webhookBatchMessageId({ kind: 'webhook-batch', connectionId: 'c1', deliveryIds: ['a', 'b'] }), sessionId: 'c1' });
+    expect(due('c1')).toBe(true);
+    // Locked by a receiver (being applied): still due, until it is completed.
+    const session = queue.acceptSession('sync-inbound')!;
+    expect(session.sessionId).toBe('c1'); // its head (the step) came first
+    const step = queue.receiveFromSession(session)!;
+    expect(step.messageId).toBe('step-1');
+    queue.complete(step.lockToken);
+    const batch = queue.receiveFromSession(session)!;
+    expect(batch.messageId).toMatch(/^wb_/);
+    expect(due('c1')).toBe(true);
+    queue.complete(batch.lockToken);
+    expect(due('c1')).toBe(false);
+  });
+});

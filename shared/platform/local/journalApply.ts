@@ -56,7 +56,9 @@ interface Pending extends IntakeEntry {
  * apply"): the deliveries of a drained batch are applied at once, instead of logged `received`,
  * enqueued, received from the queue, read back and settled. For each batch, in one event-loop
  * turn, holding SQLite's write lock from its first read (so nothing another thread or process
- * writes, a connection paused or resumed, can fall between what it reads and what it writes):
+ * writes, a connection paused or resumed, can fall between what it reads and what it writes;
+ * the one exception is the early commit below, after which the lock is taken again at the next
+ * write):
  * 1. duplicates are told apart by the claims already stored (a read);
  * 2. the new deliveries are applied in journal order (WebhookApplier.applyTaken), the rows not
  *    stored yet settled in memory;
@@ -97,12 +99,13 @@ export class JournalDirectApply implements DeliveryIntake {
     this.pending = [];
     if (batch.length === 0) return;
     const { claims, deliveries, queue, turn, apply, messagesFor, telemetry } = this.options;
-    const rollbacks = turn.rollbacks;
     const fresh: Pending[] = [];
     // The same delivery twice in one batch: the later mention follows the first one's fate.
     const followers = new Map<string, Pending[]>();
+    let rollbacks: number;
     try {
       turn.begin();
+      rollbacks = turn.rollbacks;
       for (const p of batch) {
         const first = followers.get(p.claimKey);
         if (first) {
@@ -131,17 +134,16 @@ export class JournalDirectApply implements DeliveryIntake {
         { behind, failsBatch: this.options.failsBatch },
       );
       await deliveries.insertMany(log.rows());
-      if (deferred.length > 0) {
-        const ids = new Set(deferred.map((d) => d.id));
-        await queue.send(QUEUES.inbound, messagesFor(fresh.filter((p) => ids.has(p.delivery.id))));
-      }
+      const toWorker = new Set(deferred.map((d) => d.id));
+      if (toWorker.size > 0) await queue.send(QUEUES.inbound, messagesFor(fresh.filter((p) => toWorker.has(p.delivery.id))));
       for (const count of log.healthCounts()) await deliveries.recordHealth(...count);
       if (turn.rollbacks !== rollbacks) throw new Error('SQLite rolled the webhook journal drain\'s transaction back while it applied a batch; the batch is tried again.');
       const taken = claims.claimManyCompleted(fresh.map((p) => p.claimKey), TAKEN, this.options.dedupeTtlMs);
       const lost = taken.filter((t) => !t).length;
       if (lost > 0) telemetry.log('warn', 'Webhook deliveries applied by the journal drain were claimed by another writer meanwhile; they may be applied twice, which writes nothing new.', { count: lost });
-      // Receipt to applied, for the batch's oldest delivery (the worker's QueueLagMs covers the rest).
-      telemetry.metric('WebhookApplyLagMs', Math.max(0, Date.now() - Math.min(...fresh.map((p) => Date.parse(p.delivery.receivedAt)))), { path: 'direct' });
+      // Receipt to applied, for the batch's oldest delivery applied here (the worker's QueueLagMs covers the rest).
+      const applied = fresh.filter((p) => !toWorker.has(p.delivery.id));
+      if (applied.length > 0) telemetry.metric('WebhookApplyLagMs', Math.max(0, Date.now() - Math.min(...applied.map((p) => Date.parse(p.delivery.receivedAt)))), { path: 'direct' });
     } catch (error) {
       for (const p of fresh) {
         p.fail(error);

@@ -221,6 +221,8 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
       return commits;
     },
     get rollbacks() {
+      // A turn SQLite rolled back by itself is counted now, not only at the next write.
+      if (open && !db.inTransaction) rolledBack();
       return rollbacks;
     },
   };

@@ -36,6 +36,14 @@ describe('the local host invocation context, against the library\'s own', () => 
     expect(bare.options.trigger).toEqual({ name: 'unknown', type: 'unknown' });
   });
 
+  it('shadows every member of the library\'s prototype (whose private fields it does not have)', () => {
+    const context = hostInvocationContext(init);
+    const members = Object.getOwnPropertyNames(InvocationContext.prototype).filter((name) => name !== 'constructor');
+    const own = Object.getOwnPropertyNames(Object.getPrototypeOf(context));
+    expect(members.length).toBeGreaterThan(0);
+    expect(members.filter((name) => !own.includes(name))).toEqual([]);
+  });
+
   it('logs each level through the handler, called on the context, as the library\'s does', () => {
     const levels = (context: InvocationContext) => {
       calls.length = 0;

@@ -53,8 +53,35 @@ describe('the local host request, against the library\'s own HttpRequest', () =>
     expect(request.user?.id).toBe('u1');
     // The same own fields (the library keeps the rest private).
     expect(Object.keys(request)).toEqual(Object.keys(library));
-    // Without params, a fresh empty object, as the library's.
-    expect(bufferedHttpRequest({ ...init, params: {}, body: Buffer.alloc(0) }).params).toEqual(new HttpRequest({ method: 'POST', url: init.url, params: {} }).params);
+    // The params object itself, as the library's; without params, a fresh empty one.
+    expect(request.params).toBe(init.params);
+    const empty = {};
+    const bare = bufferedHttpRequest({ ...init, params: empty, body: Buffer.alloc(0) });
+    expect(bare.params).toEqual({});
+    expect(bare.params).not.toBe(empty);
+  });
+
+  it('shadows every member of the library\'s prototype (whose private fields it does not have), so each one answers', async () => {
+    const request = bufferedHttpRequest({ ...init, body: Buffer.from(body) });
+    const members = Object.getOwnPropertyNames(HttpRequest.prototype).filter((name) => name !== 'constructor');
+    const own = Object.getOwnPropertyNames(Object.getPrototypeOf(request));
+    expect(members.filter((name) => !own.includes(name))).toEqual([]);
+    for (const name of members) {
+      const descriptor = Object.getOwnPropertyDescriptor(HttpRequest.prototype, name)!;
+      if (descriptor.get) expect(() => (request as unknown as Record<string, unknown>)[name]).not.toThrow();
+    }
+  });
+
+  it('after the body was read, blob() and formData() reject (as the library\'s), never throw', async () => {
+    const request = bufferedHttpRequest({ ...init, body: Buffer.from(body) });
+    await request.text();
+    for (const read of ['blob', 'formData'] as const) {
+      let pending: Promise<unknown> | undefined;
+      expect(() => {
+        pending = request[read]();
+      }).not.toThrow();
+      await expect(pending).rejects.toThrow(/unusable/);
+    }
   });
 
   it('reads the body as the library\'s does: text, json, arrayBuffer and blob, once; clone keeps the body readable', async () => {
