@@ -207,6 +207,28 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(messageIds(platform)).toEqual([entry('msg_a').message.messageId, entry('msg_b').message.messageId]);
   });
 
+  it('paces appends past half the bound: up to half, a delivery is journaled at once; past it, after a wait in proportion', async () => {
+    const platform = open(false);
+    // A long pace, so that the wait stands out from the scheduling noise.
+    const { intake, close } = journalWithoutDrain(platform, { maxBacklog: 10, paceMs: 400 });
+    const timed = async (webhookId: string) => {
+      const started = Date.now();
+      expect(await intake.write(entry(webhookId))).toBe('accepted');
+      return Date.now() - started;
+    };
+    // Up to half of 10 waiting, at once.
+    for (let i = 0; i < 6; i += 1) expect(await timed(`msg_fast_${i}`)).toBeLessThan(150);
+    expect(intake.backlog).toBe(6);
+    // 6 waiting, one past half: 400 × 1/5 = 80 ms; then 7, 8, and 9 waiting: 400 × 4/5 = 320 ms.
+    expect(await timed('msg_paced_7')).toBeGreaterThanOrEqual(75);
+    await timed('msg_paced_8');
+    await timed('msg_paced_9');
+    expect(await timed('msg_paced_10')).toBeGreaterThanOrEqual(300);
+    expect(intake.backlog).toBe(10);
+    close();
+    expect(() => createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0, webhookJournal: { drain: 'in-process', paceMs: -1 } })).toThrow(/paceMs must be zero or more/);
+  });
+
   it('answers a repeat of a delivery still in the journal at once, even while the backlog is full', async () => {
     const platform = open(false);
     const { intake } = journalWithoutDrain(platform, { maxBacklog: 1, backlogWaitMs: 60_000 });

@@ -15,6 +15,14 @@ export interface JournalIntakeOptions {
   maxBacklog?: number;
   /** How long a delivery waits for room before it is refused (`transient`, 503). Default 10,000 ms. */
   backlogWaitMs?: number;
+  /**
+   * Pacing before the bound: once more than half of `maxBacklog` waits for the drain, each turn's
+   * appends wait up to this many milliseconds, in proportion to how far past half the backlog is,
+   * so that senders slow a little and evenly (and the drain's thread gets the CPU), instead of all
+   * of them stopping at the bound until the drain's next commit. 0 turns it off. Default 4
+   * (docs/webhook-intake.md "Pacing before the bound").
+   */
+  paceMs?: number;
   /** Called after each append (the host wakes the drain with it). */
   onAppended?: () => void;
 }
@@ -50,6 +58,7 @@ export class JournalIntake implements DeliveryIntake {
   private scheduled = false;
   private readonly maxBacklog: number;
   private readonly backlogWaitMs: number;
+  private readonly paceMs: number;
   private onAppended: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -61,7 +70,9 @@ export class JournalIntake implements DeliveryIntake {
   ) {
     this.maxBacklog = options.maxBacklog ?? 2000;
     this.backlogWaitMs = options.backlogWaitMs ?? 10_000;
+    this.paceMs = options.paceMs ?? 4;
     if (!Number.isInteger(this.maxBacklog) || this.maxBacklog < 1) throw new SyncBridgeError('configuration', `maxBacklog must be a whole number of at least 1, got ${options.maxBacklog}.`);
+    if (!(this.paceMs >= 0)) throw new SyncBridgeError('configuration', `paceMs must be zero or more, got ${options.paceMs}.`);
     this.onAppended = options.onAppended;
     this.restorePending();
   }
@@ -184,7 +195,16 @@ export class JournalIntake implements DeliveryIntake {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    const pace = this.paceNow();
+    if (pace > 0) setTimeout(() => this.flush(), pace);
+    else setImmediate(() => this.flush());
+  }
+
+  /** How long this turn's appends wait (JournalIntakeOptions.paceMs): none up to half the bound, then up to paceMs at it. */
+  private paceNow(): number {
+    const half = this.maxBacklog / 2;
+    if (this.paceMs === 0 || this.pending.size <= half) return 0;
+    return Math.ceil((this.paceMs * Math.min(this.pending.size - half, half)) / half);
   }
 
   private flush(): void {
