@@ -1,16 +1,12 @@
-import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
+import type { IntakeEntry } from '../../ports/deliveryIntake';
 import type { Platform } from '../../ports/platform';
 import { QUEUES, type OutgoingMessage } from '../../ports/queue';
+import { TurnBatchedIntake, type PendingIntake as Pending } from './turnBatchedIntake';
 
 export type { IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 
 /** What a claim holds once its delivery was enqueued. */
 const ENQUEUED = 'enqueued';
-
-interface Pending extends IntakeEntry {
-  done: (outcome: IntakeOutcome) => void;
-  fail: (error: unknown) => void;
-}
 
 /**
  * Group commit for verified deliveries: the requests that arrive in the same event-loop turn are
@@ -29,38 +25,22 @@ interface Pending extends IntakeEntry {
  * local store all of it commits in one turn, so these windows do not open there; on Cosmos DB and
  * Service Bus they do.)
  */
-export class IntakeGroupCommit implements DeliveryIntake {
-  private pending: Pending[] = [];
-  private scheduled = false;
-
+export class IntakeGroupCommit extends TurnBatchedIntake {
   constructor(
     private readonly platform: Platform,
     private readonly dedupeTtlMs: number,
-    private readonly maxBatch = 256,
+    maxBatch = 256,
     private readonly inFlightTtlMs = Math.min(60_000, dedupeTtlMs),
     /**
      * The messages to send for a batch's new deliveries, in order. Default: each entry's own. The
      * local journal drain sends one batch message per connection instead.
      */
     private readonly messagesFor: (entries: readonly IntakeEntry[]) => OutgoingMessage[] = (entries) => entries.map((e) => e.message),
-  ) {}
-
-  write(entry: IntakeEntry): Promise<IntakeOutcome> {
-    return new Promise<IntakeOutcome>((done, fail) => {
-      this.pending.push({ ...entry, done, fail });
-      if (this.pending.length >= this.maxBatch) void this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+  ) {
+    super(maxBatch);
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
+  protected async flush(batch: Pending[]): Promise<void> {
     const { idempotency, deliveries, queue } = this.platform;
     let fresh: Pending[];
     // The same delivery twice in one batch: the later mention follows the first one's fate.

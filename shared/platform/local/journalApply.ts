@@ -1,7 +1,8 @@
 import type { AppliedDeliveryLog, ApplyOutcome, TakenBatchOptions, TakenDelivery } from '../../core/webhookIntake/applier';
 import { DeliveryLogBuffer } from '../../core/webhookIntake/deliveryLogBuffer';
 import { WEBHOOK_MESSAGE_ID_PREFIXES } from '../../core/runs/inboundMessage';
-import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
+import type { IntakeEntry } from '../../ports/deliveryIntake';
+import { TurnBatchedIntake, type PendingIntake as Pending } from '../../core/webhookIntake/turnBatchedIntake';
 import type { Delivery } from '../../ports/deliveryStore';
 import { QUEUES, type OutgoingMessage, type QueueSender } from '../../ports/queue';
 import type { Telemetry } from '../../ports/telemetry';
@@ -46,11 +47,6 @@ function traceparentOf(message: OutgoingMessage): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-interface Pending extends IntakeEntry {
-  done: (outcome: IntakeOutcome) => void;
-  fail: (error: unknown) => void;
-}
-
 /**
  * The journal drain's intake on the local host's applier thread (docs/webhook-intake.md "Direct
  * apply"): the deliveries of a drained batch are applied at once, instead of logged `received`,
@@ -73,31 +69,12 @@ interface Pending extends IntakeEntry {
  * nothing new (the step id of a delivery is its own). A failure, or a rollback of the turn by
  * SQLite, fails the batch's callers, and the drain tries the batch again later.
  */
-export class JournalDirectApply implements DeliveryIntake {
-  private pending: Pending[] = [];
-  private scheduled = false;
-  private readonly maxBatch: number;
-
+export class JournalDirectApply extends TurnBatchedIntake {
   constructor(private readonly options: JournalApplyOptions) {
-    this.maxBatch = options.maxBatch ?? 512;
+    super(options.maxBatch ?? 512);
   }
 
-  write(entry: IntakeEntry): Promise<IntakeOutcome> {
-    return new Promise<IntakeOutcome>((done, fail) => {
-      this.pending.push({ ...entry, done, fail });
-      if (this.pending.length >= this.maxBatch) void this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
+  protected async flush(batch: Pending[]): Promise<void> {
     const { claims, deliveries, queue, turn, apply, messagesFor, telemetry } = this.options;
     const fresh: Pending[] = [];
     // The same delivery twice in one batch: the later mention follows the first one's fate.
