@@ -13,21 +13,22 @@ import { deliveryIdFor } from '../../shared/core/webhookIntake/receiver';
  * sync-inbound, counted by message id so that a backlog of sync steps does not hold webhooks back.
  * On a real SQLite queue.
  */
+let dir: string;
+let db: SqliteDatabase;
+let queue: SqliteQueue;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'syncbridge-queue-webhooks-'));
+  db = openDatabase(join(dir, 'syncbridge.db'));
+  enableTurnCommit(db);
+  queue = new SqliteQueue(db);
+});
+afterEach(() => {
+  queue.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 describe('SqliteQueue.hasAvailable', () => {
-  let dir: string;
-  let db: SqliteDatabase;
-  let queue: SqliteQueue;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'syncbridge-has-available-'));
-    db = openDatabase(join(dir, 'syncbridge.db'));
-    enableTurnCommit(db);
-    queue = new SqliteQueue(db);
-  });
-  afterEach(() => {
-    queue.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   // Half of them batches, half single deliveries: both carry webhooks.
   const batchId = (n: number) => {
@@ -79,20 +80,6 @@ describe('SqliteQueue.hasAvailable', () => {
  * direct apply defers the connection's later ones behind them, journalApply.ts).
  */
 describe('SqliteQueue.hasDueInSession', () => {
-  let dir: string;
-  let db: SqliteDatabase;
-  let queue: SqliteQueue;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'syncbridge-due-in-session-'));
-    db = openDatabase(join(dir, 'syncbridge.db'));
-    enableTurnCommit(db);
-    queue = new SqliteQueue(db);
-  });
-  afterEach(() => {
-    queue.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
   const due = (session: string) => queue.hasDueInSession('sync-inbound', session, { messageIdPrefixes: WEBHOOK_MESSAGE_ID_PREFIXES });
   const deliveryMessage = (session: string, n: number) => webhookMessageId({ kind: 'webhook', connectionId: session, deliveryId: deliveryIdFor(session, `msg_${n}`) });
 
