@@ -67,6 +67,7 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
   let platform: LocalPlatform;
   let services: Services;
   let apply: ApplyTaken;
+  let telemetryLines: string[];
 
   beforeAll(async () => {
     sandbox = await startSandbox({ port: 0, recordsPerEntity: 5 });
@@ -77,7 +78,10 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
 
   beforeEach(async () => {
     dir = tempDirectory('syncbridge-journal-apply-');
-    platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0, busyTimeoutMs: 200, queue: { duplicateDetectionWindowMs: 0 } });
+    telemetryLines = [];
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => telemetryLines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    platform = createLocalPlatform({ dataDir: dir.path, telemetrySink: sink, checkpointIntervalMs: 0, busyTimeoutMs: 200, queue: { duplicateDetectionWindowMs: 0 } });
     services = createServices(platform);
     await services.tenants.ensureTenant(TENANT, 'Direct apply');
     for (const id of ['a', 'b']) {
@@ -316,6 +320,28 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
     await whenDurable(platform.db);
     expect(await status(next)).toBe('applied');
     expect(receiveAll(platform.queue)).toEqual([]);
+  });
+
+  it('a delivery that failed validation in a batch cut short is counted once in health when the batch is tried again; the applied one reports its lag', async () => {
+    let sendFails = true;
+    const intake = directIntake({ send: (...args) => (sendFails ? Promise.reject(new Error('The queue is down.')) : platform.queue.send(...args)) });
+    const invalid = entry('a', { type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_bad', name: 'Bad', updated_at: 'yesterday' } } });
+    const fetch = entry('b', idOnlyEvent('cus_0000001'));
+    const good = entry('a', recordEvent('cus_a1', 'Ada'));
+    expect((await Promise.allSettled([invalid, fetch, good].map((e) => intake.write(e)))).map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    await whenDurable(platform.db);
+    expect(await platform.deliveries.health('a')).toMatchObject({ failures: 0 });
+
+    sendFails = false;
+    expect(await Promise.all([invalid, fetch, good].map((e) => intake.write(e)))).toEqual(['accepted', 'accepted', 'accepted']);
+    await whenDurable(platform.db);
+    expect(await platform.deliveries.get(invalid.delivery.id)).toMatchObject({ status: 'failed', detail: expect.stringContaining('is not a date') });
+    expect(await platform.deliveries.health('a')).toMatchObject({ failures: 1 });
+    await platform.telemetry.flush();
+    const lags = telemetryLines.map((line) => JSON.parse(line)).filter((line) => line.type === 'metric' && line.name === 'WebhookApplyLagMs');
+    expect(lags).toHaveLength(1);
+    expect(lags[0]).toMatchObject({ properties: { path: 'direct' } });
+    expect(lags[0].value).toBeGreaterThanOrEqual(0);
   });
 
   it('a batch whose transaction SQLite rolled back (an I/O error, a full disk) takes no claim, and applies whole when tried again', async () => {
