@@ -36,6 +36,13 @@ export interface ApplyPageInput {
    * (pulledIsStale): a state older than one a webhook stored since the page was listed is skipped.
    */
   keepDeletionTimes?: boolean;
+  /**
+   * The stored states of the page's records, when the caller has just read them (the webhook
+   * applier judges event order from them): every stored record of the page must be in it, and
+   * applyPage then reads none itself. Writes are still made only if the record is unchanged since
+   * that read (ifRevision), so a change committed meanwhile is decided again from a fresh read.
+   */
+  states?: ReadonlyMap<string, RecordState>;
 }
 
 export interface ApplyPageResult {
@@ -90,8 +97,8 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   }
   highWater = clampHighWater(highWater, input.now);
 
-  // One read of the page's states (revisions included) and, in the common case, one write.
-  const states = await input.records.getStates(scope, [...latest.keys()]);
+  // One read of the page's states (revisions included), unless the caller's, and in the common case one write.
+  const states = input.states ?? (await input.records.getStates(scope, [...latest.keys()]));
   const plans = new Map<string, PlannedRecord>();
   const seen: string[] = [];
   const toMerge: ProviderRecord[] = [];

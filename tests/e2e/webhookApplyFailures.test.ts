@@ -96,21 +96,21 @@ describe('webhook apply failures (sandbox → local host)', () => {
   });
 
   describe('our own failure (the record store throws for one record)', () => {
-    const original = () => Object.getPrototypeOf(h.platform.records).get as typeof h.platform.records.get;
+    const original = () => Object.getPrototypeOf(h.platform.records).getStates as typeof h.platform.records.getStates;
 
-    /** Fault injection on the real store: its `get` throws for `externalId` the first `times` calls. */
+    /** Fault injection on the real store: its `getStates` throws for a read of `externalId` the first `times` calls. */
     function failReads(externalId: string, times: number): { calls: () => number } {
       let calls = 0;
-      const get = original();
-      h.platform.records.get = async function (this: unknown, scope, id) {
-        if (id === externalId && ++calls <= times) throw new Error('SQLITE_BUSY: database is locked (injected)');
-        return get.call(h.platform.records, scope, id);
+      const getStates = original();
+      h.platform.records.getStates = async function (this: unknown, scope, ids) {
+        if (ids.includes(externalId) && ++calls <= times) throw new Error('SQLITE_BUSY: database is locked (injected)');
+        return getStates.call(h.platform.records, scope, ids);
       };
       return { calls: () => calls };
     }
 
     afterEach(() => {
-      delete (h.platform.records as { get?: unknown }).get; // back to the prototype's
+      delete (h.platform.records as { getStates?: unknown }).getStates; // back to the prototype's
     });
 
     it('is retried, and applies when a retry succeeds', async () => {
@@ -128,13 +128,13 @@ describe('webhook apply failures (sandbox → local host)', () => {
       // Every read of this record fails for 1.5 s: the broker's ten immediate redeliveries would all land in it.
       const calls: number[] = [];
       const until = Date.now() + 1_500;
-      const get = original();
-      h.platform.records.get = async function (this: unknown, scope, id) {
-        if (id === 'cus_hiccup') {
+      const getStates = original();
+      h.platform.records.getStates = async function (this: unknown, scope, ids) {
+        if (ids.includes('cus_hiccup')) {
           calls.push(Date.now());
           if (Date.now() < until) throw new Error('SQLITE_BUSY: database is locked (injected)');
         }
-        return get.call(h.platform.records, scope, id);
+        return getStates.call(h.platform.records, scope, ids);
       };
       const id = await post({ type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_hiccup', name: 'Hiccup', updated_at: '2027-03-01T10:00:00Z' } } });
       const waiting = await h.waitFor('the delivery to wait for its retry', async () => {

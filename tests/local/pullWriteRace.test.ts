@@ -66,13 +66,13 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
 
   /** The pipeline's calls to the record store, counted (a PATCH racing it goes around this). */
   function counting(inner: RecordStore) {
-    const calls = { getStates: [] as number[], write: [] as number[], getWithRevision: 0 };
+    const calls = { getStates: [] as number[], write: [] as number[], getWithRevision: 0, get: 0 };
     const store: RecordStore = {
       ...inner,
       getStates: (scope, ids) => (calls.getStates.push(ids.length), inner.getStates(scope, ids)),
       write: (batch) => (calls.write.push(batch.length), inner.write(batch)),
       getWithRevision: (scope, id) => ((calls.getWithRevision += 1), inner.getWithRevision(scope, id)),
-      get: (scope, id) => inner.get(scope, id),
+      get: (scope, id) => ((calls.get += 1), inner.get(scope, id)),
       list: (query) => inner.list(query),
       count: (scope, options) => inner.count(scope, options),
       markSeen: (runId, scope, ids) => inner.markSeen(runId, scope, ids),
@@ -152,6 +152,24 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
     expect(await s.openConflicts()).toEqual([]);
   });
 
+  test('a webhook delivery reads its record once (the state it is judged and planned on) and writes it once', async () => {
+    const s = await setup();
+    const id = cus(7);
+    await s.pulled(id);
+    const event = await s.changeRemote(id, { phone: '+1 555 100 0007' });
+    const deliveryId = `dlv_${s.connectionId}`;
+    const now = new Date().toISOString();
+    await platform.deliveries.insert({
+      id: deliveryId, tenantId: 't1', connectionId: s.connectionId, provider: 'sandbox', webhookId: `wh_${s.connectionId}`, receivedAt: now, status: 'received',
+      eventType: 'customers.updated', headers: {}, body: JSON.stringify({ type: 'customers.updated', data: { record: event } }), replays: 0, updatedAt: now,
+    });
+    const counted = counting(platform.records);
+    const countedPlatform: Platform = Object.assign(Object.create(platform) as Platform, { records: counted.store });
+    expect(await new WebhookApplier(countedPlatform, services.adapters).apply({ kind: 'webhook', connectionId: s.connectionId, deliveryId })).toBe('applied');
+    expect(counted.calls).toEqual({ getStates: [1], write: [1], getWithRevision: 0, get: 0 });
+    expect((await s.stored(id))?.data).toMatchObject({ phone: '+1 555 100 0007' });
+  });
+
   test('a page of 250 costs one read and one write per 100 records; a race redoes only the call that lost', async () => {
     const s = await setup();
     const page = (round: number): ProviderRecord[] => Array.from({ length: 250 }, (_, i) => {
@@ -160,7 +178,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
     });
     const first = counting(platform.records);
     expect((await s.pull(page(1), first.store)).counters.created).toBe(250);
-    expect(first.calls).toEqual({ getStates: [250], write: [100, 100, 50], getWithRevision: 0 });
+    expect(first.calls).toEqual({ getStates: [250], write: [100, 100, 50], getWithRevision: 0, get: 0 });
 
     const second = counting(platform.records);
     let edited: SyncRecord | undefined;

@@ -6,7 +6,7 @@ import type { Delivery, DeliveryStore } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
-import type { Connection, JsonObject } from '../model';
+import type { Connection, JsonObject, RecordState } from '../model';
 import { webhookMessageId, type WebhookBatchInboundMessage, type WebhookInboundMessage } from '../runs/inboundMessage';
 import { retryPolicy, type RetryPolicy } from '../runs/retryPolicy';
 import { CustomMergeRules, type EntityMergePolicy } from '../merge';
@@ -323,7 +323,9 @@ export class WebhookApplier {
     const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
     record = { ...record, updatedAt: eventTime(record.updatedAt, record.deleted, delivery) };
     // A replay or a late retry may carry an older state than the store has: never let it roll a record back.
-    const stale = await staleReason(this.log, delivery, record.updatedAt, await platform.records.get(scope, record.externalId));
+    // The state read for that is the one the page is planned on (one read per delivery).
+    const states = await platform.records.getStates(scope, [record.externalId]);
+    const stale = await staleReason(this.log, delivery, record.updatedAt, states.get(record.externalId));
     if (stale) return this.finish(delivery, options, 'ignored', stale);
     const stepId = `webhook:${delivery.id}${message.replay ? `:r${message.replay}` : ''}`;
     const result = await applyPage({
@@ -334,6 +336,7 @@ export class WebhookApplier {
       mode: 'incremental',
       keepDeletionTimes: true,
       page: [record],
+      states,
       now: platform.clock.now().toISOString(),
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
       customRules: this.customRules,
@@ -364,6 +367,8 @@ export class WebhookApplier {
       }
       const scope = { tenantId: connection.tenantId, connectionId: connection.id, entity };
       const page = new Map<string, ProviderRecord>();
+      // Each record's stored state, read once: judged for order here, planned on in applyPage.
+      const states = new Map<string, RecordState>();
       for (const change of changes) {
         let record: ProviderRecord | null;
         if (change.kind === 'fetch') {
@@ -380,7 +385,8 @@ export class WebhookApplier {
           const deleted = change.kind === 'delete';
           record = { externalId: change.externalId, updatedAt: eventTime(change.updatedAt, deleted, delivery), deleted, data: change.kind === 'upsert' ? change.data : {} };
         }
-        const stale = await staleReason(this.log, delivery, record.updatedAt, await this.platform.records.get(scope, record.externalId));
+        if (!states.has(record.externalId)) for (const [id, state] of await this.platform.records.getStates(scope, [record.externalId])) states.set(id, state);
+        const stale = await staleReason(this.log, delivery, record.updatedAt, states.get(record.externalId));
         if (stale) {
           notes.push(`${entity} ${record.externalId}: ${stale}`);
           continue;
@@ -397,6 +403,7 @@ export class WebhookApplier {
         mode: 'incremental',
         keepDeletionTimes: true,
         page: [...page.values()],
+        states,
         now: this.platform.clock.now().toISOString(),
         mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
         customRules: this.customRules,

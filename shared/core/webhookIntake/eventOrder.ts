@@ -1,6 +1,6 @@
 import type { DeliveryStore } from '../../ports/deliveryStore';
 import type { Delivery } from '../../ports/deliveryStore';
-import type { IsoTime, RecordState, SyncRecord } from '../model';
+import type { IsoTime, RecordState } from '../model';
 
 /** The delivery a webhook step id names: `webhook:<delivery id>[:<entity>][:r<replay>]`. */
 const WEBHOOK_STEP = /^webhook:(dlv_[A-Za-z0-9_-]+)(?::|$)/;
@@ -40,7 +40,7 @@ export async function staleReason(
   deliveries: Pick<DeliveryStore, 'get'>,
   delivery: Pick<Delivery, 'id' | 'receivedAt'>,
   updatedAt: IsoTime | null,
-  stored: Pick<SyncRecord, 'sourceUpdatedAt' | 'lastStepId' | 'deleted'> | undefined,
+  stored: Pick<RecordState, 'sourceUpdatedAt' | 'lastStepId' | 'deleted'> | undefined,
 ): Promise<string | undefined> {
   if (!stored?.sourceUpdatedAt || !updatedAt) return undefined;
   const incoming = Date.parse(updatedAt);
