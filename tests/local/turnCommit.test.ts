@@ -4,6 +4,7 @@ import { SqliteRecordStore } from '../../shared/platform/local/sqliteRecordStore
 import { SqliteSecretStore } from '../../shared/platform/local/sqliteSecretStore';
 import { commitNow, enableTurnCommit, whenDurable, type TurnCommit } from '../../shared/platform/local/turnCommit';
 import { makeRecord } from '../conformance/recordStore.conformance';
+import type { SyncRecord } from '../../shared/core/model';
 import { tempDirectory } from './helpers';
 import { PassThrough } from 'node:stream';
 import { isSyncBridgeError } from '../../shared/core/errors';
@@ -152,6 +153,94 @@ describe('turnCommit', () => {
     const fresh = new SqliteRecordStore(other);
     expect(await fresh.get(scope, 'first')).toBeUndefined();
     expect((await fresh.get(scope, 'second'))?.externalId).toBe('second');
+  });
+
+  it('numbers each open turn: a read in turn n holds while openTurn is n', async () => {
+    expect(turns.openTurn).toBeUndefined();
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('a');
+    const first = turns.openTurn;
+    expect(first).toEqual(expect.any(Number));
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('b');
+    expect(turns.openTurn).toBe(first);
+    await nextTurn();
+    expect(turns.openTurn).toBeUndefined();
+    turns.begin();
+    const second = turns.openTurn;
+    expect(second).not.toBe(first);
+    db.exec('ROLLBACK'); // SQLite lost the turn (an I/O error, say): what was read in it holds no more
+    expect(turns.openTurn).toBeUndefined();
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('c');
+    expect([first, second]).not.toContain(turns.openTurn);
+  });
+
+  describe('record stamps (CommitStamps) on a handle that commits per turn', () => {
+    const scope = { tenantId: 't1', connectionId: 'c1', entity: 'customers' };
+    const T = Date.parse('2030-01-01T00:00:00.000Z');
+    const at = (ms: number) => new Date(T + ms).toISOString();
+    const write = (records: SqliteRecordStore, id: string, proposed: number) => records.write([makeRecord(scope, id, { lastModifiedAt: at(proposed) })]);
+    const stamps = async () => {
+      await whenDurable(db);
+      return Object.fromEntries((other.prepare('SELECT external_id AS id, last_modified_at AS at FROM records ORDER BY external_id').all() as Array<{ id: string; at: string }>).map((r) => [r.id, Date.parse(r.at) - T]));
+    };
+    /** Counts reads of a connection's newest stamp, on stores made after it is called. */
+    function countNewestReads(): () => number {
+      let reads = 0;
+      const prepare = db.prepare.bind(db);
+      db.prepare = ((sql: string) => {
+        const statement = prepare(sql);
+        if (!sql.includes('max(last_modified_at)')) return statement;
+        const get = statement.get.bind(statement);
+        statement.get = ((...args: unknown[]) => ((reads += 1), get(...(args as [])))) as typeof statement.get;
+        return statement;
+      }) as typeof db.prepare;
+      return () => reads;
+    }
+
+    it('reads a connection\'s newest stamp once per turn, and stamps every write of the turn after the one before, whichever store on the handle wrote it', async () => {
+      const reads = countNewestReads();
+      const a = new SqliteRecordStore(db);
+      const b = new SqliteRecordStore(db);
+      // A store's first sight of a scope commits the turn (RecordScopeKeys): done before counting.
+      await write(a, 'r0', -10);
+      await b.get(scope, 'r0');
+      await whenDurable(db);
+      const before = reads();
+      await write(a, 'r1', 0);
+      await write(b, 'r2', 0);
+      await write(a, 'r3', 0);
+      expect(reads() - before).toBe(1);
+      expect(await stamps()).toEqual({ r0: -10, r1: 0, r2: 1, r3: 2 });
+      // A new turn reads again.
+      await write(b, 'r4', 0);
+      expect(reads() - before).toBe(2);
+      expect((await stamps()).r4).toBe(3);
+    });
+
+    it('reads again after another connection wrote between turns, and after SQLite rolled the turn back', async () => {
+      const records = new SqliteRecordStore(db);
+      await write(records, 'r1', 0);
+      await whenDurable(db);
+      // Another process stamps later meanwhile: the next turn stamps after it.
+      await new SqliteRecordStore(other).write([makeRecord(scope, 'o1', { lastModifiedAt: at(50) })]);
+      await write(records, 'r2', 10);
+      expect((await stamps()).r2).toBe(51);
+      // A turn lost to SQLite: its stamps are gone, and the next write is stamped from what is stored.
+      await write(records, 'lost', 500);
+      db.exec('ROLLBACK');
+      await write(records, 'r3', 60);
+      expect(await stamps()).toEqual({ o1: 50, r1: 0, r2: 51, r3: 60 });
+    });
+
+    it('a write undone by its own savepoint leaves later stamps of the turn in order', async () => {
+      const records = new SqliteRecordStore(db);
+      await write(records, 'r1', 0);
+      // The condition fails inside the write's transaction: nothing of it is stored.
+      await expect(records.write([makeRecord(scope, 'r2', { lastModifiedAt: at(5), ifRevision: 'no-such-revision' } as Partial<SyncRecord>)])).rejects.toThrow(/written since it was read/);
+      await write(records, 'r3', 0);
+      const stored = await stamps();
+      expect(stored.r2).toBeUndefined();
+      expect(stored.r3).toBeGreaterThan(stored.r1);
+    });
   });
 
   it('a secret version is committed the moment it is stored, not at the end of the turn', async () => {

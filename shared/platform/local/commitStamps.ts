@@ -17,13 +17,50 @@ const LAST_MODIFIED_AT = 10;
  * that excess; they never go back.
  */
 export class CommitStamps {
-  /** @param newestOf the newest stored lastModifiedAt of a connection, read in the write's transaction */
-  constructor(private readonly newestOf: (connectionKey: number) => string | null) {}
+  /**
+   * @param newestOf the newest stored lastModifiedAt of a connection, read in the write's transaction
+   * @param turn the database handle's turn commit (turnCommit.ts), when it has one: a connection's
+   *   floor is then read once per turn and raised by each write's stamps, since no other connection
+   *   can write while the turn is open. Shared by every store on the handle (turnFloors).
+   */
+  constructor(
+    private readonly newestOf: (connectionKey: number) => string | null,
+    private readonly turn?: { handle: object; openTurn: () => number | undefined },
+  ) {}
 
   /** The earliest time a commit of the connection may stamp (ms since the epoch). */
   floorOf(connectionKey: number): number {
+    const known = this.knownFloors();
+    const floor = known?.get(connectionKey);
+    if (floor !== undefined) return floor;
     const newest = this.newestOf(connectionKey);
-    return newest === null ? -Infinity : Date.parse(newest) + 1;
+    const read = newest === null ? -Infinity : Date.parse(newest) + 1;
+    known?.set(connectionKey, read);
+    return read;
+  }
+
+  /**
+   * A write of the connection stamped `stamp` (ISO): later writes of the turn stamp after it. Were
+   * that write undone after all (its savepoint rolled back), the floor stays a little ahead of the
+   * stored times, which only stamps later writes a little later: never out of commit order.
+   */
+  stamped(connectionKey: number, stamp: string): void {
+    const known = this.knownFloors();
+    if (known === undefined) return;
+    const after = Date.parse(stamp) + 1;
+    if (!(after <= (known.get(connectionKey) ?? -Infinity))) known.set(connectionKey, after);
+  }
+
+  /** The floors known in the handle's open turn, or undefined when none is open (read every time). */
+  private knownFloors(): Map<number, number> | undefined {
+    const turn = this.turn?.openTurn();
+    if (turn === undefined) return undefined;
+    const handle = this.turn!.handle;
+    const known = turnFloors.get(handle);
+    if (known?.turn === turn) return known.floors;
+    const floors = new Map<number, number>();
+    turnFloors.set(handle, { turn, floors });
+    return floors;
   }
 
   /** `proposed`, or the connection's floor when the proposal is not after everything committed. */
@@ -40,6 +77,10 @@ export class CommitStamps {
       let floor = floors.get(connectionKey);
       if (floor === undefined) floors.set(connectionKey, (floor = this.floorOf(connectionKey)));
       row[LAST_MODIFIED_AT] = CommitStamps.stamp(row[LAST_MODIFIED_AT] as string, floor);
+      this.stamped(connectionKey, row[LAST_MODIFIED_AT] as string);
     }
   }
 }
+
+/** Per database handle, the connections' floors known in its open turn (CommitStamps). */
+const turnFloors = new WeakMap<object, { turn: number; floors: Map<number, number> }>();

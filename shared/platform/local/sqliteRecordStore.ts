@@ -6,6 +6,7 @@ import { CommitStamps } from './commitStamps';
 import { decodeRecordCursor, encodeRecordCursor } from './recordCursor';
 import { RecordScopeKeys } from './recordScopeKeys';
 import { SqliteSeenSets } from './sqliteSeenSets';
+import { turnCommitOf } from './turnCommit';
 
 /** The port caps pages at 1,000 records. */
 const MAX_LIST_LIMIT = 1000;
@@ -163,7 +164,8 @@ export class SqliteRecordStore implements RecordStore {
     this.forgetSweeps = db.prepare<[string]>('DELETE FROM record_sweeps WHERE run_id = ?');
 
     const newestOfConnection = db.prepare<[number], { newest: string | null }>('SELECT max(last_modified_at) AS newest FROM records WHERE connection_key = ?');
-    const stampAtCommit = new CommitStamps((connectionKey) => newestOfConnection.get(connectionKey)!.newest);
+    // On a handle that commits per turn, a connection's newest stamp is read once per turn (CommitStamps).
+    const stampAtCommit = new CommitStamps((connectionKey) => newestOfConnection.get(connectionKey)!.newest, { handle: db, openTurn: () => turnCommitOf(db)?.openTurn });
     // IMMEDIATE: the newest stamp is read under the write lock, so no other connection commits
     // between that read and this write (a deferred one would fail to upgrade if one did).
     this.writeRows = db.transaction((rows: readonly UpsertParams[]) => {
@@ -195,6 +197,7 @@ export class SqliteRecordStore implements RecordStore {
       const stamp = CommitStamps.stamp(params.at as string, stampAtCommit.floorOf(params.connectionKey as number));
       const { connectionKey: _unused, ...bound } = params;
       const swept = db.prepare(sweepSql(table)).run({ ...bound, stamp }).changes;
+      if (swept > 0) stampAtCommit.stamped(params.connectionKey as number, stamp);
       rememberSweep.run(runId, params.stepId as string, swept);
       return swept;
     }).immediate;

@@ -40,6 +40,11 @@ export interface TurnCommit {
    * what this handle reads no other connection can change. Inside an open turn it does nothing.
    */
   begin(): void;
+  /**
+   * The open turn's number, each turn's its own; undefined when none is open. What a caller read
+   * in turn n stays true for it while `openTurn` is n: no other connection can write meanwhile.
+   */
+  readonly openTurn: number | undefined;
   /** Commits made so far, for tests and benchmarks. */
   readonly commits: number;
   /**
@@ -101,6 +106,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
   let commits = 0;
   let rollbacks = 0;
   let depth = 0; // db.transaction functions running now
+  let turns = 0; // turns opened so far: the open one's number
 
   const settle = (error?: unknown) => {
     const list = waiters;
@@ -160,6 +166,7 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
       throw busyAsTransient(error);
     }
     open = true;
+    turns += 1;
     if (!scheduled) {
       scheduled = true;
       setImmediate(finish);
@@ -216,6 +223,9 @@ export function enableTurnCommit(db: SqliteDatabase): TurnCommit {
     },
     begin() {
       join();
+    },
+    get openTurn() {
+      return open && db.inTransaction ? turns : undefined;
     },
     get commits() {
       return commits;
