@@ -1,6 +1,7 @@
 import { canonicalJson, contentHash } from '../../../shared/core/hash';
 import { recordId } from '../../../shared/core/ids';
 import { inboundMessageId, parseInboundMessage, parseInboundQueueMessage } from '../../../shared/core/runs/inboundMessage';
+import { deliveryIdFor } from '../../../shared/core/webhookIntake/receiver';
 
 describe('content hash and ids', () => {
   test('the hash ignores key order at every level and sees every value', () => {
@@ -21,6 +22,13 @@ describe('content hash and ids', () => {
     const nested = (depth: number) => JSON.parse(`{"n":${'['.repeat(depth)}${']'.repeat(depth)}}`);
     expect(() => contentHash(nested(6000))).toThrow(expect.objectContaining({ code: 'validation', message: expect.stringMatching(/nests deeper than 1000 levels/) }));
     expect(canonicalJson(nested(999))).toBe(`{"n":${'['.repeat(999)}${']'.repeat(999)}}`);
+  });
+
+  test('a delivery id is fixed by its connection and the provider\'s delivery id, the same as ever stored', () => {
+    // Pinned: a delivery logged before an upgrade must be found under the same id after it, or its
+    // retry would be a new delivery.
+    expect(deliveryIdFor('shop', 'msg_2Hq4')).toBe('dlv_k9oN_CmOpAn__DWnA37kC-Y-');
+    expect(deliveryIdFor('shop', 'msg_2Hq4')).not.toBe(deliveryIdFor('shop2', 'msg_2Hq4'));
   });
 
   test('record ids are deterministic and do not collide when parts shift', () => {
