@@ -6,11 +6,11 @@ import { WEBHOOK_BATCH_MESSAGE_ID_PREFIX, WEBHOOK_MESSAGE_ID_PREFIXES } from '..
 import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
 import { QUEUES } from '../../shared/ports/queue';
 import type { IntakeOutcome } from '../../shared/ports/deliveryIntake';
-import { JournalDrain } from '../../shared/platform/local/journalDrain';
+import { GATHER_BELOW_FRAMES, JournalDrain, type JournalDrainOptions } from '../../shared/platform/local/journalDrain';
 import { decodeJournalFrame, encodeRejectionsFrame, JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import type { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
-import { whenDurable } from '../../shared/platform/local/turnCommit';
+import { turnCommitOf, whenDurable } from '../../shared/platform/local/turnCommit';
 import { JOURNAL_START, JournalAppender, JournalReader, readCheckpoint } from '../../shared/platform/local/webhookJournal';
 import { intakeEntry, receiveAll } from '../conformance/deliveryIntake.conformance';
 import { expectSyncBridgeError } from '../conformance/fixtures';
@@ -61,7 +61,7 @@ describe('journal intake: restarts and back-pressure', () => {
   }
 
   /** A JournalIntake on the platform's journal folder with a drain that runs only when told (drainAll). */
-  function journalWithoutDrain(platform: LocalPlatform, options: JournalIntakeOptions = {}) {
+  function journalWithoutDrain(platform: LocalPlatform, options: JournalIntakeOptions = {}, drainOptions: Pick<JournalDrainOptions, 'gatherMs'> = {}) {
     const appender = new JournalAppender(journalDir());
     const intake = new JournalIntake(appender, platform.idempotency as SqliteIdempotencyStore, options);
     const reader = new JournalReader(journalDir());
@@ -70,6 +70,7 @@ describe('journal intake: restarts and back-pressure', () => {
       onDrained: (position) => intake.drained(position),
       log: () => undefined,
       recordRejections: (connectionId, count, at, detail) => platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count),
+      ...drainOptions,
     });
     let closed = false;
     const close = () => {
@@ -351,6 +352,51 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.value))).toEqual(['ENOSPC: no space left on device', 'ENOSPC: no space left on device']);
     appender.append = append;
     expect(await Promise.all([intake.write(entry('msg_full')), intake.write(entry('msg_full', 1))])).toEqual(['accepted', 'duplicate']);
+  });
+
+  describe('the running drain gathers a trickle', () => {
+    async function until(what: string, done: () => boolean): Promise<void> {
+      const deadline = Date.now() + 5000;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`Still waiting for ${what}.`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+
+    it('reads the first delivery after an idle spell at once; those arriving within gatherMs of a small batch share the next batch and its commit', async () => {
+      const platform = open(false);
+      const { intake, drain } = journalWithoutDrain(platform, {}, { gatherMs: 300 });
+      intake.setOnAppended(() => drain.wake());
+      drain.start();
+      toClose.push(() => drain.stop());
+      expect(await intake.write(entry('msg_1'))).toBe('accepted');
+      await until('the first delivery', () => drain.drainedCount === 1);
+      await whenDurable(platform.db);
+      const commits = turnCommitOf(platform.db)!.commits;
+      for (const id of ['msg_2', 'msg_3', 'msg_4']) {
+        expect(await intake.write(entry(id))).toBe('accepted');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await until('all four', () => drain.drainedCount === 4);
+      await whenDurable(platform.db);
+      expect(turnCommitOf(platform.db)!.commits - commits).toBe(1);
+      expect(drain.batchCount).toBe(2);
+      expect(enqueuedDeliveryIds(platform)).toEqual(['msg_1', 'msg_2', 'msg_3', 'msg_4'].map((id) => entry(id).delivery.id));
+    });
+
+    it(`does not wait after a batch of ${GATHER_BELOW_FRAMES} or more, and stop ends a wait at once`, async () => {
+      const platform = open(false);
+      const { intake, drain } = journalWithoutDrain(platform, {}, { gatherMs: 60_000 });
+      // A full batch journaled before the drain starts, then one more while it applies that one.
+      await Promise.all(Array.from({ length: GATHER_BELOW_FRAMES }, (_, i) => intake.write(entry(`msg_${i}`))));
+      intake.setOnAppended(() => drain.wake());
+      drain.start();
+      expect(await intake.write(entry('msg_last'))).toBe('accepted');
+      await until('every delivery', () => drain.drainedCount === GATHER_BELOW_FRAMES + 1);
+      // The last batch was small: the drain now waits a minute, and stop does not.
+      await drain.stop();
+      expect(enqueuedDeliveryIds(platform)).toHaveLength(GATHER_BELOW_FRAMES + 1);
+    });
   });
 
   it('writes the checkpoint file once the drain is idle, even right after a checkpoint (a restart long after does not read stored deliveries again)', async () => {
