@@ -82,6 +82,17 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
     return { store, calls };
   }
 
+  /** A delivery of the record's update event, logged as received; its id. */
+  async function received(connectionId: string, record: JsonObject): Promise<string> {
+    const deliveryId = `dlv_${connectionId}`;
+    const now = new Date().toISOString();
+    await platform.deliveries.insert({
+      id: deliveryId, tenantId: 't1', connectionId, provider: 'sandbox', webhookId: `wh_${connectionId}`, receivedAt: now, status: 'received',
+      eventType: 'customers.updated', headers: {}, body: JSON.stringify({ type: 'customers.updated', data: { record } }), replays: 0, updatedAt: now,
+    });
+    return deliveryId;
+  }
+
   test('a PATCH committed between a page\'s read and its write survives, takes the pulled change in, and its push goes out', async () => {
     const s = await setup();
     const ids = [cus(1), cus(2), cus(3)];
@@ -133,12 +144,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
     const id = cus(5);
     await s.pulled(id);
     const event = await s.changeRemote(id, { phone: '+1 555 100 0005' });
-    const deliveryId = `dlv_${s.connectionId}`;
-    const now = new Date().toISOString();
-    await platform.deliveries.insert({
-      id: deliveryId, tenantId: 't1', connectionId: s.connectionId, provider: 'sandbox', webhookId: `wh_${s.connectionId}`, receivedAt: now, status: 'received',
-      eventType: 'customers.updated', headers: {}, body: JSON.stringify({ type: 'customers.updated', data: { record: event } }), replays: 0, updatedAt: now,
-    });
+    const deliveryId = await received(s.connectionId, event);
     let edited: SyncRecord | undefined;
     hooks.afterStates.push(async () => {
       edited = (await s.changes.update(s.scope, id, { name: 'Edited Mid-Webhook' })).record;
@@ -157,12 +163,7 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('a pull or webhook writing while
     const id = cus(7);
     await s.pulled(id);
     const event = await s.changeRemote(id, { phone: '+1 555 100 0007' });
-    const deliveryId = `dlv_${s.connectionId}`;
-    const now = new Date().toISOString();
-    await platform.deliveries.insert({
-      id: deliveryId, tenantId: 't1', connectionId: s.connectionId, provider: 'sandbox', webhookId: `wh_${s.connectionId}`, receivedAt: now, status: 'received',
-      eventType: 'customers.updated', headers: {}, body: JSON.stringify({ type: 'customers.updated', data: { record: event } }), replays: 0, updatedAt: now,
-    });
+    const deliveryId = await received(s.connectionId, event);
     const counted = counting(platform.records);
     const countedPlatform: Platform = Object.assign(Object.create(platform) as Platform, { records: counted.store });
     expect(await new WebhookApplier(countedPlatform, services.adapters).apply({ kind: 'webhook', connectionId: s.connectionId, deliveryId })).toBe('applied');
