@@ -231,6 +231,16 @@ describe('turnCommit', () => {
       expect(await stamps()).toEqual({ o1: 50, r1: 0, r2: 51, r3: 60 });
     });
 
+    it('a write refused for a proposed time that is no time leaves later stamps of the turn in commit order', async () => {
+      const records = new SqliteRecordStore(db);
+      await write(records, 'r1', 100);
+      await whenDurable(db);
+      await write(records, 'r2', 200);
+      await expect(records.write([makeRecord(scope, 'bad', { lastModifiedAt: null as unknown as string })])).rejects.toThrow(/NOT NULL/);
+      await write(records, 'r3', 0);
+      expect(await stamps()).toEqual({ r1: 100, r2: 200, r3: 201 });
+    });
+
     it('a write undone by its own savepoint leaves later stamps of the turn in order', async () => {
       const records = new SqliteRecordStore(db);
       await write(records, 'r1', 0);

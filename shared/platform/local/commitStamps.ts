@@ -48,7 +48,9 @@ export class CommitStamps {
     const known = this.knownFloors();
     if (known === undefined) return;
     const after = Date.parse(stamp) + 1;
-    if (!(after <= (known.get(connectionKey) ?? -Infinity))) known.set(connectionKey, after);
+    // A stamp that is no time is left for the column to refuse: it says nothing of the order.
+    if (!Number.isFinite(after)) return;
+    if (after > (known.get(connectionKey) ?? -Infinity)) known.set(connectionKey, after);
   }
 
   /** The floors known in the handle's open turn, or undefined when none is open (read every time). */

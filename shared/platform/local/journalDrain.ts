@@ -118,7 +118,7 @@ export class JournalDrain {
         delay = this.retryDelayMs;
         // A trickle: let what arrives in the next few ms share the next batch's commit. Under
         // load batches are full and nothing waits; after an idle spell the first is read at once.
-        if (moved && this.lastBatchFrames < GATHER_BELOW_FRAMES) await this.gather(this.gatherMs);
+        if (moved && this.lastBatchFrames > 0 && this.lastBatchFrames < Math.min(GATHER_BELOW_FRAMES, this.maxBatch)) await this.gather(this.gatherMs);
         if (!moved) {
           // Caught up: the checkpoint file catches up too (within CHECKPOINT_EVERY_MS), so that a
           // restart much later (past the claims' 24 h) does not read stored deliveries again.
