@@ -38,6 +38,23 @@ export type IntakeOutcome = 'accepted' | 'duplicate' | 'in_progress';
 export interface DeliveryIntake {
   write(entry: IntakeEntry): Promise<IntakeOutcome>;
   /**
+   * True when the delivery ids this intake takes may begin with the time of receipt
+   * (`orderedDeliveryIdFor`) rather than be derived from the provider's delivery id alone
+   * (`deliveryIdFor`). Only an intake that never takes a delivery's claim, log row and message
+   * apart may: the local journal, whose frame carries the id it was given (a drain tried again, or
+   * read again after a crash, sees the same id), and whose log's id index then grows at its end
+   * instead of at a random page per delivery. A group commit on separate stores (Cosmos DB and
+   * Service Bus) must not: a retry after a partial write finds the row and the message by their
+   * derived ids.
+   */
+  readonly ordersDeliveryIds?: boolean;
+  /**
+   * The id the delivery taken under `claimKey` was logged with (for a duplicate's answer), or
+   * undefined when this intake does not know it; the receiver then names the derived id, which is
+   * the one every delivery taken with derived ids has.
+   */
+  deliveryIdOf?(claimKey: string): string | undefined;
+  /**
    * Counts `count` refused deliveries of a connection in webhook health (the receiver's
    * RejectionTally, once per connection per turn), where the intake keeps a durable log of its
    * own to carry them: the local journal, so that the receiving thread writes no store for a

@@ -79,6 +79,25 @@ describe('SqliteLeaseStore and SqliteIdempotencyStore (local choices)', () => {
     expect(remaining.map((r) => r.key)).toEqual(['fresh']);
   });
 
+  it('claims and completes many keys each with its own result, and reads a completed result back without claiming', async () => {
+    const keys = new SqliteIdempotencyStore(db, { clock });
+    await keys.claim('held', 60_000);
+    await keys.claim('done-before', 60_000);
+    await keys.complete('done-before', 'enqueued');
+    const taken = keys.claimManyCompleted([{ key: 'a', result: 'dlv_a' }, { key: 'held', result: 'dlv_h' }, { key: 'b', result: { id: 'dlv_b' } }], 60_000);
+    expect(taken).toEqual([true, false, true]);
+    expect(keys.completedResult('a')).toBe('dlv_a');
+    expect(keys.completedResult('b')).toEqual({ id: 'dlv_b' });
+    // A live claim is left alone: held stays held (no result), a completed one keeps its own.
+    expect(keys.completedResult('held')).toBeUndefined();
+    expect(keys.peek('held')).toBe('held');
+    expect(keys.completedResult('done-before')).toBe('enqueued');
+    expect(keys.completedResult('never')).toBeUndefined();
+    clock.advance(60_001);
+    expect(keys.completedResult('a')).toBeUndefined();
+    expect(keys.peek('a')).toBe('free');
+  });
+
   it('refuses a purge interval below 1 at construction', () => {
     expect(() => new SqliteIdempotencyStore(db, { purgeEveryClaims: 0 })).toThrow(/purgeEveryClaims/);
   });

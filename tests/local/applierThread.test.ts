@@ -12,7 +12,7 @@ import { useServices } from '../../functions/services';
 import { startLocalHost, type ApplierThreadOptions, type LocalHostOptions, type RunningLocalHost } from '../../local/host';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import { createServices, type Services } from '../../shared/composition';
-import { webhookIntakeFor } from '../../shared/core/webhookIntake';
+import { deliveryIdFor, webhookIntakeFor } from '../../shared/core/webhookIntake';
 import { PRIVATE_ALLOWED } from '../../shared/http/destinationPolicy';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { JournalAppender } from '../../shared/platform/local/webhookJournal';
@@ -254,6 +254,25 @@ describe('local host with the applier thread (journal-first webhook intake)', ()
     expect(record?.data).toMatchObject({ name: 'Customer cus_dup' });
     const logged = (await h.platform.deliveries.list({ tenantId: TENANT, connectionId: HOOKS, limit: 500 })).deliveries.filter((d) => d.webhookId === webhookId);
     expect(logged).toHaveLength(1);
+  });
+
+  it('takes delivery ids that begin with their receipt time, and names a duplicate of a delivery taken before them by its derived id', async () => {
+    const firstId = `msg_order_a_${randomBytes(4).toString('hex')}`;
+    const a = await post(firstId, customerEvent('cus_order_a'));
+    await sleep(3);
+    const b = await post(`msg_order_b_${randomBytes(4).toString('hex')}`, customerEvent('cus_order_b'));
+    expect([a.status, b.status]).toEqual([202, 202]);
+    // The id index of the delivery log grows at its end (docs/webhook-intake.md "Ordered delivery ids").
+    expect(deliveryIdOf(a)).toMatch(/^dlv_[0-9a-z]{9}[A-Za-z0-9_-]{16}$/);
+    expect(deliveryIdOf(a) < deliveryIdOf(b)).toBe(true);
+    expect(deliveryIdOf(a)).not.toBe(deliveryIdFor(HOOKS, firstId));
+
+    // A delivery stored before ordered ids: its claim holds no id, and its id was the derived one.
+    const old = `msg_before_upgrade_${randomBytes(4).toString('hex')}`;
+    await h.platform.idempotency.claim(`webhook:${HOOKS}:${old}`, 60_000);
+    await h.platform.idempotency.complete(`webhook:${HOOKS}:${old}`, 'taken', { ttlMs: 60_000 });
+    const repeat = await post(old, customerEvent('cus_before_upgrade'));
+    expect({ status: repeat.status, body: repeat.body }).toEqual({ status: 200, body: { deliveryId: deliveryIdFor(HOOKS, old), duplicate: true } });
   });
 
   it('a forged delivery is refused at once while another writer holds the database; the thread counts it in health afterwards', async () => {

@@ -174,6 +174,8 @@ describe('the journal drain applies what it drains (journalApply.ts)', () => {
       // Each row inserted with its outcome and each claim inserted completed: nothing updated.
       expect(updates()).toEqual({});
       for (const e of entries) expect(platform.idempotency.peek(e.claimKey)).toBe('completed');
+      // Each claim holds its delivery's id, which names a duplicate's answer (JournalIntake.deliveryIdOf).
+      for (const e of entries) expect(platform.idempotency.completedResult(e.claimKey)).toBe(e.delivery.id);
       expect(receiveAll(platform.queue)).toEqual([]);
       expect(await platform.deliveries.health('a')).toMatchObject({ received: 4, failures: 0 });
       // A provider's retry of any of them is a duplicate, and takes nothing.

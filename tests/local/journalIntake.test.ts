@@ -156,6 +156,38 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(readCheckpoint(journalDir())).not.toEqual(JOURNAL_START);
   });
 
+  it('names a duplicate by the id its delivery was taken with: while journaled, after a restart, once drained; none for a claim from before ordered ids', async () => {
+    // A delivery's id is in its frame (the receiver gives the journal ids that begin with their
+    // receipt time, DeliveryIntake.ordersDeliveryIds): a repeat must be answered with that id,
+    // not one computed again at its own receipt.
+    const taken = { ...entry('msg_named'), delivery: { ...entry('msg_named').delivery, id: 'dlv_0mi9x2k3p_taken-at-receipt' } };
+    const first = open(false);
+    const killed = journalWithoutDrain(first);
+    expect(killed.intake.ordersDeliveryIds).toBe(true);
+    expect(await killed.intake.write(taken)).toBe('accepted');
+    expect(killed.intake.deliveryIdOf(taken.claimKey)).toBe(taken.delivery.id);
+    expect(killed.intake.deliveryIdOf('webhook:conn-journal:never-seen')).toBeUndefined();
+    killed.close();
+    await first.close();
+
+    // Restarted: read back from the journal.
+    const second = open(false);
+    const again = journalWithoutDrain(second);
+    expect(again.intake.deliveryIdOf(taken.claimKey)).toBe(taken.delivery.id);
+    // Drained: the claim holds the id.
+    await again.drain.drainAll();
+    expect(again.intake.backlog).toBe(0);
+    expect(second.idempotency.completedResult(taken.claimKey)).toBe(taken.delivery.id);
+    expect(again.intake.deliveryIdOf(taken.claimKey)).toBe(taken.delivery.id);
+    expect(await again.intake.write(entry('msg_named', 1))).toBe('duplicate');
+
+    // A claim completed before ordered ids holds no id: the receiver then names the derived one.
+    await second.idempotency.claim('webhook:conn-journal:msg_old', DAY_MS);
+    await second.idempotency.complete('webhook:conn-journal:msg_old', 'taken', { ttlMs: DAY_MS });
+    expect(await again.intake.write(entry('msg_old'))).toBe('duplicate');
+    expect(again.intake.deliveryIdOf('webhook:conn-journal:msg_old')).toBeUndefined();
+  });
+
   it('enqueues once a delivery the drain reads again after a restart (it stored it, but died before its checkpoint)', async () => {
     const first = open(false);
     const host = journalWithoutDrain(first);

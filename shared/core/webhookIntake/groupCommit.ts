@@ -5,9 +5,6 @@ import { TurnBatchedIntake, type PendingIntake as Pending } from './turnBatchedI
 
 export type { IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 
-/** What a claim holds once its delivery was enqueued. */
-const ENQUEUED = 'enqueued';
-
 /**
  * Group commit for verified deliveries: the requests that arrive in the same event-loop turn are
  * de-duplicated with one claim call, logged with one write and enqueued with one send, instead of
@@ -79,7 +76,8 @@ export class IntakeGroupCommit extends TurnBatchedIntake {
     // record from being written twice); the delivery itself is safe, so the caller still gets its 202.
     await Promise.all(
       fresh.map((p) =>
-        idempotency.complete(p.claimKey, ENQUEUED, { ttlMs: this.dedupeTtlMs }).catch((error: unknown) => {
+        // The claim holds the delivery's id (before, the word 'enqueued'): a duplicate's answer can name it.
+        idempotency.complete(p.claimKey, p.delivery.id, { ttlMs: this.dedupeTtlMs }).catch((error: unknown) => {
           this.platform.telemetry.log('warn', 'A webhook delivery was enqueued, but its duplicate claim could not be extended.', { reason: (error as Error).message });
         }),
       ),

@@ -87,6 +87,22 @@ export function deliveryIdFor(connectionId: string, webhookId: string): string {
   return `${DELIVERY_ID_PREFIX}${hash('sha256', `${connectionId}\n${webhookId}`, 'base64url').slice(0, 24)}`;
 }
 
+/** Base-36 digits of the receipt time in an ordered id: fixed width, so that ids sort as their times do (until the year 5188). */
+const ORDERED_TIME_DIGITS = 9;
+
+/**
+ * Ours, beginning with the time of receipt (milliseconds, base 36, fixed width) and ending with 96
+ * bits of the same hash as deliveryIdFor, for an intake that may take such ids
+ * (DeliveryIntake.ordersDeliveryIds: the local journal). A B-tree index of these ids grows at its
+ * end; one of derived ids takes each new id at a random page (docs/webhook-intake.md "Ordered
+ * delivery ids"). Unique as long as one connection does not receive two different provider ids
+ * with the same 96-bit hash in the same millisecond.
+ */
+export function orderedDeliveryIdFor(connectionId: string, webhookId: string, receivedAtMs: number): string {
+  const time = Math.max(0, Math.floor(receivedAtMs)).toString(36).padStart(ORDERED_TIME_DIGITS, '0');
+  return `${DELIVERY_ID_PREFIX}${time}${hash('sha256', `${connectionId}\n${webhookId}`, 'base64url').slice(0, 16)}`;
+}
+
 /**
  * The receiving half of webhook intake: cheap checks first (declared size, connection, both before
  * any of the body is read; then the size of what is read), then the signature
@@ -165,7 +181,8 @@ export class WebhookReceiver {
       event = undefined;
     }
     const webhookId = providerDeliveryId(scheme, incoming.headers, event, body);
-    const deliveryId = deliveryIdFor(connection.id, webhookId);
+    const { commit } = this;
+    const deliveryId = commit.ordersDeliveryIds ? orderedDeliveryIdFor(connection.id, webhookId, receivedAtMs) : deliveryIdFor(connection.id, webhookId);
 
     const reply = scheme === 'salesforce' && event === undefined ? SALESFORCE_ACK : undefined;
     const now = platform.clock.now().toISOString();
@@ -193,8 +210,9 @@ export class WebhookReceiver {
     const message: WebhookInboundMessage = { kind: 'webhook', connectionId: connection.id, deliveryId };
     const traceparent = currentTraceparent();
     // De-duplicated, logged and enqueued together with the other deliveries of this moment.
-    const outcome = await this.commit.write({
-      claimKey: `webhook:${connection.id}:${webhookId}`,
+    const claimKey = `webhook:${connection.id}:${webhookId}`;
+    const outcome = await commit.write({
+      claimKey,
       delivery,
       message: {
         body: message,
@@ -204,7 +222,12 @@ export class WebhookReceiver {
         applicationProperties: { kind: 'webhook', deliveryId, ...(traceparent ? { traceparent } : {}) },
       },
     });
-    if (outcome === 'duplicate') return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId, reply };
+    if (outcome === 'duplicate') {
+      // Named by the id it was taken with: the intake's record of it, else the derived id every
+      // delivery taken with derived ids has (ordered ids are new; claims from before them hold none).
+      const original = commit.deliveryIdOf?.(claimKey) ?? deliveryIdFor(connection.id, webhookId);
+      return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId: original, reply };
+    }
     // Not a duplicate yet: the first attempt may still fail, so the sender must come back.
     if (outcome === 'in_progress') return { status: 503, code: 'in_progress', message: 'An earlier attempt of this delivery is still being enqueued; retry shortly.', deliveryId };
     // Receipt to durably logged and enqueued: what the provider waits for before it sees 202.

@@ -39,9 +39,6 @@ export interface JournalApplyOptions {
   maxBatch?: number;
 }
 
-/** What a claim holds once its delivery was taken here. */
-const TAKEN = 'taken';
-
 function traceparentOf(message: OutgoingMessage): string | undefined {
   const value = message.applicationProperties?.traceparent;
   return typeof value === 'string' ? value : undefined;
@@ -115,7 +112,8 @@ export class JournalDirectApply extends TurnBatchedIntake {
       if (toWorker.size > 0) await queue.send(QUEUES.inbound, messagesFor(fresh.filter((p) => toWorker.has(p.delivery.id))));
       for (const count of log.healthCounts()) await deliveries.recordHealth(...count);
       if (turn.rollbacks !== rollbacks) throw new Error('SQLite rolled the webhook journal drain\'s transaction back while it applied a batch; the batch is tried again.');
-      const taken = claims.claimManyCompleted(fresh.map((p) => p.claimKey), TAKEN, this.options.dedupeTtlMs);
+      // Each claim holds its delivery's id: a duplicate of it is answered with that id (JournalIntake.deliveryIdOf).
+      const taken = claims.claimManyCompleted(fresh.map((p) => ({ key: p.claimKey, result: p.delivery.id })), this.options.dedupeTtlMs);
       const lost = taken.filter((t) => !t).length;
       if (lost > 0) telemetry.log('warn', 'Webhook deliveries applied by the journal drain were claimed by another writer meanwhile; they may be applied twice, which writes nothing new.', { count: lost });
       // Receipt to applied, for the batch's oldest delivery applied here (the worker's QueueLagMs covers the rest).

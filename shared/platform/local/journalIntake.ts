@@ -1,10 +1,20 @@
 import { SyncBridgeError } from '../../core/errors';
+import { DELIVERY_ID_PREFIX } from '../../core/runs/inboundMessage';
 import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 import { comparePositions, JournalReader, readCheckpoint, type JournalAppender, type JournalPosition } from './webhookJournal';
 
-/** The duplicate check against claims the drain already stored (SqliteIdempotencyStore.peek). */
+/** The duplicate check against claims the drain already stored (SqliteIdempotencyStore.peek, completedResult). */
 export interface ClaimPeek {
   peek(key: string): 'free' | 'held' | 'completed';
+  /** What a completed claim holds: its delivery's id, for claims the drain stored since ordered ids. */
+  completedResult(key: string): unknown;
+}
+
+/** A delivery in the journal, not drained yet: where its frame ends, and the id it was taken with. */
+interface Journaled {
+  key: string;
+  end: JournalPosition;
+  deliveryId: string;
 }
 
 export interface JournalIntakeOptions {
@@ -46,13 +56,15 @@ interface Waiting {
  * start, the keys between the drain's checkpoint and the end of the journal are read back.
  */
 export class JournalIntake implements DeliveryIntake {
-  private readonly pending = new Map<string, JournalPosition>();
+  /** Frames carry their delivery's id, so a drain tried again, or read again after a crash, sees the one it was answered with. */
+  readonly ordersDeliveryIds = true;
+  private readonly pending = new Map<string, Journaled>();
   /** Per connection, where its count frame of refused deliveries ends, until the drain passes it. */
   private readonly rejectionFrames = new Map<string, JournalPosition>();
   /** Counts of refused deliveries that came while their connection's count frame waited. */
   private readonly heldRejections = new Map<string, RejectionsFrame['rejections']>();
   /** Pending keys in journal order, for dropping them as the drain moves on. */
-  private order: Array<{ key: string; end: JournalPosition }> = [];
+  private order: Journaled[] = [];
   private orderHead = 0;
   private waiting: Waiting[] = [];
   private scheduled = false;
@@ -90,6 +102,14 @@ export class JournalIntake implements DeliveryIntake {
   /** Where the host wakes the drain (set once the drain exists). */
   setOnAppended(listener: () => void): void {
     this.onAppended = listener;
+  }
+
+  /** The id of the delivery taken under `claimKey`: in the journal, or in the claim the drain stored (undefined for a claim from before ordered ids). */
+  deliveryIdOf(claimKey: string): string | undefined {
+    const journaled = this.pending.get(claimKey);
+    if (journaled !== undefined) return journaled.deliveryId;
+    const result = this.claims.completedResult(claimKey);
+    return typeof result === 'string' && result.startsWith(DELIVERY_ID_PREFIX) ? result : undefined;
   }
 
   write(entry: IntakeEntry): Promise<IntakeOutcome> {
@@ -153,8 +173,8 @@ export class JournalIntake implements DeliveryIntake {
   /** The drain stored everything before `position`: those keys are now the claims' to answer. */
   drained(position: JournalPosition): void {
     while (this.orderHead < this.order.length && comparePositions(this.order[this.orderHead].end, position) <= 0) {
-      const { key, end } = this.order[this.orderHead];
-      if (this.pending.get(key) === end) this.pending.delete(key);
+      const journaled = this.order[this.orderHead];
+      if (this.pending.get(journaled.key) === journaled) this.pending.delete(journaled.key);
       this.orderHead += 1;
     }
     if (this.rejectionFrames.size > 0) this.journalHeldRejections(position);
@@ -262,8 +282,9 @@ export class JournalIntake implements DeliveryIntake {
         return;
       }
       fresh.forEach((w, i) => {
-        this.pending.set(w.entry.claimKey, ends[i]);
-        this.order.push({ key: w.entry.claimKey, end: ends[i] });
+        const journaled: Journaled = { key: w.entry.claimKey, end: ends[i], deliveryId: w.entry.delivery.id };
+        this.pending.set(journaled.key, journaled);
+        this.order.push(journaled);
         w.done('accepted');
         for (const f of followers.get(w.entry.claimKey) ?? []) f.done('duplicate');
       });
@@ -299,10 +320,11 @@ export class JournalIntake implements DeliveryIntake {
       for (;;) {
         const { frames, next } = reader.read(position, 4096);
         for (const frame of frames) {
-          const key = claimKeyOf(frame.payload);
-          if (key === undefined) continue;
-          this.pending.set(key, frame.end);
-          this.order.push({ key, end: frame.end });
+          const content = decodeJournalFrame(frame.payload);
+          if (content?.kind !== 'delivery') continue;
+          const journaled: Journaled = { key: content.entry.claimKey, end: frame.end, deliveryId: content.entry.delivery.id };
+          this.pending.set(journaled.key, journaled);
+          this.order.push(journaled);
         }
         if (frames.length === 0 && comparePositions(next, position) === 0) return;
         position = next;
@@ -346,9 +368,4 @@ export function decodeJournalFrame(payload: string): JournalFrameContent | undef
   } catch {
     return undefined;
   }
-}
-
-function claimKeyOf(payload: string): string | undefined {
-  const content = decodeJournalFrame(payload);
-  return content?.kind === 'delivery' ? content.entry.claimKey : undefined;
 }

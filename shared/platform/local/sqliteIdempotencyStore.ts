@@ -38,7 +38,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
 
   private readonly claimAll: (keys: readonly string[], ttlMs: number, now: number) => IdempotencyClaim[];
   private readonly takeDone;
-  private readonly takeAllDone: (keys: readonly string[], result: string, expiresAtMs: number, now: number) => boolean[];
+  private readonly takeAllDone: (entries: ReadonlyArray<readonly [key: string, result: string]>, expiresAtMs: number, now: number) => boolean[];
+  private readonly selectLiveResult;
 
   constructor(db: SqliteDatabase, options: SqliteIdempotencyStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -63,12 +64,13 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       INSERT INTO idempotency_keys (key, result, expires_at_ms) VALUES (?, ?, ?)
       ON CONFLICT (key) DO UPDATE SET result = excluded.result, expires_at_ms = excluded.expires_at_ms
       WHERE idempotency_keys.expires_at_ms <= ?`);
-    this.takeAllDone = db.transaction((keys: readonly string[], result: string, expiresAtMs: number, now: number) =>
-      keys.map((key) => {
+    this.takeAllDone = db.transaction((entries: ReadonlyArray<readonly [key: string, result: string]>, expiresAtMs: number, now: number) =>
+      entries.map(([key, result]) => {
         this.purgeNowAndThen(now);
         return this.takeDone.run(key, result, expiresAtMs, now).changes === 1;
       }),
     );
+    this.selectLiveResult = db.prepare<[string, number], { result: string | null }>('SELECT result FROM idempotency_keys WHERE key = ? AND expires_at_ms > ?');
   }
 
   async claim(key: string, ttlMs: number): Promise<IdempotencyClaim> {
@@ -94,15 +96,22 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   /**
-   * Claims and completes each key in one write (`claimMany` then `complete` with `ttlMs`, for a
-   * caller whose work under the keys commits in the same transaction: the local journal drain's
-   * direct apply, journalApply.ts). True where the key was free; a live claim is left alone.
+   * Claims and completes each key with its own result in one write (`claimMany` then `complete`
+   * with `ttlMs`, for a caller whose work under the keys commits in the same transaction: the local
+   * journal drain's direct apply, journalApply.ts). True where the key was free; a live claim is
+   * left alone.
    */
-  claimManyCompleted(keys: readonly string[], result: unknown, ttlMs: number): boolean[] {
+  claimManyCompleted(entries: ReadonlyArray<{ key: string; result: unknown }>, ttlMs: number): boolean[] {
     checkTtl(ttlMs);
-    if (keys.length === 0) return [];
+    if (entries.length === 0) return [];
     const now = this.clock.now().getTime();
-    return this.takeAllDone(keys, idempotencyResultJson(keys[0], result), now + ttlMs, now);
+    return this.takeAllDone(entries.map(({ key, result }) => [key, idempotencyResultJson(key, result)] as const), now + ttlMs, now);
+  }
+
+  /** The result a live, completed claim holds (a read, like `peek`); undefined for a free or held key. */
+  completedResult(key: string): unknown {
+    const row = this.selectLiveResult.get(key, this.clock.now().getTime());
+    return row?.result == null ? undefined : (JSON.parse(row.result) as unknown);
   }
 
   /**

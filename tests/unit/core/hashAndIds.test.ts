@@ -1,7 +1,7 @@
 import { canonicalJson, contentHash } from '../../../shared/core/hash';
 import { recordId } from '../../../shared/core/ids';
 import { inboundMessageId, parseInboundMessage, parseInboundQueueMessage } from '../../../shared/core/runs/inboundMessage';
-import { deliveryIdFor } from '../../../shared/core/webhookIntake/receiver';
+import { deliveryIdFor, orderedDeliveryIdFor } from '../../../shared/core/webhookIntake/receiver';
 
 describe('content hash and ids', () => {
   test('the hash ignores key order at every level and sees every value', () => {
@@ -29,6 +29,23 @@ describe('content hash and ids', () => {
     // retry would be a new delivery.
     expect(deliveryIdFor('shop', 'msg_2Hq4')).toBe('dlv_k9oN_CmOpAn__DWnA37kC-Y-');
     expect(deliveryIdFor('shop', 'msg_2Hq4')).not.toBe(deliveryIdFor('shop2', 'msg_2Hq4'));
+  });
+
+  test('an ordered delivery id starts with its receipt time, so ids sort as their receipts do', () => {
+    const at = Date.parse('2026-11-24T16:00:00.000Z');
+    const id = orderedDeliveryIdFor('shop', 'msg_2Hq4', at);
+    // Pinned: dlv_, nine base-36 digits of the time, the first 16 characters of deliveryIdFor's hash.
+    expect(id).toBe(`dlv_0${at.toString(36)}k9oN_CmOpAn__DWn`);
+    expect(id).toMatch(/^dlv_[0-9a-z]{9}[A-Za-z0-9_-]{16}$/);
+    expect(orderedDeliveryIdFor('shop', 'msg_2Hq4', at)).toBe(id);
+    expect(orderedDeliveryIdFor('shop2', 'msg_2Hq4', at)).not.toBe(id);
+    expect(orderedDeliveryIdFor('shop', 'msg_2Hq5', at)).not.toBe(id);
+    // String order is time order, across a change in the number of digits the time needs, and the
+    // same delivery received again later gets a later id.
+    const times = [0, 35, 36, 1_000, at - 1, at, at + 1, 36 ** 8, 36 ** 9 - 1];
+    const ids = times.map((t, i) => orderedDeliveryIdFor('shop', `msg_${times.length - i}`, t));
+    expect([...ids].sort()).toEqual(ids);
+    expect(orderedDeliveryIdFor('shop', 'msg_2Hq4', at + 1) > id).toBe(true);
   });
 
   test('record ids are deterministic and do not collide when parts shift', () => {

@@ -97,6 +97,8 @@ describe('webhook intake group commit: a claim is a duplicate only once its deli
     await sleep(IN_FLIGHT_MS + 50);
     expect(await intake.write(entry('w3'))).toBe('duplicate');
     expect(enqueued()).toBe(1);
+    // The completed claim holds the delivery's id (a duplicate's answer can name it).
+    expect(await platform.idempotency.claim(entry('w3').claimKey, IN_FLIGHT_MS)).toEqual({ claimed: false, result: entry('w3').delivery.id });
   });
 
   test('the webhook function answers such a retry 503 in_progress with Retry-After, and enqueues nothing for it', async () => {
