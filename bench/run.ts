@@ -88,6 +88,7 @@ async function main(): Promise<void> {
       console.log(row(`  ${fmt(r.registeredValues)} values: dependency() / exception()`, `${r.dependencyMs.toFixed(3)} / ${r.exceptionMs.toFixed(3)} ms`));
     }
     await printWebhookIngest();
+    await printWebhookApply();
   } finally {
     sandbox.stop();
   }
@@ -152,6 +153,19 @@ async function printWebhookIngest(): Promise<void> {
     row('receipt-to-stored latency p50 / p99', `${ms(w.receiptToStored.p50Ms)} / ${ms(w.receiptToStored.p99Ms)}`, `target p99 < 1 s; ${fmt(w.receiptToStored.count)} records (warm-up included)`),
     row('CPU per request: server / load generator (µs)', `${w.host.serverCpuUs} / ${w.host.loadCpuUs}`, `bare: ${w.bare.serverCpuUs} / ${w.bare.loadCpuUs}; 2 cores at 5,000/s give 400 in all`),
   ].join('\n'));
+}
+
+/** The applier thread's work alone, per delivery, with each delivery id scheme (bench/webhookApply.ts). */
+async function printWebhookApply(): Promise<void> {
+  const { benchWebhookApply } = await import('./webhookApply');
+  const { rounds, prefill } = await benchWebhookApply();
+  const of = (scheme: string) => rounds.map((round) => round.find((m) => m.scheme === scheme)!);
+  const span = (values: number[]) => (Math.min(...values) === Math.max(...values) ? fmt(values[0]) : `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`);
+  console.log(`\nWebhook direct apply alone (one thread, no receipt beside it), ${fmt(rounds[0][0].deliveries)} deliveries after ${fmt(prefill)}, ${rounds.length} alternating rounds:`);
+  for (const [scheme, label] of [['ordered', 'ids beginning with receipt time (the journal\'s)'], ['derived', 'ids derived from the provider\'s (random in the index)']] as const) {
+    const runs = of(scheme);
+    console.log(row(`  ${label}`, `${span(runs.map((m) => m.cpuUsPerDelivery))} µs`, `CPU per delivery; ${span(runs.map((m) => m.deliveriesPerSecond))} deliveries/s`));
+  }
 }
 
 main().catch((error) => {
