@@ -49,11 +49,12 @@ export interface DeliveryIntake {
    */
   readonly ordersDeliveryIds?: boolean;
   /**
-   * The id the delivery taken under `claimKey` was logged with (for a duplicate's answer), or
-   * undefined when this intake does not know it; the receiver then names the derived id, which is
-   * the one every delivery taken with derived ids has.
+   * After `write(entry)` answered `duplicate`: the id the earlier delivery with the entry's key was
+   * logged with (for the duplicate's answer), or undefined when this intake does not know it (a
+   * claim from before claims held their delivery's id); the receiver then names the derived id,
+   * which is the one every delivery taken before ordered ids has.
    */
-  deliveryIdOf?(claimKey: string): string | undefined;
+  deliveryIdOf?(entry: IntakeEntry): string | undefined;
   /**
    * Counts `count` refused deliveries of a connection in webhook health (the receiver's
    * RejectionTally, once per connection per turn), where the intake keeps a durable log of its

@@ -1,3 +1,4 @@
+import { deliveryIdFor } from '../../shared/core/webhookIntake/receiver';
 import { createHmac, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { QUEUES } from '../../shared/ports/queue';
@@ -126,6 +127,20 @@ describe('webhook intake (sandbox → local host)', () => {
     expect(h.platform.queue.depth(QUEUES.inbound).active).toBeLessThanOrEqual(depth.active);
     await h.waitFor('the hand delivery', async () => (await stored('customers', 'cus_0000002'))?.data.name === 'Hand');
     expect((await deliveries()).filter((d) => d.webhookId === 'evt_hand_1')).toHaveLength(1);
+
+    // Taken earlier by the journal (a start with the applier thread on this data folder) under an
+    // id that begins with its receipt time: this intake (the group commit) names that id, from the
+    // claim, not one derived again.
+    const journaledId = 'dlv_0mi9x2k3ptakenbyjournal01';
+    await h.platform.idempotency.claim('webhook:shop:evt_journaled', 60_000);
+    await h.platform.idempotency.complete('webhook:shop:evt_journaled', journaledId, { ttlMs: 60_000 });
+    const resent = await post(body, { id: 'evt_journaled' });
+    expect({ status: resent.status, body: resent.body }).toEqual({ status: 200, body: { deliveryId: journaledId, duplicate: true } });
+    // One claimed before claims held ids (the word 'enqueued'): its delivery had the derived id.
+    await h.platform.idempotency.claim('webhook:shop:evt_older', 60_000);
+    await h.platform.idempotency.complete('webhook:shop:evt_older', 'enqueued', { ttlMs: 60_000 });
+    const older = await post(body, { id: 'evt_older' });
+    expect({ status: older.status, body: older.body }).toEqual({ status: 200, body: { deliveryId: deliveryIdFor('shop', 'evt_older'), duplicate: true } });
   });
 
   describe('bad input gets its status, with nothing stored or enqueued', () => {

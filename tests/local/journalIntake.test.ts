@@ -165,27 +165,27 @@ describe('journal intake: restarts and back-pressure', () => {
     const killed = journalWithoutDrain(first);
     expect(killed.intake.ordersDeliveryIds).toBe(true);
     expect(await killed.intake.write(taken)).toBe('accepted');
-    expect(killed.intake.deliveryIdOf(taken.claimKey)).toBe(taken.delivery.id);
-    expect(killed.intake.deliveryIdOf('webhook:conn-journal:never-seen')).toBeUndefined();
+    expect(killed.intake.deliveryIdOf(taken)).toBe(taken.delivery.id);
+    expect(killed.intake.deliveryIdOf(entry('never-seen'))).toBeUndefined();
     killed.close();
     await first.close();
 
     // Restarted: read back from the journal.
     const second = open(false);
     const again = journalWithoutDrain(second);
-    expect(again.intake.deliveryIdOf(taken.claimKey)).toBe(taken.delivery.id);
+    expect(again.intake.deliveryIdOf(taken)).toBe(taken.delivery.id);
     // Drained: the claim holds the id.
     await again.drain.drainAll();
     expect(again.intake.backlog).toBe(0);
     expect(second.idempotency.completedResult(taken.claimKey)).toBe(taken.delivery.id);
-    expect(again.intake.deliveryIdOf(taken.claimKey)).toBe(taken.delivery.id);
+    expect(again.intake.deliveryIdOf(taken)).toBe(taken.delivery.id);
     expect(await again.intake.write(entry('msg_named', 1))).toBe('duplicate');
 
     // A claim completed before ordered ids holds no id: the receiver then names the derived one.
     await second.idempotency.claim('webhook:conn-journal:msg_old', DAY_MS);
     await second.idempotency.complete('webhook:conn-journal:msg_old', 'taken', { ttlMs: DAY_MS });
     expect(await again.intake.write(entry('msg_old'))).toBe('duplicate');
-    expect(again.intake.deliveryIdOf('webhook:conn-journal:msg_old')).toBeUndefined();
+    expect(again.intake.deliveryIdOf(entry('msg_old'))).toBeUndefined();
   });
 
   it('enqueues once a delivery the drain reads again after a restart (it stored it, but died before its checkpoint)', async () => {

@@ -1,7 +1,7 @@
 import type { IntakeEntry } from '../../ports/deliveryIntake';
 import type { Platform } from '../../ports/platform';
 import { QUEUES, type OutgoingMessage } from '../../ports/queue';
-import { TurnBatchedIntake, type PendingIntake as Pending } from './turnBatchedIntake';
+import { deliveryIdIn, TurnBatchedIntake, type PendingIntake as Pending } from './turnBatchedIntake';
 
 export type { IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 
@@ -50,7 +50,8 @@ export class IntakeGroupCommit extends TurnBatchedIntake {
         const claim = claims[i];
         if (claim.claimed) return;
         if (claimedHere.has(p.claimKey)) followers.set(p.claimKey, [...(followers.get(p.claimKey) ?? []), p]);
-        else p.done(claim.result === undefined ? 'in_progress' : 'duplicate');
+        else if (claim.result === undefined) p.done('in_progress');
+        else p.done('duplicate', deliveryIdIn(claim.result));
       });
     } catch (error) {
       for (const p of batch) p.fail(error);
@@ -84,7 +85,7 @@ export class IntakeGroupCommit extends TurnBatchedIntake {
     );
     for (const p of fresh) {
       p.done('accepted');
-      for (const f of followers.get(p.claimKey) ?? []) f.done('duplicate');
+      for (const f of followers.get(p.claimKey) ?? []) f.done('duplicate', p.delivery.id);
     }
   }
 }

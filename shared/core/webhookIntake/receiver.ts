@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { DeliveryIntake } from '../../ports/deliveryIntake';
+import type { DeliveryIntake, IntakeEntry } from '../../ports/deliveryIntake';
 import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { readNotionVerificationToken } from '../../webhooks/schemes/notion';
@@ -210,9 +210,8 @@ export class WebhookReceiver {
     const message: WebhookInboundMessage = { kind: 'webhook', connectionId: connection.id, deliveryId };
     const traceparent = currentTraceparent();
     // De-duplicated, logged and enqueued together with the other deliveries of this moment.
-    const claimKey = `webhook:${connection.id}:${webhookId}`;
-    const outcome = await commit.write({
-      claimKey,
+    const entry: IntakeEntry = {
+      claimKey: `webhook:${connection.id}:${webhookId}`,
       delivery,
       message: {
         body: message,
@@ -221,12 +220,12 @@ export class WebhookReceiver {
         // Set here, per delivery: the group commit sends a batch outside each request's own context.
         applicationProperties: { kind: 'webhook', deliveryId, ...(traceparent ? { traceparent } : {}) },
       },
-    });
+    };
+    const outcome = await commit.write(entry);
     if (outcome === 'duplicate') {
       // Named by the id it was taken with: the intake's record of it, else the derived id every
-      // delivery taken with derived ids has (ordered ids are new; claims from before them hold none).
-      const original = commit.deliveryIdOf?.(claimKey) ?? deliveryIdFor(connection.id, webhookId);
-      return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId: original, reply };
+      // delivery taken before ordered ids has (claims from before then hold no id).
+      return { status: 200, code: 'duplicate', message: 'This delivery was received before.', deliveryId: this.originalId(entry, connection.id, webhookId), reply };
     }
     // Not a duplicate yet: the first attempt may still fail, so the sender must come back.
     if (outcome === 'in_progress') return { status: 503, code: 'in_progress', message: 'An earlier attempt of this delivery is still being enqueued; retry shortly.', deliveryId };
@@ -253,6 +252,18 @@ export class WebhookReceiver {
   }
 
   private readonly prepared = new WeakMap<WebhookSettings, PreparedWebhookVerification>();
+
+  /** The id a duplicate's earlier delivery was taken with (DeliveryIntake.deliveryIdOf), else the derived one. */
+  private originalId(entry: IntakeEntry, connectionId: string, webhookId: string): string {
+    try {
+      const known = this.commit.deliveryIdOf?.(entry);
+      if (known !== undefined) return known;
+    } catch (error) {
+      // A failed read (of a claim) costs the answer its exact id, never the answer itself.
+      this.platform.telemetry.log('warn', 'The id of a duplicate webhook delivery could not be read; its derived id is named.', { connectionId, reason: (error as Error).message });
+    }
+    return deliveryIdFor(connectionId, webhookId);
+  }
 
   private async reject(connectionId: string, status: number, code: ReceiveResult['code'], message: string, reason?: string): Promise<ReceiveResult> {
     const known = await this.connections.get(connectionId);

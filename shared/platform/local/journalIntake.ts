@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SyncBridgeError } from '../../core/errors';
-import { DELIVERY_ID_PREFIX } from '../../core/runs/inboundMessage';
+import { deliveryIdIn } from '../../core/webhookIntake/turnBatchedIntake';
 import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 import { comparePositions, JournalReader, readCheckpoint, type JournalAppender, type JournalPosition } from './webhookJournal';
 
@@ -105,12 +105,11 @@ export class JournalIntake implements DeliveryIntake {
     this.onAppended = listener;
   }
 
-  /** The id of the delivery taken under `claimKey`: in the journal, or in the claim the drain stored (undefined for a claim from before ordered ids). */
-  deliveryIdOf(claimKey: string): string | undefined {
-    const journaled = this.pending.get(claimKey);
+  /** The id of the delivery taken under the entry's key: in the journal, or in the claim the drain stored (undefined for a claim from before ordered ids). */
+  deliveryIdOf(entry: IntakeEntry): string | undefined {
+    const journaled = this.pending.get(entry.claimKey);
     if (journaled !== undefined) return journaled.deliveryId;
-    const result = this.claims.completedResult(claimKey);
-    return typeof result === 'string' && result.startsWith(DELIVERY_ID_PREFIX) ? result : undefined;
+    return deliveryIdIn(this.claims.completedResult(entry.claimKey));
   }
 
   write(entry: IntakeEntry): Promise<IntakeOutcome> {
