@@ -8,7 +8,7 @@ import { QUEUES } from '../../shared/ports/queue';
 import type { IntakeOutcome } from '../../shared/ports/deliveryIntake';
 import { GATHER_BELOW_FRAMES, JournalDrain, type JournalDrainOptions } from '../../shared/platform/local/journalDrain';
 import { decodeJournalFrame, encodeRejectionsFrame, JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
-import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { createLocalPlatform, rejectionsInHealth, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import type { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
 import { turnCommitOf, whenDurable } from '../../shared/platform/local/turnCommit';
 import { JOURNAL_START, JournalAppender, JournalReader, readCheckpoint } from '../../shared/platform/local/webhookJournal';
@@ -69,7 +69,7 @@ describe('journal intake: restarts and back-pressure', () => {
       whenDurable: () => whenDurable(platform.db),
       onDrained: (position) => intake.drained(position),
       log: () => undefined,
-      recordRejections: (connectionId, count, at, detail) => platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count),
+      recordRejections: rejectionsInHealth(platform),
       ...drainOptions,
     });
     let closed = false;
@@ -326,6 +326,31 @@ describe('journal intake: restarts and back-pressure', () => {
     await drain.drainAll();
     expect(await first.deliveries.health('conn_s')).toMatchObject({ rejected: 2, lastError: '401: stale timestamp' });
     expect(intake.backlog).toBe(0);
+  });
+
+  it('counts a count frame once when the drain reads it again after a restart (stored, but died before its checkpoint); a frame from before ids counts as before', async () => {
+    const first = open(false);
+    const host = journalWithoutDrain(first);
+    await host.intake.recordRejections('conn_once', 3, '2026-03-01T10:00:00.000Z', '401: forged');
+    expect(await host.intake.write(entry('msg_once'))).toBe('accepted');
+    await host.drain.drainAll();
+    expect((await first.deliveries.health('conn_once')).rejected).toBe(3);
+    host.close();
+    await first.close();
+    rmSync(join(journalDir(), 'drained')); // as if the checkpoint had never been saved
+    expect(readCheckpoint(journalDir())).toEqual(JOURNAL_START);
+
+    // A count frame as a build from before frame ids wrote it, journaled after the others.
+    const old = new JournalAppender(journalDir());
+    old.append([`R${JSON.stringify({ connectionId: 'conn_once', count: 4, at: '2026-03-01T11:00:00.000Z', detail: '401: stale' })}`]);
+    old.close();
+
+    const second = open(true);
+    await settled(second);
+    const deadline = Date.now() + 10_000;
+    while ((await second.deliveries.health('conn_once')).rejected === 3 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 5));
+    // Read again from the start: the first frame counts nothing more, the old one counts once.
+    expect(await second.deliveries.health('conn_once')).toMatchObject({ rejected: 7, lastError: '401: stale' });
   });
 
   it('keeps one count frame per connection waiting for the drain: counts that come meanwhile are summed and journaled once it passes', async () => {

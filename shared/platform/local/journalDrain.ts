@@ -14,8 +14,12 @@ export interface JournalDrainOptions {
    */
   applyBacklogFull?: () => boolean;
   log: (level: 'warn' | 'error', message: string, properties?: Record<string, string | number>) => void;
-  /** Writes a journaled count of refused deliveries to webhook health (journalIntake.ts, recordRejections). */
-  recordRejections?: (connectionId: string, count: number, at: string, detail: string) => Promise<void>;
+  /**
+   * Writes the journaled counts of refused deliveries of a batch to webhook health
+   * (journalIntake.ts, recordRejections), each frame once however often it is read (countedOnce),
+   * in the batch's commit.
+   */
+  recordRejections?: (counts: ReadonlyArray<RejectionsFrame['rejections']>) => Promise<void>;
   /** Frames per batch. Default 512. */
   maxBatch?: number;
   /** How often to look for new frames when nothing woke the drain. Default 50 ms. */
@@ -175,12 +179,7 @@ export class JournalDrain {
   private async countRejections(counts: ReadonlyArray<RejectionsFrame['rejections']>): Promise<void> {
     const record = this.options.recordRejections;
     if (record === undefined || counts.length === 0) return;
-    const byConnection = new Map<string, RejectionsFrame['rejections']>();
-    for (const c of counts) {
-      const seen = byConnection.get(c.connectionId);
-      byConnection.set(c.connectionId, seen ? { ...c, count: seen.count + c.count, ...(seen.at > c.at ? { at: seen.at, detail: seen.detail } : {}) } : c);
-    }
-    for (const { connectionId, count, at, detail } of byConnection.values()) await record(connectionId, count, at, detail);
+    await record(counts);
   }
 
   /**

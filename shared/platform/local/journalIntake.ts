@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SyncBridgeError } from '../../core/errors';
 import { deliveryIdIn } from '../../core/webhookIntake/turnBatchedIntake';
 import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
@@ -124,10 +125,10 @@ export class JournalIntake implements DeliveryIntake {
    * to webhook health, so the receiving thread writes no store for a refusal. At most one count
    * frame per connection waits for the drain: counts that come meanwhile are summed here and
    * journaled once it has passed, so a flood of forgeries while the drain is held back (its
-   * thread restarting, the apply backlog full) adds no more than a frame per connection. Counts
-   * still summed here when the process dies are lost, and a frame the drain reads again after a
-   * crash (stored, not checkpointed) is counted again: health's counts are for the operator's eye;
-   * deliveries themselves are never lost or counted twice.
+   * thread restarting, the apply backlog full) adds no more than a frame per connection. Each
+   * frame carries an id, and the drain counts a frame once however often it reads it (countedOnce).
+   * Counts still summed here when the process dies are lost: health's counts are for the
+   * operator's eye; deliveries themselves are never lost or counted twice.
    */
   recordRejections(connectionId: string, count: number, at: string, detail: string): Promise<void> {
     if (this.closed) return Promise.reject(new SyncBridgeError('transient', 'The webhook intake is stopping.', { forCaller: true }));
@@ -146,7 +147,7 @@ export class JournalIntake implements DeliveryIntake {
   }
 
   private appendRejections(rejections: RejectionsFrame['rejections']): void {
-    const [end] = this.appender.append([encodeRejectionsFrame(rejections)]);
+    const [end] = this.appender.append([encodeRejectionsFrame(withFrameId(rejections))]);
     this.rejectionFrames.set(rejections.connectionId, end);
   }
 
@@ -202,7 +203,7 @@ export class JournalIntake implements DeliveryIntake {
     // Counts summed while their frame waited: journaled for the next start's drain.
     for (const held of this.heldRejections.values()) {
       try {
-        this.appender.append([encodeRejectionsFrame(held)]);
+        this.appender.append([encodeRejectionsFrame(withFrameId(held))]);
       } catch {
         break; // the journal cannot take them: only health misses them
       }
@@ -334,9 +335,44 @@ export class JournalIntake implements DeliveryIntake {
   }
 }
 
-/** A journal frame that counts refused deliveries of a connection in webhook health (not a delivery). */
+/**
+ * A journal frame that counts refused deliveries of a connection in webhook health (not a
+ * delivery). `id`, unique per frame, lets the drain count a frame once however often it reads it
+ * (countedOnce); frames journaled before ids have none.
+ */
 export interface RejectionsFrame {
-  rejections: { connectionId: string; count: number; at: string; detail: string };
+  rejections: { connectionId: string; count: number; at: string; detail: string; id?: string };
+}
+
+function withFrameId(rejections: RejectionsFrame['rejections']): RejectionsFrame['rejections'] {
+  return { ...rejections, id: randomBytes(12).toString('base64url') };
+}
+
+/** The claim that marks a count frame counted (SqliteIdempotencyStore, the dedupe window's TTL). */
+export function rejectionsClaimKey(frameId: string): string {
+  return `webhook-rejections:${frameId}`;
+}
+
+/**
+ * The counts of refused deliveries to write to health, summed per connection (the latest time and
+ * detail kept), leaving out frames counted before: those whose claim `claim` finds taken. The
+ * drain reads again, after a crash, what it stored since its checkpoint file was last written;
+ * claimed in the same commit as the counts, a frame read again counts nothing. `claim` takes the
+ * ids of frames that carry one and says which were free.
+ */
+export function countedOnce(counts: ReadonlyArray<RejectionsFrame['rejections']>, claim: (frameIds: string[]) => boolean[]): Array<RejectionsFrame['rejections']> {
+  const withId = counts.filter((c) => c.id !== undefined);
+  const free = new Set<string>();
+  if (withId.length > 0) claim(withId.map((c) => c.id!)).forEach((taken, i) => taken && free.add(withId[i].id!));
+  const byConnection = new Map<string, RejectionsFrame['rejections']>();
+  for (const c of counts) {
+    if (c.id !== undefined && !free.has(c.id)) continue;
+    const seen = byConnection.get(c.connectionId);
+    byConnection.set(c.connectionId, seen
+      ? { connectionId: c.connectionId, count: seen.count + c.count, ...(seen.at > c.at ? { at: seen.at, detail: seen.detail } : { at: c.at, detail: c.detail }) }
+      : { connectionId: c.connectionId, count: c.count, at: c.at, detail: c.detail });
+  }
+  return [...byConnection.values()];
 }
 
 /** A journal frame as read back: a delivery (its intake entry) or a count of refused deliveries. */
@@ -359,7 +395,7 @@ export function decodeJournalFrame(payload: string): JournalFrameContent | undef
     if (payload.startsWith(REJECTIONS_MARK)) {
       const r = JSON.parse(payload.slice(REJECTIONS_MARK.length)) as Partial<RejectionsFrame['rejections']> | null;
       if (typeof r?.connectionId !== 'string' || !Number.isInteger(r.count) || typeof r.at !== 'string' || typeof r.detail !== 'string') return undefined;
-      return { kind: 'rejections', rejections: { connectionId: r.connectionId, count: r.count!, at: r.at, detail: r.detail } };
+      return { kind: 'rejections', rejections: { connectionId: r.connectionId, count: r.count!, at: r.at, detail: r.detail, ...(typeof r.id === 'string' ? { id: r.id } : {}) } };
     }
     const entry = JSON.parse(payload) as Partial<IntakeEntry> | null;
     if (typeof entry?.claimKey !== 'string' || typeof entry.delivery !== 'object' || entry.delivery === null || typeof entry.message !== 'object' || entry.message === null) return undefined;

@@ -20,7 +20,7 @@ import { SqliteSecretStore } from './sqliteSecretStore';
 import { SqliteTenantStore } from './sqliteTenantStore';
 import { enableTurnCommit, turnCommitOf, whenDurable } from './turnCommit';
 import { isSqliteBusy } from './sqliteBusy';
-import { JournalIntake, type JournalIntakeOptions } from './journalIntake';
+import { countedOnce, JournalIntake, rejectionsClaimKey, type JournalIntakeOptions, type RejectionsFrame } from './journalIntake';
 import { JournalDrain } from './journalDrain';
 import { JournalDirectApply, type ApplyTaken } from './journalApply';
 import { comparePositions, JournalAppender, JournalReader, readCheckpoint } from './webhookJournal';
@@ -228,8 +228,16 @@ function hasUndrainedFrames(dir: string): boolean {
 }
 
 /** Where a drain writes the journaled counts of refused deliveries: the platform's webhook health. */
-function rejectionsInHealth(platform: LocalPlatform) {
-  return (connectionId: string, count: number, at: string, detail: string) => platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count);
+/**
+ * The drain's counts of refused deliveries into webhook health, each journaled frame once: its
+ * claim (`rejectionsClaimKey`) is taken and completed in the batch's commit, before the counts, so
+ * a frame the drain reads again after a crash finds it and counts nothing.
+ */
+export function rejectionsInHealth(platform: LocalPlatform): (counts: ReadonlyArray<RejectionsFrame['rejections']>) => Promise<void> {
+  return async (counts) => {
+    const fresh = countedOnce(counts, (frameIds) => platform.idempotency.claimManyCompleted(frameIds.map((id) => ({ key: rejectionsClaimKey(id), result: 'counted' })), DEDUPE_TTL_MS));
+    for (const { connectionId, count, at, detail } of fresh) await platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count);
+  };
 }
 
 /**
