@@ -105,20 +105,27 @@ async function measure(scheme: IdScheme, prefill: number, measured: number): Pro
       const cpu0 = threadCpuUs();
       const t0 = performance.now();
       const drain = startJournalDrain(platform, journalDir, (position) => journal.drained(position), (taken, log, batch) => applier.applyTaken(taken, log, batch));
-      while (journal.backlog > 0) await new Promise((done) => setImmediate(done));
+      const deadline = Date.now() + 120_000;
+      while (journal.backlog > 0) {
+        if (Date.now() > deadline) throw new Error(`The drain left ${journal.backlog} of ${count} deliveries after 120 s.`);
+        await new Promise((done) => setImmediate(done));
+      }
       await whenDurable(platform.db);
       const result = { cpuUs: threadCpuUs() - cpu0, ms: performance.now() - t0 };
       await drain.stop();
       return result;
     };
-    if (prefill > 0) await applyNext(prefill);
-    const { cpuUs, ms } = await applyNext(measured);
-    // Applied here, not handed to a worker: the figure is the direct apply's.
-    const logged = last && (await platform.deliveries.get(last.delivery.id));
-    if (logged?.status !== 'applied') throw new Error(`The last delivery was not applied by the drain (status ${logged?.status ?? 'none'}).`);
-    journal.close();
-    appender.close();
-    return { scheme, deliveries: measured, cpuUsPerDelivery: Math.round(cpuUs / measured), deliveriesPerSecond: Math.round((measured / ms) * 1000) };
+    try {
+      if (prefill > 0) await applyNext(prefill);
+      const { cpuUs, ms } = await applyNext(measured);
+      // Applied here, not handed to a worker: the figure is the direct apply's.
+      const logged = last && (await platform.deliveries.get(last.delivery.id));
+      if (logged?.status !== 'applied') throw new Error(`The last delivery was not applied by the drain (status ${logged?.status ?? 'none'}).`);
+      return { scheme, deliveries: measured, cpuUsPerDelivery: Math.round(cpuUs / measured), deliveriesPerSecond: Math.round((measured / ms) * 1000) };
+    } finally {
+      journal.close();
+      appender.close();
+    }
   } finally {
     await platform.close();
     rmSync(dataDir, { recursive: true, force: true });

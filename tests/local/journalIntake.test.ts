@@ -8,7 +8,7 @@ import { QUEUES } from '../../shared/ports/queue';
 import type { IntakeOutcome } from '../../shared/ports/deliveryIntake';
 import { GATHER_BELOW_FRAMES, JournalDrain, type JournalDrainOptions } from '../../shared/platform/local/journalDrain';
 import { decodeJournalFrame, encodeRejectionsFrame, JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
-import { createLocalPlatform, rejectionsInHealth, type LocalPlatform } from '../../shared/platform/local/localPlatform';
+import { createLocalPlatform, forgetCountedRejections, rejectionsInHealth, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import type { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
 import { turnCommitOf, whenDurable } from '../../shared/platform/local/turnCommit';
 import { JOURNAL_START, JournalAppender, JournalReader, readCheckpoint } from '../../shared/platform/local/webhookJournal';
@@ -61,7 +61,7 @@ describe('journal intake: restarts and back-pressure', () => {
   }
 
   /** A JournalIntake on the platform's journal folder with a drain that runs only when told (drainAll). */
-  function journalWithoutDrain(platform: LocalPlatform, options: JournalIntakeOptions = {}, drainOptions: Pick<JournalDrainOptions, 'gatherMs'> = {}) {
+  function journalWithoutDrain(platform: LocalPlatform, options: JournalIntakeOptions = {}, drainOptions: Pick<JournalDrainOptions, 'gatherMs' | 'forgetCounted'> = {}) {
     const appender = new JournalAppender(journalDir());
     const intake = new JournalIntake(appender, platform.idempotency as SqliteIdempotencyStore, options);
     const reader = new JournalReader(journalDir());
@@ -70,6 +70,7 @@ describe('journal intake: restarts and back-pressure', () => {
       onDrained: (position) => intake.drained(position),
       log: () => undefined,
       recordRejections: rejectionsInHealth(platform),
+      forgetCounted: forgetCountedRejections(platform),
       ...drainOptions,
     });
     let closed = false;
@@ -330,7 +331,8 @@ describe('journal intake: restarts and back-pressure', () => {
 
   it('counts a count frame once when the drain reads it again after a restart (stored, but died before its checkpoint); a frame from before ids counts as before', async () => {
     const first = open(false);
-    const host = journalWithoutDrain(first);
+    // Died before its checkpoint file was written: nor were the marks of what it counted removed.
+    const host = journalWithoutDrain(first, {}, { forgetCounted: () => undefined });
     await host.intake.recordRejections('conn_once', 3, '2026-03-01T10:00:00.000Z', '401: forged');
     expect(await host.intake.write(entry('msg_once'))).toBe('accepted');
     await host.drain.drainAll();
@@ -351,6 +353,18 @@ describe('journal intake: restarts and back-pressure', () => {
     while ((await second.deliveries.health('conn_once')).rejected === 3 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 5));
     // Read again from the start: the first frame counts nothing more, the old one counts once.
     expect(await second.deliveries.health('conn_once')).toMatchObject({ rejected: 7, lastError: '401: stale' });
+  });
+
+  it('keeps the marks of counted frames only until the checkpoint file passes them: a flood of forgeries leaves none behind', async () => {
+    const platform = open(false);
+    const { intake, drain } = journalWithoutDrain(platform);
+    const marks = () => (platform.db.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE key LIKE 'webhook-rejections:%'").get() as { n: number }).n;
+    for (let i = 0; i < 10; i += 1) {
+      await intake.recordRejections('conn_flood', 1, `2026-03-01T10:00:${String(i).padStart(2, '0')}.000Z`, '401: forged');
+      await drain.drainAll(); // counts the frame and saves the checkpoint past it
+    }
+    expect((await platform.deliveries.health('conn_flood')).rejected).toBe(10);
+    expect(marks()).toBe(0);
   });
 
   it('keeps one count frame per connection waiting for the drain: counts that come meanwhile are summed and journaled once it passes', async () => {

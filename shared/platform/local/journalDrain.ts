@@ -20,6 +20,13 @@ export interface JournalDrainOptions {
    * in the batch's commit.
    */
   recordRejections?: (counts: ReadonlyArray<RejectionsFrame['rejections']>) => Promise<void>;
+  /**
+   * Count frames (by id) the checkpoint file has now passed: never read again, so the marks that
+   * kept them from counting twice (their claims) can go, and those marks stay as few as the frames
+   * the drain may still read again (without this a flood of forgeries left a claim per count frame
+   * for a day).
+   */
+  forgetCounted?: (frameIds: string[]) => void;
   /** Frames per batch. Default 512. */
   maxBatch?: number;
   /** How often to look for new frames when nothing woke the drain. Default 50 ms. */
@@ -60,6 +67,8 @@ export class JournalDrain {
   private readonly pollIntervalMs: number;
   private readonly retryDelayMs: number;
   private readonly gatherMs: number;
+  /** Count frames with an id that were counted (or found counted), until the checkpoint file passes them. */
+  private countedFrames: Array<{ id: string; end: JournalPosition }> = [];
   /** Frames in the last batch read. */
   private lastBatchFrames = 0;
   /** Ends a gathering wait early (stop). */
@@ -158,7 +167,9 @@ export class JournalDrain {
     // Stored up to the first delivery whose claim another attempt still holds: that one waits.
     const waitingAt = outcomes.indexOf('in_progress');
     const stored = waitingAt === -1 ? entries : entries.slice(0, waitingAt);
-    await this.countRejections(stored.flatMap((entry) => (entry?.kind === 'rejections' ? [entry.rejections] : [])));
+    const counts = stored.flatMap((entry, i) => (entry?.kind === 'rejections' ? [{ rejections: entry.rejections, end: frames[i].end }] : []));
+    await this.countRejections(counts.map((c) => c.rejections));
+    for (const { rejections, end } of counts) if (rejections.id !== undefined) this.countedFrames.push({ id: rejections.id, end });
     await this.options.whenDurable();
     const upTo = waitingAt === -1 ? next : waitingAt === 0 ? this.position : frames[waitingAt - 1].end;
     this.drainedCount += stored.filter((entry) => entry?.kind === 'delivery').length;
@@ -198,6 +209,16 @@ export class JournalDrain {
     this.reader.saveCheckpoint(this.position);
     this.saved = this.position;
     this.savedAt = Date.now();
+    if (this.countedFrames.length === 0 || this.options.forgetCounted === undefined) return;
+    const passed = this.countedFrames.filter((f) => comparePositions(f.end, this.saved) <= 0);
+    if (passed.length === 0) return;
+    this.countedFrames = this.countedFrames.filter((f) => comparePositions(f.end, this.saved) > 0);
+    try {
+      this.options.forgetCounted(passed.map((f) => f.id));
+    } catch (error) {
+      // Left behind, the marks lapse with their TTL; nothing is counted twice meanwhile.
+      this.options.log('warn', 'The marks of counted webhook refusal frames could not be removed; they lapse within a day.', { reason: (error as Error).message });
+    }
   }
 
   /** Waits `ms` whatever is appended meanwhile (wake does not end it; stop does). */

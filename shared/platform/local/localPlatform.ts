@@ -231,13 +231,19 @@ function hasUndrainedFrames(dir: string): boolean {
 /**
  * The drain's counts of refused deliveries into webhook health, each journaled frame once: its
  * claim (`rejectionsClaimKey`) is taken and completed in the batch's commit, before the counts, so
- * a frame the drain reads again after a crash finds it and counts nothing.
+ * a frame the drain reads again after a crash finds it and counts nothing. The claims go once the
+ * checkpoint file has passed their frames (forgetCountedRejections).
  */
 export function rejectionsInHealth(platform: LocalPlatform): (counts: ReadonlyArray<RejectionsFrame['rejections']>) => Promise<void> {
   return async (counts) => {
     const fresh = countedOnce(counts, (frameIds) => platform.idempotency.claimManyCompleted(frameIds.map((id) => ({ key: rejectionsClaimKey(id), result: 'counted' })), DEDUPE_TTL_MS));
     for (const { connectionId, count, at, detail } of fresh) await platform.deliveries.recordHealth(connectionId, 'rejected', at, detail, count);
   };
+}
+
+/** Removes the claims of count frames the drain will not read again (JournalDrainOptions.forgetCounted). */
+export function forgetCountedRejections(platform: LocalPlatform): (frameIds: string[]) => void {
+  return (frameIds) => platform.idempotency.releaseMany(frameIds.map(rejectionsClaimKey));
 }
 
 /**
@@ -258,6 +264,7 @@ async function drainLeftoverJournal(platform: LocalPlatform, dir: string): Promi
     onDrained: () => undefined,
     log: (level, message, properties) => platform.telemetry.log(level, message, properties),
     recordRejections: rejectionsInHealth(platform),
+    forgetCounted: forgetCountedRejections(platform),
   });
   try {
     await drain.drainAll();
@@ -303,6 +310,7 @@ export function startJournalDrain(
     onDrained: onDrained ?? ((position) => platform.journal?.drained(position)),
     log: (level, message, properties) => platform.telemetry.log(level, message, properties),
     recordRejections: rejectionsInHealth(platform),
+    forgetCounted: forgetCountedRejections(platform),
   });
   drain.start();
   return drain;

@@ -137,6 +137,11 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.forget.run(key);
   }
 
+  /** Releases each key at once (synchronous, for a caller inside its own write turn). */
+  releaseMany(keys: readonly string[]): void {
+    for (const key of keys) this.forget.run(key);
+  }
+
   private purgeNowAndThen(now: number): void {
     this.claimsSincePurge += 1;
     if (this.claimsSincePurge < this.purgeEveryClaims) return;
