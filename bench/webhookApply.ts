@@ -105,15 +105,17 @@ async function measure(scheme: IdScheme, prefill: number, measured: number): Pro
       const cpu0 = threadCpuUs();
       const t0 = performance.now();
       const drain = startJournalDrain(platform, journalDir, (position) => journal.drained(position), (taken, log, batch) => applier.applyTaken(taken, log, batch));
-      const deadline = Date.now() + 120_000;
-      while (journal.backlog > 0) {
-        if (Date.now() > deadline) throw new Error(`The drain left ${journal.backlog} of ${count} deliveries after 120 s.`);
-        await new Promise((done) => setImmediate(done));
+      try {
+        const deadline = Date.now() + 120_000;
+        while (journal.backlog > 0) {
+          if (Date.now() > deadline) throw new Error(`The drain left ${journal.backlog} of ${count} deliveries after 120 s.`);
+          await new Promise((done) => setImmediate(done));
+        }
+        await whenDurable(platform.db);
+        return { cpuUs: threadCpuUs() - cpu0, ms: performance.now() - t0 };
+      } finally {
+        await drain.stop();
       }
-      await whenDurable(platform.db);
-      const result = { cpuUs: threadCpuUs() - cpu0, ms: performance.now() - t0 };
-      await drain.stop();
-      return result;
     };
     try {
       if (prefill > 0) await applyNext(prefill);

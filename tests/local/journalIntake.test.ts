@@ -353,6 +353,11 @@ describe('journal intake: restarts and back-pressure', () => {
     while ((await second.deliveries.health('conn_once')).rejected === 3 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 5));
     // Read again from the start: the first frame counts nothing more, the old one counts once.
     expect(await second.deliveries.health('conn_once')).toMatchObject({ rejected: 7, lastError: '401: stale' });
+    // And the mark left by the first start goes once the new checkpoint file passes its frame.
+    const marks = () => (second.db.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE key LIKE 'webhook-rejections:%'").get() as { n: number }).n;
+    const marksGoneBy = Date.now() + 10_000;
+    while (marks() > 0 && Date.now() < marksGoneBy) await new Promise((done) => setTimeout(done, 20));
+    expect(marks()).toBe(0);
   });
 
   it('keeps the marks of counted frames only until the checkpoint file passes them: a flood of forgeries leaves none behind', async () => {
@@ -365,6 +370,50 @@ describe('journal intake: restarts and back-pressure', () => {
     }
     expect((await platform.deliveries.health('conn_flood')).rejected).toBe(10);
     expect(marks()).toBe(0);
+  });
+
+  it('removes a counted frame\'s mark only once the checkpoint file has passed the frame', async () => {
+    const platform = open(false);
+    const releases: Array<{ ids: string[]; checkpoint: ReturnType<typeof readCheckpoint> }> = [];
+    const forget = forgetCountedRejections(platform);
+    const { intake, drain } = journalWithoutDrain(platform, {}, {
+      forgetCounted: (ids) => {
+        releases.push({ ids, checkpoint: readCheckpoint(journalDir()) });
+        forget(ids);
+      },
+    });
+    intake.setOnAppended(() => drain.wake());
+    drain.start();
+    toClose.push(() => drain.stop());
+    for (let i = 0; i < 5; i += 1) {
+      await intake.recordRejections('conn_marks', 1, `2026-03-01T10:00:0${i}.000Z`, '401: forged');
+      const deadline = Date.now() + 10_000;
+      while ((await platform.deliveries.health('conn_marks')).rejected < i + 1) {
+        if (Date.now() > deadline) throw new Error(`Frame ${i} was not counted within 10 s.`);
+        await new Promise((done) => setTimeout(done, 5));
+      }
+    }
+    await drain.stop();
+    // Every count frame, where it ends in the journal, and when its mark went.
+    const reader = new JournalReader(journalDir());
+    const frames = (() => {
+      try {
+        return reader.read(JOURNAL_START, 100).frames.flatMap((f) => {
+          const content = decodeJournalFrame(f.payload);
+          return content?.kind === 'rejections' ? [{ id: content.rejections.id!, end: f.end }] : [];
+        });
+      } finally {
+        reader.close();
+      }
+    })();
+    expect(frames).toHaveLength(5);
+    const released = releases.flatMap((r) => r.ids.map((id) => ({ id, checkpoint: r.checkpoint })));
+    expect(released.map((r) => r.id).sort()).toEqual(frames.map((f) => f.id).sort());
+    for (const { id, checkpoint } of released) {
+      const frame = frames.find((f) => f.id === id)!;
+      // The checkpoint file was already at or past the frame when its mark went.
+      expect(checkpoint.segment > frame.end.segment || (checkpoint.segment === frame.end.segment && checkpoint.offset >= frame.end.offset)).toBe(true);
+    }
   });
 
   it('keeps one count frame per connection waiting for the drain: counts that come meanwhile are summed and journaled once it passes', async () => {
