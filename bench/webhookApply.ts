@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createServices } from '../shared/composition';
-import { webhookMessageId, type WebhookInboundMessage } from '../shared/core/runs/inboundMessage';
 import { webhookIntakeFor } from '../shared/core/webhookIntake';
+import { intakeEntryOf } from '../shared/core/webhookIntake/intakeEntry';
 import { deliveryIdFor, orderedDeliveryIdFor } from '../shared/core/webhookIntake/receiver';
 import type { IntakeEntry } from '../shared/ports/deliveryIntake';
 import { JournalIntake } from '../shared/platform/local/journalIntake';
@@ -57,25 +57,17 @@ function entryFor(n: number, scheme: IdScheme, receivedAtMs: number): IntakeEntr
     type: 'customers.updated',
     data: { entity: 'customers', record: { id: `cus_${n}`, name: `Customer ${n}`, notes: 'x'.repeat(850), updated_at: '2026-06-01T00:00:00Z' } },
   });
-  const message: WebhookInboundMessage = { kind: 'webhook', connectionId, deliveryId };
-  return {
-    claimKey: `webhook:${connectionId}:${webhookId}`,
-    delivery: {
-      id: deliveryId,
-      tenantId: TENANT,
-      connectionId,
-      provider: 'sandbox',
-      webhookId,
-      receivedAt,
-      status: 'received',
-      eventType: 'customers.updated',
-      headers: { 'webhook-id': webhookId, 'content-type': 'application/json' },
-      body,
-      replays: 0,
-      updatedAt: receivedAt,
-    },
-    message: { body: message, messageId: webhookMessageId(message), sessionId: connectionId, applicationProperties: { kind: 'webhook', deliveryId } },
-  };
+  return intakeEntryOf({
+    deliveryId,
+    tenantId: TENANT,
+    connectionId,
+    provider: 'sandbox',
+    webhookId,
+    receivedAt,
+    eventType: 'customers.updated',
+    headers: { 'webhook-id': webhookId, 'content-type': 'application/json' },
+    body,
+  });
 }
 
 async function measure(scheme: IdScheme, prefill: number, measured: number): Promise<ApplyMeasurement> {

@@ -1,4 +1,4 @@
-import { webhookMessageId, type WebhookInboundMessage } from '../../shared/core/runs/inboundMessage';
+import { intakeEntryOf } from '../../shared/core/webhookIntake/intakeEntry';
 import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../shared/ports/deliveryIntake';
 import type { Delivery, DeliveryStatus } from '../../shared/ports/deliveryStore';
 import { QUEUES } from '../../shared/ports/queue';
@@ -64,27 +64,17 @@ export function receiveAll(queue: SqliteQueue, name: string = QUEUES.inbound): R
  * carry differently (its receipt time and body), never its ids.
  */
 export function intakeEntry(connectionId: string, webhookId: string, variant = 0): IntakeEntry {
-  const at = new Date(Date.UTC(2025, 0, 1, 12, 0, variant)).toISOString();
-  const deliveryId = `dlv_${connectionId}_${webhookId}`;
-  const body: WebhookInboundMessage = { kind: 'webhook', connectionId, deliveryId };
-  return {
-    claimKey: `webhook:${connectionId}:${webhookId}`,
-    delivery: {
-      id: deliveryId,
-      tenantId: 'tenant-intake',
-      connectionId,
-      provider: 'sandbox',
-      webhookId,
-      receivedAt: at,
-      status: 'received',
-      eventType: 'customers.updated',
-      headers: { 'webhook-id': webhookId, 'content-type': 'application/json' },
-      body: JSON.stringify({ id: webhookId, type: 'customers.updated', attempt: variant, data: { entity: 'customers', record: { id: 'cus_1', name: 'Zoë ✓' } } }),
-      replays: 0,
-      updatedAt: at,
-    },
-    message: { body, messageId: webhookMessageId(body), sessionId: connectionId, applicationProperties: { kind: 'webhook', deliveryId } },
-  };
+  return intakeEntryOf({
+    deliveryId: `dlv_${connectionId}_${webhookId}`,
+    tenantId: 'tenant-intake',
+    connectionId,
+    provider: 'sandbox',
+    webhookId,
+    receivedAt: new Date(Date.UTC(2025, 0, 1, 12, 0, variant)).toISOString(),
+    eventType: 'customers.updated',
+    headers: { 'webhook-id': webhookId, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: webhookId, type: 'customers.updated', attempt: variant, data: { entity: 'customers', record: { id: 'cus_1', name: 'Zoë ✓' } } }),
+  });
 }
 
 /**

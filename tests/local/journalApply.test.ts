@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import { createServices, type Services } from '../../shared/composition';
 import { webhookIntakeFor } from '../../shared/core/webhookIntake';
-import { webhookMessageId, type WebhookInboundMessage } from '../../shared/core/runs/inboundMessage';
+import type { WebhookInboundMessage } from '../../shared/core/runs/inboundMessage';
+import { intakeEntryOf } from '../../shared/core/webhookIntake/intakeEntry';
 import { JournalIntake } from '../../shared/platform/local/journalIntake';
 import { JournalDirectApply, type ApplyTaken } from '../../shared/platform/local/journalApply';
 import type { JournalDrain } from '../../shared/platform/local/journalDrain';
@@ -38,27 +39,17 @@ function idOnlyEvent(id: string): unknown {
 /** A verified delivery as the receiver builds it, with this event as its body. */
 function entry(connectionId: string, event: unknown): IntakeEntry {
   const webhookId = `msg_${randomBytes(6).toString('hex')}`;
-  const deliveryId = `dlv_${connectionId}_${webhookId}`;
-  const at = new Date().toISOString();
-  const body: WebhookInboundMessage = { kind: 'webhook', connectionId, deliveryId };
-  return {
-    claimKey: `webhook:${connectionId}:${webhookId}`,
-    delivery: {
-      id: deliveryId,
-      tenantId: TENANT,
-      connectionId,
-      provider: 'sandbox',
-      webhookId,
-      receivedAt: at,
-      status: 'received',
-      eventType: (event as { type: string }).type,
-      headers: { 'webhook-id': webhookId },
-      body: JSON.stringify(event),
-      replays: 0,
-      updatedAt: at,
-    },
-    message: { body, messageId: webhookMessageId(body), sessionId: connectionId, applicationProperties: { kind: 'webhook', deliveryId } },
-  };
+  return intakeEntryOf({
+    deliveryId: `dlv_${connectionId}_${webhookId}`,
+    tenantId: TENANT,
+    connectionId,
+    provider: 'sandbox',
+    webhookId,
+    receivedAt: new Date().toISOString(),
+    eventType: (event as { type: string }).type,
+    headers: { 'webhook-id': webhookId },
+    body: JSON.stringify(event),
+  });
 }
 
 describe('the journal drain applies what it drains (journalApply.ts)', () => {

@@ -1,12 +1,12 @@
 import { hash } from 'node:crypto';
 import type { DeliveryIntake, IntakeEntry } from '../../ports/deliveryIntake';
-import type { Delivery } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { readNotionVerificationToken } from '../../webhooks/schemes/notion';
 import { prepareWebhookVerification, type PreparedWebhookVerification } from '../../webhooks/verifyWebhook';
-import { DELIVERY_ID_PREFIX, webhookMessageId, type WebhookInboundMessage } from '../runs/inboundMessage';
+import { DELIVERY_ID_PREFIX } from '../runs/inboundMessage';
 import type { WebhookScheme } from '../../webhooks/types';
 import { IntakeGroupCommit } from './groupCommit';
+import { intakeEntryOf } from './intakeEntry';
 import { ReceiptConnections } from './receiptConnections';
 import { RejectionTally } from './rejectionTally';
 import { KEPT_HEADERS, eventTypeOf, providerDeliveryId } from './schemeEvents';
@@ -191,8 +191,9 @@ export class WebhookReceiver {
       const value = incoming.headers.get(name);
       if (value !== null) headers[name] = value;
     }
-    const delivery: Delivery = {
-      id: deliveryId,
+    // De-duplicated, logged and enqueued together with the other deliveries of this moment.
+    const entry = intakeEntryOf({
+      deliveryId,
       tenantId: connection.tenantId,
       connectionId: connection.id,
       // The sandbox's own scheme carries the connection's provider; any other scheme names the
@@ -200,27 +201,11 @@ export class WebhookReceiver {
       provider: scheme === DEFAULT_WEBHOOK_SCHEME ? connection.provider : scheme,
       webhookId,
       receivedAt: now,
-      status: 'received',
       eventType: eventTypeOf(scheme, incoming.headers, event),
       headers,
       body: text,
-      replays: 0,
-      updatedAt: now,
-    };
-    const message: WebhookInboundMessage = { kind: 'webhook', connectionId: connection.id, deliveryId };
-    const traceparent = currentTraceparent();
-    // De-duplicated, logged and enqueued together with the other deliveries of this moment.
-    const entry: IntakeEntry = {
-      claimKey: `webhook:${connection.id}:${webhookId}`,
-      delivery,
-      message: {
-        body: message,
-        messageId: webhookMessageId(message),
-        sessionId: connection.id,
-        // Set here, per delivery: the group commit sends a batch outside each request's own context.
-        applicationProperties: { kind: 'webhook', deliveryId, ...(traceparent ? { traceparent } : {}) },
-      },
-    };
+      traceparent: currentTraceparent(),
+    });
     const outcome = await commit.write(entry);
     if (outcome === 'duplicate') {
       // Named by the id it was taken with: the intake's record of it, else the derived id every
