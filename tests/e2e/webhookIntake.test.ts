@@ -1,3 +1,4 @@
+import { KEPT_HEADERS } from '../../shared/core/webhookIntake/schemeEvents';
 import { deliveryIdFor } from '../../shared/core/webhookIntake/receiver';
 import { createHmac, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
@@ -120,6 +121,13 @@ describe('webhook intake (sandbox → local host)', () => {
     const body = JSON.stringify({ id: 'evt_hand', type: 'customers.updated', data: { entity: 'customers', record: { id: 'cus_0000002', name: 'Hand', updated_at: '2027-01-01T00:00:00Z' } } });
     const first = await post(body, { id: 'evt_hand_1' });
     expect(first.status).toBe(202);
+    // The log row keeps the request headers that name or date the event, and none other (no
+    // signature, no host): read in one pass over the request's headers.
+    const kept = (await h.platform.deliveries.get(first.body.deliveryId))!.headers;
+    expect(kept).toMatchObject({ 'webhook-id': 'evt_hand_1', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    expect(kept['webhook-timestamp']).toMatch(/^\d+$/);
+    expect(Object.keys(kept).filter((name) => !KEPT_HEADERS.includes(name))).toEqual([]);
+    expect(kept).not.toHaveProperty('webhook-signature');
     const depth = h.platform.queue.depth(QUEUES.inbound);
     const again = await post(body, { id: 'evt_hand_1' });
     expect(again.status).toBe(200);
