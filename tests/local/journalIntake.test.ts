@@ -592,6 +592,32 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(readCheckpoint(journalDir())).not.toEqual(JOURNAL_START);
   });
 
+  it('holds new deliveries back while a platform without the journal drains one left behind: a resend finds the claim and the id the journal answered with', async () => {
+    const first = open(false);
+    const killed = journalWithoutDrain(first);
+    // More than one drained batch ahead of it, so that the drain reaches it in a later turn.
+    await Promise.all(Array.from({ length: 600 }, (_, i) => killed.intake.write(entry(`msg_ahead_${i}`))));
+    const answered = { ...entry('msg_resent'), delivery: { ...entry('msg_resent').delivery, id: 'dlv_0mi9x2k3pjournaledfirst1' } };
+    expect(await killed.intake.write(answered)).toBe('accepted');
+    killed.close();
+    await first.close();
+
+    // npm start without the journal: the receiver hands deliveries to the platform's intake.
+    const second = createLocalPlatform({ dataDir: dir.path, telemetrySink: new PassThrough().resume(), checkpointIntervalMs: 0, queue: { duplicateDetectionWindowMs: 0 }, drainLeftoverJournal: true });
+    toClose.push(() => second.close());
+    const intake = second.webhookIntake!;
+    expect(intake).toBeDefined();
+    const resend = entry('msg_resent', 1);
+    expect(await intake.write(resend)).toBe('duplicate');
+    expect(intake.deliveryIdOf!(resend)).toBe(answered.delivery.id);
+    expect(await second.deliveries.get(answered.delivery.id)).toMatchObject({ webhookId: 'msg_resent' });
+    expect(await second.deliveries.get(entry('msg_resent').delivery.id)).toBeUndefined();
+    // Once it is drained, deliveries are taken as without a journal.
+    expect(await intake.write(entry('msg_new'))).toBe('accepted');
+    expect(await second.deliveries.get(entry('msg_new').delivery.id)).toEqual(entry('msg_new').delivery);
+    await second.close();
+  });
+
   it('enqueues a burst of one connection as batch messages of at most 64 deliveries, in journal order', async () => {
     const platform = open(true);
     const burst = Array.from({ length: 150 }, (_, n) => entry(`msg_burst_${n}`));

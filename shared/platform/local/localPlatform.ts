@@ -26,7 +26,7 @@ import { JournalDirectApply, type ApplyTaken } from './journalApply';
 import { comparePositions, JournalAppender, JournalReader, readCheckpoint } from './webhookJournal';
 import { IntakeGroupCommit } from '../../core/webhookIntake/groupCommit';
 import { QUEUES, type OutgoingMessage } from '../../ports/queue';
-import type { IntakeEntry } from '../../ports/deliveryIntake';
+import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 import { WEBHOOK_MESSAGE_ID_PREFIXES, webhookBatchMessageId, type WebhookBatchInboundMessage } from '../../core/runs/inboundMessage';
 import { startWalCheckpointer } from './walCheckpointer';
 
@@ -96,9 +96,15 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
   const journal = options.webhookJournal ? openJournal(journalDir, idempotency, options.webhookJournal, telemetry) : undefined;
   let drain: JournalDrain | undefined;
   let leftovers: Promise<void> | undefined;
+  // Journal off, but a journal left by an earlier start (killed with it on): what it accepted is
+  // drained (below), or it would stay out of the log until the journal is turned on again.
+  const drainsLeftovers = !options.webhookJournal && options.drainLeftoverJournal === true && hasUndrainedFrames(journalDir);
   const platform: LocalPlatform = {
     name: 'local',
     ...(journal ? { journal, webhookIntake: journal } : {}),
+    // Meanwhile new deliveries wait for it: a provider's resend of one it holds must find that
+    // one's claim, and the id the journal answered with, not be taken again under another id.
+    ...(drainsLeftovers ? { webhookIntake: new IntakeAfter(() => leftovers, () => new IntakeGroupCommit(platform, DEDUPE_TTL_MS)) } : {}),
     db,
     dataDir: options.dataDir,
     records: new SqliteRecordStore(db),
@@ -140,9 +146,7 @@ export function createLocalPlatform(options: LocalPlatformOptions): LocalPlatfor
       if (db.open) db.close();
     },
   };
-  // Journal off, but a journal left by an earlier start (killed with it on): what it accepted is
-  // drained here, or it would stay out of the log until the journal is turned on again.
-  if (!options.webhookJournal && options.drainLeftoverJournal === true && hasUndrainedFrames(journalDir)) leftovers = drainLeftoverJournal(platform, journalDir);
+  if (drainsLeftovers) leftovers = drainLeftoverJournal(platform, journalDir);
   if (journal && options.webhookJournal?.drain === 'in-process') {
     drain = startJournalDrain(platform, journalDir);
     journal.setOnAppended(() => drain?.wake());
@@ -244,6 +248,30 @@ export function rejectionsInHealth(platform: LocalPlatform): (counts: ReadonlyAr
 /** Removes the claims of count frames the drain will not read again (JournalDrainOptions.forgetCounted). */
 export function forgetCountedRejections(platform: LocalPlatform): (frameIds: string[]) => void {
   return (frameIds) => platform.idempotency.releaseMany(frameIds.map(rejectionsClaimKey));
+}
+
+/**
+ * A DeliveryIntake that takes nothing until `before` has settled (a journal left by an earlier
+ * start being drained), then hands every write to the intake `build` makes (the group commit).
+ * It counts no refusals itself (no recordRejections): the receiver writes those to health.
+ */
+class IntakeAfter implements DeliveryIntake {
+  private inner: DeliveryIntake | undefined;
+
+  constructor(
+    private readonly before: () => Promise<void> | undefined,
+    private readonly build: () => DeliveryIntake,
+  ) {}
+
+  async write(entry: IntakeEntry): Promise<IntakeOutcome> {
+    await this.before();
+    this.inner ??= this.build();
+    return this.inner.write(entry);
+  }
+
+  deliveryIdOf(entry: IntakeEntry): string | undefined {
+    return this.inner?.deliveryIdOf?.(entry);
+  }
 }
 
 /**
