@@ -231,7 +231,6 @@ function hasUndrainedFrames(dir: string): boolean {
   }
 }
 
-/** Where a drain writes the journaled counts of refused deliveries: the platform's webhook health. */
 /**
  * The drain's counts of refused deliveries into webhook health, each journaled frame once: its
  * claim (`rejectionsClaimKey`) is taken and completed in the batch's commit, before the counts, so
