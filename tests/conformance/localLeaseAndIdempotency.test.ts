@@ -98,6 +98,26 @@ describe('SqliteLeaseStore and SqliteIdempotencyStore (local choices)', () => {
     expect(keys.peek('a')).toBe('free');
   });
 
+  it('peeks many keys at once, one by one below four keys and in one statement from four, as peek does each', async () => {
+    const keys = new SqliteIdempotencyStore(db, { clock });
+    await keys.claim('held', 60_000);
+    await keys.claim('done', 60_000);
+    await keys.complete('done', 'dlv_d');
+    await keys.claim('short', 1_000);
+    await keys.complete('short', 'dlv_s');
+    clock.advance(1_001);
+    await keys.claim('we"ird\\key', 60_000);
+    const names = ['held', 'done', 'short', 'never', 'done', 'we"ird\\key'];
+    for (const count of [1, 2, 3, 4, 6]) {
+      const asked = names.slice(0, count);
+      const live = keys.peekMany(asked);
+      const expected = new Map(asked.filter((k) => keys.peek(k) !== 'free').map((k) => [k, keys.peek(k)]));
+      expect(live).toEqual(expected);
+    }
+    expect(keys.peekMany(names)).toEqual(new Map([['held', 'held'], ['done', 'completed'], ['we"ird\\key', 'held']]));
+    expect(keys.peekMany([])).toEqual(new Map());
+  });
+
   it('refuses a purge interval below 1 at construction', () => {
     expect(() => new SqliteIdempotencyStore(db, { purgeEveryClaims: 0 })).toThrow(/purgeEveryClaims/);
   });

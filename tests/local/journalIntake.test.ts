@@ -458,6 +458,40 @@ describe('journal intake: restarts and back-pressure', () => {
   });
 
 
+  it('reads the claims of a turn\'s deliveries in one read: stored, held, fresh and repeated keys each get their outcome; a failed read fails that turn only', async () => {
+    const platform = open(false);
+    const claims = platform.idempotency as SqliteIdempotencyStore;
+    await claims.claim(entry('msg_stored').claimKey, DAY_MS);
+    await claims.complete(entry('msg_stored').claimKey, 'dlv_stored');
+    await claims.claim(entry('msg_held').claimKey, DAY_MS);
+    const reads: string[][] = [];
+    let failNext = false;
+    const counted = {
+      peekMany: (keys: readonly string[]) => {
+        reads.push([...keys]);
+        if (failNext) {
+          failNext = false;
+          throw new Error('SQLITE_IOERR: disk I/O error');
+        }
+        return claims.peekMany(keys);
+      },
+      completedResult: (key: string) => claims.completedResult(key),
+    };
+    const appender = new JournalAppender(journalDir());
+    toClose.push(() => appender.close());
+    const intake = new JournalIntake(appender, counted);
+    toClose.push(() => intake.close());
+    const names = ['msg_stored', 'msg_held', 'msg_a', 'msg_a', 'msg_stored', 'msg_b', 'msg_c', 'msg_d'];
+    const outcomes = await Promise.all(names.map((name, i) => intake.write(entry(name, i))));
+    expect(outcomes).toEqual(['duplicate', 'in_progress', 'accepted', 'duplicate', 'duplicate', 'accepted', 'accepted', 'accepted']);
+    expect(reads).toEqual([[entry('msg_stored').claimKey, entry('msg_held').claimKey, entry('msg_a').claimKey, entry('msg_b').claimKey, entry('msg_c').claimKey, entry('msg_d').claimKey]]);
+    failNext = true;
+    const failed = await Promise.allSettled([intake.write(entry('msg_e')), intake.write(entry('msg_e', 1)), intake.write(entry('msg_f'))]);
+    expect(failed.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.value))).toEqual(Array(3).fill('SQLITE_IOERR: disk I/O error'));
+    expect(await Promise.all([intake.write(entry('msg_e')), intake.write(entry('msg_f'))])).toEqual(['accepted', 'accepted']);
+    expect(intake.backlog).toBe(6);
+  });
+
   it('answers a repeat of a key in the same batch only after the first is journaled: the same failure when the append fails', async () => {
     const platform = open(false);
     const appender = new JournalAppender(journalDir());

