@@ -1,6 +1,6 @@
 import type { ProviderRecord } from '../adapters/adapter';
 import { hash as sha } from 'node:crypto';
-import { contentHash } from '../core/hash';
+import { contentHash, contentHashFromJsonHash } from '../core/hash';
 import { recordId } from '../core/ids';
 import { clampHighWater, isFutureStamped } from '../core/runs/highWaterMark';
 import { pulledIsStale } from '../core/webhookIntake/eventOrder';
@@ -236,13 +236,15 @@ function stateOf({ record, revision }: RevisedRecord): RecordState {
 /**
  * The record's hashes and JSON text. The raw hash (the provider's own key order) is cheap; when
  * it matches the stored one the content is unchanged and the canonical hash is not computed —
- * the stored one is reused. Otherwise the canonical hash decides.
+ * the stored one is reused. Otherwise the canonical hash decides, which is the raw hash itself
+ * when the provider's key order is already the canonical one.
  */
 function hashContent(record: ProviderRecord, state: RecordState | undefined): { json: string; rawHash: string; hash: string } {
   const json = JSON.stringify(record.data);
   const rawHash = sha('sha256', json, 'hex');
   if (state && !state.deleted && state.rawHash === rawHash) return { json, rawHash, hash: state.hash };
-  return { json, rawHash, hash: contentHash(record.data) };
+  // Data whose keys come sorted (as many providers send them) has its raw JSON as canonical JSON.
+  return { json, rawHash, hash: contentHashFromJsonHash(record.data, rawHash) };
 }
 
 /** The hash of a tombstone's data (`{}`), for one stored before any content was known. */

@@ -7,7 +7,7 @@ import { IntakeGroupCommit } from '../../shared/core/webhookIntake/groupCommit';
 import { QUEUES } from '../../shared/ports/queue';
 import type { IntakeOutcome } from '../../shared/ports/deliveryIntake';
 import { GATHER_BELOW_FRAMES, JournalDrain, type JournalDrainOptions } from '../../shared/platform/local/journalDrain';
-import { decodeJournalFrame, encodeRejectionsFrame, JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
+import { decodeJournalFrame, encodeDeliveryFrame, encodeRejectionsFrame, JournalIntake, type JournalIntakeOptions } from '../../shared/platform/local/journalIntake';
 import { createLocalPlatform, forgetCountedRejections, rejectionsInHealth, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import type { SqliteIdempotencyStore } from '../../shared/platform/local/sqliteIdempotencyStore';
 import { turnCommitOf, whenDurable } from '../../shared/platform/local/turnCommit';
@@ -126,6 +126,31 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(messageIds(second)).toEqual([entry('msg_a').message.messageId]);
   });
 
+  it('writes a delivery frame with its body raw after the entry, and reads back the entry it wrote, whatever the body holds', () => {
+    const bodies = ['{"a":"line\\nbreak","b":"\u2028 quote \\" Zoë ✓"}', 'first line\nsecond line\r\n\n', '', 'D{"not":"a frame"}\n'];
+    for (const body of bodies) {
+      const written = { ...entry('msg_raw'), delivery: { ...entry('msg_raw').delivery, body } };
+      const frame = encodeDeliveryFrame(written);
+      // The body is not escaped into the entry's JSON: it follows it as it is.
+      expect(frame.endsWith(`\n${body}`)).toBe(true);
+      expect(decodeJournalFrame(frame)).toEqual({ kind: 'delivery', entry: written });
+    }
+    expect(decodeJournalFrame('D{"claimKey":"k"}')).toBeUndefined();
+    expect(decodeJournalFrame('D{"claimKey":"k","message":{}}\nbody')).toBeUndefined();
+  });
+
+  it('drains delivery frames written as the whole entry\'s JSON, the form before raw bodies', async () => {
+    const appender = new JournalAppender(journalDir());
+    appender.append([JSON.stringify(entry('msg_old')), encodeDeliveryFrame(entry('msg_new'))]);
+    appender.close();
+    const platform = open(true);
+    expect(platform.journal!.backlog).toBe(2);
+    expect(await platform.journal!.write(entry('msg_old', 1))).toBe('duplicate');
+    await settled(platform);
+    expect(await platform.deliveries.get(entry('msg_old').delivery.id)).toEqual(entry('msg_old').delivery);
+    expect(await platform.deliveries.get(entry('msg_new').delivery.id)).toEqual(entry('msg_new').delivery);
+  });
+
   it('keeps a delivery journaled but not drained a duplicate after a restart, and drains it once then', async () => {
     const first = open(false);
     const killed = journalWithoutDrain(first);
@@ -225,7 +250,7 @@ describe('journal intake: restarts and back-pressure', () => {
     expect(intake.backlog).toBe(1);
     // Nothing of it was journaled.
     const reader = new JournalReader(journalDir());
-    expect(reader.read(JOURNAL_START, 10).frames.map((f) => (JSON.parse(f.payload) as { claimKey: string }).claimKey)).toEqual([entry('msg_a').claimKey]);
+    expect(reader.read(JOURNAL_START, 10).frames.map((f) => decodeJournalFrame(f.payload))).toEqual([{ kind: 'delivery', entry: entry('msg_a') }]);
     reader.close();
 
     // The provider sends it again; the drain catches up meanwhile.

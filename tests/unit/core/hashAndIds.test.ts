@@ -1,4 +1,5 @@
-import { canonicalJson, contentHash } from '../../../shared/core/hash';
+import { createHash } from 'node:crypto';
+import { canonicalJson, contentHash, contentHashFromJsonHash } from '../../../shared/core/hash';
 import { recordId } from '../../../shared/core/ids';
 import { inboundMessageId, parseInboundMessage, parseInboundQueueMessage } from '../../../shared/core/runs/inboundMessage';
 import { deliveryIdFor, orderedDeliveryIdFor } from '../../../shared/core/webhookIntake/receiver';
@@ -8,6 +9,30 @@ describe('content hash and ids', () => {
     expect(contentHash({ a: 1, b: { c: [1, { d: 2, e: 3 }] } })).toBe(contentHash({ b: { c: [1, { e: 3, d: 2 }] }, a: 1 }));
     expect(contentHash({ a: 1 })).not.toBe(contentHash({ a: '1' }));
     expect(canonicalJson({ b: undefined, a: null })).toBe('{"a":null}');
+  });
+
+  test('the content hash from the raw JSON\'s hash is the content hash: the raw hash itself for data already in canonical order, else the canonical one', () => {
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const canonicalAlready = [
+      { id: 'cus_1', name: 'A', notes: 'x', updated_at: '2026-06-01T00:00:00Z' },
+      { a: [1, { b: 2, c: [{ d: null }] }], e: 'é\u2028"' },
+      {},
+      JSON.parse('{"__proto__":{"x":1},"z":1}'),
+    ];
+    const notCanonical = [
+      { name: 'A', id: 'cus_1' },
+      { a: [1, { c: 2, b: 3 }] },
+      { a: { z: 1, y: 2 } },
+      JSON.parse('{"10":"y","2":"x"}'),
+      { a: 1, b: undefined },
+      JSON.parse('{"z":1,"__proto__":{"x":1}}'),
+    ];
+    for (const data of [...canonicalAlready, ...notCanonical]) {
+      expect(contentHashFromJsonHash(data, sha(JSON.stringify(data)))).toBe(contentHash(data));
+    }
+    // The shortcut is taken exactly where the raw JSON is the canonical JSON.
+    for (const data of canonicalAlready) expect(contentHashFromJsonHash(data, 'given')).toBe('given');
+    for (const data of notCanonical) expect(contentHashFromJsonHash(data, 'given')).toBe(contentHash(data));
   });
 
   test('an own "__proto__" member is part of the content: records that differ only there hash differently', () => {
