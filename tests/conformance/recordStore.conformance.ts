@@ -180,6 +180,16 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(states.get('c500')?.externalId).toBe('c500');
       });
 
+      it('reads one id as it reads it among others (a webhook delivery reads one): the same state, none for a missing or differently spelled id', async () => {
+        const a = makeRecord(scope, 'a"b', { version: 3, lastAction: 'updated', rawHash: 'f'.repeat(64), sourceUpdatedAt: '2026-03-01T10:00:05.000Z' });
+        const b = makeRecord(scope, 'zé-✓', { deleted: true, deletedAt: at(1), lastAction: 'deleted', version: 2 });
+        await store.write([a, b]);
+        const together = await store.getStates(scope, ['a"b', 'zé-✓']);
+        for (const id of ['a"b', 'zé-✓']) expect(await store.getStates(scope, [id])).toEqual(new Map([[id, together.get(id)]]));
+        expect((await store.getStates(scope, ['A"B'])).size).toBe(0);
+        expect((await store.getStates(scope, ['missing'])).size).toBe(0);
+      });
+
       it('returns an empty map for no ids', async () => {
         await store.write([makeRecord(scope, 'a')]);
         expect((await store.getStates(scope, [])).size).toBe(0);

@@ -117,6 +117,7 @@ export class SqliteRecordStore implements RecordStore {
   private readonly scopes: RecordScopeKeys;
   private readonly upsert;
   private readonly selectStates;
+  private readonly selectState;
   private readonly selectOne;
   private readonly countAll;
   private readonly countLive;
@@ -145,10 +146,12 @@ export class SqliteRecordStore implements RecordStore {
         base = excluded.base, field_clock = excluded.field_clock, pending_push = excluded.pending_push,
         moved_to = excluded.moved_to, previous_ids = excluded.previous_ids,
         revision = records.revision + 1`);
+    const stateColumns = `external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at, revision, source_updated_at,
+        moved_to, previous_ids, pending_push IS NOT NULL AS pending`;
     this.selectStates = db.prepare<[number, string], StateRow>(`
-      SELECT external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at, revision, source_updated_at,
-        moved_to, previous_ids, pending_push IS NOT NULL AS pending FROM records
-      WHERE scope_key = ? AND external_id IN (SELECT value FROM json_each(?))`);
+      SELECT ${stateColumns} FROM records WHERE scope_key = ? AND external_id IN (SELECT value FROM json_each(?))`);
+    // One record's state (a webhook delivery's): without the JSON list and json_each the list needs.
+    this.selectState = db.prepare<[number, string], StateRow>(`SELECT ${stateColumns} FROM records WHERE scope_key = ? AND external_id = ?`);
     this.selectOne = db.prepare<[number, string], RecordRow>('SELECT * FROM records WHERE scope_key = ? AND external_id = ?');
     this.countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ?');
     this.countLive = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM records WHERE scope_key = ? AND deleted = 0');
@@ -231,7 +234,8 @@ export class SqliteRecordStore implements RecordStore {
     const states = new Map<string, RecordState>();
     const keys = externalIds.length === 0 ? undefined : this.scopes.find(scope);
     if (!keys) return states;
-    for (const row of this.selectStates.all(keys.scopeKey, JSON.stringify(externalIds))) {
+    const rows = externalIds.length === 1 ? this.selectState.all(keys.scopeKey, externalIds[0]) : this.selectStates.all(keys.scopeKey, JSON.stringify(externalIds));
+    for (const row of rows) {
       states.set(row.external_id, {
         externalId: row.external_id,
         hash: row.hash,
