@@ -97,10 +97,14 @@ export function verifyStandardWebhook(request: WebhookRequest, options: Standard
   if (hmacSignatures.length === 0 && ed25519Signatures.length === 0) {
     return rejected(`The ${family.signature} header carries no v1 or v1a signature.`);
   }
-  const signed = Buffer.concat([Buffer.from(`${id.value}.${timestamp.text}.`, 'utf8'), request.body]);
-  let valid = indexOfMatch(hmacPerSecret('sha256', options.symmetricKeys, signed), hmacSignatures) >= 0;
-  for (const key of options.publicKeys) {
-    for (const signature of ed25519Signatures) valid = verifyEd25519(key, signed, signature) || valid;
+  const prefix = `${id.value}.${timestamp.text}.`;
+  // The HMAC reads the prefix and the body in turn; only an Ed25519 check needs them as one buffer.
+  let valid = indexOfMatch(hmacPerSecret('sha256', options.symmetricKeys, prefix, request.body), hmacSignatures) >= 0;
+  if (options.publicKeys.length > 0 && ed25519Signatures.length > 0) {
+    const signed = Buffer.concat([Buffer.from(prefix, 'utf8'), request.body]);
+    for (const key of options.publicKeys) {
+      for (const signature of ed25519Signatures) valid = verifyEd25519(key, signed, signature) || valid;
+    }
   }
   return valid ? accepted() : rejected(`No signature in the ${family.signature} header matches for any active secret or public key.`);
 }
