@@ -33,6 +33,19 @@ describe('SqliteRecordStore (local guarantees)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('writes one conditional record from the revision it expects, and names what it found when the condition fails', async () => {
+    await store.write([makeRecord('a')]);
+    const { revision } = (await store.getWithRevision(scope, 'a'))!;
+    await store.write([{ ...makeRecord('a', { version: 2 }), ifRevision: revision }]);
+    const next = (await store.getWithRevision(scope, 'a'))!.revision;
+    expect(Number(next)).toBe(Number(revision) + 1);
+    await expect(store.write([{ ...makeRecord('a', { version: 3 }), ifRevision: revision }])).rejects.toThrow(`Record a was written since it was read (revision ${next}, expected ${revision}).`);
+    await expect(store.write([{ ...makeRecord('b'), ifRevision: revision }])).rejects.toThrow(`Record b was written since it was read (revision none, expected ${revision}).`);
+    await expect(store.write([{ ...makeRecord('a', { version: 3 }), ifRevision: null }])).rejects.toThrow(`Record a was written since it was read (revision ${next}, expected none).`);
+    expect(await store.get(scope, 'b')).toBeUndefined();
+    expect((await store.get(scope, 'a'))!.version).toBe(2);
+  });
+
   it('writes a batch all or nothing: one bad record leaves none of the batch behind', async () => {
     await store.write([makeRecord('kept')]);
     const batch = [makeRecord('a'), makeRecord('b'), makeRecord('broken', { lastModifiedAt: null as unknown as string }), makeRecord('c')];

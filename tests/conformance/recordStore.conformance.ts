@@ -749,6 +749,18 @@ export function recordStoreConformance(name: string, factory: StoreFactory<Recor
         expect(await store.get(scope, 'new')).toEqual(first);
       });
 
+      it('with a revision, refuses a record that is not stored and stores nothing of it, alone or beside others', async () => {
+        await store.write([makeRecord(scope, 'elsewhere')]);
+        const { revision } = (await store.getWithRevision(scope, 'elsewhere'))!;
+        await expectSyncBridgeError(store.write([{ ...makeRecord(scope, 'never'), ifRevision: revision }]), 'conflict');
+        expect(await store.get(scope, 'never')).toBeUndefined();
+        await expectSyncBridgeError(store.write([makeRecord(scope, 'bystander'), { ...makeRecord(scope, 'never'), ifRevision: revision }]), 'conflict');
+        expect(await store.get(scope, 'never')).toBeUndefined();
+        // A condition that held is written, with a new revision.
+        await store.write([{ ...makeRecord(scope, 'elsewhere', { version: 2, data: { name: 'Again' } }), ifRevision: revision }]);
+        expect((await store.getWithRevision(scope, 'elsewhere'))!.revision).not.toBe(revision);
+      });
+
       it('with ifRevision null, counts a tombstone as stored: refused, and written over only with its revision', async () => {
         const tombstone = makeRecord(scope, 'gone', { version: 2, deleted: true, deletedAt: at(20), lastAction: 'deleted' });
         await store.write([tombstone]);

@@ -71,6 +71,19 @@ export class CommitStamps {
     return Date.parse(proposed) < floor ? new Date(floor).toISOString() : proposed;
   }
 
+  /**
+   * Restamps one upsert row in place, as `apply` does, without raising the connection's floor: for
+   * a write that may still be refused (a condition of its own). Call `written` once it is stored.
+   */
+  stampOne(row: unknown[]): void {
+    row[LAST_MODIFIED_AT] = CommitStamps.stamp(row[LAST_MODIFIED_AT] as string, this.floorOf(row[CONNECTION_KEY] as number));
+  }
+
+  /** A row stamped by `stampOne` was stored: later writes of the turn stamp after it. */
+  written(row: readonly unknown[]): void {
+    this.stamped(row[CONNECTION_KEY] as number, row[LAST_MODIFIED_AT] as string);
+  }
+
   /** Restamps upsert rows in place; call inside the transaction that writes them. */
   apply(rows: readonly unknown[][]): void {
     const floors = new Map<number, number>();

@@ -124,6 +124,7 @@ export class SqliteRecordStore implements RecordStore {
   private readonly seenSets: SqliteSeenSets;
   private readonly writeRows: (rows: readonly UpsertParams[]) => void;
   private readonly writeRowsIf: (rows: readonly UpsertParams[], conditions: readonly RevisionCondition[]) => void;
+  private readonly writeOneRowIf: (row: UpsertParams, condition: RevisionCondition) => void;
   private readonly sweepAndCount: (runId: string, table: string, params: Record<string, unknown>) => number;
   private readonly forgetSweeps;
   private readonly listStatements = new Map<string, Statement>();
@@ -133,7 +134,7 @@ export class SqliteRecordStore implements RecordStore {
     db.exec(SCHEMA);
     addMissingColumns(db);
     // Positional parameters: binding an array is measurably cheaper than a named object per row.
-    this.upsert = db.prepare<UpsertParams>(`
+    const upsertSql = `
       INSERT INTO records (scope_key, connection_key, external_id, id, hash, raw_hash, version, deleted, deleted_at,
         first_seen_at, last_modified_at, last_action, source_updated_at, last_step_id, data, base, field_clock, pending_push,
         moved_to, previous_ids)
@@ -145,7 +146,8 @@ export class SqliteRecordStore implements RecordStore {
         source_updated_at = excluded.source_updated_at, last_step_id = excluded.last_step_id, data = excluded.data,
         base = excluded.base, field_clock = excluded.field_clock, pending_push = excluded.pending_push,
         moved_to = excluded.moved_to, previous_ids = excluded.previous_ids,
-        revision = records.revision + 1`);
+        revision = records.revision + 1`;
+    this.upsert = db.prepare<UpsertParams>(upsertSql);
     const stateColumns = `external_id, hash, raw_hash, version, deleted, last_action, last_step_id, first_seen_at, revision, source_updated_at,
         moved_to, previous_ids, pending_push IS NOT NULL AS pending`;
     this.selectStates = db.prepare<[number, string], StateRow>(`
@@ -190,6 +192,26 @@ export class SqliteRecordStore implements RecordStore {
       for (const row of rows) this.upsert.run(...row);
     });
     this.writeRowsIf = writeIf.immediate;
+    // One record under a condition (a webhook delivery's, a local change's): the condition is the
+    // upsert's own, so the write needs no read first. An update happens only from the expected
+    // revision and returns it + 1; an insert returns 0, which only "nothing stored" (null) expects.
+    const upsertIf = db.prepare<[...UpsertParams, number | null], { revision: number }>(`${upsertSql} WHERE records.revision = ? RETURNING revision`);
+    const writeOneIf = db.transaction((row: UpsertParams, condition: RevisionCondition) => {
+      // Stamped as any write, but the connection's floor is raised only once the write stands.
+      stampAtCommit.stampOne(row);
+      const expected = condition.revision === null ? null : Number(condition.revision);
+      const written = upsertIf.get(...row, expected);
+      if (written !== undefined && written.revision === (expected === null ? 0 : expected + 1)) {
+        stampAtCommit.written(row);
+        return;
+      }
+      // Nothing written (a record is stored at another revision), or one inserted where one was
+      // expected: thrown, so this savepoint undoes it.
+      const stored = written === undefined ? selectRevision.get(condition.scopeKey, condition.externalId) : undefined;
+      const revision = stored === undefined ? null : String(stored.revision);
+      throw new SyncBridgeError('conflict', `Record ${condition.externalId} was written since it was read (revision ${revision ?? 'none'}, expected ${condition.revision ?? 'none'}).`);
+    });
+    this.writeOneRowIf = writeOneIf.immediate;
     // The sweep and the record of its count commit together: a replay finds the count and
     // returns it without sweeping again, so the first run and any replay return the same number.
     // (Counting the stamped rows instead read every row of the scope: ~1.7 s per 500,000 records.)
@@ -226,8 +248,9 @@ export class SqliteRecordStore implements RecordStore {
       rows[i] = toRow(record, lastKeys.scopeKey, lastKeys.connectionKey);
       if (record.ifRevision !== undefined) (conditions ??= []).push({ scopeKey: lastKeys.scopeKey, externalId: record.externalId, revision: record.ifRevision });
     }
-    if (conditions) this.writeRowsIf(rows, conditions);
-    else this.writeRows(rows);
+    if (conditions === undefined) this.writeRows(rows);
+    else if (rows.length === 1) this.writeOneRowIf(rows[0], conditions[0]);
+    else this.writeRowsIf(rows, conditions);
   }
 
   async getStates(scope: RecordScope, externalIds: readonly string[]): Promise<Map<string, RecordState>> {
