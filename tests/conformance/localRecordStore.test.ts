@@ -44,6 +44,13 @@ describe('SqliteRecordStore (local guarantees)', () => {
     await expect(store.write([{ ...makeRecord('a', { version: 3 }), ifRevision: null }])).rejects.toThrow(`Record a was written since it was read (revision ${next}, expected none).`);
     expect(await store.get(scope, 'b')).toBeUndefined();
     expect((await store.get(scope, 'a'))!.version).toBe(2);
+    // Only the exact string it hands out matches a revision; a record not stored matches none.
+    for (const near of ['', `${next}.0`, ` ${next}`, `0${next}`, `${next}e0`, '-1', 'none']) {
+      await expect(store.write([{ ...makeRecord('a', { version: 9 }), ifRevision: near }])).rejects.toMatchObject({ code: 'conflict' });
+      await expect(store.write([{ ...makeRecord('c'), ifRevision: near }])).rejects.toMatchObject({ code: 'conflict' });
+    }
+    expect(await store.get(scope, 'c')).toBeUndefined();
+    expect((await store.get(scope, 'a'))!.version).toBe(2);
   });
 
   it('writes a batch all or nothing: one bad record leaves none of the batch behind', async () => {

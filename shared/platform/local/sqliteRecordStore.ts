@@ -103,6 +103,9 @@ function addMissingColumns(db: SqliteDatabase): void {
   if (!present.has('revision')) db.exec('ALTER TABLE records ADD COLUMN revision INTEGER NOT NULL DEFAULT 0');
 }
 
+/** How `revision` reads as a string (getWithRevision, getStates): a whole number without sign or leading zeros. */
+const STORED_REVISION = /^(0|[1-9][0-9]{0,14})$/;
+
 /** A compare-and-set condition of a write (RecordWrite.ifRevision), checked in its transaction. */
 interface RevisionCondition {
   scopeKey: number;
@@ -199,9 +202,10 @@ export class SqliteRecordStore implements RecordStore {
     const writeOneIf = db.transaction((row: UpsertParams, condition: RevisionCondition) => {
       // Stamped as any write, but the connection's floor is raised only once the write stands.
       stampAtCommit.stampOne(row);
-      const expected = condition.revision === null ? null : Number(condition.revision);
-      const written = upsertIf.get(...row, expected);
-      if (written !== undefined && written.revision === (expected === null ? 0 : expected + 1)) {
+      // A revision this store never hands out ('', '1.0', '-1') matches no row, as in the check-first path.
+      const expected = condition.revision === null ? null : STORED_REVISION.test(condition.revision) ? Number(condition.revision) : undefined;
+      const written = expected === undefined ? undefined : upsertIf.get(...row, expected);
+      if (written !== undefined && written.revision === (expected === null ? 0 : expected! + 1)) {
         stampAtCommit.written(row);
         return;
       }
