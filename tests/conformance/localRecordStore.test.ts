@@ -51,6 +51,12 @@ describe('SqliteRecordStore (local guarantees)', () => {
     }
     expect(await store.get(scope, 'c')).toBeUndefined();
     expect((await store.get(scope, 'a'))!.version).toBe(2);
+    // A row the table refuses: under a failed condition the conflict is what the caller hears.
+    const refused = { lastModifiedAt: null as unknown as string };
+    await expect(store.write([{ ...makeRecord('a', refused), ifRevision: revision }])).rejects.toMatchObject({ code: 'conflict' });
+    await expect(store.write([{ ...makeRecord('a', refused), ifRevision: next }])).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_NOTNULL' });
+    await expect(store.write([{ ...makeRecord('d', refused), ifRevision: null }])).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_NOTNULL' });
+    expect((await store.get(scope, 'a'))!.version).toBe(2);
   });
 
   it('writes a batch all or nothing: one bad record leaves none of the batch behind', async () => {

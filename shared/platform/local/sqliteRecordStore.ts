@@ -204,16 +204,29 @@ export class SqliteRecordStore implements RecordStore {
       stampAtCommit.stampOne(row);
       // A revision this store never hands out ('', '1.0', '-1') matches no row, as in the check-first path.
       const expected = condition.revision === null ? null : STORED_REVISION.test(condition.revision) ? Number(condition.revision) : undefined;
-      const written = expected === undefined ? undefined : upsertIf.get(...row, expected);
+      const conflict = (revision: string | null) =>
+        new SyncBridgeError('conflict', `Record ${condition.externalId} was written since it was read (revision ${revision ?? 'none'}, expected ${condition.revision ?? 'none'}).`);
+      const storedRevision = () => {
+        const stored = selectRevision.get(condition.scopeKey, condition.externalId);
+        return stored === undefined ? null : String(stored.revision);
+      };
+      let written: { revision: number } | undefined;
+      try {
+        written = expected === undefined ? undefined : upsertIf.get(...row, expected);
+      } catch (error) {
+        // A row the table refuses (a NOT NULL column, say): a failed condition is still what the
+        // caller hears first, as when conditions were checked before writing.
+        const revision = storedRevision();
+        if (revision !== condition.revision) throw conflict(revision);
+        throw error;
+      }
       if (written !== undefined && written.revision === (expected === null ? 0 : expected! + 1)) {
         stampAtCommit.written(row);
         return;
       }
       // Nothing written (a record is stored at another revision), or one inserted where one was
       // expected: thrown, so this savepoint undoes it.
-      const stored = written === undefined ? selectRevision.get(condition.scopeKey, condition.externalId) : undefined;
-      const revision = stored === undefined ? null : String(stored.revision);
-      throw new SyncBridgeError('conflict', `Record ${condition.externalId} was written since it was read (revision ${revision ?? 'none'}, expected ${condition.revision ?? 'none'}).`);
+      throw conflict(written === undefined ? storedRevision() : null);
     });
     this.writeOneRowIf = writeOneIf.immediate;
     // The sweep and the record of its count commit together: a replay finds the count and
