@@ -177,7 +177,7 @@ export class JournalAppender {
     if (this.size >= this.segmentBytes) this.rotate();
     // The frames are encoded straight into the one buffer that is written (no buffer per payload
     // and no concatenation of them): the same bytes, 0.85 against 1.25 µs a ~1.7 KB delivery frame
-    // in a micro-loop, and one copy of each frame instead of three.
+    // in a micro-loop, and one copy of each frame's bytes instead of two.
     const lengths = payloads.map((text) => Buffer.byteLength(text, 'utf8'));
     const bytes = Buffer.allocUnsafe(lengths.reduce((sum, length) => sum + HEADER_BYTES + length, 0));
     const ends: JournalPosition[] = [];
