@@ -56,6 +56,9 @@ describe('SqliteRecordStore (local guarantees)', () => {
     await expect(store.write([{ ...makeRecord('a', refused), ifRevision: revision }])).rejects.toMatchObject({ code: 'conflict' });
     await expect(store.write([{ ...makeRecord('a', refused), ifRevision: next }])).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_NOTNULL' });
     await expect(store.write([{ ...makeRecord('d', refused), ifRevision: null }])).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_NOTNULL' });
+    // Any other failure of the statement is reported as it is, failed condition or not.
+    const unbindable = { sourceUpdatedAt: { not: 'a time' } as unknown as string };
+    await expect(store.write([{ ...makeRecord('a', unbindable), ifRevision: revision }])).rejects.toThrow(/Too few parameter values/);
     expect((await store.get(scope, 'a'))!.version).toBe(2);
   });
 

@@ -215,7 +215,9 @@ export class SqliteRecordStore implements RecordStore {
         written = expected === undefined ? undefined : upsertIf.get(...row, expected);
       } catch (error) {
         // A row the table refuses (a NOT NULL column, say): a failed condition is still what the
-        // caller hears first, as when conditions were checked before writing.
+        // caller hears first, as when conditions were checked before writing. Any other failure (a
+        // full disk, which may roll the whole turn back) is reported as it is.
+        if (!String((error as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT')) throw error;
         const revision = storedRevision();
         if (revision !== condition.revision) throw conflict(revision);
         throw error;

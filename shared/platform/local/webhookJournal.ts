@@ -185,7 +185,9 @@ export class JournalAppender {
     payloads.forEach((text, i) => {
       const start = at + HEADER_BYTES;
       const end = start + lengths[i];
-      bytes.write(text, start, lengths[i], 'utf8');
+      // Node writes exactly byteLength's count (a lone surrogate as U+FFFD both times); were it to
+      // write fewer, the frame would carry uninitialised bytes under a valid CRC.
+      if (bytes.write(text, start, lengths[i], 'utf8') !== lengths[i]) throw new Error('A journal frame did not encode to its measured length; nothing was appended.');
       bytes.writeUInt32LE(lengths[i], at);
       bytes.writeUInt32LE(crc32(bytes.subarray(start, end)), at + 4);
       at = end;
