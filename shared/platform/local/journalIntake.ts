@@ -262,16 +262,16 @@ export class JournalIntake implements DeliveryIntake {
       firsts.push(w);
     }
     // The claims the drain stored, read for the whole batch at once.
-    let claimed: ReadonlyMap<string, 'held' | 'completed'> | undefined;
+    let claimed: ReadonlyMap<string, 'held' | 'completed'> = new Map();
     try {
-      claimed = firsts.length === 0 ? undefined : this.claims.peekMany(firsts.map((w) => w.entry.claimKey));
+      if (firsts.length > 0) claimed = this.claims.peekMany(firsts.map((w) => w.entry.claimKey));
     } catch (error) {
-      for (const w of firsts) {
+      for (const w of firsts.splice(0)) {
         w.fail(error);
         for (const f of followers.get(w.entry.claimKey)!) f.fail(error);
       }
     }
-    if (claimed !== undefined) for (const w of firsts) {
+    for (const w of firsts) {
       const state = claimed.get(w.entry.claimKey);
       if (state === undefined) {
         fresh.push(w);

@@ -11,13 +11,13 @@ export interface SqliteIdempotencyStoreOptions {
   purgeEveryClaims?: number;
 }
 
+/** Keys from which peekMany reads in one statement (its JSON and json_each cost more than a few point reads). */
+const PEEK_MANY_FROM = 4;
+
 /**
  * `result` holds the JSON of what `complete` stored; NULL means "claimed, no result (yet)".
  * The index on expiry serves the periodic purge only.
  */
-/** Keys from which peekMany reads in one statement (its JSON and json_each cost more than a few point reads). */
-const PEEK_MANY_FROM = 4;
-
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   key TEXT PRIMARY KEY,
