@@ -1,4 +1,5 @@
 import { createServices, type Services } from '../shared/composition';
+import { pushRetryFromSettings } from '../shared/core/outbound/backoff';
 import { applyExtensions, EXTENSIONS_SETTING } from '../shared/extensions';
 import { createPlatformFromEnv } from '../shared/platform/factory';
 
@@ -11,7 +12,7 @@ let current: Promise<Services> | undefined;
 export function getServices(): Promise<Services> {
   if (current) return current;
   const starting = createPlatformFromEnv(process.env).then(async (platform) => {
-    const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
+    const services = createServices(platform, { engine: engineOptionsFromEnv(process.env), pushRetry: pushRetryFromSettings(process.env) });
     try {
       // The deployment's custom merge rules and adapters (shared/extensions.ts).
       await applyExtensions(services, process.env[EXTENSIONS_SETTING]);

@@ -5,6 +5,7 @@ import { engineOptionsFromEnv, useServices } from '../functions/services';
 import { createServices } from '../shared/composition';
 import { EXTENSIONS_SETTING, loadExtensions } from '../shared/extensions';
 import { twoWayFor } from '../shared/core/outbound/registry';
+import { pushRetryFromSettings } from '../shared/core/outbound/backoff';
 import { SyncBridgeError } from '../shared/core/errors';
 import { toRunView } from '../shared/core/runs/runView';
 import { destinationPolicyFromEnv, setProviderDestinationPolicy } from '../shared/http/destinationPolicy';
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
   const dataDir = resolve(process.env.SYNCBRIDGE_DATA_DIR ?? '.syncbridge');
   const maxRequestBodyBytes = requestBodyLimitFrom(process.env); // a bad value fails before anything starts
   const httpTimeouts = httpTimeoutsFrom(process.env);
+  const pushRetry = pushRetryFromSettings(process.env);
   // The local platform's default: loopback and private providers allowed (the sandbox is on 127.0.0.1).
   setProviderDestinationPolicy(destinationPolicyFromEnv(process.env, true));
   const sandboxApiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-api-key';
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
   const applierThread = intFromEnv('SYNCBRIDGE_LOCAL_APPLIER_THREAD', 1, 0, 1) === 1;
   // Without the journal, deliveries a journal-first start accepted before it was killed are drained.
   const platform = createLocalPlatform({ dataDir, secretKey: process.env.SYNCBRIDGE_SECRET_KEY, ...(applierThread ? { webhookJournal: { drain: 'applier-thread' as const } } : { drainLeftoverJournal: true }) });
-  const services = createServices(platform, { engine: engineOptionsFromEnv(process.env) });
+  const services = createServices(platform, { engine: engineOptionsFromEnv(process.env), pushRetry });
   // Custom merge rules and adapters (shared/extensions.ts); the applier thread loads the same module.
   await extensions?.extend(services);
   useServices(services);

@@ -9,6 +9,7 @@ import { TenantService } from './core/tenantService';
 import type { Platform } from './ports/platform';
 import { CustomMergeRules } from './core/merge';
 import { TracingQueueSender } from './core/tracingQueueSender';
+import { resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './core/outbound/backoff';
 
 /** The product's services wired to one platform: what every function handler works with. */
 export interface Services {
@@ -22,12 +23,15 @@ export interface Services {
   tenants: TenantService;
   /** Custom merge rules, registered in code; connection merge policies name them (checked at save). */
   customRules: CustomMergeRules;
+  /** The retry schedule of failed pushes (the outbound worker's; app settings on Azure and `npm start`). */
+  pushRetry: ResolvedPushRetryOptions;
 }
 
 export interface ServicesOptions {
   adapters?: AdapterRegistry;
   customRules?: CustomMergeRules;
   engine?: SyncEngineOptions;
+  pushRetry?: PushRetryOptions;
 }
 
 export function createServices(platformIn: Platform, options: ServicesOptions = {}): Services {
@@ -46,6 +50,7 @@ export function createServices(platformIn: Platform, options: ServicesOptions = 
     connections: new ConnectionService(platform, adapters, new ConnectionRuns(engine), customRules),
     tenants: new TenantService(platform),
     customRules,
+    pushRetry: resolveBackoff(options.pushRetry),
   };
 }
 
