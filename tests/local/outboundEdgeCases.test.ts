@@ -306,6 +306,28 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     expect(await s.live()).toHaveLength(1);
   });
 
+  test('a create dead-lettered after lost answers, replayed, then edited before the replay ran: one record at the provider', async () => {
+    const s = await setup();
+    const email = `replayed.create.${tag}@example.com`;
+    const created = await s.changes.create(s.scope, { name: 'Replayed Create', email, currency: 'EUR' });
+    const first = created.pendingPush!.outboxId;
+    // Every attempt reaches the provider (its Idempotency-Key keeps one record) and loses its answer.
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      levers.loseNextPushResponse = true;
+      expect(await s.push(created)).toBe(attempt < 5 ? 'retry_scheduled' : 'dead');
+    }
+    expect(await s.providerByEmail(email)).toHaveLength(1);
+    await s.resolver.replay('t1', first); // attempts back to 0: its key went out all the same
+    const { record: edited } = await s.changes.update(s.scope, created.externalId, { notes: 'edited before the replay ran' });
+    expect(await s.outbound.handle({ outboxId: first })).toBe('superseded'); // the replay's message
+    expect(await s.push(edited)).toBe('pushed');
+    const all = (await records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 50, includeDeleted: true })).records;
+    const carried = all.find((r) => r.pendingPush && !r.externalId.startsWith('local-'));
+    if (carried) expect(await s.push(carried)).toBe('pushed');
+    expect(await s.providerByEmail(email)).toMatchObject([{ name: 'Replayed Create', notes: 'edited before the replay ran' }]);
+    expect(await s.live()).toHaveLength(1);
+  });
+
   test('a create whose answer was lost, then two PATCHes of another field: no duplicate_key, the record has the last value', async () => {
     const s = await setup();
     const email = `lost.create2.${tag}@example.com`;

@@ -181,8 +181,9 @@ export class OutboundService {
   /**
    * Of the creates a temporary record went through before this entry (priorCreate, a chain), the
    * oldest whose key may have gone out: one still pending (maybe in flight, or waiting for a retry
-   * after a lost answer), or closed after at least one attempt. Not one superseded before any
-   * attempt, nor one the provider refused (parked: its key replays the refusal). The oldest, because
+   * after a lost answer), or closed after at least one attempt, or ever replayed (a replay counts
+   * its attempts from 0 again, but a dead letter's key went out before it died). Not one
+   * superseded before any attempt, nor one the provider refused (parked: its key replays the refusal). The oldest, because
    * a later create sends its own key only when none before it may have gone out; and one that sends
    * an earlier key marks that entry as attempted (replayCreate), so this stays true after it closes.
    */
@@ -191,7 +192,7 @@ export class OutboundService {
     for (let id = entry.priorCreate; id; ) {
       const prior = await this.platform.outbox.get(id);
       if (!prior) break;
-      if (prior.data && prior.state !== 'parked' && (prior.state === 'pending' || prior.attempts > 0)) oldest = prior;
+      if (prior.data && prior.state !== 'parked' && (prior.state === 'pending' || prior.attempts > 0 || (prior.replays ?? 0) > 0)) oldest = prior;
       id = prior.priorCreate;
     }
     return oldest;
