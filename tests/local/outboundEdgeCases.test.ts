@@ -241,6 +241,51 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     expect(await outbound.handle({ outboxId, dueAt: t1 })).toBe('pushed');
     expect(await s.remote(id)).toMatchObject({ notes: 'retry me' });
   });
+  test('a retry whose due time could not be noted after its message went out: the attempt run again queues a message for the time it notes', async () => {
+    const s = await setup();
+    const id = cus(17);
+    await s.pulled(id);
+    const edited = (await s.changes.update(s.scope, id, { notes: 'retry me later' })).record;
+    const outboxId = edited.pendingPush!.outboxId;
+    const sent: { messageId: string; dueAt?: string }[] = [];
+    let failNote = true;
+    const flaky: Platform = {
+      ...platform,
+      queue: { ...platform.queue, send: async (queue: any, messages: any) => {
+        for (const m of [messages].flat()) sent.push({ messageId: m.messageId, dueAt: m.body.dueAt });
+        return platform.queue.send(queue, messages);
+      } } as Platform['queue'],
+      outbox: new Proxy(platform.outbox, {
+        get: (target, key) => {
+          if (key !== 'update') return Reflect.get(target, key).bind(target);
+          return async (...args: Parameters<Platform['outbox']['update']>) => {
+            if (failNote && args[1].nextAttemptAt) {
+              failNote = false;
+              throw new SyncBridgeError('transient', 'store busy');
+            }
+            return target.update(...args);
+          };
+        },
+      }),
+    };
+    const delays = [0, 1];
+    const outbound = new OutboundService(flaky, services.adapters, { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000, maxAttempts: 5 }, random: () => delays.shift()! });
+    const refuse = async () => {
+      throw new SyncBridgeError('transient', 'HTTP 503', { status: 503 });
+    };
+    levers.beforePush = refuse;
+    await expect(outbound.handle({ outboxId })).rejects.toThrow(/store busy/); // the retry's message went out; its note did not
+    levers.beforePush = refuse;
+    expect(await outbound.handle({ outboxId })).toBe('retry_scheduled'); // the broker's redelivery of the original
+    const noted = (await platform.outbox.get(outboxId))!.nextAttemptAt!;
+    expect(sent).toHaveLength(2);
+    expect(sent[0].dueAt).not.toBe(noted);
+    // The due time noted is carried by a message under an id not sent before (the broker keeps it).
+    expect(sent[1].dueAt).toBe(noted);
+    expect(sent[1].messageId).not.toBe(sent[0].messageId);
+    expect(await outbound.handle({ outboxId, dueAt: sent[0].dueAt })).toBe('skipped'); // the first: stale
+  });
+
   /**
    * A local create whose answer was lost (the provider committed it; a retry is scheduled), then a
    * change of the temporary record. The change's entry sends the first create again with its key,

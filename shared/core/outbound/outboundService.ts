@@ -464,9 +464,12 @@ export class OutboundService {
     const now = this.platform.clock.now().getTime();
     const retryAt = isSyncBridgeError(error) ? error.retryAt?.getTime() : undefined;
     const at = new Date(Math.max(now + delay, retryAt ?? 0));
-    // Replays restart the attempt count, so the replay number keeps the retry's message id
-    // unused (the broker drops a repeated id within its duplicate-detection window).
-    const messageId = `${entry.id}${entry.replays ? `.p${entry.replays}` : ''}.r${attempts}`;
+    // The broker drops a repeated id within its duplicate-detection window, so the id names what
+    // this message is: the replay (which restarts the attempt count), the attempt, and its due time.
+    // Without the time, an attempt run again after its note failed to be written (the first message
+    // sent, the broker redelivering the original) would send a message the broker drops, and note a
+    // due time that no message carries: the first one, not naming it, would be skipped as stale.
+    const messageId = `${entry.id}${entry.replays ? `.p${entry.replays}` : ''}.r${attempts}.${at.getTime().toString(36)}`;
     // The message first, then the entry's note of when it is due (which keeps the relay and any
     // older message from pushing before then). The other order has a window: a failed send after
     // the note leaves the broker redelivering the message of this attempt, which the note makes
