@@ -3,6 +3,7 @@ import type { AdapterRegistry } from '../adapters/registry';
 import type { Platform } from '../ports/platform';
 import { readOAuthProviderConfig } from './credentials/oauthProviderConfig';
 import { oauthUrlProblem } from './credentials/oauthUrl';
+import { awaitsReauthorization } from './credentials/reauthorizationParking';
 import { assertEntityNameList } from './entityNames';
 import { isSyncBridgeError, SyncBridgeError } from './errors';
 import type { Connection, ConnectionEntity, ConnectionSchedule, JsonObject } from './model';
@@ -137,12 +138,16 @@ export class ConnectionService {
    * Resuming an active connection only releases deliveries still held (a resume whose release the
    * queue refused part-way, `transient`: resume again). Last, it resumes the runs its pause paused
    * and releases the queued run it held (`resumedRuns`); a run an operator paused stays paused.
+   * A connection whose authorization the provider refused while it was paused
+   * (`reauthorizationRequiredSince`) resumes as `reauthorization_required`, as if it had not been
+   * paused: its pushes stay held, its deliveries and runs meet the refusal (docs/oauth.md §4).
    */
   async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number; releasedPushes: number; resumedRuns: string[] }> {
     const connection = await this.changeStatus(tenantId, id, (current) => {
       if (current.status === 'active') return undefined;
       if (current.status !== 'paused') throw new SyncBridgeError('conflict', `Connection ${id} is ${current.status}; only a paused connection can be resumed.`);
-      return 'active';
+      // Its authorization was refused while it was paused: it is parked as it would have been unpaused.
+      return awaitsReauthorization(current) ? 'reauthorization_required' : 'active';
     });
     const releasedPushes = await releaseHeldPushesSoon(this.platform, connection.id);
     try {

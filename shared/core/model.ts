@@ -72,6 +72,14 @@ export interface Connection {
   entities: ConnectionEntity[];
   schedule: ConnectionSchedule;
   status: ConnectionStatus;
+  /**
+   * When the provider refused the connection's authorization (docs/oauth.md §4); absent (or null)
+   * while it has none refused. Set with status `reauthorization_required`, or beside `paused` when
+   * an operator had paused the connection: the pause stands, and resuming it then leads to
+   * `reauthorization_required`. New credentials (connect, PUT .../credentials) or a new client
+   * secret remove it.
+   */
+  reauthorizationRequiredSince?: IsoTime | null;
   syncState: Record<string, EntitySyncState>;
   /**
    * When the scheduler last acted on an occurrence of the schedule: started its run, or spent it

@@ -326,6 +326,59 @@ describe('OAuth 2 credentials: connect flow, refresh with rotation, reauthorizat
     expect((await api('GET', '/api/connections/oauth-reconnect-revoked')).body.status).toBe('active');
   });
 
+  /** A connected connection whose refresh token the sandbox revoked, paused while a refresh is held at the provider, then refused. */
+  async function pausedDuringRefusedRefresh(id: string): Promise<void> {
+    await createOAuthConnection(id);
+    expect((await connect(id)).status).toBe(200);
+    await h.sandbox('POST', 'oauth/revoke', { refreshToken: (await storedCredential(id)).refreshToken });
+    const refresh = heldRefresh(id);
+    await refresh.atProvider;
+    expect((await api('POST', `/api/connections/${id}/pause`)).status).toBe(200);
+    refresh.release();
+    await expect(refresh.refreshing).rejects.toMatchObject({ code: 'auth_failed' });
+  }
+
+  test('a connection paused while its refresh meets invalid_grant stays paused, awaiting reauthorization; reconnecting keeps the pause, and resume works', async () => {
+    await pausedDuringRefusedRefresh('oauth-paused-revoked');
+    const parked = await api('GET', '/api/connections/oauth-paused-revoked');
+    expect(parked.body.status).toBe('paused');
+    expect(Date.parse(parked.body.reauthorizationRequiredSince)).toBeGreaterThan(0);
+    expect((await api('GET', '/api/connections/oauth-paused-revoked/credentials')).body).toMatchObject({ connectionStatus: 'paused', reauthorizationRequired: true });
+    // The refused refresh token is not sent again while it waits.
+    const errorsBefore = (await oauthStats()).errors.invalid_grant ?? 0;
+    await expect(credentialServiceFor(h.platform).ensureFresh('oauth-paused-revoked', { minValidityMs: 600_000 })).rejects.toMatchObject({ code: 'auth_failed' });
+    expect((await oauthStats()).errors.invalid_grant ?? 0).toBe(errorsBefore);
+
+    const reconnected = await connect('oauth-paused-revoked');
+    expect(reconnected.status).toBe(200);
+    expect(((await reconnected.json()) as any).status).toBe('paused');
+    const view = await api('GET', '/api/connections/oauth-paused-revoked');
+    expect(view.body.status).toBe('paused');
+    expect(view.body.reauthorizationRequiredSince).toBeUndefined();
+    expect((await api('GET', '/api/connections/oauth-paused-revoked/credentials')).body).toMatchObject({ connectionStatus: 'paused', reauthorizationRequired: false });
+    const resumed = await api('POST', '/api/connections/oauth-paused-revoked/resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.status).toBe('active');
+    await credentialServiceFor(h.platform).ensureFresh('oauth-paused-revoked', { minValidityMs: 600_000 });
+  });
+
+  test('resuming a connection whose authorization was refused while it was paused parks it for reauthorization', async () => {
+    await pausedDuringRefusedRefresh('oauth-paused-resumed');
+    const resumed = await api('POST', '/api/connections/oauth-paused-resumed/resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.status).toBe('reauthorization_required');
+    expect((await api('POST', '/api/connections/oauth-paused-resumed/syncs', { mode: 'full' })).status).toBe(409);
+    expect((await connect('oauth-paused-resumed')).status).toBe(200);
+    expect((await api('GET', '/api/connections/oauth-paused-resumed')).body).toMatchObject({ status: 'active' });
+  });
+
+  test('a new client secret for a connection paused while its refresh was refused keeps the pause and ends the wait for reauthorization', async () => {
+    await pausedDuringRefusedRefresh('oauth-paused-secret');
+    expect((await api('PUT', '/api/connections/oauth-paused-secret/oauth-client-secret', { clientSecret: CLIENT.clientSecret })).status).toBe(204);
+    expect((await api('GET', '/api/connections/oauth-paused-secret/credentials')).body).toMatchObject({ connectionStatus: 'paused', reauthorizationRequired: false });
+    expect((await api('POST', '/api/connections/oauth-paused-secret/resume')).body.status).toBe('active');
+  });
+
   test('no secret value reaches host logs, telemetry or API responses', async () => {
     const secrets = new Set<string>([CLIENT.clientSecret]);
     for (const id of ['oauth-a', 'oauth-sync', 'oauth-race', 'oauth-revoked']) {

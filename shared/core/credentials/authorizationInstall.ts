@@ -6,14 +6,16 @@ import { releaseHeldPushesSoon } from '../outbound/connectionHold';
 import { credentialSecretName } from './credentialNames';
 import type { CredentialService } from './credentialService';
 import { oauthUrlProblem } from './oauthUrl';
+import { withoutReauthorizationNeed } from './reauthorizationParking';
 
 /**
  * Installs a new authorization of a connection, from the connect callback or from an operator
  * (PUT /api/connections/{id}/credentials): stores it as a new version under the refresh lease
  * (CredentialService.replaceAuthorization, so it never races a refresh of the old one), makes
  * the connection active again and sends the pushes it held. A `paused` connection stays paused:
- * new credentials heal a refused authorization, they do not resume what an operator paused (its
- * held pushes and webhooks wait for POST .../resume). Returns the connection as it is now.
+ * new credentials heal a refused authorization (its `reauthorizationRequiredSince` goes), they do
+ * not resume what an operator paused (its held pushes and webhooks wait for POST .../resume).
+ * Returns the connection as it is now.
  */
 export async function installAuthorization(platform: Platform, service: CredentialService, connection: Connection, credentials: Credentials): Promise<Connection> {
   const installed = await service.replaceAuthorization(connection, credentials, () => activate(platform, connection.id));
@@ -47,7 +49,7 @@ async function activate(platform: Platform, connectionId: string): Promise<Conne
     if (!connection) throw new SyncBridgeError('not_found', `Connection ${connectionId} does not exist.`);
     try {
       return await platform.connections.update({
-        ...connection,
+        ...withoutReauthorizationNeed(connection),
         credentialRef: connection.credentialRef ?? credentialSecretName(connection.id),
         status: connection.status === 'paused' ? 'paused' : 'active',
         updatedAt: platform.clock.now().toISOString(),

@@ -67,8 +67,13 @@ export class ConnectFlow {
     const connection = await this.platform.connections.get(pending.connectionId);
     if (!connection || connection.tenantId !== pending.tenantId) throw new SyncBridgeError('validation', `Connection ${pending.connectionId} no longer exists.`);
     const config = readOAuthProviderConfig(connection);
-    const clientSecret = (await this.platform.secrets.get(oauthClientSecretName(connection.id)))?.value;
+    // Past any cache, as a refresh reads it: a secret rotated moments ago on another instance would
+    // otherwise be sent stale, and the provider's refusal burns the code.
+    const clientSecret = (await this.platform.secrets.get(oauthClientSecretName(connection.id), { fresh: true }))?.value;
     const client = { tokenUrl: config.tokenUrl, clientId: config.clientId, clientSecret };
+    // expires_in counts from when the provider issued the token: take the time before asking, so
+    // that the stored expiry is early by the round trip rather than late by it.
+    const sentAtMs = this.platform.clock.now().getTime();
     let tokens;
     try {
       tokens = await this.credentials.oauth.exchangeCode(client, { code: query.code, redirectUri: pending.redirectUri, codeVerifier: pending.codeVerifier });
@@ -76,12 +81,11 @@ export class ConnectFlow {
       if (error instanceof OAuthGrantError) throw new SyncBridgeError('validation', `The provider refused the authorization code of connection ${connection.id} (${error.oauthError}); start again.`, { cause: error });
       throw error;
     }
-    const now = this.platform.clock.now().getTime();
     const credentials: OAuth2Credentials = {
       type: 'oauth2',
       accessToken: tokens.accessToken,
       refreshToken: tokens.refreshToken,
-      expiresAt: tokens.expiresInSeconds ? new Date(now + tokens.expiresInSeconds * 1000).toISOString() : undefined,
+      expiresAt: tokens.expiresInSeconds ? new Date(sentAtMs + tokens.expiresInSeconds * 1000).toISOString() : undefined,
       tokenUrl: config.tokenUrl,
       clientId: config.clientId,
       // No copy of the client secret: refreshes read it from its own secret, so rotating it there

@@ -2,11 +2,14 @@ import type { Credentials } from '../../adapters/adapter';
 import type { Platform } from '../../ports/platform';
 import type { Connection, ConnectionStatus } from '../model';
 import { oauthClientSecretName } from './credentialNames';
+import { awaitsReauthorization } from './reauthorizationParking';
 
 /** What an operator may see of a connection's credential: never a value, only its shape and age. */
 export interface CredentialStatus {
   connectionId: string;
   connectionStatus: ConnectionStatus;
+  /** Whether the connection waits for new credentials: parked, or paused after the provider refused its authorization. */
+  reauthorizationRequired: boolean;
   /** Null when the connection has no credential yet (connect it through /api/connect). */
   type: Credentials['type'] | null;
   /** For OAuth 2: when the access token expires, and whether a refresh token is held. */
@@ -30,6 +33,7 @@ export async function credentialStatus(platform: Platform, connection: Connectio
   return {
     connectionId: connection.id,
     connectionStatus: connection.status,
+    reauthorizationRequired: awaitsReauthorization(connection),
     type: credentials?.type ?? null,
     expiresAt: credentials?.type === 'oauth2' ? credentials.expiresAt ?? null : null,
     hasRefreshToken: credentials?.type === 'oauth2' && typeof credentials.refreshToken === 'string',

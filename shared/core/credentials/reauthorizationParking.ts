@@ -2,14 +2,23 @@ import type { Platform } from '../../ports/platform';
 import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import type { Connection } from '../model';
 
-/** Marks the connection reauthorization_required (the scheduler skips it, new runs are refused). */
+/**
+ * Records that the provider refused the connection's authorization: status
+ * `reauthorization_required` (the scheduler skips it, new runs are refused), and
+ * `reauthorizationRequiredSince`. A `paused` connection stays paused, the need recorded beside the
+ * pause: the refresh may have started before an operator paused it, and replacing the status would
+ * undo the pause (the next reconnect would make it active, its held deliveries left for a resume
+ * that only a paused connection accepts). Resuming it then leads to `reauthorization_required`.
+ */
 export async function parkForReauthorization(platform: Platform, connectionId: string, reason: string): Promise<void> {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const connection = await platform.connections.get(connectionId);
-    if (!connection || connection.status === 'reauthorization_required') return;
+    if (!connection || awaitsReauthorization(connection)) return;
+    const now = platform.clock.now().toISOString();
+    const paused = connection.status === 'paused';
     try {
-      await platform.connections.update({ ...connection, status: 'reauthorization_required', updatedAt: platform.clock.now().toISOString() });
-      platform.telemetry.event('ConnectionReauthorizationRequired', { connectionId, tenantId: connection.tenantId, reason });
+      await platform.connections.update({ ...connection, status: paused ? 'paused' : 'reauthorization_required', reauthorizationRequiredSince: now, updatedAt: now });
+      platform.telemetry.event('ConnectionReauthorizationRequired', { connectionId, tenantId: connection.tenantId, reason, paused });
       return;
     } catch (error) {
       if (!isSyncBridgeError(error, 'conflict')) throw error;
@@ -18,11 +27,25 @@ export async function parkForReauthorization(platform: Platform, connectionId: s
   throw new SyncBridgeError('conflict', `Could not mark connection ${connectionId} as reauthorization_required: it kept changing.`);
 }
 
-/** The connection as stored now; fails `not_found` when it is gone and `auth_failed` when it is parked. */
+/**
+ * Whether the connection waits for new credentials: parked, or paused after its authorization was
+ * refused. Connections parked before `reauthorizationRequiredSince` existed have the status only.
+ */
+export function awaitsReauthorization(connection: Pick<Connection, 'status' | 'reauthorizationRequiredSince'>): boolean {
+  return connection.status === 'reauthorization_required' || Boolean(connection.reauthorizationRequiredSince);
+}
+
+/** The connection without its record of a refused authorization, for the writes that heal it. */
+export function withoutReauthorizationNeed(connection: Connection): Connection {
+  const { reauthorizationRequiredSince: _healed, ...rest } = connection;
+  return rest;
+}
+
+/** The connection as stored now; fails `not_found` when it is gone and `auth_failed` when it awaits reauthorization. */
 export async function connectionUnlessParked(platform: Platform, connectionId: string): Promise<Connection> {
   const connection = await platform.connections.get(connectionId);
   if (!connection) throw new SyncBridgeError('not_found', `Connection ${connectionId} does not exist.`);
-  if (connection.status === 'reauthorization_required') throw needsReauthorization(connectionId);
+  if (awaitsReauthorization(connection)) throw needsReauthorization(connectionId);
   return connection;
 }
 

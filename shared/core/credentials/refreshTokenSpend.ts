@@ -41,6 +41,9 @@ export class RefreshTokenSpender {
       throw new SyncBridgeError('transient', `The token refresh lease of connection ${connection.id} ran out before spending the refresh token; nothing was spent, the refresh is tried again.`);
     }
     const client = { tokenUrl: current.tokenUrl, clientId: current.clientId, clientSecret };
+    // expires_in counts from when the provider issued the token: the time before sending keeps the
+    // stored expiry from running late by the round trip.
+    const sentAtMs = this.platform.clock.now().getTime();
     let response;
     try {
       response = grant === 'client_credentials' ? await this.oauth.clientCredentials(client, current.scope) : await this.oauth.refresh(client, current.refreshToken!);
@@ -53,20 +56,24 @@ export class RefreshTokenSpender {
         // leases ran out) is a new authorization: parking now would undo its activation.
         const newer = await this.reader.newerVersion(connection, version);
         if (newer) return this.supersededBy(connection, newer, need, 'its refresh was refused');
+        // The refused secret may be one an operator replaced while the request was in flight: the
+        // connection has the right one now, and parking it would wait for a fix already made.
+        if (isClientRefusal(error) && (await this.clientSecretReplacedSince(connection.id, storedClientSecret))) {
+          throw new SyncBridgeError('transient', `The token endpoint answered ${error.oauthError} to the client secret the refresh of connection ${connection.id} sent, but a new client secret was set meanwhile; the refresh is tried again with it.`, { cause: error });
+        }
         await parkForReauthorization(this.platform, connection.id, error.message); // the provider's words (masked), for the operator
         throw needsReauthorization(connection.id, `the provider refused the ${grant === 'client_credentials' ? 'client_credentials' : 'refresh_token'} grant (${error.oauthError})`, error);
       }
       throw error;
     }
     if (isUnusableRefreshAnswer(response)) return this.keepRotatedRefreshToken(connection, current, grant, version, response, need);
-    const now = this.platform.clock.now().getTime();
     const next: OAuth2Credentials = {
       ...current,
       grant, // recorded from now on, also for a credential whose grant was inferred
       accessToken: response.accessToken,
       // Rotation: keep the new refresh token when the provider sent one; else the old one stays valid.
       refreshToken: response.refreshToken ?? current.refreshToken,
-      expiresAt: response.expiresInSeconds ? new Date(now + response.expiresInSeconds * 1000).toISOString() : undefined,
+      expiresAt: response.expiresInSeconds ? new Date(sentAtMs + response.expiresInSeconds * 1000).toISOString() : undefined,
       scope: response.scope ?? current.scope,
     };
     const outcome = await this.writer.storeRotated(connection, next, version);
@@ -74,6 +81,12 @@ export class RefreshTokenSpender {
     const secret = outcome.stored!;
     this.platform.telemetry.event('CredentialRefreshed', { connectionId: connection.id, tenantId: connection.tenantId, rotated: response.refreshToken !== undefined, expiresAt: next.expiresAt ?? null });
     return loadedFrom(secret, next);
+  }
+
+  /** Whether the stored client secret is another version than the one a refresh sent (`sent` undefined: it sent the document's copy). */
+  private async clientSecretReplacedSince(connectionId: string, sent: SecretValue | undefined): Promise<boolean> {
+    const now = await this.reader.currentClientSecret(connectionId);
+    return now?.version !== sent?.version;
   }
 
   /**
