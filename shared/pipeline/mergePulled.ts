@@ -1,7 +1,7 @@
 import type { ProviderRecord } from '../adapters/adapter';
 import { canonicalJson, contentHash } from '../core/hash';
 import { CustomMergeRules, threeWayMerge, type EntityMergePolicy } from '../core/merge';
-import type { IsoTime, SyncRecord } from '../core/model';
+import type { IsoTime, JsonObject, SyncRecord } from '../core/model';
 import type { RecordWrite } from '../ports/recordStore';
 
 /** Without a policy every field changed on both sides waits for a person: nothing is lost silently. */
@@ -24,7 +24,9 @@ export type PulledMergeOutcome = { write: RecordWrite | null; counter: 'updated'
  *   push read back before the worker settled it): the record is agreed, the push is no longer pending.
  * - Otherwise a three-way merge. Settled completely: local data = merged, base = the remote (the
  *   pending push then sends exactly the local side's fields). Fields left to a person: the merged
- *   data is kept but the base stays, so the outbound worker meets the same conflict and parks it.
+ *   data is kept, and the base moves to the remote in every other field (manualBase), so the
+ *   outbound worker meets exactly those fields' conflict and parks it. A base left behind would
+ *   make the provider's own values, taken in here, look like local edits to every later merge.
  * - A remote tombstone is left to the outbound worker, which parks the change (it cannot push).
  * - So is a pending local delete: the worker compares the provider's copy with the base and parks
  *   a data_mismatch if the provider changed it. Merging here would clear the pending delete (or
@@ -51,7 +53,23 @@ export function mergePulled(local: SyncRecord, pulled: ProviderRecord, options: 
   );
   const data = merge.merged;
   const record: SyncRecord = { ...local, ...stamp, data, hash: contentHash(data), rawHash: null, fieldClock: merge.clock };
-  if (merge.manualFields.length > 0) return { write: record, counter: 'updated' };
+  if (merge.manualFields.length > 0) {
+    return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: manualBase(base, pulled.data, merge.manualFields) }, counter: 'updated' };
+  }
   if (!merge.pushNeeded) return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: null, pendingPush: null }, counter: 'updated' };
   return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: pulled.data }, counter: 'updated' };
+}
+
+/**
+ * The base of a record whose merge left `manualFields` to a person: the remote's values, except
+ * that those fields keep the old base's (or stay absent, as there), so that they alone still
+ * differ from the base on both sides.
+ */
+function manualBase(base: JsonObject | null, remote: JsonObject, manualFields: readonly string[]): JsonObject {
+  const next: JsonObject = { ...remote };
+  for (const field of manualFields) {
+    if (base && Object.hasOwn(base, field)) Object.defineProperty(next, field, { value: base[field], enumerable: true, writable: true, configurable: true });
+    else delete next[field];
+  }
+  return next;
 }

@@ -271,6 +271,72 @@ describe('outbound pushes with local changes landing mid-push', () => {
     expect((await s.local(id))?.data).toMatchObject({ name: 'Remote Name', notes: 'only changed here' });
   });
 
+  describe('a resolution after a pull merged a newer provider copy into the parked record (review finding: it resolved on the conflict\'s older copy)', () => {
+    /** A conflict on `name` parked by the worker, then a provider change after it that a pull merges (manual: the local name stays). */
+    async function parkedThenMovedOn(n: number, later: Record<string, unknown>) {
+      const s = await setup();
+      const id = cus(n);
+      await s.pulled(id);
+      await s.changeRemote(id, { name: 'Remote Name' });
+      const parked = (await s.changes.update(s.scope, id, { name: 'Local Name' })).record;
+      expect(await s.push(parked)).toBe('parked');
+      const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+      expect(conflict).toMatchObject({ fields: ['name'], remote: expect.objectContaining({ name: 'Remote Name' }) });
+      await s.changeRemote(id, later);
+      await s.pullPage(await s.remote(id));
+      return { s, id, conflict };
+    }
+    const updatesAtSandbox = async (): Promise<number> => (await sandboxRequest('GET', 'stats')).writes.updated;
+
+    test('"remote" ends on the provider\'s newest name, not the one the conflict showed, and writes nothing there', async () => {
+      const { s, id, conflict } = await parkedThenMovedOn(10, { name: 'Remote Name Again', phone: '+1 555 000 0010' });
+      expect((await s.local(id))?.data).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0010' });
+      const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+      // The conflict's name may be out of date: the worker reads the provider before anything is agreed.
+      expect(record?.pendingPush).toBeDefined();
+      const updates = await updatesAtSandbox();
+      expect(await s.push(record!)).toBe('merged');
+      expect(await updatesAtSandbox()).toBe(updates);
+      const there = await s.remote(id);
+      expect(there).toMatchObject({ name: 'Remote Name Again', phone: '+1 555 000 0010' });
+      const after = await s.local(id);
+      expect(after?.data).toEqual(there);
+      expect(after?.pendingPush).toBeUndefined();
+    });
+
+    test('"remote" after the provider took the local name: the record a pull agreed on stays, nothing pushed', async () => {
+      const { s, id, conflict } = await parkedThenMovedOn(11, { name: 'Local Name' });
+      expect((await s.local(id))?.pendingPush).toBeUndefined(); // the pull read our value back: agreed
+      const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+      expect(record?.pendingPush ?? null).toBeNull();
+      const there = await s.remote(id);
+      expect(there.name).toBe('Local Name');
+      expect((await s.local(id))?.data).toEqual(there);
+    });
+
+    test('"local" keeps the provider\'s newer phone in the record it writes, and pushes only the name', async () => {
+      const { s, id, conflict } = await parkedThenMovedOn(12, { phone: '+1 555 000 0012' });
+      const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'local' });
+      expect(record?.data).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0012' });
+      expect(await s.push(record!)).toBe('pushed');
+      const there = await s.remote(id);
+      expect(there).toMatchObject({ name: 'Local Name', phone: '+1 555 000 0012' });
+      expect((await s.local(id))?.data).toEqual(there);
+    });
+
+    test('"remote" when the provider changed only another field since: local ends equal to the provider', async () => {
+      const { s, id, conflict } = await parkedThenMovedOn(13, { phone: '+1 555 000 0013' });
+      const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+      expect(record?.data).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 0013' });
+      expect(['pushed', 'merged']).toContain(await s.push(record!));
+      const there = await s.remote(id);
+      expect(there).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 0013' });
+      const after = await s.local(id);
+      expect(after?.data).toEqual(there);
+      expect(after?.pendingPush).toBeUndefined();
+    });
+  });
+
   test('resolving "remote" when the provider deleted the record deletes it here, pushing nothing', async () => {
     const s = await setup();
     const id = cus(4);

@@ -3,9 +3,14 @@ import type { ConflictPolicy, CustomMergeRule, EntityMergePolicy } from './types
 
 const KINDS = new Set(['source-wins', 'target-wins', 'latest-timestamp', 'authority', 'manual', 'custom']);
 
-/** The policy that settles `field`: its override, else the entity's default. */
+/**
+ * The policy that settles `field`: its override, else the entity's default. Only the override
+ * object's own members count: a field named `constructor` or `toString` would otherwise find the
+ * inherited function and take it for a policy.
+ */
 export function policyFor(policy: EntityMergePolicy, field: string): ConflictPolicy {
-  return policy.fields?.[field] ?? policy.default;
+  const fields = policy.fields;
+  return (fields && Object.hasOwn(fields, field) ? fields[field] : undefined) ?? policy.default;
 }
 
 /**

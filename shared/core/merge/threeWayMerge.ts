@@ -1,3 +1,4 @@
+import { SyncBridgeError } from '../errors';
 import { canonicalJson } from '../hash';
 import type { JsonObject } from '../model';
 import { CustomMergeRules, policyFor } from './policy';
@@ -21,8 +22,22 @@ function same(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
+/**
+ * A field's value, `undefined` when the object has no such member of its own. Field names come
+ * from providers: `obj[field]` would find Object.prototype's `constructor` or `toString` for a
+ * field that is absent, and take the function for a value.
+ */
+function own<T>(obj: Record<string, T> | null | undefined, field: string): T | undefined {
+  return obj && Object.hasOwn(obj, field) ? obj[field] : undefined;
+}
+
+/** Sets a member, also one named `__proto__` (a plain assignment would set the object's prototype instead). */
+function put<T>(obj: Record<string, T>, field: string, value: T): void {
+  Object.defineProperty(obj, field, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function clockOf(side: MergeSideInput, field: string): FieldClock | undefined {
-  const entry = side.clock?.[field];
+  const entry = own(side.clock, field);
   if (entry) return entry;
   return side.updatedAt ? { timestamp: side.updatedAt, origin: side.origin ?? '' } : undefined;
 }
@@ -59,16 +74,16 @@ export function threeWayMerge(input: MergeInput, rules: CustomMergeRules = EMPTY
   };
 
   const take = (field: string, side: MergeSide): void => {
-    const value = side === 'local' ? local[field] : remote[field];
-    if (value !== undefined) merged[field] = value;
+    const value = own(side === 'local' ? local : remote, field);
+    if (value !== undefined) put(merged, field, value);
     const fieldClock = clockOf(side === 'local' ? input.local : input.remote, field);
-    if (fieldClock) clock[field] = fieldClock;
+    if (fieldClock) put(clock, field, fieldClock);
   };
 
   for (const field of [...fields].sort()) {
-    const baseValue = base[field];
-    const localChanged = !same(local[field], baseValue);
-    const remoteChanged = !same(remote[field], baseValue);
+    const baseValue = own(base, field);
+    const localChanged = !same(own(local, field), baseValue);
+    const remoteChanged = !same(own(remote, field), baseValue);
 
     if (!localChanged && !remoteChanged) {
       take(field, 'local');
@@ -78,7 +93,7 @@ export function threeWayMerge(input: MergeInput, rules: CustomMergeRules = EMPTY
     } else if (!localChanged && remoteChanged) {
       result.remoteOnly.push(field);
       take(field, 'remote');
-    } else if (same(local[field], remote[field])) {
+    } else if (same(own(local, field), own(remote, field))) {
       // Both sides made the same change: they agree, nothing to settle.
       take(field, latestSide(input, field));
     } else {
@@ -89,9 +104,9 @@ export function threeWayMerge(input: MergeInput, rules: CustomMergeRules = EMPTY
         take(field, 'local');
       } else if ('value' in resolution) {
         result.resolved.push({ field, policy: policy.kind, winner: 'custom' });
-        if (resolution.value !== undefined) merged[field] = resolution.value;
+        if (resolution.value !== undefined) put(merged, field, resolution.value);
         const later = clockOf(input[latestSide(input, field)], field);
-        if (later) clock[field] = later;
+        if (later) put(clock, field, later);
       } else {
         result.resolved.push({ field, policy: policy.kind, winner: resolution.side });
         take(field, resolution.side);
@@ -130,22 +145,47 @@ function settle(input: MergeInput, field: string, policy: ConflictPolicy, rules:
       const decision: CustomDecision = rules.get(policy.name)({
         entity: input.entity,
         field,
-        base: input.base?.[field],
-        local: input.local.data[field],
-        remote: input.remote.data[field],
+        base: own(input.base, field),
+        local: own(input.local.data, field),
+        remote: own(input.remote.data, field),
         localClock: clockOf(input.local, field),
         remoteClock: clockOf(input.remote, field),
       });
       if (decision === 'manual') return 'manual';
       if (decision === 'local' || decision === 'remote') return { side: decision };
-      return { value: decision.value };
+      if (isValueDecision(decision)) return { value: decision.value };
+      // Rules are registered from JavaScript, unchecked by the compiler: an answer read as
+      // `{ value: undefined }` would silently remove the field.
+      throw new SyncBridgeError(
+        'configuration',
+        `Custom merge rule "${policy.name}" answered ${answerText(decision)} for field "${field}" of ${input.entity}; a rule must answer 'local', 'remote', 'manual' or { value }.`,
+      );
     }
   }
+}
+
+function isValueDecision(decision: unknown): decision is { value: unknown } {
+  return typeof decision === 'object' && decision !== null && !Array.isArray(decision) && Object.hasOwn(decision, 'value');
+}
+
+/** A rule's unexpected answer, short enough for an error message. */
+function answerText(answer: unknown): string {
+  if (answer === undefined) return 'undefined';
+  if (typeof answer === 'function') return 'a function';
+  let text: string;
+  try {
+    text = JSON.stringify(answer) ?? String(answer);
+  } catch {
+    text = String(answer);
+  }
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 /** Fields whose values differ between any of base, local and remote (for showing a conflict). */
 export function differingFields(base: JsonObject | null, local: JsonObject, remote: JsonObject): string[] {
   const b = base ?? {};
   const fields = new Set([...Object.keys(b), ...Object.keys(local), ...Object.keys(remote)]);
-  return [...fields].filter((f) => !same(b[f], local[f]) || !same(b[f], remote[f]) || !same(local[f], remote[f])).sort();
+  return [...fields]
+    .filter((f) => !same(own(b, f), own(local, f)) || !same(own(b, f), own(remote, f)) || !same(own(local, f), own(remote, f)))
+    .sort();
 }

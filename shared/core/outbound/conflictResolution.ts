@@ -23,8 +23,9 @@ export interface ResolveRequest {
 
 /**
  * Settles parked conflicts and replays dead letters. A resolution that keeps local data becomes a
- * new local change (record + outbox entry in one transaction), based on the remote version the
- * conflict showed, so the push sends exactly what differs from the provider's copy. When the
+ * new local change (record + outbox entry in one transaction), based on the newest copy of the
+ * provider's record known here (latestRemote: the conflict's, or one a pull merged since), so the
+ * push sends exactly what differs from the provider's copy. When the
  * provider had deleted the record, keeping local data is a create instead (the record gets a new
  * id there; LocalChangeService.recreate), and `remote` accepts the deletion. The record is written
  * only if it is unchanged since the resolution read it (RecordWrite.ifRevision): a local change or
@@ -79,8 +80,7 @@ export class ConflictResolver {
     const { record: current, revision } = read;
     // A data mismatch with no remote copy: the provider deleted the record while it had a local change.
     const remoteDeleted = conflict.kind === 'data_mismatch' && conflict.remote === null;
-    // The provider's copy as the conflict saw it; validation errors did not read it, so the base stands in.
-    const remote = conflict.remote ?? current.base ?? null;
+    const { remote, whole } = latestRemote(conflict, current);
     const base = current.base ?? conflict.base ?? null;
     let record: SyncRecord | null;
     if (request.resolution === 'remote' && remoteDeleted) {
@@ -93,12 +93,7 @@ export class ConflictResolver {
       // The provider's values win the fields in conflict; what only this side changed still goes
       // out. Keeping the provider's copy also undoes a local delete.
       const data = current.deleted ? remote : mergeFields(base, current.data, remote, 'remote');
-      if (canonicalJson(data) === canonicalJson(remote)) {
-        record = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', deleted: false, deletedAt: null, base: null, pendingPush: null };
-        await this.platform.records.write([{ ...record, ifRevision: revision }]);
-      } else {
-        record = await this.changes.rebase(current, data, remote, revision);
-      }
+      record = await this.settle(current, data, { remote, whole }, revision);
     } else if (remoteDeleted) {
       // Such a conflict's local side is always an edit (a local delete of a record gone there is
       // simply done): a record deleted here now was deleted after the conflict opened, and keeping
@@ -115,8 +110,22 @@ export class ConflictResolver {
       // This side's values win the fields in conflict; what only the provider changed stays.
       const merged = remote ? mergeFields(base, current.data, remote, 'local') : current.data;
       const data = request.resolution === 'custom' ? { ...merged, ...request.data } : merged;
-      record = await this.changes.rebase(current, data, remote, revision);
+      record = await this.settle(current, data, { remote, whole }, revision);
     }
+    return record;
+  }
+
+  /**
+   * Writes `data`, the resolution's outcome: agreed, with nothing to push, when the provider holds
+   * it already; else a local change based on `remote`, which the outbound worker pushes. Agreed
+   * only on a copy known whole: on one a pull left partly unknown (latestRemote), the worker's read
+   * of the provider settles the rest, and a value changed there since wins, as a change made only
+   * there does in any merge.
+   */
+  private async settle(current: SyncRecord, data: JsonObject, { remote, whole }: LatestRemote, revision: string): Promise<SyncRecord> {
+    if (!remote || !whole || canonicalJson(data) !== canonicalJson(remote)) return this.changes.rebase(current, data, remote, revision);
+    const record: SyncRecord = { ...current, data: remote, hash: contentHash(remote), rawHash: null, version: current.version + 1, lastModifiedAt: this.now(), lastAction: 'updated', deleted: false, deletedAt: null, base: null, pendingPush: null };
+    await this.platform.records.write([{ ...record, ifRevision: revision }]);
     return record;
   }
 
@@ -138,6 +147,43 @@ export class ConflictResolver {
   private now(): string {
     return this.platform.clock.now().toISOString();
   }
+}
+
+interface LatestRemote {
+  remote: JsonObject | null;
+  /** False when some of its values may be older than the provider's (see latestRemote). */
+  whole: boolean;
+}
+
+/**
+ * The newest copy of the provider's record known here, which a resolution settles against.
+ *
+ * The conflict keeps the copy the push read when it parked; pulls and webhooks go on merging into
+ * the record meanwhile (mergePulled), and resolving on an older copy would write its values as
+ * agreed, leaving local and the provider apart until a full sync. So:
+ * - a record agreed since (a pull read the provider holding the local values) is that copy itself;
+ * - a merge that left fields to a person moved the record's base to the provider's newer copy,
+ *   except in those fields, whose newer values are kept nowhere: the base, with the conflict's
+ *   values in the conflict's fields. The provider may have changed those again, so the copy is not
+ *   whole (settle pushes rather than agrees).
+ * Not detectable: a newer copy that differs from the conflict's only in the conflict's fields
+ * (and holds no update time among its fields) leaves the base as it was.
+ */
+function latestRemote(conflict: Conflict, current: SyncRecord): LatestRemote {
+  if (!current.deleted && !current.pendingPush && !current.base) return { remote: current.data, whole: true };
+  // Validation errors did not read the provider's copy: the base stands in.
+  const saved = conflict.remote ?? current.base ?? null;
+  if (!conflict.remote || !current.base || current.deleted) return { remote: saved, whole: true };
+  // Nothing merged into the record since the push read the provider's copy.
+  if (canonicalJson(current.base) === canonicalJson(conflict.base)) return { remote: conflict.remote, whole: true };
+  const known: JsonObject = { ...current.base };
+  for (const field of conflict.fields) {
+    if (Object.hasOwn(conflict.remote, field)) Object.defineProperty(known, field, { value: conflict.remote[field], enumerable: true, writable: true, configurable: true });
+    else delete known[field];
+  }
+  // A pull that read the conflict's copy again.
+  if (canonicalJson(known) === canonicalJson(conflict.remote)) return { remote: conflict.remote, whole: true };
+  return { remote: known, whole: false };
 }
 
 /**

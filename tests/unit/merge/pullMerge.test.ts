@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ProviderRecord } from '../../../shared/adapters/adapter';
 import { contentHash } from '../../../shared/core/hash';
 import { recordId } from '../../../shared/core/ids';
-import type { EntityMergePolicy } from '../../../shared/core/merge';
+import { threeWayMerge, type EntityMergePolicy } from '../../../shared/core/merge';
 import type { JsonObject, SyncRecord } from '../../../shared/core/model';
 import { applyPage } from '../../../shared/pipeline/applyPage';
 import { openDatabase, type SqliteDatabase } from '../../../shared/platform/local/database';
@@ -13,6 +13,7 @@ import { SqliteRecordStore } from '../../../shared/platform/local/sqliteRecordSt
 const scope = { tenantId: 't1', connectionId: 'c1', entity: 'customers' };
 const T0 = '2026-11-23T10:00:00.000Z';
 const base: JsonObject = { id: 'cus_1', name: 'Ada', phone: '1', updated_at: '2026-11-23T09:00:00Z' };
+const MANUAL: EntityMergePolicy = { default: { kind: 'manual' } };
 
 /** The pull pipeline against a real SQLite store holding one record with an unpushed local change. */
 describe('applyPage merges pulled records that hold an unpushed local change', () => {
@@ -80,12 +81,51 @@ describe('applyPage merges pulled records that hold an unpushed local change', (
     expect(record.base ?? null).toBeNull();
   });
 
-  it('without a policy the same field is left to a person: local value kept, base kept for the worker to park', async () => {
+  it('without a policy the same field is left to a person: local value kept, the base moves to the remote in every other field', async () => {
     const remote = { ...base, name: 'Ada Remote', phone: '3', updated_at: '2026-11-23T09:30:00Z' };
     const { record } = await pull(remote);
     expect(record.data).toMatchObject({ name: 'Ada Local', phone: '3' });
-    expect(record.base).toEqual(base);
+    expect(record.base).toEqual({ ...remote, name: 'Ada' });
+    expect(record.sourceUpdatedAt).toBe('2026-11-23T09:30:00Z');
     expect(record.pendingPush?.outboxId).toBe('out_1');
+    // What the outbound worker then merges against the provider's copy: the name alone is in conflict.
+    expect(threeWayMerge({ entity: 'customers', base: record.base!, local: { data: record.data }, remote: { data: remote }, policy: MANUAL }).manualFields).toEqual(['name']);
+  });
+
+  it('a field left to a person that the base lacked stays absent from the base', async () => {
+    const data = { ...base, name: 'Ada Local', nickname: 'Local Nick' };
+    await store.write([{ ...(await store.get(scope, 'cus_1'))!, data, hash: contentHash(data) }]);
+    const remote = { ...base, nickname: 'Remote Nick', updated_at: '2026-11-23T09:30:00Z' };
+    const { record } = await pull(remote);
+    expect(record.data).toMatchObject({ nickname: 'Local Nick', updated_at: '2026-11-23T09:30:00Z' });
+    expect(record.base).toEqual({ ...base, updated_at: '2026-11-23T09:30:00Z' });
+    expect(Object.hasOwn(record.base!, 'nickname')).toBe(false);
+  });
+
+  describe('a later pull after one that left a field to a person (review finding: the base stayed behind)', () => {
+    const first = { ...base, name: 'Ada Remote', phone: '3', updated_at: '2026-11-23T09:30:00Z' };
+
+    it.each<[string, EntityMergePolicy]>([
+      ['target-wins, name manual', { default: { kind: 'target-wins' }, fields: { name: { kind: 'manual' } } }],
+      ['manual (the default)', MANUAL],
+    ])('under %s, takes the provider\'s newer phone and settles once the provider took the local name', async (_, policy) => {
+      await pull(first, 'run_1:customers:1', policy);
+      // The provider takes the local name and changes the phone again.
+      const second = { ...base, name: 'Ada Local', phone: '4', updated_at: '2026-11-23T10:00:00Z' };
+      const { record } = await pull(second, 'run_1:customers:2', policy);
+      expect(record.data).toEqual(second);
+      expect(record.pendingPush ?? null).toBeNull();
+      expect(record.base ?? null).toBeNull();
+    });
+
+    it('leaves the worker exactly the field in conflict when the provider changed another field again', async () => {
+      await pull(first);
+      const second = { ...base, name: 'Ada Remote', phone: '4', updated_at: '2026-11-23T10:00:00Z' };
+      const { record } = await pull(second, 'run_1:customers:2');
+      expect(record.data).toEqual({ ...second, name: 'Ada Local' });
+      expect(record.pendingPush?.outboxId).toBe('out_1');
+      expect(threeWayMerge({ entity: 'customers', base: record.base!, local: { data: record.data }, remote: { data: second }, policy: MANUAL }).manualFields).toEqual(['name']);
+    });
   });
 
   it('reading back our own change (an echo) settles the record without a new push or a conflict', async () => {

@@ -160,6 +160,24 @@ describe('threeWayMerge: the same field changed on both sides, under each policy
     expect('name' in threeWayMerge(input(base, local, remote, { default: { kind: 'custom', name: 'drop' } }), rules).merged).toBe(false);
   });
 
+  it.each<[string, unknown]>([
+    ['a side named the source way', 'source'],
+    ['an object without a value', {}],
+    ['nothing', undefined],
+    ['null', null],
+  ])('a custom rule answering %s is a configuration error naming the rule, not a removed field (review finding)', (_, answer) => {
+    const rules = new CustomMergeRules().register('sloppy', () => answer as never);
+    let caught: unknown;
+    try {
+      threeWayMerge(input(base, local, remote, { default: { kind: 'custom', name: 'sloppy' } }), rules);
+    } catch (error) {
+      caught = error;
+    }
+    expect(isSyncBridgeError(caught, 'configuration')).toBe(true);
+    expect((caught as Error).message).toContain('Custom merge rule "sloppy"');
+    expect((caught as Error).message).toContain('field "name" of contacts');
+  });
+
   it('an unregistered custom rule is a configuration error, not a silent pick', () => {
     let caught: unknown;
     try {
@@ -180,6 +198,38 @@ describe('threeWayMerge: the same field changed on both sides, under each policy
       { field: 'email', policy: 'target-wins', winner: 'local' },
       { field: 'name', policy: 'source-wins', winner: 'remote' },
     ]);
+  });
+});
+
+describe('threeWayMerge: fields named after Object.prototype members (review finding)', () => {
+  it('settles such a field changed on both sides by its policy, also with per-field overrides of other fields', () => {
+    const policy: EntityMergePolicy = { default: { kind: 'source-wins' }, fields: { email: { kind: 'target-wins' } } };
+    const r = threeWayMerge(input(base, { ...base, constructor: 'L', toString: 'L' }, { ...base, constructor: 'R', toString: 'R' }, policy));
+    expect(r.merged).toMatchObject({ constructor: 'R', toString: 'R' });
+    expect(r.resolved).toEqual([
+      { field: 'constructor', policy: 'source-wins', winner: 'remote' },
+      { field: 'toString', policy: 'source-wins', winner: 'remote' },
+    ]);
+    const manual = threeWayMerge(input({ ...base, constructor: 'B' }, { ...base, constructor: 'L' }, { ...base, constructor: 'R' }, { default: { kind: 'manual' }, fields: { email: { kind: 'target-wins' } } }));
+    expect(manual.manualFields).toEqual(['constructor']);
+  });
+
+  it('takes such a field absent on a side for absent, not for the inherited member', () => {
+    const withToString = { ...base, toString: 'x' };
+    const r = threeWayMerge(input(withToString, withToString, base));
+    expect(r.remoteOnly).toEqual(['toString']);
+    expect(Object.hasOwn(r.merged, 'toString')).toBe(false);
+    expect(r.merged).toEqual(base);
+    expect(differingFields(withToString, withToString, withToString)).toEqual([]);
+  });
+
+  it('keeps a field named __proto__ as a field', () => {
+    const local = { ...base, ...JSON.parse('{"__proto__": "p"}') };
+    const r = threeWayMerge(input(base, local, base));
+    expect(r.localOnly).toEqual(['__proto__']);
+    expect(Object.hasOwn(r.merged, '__proto__')).toBe(true);
+    expect(JSON.parse(JSON.stringify(r.merged))).toEqual(JSON.parse(JSON.stringify(local)));
+    expect(Object.getPrototypeOf(r.merged)).toBe(Object.prototype);
   });
 });
 
