@@ -99,7 +99,7 @@ export const connectionRoutes: AdminRoute[] = [
     },
   },
   {
-    // Active again; its held pushes go out now, its held webhook deliveries are enqueued in receipt order (503 if the queue refuses one: resume again), and the run its pause paused resumes.
+    // Active again (or reauthorization_required, if the provider refused its authorization while it was paused); its held pushes go out now, its held webhook deliveries are enqueued in receipt order (503 if the queue refuses one: resume again), and the run its pause paused resumes.
     method: 'POST',
     path: 'connections/{id}/resume',
     async handle({ params, principal, services }) {

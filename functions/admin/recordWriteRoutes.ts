@@ -70,8 +70,9 @@ export const recordWriteRoutes: AdminRoute[] = [
         scope,
         request: { method: 'PATCH', externalId, fields },
         run: async () => {
-          const { record } = await twoWayFor(request.services).changes.update(scope, externalId, fields);
-          return json(record.pendingPush ? 202 : 200, view(record));
+          // 200 when nothing changed, even while an earlier change still waits to be pushed.
+          const { record, changed } = await twoWayFor(request.services).changes.update(scope, externalId, fields);
+          return json(changed ? 202 : 200, view(record));
         },
       });
     },

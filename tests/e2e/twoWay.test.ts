@@ -65,6 +65,17 @@ describe('two-way sync end to end (admin API → outbox → outbound worker → 
     expect((await local(con, cus(1)))?.version).toBe(stored?.version);
   });
 
+  test('a PATCH that changes nothing answers 200, also while an earlier change still waits to be pushed', async () => {
+    const con = await connection();
+    await h.sandbox('POST', 'faults', { error5xxRate: 1 }); // the first change stays unpushed
+    const first = await patch(con, cus(4), { name: 'Waiting Edit' });
+    expect(first.status).toBe(202);
+    const again = await patch(con, cus(4), { name: 'Waiting Edit' });
+    expect(again.status).toBe(200);
+    expect(again.body.version).toBe(first.body.version);
+    expect(again.body.pendingPush).toMatchObject({ outboxId: first.body.pendingPush.outboxId });
+  });
+
   test('a local and a remote edit of different fields merge, and both sides end with both', async () => {
     const con = await connection();
     await h.sandbox('PATCH', `records/customers/${cus(2)}`, { phone: '+33 1 00 00 00 02' });
