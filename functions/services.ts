@@ -11,18 +11,7 @@ let current: Promise<Services> | undefined;
  */
 export function getServices(): Promise<Services> {
   if (current) return current;
-  const starting = createPlatformFromEnv(process.env).then(async (platform) => {
-    const services = createServices(platform, { engine: engineOptionsFromEnv(process.env), pushRetry: pushRetryFromSettings(process.env) });
-    try {
-      // The deployment's custom merge rules and adapters (shared/extensions.ts).
-      await applyExtensions(services, process.env[EXTENSIONS_SETTING]);
-    } catch (error) {
-      // Not kept, so not left open either: the next invocation builds a platform of its own.
-      await platform.close().catch(() => undefined);
-      throw error;
-    }
-    return services;
-  });
+  const starting = startServices();
   current = starting;
   // A failed start is not kept: the next invocation tries again, so a Key Vault or Cosmos DB blip
   // at cold start does not leave the worker process failing every invocation until it recycles.
@@ -30,6 +19,22 @@ export function getServices(): Promise<Services> {
     if (current === starting) current = undefined;
   });
   return starting;
+}
+
+async function startServices(): Promise<Services> {
+  // The settings first: a malformed one fails the start before the platform opens anything.
+  const options = { engine: engineOptionsFromEnv(process.env), pushRetry: pushRetryFromSettings(process.env) };
+  const platform = await createPlatformFromEnv(process.env);
+  try {
+    const services = createServices(platform, options);
+    // The deployment's custom merge rules and adapters (shared/extensions.ts).
+    await applyExtensions(services, process.env[EXTENSIONS_SETTING]);
+    return services;
+  } catch (error) {
+    // Not kept, so not left open either: the next invocation builds a platform of its own.
+    await platform.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 export function useServices(services: Services): void {

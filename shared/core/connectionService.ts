@@ -140,7 +140,9 @@ export class ConnectionService {
    * and releases the queued run it held (`resumedRuns`); a run an operator paused stays paused.
    * A connection whose authorization the provider refused while it was paused
    * (`reauthorizationRequiredSince`) resumes as `reauthorization_required`, as if it had not been
-   * paused: its pushes stay held, its deliveries and runs meet the refusal (docs/oauth.md §4).
+   * paused: its deliveries are released, but its pushes stay held and its runs paused, since they
+   * would only meet the refusal; once it is reconnected, its pushes go out, and resuming it again
+   * resumes its runs (docs/oauth.md §4).
    */
   async resume(tenantId: string, id: string): Promise<{ connection: Connection; releasedDeliveries: number; releasedPushes: number; resumedRuns: string[] }> {
     const connection = await this.changeStatus(tenantId, id, (current) => {
@@ -149,7 +151,8 @@ export class ConnectionService {
       // Its authorization was refused while it was paused: it is parked as it would have been unpaused.
       return awaitsReauthorization(current) ? 'reauthorization_required' : 'active';
     });
-    const releasedPushes = await releaseHeldPushesSoon(this.platform, connection.id);
+    const active = connection.status === 'active';
+    const releasedPushes = active ? await releaseHeldPushesSoon(this.platform, connection.id) : 0;
     try {
       await scheduleHeldSweep(this.platform, connection.id);
     } catch (error) {
@@ -157,7 +160,7 @@ export class ConnectionService {
       throw new SyncBridgeError('transient', `Connection ${id} is resumed, but the queue did not accept the release of its held deliveries: they are still held. Resume the connection again to release them.`, { forCaller: true });
     }
     const releasedDeliveries = await releaseHeld(this.platform, connection);
-    return { connection, releasedDeliveries, releasedPushes, resumedRuns: await this.runs.resume(connection.id) };
+    return { connection, releasedDeliveries, releasedPushes, resumedRuns: active ? await this.runs.resume(connection.id) : [] };
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { ProviderRecord } from '../adapters/adapter';
 import { canonicalJson, contentHash } from '../core/hash';
+import { setField } from '../core/jsonFields';
 import { CustomMergeRules, threeWayMerge, type EntityMergePolicy } from '../core/merge';
 import type { IsoTime, JsonObject, SyncRecord } from '../core/model';
 import type { RecordWrite } from '../ports/recordStore';
@@ -68,7 +69,7 @@ export function mergePulled(local: SyncRecord, pulled: ProviderRecord, options: 
 function manualBase(base: JsonObject | null, remote: JsonObject, manualFields: readonly string[]): JsonObject {
   const next: JsonObject = { ...remote };
   for (const field of manualFields) {
-    if (base && Object.hasOwn(base, field)) Object.defineProperty(next, field, { value: base[field], enumerable: true, writable: true, configurable: true });
+    if (base && Object.hasOwn(base, field)) setField(next, field, base[field]);
     else delete next[field];
   }
   return next;

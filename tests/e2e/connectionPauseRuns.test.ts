@@ -91,6 +91,27 @@ describe('pausing a connection: runs an operator paused, queued runs, closing ru
   }, 60_000);
   afterEach(async () => h?.close());
 
+  test('a connection whose authorization was refused while it was paused resumes awaiting reauthorization, its run still paused until it is reconnected and resumed', async () => {
+    const runId = await startedAndMoving(h);
+    expect((await h.api('POST', '/api/connections/shop/pause')).status).toBe(200);
+    await quietIn(h, runId, 'paused');
+    // What a refresh refused with invalid_grant records on a paused connection (reauthorizationParking.ts).
+    const stored = (await h.platform.connections.get('shop'))!;
+    await h.platform.connections.update({ ...stored, reauthorizationRequiredSince: new Date().toISOString() });
+
+    const resumed = await h.api('POST', '/api/connections/shop/resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ status: 'reauthorization_required', resumedRuns: [], releasedPushes: 0 });
+    expect(await quietIn(h, runId, 'paused')).toMatchObject({ pausedBy: 'connection' });
+
+    // Reconnected (new credentials): active again, the pause's run still waiting for a resume.
+    expect((await h.api('PUT', '/api/connections/shop/credentials', { type: 'apiKey', apiKey: 'sandbox-api-key' })).status).toBe(200);
+    expect((await h.api('GET', '/api/connections/shop')).body).toMatchObject({ status: 'active' });
+    await h.sandbox('POST', 'faults', { slowMs: 0 });
+    expect((await h.api('POST', '/api/connections/shop/resume')).body).toMatchObject({ status: 'active', resumedRuns: [runId] });
+    await expectDoneExactly(h, runId);
+  });
+
   test('a run an operator paused before the connection\'s pause stays paused after the connection\'s resume', async () => {
     const runId = await startedAndMoving(h);
     expect((await h.api('POST', `/api/syncs/${runId}/pause`)).body).toMatchObject({ state: 'paused', pausedBy: 'operator' });

@@ -335,6 +335,25 @@ describe('outbound pushes with local changes landing mid-push', () => {
       expect(after?.data).toEqual(there);
       expect(after?.pendingPush).toBeUndefined();
     });
+
+    test('"remote" after the provider took the local value of one of two fields in conflict keeps that value, which the conflict never showed', async () => {
+      const s = await setup();
+      const id = cus(14);
+      await s.pulled(id);
+      await s.changeRemote(id, { name: 'Remote Name', phone: '+1 555 000 1414' });
+      const parked = (await s.changes.update(s.scope, id, { name: 'Local Name', phone: '+1 555 000 4141' })).record;
+      expect(await s.push(parked)).toBe('parked');
+      const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+      expect([...conflict.fields].sort()).toEqual(['name', 'phone']);
+      await s.changeRemote(id, { phone: '+1 555 000 4141' }); // the provider takes the local phone
+      await s.pullPage(await s.remote(id));
+      const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+      expect(record?.data).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 4141' });
+      if (record?.pendingPush) expect(['pushed', 'merged']).toContain(await s.push(record));
+      const there = await s.remote(id);
+      expect(there).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 4141' });
+      expect((await s.local(id))?.data).toEqual(there);
+    });
   });
 
   test('resolving "remote" when the provider deleted the record deletes it here, pushing nothing', async () => {

@@ -1,5 +1,6 @@
 import { SyncBridgeError } from '../errors';
 import { canonicalJson } from '../hash';
+import { ownField as own, setField as put } from '../jsonFields';
 import type { JsonObject } from '../model';
 import { CustomMergeRules, policyFor } from './policy';
 import type {
@@ -20,20 +21,6 @@ function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
   return canonicalJson(a) === canonicalJson(b);
-}
-
-/**
- * A field's value, `undefined` when the object has no such member of its own. Field names come
- * from providers: `obj[field]` would find Object.prototype's `constructor` or `toString` for a
- * field that is absent, and take the function for a value.
- */
-function own<T>(obj: Record<string, T> | null | undefined, field: string): T | undefined {
-  return obj && Object.hasOwn(obj, field) ? obj[field] : undefined;
-}
-
-/** Sets a member, also one named `__proto__` (a plain assignment would set the object's prototype instead). */
-function put<T>(obj: Record<string, T>, field: string, value: T): void {
-  Object.defineProperty(obj, field, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function clockOf(side: MergeSideInput, field: string): FieldClock | undefined {

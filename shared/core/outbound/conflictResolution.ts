@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
+import { ownField, setField } from '../jsonFields';
 import type { JsonObject, SyncRecord } from '../model';
 import { threeWayMerge, type MergeSide } from '../merge';
 import type { Conflict } from '../../ports/conflictStore';
@@ -164,10 +165,11 @@ interface LatestRemote {
  * - a record agreed since (a pull read the provider holding the local values) is that copy itself;
  * - a merge that left fields to a person moved the record's base to the provider's newer copy,
  *   except in those fields, whose newer values are kept nowhere: the base, with the conflict's
- *   values in the conflict's fields. The provider may have changed those again, so the copy is not
+ *   values in the conflict's fields whose base has not moved since (one that moved holds a newer
+ *   provider value, which stays). The provider may have changed those again, so the copy is not
  *   whole (settle pushes rather than agrees).
- * Not detectable: a newer copy that differs from the conflict's only in the conflict's fields
- * (and holds no update time among its fields) leaves the base as it was.
+ * Not detectable: a newer copy that differs from the conflict's only in fields still left to a
+ * person (and holds no update time among its fields) leaves the base as it was.
  */
 function latestRemote(conflict: Conflict, current: SyncRecord): LatestRemote {
   if (!current.deleted && !current.pendingPush && !current.base) return { remote: current.data, whole: true };
@@ -178,7 +180,10 @@ function latestRemote(conflict: Conflict, current: SyncRecord): LatestRemote {
   if (canonicalJson(current.base) === canonicalJson(conflict.base)) return { remote: conflict.remote, whole: true };
   const known: JsonObject = { ...current.base };
   for (const field of conflict.fields) {
-    if (Object.hasOwn(conflict.remote, field)) Object.defineProperty(known, field, { value: conflict.remote[field], enumerable: true, writable: true, configurable: true });
+    // A field whose base moved since the conflict holds a newer provider value than the conflict's
+    // (a later merge found both sides agreeing on it): that one is kept.
+    if (canonicalJson(ownField(current.base, field)) !== canonicalJson(ownField(conflict.base ?? null, field))) continue;
+    if (Object.hasOwn(conflict.remote, field)) setField(known, field, conflict.remote[field]);
     else delete known[field];
   }
   // A pull that read the conflict's copy again.

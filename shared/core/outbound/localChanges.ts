@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SyncBridgeError, isSyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { recordId } from '../ids';
+import { ownField, setField } from '../jsonFields';
 import type { FieldClocks, IsoTime, JsonObject, PushOperation, RecordScope, SyncRecord } from '../model';
 import type { OutboxEntry } from '../../ports/outboxStore';
 import type { Platform } from '../../ports/platform';
@@ -311,10 +312,11 @@ export function applyChanges(theirs: JsonObject, before: JsonObject, after: Json
   const data: JsonObject = { ...theirs };
   const changedFields: string[] = [];
   for (const field of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (canonicalJson(before[field]) === canonicalJson(after[field])) continue;
-    if (after[field] === undefined) delete data[field];
-    else data[field] = after[field];
-    if (canonicalJson(data[field]) !== canonicalJson(theirs[field])) changedFields.push(field);
+    const value = ownField(after, field);
+    if (canonicalJson(ownField(before, field)) === canonicalJson(value)) continue;
+    if (value === undefined) delete data[field];
+    else setField(data, field, value);
+    if (canonicalJson(ownField(data, field)) !== canonicalJson(ownField(theirs, field))) changedFields.push(field);
   }
   return { data, changedFields };
 }

@@ -15,6 +15,7 @@ import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
 import { DEFAULT_HELD_RECHECK_MS, heldReason, holdsPushes } from './connectionHold';
 import { classifyPushFailure, failureText, isGone, isPreconditionFailed } from './pushFailure';
+import { ownField, setField } from '../jsonFields';
 import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, LocalChangeService, applyChanges, outboundMessage, type OutboundMessage } from './localChanges';
 
 /** `held`: the connection waits for a person (reauthorization, resume); the entry stays pending (connectionHold.ts). */
@@ -608,7 +609,7 @@ function changedFields(from: JsonObject, to: JsonObject): string[] {
 
 function pick(data: JsonObject, fields: readonly string[]): JsonObject {
   const out: JsonObject = {};
-  for (const field of fields) out[field] = data[field] === undefined ? null : data[field];
+  for (const field of fields) setField(out, field, ownField(data, field) ?? null);
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getServices } from '../../../functions/services';
@@ -20,6 +20,25 @@ describe('getServices', () => {
       expect(services.platform).toBeDefined();
       expect(await getServices()).toBe(services); // and a started one is kept
       await services.platform.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the start on a malformed push retry setting, with its name, before opening the platform', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'syncbridge-services-'));
+    try {
+      process.env.SYNCBRIDGE_PLATFORM = 'local';
+      process.env.SYNCBRIDGE_DATA_DIR = join(dataDir, 'data');
+      process.env.SYNCBRIDGE_PUSH_RETRY_MULTIPLIER = '0.5';
+      let fresh!: typeof import('../../../functions/services');
+      jest.isolateModules(() => {
+        fresh = jest.requireActual('../../../functions/services');
+      });
+      await expect(fresh.getServices()).rejects.toThrow(/^SYNCBRIDGE_PUSH_RETRY_MULTIPLIER must be a number of at least 1/);
+      // Nothing was opened (the local platform creates its folder and database when it opens).
+      expect(existsSync(join(dataDir, 'data'))).toBe(false);
+      expect(readdirSync(dataDir)).toEqual([]);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
