@@ -176,4 +176,26 @@ describe('sync against providers with awkward paging and answers', () => {
     expect(requests.filter((r) => r.startsWith('POST'))).toHaveLength(1);
     expect(await h.platform.records.get({ tenantId: 't1', connectionId: 'emptycreate', entity: 'customers' }, '')).toBeFalsy();
   });
+
+  it('parks a later edit of a create the provider answered 201 with an empty body, instead of creating the record again', async () => {
+    await connect('emptycreate2', 'both');
+    const records: Array<Record<string, unknown>> = [{ id: 'c1', name: 'Ada', updated_at: '2026-01-01T00:00:00Z' }];
+    handler = (req, url, raw) => {
+      if (req.method === 'POST') {
+        records.push({ id: `srv${records.length + 1}`, ...JSON.parse(raw), updated_at: stamp() });
+        return { status: 201 };
+      }
+      return offsetList(records, false)(req, url, raw);
+    };
+    expect((await h.waitForRun(await h.startSync('full', 'emptycreate2'))).state).toBe('done');
+    const created = await h.api('POST', '/api/connections/emptycreate2/records/customers', { name: 'New Person' });
+    expect((await h.settledOutbox(created.body.pendingPush.outboxId)).state).toBe('parked');
+    const edited = await h.api('PATCH', `/api/connections/emptycreate2/records/customers/${created.body.externalId}`, { name: 'New Person, edited' });
+    expect(edited.status).toBe(202);
+    const entry = await h.settledOutbox(edited.body.pendingPush.outboxId);
+    expect(entry.state).toBe('parked');
+    expect(entry.lastError).toMatch(/An earlier create of this record .* was not sent/);
+    expect(requests.filter((r) => r.startsWith('POST'))).toHaveLength(1); // one create reached the provider
+    expect(records).toHaveLength(2);
+  });
 });

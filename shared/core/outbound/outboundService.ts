@@ -84,6 +84,14 @@ export class OutboundService {
     const record = read?.record;
     // A later change of the record has its own entry, which pushes everything since the base.
     if (!record || record.pendingPush?.outboxId !== entry.id) return this.supersede(entry);
+    // A create before this change that the provider accepted with an answer SyncBridge could not use
+    // made a record there under an id unknown here: sending this change could make a second one.
+    const unusable = await this.acceptedUnusableCreate(entry);
+    if (unusable) {
+      const reason = `An earlier create of this record (${unusable.id}) was accepted by the provider with an answer SyncBridge could not use, so the record probably exists there under an id unknown here; this change was not sent (it could create the record twice). Resolve that create's conflict first.`;
+      await this.park(entry, record, 'data_mismatch', reason, null, { fields: entry.changedFields });
+      return 'parked';
+    }
     const lostCreate = await this.createToReplay(entry);
     if (!lostCreate && entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) return this.closeNeverPushed(entry, read!);
     const connection = await this.platform.connections.get(entry.connectionId);
@@ -177,6 +185,25 @@ export class OutboundService {
       checked = remote.updatedAt;
     }
     return this.pushChecked(adapter, connection, entry, record, checked);
+  }
+
+  /**
+   * Of the creates a temporary record went through before this entry (priorCreate), one parked
+   * because the provider accepted it with an answer that could not be used (pushFailure.ts: a
+   * create's only `data_mismatch`), its conflict still open. Its key would replay that answer,
+   * and a create under a new key could make a second record.
+   */
+  private async acceptedUnusableCreate(entry: OutboxEntry): Promise<OutboxEntry | null> {
+    for (let id = entry.priorCreate; id; ) {
+      const prior = await this.platform.outbox.get(id);
+      if (!prior) break;
+      if (prior.state === 'parked' && prior.op === 'create') {
+        const conflict = await this.platform.conflicts.get(prior.tenantId, conflictIdFor(prior));
+        if (conflict?.state === 'open' && conflict.kind === 'data_mismatch') return prior;
+      }
+      id = prior.priorCreate;
+    }
+    return null;
   }
 
   /**
