@@ -89,8 +89,8 @@ export async function idempotentWrite(write: IdempotentWrite): Promise<HttpRespo
   try {
     response = await write.run(state.localId);
   } catch (error) {
-    // Kept, not released: the write may have committed before it failed (a queue send after the
-    // commit), and a repeat must use the same local id to find it.
+    // Kept, not released: the write may have committed before it failed (a store that committed
+    // but whose answer was lost), and a repeat must use the same local id to find it.
     await idempotency.complete(key, { ...state, state: 'failed' }).catch(() => undefined);
     throw error;
   }

@@ -1,7 +1,6 @@
 import { IN_FLIGHT_MS } from '../../functions/admin/idempotencyKey';
 import { ManualClock } from '../../shared/core/manualClock';
 import { twoWayFor } from '../../shared/core/outbound/registry';
-import { QUEUES } from '../../shared/ports/queue';
 import { Harness } from '../support/harness';
 
 /**
@@ -125,29 +124,30 @@ describe('admin record writes with an Idempotency-Key', () => {
   test('a retry after a first attempt that committed but failed to answer finds that record, not a second create', async () => {
     const con = await connection();
     const before = await created();
-    const queue = h.platform.queue;
-    const send = queue.send.bind(queue);
+    const outbox = h.platform.outbox;
+    const commit = outbox.commitLocalChange.bind(outbox);
     let failures = 0;
-    // The commit happens, then the queue send fails: the caller sees a 500 and retries.
-    queue.send = (async (name: string, ...rest: unknown[]) => {
-      if (name === QUEUES.outbound && failures === 0) {
+    // The commit happens, but its answer is lost (a store whose reply never came): the caller sees
+    // a 500, no queue message was sent, and the caller retries.
+    outbox.commitLocalChange = (async (...args: Parameters<typeof commit>) => {
+      await commit(...args);
+      if (failures === 0) {
         failures += 1;
-        throw new Error('the broker is unreachable');
+        throw new Error('the store did not answer');
       }
-      return (send as (...a: unknown[]) => Promise<void>)(name, ...rest);
-    }) as typeof queue.send;
+    }) as typeof outbox.commitLocalChange;
     const body = { title: 'Half Done', price: 7, currency: 'EUR' };
     let first, retry;
     try {
       first = await post(con, body, 'k-crash');
       retry = await post(con, body, 'k-crash');
     } finally {
-      queue.send = send;
+      outbox.commitLocalChange = commit;
     }
     expect(first.status).toBe(500);
     expect(retry.status).toBe(202);
     expect(await titled(con, 'Half Done')).toEqual([retry.body.externalId]);
-    // The push whose message was lost goes out through the relay, once.
+    // The push whose message never went out goes out through the relay, once.
     await twoWayFor(h.services).changes.relayPending(con);
     expect(await h.settledOutbox(retry.body.pendingPush.outboxId)).toMatchObject({ state: 'done' });
     expect(await created()).toBe(before + 1);

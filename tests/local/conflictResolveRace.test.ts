@@ -49,6 +49,29 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('two resolutions of one conflict
     };
   }
 
+  test('a resolution whose push message the queue refuses is resolved all the same, and the relay sends its push', async () => {
+    const s = await parkedConflict(cus(9));
+    const { platform } = race;
+    let refused = 0;
+    const flaky = { ...platform, queue: { ...platform.queue, send: async (queue: any, messages: any) => {
+      if (refused === 0) {
+        refused += 1;
+        throw new Error('The queue is down.');
+      }
+      return platform.queue.send(queue, messages);
+    } } } as typeof platform;
+    const resolver = new ConflictResolver(flaky, new LocalChangeService(flaky));
+    const { conflict, record } = await resolver.resolve('t1', s.conflict.id, { resolution: 'local' });
+    expect(refused).toBe(1);
+    expect(conflict).toMatchObject({ state: 'resolved', resolution: 'local' });
+    expect(await s.conflictNow()).toMatchObject({ state: 'resolved', resolution: 'local' });
+    // A second resolution finds it resolved, instead of acting on the first one's result.
+    await expectSyncBridgeError(s.resolver.resolve('t1', s.conflict.id, { resolution: 'remote' }), 'conflict');
+    expect(await new LocalChangeService(platform).relayPending(undefined, { idleForMs: 0 })).toBeGreaterThanOrEqual(1);
+    expect(await s.push(record!)).toBe('pushed');
+    expect(await s.remote()).toMatchObject({ name: 'Local Name' });
+  });
+
   test('the one that read the conflict open before the other resolved it writes and pushes nothing, and answers conflict', async () => {
     const s = await parkedConflict(cus(1));
     const bRead = signal();

@@ -272,7 +272,15 @@ export class LocalChangeService {
       updatedAt: now,
     };
     await this.platform.outbox.commitLocalChange(revision === undefined ? stored : { ...stored, ifRevision: revision }, entry, alongside);
-    await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry));
+    try {
+      await this.platform.queue.send(QUEUES.outbound, outboundMessage(entry));
+    } catch (error) {
+      // The change and its entry are stored, and the relay sends a pending entry whose message was
+      // lost (relayPending, the outboxRelay timer): the change stands. Failing here would tell the
+      // caller it did not (an API client would make it again; a conflict's resolver would release
+      // its claim with the decision already written).
+      this.platform.telemetry.exception(error, { connectionId: entry.connectionId, outboxId: entry.id, stage: 'outbound-send' });
+    }
     return stored;
   }
 
