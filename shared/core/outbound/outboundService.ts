@@ -10,12 +10,12 @@ import type { RecordWrite, RevisedRecord } from '../../ports/recordStore';
 import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { recordId } from '../ids';
+import { ownField, setField } from '../jsonFields';
 import { CustomMergeRules, differingFields, threeWayMerge, type EntityMergePolicy } from '../merge';
 import type { Connection, JsonObject, SyncRecord } from '../model';
 import { backoffDelayMs, resolveBackoff, type PushRetryOptions, type ResolvedPushRetryOptions } from './backoff';
 import { DEFAULT_HELD_RECHECK_MS, heldReason, holdsPushes } from './connectionHold';
 import { classifyPushFailure, failureText, isGone, isPreconditionFailed } from './pushFailure';
-import { ownField, setField } from '../jsonFields';
 import { LOCAL_ID_PREFIX, LOCAL_ORIGIN, LocalChangeService, applyChanges, outboundMessage, type OutboundMessage } from './localChanges';
 
 /** `held`: the connection waits for a person (reauthorization, resume); the entry stays pending (connectionHold.ts). */
@@ -211,9 +211,10 @@ export class OutboundService {
    * oldest whose key may have gone out: one still pending (maybe in flight, or waiting for a retry
    * after a lost answer), or closed after at least one attempt, or ever replayed (a replay counts
    * its attempts from 0 again, but a dead letter's key went out before it died). Not one
-   * superseded before any attempt, nor one the provider refused (parked: its key replays the refusal). The oldest, because
-   * a later create sends its own key only when none before it may have gone out; and one that sends
-   * an earlier key marks that entry as attempted (replayCreate), so this stays true after it closes.
+   * superseded before any attempt, nor one the provider refused (parked: its key replays the
+   * refusal). The oldest, because a later create sends its own key only when none before it may
+   * have gone out; and one that sends an earlier key marks that entry as attempted
+   * (replayCreate), so this stays true after it closes.
    */
   private async createToReplay(entry: OutboxEntry): Promise<OutboxEntry | null> {
     let oldest: OutboxEntry | null = null;
