@@ -1,4 +1,5 @@
 import { SyncBridgeError } from '../errors';
+import { ownField } from '../jsonFields';
 import type { ConflictPolicy, CustomMergeRule, EntityMergePolicy } from './types';
 
 const KINDS = new Set(['source-wins', 'target-wins', 'latest-timestamp', 'authority', 'manual', 'custom']);
@@ -9,8 +10,7 @@ const KINDS = new Set(['source-wins', 'target-wins', 'latest-timestamp', 'author
  * inherited function and take it for a policy.
  */
 export function policyFor(policy: EntityMergePolicy, field: string): ConflictPolicy {
-  const fields = policy.fields;
-  return (fields && Object.hasOwn(fields, field) ? fields[field] : undefined) ?? policy.default;
+  return ownField(policy.fields, field) ?? policy.default;
 }
 
 /**

@@ -86,13 +86,12 @@ export class OutboundService {
     if (!record || record.pendingPush?.outboxId !== entry.id) return this.supersede(entry);
     // A create before this change that the provider accepted with an answer SyncBridge could not use
     // made a record there under an id unknown here: sending this change could make a second one.
-    const unusable = await this.acceptedUnusableCreate(entry);
+    const { unusable, lostCreate } = await this.priorCreates(entry);
     if (unusable) {
       const reason = `An earlier create of this record (${unusable.id}) was accepted by the provider with an answer SyncBridge could not use, so the record probably exists there under an id unknown here; this change was not sent (it could create the record twice). Resolve that create's conflict first.`;
       await this.park(entry, record, 'data_mismatch', reason, null, { fields: entry.changedFields });
       return 'parked';
     }
-    const lostCreate = await this.createToReplay(entry);
     if (!lostCreate && entry.op === 'delete' && entry.externalId.startsWith(LOCAL_ID_PREFIX)) return this.closeNeverPushed(entry, read!);
     const connection = await this.platform.connections.get(entry.connectionId);
     if (!connection) {
@@ -109,7 +108,7 @@ export class OutboundService {
       if (entry.op === 'create' && entry.attempts === 0 && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
         // Its key is about to go out: noted first, so that if this worker dies before it records
         // anything, a later change of the record still finds this create attempted and sends it
-        // again with this key (createToReplay) rather than a create of its own — a second record.
+        // again with this key (priorCreates) rather than a create of its own — a second record.
         await this.platform.outbox.update(entry.id, { state: 'pending', attempts: 1 }, this.platform.clock.now().toISOString());
       }
       return await this.push(adapter, connection, entry, record);
@@ -120,7 +119,7 @@ export class OutboundService {
 
   /** The record moved on: a later change has its own entry, which pushes everything since the base. */
   private async supersede(entry: OutboxEntry): Promise<PushOutcome> {
-    // Its attempts stay as they are: none means this entry's key never went out (createToReplay).
+    // Its attempts stay as they are: none means this entry's key never went out (priorCreates).
     await this.finish(entry, 'done', 'Superseded by a later change of the record.', entry.attempts);
     return 'superseded';
   }
@@ -188,43 +187,36 @@ export class OutboundService {
   }
 
   /**
-   * Of the creates a temporary record went through before this entry (priorCreate), one parked
-   * because the provider accepted it with an answer that could not be used (pushFailure.ts: a
-   * create's only `data_mismatch`), its conflict still open. Its key would replay that answer,
-   * and a create under a new key could make a second record.
+   * The creates a temporary record went through before this entry (priorCreate, a chain), read once:
+   *
+   * - `unusable`: one parked because the provider accepted it with an answer that could not be used
+   *   (pushFailure.ts: a create's only `data_mismatch`), its conflict still open. Its key would
+   *   replay that answer, and a create under a new key could make a second record.
+   * - `lostCreate`: the oldest whose key may have gone out: one still pending (maybe in flight, or
+   *   waiting for a retry after a lost answer), or closed after at least one attempt, or ever
+   *   replayed (a replay counts its attempts from 0 again, but a dead letter's key went out before
+   *   it died). Not one superseded before any attempt, nor one the provider refused (parked: its
+   *   key replays the refusal). The oldest, because a later create sends its own key only when none
+   *   before it may have gone out; and one that sends an earlier key marks that entry as attempted
+   *   (replayCreate), so this stays true after it closes.
    */
-  private async acceptedUnusableCreate(entry: OutboxEntry): Promise<OutboxEntry | null> {
+  private async priorCreates(entry: OutboxEntry): Promise<{ unusable: OutboxEntry | null; lostCreate: OutboxEntry | null }> {
+    let unusable: OutboxEntry | null = null;
+    let lostCreate: OutboxEntry | null = null;
     for (let id = entry.priorCreate; id; ) {
       const prior = await this.platform.outbox.get(id);
       if (!prior) break;
-      if (prior.state === 'parked' && prior.op === 'create') {
-        const conflict = await this.platform.conflicts.get(prior.tenantId, conflictIdFor(prior));
-        if (conflict?.state === 'open' && conflict.kind === 'data_mismatch') return prior;
+      if (prior.state === 'parked') {
+        if (!unusable && prior.op === 'create') {
+          const conflict = await this.platform.conflicts.get(prior.tenantId, conflictIdFor(prior));
+          if (conflict?.state === 'open' && conflict.kind === 'data_mismatch') unusable = prior;
+        }
+      } else if (prior.data && (prior.state === 'pending' || prior.attempts > 0 || (prior.replays ?? 0) > 0)) {
+        lostCreate = prior;
       }
       id = prior.priorCreate;
     }
-    return null;
-  }
-
-  /**
-   * Of the creates a temporary record went through before this entry (priorCreate, a chain), the
-   * oldest whose key may have gone out: one still pending (maybe in flight, or waiting for a retry
-   * after a lost answer), or closed after at least one attempt, or ever replayed (a replay counts
-   * its attempts from 0 again, but a dead letter's key went out before it died). Not one
-   * superseded before any attempt, nor one the provider refused (parked: its key replays the
-   * refusal). The oldest, because a later create sends its own key only when none before it may
-   * have gone out; and one that sends an earlier key marks that entry as attempted
-   * (replayCreate), so this stays true after it closes.
-   */
-  private async createToReplay(entry: OutboxEntry): Promise<OutboxEntry | null> {
-    let oldest: OutboxEntry | null = null;
-    for (let id = entry.priorCreate; id; ) {
-      const prior = await this.platform.outbox.get(id);
-      if (!prior) break;
-      if (prior.data && prior.state !== 'parked' && (prior.state === 'pending' || prior.attempts > 0 || (prior.replays ?? 0) > 0)) oldest = prior;
-      id = prior.priorCreate;
-    }
-    return oldest;
+    return { unusable, lostCreate };
   }
 
   /**
