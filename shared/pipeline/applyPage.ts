@@ -9,6 +9,7 @@ import { MAX_RECORD_BYTES, recordWriteBytes, type RecordStore, type RecordWrite,
 import type { CustomMergeRules, EntityMergePolicy } from '../core/merge';
 import { mergePulled } from './mergePulled';
 import { validateProviderRecord } from './validate';
+import type { SettledPush } from '../core/outbound/settledPushes';
 import { writePlanned, type PlannedRecord } from './writePlanned';
 
 export interface ApplyPageInput {
@@ -55,6 +56,12 @@ export interface ApplyPageResult {
   rejected: Array<{ externalId: string; reasons: string[] }>;
   /** How many records were written to the store (unchanged ones cost none). */
   writes: number;
+  /**
+   * Pending pushes this page's merges settled (a record's local change that the provider's copy
+   * now holds, or whose fields left to a person it now agrees on). A parked one waits for nobody
+   * any more: the caller hands them to `settleParkedPushes` (shared/core/outbound).
+   */
+  settledPushes: SettledPush[];
 }
 
 /** Later of two provider timestamps; both ISO, compared as instants. */
@@ -118,13 +125,15 @@ export async function applyPage(input: ApplyPageInput): Promise<ApplyPageResult>
   });
 
   let writes = 0;
+  const settledPushes: SettledPush[] = [];
   for (const plan of plans.values()) {
     counters[plan.counter] += 1;
     if (plan.write) writes += 1;
+    if (plan.write && plan.settles) settledPushes.push(plan.settles);
   }
   // Even a page that saw nothing marks: the sweep refuses a seen-set that was never opened.
   if (input.mode === 'full') await input.records.markSeen(input.runId, scope, seen);
-  return { counters, highWater, futureStamped, rejected, writes };
+  return { counters, highWater, futureStamped, rejected, writes, settledPushes };
 }
 
 /**
@@ -163,7 +172,12 @@ async function planMerge(input: ApplyPageInput, record: ProviderRecord): Promise
   // record is skipped, or its older values would merge in as remote changes and roll it back.
   if (!input.keepDeletionTimes && pulledIsStale(record.updatedAt, state!)) return { counter: 'unchanged', write: null };
   const merged = mergePulled(read.record, record, { policy: input.mergePolicy, customRules: input.customRules, stepId: input.stepId, now: input.now });
-  return { counter: merged.counter, write: merged.write && { ...merged.write, ifRevision: read.revision } };
+  const plan: PlannedRecord = { counter: merged.counter, write: merged.write && { ...merged.write, ifRevision: read.revision } };
+  const pending = read.record.pendingPush;
+  if (merged.write && pending && (merged.manualFields ?? []).length === 0) {
+    plan.settles = { externalId: record.externalId, outboxId: pending.outboxId, agreed: !merged.write.pendingPush };
+  }
+  return plan;
 }
 
 /** A pulled record over a stored one without a local change (or none): change detection by hash. */

@@ -15,7 +15,12 @@ export interface PulledMergeOptions {
   now: IsoTime;
 }
 
-export type PulledMergeOutcome = { write: RecordWrite | null; counter: 'updated' | 'unchanged' };
+export type PulledMergeOutcome = {
+  write: RecordWrite | null;
+  counter: 'updated' | 'unchanged';
+  /** Fields the merge left to a person (none when it settled every field, or wrote nothing). */
+  manualFields?: string[];
+};
 
 /**
  * A pulled record whose local copy holds an unpushed change: merge instead of overwrite.
@@ -55,7 +60,7 @@ export function mergePulled(local: SyncRecord, pulled: ProviderRecord, options: 
   const data = merge.merged;
   const record: SyncRecord = { ...local, ...stamp, data, hash: contentHash(data), rawHash: null, fieldClock: merge.clock };
   if (merge.manualFields.length > 0) {
-    return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: manualBase(base, pulled.data, merge.manualFields) }, counter: 'updated' };
+    return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: manualBase(base, pulled.data, merge.manualFields) }, counter: 'updated', manualFields: merge.manualFields };
   }
   if (!merge.pushNeeded) return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: null, pendingPush: null }, counter: 'updated' };
   return { write: { ...record, sourceUpdatedAt: pulled.updatedAt, base: pulled.data }, counter: 'updated' };

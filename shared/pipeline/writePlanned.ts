@@ -1,6 +1,7 @@
 import { chunkBySize } from '../core/chunks';
 import { SyncBridgeError, isSyncBridgeError } from '../core/errors';
 import type { RecordScope, RecordState, RunCounters } from '../core/model';
+import type { SettledPush } from '../core/outbound/settledPushes';
 import { MAX_CONDITIONAL_WRITE, MAX_CONDITIONAL_WRITE_BYTES, recordWriteBytes, type RecordStore, type RecordWrite } from '../ports/recordStore';
 
 /**
@@ -16,6 +17,8 @@ export interface PlannedRecord {
   counter: keyof RunCounters;
   /** `ifRevision` is the revision the decision was taken on (null: none was stored). */
   write: RecordWrite | null;
+  /** The record's pending push this write settles, if it does (applyPage's `settledPushes`). */
+  settles?: SettledPush;
 }
 
 /** Decides again for one record, from what the store holds now (undefined: nothing stored). */

@@ -29,7 +29,8 @@ export type DeadLetterReason = 'provider_auth' | 'retries_exhausted' | 'configur
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['provider_auth', 'retries_exhausted', 'configuration', 'internal_error'];
 
 export type ConflictState = 'open' | 'resolved';
-export type ConflictResolution = 'local' | 'remote' | 'custom' | 'replayed';
+/** A person's decision (`local`, `remote`, `custom`), a dead letter's replay, or `settled`: a pull or webhook merge left nothing to decide (settledPushes.ts). */
+export type ConflictResolution = 'local' | 'remote' | 'custom' | 'replayed' | 'settled';
 
 /**
  * A resolution in progress: who holds the conflict and until when. One resolver at a time decides

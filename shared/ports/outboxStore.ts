@@ -25,7 +25,7 @@ export interface OutboxEntry {
   changedFields: string[];
   state: OutboxState;
   attempts: number;
-  /** How often a dead entry was replayed (POST /api/deadletters/{id}/replay). */
+  /** How often the entry was sent again: a dead letter's replay (POST /api/deadletters/{id}/replay), or a parked push a merge settled (settledPushes.ts). */
   replays?: number;
   lastError?: string | null;
   /**

@@ -12,6 +12,7 @@ import type { SyncRecord } from '../../shared/core/model';
 import { ConflictResolver } from '../../shared/core/outbound/conflictResolution';
 import { LocalChangeService } from '../../shared/core/outbound/localChanges';
 import { OutboundService } from '../../shared/core/outbound/outboundService';
+import { settleParkedPushes } from '../../shared/core/outbound/settledPushes';
 import { applyPage } from '../../shared/pipeline/applyPage';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local/localPlatform';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
@@ -94,10 +95,14 @@ describe('outbound pushes with local changes landing mid-push', () => {
     const local = (id: string) => platform.records.get(scope, id);
     let steps = 0;
     /** Applies a pull page holding `data` (a copy of the provider's record) as the step runner does. */
-    const pullPage = (data: Record<string, any>) => applyPage({
-      records: platform.records, scope, runId: `run_${connectionId}`, stepId: `run_${connectionId}:customers:${(steps += 1)}`, mode: 'incremental',
-      page: [{ externalId: String(data.id), updatedAt: String(data.updated_at), deleted: false, data }], now: new Date().toISOString(), mergePolicy: policy,
-    });
+    const pullPage = async (data: Record<string, any>) => {
+      const applied = await applyPage({
+        records: platform.records, scope, runId: `run_${connectionId}`, stepId: `run_${connectionId}:customers:${(steps += 1)}`, mode: 'incremental',
+        page: [{ externalId: String(data.id), updatedAt: String(data.updated_at), deleted: false, data }], now: new Date().toISOString(), mergePolicy: policy,
+      });
+      await settleParkedPushes(platform, applied.settledPushes);
+      return applied;
+    };
     return { connectionId, scope, changes, outbound, resolver, remote, changeRemote, pulled, push, local, pullPage };
   }
 
@@ -304,14 +309,64 @@ describe('outbound pushes with local changes landing mid-push', () => {
       expect(after?.pendingPush).toBeUndefined();
     });
 
-    test('"remote" after the provider took the local name: the record a pull agreed on stays, nothing pushed', async () => {
+    test('the provider took the local name: the pull agrees the record and closes the conflict as settled; nothing is pushed, nothing is left to resolve', async () => {
+      const updates = await updatesAtSandbox();
       const { s, id, conflict } = await parkedThenMovedOn(11, { name: 'Local Name' });
-      expect((await s.local(id))?.pendingPush).toBeUndefined(); // the pull read our value back: agreed
-      const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
-      expect(record?.pendingPush ?? null).toBeNull();
+      const after = await s.local(id);
+      expect(after?.pendingPush).toBeUndefined(); // the pull read our value back: agreed
+      expect(after?.data).toEqual(await s.remote(id));
+      expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'resolved', resolution: 'settled' });
+      expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'done' }); // a message of it, if any, is skipped
+      await expect(s.resolver.resolve('t1', conflict.id, { resolution: 'remote' })).rejects.toMatchObject({ code: 'conflict' });
+      expect(await updatesAtSandbox()).toBe(updates); // nothing of ours (the control API's changes are not counted)
+    });
+
+    test('the provider took the local name while a field changed here alone waits behind the conflict: the pull closes it as settled and the entry goes out again with that field', async () => {
+      const s = await setup();
+      const id = cus(15);
+      await s.pulled(id);
+      await s.changeRemote(id, { name: 'Remote Name' });
+      const parked = (await s.changes.update(s.scope, id, { name: 'Local Name', notes: 'only here' })).record;
+      expect(await s.push(parked)).toBe('parked');
+      const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+      expect(conflict.fields).toEqual(['name']);
+      await s.changeRemote(id, { name: 'Local Name' });
+      const sent = platform.queue.depth('sync-outbound').active;
+      await s.pullPage(await s.remote(id));
+      expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'resolved', resolution: 'settled' });
+      expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'pending', attempts: 0, replays: 1 });
+      expect(platform.queue.depth('sync-outbound').active).toBe(sent + 1);
+      const waiting = await s.local(id);
+      expect(waiting?.pendingPush?.outboxId).toBe(conflict.outboxId);
+      expect(await s.push(waiting!)).toBe('pushed');
       const there = await s.remote(id);
-      expect(there.name).toBe('Local Name');
-      expect((await s.local(id))?.data).toEqual(there);
+      expect(there).toMatchObject({ name: 'Local Name', notes: 'only here' });
+      const after = await s.local(id);
+      expect(after?.data).toEqual(there);
+      expect(after?.pendingPush).toBeUndefined();
+      expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'done' });
+    });
+
+    test('a pull that leaves the conflict\'s field to a person keeps it open and the entry parked', async () => {
+      const { conflict } = await parkedThenMovedOn(16, { name: 'Remote Name Again' });
+      expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'open' });
+      expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'parked' });
+    });
+
+    test('a conflict being resolved (claimed) is left to that resolution', async () => {
+      const s = await setup();
+      const id = cus(17);
+      await s.pulled(id);
+      await s.changeRemote(id, { name: 'Remote Name' });
+      const parked = (await s.changes.update(s.scope, id, { name: 'Local Name' })).record;
+      expect(await s.push(parked)).toBe('parked');
+      const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+      await platform.conflicts.claim('t1', conflict.id, { by: 'someone', until: new Date(Date.now() + 60_000).toISOString() }, new Date().toISOString());
+      await s.changeRemote(id, { name: 'Local Name' });
+      await s.pullPage(await s.remote(id));
+      expect((await s.local(id))?.pendingPush).toBeUndefined();
+      expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'open', claim: { by: 'someone' } });
+      expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'parked' });
     });
 
     test('"local" keeps the provider\'s newer phone in the record it writes, and pushes only the name', async () => {
@@ -324,11 +379,13 @@ describe('outbound pushes with local changes landing mid-push', () => {
       expect((await s.local(id))?.data).toEqual(there);
     });
 
-    test('"remote" when the provider changed only another field since: local ends equal to the provider', async () => {
+    test('"remote" when the provider changed only another field since: local ends equal to the provider, and nothing is sent there (review finding: an update with no fields went out)', async () => {
       const { s, id, conflict } = await parkedThenMovedOn(13, { phone: '+1 555 000 0013' });
       const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
       expect(record?.data).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 0013' });
-      expect(['pushed', 'merged']).toContain(await s.push(record!));
+      const updates = await updatesAtSandbox();
+      expect(await s.push(record!)).toBe('merged');
+      expect(await updatesAtSandbox()).toBe(updates);
       const there = await s.remote(id);
       expect(there).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 0013' });
       const after = await s.local(id);

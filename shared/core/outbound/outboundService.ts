@@ -181,6 +181,12 @@ export class OutboundService {
       // remote is read first: a change since the base goes through the merge, not over it.
       const remote = await readRemote(adapter, entry);
       if (!remote || remote.deleted || canonicalJson(remote.data) !== canonicalJson(record.base)) return this.mergeAndPush(adapter, connection, entry, record, remote);
+      // The provider holds this very copy already (a resolution that kept its side rebased on a
+      // copy a pull left partly unknown): agreed, with no update of nothing sent.
+      if (canonicalJson(remote.data) === canonicalJson(record.data)) {
+        await this.agree(entry, record, remote);
+        return 'merged';
+      }
       checked = remote.updatedAt;
     }
     return this.pushChecked(adapter, connection, entry, record, checked);

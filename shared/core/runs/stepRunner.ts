@@ -2,6 +2,7 @@ import type { ListPageResult, ProviderAdapter } from '../../adapters/adapter';
 import { markRunFailed } from './runFailure';
 import { adapterFor } from '../credentials/adapterFor';
 import { applyPage } from '../../pipeline/applyPage';
+import { settleParkedPushes } from '../outbound/settledPushes';
 import type { EntityMergePolicy } from '../merge';
 import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
 import { ensureError, isSyncBridgeError, SyncBridgeError } from '../errors';
@@ -212,6 +213,7 @@ export class StepRunner {
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[progress.entity],
       customRules: this.context.customRules,
     });
+    await settleParkedPushes(platform, applied.settledPushes);
     if (applied.futureStamped.length > 0) {
       // Their time does not move the high-water mark past our clock (clampHighWater); say so, as a
       // provider clock this far ahead is worth fixing at the source.

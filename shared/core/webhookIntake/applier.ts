@@ -2,6 +2,7 @@ import type { ProviderAdapter, ProviderRecord } from '../../adapters/adapter';
 import { adapterFor } from '../credentials/adapterFor';
 import type { AdapterRegistry } from '../../adapters/registry';
 import { applyPage } from '../../pipeline/applyPage';
+import { settleParkedPushes } from '../outbound/settledPushes';
 import type { Delivery, DeliveryStore } from '../../ports/deliveryStore';
 import type { Platform } from '../../ports/platform';
 import { MAX_DELIVERY_COUNT, QUEUES } from '../../ports/queue';
@@ -341,6 +342,7 @@ export class WebhookApplier {
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
       customRules: this.customRules,
     });
+    await settleParkedPushes(platform, result.settledPushes);
     if (result.rejected.length > 0) return this.finish(delivery, options, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
     platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
     return this.finish(delivery, options, 'applied', undefined);
@@ -408,6 +410,7 @@ export class WebhookApplier {
         mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
         customRules: this.customRules,
       });
+      await settleParkedPushes(this.platform, result.settledPushes);
       for (const rejected of result.rejected) notes.push(`${entity} ${rejected.externalId} failed validation: ${rejected.reasons.join(' ')}`);
       applied += page.size - result.rejected.length;
       this.platform.telemetry.metric('WebhookRecordsApplied', result.writes, { connectionId: connection.id, entity });
