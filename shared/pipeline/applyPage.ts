@@ -24,6 +24,8 @@ export interface ApplyPageInput {
   /** Two-way sync: how records with an unpushed local change merge (default: manual). */
   mergePolicy?: EntityMergePolicy;
   customRules?: CustomMergeRules;
+  /** The connection's provider, named as the origin of the field clocks a merge takes from the page. */
+  remoteOrigin?: string;
   /**
    * The page holds webhook events, which providers do not promise to send in order: a deletion with
    * a time is stored even for a record the store does not hold (a tombstone only, never a live
@@ -171,7 +173,7 @@ async function planMerge(input: ApplyPageInput, record: ProviderRecord): Promise
   // As in decide(): a run's page listed before a webhook merged a newer provider state into the
   // record is skipped, or its older values would merge in as remote changes and roll it back.
   if (!input.keepDeletionTimes && pulledIsStale(record.updatedAt, state!)) return { counter: 'unchanged', write: null };
-  const merged = mergePulled(read.record, record, { policy: input.mergePolicy, customRules: input.customRules, stepId: input.stepId, now: input.now });
+  const merged = mergePulled(read.record, record, { policy: input.mergePolicy, customRules: input.customRules, stepId: input.stepId, now: input.now, remoteOrigin: input.remoteOrigin });
   const plan: PlannedRecord = { counter: merged.counter, write: merged.write && { ...merged.write, ifRevision: read.revision } };
   const pending = read.record.pendingPush;
   if (merged.write && pending && (merged.manualFields ?? []).length === 0) {

@@ -3,6 +3,7 @@ import { canonicalJson, contentHash } from '../core/hash';
 import { setField } from '../core/jsonFields';
 import { CustomMergeRules, threeWayMerge, type EntityMergePolicy } from '../core/merge';
 import type { IsoTime, JsonObject, SyncRecord } from '../core/model';
+import { LOCAL_ORIGIN } from '../core/outbound/localChanges';
 import type { RecordWrite } from '../ports/recordStore';
 
 /** Without a policy every field changed on both sides waits for a person: nothing is lost silently. */
@@ -13,6 +14,8 @@ export interface PulledMergeOptions {
   customRules?: CustomMergeRules;
   stepId: string;
   now: IsoTime;
+  /** The provider's name: the origin of the field clocks its values set (as a push's merge names it). Default `remote`. */
+  remoteOrigin?: string;
 }
 
 export type PulledMergeOutcome = {
@@ -51,8 +54,8 @@ export function mergePulled(local: SyncRecord, pulled: ProviderRecord, options: 
     {
       entity: local.entity,
       base,
-      local: { data: local.data, clock: local.fieldClock ?? undefined, updatedAt: local.lastModifiedAt, origin: 'syncbridge' },
-      remote: { data: pulled.data, updatedAt: pulled.updatedAt },
+      local: { data: local.data, clock: local.fieldClock ?? undefined, updatedAt: local.lastModifiedAt, origin: LOCAL_ORIGIN },
+      remote: { data: pulled.data, updatedAt: pulled.updatedAt, origin: options.remoteOrigin },
       policy: options.policy ?? MANUAL,
     },
     options.customRules,

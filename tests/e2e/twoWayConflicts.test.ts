@@ -281,7 +281,7 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
   describe('a parked conflict that a pull or a webhook settles closes by itself (resolution "settled")', () => {
     const open = async (con: string) => (await h.api('GET', `/api/conflicts?state=open&connectionId=${con}`)).body.conflicts;
 
-    test('a sync run reads the provider holding the local name: the conflict closes, and the field changed here alone reaches the sandbox', async () => {
+    test('a sync run reads the provider holding the local name (and a phone changed there): the conflict closes, and the field changed here alone reaches the sandbox', async () => {
       const con = await connection();
       await h.sandbox('PATCH', `records/customers/${cus(17)}`, { name: 'Remote Seventeen' });
       const written = await h.api('PATCH', `/api/connections/${con}/records/customers/${cus(17)}`, { name: 'Local Seventeen', notes: 'only here' });
@@ -291,20 +291,23 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
       expect(conflict).toMatchObject({ outboxId, fields: ['name'] });
       expect((await h.sandbox('GET', `records/customers/${cus(17)}`)).notes).not.toBe('only here');
 
-      await h.sandbox('PATCH', `records/customers/${cus(17)}`, { name: 'Local Seventeen' });
+      await h.sandbox('PATCH', `records/customers/${cus(17)}`, { name: 'Local Seventeen', phone: '+1 555 017 1717' });
       expect((await h.waitForRun(await h.startSync('incremental', con))).state).toBe('done');
       expect((await h.api('GET', `/api/conflicts/${conflict.id}`)).body).toMatchObject({ state: 'resolved', resolution: 'settled' });
       expect(await open(con)).toEqual([]);
       const entry = await settled(outboxId);
       expect(entry).toMatchObject({ state: 'done', replays: 1 });
-      expect(await h.sandbox('GET', `records/customers/${cus(17)}`)).toMatchObject({ name: 'Local Seventeen', notes: 'only here' });
+      expect(await h.sandbox('GET', `records/customers/${cus(17)}`)).toMatchObject({ name: 'Local Seventeen', notes: 'only here', phone: '+1 555 017 1717' });
       const local = await h.platform.records.get({ tenantId: 't1', connectionId: con, entity: 'customers' }, cus(17));
       expect(local?.pendingPush ?? null).toBeNull();
+      // The run's merge took the phone from the provider and names it as the clock's origin, as a push's merge does.
+      expect(local?.fieldClock?.phone).toMatchObject({ origin: 'sandbox' });
+      expect(local?.fieldClock?.notes).toMatchObject({ origin: 'syncbridge' });
       const stats = (await h.api('GET', '/api/conflicts/stats')).body.stats.filter((s: { connectionId: string }) => s.connectionId === con);
       expect(stats).toEqual([{ connectionId: con, kind: 'data_mismatch', open: 0, resolved: 1 }]);
     });
 
-    test('a webhook carries the provider holding the local name: the conflict closes and nothing is pushed', async () => {
+    test('a webhook carries the provider holding the local name (and a phone changed there): the conflict closes and nothing is pushed', async () => {
       const con = await connection();
       const secret = `whsec_${randomBytes(24).toString('base64')}`;
       expect((await h.api('PUT', `/api/connections/${con}/webhook`, { secrets: [secret] })).status).toBe(200);
@@ -312,7 +315,7 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
       const writesBefore = (await h.sandbox('GET', 'stats')).byKind.write;
       await h.sandbox('POST', 'webhooks', { url: `${h.hostUrl}/api/webhooks/sandbox/${con}`, secret, entities: ['customers'] });
       try {
-        await h.sandbox('PATCH', `records/customers/${cus(18)}`, { name: `Local ${con}` });
+        await h.sandbox('PATCH', `records/customers/${cus(18)}`, { name: `Local ${con}`, phone: '+1 555 018 1818' });
         await h.waitFor('the webhook to settle the conflict', async () => ((await h.api('GET', `/api/conflicts/${conflict.id}`)).body.state === 'resolved' ? true : undefined));
       } finally {
         await h.sandbox('DELETE', 'webhooks');
@@ -320,8 +323,9 @@ describe('two-way sync conflicts (parked, shown side by side, resolved through t
       expect((await h.api('GET', `/api/conflicts/${conflict.id}`)).body).toMatchObject({ state: 'resolved', resolution: 'settled' });
       expect(await h.platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'done' });
       const local = await h.platform.records.get({ tenantId: 't1', connectionId: con, entity: 'customers' }, cus(18));
-      expect(local).toMatchObject({ data: { name: `Local ${con}` } });
+      expect(local).toMatchObject({ data: { name: `Local ${con}`, phone: '+1 555 018 1818' } });
       expect(local?.pendingPush ?? null).toBeNull();
+      expect(local?.fieldClock?.phone).toMatchObject({ origin: 'sandbox' });
       expect((await h.sandbox('GET', 'stats')).byKind.write).toEqual(writesBefore);
     });
   });

@@ -41,7 +41,7 @@ function clockOf(side: MergeSideInput, field: string): FieldClock | undefined {
  * Pure: no I/O, no clock reads; the same input always gives the same result.
  */
 export function threeWayMerge(input: MergeInput, rules: CustomMergeRules = EMPTY_RULES): MergeResult {
-  input = { ...input, local: { origin: 'local', ...input.local }, remote: { origin: 'remote', ...input.remote } };
+  input = { ...input, local: { ...input.local, origin: input.local.origin ?? 'local' }, remote: { ...input.remote, origin: input.remote.origin ?? 'remote' } };
   const base = input.base ?? {};
   const local = input.local.data;
   const remote = input.remote.data;

@@ -212,6 +212,7 @@ export class StepRunner {
       // Pulls meeting an unpushed local change merge under the connection's policy for the entity.
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[progress.entity],
       customRules: this.context.customRules,
+      remoteOrigin: connection.provider,
     });
     await settleParkedPushes(platform, applied.settledPushes);
     if (applied.futureStamped.length > 0) {

@@ -341,6 +341,7 @@ export class WebhookApplier {
       now: platform.clock.now().toISOString(),
       mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
       customRules: this.customRules,
+      remoteOrigin: connection.provider,
     });
     await settleParkedPushes(platform, result.settledPushes);
     if (result.rejected.length > 0) return this.finish(delivery, options, 'failed', `The record failed validation: ${result.rejected[0].reasons.join(' ')}`);
@@ -409,6 +410,7 @@ export class WebhookApplier {
         now: this.platform.clock.now().toISOString(),
         mergePolicy: (connection.config.mergePolicy as Record<string, EntityMergePolicy> | undefined)?.[entity],
         customRules: this.customRules,
+        remoteOrigin: connection.provider,
       });
       await settleParkedPushes(this.platform, result.settledPushes);
       for (const rejected of result.rejected) notes.push(`${entity} ${rejected.externalId} failed validation: ${rejected.reasons.join(' ')}`);

@@ -57,6 +57,19 @@ describe('applyPage merges pulled records that hold an unpushed local change', (
     return { result, record: (await store.get(scope, 'cus_1'))! };
   }
 
+  it('names the provider as the origin of the clocks of the fields it takes (as the push side does), `remote` when not told', async () => {
+    const remote = { ...base, phone: '2', updated_at: '2026-11-23T09:30:00Z' };
+    const page: ProviderRecord[] = [{ externalId: 'cus_1', updatedAt: remote.updated_at, deleted: false, data: remote }];
+    await applyPage({ records: store, scope, runId: 'run_1', stepId: 'run_1:customers:1', mode: 'incremental', page, now: '2026-11-23T10:05:00.000Z', remoteOrigin: 'sandbox' });
+    const record = (await store.get(scope, 'cus_1'))!;
+    expect(record.fieldClock?.phone).toEqual({ timestamp: '2026-11-23T09:30:00Z', origin: 'sandbox' });
+    expect(record.fieldClock?.name).toEqual({ timestamp: T0, origin: 'syncbridge' });
+
+    const again = { ...remote, phone: '3', updated_at: '2026-11-23T09:40:00Z' };
+    await applyPage({ records: store, scope, runId: 'run_1', stepId: 'run_1:customers:2', mode: 'incremental', page: [{ ...page[0], updatedAt: again.updated_at, data: again }], now: '2026-11-23T10:06:00.000Z' });
+    expect((await store.get(scope, 'cus_1'))!.fieldClock?.phone).toEqual({ timestamp: '2026-11-23T09:40:00Z', origin: 'remote' });
+  });
+
   it('keeps the local change when the remote still equals the base', async () => {
     const { result, record } = await pull(base);
     expect(result.counters).toMatchObject({ unchanged: 1, updated: 0 });
