@@ -72,6 +72,48 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('two resolutions of one conflict
     expect(await s.remote()).toMatchObject({ name: 'Local Name' });
   });
 
+  test('marking the conflict resolved, failing after the record was written, is tried again: the resolution answers once it holds (review finding: it stayed open with the decision stored)', async () => {
+    const s = await parkedConflict(cus(10));
+    const { platform } = race;
+    let failures = 2;
+    const flaky = { ...platform, conflicts: Object.assign(Object.create(platform.conflicts), {
+      resolve: async (...args: Parameters<typeof platform.conflicts.resolve>) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error('The conflict store is briefly unavailable.');
+        }
+        return platform.conflicts.resolve(...args);
+      },
+    }) } as typeof platform;
+    const resolver = new ConflictResolver(flaky, new LocalChangeService(flaky));
+    const { conflict, record } = await resolver.resolve('t1', s.conflict.id, { resolution: 'local' });
+    expect(failures).toBe(0);
+    expect(conflict).toMatchObject({ state: 'resolved', resolution: 'local' });
+    expect((await s.conflictNow()).claim ?? null).toBeNull();
+    expect(await s.push(record!)).toBe('pushed');
+    expect(await s.remote()).toMatchObject({ name: 'Local Name' });
+  });
+
+  test('marking the conflict resolved failing every time answers transient, saying the decision is stored and until when the claim holds', async () => {
+    const s = await parkedConflict(cus(11));
+    const { platform } = race;
+    let tries = 0;
+    const down = { ...platform, conflicts: Object.assign(Object.create(platform.conflicts), {
+      resolve: async () => {
+        tries += 1;
+        throw new Error('The conflict store is down.');
+      },
+    }) } as typeof platform;
+    const resolver = new ConflictResolver(down, new LocalChangeService(down));
+    const error = await resolver.resolve('t1', s.conflict.id, { resolution: 'local' }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'transient', message: expect.stringMatching(/"local" decision is stored .*failed 4 times: The conflict store is down\..*claimed until \d{4}-/) });
+    expect(tries).toBe(4);
+    const now = await s.conflictNow();
+    expect(now).toMatchObject({ state: 'open', claim: { until: expect.any(String) } });
+    expect((error as Error).message).toContain(now.claim!.until);
+    expect((await s.stored())?.data.name).toBe('Local Name'); // the decision, stored
+  });
+
   test('the one that read the conflict open before the other resolved it writes and pushes nothing, and answers conflict', async () => {
     const s = await parkedConflict(cus(1));
     const bRead = signal();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SyncBridgeError } from '../errors';
+import { isSyncBridgeError, SyncBridgeError } from '../errors';
 import { canonicalJson, contentHash } from '../hash';
 import { ownField, setField } from '../jsonFields';
 import type { JsonObject, SyncRecord } from '../model';
@@ -15,6 +15,9 @@ import { conflictIdFor } from './outboundService';
  * then the conflict's), so only a resolver that died leaves a claim to expire.
  */
 export const RESOLVE_CLAIM_MS = 60_000;
+/** Tries of the last step (marking the conflict resolved), 100 ms apart and growing: ~0.6 s in all, far inside the claim. */
+const MARK_RESOLVED_ATTEMPTS = 4;
+const MARK_RESOLVED_DELAY_MS = 100;
 
 export interface ResolveRequest {
   resolution: 'local' | 'remote' | 'custom';
@@ -67,9 +70,32 @@ export class ConflictResolver {
       await this.platform.conflicts.release(tenantId, id, claim.by).catch(() => undefined);
       throw error;
     }
-    // Refused only if this resolution outlived its claim and another took the conflict over.
-    const resolved = await this.platform.conflicts.resolve(tenantId, id, request.resolution, this.now(), { claimedBy: claim.by });
+    const resolved = await this.markResolved(tenantId, id, request.resolution, claim.by, claim.until);
     return { conflict: resolved, record };
+  }
+
+  /**
+   * The last step, once the record (and its push) is written: the decision is stored, so a store
+   * failure here is tried again (MARK_RESOLVED_ATTEMPTS, while the claim holds) rather than
+   * answered at once, which would leave the conflict open with the decision already made. Refused
+   * (`conflict`) only if this resolution outlived its claim and another took the conflict over.
+   */
+  private async markResolved(tenantId: string, id: string, resolution: ResolveRequest['resolution'], by: string, until: string): Promise<Conflict> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.platform.conflicts.resolve(tenantId, id, resolution, this.now(), { claimedBy: by });
+      } catch (error) {
+        if (isSyncBridgeError(error, 'conflict') || isSyncBridgeError(error, 'not_found')) throw error;
+        if (attempt >= MARK_RESOLVED_ATTEMPTS) {
+          throw new SyncBridgeError(
+            'transient',
+            `Conflict ${id}: the "${resolution}" decision is stored (the record is written and any push queued), but marking the conflict resolved failed ${attempt} times: ${(error as Error).message} It stays open, claimed until ${until}; a resolution after that starts from the record as this one left it.`,
+            { cause: error },
+          );
+        }
+        await new Promise((done) => setTimeout(done, MARK_RESOLVED_DELAY_MS * attempt));
+      }
+    }
   }
 
   /** Writes the record (and its push) as `request` settles `conflict`; the caller holds the claim. */
