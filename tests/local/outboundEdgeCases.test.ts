@@ -394,6 +394,59 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     expect(await s.live()).toHaveLength(0);
   });
 
+  /**
+   * A record the provider deleted while it was edited here, kept by a `local` resolution: a
+   * re-create (it keeps its provider id, and goes out as a create unless the provider has it after
+   * all). Its answer is lost, and the record is changed again before its retry runs.
+   */
+  async function lostRecreateThen(s: Awaited<ReturnType<typeof setup>>, n: number, change: (id: string) => Promise<SyncRecord>, options: { stillThere?: boolean } = {}) {
+    const id = cus(n);
+    const before = await s.pulled(id);
+    const edited = (await s.changes.update(s.scope, id, { notes: 'kept here' })).record;
+    if (options.stillThere) levers.hidden.add(id); // a 404 that was not the provider's last word
+    else await sandboxRequest('DELETE', `records/customers/${id}`);
+    expect(await s.push(edited)).toBe('parked');
+    const [conflict] = await s.openConflicts();
+    expect(conflict).toMatchObject({ kind: 'data_mismatch', remote: null });
+    const { record: recreated } = await s.resolver.resolve('t1', conflict.id, { resolution: 'local' });
+    expect(recreated!.pendingPush).toMatchObject({ op: 'create' });
+    levers.hidden.delete(id);
+    levers.loseNextPushResponse = true;
+    expect(await s.push(recreated!)).toBe('retry_scheduled'); // the provider took it; its answer was lost
+    const changed = await change(id);
+    expect(await s.push(changed)).toBe('pushed');
+    expect(await s.push(recreated!)).toBe('superseded'); // its retry: the record moved on
+    const all = (await records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 50, includeDeleted: true })).records;
+    for (const carried of all.filter((r) => r.pendingPush)) expect(await s.push(carried)).toBe('pushed');
+    expect(await s.openConflicts()).toHaveLength(0);
+    return { id, email: String(before.data.email) };
+  }
+
+  test('a re-create whose answer was lost, then a PATCH: one record at the provider, with the edit (review finding: a second create went out)', async () => {
+    const s = await setup();
+    const { id, email } = await lostRecreateThen(s, 21, async (externalId) => (await s.changes.update(s.scope, externalId, { notes: 'edited after the lost answer' })).record);
+    const atProvider = await s.providerByEmail(email);
+    expect(atProvider).toMatchObject([{ notes: 'edited after the lost answer' }]);
+    expect(String(atProvider[0].id)).not.toBe(id); // created again under a new id
+    expect((await s.live()).map((r) => [r.externalId, r.data.notes])).toEqual([[String(atProvider[0].id), 'edited after the lost answer']]);
+  });
+
+  test('a re-create whose answer was lost, then a DELETE: the record it made at the provider is deleted there too', async () => {
+    const s = await setup();
+    const { email } = await lostRecreateThen(s, 22, (externalId) => s.changes.remove(s.scope, externalId));
+    expect(await s.providerByEmail(email)).toHaveLength(0);
+    expect(await s.live()).toHaveLength(0);
+  });
+
+  test('a re-create that went out in place (the provider had the record after all), its answer lost, then a PATCH: the same record updated, no create', async () => {
+    const s = await setup();
+    const created = (await sandboxRequest('GET', 'stats')).writes.created;
+    const { id, email } = await lostRecreateThen(s, 23, async (externalId) => (await s.changes.update(s.scope, externalId, { notes: 'edited after the in-place update' })).record, { stillThere: true });
+    expect(await s.providerByEmail(email)).toMatchObject([{ id, notes: 'edited after the in-place update' }]);
+    expect((await sandboxRequest('GET', 'stats')).writes.created).toBe(created);
+    expect((await s.live()).map((r) => r.externalId)).toEqual([id]);
+  });
+
   test('a create edited before its first attempt still goes out once, as one create with the edited data', async () => {
     const s = await setup();
     const email = `edited.before.push.${tag}@example.com`;

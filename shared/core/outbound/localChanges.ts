@@ -330,11 +330,13 @@ export function applyChanges(theirs: JsonObject, before: JsonObject, after: Json
 }
 
 /**
- * The entry of a local create still pending on `current` (temporary id), which a later change of
- * the record names as its priorCreate: that create may have reached the provider already.
+ * The entry of a create still pending on `current`, which a later change of the record names as
+ * its priorCreate: that create may have reached the provider already. A local create (temporary
+ * id), or a re-create (a resolution that keeps a record the provider deleted; it keeps its
+ * provider id, and OutboundService sends it again only if the provider no longer has that id).
  */
 function pendingCreateOf(current: SyncRecord): string | undefined {
-  return current.pendingPush?.op === 'create' && current.externalId.startsWith(LOCAL_ID_PREFIX) ? current.pendingPush.outboxId : undefined;
+  return current.pendingPush?.op === 'create' ? current.pendingPush.outboxId : undefined;
 }
 
 function stamp(clock: FieldClocks, fields: readonly string[], at: IsoTime): FieldClocks {

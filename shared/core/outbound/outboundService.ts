@@ -104,7 +104,7 @@ export class OutboundService {
     if (holdsPushes(connection)) return this.hold(entry, connection);
     try {
       const adapter = await this.adapterFor(connection);
-      if (lostCreate) return await this.replayCreate(adapter, connection, entry, lostCreate, record);
+      if (lostCreate && !(await this.wentInPlace(adapter, lostCreate))) return await this.replayCreate(adapter, connection, entry, lostCreate, record);
       if (entry.op === 'create' && entry.attempts === 0 && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
         // Its key is about to go out: noted first, so that if this worker dies before it records
         // anything, a later change of the record still finds this create attempted and sends it
@@ -223,6 +223,18 @@ export class OutboundService {
       id = prior.priorCreate;
     }
     return { unusable, lostCreate };
+  }
+
+  /**
+   * A re-create whose record the provider still holds under its id: it went out (if at all) as an
+   * update in place, under a key of its own (push), so its create key may never have been sent and
+   * replaying it could make a second record. The later change, itself a re-create (or a delete),
+   * goes out as its own push: in place, with everything since.
+   */
+  private async wentInPlace(adapter: ProviderAdapter, create: OutboxEntry): Promise<boolean> {
+    if (!isRecreate(create)) return false;
+    const remote = await readRemote(adapter, create);
+    return remote !== null && !remote.deleted;
   }
 
   /**
