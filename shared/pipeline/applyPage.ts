@@ -177,7 +177,7 @@ async function planMerge(input: ApplyPageInput, record: ProviderRecord): Promise
   const plan: PlannedRecord = { counter: merged.counter, write: merged.write && { ...merged.write, ifRevision: read.revision } };
   const pending = read.record.pendingPush;
   if (merged.write && pending && (merged.manualFields ?? []).length === 0) {
-    plan.settles = { externalId: record.externalId, outboxId: pending.outboxId, agreed: !merged.write.pendingPush };
+    plan.settles = { externalId: record.externalId, outboxId: pending.outboxId, version: merged.write.version, agreed: !merged.write.pendingPush };
   }
   return plan;
 }

@@ -353,6 +353,61 @@ describe('outbound pushes with local changes landing mid-push', () => {
       expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'parked' });
     });
 
+    /** A conflict on `name` whose record has `notes` changed here alone, and the provider since took the local name. */
+    async function settledByTheProvider(n: number) {
+      const s = await setup();
+      const id = cus(n);
+      await s.pulled(id);
+      await s.changeRemote(id, { name: 'Remote Name' });
+      const parked = (await s.changes.update(s.scope, id, { name: 'Local Name', notes: 'only here' })).record;
+      expect(await s.push(parked)).toBe('parked');
+      const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+      await s.changeRemote(id, { name: 'Local Name' });
+      return { s, id, conflict };
+    }
+
+    test('a record changed after the merge that settled it is left alone: what changed it decides (review finding: settled on a stale read)', async () => {
+      const { s, id, conflict } = await settledByTheProvider(18);
+      const data = await s.remote(id);
+      const applied = await applyPage({
+        records: platform.records, scope: s.scope, runId: 'run_stale', stepId: 'run_stale:customers:1', mode: 'incremental',
+        page: [{ externalId: id, updatedAt: String(data.updated_at), deleted: false, data }], now: new Date().toISOString(), mergePolicy: { default: { kind: 'manual' } },
+      });
+      expect(applied.settledPushes).toMatchObject([{ externalId: id, outboxId: conflict.outboxId, agreed: false }]);
+      const edited = (await s.changes.update(s.scope, id, { notes: 'edited after the merge' })).record; // before the settle runs
+      await settleParkedPushes(platform, applied.settledPushes);
+      expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'open' });
+      const entry = await platform.outbox.get(conflict.outboxId);
+      expect([entry?.state, entry?.replays ?? 0]).toEqual(['parked', 0]);
+      expect(await s.push(edited)).toBe('pushed'); // the edit's own entry carries everything since the base
+      expect(await s.remote(id)).toMatchObject({ name: 'Local Name', notes: 'edited after the merge' });
+    });
+
+    test('closing the conflict failing after the entry went out again leaves it open and the push on its way; a person resolving it then finds the record agreed', async () => {
+      const { s, id, conflict } = await settledByTheProvider(19);
+      const warnings: string[] = [];
+      const flaky = {
+        ...platform,
+        conflicts: Object.assign(Object.create(platform.conflicts), { resolve: async () => { throw new Error('The conflict store is down.'); } }),
+        telemetry: Object.assign(Object.create(platform.telemetry), { log: (level: string, message: string) => { if (level === 'warn') warnings.push(message); } }),
+      } as typeof platform;
+      const data = await s.remote(id);
+      const applied = await applyPage({
+        records: platform.records, scope: s.scope, runId: 'run_flaky', stepId: 'run_flaky:customers:1', mode: 'incremental',
+        page: [{ externalId: id, updatedAt: String(data.updated_at), deleted: false, data }], now: new Date().toISOString(), mergePolicy: { default: { kind: 'manual' } },
+      });
+      await settleParkedPushes(flaky, applied.settledPushes);
+      expect(warnings).toEqual([expect.stringMatching(/could not be closed; its conflict stays open/)]);
+      expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'open' });
+      expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'pending', replays: 1 });
+      expect(await s.push((await s.local(id))!)).toBe('pushed');
+      expect(await s.remote(id)).toMatchObject({ name: 'Local Name', notes: 'only here' });
+      const { conflict: resolved, record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
+      expect(resolved).toMatchObject({ state: 'resolved', resolution: 'remote' });
+      expect(record?.pendingPush ?? null).toBeNull();
+      expect((await s.local(id))?.data).toEqual(await s.remote(id));
+    });
+
     test('a conflict being resolved (claimed) is left to that resolution', async () => {
       const s = await setup();
       const id = cus(17);
