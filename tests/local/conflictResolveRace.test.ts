@@ -94,6 +94,26 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('two resolutions of one conflict
     expect(await s.remote()).toMatchObject({ name: 'Local Name' });
   });
 
+  test('marking the conflict resolved, stored although its answer was lost, is not taken for another resolution on the next try (review finding: a spurious 409)', async () => {
+    const s = await parkedConflict(cus(12));
+    const { platform } = race;
+    let lost = 1;
+    const flaky = { ...platform, conflicts: Object.assign(Object.create(platform.conflicts), {
+      resolve: async (...args: Parameters<typeof platform.conflicts.resolve>) => {
+        const resolved = await platform.conflicts.resolve(...args);
+        if (lost > 0) {
+          lost -= 1;
+          throw new Error('The answer was lost (timeout).');
+        }
+        return resolved;
+      },
+    }) } as typeof platform;
+    const resolver = new ConflictResolver(flaky, new LocalChangeService(flaky));
+    const { conflict } = await resolver.resolve('t1', s.conflict.id, { resolution: 'local' });
+    expect(lost).toBe(0);
+    expect(conflict).toMatchObject({ state: 'resolved', resolution: 'local' });
+  });
+
   test('marking the conflict resolved failing every time answers transient, saying the decision is stored and until when the claim holds', async () => {
     const s = await parkedConflict(cus(11));
     const { platform } = race;

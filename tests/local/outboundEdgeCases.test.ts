@@ -447,6 +447,57 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('outbound edge cases (%s)', (sto
     expect((await s.live()).map((r) => r.externalId)).toEqual([id]);
   });
 
+  /** A record the provider deleted (or hid: `hide`) while edited here, kept by a `local` resolution: its re-create. */
+  async function recreated(s: Awaited<ReturnType<typeof setup>>, id: string, hide = false) {
+    const before = await s.pulled(id);
+    const edited = (await s.changes.update(s.scope, id, { notes: 'kept here' })).record;
+    if (hide) levers.hidden.add(id);
+    else await sandboxRequest('DELETE', `records/customers/${id}`);
+    expect(await s.push(edited)).toBe('parked');
+    const [conflict] = await s.openConflicts();
+    const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'local' });
+    levers.hidden.delete(id);
+    return { record: record!, email: String(before.data.email) };
+  }
+
+  test('a re-create whose worker died after the provider took it (nothing recorded), then a PATCH: one record at the provider (review finding: a second create went out)', async () => {
+    const s = await setup();
+    const id = cus(25);
+    const { record: again, email } = await recreated(s, id);
+    let providerTook!: () => void;
+    const took = new Promise<void>((resolve) => (providerTook = resolve));
+    levers.afterPush = () => {
+      providerTook();
+      return new Promise<void>(() => undefined); // the worker never gets further
+    };
+    void s.push(again);
+    await took;
+    const { record: edited } = await s.changes.update(s.scope, id, { notes: 'edited after the worker died' });
+    expect(await s.push(again)).toBe('superseded'); // the dead worker's redelivered message
+    expect(await s.push(edited)).toBe('pushed');
+    const all = (await records.list({ tenantId: 't1', connectionId: s.connectionId, entity: 'customers', limit: 50, includeDeleted: true })).records;
+    for (const carried of all.filter((r) => r.pendingPush)) expect(await s.push(carried)).toBe('pushed');
+    expect(await s.providerByEmail(email)).toMatchObject([{ notes: 'edited after the worker died' }]);
+    expect(await s.live()).toHaveLength(1);
+  });
+
+  test('a re-create that went in place and was parked by a change at the provider: a later edit is not taken for an unusable create', async () => {
+    const s = await setup();
+    const id = cus(26);
+    const { record: again } = await recreated(s, id, true);
+    // Between the re-create's read of the provider and its update there, the provider changes the same field.
+    levers.beforePush = async () => {
+      await sandboxRequest('PATCH', `records/customers/${id}`, { notes: 'changed at the provider' });
+    };
+    expect(await s.push(again)).toBe('parked');
+    const [inPlace] = await s.openConflicts();
+    expect(inPlace).toMatchObject({ kind: 'data_mismatch', fields: ['notes'], remote: expect.objectContaining({ notes: 'changed at the provider' }) });
+    const { record: edited } = await s.changes.update(s.scope, id, { name: 'Edited After' });
+    expect(await s.push(edited)).toBe('pushed'); // in place, as a re-create; before: parked as "probably exists under an id unknown here"
+    expect(await s.remote(id)).toMatchObject({ name: 'Edited After', notes: 'kept here' });
+    expect((await s.live()).map((r) => r.externalId)).toEqual([id]);
+  });
+
   test('a create edited before its first attempt still goes out once, as one create with the edited data', async () => {
     const s = await setup();
     const email = `edited.before.push.${tag}@example.com`;

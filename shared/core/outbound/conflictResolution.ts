@@ -85,6 +85,12 @@ export class ConflictResolver {
       try {
         return await this.platform.conflicts.resolve(tenantId, id, resolution, this.now(), { claimedBy: by });
       } catch (error) {
+        if (isSyncBridgeError(error, 'conflict') && attempt > 1) {
+          // An earlier try that failed may have been stored all the same (its answer lost): the
+          // claim kept everyone else out meanwhile, so a conflict resolved as this one is this one's.
+          const now = await this.platform.conflicts.get(tenantId, id);
+          if (now?.state === 'resolved' && now.resolution === resolution) return now;
+        }
         if (isSyncBridgeError(error, 'conflict') || isSyncBridgeError(error, 'not_found')) throw error;
         if (attempt >= MARK_RESOLVED_ATTEMPTS) {
           throw new SyncBridgeError(

@@ -105,10 +105,11 @@ export class OutboundService {
     try {
       const adapter = await this.adapterFor(connection);
       if (lostCreate && !(await this.wentInPlace(adapter, lostCreate))) return await this.replayCreate(adapter, connection, entry, lostCreate, record);
-      if (entry.op === 'create' && entry.attempts === 0 && entry.externalId.startsWith(LOCAL_ID_PREFIX)) {
+      if (entry.op === 'create' && entry.attempts === 0) {
         // Its key is about to go out: noted first, so that if this worker dies before it records
         // anything, a later change of the record still finds this create attempted and sends it
         // again with this key (priorCreates) rather than a create of its own — a second record.
+        // A re-create too (it may go out in place instead; wentInPlace tells the two apart then).
         await this.platform.outbox.update(entry.id, { state: 'pending', attempts: 1 }, this.platform.clock.now().toISOString());
       }
       return await this.push(adapter, connection, entry, record);
@@ -215,7 +216,10 @@ export class OutboundService {
       if (prior.state === 'parked') {
         if (!unusable && prior.op === 'create') {
           const conflict = await this.platform.conflicts.get(prior.tenantId, conflictIdFor(prior));
-          if (conflict?.state === 'open' && conflict.kind === 'data_mismatch') unusable = prior;
+          // A re-create parked with the provider's copy beside it went out in place and met a
+          // change there (a merge left fields to a person): its record is at its own id, not lost.
+          const inPlace = isRecreate(prior) && conflict?.remote != null;
+          if (conflict?.state === 'open' && conflict.kind === 'data_mismatch' && !inPlace) unusable = prior;
         }
       } else if (prior.data && (prior.state === 'pending' || prior.attempts > 0 || (prior.replays ?? 0) > 0)) {
         lostCreate = prior;
