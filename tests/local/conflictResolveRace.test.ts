@@ -3,7 +3,7 @@ import type { SyncRecord } from '../../shared/core/model';
 import { ConflictResolver, RESOLVE_CLAIM_MS } from '../../shared/core/outbound/conflictResolution';
 import { LocalChangeService } from '../../shared/core/outbound/localChanges';
 import { OutboundService } from '../../shared/core/outbound/outboundService';
-import type { Conflict } from '../../shared/ports/conflictStore';
+import type { Conflict, ConflictStore } from '../../shared/ports/conflictStore';
 import { ApiClient } from '../support/apiClient';
 import { expectSyncBridgeError } from '../conformance/fixtures';
 import { deliverPush, storePulled } from './helpers';
@@ -49,6 +49,14 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('two resolutions of one conflict
     };
   }
 
+  /** A resolver whose conflict store's `resolve` is `resolve` (given the real one), everything else as it is. */
+  function resolverWithResolve(resolve: (real: ConflictStore['resolve'], ...args: Parameters<ConflictStore['resolve']>) => Promise<Conflict>): ConflictResolver {
+    const { platform } = race;
+    const conflicts = Object.assign(Object.create(platform.conflicts), { resolve: (...args: Parameters<ConflictStore['resolve']>) => resolve(platform.conflicts.resolve.bind(platform.conflicts), ...args) });
+    const wrapped = { ...platform, conflicts } as typeof platform;
+    return new ConflictResolver(wrapped, new LocalChangeService(wrapped));
+  }
+
   test('a resolution whose push message the queue refuses is resolved all the same, and the relay sends its push', async () => {
     const s = await parkedConflict(cus(9));
     const { platform } = race;
@@ -74,18 +82,14 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('two resolutions of one conflict
 
   test('marking the conflict resolved, failing after the record was written, is tried again: the resolution answers once it holds (review finding: it stayed open with the decision stored)', async () => {
     const s = await parkedConflict(cus(10));
-    const { platform } = race;
     let failures = 2;
-    const flaky = { ...platform, conflicts: Object.assign(Object.create(platform.conflicts), {
-      resolve: async (...args: Parameters<typeof platform.conflicts.resolve>) => {
-        if (failures > 0) {
-          failures -= 1;
-          throw new Error('The conflict store is briefly unavailable.');
-        }
-        return platform.conflicts.resolve(...args);
-      },
-    }) } as typeof platform;
-    const resolver = new ConflictResolver(flaky, new LocalChangeService(flaky));
+    const resolver = resolverWithResolve(async (real, ...args) => {
+      if (failures > 0) {
+        failures -= 1;
+        throw new Error('The conflict store is briefly unavailable.');
+      }
+      return real(...args);
+    });
     const { conflict, record } = await resolver.resolve('t1', s.conflict.id, { resolution: 'local' });
     expect(failures).toBe(0);
     expect(conflict).toMatchObject({ state: 'resolved', resolution: 'local' });
@@ -96,19 +100,15 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('two resolutions of one conflict
 
   test('marking the conflict resolved, stored although its answer was lost, is not taken for another resolution on the next try (review finding: a spurious 409)', async () => {
     const s = await parkedConflict(cus(12));
-    const { platform } = race;
     let lost = 1;
-    const flaky = { ...platform, conflicts: Object.assign(Object.create(platform.conflicts), {
-      resolve: async (...args: Parameters<typeof platform.conflicts.resolve>) => {
-        const resolved = await platform.conflicts.resolve(...args);
-        if (lost > 0) {
-          lost -= 1;
-          throw new Error('The answer was lost (timeout).');
-        }
-        return resolved;
-      },
-    }) } as typeof platform;
-    const resolver = new ConflictResolver(flaky, new LocalChangeService(flaky));
+    const resolver = resolverWithResolve(async (real, ...args) => {
+      const resolved = await real(...args);
+      if (lost > 0) {
+        lost -= 1;
+        throw new Error('The answer was lost (timeout).');
+      }
+      return resolved;
+    });
     const { conflict } = await resolver.resolve('t1', s.conflict.id, { resolution: 'local' });
     expect(lost).toBe(0);
     expect(conflict).toMatchObject({ state: 'resolved', resolution: 'local' });
@@ -116,15 +116,11 @@ describe.each(['SQLite', 'Cosmos DB'] as const)('two resolutions of one conflict
 
   test('marking the conflict resolved failing every time answers transient, saying the decision is stored and until when the claim holds', async () => {
     const s = await parkedConflict(cus(11));
-    const { platform } = race;
     let tries = 0;
-    const down = { ...platform, conflicts: Object.assign(Object.create(platform.conflicts), {
-      resolve: async () => {
-        tries += 1;
-        throw new Error('The conflict store is down.');
-      },
-    }) } as typeof platform;
-    const resolver = new ConflictResolver(down, new LocalChangeService(down));
+    const resolver = resolverWithResolve(async () => {
+      tries += 1;
+      throw new Error('The conflict store is down.');
+    });
     const error = await resolver.resolve('t1', s.conflict.id, { resolution: 'local' }).then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: 'transient', message: expect.stringMatching(/"local" decision is stored .*failed 4 times: The conflict store is down\..*claimed until \d{4}-/) });
     expect(tries).toBe(4);

@@ -321,16 +321,22 @@ describe('outbound pushes with local changes landing mid-push', () => {
       expect(await updatesAtSandbox()).toBe(updates); // nothing of ours (the control API's changes are not counted)
     });
 
-    test('the provider took the local name while a field changed here alone waits behind the conflict: the pull closes it as settled and the entry goes out again with that field', async () => {
+    /** A conflict on `name` whose record has `notes` changed here alone, and the provider since took the local name. */
+    async function settledByTheProvider(n: number) {
       const s = await setup();
-      const id = cus(15);
+      const id = cus(n);
       await s.pulled(id);
       await s.changeRemote(id, { name: 'Remote Name' });
       const parked = (await s.changes.update(s.scope, id, { name: 'Local Name', notes: 'only here' })).record;
       expect(await s.push(parked)).toBe('parked');
       const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
-      expect(conflict.fields).toEqual(['name']);
       await s.changeRemote(id, { name: 'Local Name' });
+      return { s, id, conflict };
+    }
+
+    test('the provider took the local name while a field changed here alone waits behind the conflict: the pull closes it as settled and the entry goes out again with that field', async () => {
+      const { s, id, conflict } = await settledByTheProvider(15);
+      expect(conflict.fields).toEqual(['name']);
       const sent = platform.queue.depth('sync-outbound').active;
       await s.pullPage(await s.remote(id));
       expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'resolved', resolution: 'settled' });
@@ -352,19 +358,6 @@ describe('outbound pushes with local changes landing mid-push', () => {
       expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'open' });
       expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'parked' });
     });
-
-    /** A conflict on `name` whose record has `notes` changed here alone, and the provider since took the local name. */
-    async function settledByTheProvider(n: number) {
-      const s = await setup();
-      const id = cus(n);
-      await s.pulled(id);
-      await s.changeRemote(id, { name: 'Remote Name' });
-      const parked = (await s.changes.update(s.scope, id, { name: 'Local Name', notes: 'only here' })).record;
-      expect(await s.push(parked)).toBe('parked');
-      const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
-      await s.changeRemote(id, { name: 'Local Name' });
-      return { s, id, conflict };
-    }
 
     test('a record changed after the merge that settled it is left alone: what changed it decides (review finding: settled on a stale read)', async () => {
       const { s, id, conflict } = await settledByTheProvider(18);
@@ -409,17 +402,10 @@ describe('outbound pushes with local changes landing mid-push', () => {
     });
 
     test('a conflict being resolved (claimed) is left to that resolution', async () => {
-      const s = await setup();
-      const id = cus(17);
-      await s.pulled(id);
-      await s.changeRemote(id, { name: 'Remote Name' });
-      const parked = (await s.changes.update(s.scope, id, { name: 'Local Name' })).record;
-      expect(await s.push(parked)).toBe('parked');
-      const [conflict] = (await platform.conflicts.list({ tenantId: 't1', connectionId: s.connectionId, state: 'open', limit: 10 })).conflicts;
+      const { s, id, conflict } = await settledByTheProvider(17);
       await platform.conflicts.claim('t1', conflict.id, { by: 'someone', until: new Date(Date.now() + 60_000).toISOString() }, new Date().toISOString());
-      await s.changeRemote(id, { name: 'Local Name' });
       await s.pullPage(await s.remote(id));
-      expect((await s.local(id))?.pendingPush).toBeUndefined();
+      expect((await s.local(id))?.data.name).toBe('Local Name'); // the pull settled the name
       expect(await platform.conflicts.get('t1', conflict.id)).toMatchObject({ state: 'open', claim: { by: 'someone' } });
       expect(await platform.outbox.get(conflict.outboxId)).toMatchObject({ state: 'parked' });
     });
