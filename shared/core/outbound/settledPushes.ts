@@ -44,7 +44,8 @@ export interface SettledPush {
  * Best effort: the record is written already; a failure is logged.
  */
 export async function settleParkedPushes(platform: Platform, settled: readonly SettledPush[]): Promise<void> {
-  for (const push of settled) {
+  // Each record on its own, all at once: most are pending, not parked, and cost one read.
+  await Promise.all(settled.map(async (push) => {
     try {
       await settleOne(platform, push);
     } catch (error) {
@@ -54,7 +55,7 @@ export async function settleParkedPushes(platform: Platform, settled: readonly S
         reason: (error as Error).message,
       });
     }
-  }
+  }));
 }
 
 async function settleOne(platform: Platform, push: SettledPush): Promise<void> {
