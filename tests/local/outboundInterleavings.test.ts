@@ -292,6 +292,17 @@ describe('outbound pushes with local changes landing mid-push', () => {
       return { s, id, conflict };
     }
     const updatesAtSandbox = async (): Promise<number> => (await sandboxRequest('GET', 'stats')).writes.updated;
+    /** The resolution's push reads the provider, finds nothing to send, and leaves the record agreed with the provider's `expected` copy. */
+    async function expectAgreedWithNothingSent(s: Awaited<ReturnType<typeof setup>>, id: string, record: SyncRecord, expected: Record<string, unknown>) {
+      const updates = await updatesAtSandbox();
+      expect(await s.push(record)).toBe('merged');
+      expect(await updatesAtSandbox()).toBe(updates);
+      const there = await s.remote(id);
+      expect(there).toMatchObject(expected);
+      const after = await s.local(id);
+      expect(after?.data).toEqual(there);
+      expect(after?.pendingPush).toBeUndefined();
+    }
 
     test('"remote" ends on the provider\'s newest name, not the one the conflict showed, and writes nothing there', async () => {
       const { s, id, conflict } = await parkedThenMovedOn(10, { name: 'Remote Name Again', phone: '+1 555 000 0010' });
@@ -299,14 +310,7 @@ describe('outbound pushes with local changes landing mid-push', () => {
       const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
       // The conflict's name may be out of date: the worker reads the provider before anything is agreed.
       expect(record?.pendingPush).toBeDefined();
-      const updates = await updatesAtSandbox();
-      expect(await s.push(record!)).toBe('merged');
-      expect(await updatesAtSandbox()).toBe(updates);
-      const there = await s.remote(id);
-      expect(there).toMatchObject({ name: 'Remote Name Again', phone: '+1 555 000 0010' });
-      const after = await s.local(id);
-      expect(after?.data).toEqual(there);
-      expect(after?.pendingPush).toBeUndefined();
+      await expectAgreedWithNothingSent(s, id, record!, { name: 'Remote Name Again', phone: '+1 555 000 0010' });
     });
 
     test('the provider took the local name: the pull agrees the record and closes the conflict as settled; nothing is pushed, nothing is left to resolve', async () => {
@@ -424,14 +428,7 @@ describe('outbound pushes with local changes landing mid-push', () => {
       const { s, id, conflict } = await parkedThenMovedOn(13, { phone: '+1 555 000 0013' });
       const { record } = await s.resolver.resolve('t1', conflict.id, { resolution: 'remote' });
       expect(record?.data).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 0013' });
-      const updates = await updatesAtSandbox();
-      expect(await s.push(record!)).toBe('merged');
-      expect(await updatesAtSandbox()).toBe(updates);
-      const there = await s.remote(id);
-      expect(there).toMatchObject({ name: 'Remote Name', phone: '+1 555 000 0013' });
-      const after = await s.local(id);
-      expect(after?.data).toEqual(there);
-      expect(after?.pendingPush).toBeUndefined();
+      await expectAgreedWithNothingSent(s, id, record!, { name: 'Remote Name', phone: '+1 555 000 0013' });
     });
 
     test('"remote" after the provider took the local value of one of two fields in conflict keeps that value, which the conflict never showed', async () => {
